@@ -1,13 +1,20 @@
-//! The pure SCIM 2.0 protocol core (RFC 7643, RFC 7644).
+//! The pure SCIM 2.0 protocol core (RFC 7643, RFC 7644): schemas, filters,
+//! PATCH, validation, projection, queries, Bulk, ETags, discovery, errors.
 //!
-//! Plain functions over `serde_json::Value` and typed ASTs: schemas,
-//! validation, filters, PATCH, projection, sorting and paging, Bulk, ETags
-//! and errors. Depends on serde, serde_json and std only: no tokio, no
-//! hyper, no sockets. The built-in store and the gateway call into it.
+//! Depends on serde_json and std only: nothing async, no sockets. The
+//! network code (the built-in store, the gateway pipeline) calls into it.
+pub mod bulk;
+pub mod datetime;
+pub mod discovery;
 pub mod error;
+pub mod etag;
 pub mod filter;
 pub mod json;
+pub mod patch;
 pub mod path;
+pub mod projection;
+pub mod query;
 pub mod schema;
+pub mod validate;
 
 pub use error::{ScimError, ScimResult, ScimType};
