@@ -3,3 +3,4 @@
 //! The pure SCIM protocol core lives in [`scim`]; the built-in reference
 //! store (the embedded default upstream) lives in [`store`].
 pub mod scim;
+pub mod store;

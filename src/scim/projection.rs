@@ -29,4 +29,9 @@ impl Projection {
     pub fn apply(&self, _registry: &SchemaRegistry, _rt: &ResourceType, resource: &Value) -> Value {
         resource.clone()
     }
+
+    /// Like [`Projection::apply`], consuming the resource.
+    pub fn apply_owned(&self, registry: &SchemaRegistry, rt: &ResourceType, resource: Value) -> Value {
+        self.apply(registry, rt, &resource)
+    }
 }

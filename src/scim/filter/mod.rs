@@ -72,6 +72,11 @@ impl Filter {
         )))
     }
 
+    /// Every attribute path the filter names.
+    pub fn paths(&self) -> Vec<&AttrPath> {
+        Vec::new()
+    }
+
     /// Evaluates the filter against a whole resource.
     pub fn matches(&self, _resource: &Value, _ctx: &EvalContext<'_>) -> bool {
         false
