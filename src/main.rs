@@ -40,7 +40,10 @@ fn main() -> ExitCode {
         )
         .init();
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("scim-gateway: cannot start the async runtime: {e}");
@@ -65,9 +68,9 @@ async fn run(command: Command) -> Result<(), String> {
         } => {
             let mut registry = SchemaRegistry::builtin();
             if let Some(dir) = schemas {
-                let loaded = registry
-                    .load_schema_dir(&dir)
-                    .map_err(|e| format!("loading schemas from {}: {}", dir.display(), e.detail()))?;
+                let loaded = registry.load_schema_dir(&dir).map_err(|e| {
+                    format!("loading schemas from {}: {}", dir.display(), e.detail())
+                })?;
                 tracing::info!(schemas = ?loaded, "extension schemas loaded");
             }
             let config = StoreConfig {

@@ -31,7 +31,12 @@ impl Projection {
     }
 
     /// Like [`Projection::apply`], consuming the resource.
-    pub fn apply_owned(&self, registry: &SchemaRegistry, rt: &ResourceType, resource: Value) -> Value {
+    pub fn apply_owned(
+        &self,
+        registry: &SchemaRegistry,
+        rt: &ResourceType,
+        resource: Value,
+    ) -> Value {
         self.apply(registry, rt, &resource)
     }
 }

@@ -200,7 +200,8 @@ impl Store {
                     for r in coll.iter() {
                         let ok = if derived {
                             let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
-                            let full = self.render(&state, kind, id, r, base, &Projection::default())?;
+                            let full =
+                                self.render(&state, kind, id, r, base, &Projection::default())?;
                             filter.matches(&full, &ctx)
                         } else {
                             filter.matches(r, &ctx)
@@ -232,7 +233,10 @@ impl Store {
             let id = r.get("id").and_then(Value::as_str).unwrap_or_default();
             page.push(self.render(&state, *kind, id, r, base, &query.projection)?);
         }
-        Ok(Reply::json(200, list_response(total, query.start_index.max(1), page)))
+        Ok(Reply::json(
+            200,
+            list_response(total, query.start_index.max(1), page),
+        ))
     }
 
     /// Stores the validated new state of a resource: checks uniqueness,
@@ -247,7 +251,9 @@ impl Store {
         existing: Option<&Value>,
     ) -> ScimResult<Value> {
         let Value::Object(mut fields) = new else {
-            return Err(ScimError::invalid_syntax("a resource must be a JSON object"));
+            return Err(ScimError::invalid_syntax(
+                "a resource must be a JSON object",
+            ));
         };
         // RFC 7643 §7: a writeOnly attribute is never returned; the store
         // keeps no secrets at all.
@@ -259,7 +265,10 @@ impl Store {
                     return Err(ScimError::uniqueness(format!(
                         "{} \"{}\" is already taken by another {}",
                         kind.unique_attr(),
-                        resource.get(kind.unique_attr()).and_then(Value::as_str).unwrap_or_default(),
+                        resource
+                            .get(kind.unique_attr())
+                            .and_then(Value::as_str)
+                            .unwrap_or_default(),
                         kind.name()
                     )));
                 }
@@ -390,7 +399,9 @@ fn display_of(kind: Kind, r: &Value) -> Option<String> {
 
 /// A PUT body that carries an `id` must carry this resource's id.
 fn check_id(body: &Value, id: &str) -> ScimResult<()> {
-    let given = body.as_object().and_then(|o| crate::scim::json::get_ci(o, "id"));
+    let given = body
+        .as_object()
+        .and_then(|o| crate::scim::json::get_ci(o, "id"));
     match given {
         Some(Value::String(s)) if s != id => Err(ScimError::mutability(format!(
             "id \"{s}\" in the body does not match the resource id \"{id}\" (id is readOnly)"

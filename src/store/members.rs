@@ -23,7 +23,9 @@ pub(crate) fn complete_members(
     let mut kept = Vec::with_capacity(members.len());
     for member in members.drain(..) {
         let Value::Object(mut m) = member else {
-            return Err(ScimError::invalid_value("members: each member must be an object"));
+            return Err(ScimError::invalid_value(
+                "members: each member must be an object",
+            ));
         };
         let id = m
             .get("value")

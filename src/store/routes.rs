@@ -10,7 +10,9 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::projection::Projection;
 use crate::scim::query::{query_pairs, ListQuery};
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, CONTENT_TYPE, ETAG, HOST, IF_MATCH, IF_NONE_MATCH, LOCATION};
+use http::header::{
+    HeaderValue, ALLOW, CONTENT_TYPE, ETAG, HOST, IF_MATCH, IF_NONE_MATCH, LOCATION,
+};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::Value;
 
@@ -52,7 +54,14 @@ impl Store {
     /// store in-process.
     pub fn handle_at(&self, req: &Request<Bytes>, base_url: &str, path: &str) -> Response<Bytes> {
         let query = req.uri().query().unwrap_or("");
-        match self.route(req.method(), req.headers(), path, query, req.body(), base_url) {
+        match self.route(
+            req.method(),
+            req.headers(),
+            path,
+            query,
+            req.body(),
+            base_url,
+        ) {
             Ok(reply) => reply_response(reply),
             Err(e) => error_response(&e),
         }
@@ -228,10 +237,18 @@ impl Store {
 fn reply_response(reply: Reply) -> Response<Bytes> {
     let status = StatusCode::from_u16(reply.status).unwrap_or(StatusCode::OK);
     let mut builder = Response::builder().status(status);
-    if let Some(etag) = reply.etag.as_deref().and_then(|e| HeaderValue::from_str(e).ok()) {
+    if let Some(etag) = reply
+        .etag
+        .as_deref()
+        .and_then(|e| HeaderValue::from_str(e).ok())
+    {
         builder = builder.header(ETAG, etag);
     }
-    if let Some(loc) = reply.location.as_deref().and_then(|l| HeaderValue::from_str(l).ok()) {
+    if let Some(loc) = reply
+        .location
+        .as_deref()
+        .and_then(|l| HeaderValue::from_str(l).ok())
+    {
         builder = builder.header(LOCATION, loc);
     }
     let body = match reply.body {
@@ -241,7 +258,9 @@ fn reply_response(reply: Reply) -> Response<Bytes> {
         }
         None => Bytes::new(),
     };
-    builder.body(body).unwrap_or_else(|_| Response::new(Bytes::new()))
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(Bytes::new()))
 }
 
 /// The RFC 7644 §3.12 error response.
@@ -281,7 +300,9 @@ fn only(method: &Method, allowed: &[Method]) -> ScimResult<()> {
 }
 
 fn not_allowed(method: &Method, allowed: &str) -> ScimError {
-    ScimError::method_not_allowed(format!("method {method} is not supported here; allowed: {allowed}"))
+    ScimError::method_not_allowed(format!(
+        "method {method} is not supported here; allowed: {allowed}"
+    ))
 }
 
 fn kind_of(segment: &str) -> ScimResult<Kind> {
@@ -299,7 +320,12 @@ fn check_content_type(headers: &HeaderMap) -> ScimResult<()> {
     match header_str(headers, &CONTENT_TYPE) {
         None => Ok(()),
         Some(ct) => {
-            let media = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+            let media = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
             if media == SCIM_MEDIA_TYPE || media == "application/json" || media.ends_with("+json") {
                 Ok(())
             } else {
@@ -315,7 +341,9 @@ fn check_content_type(headers: &HeaderMap) -> ScimResult<()> {
 fn parse_body(headers: &HeaderMap, body: &Bytes) -> ScimResult<Value> {
     check_content_type(headers)?;
     if body.is_empty() {
-        return Err(ScimError::invalid_syntax("the request body is empty; a JSON object is required"));
+        return Err(ScimError::invalid_syntax(
+            "the request body is empty; a JSON object is required",
+        ));
     }
     serde_json::from_slice(body)
         .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))

@@ -71,7 +71,10 @@ pub async fn serve(
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
         tracing::warn!("connections still open after the drain timeout");
     }
     Ok(())
@@ -88,12 +91,12 @@ async fn answer(store: &Store, req: Request<Incoming>) -> Response<Full<Bytes>> 
             None,
             "the request body did not arrive in time",
         )),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            error_response(&ScimError::payload_too_large(format!(
-                "the request body is larger than {limit} bytes"
-            )))
-        }
-        Ok(Err(_)) => error_response(&ScimError::invalid_syntax("the request body could not be read")),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => error_response(
+            &ScimError::payload_too_large(format!("the request body is larger than {limit} bytes")),
+        ),
+        Ok(Err(_)) => error_response(&ScimError::invalid_syntax(
+            "the request body could not be read",
+        )),
         Ok(Ok(collected)) => {
             let req = Request::from_parts(parts, collected.to_bytes());
             store.handle(&req)

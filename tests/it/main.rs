@@ -1,1 +1,8 @@
 //! Integration tests: one binary, a module per area.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod store_api;
+mod store_errors;
