@@ -26,9 +26,15 @@ enum Command {
         /// Most Users plus Groups held at once.
         #[arg(long, default_value_t = StoreConfig::default().max_resources)]
         max_resources: usize,
-        /// A directory of extra schema files (RFC 7643 §7 JSON) to load.
+        /// A directory of extra schema files (RFC 7643 §7 JSON) to load,
+        /// e.g. `config/schemas`.
         #[arg(long)]
         schemas: Option<PathBuf>,
+        /// Adds a loaded extension schema to a resource type:
+        /// `User=urn:example:params:scim:schemas:extension:acme:2.0:User`
+        /// (repeatable).
+        #[arg(long = "extend", value_name = "TYPE=URN")]
+        extend: Vec<String>,
     },
 }
 
@@ -65,6 +71,7 @@ async fn run(command: Command) -> Result<(), String> {
             listen,
             max_resources,
             schemas,
+            extend,
         } => {
             let mut registry = SchemaRegistry::builtin();
             if let Some(dir) = schemas {
@@ -72,6 +79,14 @@ async fn run(command: Command) -> Result<(), String> {
                     format!("loading schemas from {}: {}", dir.display(), e.detail())
                 })?;
                 tracing::info!(schemas = ?loaded, "extension schemas loaded");
+            }
+            for spec in &extend {
+                let (rt, urn) = spec
+                    .split_once('=')
+                    .ok_or_else(|| format!("--extend {spec}: expected TYPE=URN"))?;
+                registry
+                    .extend_resource_type(rt, urn, false)
+                    .map_err(|e| format!("--extend {spec}: {}", e.detail()))?;
             }
             let config = StoreConfig {
                 max_resources,

@@ -475,3 +475,48 @@ async fn works_at_the_root_and_over_http2() {
         .unwrap()
         .starts_with(&format!("{base}/Users/")));
 }
+
+#[tokio::test]
+async fn extension_schemas_from_config_are_served_and_validated() {
+    const ACME: &str = "urn:example:params:scim:schemas:extension:acme:2.0:User";
+    let mut registry = scim_gateway::scim::schema::SchemaRegistry::builtin();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/schemas");
+    let loaded = registry.load_schema_dir(&dir).unwrap();
+    assert!(loaded.iter().any(|u| u == ACME), "{loaded:?}");
+    registry.extend_resource_type("User", ACME, false).unwrap();
+    let store = TestStore::spawn_with_registry(registry);
+    let c = client(&store);
+
+    let schema = c.get(&format!("/Schemas/{ACME}")).await;
+    assert_eq!(schema.status, 200);
+    assert_eq!(schema.body["attributes"][0]["name"], "badgeNumber");
+    let rt = c.get("/ResourceTypes/User").await;
+    assert!(rt.body["schemaExtensions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["schema"] == ACME));
+
+    let mut u = user("acme1");
+    u["schemas"].as_array_mut().unwrap().push(json!(ACME));
+    u[ACME] = json!({"badgeNumber": "B-17", "clearanceLevel": 3, "sites": [{"value": "HQ", "primary": true}]});
+    let created = c.post("/Users", &u).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.body[ACME]["badgeNumber"], "B-17");
+    assert!(created.body[ACME].get("sites").is_none(), "returned: request");
+    let id = created.body["id"].as_str().unwrap();
+    let with_sites = c
+        .get(&format!("/Users/{id}?attributes={ACME}:sites"))
+        .await;
+    assert_eq!(with_sites.body[ACME]["sites"][0]["value"], "HQ", "{}", with_sites.body);
+    let found = c
+        .get(&format!("/Users?filter={ACME}:clearanceLevel%20ge%203"))
+        .await;
+    assert_eq!(found.body["totalResults"], 1, "{}", found.body);
+
+    let mut bad = user("acme2");
+    bad["schemas"].as_array_mut().unwrap().push(json!(ACME));
+    bad[ACME] = json!({"clearanceLevel": "high"});
+    let detail = c.post("/Users", &bad).await.assert_error(400, Some("invalidValue"));
+    assert!(detail.contains("clearanceLevel"), "{detail}");
+}

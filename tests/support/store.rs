@@ -1,5 +1,6 @@
 //! A built-in store on an ephemeral loopback port, in a runtime of its own
 //! (so sync tests and async tests alike can use it), stopped on drop.
+use scim_gateway::scim::schema::SchemaRegistry;
 use scim_gateway::store::{server, Store, StoreConfig};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -19,7 +20,16 @@ impl TestStore {
     }
 
     pub fn spawn_with(config: StoreConfig) -> TestStore {
-        let store = Arc::new(Store::new(config));
+        TestStore::spawn_store(Store::new(config))
+    }
+
+    /// A store serving `registry` (extension schemas).
+    pub fn spawn_with_registry(registry: SchemaRegistry) -> TestStore {
+        TestStore::spawn_store(Store::with_registry(StoreConfig::default(), registry))
+    }
+
+    fn spawn_store(store: Store) -> TestStore {
+        let store = Arc::new(store);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let served = store.clone();
