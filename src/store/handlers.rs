@@ -305,15 +305,17 @@ impl Store {
             }),
         );
         let stored = Value::Object(ordered);
-        let old_name = existing.and_then(|e| display_of(kind, e));
-        let new_name = display_of(kind, &stored);
         state.put(kind, id, stored.clone());
         if let Some(new_members) = new_members {
             let old_members = existing.map(members::member_ids).unwrap_or_default();
             members::reindex(state, id, &old_members, &new_members, &now);
         }
-        if existing.is_some() && old_name != new_name {
-            members::rename(state, id, new_name.as_deref(), &now);
+        if kind == Kind::Group && existing.is_some() {
+            // A renamed Group changes the `groups.display` of its members.
+            let renamed = existing.and_then(|e| e.get("displayName")) != stored.get("displayName");
+            if renamed {
+                members::touch_members(state, id, &now);
+            }
         }
         Ok(stored)
     }
@@ -386,15 +388,6 @@ fn version_of(resource: &Value) -> Option<String> {
         .pointer("/meta/version")
         .and_then(Value::as_str)
         .map(str::to_string)
-}
-
-/// The name other resources show for this one (`display`).
-fn display_of(kind: Kind, r: &Value) -> Option<String> {
-    let v = match kind {
-        Kind::User => r.get("displayName").or_else(|| r.get("userName")),
-        Kind::Group => r.get("displayName"),
-    };
-    v.and_then(Value::as_str).map(str::to_string)
 }
 
 /// A PUT body that carries an `id` must carry this resource's id.

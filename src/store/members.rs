@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 /// Checks and completes the `members` of a Group about to be stored:
 /// every `value` must name an existing User or Group (not the Group
-/// itself), `type` is set from what it names, `display` from its name;
-/// duplicates are merged. Returns the member ids.
+/// itself) and `type` is set from what it names; `display` is kept as the
+/// client sent it; duplicates are merged. Returns the member ids.
 pub(crate) fn complete_members(
     state: &State,
     group_id: &str,
@@ -54,9 +54,6 @@ pub(crate) fn complete_members(
             continue;
         }
         m.insert("type".into(), json!(kind.name()));
-        if let Some(name) = display_name(state, kind, &id) {
-            m.insert("display".into(), Value::String(name));
-        }
         m.remove("$ref");
         kept.push(Value::Object(m));
     }
@@ -137,33 +134,6 @@ pub(crate) fn forget(state: &mut State, kind: Kind, id: &str, deleted: &Value, n
     }
 }
 
-/// After a rename, refreshes `members.display` in the Groups that contain
-/// `id` (User `groups.display` is rendered from the Group on each read).
-pub(crate) fn rename(state: &mut State, id: &str, display: Option<&str>, now: &str) {
-    let Some(parents) = state.member_of.get(id).cloned() else {
-        return;
-    };
-    for gid in parents {
-        let version = state.new_version();
-        if let Some(entry) = state.groups.by_id.get_mut(&gid) {
-            let g = &mut entry.resource;
-            if let Some(ms) = g.get_mut("members").and_then(Value::as_array_mut) {
-                for m in ms.iter_mut() {
-                    if m.get("value").and_then(Value::as_str) == Some(id) {
-                        if let Value::Object(o) = m {
-                            match display {
-                                Some(d) => o.insert("display".into(), json!(d)),
-                                None => o.remove("display"),
-                            };
-                        }
-                    }
-                }
-            }
-            set_modified(g, now, version);
-        }
-    }
-}
-
 /// The `groups` of member `id` as rendered under `base_url`.
 pub(crate) fn groups_of(state: &State, id: &str, base_url: &str) -> Option<Value> {
     let parents = state.member_of.get(id)?;
@@ -184,16 +154,6 @@ pub(crate) fn groups_of(state: &State, id: &str, base_url: &str) -> Option<Value
     (!list.is_empty()).then_some(Value::Array(list))
 }
 
-/// The name shown as `display` for a member.
-fn display_name(state: &State, kind: Kind, id: &str) -> Option<String> {
-    let r = &state.collection(kind).by_id.get(id)?.resource;
-    let name = match kind {
-        Kind::User => r.get("displayName").or_else(|| r.get("userName")),
-        Kind::Group => r.get("displayName"),
-    };
-    name.and_then(Value::as_str).map(str::to_string)
-}
-
 /// Gives User `id` a new version: its `groups` changed through a Group.
 /// (Groups have no `groups` attribute, so a nested Group is unchanged.)
 fn touch(state: &mut State, id: &str, now: &str) {
@@ -211,5 +171,19 @@ pub(crate) fn set_modified(resource: &mut Value, now: &str, version: String) {
     if let Some(Value::Object(meta)) = resource.get_mut("meta") {
         meta.insert("lastModified".into(), json!(now));
         meta.insert("version".into(), Value::String(version));
+    }
+}
+
+/// Gives every direct User member of Group `group_id` a new version (their
+/// `groups.display` changed with the Group's name).
+pub(crate) fn touch_members(state: &mut State, group_id: &str, now: &str) {
+    let ids: Vec<String> = state
+        .groups
+        .by_id
+        .get(group_id)
+        .map(|e| member_ids(&e.resource).into_iter().collect())
+        .unwrap_or_default();
+    for id in ids {
+        touch(state, &id, now);
     }
 }

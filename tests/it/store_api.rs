@@ -158,7 +158,10 @@ async fn group_membership_is_reflected_in_user_groups() {
     assert_eq!(group.status, 201, "{}", group.body);
     let gid = group.body["id"].as_str().unwrap().to_string();
     assert_eq!(group.body["members"][0]["type"], "User");
-    assert_eq!(group.body["members"][0]["display"], "u1");
+    assert!(
+        group.body["members"][0].get("display").is_none(),
+        "kept as sent"
+    );
     assert_eq!(
         group.body["members"][0]["$ref"],
         format!("{}/Users/{u1}", c.base()).as_str()
@@ -503,12 +506,17 @@ async fn extension_schemas_from_config_are_served_and_validated() {
     let created = c.post("/Users", &u).await;
     assert_eq!(created.status, 201, "{}", created.body);
     assert_eq!(created.body[ACME]["badgeNumber"], "B-17");
-    assert!(created.body[ACME].get("sites").is_none(), "returned: request");
+    assert!(
+        created.body[ACME].get("sites").is_none(),
+        "returned: request"
+    );
     let id = created.body["id"].as_str().unwrap();
-    let with_sites = c
-        .get(&format!("/Users/{id}?attributes={ACME}:sites"))
-        .await;
-    assert_eq!(with_sites.body[ACME]["sites"][0]["value"], "HQ", "{}", with_sites.body);
+    let with_sites = c.get(&format!("/Users/{id}?attributes={ACME}:sites")).await;
+    assert_eq!(
+        with_sites.body[ACME]["sites"][0]["value"], "HQ",
+        "{}",
+        with_sites.body
+    );
     let found = c
         .get(&format!("/Users?filter={ACME}:clearanceLevel%20ge%203"))
         .await;
@@ -517,6 +525,9 @@ async fn extension_schemas_from_config_are_served_and_validated() {
     let mut bad = user("acme2");
     bad["schemas"].as_array_mut().unwrap().push(json!(ACME));
     bad[ACME] = json!({"clearanceLevel": "high"});
-    let detail = c.post("/Users", &bad).await.assert_error(400, Some("invalidValue"));
+    let detail = c
+        .post("/Users", &bad)
+        .await
+        .assert_error(400, Some("invalidValue"));
     assert!(detail.contains("clearanceLevel"), "{detail}");
 }

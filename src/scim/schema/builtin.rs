@@ -202,8 +202,9 @@ pub fn core_group() -> Schema {
                     reference("$ref", &["User", "Group"])
                         .mutability(Mutability::Immutable)
                         .desc("The URI corresponding to a SCIM resource that is a member of this Group."),
+                    // Not in the RFC 7643 §8.7.1 schema, but in its §8.4
+                    // example and sent by IdPs: kept as the client sends it.
                     string("display")
-                        .mutability(Mutability::ReadOnly)
                         .desc("A human-readable name, primarily used for display purposes."),
                     string("type")
                         .canonical(&["User", "Group"])
