@@ -4,5 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod conformance;
+mod peers_selftest;
 mod store_api;
 mod store_errors;

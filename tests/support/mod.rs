@@ -1,4 +1,5 @@
 //! Shared helpers of the integration tests (real sockets, real peers).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 pub mod http;
+pub mod peers;
 pub mod store;
