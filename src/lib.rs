@@ -1,6 +1,11 @@
 //! scim-gateway: a multi-tenant SCIM 2.0 gateway and reverse proxy.
 //!
 //! The pure SCIM protocol core lives in [`scim`]; the built-in reference
-//! store (the embedded default upstream) lives in [`store`].
+//! store (the embedded default upstream) lives in [`store`]; the gateway's
+//! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
+pub mod config;
+pub mod error;
 pub mod scim;
+pub mod snapshot;
 pub mod store;
+pub mod upstream;

@@ -1,0 +1,255 @@
+//! The compiled, immutable runtime configuration: one [`Snapshot`] per
+//! successfully compiled config file, swapped atomically on reload and
+//! loaded once per request, so a request never sees two configs.
+//!
+//! Built only by `config::compile`; read by every pipeline stage.
+use crate::store::Store;
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Everything the gateway runs on.
+#[derive(Debug)]
+pub struct Snapshot {
+    pub server: ServerSettings,
+    /// The admin listener (`/healthz`, `/readyz`, `/metrics`), if any.
+    pub admin: Option<SocketAddr>,
+    /// Tenants by id.
+    pub tenants: HashMap<TenantId, Arc<Tenant>>,
+    /// Tenants by lower-cased host name without port.
+    pub hosts: HashMap<String, Arc<Tenant>>,
+    /// Upstreams by name.
+    pub upstreams: HashMap<String, Arc<Upstream>>,
+    /// Where the config came from (for logs).
+    pub source: PathBuf,
+}
+
+/// The public listener and the limits of the request path.
+#[derive(Debug, Clone)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    /// `None` = plain HTTP (`plaintext = true`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub header_read_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_connections: usize,
+    pub idle_timeout: Duration,
+    pub request_timeout: Duration,
+    pub max_request_body_bytes: usize,
+    pub max_response_body_bytes: usize,
+    pub shutdown_timeout: Duration,
+    /// Whether `/tenants/{id}/scim/v2/...` selects a tenant.
+    pub path_routing: bool,
+    /// The SCIM base path under a tenant host, e.g. `/scim/v2`.
+    pub base_path: String,
+}
+
+/// A tenant id: `[a-z0-9-]{1,64}`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TenantId(Arc<str>);
+
+/// One tenant.
+#[derive(Debug)]
+pub struct Tenant {
+    pub id: TenantId,
+    /// Lower-cased host names that select this tenant.
+    pub hosts: Vec<String>,
+    pub upstream: Arc<Upstream>,
+    /// Accepted static bearer tokens, stored only as SHA-256 hashes.
+    pub tokens: Vec<StaticToken>,
+}
+
+/// An accepted static bearer token: a name for logs and the SHA-256 of the
+/// token.
+#[derive(Clone)]
+pub struct StaticToken {
+    pub name: String,
+    pub sha256: [u8; 32],
+}
+
+/// One upstream SCIM service provider.
+#[derive(Debug)]
+pub struct Upstream {
+    pub name: String,
+    pub target: UpstreamTarget,
+    /// The credential the gateway presents (the client's never is).
+    pub auth: UpstreamAuth,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+/// Where an upstream is.
+#[derive(Clone)]
+pub enum UpstreamTarget {
+    /// A remote SCIM server: base URL (scheme, authority, path prefix without
+    /// trailing slash) and the pooled client for it.
+    Http {
+        base: http::Uri,
+        client: crate::upstream::HttpClient,
+    },
+    /// The built-in store, in-process. Kept across reloads by upstream name.
+    Builtin(Arc<Store>),
+}
+
+/// The credential sent upstream.
+#[derive(Clone, PartialEq, Eq)]
+pub enum UpstreamAuth {
+    None,
+    Bearer(Secret),
+    Basic { username: String, password: Secret },
+}
+
+/// A secret value: never printed by `Debug` or `Display`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+// === impl Snapshot ===
+
+impl Snapshot {
+    /// The tenant named `id`.
+    pub fn tenant(&self, id: &str) -> Option<&Arc<Tenant>> {
+        self.tenants.get(id)
+    }
+
+    /// The tenant that owns `host` (any `:port` ignored, case ignored).
+    pub fn tenant_by_host(&self, host: &str) -> Option<&Arc<Tenant>> {
+        let name = strip_port(host);
+        if name.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.hosts.get(&name.to_ascii_lowercase())
+        } else {
+            self.hosts.get(name)
+        }
+    }
+}
+
+/// `host:port` → `host`; `[v6]:port` → `[v6]`.
+pub fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.find(']').map_or(host, |i| &host[..=i]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+// === impl TenantId ===
+
+impl TenantId {
+    /// A tenant id, if `s` is `[a-z0-9-]{1,64}`.
+    pub fn new(s: &str) -> Option<TenantId> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        ok.then(|| TenantId(Arc::from(s)))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::borrow::Borrow<str> for TenantId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TenantId({})", self.0)
+    }
+}
+
+// === impl StaticToken ===
+
+impl fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticToken")
+            .field("name", &self.name)
+            .field("sha256", &"<redacted>")
+            .finish()
+    }
+}
+
+// === impl UpstreamTarget ===
+
+impl fmt::Debug for UpstreamTarget {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamTarget::Http { base, .. } => write!(f, "Http({base})"),
+            UpstreamTarget::Builtin(_) => f.write_str("Builtin"),
+        }
+    }
+}
+
+// === impl UpstreamAuth ===
+
+impl fmt::Debug for UpstreamAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UpstreamAuth::None => f.write_str("None"),
+            UpstreamAuth::Bearer(_) => f.write_str("Bearer(<redacted>)"),
+            UpstreamAuth::Basic { username, .. } => {
+                write!(
+                    f,
+                    "Basic {{ username: {username:?}, password: <redacted> }}"
+                )
+            }
+        }
+    }
+}
+
+// === impl Secret ===
+
+impl Secret {
+    pub fn new(value: String) -> Secret {
+        Secret(value)
+    }
+
+    /// The secret itself: only for putting it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print() {
+        let s = Secret::new("hunter2".into());
+        let auth = UpstreamAuth::Basic {
+            username: "svc".into(),
+            password: s.clone(),
+        };
+        let printed = format!("{s:?} {auth:?} {:?}", UpstreamAuth::Bearer(s.clone()));
+        assert!(!printed.contains("hunter2"), "{printed}");
+        assert!(printed.contains("svc"));
+    }
+
+    #[test]
+    fn tenant_ids_and_hosts() {
+        assert!(TenantId::new("acme-1").is_some());
+        assert!(TenantId::new("Acme").is_none());
+        assert!(TenantId::new("").is_none());
+        assert!(TenantId::new("a/b").is_none());
+        assert_eq!(strip_port("acme.example:8443"), "acme.example");
+        assert_eq!(strip_port("[::1]:8443"), "[::1]");
+        assert_eq!(strip_port("acme.example"), "acme.example");
+    }
+}
