@@ -3,9 +3,11 @@
 //! The pure SCIM protocol core lives in [`scim`]; the built-in reference
 //! store (the embedded default upstream) lives in [`store`]; the gateway's
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
+pub mod authn;
 pub mod config;
 pub mod error;
 pub mod scim;
 pub mod snapshot;
 pub mod store;
+pub mod tenant;
 pub mod upstream;

@@ -1,0 +1,88 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::static_token::{hash_token, hash_token_hex};
+use super::*;
+use crate::snapshot::{StaticToken, Upstream, UpstreamAuth, UpstreamTarget};
+use crate::store::{Store, StoreConfig};
+use http::HeaderValue;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn tenant() -> Tenant {
+    Tenant {
+        id: TenantId::new("acme").unwrap(),
+        hosts: vec![],
+        upstream: Arc::new(Upstream {
+            name: "s".into(),
+            target: UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
+            auth: UpstreamAuth::None,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+        }),
+        tokens: vec![
+            StaticToken {
+                name: "old".into(),
+                sha256: hash_token("token-old-0123456789abcdef"),
+            },
+            StaticToken {
+                name: "new".into(),
+                sha256: hash_token("token-new-0123456789abcdef"),
+            },
+        ],
+    }
+}
+
+fn headers(auth: Option<&str>) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    if let Some(a) = auth {
+        h.insert(AUTHORIZATION, HeaderValue::from_str(a).unwrap());
+    }
+    h
+}
+
+#[test]
+fn rotation_accepts_every_active_token_by_name() {
+    let t = tenant();
+    let p = authenticate(&t, &headers(Some("Bearer token-new-0123456789abcdef"))).unwrap();
+    assert_eq!(
+        (p.credential.as_str(), p.method),
+        ("new", AuthMethod::StaticToken)
+    );
+    let p = authenticate(&t, &headers(Some("bearer token-old-0123456789abcdef"))).unwrap();
+    assert_eq!(p.credential, "old");
+    assert_eq!(p.tenant.as_str(), "acme");
+}
+
+#[test]
+fn failures_are_401_with_a_challenge() {
+    let t = tenant();
+    let e = authenticate(&t, &headers(None)).unwrap_err();
+    assert_eq!((e.status(), e.reason()), (401, "missing_token"));
+    let resp = e.into_response();
+    assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"acme\"");
+    for (auth, reason) in [
+        ("Bearer wrong-token-0123456789abcdef", "invalid_token"),
+        ("Basic dXNlcjpwYXNz", "malformed_authorization"),
+        ("Bearer", "malformed_authorization"),
+        ("Bearer a b", "malformed_authorization"),
+    ] {
+        let e = authenticate(&t, &headers(Some(auth))).unwrap_err();
+        assert_eq!((e.status(), e.reason()), (401, reason), "{auth}");
+        assert!(!e.scim().detail().contains("wrong-token"));
+    }
+}
+
+#[test]
+fn hashes_print_as_config_expects() {
+    let h = hash_token_hex("abc");
+    assert_eq!(
+        h,
+        "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+#[test]
+fn principal_debug_has_no_secret() {
+    let t = tenant();
+    let p = authenticate(&t, &headers(Some("Bearer token-new-0123456789abcdef"))).unwrap();
+    assert!(!format!("{p:?}").contains("token-new"));
+}

@@ -1,0 +1,120 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::*;
+use crate::snapshot::{ServerSettings, TenantId, Upstream, UpstreamAuth, UpstreamTarget};
+use crate::store::{Store, StoreConfig};
+use http::HeaderValue;
+use std::collections::HashMap;
+use std::time::Duration;
+
+pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
+    let upstream = Arc::new(Upstream {
+        name: "store".into(),
+        target: UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
+        auth: UpstreamAuth::None,
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+    });
+    let mut tenants = HashMap::new();
+    let mut hosts = HashMap::new();
+    for (id, host) in [("acme", "acme.example"), ("globex", "globex.example")] {
+        let t = Arc::new(Tenant {
+            id: TenantId::new(id).unwrap(),
+            hosts: vec![host.into()],
+            upstream: upstream.clone(),
+            tokens: vec![],
+        });
+        hosts.insert(host.to_string(), t.clone());
+        tenants.insert(t.id.clone(), t);
+    }
+    Snapshot {
+        server: ServerSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+            header_read_timeout: Duration::from_secs(1),
+            max_header_bytes: 16384,
+            max_connections: 10,
+            idle_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+            max_request_body_bytes: 1024,
+            max_response_body_bytes: 1024,
+            shutdown_timeout: Duration::from_secs(1),
+            path_routing,
+            base_path: "/scim/v2".into(),
+        },
+        admin: None,
+        tenants,
+        hosts,
+        upstreams: HashMap::new(),
+        source: "test.toml".into(),
+    }
+}
+
+fn resolve(s: &Snapshot, uri: &str, host: &str, sni: Option<&str>) -> Result<Routed, GatewayError> {
+    let mut headers = HeaderMap::new();
+    headers.insert(HOST, HeaderValue::from_str(host).unwrap());
+    resolve_tenant(
+        s,
+        &uri.parse().unwrap(),
+        &headers,
+        Origin { tls: true, sni },
+    )
+}
+
+#[test]
+fn by_host_ignoring_case_and_port() {
+    let s = snapshot(true);
+    let r = resolve(
+        &s,
+        "/scim/v2/Users/1",
+        "ACME.example:8443",
+        Some("acme.example"),
+    )
+    .unwrap();
+    assert_eq!(r.tenant.id.as_str(), "acme");
+    assert_eq!(r.scim_path, "/Users/1");
+    assert_eq!(r.public_base, "https://ACME.example:8443/scim/v2");
+    let base = resolve(&s, "/scim/v2", "acme.example", None).unwrap();
+    assert_eq!(base.scim_path, "");
+}
+
+#[test]
+fn host_must_match_sni() {
+    let s = snapshot(true);
+    let e = resolve(&s, "/scim/v2/Users", "globex.example", Some("acme.example")).unwrap_err();
+    assert_eq!(e.status(), 421);
+}
+
+#[test]
+fn by_path_prefix() {
+    let s = snapshot(true);
+    let r = resolve(&s, "/tenants/globex/scim/v2/Groups?x=1", "gw.example", None).unwrap();
+    assert_eq!(r.tenant.id.as_str(), "globex");
+    assert_eq!(r.scim_path, "/Groups");
+    assert_eq!(r.public_base, "https://gw.example/tenants/globex/scim/v2");
+    // Another tenant's host name cannot reach this tenant by path.
+    let e = resolve(
+        &s,
+        "/tenants/globex/scim/v2/Groups",
+        "gw.example",
+        Some("acme.example"),
+    )
+    .unwrap_err();
+    assert_eq!(e.status(), 421);
+}
+
+#[test]
+fn unknown_tenants_and_paths_are_404() {
+    let s = snapshot(true);
+    let e = resolve(&s, "/tenants/nope/scim/v2/Users", "gw.example", None).unwrap_err();
+    assert_eq!((e.status(), e.reason()), (404, "unknown_tenant"));
+    assert!(e.scim().detail().contains("nope"));
+    let e = resolve(&s, "/scim/v2/Users", "other.example", None).unwrap_err();
+    assert_eq!((e.status(), e.reason()), (404, "unknown_tenant"));
+    let e = resolve(&s, "/scimv2/Users", "acme.example", None).unwrap_err();
+    assert_eq!((e.status(), e.reason()), (404, "not_found"));
+    let e = resolve(&s, "/tenants/acme/other", "gw.example", None).unwrap_err();
+    assert_eq!(e.status(), 404);
+    let off = snapshot(false);
+    let e = resolve(&off, "/tenants/acme/scim/v2/Users", "gw.example", None).unwrap_err();
+    assert_eq!(e.reason(), "unknown_tenant");
+}
