@@ -9,5 +9,6 @@ pub mod error;
 pub mod scim;
 pub mod snapshot;
 pub mod store;
+pub mod telemetry;
 pub mod tenant;
 pub mod upstream;

@@ -1,0 +1,119 @@
+//! Named telemetry events: each logs and counts together.
+use super::names::*;
+use std::time::Duration;
+
+/// One request answered: the access-log line and the request metrics.
+#[derive(Debug)]
+pub struct RequestCompleted<'a> {
+    pub request_id: &'a str,
+    pub tenant: Option<&'a str>,
+    pub principal: Option<&'a str>,
+    pub method: &'a http::Method,
+    pub resource_type: Option<&'a str>,
+    pub status: u16,
+    pub upstream: Option<&'a str>,
+    pub upstream_status: Option<u16>,
+    pub latency: Duration,
+    pub upstream_latency: Option<Duration>,
+    pub error: Option<&'a str>,
+    pub cause: Option<&'a str>,
+    pub peer: std::net::IpAddr,
+}
+
+impl RequestCompleted<'_> {
+    pub fn emit(&self) {
+        tracing::info!(
+            target: "access",
+            request_id = self.request_id,
+            tenant = self.tenant.unwrap_or("-"),
+            principal = self.principal.unwrap_or("-"),
+            method = %self.method,
+            resource_type = self.resource_type.unwrap_or("-"),
+            status = self.status,
+            upstream = self.upstream.unwrap_or("-"),
+            upstream_status = self.upstream_status.unwrap_or(0),
+            latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX),
+            upstream_latency_us = self
+                .upstream_latency
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+            error = self.error.unwrap_or("-"),
+            cause = self.cause.unwrap_or("-"),
+            peer = %self.peer,
+            "request"
+        );
+        let tenant = self.tenant.unwrap_or("-").to_string();
+        let method = method_label(self.method);
+        metrics::counter!(
+            REQUESTS_TOTAL,
+            "tenant" => tenant.clone(),
+            "upstream" => self.upstream.unwrap_or("-").to_string(),
+            "method" => method,
+            "resource_type" => resource_type_label(self.resource_type),
+            "status_class" => status_class(self.status),
+        )
+        .increment(1);
+        metrics::histogram!(REQUEST_DURATION_SECONDS, "tenant" => tenant, "method" => method)
+            .record(self.latency.as_secs_f64());
+        if let (Some(upstream), Some(latency)) = (self.upstream, self.upstream_latency) {
+            metrics::histogram!(UPSTREAM_DURATION_SECONDS, "upstream" => upstream.to_string())
+                .record(latency.as_secs_f64());
+        }
+    }
+}
+
+/// An upstream call failed.
+#[derive(Debug)]
+pub struct UpstreamFailed<'a> {
+    pub upstream: &'a str,
+    pub reason: &'static str,
+    pub request_id: &'a str,
+}
+
+impl UpstreamFailed<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(
+            upstream = self.upstream,
+            reason = self.reason,
+            request_id = self.request_id,
+            "upstream call failed"
+        );
+        metrics::counter!(UPSTREAM_ERRORS_TOTAL, "upstream" => self.upstream.to_string(), "reason" => self.reason)
+            .increment(1);
+    }
+}
+
+/// An authentication failed.
+#[derive(Debug)]
+pub struct AuthFailed<'a> {
+    pub tenant: &'a str,
+    pub reason: &'static str,
+    pub request_id: &'a str,
+    pub peer: std::net::IpAddr,
+}
+
+impl AuthFailed<'_> {
+    pub fn emit(&self) {
+        tracing::warn!(tenant = self.tenant, reason = self.reason, request_id = self.request_id, peer = %self.peer, "authentication failed");
+        metrics::counter!(AUTH_FAILURES_TOTAL, "tenant" => self.tenant.to_string(), "reason" => self.reason)
+            .increment(1);
+    }
+}
+
+/// A configuration reload finished.
+#[derive(Debug)]
+pub struct ConfigReloaded<'a> {
+    pub ok: bool,
+    pub problems: &'a [String],
+}
+
+impl ConfigReloaded<'_> {
+    pub fn emit(&self) {
+        if self.ok {
+            tracing::info!("config reloaded");
+        } else {
+            tracing::error!(problems = ?self.problems, "config reload refused; the previous config stays in effect");
+        }
+        metrics::counter!(CONFIG_RELOADS_TOTAL, "outcome" => if self.ok { "ok" } else { "failed" })
+            .increment(1);
+    }
+}

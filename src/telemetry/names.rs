@@ -1,0 +1,85 @@
+//! Every metric name, in one place (documented in docs/observability.md).
+use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
+
+/// Requests answered, by `tenant`, `upstream`, `method`, `resource_type`,
+/// `status_class` (`2xx` ... `5xx`).
+pub const REQUESTS_TOTAL: &str = "scim_gateway_requests_total";
+/// Time from request head to response head, by `tenant`, `method`.
+pub const REQUEST_DURATION_SECONDS: &str = "scim_gateway_request_duration_seconds";
+/// Time spent in the upstream call, by `upstream`.
+pub const UPSTREAM_DURATION_SECONDS: &str = "scim_gateway_upstream_duration_seconds";
+/// Upstream failures (connect, timeout, protocol, oversized), by
+/// `upstream`, `reason`.
+pub const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_total";
+/// Failed authentications, by `tenant`, `reason`.
+pub const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
+/// Config reloads, by `outcome` (`ok`, `failed`).
+pub const CONFIG_RELOADS_TOTAL: &str = "scim_gateway_config_reloads_total";
+/// Open client connections.
+pub const CONNECTIONS_OPEN: &str = "scim_gateway_connections_open";
+
+/// Registers descriptions and units.
+pub fn describe() {
+    describe_counter!(REQUESTS_TOTAL, "Requests answered by the gateway.");
+    describe_histogram!(
+        REQUEST_DURATION_SECONDS,
+        Unit::Seconds,
+        "Gateway latency per request, upstream call included."
+    );
+    describe_histogram!(
+        UPSTREAM_DURATION_SECONDS,
+        Unit::Seconds,
+        "Latency of upstream calls."
+    );
+    describe_counter!(UPSTREAM_ERRORS_TOTAL, "Upstream calls that failed.");
+    describe_counter!(AUTH_FAILURES_TOTAL, "Failed authentications by reason.");
+    describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
+    describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
+}
+
+/// A resource-type label from a SCIM path: a known endpoint or `other`.
+pub fn resource_type_label(first_segment: Option<&str>) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "Users",
+        "Groups",
+        "Bulk",
+        ".search",
+        "Me",
+        "ServiceProviderConfig",
+        "Schemas",
+        "ResourceTypes",
+        "",
+    ];
+    match first_segment {
+        None => "base",
+        Some(s) => KNOWN
+            .iter()
+            .find(|k| k.eq_ignore_ascii_case(s))
+            .map_or("other", |k| if k.is_empty() { "base" } else { k }),
+    }
+}
+
+/// A method label: a standard method or `other`.
+pub fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::HEAD => "HEAD",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+/// `2xx`, `4xx`, ...
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
