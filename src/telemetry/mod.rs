@@ -5,6 +5,7 @@
 //! Label values are bounded: tenants and upstreams come from the config,
 //! resource types and methods from fixed lists; nothing a client sends
 //! verbatim becomes a label, and no secret ever does.
+pub mod admin;
 pub mod events;
 pub mod names;
 
