@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# End-to-end load comparison, side by side in one run:
+#   direct   wrk → origin                      (plain HTTP, the floor)
+#   gateway  wrk → scim-gateway (TLS) → origin
+#   nginx    wrk → nginx (TLS, proxy_pass, keepalive) → origin
+# The origin is nginx answering `return 200` with a ~1 KB SCIM User, so
+# only the proxies differ. Fair on a 2-core machine: load generator and
+# origin pinned to CPU 0, the proxy under test alone on CPU 1, the gateway
+# with one tokio worker against nginx's one worker. Targets interleaved
+# over REPS repetitions after a warm-up; medians with min–max.
+#
+#   benches/load/run.sh            # REPS=3 DURATION=10 CONNECTIONS=32
+#
+# Needs nginx and wrk (installed from Debian's packages when missing).
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+here="$repo/benches/load"
+REPS="${REPS:-3}"
+DURATION="${DURATION:-10}"
+WARMUP="${WARMUP:-3}"
+CONNECTIONS="${CONNECTIONS:-32}"
+LOAD_CPU="${LOAD_CPU:-0}"
+PROXY_CPU="${PROXY_CPU:-1}"
+TOKEN="scimgw-load-token-0123456789abcdefghij"
+
+log() { printf 'load: %s\n' "$*" >&2; }
+
+ensure_tools() {
+    local missing=()
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    command -v wrk >/dev/null || missing+=(wrk)
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]} from Debian's packages"
+        apt-get install -y -q "${missing[@]}" >/dev/null
+    fi
+    NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+work="$(mktemp -d /tmp/scimgw-load.XXXXXX)"
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_port() {
+    local port=$1 i
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    log "nothing listens on $port"
+    return 1
+}
+
+# Sum of user+system CPU ticks of a process.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+start_origin() {
+    sed "s/ORIGIN_PORT/$ORIGIN_PORT/" "$here/user.json" >"$work/user.json"
+    local body
+    body="$(sed 's/\\/\\\\/g; s/'"'"'/\\'"'"'/g' "$work/user.json")"
+    cat >"$work/origin.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/origin.pid;
+error_log $work/origin-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT reuseport;
+        location / {
+            default_type application/scim+json;
+            return 200 '$body';
+        }
+    }
+}
+CONF
+    taskset -c "$LOAD_CPU" "$NGINX" -p "$work" -c "$work/origin.conf" &
+    pids+=($!)
+    wait_port "$ORIGIN_PORT"
+}
+
+start_nginx_proxy() {
+    cat >"$work/proxy.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/proxy.pid;
+error_log $work/proxy-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT ssl http2;
+        ssl_certificate $work/certs/server.crt;
+        ssl_certificate_key $work/certs/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+        }
+    }
+}
+CONF
+    taskset -c "$PROXY_CPU" "$NGINX" -p "$work" -c "$work/proxy.conf" &
+    pids+=($!)
+    wait_port "$NGINX_PORT"
+    NGINX_WORKER="$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)"
+}
+
+start_gateway() {
+    local hash
+    hash="$(printf '%s' "$TOKEN" | "$BIN" hash-token)"
+    cat >"$work/gateway.toml" <<CONF
+[server]
+listen = "127.0.0.1:$GATEWAY_PORT"
+[server.tls]
+cert_file = "$work/certs/server.crt"
+key_file = "$work/certs/server.key"
+
+[upstreams.origin]
+kind = "http"
+url = "http://127.0.0.1:$ORIGIN_PORT/scim/v2"
+
+[[tenants]]
+id = "load"
+hosts = ["localhost"]
+upstream = "origin"
+[[tenants.tokens]]
+name = "load"
+hash = "$hash"
+CONF
+    RUST_LOG=warn TOKIO_WORKER_THREADS=1 taskset -c "$PROXY_CPU" "$BIN" run --config "$work/gateway.toml" \
+        >"$work/gateway.log" 2>&1 &
+    GATEWAY_PID=$!
+    pids+=($GATEWAY_PID)
+    wait_port "$GATEWAY_PORT"
+}
+
+# run_wrk TARGET-URL SECONDS [extra wrk args]: prints "requests rps p50_us p99_us".
+run_wrk() {
+    local url=$1 secs=$2
+    shift 2
+    local out
+    out="$(taskset -c "$LOAD_CPU" wrk -t1 -c"$CONNECTIONS" -d"${secs}s" --latency \
+        -H "Authorization: Bearer $TOKEN" "$@" "$url")"
+    local requests rps p50 p99 non2xx
+    requests="$(awk '/requests in/ {print $1}' <<<"$out")"
+    rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
+    p50="$(awk '$1=="50%" {print $2}' <<<"$out")"
+    p99="$(awk '$1=="99%" {print $2}' <<<"$out")"
+    non2xx="$(awk '/Non-2xx/ {print $NF}' <<<"$out")"
+    if [[ -n "$non2xx" ]]; then
+        log "warning: $non2xx non-2xx responses from $url"
+    fi
+    echo "$requests $rps $(to_us "$p50") $(to_us "$p99")"
+}
+
+to_us() {
+    awk -v v="$1" 'BEGIN {
+        n = v + 0; u = v; gsub(/[0-9.]/, "", u);
+        if (u == "us") print n; else if (u == "ms") print n * 1000; else if (u == "s") print n * 1000000; else print n }'
+}
+
+# measure NAME URL PID WRK-ARGS...: one run; appends to $work/results.
+measure() {
+    local name=$1 scenario=$2 url=$3 pid=$4
+    shift 4
+    local before after r
+    before="$( [[ $pid -gt 0 ]] && cpu_ticks "$pid" || echo 0)"
+    r="$(run_wrk "$url" "$DURATION" "$@")"
+    after="$( [[ $pid -gt 0 ]] && cpu_ticks "$pid" || echo 0)"
+    local requests rps p50 p99
+    read -r requests rps p50 p99 <<<"$r"
+    local hz cpu_us
+    hz="$(getconf CLK_TCK)"
+    cpu_us="$(awk -v a="$after" -v b="$before" -v n="$requests" -v hz="$hz" \
+        'BEGIN { if (n > 0) printf "%.2f", (a - b) / hz * 1000000 / n; else print 0 }')"
+    echo "$scenario $name $rps $p50 $p99 $cpu_us" >>"$work/results"
+    log "$scenario $name: ${rps} req/s p50 ${p50}us p99 ${p99}us cpu/req ${cpu_us}us"
+}
+
+main() {
+    ensure_tools
+    log "building the release binary"
+    (cd "$repo" && cargo build --release -q)
+    BIN="$repo/target/release/scim-gateway"
+    [[ -n "${CARGO_TARGET_DIR:-}" ]] && BIN="$CARGO_TARGET_DIR/release/scim-gateway"
+    "$BIN" dev-certs "$work/certs" --host localhost >/dev/null
+
+    ORIGIN_PORT="$(free_port)"
+    NGINX_PORT="$(free_port)"
+    GATEWAY_PORT="$(free_port)"
+    start_origin
+    start_nginx_proxy
+    start_gateway
+    export BODY_FILE="$work/user.json"
+
+    local id=2819c223-7f76-453a-919d-413861904646
+    declare -A urls=(
+        [direct]="http://127.0.0.1:$ORIGIN_PORT/scim/v2/Users"
+        [gateway]="https://localhost:$GATEWAY_PORT/scim/v2/Users"
+        [nginx]="https://localhost:$NGINX_PORT/scim/v2/Users"
+    )
+    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [nginx]=$NGINX_WORKER)
+
+    log "warm-up ${WARMUP}s per target"
+    for t in direct gateway nginx; do
+        run_wrk "${urls[$t]}/$id" "$WARMUP" >/dev/null
+    done
+    : >"$work/results"
+    for rep in $(seq 1 "$REPS"); do
+        log "repetition $rep/$REPS"
+        for t in direct gateway nginx; do
+            measure "$t" get "${urls[$t]}/$id" "${cpu_pid[$t]}"
+            measure "$t" post "${urls[$t]}" "${cpu_pid[$t]}" -s "$here/post.lua"
+        done
+    done
+    python3 "$here/report.py" "$work/results"
+}
+
+main "$@"
