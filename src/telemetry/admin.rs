@@ -26,13 +26,19 @@ pub fn admin_response<B>(req: &Request<B>, readiness: &Readiness) -> Response<Fu
     let text = |status: StatusCode, body: String| {
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = status;
-        r.headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+        r.headers_mut().insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        );
         r
     };
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        let mut r = text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".into());
-        r.headers_mut().insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        let mut r = text(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method not allowed\n".into(),
+        );
+        r.headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
     match req.uri().path() {
@@ -47,7 +53,10 @@ pub fn admin_response<B>(req: &Request<B>, readiness: &Readiness) -> Response<Fu
             );
             r
         }
-        _ => text(StatusCode::NOT_FOUND, "not found: try /healthz, /readyz or /metrics\n".into()),
+        _ => text(
+            StatusCode::NOT_FOUND,
+            "not found: try /healthz, /readyz or /metrics\n".into(),
+        ),
     }
 }
 

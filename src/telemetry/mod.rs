@@ -72,7 +72,10 @@ mod tests {
         assert_eq!(resource_type_label(Some("users")), "Users");
         assert_eq!(resource_type_label(Some("<script>")), "other");
         assert_eq!(resource_type_label(None), "base");
-        assert_eq!(method_label(&http::Method::from_bytes(b"BREW").unwrap_or_default()), "other");
+        assert_eq!(
+            method_label(&http::Method::from_bytes(b"BREW").unwrap_or_default()),
+            "other"
+        );
         assert_eq!(status_class(404), "4xx");
         assert_eq!(status_class(999), "5xx");
     }
