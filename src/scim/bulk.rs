@@ -1,14 +1,17 @@
 //! Bulk, RFC 7644 §3.7: request parsing with `maxOperations` and
 //! `maxPayloadSize`, bulkId references (also inside nested values such as
 //! group members), `failOnErrors`, and the BulkResponse.
-//!
-//! PLACEHOLDER: signatures fixed; implemented on the bulk branch.
 use crate::scim::error::{ScimError, ScimResult};
-use serde_json::{json, Value};
+use crate::scim::json::get_ci;
+use serde_json::{json, Map, Value};
+use std::collections::{HashMap, HashSet};
 
 /// The BulkRequest and BulkResponse message URNs.
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 pub const BULK_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
+
+/// The prefix of a reference to a resource created earlier in the request.
+const BULK_ID_PREFIX: &str = "bulkId:";
 
 /// Limits a service provider advertises and enforces.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,18 +59,348 @@ pub struct BulkOutcome {
     pub response: Option<Value>,
 }
 
+// === impl BulkMethod ===
+
+impl BulkMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BulkMethod::Post => "POST",
+            BulkMethod::Put => "PUT",
+            BulkMethod::Patch => "PATCH",
+            BulkMethod::Delete => "DELETE",
+        }
+    }
+
+    fn parse(s: &str) -> Option<BulkMethod> {
+        [
+            BulkMethod::Post,
+            BulkMethod::Put,
+            BulkMethod::Patch,
+            BulkMethod::Delete,
+        ]
+        .into_iter()
+        .find(|m| m.as_str().eq_ignore_ascii_case(s))
+    }
+}
+
+// === impl BulkRequest ===
+
 impl BulkRequest {
     /// Parses a raw body: larger than `max_payload_size` → 413, more than
-    /// `max_operations` operations → 413 `tooMany`-style error, bad shape
-    /// → 400 `invalidSyntax`.
-    pub fn parse(_body: &[u8], _limits: BulkLimits) -> ScimResult<BulkRequest> {
-        Err(ScimError::not_implemented("Bulk not supported yet"))
+    /// `max_operations` operations → 413 (RFC 7644 §3.7.4), bad shape →
+    /// 400 `invalidSyntax`/`invalidValue`.
+    pub fn parse(body: &[u8], limits: BulkLimits) -> ScimResult<BulkRequest> {
+        if body.len() > limits.max_payload_size {
+            return Err(ScimError::payload_too_large(format!(
+                "the bulk request is {} bytes; maxPayloadSize is {}",
+                body.len(),
+                limits.max_payload_size
+            )));
+        }
+        let v: Value = serde_json::from_slice(body).map_err(|e| {
+            ScimError::invalid_syntax(format!("the bulk request is not valid JSON: {e}"))
+        })?;
+        let Value::Object(obj) = v else {
+            return Err(ScimError::invalid_syntax(
+                "a BulkRequest must be a JSON object",
+            ));
+        };
+        let schemas_ok = get_ci(&obj, "schemas")
+            .and_then(Value::as_array)
+            .is_some_and(|s| {
+                s.iter().any(|u| {
+                    u.as_str()
+                        .is_some_and(|u| u.eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))
+                })
+            });
+        if !schemas_ok {
+            return Err(ScimError::invalid_syntax(format!(
+                "a BulkRequest must have schemas [\"{BULK_REQUEST_SCHEMA}\"]"
+            )));
+        }
+        let fail_on_errors = match get_ci(&obj, "failOnErrors") {
+            None | Some(Value::Null) => None,
+            Some(v) => match v.as_u64() {
+                Some(n) if n >= 1 => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+                _ => {
+                    return Err(ScimError::invalid_value(
+                        "failOnErrors must be an integer of at least 1",
+                    ))
+                }
+            },
+        };
+        let ops = get_ci(&obj, "Operations")
+            .and_then(Value::as_array)
+            .ok_or_else(|| {
+                ScimError::invalid_syntax("a BulkRequest needs an \"Operations\" array")
+            })?;
+        if ops.len() > limits.max_operations {
+            return Err(ScimError::payload_too_large(format!(
+                "the bulk request has {} operations; maxOperations is {}",
+                ops.len(),
+                limits.max_operations
+            )));
+        }
+        let mut seen = HashSet::new();
+        let mut operations = Vec::with_capacity(ops.len());
+        for (i, op) in ops.iter().enumerate() {
+            let op = parse_operation(op, i)?;
+            if let Some(id) = &op.bulk_id {
+                if !seen.insert(id.clone()) {
+                    return Err(ScimError::invalid_value(format!(
+                        "Operations[{i}]: bulkId \"{id}\" is used more than once"
+                    )));
+                }
+            }
+            operations.push(op);
+        }
+        Ok(BulkRequest {
+            fail_on_errors,
+            operations,
+        })
+    }
+}
+
+fn parse_operation(v: &Value, i: usize) -> ScimResult<BulkOperation> {
+    let at = |what: &str| format!("Operations[{i}]: {what}");
+    let Value::Object(o) = v else {
+        return Err(ScimError::invalid_syntax(at(
+            "an operation must be an object",
+        )));
+    };
+    let text = |name: &str| -> ScimResult<Option<String>> {
+        match get_ci(o, name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ScimError::invalid_value(at(&format!(
+                "{name} must be a string"
+            )))),
+        }
+    };
+    let method_text =
+        text("method")?.ok_or_else(|| ScimError::invalid_syntax(at("method is required")))?;
+    let method = BulkMethod::parse(&method_text).ok_or_else(|| {
+        ScimError::invalid_value(at(&format!(
+            "method \"{method_text}\" is not one of POST, PUT, PATCH, DELETE"
+        )))
+    })?;
+    let path = text("path")?.ok_or_else(|| ScimError::invalid_syntax(at("path is required")))?;
+    if !path.starts_with('/') {
+        return Err(ScimError::invalid_value(at(&format!(
+            "path \"{path}\" must start with \"/\""
+        ))));
+    }
+    let bulk_id = text("bulkId")?;
+    if method == BulkMethod::Post && bulk_id.is_none() {
+        // RFC 7644 §3.7: bulkId is REQUIRED with POST.
+        return Err(ScimError::invalid_syntax(at(
+            "bulkId is required with POST",
+        )));
+    }
+    let data = get_ci(o, "data").filter(|d| !d.is_null()).cloned();
+    if method != BulkMethod::Delete && data.is_none() {
+        return Err(ScimError::invalid_syntax(at(&format!(
+            "data is required with {}",
+            method.as_str()
+        ))));
+    }
+    Ok(BulkOperation {
+        method,
+        bulk_id,
+        version: text("version")?,
+        path,
+        data,
+    })
+}
+
+/// Every `bulkId:` reference in an operation's path and data.
+pub fn bulk_id_refs(op: &BulkOperation) -> Vec<String> {
+    let mut out = Vec::new();
+    for segment in op.path.split('/') {
+        if let Some(id) = segment.strip_prefix(BULK_ID_PREFIX) {
+            out.push(id.to_string());
+        }
+    }
+    if let Some(data) = &op.data {
+        collect_refs(data, &mut out);
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+fn collect_refs(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(id) = s.strip_prefix(BULK_ID_PREFIX) {
+                out.push(id.to_string());
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|i| collect_refs(i, out)),
+        Value::Object(o) => o.values().for_each(|i| collect_refs(i, out)),
+        _ => {}
+    }
+}
+
+/// Replaces references by the created ids.
+fn resolve(op: &BulkOperation, ids: &HashMap<String, String>) -> BulkOperation {
+    let path = op
+        .path
+        .split('/')
+        .map(
+            |seg| match seg.strip_prefix(BULK_ID_PREFIX).and_then(|b| ids.get(b)) {
+                Some(id) => id.as_str(),
+                None => seg,
+            },
+        )
+        .collect::<Vec<_>>()
+        .join("/");
+    let mut data = op.data.clone();
+    if let Some(d) = &mut data {
+        replace_refs(d, ids);
+    }
+    BulkOperation {
+        path,
+        data,
+        ..op.clone()
+    }
+}
+
+fn replace_refs(v: &mut Value, ids: &HashMap<String, String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(id) = s.strip_prefix(BULK_ID_PREFIX).and_then(|b| ids.get(b)) {
+                *s = id.clone();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| replace_refs(i, ids)),
+        Value::Object(o) => o.values_mut().for_each(|i| replace_refs(i, ids)),
+        _ => {}
     }
 }
 
 /// Runs the operations through `exec` (called with `bulkId:` references
 /// already replaced by the ids created earlier in this request), honouring
 /// `failOnErrors`, and returns the BulkResponse body.
-pub fn run_bulk(_request: &BulkRequest, _exec: impl FnMut(&BulkOperation) -> BulkOutcome) -> Value {
-    json!({"schemas": [BULK_RESPONSE_SCHEMA], "Operations": []})
+///
+/// Operations run in request order, except that one whose references are
+/// not yet resolvable waits until the POST it references has run (RFC 7644
+/// §3.7.1 lets a reference point forward). A reference to a bulkId that
+/// failed, does not exist, or is part of a cycle fails with 409.
+pub fn run_bulk(
+    request: &BulkRequest,
+    mut exec: impl FnMut(&BulkOperation) -> BulkOutcome,
+) -> Value {
+    let ops = &request.operations;
+    let defined: HashMap<&str, usize> = ops
+        .iter()
+        .enumerate()
+        .filter_map(|(i, o)| o.bulk_id.as_deref().map(|b| (b, i)))
+        .collect();
+    let refs: Vec<Vec<String>> = ops.iter().map(bulk_id_refs).collect();
+    let mut outcomes: Vec<Option<BulkOutcome>> = vec![None; ops.len()];
+    let mut created: HashMap<String, String> = HashMap::new();
+    let mut failed_ids: HashSet<String> = HashSet::new();
+    let mut errors = 0usize;
+    let limit = request.fail_on_errors.unwrap_or(usize::MAX);
+
+    'rounds: loop {
+        let mut progressed = false;
+        for (i, op) in ops.iter().enumerate() {
+            if outcomes[i].is_some() {
+                continue;
+            }
+            if errors >= limit {
+                break 'rounds;
+            }
+            let bad = refs[i]
+                .iter()
+                .find(|r| failed_ids.contains(*r) || !defined.contains_key(r.as_str()));
+            let outcome = if let Some(bad) = bad {
+                Some(conflict(format!(
+                    "bulkId \"{bad}\" does not refer to a resource created by this request"
+                )))
+            } else if refs[i].iter().all(|r| created.contains_key(r)) {
+                Some(exec(&resolve(op, &created)))
+            } else {
+                None
+            };
+            let Some(outcome) = outcome else {
+                continue;
+            };
+            progressed = true;
+            if outcome.status >= 400 {
+                errors += 1;
+                if let Some(b) = &op.bulk_id {
+                    failed_ids.insert(b.clone());
+                }
+            } else if let (Some(b), Some(id)) = (&op.bulk_id, &outcome.id) {
+                created.insert(b.clone(), id.clone());
+            }
+            outcomes[i] = Some(outcome);
+        }
+        if !progressed {
+            break;
+        }
+    }
+    // Whatever is left waits on a cycle (unless failOnErrors stopped us).
+    if errors < limit {
+        for (i, slot) in outcomes.iter_mut().enumerate() {
+            if slot.is_none() {
+                let pending: Vec<&str> = refs[i]
+                    .iter()
+                    .filter(|r| !created.contains_key(*r))
+                    .map(String::as_str)
+                    .collect();
+                *slot = Some(conflict(format!(
+                    "bulkId references {pending:?} form a cycle and cannot be resolved"
+                )));
+            }
+        }
+    }
+
+    let listed: Vec<Value> = ops
+        .iter()
+        .zip(outcomes)
+        .filter_map(|(op, outcome)| outcome.map(|o| operation_response(op, o)))
+        .collect();
+    json!({"schemas": [BULK_RESPONSE_SCHEMA], "Operations": listed})
 }
+
+fn conflict(detail: String) -> BulkOutcome {
+    let e = ScimError::conflict(detail);
+    BulkOutcome {
+        status: e.status(),
+        id: None,
+        location: None,
+        version: None,
+        response: Some(e.to_json()),
+    }
+}
+
+/// One entry of the BulkResponse (RFC 7644 §3.7.3: `status` is a string;
+/// `response` is included for errors).
+fn operation_response(op: &BulkOperation, o: BulkOutcome) -> Value {
+    let mut m = Map::new();
+    m.insert("method".into(), json!(op.method.as_str()));
+    if let Some(b) = &op.bulk_id {
+        m.insert("bulkId".into(), json!(b));
+    }
+    if let Some(v) = o.version {
+        m.insert("version".into(), json!(v));
+    }
+    if let Some(l) = o.location {
+        m.insert("location".into(), json!(l));
+    }
+    m.insert("status".into(), json!(o.status.to_string()));
+    if o.status >= 400 {
+        if let Some(r) = o.response {
+            m.insert("response".into(), r);
+        }
+    }
+    Value::Object(m)
+}
+
+#[cfg(test)]
+#[path = "bulk_tests.rs"]
+mod tests;
