@@ -1,13 +1,18 @@
-//! SCIM filters, RFC 7644 §3.4.2.2: a typed AST, a parser, a printer that
-//! round-trips, and an evaluator with the RFC's semantics.
-//!
-//! PLACEHOLDER: the AST and the public signatures are fixed; the parser,
-//! printer and evaluator are being written (see the filter work branch).
-use crate::scim::error::{ScimError, ScimResult};
+//! SCIM filters, RFC 7644 §3.4.2.2: a typed AST, a parser that reports
+//! the position of every error, a printer that round-trips, and an
+//! evaluator with the RFC's semantics (caseExact from the schema, dateTime
+//! comparison, any-match over multi-valued attributes).
+mod eval;
+mod lexer;
+mod parser;
+mod print;
+
+pub use eval::compare_values;
+
+use crate::scim::error::ScimResult;
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{ResourceType, SchemaRegistry};
 use serde_json::{Number, Value};
-use std::fmt;
 
 /// A filter expression.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,38 +69,81 @@ pub struct EvalContext<'a> {
     pub resource_type: &'a ResourceType,
 }
 
-impl Filter {
-    /// Parses a filter. Errors are 400 `invalidFilter` with the position.
-    pub fn parse(s: &str) -> ScimResult<Filter> {
-        Err(ScimError::invalid_filter(format!(
-            "filter \"{s}\" is not supported yet"
-        )))
+impl CompareOp {
+    /// The operator keyword (lower case).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "eq",
+            CompareOp::Ne => "ne",
+            CompareOp::Co => "co",
+            CompareOp::Sw => "sw",
+            CompareOp::Ew => "ew",
+            CompareOp::Gt => "gt",
+            CompareOp::Lt => "lt",
+            CompareOp::Ge => "ge",
+            CompareOp::Le => "le",
+        }
     }
 
-    /// Every attribute path the filter names.
+    /// The operator named `s`, ignoring case.
+    pub fn parse(s: &str) -> Option<CompareOp> {
+        use CompareOp::*;
+        [Eq, Ne, Co, Sw, Ew, Gt, Lt, Ge, Le]
+            .into_iter()
+            .find(|op| op.as_str().eq_ignore_ascii_case(s))
+    }
+
+    /// `gt`, `ge`, `lt`, `le`: meaningless for booleans and null.
+    pub fn is_ordering(self) -> bool {
+        matches!(
+            self,
+            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
+        )
+    }
+}
+
+impl Filter {
+    /// Parses a filter. Errors are 400 `invalidFilter` naming the position.
+    pub fn parse(s: &str) -> ScimResult<Filter> {
+        parser::parse(s)
+    }
+
+    /// Every attribute path the filter names at the resource level (the
+    /// paths of value paths, not the relative paths inside them).
     pub fn paths(&self) -> Vec<&AttrPath> {
-        Vec::new()
+        let mut out = Vec::new();
+        self.collect_paths(&mut out);
+        out
+    }
+
+    fn collect_paths<'a>(&'a self, out: &mut Vec<&'a AttrPath>) {
+        match self {
+            Filter::And(a, b) | Filter::Or(a, b) => {
+                a.collect_paths(out);
+                b.collect_paths(out);
+            }
+            Filter::Not(a) => a.collect_paths(out),
+            Filter::Compare { path, .. } | Filter::Present(path) => out.push(path),
+            Filter::ValuePath { path, .. } => out.push(path),
+        }
     }
 
     /// Evaluates the filter against a whole resource.
-    pub fn matches(&self, _resource: &Value, _ctx: &EvalContext<'_>) -> bool {
-        false
+    pub fn matches(&self, resource: &Value, ctx: &EvalContext<'_>) -> bool {
+        eval::matches(self, resource, ctx)
     }
 
     /// Evaluates a value filter (the inside of `emails[...]`) against one
     /// element of the multi-valued attribute `parent`.
     pub fn matches_element(
         &self,
-        _element: &Value,
-        _parent: &AttrPath,
-        _ctx: &EvalContext<'_>,
+        element: &Value,
+        parent: &AttrPath,
+        ctx: &EvalContext<'_>,
     ) -> bool {
-        false
+        eval::matches_element(self, element, parent, ctx)
     }
 }
 
-impl fmt::Display for Filter {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("")
-    }
-}
+#[cfg(test)]
+mod tests;
