@@ -192,7 +192,12 @@ fn check_schemas(
 }
 
 /// Checks one attribute value; `None` means "unassigned or dropped".
-fn check_value(attr: &Attribute, value: &Value, path: &str) -> ScimResult<Option<Value>> {
+/// `path` names the attribute in error messages. (PATCH reuses it.)
+pub(crate) fn check_value(
+    attr: &Attribute,
+    value: &Value,
+    path: &str,
+) -> ScimResult<Option<Value>> {
     if value.is_null() || attr.mutability == Mutability::ReadOnly {
         return Ok(None);
     }

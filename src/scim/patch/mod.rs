@@ -1,12 +1,12 @@
 //! PATCH, RFC 7644 §3.5.2: parsing of a PatchOp request and its atomic
 //! application to a resource.
-//!
-//! PLACEHOLDER: signatures fixed; implemented on the patch branch.
-use crate::scim::error::{ScimError, ScimResult};
+mod apply;
+mod parse;
+
+pub use apply::apply_patch;
+
 use crate::scim::filter::Filter;
 use crate::scim::path::AttrPath;
-use crate::scim::schema::{ResourceType, SchemaRegistry};
-use serde_json::Value;
 
 /// The PatchOp message URN.
 pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -35,7 +35,7 @@ pub struct PatchPath {
 pub struct PatchOperation {
     pub op: PatchOpKind,
     pub path: Option<PatchPath>,
-    pub value: Option<Value>,
+    pub value: Option<serde_json::Value>,
 }
 
 /// A whole PatchOp request.
@@ -44,29 +44,28 @@ pub struct PatchRequest {
     pub operations: Vec<PatchOperation>,
 }
 
-impl PatchPath {
-    /// Parses a path; errors are 400 `invalidPath`.
-    pub fn parse(s: &str) -> ScimResult<PatchPath> {
-        Err(ScimError::invalid_path(format!(
-            "path \"{s}\" not supported yet"
-        )))
+impl PatchOpKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PatchOpKind::Add => "add",
+            PatchOpKind::Replace => "replace",
+            PatchOpKind::Remove => "remove",
+        }
     }
 }
 
-impl PatchRequest {
-    /// Parses a PatchOp body; errors are 400 `invalidSyntax`/`invalidPath`/`invalidValue`.
-    pub fn parse(_body: &Value) -> ScimResult<PatchRequest> {
-        Err(ScimError::invalid_syntax("PATCH not supported yet"))
+impl std::fmt::Display for PatchPath {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.attr)?;
+        if let Some(filter) = &self.filter {
+            write!(f, "[{filter}]")?;
+        }
+        if let Some(sub) = &self.sub_attr {
+            write!(f, ".{sub}")?;
+        }
+        Ok(())
     }
 }
 
-/// Applies all operations to a copy of `resource` and returns it; on any
-/// error nothing is applied (the caller's value is never touched).
-pub fn apply_patch(
-    _registry: &SchemaRegistry,
-    _rt: &ResourceType,
-    _resource: &Value,
-    _request: &PatchRequest,
-) -> ScimResult<Value> {
-    Err(ScimError::not_implemented("PATCH not supported yet"))
-}
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,579 @@
+//! Applying PATCH operations (RFC 7644 §3.5.2.1-§3.5.2.3) to a copy of a
+//! resource: all operations or none.
+use super::{PatchOpKind, PatchOperation, PatchPath, PatchRequest};
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::filter::{EvalContext, Filter};
+use crate::scim::json::{get_ci, get_ci_mut, insert_ci, remove_ci};
+use crate::scim::path::AttrPath;
+use crate::scim::schema::{Attribute, Mutability, ResourceType, SchemaRegistry};
+use crate::scim::validate::check_value;
+use serde_json::{Map, Value};
+
+/// Applies all operations to a copy of `resource` and returns it; on any
+/// error nothing is applied (the caller's value is never touched).
+pub fn apply_patch(
+    registry: &SchemaRegistry,
+    rt: &ResourceType,
+    resource: &Value,
+    request: &PatchRequest,
+) -> ScimResult<Value> {
+    let Value::Object(original) = resource else {
+        return Err(ScimError::internal(
+            "the resource to patch is not an object",
+        ));
+    };
+    let mut obj = original.clone();
+    let ctx = EvalContext {
+        registry,
+        resource_type: rt,
+    };
+    for (i, op) in request.operations.iter().enumerate() {
+        apply_op(&ctx, &mut obj, op).map_err(|e| {
+            if request.operations.len() > 1 {
+                e.with_context(&format!("Operations[{i}]"))
+            } else {
+                e
+            }
+        })?;
+    }
+    tidy(&mut obj);
+    fix_schemas(rt, &mut obj);
+    Ok(Value::Object(obj))
+}
+
+fn apply_op(
+    ctx: &EvalContext<'_>,
+    obj: &mut Map<String, Value>,
+    op: &PatchOperation,
+) -> ScimResult<()> {
+    match (&op.path, op.op) {
+        (Some(path), _) => apply_path(ctx, obj, op.op, path, op.value.as_ref()),
+        (None, PatchOpKind::Remove) => Err(ScimError::no_target("remove needs a \"path\"")),
+        (None, kind) => {
+            // RFC 7644 §3.5.2.1/§3.5.2.3 without a path: the value is a set
+            // of attributes (keys may be URN-qualified or dotted paths, or an
+            // extension URN holding an object).
+            let Some(Value::Object(values)) = &op.value else {
+                return Err(ScimError::invalid_value(format!(
+                    "{} without a path needs an object of attributes as its value",
+                    kind.as_str()
+                )));
+            };
+            for (key, v) in values {
+                if key.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
+                if let Some(ext) = ctx.resource_type.extension(key) {
+                    let Value::Object(ext_values) = v else {
+                        return Err(ScimError::invalid_value(format!(
+                            "\"{key}\" must be an object of the extension's attributes"
+                        )));
+                    };
+                    for (k, ev) in ext_values {
+                        let path = PatchPath::parse(&format!("{}:{k}", ext.schema))?;
+                        apply_path(ctx, obj, kind, &path, Some(ev))?;
+                    }
+                    continue;
+                }
+                let path = PatchPath::parse(key)?;
+                if is_read_only(ctx, &path.attr) {
+                    // Clients often echo `id` or `meta` back: harmless when
+                    // unchanged (RFC 7644 §3.5.2: readOnly → mutability).
+                    let current = get_ci(obj, &path.attr.attr);
+                    if current == Some(v) {
+                        continue;
+                    }
+                }
+                apply_path(ctx, obj, kind, &path, Some(v))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn is_read_only(ctx: &EvalContext<'_>, path: &AttrPath) -> bool {
+    ctx.registry
+        .resolve(ctx.resource_type, path)
+        .is_ok_and(|r| r.attr.mutability == Mutability::ReadOnly)
+}
+
+/// What a path designates, resolved against the schema.
+struct Target<'a> {
+    /// `Some(urn)`: the attribute lives in `resource[urn]`.
+    extension: Option<&'a str>,
+    attr: &'a Attribute,
+    /// The sub-attribute (`name.givenName` or `emails[...].value`).
+    sub: Option<&'a Attribute>,
+}
+
+fn apply_path(
+    ctx: &EvalContext<'_>,
+    obj: &mut Map<String, Value>,
+    kind: PatchOpKind,
+    path: &PatchPath,
+    value: Option<&Value>,
+) -> ScimResult<()> {
+    // A path that is a whole extension URN addresses its object.
+    if path.filter.is_none() && path.attr.sub_attr.is_none() {
+        if let Some(urn) = &path.attr.urn {
+            let full = format!("{urn}:{}", path.attr.attr);
+            if let Some(ext) = ctx.resource_type.extension(&full) {
+                return apply_extension(ctx, obj, kind, &ext.schema, value);
+            }
+        }
+    }
+    let resolved = ctx
+        .registry
+        .resolve(ctx.resource_type, &path.attr)
+        .map_err(|_| {
+            ScimError::invalid_path(format!(
+                "\"{path}\" is not an attribute of resource type {}",
+                ctx.resource_type.name
+            ))
+        })?;
+    let sub = match (&path.sub_attr, resolved.sub) {
+        (Some(name), _) => Some(resolved.attr.sub_attribute(name).ok_or_else(|| {
+            ScimError::invalid_path(format!(
+                "\"{name}\" is not a sub-attribute of {}",
+                resolved.attr.name
+            ))
+        })?),
+        (None, s) => s,
+    };
+    let target = Target {
+        extension: resolved.extension,
+        attr: resolved.attr,
+        sub,
+    };
+    check_mutability(&target, path)?;
+
+    if path.filter.is_some() && !target.attr.multi_valued {
+        return Err(ScimError::invalid_path(format!(
+            "\"{path}\": a value filter needs a multi-valued attribute"
+        )));
+    }
+    let holder = holder_mut(obj, target.extension, kind)?;
+    let Some(holder) = holder else {
+        // Removing from an extension the resource does not have: nothing to do.
+        return Ok(());
+    };
+    let name = target.attr.name.as_str();
+    let display = path.to_string();
+    match (&path.filter, target.sub) {
+        (Some(filter), sub) => apply_filtered(
+            ctx,
+            holder,
+            kind,
+            &target,
+            &path.attr.parent(),
+            filter,
+            sub,
+            value,
+            &display,
+        ),
+        (None, Some(sub)) => apply_sub(holder, kind, &target, sub, value, &display),
+        (None, None) => apply_attr(holder, kind, target.attr, value, &display, name),
+    }
+}
+
+fn check_mutability(t: &Target<'_>, path: &PatchPath) -> ScimResult<()> {
+    let read_only = t.attr.mutability == Mutability::ReadOnly
+        || t.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
+    if read_only {
+        return Err(ScimError::mutability(format!(
+            "\"{path}\" is readOnly and cannot be modified"
+        )));
+    }
+    Ok(())
+}
+
+/// The object holding the attribute: the resource or an extension object
+/// (created for add/replace).
+fn holder_mut<'o>(
+    obj: &'o mut Map<String, Value>,
+    extension: Option<&str>,
+    kind: PatchOpKind,
+) -> ScimResult<Option<&'o mut Map<String, Value>>> {
+    let Some(urn) = extension else {
+        return Ok(Some(obj));
+    };
+    if get_ci(obj, urn).is_none() {
+        if kind == PatchOpKind::Remove {
+            return Ok(None);
+        }
+        insert_ci(obj, urn, Value::Object(Map::new()));
+    }
+    match get_ci_mut(obj, urn) {
+        Some(Value::Object(m)) => Ok(Some(m)),
+        _ => Err(ScimError::invalid_value(format!(
+            "\"{urn}\" must be an object"
+        ))),
+    }
+}
+
+/// add/replace/remove of a whole extension object.
+fn apply_extension(
+    ctx: &EvalContext<'_>,
+    obj: &mut Map<String, Value>,
+    kind: PatchOpKind,
+    urn: &str,
+    value: Option<&Value>,
+) -> ScimResult<()> {
+    match kind {
+        PatchOpKind::Remove => {
+            remove_ci(obj, urn);
+            Ok(())
+        }
+        PatchOpKind::Add | PatchOpKind::Replace => {
+            let Some(Value::Object(values)) = value else {
+                return Err(ScimError::invalid_value(format!(
+                    "the value for \"{urn}\" must be an object of its attributes"
+                )));
+            };
+            for (k, v) in values {
+                let path = PatchPath::parse(&format!("{urn}:{k}"))?;
+                apply_path(ctx, obj, kind, &path, Some(v))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// An operation on a whole attribute (`emails`, `displayName`, `name`).
+fn apply_attr(
+    holder: &mut Map<String, Value>,
+    kind: PatchOpKind,
+    attr: &Attribute,
+    value: Option<&Value>,
+    display: &str,
+    name: &str,
+) -> ScimResult<()> {
+    let current = get_ci(holder, name).filter(|v| !v.is_null());
+    if attr.mutability == Mutability::Immutable
+        && current.is_some()
+        && !(kind == PatchOpKind::Add && attr.multi_valued)
+    {
+        return Err(ScimError::mutability(format!(
+            "\"{display}\" is immutable and already set"
+        )));
+    }
+    match kind {
+        PatchOpKind::Remove => {
+            match (value, attr.multi_valued) {
+                // `{"op":"remove","path":"members","value":[{"value":"id"}]}`
+                // (Entra): remove the listed values.
+                (Some(v), true) if !v.is_null() => {
+                    let listed: Vec<&Value> = match v {
+                        Value::Array(items) => items.iter().collect(),
+                        other => vec![other],
+                    };
+                    if let Some(Value::Array(items)) = get_ci_mut(holder, name) {
+                        items.retain(|item| !listed.iter().any(|l| same_value(item, l)));
+                    }
+                }
+                _ => {
+                    remove_ci(holder, name);
+                }
+            }
+            Ok(())
+        }
+        PatchOpKind::Add | PatchOpKind::Replace => {
+            let Some(value) = value else {
+                return Err(ScimError::invalid_value(format!(
+                    "\"{display}\" needs a value"
+                )));
+            };
+            if value.is_null() {
+                if kind == PatchOpKind::Replace {
+                    remove_ci(holder, name);
+                    return Ok(());
+                }
+                return Err(ScimError::invalid_value(format!(
+                    "\"{display}\": null cannot be added"
+                )));
+            }
+            if attr.multi_valued {
+                // A single value is accepted where a list is expected.
+                let list = match value {
+                    Value::Array(_) => value.clone(),
+                    other => Value::Array(vec![other.clone()]),
+                };
+                let checked = check_value(attr, &list, display)?;
+                let new: Vec<Value> = match checked {
+                    Some(Value::Array(items)) => items,
+                    _ => Vec::new(),
+                };
+                let new_primary = new.iter().any(is_primary);
+                let merged = if kind == PatchOpKind::Add {
+                    let mut items = match get_ci(holder, name) {
+                        Some(Value::Array(items)) => items.clone(),
+                        _ => Vec::new(),
+                    };
+                    if new_primary {
+                        clear_primary(&mut items);
+                    }
+                    for v in new {
+                        if !items.contains(&v) {
+                            items.push(v);
+                        }
+                    }
+                    items
+                } else {
+                    new
+                };
+                insert_ci(holder, name, Value::Array(merged));
+                return Ok(());
+            }
+            if attr.is_complex() {
+                // RFC 7644 §3.5.2.1/§3.5.2.3: sub-attributes in the value
+                // are set; the others are left unchanged.
+                let Some(Value::Object(subs)) = check_value(attr, value, display)? else {
+                    return Ok(());
+                };
+                let mut current = match get_ci(holder, name) {
+                    Some(Value::Object(m)) => m.clone(),
+                    _ => Map::new(),
+                };
+                for (k, v) in subs {
+                    current.insert(k, v);
+                }
+                insert_ci(holder, name, Value::Object(current));
+                return Ok(());
+            }
+            match check_value(attr, value, display)? {
+                Some(v) => insert_ci(holder, name, v),
+                None => {
+                    remove_ci(holder, name);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+/// An operation on a sub-attribute without a filter (`name.givenName`).
+fn apply_sub(
+    holder: &mut Map<String, Value>,
+    kind: PatchOpKind,
+    t: &Target<'_>,
+    sub: &Attribute,
+    value: Option<&Value>,
+    display: &str,
+) -> ScimResult<()> {
+    let name = t.attr.name.as_str();
+    if t.attr.multi_valued {
+        // `emails.type` without a filter: every element.
+        let Some(Value::Array(items)) = get_ci_mut(holder, name) else {
+            return match kind {
+                PatchOpKind::Remove => Ok(()),
+                _ => Err(ScimError::no_target(format!(
+                    "\"{display}\": {name} has no values"
+                ))),
+            };
+        };
+        for item in items.iter_mut() {
+            if let Value::Object(element) = item {
+                set_sub(element, kind, sub, value, display)?;
+            }
+        }
+        return Ok(());
+    }
+    if get_ci(holder, name).is_none() {
+        if kind == PatchOpKind::Remove {
+            return Ok(());
+        }
+        insert_ci(holder, name, Value::Object(Map::new()));
+    }
+    match get_ci_mut(holder, name) {
+        Some(Value::Object(m)) => set_sub(m, kind, sub, value, display),
+        _ => Err(ScimError::invalid_value(format!(
+            "\"{name}\" is not an object"
+        ))),
+    }
+}
+
+/// Sets or removes one sub-attribute of one element.
+fn set_sub(
+    element: &mut Map<String, Value>,
+    kind: PatchOpKind,
+    sub: &Attribute,
+    value: Option<&Value>,
+    display: &str,
+) -> ScimResult<()> {
+    let current = get_ci(element, &sub.name).filter(|v| !v.is_null());
+    if sub.mutability == Mutability::Immutable && current.is_some() {
+        return Err(ScimError::mutability(format!(
+            "\"{display}\" is immutable and already set"
+        )));
+    }
+    if kind == PatchOpKind::Remove {
+        remove_ci(element, &sub.name);
+        return Ok(());
+    }
+    let Some(value) = value else {
+        return Err(ScimError::invalid_value(format!(
+            "\"{display}\" needs a value"
+        )));
+    };
+    match check_value(sub, value, display)? {
+        Some(v) => insert_ci(element, &sub.name, v),
+        None => {
+            remove_ci(element, &sub.name);
+        }
+    }
+    Ok(())
+}
+
+/// An operation on the elements a value filter selects.
+#[allow(clippy::too_many_arguments)]
+fn apply_filtered(
+    ctx: &EvalContext<'_>,
+    holder: &mut Map<String, Value>,
+    kind: PatchOpKind,
+    t: &Target<'_>,
+    parent: &AttrPath,
+    filter: &Filter,
+    sub: Option<&Attribute>,
+    value: Option<&Value>,
+    display: &str,
+) -> ScimResult<()> {
+    let name = t.attr.name.as_str();
+    let no_target = || ScimError::no_target(format!("\"{display}\" matches no value"));
+    let Some(Value::Array(items)) = get_ci(holder, name) else {
+        return Err(no_target());
+    };
+    let mut items = items.clone();
+    let selected: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| filter.matches_element(e, parent, ctx))
+        .map(|(i, _)| i)
+        .collect();
+    if selected.is_empty() {
+        return Err(no_target());
+    }
+    match (kind, sub) {
+        (PatchOpKind::Remove, None) => {
+            let mut i = 0;
+            items.retain(|_| {
+                let keep = !selected.contains(&i);
+                i += 1;
+                keep
+            });
+        }
+        (_, Some(sub)) => {
+            let sets_primary = sub.name == "primary" && value == Some(&Value::Bool(true));
+            if sets_primary {
+                clear_primary(&mut items);
+            }
+            for &i in &selected {
+                if let Some(Value::Object(element)) = items.get_mut(i) {
+                    set_sub(element, kind, sub, value, display)?;
+                }
+            }
+        }
+        (PatchOpKind::Add | PatchOpKind::Replace, None) => {
+            let Some(value) = value else {
+                return Err(ScimError::invalid_value(format!(
+                    "\"{display}\" needs a value"
+                )));
+            };
+            let Some(checked) = check_value_single(t.attr, value, display)? else {
+                return Ok(());
+            };
+            if is_primary(&checked) {
+                clear_primary(&mut items);
+            }
+            for &i in &selected {
+                let Some(slot) = items.get_mut(i) else {
+                    continue;
+                };
+                if kind == PatchOpKind::Replace {
+                    *slot = checked.clone();
+                } else if let (Value::Object(element), Value::Object(subs)) = (slot, &checked) {
+                    for (k, v) in subs {
+                        element.insert(k.clone(), v.clone());
+                    }
+                }
+            }
+        }
+    }
+    insert_ci(holder, name, Value::Array(items));
+    Ok(())
+}
+
+/// Checks one element value of a multi-valued attribute.
+fn check_value_single(attr: &Attribute, value: &Value, display: &str) -> ScimResult<Option<Value>> {
+    let list = Value::Array(vec![value.clone()]);
+    Ok(match check_value(attr, &list, display)? {
+        Some(Value::Array(mut items)) => items.pop(),
+        _ => None,
+    })
+}
+
+fn is_primary(v: &Value) -> bool {
+    v.get("primary") == Some(&Value::Bool(true))
+}
+
+/// RFC 7643 §2.4: at most one value is primary; a new primary wins.
+fn clear_primary(items: &mut [Value]) {
+    for item in items {
+        if let Value::Object(o) = item {
+            if o.get("primary") == Some(&Value::Bool(true)) {
+                o.insert("primary".into(), Value::Bool(false));
+            }
+        }
+    }
+}
+
+/// Equal values, or equal `value` sub-attributes of complex values.
+fn same_value(a: &Value, b: &Value) -> bool {
+    a == b || matches!((a.get("value"), b.get("value")), (Some(x), Some(y)) if x == y)
+}
+
+/// Drops nulls, empty arrays and empty objects (unassigned, RFC 7643 §2.5).
+fn tidy(obj: &mut Map<String, Value>) {
+    obj.retain(|_, v| {
+        if let Value::Object(inner) = v {
+            tidy(inner);
+        }
+        if let Value::Array(items) = v {
+            for item in items.iter_mut() {
+                if let Value::Object(inner) = item {
+                    inner.retain(|_, x| !x.is_null());
+                }
+            }
+            items.retain(|x| !matches!(x, Value::Object(o) if o.is_empty()));
+        }
+        !(v.is_null()
+            || matches!(v, Value::Array(a) if a.is_empty())
+            || matches!(v, Value::Object(o) if o.is_empty()))
+    });
+}
+
+/// `schemas` lists the core schema and the extensions present.
+fn fix_schemas(rt: &ResourceType, obj: &mut Map<String, Value>) {
+    let mut schemas: Vec<Value> = match get_ci(obj, "schemas") {
+        Some(Value::Array(s)) => s
+            .iter()
+            .filter(|u| {
+                u.as_str().is_some_and(|u| match rt.extension(u) {
+                    Some(ext) => get_ci(obj, &ext.schema).is_some(),
+                    None => true,
+                })
+            })
+            .cloned()
+            .collect(),
+        _ => vec![Value::String(rt.schema.clone())],
+    };
+    for ext in &rt.extensions {
+        let listed = schemas.iter().any(|s| {
+            s.as_str()
+                .is_some_and(|s| s.eq_ignore_ascii_case(&ext.schema))
+        });
+        if !listed && get_ci(obj, &ext.schema).is_some() {
+            schemas.push(Value::String(ext.schema.clone()));
+        }
+    }
+    insert_ci(obj, "schemas", Value::Array(schemas));
+}
