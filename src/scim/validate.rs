@@ -62,6 +62,10 @@ pub fn validate_resource(
             };
             let mut ext_out = Map::new();
             for (k, v) in ext_obj {
+                // Client libraries echo the extension's `schemas` inside it.
+                if k.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
                 let attr = schema.attribute(k).ok_or_else(|| {
                     ScimError::invalid_value(format!(
                         "attribute \"{k}\" is not defined in schema {}",

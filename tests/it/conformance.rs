@@ -13,7 +13,8 @@ fn scim2_tester_reports_no_failures_against_the_store() {
         report.passed, report.failed, report.skipped, report.other
     );
     assert_eq!(
-        report.failed, 0,
+        report.failed,
+        0,
         "scim2-tester failures:\n{}\n\nraw output:\n{}",
         report.failures.join("\n"),
         report.raw

@@ -69,7 +69,10 @@ fn apply_op(
                             "\"{key}\" must be an object of the extension's attributes"
                         )));
                     };
-                    for (k, ev) in ext_values {
+                    for (k, ev) in ext_values
+                        .iter()
+                        .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+                    {
                         let path = PatchPath::parse(&format!("{}:{k}", ext.schema))?;
                         apply_path(ctx, obj, kind, &path, Some(ev))?;
                     }
@@ -231,6 +234,10 @@ fn apply_extension(
                 )));
             };
             for (k, v) in values {
+                // Client libraries echo the extension's `schemas` inside it.
+                if k.eq_ignore_ascii_case("schemas") {
+                    continue;
+                }
                 let path = PatchPath::parse(&format!("{urn}:{k}"))?;
                 apply_path(ctx, obj, kind, &path, Some(v))?;
             }

@@ -395,3 +395,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn extension_objects_may_echo_schemas() {
+    let u = patch(
+        "User",
+        &user(),
+        json!([{"op": "replace", "path": ENTERPRISE_USER_SCHEMA, "value": {
+            "schemas": [ENTERPRISE_USER_SCHEMA], "department": "Legal"
+        }}]),
+    )
+    .unwrap();
+    assert_eq!(u[ENTERPRISE_USER_SCHEMA]["department"], "Legal");
+    assert!(u[ENTERPRISE_USER_SCHEMA].get("schemas").is_none());
+}
