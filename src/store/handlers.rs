@@ -257,7 +257,7 @@ impl Store {
         };
         // RFC 7643 §7: a writeOnly attribute is never returned; the store
         // keeps no secrets at all.
-        fields.remove("password");
+        fields.shift_remove("password");
         let mut resource = Value::Object(fields);
         if let Some(name) = unique_name(kind, &resource) {
             if let Some(owner) = state.collection(kind).id_by_name(&name) {
@@ -288,12 +288,12 @@ impl Store {
         let Value::Object(mut fields) = resource else {
             return Err(ScimError::internal("resource lost its shape"));
         };
-        if let Some(s) = fields.remove("schemas") {
+        if let Some(s) = fields.shift_remove("schemas") {
             ordered.insert("schemas".into(), s);
         }
         ordered.insert("id".into(), json!(id));
-        fields.remove("id");
-        fields.remove("meta");
+        fields.shift_remove("id");
+        fields.shift_remove("meta");
         ordered.extend(fields);
         ordered.insert(
             "meta".into(),
@@ -344,7 +344,7 @@ impl Store {
                 if let Some(groups) = members::groups_of(state, id, base) {
                     if let Value::Object(o) = &mut out {
                         // Keep `meta` last for readability.
-                        let meta = o.remove("meta");
+                        let meta = o.shift_remove("meta");
                         o.insert("groups".into(), groups);
                         if let Some(meta) = meta {
                             o.insert("meta".into(), meta);

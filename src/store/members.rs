@@ -54,13 +54,13 @@ pub(crate) fn complete_members(
             continue;
         }
         m.insert("type".into(), json!(kind.name()));
-        m.remove("$ref");
+        m.shift_remove("$ref");
         kept.push(Value::Object(m));
     }
     *members = kept;
     if members.is_empty() {
         if let Value::Object(g) = group {
-            g.remove("members");
+            g.shift_remove("members");
         }
     }
     Ok(ids)
@@ -121,7 +121,7 @@ pub(crate) fn forget(state: &mut State, kind: Kind, id: &str, deleted: &Value, n
                     ms.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
                     if ms.is_empty() {
                         if let Value::Object(o) = g {
-                            o.remove("members");
+                            o.shift_remove("members");
                         }
                     }
                 }
