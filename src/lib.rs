@@ -11,4 +11,5 @@ pub mod snapshot;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod tls;
 pub mod upstream;

@@ -1,0 +1,80 @@
+//! TLS: the server configuration built from PEM files (TLS 1.2 and 1.3,
+//! ALPN `h2` and `http/1.1`, the `ring` provider), the client configuration
+//! for HTTPS upstreams, and the development PKI ([`dev`]).
+//!
+//! The listener picks a `ServerConfig` per connection from the ClientHello
+//! (`server::accept`), so per-tenant certificates by SNI slot in here.
+pub mod dev;
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::{ClientConfig, RootCertStore, ServerConfig};
+use std::path::Path;
+use std::sync::Arc;
+
+/// The crypto provider used everywhere.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Reads a PEM certificate chain (at least one certificate).
+pub fn load_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(file)
+        .map_err(|e| format!("cannot read certificates from {}: {e}", file.display()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("{}: not a valid PEM certificate file: {e}", file.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{}: no certificate found", file.display()));
+    }
+    Ok(certs)
+}
+
+/// Reads a PEM private key (PKCS#8, PKCS#1 or SEC1). The error never
+/// contains key material.
+pub fn load_key(file: &Path) -> Result<PrivateKeyDer<'static>, String> {
+    PrivateKeyDer::from_pem_file(file)
+        .map_err(|_| format!("{}: no readable PEM private key", file.display()))
+}
+
+/// The server configuration of the public listener.
+pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, String> {
+    let certs = load_certs(cert_file)?;
+    let key = load_key(key_file)?;
+    let mut config = ServerConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| {
+            format!(
+                "{} and {} do not form a usable certificate and key: {e}",
+                cert_file.display(),
+                key_file.display()
+            )
+        })?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The client configuration for HTTPS upstreams: the public web PKI, or
+/// only the CAs of `ca_file` when given.
+pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    match ca_file {
+        Some(file) => {
+            for cert in load_certs(file)? {
+                roots
+                    .add(cert)
+                    .map_err(|e| format!("{}: unusable CA certificate: {e}", file.display()))?;
+            }
+        }
+        None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+    }
+    let mut config = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| format!("TLS versions: {e}"))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(config)
+}
