@@ -1,7 +1,13 @@
 //! Configuration: the raw file types ([`raw`]), the compile step that
-//! checks everything and reports every problem with its location, and
-//! the reload that swaps in a new [`crate::snapshot::Snapshot`] or keeps
-//! the old one.
-//!
-//! PLACEHOLDER: raw types fixed; compile and reload are being written.
+//! checks everything and reports every problem with its location
+//! ([`compile`]), and the reload that swaps in a new
+//! [`crate::snapshot::Snapshot`] or keeps the old one ([`reload`]).
+pub mod client;
+pub mod compile;
+pub mod errors;
 pub mod raw;
+pub mod reload;
+
+pub use compile::{compile, load};
+pub use errors::{ConfigError, ConfigErrors};
+pub use reload::ConfigHandle;

@@ -70,11 +70,11 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    let mut config = ClientConfig::builder_with_provider(provider())
+    // No ALPN here: the HTTPS connector sets it (and refuses a preset one).
+    let config = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| format!("TLS versions: {e}"))?
         .with_root_certificates(roots)
         .with_no_client_auth();
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }

@@ -1,0 +1,664 @@
+//! The compile step: raw file types → an immutable [`Snapshot`], checking
+//! everything and reporting every problem with its location at once.
+//!
+//! Relative paths (certificates, CA bundles, secret files) are relative to
+//! the directory of the config file, so the gateway behaves the same from
+//! any working directory.
+use super::client::build_http_client;
+use super::errors::{ConfigError, ConfigErrors};
+use super::raw::{FileConfig, TenantSection, UpstreamAuthSection, UpstreamSection};
+use crate::snapshot::{
+    Secret, ServerSettings, Snapshot, StaticToken, Tenant, TenantId, Upstream, UpstreamAuth,
+    UpstreamTarget,
+};
+use crate::store::{Store, StoreConfig};
+use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Largest config file read.
+const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
+/// Collects problems with their locations.
+struct Problems {
+    file: String,
+    list: Vec<ConfigError>,
+}
+
+impl Problems {
+    fn add(&mut self, location: impl AsRef<str>, message: impl Into<String>) {
+        self.list.push(ConfigError {
+            location: format!("{}: {}", self.file, location.as_ref()),
+            message: message.into(),
+        });
+    }
+}
+
+/// Reads, parses and compiles a config file.
+pub fn load(path: &Path, previous: Option<&Snapshot>) -> Result<Snapshot, ConfigErrors> {
+    let file = path.display().to_string();
+    let one = |message: String| {
+        ConfigErrors(vec![ConfigError {
+            location: file.clone(),
+            message,
+        }])
+    };
+    let size = std::fs::metadata(path)
+        .map_err(|e| one(format!("cannot read the config file: {e}")))?
+        .len();
+    if size > MAX_CONFIG_BYTES {
+        return Err(one(format!(
+            "the config file is larger than {MAX_CONFIG_BYTES} bytes"
+        )));
+    }
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| one(format!("cannot read the config file: {e}")))?;
+    let raw = parse(&text, &file)?;
+    compile(&raw, path, previous)
+}
+
+/// Parses TOML into the raw types; syntax errors and unknown keys are
+/// reported with line and column.
+pub fn parse(text: &str, file: &str) -> Result<FileConfig, ConfigErrors> {
+    toml::from_str(text).map_err(|e| {
+        let location = match e.span() {
+            Some(span) => {
+                let before = text.get(..span.start).unwrap_or("");
+                let line = before.matches('\n').count() + 1;
+                let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+                format!("{file}:{line}:{column}")
+            }
+            None => file.to_string(),
+        };
+        ConfigErrors(vec![ConfigError {
+            location,
+            message: e.message().to_string(),
+        }])
+    })
+}
+
+/// Compiles raw config into a snapshot. A `builtin` upstream that was
+/// `builtin` under the same name in `previous` keeps its store (its data
+/// survives reloads).
+pub fn compile(
+    raw: &FileConfig,
+    source: &Path,
+    previous: Option<&Snapshot>,
+) -> Result<Snapshot, ConfigErrors> {
+    let file = source.file_name().map_or_else(
+        || source.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
+    let base_dir = source.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut p = Problems {
+        file,
+        list: Vec::new(),
+    };
+
+    let all_hosts: Vec<String> = raw
+        .tenants
+        .iter()
+        .flat_map(|t| t.hosts.iter().map(|h| h.to_ascii_lowercase()))
+        .collect();
+    let server = compile_server(raw, &base_dir, &all_hosts, &mut p);
+    let admin = raw
+        .admin
+        .as_ref()
+        .and_then(|a| addr(&mut p, "admin.listen", &a.listen));
+
+    let mut upstreams = HashMap::new();
+    for (name, section) in &raw.upstreams {
+        let loc = format!("upstreams.{name}");
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            p.add(
+                &loc,
+                "an upstream name may contain only letters, digits, \"-\" and \"_\"",
+            );
+            continue;
+        }
+        let reused = previous
+            .and_then(|s| s.upstreams.get(name))
+            .and_then(|u| match &u.target {
+                UpstreamTarget::Builtin(store) => Some(store.clone()),
+                UpstreamTarget::Http { .. } => None,
+            });
+        if let Some(u) = compile_upstream(name, section, &base_dir, reused, &mut p, &loc) {
+            upstreams.insert(name.clone(), Arc::new(u));
+        }
+    }
+
+    let mut tenants: HashMap<TenantId, Arc<Tenant>> = HashMap::new();
+    let mut hosts: HashMap<String, Arc<Tenant>> = HashMap::new();
+    let mut host_owner: HashMap<String, String> = HashMap::new();
+    for (i, t) in raw.tenants.iter().enumerate() {
+        let loc = format!("tenants[{i}] (id \"{}\")", t.id);
+        if let Some(tenant) = compile_tenant(t, &loc, raw, &upstreams, &mut host_owner, &mut p) {
+            if tenants.contains_key(tenant.id.as_str()) {
+                p.add(
+                    format!("{loc}.id"),
+                    format!("tenant id \"{}\" is used twice", t.id),
+                );
+                continue;
+            }
+            let tenant = Arc::new(tenant);
+            for h in &tenant.hosts {
+                hosts.insert(h.clone(), tenant.clone());
+            }
+            tenants.insert(tenant.id.clone(), tenant);
+        }
+    }
+    if raw.tenants.is_empty() {
+        p.add(
+            "tenants",
+            "no tenant is configured; add at least one [[tenants]] section",
+        );
+    }
+
+    match (server, p.list.is_empty()) {
+        (Some(server), true) => Ok(Snapshot {
+            server,
+            admin,
+            tenants,
+            hosts,
+            upstreams,
+            source: source.to_path_buf(),
+        }),
+        _ => Err(ConfigErrors(p.list)),
+    }
+}
+
+fn compile_server(
+    raw: &FileConfig,
+    base_dir: &Path,
+    hosts: &[String],
+    p: &mut Problems,
+) -> Option<ServerSettings> {
+    let s = &raw.server;
+    let listen = addr(
+        p,
+        "server.listen",
+        s.listen.as_deref().unwrap_or("127.0.0.1:8443"),
+    );
+    let tls = match (&s.tls, s.plaintext) {
+        (Some(_), true) => {
+            p.add(
+                "server.plaintext",
+                "plaintext = true and [server.tls] exclude each other; remove one",
+            );
+            None
+        }
+        (None, false) => {
+            p.add("server.tls", "TLS is required: add [server.tls] with cert_file and key_file (or plaintext = true behind a TLS-terminating load balancer)");
+            None
+        }
+        (None, true) => Some(None),
+        (Some(tls), false) => {
+            let cert = resolve(base_dir, &tls.cert_file);
+            let key = resolve(base_dir, &tls.key_file);
+            let mut ok = true;
+            if tls.dev_certs {
+                match crate::tls::dev::ensure_dev_certs(&cert, &key, hosts) {
+                    Ok(true) => {
+                        tracing::warn!(cert = %cert.display(), "made development certificates (never use them in production)")
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        p.add("server.tls.dev_certs", e);
+                        ok = false;
+                    }
+                }
+            }
+            if ok {
+                match crate::tls::server_config(&cert, &key) {
+                    Ok(c) => Some(Some(c)),
+                    Err(e) => {
+                        p.add("server.tls", e);
+                        None
+                    }
+                }
+            } else {
+                None
+            }
+        }
+    };
+    let header_read_timeout = duration(
+        p,
+        "server.header_read_timeout",
+        s.header_read_timeout.as_deref(),
+        "10s",
+    );
+    let idle_timeout = duration(p, "server.idle_timeout", s.idle_timeout.as_deref(), "60s");
+    let request_timeout = duration(
+        p,
+        "server.request_timeout",
+        s.request_timeout.as_deref(),
+        "60s",
+    );
+    let shutdown_timeout = duration(
+        p,
+        "server.shutdown_timeout",
+        s.shutdown_timeout.as_deref(),
+        "20s",
+    );
+    let max_header_bytes = positive(p, "server.max_header_bytes", s.max_header_bytes, 16 * 1024);
+    let max_connections = positive(p, "server.max_connections", s.max_connections, 4096);
+    let max_request_body_bytes = positive(
+        p,
+        "server.max_request_body_bytes",
+        s.max_request_body_bytes,
+        2 * 1024 * 1024,
+    );
+    let max_response_body_bytes = positive(
+        p,
+        "server.max_response_body_bytes",
+        s.max_response_body_bytes,
+        32 * 1024 * 1024,
+    );
+    let base_path = s.base_path.clone().unwrap_or_else(|| "/scim/v2".into());
+    if !base_path.starts_with('/')
+        || (base_path.len() > 1 && base_path.ends_with('/'))
+        || base_path.contains(['?', '#', ' '])
+    {
+        p.add(
+            "server.base_path",
+            format!(
+                "\"{base_path}\" must start with \"/\" and not end with one, e.g. \"/scim/v2\""
+            ),
+        );
+    }
+    Some(ServerSettings {
+        listen: listen?,
+        tls: tls?,
+        header_read_timeout: header_read_timeout?,
+        max_header_bytes,
+        max_connections,
+        idle_timeout: idle_timeout?,
+        request_timeout: request_timeout?,
+        max_request_body_bytes,
+        max_response_body_bytes,
+        shutdown_timeout: shutdown_timeout?,
+        path_routing: s.path_routing.unwrap_or(true),
+        base_path: if base_path == "/" {
+            String::new()
+        } else {
+            base_path
+        },
+    })
+}
+
+fn compile_upstream(
+    name: &str,
+    u: &UpstreamSection,
+    base_dir: &Path,
+    reused: Option<Arc<Store>>,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<Upstream> {
+    let connect_timeout = duration(
+        p,
+        &format!("{loc}.connect_timeout"),
+        u.connect_timeout.as_deref(),
+        "5s",
+    );
+    let request_timeout = duration(
+        p,
+        &format!("{loc}.request_timeout"),
+        u.request_timeout.as_deref(),
+        "30s",
+    );
+    let pool_max_idle = u.pool_max_idle.unwrap_or(64);
+    let (target, auth) = match u.kind.as_str() {
+        "builtin" => {
+            for (key, set) in [
+                ("url", u.url.is_some()),
+                ("ca_file", u.ca_file.is_some()),
+                ("auth", u.auth.is_some()),
+            ] {
+                if set {
+                    p.add(
+                        format!("{loc}.{key}"),
+                        "has no meaning for kind = \"builtin\" (the in-process store)",
+                    );
+                }
+            }
+            let max_resources =
+                positive(p, &format!("{loc}.max_resources"), u.max_resources, 100_000);
+            let store = reused.unwrap_or_else(|| {
+                Arc::new(Store::new(StoreConfig {
+                    max_resources,
+                    ..StoreConfig::default()
+                }))
+            });
+            (
+                Some(UpstreamTarget::Builtin(store)),
+                Some(UpstreamAuth::None),
+            )
+        }
+        "http" => {
+            if u.max_resources.is_some() {
+                p.add(
+                    format!("{loc}.max_resources"),
+                    "only applies to kind = \"builtin\"",
+                );
+            }
+            let base = match &u.url {
+                None => {
+                    p.add(
+                        format!("{loc}.url"),
+                        "kind = \"http\" needs url = \"https://host/scim/v2\"",
+                    );
+                    None
+                }
+                Some(url) => upstream_url(url)
+                    .map_err(|m| p.add(format!("{loc}.url"), m))
+                    .ok(),
+            };
+            let ca = u.ca_file.as_ref().map(|f| resolve(base_dir, f));
+            let client = match &connect_timeout {
+                Some(ct) => build_http_client(ca.as_deref(), *ct, pool_max_idle)
+                    .map_err(|e| p.add(format!("{loc}.ca_file"), e))
+                    .ok(),
+                None => None,
+            };
+            let auth = match &u.auth {
+                None => Some(UpstreamAuth::None),
+                Some(a) => upstream_auth(a, base_dir, p, &format!("{loc}.auth")),
+            };
+            let target = base
+                .zip(client)
+                .map(|(base, client)| UpstreamTarget::Http { base, client });
+            (target, auth)
+        }
+        other => {
+            p.add(
+                format!("{loc}.kind"),
+                format!("\"{other}\" is not an upstream kind; use \"http\" or \"builtin\""),
+            );
+            (None, None)
+        }
+    };
+    Some(Upstream {
+        name: name.to_string(),
+        target: target?,
+        auth: auth?,
+        connect_timeout: connect_timeout?,
+        request_timeout: request_timeout?,
+    })
+}
+
+/// An upstream base URL: http(s), with a host, no query or fragment; the
+/// trailing slash trimmed.
+fn upstream_url(url: &str) -> Result<http::Uri, String> {
+    let uri: http::Uri = url.parse().map_err(|_| format!("\"{url}\" is not a URL"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => return Err(format!("\"{url}\" must start with http:// or https://")),
+    }
+    if uri.authority().is_none() {
+        return Err(format!("\"{url}\" has no host"));
+    }
+    if uri.query().is_some() || url.contains('#') {
+        return Err(format!("\"{url}\" must not have a query or fragment"));
+    }
+    let trimmed = url.trim_end_matches('/');
+    trimmed
+        .parse()
+        .map_err(|_| format!("\"{url}\" is not a URL"))
+}
+
+fn upstream_auth(
+    a: &UpstreamAuthSection,
+    base_dir: &Path,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<UpstreamAuth> {
+    match a.kind.as_str() {
+        "none" => Some(UpstreamAuth::None),
+        "bearer" => secret(
+            a.token_env.as_deref(),
+            a.token_file.as_deref(),
+            base_dir,
+            p,
+            loc,
+            "token",
+        )
+        .map(UpstreamAuth::Bearer),
+        "basic" => {
+            let username = a.username.clone();
+            if username.is_none() {
+                p.add(
+                    format!("{loc}.username"),
+                    "kind = \"basic\" needs a username",
+                );
+            }
+            let password = secret(
+                a.password_env.as_deref(),
+                a.password_file.as_deref(),
+                base_dir,
+                p,
+                loc,
+                "password",
+            );
+            Some(UpstreamAuth::Basic {
+                username: username?,
+                password: password?,
+            })
+        }
+        other => {
+            p.add(
+                format!("{loc}.kind"),
+                format!("\"{other}\" is not an auth kind; use \"bearer\", \"basic\" or \"none\""),
+            );
+            None
+        }
+    }
+}
+
+/// A secret from exactly one of an environment variable or a file.
+fn secret(
+    env: Option<&str>,
+    file: Option<&str>,
+    base_dir: &Path,
+    p: &mut Problems,
+    loc: &str,
+    what: &str,
+) -> Option<Secret> {
+    match (env, file) {
+        (Some(var), None) => match std::env::var(var) {
+            Ok(v) if !v.is_empty() => Some(Secret::new(v)),
+            _ => {
+                p.add(
+                    format!("{loc}.{what}_env"),
+                    format!("environment variable {var} is not set or empty"),
+                );
+                None
+            }
+        },
+        (None, Some(f)) => {
+            let path = resolve(base_dir, f);
+            match std::fs::read_to_string(&path) {
+                Ok(v) if !v.trim_end_matches(['\n', '\r']).is_empty() => {
+                    Some(Secret::new(v.trim_end_matches(['\n', '\r']).to_string()))
+                }
+                Ok(_) => {
+                    p.add(
+                        format!("{loc}.{what}_file"),
+                        format!("{} is empty", path.display()),
+                    );
+                    None
+                }
+                Err(e) => {
+                    p.add(
+                        format!("{loc}.{what}_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    );
+                    None
+                }
+            }
+        }
+        _ => {
+            p.add(loc, format!("set exactly one of {what}_env or {what}_file"));
+            None
+        }
+    }
+}
+
+fn compile_tenant(
+    t: &TenantSection,
+    loc: &str,
+    raw: &FileConfig,
+    upstreams: &HashMap<String, Arc<Upstream>>,
+    host_owner: &mut HashMap<String, String>,
+    p: &mut Problems,
+) -> Option<Tenant> {
+    let id = TenantId::new(&t.id);
+    if id.is_none() {
+        p.add(
+            format!("{loc}.id"),
+            "a tenant id is 1 to 64 characters of a-z, 0-9 and \"-\"",
+        );
+    }
+    let mut hosts = Vec::new();
+    for (j, h) in t.hosts.iter().enumerate() {
+        let host = h.to_ascii_lowercase();
+        let valid = !host.is_empty()
+            && host.len() <= 253
+            && host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            && !host.starts_with(['.', '-']);
+        if !valid {
+            p.add(
+                format!("{loc}.hosts[{j}]"),
+                format!("\"{h}\" is not a host name (no scheme, port or path)"),
+            );
+            continue;
+        }
+        if let Some(owner) = host_owner.get(&host) {
+            p.add(
+                format!("{loc}.hosts[{j}]"),
+                format!("host \"{host}\" already belongs to tenant \"{owner}\""),
+            );
+            continue;
+        }
+        host_owner.insert(host.clone(), t.id.clone());
+        hosts.push(host);
+    }
+    let upstream = upstreams.get(&t.upstream).cloned();
+    if upstream.is_none() && !raw.upstreams.contains_key(&t.upstream) {
+        let known: Vec<&str> = raw.upstreams.keys().map(String::as_str).collect();
+        p.add(
+            format!("{loc}.upstream"),
+            format!(
+                "no upstream named \"{}\" (configured: {known:?})",
+                t.upstream
+            ),
+        );
+    }
+    // Tenants authenticate with static tokens for now; mTLS and OAuth
+    // (issue 5) will relax this one check.
+    if t.tokens.is_empty() {
+        p.add(
+            format!("{loc}.tokens"),
+            "a tenant needs at least one [[tenants.tokens]] entry",
+        );
+    }
+    let mut names = HashSet::new();
+    let mut tokens = Vec::new();
+    for (j, tok) in t.tokens.iter().enumerate() {
+        let tloc = format!("{loc}.tokens[{j}]");
+        if tok.name.is_empty() || !names.insert(tok.name.clone()) {
+            p.add(
+                format!("{tloc}.name"),
+                format!(
+                    "token name \"{}\" is empty or used twice in this tenant",
+                    tok.name
+                ),
+            );
+        }
+        match parse_hash(&tok.hash) {
+            Some(sha256) => tokens.push(StaticToken {
+                name: tok.name.clone(),
+                sha256,
+            }),
+            None => p.add(
+                format!("{tloc}.hash"),
+                "expected \"sha256:<64 hex digits>\" as printed by `scim-gateway hash-token`",
+            ),
+        }
+    }
+    Some(Tenant {
+        id: id?,
+        hosts,
+        upstream: upstream?,
+        tokens,
+    })
+}
+
+/// `sha256:<64 hex>` → the digest.
+fn parse_hash(s: &str) -> Option<[u8; 32]> {
+    let hex = s.strip_prefix("sha256:")?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, slot) in out.iter_mut().enumerate() {
+        *slot = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+fn addr(p: &mut Problems, loc: &str, s: &str) -> Option<SocketAddr> {
+    s.parse()
+        .map_err(|_| {
+            p.add(
+                loc,
+                format!("\"{s}\" is not an address such as \"127.0.0.1:8443\""),
+            )
+        })
+        .ok()
+}
+
+fn duration(p: &mut Problems, loc: &str, s: Option<&str>, default: &str) -> Option<Duration> {
+    let s = s.unwrap_or(default);
+    match humantime::parse_duration(s) {
+        Ok(d) if !d.is_zero() => Some(d),
+        _ => {
+            p.add(
+                loc,
+                format!("\"{s}\" is not a positive duration such as \"10s\" or \"250ms\""),
+            );
+            None
+        }
+    }
+}
+
+fn positive(p: &mut Problems, loc: &str, v: Option<usize>, default: usize) -> usize {
+    match v {
+        Some(0) => {
+            p.add(loc, "must be greater than 0");
+            default
+        }
+        Some(n) => n,
+        None => default,
+    }
+}
+
+fn resolve(base_dir: &Path, file: &str) -> PathBuf {
+    let path = Path::new(file);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base_dir.join(path)
+    }
+}
+
+#[cfg(test)]
+#[path = "compile_tests.rs"]
+mod tests;

@@ -1,0 +1,145 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::*;
+use crate::config::raw::FileConfig;
+
+const HASH: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+fn toml(text: &str) -> FileConfig {
+    super::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn good() -> String {
+    format!(
+        r#"
+[server]
+listen = "127.0.0.1:0"
+plaintext = true
+
+[upstreams.store]
+kind = "builtin"
+
+[upstreams.legacy]
+kind = "http"
+url = "http://127.0.0.1:9/scim/v2/"
+
+[[tenants]]
+id = "acme"
+hosts = ["ACME.example"]
+upstream = "store"
+[[tenants.tokens]]
+name = "okta"
+hash = "{HASH}"
+"#
+    )
+}
+
+#[tokio::test]
+async fn a_good_config_compiles() {
+    let s = compile(&toml(&good()), Path::new("/etc/gw/test.toml"), None).unwrap();
+    assert_eq!(s.server.base_path, "/scim/v2");
+    assert_eq!(s.server.request_timeout, Duration::from_secs(60));
+    assert!(s.tenant_by_host("acme.example:443").is_some());
+    let legacy = &s.upstreams["legacy"];
+    match &legacy.target {
+        UpstreamTarget::Http { base, .. } => {
+            assert_eq!(base.to_string(), "http://127.0.0.1:9/scim/v2")
+        }
+        UpstreamTarget::Builtin(_) => panic!("http expected"),
+    }
+}
+
+#[tokio::test]
+async fn builtin_stores_survive_recompiles() {
+    let raw = toml(&good());
+    let first = compile(&raw, Path::new("t.toml"), None).unwrap();
+    let second = compile(&raw, Path::new("t.toml"), Some(&first)).unwrap();
+    let store = |s: &Snapshot| match &s.upstreams["store"].target {
+        UpstreamTarget::Builtin(st) => st.clone(),
+        UpstreamTarget::Http { .. } => panic!(),
+    };
+    assert!(Arc::ptr_eq(&store(&first), &store(&second)));
+    let third = compile(&raw, Path::new("t.toml"), None).unwrap();
+    assert!(!Arc::ptr_eq(&store(&first), &store(&third)));
+}
+
+#[tokio::test]
+async fn three_mistakes_are_all_reported() {
+    let text = good()
+        .replace("listen = \"127.0.0.1:0\"", "listen = \"localhost\"")
+        .replace("upstream = \"store\"", "upstream = \"stor\"")
+        .replace(HASH, "md5:abc");
+    let e = compile(&toml(&text), Path::new("gateway.toml"), None).unwrap_err();
+    let text = e.to_string();
+    assert_eq!(e.0.len(), 3, "{text}");
+    assert!(text.contains("gateway.toml: server.listen"), "{text}");
+    assert!(
+        text.contains(
+            "gateway.toml: tenants[0] (id \"acme\").upstream: no upstream named \"stor\""
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("gateway.toml: tenants[0] (id \"acme\").tokens[0].hash"),
+        "{text}"
+    );
+}
+
+#[test]
+fn syntax_and_unknown_keys_have_line_and_column() {
+    let e = super::parse("[server]\nlisten = \"x\"\nlisen = 1\n", "g.toml").unwrap_err();
+    let text = e.to_string();
+    assert!(text.starts_with("g.toml:3:1"), "{text}");
+    assert!(text.contains("lisen"), "{text}");
+}
+
+#[tokio::test]
+async fn each_check_names_its_key() {
+    let cases: Vec<(String, &str)> = vec![
+        (good().replace("plaintext = true", ""), "server.tls"),
+        (good().replace("plaintext = true", "plaintext = true\n[server.tls]\ncert_file = \"a\"\nkey_file = \"b\""), "server.plaintext"),
+        (good().replace("[server]", "[server]\nrequest_timeout = \"soon\""), "server.request_timeout"),
+        (good().replace("[server]", "[server]\nmax_connections = 0"), "server.max_connections"),
+        (good().replace("[server]", "[server]\nbase_path = \"scim/\""), "server.base_path"),
+        (good().replace("id = \"acme\"", "id = \"Acme Corp\""), ".id"),
+        (good().replace("url = \"http://127.0.0.1:9/scim/v2/\"", "url = \"ftp://x\""), "upstreams.legacy.url"),
+        (good().replace("url = \"http://127.0.0.1:9/scim/v2/\"", ""), "upstreams.legacy.url"),
+        (good().replace("kind = \"builtin\"", "kind = \"magic\""), "upstreams.store.kind"),
+        (good().replace("kind = \"builtin\"", "kind = \"builtin\"\nurl = \"http://x\""), "upstreams.store.url"),
+        (good().replace("url = \"http://127.0.0.1:9/scim/v2/\"", "url = \"http://x\"\nca_file = \"/nonexistent/ca.pem\""), "upstreams.legacy.ca_file"),
+        (good().replace("url = \"http://127.0.0.1:9/scim/v2/\"", "url = \"http://x\"\n[upstreams.legacy.auth]\nkind = \"bearer\"\ntoken_env = \"SCIMGW_TEST_UNSET_VAR\""), "token_env"),
+        (good().replace("url = \"http://127.0.0.1:9/scim/v2/\"", "url = \"http://x\"\n[upstreams.legacy.auth]\nkind = \"basic\"\npassword_file = \"/nonexistent\""), "username"),
+        (good().replace("hosts = [\"ACME.example\"]", "hosts = [\"https://acme.example\"]"), "hosts[0]"),
+        (format!("{}\n[[tenants]]\nid = \"other\"\nhosts = [\"acme.example\"]\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"t\"\nhash = \"{HASH}\"\n", good()), "already belongs"),
+        (format!("{}\n[[tenants]]\nid = \"acme\"\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"t\"\nhash = \"{HASH}\"\n", good()), "used twice"),
+        (format!("{}\n[[tenants.tokens]]\nname = \"okta\"\nhash = \"{HASH}\"\n", good()), "tokens[1].name"),
+        (good().replace(&format!("[[tenants.tokens]]\nname = \"okta\"\nhash = \"{HASH}\""), ""), "tokens"),
+    ];
+    for (text, needle) in cases {
+        let e = compile(&toml(&text), Path::new("gateway.toml"), None)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            e.to_string().contains(needle),
+            "expected {needle:?} in:\n{e}\n--- config:\n{text}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn secrets_come_from_files_and_never_print() {
+    let dir = std::env::temp_dir().join(format!("scimgw-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("token"), "s3cr3t-upstream-token\n").unwrap();
+    let text = good().replace(
+        "url = \"http://127.0.0.1:9/scim/v2/\"",
+        "url = \"http://x\"\n[upstreams.legacy.auth]\nkind = \"bearer\"\ntoken_file = \"token\"",
+    );
+    let s = compile(&toml(&text), &dir.join("gateway.toml"), None).unwrap();
+    let auth = &s.upstreams["legacy"].auth;
+    assert_eq!(
+        auth,
+        &UpstreamAuth::Bearer(Secret::new("s3cr3t-upstream-token".into()))
+    );
+    assert!(!format!("{s:?}").contains("s3cr3t"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

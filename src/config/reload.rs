@@ -1,0 +1,235 @@
+//! The live configuration: one [`Snapshot`] behind an `ArcSwap`, loaded
+//! once per request; replaced whole on reload (SIGHUP or a change of the
+//! file), or kept when the new file does not compile.
+//!
+//! Listener addresses and TLS settings of already-open connections are not
+//! re-bound: a changed `listen` needs a restart (logged), while a changed
+//! certificate applies to new connections.
+use super::compile::load;
+use super::errors::ConfigErrors;
+use crate::snapshot::Snapshot;
+use crate::telemetry::events::ConfigReloaded;
+use arc_swap::ArcSwap;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How long file events are collected before one reload (editors write a
+/// file in several steps).
+const DEBOUNCE: Duration = Duration::from_millis(200);
+
+/// The current configuration and how to renew it.
+#[derive(Debug)]
+pub struct ConfigHandle {
+    path: PathBuf,
+    current: ArcSwap<Snapshot>,
+    reloads_ok: AtomicU64,
+    reloads_failed: AtomicU64,
+}
+
+impl ConfigHandle {
+    /// Loads and compiles `path`.
+    pub fn new(path: &Path) -> Result<ConfigHandle, ConfigErrors> {
+        let snapshot = load(path, None)?;
+        Ok(ConfigHandle::from_snapshot(path, snapshot))
+    }
+
+    /// Wraps an already compiled snapshot.
+    pub fn from_snapshot(path: &Path, snapshot: Snapshot) -> ConfigHandle {
+        ConfigHandle {
+            path: path.to_path_buf(),
+            current: ArcSwap::from_pointee(snapshot),
+            reloads_ok: AtomicU64::new(0),
+            reloads_failed: AtomicU64::new(0),
+        }
+    }
+
+    /// The current snapshot (cheap: load it once per request).
+    pub fn load(&self) -> Arc<Snapshot> {
+        self.current.load_full()
+    }
+
+    /// The config file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Recompiles the file; swaps on success, keeps the current snapshot on
+    /// failure.
+    pub fn reload(&self) -> Result<(), ConfigErrors> {
+        let current = self.load();
+        match load(&self.path, Some(&current)) {
+            Ok(next) => {
+                if next.server.listen != current.server.listen || next.admin != current.admin {
+                    tracing::warn!(
+                        "listen addresses changed in the config; they take effect after a restart"
+                    );
+                }
+                self.current.store(Arc::new(next));
+                self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                ConfigReloaded {
+                    ok: true,
+                    problems: &[],
+                }
+                .emit();
+                Ok(())
+            }
+            Err(e) => {
+                self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                ConfigReloaded {
+                    ok: false,
+                    problems: &e.lines(),
+                }
+                .emit();
+                Err(e)
+            }
+        }
+    }
+
+    /// `(ok, failed)` reload counts.
+    pub fn reload_outcomes(&self) -> (u64, u64) {
+        (
+            self.reloads_ok.load(Ordering::Relaxed),
+            self.reloads_failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Reloads on SIGHUP and whenever the config file changes, until
+    /// `shutdown` completes.
+    pub async fn watch(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
+        let watcher = file_watcher(&self.path, tx.clone());
+        if let Err(e) = &watcher {
+            tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
+        }
+        #[cfg(unix)]
+        let sighup = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Ok(mut hup) =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+                else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    let _ = tx.try_send(());
+                }
+            })
+        };
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                got = rx.recv() => {
+                    if got.is_none() {
+                        break;
+                    }
+                    // Let the writer finish, then reload once.
+                    tokio::time::sleep(DEBOUNCE).await;
+                    while rx.try_recv().is_ok() {}
+                    let handle = self.clone();
+                    let _ = tokio::task::spawn_blocking(move || handle.reload()).await;
+                }
+            }
+        }
+        #[cfg(unix)]
+        sighup.abort();
+        drop(watcher);
+    }
+}
+
+/// Watches the directory of `path` (editors replace files by renaming) and
+/// signals `tx` on events for the file.
+fn file_watcher(
+    path: &Path,
+    tx: tokio::sync::mpsc::Sender<()>,
+) -> notify::Result<notify::RecommendedWatcher> {
+    use notify::{RecursiveMode, Watcher};
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    let name = path.file_name().map(|n| n.to_os_string());
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        if let Ok(event) = event {
+            let ours = event
+                .paths
+                .iter()
+                .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
+            if ours && !matches!(event.kind, notify::EventKind::Access(_)) {
+                let _ = tx.try_send(());
+            }
+        }
+    })?;
+    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
+    Ok(watcher)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    const CONFIG: &str = r#"
+[server]
+listen = "127.0.0.1:0"
+plaintext = true
+[upstreams.store]
+kind = "builtin"
+[[tenants]]
+id = "acme"
+upstream = "store"
+[[tenants.tokens]]
+name = "t"
+hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+"#;
+
+    async fn wait_for(what: impl Fn() -> bool) -> bool {
+        for _ in 0..100 {
+            if what() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        false
+    }
+
+    #[tokio::test]
+    async fn file_changes_reload_and_bad_files_are_refused() {
+        let dir = std::env::temp_dir().join(format!("scimgw-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("gateway.toml");
+        std::fs::write(&path, CONFIG).unwrap();
+        let handle = Arc::new(ConfigHandle::new(&path).unwrap());
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let watcher = tokio::spawn(handle.clone().watch(async {
+            let _ = stop_rx.await;
+        }));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+
+        let with_second = format!("{CONFIG}\n[[tenants]]\nid = \"globex\"\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"t\"\nhash = \"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n");
+        let tmp = dir.join("gateway.toml.tmp");
+        std::fs::write(&tmp, &with_second).unwrap();
+        std::fs::rename(&tmp, &path).unwrap();
+        assert!(
+            wait_for(|| handle.load().tenant("globex").is_some()).await,
+            "reload on change"
+        );
+
+        std::fs::write(&path, "this is not toml [").unwrap();
+        assert!(
+            wait_for(|| handle.reload_outcomes().1 >= 1).await,
+            "a failed reload is counted"
+        );
+        assert!(
+            handle.load().tenant("globex").is_some(),
+            "the old snapshot stays"
+        );
+
+        let _ = stop_tx.send(());
+        let _ = tokio::time::timeout(Duration::from_secs(5), watcher).await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
