@@ -6,6 +6,7 @@
 pub mod authn;
 pub mod config;
 pub mod error;
+pub mod rewrite;
 pub mod scim;
 pub mod snapshot;
 pub mod store;

@@ -1,0 +1,164 @@
+//! Response rewriting (pure): locations that point at the upstream are
+//! rewritten to the gateway's public URL for the tenant, so clients never
+//! see, or call, an upstream address.
+//!
+//! What is rewritten: every JSON string value that is exactly `from_base`
+//! or starts with `from_base/` — in practice `meta.location` of resources
+//! and of every ListResponse item, Bulk `Operations[].location`, and the
+//! `$ref` of members, groups and manager. Scheme and host compare ignoring
+//! case, and an explicit default port (`:80`, `:443`) matches its absence.
+//!
+//! The fast path never parses JSON: a body that does not contain the
+//! upstream's host is returned untouched, and otherwise the string values
+//! are rewritten in the bytes, without re-serializing.
+use bytes::Bytes;
+
+/// A base URL split for matching.
+struct Base<'a> {
+    /// `http://` or `https://`, lower-cased on comparison.
+    scheme: &'a str,
+    host: &'a str,
+    /// `:port` or empty (default ports removed).
+    port: &'a str,
+    path: &'a str,
+}
+
+fn split(base: &str) -> Option<Base<'_>> {
+    let (scheme, rest) = base.split_once("://")?;
+    let (authority, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
+        None => (rest, ""),
+    };
+    let (host, port) = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => (&authority[..i], &authority[i..]),
+        _ => (authority, ""),
+    };
+    let default = (scheme.eq_ignore_ascii_case("http") && port == ":80")
+        || (scheme.eq_ignore_ascii_case("https") && port == ":443");
+    Some(Base {
+        scheme,
+        host,
+        port: if default { "" } else { port },
+        path,
+    })
+}
+
+/// If `value` is `from` or below it, the part after `from`'s path.
+fn strip_base<'v>(value: &'v str, from: &Base<'_>) -> Option<&'v str> {
+    let (scheme, rest) = value.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case(from.scheme) {
+        return None;
+    }
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    let v = split(&format!("{scheme}://{authority}"))?.port.to_string();
+    let host_end = match authority.rfind(':') {
+        Some(i) if !authority[i..].contains(']') => i,
+        _ => authority.len(),
+    };
+    if !authority[..host_end].eq_ignore_ascii_case(from.host) || v != from.port {
+        return None;
+    }
+    let after = tail.strip_prefix(from.path)?;
+    (after.is_empty() || after.starts_with(['/', '?', '#'])).then_some(after)
+}
+
+/// Rewrites one URL from `from_base` to `to_base`, or `None` when it does
+/// not point under `from_base`.
+pub fn rewrite_location_header(value: &str, from_base: &str, to_base: &str) -> Option<String> {
+    let from = split(from_base)?;
+    let after = strip_base(value, &from)?;
+    Some(format!("{}{after}", to_base.trim_end_matches('/')))
+}
+
+/// Rewrites every location in a JSON value; `true` when something changed.
+pub fn rewrite_locations(body: &mut serde_json::Value, from_base: &str, to_base: &str) -> bool {
+    use serde_json::Value;
+    match body {
+        Value::String(s) => match rewrite_location_header(s, from_base, to_base) {
+            Some(new) => {
+                *s = new;
+                true
+            }
+            None => false,
+        },
+        Value::Array(items) => items.iter_mut().fold(false, |acc, v| {
+            rewrite_locations(v, from_base, to_base) | acc
+        }),
+        Value::Object(o) => o.values_mut().fold(false, |acc, v| {
+            rewrite_locations(v, from_base, to_base) | acc
+        }),
+        _ => false,
+    }
+}
+
+/// Rewrites the locations in a JSON response body; `None` when nothing
+/// changed (the common case for bodies without locations costs one scan).
+pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> Option<Bytes> {
+    let from = split(from_base)?;
+    if from.host.is_empty() || !contains_ignore_case(bytes, from.host.as_bytes()) {
+        return None;
+    }
+    let to = to_base.trim_end_matches('/');
+    if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        // Would need JSON escaping: take the exact path.
+        let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        return rewrite_locations(&mut v, from_base, to)
+            .then(|| serde_json::to_vec(&v).ok().map(Bytes::from))
+            .flatten();
+    }
+    let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + 64);
+    let mut changed = false;
+    let mut i = 0;
+    let b = bytes.as_ref();
+    while i < b.len() {
+        // Copy up to the next string literal.
+        let Some(q) = b[i..].iter().position(|&c| c == b'"') else {
+            out.extend_from_slice(&b[i..]);
+            break;
+        };
+        out.extend_from_slice(&b[i..=i + q]);
+        let start = i + q + 1;
+        // Find the closing quote, honouring escapes.
+        let mut j = start;
+        let mut escaped = false;
+        while j < b.len() {
+            match (escaped, b[j]) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        let literal = &b[start..j.min(b.len())];
+        let rewritten = (!literal.contains(&b'\\'))
+            .then(|| std::str::from_utf8(literal).ok())
+            .flatten()
+            .and_then(|s| strip_base(s, &from));
+        match rewritten {
+            Some(after) => {
+                out.extend_from_slice(to.as_bytes());
+                out.extend_from_slice(after.as_bytes());
+                changed = true;
+            }
+            None => out.extend_from_slice(literal),
+        }
+        if j < b.len() {
+            out.push(b'"');
+        }
+        i = j + 1;
+    }
+    changed.then(|| Bytes::from(out))
+}
+
+fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty()
+        || hay
+            .windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

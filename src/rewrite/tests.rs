@@ -1,0 +1,91 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::*;
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+const UP: &str = "http://10.0.0.7:8080/scim/v2";
+const GW: &str = "https://acme.example/scim/v2";
+
+#[test]
+fn headers() {
+    assert_eq!(
+        rewrite_location_header("http://10.0.0.7:8080/scim/v2/Users/1", UP, GW).as_deref(),
+        Some("https://acme.example/scim/v2/Users/1")
+    );
+    assert_eq!(
+        rewrite_location_header("HTTP://10.0.0.7:8080/scim/v2", UP, GW).as_deref(),
+        Some("https://acme.example/scim/v2")
+    );
+    assert_eq!(
+        rewrite_location_header("http://10.0.0.7:8080/scim/v2x/Users", UP, GW),
+        None
+    );
+    assert_eq!(
+        rewrite_location_header("http://10.0.0.8:8080/scim/v2/Users", UP, GW),
+        None
+    );
+    assert_eq!(
+        rewrite_location_header("http://h/v2/Users/1", "http://h:80/v2", GW).as_deref(),
+        Some("https://acme.example/scim/v2/Users/1")
+    );
+    assert_eq!(
+        rewrite_location_header("https://h:443/v2", "https://h/v2", GW).as_deref(),
+        Some(GW)
+    );
+    assert_eq!(
+        rewrite_location_header("http://h:81/v2", "http://h/v2", GW),
+        None
+    );
+}
+
+fn list() -> Value {
+    json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"],
+        "Resources": [
+            {"id": "1", "meta": {"location": format!("{UP}/Groups/1")},
+             "members": [{"value": "u", "$ref": format!("{UP}/Users/u")}],
+             "description": "see http://10.0.0.7:8080/elsewhere"}
+        ],
+        "Operations": [{"location": format!("{UP}/Users/2"), "status": "201"}]
+    })
+}
+
+#[test]
+fn bodies_byte_and_tree_paths_agree() {
+    let bytes = Bytes::from(serde_json::to_vec(&list()).unwrap());
+    let fast: Value =
+        serde_json::from_slice(&rewrite_response_body(&bytes, UP, GW).unwrap()).unwrap();
+    let mut slow = list();
+    assert!(rewrite_locations(&mut slow, UP, GW));
+    assert_eq!(fast, slow);
+    assert_eq!(
+        fast["Resources"][0]["meta"]["location"],
+        format!("{GW}/Groups/1")
+    );
+    assert_eq!(
+        fast["Resources"][0]["members"][0]["$ref"],
+        format!("{GW}/Users/u")
+    );
+    assert_eq!(fast["Operations"][0]["location"], format!("{GW}/Users/2"));
+    assert_eq!(
+        fast["Resources"][0]["description"],
+        "see http://10.0.0.7:8080/elsewhere"
+    );
+    assert!(rewrite_response_body(&Bytes::from_static(b"{\"a\":\"b\"}"), UP, GW).is_none());
+    let escaped = Bytes::from(format!("{{\"x\":\"q\\\"{UP}\"}}"));
+    assert!(rewrite_response_body(&escaped, UP, GW).is_none());
+}
+
+proptest! {
+    #[test]
+    fn there_and_back_is_identity(ids in prop::collection::vec("[a-z0-9-]{1,12}", 1..6), text in "[ -~]{0,20}") {
+        let body = json!({
+            "Resources": ids.iter().map(|id| json!({"id": id, "note": text, "meta": {"location": format!("{UP}/Users/{id}")}})).collect::<Vec<_>>()
+        });
+        let bytes = Bytes::from(serde_json::to_vec(&body).unwrap());
+        let there = rewrite_response_body(&bytes, UP, GW).unwrap_or(bytes.clone());
+        let back = rewrite_response_body(&there, GW, UP).unwrap_or(there.clone());
+        let v: Value = serde_json::from_slice(&back).unwrap();
+        prop_assert_eq!(v, body);
+    }
+}
