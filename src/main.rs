@@ -1,9 +1,13 @@
 //! The `scim-gateway` command line: start-up only.
 use clap::{Parser, Subcommand};
+use scim_gateway::authn::static_token;
+use scim_gateway::config::{self, ConfigHandle};
 use scim_gateway::scim::schema::SchemaRegistry;
 use scim_gateway::store::{self, Store, StoreConfig};
+use scim_gateway::telemetry::{self, LogFormat};
+use scim_gateway::tls;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -17,6 +21,38 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the gateway.
+    Run {
+        /// The config file.
+        #[arg(long, default_value = "config/gateway.toml")]
+        config: PathBuf,
+        /// Log as text instead of JSON lines.
+        #[arg(long)]
+        text_logs: bool,
+    },
+    /// Check a config file and print every problem with its location.
+    CheckConfig {
+        /// The config file.
+        path: PathBuf,
+    },
+    /// Read a token on stdin and print the hash to put in the config.
+    HashToken {
+        /// Make a fresh random token and print it with its hash.
+        #[arg(long)]
+        generate: bool,
+    },
+    /// Make a throwaway development CA, a server certificate for localhost
+    /// and the given hosts, and client certificates. Development only.
+    DevCerts {
+        /// Directory to write into.
+        dir: PathBuf,
+        /// Extra server host names (repeatable).
+        #[arg(long = "host")]
+        hosts: Vec<String>,
+        /// Client certificate names (repeatable).
+        #[arg(long = "client")]
+        clients: Vec<String>,
+    },
     /// Run the built-in in-memory SCIM 2.0 store on its own (for demos,
     /// tests and benchmarks). Plain HTTP: keep it on loopback.
     Store {
@@ -39,13 +75,22 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
+    let format = match &cli.command {
+        Command::Run {
+            text_logs: false, ..
+        } => LogFormat::Json,
+        _ => LogFormat::Text,
+    };
+    telemetry::init_logging(format);
+    match offline(&cli.command) {
+        Some(Ok(())) => return ExitCode::SUCCESS,
+        Some(Err(message)) => {
+            eprintln!("scim-gateway: {message}");
+            return ExitCode::FAILURE;
+        }
+        None => {}
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,8 +110,102 @@ fn main() -> ExitCode {
     }
 }
 
+/// The commands that need no async runtime.
+fn offline(command: &Command) -> Option<Result<(), String>> {
+    match command {
+        Command::CheckConfig { path } => Some(check_config(path)),
+        Command::HashToken { generate } => Some(hash_token(*generate)),
+        Command::DevCerts {
+            dir,
+            hosts,
+            clients,
+        } => {
+            let clients: Vec<&str> = clients.iter().map(String::as_str).collect();
+            Some(tls::dev::make_dev_pki(dir, hosts, &clients).map(|pki| {
+                for f in &pki.files {
+                    println!("wrote {}", f.display());
+                }
+                eprintln!(
+                    "These certificates are for development only: never use them in production."
+                );
+            }))
+        }
+        _ => None,
+    }
+}
+
+fn check_config(path: &Path) -> Result<(), String> {
+    // Building upstream clients needs a runtime context.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start a runtime: {e}"))?;
+    let _guard = rt.enter();
+    match config::load(path, None) {
+        Ok(s) => {
+            println!(
+                "ok: {} tenants, {} upstreams",
+                s.tenants.len(),
+                s.upstreams.len()
+            );
+            Ok(())
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                println!("{e}");
+            }
+            Err(format!(
+                "{} problem(s) in {}",
+                errors.0.len(),
+                path.display()
+            ))
+        }
+    }
+}
+
+/// Tokens are high-entropy random strings, so SHA-256 is the right hash;
+/// it would be the wrong one for passwords.
+fn hash_token(generate: bool) -> Result<(), String> {
+    use base64::Engine;
+    use std::io::Read;
+    if generate {
+        let mut bytes = [0u8; 32];
+        std::fs::File::open("/dev/urandom")
+            .and_then(|mut f| f.read_exact(&mut bytes))
+            .map_err(|e| format!("cannot read /dev/urandom: {e}"))?;
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        println!("token: {token}");
+        println!("hash:  {}", static_token::hash_token_hex(&token));
+        return Ok(());
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .take(64 * 1024)
+        .read_to_string(&mut input)
+        .map_err(|e| format!("cannot read the token from stdin: {e}"))?;
+    let token = input.trim_end_matches(['\n', '\r']);
+    if token.chars().count() < 24 {
+        return Err("the token is shorter than 24 characters; use a long random token (hash-token --generate makes one)".into());
+    }
+    if token.chars().any(char::is_whitespace) {
+        return Err("the token contains whitespace".into());
+    }
+    println!("{}", static_token::hash_token_hex(token));
+    Ok(())
+}
+
 async fn run(command: Command) -> Result<(), String> {
     match command {
+        Command::Run { config, .. } => {
+            let handle =
+                ConfigHandle::new(&config).map_err(|e| format!("the config has problems:\n{e}"))?;
+            scim_gateway::run::run(Arc::new(handle), shutdown_signal(), |_| {})
+                .await
+                .map_err(|e| format!("serving: {e}"))
+        }
+        Command::CheckConfig { .. } | Command::HashToken { .. } | Command::DevCerts { .. } => {
+            Ok(())
+        }
         Command::Store {
             listen,
             max_resources,

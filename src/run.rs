@@ -1,0 +1,133 @@
+//! Start-up of the whole gateway: bind the listeners, serve, reload the
+//! config on change, report readiness, and drain on shutdown.
+use crate::config::ConfigHandle;
+use crate::server::{self, ConnInfo, Handler, Listening, SettingsSource};
+use crate::stack::Gateway;
+use crate::telemetry::admin::{admin_response, Readiness};
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// The addresses the gateway listens on (useful with port 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Bound {
+    pub public: SocketAddr,
+    pub admin: Option<SocketAddr>,
+}
+
+/// Runs the gateway until `shutdown` completes, then stops accepting,
+/// finishes in-flight requests within `server.shutdown_timeout`, and
+/// returns. `on_bound` learns the bound addresses once listening.
+pub async fn run(
+    config: Arc<ConfigHandle>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    on_bound: impl FnOnce(Bound),
+) -> std::io::Result<()> {
+    // Install the metrics recorder before anything is counted.
+    crate::telemetry::metrics_handle();
+    let snapshot = config.load();
+    let listener = TcpListener::bind(snapshot.server.listen).await?;
+    let admin_listener = match snapshot.admin {
+        Some(addr) => Some(TcpListener::bind(addr).await?),
+        None => None,
+    };
+    let bound = Bound {
+        public: listener.local_addr()?,
+        admin: admin_listener.as_ref().and_then(|l| l.local_addr().ok()),
+    };
+    let readiness = Arc::new(Readiness::default());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    {
+        let readiness = readiness.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, finishing requests in flight");
+            readiness.set(false);
+            let _ = stop_tx.send(true);
+        });
+    }
+    let watcher = tokio::spawn(config.clone().watch(stopped(stop_rx.clone())));
+    let admin = admin_listener.map(|l| {
+        let handler = Arc::new(AdminHandler {
+            readiness: readiness.clone(),
+        });
+        let settings: SettingsSource = Arc::new(|| Listening {
+            tls: None,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            idle_timeout: Duration::from_secs(30),
+        });
+        tokio::spawn(server::serve(
+            l,
+            settings,
+            64,
+            Duration::from_secs(1),
+            handler,
+            stopped(stop_rx.clone()),
+        ))
+    });
+
+    let settings: SettingsSource = {
+        let config = config.clone();
+        Arc::new(move || {
+            let s = config.load();
+            Listening {
+                tls: s.server.tls.clone(),
+                header_read_timeout: s.server.header_read_timeout,
+                max_header_bytes: s.server.max_header_bytes,
+                idle_timeout: s.server.idle_timeout,
+            }
+        })
+    };
+    let gateway = Arc::new(Gateway::new(config.clone()));
+    readiness.set(true);
+    tracing::info!(
+        address = %bound.public,
+        admin = ?bound.admin,
+        tls = snapshot.server.tls.is_some(),
+        tenants = snapshot.tenants.len(),
+        config = %config.path().display(),
+        "scim-gateway listening"
+    );
+    on_bound(bound);
+    let result = server::serve(
+        listener,
+        settings,
+        snapshot.server.max_connections,
+        snapshot.server.shutdown_timeout,
+        gateway,
+        stopped(stop_rx.clone()),
+    )
+    .await;
+    if let Some(a) = admin {
+        let _ = a.await;
+    }
+    let _ = watcher.await;
+    result
+}
+
+/// Serves `/healthz`, `/readyz`, `/metrics`.
+struct AdminHandler {
+    readiness: Arc<Readiness>,
+}
+
+impl Handler for AdminHandler {
+    fn call<'a>(
+        &'a self,
+        req: Request<Incoming>,
+        _conn: Arc<ConnInfo>,
+    ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
+        Box::pin(async move { admin_response(&req, &self.readiness) })
+    }
+}

@@ -1,0 +1,143 @@
+//! One client connection: the TLS handshake and the HTTP session.
+use super::idle::IdleIo;
+use super::{Handler, Listening};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use rustls::pki_types::CertificateDer;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_rustls::LazyConfigAcceptor;
+
+/// What the connection tells about each of its requests; in every
+/// request's extensions and passed to the handler.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    pub peer: SocketAddr,
+    pub local: SocketAddr,
+    pub tls: bool,
+    /// The SNI server name of the TLS handshake.
+    pub sni: Option<String>,
+    pub alpn: Option<Vec<u8>>,
+    /// The client's certificate chain (mTLS).
+    pub peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
+}
+
+pub(super) async fn serve_connection<H: Handler>(
+    stream: TcpStream,
+    peer: SocketAddr,
+    local: SocketAddr,
+    listening: Listening,
+    handler: Arc<H>,
+    stop: watch::Receiver<bool>,
+) {
+    let Some(tls) = listening.tls.clone() else {
+        let info = ConnInfo {
+            peer,
+            local,
+            tls: false,
+            sni: None,
+            alpn: None,
+            peer_certificates: None,
+        };
+        return http(stream, info, &listening, handler, stop).await;
+    };
+    // The ClientHello first, so that the server config can be chosen by
+    // SNI (per-tenant certificates and client-CA verifiers).
+    let acceptor = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+    let handshake = async {
+        let start = acceptor.await.map_err(|e| e.to_string())?;
+        let sni = start
+            .client_hello()
+            .server_name()
+            .map(str::to_ascii_lowercase);
+        let stream = start.into_stream(tls).await.map_err(|e| e.to_string())?;
+        Ok::<_, String>((sni, stream))
+    };
+    let (sni, stream) = match tokio::time::timeout(listening.header_read_timeout, handshake).await {
+        Ok(Ok(done)) => done,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return;
+        }
+    };
+    let (_, session) = stream.get_ref();
+    let info = ConnInfo {
+        peer,
+        local,
+        tls: true,
+        sni,
+        alpn: session.alpn_protocol().map(<[u8]>::to_vec),
+        peer_certificates: session
+            .peer_certificates()
+            .map(|c| Arc::new(c.iter().map(|c| c.clone().into_owned()).collect())),
+    };
+    http(stream, info, &listening, handler, stop).await;
+}
+
+async fn http<IO, H>(
+    io: IO,
+    info: ConnInfo,
+    listening: &Listening,
+    handler: Arc<H>,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Handler,
+{
+    let info = Arc::new(info);
+    let (io, activity) = IdleIo::new(io);
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(listening.header_read_timeout)
+        .max_buf_size(listening.max_header_bytes.max(8192));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_header_list_size(u32::try_from(listening.max_header_bytes).unwrap_or(u32::MAX));
+    let service = service_fn(move |mut req| {
+        let handler = handler.clone();
+        let info = info.clone();
+        async move {
+            req.extensions_mut().insert(info.clone());
+            Ok::<_, Infallible>(handler.call(req, info).await)
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
+    let idle = listening.idle_timeout;
+    let tick = (idle / 4).max(Duration::from_millis(50));
+    let mut closing = false;
+    loop {
+        tokio::select! {
+            _ = conn.as_mut() => break,
+            changed = stop.changed(), if !closing => {
+                if changed.is_err() || *stop.borrow() {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+            () = tokio::time::sleep(tick), if !closing => {
+                // Idle keep-alive connections are closed; a request in
+                // flight finishes first (graceful).
+                if activity.idle_for() >= idle {
+                    closing = true;
+                    conn.as_mut().graceful_shutdown();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! The listeners: accept loop, connection cap, TLS handshake (the config
+//! chosen from the ClientHello), HTTP/1.1 and HTTP/2, header-read and idle
+//! timeouts, and graceful drain on shutdown.
+//!
+//! Settings are read from the current snapshot for every new connection,
+//! so a reload applies to new connections (a new certificate, new
+//! timeouts); the listen address and the connection cap are fixed at start.
+mod conn;
+mod idle;
+
+pub use conn::ConnInfo;
+
+use crate::telemetry::names::CONNECTIONS_OPEN;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+/// What answers requests.
+pub trait Handler: Send + Sync + 'static {
+    fn call<'a>(
+        &'a self,
+        req: Request<Incoming>,
+        conn: Arc<ConnInfo>,
+    ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>>;
+}
+
+/// Per-connection settings, taken from the current config.
+#[derive(Clone)]
+pub struct Listening {
+    /// `None`: plain HTTP.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    pub header_read_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub idle_timeout: Duration,
+}
+
+/// Where per-connection settings come from.
+pub type SettingsSource = Arc<dyn Fn() -> Listening + Send + Sync>;
+
+/// Serves `handler` on `listener` until `shutdown` completes; then stops
+/// accepting, asks every connection to finish its in-flight requests, and
+/// waits up to `drain` before returning.
+pub async fn serve<H: Handler>(
+    listener: TcpListener,
+    settings: SettingsSource,
+    max_connections: usize,
+    drain: Duration,
+    handler: Arc<H>,
+    shutdown: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    // Over the cap, the loop stops accepting until a connection closes
+    // (new clients wait in the kernel's backlog): nothing spins.
+    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let mut tasks = tokio::task::JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            () = &mut shutdown => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(s) => s,
+            Err(e) => {
+                // Out of descriptors and the like: back off, keep serving.
+                tracing::warn!(error = %e, "accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        // Headers and body go out in separate writes; without TCP_NODELAY
+        // delayed ACKs stall each response by ~40 ms.
+        let _ = stream.set_nodelay(true);
+        let local = stream.local_addr().unwrap_or(peer);
+        let listening = settings();
+        let handler = handler.clone();
+        let stop = stop_rx.clone();
+        while tasks.try_join_next().is_some() {}
+        tasks.spawn(async move {
+            metrics::gauge!(CONNECTIONS_OPEN).increment(1.0);
+            conn::serve_connection(stream, peer, local, listening, handler, stop).await;
+            metrics::gauge!(CONNECTIONS_OPEN).decrement(1.0);
+            drop(permit);
+        });
+    }
+    drop(listener);
+    let _ = stop_tx.send(true);
+    let drained =
+        tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = tasks.len(),
+            "connections still open after the drain deadline; closing them"
+        );
+        tasks.abort_all();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
