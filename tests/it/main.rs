@@ -5,6 +5,7 @@
 mod support;
 
 mod conformance;
+mod gateway;
 mod peers_selftest;
 mod store_api;
 mod store_errors;
