@@ -52,11 +52,11 @@ impl Gateway {
 
     /// Handles one request; never fails: every error becomes a SCIM error
     /// response (the rescue).
-    pub async fn handle(
-        &self,
-        req: Request<Incoming>,
-        conn: Arc<ConnInfo>,
-    ) -> Response<Full<Bytes>> {
+    pub async fn handle<B>(&self, req: Request<B>, conn: Arc<ConnInfo>) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
         let started = Instant::now();
         let method = req.method().clone();
         let request_id = request_id(&req);
@@ -118,13 +118,17 @@ impl Gateway {
 }
 
 /// The stages, in order.
-async fn pipeline(
+async fn pipeline<B>(
     snapshot: &Snapshot,
-    req: Request<Incoming>,
+    req: Request<B>,
     conn: &ConnInfo,
     request_id: &str,
     trace: &mut Trace,
-) -> Result<Response<Full<Bytes>>, GatewayError> {
+) -> Result<Response<Full<Bytes>>, GatewayError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     // Tenant first: everything after it (credentials, limits, upstream) is
     // per tenant.
     let origin = Origin {
@@ -178,11 +182,15 @@ async fn pipeline(
 }
 
 /// Reads a request body up to `limit` bytes.
-async fn read_body(
+async fn read_body<B>(
     headers: &http::HeaderMap,
-    body: Incoming,
+    body: B,
     limit: usize,
-) -> Result<Bytes, GatewayError> {
+) -> Result<Bytes, GatewayError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
     let too_large = || {
         GatewayError::client_reason(
             ScimError::payload_too_large(format!("the request body is larger than {limit} bytes")),

@@ -59,7 +59,33 @@ impl Projection {
     /// (e.g. `password`) are always removed, `always` ones always kept,
     /// `request` ones only when named in `attributes`.
     pub fn apply(&self, registry: &SchemaRegistry, rt: &ResourceType, resource: &Value) -> Value {
-        self.apply_owned(registry, rt, resource.clone())
+        let Value::Object(obj) = resource else {
+            return resource.clone();
+        };
+        // Copy only what may be returned: dropping an attribute must not
+        // cost a copy of it (a Group's 10,000 members).
+        let kept: Map<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| self.may_keep(registry, rt, k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        self.apply_owned(registry, rt, Value::Object(kept))
+    }
+
+    /// False when the top-level member `key` is certainly not returned.
+    fn may_keep(&self, registry: &SchemaRegistry, rt: &ResourceType, key: &str) -> bool {
+        if key == "schemas" || rt.extension(key).is_some() {
+            return true;
+        }
+        let attr = registry
+            .common_attributes()
+            .iter()
+            .find(|a| a.name.eq_ignore_ascii_case(key))
+            .or_else(|| registry.schema(&rt.schema).and_then(|c| c.attribute(key)));
+        match attr {
+            Some(attr) => self.decide(None, attr, None) != Keep::None,
+            None => self.keep_unknown(key),
+        }
     }
 
     /// Like [`Projection::apply`], consuming the resource (whole attributes
