@@ -132,7 +132,7 @@ pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> O
             j += 1;
         }
         let literal = &b[start..j.min(b.len())];
-        let rewritten = (!literal.contains(&b'\\'))
+        let rewritten = (starts_like_url(literal) && !literal.contains(&b'\\'))
             .then(|| std::str::from_utf8(literal).ok())
             .flatten()
             .and_then(|s| strip_base(s, &from));
@@ -152,11 +152,34 @@ pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> O
     changed.then(|| Bytes::from(out))
 }
 
+/// Whether `hay` contains `needle`, ASCII case ignored: candidate
+/// positions are found by the first byte, so a body without the host
+/// costs about one pass.
 fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    needle.is_empty()
-        || hay
-            .windows(needle.len())
-            .any(|w| w.eq_ignore_ascii_case(needle))
+    let Some((&first, rest)) = needle.split_first() else {
+        return true;
+    };
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut at = 0;
+    while let Some(pos) = hay
+        .get(at..)
+        .and_then(|h| h.iter().position(|&b| b == lo || b == up))
+    {
+        let start = at + pos + 1;
+        if hay
+            .get(start..start + rest.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+        {
+            return true;
+        }
+        at = start;
+    }
+    false
+}
+
+/// Whether a JSON string literal can be a URL under some base at all.
+fn starts_like_url(literal: &[u8]) -> bool {
+    literal.len() > 7 && literal[..4].eq_ignore_ascii_case(b"http")
 }
 
 #[cfg(test)]

@@ -5,34 +5,47 @@
 use super::UpstreamRequest;
 use crate::snapshot::{Upstream, UpstreamAuth};
 use base64::Engine;
-use http::header::{HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, COOKIE, HOST};
+use http::header::{
+    HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, HOST,
+    PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+};
 use http::HeaderMap;
 
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+
 /// Hop-by-hop headers (RFC 9110 §7.6.1) plus `Proxy-*`.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
+fn hop_by_hop() -> [&'static HeaderName; 8] {
+    [
+        &CONNECTION,
+        &KEEP_ALIVE,
+        &PROXY_AUTHENTICATE,
+        &PROXY_AUTHORIZATION,
+        &TE,
+        &TRAILER,
+        &TRANSFER_ENCODING,
+        &UPGRADE,
+    ]
+}
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // Headers the Connection header names are hop-by-hop too.
-    let named: Vec<HeaderName> = headers
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        headers.remove(n);
+    if headers.contains_key(CONNECTION) {
+        let named: Vec<HeaderName> = headers
+            .get_all(CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+            .collect();
+        for n in named {
+            headers.remove(n);
+        }
     }
-    for n in HOP_BY_HOP {
+    for n in hop_by_hop() {
         headers.remove(n);
     }
 }
@@ -48,33 +61,33 @@ pub fn clean_request_headers(
     remove_hop_by_hop(&mut h);
     h.remove(AUTHORIZATION);
     h.remove(COOKIE);
-    h.remove(HOST);
-    h.remove(http::header::CONTENT_LENGTH);
-    h.remove("x-forwarded-for");
+    h.remove(CONTENT_LENGTH);
+    h.remove(&X_FORWARDED_FOR);
     if let Ok(v) = HeaderValue::from_str(host) {
         h.insert(HOST, v);
+    } else {
+        h.remove(HOST);
     }
     // X-Forwarded-For: append the client to what a trusted load balancer
     // may have sent before us.
-    let prior = client
-        .get_all("x-forwarded-for")
+    let mut xff = String::new();
+    for v in client
+        .get_all(&X_FORWARDED_FOR)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let xff = if prior.is_empty() {
-        req.client_ip.to_string()
-    } else {
-        format!("{prior}, {}", req.client_ip)
-    };
+    {
+        xff.push_str(v);
+        xff.push_str(", ");
+    }
+    xff.push_str(&req.client_ip.to_string());
     for (name, value) in [
-        ("x-forwarded-for", xff.as_str()),
-        ("x-forwarded-proto", req.client_proto),
-        ("x-forwarded-host", req.client_host.as_str()),
-        ("x-request-id", req.request_id.as_str()),
+        (&X_FORWARDED_FOR, xff.as_str()),
+        (&X_FORWARDED_PROTO, req.client_proto),
+        (&X_FORWARDED_HOST, req.client_host.as_str()),
+        (&X_REQUEST_ID, req.request_id.as_str()),
     ] {
         if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(name, v);
+            h.insert(name.clone(), v);
         }
     }
     let credential = match &upstream.auth {

@@ -458,3 +458,61 @@ async fn graceful_shutdown_finishes_a_request_in_flight() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_third_party_scim_server_as_upstream() {
+    let upstream = tokio::task::spawn_blocking(crate::support::peers::spawn_scim2_server)
+        .await
+        .unwrap();
+    let gw = TestGateway::builder()
+        .http("py", &upstream.base_url(), "")
+        .tenant("acme", &[ACME], "py")
+        .spawn();
+    let c = gw.client();
+    let created = c
+        .post(format!("{}/Users", gw.base(ACME)))
+        .bearer_auth(token_for("acme"))
+        .json(&json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "py-user"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    let id = body["id"].as_str().unwrap().to_string();
+    let location = body["meta"]["location"].as_str().unwrap();
+    assert!(location.starts_with(&gw.base(ACME)), "{location}");
+    let got = c
+        .get(format!("{}/Users/{id}", gw.base(ACME)))
+        .bearer_auth(token_for("acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+    let patched = c
+        .patch(format!("{}/Users/{id}", gw.base(ACME)))
+        .bearer_auth(token_for("acme"))
+        .json(
+            &json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                      "Operations": [{"op": "replace", "path": "displayName", "value": "Py"}]}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(patched.status().is_success(), "{}", patched.status());
+    let deleted = c
+        .delete(format!("{}/Users/{id}", gw.base(ACME)))
+        .bearer_auth(token_for("acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    // A 405 of the upstream stays a 405.
+    let not_allowed = c
+        .delete(format!("{}/ServiceProviderConfig", gw.base(ACME)))
+        .bearer_auth(token_for("acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(not_allowed.status(), 405);
+    drop(upstream);
+}
