@@ -105,19 +105,7 @@ impl BulkRequest {
                 "a BulkRequest must be a JSON object",
             ));
         };
-        let schemas_ok = get_ci(&obj, "schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|s| {
-                s.iter().any(|u| {
-                    u.as_str()
-                        .is_some_and(|u| u.eq_ignore_ascii_case(BULK_REQUEST_SCHEMA))
-                })
-            });
-        if !schemas_ok {
-            return Err(ScimError::invalid_syntax(format!(
-                "a BulkRequest must have schemas [\"{BULK_REQUEST_SCHEMA}\"]"
-            )));
-        }
+        crate::scim::json::require_message_schema(&obj, BULK_REQUEST_SCHEMA, "BulkRequest")?;
         let fail_on_errors = match get_ci(&obj, "failOnErrors") {
             None | Some(Value::Null) => None,
             Some(v) => match v.as_u64() {

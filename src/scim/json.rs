@@ -47,6 +47,29 @@ pub fn insert_ci(obj: &mut Map<String, Value>, name: &str, value: Value) {
     obj.insert(name.to_string(), value);
 }
 
+/// Checks that a protocol message (PatchOp, SearchRequest, BulkRequest)
+/// lists its message schema URN in `schemas`; else 400 `invalidSyntax`
+/// naming the message and the URN.
+pub fn require_message_schema(
+    obj: &Map<String, Value>,
+    urn: &str,
+    message: &str,
+) -> crate::scim::error::ScimResult<()> {
+    let listed = get_ci(obj, "schemas")
+        .and_then(Value::as_array)
+        .is_some_and(|s| {
+            s.iter()
+                .any(|u| u.as_str().is_some_and(|u| u.eq_ignore_ascii_case(urn)))
+        });
+    if listed {
+        Ok(())
+    } else {
+        Err(crate::scim::error::ScimError::invalid_syntax(format!(
+            "a {message} must have schemas [\"{urn}\"]"
+        )))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

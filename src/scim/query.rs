@@ -80,19 +80,7 @@ impl ListQuery {
                 "a SearchRequest must be a JSON object",
             ));
         };
-        let schemas_ok = get_ci(obj, "schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|s| {
-                s.iter().any(|u| {
-                    u.as_str()
-                        .is_some_and(|u| u.eq_ignore_ascii_case(SEARCH_REQUEST_SCHEMA))
-                })
-            });
-        if !schemas_ok {
-            return Err(ScimError::invalid_syntax(format!(
-                "a SearchRequest must have schemas [\"{SEARCH_REQUEST_SCHEMA}\"]"
-            )));
-        }
+        crate::scim::json::require_message_schema(obj, SEARCH_REQUEST_SCHEMA, "SearchRequest")?;
         let mut q = ListQuery::default();
         let string = |name: &str| -> ScimResult<Option<String>> {
             match get_ci(obj, name) {

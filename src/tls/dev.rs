@@ -87,6 +87,22 @@ fn leaf(
     Ok(p)
 }
 
+/// A server certificate for localhost and `hosts`: PEM certificate and key.
+fn server_certificate(
+    hosts: &[String],
+    issuer: &Issuer<'_, &KeyPair>,
+) -> Result<(String, String), String> {
+    let key = KeyPair::generate().map_err(|e| format!("server key: {e}"))?;
+    let cert = leaf(
+        server_names(hosts),
+        "scim-gateway development server",
+        ExtendedKeyUsagePurpose::ServerAuth,
+    )?
+    .signed_by(&key, issuer)
+    .map_err(|e| format!("server certificate: {e}"))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
 /// Makes a whole PKI in memory (tests use it directly).
 pub fn dev_pki_in_memory(hosts: &[String], clients: &[&str]) -> Result<DevPkiPem, String> {
     let ca_key = KeyPair::generate().map_err(|e| format!("CA key: {e}"))?;
@@ -94,14 +110,7 @@ pub fn dev_pki_in_memory(hosts: &[String], clients: &[&str]) -> Result<DevPkiPem
         .self_signed(&ca_key)
         .map_err(|e| format!("CA certificate: {e}"))?;
     let issuer = Issuer::new(ca_params(), &ca_key);
-    let server_key = KeyPair::generate().map_err(|e| format!("server key: {e}"))?;
-    let server = leaf(
-        server_names(hosts),
-        "scim-gateway development server",
-        ExtendedKeyUsagePurpose::ServerAuth,
-    )?
-    .signed_by(&server_key, &issuer)
-    .map_err(|e| format!("server certificate: {e}"))?;
+    let (server_cert, server_key) = server_certificate(hosts, &issuer)?;
     let mut out = Vec::new();
     for name in clients {
         let key = KeyPair::generate().map_err(|e| format!("client key: {e}"))?;
@@ -117,8 +126,8 @@ pub fn dev_pki_in_memory(hosts: &[String], clients: &[&str]) -> Result<DevPkiPem
     Ok(DevPkiPem {
         ca_cert: ca_cert.pem(),
         ca_key: ca_key.serialize_pem(),
-        server_cert: server.pem(),
-        server_key: server_key.serialize_pem(),
+        server_cert,
+        server_key,
         clients: out,
     })
 }
@@ -176,16 +185,9 @@ pub fn ensure_dev_certs(
         }
     };
     let issuer = Issuer::new(ca_params(), &ca_key);
-    let server_key = KeyPair::generate().map_err(|e| format!("server key: {e}"))?;
-    let server = leaf(
-        server_names(hosts),
-        "scim-gateway development server",
-        ExtendedKeyUsagePurpose::ServerAuth,
-    )?
-    .signed_by(&server_key, &issuer)
-    .map_err(|e| format!("server certificate: {e}"))?;
-    write_file(cert_file, &server.pem(), false)?;
-    write_file(key_file, &server_key.serialize_pem(), true)?;
+    let (server_cert, server_key) = server_certificate(hosts, &issuer)?;
+    write_file(cert_file, &server_cert, false)?;
+    write_file(key_file, &server_key, true)?;
     Ok(true)
 }
 

@@ -77,19 +77,7 @@ impl PatchRequest {
                 "a PatchOp request must be a JSON object",
             ));
         };
-        let schemas_ok = get_ci(obj, "schemas")
-            .and_then(Value::as_array)
-            .is_some_and(|s| {
-                s.iter().any(|u| {
-                    u.as_str()
-                        .is_some_and(|u| u.eq_ignore_ascii_case(PATCH_OP_SCHEMA))
-                })
-            });
-        if !schemas_ok {
-            return Err(ScimError::invalid_syntax(format!(
-                "a PatchOp request must have schemas [\"{PATCH_OP_SCHEMA}\"]"
-            )));
-        }
+        crate::scim::json::require_message_schema(obj, PATCH_OP_SCHEMA, "PatchOp request")?;
         let ops = match get_ci(obj, "Operations") {
             Some(Value::Array(ops)) if !ops.is_empty() => ops,
             _ => {
