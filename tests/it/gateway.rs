@@ -516,3 +516,74 @@ async fn a_third_party_scim_server_as_upstream() {
     assert_eq!(not_allowed.status(), 405);
     drop(upstream);
 }
+
+#[tokio::test]
+async fn an_https_upstream_with_a_custom_ca_and_its_own_token() {
+    // Gateway B (TLS, its own test CA) is the upstream of gateway A.
+    let b = TestGateway::builder()
+        .builtin("store")
+        .tenant("inner", &["inner.localhost"], "store")
+        .spawn();
+    let token_file = b.dir.join("upstream-token");
+    std::fs::write(&token_file, format!("{}\n", token_for("inner"))).unwrap();
+    let url = format!(
+        "https://localhost:{}/tenants/inner/scim/v2",
+        b.bound.public.port()
+    );
+    let a = TestGateway::builder()
+        .http(
+            "inner",
+            &url,
+            &format!(
+                "ca_file = \"{}\"\n[upstreams.inner.auth]\nkind = \"bearer\"\ntoken_file = \"{}\"",
+                b.ca_file().display(),
+                token_file.display()
+            ),
+        )
+        .tenant("acme", &[ACME], "inner")
+        .spawn();
+    let created = a
+        .client()
+        .post(format!("{}/Users", a.base(ACME)))
+        .bearer_auth(token_for("acme"))
+        .json(&user("chained"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let body: Value = created.json().await.unwrap();
+    let id = body["id"].as_str().unwrap();
+    assert_eq!(
+        body["meta"]["location"],
+        format!("{}/Users/{id}", a.base(ACME)).as_str()
+    );
+    // B saw the user under its own tenant.
+    let inner: Value = b
+        .client()
+        .get(format!(
+            "{}/tenants/inner/scim/v2/Users/{id}",
+            b.origin("gw.localhost")
+        ))
+        .bearer_auth(token_for("inner"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(inner["userName"], "chained");
+
+    // Without the custom CA the upstream is not trusted: 502, nothing leaks.
+    let untrusted = TestGateway::builder()
+        .http("inner", &url, "")
+        .tenant("acme", &[ACME], "inner")
+        .spawn();
+    let resp = untrusted
+        .client()
+        .get(format!("{}/Users", untrusted.base(ACME)))
+        .bearer_auth(token_for("acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 502);
+}

@@ -172,6 +172,13 @@ impl TestGateway {
         b
     }
 
+    /// The test CA as a PEM file (for a client or another gateway).
+    pub fn ca_file(&self) -> PathBuf {
+        let path = self.dir.join("ca.crt");
+        std::fs::write(&path, &self.pki.ca_cert).unwrap();
+        path
+    }
+
     pub fn admin_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.bound.admin.expect("admin"))
     }
