@@ -100,6 +100,9 @@ pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> O
         return None;
     }
     let to = to_base.trim_end_matches('/');
+    if let Some(fast) = rewrite_exact(bytes, from_base.trim_end_matches('/'), to) {
+        return fast;
+    }
     if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         // Would need JSON escaping: take the exact path.
         let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
@@ -150,6 +153,75 @@ pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> O
         i = j + 1;
     }
     changed.then(|| Bytes::from(out))
+}
+
+/// The common case, found with a substring search: string literals that
+/// start with `from_base` spelled exactly as configured. `None` when the
+/// body may hold other spellings (case, default port) and the full scan
+/// must decide; `Some(None)` when nothing needs rewriting.
+#[allow(clippy::option_option)]
+fn rewrite_exact(bytes: &Bytes, from: &str, to: &str) -> Option<Option<Bytes>> {
+    if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        return None;
+    }
+    let b = bytes.as_ref();
+    let pattern = format!("\"{from}");
+    let finder = memchr::memmem::Finder::new(pattern.as_bytes());
+    let mut out: Vec<u8> = Vec::new();
+    let mut copied = 0;
+    let mut hits = 0;
+    for at in finder.find_iter(b) {
+        // An escaped quote is inside a string, not the start of one.
+        let backslashes = b[..at].iter().rev().take_while(|&&c| c == b'\\').count();
+        let after = at + pattern.len();
+        let boundary = matches!(b.get(after), Some(b'/' | b'"' | b'?' | b'#'));
+        if backslashes % 2 == 1 || !boundary {
+            continue;
+        }
+        if out.is_empty() {
+            out.reserve(b.len() + 64);
+        }
+        out.extend_from_slice(&b[copied..=at]);
+        out.extend_from_slice(to.as_bytes());
+        copied = after;
+        hits += 1;
+    }
+    // Other spellings of the host (case, explicit default port) need the
+    // full scan; it also handles bodies with none.
+    let host = split(from)?.host;
+    let exact_host_count = memchr::memmem::find_iter(b, host.as_bytes()).count();
+    if exact_host_count != hits || contains_other_case(b, host.as_bytes(), exact_host_count) {
+        return None;
+    }
+    if hits == 0 {
+        return Some(None);
+    }
+    out.extend_from_slice(&b[copied..]);
+    Some(Some(Bytes::from(out)))
+}
+
+/// True when `needle` occurs ignoring case more often than exactly.
+fn contains_other_case(hay: &[u8], needle: &[u8], exact: usize) -> bool {
+    if !needle.iter().any(u8::is_ascii_alphabetic) {
+        return false;
+    }
+    let Some((&first, rest)) = needle.split_first() else {
+        return false;
+    };
+    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
+    let mut count = 0;
+    let mut at = 0;
+    while let Some(pos) = hay.get(at..).and_then(|h| memchr::memchr2(lo, up, h)) {
+        let start = at + pos + 1;
+        if hay
+            .get(start..start + rest.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
+        {
+            count += 1;
+        }
+        at = start;
+    }
+    count > exact
 }
 
 /// Whether `hay` contains `needle`, ASCII case ignored: candidate

@@ -89,3 +89,26 @@ proptest! {
         prop_assert_eq!(v, body);
     }
 }
+
+#[test]
+fn the_substring_fast_path_agrees_with_the_tree() {
+    let mut v = list();
+    v["Resources"][0]["description"] = json!("plain text");
+    v["Resources"][0]["escaped"] = json!(format!("\"{UP}/Users/x"));
+    v["Resources"][0]["longer"] = json!(format!("{UP}x/Users"));
+    let bytes = Bytes::from(serde_json::to_vec(&v).unwrap());
+    let fast: Value =
+        serde_json::from_slice(&rewrite_response_body(&bytes, UP, GW).unwrap()).unwrap();
+    let mut slow = v.clone();
+    rewrite_locations(&mut slow, UP, GW);
+    assert_eq!(fast, slow);
+    assert_eq!(fast["Resources"][0]["escaped"], format!("\"{UP}/Users/x"));
+    assert_eq!(fast["Resources"][0]["longer"], format!("{UP}x/Users"));
+    // Another spelling of the host goes through the full scan.
+    let upper = Bytes::from(format!(
+        "{{\"l\":\"HTTP://10.0.0.7:8080/scim/v2/Users/1\",\"m\":\"{UP}\"}}"
+    ));
+    let out: Value =
+        serde_json::from_slice(&rewrite_response_body(&upper, UP, GW).unwrap()).unwrap();
+    assert_eq!(out, json!({"l": format!("{GW}/Users/1"), "m": GW}));
+}
