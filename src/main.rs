@@ -34,6 +34,11 @@ enum Command {
         /// Log as text instead of JSON lines.
         #[arg(long)]
         text_logs: bool,
+        /// Threads serving requests (default: one per CPU). With 1 the
+        /// gateway runs a single-threaded event loop, like one nginx worker;
+        /// run one process per core behind SO_REUSEPORT or a balancer.
+        #[arg(long)]
+        worker_threads: Option<usize>,
     },
     /// Check a config file and print every problem with its location.
     CheckConfig {
@@ -96,10 +101,22 @@ fn main() -> ExitCode {
         }
         None => {}
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = match &cli.command {
+        Command::Run {
+            worker_threads: Some(1),
+            ..
+        } => tokio::runtime::Builder::new_current_thread(),
+        Command::Run {
+            worker_threads: Some(n),
+            ..
+        } => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            b.worker_threads((*n).max(1));
+            b
+        }
+        _ => tokio::runtime::Builder::new_multi_thread(),
+    };
+    let runtime = match builder.enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("scim-gateway: cannot start the async runtime: {e}");

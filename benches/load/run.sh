@@ -147,7 +147,7 @@ upstream = "origin"
 name = "load"
 hash = "$hash"
 CONF
-    RUST_LOG=warn TOKIO_WORKER_THREADS=1 taskset -c "$PROXY_CPU" "$BIN" run --config "$work/gateway.toml" \
+    RUST_LOG=warn taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/gateway.toml" \
         >"$work/gateway.log" 2>&1 &
     GATEWAY_PID=$!
     pids+=($GATEWAY_PID)

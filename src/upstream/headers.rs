@@ -62,6 +62,10 @@ pub fn clean_request_headers(
     h.remove(AUTHORIZATION);
     h.remove(COOKIE);
     h.remove(CONTENT_LENGTH);
+    // The body is already read (no 100-continue), and responses must come
+    // uncompressed so that their locations can be rewritten.
+    h.remove(http::header::EXPECT);
+    h.remove(http::header::ACCEPT_ENCODING);
     h.remove(&X_FORWARDED_FOR);
     if let Ok(v) = HeaderValue::from_str(host) {
         h.insert(HOST, v);

@@ -84,6 +84,7 @@ fn request(path: &str, query: Option<&str>) -> UpstreamRequest {
     headers.insert("x-private", HeaderValue::from_static("1"));
     headers.insert("x-forwarded-for", HeaderValue::from_static("203.0.113.9"));
     headers.insert("accept", HeaderValue::from_static("application/scim+json"));
+    headers.insert("accept-encoding", HeaderValue::from_static("gzip, br"));
     UpstreamRequest {
         method: Method::GET,
         path: path.into(),
