@@ -264,6 +264,15 @@ fn apply_attr(
             "\"{display}\" is immutable and already set"
         )));
     }
+    // RFC 7644 §3.5.2.2: removing (or unassigning) a required attribute
+    // is a mutability error.
+    let unassigns = kind == PatchOpKind::Remove && value.map_or(true, Value::is_null)
+        || kind == PatchOpKind::Replace && value.is_some_and(Value::is_null);
+    if attr.required && current.is_some() && unassigns {
+        return Err(ScimError::mutability(format!(
+            "\"{display}\" is required and cannot be removed"
+        )));
+    }
     match kind {
         PatchOpKind::Remove => {
             match (value, attr.multi_valued) {
@@ -414,6 +423,11 @@ fn set_sub(
         )));
     }
     if kind == PatchOpKind::Remove {
+        if sub.required && current.is_some() {
+            return Err(ScimError::mutability(format!(
+                "\"{display}\" is required and cannot be removed"
+            )));
+        }
         remove_ci(element, &sub.name);
         return Ok(());
     }
