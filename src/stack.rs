@@ -166,6 +166,7 @@ where
             client_ip: conn.peer.ip(),
             client_proto: if conn.tls { "https" } else { "http" },
             client_host: routed.host.clone(),
+            public_base: Some(routed.public_base.clone()),
         },
         snapshot.server.max_response_body_bytes,
     )
@@ -174,6 +175,11 @@ where
     trace.upstream_status = Some(response.status().as_u16());
 
     // On the way back: locations point at the gateway, never upstream.
+    // (The in-process store already wrote them with the public base.)
+    if matches!(upstream.target, crate::snapshot::UpstreamTarget::Builtin(_)) {
+        let (parts, body) = response.into_parts();
+        return Ok(Response::from_parts(parts, Full::new(body)));
+    }
     Ok(rewrite_response(
         response,
         &upstream::public_base_of(&upstream),

@@ -96,11 +96,18 @@ pub fn rewrite_locations(body: &mut serde_json::Value, from_base: &str, to_base:
 /// changed (the common case for bodies without locations costs one scan).
 pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> Option<Bytes> {
     let from = split(from_base)?;
-    if from.host.is_empty() || !contains_ignore_case(bytes, from.host.as_bytes()) {
+    if from.host.is_empty() {
+        return None;
+    }
+    let (any_case, exact) = count_host(bytes, from.host.as_bytes());
+    if any_case == 0 {
         return None;
     }
     let to = to_base.trim_end_matches('/');
-    if let Some(fast) = rewrite_exact(bytes, from_base.trim_end_matches('/'), to) {
+    if let Some(fast) = (any_case == exact)
+        .then(|| rewrite_exact(bytes, from_base.trim_end_matches('/'), to, exact))
+        .flatten()
+    {
         return fast;
     }
     if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
@@ -160,7 +167,7 @@ pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> O
 /// body may hold other spellings (case, default port) and the full scan
 /// must decide; `Some(None)` when nothing needs rewriting.
 #[allow(clippy::option_option)]
-fn rewrite_exact(bytes: &Bytes, from: &str, to: &str) -> Option<Option<Bytes>> {
+fn rewrite_exact(bytes: &Bytes, from: &str, to: &str, host_count: usize) -> Option<Option<Bytes>> {
     if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         return None;
     }
@@ -186,11 +193,10 @@ fn rewrite_exact(bytes: &Bytes, from: &str, to: &str) -> Option<Option<Bytes>> {
         copied = after;
         hits += 1;
     }
-    // Other spellings of the host (case, explicit default port) need the
-    // full scan; it also handles bodies with none.
-    let host = split(from)?.host;
-    let exact_host_count = memchr::memmem::find_iter(b, host.as_bytes()).count();
-    if exact_host_count != hits || contains_other_case(b, host.as_bytes(), exact_host_count) {
+    // Every mention of the host must have been one of these locations;
+    // otherwise another spelling (an explicit default port) may hide one
+    // and the full scan decides.
+    if host_count != hits {
         return None;
     }
     if hits == 0 {
@@ -200,53 +206,28 @@ fn rewrite_exact(bytes: &Bytes, from: &str, to: &str) -> Option<Option<Bytes>> {
     Some(Some(Bytes::from(out)))
 }
 
-/// True when `needle` occurs ignoring case more often than exactly.
-fn contains_other_case(hay: &[u8], needle: &[u8], exact: usize) -> bool {
-    if !needle.iter().any(u8::is_ascii_alphabetic) {
-        return false;
-    }
+/// How often `needle` occurs in `hay` ignoring ASCII case, and how many
+/// of those are spelled exactly: one pass, candidates found by memchr.
+fn count_host(hay: &[u8], needle: &[u8]) -> (usize, usize) {
     let Some((&first, rest)) = needle.split_first() else {
-        return false;
+        return (0, 0);
     };
     let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    let mut count = 0;
+    let (mut any_case, mut exact) = (0, 0);
     let mut at = 0;
     while let Some(pos) = hay.get(at..).and_then(|h| memchr::memchr2(lo, up, h)) {
-        let start = at + pos + 1;
-        if hay
-            .get(start..start + rest.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
-        {
-            count += 1;
+        let start = at + pos;
+        if let Some(w) = hay.get(start..start + needle.len()) {
+            if w.get(1..).is_some_and(|w| w.eq_ignore_ascii_case(rest)) {
+                any_case += 1;
+                if w == needle {
+                    exact += 1;
+                }
+            }
         }
-        at = start;
+        at = start + 1;
     }
-    count > exact
-}
-
-/// Whether `hay` contains `needle`, ASCII case ignored: candidate
-/// positions are found by the first byte, so a body without the host
-/// costs about one pass.
-fn contains_ignore_case(hay: &[u8], needle: &[u8]) -> bool {
-    let Some((&first, rest)) = needle.split_first() else {
-        return true;
-    };
-    let (lo, up) = (first.to_ascii_lowercase(), first.to_ascii_uppercase());
-    let mut at = 0;
-    while let Some(pos) = hay
-        .get(at..)
-        .and_then(|h| h.iter().position(|&b| b == lo || b == up))
-    {
-        let start = at + pos + 1;
-        if hay
-            .get(start..start + rest.len())
-            .is_some_and(|w| w.eq_ignore_ascii_case(rest))
-        {
-            return true;
-        }
-        at = start;
-    }
-    false
+    (any_case, exact)
 }
 
 /// Whether a JSON string literal can be a URL under some base at all.

@@ -38,6 +38,9 @@ pub struct UpstreamRequest {
     pub client_ip: IpAddr,
     pub client_proto: &'static str,
     pub client_host: String,
+    /// The tenant's public SCIM base URL. The in-process store writes its
+    /// locations with it directly, so its responses need no rewriting.
+    pub public_base: Option<String>,
 }
 
 /// The base URL the upstream writes into its locations (for the built-in
@@ -67,7 +70,10 @@ pub async fn forward(
     };
     match &upstream.target {
         UpstreamTarget::Builtin(store) => {
-            let base = public_base_of(upstream);
+            let base = req
+                .public_base
+                .clone()
+                .unwrap_or_else(|| public_base_of(upstream));
             let mut builder = Request::builder()
                 .method(req.method.clone())
                 .uri(path_and_query(&base, &req));

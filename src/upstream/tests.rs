@@ -95,6 +95,7 @@ fn request(path: &str, query: Option<&str>) -> UpstreamRequest {
         client_ip: "127.0.0.9".parse().unwrap(),
         client_proto: "https",
         client_host: "acme.example".into(),
+        public_base: None,
     }
 }
 
