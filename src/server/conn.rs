@@ -121,6 +121,8 @@ async fn http<IO, H>(
     let idle = listening.idle_timeout;
     let tick = (idle / 4).max(Duration::from_millis(50));
     let mut closing = false;
+    let mut last_count = activity.count();
+    let mut quiet = Duration::ZERO;
     loop {
         tokio::select! {
             _ = conn.as_mut() => break,
@@ -133,7 +135,14 @@ async fn http<IO, H>(
             () = tokio::time::sleep(tick), if !closing => {
                 // Idle keep-alive connections are closed; a request in
                 // flight finishes first (graceful).
-                if activity.idle_for() >= idle {
+                let count = activity.count();
+                if count == last_count {
+                    quiet += tick;
+                } else {
+                    quiet = Duration::ZERO;
+                    last_count = count;
+                }
+                if quiet >= idle {
                     closing = true;
                     conn.as_mut().graceful_shutdown();
                 }
