@@ -10,9 +10,17 @@ use crate::scim::path::AttrPath;
 /// input.
 const MAX_DEPTH: usize = 64;
 
+/// Most comparisons in one filter. `a and b and c ...` builds a tree one
+/// level deeper per operand, and evaluating, printing, cloning and
+/// dropping it recurse that deep: an unbounded chain (a `/.search` body
+/// may be megabytes) would overflow the stack.
+const MAX_TERMS: usize = 1000;
+
 struct Parser {
     tokens: Vec<Token>,
     at: usize,
+    /// Comparisons and presence tests seen so far.
+    terms: usize,
     /// Position just past the end, for "unexpected end" errors.
     end: usize,
 }
@@ -22,6 +30,7 @@ pub(super) fn parse(input: &str) -> ScimResult<Filter> {
     let mut p = Parser {
         tokens,
         at: 0,
+        terms: 0,
         end: input.chars().count() + 1,
     };
     if p.tokens.is_empty() {

@@ -154,6 +154,31 @@ fn errors_name_the_position() {
 }
 
 #[test]
+fn the_longest_chains_accepted_are_safe_on_a_small_stack() {
+    // 1000 terms: parse, evaluate, print, clone and drop on a 2 MiB stack
+    // (what a tokio worker thread has), in a debug build.
+    let t = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(|| {
+            for op in [" and ", " or "] {
+                let text = vec![r#"userName eq "x""#; 1000].join(op);
+                let f = Filter::parse(&text).unwrap();
+                let r = crate::scim::schema::SchemaRegistry::builtin();
+                let rt = r.resource_type("User").unwrap();
+                let ctx = EvalContext {
+                    registry: &r,
+                    resource_type: rt,
+                };
+                let _ = f.matches(&user(), &ctx);
+                let printed = f.to_string();
+                assert_eq!(Filter::parse(&printed).unwrap(), f.clone());
+            }
+        })
+        .unwrap();
+    assert!(t.join().is_ok());
+}
+
+#[test]
 fn evaluation_semantics() {
     assert!(
         eval(r#"userName eq "BJENSEN@example.com""#),
