@@ -156,6 +156,13 @@ impl Parser {
         else {
             return Err(error(self.end, "expected an attribute path"));
         };
+        self.terms += 1;
+        if self.terms > MAX_TERMS {
+            return Err(error(
+                pos,
+                &format!("more than {MAX_TERMS} comparisons in one filter"),
+            ));
+        }
         let path = AttrPath::parse(&word)
             .map_err(|_| error(pos, &format!("\"{word}\" is not an attribute path")))?;
         let Some(t) = self.next() else {

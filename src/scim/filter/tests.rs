@@ -151,6 +151,12 @@ fn errors_name_the_position() {
         .unwrap_err()
         .detail()
         .contains("nesting"));
+    let long = vec!["a pr"; 100_000].join(" and ");
+    assert!(Filter::parse(&long)
+        .unwrap_err()
+        .detail()
+        .contains("more than 1000 comparisons"));
+    assert!(Filter::parse(&vec!["a pr"; 1000].join(" or ")).is_ok());
 }
 
 #[test]
