@@ -31,17 +31,21 @@ fn hop_by_hop() -> [&'static HeaderName; 8] {
     ]
 }
 
+/// The headers a `Connection` header names (hop-by-hop as well).
+fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
+        .get_all(CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect()
+}
+
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // Headers the Connection header names are hop-by-hop too.
     if headers.contains_key(CONNECTION) {
-        let named: Vec<HeaderName> = headers
-            .get_all(CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-            .collect();
-        for n in named {
+        for n in connection_named(headers) {
             headers.remove(n);
         }
     }
@@ -58,13 +62,7 @@ pub fn clean_request_headers(
     req: &UpstreamRequest,
     host: &str,
 ) -> HeaderMap {
-    let named_by_connection: Vec<HeaderName> = client
-        .get_all(CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .collect();
+    let named_by_connection = connection_named(client);
     let mut h = HeaderMap::with_capacity(client.len() + 6);
     for (name, value) in client {
         let dropped = hop_by_hop().contains(&name)
