@@ -71,15 +71,25 @@ impl Gateway {
         )
         .await
         .unwrap_or_else(|_| {
-            Err(GatewayError::upstream(
-                504,
-                &format!(
-                    "the request did not complete within {}",
-                    humantime::format_duration(deadline)
+            let within = humantime::format_duration(deadline);
+            // Before the upstream was called, the time went to the client
+            // (a slow body): 408; after, to the upstream: 504.
+            Err(match trace.upstream {
+                None => GatewayError::client_reason(
+                    ScimError::new(
+                        408,
+                        None,
+                        format!("the request did not arrive within {within}"),
+                    ),
+                    "request_timeout",
                 ),
-                "request_timeout",
-                "request deadline",
-            ))
+                Some(_) => GatewayError::upstream(
+                    504,
+                    &format!("the request did not complete within {within}"),
+                    "request_timeout",
+                    "request deadline",
+                ),
+            })
         });
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         if let Ok(v) = HeaderValue::from_str(&request_id) {

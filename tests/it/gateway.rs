@@ -587,3 +587,30 @@ async fn an_https_upstream_with_a_custom_ca_and_its_own_token() {
         .unwrap();
     assert_eq!(resp.status(), 502);
 }
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_not_504() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let gw = TestGateway::builder()
+        .plaintext()
+        .server("request_timeout = \"1s\"")
+        .builtin("store")
+        .tenant("acme", &[ACME], "store")
+        .spawn();
+    let mut s = tokio::net::TcpStream::connect(gw.bound.public)
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /scim/v2/Users HTTP/1.1\r\nhost: {ACME}\r\nauthorization: Bearer {}\r\ncontent-type: application/scim+json\r\ncontent-length: 100\r\n\r\n{{\"userName\":",
+        token_for("acme")
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("application/scim+json"), "{text}");
+}

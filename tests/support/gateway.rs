@@ -17,6 +17,7 @@ pub fn token_for(tenant: &str) -> String {
 
 #[derive(Default)]
 pub struct GatewayBuilder {
+    plaintext: bool,
     server: Vec<String>,
     upstreams: Vec<String>,
     tenants: Vec<String>,
@@ -34,6 +35,12 @@ pub struct TestGateway {
 }
 
 impl GatewayBuilder {
+    /// Plain HTTP instead of TLS.
+    pub fn plaintext(mut self) -> Self {
+        self.plaintext = true;
+        self
+    }
+
     /// A `[server]` line, e.g. `request_timeout = "1s"`.
     pub fn server(mut self, line: &str) -> Self {
         self.server.push(line.to_string());
@@ -71,11 +78,24 @@ impl GatewayBuilder {
     }
 
     pub fn config_text(&self, dir: &std::path::Path) -> String {
+        let tls = if self.plaintext {
+            "plaintext = true\n".to_string()
+        } else {
+            format!(
+                "[server.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+                dir.join("server.crt").display(),
+                dir.join("server.key").display()
+            )
+        };
+        // `plaintext` must sit in [server], before any sub-table.
+        let (server_tls, sub_tls) = if self.plaintext {
+            (tls, String::new())
+        } else {
+            (String::new(), tls)
+        };
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n{}\n[server.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n\n[admin]\nlisten = \"127.0.0.1:0\"\n\n{}\n{}",
+            "[server]\nlisten = \"127.0.0.1:0\"\n{}\n{server_tls}{sub_tls}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n{}\n{}",
             self.server.join("\n"),
-            dir.join("server.crt").display(),
-            dir.join("server.key").display(),
             self.upstreams.join("\n"),
             self.tenants.join("\n")
         )
