@@ -77,6 +77,7 @@ fn bodies_byte_and_tree_paths_agree() {
 }
 
 proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::default() })]
     #[test]
     fn there_and_back_is_identity(ids in prop::collection::vec("[a-z0-9-]{1,12}", 1..6), text in "[ -~]{0,20}") {
         let body = json!({
