@@ -163,7 +163,7 @@ fn check_config(path: &Path) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start a runtime: {e}"))?;
     let _guard = rt.enter();
-    match config::load(path, None) {
+    match config::check(path) {
         Ok(s) => {
             println!(
                 "ok: {} tenants, {} upstreams",

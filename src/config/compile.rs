@@ -38,6 +38,21 @@ impl Problems {
 
 /// Reads, parses and compiles a config file.
 pub fn load(path: &Path, previous: Option<&Snapshot>) -> Result<Snapshot, ConfigErrors> {
+    load_with(path, previous, true)
+}
+
+/// Checks a config file without side effects: with `dev_certs = true`
+/// and no certificate yet, nothing is written and the snapshot has no TLS
+/// (it is for reporting only and must never serve).
+pub fn check(path: &Path) -> Result<Snapshot, ConfigErrors> {
+    load_with(path, None, false)
+}
+
+fn load_with(
+    path: &Path,
+    previous: Option<&Snapshot>,
+    make_dev_certs: bool,
+) -> Result<Snapshot, ConfigErrors> {
     let file = path.display().to_string();
     let one = |message: String| {
         ConfigErrors(vec![ConfigError {
@@ -56,7 +71,7 @@ pub fn load(path: &Path, previous: Option<&Snapshot>) -> Result<Snapshot, Config
     let text = std::fs::read_to_string(path)
         .map_err(|e| one(format!("cannot read the config file: {e}")))?;
     let raw = parse(&text, &file)?;
-    compile(&raw, path, previous)
+    compile_with(&raw, path, previous, make_dev_certs)
 }
 
 /// Parses TOML into the raw types; syntax errors and unknown keys are
@@ -87,6 +102,15 @@ pub fn compile(
     source: &Path,
     previous: Option<&Snapshot>,
 ) -> Result<Snapshot, ConfigErrors> {
+    compile_with(raw, source, previous, true)
+}
+
+fn compile_with(
+    raw: &FileConfig,
+    source: &Path,
+    previous: Option<&Snapshot>,
+    make_dev_certs: bool,
+) -> Result<Snapshot, ConfigErrors> {
     let file = source.file_name().map_or_else(
         || source.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
@@ -102,7 +126,7 @@ pub fn compile(
         .iter()
         .flat_map(|t| t.hosts.iter().map(|h| h.to_ascii_lowercase()))
         .collect();
-    let server = compile_server(raw, &base_dir, &all_hosts, &mut p);
+    let server = compile_server(raw, &base_dir, &all_hosts, make_dev_certs, &mut p);
     let admin = raw
         .admin
         .as_ref()
@@ -177,6 +201,7 @@ fn compile_server(
     raw: &FileConfig,
     base_dir: &Path,
     hosts: &[String],
+    make_dev_certs: bool,
     p: &mut Problems,
 ) -> Option<ServerSettings> {
     let s = &raw.server;
@@ -202,7 +227,8 @@ fn compile_server(
             let cert = resolve(base_dir, &tls.cert_file);
             let key = resolve(base_dir, &tls.key_file);
             let mut ok = true;
-            if tls.dev_certs {
+            let pending = tls.dev_certs && !make_dev_certs && !(cert.exists() && key.exists());
+            if tls.dev_certs && make_dev_certs {
                 match crate::tls::dev::ensure_dev_certs(&cert, &key, hosts) {
                     Ok(true) => {
                         tracing::warn!(cert = %cert.display(), "made development certificates (never use them in production)")
@@ -214,7 +240,10 @@ fn compile_server(
                     }
                 }
             }
-            if ok {
+            if pending {
+                // Checking only: the certificates will be made on start.
+                Some(None)
+            } else if ok {
                 match crate::tls::server_config(&cert, &key) {
                     Ok(c) => Some(Some(c)),
                     Err(e) => {

@@ -143,3 +143,21 @@ async fn secrets_come_from_files_and_never_print() {
     assert!(!format!("{s:?}").contains("s3cr3t"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn checking_a_dev_cert_config_writes_nothing() {
+    let dir = std::env::temp_dir().join(format!("scimgw-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let text = good().replace(
+        "plaintext = true",
+        "[server.tls]\ncert_file = \"certs/server.crt\"\nkey_file = \"certs/server.key\"\ndev_certs = true",
+    );
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, text).unwrap();
+    assert!(super::check(&path).is_ok());
+    assert!(!dir.join("certs").exists(), "check-config made no files");
+    let s = super::load(&path, None).unwrap();
+    assert!(s.server.tls.is_some() && dir.join("certs/server.crt").exists(), "start-up makes them");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -8,6 +8,6 @@ pub mod errors;
 pub mod raw;
 pub mod reload;
 
-pub use compile::{compile, load, parse};
+pub use compile::{check, compile, load, parse};
 pub use errors::{ConfigError, ConfigErrors};
 pub use reload::ConfigHandle;
