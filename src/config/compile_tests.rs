@@ -158,6 +158,9 @@ async fn checking_a_dev_cert_config_writes_nothing() {
     assert!(super::check(&path).is_ok());
     assert!(!dir.join("certs").exists(), "check-config made no files");
     let s = super::load(&path, None).unwrap();
-    assert!(s.server.tls.is_some() && dir.join("certs/server.crt").exists(), "start-up makes them");
+    assert!(
+        s.server.tls.is_some() && dir.join("certs/server.crt").exists(),
+        "start-up makes them"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
