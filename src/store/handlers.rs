@@ -124,16 +124,10 @@ impl Store {
         base: &str,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        let rt = self.resource_type(kind)?;
-        let mut state = self.write();
-        let existing = find(&state, kind, id)?.clone();
-        etag::check_if_match(if_match, version_of(&existing).as_deref())?;
-        check_id(body, id)?;
-        let new = validate_resource(&self.registry, rt, body, Some(&existing))?;
-        let stored = self.commit(&mut state, kind, id, new, Some(&existing))?;
-        let version = version_of(&stored);
-        let body = self.render(&state, kind, id, &stored, base, projection)?;
-        Ok(Reply::resource(200, body, version))
+        self.update(kind, id, if_match, base, projection, |rt, existing| {
+            check_id(body, id)?;
+            validate_resource(&self.registry, rt, body, Some(existing))
+        })
     }
 
     /// PATCH `/Users/{id}`: all operations or none (RFC 7644 §3.5.2).
@@ -146,13 +140,29 @@ impl Store {
         base: &str,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        let rt = self.resource_type(kind)?;
         let request = PatchRequest::parse(body)?;
+        self.update(kind, id, if_match, base, projection, |rt, existing| {
+            let patched = apply_patch(&self.registry, rt, existing, &request)?;
+            validate_resource(&self.registry, rt, &patched, Some(existing))
+        })
+    }
+
+    /// The shared path of PUT and PATCH: under the write lock, check the
+    /// version, compute the new state from the existing one, store it.
+    fn update(
+        &self,
+        kind: Kind,
+        id: &str,
+        if_match: Option<&str>,
+        base: &str,
+        projection: &Projection,
+        next: impl FnOnce(&ResourceType, &Value) -> ScimResult<Value>,
+    ) -> ScimResult<Reply> {
+        let rt = self.resource_type(kind)?;
         let mut state = self.write();
         let existing = find(&state, kind, id)?.clone();
         etag::check_if_match(if_match, version_of(&existing).as_deref())?;
-        let patched = apply_patch(&self.registry, rt, &existing, &request)?;
-        let new = validate_resource(&self.registry, rt, &patched, Some(&existing))?;
+        let new = next(rt, &existing)?;
         let stored = self.commit(&mut state, kind, id, new, Some(&existing))?;
         let version = version_of(&stored);
         let body = self.render(&state, kind, id, &stored, base, projection)?;
