@@ -60,6 +60,8 @@ pub struct Tenant {
     pub upstream: Arc<Upstream>,
     /// Accepted static bearer tokens, stored only as SHA-256 hashes.
     pub tokens: Vec<StaticToken>,
+    /// Request metric handles (filled on first use).
+    pub metrics: crate::telemetry::handles::TenantMetrics,
 }
 
 /// An accepted static bearer token: a name for logs and the SHA-256 of the
@@ -77,21 +79,19 @@ pub struct Upstream {
     pub target: UpstreamTarget,
     /// The credential the gateway presents (the client's never is).
     pub auth: UpstreamAuth,
+    /// `auth` as the `Authorization` value, made once (marked sensitive).
+    pub authorization: Option<http::HeaderValue>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Latency histogram handle (filled on first use).
+    pub metrics: crate::telemetry::handles::UpstreamMetrics,
 }
 
-/// Where an upstream is. (One per upstream, built at config time: the size
-/// difference between the variants costs nothing.)
+/// Where an upstream is.
 #[derive(Clone)]
-#[allow(clippy::large_enum_variant)]
 pub enum UpstreamTarget {
-    /// A remote SCIM server: base URL (scheme, authority, path prefix without
-    /// trailing slash) and the pooled client for it.
-    Http {
-        base: http::Uri,
-        client: crate::upstream::HttpClient,
-    },
+    /// A remote SCIM server and the connection pool for it.
+    Http(Arc<crate::upstream::HttpTarget>),
     /// The built-in store, in-process. Kept across reloads by upstream name.
     Builtin(Arc<Store>),
 }
@@ -181,18 +181,60 @@ impl fmt::Debug for StaticToken {
     }
 }
 
+// === impl Upstream ===
+
+impl Upstream {
+    pub fn new(
+        name: impl Into<String>,
+        target: UpstreamTarget,
+        auth: UpstreamAuth,
+        connect_timeout: Duration,
+        request_timeout: Duration,
+    ) -> Upstream {
+        Upstream {
+            name: name.into(),
+            authorization: auth.header_value(),
+            target,
+            auth,
+            connect_timeout,
+            request_timeout,
+            metrics: Default::default(),
+        }
+    }
+}
+
 // === impl UpstreamTarget ===
 
 impl fmt::Debug for UpstreamTarget {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            UpstreamTarget::Http { base, .. } => write!(f, "Http({base})"),
+            UpstreamTarget::Http(http) => write!(f, "Http({})", http.base),
             UpstreamTarget::Builtin(_) => f.write_str("Builtin"),
         }
     }
 }
 
 // === impl UpstreamAuth ===
+
+impl UpstreamAuth {
+    /// The `Authorization` header value, marked sensitive (never logged
+    /// by hyper or `Debug`).
+    pub fn header_value(&self) -> Option<http::HeaderValue> {
+        use base64::Engine;
+        let text = match self {
+            UpstreamAuth::None => return None,
+            UpstreamAuth::Bearer(token) => format!("Bearer {}", token.expose()),
+            UpstreamAuth::Basic { username, password } => format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{username}:{}", password.expose()))
+            ),
+        };
+        let mut value = http::HeaderValue::from_str(&text).ok()?;
+        value.set_sensitive(true);
+        Some(value)
+    }
+}
 
 impl fmt::Debug for UpstreamAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

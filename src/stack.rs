@@ -4,13 +4,14 @@
 use crate::authn::{self, Principal};
 use crate::config::reload::ConfigHandle;
 use crate::error::{ErrorInfo, GatewayError};
-use crate::rewrite;
+use crate::rewrite::Rebase;
 use crate::scim::error::ScimError;
 use crate::server::{ConnInfo, Handler};
-use crate::snapshot::Snapshot;
+use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamTarget};
 use crate::telemetry::events::{AuthFailed, RequestCompleted};
-use crate::tenant::{resolve_tenant, Origin, Routed};
-use crate::upstream::{self, UpstreamRequest};
+use crate::telemetry::names::resource_type_label;
+use crate::tenant::{resolve_tenant, Origin};
+use crate::upstream::{self, Deadline, UpstreamRequest};
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, LOCATION};
 use http::{HeaderName, Request, Response};
@@ -30,13 +31,18 @@ pub struct Gateway {
     config: Arc<ConfigHandle>,
 }
 
-/// What the access log and metrics learn about a request.
+/// What the access log and metrics learn about a request (borrowed from
+/// the request's snapshot: nothing is copied).
 #[derive(Debug, Default)]
-struct Trace {
-    tenant: Option<String>,
+struct Trace<'s> {
+    tenant: Option<&'s Tenant>,
     principal: Option<String>,
-    resource_type: Option<String>,
-    upstream: Option<String>,
+    /// The resource-type label (a fixed set).
+    resource_type: Option<&'static str>,
+    /// The first path segment when it is not one of the known resource
+    /// types (for the access log).
+    other_resource: Option<String>,
+    upstream: Option<&'s Upstream>,
     upstream_status: Option<u16>,
     upstream_latency: Option<Duration>,
 }
@@ -64,42 +70,23 @@ impl Gateway {
         // mix two configs.
         let snapshot = self.config.load();
         let mut trace = Trace::default();
-        let deadline = snapshot.server.request_timeout;
-        let outcome = tokio::time::timeout(
-            deadline,
-            pipeline(&snapshot, req, &conn, &request_id, &mut trace),
-        )
-        .await
-        .unwrap_or_else(|_| {
-            let within = humantime::format_duration(deadline);
-            // Before the upstream was called, the time went to the client
-            // (a slow body): 408; after, to the upstream: 504.
-            Err(match trace.upstream {
-                None => GatewayError::client_reason(
-                    ScimError::new(
-                        408,
-                        None,
-                        format!("the request did not arrive within {within}"),
-                    ),
-                    "request_timeout",
-                ),
-                Some(_) => GatewayError::upstream(
-                    504,
-                    &format!("the request did not complete within {within}"),
-                    "request_timeout",
-                    "request deadline",
-                ),
-            })
-        });
+        // The request deadline bounds every wait of the pipeline (the body
+        // read and the upstream call; the other stages do not wait).
+        let deadline = Deadline {
+            at: tokio::time::Instant::from_std(started) + snapshot.server.request_timeout,
+            within: snapshot.server.request_timeout,
+        };
+        let outcome = pipeline(&snapshot, req, &conn, &request_id, deadline, &mut trace).await;
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(X_REQUEST_ID.clone(), v);
         }
         let error = response.extensions().get::<ErrorInfo>();
-        if let (Some(e), Some(tenant)) = (error, trace.tenant.as_deref()) {
+        let tenant = trace.tenant;
+        if let (Some(e), Some(tenant)) = (error, tenant) {
             if response.status() == http::StatusCode::UNAUTHORIZED {
                 AuthFailed {
-                    tenant,
+                    tenant: tenant.id.as_str(),
                     reason: e.reason,
                     request_id: &request_id,
                     peer: conn.peer.ip(),
@@ -109,12 +96,13 @@ impl Gateway {
         }
         RequestCompleted {
             request_id: &request_id,
-            tenant: trace.tenant.as_deref(),
+            tenant,
             principal: trace.principal.as_deref(),
             method: &method,
-            resource_type: trace.resource_type.as_deref(),
+            resource_type: trace.other_resource.as_deref().or(trace.resource_type),
+            resource_label: trace.resource_type.unwrap_or("base"),
+            upstream: trace.upstream,
             status: response.status().as_u16(),
-            upstream: trace.upstream.as_deref(),
             upstream_status: trace.upstream_status,
             latency: started.elapsed(),
             upstream_latency: trace.upstream_latency,
@@ -128,12 +116,13 @@ impl Gateway {
 }
 
 /// The stages, in order.
-async fn pipeline<B>(
-    snapshot: &Snapshot,
+async fn pipeline<'s, B>(
+    snapshot: &'s Snapshot,
     req: Request<B>,
     conn: &ConnInfo,
     request_id: &str,
-    trace: &mut Trace,
+    deadline: Deadline,
+    trace: &mut Trace<'s>,
 ) -> Result<Response<Full<Bytes>>, GatewayError>
 where
     B: hyper::body::Body<Data = Bytes> + Send,
@@ -146,39 +135,66 @@ where
         sni: conn.sni.as_deref(),
     };
     let routed = resolve_tenant(snapshot, req.uri(), req.headers(), origin)?;
-    trace.tenant = Some(routed.tenant.id.to_string());
-    trace.resource_type = resource_type(&routed.scim_path);
+    let tenant: &'s Tenant = routed.tenant;
+    trace.tenant = Some(tenant);
+    let segment = first_segment(&routed.scim_path);
+    let label = resource_type_label(segment);
+    trace.resource_type = Some(label);
+    if label == "other" {
+        trace.other_resource = segment.map(|s| s.chars().take(32).collect());
+    }
 
     // Authenticate before reading the body: an unauthenticated client
     // costs one header check, not a body upload.
-    let principal: Principal = authn::authenticate(&routed.tenant, req.headers())?;
-    trace.principal = Some(principal.credential.clone());
+    let principal: Principal = authn::authenticate(tenant, req.headers())?;
+    trace.principal = Some(principal.credential);
 
-    // Bounded body read (413 beyond the cap; the request deadline bounds
-    // the time).
+    // Bounded body read (413 beyond the cap; 408 when the client is too
+    // slow for the request deadline).
     let (parts, body) = req.into_parts();
-    let body = read_body(&parts.headers, body, snapshot.server.max_request_body_bytes).await?;
+    let limit = snapshot.server.max_request_body_bytes;
+    let body =
+        match tokio::time::timeout_at(deadline.at, read_body(&parts.headers, body, limit)).await {
+            Ok(body) => body?,
+            Err(_) => {
+                return Err(GatewayError::client_reason(
+                    ScimError::new(
+                        408,
+                        None,
+                        format!(
+                            "the request did not arrive within {}",
+                            humantime::format_duration(deadline.within)
+                        ),
+                    ),
+                    "request_timeout",
+                ))
+            }
+        };
 
     // The upstream call: credentials swapped, headers cleaned, timeouts
     // and the response cap applied inside.
-    let upstream = routed.tenant.upstream.clone();
-    trace.upstream = Some(upstream.name.clone());
+    let upstream: &'s Upstream = &tenant.upstream;
+    trace.upstream = Some(upstream);
     let started = Instant::now();
     let response = upstream::forward(
-        &upstream,
+        upstream,
         UpstreamRequest {
             method: parts.method,
-            path: routed.scim_path.clone(),
+            path: routed.scim_path,
             query: parts.uri.query().map(str::to_string),
             headers: parts.headers,
             body,
             request_id: request_id.to_string(),
             client_ip: conn.peer.ip(),
             client_proto: if conn.tls { "https" } else { "http" },
-            client_host: routed.host.clone(),
-            public_base: Some(routed.public_base.clone()),
+            client_host: routed.host,
+            public_base: match upstream.target {
+                UpstreamTarget::Builtin(_) => Some(routed.public_base.clone()),
+                UpstreamTarget::Http(_) => None,
+            },
         },
         snapshot.server.max_response_body_bytes,
+        deadline,
     )
     .await?;
     trace.upstream_latency = Some(started.elapsed());
@@ -186,15 +202,13 @@ where
 
     // On the way back: locations point at the gateway, never upstream.
     // (The in-process store already wrote them with the public base.)
-    if matches!(upstream.target, crate::snapshot::UpstreamTarget::Builtin(_)) {
-        let (parts, body) = response.into_parts();
-        return Ok(Response::from_parts(parts, Full::new(body)));
-    }
-    Ok(rewrite_response(
-        response,
-        &upstream::public_base_of(&upstream),
-        &routed,
-    ))
+    Ok(match &upstream.target {
+        UpstreamTarget::Builtin(_) => {
+            let (parts, body) = response.into_parts();
+            Response::from_parts(parts, Full::new(body))
+        }
+        UpstreamTarget::Http(http) => rewrite_response(response, &http.rebase, &routed.public_base),
+    })
 }
 
 /// Reads a request body up to `limit` bytes.
@@ -236,18 +250,18 @@ where
 /// the tenant's public base.
 fn rewrite_response(
     response: Response<Bytes>,
-    from_base: &str,
-    routed: &Routed,
+    rebase: &Rebase,
+    public_base: &str,
 ) -> Response<Full<Bytes>> {
     let (mut parts, body) = response.into_parts();
     if let Some(loc) = parts.headers.get(LOCATION).and_then(|v| v.to_str().ok()) {
-        if let Some(new) = rewrite::rewrite_location_header(loc, from_base, &routed.public_base) {
+        if let Some(new) = rebase.location(loc, public_base) {
             if let Ok(v) = HeaderValue::from_str(&new) {
                 parts.headers.insert(LOCATION, v);
             }
         }
     }
-    let body = match rewrite::rewrite_response_body(&body, from_base, &routed.public_base) {
+    let body = match rebase.body(&body, public_base) {
         Some(new) => {
             parts.headers.remove(CONTENT_LENGTH);
             new
@@ -292,14 +306,13 @@ fn new_request_id() -> String {
     format!("{:016x}{:016x}", a.finish(), b.finish())
 }
 
-/// The resource type a SCIM path addresses (`/Users/1` → `Users`).
-fn resource_type(scim_path: &str) -> Option<String> {
+/// The first segment of a SCIM path (`/Users/1` → `Users`).
+fn first_segment(scim_path: &str) -> Option<&str> {
     scim_path
         .trim_start_matches('/')
         .split('/')
         .next()
         .filter(|s| !s.is_empty())
-        .map(|s| s.chars().take(32).collect())
 }
 
 impl Handler for Gateway {

@@ -14,8 +14,8 @@ pub const TENANT_PATH_PREFIX: &str = "/tenants/";
 
 /// A request matched to a tenant.
 #[derive(Debug, Clone)]
-pub struct Routed {
-    pub tenant: Arc<Tenant>,
+pub struct Routed<'s> {
+    pub tenant: &'s Arc<Tenant>,
     /// The path relative to the tenant's SCIM base, e.g. `/Users/123`
     /// (empty for the base itself).
     pub scim_path: String,
@@ -37,12 +37,12 @@ pub struct Origin<'a> {
 }
 
 /// Resolves the tenant of a request.
-pub fn resolve_tenant(
-    snapshot: &Snapshot,
+pub fn resolve_tenant<'s>(
+    snapshot: &'s Snapshot,
     uri: &Uri,
     headers: &HeaderMap,
     origin: Origin<'_>,
-) -> Result<Routed, GatewayError> {
+) -> Result<Routed<'s>, GatewayError> {
     let host = request_host(uri, headers)?;
     let scheme = if origin.tls { "https" } else { "http" };
     let path = uri.path();
@@ -64,7 +64,7 @@ pub fn resolve_tenant(
             ))
         })?;
         return Ok(Routed {
-            tenant: tenant.clone(),
+            tenant,
             scim_path: rest.to_string(),
             public_base: format!("{scheme}://{host}{base_path}"),
             host: host.to_string(),
@@ -93,7 +93,7 @@ pub fn resolve_tenant(
                 ))
             })?;
             return Ok(Routed {
-                tenant: tenant.clone(),
+                tenant,
                 scim_path: scim.to_string(),
                 public_base: format!("{scheme}://{host}{TENANT_PATH_PREFIX}{id}{base_path}"),
                 host: host.to_string(),
@@ -157,4 +157,4 @@ fn misdirected(host: &str) -> GatewayError {
 
 #[cfg(test)]
 #[path = "tenant_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -7,13 +7,13 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
-    let upstream = Arc::new(Upstream {
-        name: "store".into(),
-        target: UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
-        auth: UpstreamAuth::None,
-        connect_timeout: Duration::from_secs(1),
-        request_timeout: Duration::from_secs(1),
-    });
+    let upstream = Arc::new(Upstream::new(
+        "store",
+        UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
+        UpstreamAuth::None,
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    ));
     let mut tenants = HashMap::new();
     let mut hosts = HashMap::new();
     for (id, host) in [("acme", "acme.example"), ("globex", "globex.example")] {
@@ -22,6 +22,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             hosts: vec![host.into()],
             upstream: upstream.clone(),
             tokens: vec![],
+            metrics: Default::default(),
         });
         hosts.insert(host.to_string(), t.clone());
         tenants.insert(t.id.clone(), t);
@@ -49,7 +50,12 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
     }
 }
 
-fn resolve(s: &Snapshot, uri: &str, host: &str, sni: Option<&str>) -> Result<Routed, GatewayError> {
+fn resolve<'s>(
+    s: &'s Snapshot,
+    uri: &str,
+    host: &str,
+    sni: Option<&str>,
+) -> Result<Routed<'s>, GatewayError> {
     let mut headers = HeaderMap::new();
     headers.insert(HOST, HeaderValue::from_str(host).unwrap());
     resolve_tenant(

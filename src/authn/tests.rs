@@ -11,13 +11,13 @@ fn tenant() -> Tenant {
     Tenant {
         id: TenantId::new("acme").unwrap(),
         hosts: vec![],
-        upstream: Arc::new(Upstream {
-            name: "s".into(),
-            target: UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
-            auth: UpstreamAuth::None,
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(1),
-        }),
+        upstream: Arc::new(Upstream::new(
+            "s",
+            UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
+            UpstreamAuth::None,
+            Duration::from_secs(1),
+            Duration::from_secs(1),
+        )),
         tokens: vec![
             StaticToken {
                 name: "old".into(),
@@ -28,6 +28,7 @@ fn tenant() -> Tenant {
                 sha256: hash_token("token-new-0123456789abcdef"),
             },
         ],
+        metrics: Default::default(),
     }
 }
 

@@ -4,7 +4,6 @@
 //! Relative paths (certificates, CA bundles, secret files) are relative to
 //! the directory of the config file, so the gateway behaves the same from
 //! any working directory.
-use super::client::build_http_client;
 use super::errors::{ConfigError, ConfigErrors};
 use super::raw::{FileConfig, TenantSection, UpstreamAuthSection, UpstreamSection};
 use crate::snapshot::{
@@ -12,6 +11,7 @@ use crate::snapshot::{
     UpstreamTarget,
 };
 use crate::store::{Store, StoreConfig};
+use crate::upstream::HttpTarget;
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -389,19 +389,37 @@ fn compile_upstream(
                     .ok(),
             };
             let ca = u.ca_file.as_ref().map(|f| resolve(base_dir, f));
-            let client = match &connect_timeout {
-                Some(ct) => build_http_client(ca.as_deref(), *ct, pool_max_idle)
+            // TLS settings for https (and a check of ca_file either way).
+            let https = base
+                .as_ref()
+                .is_some_and(|b| b.scheme_str() == Some("https"));
+            let tls = if https || ca.is_some() {
+                crate::tls::client_config(ca.as_deref())
+                    .map(|c| Some(Arc::new(c)))
                     .map_err(|e| p.add(format!("{loc}.ca_file"), e))
-                    .ok(),
-                None => None,
+            } else {
+                Ok(None)
             };
             let auth = match &u.auth {
                 None => Some(UpstreamAuth::None),
                 Some(a) => upstream_auth(a, base_dir, p, &format!("{loc}.auth")),
             };
-            let target = base
-                .zip(client)
-                .map(|(base, client)| UpstreamTarget::Http { base, client });
+            if auth
+                .as_ref()
+                .is_some_and(|a| *a != UpstreamAuth::None && a.header_value().is_none())
+            {
+                p.add(
+                    format!("{loc}.auth"),
+                    "the credential has characters that an Authorization header cannot carry",
+                );
+            }
+            let target = match (base, tls, connect_timeout) {
+                (Some(base), Ok(tls), Some(ct)) => HttpTarget::new(base, tls, ct, pool_max_idle)
+                    .map_err(|e| p.add(format!("{loc}.url"), e))
+                    .ok()
+                    .map(|t| UpstreamTarget::Http(Arc::new(t))),
+                _ => None,
+            };
             (target, auth)
         }
         other => {
@@ -412,13 +430,13 @@ fn compile_upstream(
             (None, None)
         }
     };
-    Some(Upstream {
-        name: name.to_string(),
-        target: target?,
-        auth: auth?,
-        connect_timeout: connect_timeout?,
-        request_timeout: request_timeout?,
-    })
+    Some(Upstream::new(
+        name,
+        target?,
+        auth?,
+        connect_timeout?,
+        request_timeout?,
+    ))
 }
 
 /// An upstream base URL: http(s), with a host, no query or fragment; the
@@ -627,6 +645,7 @@ fn compile_tenant(
         hosts,
         upstream: upstream?,
         tokens,
+        metrics: Default::default(),
     })
 }
 

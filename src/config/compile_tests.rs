@@ -41,8 +41,8 @@ async fn a_good_config_compiles() {
     assert!(s.tenant_by_host("acme.example:443").is_some());
     let legacy = &s.upstreams["legacy"];
     match &legacy.target {
-        UpstreamTarget::Http { base, .. } => {
-            assert_eq!(base.to_string(), "http://127.0.0.1:9/scim/v2")
+        UpstreamTarget::Http(http) => {
+            assert_eq!(http.base.to_string(), "http://127.0.0.1:9/scim/v2")
         }
         UpstreamTarget::Builtin(_) => panic!("http expected"),
     }

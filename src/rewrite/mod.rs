@@ -95,115 +95,182 @@ pub fn rewrite_locations(body: &mut serde_json::Value, from_base: &str, to_base:
 /// Rewrites the locations in a JSON response body; `None` when nothing
 /// changed (the common case for bodies without locations costs one scan).
 pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> Option<Bytes> {
-    let from = split(from_base)?;
-    if from.host.is_empty() {
-        return None;
-    }
-    let (any_case, exact) = count_host(bytes, from.host.as_bytes());
-    if any_case == 0 {
-        return None;
-    }
-    let to = to_base.trim_end_matches('/');
-    if let Some(fast) = (any_case == exact)
-        .then(|| rewrite_exact(bytes, from_base.trim_end_matches('/'), to, exact))
-        .flatten()
-    {
-        return fast;
-    }
-    if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        // Would need JSON escaping: take the exact path.
-        let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
-        return rewrite_locations(&mut v, from_base, to)
-            .then(|| serde_json::to_vec(&v).ok().map(Bytes::from))
-            .flatten();
-    }
-    let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + 64);
-    let mut changed = false;
-    let mut i = 0;
-    let b = bytes.as_ref();
-    while i < b.len() {
-        // Copy up to the next string literal.
-        let Some(q) = b[i..].iter().position(|&c| c == b'"') else {
-            out.extend_from_slice(&b[i..]);
-            break;
-        };
-        out.extend_from_slice(&b[i..=i + q]);
-        let start = i + q + 1;
-        // Find the closing quote, honouring escapes.
-        let mut j = start;
-        let mut escaped = false;
-        while j < b.len() {
-            match (escaped, b[j]) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => break,
-                _ => {}
-            }
-            j += 1;
-        }
-        let literal = &b[start..j.min(b.len())];
-        let rewritten = (starts_like_url(literal) && !literal.contains(&b'\\'))
-            .then(|| std::str::from_utf8(literal).ok())
-            .flatten()
-            .and_then(|s| strip_base(s, &from));
-        match rewritten {
-            Some(after) => {
-                out.extend_from_slice(to.as_bytes());
-                out.extend_from_slice(after.as_bytes());
-                changed = true;
-            }
-            None => out.extend_from_slice(literal),
-        }
-        if j < b.len() {
-            out.push(b'"');
-        }
-        i = j + 1;
-    }
-    changed.then(|| Bytes::from(out))
+    Rebase::new(from_base)?.body(bytes, to_base)
 }
 
-/// The common case, found with a substring search: string literals that
-/// start with `from_base` spelled exactly as configured. `None` when the
-/// body may hold other spellings (case, default port) and the full scan
-/// must decide; `Some(None)` when nothing needs rewriting.
-#[allow(clippy::option_option)]
-fn rewrite_exact(bytes: &Bytes, from: &str, to: &str, host_count: usize) -> Option<Option<Bytes>> {
-    if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        return None;
-    }
-    let b = bytes.as_ref();
-    let pattern = format!("\"{from}");
-    let finder = memchr::memmem::Finder::new(pattern.as_bytes());
-    let mut out: Vec<u8> = Vec::new();
-    let mut copied = 0;
-    let mut hits = 0;
-    for at in finder.find_iter(b) {
-        // An escaped quote is inside a string, not the start of one.
-        let backslashes = b[..at].iter().rev().take_while(|&&c| c == b'\\').count();
-        let after = at + pattern.len();
-        let boundary = matches!(b.get(after), Some(b'/' | b'"' | b'?' | b'#'));
-        if backslashes % 2 == 1 || !boundary {
-            continue;
+/// An upstream base prepared once (per upstream, at config time) for
+/// rewriting: split for matching, with its substring searchers built.
+pub struct Rebase {
+    /// The base as configured, without a trailing slash.
+    from: String,
+    scheme: String,
+    host: String,
+    port: String,
+    path: String,
+    /// `"` + `from`: where a JSON string starts with the base.
+    quoted: memchr::memmem::Finder<'static>,
+    /// The host, when it has no letters (an IP address): case cannot
+    /// vary, so one substring count finds every mention.
+    caseless_host: Option<memchr::memmem::Finder<'static>>,
+}
+
+impl Rebase {
+    /// `None` when `from_base` is not an absolute URL with a host.
+    pub fn new(from_base: &str) -> Option<Rebase> {
+        let from = from_base.trim_end_matches('/');
+        let base = split(from)?;
+        if base.host.is_empty() {
+            return None;
         }
-        if out.is_empty() {
-            out.reserve(b.len() + 64);
+        let quoted = format!("\"{from}");
+        let caseless_host = (!base.host.bytes().any(|b| b.is_ascii_alphabetic()))
+            .then(|| memchr::memmem::Finder::new(base.host.as_bytes()).into_owned());
+        Some(Rebase {
+            scheme: base.scheme.to_string(),
+            host: base.host.to_string(),
+            port: base.port.to_string(),
+            path: base.path.to_string(),
+            from: from.to_string(),
+            quoted: memchr::memmem::Finder::new(quoted.as_bytes()).into_owned(),
+            caseless_host,
+        })
+    }
+
+    /// The base as configured, without a trailing slash.
+    pub fn as_str(&self) -> &str {
+        &self.from
+    }
+
+    fn base(&self) -> Base<'_> {
+        Base {
+            scheme: &self.scheme,
+            host: &self.host,
+            port: &self.port,
+            path: &self.path,
         }
-        out.extend_from_slice(&b[copied..=at]);
-        out.extend_from_slice(to.as_bytes());
-        copied = after;
-        hits += 1;
     }
-    // Every mention of the host must have been one of these locations;
-    // otherwise another spelling (an explicit default port) may hide one
-    // and the full scan decides.
-    if host_count != hits {
-        return None;
+
+    /// Rewrites one URL (a `Location` header) to `to_base`, or `None`
+    /// when it does not point under this base.
+    pub fn location(&self, value: &str, to_base: &str) -> Option<String> {
+        let after = strip_base(value, &self.base())?;
+        Some(format!("{}{after}", to_base.trim_end_matches('/')))
     }
-    if hits == 0 {
-        return Some(None);
+
+    /// Rewrites the locations in a JSON body; `None` when nothing changed.
+    pub fn body(&self, bytes: &Bytes, to_base: &str) -> Option<Bytes> {
+        let (any_case, exact) = match &self.caseless_host {
+            Some(finder) => {
+                let n = finder.find_iter(bytes).count();
+                (n, n)
+            }
+            None => count_host(bytes, self.host.as_bytes()),
+        };
+        if any_case == 0 {
+            return None;
+        }
+        let to = to_base.trim_end_matches('/');
+        if let Some(fast) = (any_case == exact)
+            .then(|| self.rewrite_exact(bytes, to, exact))
+            .flatten()
+        {
+            return fast;
+        }
+        let from = self.base();
+        if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            // Would need JSON escaping: take the exact path.
+            let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+            return rewrite_locations(&mut v, &self.from, to)
+                .then(|| serde_json::to_vec(&v).ok().map(Bytes::from))
+                .flatten();
+        }
+        let mut out: Vec<u8> = Vec::with_capacity(bytes.len() + 64);
+        let mut changed = false;
+        let mut i = 0;
+        let b = bytes.as_ref();
+        while i < b.len() {
+            // Copy up to the next string literal.
+            let Some(q) = b[i..].iter().position(|&c| c == b'"') else {
+                out.extend_from_slice(&b[i..]);
+                break;
+            };
+            out.extend_from_slice(&b[i..=i + q]);
+            let start = i + q + 1;
+            // Find the closing quote, honouring escapes.
+            let mut j = start;
+            let mut escaped = false;
+            while j < b.len() {
+                match (escaped, b[j]) {
+                    (true, _) => escaped = false,
+                    (false, b'\\') => escaped = true,
+                    (false, b'"') => break,
+                    _ => {}
+                }
+                j += 1;
+            }
+            let literal = &b[start..j.min(b.len())];
+            let rewritten = (starts_like_url(literal) && !literal.contains(&b'\\'))
+                .then(|| std::str::from_utf8(literal).ok())
+                .flatten()
+                .and_then(|s| strip_base(s, &from));
+            match rewritten {
+                Some(after) => {
+                    out.extend_from_slice(to.as_bytes());
+                    out.extend_from_slice(after.as_bytes());
+                    changed = true;
+                }
+                None => out.extend_from_slice(literal),
+            }
+            if j < b.len() {
+                out.push(b'"');
+            }
+            i = j + 1;
+        }
+        changed.then(|| Bytes::from(out))
     }
-    out.extend_from_slice(&b[copied..]);
-    Some(Some(Bytes::from(out)))
+    /// The common case, found with a substring search: string literals that
+    /// start with `from_base` spelled exactly as configured. `None` when the
+    /// body may hold other spellings (case, default port) and the full scan
+    /// must decide; `Some(None)` when nothing needs rewriting.
+    #[allow(clippy::option_option)]
+    fn rewrite_exact(&self, bytes: &Bytes, to: &str, host_count: usize) -> Option<Option<Bytes>> {
+        if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+            return None;
+        }
+        let b = bytes.as_ref();
+        let finder = &self.quoted;
+        let pattern = finder.needle();
+        let mut out: Vec<u8> = Vec::new();
+        let mut copied = 0;
+        let mut hits = 0;
+        for at in finder.find_iter(b) {
+            // An escaped quote is inside a string, not the start of one.
+            let backslashes = b[..at].iter().rev().take_while(|&&c| c == b'\\').count();
+            let after = at + pattern.len();
+            let boundary = matches!(b.get(after), Some(b'/' | b'"' | b'?' | b'#'));
+            if backslashes % 2 == 1 || !boundary {
+                continue;
+            }
+            if out.is_empty() {
+                out.reserve(b.len() + 64);
+            }
+            out.extend_from_slice(&b[copied..=at]);
+            out.extend_from_slice(to.as_bytes());
+            copied = after;
+            hits += 1;
+        }
+        // Every mention of the host must have been one of these locations;
+        // otherwise another spelling (an explicit default port) may hide one
+        // and the full scan decides.
+        if host_count != hits {
+            return None;
+        }
+        if hits == 0 {
+            return Some(None);
+        }
+        out.extend_from_slice(&b[copied..]);
+        Some(Some(Bytes::from(out)))
+    }
 }
 
 /// How often `needle` occurs in `hay` ignoring ASCII case, and how many

@@ -14,8 +14,8 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::LazyConfigAcceptor;
 
-/// What the connection tells about each of its requests; in every
-/// request's extensions and passed to the handler.
+/// What the connection tells about each of its requests; passed to the
+/// handler with each.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
     pub peer: SocketAddr,
@@ -108,13 +108,10 @@ async fn http<IO, H>(
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_timeout(Duration::from_secs(20))
         .max_header_list_size(u32::try_from(listening.max_header_bytes).unwrap_or(u32::MAX));
-    let service = service_fn(move |mut req| {
+    let service = service_fn(move |req| {
         let handler = handler.clone();
         let info = info.clone();
-        async move {
-            req.extensions_mut().insert(info.clone());
-            Ok::<_, Infallible>(handler.call(req, info).await)
-        }
+        async move { Ok::<_, Infallible>(handler.call(req, info).await) }
     });
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);

@@ -1,17 +1,24 @@
 //! Named telemetry events: each logs and counts together.
+use super::handles::{duration_histogram, requests_counter, RequestLabels};
 use super::names::*;
+use crate::snapshot::{Tenant, Upstream};
 use std::time::Duration;
 
 /// One request answered: the access-log line and the request metrics.
 #[derive(Debug)]
 pub struct RequestCompleted<'a> {
     pub request_id: &'a str,
-    pub tenant: Option<&'a str>,
+    /// The tenant, once resolved.
+    pub tenant: Option<&'a Tenant>,
     pub principal: Option<&'a str>,
     pub method: &'a http::Method,
+    /// The resource type addressed (first path segment), as sent.
     pub resource_type: Option<&'a str>,
+    /// Its metric label (see [`resource_type_label`]).
+    pub resource_label: &'static str,
     pub status: u16,
-    pub upstream: Option<&'a str>,
+    /// The upstream, when it was called.
+    pub upstream: Option<&'a Upstream>,
     pub upstream_status: Option<u16>,
     pub latency: Duration,
     pub upstream_latency: Option<Duration>,
@@ -22,15 +29,17 @@ pub struct RequestCompleted<'a> {
 
 impl RequestCompleted<'_> {
     pub fn emit(&self) {
+        let tenant = self.tenant.map_or("-", |t| t.id.as_str());
+        let upstream = self.upstream.map(|u| u.name.as_str());
         tracing::info!(
             target: "access",
             request_id = self.request_id,
-            tenant = self.tenant.unwrap_or("-"),
+            tenant,
             principal = self.principal.unwrap_or("-"),
             method = %self.method,
             resource_type = self.resource_type.unwrap_or("-"),
             status = self.status,
-            upstream = self.upstream.unwrap_or("-"),
+            upstream = upstream.unwrap_or("-"),
             upstream_status = self.upstream_status.unwrap_or(0),
             latency_us = u64::try_from(self.latency.as_micros()).unwrap_or(u64::MAX),
             upstream_latency_us = self
@@ -41,22 +50,26 @@ impl RequestCompleted<'_> {
             peer = %self.peer,
             "request"
         );
-        let tenant = self.tenant.unwrap_or("-").to_string();
-        let method = method_label(self.method);
-        metrics::counter!(
-            REQUESTS_TOTAL,
-            "tenant" => tenant.clone(),
-            "upstream" => self.upstream.unwrap_or("-").to_string(),
-            "method" => method,
-            "resource_type" => resource_type_label(self.resource_type),
-            "status_class" => status_class(self.status),
-        )
-        .increment(1);
-        metrics::histogram!(REQUEST_DURATION_SECONDS, "tenant" => tenant, "method" => method)
-            .record(self.latency.as_secs_f64());
+        let labels = RequestLabels {
+            tenant,
+            upstream,
+            method: method_label(self.method),
+            resource_type: self.resource_label,
+            status_class: status_class(self.status),
+        };
+        let seconds = self.latency.as_secs_f64();
+        match self.tenant {
+            Some(t) => t.metrics.record(&labels, seconds),
+            // No tenant (unknown host): uncached, and rare.
+            None => {
+                requests_counter(&labels).increment(1);
+                duration_histogram(tenant, labels.method).record(seconds);
+            }
+        }
         if let (Some(upstream), Some(latency)) = (self.upstream, self.upstream_latency) {
-            metrics::histogram!(UPSTREAM_DURATION_SECONDS, "upstream" => upstream.to_string())
-                .record(latency.as_secs_f64());
+            upstream
+                .metrics
+                .record_latency(&upstream.name, latency.as_secs_f64());
         }
     }
 }

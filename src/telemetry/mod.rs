@@ -7,6 +7,7 @@
 //! verbatim becomes a label, and no secret ever does.
 pub mod admin;
 pub mod events;
+pub mod handles;
 pub mod names;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
@@ -83,14 +84,17 @@ mod tests {
     #[test]
     fn a_request_shows_up_on_the_metrics_page() {
         super::metrics_handle();
+        let snapshot = crate::tenant::tests::snapshot(false);
+        let tenant = &snapshot.tenants["acme"];
         RequestCompleted {
             request_id: "r1",
-            tenant: Some("telemetry-test"),
+            tenant: Some(tenant),
             principal: Some("quickstart"),
             method: &http::Method::GET,
             resource_type: Some("Users"),
+            resource_label: "Users",
             status: 200,
-            upstream: Some("store"),
+            upstream: Some(&tenant.upstream),
             upstream_status: Some(200),
             latency: Duration::from_millis(3),
             upstream_latency: Some(Duration::from_millis(2)),
@@ -101,7 +105,8 @@ mod tests {
         .emit();
         let page = super::render_metrics();
         assert!(page.contains(REQUESTS_TOTAL), "{page}");
-        assert!(page.contains("tenant=\"telemetry-test\""), "{page}");
+        assert!(page.contains("tenant=\"acme\""), "{page}");
+        assert!(page.contains("upstream=\"store\""), "{page}");
         assert!(page.contains(REQUEST_DURATION_SECONDS), "{page}");
     }
 }

@@ -3,13 +3,13 @@
 //! upstream; the upstream's own credential and the forwarding headers are
 //! added.
 use super::UpstreamRequest;
-use crate::snapshot::{Upstream, UpstreamAuth};
-use base64::Engine;
+use crate::snapshot::Upstream;
 use http::header::{
     HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, HOST,
     PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
 use http::HeaderMap;
+use std::fmt::Write;
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -60,9 +60,13 @@ pub fn clean_request_headers(
     client: &HeaderMap,
     upstream: &Upstream,
     req: &UpstreamRequest,
-    host: &str,
+    host: HeaderValue,
 ) -> HeaderMap {
-    let named_by_connection = connection_named(client);
+    let named_by_connection = if client.contains_key(CONNECTION) {
+        connection_named(client)
+    } else {
+        Vec::new()
+    };
     let mut h = HeaderMap::with_capacity(client.len() + 6);
     for (name, value) in client {
         let dropped = hop_by_hop().contains(&name)
@@ -83,12 +87,10 @@ pub fn clean_request_headers(
             h.append(name.clone(), value.clone());
         }
     }
-    if let Ok(v) = HeaderValue::from_str(host) {
-        h.insert(HOST, v);
-    }
+    h.insert(HOST, host);
     // X-Forwarded-For: append the client to what a trusted load balancer
     // may have sent before us.
-    let mut xff = String::new();
+    let mut xff = String::with_capacity(48);
     for v in client
         .get_all(&X_FORWARDED_FOR)
         .iter()
@@ -97,7 +99,7 @@ pub fn clean_request_headers(
         xff.push_str(v);
         xff.push_str(", ");
     }
-    xff.push_str(&req.client_ip.to_string());
+    let _ = write!(xff, "{}", req.client_ip);
     for (name, value) in [
         (&X_FORWARDED_FOR, xff.as_str()),
         (&X_FORWARDED_PROTO, req.client_proto),
@@ -108,18 +110,8 @@ pub fn clean_request_headers(
             h.insert(name.clone(), v);
         }
     }
-    let credential = match &upstream.auth {
-        UpstreamAuth::None => None,
-        UpstreamAuth::Bearer(token) => Some(format!("Bearer {}", token.expose())),
-        UpstreamAuth::Basic { username, password } => Some(format!(
-            "Basic {}",
-            base64::engine::general_purpose::STANDARD
-                .encode(format!("{username}:{}", password.expose()))
-        )),
-    };
-    if let Some(mut v) = credential.and_then(|c| HeaderValue::from_str(&c).ok()) {
-        v.set_sensitive(true);
-        h.insert(AUTHORIZATION, v);
+    if let Some(v) = &upstream.authorization {
+        h.insert(AUTHORIZATION, v.clone());
     }
     h
 }

@@ -5,23 +5,98 @@
 //! or broken response → 502) with a detail safe for the client; the
 //! internal cause (addresses, transport errors) goes to the logs only.
 mod headers;
+pub mod pool;
 
 pub use headers::{clean_request_headers, clean_response_headers};
 
 use crate::error::GatewayError;
+use crate::rewrite::Rebase;
 use crate::snapshot::{Upstream, UpstreamTarget};
 use crate::telemetry::events::UpstreamFailed;
 use bytes::Bytes;
-use http::{HeaderMap, Method, Request, Response, Uri};
+use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{BodyExt, Full, Limited};
+use pool::{Pool, PoolSettings};
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
 
-/// The pooled client used for every `kind = "http"` upstream: HTTP/1.1
-/// and HTTP/2, HTTPS through rustls (public roots or a custom CA bundle).
+/// A pooled HTTP(S) client for auxiliary calls (key sets, token
+/// endpoints): HTTP/1.1 and HTTP/2, rustls. Proxied requests use the
+/// upstream's own [`Pool`].
 pub type HttpClient = hyper_util::client::legacy::Client<
     hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
     Full<Bytes>,
 >;
+
+/// A remote SCIM server: where it is, how its locations read, and the
+/// connection pool to it. Built once per config.
+pub struct HttpTarget {
+    /// The base URL, e.g. `https://scim.internal/scim/v2`, without a
+    /// trailing slash.
+    pub base: Uri,
+    /// The base's path (`/scim/v2`, or empty), without a trailing slash.
+    base_path: String,
+    /// The `Host` header sent upstream.
+    host: HeaderValue,
+    /// Rewrites the upstream's locations to the gateway's.
+    pub rebase: Rebase,
+    pub pool: Pool,
+}
+
+impl HttpTarget {
+    /// `tls` is required for an `https` base.
+    pub fn new(
+        base: Uri,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        connect_timeout: Duration,
+        max_idle: usize,
+    ) -> Result<HttpTarget, String> {
+        let (Some(scheme), Some(authority)) = (base.scheme().cloned(), base.authority().cloned())
+        else {
+            return Err(format!("\"{base}\" is not an absolute URL"));
+        };
+        let host = HeaderValue::from_str(authority.as_str())
+            .map_err(|_| format!("\"{authority}\" cannot be a Host header"))?;
+        let text = base.to_string();
+        let rebase = Rebase::new(&text).ok_or_else(|| format!("\"{base}\" has no host"))?;
+        let pool = Pool::new(PoolSettings {
+            scheme,
+            authority,
+            tls,
+            connect_timeout,
+            max_idle,
+            idle_timeout: Duration::from_secs(30),
+        })?;
+        Ok(HttpTarget {
+            base_path: base.path().trim_end_matches('/').to_string(),
+            base,
+            host,
+            rebase,
+            pool,
+        })
+    }
+
+    /// The request target: base path + SCIM path + `?query`, in origin
+    /// form, nothing re-encoded.
+    fn target(&self, path: &str, query: Option<&str>) -> Result<Uri, http::Error> {
+        let mut s = String::with_capacity(
+            self.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1) + 1,
+        );
+        s.push_str(&self.base_path);
+        s.push_str(path);
+        if s.is_empty() {
+            s.push('/');
+        }
+        if let Some(q) = query {
+            s.push('?');
+            s.push_str(q);
+        }
+        let pq = http::uri::PathAndQuery::from_maybe_shared(Bytes::from(s))?;
+        Ok(Uri::from(pq))
+    }
+}
 
 /// A request on its way upstream.
 #[derive(Debug)]
@@ -43,31 +118,32 @@ pub struct UpstreamRequest {
     pub public_base: Option<String>,
 }
 
+/// When the whole request must be answered, and the configured limit
+/// behind it (for the message).
+#[derive(Debug, Clone, Copy)]
+pub struct Deadline {
+    pub at: Instant,
+    pub within: Duration,
+}
+
 /// The base URL the upstream writes into its locations (for the built-in
 /// store, a synthetic base that the gateway rewrites back).
 pub fn public_base_of(upstream: &Upstream) -> String {
     match &upstream.target {
-        UpstreamTarget::Http { base, .. } => base.to_string().trim_end_matches('/').to_string(),
+        UpstreamTarget::Http(http) => http.rebase.as_str().to_string(),
         UpstreamTarget::Builtin(_) => format!("http://builtin.invalid/{}", upstream.name),
     }
 }
 
 /// Sends the request upstream and reads the whole response (bounded by
-/// `max_response_body` bytes and the upstream's request timeout).
+/// `max_response_body` bytes, the upstream's request timeout and the
+/// request's deadline).
 pub async fn forward(
     upstream: &Upstream,
     req: UpstreamRequest,
     max_response_body: usize,
+    deadline: Deadline,
 ) -> Result<Response<Bytes>, GatewayError> {
-    let fail = |status: u16, detail: &str, reason: &'static str, cause: String| {
-        UpstreamFailed {
-            upstream: &upstream.name,
-            reason,
-            request_id: &req.request_id,
-        }
-        .emit();
-        GatewayError::upstream(status, detail, reason, cause)
-    };
     match &upstream.target {
         UpstreamTarget::Builtin(store) => {
             let base = req
@@ -78,7 +154,12 @@ pub async fn forward(
                 .method(req.method.clone())
                 .uri(path_and_query(&base, &req));
             if let Some(h) = builder.headers_mut() {
-                *h = clean_request_headers(&req.headers, upstream, &req, "builtin.invalid");
+                *h = clean_request_headers(
+                    &req.headers,
+                    upstream,
+                    &req,
+                    HeaderValue::from_static("builtin.invalid"),
+                );
             }
             let request = builder
                 .body(req.body.clone())
@@ -90,85 +171,117 @@ pub async fn forward(
             };
             Ok(store.handle_at(&request, &base, path))
         }
-        UpstreamTarget::Http { base, client } => {
-            let uri: Uri = path_and_query(&base.to_string(), &req)
-                .parse()
-                .map_err(|e| {
-                    fail(
-                        502,
-                        "the request path cannot be sent upstream",
-                        "upstream_protocol",
-                        format!("{e}"),
-                    )
-                })?;
-            let host = base.authority().map_or("", |a| a.as_str()).to_string();
-            let mut builder = Request::builder().method(req.method.clone()).uri(uri);
-            if let Some(h) = builder.headers_mut() {
-                *h = clean_request_headers(&req.headers, upstream, &req, &host);
-            }
-            let request = builder.body(Full::new(req.body.clone())).map_err(|e| {
-                GatewayError::internal(format!("building the upstream request: {e}"))
-            })?;
-            let call = async {
-                let response = client.request(request).await.map_err(|e| {
-                    let cause = format!("{} {e:?}", upstream.name);
-                    if e.is_connect() {
-                        fail(
-                            502,
-                            "the upstream could not be reached",
-                            "upstream_connect",
-                            cause,
-                        )
-                    } else {
-                        fail(
-                            502,
-                            "the upstream connection failed",
-                            "upstream_protocol",
-                            cause,
-                        )
-                    }
-                })?;
-                let (mut parts, body) = response.into_parts();
-                let bytes = Limited::new(body, max_response_body)
-                    .collect()
-                    .await
-                    .map_err(|e| {
-                        if e.is::<http_body_util::LengthLimitError>() {
-                            fail(
-                                502,
-                                &format!(
-                                    "the upstream response exceeded {max_response_body} bytes"
-                                ),
-                                "upstream_too_large",
-                                e.to_string(),
-                            )
-                        } else {
-                            fail(
-                                502,
-                                "the upstream response could not be read",
-                                "upstream_protocol",
-                                e.to_string(),
-                            )
-                        }
-                    })?
-                    .to_bytes();
-                clean_response_headers(&mut parts.headers);
-                Ok(Response::from_parts(parts, bytes))
-            };
-            match tokio::time::timeout(upstream.request_timeout, call).await {
-                Ok(result) => result,
-                Err(_) => Err(fail(
-                    504,
-                    &format!(
-                        "the upstream did not answer within {}",
-                        humantime::format_duration(upstream.request_timeout)
-                    ),
-                    "upstream_timeout",
-                    format!("{} timed out", upstream.name),
-                )),
-            }
+        UpstreamTarget::Http(http) => {
+            forward_http(upstream, http, req, max_response_body, deadline).await
         }
     }
+}
+
+async fn forward_http(
+    upstream: &Upstream,
+    http: &HttpTarget,
+    req: UpstreamRequest,
+    max_response_body: usize,
+    deadline: Deadline,
+) -> Result<Response<Bytes>, GatewayError> {
+    let request_id = req.request_id.as_str();
+    let fail = |status: u16, detail: &str, reason: &'static str, cause: String| {
+        UpstreamFailed {
+            upstream: &upstream.name,
+            reason,
+            request_id,
+        }
+        .emit();
+        GatewayError::upstream(status, detail, reason, cause)
+    };
+    let uri = http.target(&req.path, req.query.as_deref()).map_err(|e| {
+        fail(
+            502,
+            "the request path cannot be sent upstream",
+            "upstream_protocol",
+            format!("{e}"),
+        )
+    })?;
+    let mut request = Request::new(Full::new(req.body.clone()));
+    *request.method_mut() = req.method.clone();
+    *request.uri_mut() = uri;
+    *request.headers_mut() = clean_request_headers(&req.headers, upstream, &req, http.host.clone());
+
+    // One timer for the call: the upstream's timeout or what is left of
+    // the request's, whichever ends first.
+    let upstream_until = Instant::now() + upstream.request_timeout;
+    let until = upstream_until.min(deadline.at);
+    let timed_out = || {
+        if upstream_until <= deadline.at {
+            fail(
+                504,
+                &format!(
+                    "the upstream did not answer within {}",
+                    humantime::format_duration(upstream.request_timeout)
+                ),
+                "upstream_timeout",
+                format!("{} timed out", upstream.name),
+            )
+        } else {
+            fail(
+                504,
+                &format!(
+                    "the request did not complete within {}",
+                    humantime::format_duration(deadline.within)
+                ),
+                "request_timeout",
+                format!("{}: request deadline", upstream.name),
+            )
+        }
+    };
+    let (response, lease) = match tokio::time::timeout_at(until, http.pool.send(request)).await {
+        Err(_) => return Err(timed_out()),
+        Ok(Err(e)) => {
+            let cause = format!("{}: {e}", upstream.name);
+            return Err(if e.is_connect() {
+                fail(
+                    502,
+                    "the upstream could not be reached",
+                    "upstream_connect",
+                    cause,
+                )
+            } else {
+                fail(
+                    502,
+                    "the upstream connection failed",
+                    "upstream_protocol",
+                    cause,
+                )
+            });
+        }
+        Ok(Ok(exchanged)) => exchanged,
+    };
+    let (mut parts, body) = response.into_parts();
+    let collected = tokio::time::timeout_at(until, Limited::new(body, max_response_body).collect());
+    let bytes = match collected.await {
+        Err(_) => return Err(timed_out()),
+        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
+            return Err(fail(
+                502,
+                &format!("the upstream response exceeded {max_response_body} bytes"),
+                "upstream_too_large",
+                e.to_string(),
+            ))
+        }
+        Ok(Err(e)) => {
+            return Err(fail(
+                502,
+                "the upstream response could not be read",
+                "upstream_protocol",
+                e.to_string(),
+            ))
+        }
+        Ok(Ok(collected)) => collected.to_bytes(),
+    };
+    // Read to the end: the connection may serve the next request.
+    lease.release();
+    clean_response_headers(&mut parts.headers);
+    Ok(Response::from_parts(parts, bytes))
 }
 
 /// `base` + path + `?query`, without doubling slashes and without

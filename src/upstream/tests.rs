@@ -1,6 +1,5 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
-use crate::config::client::build_http_client;
 use crate::snapshot::{Secret, UpstreamAuth};
 use crate::store::{Store, StoreConfig};
 use hyper::body::Incoming;
@@ -58,15 +57,22 @@ async fn spawn_echo() -> std::net::SocketAddr {
 use http::HeaderValue;
 
 fn upstream(base: &str, auth: UpstreamAuth) -> Upstream {
-    Upstream {
-        name: "legacy".into(),
-        target: UpstreamTarget::Http {
-            base: base.parse().unwrap(),
-            client: build_http_client(None, Duration::from_secs(2), 8).unwrap(),
-        },
+    Upstream::new(
+        "legacy",
+        UpstreamTarget::Http(Arc::new(
+            HttpTarget::new(base.parse().unwrap(), None, Duration::from_secs(2), 8).unwrap(),
+        )),
         auth,
-        connect_timeout: Duration::from_secs(2),
-        request_timeout: Duration::from_millis(500),
+        Duration::from_secs(2),
+        Duration::from_millis(500),
+    )
+}
+
+/// A request deadline that never binds.
+fn far() -> Deadline {
+    Deadline {
+        at: tokio::time::Instant::now() + Duration::from_secs(60),
+        within: Duration::from_secs(60),
     }
 }
 
@@ -113,6 +119,7 @@ async fn credentials_are_swapped_and_headers_cleaned() {
             Some("cursor=&count=2"),
         ),
         1 << 20,
+        far(),
     )
     .await
     .unwrap();
@@ -144,7 +151,7 @@ async fn credentials_are_swapped_and_headers_cleaned() {
             password: Secret::new("pw".into()),
         },
     );
-    let resp = forward(&basic, request("/Users", None), 1 << 20)
+    let resp = forward(&basic, request("/Users", None), 1 << 20, far())
         .await
         .unwrap();
     let seen: Value = serde_json::from_slice(resp.body()).unwrap();
@@ -158,6 +165,7 @@ async fn failures_are_classified_without_leaking_addresses() {
         &upstream(&format!("http://{addr}/scim/v2"), UpstreamAuth::None),
         request("/slow", None),
         1 << 20,
+        far(),
     )
     .await
     .unwrap_err();
@@ -166,6 +174,7 @@ async fn failures_are_classified_without_leaking_addresses() {
         &upstream(&format!("http://{addr}/scim/v2"), UpstreamAuth::None),
         request("/huge", None),
         1000,
+        far(),
     )
     .await
     .unwrap_err();
@@ -179,6 +188,7 @@ async fn failures_are_classified_without_leaking_addresses() {
         &upstream(&format!("http://{closed}/scim/v2"), UpstreamAuth::None),
         request("/Users", None),
         1000,
+        far(),
     )
     .await
     .unwrap_err();
@@ -192,13 +202,13 @@ async fn failures_are_classified_without_leaking_addresses() {
 
 #[tokio::test]
 async fn the_builtin_store_is_called_in_process() {
-    let up = Upstream {
-        name: "store".into(),
-        target: UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
-        auth: UpstreamAuth::None,
-        connect_timeout: Duration::from_secs(1),
-        request_timeout: Duration::from_secs(1),
-    };
+    let up = Upstream::new(
+        "store",
+        UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
+        UpstreamAuth::None,
+        Duration::from_secs(1),
+        Duration::from_secs(1),
+    );
     let mut create = request("/Users", None);
     create.method = Method::POST;
     create.headers.insert(
@@ -209,7 +219,7 @@ async fn the_builtin_store_is_called_in_process() {
         json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "inproc"})
             .to_string(),
     );
-    let resp = forward(&up, create, 1 << 20).await.unwrap();
+    let resp = forward(&up, create, 1 << 20, far()).await.unwrap();
     assert_eq!(resp.status(), 201);
     let body: Value = serde_json::from_slice(resp.body()).unwrap();
     let id = body["id"].as_str().unwrap();
@@ -221,6 +231,7 @@ async fn the_builtin_store_is_called_in_process() {
         &up,
         request(&format!("/Users/{id}"), Some("attributes=userName")),
         1 << 20,
+        far(),
     )
     .await
     .unwrap();
