@@ -171,8 +171,17 @@ pub async fn forward(
             };
             Ok(store.handle_at(&request, &base, path))
         }
+        // Boxed once here so that the large state of the exchange is not
+        // moved through every enclosing future.
         UpstreamTarget::Http(http) => {
-            forward_http(upstream, http, req, max_response_body, deadline).await
+            Box::pin(forward_http(
+                upstream,
+                http,
+                req,
+                max_response_body,
+                deadline,
+            ))
+            .await
         }
     }
 }

@@ -138,7 +138,10 @@ impl Pool {
         for fresh in [false, true] {
             let conn = match self.checkout(fresh).await {
                 Some(conn) => conn,
-                None => self.connect().await?,
+                // Boxed: connecting (TLS handshake included) is rare, and
+                // its large state would otherwise sit in every request's
+                // future.
+                None => Box::pin(self.connect()).await?,
             };
             match conn {
                 Conn::H2(mut sender) => {
