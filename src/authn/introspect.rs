@@ -12,14 +12,17 @@
 //! redacting `Secret` and the bounded form POST, and on
 //! `crate::config::client` for the HTTP client.
 mod cache;
+mod error;
 mod response;
 #[cfg(test)]
 mod tests;
 
-use crate::upstream::oauth::form::{self, PostError};
+use crate::upstream::oauth::form;
 use crate::upstream::oauth::Secret;
 use crate::upstream::HttpClient;
 use cache::{Cache, TokenKey};
+pub use error::IntrospectError;
+use error::{ErrorKind, Rejection};
 use http::{HeaderValue, StatusCode, Uri};
 use std::collections::HashMap;
 use std::fmt;
@@ -27,6 +30,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::watch;
+
+/// No answer is kept longer than this, whatever the settings say (and an
+/// `Instant` cannot overflow).
+const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 
 /// Settings of one introspection endpoint, already validated.
 #[derive(Debug, Clone)]
@@ -73,32 +80,6 @@ pub struct Introspection {
     exp: Option<u64>,
     iat: Option<u64>,
     nbf: Option<u64>,
-}
-
-/// Why a token was not accepted: either the token is not good (a 401 for
-/// the client) or the endpoint could not say (a 503). `Display` never
-/// shows the token.
-#[derive(Debug, Clone)]
-pub struct IntrospectError {
-    kind: ErrorKind,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Rejection {
-    Inactive,
-    Expired,
-    NotYetValid,
-    IssuerMismatch,
-    AudienceMismatch,
-}
-
-#[derive(Debug, Clone)]
-enum ErrorKind {
-    Rejected(Rejection),
-    Setup(String),
-    Status(StatusCode),
-    InvalidResponse(&'static str),
-    Post(PostError),
 }
 
 type Verdict = Result<Introspection, Rejection>;
@@ -273,18 +254,18 @@ impl Inner {
         let ttl = match found.exp {
             Some(exp) => s
                 .cache_max_ttl
-                .min(Duration::from_secs(exp.saturating_sub(now))),
+                .min(Duration::from_secs(exp).saturating_sub(now)),
             None => s.cache_max_ttl,
         };
         Ok((Ok(found), ttl))
     }
 
     /// The checks the server's word must pass beyond `active`.
-    fn check(&self, found: &Introspection, now: u64) -> Option<Rejection> {
-        if found.exp.is_some_and(|exp| exp <= now) {
+    fn check(&self, found: &Introspection, now: Duration) -> Option<Rejection> {
+        if found.exp.is_some_and(|exp| Duration::from_secs(exp) <= now) {
             return Some(Rejection::Expired);
         }
-        if found.nbf.is_some_and(|nbf| nbf > now) {
+        if found.nbf.is_some_and(|nbf| Duration::from_secs(nbf) > now) {
             return Some(Rejection::NotYetValid);
         }
         if let Some(issuer) = &self.settings.issuer {
@@ -300,10 +281,12 @@ impl Inner {
     }
 }
 
-fn unix_now() -> u64 {
+/// Time since the epoch, to the sub-second, so that a cached answer never
+/// outlives `exp`.
+fn unix_now() -> Duration {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+        .unwrap_or(Duration::ZERO)
 }
 
 // === impl Flight ===
@@ -314,10 +297,12 @@ impl Flight<'_> {
         let outcome = match asked {
             Ok((verdict, ttl)) => {
                 let now = Instant::now();
-                self.inner
-                    .shared()
-                    .cache
-                    .insert(self.key, verdict.clone(), now + ttl, now);
+                self.inner.shared().cache.insert(
+                    self.key,
+                    verdict.clone(),
+                    now + ttl.min(MAX_TTL),
+                    now,
+                );
                 verdict.map_err(|r| IntrospectError::new(ErrorKind::Rejected(r)))
             }
             Err(error) => Err(error),
@@ -380,72 +365,5 @@ impl Introspection {
 
     pub fn aud(&self) -> &[String] {
         &self.aud
-    }
-}
-
-// === impl IntrospectError ===
-
-impl IntrospectError {
-    fn new(kind: ErrorKind) -> IntrospectError {
-        IntrospectError { kind }
-    }
-
-    /// The token is not good: inactive, expired, or for another issuer or
-    /// audience. The client's fault: answer 401 `invalid_token`.
-    pub fn is_invalid_token(&self) -> bool {
-        matches!(self.kind, ErrorKind::Rejected(_))
-    }
-
-    /// The endpoint gave no usable answer (unreachable, timeout, non-200,
-    /// malformed); nothing is known of the token.
-    pub fn is_endpoint_failure(&self) -> bool {
-        !self.is_invalid_token()
-    }
-
-    pub fn is_timeout(&self) -> bool {
-        matches!(self.kind, ErrorKind::Post(PostError::Timeout))
-    }
-
-    /// A stable label for logs, metrics and audit records.
-    pub fn reason(&self) -> &'static str {
-        match &self.kind {
-            ErrorKind::Rejected(Rejection::Inactive) => "inactive",
-            ErrorKind::Rejected(Rejection::Expired) => "expired",
-            ErrorKind::Rejected(Rejection::NotYetValid) => "not_yet_valid",
-            ErrorKind::Rejected(Rejection::IssuerMismatch) => "issuer_mismatch",
-            ErrorKind::Rejected(Rejection::AudienceMismatch) => "audience_mismatch",
-            ErrorKind::Setup(_) => "setup",
-            ErrorKind::Status(_) => "endpoint_status",
-            ErrorKind::InvalidResponse(_) => "invalid_response",
-            ErrorKind::Post(PostError::Timeout) => "endpoint_timeout",
-            ErrorKind::Post(PostError::Transport(_)) => "endpoint_unreachable",
-            ErrorKind::Post(PostError::Body(_)) => "broken_body",
-            ErrorKind::Post(PostError::TooLarge) => "body_too_large",
-        }
-    }
-}
-
-impl fmt::Display for IntrospectError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.kind {
-            ErrorKind::Rejected(_) => write!(f, "token rejected: {}", self.reason()),
-            ErrorKind::Setup(e) => write!(f, "introspection setup failed: {e}"),
-            ErrorKind::Status(status) => {
-                write!(f, "introspection endpoint answered HTTP {status}")
-            }
-            ErrorKind::InvalidResponse(what) => {
-                write!(f, "introspection response unusable: {what}")
-            }
-            ErrorKind::Post(e) => write!(f, "introspection request: {e}"),
-        }
-    }
-}
-
-impl std::error::Error for IntrospectError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
-            ErrorKind::Post(e) => Some(e),
-            _ => None,
-        }
     }
 }

@@ -81,7 +81,7 @@ async fn concurrent_calls_for_one_token_make_one_request() {
 async fn inactive_is_cached_for_the_negative_ttl() {
     let endpoint = MockEndpoint::start(|_, _| Reply::json(200, r#"{"active":false}"#)).await;
     let mut s = settings(&endpoint);
-    s.negative_ttl = Duration::from_millis(300);
+    s.negative_ttl = Duration::from_millis(800);
     let introspector = Introspector::new(s).unwrap();
     let error = introspector.introspect(TOKEN).await.unwrap_err();
     assert!(error.is_invalid_token());
@@ -91,7 +91,7 @@ async fn inactive_is_cached_for_the_negative_ttl() {
         "inactive"
     );
     assert_eq!(endpoint.count(), 1);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(850)).await;
     assert_eq!(
         introspector.introspect(TOKEN).await.unwrap_err().reason(),
         "inactive"
@@ -101,7 +101,7 @@ async fn inactive_is_cached_for_the_negative_ttl() {
 
 #[tokio::test]
 async fn exp_bounds_the_cache() {
-    let exp = unix_now() + 2;
+    let exp = unix_now().as_secs() + 2;
     let endpoint = MockEndpoint::start(move |_, _| active(&format!(r#","exp":{exp}"#))).await;
     let introspector = Introspector::new(settings(&endpoint)).unwrap();
     assert_eq!(
@@ -122,12 +122,12 @@ async fn exp_bounds_the_cache() {
 async fn cache_max_ttl_bounds_the_cache() {
     let endpoint = MockEndpoint::start(|_, _| active("")).await;
     let mut s = settings(&endpoint);
-    s.cache_max_ttl = Duration::from_millis(300);
+    s.cache_max_ttl = Duration::from_millis(800);
     let introspector = Introspector::new(s).unwrap();
     introspector.introspect(TOKEN).await.unwrap();
     introspector.introspect(TOKEN).await.unwrap();
     assert_eq!(endpoint.count(), 1);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(850)).await;
     introspector.introspect(TOKEN).await.unwrap();
     assert_eq!(endpoint.count(), 2);
 }

@@ -144,7 +144,7 @@ async fn error_response_names_the_code_never_the_secret() {
 async fn a_failure_is_answered_from_memory_during_the_backoff() {
     let endpoint = MockEndpoint::start(|_, _| Reply::json(503, "down")).await;
     let mut s = settings(&endpoint);
-    s.failure_backoff = Duration::from_millis(300);
+    s.failure_backoff = Duration::from_millis(800);
     let source = TokenSource::new(s).unwrap();
     let calls: Vec<_> = (0..10)
         .map(|_| {
@@ -159,7 +159,7 @@ async fn a_failure_is_answered_from_memory_during_the_backoff() {
     }
     assert!(source.token().await.is_err());
     assert_eq!(endpoint.count(), 1);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(850)).await;
     assert!(source.token().await.is_err());
     assert_eq!(endpoint.count(), 2);
 }
