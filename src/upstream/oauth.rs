@@ -53,7 +53,8 @@ pub struct ClientCredentials {
     /// Trust only this CA bundle for an HTTPS token endpoint.
     pub ca_file: Option<PathBuf>,
     /// How long a failed fetch is answered from memory before the next try
-    /// (default 1 s).
+    /// (default 1 s). Zero turns it off: callers that waited on a failed
+    /// fetch then each try in turn.
     pub failure_backoff: Duration,
 }
 
@@ -148,6 +149,27 @@ impl ClientCredentials {
             form.append_pair("client_secret", self.client_secret.expose());
         }
         form.finish()
+    }
+}
+
+// === impl ClientAuthMethod ===
+
+impl ClientAuthMethod {
+    /// The method named as in the OAuth registry (RFC 7591 §2,
+    /// `token_endpoint_auth_method`).
+    pub fn from_name(name: &str) -> Option<ClientAuthMethod> {
+        match name {
+            "client_secret_basic" => Some(ClientAuthMethod::ClientSecretBasic),
+            "client_secret_post" => Some(ClientAuthMethod::ClientSecretPost),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
+            ClientAuthMethod::ClientSecretPost => "client_secret_post",
+        }
     }
 }
 

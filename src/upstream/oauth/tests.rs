@@ -242,3 +242,18 @@ fn access_token_is_redacted_and_its_header_sensitive() {
     assert_eq!(token.header_value(), "Bearer abc");
     assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
 }
+
+#[test]
+fn auth_methods_by_registry_name() {
+    for method in [
+        ClientAuthMethod::ClientSecretBasic,
+        ClientAuthMethod::ClientSecretPost,
+    ] {
+        assert_eq!(ClientAuthMethod::from_name(method.as_str()), Some(method));
+    }
+    assert_eq!(ClientAuthMethod::from_name("private_key_jwt"), None);
+    assert_eq!(
+        ClientAuthMethod::default(),
+        ClientAuthMethod::ClientSecretBasic
+    );
+}
