@@ -7,6 +7,7 @@ use http::{Request, Response, StatusCode, Uri};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -35,6 +36,8 @@ pub(crate) struct MockEndpoint {
     count: Arc<AtomicUsize>,
     requests: Arc<Mutex<Vec<Recorded>>>,
     accept: JoinHandle<()>,
+    /// The development PKI of a TLS endpoint.
+    dir: Option<PathBuf>,
 }
 
 impl Reply {
@@ -76,15 +79,51 @@ impl Recorded {
 }
 
 impl MockEndpoint {
-    /// Serves `respond(n, request)` for the n-th request (0-based).
+    /// Serves `respond(n, request)` for the n-th request (0-based) over
+    /// plain HTTP/1.1.
     pub async fn start(
         respond: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
     ) -> MockEndpoint {
+        MockEndpoint::spawn(Arc::new(respond), None).await
+    }
+
+    /// The same over HTTPS at `https://localhost:PORT`, with a certificate
+    /// from a fresh development CA; the CA file is `self.ca_file()`.
+    pub async fn start_tls(
+        respond: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
+    ) -> MockEndpoint {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "scim-gateway-oauth-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::SeqCst)
+        ));
+        crate::tls::dev::make_dev_pki(&dir, &[], &[]).unwrap();
+        let config =
+            crate::tls::server_config(&dir.join("server.crt"), &dir.join("server.key")).unwrap();
+        // This endpoint speaks HTTP/1.1 only.
+        let mut config = (*config).clone();
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let mut endpoint = MockEndpoint::spawn(Arc::new(respond), Some(acceptor)).await;
+        endpoint.dir = Some(dir);
+        endpoint
+    }
+
+    /// The CA bundle that trusts a [`start_tls`](Self::start_tls) endpoint.
+    pub fn ca_file(&self) -> PathBuf {
+        self.dir.as_ref().unwrap().join("ca.crt")
+    }
+
+    async fn spawn(respond: Arc<Respond>, tls: Option<tokio_rustls::TlsAcceptor>) -> MockEndpoint {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let count = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let respond: Arc<Respond> = Arc::new(respond);
+        let uri = match tls {
+            Some(_) => format!("https://localhost:{}/token", addr.port()),
+            None => format!("http://{addr}/token"),
+        };
         let (c, r) = (count.clone(), requests.clone());
         let accept = tokio::spawn(async move {
             loop {
@@ -92,50 +131,30 @@ impl MockEndpoint {
                     return;
                 };
                 let (count, requests, respond) = (c.clone(), r.clone(), respond.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(move |req: Request<Incoming>| {
-                        let (count, requests, respond) =
-                            (count.clone(), requests.clone(), respond.clone());
-                        async move {
-                            let header = |name: http::header::HeaderName| {
-                                req.headers()
-                                    .get(name)
-                                    .and_then(|v| v.to_str().ok())
-                                    .map(str::to_string)
-                            };
-                            let authorization = header(http::header::AUTHORIZATION);
-                            let content_type = header(http::header::CONTENT_TYPE);
-                            let body = req.into_body().collect().await?.to_bytes();
-                            let form = form_urlencoded::parse(&body).into_owned().collect();
-                            let recorded = Recorded {
-                                authorization,
-                                content_type,
-                                form,
-                            };
-                            let n = count.fetch_add(1, Ordering::SeqCst);
-                            requests.lock().unwrap().push(recorded.clone());
-                            let reply = respond(n, &recorded);
-                            tokio::time::sleep(reply.delay).await;
-                            let mut response = Response::new(Full::new(Bytes::from(reply.body)));
-                            *response.status_mut() = StatusCode::from_u16(reply.status).unwrap();
-                            response.headers_mut().insert(
-                                http::header::CONTENT_TYPE,
-                                http::HeaderValue::from_static("application/json"),
-                            );
-                            Ok::<_, hyper::Error>(response)
-                        }
+                        answer(req, count.clone(), requests.clone(), respond.clone())
                     });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                    let http1 = hyper::server::conn::http1::Builder::new();
+                    let _ = match tls {
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(stream) => {
+                                http1.serve_connection(TokioIo::new(stream), service).await
+                            }
+                            Err(_) => return,
+                        },
+                        None => http1.serve_connection(TokioIo::new(stream), service).await,
+                    };
                 });
             }
         });
         MockEndpoint {
-            uri: format!("http://{addr}/token").parse().unwrap(),
+            uri: uri.parse().unwrap(),
             count,
             requests,
             accept,
+            dir: None,
         }
     }
 
@@ -152,5 +171,42 @@ impl MockEndpoint {
 impl Drop for MockEndpoint {
     fn drop(&mut self) {
         self.accept.abort();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
+}
+
+async fn answer(
+    req: Request<Incoming>,
+    count: Arc<AtomicUsize>,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    respond: Arc<Respond>,
+) -> Result<Response<Full<Bytes>>, hyper::Error> {
+    let header = |name: http::header::HeaderName| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let authorization = header(http::header::AUTHORIZATION);
+    let content_type = header(http::header::CONTENT_TYPE);
+    let body = req.into_body().collect().await?.to_bytes();
+    let form = form_urlencoded::parse(&body).into_owned().collect();
+    let recorded = Recorded {
+        authorization,
+        content_type,
+        form,
+    };
+    let n = count.fetch_add(1, Ordering::SeqCst);
+    requests.lock().unwrap().push(recorded.clone());
+    let reply = respond(n, &recorded);
+    tokio::time::sleep(reply.delay).await;
+    let mut response = Response::new(Full::new(Bytes::from(reply.body)));
+    *response.status_mut() = StatusCode::from_u16(reply.status).unwrap();
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        http::HeaderValue::from_static("application/json"),
+    );
+    Ok(response)
 }

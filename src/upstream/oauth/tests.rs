@@ -257,3 +257,28 @@ fn auth_methods_by_registry_name() {
         ClientAuthMethod::ClientSecretBasic
     );
 }
+
+#[tokio::test]
+async fn https_token_endpoint_trusted_through_a_ca_file() {
+    let endpoint = MockEndpoint::start_tls(|n, _| token_reply(n, 3600)).await;
+    let mut s = settings(&endpoint);
+    // Without the CA bundle the public roots do not trust it.
+    let untrusted = TokenSource::new(s.clone()).unwrap();
+    assert_eq!(untrusted.token().await.unwrap_err().reason(), "unreachable");
+    s.ca_file = Some(endpoint.ca_file());
+    let source = TokenSource::new(s).unwrap();
+    assert_eq!(source.token().await.unwrap().expose(), "tok-0");
+    assert_eq!(endpoint.count(), 1);
+}
+
+#[test]
+fn unreadable_ca_file_is_a_setup_error() {
+    let mut s = ClientCredentials::new(
+        "https://localhost/token".parse().unwrap(),
+        "gateway",
+        Secret::new(SECRET),
+    );
+    s.ca_file = Some("/nonexistent/ca.crt".into());
+    let error = TokenSource::new(s).unwrap_err();
+    assert_eq!(error.reason(), "setup");
+}
