@@ -5,6 +5,7 @@
 //! tokens stored as SHA-256 hashes ([`static_token`]). mTLS identities
 //! and OAuth 2.0 (JWT, introspection) slot in beside it as further
 //! methods returning the same `Principal`.
+pub mod introspect;
 pub mod static_token;
 
 use crate::error::GatewayError;

@@ -5,6 +5,7 @@
 //! or broken response → 502) with a detail safe for the client; the
 //! internal cause (addresses, transport errors) goes to the logs only.
 mod headers;
+pub mod oauth;
 pub mod pool;
 
 pub use headers::{clean_request_headers, clean_response_headers};
