@@ -5,6 +5,8 @@
 //! tokens stored as SHA-256 hashes ([`static_token`]). mTLS identities
 //! and OAuth 2.0 (JWT, introspection) slot in beside it as further
 //! methods returning the same `Principal`.
+pub mod jwk;
+pub mod jwt;
 pub mod static_token;
 
 use crate::error::GatewayError;
