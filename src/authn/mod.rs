@@ -6,6 +6,7 @@
 //! and OAuth 2.0 (JWT, introspection) slot in beside it as further
 //! methods returning the same `Principal`.
 pub mod jwk;
+pub mod jwks;
 pub mod jwt;
 pub mod static_token;
 
