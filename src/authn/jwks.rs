@@ -3,8 +3,9 @@
 //! issuer. Owns the network side of JWT verification; [`super::jwt`] stays
 //! pure.
 //!
-//! - Keys are fresh for `ttl`; the first caller after that refreshes them
-//!   while the others wait for the same fetch (single flight).
+//! - Keys are fresh for `ttl`; the first caller after that refreshes them.
+//!   Meanwhile the others get the old keys, or, when there are none, wait
+//!   for the same fetch (single flight).
 //! - A token naming an unknown `kid` triggers a refresh (the issuer may have
 //!   rotated), but at most one fetch per `min_refresh_interval`, whatever
 //!   the callers send: made-up kids cannot cause a fetch storm.
@@ -157,7 +158,15 @@ impl JwksCache {
         if let Some(keys) = self.fresh(Instant::now()) {
             return Ok(keys);
         }
-        let mut state = self.refresh.lock().await;
+        // While another caller refreshes, usable stale keys answer at once
+        // rather than every request waiting for the issuer.
+        let mut state = match self.refresh.try_lock() {
+            Ok(state) => state,
+            Err(_) => match self.usable(Instant::now()) {
+                Some(keys) => return Ok(keys),
+                None => self.refresh.lock().await,
+            },
+        };
         let now = Instant::now();
         // Another caller may have refreshed while this one waited.
         if let Some(keys) = self.fresh(now) {

@@ -224,6 +224,33 @@ async fn concurrent_callers_share_one_fetch() {
 }
 
 #[tokio::test]
+async fn expired_keys_answer_while_one_caller_refreshes() {
+    let keys = TestKeys::new();
+    let issuer = TestIssuer::start(keys.jwks()).await;
+    let s = JwksSettings {
+        ttl: Duration::from_millis(50),
+        ..settings()
+    };
+    let cache = cache(JwksSource::JwksUri(issuer.jwks_uri()), s);
+    cache.keys().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(60)).await;
+    *issuer.state.delay.lock().unwrap() = Duration::from_millis(500);
+    let refreshing = {
+        let cache = cache.clone();
+        tokio::spawn(async move { cache.keys().await })
+    };
+    // Let the refresh take the lock and start its (slow) fetch.
+    while cache.fetch_count() < 2 {
+        tokio::task::yield_now().await;
+    }
+    let started = Instant::now();
+    assert_eq!(cache.keys().await.unwrap().keys().len(), 3);
+    assert!(started.elapsed() < Duration::from_millis(250));
+    refreshing.await.unwrap().unwrap();
+    assert_eq!(cache.fetch_count(), 2);
+}
+
+#[tokio::test]
 async fn responses_are_bounded_in_size_time_and_status() {
     let keys = TestKeys::new();
     let issuer = TestIssuer::start(keys.jwks()).await;

@@ -257,12 +257,13 @@ pub fn verify(
     if token.len() > MAX_TOKEN_LEN {
         return Err(JwtError::TooLarge);
     }
-    let mut parts = token.split('.');
-    let (Some(header_b64), Some(payload_b64), Some(sig_b64), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(JwtError::Malformed("not a compact JWS"));
-    };
+    // RFC 7515 §7.1: three base64url parts (five would be a JWE).
+    let not_jws = || JwtError::Malformed("not a compact JWS");
+    let (signing_input, sig_b64) = token.rsplit_once('.').ok_or_else(not_jws)?;
+    let (header_b64, payload_b64) = signing_input.split_once('.').ok_or_else(not_jws)?;
+    if payload_b64.contains('.') {
+        return Err(not_jws());
+    }
     let header = decode_object(header_b64).ok_or(JwtError::Malformed("header"))?;
     let alg = match header.get("alg") {
         Some(Value::String(name)) => name.parse::<Alg>().map_err(|_| JwtError::BadAlg)?,
@@ -284,8 +285,7 @@ pub fn verify(
         .decode(sig_b64)
         .map_err(|_| JwtError::Malformed("signature"))?;
     // The signing input is the encoded header and payload (RFC 7515 §5.2).
-    let signed = &token.as_bytes()[..header_b64.len() + 1 + payload_b64.len()];
-    verify_signature(alg, key, signed, &signature)?;
+    verify_signature(alg, key, signing_input.as_bytes(), &signature)?;
     let payload = decode_object(payload_b64).ok_or(JwtError::Malformed("payload"))?;
     check_claims(payload, policy, now)
 }
