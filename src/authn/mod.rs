@@ -6,6 +6,9 @@
 //! and OAuth 2.0 (JWT, introspection) slot in beside it as further
 //! methods returning the same `Principal`.
 pub mod introspect;
+pub mod jwk;
+pub mod jwks;
+pub mod jwt;
 pub mod static_token;
 
 use crate::error::GatewayError;
