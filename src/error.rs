@@ -33,6 +33,8 @@ pub struct GatewayError {
     scim: ScimError,
     /// `WWW-Authenticate` challenge for 401/403 (RFC 6750 §3).
     challenge: Option<String>,
+    /// `Retry-After` seconds for 429/503.
+    retry_after: Option<u64>,
     /// The internal cause, for logs only (may name addresses; never secrets).
     cause: Option<Arc<str>>,
     /// A short machine-readable reason for metrics and the access log,
@@ -58,6 +60,7 @@ impl GatewayError {
             source: ErrorSource::Client,
             scim,
             challenge: None,
+            retry_after: None,
             cause: None,
             reason: "bad_request",
         }
@@ -77,6 +80,44 @@ impl GatewayError {
             source: ErrorSource::Client,
             scim: ScimError::new(401, None, detail),
             challenge: Some(challenge),
+            retry_after: None,
+            cause: None,
+            reason,
+        }
+    }
+
+    /// 403 with a `WWW-Authenticate` challenge (`insufficient_scope`).
+    pub fn forbidden(detail: &str, reason: &'static str, challenge: String) -> Self {
+        GatewayError {
+            source: ErrorSource::Client,
+            scim: ScimError::new(403, None, detail),
+            challenge: Some(challenge),
+            retry_after: None,
+            cause: None,
+            reason,
+        }
+    }
+
+    /// 429 with `Retry-After`.
+    pub fn too_many_requests(detail: &str, reason: &'static str, retry_after: u64) -> Self {
+        GatewayError {
+            source: ErrorSource::Client,
+            scim: ScimError::new(429, None, detail),
+            challenge: None,
+            retry_after: Some(retry_after.max(1)),
+            cause: None,
+            reason,
+        }
+    }
+
+    /// 503 with `Retry-After`: a service the gateway depends on (a key
+    /// server, an introspection endpoint) is unavailable.
+    pub fn unavailable(detail: &str, reason: &'static str, retry_after: u64) -> Self {
+        GatewayError {
+            source: ErrorSource::Upstream,
+            scim: ScimError::new(503, None, detail),
+            challenge: None,
+            retry_after: Some(retry_after.max(1)),
             cause: None,
             reason,
         }
@@ -94,6 +135,7 @@ impl GatewayError {
             source: ErrorSource::Upstream,
             scim: ScimError::new(status, None, detail),
             challenge: None,
+            retry_after: None,
             cause: Some(Arc::from(cause.to_string())),
             reason,
         }
@@ -105,6 +147,7 @@ impl GatewayError {
             source: ErrorSource::Gateway,
             scim: ScimError::internal("the gateway failed to process the request"),
             challenge: None,
+            retry_after: None,
             cause: Some(Arc::from(cause.to_string())),
             reason: "internal",
         }
@@ -149,6 +192,11 @@ impl GatewayError {
             .and_then(|c| HeaderValue::from_str(c).ok())
         {
             response.headers_mut().insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(ErrorInfo {
             source: self.source,

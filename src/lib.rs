@@ -4,6 +4,7 @@
 //! store (the embedded default upstream) lives in [`store`]; the gateway's
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
 pub mod authn;
+pub mod authz;
 pub mod config;
 pub mod error;
 pub mod rewrite;

@@ -45,6 +45,8 @@ pub struct ServerSettings {
     pub path_routing: bool,
     /// The SCIM base path under a tenant host, e.g. `/scim/v2`.
     pub base_path: String,
+    /// Brute-force damping of failed authentications.
+    pub auth_damping: crate::authn::damping::DampingSettings,
 }
 
 /// A tenant id: `[a-z0-9-]{1,64}`.
@@ -60,6 +62,12 @@ pub struct Tenant {
     pub upstream: Arc<Upstream>,
     /// Accepted static bearer tokens, stored only as SHA-256 hashes.
     pub tokens: Vec<StaticToken>,
+    /// OAuth 2.0 JWTs accepted, if any.
+    pub jwt: Option<crate::authn::JwtAuth>,
+    /// Opaque tokens checked by introspection, if configured.
+    pub introspection: Option<crate::authn::introspect::Introspector>,
+    /// What principals may do (empty: everything).
+    pub grants: crate::authz::Grants,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
 }
@@ -70,6 +78,8 @@ pub struct Tenant {
 pub struct StaticToken {
     pub name: String,
     pub sha256: [u8; 32],
+    /// Scopes for `[[tenants.grants]]`.
+    pub scopes: Vec<String>,
 }
 
 /// One upstream SCIM service provider.
@@ -178,6 +188,29 @@ impl fmt::Debug for StaticToken {
             .field("name", &self.name)
             .field("sha256", &"<redacted>")
             .finish()
+    }
+}
+
+// === impl Tenant ===
+
+impl Tenant {
+    /// A tenant with static tokens only, no grants.
+    pub fn new(
+        id: TenantId,
+        hosts: Vec<String>,
+        upstream: Arc<Upstream>,
+        tokens: Vec<StaticToken>,
+    ) -> Tenant {
+        Tenant {
+            id,
+            hosts,
+            upstream,
+            tokens,
+            jwt: None,
+            introspection: None,
+            grants: Default::default(),
+            metrics: Default::default(),
+        }
     }
 }
 

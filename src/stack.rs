@@ -1,7 +1,9 @@
 //! The per-request pipeline, assembled in one place. Each stage is a plain
 //! function or `async fn`; the order is the design (DESIGN.md, "Request
 //! pipeline"), and each line says why it sits where it does.
+use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
+use crate::authz;
 use crate::config::reload::ConfigHandle;
 use crate::error::{ErrorInfo, GatewayError};
 use crate::rewrite::Rebase;
@@ -29,6 +31,8 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 #[derive(Debug)]
 pub struct Gateway {
     config: Arc<ConfigHandle>,
+    /// Failed authentications per tenant and client (kept across reloads).
+    damper: FailureDamper,
 }
 
 /// What the access log and metrics learn about a request (borrowed from
@@ -49,7 +53,10 @@ struct Trace<'s> {
 
 impl Gateway {
     pub fn new(config: Arc<ConfigHandle>) -> Gateway {
-        Gateway { config }
+        Gateway {
+            config,
+            damper: FailureDamper::new(),
+        }
     }
 
     pub fn config(&self) -> &Arc<ConfigHandle> {
@@ -76,7 +83,16 @@ impl Gateway {
             at: tokio::time::Instant::from_std(started) + snapshot.server.request_timeout,
             within: snapshot.server.request_timeout,
         };
-        let outcome = pipeline(&snapshot, req, &conn, &request_id, deadline, &mut trace).await;
+        let outcome = pipeline(
+            &snapshot,
+            &self.damper,
+            req,
+            &conn,
+            &request_id,
+            deadline,
+            &mut trace,
+        )
+        .await;
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert(X_REQUEST_ID.clone(), v);
@@ -84,7 +100,7 @@ impl Gateway {
         let error = response.extensions().get::<ErrorInfo>();
         let tenant = trace.tenant;
         if let (Some(e), Some(tenant)) = (error, tenant) {
-            if response.status() == http::StatusCode::UNAUTHORIZED {
+            if matches!(response.status().as_u16(), 401 | 403) || e.reason == "too_many_failures" {
                 AuthFailed {
                     tenant: tenant.id.as_str(),
                     reason: e.reason,
@@ -118,6 +134,7 @@ impl Gateway {
 /// The stages, in order.
 async fn pipeline<'s, B>(
     snapshot: &'s Snapshot,
+    damper: &FailureDamper,
     req: Request<B>,
     conn: &ConnInfo,
     request_id: &str,
@@ -144,9 +161,43 @@ where
         trace.other_resource = segment.map(|s| s.chars().take(32).collect());
     }
 
+    // A client that failed to authenticate too often lately is turned
+    // away before its credentials are even looked at.
+    let damping = snapshot.server.auth_damping;
+    let ip = conn.peer.ip();
+    damper
+        .check(damping, tenant.id.as_str(), ip)
+        .map_err(|wait| {
+            GatewayError::too_many_requests(
+                "too many failed authentications from this client; try again later",
+                "too_many_failures",
+                wait,
+            )
+        })?;
+
     // Authenticate before reading the body: an unauthenticated client
-    // costs one header check, not a body upload.
-    let principal: Principal = authn::authenticate(tenant, req.headers())?;
+    // costs one header check, not a body upload. (A key fetch or an
+    // introspection call is bounded by the request deadline.)
+    let authenticated =
+        tokio::time::timeout_at(deadline.at, authn::authenticate(tenant, req.headers())).await;
+    let principal: Principal = match authenticated {
+        Ok(Ok(principal)) => principal,
+        Ok(Err(e)) => {
+            if e.status() == 401 {
+                damper.failed(damping, tenant.id.as_str(), ip);
+            }
+            return Err(e);
+        }
+        Err(_) => {
+            return Err(GatewayError::unavailable(
+                "the credentials could not be checked in time; try again later",
+                "auth_timeout",
+                5,
+            ))
+        }
+    };
+    // Authorize: the tenant's grants cover this resource type and method.
+    authz::authorize(&tenant.grants, &principal, req.method(), &routed.scim_path)?;
     trace.principal = Some(principal.credential);
 
     // Bounded body read (413 beyond the cap; 408 when the client is too

@@ -17,13 +17,12 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
     let mut tenants = HashMap::new();
     let mut hosts = HashMap::new();
     for (id, host) in [("acme", "acme.example"), ("globex", "globex.example")] {
-        let t = Arc::new(Tenant {
-            id: TenantId::new(id).unwrap(),
-            hosts: vec![host.into()],
-            upstream: upstream.clone(),
-            tokens: vec![],
-            metrics: Default::default(),
-        });
+        let t = Arc::new(Tenant::new(
+            TenantId::new(id).unwrap(),
+            vec![host.into()],
+            upstream.clone(),
+            vec![],
+        ));
         hosts.insert(host.to_string(), t.clone());
         tenants.insert(t.id.clone(), t);
     }
@@ -41,6 +40,10 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             shutdown_timeout: Duration::from_secs(1),
             path_routing,
             base_path: "/scim/v2".into(),
+            auth_damping: crate::authn::damping::DampingSettings {
+                max_failures: 20,
+                window: Duration::from_secs(60),
+            },
         },
         admin: None,
         tenants,

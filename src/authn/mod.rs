@@ -1,21 +1,26 @@
 //! Authentication: turns a request's credentials into a [`Principal`] for
 //! its tenant, or a 401 with `WWW-Authenticate` (RFC 6750 §3).
 //!
-//! Methods are tried per tenant in a fixed order. Today: static bearer
-//! tokens stored as SHA-256 hashes ([`static_token`]). mTLS identities
-//! and OAuth 2.0 (JWT, introspection) slot in beside it as further
-//! methods returning the same `Principal`.
+//! Methods are tried per tenant in a fixed order: static bearer tokens
+//! stored as SHA-256 hashes ([`static_token`]), OAuth 2.0 JWTs checked
+//! against the issuer's keys ([`jwt`], [`jwks`]), and opaque tokens
+//! checked by introspection ([`introspect`]). Each returns the same
+//! [`Principal`].
+pub mod damping;
 pub mod introspect;
 pub mod jwk;
 pub mod jwks;
 pub mod jwt;
 pub mod static_token;
 
+use crate::authz::{Applying, Qualities};
 use crate::error::GatewayError;
 use crate::snapshot::{Tenant, TenantId};
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use std::fmt;
+use std::sync::Arc;
+use std::time::SystemTime;
 
 /// Who made a request. Carries no secret: safe for logs, metrics, limits
 /// and audit records.
@@ -23,22 +28,40 @@ use std::fmt;
 pub struct Principal {
     pub tenant: TenantId,
     pub method: AuthMethod,
-    /// The authenticated subject (for a static token: its name).
+    /// The authenticated subject (a static token's name, a JWT's subject
+    /// claim, an introspected `sub` or `username`).
     pub subject: String,
-    /// The name of the credential that matched (for rotation and logs).
+    /// The name of the credential that matched: a static token's name, the
+    /// OAuth client (`azp`, `appid`, `client_id`) of a token.
     pub credential: String,
-    /// Granted scopes (empty for static tokens: full access).
+    /// Granted scopes (JWT `scope`/`scp`/`roles`, introspection `scope`,
+    /// a static token's configured scopes).
     pub scopes: Vec<String>,
+    /// Which of the tenant's grants apply.
+    pub grants: Applying,
 }
 
 /// How a principal authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AuthMethod {
     StaticToken,
+    Jwt,
+    Introspection,
 }
 
-/// Authenticates a request for `tenant`.
-pub fn authenticate(tenant: &Tenant, headers: &HeaderMap) -> Result<Principal, GatewayError> {
+/// A tenant's JWT settings: the policy and the issuer's key cache.
+#[derive(Debug)]
+pub struct JwtAuth {
+    pub policy: jwt::JwtPolicy,
+    pub keys: Arc<jwks::JwksCache>,
+    /// The claim naming the subject (default `sub`).
+    pub subject_claim: String,
+}
+
+/// Authenticates a request for `tenant`: a static token (checked first:
+/// one hash), else a JWT when the tenant accepts them and the token has
+/// the JWS compact shape, else introspection when configured.
+pub async fn authenticate(tenant: &Tenant, headers: &HeaderMap) -> Result<Principal, GatewayError> {
     let token = bearer_token(headers).map_err(|reason| {
         let detail = match reason {
             "missing_token" => "a bearer token is required (Authorization: Bearer <token>)",
@@ -46,19 +69,126 @@ pub fn authenticate(tenant: &Tenant, headers: &HeaderMap) -> Result<Principal, G
         };
         unauthorized(tenant, detail, reason)
     })?;
-    match static_token::verify(&tenant.tokens, token) {
-        Some(name) => Ok(Principal {
-            tenant: tenant.id.clone(),
-            method: AuthMethod::StaticToken,
-            subject: name.to_string(),
-            credential: name.to_string(),
-            scopes: Vec::new(),
-        }),
-        None => Err(unauthorized(
+    if let Some(t) = static_token::verify(&tenant.tokens, token) {
+        return Ok(principal(
             tenant,
-            "the bearer token is not valid for this tenant",
-            "invalid_token",
-        )),
+            AuthMethod::StaticToken,
+            t.name.clone(),
+            t.name.clone(),
+            t.scopes.clone(),
+            None,
+        ));
+    }
+    let jws_shaped = token.bytes().filter(|&b| b == b'.').count() == 2;
+    if let (Some(jwt), true) = (&tenant.jwt, jws_shaped) {
+        return match jwt.keys.verify(token, &jwt.policy, SystemTime::now()).await {
+            Ok(claims) => {
+                let subject = claims
+                    .raw()
+                    .get(&jwt.subject_claim)
+                    .and_then(|v| v.as_str())
+                    .or(claims.sub())
+                    .unwrap_or("-")
+                    .to_string();
+                let credential = ["azp", "appid", "client_id"]
+                    .iter()
+                    .find_map(|c| claims.raw().get(*c).and_then(|v| v.as_str()))
+                    .unwrap_or("jwt")
+                    .to_string();
+                Ok(principal(
+                    tenant,
+                    AuthMethod::Jwt,
+                    subject,
+                    credential,
+                    claims.scopes(),
+                    Some(claims.raw()),
+                ))
+            }
+            Err(e) if e.is_client_error() => Err(unauthorized(
+                tenant,
+                &format!("the bearer token was refused: {e}"),
+                jwt_reason(&e),
+            )),
+            Err(e) => Err(GatewayError::unavailable(
+                "the token issuer's keys are unavailable; try again later",
+                "jwks_unavailable",
+                30,
+            )
+            .with_cause(e)),
+        };
+    }
+    if let Some(introspector) = &tenant.introspection {
+        return match introspector.introspect(token).await {
+            Ok(info) => {
+                let subject = info
+                    .sub()
+                    .or(info.username())
+                    .or(info.client_id())
+                    .unwrap_or("-")
+                    .to_string();
+                let credential = info.client_id().unwrap_or("introspected").to_string();
+                let scopes = info.scopes().map(str::to_string).collect();
+                Ok(principal(
+                    tenant,
+                    AuthMethod::Introspection,
+                    subject,
+                    credential,
+                    scopes,
+                    None,
+                ))
+            }
+            Err(e) if e.is_invalid_token() => Err(unauthorized(
+                tenant,
+                "the bearer token is not active for this tenant",
+                "invalid_token",
+            )
+            .with_cause(e.reason())),
+            Err(e) => Err(GatewayError::unavailable(
+                "the token could not be checked; try again later",
+                "introspection_unavailable",
+                5,
+            )
+            .with_cause(e)),
+        };
+    }
+    Err(unauthorized(
+        tenant,
+        "the bearer token is not valid for this tenant",
+        "invalid_token",
+    ))
+}
+
+fn principal(
+    tenant: &Tenant,
+    method: AuthMethod,
+    subject: String,
+    credential: String,
+    scopes: Vec<String>,
+    claims: Option<&serde_json::Map<String, serde_json::Value>>,
+) -> Principal {
+    let grants = tenant.grants.applying(Qualities {
+        scopes: &scopes,
+        claims,
+        credential: &credential,
+    });
+    Principal {
+        tenant: tenant.id.clone(),
+        method,
+        subject,
+        credential,
+        scopes,
+        grants,
+    }
+}
+
+/// The metric reason of a refused JWT.
+fn jwt_reason(e: &jwt::JwtError) -> &'static str {
+    match e.reason() {
+        "expired" => "token_expired",
+        "bad_issuer" | "bad_audience" => "token_wrong_audience",
+        "bad_signature" | "key_mismatch" | "unknown_kid" | "ambiguous_key" => "token_signature",
+        "bad_alg" => "token_algorithm",
+        _ => "invalid_token",
     }
 }
 
@@ -109,6 +239,7 @@ impl fmt::Debug for Principal {
             .field("subject", &self.subject)
             .field("credential", &self.credential)
             .field("scopes", &self.scopes)
+            .field("grants", &self.grants)
             .finish()
     }
 }
@@ -117,6 +248,8 @@ impl AuthMethod {
     pub fn as_str(self) -> &'static str {
         match self {
             AuthMethod::StaticToken => "static_token",
+            AuthMethod::Jwt => "jwt",
+            AuthMethod::Introspection => "introspection",
         }
     }
 }

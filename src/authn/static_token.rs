@@ -22,15 +22,15 @@ pub fn hash_token_hex(token: &str) -> String {
     s
 }
 
-/// The name of the accepted token that `presented` matches. Every stored
-/// hash is compared in constant time, and all of them are compared, so the
-/// timing tells neither how close a guess was nor which token matched.
-pub fn verify<'t>(accepted: &'t [StaticToken], presented: &str) -> Option<&'t str> {
+/// The accepted token that `presented` matches. Every stored hash is
+/// compared in constant time, and all of them are compared, so the timing
+/// tells neither how close a guess was nor which token matched.
+pub fn verify<'t>(accepted: &'t [StaticToken], presented: &str) -> Option<&'t StaticToken> {
     let digest = hash_token(presented);
     let mut found = None;
     for t in accepted {
         if bool::from(t.sha256.ct_eq(&digest)) && found.is_none() {
-            found = Some(t.name.as_str());
+            found = Some(t);
         }
     }
     found

@@ -22,12 +22,17 @@ fn tenant() -> Tenant {
             StaticToken {
                 name: "old".into(),
                 sha256: hash_token("token-old-0123456789abcdef"),
+                scopes: vec![],
             },
             StaticToken {
                 name: "new".into(),
                 sha256: hash_token("token-new-0123456789abcdef"),
+                scopes: vec![],
             },
         ],
+        jwt: None,
+        introspection: None,
+        grants: Default::default(),
         metrics: Default::default(),
     }
 }
@@ -40,23 +45,27 @@ fn headers(auth: Option<&str>) -> HeaderMap {
     h
 }
 
-#[test]
-fn rotation_accepts_every_active_token_by_name() {
+#[tokio::test]
+async fn rotation_accepts_every_active_token_by_name() {
     let t = tenant();
-    let p = authenticate(&t, &headers(Some("Bearer token-new-0123456789abcdef"))).unwrap();
+    let p = authenticate(&t, &headers(Some("Bearer token-new-0123456789abcdef")))
+        .await
+        .unwrap();
     assert_eq!(
         (p.credential.as_str(), p.method),
         ("new", AuthMethod::StaticToken)
     );
-    let p = authenticate(&t, &headers(Some("bearer token-old-0123456789abcdef"))).unwrap();
+    let p = authenticate(&t, &headers(Some("bearer token-old-0123456789abcdef")))
+        .await
+        .unwrap();
     assert_eq!(p.credential, "old");
     assert_eq!(p.tenant.as_str(), "acme");
 }
 
-#[test]
-fn failures_are_401_with_a_challenge() {
+#[tokio::test]
+async fn failures_are_401_with_a_challenge() {
     let t = tenant();
-    let e = authenticate(&t, &headers(None)).unwrap_err();
+    let e = authenticate(&t, &headers(None)).await.unwrap_err();
     assert_eq!((e.status(), e.reason()), (401, "missing_token"));
     let resp = e.into_response();
     assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"acme\"");
@@ -66,7 +75,7 @@ fn failures_are_401_with_a_challenge() {
         ("Bearer", "malformed_authorization"),
         ("Bearer a b", "malformed_authorization"),
     ] {
-        let e = authenticate(&t, &headers(Some(auth))).unwrap_err();
+        let e = authenticate(&t, &headers(Some(auth))).await.unwrap_err();
         assert_eq!((e.status(), e.reason()), (401, reason), "{auth}");
         assert!(!e.scim().detail().contains("wrong-token"));
     }
@@ -81,9 +90,11 @@ fn hashes_print_as_config_expects() {
     );
 }
 
-#[test]
-fn principal_debug_has_no_secret() {
+#[tokio::test]
+async fn principal_debug_has_no_secret() {
     let t = tenant();
-    let p = authenticate(&t, &headers(Some("Bearer token-new-0123456789abcdef"))).unwrap();
+    let p = authenticate(&t, &headers(Some("Bearer token-new-0123456789abcdef")))
+        .await
+        .unwrap();
     assert!(!format!("{p:?}").contains("token-new"));
 }

@@ -18,6 +18,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+#[path = "compile_auth.rs"]
+mod auth;
+
 /// Largest config file read.
 const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
@@ -162,7 +165,9 @@ fn compile_with(
     let mut host_owner: HashMap<String, String> = HashMap::new();
     for (i, t) in raw.tenants.iter().enumerate() {
         let loc = format!("tenants[{i}] (id \"{}\")", t.id);
-        if let Some(tenant) = compile_tenant(t, &loc, raw, &upstreams, &mut host_owner, &mut p) {
+        if let Some(tenant) =
+            compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p)
+        {
             if tenants.contains_key(tenant.id.as_str()) {
                 p.add(
                     format!("{loc}.id"),
@@ -289,6 +294,12 @@ fn compile_server(
         s.max_response_body_bytes,
         32 * 1024 * 1024,
     );
+    let auth_failure_window = duration(
+        p,
+        "server.auth_failure_window",
+        s.auth_failure_window.as_deref(),
+        "1m",
+    );
     let base_path = s.base_path.clone().unwrap_or_else(|| "/scim/v2".into());
     if !base_path.starts_with('/')
         || (base_path.len() > 1 && base_path.ends_with('/'))
@@ -317,6 +328,10 @@ fn compile_server(
             String::new()
         } else {
             base_path
+        },
+        auth_damping: crate::authn::damping::DampingSettings {
+            max_failures: s.auth_failure_limit.unwrap_or(20),
+            window: auth_failure_window?,
         },
     })
 }
@@ -560,6 +575,7 @@ fn compile_tenant(
     t: &TenantSection,
     loc: &str,
     raw: &FileConfig,
+    base_dir: &Path,
     upstreams: &HashMap<String, Arc<Upstream>>,
     host_owner: &mut HashMap<String, String>,
     p: &mut Problems,
@@ -608,14 +624,21 @@ fn compile_tenant(
             ),
         );
     }
-    // Tenants authenticate with static tokens for now; mTLS and OAuth
-    // (issue 5) will relax this one check.
-    if t.tokens.is_empty() {
+    if t.tokens.is_empty() && t.jwt.is_none() && t.introspection.is_none() {
         p.add(
             format!("{loc}.tokens"),
-            "a tenant needs at least one [[tenants.tokens]] entry",
+            "a tenant needs a way to authenticate: [[tenants.tokens]], [tenants.jwt] or [tenants.introspection]",
         );
     }
+    let jwt = t
+        .jwt
+        .as_ref()
+        .map(|j| auth::jwt(j, base_dir, p, &format!("{loc}.jwt")));
+    let introspection = t
+        .introspection
+        .as_ref()
+        .map(|i| auth::introspection(i, base_dir, p, &format!("{loc}.introspection")));
+    let grants = auth::grants(&t.grants, p, loc);
     let mut names = HashSet::new();
     let mut tokens = Vec::new();
     for (j, tok) in t.tokens.iter().enumerate() {
@@ -633,6 +656,7 @@ fn compile_tenant(
             Some(sha256) => tokens.push(StaticToken {
                 name: tok.name.clone(),
                 sha256,
+                scopes: tok.scopes.clone(),
             }),
             None => p.add(
                 format!("{tloc}.hash"),
@@ -645,6 +669,9 @@ fn compile_tenant(
         hosts,
         upstream: upstream?,
         tokens,
+        jwt: jwt.map(|j| j.ok_or(())).transpose().ok()?,
+        introspection: introspection.map(|i| i.ok_or(())).transpose().ok()?,
+        grants,
         metrics: Default::default(),
     })
 }

@@ -57,6 +57,11 @@ pub struct ServerSection {
     pub path_routing: Option<bool>,
     /// The SCIM base path under a tenant host name. Default `"/scim/v2"`.
     pub base_path: Option<String>,
+    /// Failed authentications per tenant and client IP before 429. Default
+    /// 20; 0 turns damping off.
+    pub auth_failure_limit: Option<u32>,
+    /// The window of `auth_failure_limit`. Default `"1m"`.
+    pub auth_failure_window: Option<String>,
 }
 
 /// `[server.tls]`
@@ -137,6 +142,94 @@ pub struct TenantSection {
     /// Accepted bearer tokens (several at once for rotation).
     #[serde(default)]
     pub tokens: Vec<TokenSection>,
+    /// OAuth 2.0 JWT bearer tokens from an issuer.
+    pub jwt: Option<JwtSection>,
+    /// Opaque bearer tokens checked by RFC 7662 introspection.
+    pub introspection: Option<IntrospectionSection>,
+    /// Permissions; none = every authenticated client may do everything.
+    #[serde(default)]
+    pub grants: Vec<GrantSection>,
+}
+
+/// `[tenants.jwt]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtSection {
+    /// Accepted `iss` values, exactly as the issuer writes them.
+    pub issuers: Vec<String>,
+    /// Accepted `aud` values (at least one must be in the token).
+    pub audiences: Vec<String>,
+    /// Accepted algorithms. Default all of RS256, PS256, ES256, EdDSA.
+    pub algorithms: Option<Vec<String>>,
+    /// Where the keys are. Default: OIDC discovery from the (single) issuer.
+    pub jwks_uri: Option<String>,
+    /// PEM bundle of CAs for the key and discovery URLs.
+    pub ca_file: Option<String>,
+    /// Clock skew allowed on `exp`, `nbf`, `iat`. Default `"60s"`.
+    pub leeway: Option<String>,
+    /// Claims every token must carry.
+    #[serde(default)]
+    pub required_claims: Vec<String>,
+    /// The claim that names the subject in logs. Default `"sub"`.
+    pub subject_claim: Option<String>,
+    /// How long fetched keys are used before a refresh. Default `"10m"`.
+    pub jwks_ttl: Option<String>,
+    /// An unknown `kid` refreshes the keys at most this often. Default `"30s"`.
+    pub jwks_min_refresh_interval: Option<String>,
+    /// Keys kept past their TTL while the issuer is unreachable. Default `"24h"`.
+    pub jwks_stale_grace: Option<String>,
+}
+
+/// `[tenants.introspection]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntrospectionSection {
+    /// The RFC 7662 endpoint.
+    pub endpoint: String,
+    /// The gateway's own client id at the authorization server.
+    pub client_id: String,
+    /// Environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// File holding the client secret.
+    pub client_secret_file: Option<String>,
+    /// PEM bundle of CAs for the endpoint.
+    pub ca_file: Option<String>,
+    /// Longest time an active answer is reused (never past `exp`). Default `"5m"`.
+    pub cache_max_ttl: Option<String>,
+    /// How long an inactive answer is reused. Default `"10s"`.
+    pub negative_ttl: Option<String>,
+    /// Time for the endpoint to answer. Default `"5s"`.
+    pub timeout: Option<String>,
+    /// Required `iss` of active tokens, if any.
+    pub issuer: Option<String>,
+    /// Accepted `aud` values of active tokens, if any.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+}
+
+/// `[[tenants.grants]]`: who may do what. A grant applies to a client that
+/// has one of its `scopes`, one of the `values` of its `claim`, or is one
+/// of its `credentials`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSection {
+    /// OAuth scopes (JWT `scope`/`scp`/`roles`, introspection `scope`,
+    /// static token `scopes`).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// A JWT claim whose value (string or array) must hold one of `values`.
+    pub claim: Option<String>,
+    #[serde(default)]
+    pub values: Vec<String>,
+    /// Credential names: static token names, certificate subjects.
+    #[serde(default)]
+    pub credentials: Vec<String>,
+    /// Resource types (`Users`, `Groups`, `Bulk`, any the upstream
+    /// declares) or `"*"`.
+    pub resources: Vec<String>,
+    /// HTTP methods, `"read"` (GET, HEAD, POST to /.search), `"write"`
+    /// (POST, PUT, PATCH, DELETE) or `"*"`.
+    pub methods: Vec<String>,
 }
 
 /// `[[tenants.tokens]]`
@@ -147,4 +240,7 @@ pub struct TokenSection {
     pub name: String,
     /// What `scim-gateway hash-token` prints: `sha256:<64 hex>`.
     pub hash: String,
+    /// Scopes the token carries, for `[[tenants.grants]]`.
+    #[serde(default)]
+    pub scopes: Vec<String>,
 }

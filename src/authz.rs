@@ -1,0 +1,212 @@
+//! Authorization: what an authenticated principal may do, from the
+//! tenant's `[[tenants.grants]]`.
+//!
+//! A grant applies to a principal that has one of its scopes, one of the
+//! values of its claim, or is one of its credentials; which grants apply is
+//! decided once, at authentication ([`Grants::applying`]), and carried in
+//! the principal as a bit set. Each request then needs one applying grant
+//! that covers its resource type and method. A tenant without grants lets
+//! every authenticated principal do everything. Discovery (`GET` of
+//! `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`) is open to every
+//! authenticated principal.
+use crate::authn::Principal;
+use crate::error::GatewayError;
+use http::Method;
+use serde_json::{Map, Value};
+
+/// At most this many grants per tenant (they are a bit set).
+pub const MAX_GRANTS: usize = 64;
+
+/// A tenant's grants.
+#[derive(Debug, Default, Clone)]
+pub struct Grants(Vec<Grant>);
+
+/// One grant.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub scopes: Vec<String>,
+    /// A claim and the values of it that qualify.
+    pub claim: Option<(String, Vec<String>)>,
+    pub credentials: Vec<String>,
+    /// `None` = every resource type.
+    pub resources: Option<Vec<String>>,
+    pub methods: Methods,
+}
+
+/// A set of request kinds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Methods(u8);
+
+/// Which grants apply to a principal (bit `i` = grant `i`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applying(pub u64);
+
+/// What a principal offers to qualify for grants.
+#[derive(Debug, Clone, Copy)]
+pub struct Qualities<'a> {
+    pub scopes: &'a [String],
+    pub claims: Option<&'a Map<String, Value>>,
+    pub credential: &'a str,
+}
+
+impl Methods {
+    pub const GET: Methods = Methods(1);
+    pub const HEAD: Methods = Methods(1 << 1);
+    /// `POST` to `/.search`.
+    pub const SEARCH: Methods = Methods(1 << 2);
+    pub const POST: Methods = Methods(1 << 3);
+    pub const PUT: Methods = Methods(1 << 4);
+    pub const PATCH: Methods = Methods(1 << 5);
+    pub const DELETE: Methods = Methods(1 << 6);
+    pub const READ: Methods = Methods(1 | (1 << 1) | (1 << 2));
+    pub const WRITE: Methods = Methods((1 << 3) | (1 << 4) | (1 << 5) | (1 << 6));
+    pub const ALL: Methods = Methods(0x7f);
+
+    /// `GET`, `read`, `write`, `*`, ... (case-insensitive).
+    pub fn parse(name: &str) -> Option<Methods> {
+        Some(match name.to_ascii_uppercase().as_str() {
+            "GET" => Methods::GET,
+            "HEAD" => Methods::HEAD,
+            "SEARCH" => Methods::SEARCH,
+            "POST" => Methods::POST,
+            "PUT" => Methods::PUT,
+            "PATCH" => Methods::PATCH,
+            "DELETE" => Methods::DELETE,
+            "READ" => Methods::READ,
+            "WRITE" => Methods::WRITE,
+            "*" => Methods::ALL,
+            _ => return None,
+        })
+    }
+
+    pub fn union(self, other: Methods) -> Methods {
+        Methods(self.0 | other.0)
+    }
+
+    fn contains(self, other: Methods) -> bool {
+        other.0 != 0 && self.0 & other.0 == other.0
+    }
+}
+
+impl Grants {
+    pub fn new(grants: Vec<Grant>) -> Grants {
+        Grants(grants)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The grants that apply to a principal with these qualities.
+    pub fn applying(&self, q: Qualities<'_>) -> Applying {
+        let mut bits = 0u64;
+        for (i, g) in self.0.iter().enumerate().take(MAX_GRANTS) {
+            if g.applies(q) {
+                bits |= 1 << i;
+            }
+        }
+        Applying(bits)
+    }
+}
+
+impl Grant {
+    fn applies(&self, q: Qualities<'_>) -> bool {
+        if self.scopes.iter().any(|s| q.scopes.contains(s)) {
+            return true;
+        }
+        if self.credentials.iter().any(|c| c == q.credential) {
+            return true;
+        }
+        let Some((claim, values)) = &self.claim else {
+            return false;
+        };
+        match q.claims.and_then(|c| c.get(claim)) {
+            Some(Value::String(s)) => values.contains(s),
+            Some(Value::Array(items)) => items
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|s| values.iter().any(|v| v == s)),
+            Some(Value::Bool(b)) => values.iter().any(|v| v == &b.to_string()),
+            _ => false,
+        }
+    }
+
+    fn covers(&self, resource: &str, kind: Methods) -> bool {
+        self.methods.contains(kind)
+            && self.resources.as_ref().as_ref().map_or(true, |names| {
+                names.iter().any(|n| n.eq_ignore_ascii_case(resource))
+            })
+    }
+}
+
+/// Checks that `principal` may send `method` to `scim_path` (relative to
+/// the tenant's SCIM base). 403 with `insufficient_scope` (RFC 6750 §3.1)
+/// otherwise.
+pub fn authorize(
+    grants: &Grants,
+    principal: &Principal,
+    method: &Method,
+    scim_path: &str,
+) -> Result<(), GatewayError> {
+    if grants.is_empty() {
+        return Ok(());
+    }
+    let mut segments = scim_path.trim_start_matches('/').split('/');
+    let first = segments.next().unwrap_or("");
+    let search = *method == Method::POST && scim_path.ends_with("/.search");
+    let discovery = matches!(
+        first.to_ascii_lowercase().as_str(),
+        "serviceproviderconfig" | "schemas" | "resourcetypes"
+    );
+    if discovery && (*method == Method::GET || *method == Method::HEAD) {
+        return Ok(());
+    }
+    let kind = if search {
+        Methods::SEARCH
+    } else {
+        match *method {
+            Method::GET => Methods::GET,
+            Method::HEAD => Methods::HEAD,
+            Method::POST => Methods::POST,
+            Method::PUT => Methods::PUT,
+            Method::PATCH => Methods::PATCH,
+            Method::DELETE => Methods::DELETE,
+            _ => Methods(0),
+        }
+    };
+    // A search at the root spans every resource type: only a grant for
+    // all of them covers it.
+    let resource = if search && first == ".search" {
+        "*"
+    } else {
+        first
+    };
+    let allowed = grants.0.iter().enumerate().any(|(i, g)| {
+        i < MAX_GRANTS
+            && principal.grants.0 & (1 << i) != 0
+            && (if resource == "*" {
+                g.resources.is_none() && g.methods.contains(kind)
+            } else {
+                g.covers(resource, kind)
+            })
+    });
+    if allowed {
+        return Ok(());
+    }
+    let what = if resource.is_empty() { "/" } else { resource };
+    Err(GatewayError::forbidden(
+        &format!(
+            "this credential may not {method} {what}; none of its grants covers it",
+            method = method.as_str()
+        ),
+        "insufficient_scope",
+        format!(
+            "Bearer realm=\"{}\", error=\"insufficient_scope\"",
+            principal.tenant
+        ),
+    ))
+}
+
+#[cfg(test)]
+#[path = "authz_tests.rs"]
+mod tests;
