@@ -79,6 +79,9 @@ struct Cached {
 #[derive(Default)]
 struct RefreshState {
     last_attempt: Option<Instant>,
+    /// The last refresh caused by an unknown `kid` (rate-limited on its
+    /// own: a routine fetch just before must not hide a key rotation).
+    last_unknown_kid: Option<Instant>,
     last_failed: bool,
     /// The `jwks_uri` found by discovery; forgotten when a fetch fails, so
     /// that the next attempt discovers again.
@@ -180,8 +183,8 @@ impl JwksCache {
     }
 
     /// Keys for a token whose `kid` the current keys lack: refreshed if the
-    /// last fetch is at least `min_refresh_interval` old, else the current
-    /// ones.
+    /// last refresh for an unknown `kid` (or the last failed fetch) is at
+    /// least `min_refresh_interval` old, else the current ones.
     pub async fn keys_after_unknown_kid(&self) -> Result<Arc<KeySet>, JwksError> {
         let seen = self.current.load_full();
         let mut state = self.refresh.lock().await;
@@ -192,9 +195,15 @@ impl JwksCache {
             (None, Some(_)) => true,
             _ => false,
         };
-        if refreshed_meanwhile || state.attempted_within(now, self.settings.min_refresh_interval) {
+        let interval = self.settings.min_refresh_interval;
+        let recent_unknown = state
+            .last_unknown_kid
+            .is_some_and(|t| now.saturating_duration_since(t) < interval);
+        let recent_failure = state.last_failed && state.attempted_within(now, interval);
+        if refreshed_meanwhile || recent_unknown || recent_failure {
             return self.usable(now).ok_or(JwksError::Unavailable);
         }
+        state.last_unknown_kid = Some(now);
         self.refresh_locked(&mut state).await
     }
 

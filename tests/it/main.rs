@@ -6,6 +6,7 @@ mod support;
 
 mod conformance;
 mod gateway;
+mod oauth;
 mod peers_selftest;
 mod store_api;
 mod store_errors;

@@ -8,16 +8,22 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct EchoUpstream {
     pub addr: SocketAddr,
+    /// Requests received so far.
+    pub hits: Arc<AtomicUsize>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl EchoUpstream {
     pub fn spawn() -> EchoUpstream {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let counter = hits.clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let thread = std::thread::spawn(move || {
@@ -33,8 +39,11 @@ impl EchoUpstream {
                         a = listener.accept() => a.unwrap(),
                         _ = &mut stop_rx => return,
                     };
+                    let counter = counter.clone();
                     tokio::spawn(async move {
-                        let svc = service_fn(|req: hyper::Request<hyper::body::Incoming>| async move {
+                        let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                            counter.fetch_add(1, Ordering::SeqCst);
+                            async move {
                             if req.uri().path().contains("/slow") {
                                 tokio::time::sleep(Duration::from_secs(3)).await;
                             }
@@ -57,7 +66,7 @@ impl EchoUpstream {
                             resp.headers_mut()
                                 .insert("location", format!("http://{host}/scim/v2/Users/echo").parse().unwrap());
                             Ok::<_, Infallible>(resp)
-                        });
+                        }});
                         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
                             .serve_connection(TokioIo::new(stream), svc)
                             .await;
@@ -67,9 +76,15 @@ impl EchoUpstream {
         });
         EchoUpstream {
             addr: addr_rx.recv_timeout(Duration::from_secs(5)).unwrap(),
+            hits,
             stop: Some(stop_tx),
             thread: Some(thread),
         }
+    }
+
+    /// Requests received so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(Ordering::SeqCst)
     }
 
     pub fn url(&self) -> String {

@@ -66,11 +66,17 @@ impl GatewayBuilder {
         self
     }
 
-    pub fn tenant(mut self, id: &str, hosts: &[&str], upstream: &str) -> Self {
+    pub fn tenant(self, id: &str, hosts: &[&str], upstream: &str) -> Self {
+        self.tenant_with(id, hosts, upstream, "")
+    }
+
+    /// A tenant with more TOML for its section (`[tenants.jwt]`,
+    /// `[[tenants.grants]]`, ...), after its static token.
+    pub fn tenant_with(mut self, id: &str, hosts: &[&str], upstream: &str, extra: &str) -> Self {
         let hosts_toml: Vec<String> = hosts.iter().map(|h| format!("\"{h}\"")).collect();
         self.hosts.extend(hosts.iter().map(|h| h.to_string()));
         self.tenants.push(format!(
-            "[[tenants]]\nid = \"{id}\"\nhosts = [{}]\nupstream = \"{upstream}\"\n[[tenants.tokens]]\nname = \"test\"\nhash = \"{}\"\n",
+            "[[tenants]]\nid = \"{id}\"\nhosts = [{}]\nupstream = \"{upstream}\"\n[[tenants.tokens]]\nname = \"test\"\nhash = \"{}\"\n{extra}\n",
             hosts_toml.join(", "),
             hash_token_hex(&token_for(id))
         ));

@@ -3,5 +3,6 @@
 pub mod echo;
 pub mod gateway;
 pub mod http;
+pub mod issuer;
 pub mod peers;
 pub mod store;
