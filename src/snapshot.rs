@@ -107,11 +107,16 @@ pub enum UpstreamTarget {
 }
 
 /// The credential sent upstream.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum UpstreamAuth {
     None,
     Bearer(Secret),
-    Basic { username: String, password: Secret },
+    Basic {
+        username: String,
+        password: Secret,
+    },
+    /// OAuth 2.0 client credentials: a token fetched, cached and renewed.
+    OAuth2(crate::upstream::oauth::TokenSource),
 }
 
 /// A secret value: never printed by `Debug` or `Display`.
@@ -255,7 +260,7 @@ impl UpstreamAuth {
     pub fn header_value(&self) -> Option<http::HeaderValue> {
         use base64::Engine;
         let text = match self {
-            UpstreamAuth::None => return None,
+            UpstreamAuth::None | UpstreamAuth::OAuth2(_) => return None,
             UpstreamAuth::Bearer(token) => format!("Bearer {}", token.expose()),
             UpstreamAuth::Basic { username, password } => format!(
                 "Basic {}",
@@ -280,6 +285,7 @@ impl fmt::Debug for UpstreamAuth {
                     "Basic {{ username: {username:?}, password: <redacted> }}"
                 )
             }
+            UpstreamAuth::OAuth2(source) => write!(f, "OAuth2({source:?})"),
         }
     }
 }

@@ -362,6 +362,7 @@ fn compile_upstream(
             for (key, set) in [
                 ("url", u.url.is_some()),
                 ("ca_file", u.ca_file.is_some()),
+                ("client_cert_file", u.client_cert_file.is_some()),
                 ("auth", u.auth.is_some()),
             ] {
                 if set {
@@ -419,10 +420,10 @@ fn compile_upstream(
                 None => Some(UpstreamAuth::None),
                 Some(a) => upstream_auth(a, base_dir, p, &format!("{loc}.auth")),
             };
-            if auth
-                .as_ref()
-                .is_some_and(|a| *a != UpstreamAuth::None && a.header_value().is_none())
-            {
+            if auth.as_ref().is_some_and(|a| {
+                matches!(a, UpstreamAuth::Bearer(_) | UpstreamAuth::Basic { .. })
+                    && a.header_value().is_none()
+            }) {
                 p.add(
                     format!("{loc}.auth"),
                     "the credential has characters that an Authorization header cannot carry",
@@ -512,10 +513,11 @@ fn upstream_auth(
                 password: password?,
             })
         }
+        "oauth2" => auth::upstream_oauth2(a, base_dir, p, loc).map(UpstreamAuth::OAuth2),
         other => {
             p.add(
                 format!("{loc}.kind"),
-                format!("\"{other}\" is not an auth kind; use \"bearer\", \"basic\" or \"none\""),
+                format!("\"{other}\" is not an auth kind; use \"bearer\", \"basic\", \"oauth2\" or \"none\""),
             );
             None
         }

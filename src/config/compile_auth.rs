@@ -6,7 +6,8 @@ use crate::authn::jwks::{JwksCache, JwksSettings, JwksSource};
 use crate::authn::jwt::{Alg, JwtPolicy};
 use crate::authn::JwtAuth;
 use crate::authz::{Grant, Grants, Methods, MAX_GRANTS};
-use crate::config::raw::{GrantSection, IntrospectionSection, JwtSection};
+use crate::config::raw::{GrantSection, IntrospectionSection, JwtSection, UpstreamAuthSection};
+use crate::upstream::oauth::{ClientAuthMethod, ClientCredentials, TokenSource};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -262,4 +263,86 @@ fn duration_or_zero(
             None
         }
     }
+}
+
+/// `[upstreams.NAME.auth]` with `kind = "oauth2"`: the client credentials
+/// grant.
+pub(super) fn upstream_oauth2(
+    a: &UpstreamAuthSection,
+    base_dir: &Path,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<TokenSource> {
+    let token_url = match a.token_url.as_deref() {
+        None => {
+            p.add(
+                format!("{loc}.token_url"),
+                "kind = \"oauth2\" needs the token endpoint",
+            );
+            None
+        }
+        Some(u) => match u.parse::<http::Uri>() {
+            // RFC 6749 §3.2: the token endpoint is TLS; plain http only
+            // on loopback (tests, sidecars).
+            Ok(uri)
+                if uri.scheme_str() == Some("https")
+                    || (uri.scheme_str() == Some("http")
+                        && matches!(uri.host(), Some("127.0.0.1" | "localhost" | "[::1]"))) =>
+            {
+                Some(uri)
+            }
+            _ => {
+                p.add(
+                    format!("{loc}.token_url"),
+                    format!("\"{u}\" must be an https URL (http only on loopback)"),
+                );
+                None
+            }
+        },
+    };
+    let client_id = a.client_id.clone().filter(|c| !c.is_empty());
+    if client_id.is_none() {
+        p.add(
+            format!("{loc}.client_id"),
+            "kind = \"oauth2\" needs a client_id",
+        );
+    }
+    let client_secret = secret(
+        a.client_secret_env.as_deref(),
+        a.client_secret_file.as_deref(),
+        base_dir,
+        p,
+        loc,
+        "client_secret",
+    );
+    let auth_method = match a.auth_method.as_deref() {
+        None => Some(ClientAuthMethod::ClientSecretBasic),
+        Some(name) => ClientAuthMethod::from_name(name).or_else(|| {
+            p.add(
+                format!("{loc}.auth_method"),
+                format!("\"{name}\" is not \"client_secret_basic\" or \"client_secret_post\""),
+            );
+            None
+        }),
+    };
+    let refresh_before = duration_or_zero(
+        p,
+        &format!("{loc}.refresh_before"),
+        a.refresh_before.as_deref(),
+        "60s",
+    );
+    let mut settings = ClientCredentials::new(
+        token_url?,
+        client_id?,
+        crate::upstream::oauth::Secret::new(client_secret?.expose()),
+    );
+    settings.scopes = a.scopes.clone();
+    settings.audience = a.audience.clone();
+    settings.resource = a.resource.clone();
+    settings.auth_method = auth_method?;
+    settings.refresh_before = refresh_before?;
+    settings.ca_file = a.ca_file.as_ref().map(|f| resolve(base_dir, f));
+    TokenSource::new(settings)
+        .map_err(|e| p.add(format!("{loc}.ca_file"), e.to_string()))
+        .ok()
 }

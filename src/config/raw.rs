@@ -98,6 +98,11 @@ pub struct UpstreamSection {
     pub url: Option<String>,
     /// `kind = "http"`: PEM bundle of CAs to trust instead of the public roots.
     pub ca_file: Option<String>,
+    /// `kind = "http"`: a client certificate chain (PEM) presented to an
+    /// HTTPS upstream that requires mTLS.
+    pub client_cert_file: Option<String>,
+    /// The key of `client_cert_file` (PEM).
+    pub client_key_file: Option<String>,
     /// Time to establish a connection (TCP and TLS). Default `"5s"`.
     pub connect_timeout: Option<String>,
     /// Time for the upstream to answer. Default `"30s"`.
@@ -114,7 +119,7 @@ pub struct UpstreamSection {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamAuthSection {
-    /// `"bearer"`, `"basic"` or `"none"`.
+    /// `"bearer"`, `"basic"`, `"oauth2"` (client credentials) or `"none"`.
     pub kind: String,
     /// `bearer`: environment variable holding the token.
     pub token_env: Option<String>,
@@ -126,6 +131,27 @@ pub struct UpstreamAuthSection {
     pub password_env: Option<String>,
     /// `basic`: file holding the password.
     pub password_file: Option<String>,
+    /// `oauth2`: the token endpoint.
+    pub token_url: Option<String>,
+    /// `oauth2`: the gateway's client id.
+    pub client_id: Option<String>,
+    /// `oauth2`: environment variable holding the client secret.
+    pub client_secret_env: Option<String>,
+    /// `oauth2`: file holding the client secret.
+    pub client_secret_file: Option<String>,
+    /// `oauth2`: scopes requested.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// `oauth2`: `audience` parameter (Auth0, Okta custom servers).
+    pub audience: Option<String>,
+    /// `oauth2`: `resource` parameter (RFC 8707, Entra v1).
+    pub resource: Option<String>,
+    /// `oauth2`: `"client_secret_basic"` (default) or `"client_secret_post"`.
+    pub auth_method: Option<String>,
+    /// `oauth2`: PEM bundle of CAs for the token endpoint.
+    pub ca_file: Option<String>,
+    /// `oauth2`: renew this long before expiry. Default `"60s"`.
+    pub refresh_before: Option<String>,
 }
 
 /// `[[tenants]]`

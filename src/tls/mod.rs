@@ -59,6 +59,15 @@ pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConf
 /// The client configuration for HTTPS upstreams: the public web PKI, or
 /// only the CAs of `ca_file` when given.
 pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
+    client_config_with_identity(ca_file, None)
+}
+
+/// [`client_config`] presenting a client certificate chain and key (mTLS
+/// to an upstream) when `identity` is given.
+pub fn client_config_with_identity(
+    ca_file: Option<&Path>,
+    identity: Option<(&Path, &Path)>,
+) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
     match ca_file {
         Some(file) => {
@@ -70,11 +79,21 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
         }
         None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
     }
-    // No ALPN here: the HTTPS connector sets it (and refuses a preset one).
-    let config = ClientConfig::builder_with_provider(provider())
+    // No ALPN here: the connection pool sets it.
+    let builder = ClientConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| format!("TLS versions: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(config)
+        .with_root_certificates(roots);
+    match identity {
+        None => Ok(builder.with_no_client_auth()),
+        Some((cert_file, key_file)) => builder
+            .with_client_auth_cert(load_certs(cert_file)?, load_key(key_file)?)
+            .map_err(|e| {
+                format!(
+                    "{} and {} do not form a usable client certificate and key: {e}",
+                    cert_file.display(),
+                    key_file.display()
+                )
+            }),
+    }
 }

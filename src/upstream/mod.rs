@@ -12,7 +12,7 @@ pub use headers::{clean_request_headers, clean_response_headers};
 
 use crate::error::GatewayError;
 use crate::rewrite::Rebase;
-use crate::snapshot::{Upstream, UpstreamTarget};
+use crate::snapshot::{Upstream, UpstreamAuth, UpstreamTarget};
 use crate::telemetry::events::UpstreamFailed;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
@@ -212,10 +212,7 @@ async fn forward_http(
             format!("{e}"),
         )
     })?;
-    let mut request = Request::new(Full::new(req.body.clone()));
-    *request.method_mut() = req.method.clone();
-    *request.uri_mut() = uri;
-    *request.headers_mut() = clean_request_headers(&req.headers, upstream, &req, http.host.clone());
+    let headers = clean_request_headers(&req.headers, upstream, &req, http.host.clone());
 
     // One timer for the call: the upstream's timeout or what is left of
     // the request's, whichever ends first.
@@ -244,27 +241,58 @@ async fn forward_http(
             )
         }
     };
-    let (response, lease) = match tokio::time::timeout_at(until, http.pool.send(request)).await {
-        Err(_) => return Err(timed_out()),
-        Ok(Err(e)) => {
-            let cause = format!("{}: {e}", upstream.name);
-            return Err(if e.is_connect() {
-                fail(
-                    502,
-                    "the upstream could not be reached",
-                    "upstream_connect",
-                    cause,
-                )
-            } else {
-                fail(
-                    502,
-                    "the upstream connection failed",
-                    "upstream_protocol",
-                    cause,
-                )
-            });
+    let exchange = |request: Request<Full<Bytes>>| async {
+        match tokio::time::timeout_at(until, http.pool.send(request)).await {
+            Err(_) => Err(timed_out()),
+            Ok(Err(e)) => {
+                let cause = format!("{}: {e}", upstream.name);
+                Err(if e.is_connect() {
+                    fail(
+                        502,
+                        "the upstream could not be reached",
+                        "upstream_connect",
+                        cause,
+                    )
+                } else {
+                    fail(
+                        502,
+                        "the upstream connection failed",
+                        "upstream_protocol",
+                        cause,
+                    )
+                })
+            }
+            Ok(Ok(exchanged)) => Ok(exchanged),
         }
-        Ok(Ok(exchanged)) => exchanged,
+    };
+    let build = |uri: Uri, headers: HeaderMap, authorization: Option<HeaderValue>| {
+        let mut request = Request::new(Full::new(req.body.clone()));
+        *request.method_mut() = req.method.clone();
+        *request.uri_mut() = uri;
+        *request.headers_mut() = headers;
+        if let Some(v) = authorization {
+            request.headers_mut().insert(http::header::AUTHORIZATION, v);
+        }
+        request
+    };
+    let (response, lease) = match &upstream.auth {
+        UpstreamAuth::OAuth2(source) => {
+            // A token from the cache (or one fetch shared by all callers);
+            // a 401 to it: one refresh and one retry (the upstream refused
+            // the credential, so it did not act on the request).
+            let token = oauth_token(source, until, &fail).await?;
+            let first = build(uri.clone(), headers.clone(), Some(token.header_value()));
+            let (response, lease) = exchange(first).await?;
+            if response.status() == http::StatusCode::UNAUTHORIZED {
+                drop((response, lease));
+                source.invalidate(&token);
+                let token = oauth_token(source, until, &fail).await?;
+                exchange(build(uri, headers, Some(token.header_value()))).await?
+            } else {
+                (response, lease)
+            }
+        }
+        _ => exchange(build(uri, headers, None)).await?,
     };
     let (mut parts, body) = response.into_parts();
     let collected = tokio::time::timeout_at(until, Limited::new(body, max_response_body).collect());
@@ -292,6 +320,29 @@ async fn forward_http(
     lease.release();
     clean_response_headers(&mut parts.headers);
     Ok(Response::from_parts(parts, bytes))
+}
+
+/// An access token for the upstream, within the call's time.
+async fn oauth_token(
+    source: &oauth::TokenSource,
+    until: Instant,
+    fail: &impl Fn(u16, &str, &'static str, String) -> GatewayError,
+) -> Result<oauth::AccessToken, GatewayError> {
+    match tokio::time::timeout_at(until, source.token()).await {
+        Ok(Ok(token)) => Ok(token),
+        Ok(Err(e)) => Err(fail(
+            502,
+            "the gateway could not obtain its credential for the upstream",
+            "upstream_credential",
+            e.to_string(),
+        )),
+        Err(_) => Err(fail(
+            504,
+            "the gateway's credential for the upstream did not arrive in time",
+            "upstream_credential",
+            "token endpoint timed out".into(),
+        )),
+    }
 }
 
 /// `base` + path + `?query`, without doubling slashes and without

@@ -5,7 +5,7 @@
 use crate::support::echo::EchoUpstream;
 use crate::support::gateway::{token_for, TestGateway};
 use crate::support::issuer::keys::{b64, secs, signing_input, TestKeys};
-use crate::support::issuer::{Issuer, INTROSPECTION_CLIENT};
+use crate::support::issuer::{Issuer, INTROSPECTION_CLIENT, UPSTREAM_CLIENT};
 use serde_json::{json, Value};
 use std::time::SystemTime;
 
@@ -351,4 +351,66 @@ async fn repeated_failures_are_damped_per_client_and_tenant() {
         metrics.contains("reason=\"too_many_failures\""),
         "auth failures are counted by reason"
     );
+}
+
+/// The gateway's own credential for an upstream: OAuth 2.0 client
+/// credentials, one fetch for many concurrent requests, renewed before
+/// expiry, and refreshed once on a 401.
+#[tokio::test]
+async fn upstream_tokens_are_fetched_once_renewed_and_refreshed_on_401() {
+    let issuer = Issuer::spawn(json!({"keys": []}));
+    let dir = std::env::temp_dir().join(format!("scimgw-oauth-up-{}", issuer.addr.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret = dir.join("client-secret");
+    std::fs::write(&secret, UPSTREAM_CLIENT.1).unwrap();
+    let gw = TestGateway::builder()
+        .http(
+            "protected",
+            &issuer.protected_base(),
+            &format!(
+                "[upstreams.protected.auth]\nkind = \"oauth2\"\ntoken_url = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"{}\"\nscopes = [\"scim\"]\nrefresh_before = \"1s\"\n",
+                issuer.token_endpoint(),
+                UPSTREAM_CLIENT.0,
+                secret.display()
+            ),
+        )
+        .tenant("acme", &["acme.localhost"], "protected")
+        .spawn();
+    let client = gw.client();
+    let url = format!("{}/Users/p1", gw.base("acme.localhost"));
+    let get = || {
+        let client = client.clone();
+        let url = url.clone();
+        async move {
+            client
+                .get(&url)
+                .bearer_auth(token_for("acme"))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    // 50 concurrent requests: one token fetch.
+    let all: Vec<_> = (0..50).map(|_| tokio::spawn(get())).collect();
+    for r in all {
+        assert_eq!(r.await.unwrap(), 200);
+    }
+    assert_eq!(issuer.tokens_issued(), 1);
+    // The upstream stops accepting the token: one 401, one refresh, one
+    // retry, and the client sees 200.
+    issuer.revoke_upstream_token();
+    let hits = issuer.protected_hits();
+    assert_eq!(get().await, 200);
+    assert_eq!(issuer.tokens_issued(), 2);
+    assert_eq!(issuer.protected_hits(), hits + 2);
+    // Short-lived tokens are renewed before they expire.
+    issuer.set_token_lifetime(2);
+    issuer.revoke_upstream_token();
+    assert_eq!(get().await, 200);
+    assert_eq!(issuer.tokens_issued(), 3);
+    tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
+    assert_eq!(get().await, 200);
+    assert_eq!(issuer.tokens_issued(), 4, "renewed ahead of expiry");
+    assert_eq!(issuer.bad_client_auth(), 0);
 }

@@ -19,6 +19,8 @@ pub mod keys;
 
 /// The introspection client the gateway must present.
 pub const INTROSPECTION_CLIENT: (&str, &str) = ("gw-client", "gw-secret-0123456789");
+/// The client the gateway uses for its upstream tokens.
+pub const UPSTREAM_CLIENT: (&str, &str) = ("gw-upstream", "up-secret-0123456789");
 
 #[derive(Default)]
 struct State {
@@ -27,6 +29,11 @@ struct State {
     jwks_fetches: usize,
     introspections: usize,
     bad_client_auth: usize,
+    /// Tokens issued at `/token`, and the one `/scim/v2` accepts.
+    tokens_issued: usize,
+    valid_upstream_token: Option<String>,
+    token_lifetime: u64,
+    protected_hits: usize,
 }
 
 pub struct Issuer {
@@ -41,6 +48,7 @@ impl Issuer {
     pub fn spawn(jwks: Value) -> Issuer {
         let state = Arc::new(Mutex::new(State {
             jwks,
+            token_lifetime: 3600,
             ..State::default()
         }));
         let shared = state.clone();
@@ -93,6 +101,34 @@ impl Issuer {
         format!("http://{}/introspect", self.addr)
     }
 
+    /// The token endpoint (client credentials for [`UPSTREAM_CLIENT`]).
+    pub fn token_endpoint(&self) -> String {
+        format!("http://{}/token", self.addr)
+    }
+
+    /// A SCIM-ish resource server that accepts only the last token issued.
+    pub fn protected_base(&self) -> String {
+        format!("http://{}/scim/v2", self.addr)
+    }
+
+    /// The resource server stops accepting the current token.
+    pub fn revoke_upstream_token(&self) {
+        self.state.lock().unwrap().valid_upstream_token = None;
+    }
+
+    /// `expires_in` of tokens issued from now on.
+    pub fn set_token_lifetime(&self, seconds: u64) {
+        self.state.lock().unwrap().token_lifetime = seconds;
+    }
+
+    pub fn tokens_issued(&self) -> usize {
+        self.state.lock().unwrap().tokens_issued
+    }
+
+    pub fn protected_hits(&self) -> usize {
+        self.state.lock().unwrap().protected_hits
+    }
+
     pub fn set_jwks(&self, jwks: Value) {
         self.state.lock().unwrap().jwks = jwks;
     }
@@ -133,7 +169,59 @@ async fn answer(
             .insert("content-type", "application/json".parse().unwrap());
         r
     };
+    let basic = |client: (&str, &str)| {
+        use base64::Engine;
+        format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", client.0, client.1))
+        )
+    };
+    if path.starts_with("/scim/v2") {
+        let presented = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let mut s = state.lock().unwrap();
+        s.protected_hits += 1;
+        let ok = s
+            .valid_upstream_token
+            .as_ref()
+            .is_some_and(|t| presented == format!("Bearer {t}"));
+        let mut r = json_response(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                                         "id": "p1", "userName": "protected"}),
+        );
+        if !ok {
+            *r.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+        }
+        return r;
+    }
     match path.as_str() {
+        "/token" => {
+            let authorized = req
+                .headers()
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                == Some(basic(UPSTREAM_CLIENT).as_str());
+            let body = req.into_body().collect().await.unwrap().to_bytes();
+            let grant = form_urlencoded::parse(&body)
+                .find(|(k, _)| k == "grant_type")
+                .map(|(_, v)| v.into_owned());
+            let mut s = state.lock().unwrap();
+            if !authorized || grant.as_deref() != Some("client_credentials") {
+                s.bad_client_auth += 1;
+                let mut r = json_response(json!({"error": "invalid_client"}));
+                *r.status_mut() = hyper::StatusCode::UNAUTHORIZED;
+                return r;
+            }
+            s.tokens_issued += 1;
+            let token = format!("upstream-at-{}", s.tokens_issued);
+            s.valid_upstream_token = Some(token.clone());
+            json_response(json!({"access_token": token, "token_type": "Bearer",
+                                 "expires_in": s.token_lifetime}))
+        }
         "/.well-known/openid-configuration" => json_response(json!({
             "issuer": issuer,
             "jwks_uri": format!("{issuer}/jwks"),
