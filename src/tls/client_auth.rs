@@ -84,6 +84,7 @@ impl ClientCertPolicy {
                 .map_err(|e| format!("client CA certificate #{}: unusable: {e}", i + 1))?;
         }
         let roots = Arc::new(roots);
+        let crls = newest_per_issuer(crls)?;
         let build = |required: bool| {
             let builder =
                 WebPkiClientVerifier::builder_with_provider(roots.clone(), super::provider())
@@ -162,6 +163,33 @@ fn load_crls(file: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, 
             .map_err(|e| format!("{}: not a valid CRL: {e}", file.display()))?;
     }
     Ok(crls)
+}
+
+/// webpki consults only the first CRL whose issuer matches, so of several
+/// complete CRLs from one issuer only the newest (latest `thisUpdate`, then
+/// highest CRL number) is kept: it supersedes the older ones (RFC 5280
+/// §5.1.2.4, §5.2.3). Delta CRLs are not supported.
+fn newest_per_issuer(
+    crls: Vec<CertificateRevocationListDer<'static>>,
+) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+    let mut newest = Vec::new();
+    for (i, crl) in crls.into_iter().enumerate() {
+        let (_, parsed) = x509_parser::parse_x509_crl(crl.as_ref())
+            .map_err(|e| format!("CRL #{}: not a valid CRL: {e}", i + 1))?;
+        let issuer = parsed.issuer().as_raw().to_vec();
+        let rank = (parsed.last_update(), parsed.crl_number().cloned());
+
+        drop(parsed);
+        match newest.iter_mut().find(|(k, _, _)| *k == issuer) {
+            Some(slot) => {
+                if rank > slot.1 {
+                    *slot = (issuer, rank, crl);
+                }
+            }
+            None => newest.push((issuer, rank, crl)),
+        }
+    }
+    Ok(newest.into_iter().map(|(_, _, crl)| crl).collect())
 }
 
 /// Maps webpki's verdict onto the stable reasons.

@@ -111,3 +111,8 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
         .with_no_client_auth();
     Ok(config)
 }
+
+#[cfg(test)]
+mod client_auth_tests;
+#[cfg(test)]
+mod test_pki;
