@@ -115,4 +115,6 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
 #[cfg(test)]
 mod client_auth_tests;
 #[cfg(test)]
+mod handshake_tests;
+#[cfg(test)]
 mod test_pki;
