@@ -226,8 +226,12 @@ fn from_files_reads_pem_and_der_crls_and_names_bad_files() {
         [old_pem.clone(), new_der.clone()],
         [new_der.clone(), old_pem.clone()],
     ] {
-        let p = ClientCertPolicy::from_files(&[ca_file.clone()], &crls, &ClientCertPins::default())
-            .unwrap();
+        let p = ClientCertPolicy::from_files(
+            std::slice::from_ref(&ca_file),
+            &crls,
+            &ClientCertPins::default(),
+        )
+        .unwrap();
         for (serial, want) in [(12, "ok"), (13, "revoked"), (14, "revoked")] {
             let leaf = ca.client(&ClientSpec { serial, ..okta() });
             assert_eq!(reason(p.verify(&leaf.chain, now)), want, "serial {serial}");
@@ -240,8 +244,12 @@ fn from_files_reads_pem_and_der_crls_and_names_bad_files() {
     assert!(err.contains("missing.pem"), "{err}");
     let junk = dir.join("junk.crl");
     std::fs::write(&junk, b"not a crl").unwrap();
-    let err = ClientCertPolicy::from_files(&[ca_file.clone()], &[junk], &ClientCertPins::default())
-        .unwrap_err();
+    let err = ClientCertPolicy::from_files(
+        std::slice::from_ref(&ca_file),
+        &[junk],
+        &ClientCertPins::default(),
+    )
+    .unwrap_err();
     assert!(
         err.contains("junk.crl") && err.contains("not a valid CRL"),
         "{err}"
