@@ -12,6 +12,7 @@
 mod client_auth;
 mod deferred;
 pub mod dev;
+mod dn;
 mod identity;
 mod select;
 
@@ -87,6 +88,16 @@ pub fn server_config_from(
         .map_err(|e| format!("not a usable certificate and key: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 /// The client configuration for HTTPS upstreams: the public web PKI, or
