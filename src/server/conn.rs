@@ -56,7 +56,8 @@ pub(super) async fn serve_connection<H: Handler>(
             .client_hello()
             .server_name()
             .map(str::to_ascii_lowercase);
-        let stream = start.into_stream(tls).await.map_err(|e| e.to_string())?;
+        let config = tls.config_for(sni.as_deref());
+        let stream = start.into_stream(config).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((sni, stream))
     };
     let (sni, stream) = match tokio::time::timeout(listening.header_read_timeout, handshake).await {

@@ -34,8 +34,9 @@ pub trait Handler: Send + Sync + 'static {
 /// Per-connection settings, taken from the current config.
 #[derive(Clone)]
 pub struct Listening {
-    /// `None`: plain HTTP.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `None`: plain HTTP. Otherwise the server config is chosen per
+    /// connection by the ClientHello's SNI.
+    pub tls: Option<Arc<crate::tls::TlsSelector>>,
     pub header_read_timeout: Duration,
     pub max_header_bytes: usize,
     pub idle_timeout: Duration,

@@ -49,7 +49,9 @@ async fn start_with(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let settings: SettingsSource = Arc::new(move || Listening {
-        tls: tls.clone(),
+        tls: tls
+            .clone()
+            .map(|c| Arc::new(crate::tls::TlsSelector::new(c))),
         header_read_timeout,
         max_header_bytes: 8192,
         idle_timeout: idle,

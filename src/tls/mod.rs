@@ -2,12 +2,29 @@
 //! ALPN `h2` and `http/1.1`, the `ring` provider), the client configuration
 //! for HTTPS upstreams, and the development PKI ([`dev`]).
 //!
-//! The listener picks a `ServerConfig` per connection from the ClientHello
-//! (`server::accept`), so per-tenant certificates by SNI slot in here.
+//! Per tenant: the listener picks a `ServerConfig` per connection from the
+//! ClientHello's SNI ([`TlsSelector`], used by `server::conn`); a tenant's
+//! client certificates are checked by its [`ClientCertPolicy`], at the TLS
+//! layer (its [`ClientCertPolicy::tls_verifier`]) or, behind a shared host
+//! name, after the request path names the tenant
+//! ([`DeferredClientCertVerifier`] in the handshake, then
+//! [`ClientCertPolicy::verify`]).
+mod client_auth;
+mod deferred;
 pub mod dev;
+mod dn;
+mod identity;
+mod select;
+
+pub use client_auth::{BadCertificate, CertError, ClientCertPolicy};
+pub use deferred::DeferredClientCertVerifier;
+pub use identity::{ClientCertPins, ClientIdentity};
+pub use select::TlsSelector;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::WebPkiClientVerifier;
 use rustls::{ClientConfig, RootCertStore, ServerConfig};
 use std::path::Path;
 use std::sync::Arc;
@@ -38,22 +55,49 @@ pub fn load_key(file: &Path) -> Result<PrivateKeyDer<'static>, String> {
 
 /// The server configuration of the public listener.
 pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, String> {
+    server_config_with(cert_file, key_file, None)
+}
+
+/// A server configuration from PEM certificate and key files, checking
+/// client certificates with `client_verifier` (`None`: no client auth).
+pub fn server_config_with(
+    cert_file: &Path,
+    key_file: &Path,
+    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+) -> Result<Arc<ServerConfig>, String> {
     let certs = load_certs(cert_file)?;
     let key = load_key(key_file)?;
+    server_config_from(certs, key, client_verifier)
+        .map_err(|e| format!("{} and {}: {e}", cert_file.display(), key_file.display()))
+}
+
+/// A server configuration from a certificate chain and key in memory:
+/// TLS 1.3 and 1.2, ALPN `h2` and `http/1.1`.
+pub fn server_config_from(
+    certs: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+    client_verifier: Option<Arc<dyn ClientCertVerifier>>,
+) -> Result<Arc<ServerConfig>, String> {
     let mut config = ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| format!("TLS versions: {e}"))?
-        .with_no_client_auth()
+        .with_client_cert_verifier(
+            client_verifier.unwrap_or_else(WebPkiClientVerifier::no_client_auth),
+        )
         .with_single_cert(certs, key)
-        .map_err(|e| {
-            format!(
-                "{} and {} do not form a usable certificate and key: {e}",
-                cert_file.display(),
-                key_file.display()
-            )
-        })?;
+        .map_err(|e| format!("not a usable certificate and key: {e}"))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
+}
+
+/// Lower-case hex.
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
 }
 
 /// The client configuration for HTTPS upstreams: the public web PKI, or
@@ -97,3 +141,10 @@ pub fn client_config_with_identity(
             }),
     }
 }
+
+#[cfg(test)]
+mod client_auth_tests;
+#[cfg(test)]
+mod handshake_tests;
+#[cfg(test)]
+mod test_pki;

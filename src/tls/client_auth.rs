@@ -1,0 +1,230 @@
+//! A tenant's client-certificate policy ([`ClientCertPolicy`]): its client
+//! CAs, CRLs and pins, compiled once from files. It verifies a presented
+//! chain into a [`ClientIdentity`] or a [`CertError`] with a stable
+//! `reason()`, and hands out the matching rustls verifier for the TLS
+//! layer. Depends on rustls (webpki) and [`super::identity`]; no I/O after
+//! construction.
+use super::identity::{ClientCertPins, ClientIdentity, CompiledPins, ParsedCert};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, CertificateRevocationListDer, UnixTime};
+use rustls::server::danger::ClientCertVerifier;
+use rustls::server::WebPkiClientVerifier;
+use rustls::{CertificateError, RootCertStore};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A compiled client-certificate policy. Immutable; cheap to share.
+#[derive(Debug, Clone)]
+pub struct ClientCertPolicy {
+    /// Client auth required: also what [`ClientCertPolicy::verify`] uses.
+    required: Arc<dyn ClientCertVerifier>,
+    /// The same roots and CRLs, client auth optional.
+    optional: Arc<dyn ClientCertVerifier>,
+    pins: CompiledPins,
+}
+
+/// Why a client certificate was refused. `reason()` is stable (metrics,
+/// audit); `Display` is safe to show the client; the cause, if any, is the
+/// `source()` for logs.
+#[derive(Debug, thiserror::Error)]
+pub enum CertError {
+    #[error("a client certificate is required")]
+    NoCertificate,
+    #[error("the client certificate is not issued by a trusted authority")]
+    Untrusted(#[source] rustls::Error),
+    #[error("the client certificate has expired or is not yet valid")]
+    Expired(#[source] rustls::Error),
+    #[error("the client certificate has been revoked")]
+    Revoked(#[source] rustls::Error),
+    #[error("the client certificate is not allowed for this tenant")]
+    NotPinned,
+    #[error("the client certificate cannot be parsed")]
+    BadCertificate(#[source] BadCertificate),
+}
+
+/// The parser's complaint about a malformed certificate.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadCertificate(String);
+
+// === impl ClientCertPolicy ===
+
+impl ClientCertPolicy {
+    /// Compiles a policy from PEM CA bundles, CRL files (PEM or DER) and
+    /// pins. The error names the file or pin and the problem.
+    pub fn from_files(
+        ca_files: &[PathBuf],
+        crl_files: &[PathBuf],
+        pins: &ClientCertPins,
+    ) -> Result<Self, String> {
+        let mut cas = Vec::new();
+        for file in ca_files {
+            cas.extend(super::load_certs(file)?);
+        }
+        let mut crls = Vec::new();
+        for file in crl_files {
+            crls.extend(load_crls(file)?);
+        }
+        Self::new(cas, crls, pins)
+    }
+
+    /// Compiles a policy from DER objects already in memory.
+    pub fn new(
+        cas: Vec<CertificateDer<'static>>,
+        crls: Vec<CertificateRevocationListDer<'static>>,
+        pins: &ClientCertPins,
+    ) -> Result<Self, String> {
+        if cas.is_empty() {
+            return Err("no client CA certificate given".into());
+        }
+        let mut roots = RootCertStore::empty();
+        for (i, ca) in cas.into_iter().enumerate() {
+            roots
+                .add(ca)
+                .map_err(|e| format!("client CA certificate #{}: unusable: {e}", i + 1))?;
+        }
+        let roots = Arc::new(roots);
+        let crls = newest_per_issuer(crls)?;
+        let build = |required: bool| {
+            let builder =
+                WebPkiClientVerifier::builder_with_provider(roots.clone(), super::provider())
+                    .with_crls(crls.iter().cloned())
+                    // A CRL usually covers the issuing CA only; the status of the
+                    // other certificates in the chain is then unknown, which is
+                    // no reason to refuse. A listed serial still fails.
+                    .allow_unknown_revocation_status();
+            let builder = if required {
+                builder
+            } else {
+                builder.allow_unauthenticated()
+            };
+            builder
+                .build()
+                .map_err(|e| format!("client certificate verifier: {e}"))
+        };
+        Ok(Self {
+            required: build(true)?,
+            optional: build(false)?,
+            pins: CompiledPins::compile(pins)?,
+        })
+    }
+
+    /// Verifies a client's chain (end entity first) at `now`: it must
+    /// chain to one of the tenant's CAs, not be revoked by a given CRL, be
+    /// within its validity period, carry the client-auth purpose if it
+    /// names any, and satisfy the pins (see [`ClientCertPins`]).
+    pub fn verify(
+        &self,
+        chain: &[CertificateDer<'static>],
+        now: UnixTime,
+    ) -> Result<ClientIdentity, CertError> {
+        let (end_entity, intermediates) = chain.split_first().ok_or(CertError::NoCertificate)?;
+        self.required
+            .verify_client_cert(end_entity, intermediates, now)
+            .map_err(classify)?;
+        let parsed = ParsedCert::parse(end_entity)
+            .map_err(|e| CertError::BadCertificate(BadCertificate(e)))?;
+        if !self.pins.admit(&parsed) {
+            return Err(CertError::NotPinned);
+        }
+        Ok(parsed.identity)
+    }
+
+    /// The verifier for this tenant's TLS handshakes: the same CAs and
+    /// CRLs, the CA names offered as hints; a client without a certificate
+    /// is refused when `required`, let through otherwise. Pins are not
+    /// checked at the TLS layer: call [`ClientCertPolicy::verify`] too.
+    pub fn tls_verifier(&self, required: bool) -> Arc<dyn ClientCertVerifier> {
+        if required {
+            self.required.clone()
+        } else {
+            self.optional.clone()
+        }
+    }
+}
+
+/// Reads CRLs from `file`, PEM (one or more `X509 CRL` blocks) or DER.
+fn load_crls(file: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+    let bytes =
+        std::fs::read(file).map_err(|e| format!("cannot read CRL file {}: {e}", file.display()))?;
+    let crls: Vec<CertificateRevocationListDer<'static>> =
+        if bytes.trim_ascii_start().starts_with(b"-----BEGIN") {
+            CertificateRevocationListDer::pem_slice_iter(&bytes)
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("{}: not a valid PEM CRL file: {e}", file.display()))?
+        } else {
+            vec![CertificateRevocationListDer::from(bytes)]
+        };
+    if crls.is_empty() {
+        return Err(format!("{}: no CRL found", file.display()));
+    }
+    for crl in &crls {
+        x509_parser::parse_x509_crl(crl.as_ref())
+            .map_err(|e| format!("{}: not a valid CRL: {e}", file.display()))?;
+    }
+    Ok(crls)
+}
+
+/// webpki consults only the first CRL whose issuer matches, so of several
+/// complete CRLs from one issuer only the newest (latest `thisUpdate`, then
+/// highest CRL number) is kept: it supersedes the older ones (RFC 5280
+/// §5.1.2.4, §5.2.3). Delta CRLs are not supported.
+fn newest_per_issuer(
+    crls: Vec<CertificateRevocationListDer<'static>>,
+) -> Result<Vec<CertificateRevocationListDer<'static>>, String> {
+    let mut newest = Vec::new();
+    for (i, crl) in crls.into_iter().enumerate() {
+        let (_, parsed) = x509_parser::parse_x509_crl(crl.as_ref())
+            .map_err(|e| format!("CRL #{}: not a valid CRL: {e}", i + 1))?;
+        let issuer = parsed.issuer().as_raw().to_vec();
+        let rank = (parsed.last_update(), parsed.crl_number().cloned());
+
+        drop(parsed);
+        match newest.iter_mut().find(|(k, _, _)| *k == issuer) {
+            Some(slot) => {
+                if rank > slot.1 {
+                    *slot = (issuer, rank, crl);
+                }
+            }
+            None => newest.push((issuer, rank, crl)),
+        }
+    }
+    Ok(newest.into_iter().map(|(_, _, crl)| crl).collect())
+}
+
+/// Maps webpki's verdict onto the stable reasons.
+fn classify(error: rustls::Error) -> CertError {
+    let rustls::Error::InvalidCertificate(cert) = &error else {
+        return CertError::Untrusted(error);
+    };
+    match cert {
+        CertificateError::Expired
+        | CertificateError::ExpiredContext { .. }
+        | CertificateError::NotValidYet
+        | CertificateError::NotValidYetContext { .. } => CertError::Expired(error),
+        CertificateError::Revoked => CertError::Revoked(error),
+        CertificateError::BadEncoding | CertificateError::UnhandledCriticalExtension => {
+            CertError::BadCertificate(BadCertificate(error.to_string()))
+        }
+        // Unknown issuer, bad signature, wrong purpose, and whatever
+        // rustls adds (the enum is non-exhaustive): not trusted.
+        _ => CertError::Untrusted(error),
+    }
+}
+
+// === impl CertError ===
+
+impl CertError {
+    /// A stable, low-cardinality label: `no_certificate`, `untrusted`,
+    /// `expired`, `revoked`, `not_pinned`, `bad_certificate`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            CertError::NoCertificate => "no_certificate",
+            CertError::Untrusted(_) => "untrusted",
+            CertError::Expired(_) => "expired",
+            CertError::Revoked(_) => "revoked",
+            CertError::NotPinned => "not_pinned",
+            CertError::BadCertificate(_) => "bad_certificate",
+        }
+    }
+}
