@@ -54,6 +54,7 @@ fn request_path(c: &mut Criterion) {
         sni: None,
         alpn: None,
         peer_certificates: None,
+        cert_checks: Default::default(),
     });
     let user: serde_json::Value = serde_json::from_str(USER).unwrap_or_default();
     let counter = AtomicU64::new(0);

@@ -4,7 +4,6 @@ use crate::config::ConfigHandle;
 use crate::server::{self, ConnInfo, Handler, Listening, SettingsSource};
 use crate::stack::Gateway;
 use crate::telemetry::admin::{admin_response, Readiness};
-use crate::tls::TlsSelector;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -84,9 +83,7 @@ pub async fn run(
         Arc::new(move || {
             let s = config.load();
             Listening {
-                // One certificate for every host name until the config
-                // carries per-tenant TLS.
-                tls: s.server.tls.clone().map(|c| Arc::new(TlsSelector::new(c))),
+                tls: s.server.tls.clone(),
                 header_read_timeout: s.server.header_read_timeout,
                 max_header_bytes: s.server.max_header_bytes,
                 idle_timeout: s.server.idle_timeout,

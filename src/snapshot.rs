@@ -31,8 +31,9 @@ pub struct Snapshot {
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
-    /// `None` = plain HTTP (`plaintext = true`).
-    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// The TLS configuration per SNI host name; `None` = plain HTTP
+    /// (`plaintext = true`).
+    pub tls: Option<Arc<crate::tls::TlsSelector>>,
     pub header_read_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_connections: usize,
@@ -68,8 +69,19 @@ pub struct Tenant {
     pub introspection: Option<crate::authn::introspect::Introspector>,
     /// What principals may do (empty: everything).
     pub grants: crate::authz::Grants,
+    /// Client certificates from the tenant's own CAs, if configured.
+    pub mtls: Option<TenantMtls>,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
+}
+
+/// A tenant's client-certificate requirement.
+#[derive(Debug, Clone)]
+pub struct TenantMtls {
+    pub policy: Arc<crate::tls::ClientCertPolicy>,
+    /// Whether every request needs a certificate (else only checked when
+    /// one was sent).
+    pub required: bool,
 }
 
 /// An accepted static bearer token: a name for logs and the SHA-256 of the
@@ -214,6 +226,7 @@ impl Tenant {
             jwt: None,
             introspection: None,
             grants: Default::default(),
+            mtls: None,
             metrics: Default::default(),
         }
     }

@@ -178,12 +178,15 @@ where
     // Authenticate before reading the body: an unauthenticated client
     // costs one header check, not a body upload. (A key fetch or an
     // introspection call is bounded by the request deadline.)
-    let authenticated =
-        tokio::time::timeout_at(deadline.at, authn::authenticate(tenant, req.headers())).await;
+    let authenticated = tokio::time::timeout_at(
+        deadline.at,
+        authn::authenticate(tenant, req.headers(), conn),
+    )
+    .await;
     let principal: Principal = match authenticated {
         Ok(Ok(principal)) => principal,
         Ok(Err(e)) => {
-            if e.status() == 401 {
+            if e.status() == 401 || e.reason().starts_with("client_certificate") {
                 damper.failed(damping, tenant.id.as_str(), ip);
             }
             return Err(e);

@@ -387,7 +387,9 @@ fn malformed_tokens() {
         input.to_string(),
         format!("{good}.x.y"),
         format!("{input}.{sig}="),
-        format!("{input}.{}", sig.replace(['-', '_'], "+")),
+        // `+` is not in the base64url alphabet (always present: the first
+        // character is replaced).
+        format!("{input}.+{}", &sig[1..]),
         format!("!!!.{}", &good[good.find('.').unwrap() + 1..]),
         format!("{not_object}.{sig}"),
     ] {

@@ -15,9 +15,12 @@ pub mod static_token;
 
 use crate::authz::{Applying, Qualities};
 use crate::error::GatewayError;
-use crate::snapshot::{Tenant, TenantId};
+use crate::server::ConnInfo;
+use crate::snapshot::{Tenant, TenantId, TenantMtls};
+use crate::tls::ClientIdentity;
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
+use rustls::pki_types::UnixTime;
 use std::fmt;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -47,6 +50,7 @@ pub enum AuthMethod {
     StaticToken,
     Jwt,
     Introspection,
+    ClientCertificate,
 }
 
 /// A tenant's JWT settings: the policy and the issuer's key cache.
@@ -61,7 +65,40 @@ pub struct JwtAuth {
 /// Authenticates a request for `tenant`: a static token (checked first:
 /// one hash), else a JWT when the tenant accepts them and the token has
 /// the JWS compact shape, else introspection when configured.
-pub async fn authenticate(tenant: &Tenant, headers: &HeaderMap) -> Result<Principal, GatewayError> {
+pub async fn authenticate(
+    tenant: &Tenant,
+    headers: &HeaderMap,
+    conn: &ConnInfo,
+) -> Result<Principal, GatewayError> {
+    // A tenant with mTLS checks the client certificate first (its chain
+    // was verified at the handshake for the tenant's own host names; here
+    // it is verified against this tenant's policy once per connection, which
+    // also covers tenants reached by path on a shared host).
+    if let Some(mtls) = &tenant.mtls {
+        let identity = client_certificate(tenant, mtls, conn)?;
+        let bearer_configured =
+            !tenant.tokens.is_empty() || tenant.jwt.is_some() || tenant.introspection.is_some();
+        match identity {
+            Some(id) if !bearer_configured => {
+                return Ok(principal(
+                    tenant,
+                    AuthMethod::ClientCertificate,
+                    id.subject.clone(),
+                    id.subject,
+                    Vec::new(),
+                    None,
+                ))
+            }
+            None if !bearer_configured => {
+                return Err(cert_refused(
+                    "no_certificate",
+                    "this tenant requires a client certificate",
+                ))
+            }
+            // Both configured: the bearer token names the principal.
+            _ => {}
+        }
+    }
     let token = bearer_token(headers).map_err(|reason| {
         let detail = match reason {
             "missing_token" => "a bearer token is required (Authorization: Bearer <token>)",
@@ -158,6 +195,57 @@ pub async fn authenticate(tenant: &Tenant, headers: &HeaderMap) -> Result<Princi
     ))
 }
 
+/// The verified identity of the connection's client certificate for this
+/// tenant; `None` when none was sent and none is required.
+fn client_certificate(
+    tenant: &Tenant,
+    mtls: &TenantMtls,
+    conn: &ConnInfo,
+) -> Result<Option<ClientIdentity>, GatewayError> {
+    let Some(chain) = &conn.peer_certificates else {
+        return if mtls.required {
+            Err(cert_refused(
+                "no_certificate",
+                &format!(
+                    "tenant \"{}\" requires a client certificate from its own CA",
+                    tenant.id
+                ),
+            ))
+        } else {
+            Ok(None)
+        };
+    };
+    let key = Arc::as_ptr(&mtls.policy) as usize;
+    conn.cert_checks
+        .get_or(key, || {
+            mtls.policy
+                .verify(chain, UnixTime::now())
+                .map_err(|e| (e.reason(), e.to_string()))
+        })
+        .map(Some)
+        .map_err(|(reason, detail)| cert_refused(reason, &detail))
+}
+
+/// 403: the client certificate is not one this tenant accepts.
+fn cert_refused(reason: &str, detail: &str) -> GatewayError {
+    let label = match reason {
+        "no_certificate" => "client_certificate_missing",
+        "untrusted" => "client_certificate_untrusted",
+        "expired" => "client_certificate_expired",
+        "revoked" => "client_certificate_revoked",
+        "not_pinned" => "client_certificate_not_pinned",
+        _ => "client_certificate_invalid",
+    };
+    GatewayError::client_reason(
+        crate::scim::error::ScimError::new(
+            403,
+            None,
+            format!("the client certificate was refused: {detail}"),
+        ),
+        label,
+    )
+}
+
 fn principal(
     tenant: &Tenant,
     method: AuthMethod,
@@ -250,6 +338,7 @@ impl AuthMethod {
             AuthMethod::StaticToken => "static_token",
             AuthMethod::Jwt => "jwt",
             AuthMethod::Introspection => "introspection",
+            AuthMethod::ClientCertificate => "client_certificate",
         }
     }
 }

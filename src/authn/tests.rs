@@ -33,6 +33,7 @@ fn tenant() -> Tenant {
         jwt: None,
         introspection: None,
         grants: Default::default(),
+        mtls: None,
         metrics: Default::default(),
     }
 }
@@ -48,16 +49,24 @@ fn headers(auth: Option<&str>) -> HeaderMap {
 #[tokio::test]
 async fn rotation_accepts_every_active_token_by_name() {
     let t = tenant();
-    let p = authenticate(&t, &headers(Some("Bearer token-new-0123456789abcdef")))
-        .await
-        .unwrap();
+    let p = authenticate(
+        &t,
+        &headers(Some("Bearer token-new-0123456789abcdef")),
+        &conn(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         (p.credential.as_str(), p.method),
         ("new", AuthMethod::StaticToken)
     );
-    let p = authenticate(&t, &headers(Some("bearer token-old-0123456789abcdef")))
-        .await
-        .unwrap();
+    let p = authenticate(
+        &t,
+        &headers(Some("bearer token-old-0123456789abcdef")),
+        &conn(),
+    )
+    .await
+    .unwrap();
     assert_eq!(p.credential, "old");
     assert_eq!(p.tenant.as_str(), "acme");
 }
@@ -65,7 +74,7 @@ async fn rotation_accepts_every_active_token_by_name() {
 #[tokio::test]
 async fn failures_are_401_with_a_challenge() {
     let t = tenant();
-    let e = authenticate(&t, &headers(None)).await.unwrap_err();
+    let e = authenticate(&t, &headers(None), &conn()).await.unwrap_err();
     assert_eq!((e.status(), e.reason()), (401, "missing_token"));
     let resp = e.into_response();
     assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"acme\"");
@@ -75,7 +84,9 @@ async fn failures_are_401_with_a_challenge() {
         ("Bearer", "malformed_authorization"),
         ("Bearer a b", "malformed_authorization"),
     ] {
-        let e = authenticate(&t, &headers(Some(auth))).await.unwrap_err();
+        let e = authenticate(&t, &headers(Some(auth)), &conn())
+            .await
+            .unwrap_err();
         assert_eq!((e.status(), e.reason()), (401, reason), "{auth}");
         assert!(!e.scim().detail().contains("wrong-token"));
     }
@@ -93,8 +104,24 @@ fn hashes_print_as_config_expects() {
 #[tokio::test]
 async fn principal_debug_has_no_secret() {
     let t = tenant();
-    let p = authenticate(&t, &headers(Some("Bearer token-new-0123456789abcdef")))
-        .await
-        .unwrap();
+    let p = authenticate(
+        &t,
+        &headers(Some("Bearer token-new-0123456789abcdef")),
+        &conn(),
+    )
+    .await
+    .unwrap();
     assert!(!format!("{p:?}").contains("token-new"));
+}
+
+fn conn() -> crate::server::ConnInfo {
+    crate::server::ConnInfo {
+        peer: ([127, 0, 0, 1], 40000).into(),
+        local: ([127, 0, 0, 1], 443).into(),
+        tls: true,
+        sni: None,
+        alpn: None,
+        peer_certificates: None,
+        cert_checks: Default::default(),
+    }
 }

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 #[path = "compile_auth.rs"]
 mod auth;
+#[path = "compile_tls.rs"]
+mod tls;
 
 /// Largest config file read.
 const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
@@ -189,6 +191,28 @@ fn compile_with(
         );
     }
 
+    // Per-tenant certificates and client-certificate checks, by SNI.
+    let server = server.map(|mut server| {
+        if let Some(selector) = &server.tls {
+            server.tls = tls::selector(raw, &base_dir, selector, &tenants, server.path_routing, &mut p);
+        } else if let Some((i, _)) = raw
+            .tenants
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.tls.is_some() || t.mtls.is_some())
+        {
+            if !raw.server.plaintext || raw.server.tls.is_some() {
+                // Checking only (certificates pending): nothing to build.
+            } else {
+                p.add(
+                    format!("tenants[{i}]"),
+                    "[tenants.tls] and [tenants.mtls] need [server.tls] (the gateway must terminate TLS)",
+                );
+            }
+        }
+        server
+    });
+
     match (server, p.list.is_empty()) {
         (Some(server), true) => Ok(Snapshot {
             server,
@@ -250,7 +274,7 @@ fn compile_server(
                 Some(None)
             } else if ok {
                 match crate::tls::server_config(&cert, &key) {
-                    Ok(c) => Some(Some(c)),
+                    Ok(c) => Some(Some(Arc::new(crate::tls::TlsSelector::new(c)))),
                     Err(e) => {
                         p.add("server.tls", e);
                         None
@@ -626,10 +650,10 @@ fn compile_tenant(
             ),
         );
     }
-    if t.tokens.is_empty() && t.jwt.is_none() && t.introspection.is_none() {
+    if t.tokens.is_empty() && t.jwt.is_none() && t.introspection.is_none() && t.mtls.is_none() {
         p.add(
             format!("{loc}.tokens"),
-            "a tenant needs a way to authenticate: [[tenants.tokens]], [tenants.jwt] or [tenants.introspection]",
+            "a tenant needs a way to authenticate: [[tenants.tokens]], [tenants.jwt], [tenants.introspection] or [tenants.mtls]",
         );
     }
     let jwt = t
@@ -641,6 +665,10 @@ fn compile_tenant(
         .as_ref()
         .map(|i| auth::introspection(i, base_dir, p, &format!("{loc}.introspection")));
     let grants = auth::grants(&t.grants, p, loc);
+    let mtls = t
+        .mtls
+        .as_ref()
+        .map(|m| tls::tenant_mtls(m, base_dir, p, &format!("{loc}.mtls")));
     let mut names = HashSet::new();
     let mut tokens = Vec::new();
     for (j, tok) in t.tokens.iter().enumerate() {
@@ -674,6 +702,7 @@ fn compile_tenant(
         jwt: jwt.map(|j| j.ok_or(())).transpose().ok()?,
         introspection: introspection.map(|i| i.ok_or(())).transpose().ok()?,
         grants,
+        mtls: mtls.map(|m| m.ok_or(())).transpose().ok()?,
         metrics: Default::default(),
     })
 }

@@ -175,6 +175,43 @@ pub struct TenantSection {
     /// Permissions; none = every authenticated client may do everything.
     #[serde(default)]
     pub grants: Vec<GrantSection>,
+    /// The tenant's own server certificate, served for its host names (SNI).
+    pub tls: Option<TenantTlsSection>,
+    /// Client certificates (mTLS) from the tenant's own CAs.
+    pub mtls: Option<MtlsSection>,
+}
+
+/// `[tenants.tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantTlsSection {
+    /// PEM certificate chain for the tenant's host names.
+    pub cert_file: String,
+    /// PEM private key of `cert_file`.
+    pub key_file: String,
+}
+
+/// `[tenants.mtls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MtlsSection {
+    /// PEM bundles of the CAs whose client certificates this tenant accepts.
+    pub ca_files: Vec<String>,
+    /// Certificate revocation lists (PEM or DER) of those CAs.
+    #[serde(default)]
+    pub crl_files: Vec<String>,
+    /// Whether a certificate is required (else optional, checked when
+    /// sent). Default true.
+    pub required: Option<bool>,
+    /// Accepted subjects, e.g. `"CN=okta-provisioning,O=Acme"`.
+    #[serde(default)]
+    pub subjects: Vec<String>,
+    /// Accepted subject alternative names, e.g. `"DNS:idp.acme.example"`.
+    #[serde(default)]
+    pub sans: Vec<String>,
+    /// Accepted certificate SHA-256 fingerprints (hex).
+    #[serde(default)]
+    pub sha256: Vec<String>,
 }
 
 /// `[tenants.jwt]`

@@ -26,6 +26,48 @@ pub struct ConnInfo {
     pub alpn: Option<Vec<u8>>,
     /// The client's certificate chain (mTLS).
     pub peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
+    /// Verdicts on that chain per tenant policy, so that a keep-alive
+    /// connection verifies its certificate once per tenant, not per request.
+    pub cert_checks: CertChecks,
+}
+
+/// See [`ConnInfo::cert_checks`]. Cloning gives an empty cache.
+#[derive(Default)]
+pub struct CertChecks(std::sync::Mutex<Vec<(usize, CertVerdict)>>);
+
+/// A cached verdict: the identity, or the refusal's reason and detail.
+pub type CertVerdict = Result<crate::tls::ClientIdentity, (&'static str, String)>;
+
+impl CertChecks {
+    /// The verdict for the policy at address `key`, computed once.
+    pub fn get_or(&self, key: usize, verify: impl FnOnce() -> CertVerdict) -> CertVerdict {
+        let mut checks = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, v)) = checks.iter().find(|(k, _)| *k == key) {
+            return v.clone();
+        }
+        let verdict = verify();
+        // Bounded: a connection rarely serves more than a few tenants.
+        if checks.len() >= 16 {
+            drop(checks.remove(0));
+        }
+        checks.push((key, verdict.clone()));
+        verdict
+    }
+}
+
+impl Clone for CertChecks {
+    fn clone(&self) -> Self {
+        CertChecks::default()
+    }
+}
+
+impl std::fmt::Debug for CertChecks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CertChecks")
+    }
 }
 
 pub(super) async fn serve_connection<H: Handler>(
@@ -44,6 +86,7 @@ pub(super) async fn serve_connection<H: Handler>(
             sni: None,
             alpn: None,
             peer_certificates: None,
+            cert_checks: CertChecks::default(),
         };
         return http(stream, info, &listening, handler, stop).await;
     };
@@ -81,6 +124,7 @@ pub(super) async fn serve_connection<H: Handler>(
         peer_certificates: session
             .peer_certificates()
             .map(|c| Arc::new(c.iter().map(|c| c.clone().into_owned()).collect())),
+        cert_checks: CertChecks::default(),
     };
     http(stream, info, &listening, handler, stop).await;
 }

@@ -83,6 +83,14 @@ impl GatewayBuilder {
         self
     }
 
+    /// A tenant written in full (`[[tenants]]` ...), for tenants without
+    /// the default static token.
+    pub fn raw_tenant(mut self, toml: &str, hosts: &[&str]) -> Self {
+        self.hosts.extend(hosts.iter().map(|h| h.to_string()));
+        self.tenants.push(toml.to_string());
+        self
+    }
+
     pub fn config_text(&self, dir: &std::path::Path) -> String {
         let tls = if self.plaintext {
             "plaintext = true\n".to_string()

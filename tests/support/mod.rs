@@ -5,4 +5,5 @@ pub mod gateway;
 pub mod http;
 pub mod issuer;
 pub mod peers;
+pub mod pki;
 pub mod store;
