@@ -73,6 +73,7 @@ impl Gateway {
         let started = Instant::now();
         let method = req.method().clone();
         let request_id = request_id(&req);
+        let request_id_value = HeaderValue::from_str(&request_id).ok();
         // One snapshot for the whole request: a reload mid-request cannot
         // mix two configs.
         let snapshot = self.config.load();
@@ -94,7 +95,7 @@ impl Gateway {
         )
         .await;
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
-        if let Ok(v) = HeaderValue::from_str(&request_id) {
+        if let Some(v) = request_id_value {
             response.headers_mut().insert(X_REQUEST_ID.clone(), v);
         }
         let error = response.extensions().get::<ErrorInfo>();
@@ -346,6 +347,7 @@ fn request_id<B>(req: &Request<B>) -> String {
 
 /// 128 random bits as hex, from a per-process random hasher and a counter.
 fn new_request_id() -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     use std::hash::{BuildHasher, Hasher};
     use std::sync::atomic::{AtomicU64, Ordering};
     use std::sync::OnceLock;
@@ -357,7 +359,13 @@ fn new_request_id() -> String {
     a.write_u64(n);
     let mut b = seed.build_hasher();
     b.write_u64(!n);
-    format!("{:016x}{:016x}", a.finish(), b.finish())
+    let mut id = String::with_capacity(32);
+    for word in [a.finish(), b.finish()] {
+        for shift in (0..16).rev() {
+            id.push(char::from(HEX[((word >> (shift * 4)) & 0xf) as usize]));
+        }
+    }
+    id
 }
 
 /// The first segment of a SCIM path (`/Users/1` → `Users`).

@@ -66,7 +66,7 @@ pub fn resolve_tenant<'s>(
         return Ok(Routed {
             tenant,
             scim_path: rest.to_string(),
-            public_base: format!("{scheme}://{host}{base_path}"),
+            public_base: concat(&[scheme, "://", host, base_path]),
             host: host.to_string(),
         });
     }
@@ -104,6 +104,15 @@ pub fn resolve_tenant<'s>(
         "no tenant serves host \"{}\"",
         printable(strip_port(host))
     )))
+}
+
+/// The pieces joined (one allocation, no formatting machinery).
+fn concat(parts: &[&str]) -> String {
+    let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+    for p in parts {
+        s.push_str(p);
+    }
+    s
 }
 
 /// The `Host` header, or the `:authority` of an HTTP/2 request.

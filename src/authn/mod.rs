@@ -118,7 +118,10 @@ pub async fn authenticate(
     }
     let jws_shaped = token.bytes().filter(|&b| b == b'.').count() == 2;
     if let (Some(jwt), true) = (&tenant.jwt, jws_shaped) {
-        return match jwt.keys.verify(token, &jwt.policy, SystemTime::now()).await {
+        // Boxed: the key cache's refresh is a large, rare state; it must
+        // not weigh on every request's future.
+        let verified = Box::pin(jwt.keys.verify(token, &jwt.policy, SystemTime::now())).await;
+        return match verified {
             Ok(claims) => {
                 let subject = claims
                     .raw()
@@ -155,7 +158,8 @@ pub async fn authenticate(
         };
     }
     if let Some(introspector) = &tenant.introspection {
-        return match introspector.introspect(token).await {
+        let introspected = Box::pin(introspector.introspect(token)).await;
+        return match introspected {
             Ok(info) => {
                 let subject = info
                     .sub()

@@ -116,7 +116,11 @@ pub fn clean_request_headers(
     h
 }
 
-/// Cleans an upstream response's headers in place.
+/// Cleans an upstream response's headers in place (one scan when there
+/// is nothing to remove, the common case).
 pub fn clean_response_headers(headers: &mut HeaderMap) {
-    remove_hop_by_hop(headers);
+    let hop = hop_by_hop();
+    if headers.keys().any(|name| hop.contains(&name)) {
+        remove_hop_by_hop(headers);
+    }
 }
