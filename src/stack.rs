@@ -40,7 +40,7 @@ pub struct Gateway {
 #[derive(Debug, Default)]
 struct Trace<'s> {
     tenant: Option<&'s Tenant>,
-    principal: Option<String>,
+    principal: Option<Principal>,
     /// The resource-type label (a fixed set).
     resource_type: Option<&'static str>,
     /// The first path segment when it is not one of the known resource
@@ -114,7 +114,9 @@ impl Gateway {
         RequestCompleted {
             request_id: &request_id,
             tenant,
-            principal: trace.principal.as_deref(),
+            principal: trace.principal.as_ref().map(|p| p.credential.as_str()),
+            auth_method: trace.principal.as_ref().map(|p| p.method.as_str()),
+            subject: trace.principal.as_ref().map(|p| p.subject.as_str()),
             method: &method,
             resource_type: trace.other_resource.as_deref().or(trace.resource_type),
             resource_label: trace.resource_type.unwrap_or("base"),
@@ -201,8 +203,9 @@ where
         }
     };
     // Authorize: the tenant's grants cover this resource type and method.
-    authz::authorize(&tenant.grants, &principal, req.method(), &routed.scim_path)?;
-    trace.principal = Some(principal.credential);
+    let authorized = authz::authorize(&tenant.grants, &principal, req.method(), &routed.scim_path);
+    trace.principal = Some(principal);
+    authorized?;
 
     // Bounded body read (413 beyond the cap; 408 when the client is too
     // slow for the request deadline).

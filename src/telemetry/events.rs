@@ -10,7 +10,12 @@ pub struct RequestCompleted<'a> {
     pub request_id: &'a str,
     /// The tenant, once resolved.
     pub tenant: Option<&'a Tenant>,
+    /// The credential name of the principal.
     pub principal: Option<&'a str>,
+    /// How it authenticated (`static_token`, `jwt`, ...).
+    pub auth_method: Option<&'static str>,
+    /// Its subject (a token name, `sub` claim, certificate subject).
+    pub subject: Option<&'a str>,
     pub method: &'a http::Method,
     /// The resource type addressed (first path segment), as sent.
     pub resource_type: Option<&'a str>,
@@ -36,6 +41,8 @@ impl RequestCompleted<'_> {
             request_id = self.request_id,
             tenant,
             principal = self.principal.unwrap_or("-"),
+            auth_method = self.auth_method.unwrap_or("-"),
+            subject = self.subject.unwrap_or("-"),
             method = %self.method,
             resource_type = self.resource_type.unwrap_or("-"),
             status = self.status,

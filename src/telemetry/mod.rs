@@ -90,6 +90,8 @@ mod tests {
             request_id: "r1",
             tenant: Some(tenant),
             principal: Some("quickstart"),
+            auth_method: Some("static_token"),
+            subject: Some("quickstart"),
             method: &http::Method::GET,
             resource_type: Some("Users"),
             resource_label: "Users",
