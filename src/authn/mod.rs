@@ -130,7 +130,7 @@ pub async fn authenticate(
                     .or(claims.sub())
                     .unwrap_or("-")
                     .to_string();
-                let credential = ["azp", "appid", "client_id"]
+                let credential = ["azp", "appid", "client_id", "cid"]
                     .iter()
                     .find_map(|c| claims.raw().get(*c).and_then(|v| v.as_str()))
                     .unwrap_or("jwt")

@@ -429,14 +429,34 @@ fn compile_upstream(
                     .ok(),
             };
             let ca = u.ca_file.as_ref().map(|f| resolve(base_dir, f));
-            // TLS settings for https (and a check of ca_file either way).
+            // TLS settings for https (and a check of the files either way).
             let https = base
                 .as_ref()
                 .is_some_and(|b| b.scheme_str() == Some("https"));
-            let tls = if https || ca.is_some() {
-                crate::tls::client_config(ca.as_deref())
-                    .map(|c| Some(Arc::new(c)))
-                    .map_err(|e| p.add(format!("{loc}.ca_file"), e))
+            let identity = match (&u.client_cert_file, &u.client_key_file) {
+                (Some(c), Some(k)) => Some((resolve(base_dir, c), resolve(base_dir, k))),
+                (None, None) => None,
+                _ => {
+                    p.add(
+                        format!("{loc}.client_cert_file"),
+                        "client_cert_file and client_key_file go together",
+                    );
+                    None
+                }
+            };
+            if identity.is_some() && !https {
+                p.add(
+                    format!("{loc}.client_cert_file"),
+                    "a client certificate needs an https:// upstream url",
+                );
+            }
+            let tls = if https || ca.is_some() || identity.is_some() {
+                crate::tls::client_config_with_identity(
+                    ca.as_deref(),
+                    identity.as_ref().map(|(c, k)| (c.as_path(), k.as_path())),
+                )
+                .map(|c| Some(Arc::new(c)))
+                .map_err(|e| p.add(format!("{loc}.ca_file"), e))
             } else {
                 Ok(None)
             };

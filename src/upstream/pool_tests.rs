@@ -245,3 +245,53 @@ async fn nothing_listening_is_a_connect_error() {
     let err = p.send(req).await.err().unwrap();
     assert!(err.is_connect(), "{err}");
 }
+
+/// An upstream that requires mTLS: the pool's client certificate (from
+/// `client_cert_file`/`client_key_file`) opens it; without one, no
+/// connection.
+#[tokio::test]
+async fn a_client_certificate_opens_an_mtls_upstream() {
+    let pki = crate::tls::dev::dev_pki_in_memory(&["localhost".to_string()], &["gateway"]).unwrap();
+    let dir = std::env::temp_dir().join(format!("scimgw-pool-mtls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    };
+    let ca = write("ca.crt", &pki.ca_cert);
+    let cert = write("server.crt", &pki.server_cert);
+    let key = write("server.key", &pki.server_key);
+    let (_, client_cert, client_key) = &pki.clients[0];
+    let client_cert = write("client.crt", client_cert);
+    let client_key = write("client.key", client_key);
+    let roots = {
+        let mut r = rustls::RootCertStore::empty();
+        for c in crate::tls::load_certs(&ca).unwrap() {
+            r.add(c).unwrap();
+        }
+        Arc::new(r)
+    };
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots, crate::tls::provider())
+            .build()
+            .unwrap();
+    let server_tls = crate::tls::server_config_with(&cert, &key, Some(verifier)).unwrap();
+    let s = server(Some(server_tls), true).await;
+    let with = crate::tls::client_config_with_identity(
+        Some(&ca),
+        Some((client_cert.as_path(), client_key.as_path())),
+    )
+    .unwrap();
+    let p = pool(Scheme::HTTPS, s.addr, Some(Arc::new(with)));
+    assert!(get(&p, "/x").await.ends_with("/x"));
+    let without = crate::tls::client_config(Some(&ca)).unwrap();
+    let p = pool(Scheme::HTTPS, s.addr, Some(Arc::new(without)));
+    let mut req = Request::new(Full::new(Bytes::new()));
+    *req.uri_mut() = "/x".parse().unwrap();
+    assert!(
+        p.send(req).await.is_err(),
+        "no client certificate, no exchange"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
