@@ -147,3 +147,75 @@ async fn a_tenant_by_path_checks_the_certificate_at_the_http_layer() {
     assert_eq!(call(&s, &url, Some(&beta_cert)).await, Some(403));
     assert_eq!(s.echo.hits(), 1);
 }
+
+/// The certificate a TLS client gets for `sni` from the gateway.
+async fn served_certificate(
+    gw: &TestGateway,
+    sni: &str,
+    roots: &[rustls::pki_types::CertificateDer<'static>],
+) -> Vec<u8> {
+    let mut store = rustls::RootCertStore::empty();
+    for r in roots {
+        store.add(r.clone()).unwrap();
+    }
+    let config = rustls::ClientConfig::builder_with_provider(scim_gateway::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(store)
+        .with_no_client_auth();
+    let tcp = tokio::net::TcpStream::connect(gw.bound.public)
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
+    let tls = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    tls.get_ref().1.peer_certificates().unwrap()[0]
+        .as_ref()
+        .to_vec()
+}
+
+#[tokio::test]
+async fn a_tenant_certificate_is_served_by_sni_and_replaced_on_reload() {
+    let server_ca = TestCa::root("tenant server CA");
+    let first = server_ca.server("delta.localhost");
+    let echo = EchoUpstream::spawn();
+    let dir = std::env::temp_dir().join(format!("scimgw-tenant-cert-{}", echo.addr.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (cert, key) = (dir.join("delta.crt"), dir.join("delta.key"));
+    crate::support::pki::write_leaf(&first, &cert, &key);
+    let gw = TestGateway::builder()
+        .http("echo", &echo.url(), "")
+        .tenant_with(
+            "delta",
+            &["delta.localhost"],
+            "echo",
+            &format!(
+                "[tenants.tls]\ncert_file = \"{}\"\nkey_file = \"{}\"\n",
+                cert.display(),
+                key.display()
+            ),
+        )
+        .tenant("other", &["other.localhost"], "echo")
+        .spawn();
+    let gateway_ca = scim_gateway::tls::load_certs(&gw.ca_file()).unwrap().remove(0);
+    let roots = [server_ca.cert.clone(), gateway_ca];
+    assert_eq!(
+        served_certificate(&gw, "delta.localhost", &roots).await,
+        first.chain[0].as_ref()
+    );
+    // Other host names keep the listener's certificate.
+    assert_ne!(
+        served_certificate(&gw, "other.localhost", &roots).await,
+        first.chain[0].as_ref()
+    );
+    // Rotate the files and reload: new connections get the new one.
+    let second = server_ca.server("delta.localhost");
+    crate::support::pki::write_leaf(&second, &cert, &key);
+    gw.config.reload().unwrap();
+    assert_eq!(
+        served_certificate(&gw, "delta.localhost", &roots).await,
+        second.chain[0].as_ref()
+    );
+}

@@ -51,3 +51,14 @@ pub fn identity(leaf: &Leaf) -> reqwest::Identity {
     }
     reqwest::Identity::from_pem(text.as_bytes()).unwrap()
 }
+
+/// A certificate chain and its key as PEM files.
+pub fn write_leaf(leaf: &Leaf, cert: &Path, key: &Path) {
+    let chain: String = leaf
+        .chain
+        .iter()
+        .map(|c| pem("CERTIFICATE", c.as_ref()))
+        .collect();
+    std::fs::write(cert, chain).unwrap();
+    std::fs::write(key, pem("PRIVATE KEY", leaf.key.secret_der())).unwrap();
+}
