@@ -71,6 +71,8 @@ pub struct Tenant {
     pub grants: crate::authz::Grants,
     /// Client certificates from the tenant's own CAs, if configured.
     pub mtls: Option<TenantMtls>,
+    /// Rate limits and the concurrency cap of the tenant.
+    pub limits: crate::limit::Limits,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
 }
@@ -105,6 +107,8 @@ pub struct Upstream {
     pub authorization: Option<http::HeaderValue>,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// Limits protecting the upstream (over all its tenants).
+    pub limits: crate::limit::Limits,
     /// Latency histogram handle (filled on first use).
     pub metrics: crate::telemetry::handles::UpstreamMetrics,
 }
@@ -227,6 +231,7 @@ impl Tenant {
             introspection: None,
             grants: Default::default(),
             mtls: None,
+            limits: Default::default(),
             metrics: Default::default(),
         }
     }
@@ -249,6 +254,7 @@ impl Upstream {
             auth,
             connect_timeout,
             request_timeout,
+            limits: Default::default(),
             metrics: Default::default(),
         }
     }

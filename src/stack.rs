@@ -6,11 +6,12 @@ use crate::authn::{self, Principal};
 use crate::authz;
 use crate::config::reload::ConfigHandle;
 use crate::error::{ErrorInfo, GatewayError};
+use crate::limit::{Admitted, Limiter, Refused};
 use crate::rewrite::Rebase;
 use crate::scim::error::ScimError;
 use crate::server::{ConnInfo, Handler};
 use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamTarget};
-use crate::telemetry::events::{AuthFailed, RequestCompleted};
+use crate::telemetry::events::{AuthFailed, Limited as LimitedEvent, RequestCompleted};
 use crate::telemetry::names::resource_type_label;
 use crate::tenant::{resolve_tenant, Origin};
 use crate::upstream::{self, Deadline, UpstreamRequest};
@@ -33,6 +34,8 @@ pub struct Gateway {
     config: Arc<ConfigHandle>,
     /// Failed authentications per tenant and client (kept across reloads).
     damper: FailureDamper,
+    /// Rate and concurrency state (kept across reloads).
+    limiter: Limiter,
 }
 
 /// What the access log and metrics learn about a request (borrowed from
@@ -56,6 +59,7 @@ impl Gateway {
         Gateway {
             config,
             damper: FailureDamper::new(),
+            limiter: Limiter::new(),
         }
     }
 
@@ -86,7 +90,7 @@ impl Gateway {
         };
         let outcome = pipeline(
             &snapshot,
-            &self.damper,
+            self,
             req,
             &conn,
             &request_id,
@@ -137,7 +141,7 @@ impl Gateway {
 /// The stages, in order.
 async fn pipeline<'s, B>(
     snapshot: &'s Snapshot,
-    damper: &FailureDamper,
+    gateway: &Gateway,
     req: Request<B>,
     conn: &ConnInfo,
     request_id: &str,
@@ -166,6 +170,7 @@ where
 
     // A client that failed to authenticate too often lately is turned
     // away before its credentials are even looked at.
+    let (damper, limiter) = (&gateway.damper, &gateway.limiter);
     let damping = snapshot.server.auth_damping;
     let ip = conn.peer.ip();
     damper
@@ -204,8 +209,22 @@ where
     };
     // Authorize: the tenant's grants cover this resource type and method.
     let authorized = authz::authorize(&tenant.grants, &principal, req.method(), &routed.scim_path);
+    let credential = principal.credential.clone();
     trace.principal = Some(principal);
     authorized?;
+
+    // The tenant's limits, and its principal's: after authentication, so
+    // that a limit counts who is calling. (Held until the answer.)
+    let mut admitted = Admitted::default();
+    limiter
+        .admit_tenant(
+            tenant.id.as_str(),
+            &credential,
+            &tenant.limits,
+            &mut admitted,
+        )
+        .await
+        .map_err(|r| limited(tenant, r))?;
 
     // Bounded body read (413 beyond the cap; 408 when the client is too
     // slow for the request deadline).
@@ -232,6 +251,12 @@ where
     // The upstream call: credentials swapped, headers cleaned, timeouts
     // and the response cap applied inside.
     let upstream: &'s Upstream = &tenant.upstream;
+    // The upstream's limits protect a backend that several tenants may
+    // share; they come last, right before the call.
+    limiter
+        .admit_upstream(&upstream.name, &upstream.limits, &mut admitted)
+        .await
+        .map_err(|r| limited(tenant, r))?;
     trace.upstream = Some(upstream);
     let started = Instant::now();
     let response = upstream::forward(
@@ -267,6 +292,27 @@ where
         }
         UpstreamTarget::Http(http) => rewrite_response(response, &http.rebase, &routed.public_base),
     })
+}
+
+/// 429 for a refused limit, with the time to wait.
+fn limited(tenant: &Tenant, refused: Refused) -> GatewayError {
+    LimitedEvent {
+        tenant: tenant.id.as_str(),
+        kind: refused.kind,
+    }
+    .emit();
+    let detail = match refused.kind {
+        "tenant_rate" => "this tenant's request rate is exceeded",
+        "principal_rate" => "this credential's request rate is exceeded",
+        "upstream_rate" => "the backend's request rate is exceeded",
+        "tenant_concurrency" => "this tenant has too many requests in flight",
+        _ => "the backend has too many requests in flight",
+    };
+    GatewayError::too_many_requests(
+        &format!("{detail}; retry after the time in Retry-After"),
+        "rate_limited",
+        refused.retry_after_secs(),
+    )
 }
 
 /// Reads a request body up to `limit` bytes.

@@ -34,6 +34,7 @@ fn tenant() -> Tenant {
         introspection: None,
         grants: Default::default(),
         mtls: None,
+        limits: Default::default(),
         metrics: Default::default(),
     }
 }

@@ -490,13 +490,12 @@ fn compile_upstream(
             (None, None)
         }
     };
-    Some(Upstream::new(
-        name,
-        target?,
-        auth?,
-        connect_timeout?,
-        request_timeout?,
-    ))
+    let limits = u.limits.as_ref().map_or(Some(Default::default()), |l| {
+        auth::limits(l, false, p, &format!("{loc}.limits"))
+    });
+    let mut upstream = Upstream::new(name, target?, auth?, connect_timeout?, request_timeout?);
+    upstream.limits = limits?;
+    Some(upstream)
 }
 
 /// An upstream base URL: http(s), with a host, no query or fragment; the
@@ -723,6 +722,9 @@ fn compile_tenant(
         introspection: introspection.map(|i| i.ok_or(())).transpose().ok()?,
         grants,
         mtls: mtls.map(|m| m.ok_or(())).transpose().ok()?,
+        limits: t.limits.as_ref().map_or(Some(Default::default()), |l| {
+            auth::limits(l, true, p, &format!("{loc}.limits"))
+        })?,
         metrics: Default::default(),
     })
 }

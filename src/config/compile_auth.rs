@@ -6,7 +6,11 @@ use crate::authn::jwks::{JwksCache, JwksSettings, JwksSource};
 use crate::authn::jwt::{Alg, JwtPolicy};
 use crate::authn::JwtAuth;
 use crate::authz::{Grant, Grants, Methods, MAX_GRANTS};
-use crate::config::raw::{GrantSection, IntrospectionSection, JwtSection, UpstreamAuthSection};
+use crate::config::raw::{
+    GrantSection, IntrospectionSection, JwtSection, LimitsSection, UpstreamAuthSection,
+};
+use crate::limit::gcra::Rate;
+use crate::limit::Limits;
 use crate::upstream::oauth::{ClientAuthMethod, ClientCredentials, TokenSource};
 use std::path::Path;
 use std::sync::Arc;
@@ -345,4 +349,74 @@ pub(super) fn upstream_oauth2(
     TokenSource::new(settings)
         .map_err(|e| p.add(format!("{loc}.ca_file"), e.to_string()))
         .ok()
+}
+
+/// `[tenants.limits]` / `[upstreams.NAME.limits]`.
+pub(super) fn limits(
+    l: &LimitsSection,
+    tenant: bool,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<Limits> {
+    let mut ok = true;
+    let mut rate = |name: &str, r: Option<f64>, burst: Option<u32>, p: &mut Problems| match r {
+        None => {
+            if burst.is_some() {
+                p.add(
+                    format!("{loc}.{name}_burst"),
+                    format!("a burst needs {name}"),
+                );
+                ok = false;
+            }
+            None
+        }
+        Some(r) if r.is_finite() && r > 0.0 => {
+            if burst == Some(0) {
+                p.add(format!("{loc}.{name}_burst"), "must be at least 1");
+                ok = false;
+            }
+            // Default burst: one second's worth.
+            let burst = burst.unwrap_or_else(|| (r.ceil() as u32).max(1));
+            Some(Rate::new(r, burst))
+        }
+        Some(r) => {
+            p.add(
+                format!("{loc}.{name}"),
+                format!("{r} is not a positive number of requests per second"),
+            );
+            ok = false;
+            None
+        }
+    };
+    let main = rate("rate", l.rate, l.burst, p);
+    let principal = rate("principal_rate", l.principal_rate, l.principal_burst, p);
+    if !tenant && (l.principal_rate.is_some() || l.principal_burst.is_some()) {
+        p.add(
+            format!("{loc}.principal_rate"),
+            "per-principal limits apply to tenants, not upstreams",
+        );
+        ok = false;
+    }
+    if l.max_concurrent == Some(0) {
+        p.add(format!("{loc}.max_concurrent"), "must be at least 1");
+        ok = false;
+    }
+    if l.queue.is_some_and(|q| q > 0) && l.max_concurrent.is_none() {
+        p.add(format!("{loc}.queue"), "a queue needs max_concurrent");
+        ok = false;
+    }
+    let queue_timeout = duration_or_zero(
+        p,
+        &format!("{loc}.queue_timeout"),
+        l.queue_timeout.as_deref(),
+        "1s",
+    );
+    (ok).then_some(())?;
+    Some(Limits {
+        rate: main,
+        principal_rate: principal,
+        max_concurrent: l.max_concurrent,
+        queue: l.queue.unwrap_or(0),
+        queue_timeout: queue_timeout?,
+    })
 }

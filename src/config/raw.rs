@@ -113,6 +113,8 @@ pub struct UpstreamSection {
     pub auth: Option<UpstreamAuthSection>,
     /// `kind = "builtin"`: the most resources held. Default 100000.
     pub max_resources: Option<usize>,
+    /// Limits protecting this upstream, over all tenants that use it.
+    pub limits: Option<LimitsSection>,
 }
 
 /// `[upstreams.NAME.auth]`
@@ -179,6 +181,29 @@ pub struct TenantSection {
     pub tls: Option<TenantTlsSection>,
     /// Client certificates (mTLS) from the tenant's own CAs.
     pub mtls: Option<MtlsSection>,
+    /// Rate limits and a concurrency cap for the tenant.
+    pub limits: Option<LimitsSection>,
+}
+
+/// `[tenants.limits]` and `[upstreams.NAME.limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Requests per second (fractions allowed, e.g. 0.5).
+    pub rate: Option<f64>,
+    /// Requests allowed at once above the steady rate. Default: one
+    /// second's worth (at least 1).
+    pub burst: Option<u32>,
+    /// Tenants: requests per second per principal (credential).
+    pub principal_rate: Option<f64>,
+    /// Tenants: the burst of `principal_rate`. Default one second's worth.
+    pub principal_burst: Option<u32>,
+    /// Requests in flight at once.
+    pub max_concurrent: Option<usize>,
+    /// Requests that may wait for a slot instead of getting 429. Default 0.
+    pub queue: Option<usize>,
+    /// The longest such wait. Default `"1s"`.
+    pub queue_timeout: Option<String>,
 }
 
 /// `[tenants.tls]`

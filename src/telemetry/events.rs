@@ -81,6 +81,23 @@ impl RequestCompleted<'_> {
     }
 }
 
+/// A request was refused by a rate limit or concurrency cap.
+#[derive(Debug)]
+pub struct Limited<'a> {
+    pub tenant: &'a str,
+    /// `tenant_rate`, `principal_rate`, `upstream_rate`,
+    /// `tenant_concurrency`, `upstream_concurrency`.
+    pub kind: &'static str,
+}
+
+impl Limited<'_> {
+    pub fn emit(&self) {
+        tracing::debug!(tenant = self.tenant, kind = self.kind, "request limited");
+        metrics::counter!(LIMITED_TOTAL, "tenant" => self.tenant.to_string(), "kind" => self.kind)
+            .increment(1);
+    }
+}
+
 /// An upstream call failed.
 #[derive(Debug)]
 pub struct UpstreamFailed<'a> {

@@ -13,6 +13,10 @@ pub const UPSTREAM_DURATION_SECONDS: &str = "scim_gateway_upstream_duration_seco
 pub const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_total";
 /// Failed authentications, by `tenant`, `reason`.
 pub const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
+/// Requests refused with 429 by a limit, by `tenant`, `kind`
+/// (`tenant_rate`, `principal_rate`, `upstream_rate`, `tenant_concurrency`,
+/// `upstream_concurrency`).
+pub const LIMITED_TOTAL: &str = "scim_gateway_limited_total";
 /// Config reloads, by `outcome` (`ok`, `failed`).
 pub const CONFIG_RELOADS_TOTAL: &str = "scim_gateway_config_reloads_total";
 /// Open client connections.
@@ -33,6 +37,10 @@ pub fn describe() {
     );
     describe_counter!(UPSTREAM_ERRORS_TOTAL, "Upstream calls that failed.");
     describe_counter!(AUTH_FAILURES_TOTAL, "Failed authentications by reason.");
+    describe_counter!(
+        LIMITED_TOTAL,
+        "Requests refused by a rate limit or concurrency cap."
+    );
     describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
 }

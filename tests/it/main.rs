@@ -6,6 +6,7 @@ mod support;
 
 mod conformance;
 mod gateway;
+mod limits;
 mod mtls;
 mod oauth;
 mod peers_selftest;
