@@ -23,6 +23,8 @@ pub struct Snapshot {
     pub hosts: HashMap<String, Arc<Tenant>>,
     /// Upstreams by name.
     pub upstreams: HashMap<String, Arc<Upstream>>,
+    /// Rate limits shared by replicas through Redis (`None`: in-process).
+    pub shared_limits: Option<Arc<crate::limit::redis::RedisRates>>,
     /// Where the config came from (for logs).
     pub source: PathBuf,
 }

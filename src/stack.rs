@@ -218,6 +218,7 @@ where
     let mut admitted = Admitted::default();
     limiter
         .admit_tenant(
+            snapshot.shared_limits.as_deref(),
             tenant.id.as_str(),
             &credential,
             &tenant.limits,
@@ -254,7 +255,12 @@ where
     // The upstream's limits protect a backend that several tenants may
     // share; they come last, right before the call.
     limiter
-        .admit_upstream(&upstream.name, &upstream.limits, &mut admitted)
+        .admit_upstream(
+            snapshot.shared_limits.as_deref(),
+            &upstream.name,
+            &upstream.limits,
+            &mut admitted,
+        )
         .await
         .map_err(|r| limited(tenant, r))?;
     trace.upstream = Some(upstream);

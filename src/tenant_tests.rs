@@ -49,6 +49,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
         tenants,
         hosts,
         upstreams: HashMap::new(),
+        shared_limits: None,
         source: "test.toml".into(),
     }
 }

@@ -213,6 +213,11 @@ fn compile_with(
         server
     });
 
+    let shared_limits = raw
+        .limits
+        .as_ref()
+        .and_then(|l| auth::shared_limits(l, previous, &mut p));
+
     match (server, p.list.is_empty()) {
         (Some(server), true) => Ok(Snapshot {
             server,
@@ -220,6 +225,7 @@ fn compile_with(
             tenants,
             hosts,
             upstreams,
+            shared_limits,
             source: source.to_path_buf(),
         }),
         _ => Err(ConfigErrors(p.list)),

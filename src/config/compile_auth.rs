@@ -7,10 +7,13 @@ use crate::authn::jwt::{Alg, JwtPolicy};
 use crate::authn::JwtAuth;
 use crate::authz::{Grant, Grants, Methods, MAX_GRANTS};
 use crate::config::raw::{
-    GrantSection, IntrospectionSection, JwtSection, LimitsSection, UpstreamAuthSection,
+    GrantSection, IntrospectionSection, JwtSection, LimitsSection, SharedLimitsSection,
+    UpstreamAuthSection,
 };
 use crate::limit::gcra::Rate;
+use crate::limit::redis::{RedisRates, RedisSettings};
 use crate::limit::Limits;
+use crate::snapshot::Snapshot;
 use crate::upstream::oauth::{ClientAuthMethod, ClientCredentials, TokenSource};
 use std::path::Path;
 use std::sync::Arc;
@@ -419,4 +422,56 @@ pub(super) fn limits(
         queue: l.queue.unwrap_or(0),
         queue_timeout: queue_timeout?,
     })
+}
+
+/// `[limits]`: the shared backend, reused from the previous config when
+/// its settings did not change (keeping its connection).
+pub(super) fn shared_limits(
+    l: &SharedLimitsSection,
+    previous: Option<&Snapshot>,
+    p: &mut Problems,
+) -> Option<Arc<RedisRates>> {
+    match l.backend.as_str() {
+        "local" => {
+            if l.redis_url.is_some() {
+                p.add("limits.redis_url", "only applies to backend = \"redis\"");
+            }
+            None
+        }
+        "redis" => {
+            let Some(url) = l.redis_url.clone() else {
+                p.add(
+                    "limits.redis_url",
+                    "backend = \"redis\" needs redis_url = \"redis://host:6379\"",
+                );
+                return None;
+            };
+            if l.replicas == Some(0) {
+                p.add("limits.replicas", "must be at least 1");
+            }
+            let timeout = duration(p, "limits.timeout", l.timeout.as_deref(), "50ms")?;
+            let settings = RedisSettings {
+                url,
+                replicas: l.replicas.unwrap_or(1).max(1),
+                timeout,
+                prefix: l.key_prefix.clone().unwrap_or_else(|| "scimgw".into()),
+            };
+            if let Some(old) = previous.and_then(|s| s.shared_limits.as_ref()) {
+                if *old.settings() == settings {
+                    return Some(old.clone());
+                }
+            }
+            RedisRates::new(settings)
+                .map(Arc::new)
+                .map_err(|e| p.add("limits.redis_url", e))
+                .ok()
+        }
+        other => {
+            p.add(
+                "limits.backend",
+                format!("\"{other}\" is not a limits backend; use \"local\" or \"redis\""),
+            );
+            None
+        }
+    }
 }

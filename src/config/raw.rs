@@ -24,6 +24,25 @@ pub struct FileConfig {
     /// The tenants.
     #[serde(default)]
     pub tenants: Vec<TenantSection>,
+    /// Where rate limits are kept: this process, or Redis shared by replicas.
+    pub limits: Option<SharedLimitsSection>,
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedLimitsSection {
+    /// `"local"` (default) or `"redis"`.
+    pub backend: String,
+    /// `backend = "redis"`: `redis://host:port/db` (`rediss://` for TLS).
+    pub redis_url: Option<String>,
+    /// Gateway replicas sharing the limits; each enforces 1/replicas of a
+    /// limit while Redis is unreachable. Default 1.
+    pub replicas: Option<u32>,
+    /// The longest wait for Redis per decision. Default `"50ms"`.
+    pub timeout: Option<String>,
+    /// Prefix of the Redis keys. Default `"scimgw"`.
+    pub key_prefix: Option<String>,
 }
 
 /// `[server]`

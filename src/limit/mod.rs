@@ -9,7 +9,9 @@
 //! changes the limits, not who has used them. Keys are config names
 //! (tenant ids, upstream names) and credential names, never secrets.
 pub mod gcra;
+pub mod redis;
 
+use self::redis::RedisRates;
 use gcra::{Decision, Rate};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -88,19 +90,35 @@ impl Limiter {
     /// limits.
     pub async fn admit_tenant(
         &self,
+        shared: Option<&RedisRates>,
         tenant: &str,
         principal: &str,
         limits: &Limits,
         admitted: &mut Admitted,
     ) -> Result<(), Refused> {
-        let now = self.now_ns();
         if let Some(rate) = limits.rate {
-            step(&self.tenants, tenant, rate, now, "tenant_rate")?;
+            match self
+                .shared_step(shared, || format!("t:{tenant}"), rate, "tenant_rate")
+                .await
+            {
+                Some(decided) => decided?,
+                None => {
+                    let rate = shared.map_or(rate, |s| s.local_share(rate));
+                    step(&self.tenants, tenant, rate, self.now_ns(), "tenant_rate")?;
+                }
+            }
         }
         if let Some(rate) = limits.principal_rate {
-            let mut all = lock(&self.principals);
-            let per = all.entry(tenant.to_string()).or_default();
-            step_in(per, principal, rate, now, "principal_rate")?;
+            let key = || format!("p:{tenant}:{principal}");
+            match self.shared_step(shared, key, rate, "principal_rate").await {
+                Some(decided) => decided?,
+                None => {
+                    let rate = shared.map_or(rate, |s| s.local_share(rate));
+                    let mut all = lock(&self.principals);
+                    let per = all.entry(tenant.to_string()).or_default();
+                    step_in(per, principal, rate, self.now_ns(), "principal_rate")?;
+                }
+            }
         }
         if let Some(cap) = limits.max_concurrent {
             let key = format!("t:{tenant}");
@@ -114,18 +132,26 @@ impl Limiter {
     /// One request to `upstream` against the upstream's limits.
     pub async fn admit_upstream(
         &self,
+        shared: Option<&RedisRates>,
         upstream: &str,
         limits: &Limits,
         admitted: &mut Admitted,
     ) -> Result<(), Refused> {
         if let Some(rate) = limits.rate {
-            step(
-                &self.upstreams,
-                upstream,
-                rate,
-                self.now_ns(),
-                "upstream_rate",
-            )?;
+            let key = || format!("u:{upstream}");
+            match self.shared_step(shared, key, rate, "upstream_rate").await {
+                Some(decided) => decided?,
+                None => {
+                    let rate = shared.map_or(rate, |s| s.local_share(rate));
+                    step(
+                        &self.upstreams,
+                        upstream,
+                        rate,
+                        self.now_ns(),
+                        "upstream_rate",
+                    )?;
+                }
+            }
         }
         if let Some(cap) = limits.max_concurrent {
             let key = format!("u:{upstream}");
@@ -134,6 +160,27 @@ impl Limiter {
                 .push(self.slot(&key, cap, limits, "upstream_concurrency").await?);
         }
         Ok(())
+    }
+
+    /// The shared (Redis) decision, or `None` when there is no shared
+    /// backend or it could not decide (then the caller falls back to its
+    /// local share).
+    async fn shared_step(
+        &self,
+        shared: Option<&RedisRates>,
+        key: impl FnOnce() -> String,
+        rate: Rate,
+        kind: &'static str,
+    ) -> Option<Result<(), Refused>> {
+        let redis = shared?;
+        match redis.step(&key(), rate).await {
+            Ok(Ok(())) => Some(Ok(())),
+            Ok(Err(retry_after)) => Some(Err(Refused { kind, retry_after })),
+            Err(e) => {
+                crate::telemetry::events::LimitFallback { error: &e }.emit();
+                None
+            }
+        }
     }
 
     /// A slot of a capped scope: at once, or after a bounded wait.

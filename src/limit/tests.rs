@@ -13,17 +13,26 @@ async fn tenant_rates_are_separate_and_say_when_to_retry() {
     let l = Limiter::new();
     let lim = limits(1.0, 2);
     let mut held = Admitted::default();
-    assert!(l.admit_tenant("acme", "a", &lim, &mut held).await.is_ok());
-    assert!(l.admit_tenant("acme", "a", &lim, &mut held).await.is_ok());
+    assert!(l
+        .admit_tenant(None, "acme", "a", &lim, &mut held)
+        .await
+        .is_ok());
+    assert!(l
+        .admit_tenant(None, "acme", "a", &lim, &mut held)
+        .await
+        .is_ok());
     let refused = l
-        .admit_tenant("acme", "a", &lim, &mut held)
+        .admit_tenant(None, "acme", "a", &lim, &mut held)
         .await
         .unwrap_err();
     assert_eq!(refused.kind, "tenant_rate");
     assert!(refused.retry_after <= Duration::from_secs(1));
     assert_eq!(refused.retry_after_secs(), 1);
     // Another tenant has its own budget.
-    assert!(l.admit_tenant("globex", "a", &lim, &mut held).await.is_ok());
+    assert!(l
+        .admit_tenant(None, "globex", "a", &lim, &mut held)
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
@@ -35,21 +44,21 @@ async fn principals_of_one_tenant_are_limited_each() {
     };
     let mut held = Admitted::default();
     assert!(l
-        .admit_tenant("acme", "okta", &lim, &mut held)
+        .admit_tenant(None, "acme", "okta", &lim, &mut held)
         .await
         .is_ok());
     let r = l
-        .admit_tenant("acme", "okta", &lim, &mut held)
+        .admit_tenant(None, "acme", "okta", &lim, &mut held)
         .await
         .unwrap_err();
     assert_eq!(r.kind, "principal_rate");
     assert!(l
-        .admit_tenant("acme", "auditor", &lim, &mut held)
+        .admit_tenant(None, "acme", "auditor", &lim, &mut held)
         .await
         .is_ok());
     // The same credential name at another tenant is another principal.
     assert!(l
-        .admit_tenant("globex", "okta", &lim, &mut held)
+        .admit_tenant(None, "globex", "okta", &lim, &mut held)
         .await
         .is_ok());
 }
@@ -62,12 +71,12 @@ async fn concurrency_caps_refuse_or_queue_briefly() {
         ..Limits::default()
     };
     let mut first = Admitted::default();
-    l.admit_upstream("legacy", &capped, &mut first)
+    l.admit_upstream(None, "legacy", &capped, &mut first)
         .await
         .unwrap();
     let mut second = Admitted::default();
     let r = l
-        .admit_upstream("legacy", &capped, &mut second)
+        .admit_upstream(None, "legacy", &capped, &mut second)
         .await
         .unwrap_err();
     assert_eq!(r.kind, "upstream_concurrency");
@@ -81,14 +90,16 @@ async fn concurrency_caps_refuse_or_queue_briefly() {
         let l = l.clone();
         tokio::spawn(async move {
             let mut held = Admitted::default();
-            l.admit_upstream("legacy", &queued, &mut held).await.is_ok()
+            l.admit_upstream(None, "legacy", &queued, &mut held)
+                .await
+                .is_ok()
         })
     };
     tokio::time::sleep(Duration::from_millis(50)).await;
     // The queue holds one: a third request is refused at once.
     let mut third = Admitted::default();
     assert!(l
-        .admit_upstream("legacy", &queued, &mut third)
+        .admit_upstream(None, "legacy", &queued, &mut third)
         .await
         .is_err());
     drop(first);
@@ -99,11 +110,13 @@ async fn concurrency_caps_refuse_or_queue_briefly() {
         ..queued
     };
     let mut hold = Admitted::default();
-    l.admit_upstream("legacy", &short, &mut hold).await.unwrap();
+    l.admit_upstream(None, "legacy", &short, &mut hold)
+        .await
+        .unwrap();
     let started = Instant::now();
     let mut other = Admitted::default();
     assert!(l
-        .admit_upstream("legacy", &short, &mut other)
+        .admit_upstream(None, "legacy", &short, &mut other)
         .await
         .is_err());
     assert!(started.elapsed() < Duration::from_secs(1));
@@ -117,13 +130,22 @@ async fn a_new_cap_on_reload_takes_effect() {
         ..Limits::default()
     };
     let mut a = Admitted::default();
-    l.admit_tenant("acme", "x", &one, &mut a).await.unwrap();
+    l.admit_tenant(None, "acme", "x", &one, &mut a)
+        .await
+        .unwrap();
     let two = Limits {
         max_concurrent: Some(2),
         ..Limits::default()
     };
     let mut b = Admitted::default();
-    l.admit_tenant("acme", "x", &two, &mut b).await.unwrap();
-    l.admit_tenant("acme", "x", &two, &mut b).await.unwrap();
-    assert!(l.admit_tenant("acme", "x", &two, &mut b).await.is_err());
+    l.admit_tenant(None, "acme", "x", &two, &mut b)
+        .await
+        .unwrap();
+    l.admit_tenant(None, "acme", "x", &two, &mut b)
+        .await
+        .unwrap();
+    assert!(l
+        .admit_tenant(None, "acme", "x", &two, &mut b)
+        .await
+        .is_err());
 }

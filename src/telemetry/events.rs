@@ -98,6 +98,33 @@ impl Limited<'_> {
     }
 }
 
+/// The shared limit backend (Redis) could not decide: the replica uses
+/// its local share of the limit. Logged at most every 10 s; every one is
+/// counted.
+#[derive(Debug)]
+pub struct LimitFallback<'a> {
+    pub error: &'a dyn std::error::Error,
+}
+
+impl LimitFallback<'_> {
+    pub fn emit(&self) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = LAST_LOGGED.load(Ordering::Relaxed);
+        if now >= last + 10
+            && LAST_LOGGED
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(error = %self.error, "shared limits unavailable: each replica enforces its share locally");
+        }
+        metrics::counter!(LIMIT_FALLBACKS_TOTAL).increment(1);
+    }
+}
+
 /// An upstream call failed.
 #[derive(Debug)]
 pub struct UpstreamFailed<'a> {

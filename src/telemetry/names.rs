@@ -17,6 +17,9 @@ pub const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
 /// (`tenant_rate`, `principal_rate`, `upstream_rate`, `tenant_concurrency`,
 /// `upstream_concurrency`).
 pub const LIMITED_TOTAL: &str = "scim_gateway_limited_total";
+/// Limit decisions taken locally because the shared backend (Redis)
+/// did not answer in time.
+pub const LIMIT_FALLBACKS_TOTAL: &str = "scim_gateway_limit_fallbacks_total";
 /// Config reloads, by `outcome` (`ok`, `failed`).
 pub const CONFIG_RELOADS_TOTAL: &str = "scim_gateway_config_reloads_total";
 /// Open client connections.
@@ -40,6 +43,10 @@ pub fn describe() {
     describe_counter!(
         LIMITED_TOTAL,
         "Requests refused by a rate limit or concurrency cap."
+    );
+    describe_counter!(
+        LIMIT_FALLBACKS_TOTAL,
+        "Limit decisions taken locally because Redis did not answer."
     );
     describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");

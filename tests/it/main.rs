@@ -10,5 +10,6 @@ mod limits;
 mod mtls;
 mod oauth;
 mod peers_selftest;
+mod shared_limits;
 mod store_api;
 mod store_errors;

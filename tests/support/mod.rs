@@ -6,4 +6,6 @@ pub mod http;
 pub mod issuer;
 pub mod peers;
 pub mod pki;
+pub mod process;
+pub mod redis;
 pub mod store;
