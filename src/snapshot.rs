@@ -111,6 +111,10 @@ pub struct Upstream {
     pub request_timeout: Duration,
     /// Limits protecting the upstream (over all its tenants).
     pub limits: crate::limit::Limits,
+    /// Retries, retry budget and circuit breaker settings.
+    pub resilience_settings: crate::upstream::resilience::ResilienceSettings,
+    /// Their state (per process; a reload starts afresh).
+    pub resilience: crate::upstream::resilience::Resilience,
     /// Latency histogram handle (filled on first use).
     pub metrics: crate::telemetry::handles::UpstreamMetrics,
 }
@@ -257,6 +261,8 @@ impl Upstream {
             connect_timeout,
             request_timeout,
             limits: Default::default(),
+            resilience_settings: Default::default(),
+            resilience: Default::default(),
             metrics: Default::default(),
         }
     }

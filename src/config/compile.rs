@@ -501,6 +501,9 @@ fn compile_upstream(
     });
     let mut upstream = Upstream::new(name, target?, auth?, connect_timeout?, request_timeout?);
     upstream.limits = limits?;
+    if let Some(r) = &u.resilience {
+        upstream.resilience_settings = auth::resilience(r, p, &format!("{loc}.resilience"))?;
+    }
     Some(upstream)
 }
 

@@ -7,14 +7,15 @@ use crate::authn::jwt::{Alg, JwtPolicy};
 use crate::authn::JwtAuth;
 use crate::authz::{Grant, Grants, Methods, MAX_GRANTS};
 use crate::config::raw::{
-    GrantSection, IntrospectionSection, JwtSection, LimitsSection, SharedLimitsSection,
-    UpstreamAuthSection,
+    GrantSection, IntrospectionSection, JwtSection, LimitsSection, ResilienceSection,
+    SharedLimitsSection, UpstreamAuthSection,
 };
 use crate::limit::gcra::Rate;
 use crate::limit::redis::{RedisRates, RedisSettings};
 use crate::limit::Limits;
 use crate::snapshot::Snapshot;
 use crate::upstream::oauth::{ClientAuthMethod, ClientCredentials, TokenSource};
+use crate::upstream::resilience::ResilienceSettings;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -474,4 +475,40 @@ pub(super) fn shared_limits(
             None
         }
     }
+}
+
+/// `[upstreams.NAME.resilience]`.
+pub(super) fn resilience(
+    r: &ResilienceSection,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<ResilienceSettings> {
+    let d = ResilienceSettings::default();
+    if r.attempts == Some(0) {
+        p.add(
+            format!("{loc}.attempts"),
+            "must be at least 1 (1 = no retries)",
+        );
+    }
+    if r.retry_budget.is_some_and(|b| !(b.is_finite() && b >= 0.0)) {
+        p.add(format!("{loc}.retry_budget"), "must be a number from 0 up");
+    }
+    let dur =
+        |p: &mut Problems, key: &str, v: &Option<String>, default: std::time::Duration| match v {
+            None => Some(default),
+            Some(_) => duration(p, &format!("{loc}.{key}"), v.as_deref(), "0s"),
+        };
+    let backoff = dur(p, "backoff", &r.backoff, d.backoff);
+    let max_backoff = dur(p, "max_backoff", &r.max_backoff, d.max_backoff);
+    let retry_after_cap = dur(p, "retry_after_cap", &r.retry_after_cap, d.retry_after_cap);
+    let open_for = dur(p, "breaker_open_for", &r.breaker_open_for, d.open_for);
+    Some(ResilienceSettings {
+        attempts: r.attempts.unwrap_or(d.attempts).max(1),
+        backoff: backoff?,
+        max_backoff: max_backoff?,
+        budget: r.retry_budget.unwrap_or(d.budget),
+        retry_after_cap: retry_after_cap?,
+        failures: r.breaker_failures.unwrap_or(d.failures),
+        open_for: open_for?,
+    })
 }

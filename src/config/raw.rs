@@ -134,6 +134,28 @@ pub struct UpstreamSection {
     pub max_resources: Option<usize>,
     /// Limits protecting this upstream, over all tenants that use it.
     pub limits: Option<LimitsSection>,
+    /// Retries and the circuit breaker.
+    pub resilience: Option<ResilienceSection>,
+}
+
+/// `[upstreams.NAME.resilience]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResilienceSection {
+    /// Attempts in all for GET, HEAD, PUT, DELETE (1 = no retries). Default 3.
+    pub attempts: Option<u32>,
+    /// First retry's backoff (doubling, with jitter). Default `"50ms"`.
+    pub backoff: Option<String>,
+    /// Longest backoff. Default `"1s"`.
+    pub max_backoff: Option<String>,
+    /// Retries allowed per request on average (0.2 = a fifth). Default 0.2.
+    pub retry_budget: Option<f64>,
+    /// Longest upstream `Retry-After` (on 429) waited for. Default `"2s"`.
+    pub retry_after_cap: Option<String>,
+    /// Consecutive failures that open the circuit; 0 = no breaker. Default 5.
+    pub breaker_failures: Option<u32>,
+    /// How long an open circuit refuses requests. Default `"10s"`.
+    pub breaker_open_for: Option<String>,
 }
 
 /// `[upstreams.NAME.auth]`

@@ -146,6 +146,25 @@ impl UpstreamFailed<'_> {
     }
 }
 
+/// An upstream call is being retried.
+#[derive(Debug)]
+pub struct UpstreamRetried<'a> {
+    pub upstream: &'a str,
+    pub reason: &'static str,
+}
+
+impl UpstreamRetried<'_> {
+    pub fn emit(&self) {
+        tracing::debug!(
+            upstream = self.upstream,
+            reason = self.reason,
+            "upstream call retried"
+        );
+        metrics::counter!(UPSTREAM_RETRIES_TOTAL, "upstream" => self.upstream.to_string(), "reason" => self.reason)
+            .increment(1);
+    }
+}
+
 /// An authentication failed.
 #[derive(Debug)]
 pub struct AuthFailed<'a> {

@@ -11,6 +11,10 @@ pub const UPSTREAM_DURATION_SECONDS: &str = "scim_gateway_upstream_duration_seco
 /// Upstream failures (connect, timeout, protocol, oversized), by
 /// `upstream`, `reason`.
 pub const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_total";
+/// Upstream calls retried, by `upstream`, `reason` (`upstream_connect`,
+/// `upstream_protocol`, `upstream_429`, `upstream_502`, `upstream_503`,
+/// `upstream_504`).
+pub const UPSTREAM_RETRIES_TOTAL: &str = "scim_gateway_upstream_retries_total";
 /// Failed authentications, by `tenant`, `reason`.
 pub const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
 /// Requests refused with 429 by a limit, by `tenant`, `kind`
@@ -39,6 +43,7 @@ pub fn describe() {
         "Latency of upstream calls."
     );
     describe_counter!(UPSTREAM_ERRORS_TOTAL, "Upstream calls that failed.");
+    describe_counter!(UPSTREAM_RETRIES_TOTAL, "Upstream calls retried.");
     describe_counter!(AUTH_FAILURES_TOTAL, "Failed authentications by reason.");
     describe_counter!(
         LIMITED_TOTAL,

@@ -7,13 +7,14 @@
 mod headers;
 pub mod oauth;
 pub mod pool;
+pub mod resilience;
 
 pub use headers::{clean_request_headers, clean_response_headers};
 
 use crate::error::GatewayError;
 use crate::rewrite::Rebase;
 use crate::snapshot::{Upstream, UpstreamAuth, UpstreamTarget};
-use crate::telemetry::events::UpstreamFailed;
+use crate::telemetry::events::{UpstreamFailed, UpstreamRetried};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::{BodyExt, Full, Limited};
@@ -187,12 +188,103 @@ pub async fn forward(
     }
 }
 
+/// The upstream call with its resilience: the circuit breaker first, then
+/// attempts, retried where safe (see [`resilience`]).
 async fn forward_http(
     upstream: &Upstream,
     http: &HttpTarget,
     req: UpstreamRequest,
     max_response_body: usize,
     deadline: Deadline,
+) -> Result<Response<Bytes>, GatewayError> {
+    let settings = &upstream.resilience_settings;
+    let state = &upstream.resilience;
+    if let resilience::Admission::Open(wait) = state.admit(settings) {
+        UpstreamFailed {
+            upstream: &upstream.name,
+            reason: "circuit_open",
+            request_id: &req.request_id,
+        }
+        .emit();
+        return Err(GatewayError::unavailable(
+            "the upstream is failing; the gateway has paused requests to it",
+            "circuit_open",
+            wait.as_secs() + 1,
+        ));
+    }
+    // The upstream's timeout covers all attempts.
+    let upstream_until = Instant::now() + upstream.request_timeout;
+    let until = upstream_until.min(deadline.at);
+    let mut tries = 0u32;
+    loop {
+        let result = attempt(
+            upstream,
+            http,
+            &req,
+            max_response_body,
+            deadline,
+            upstream_until,
+        )
+        .await;
+        let (failed, wait) = match &result {
+            Ok(resp) if resilience::retriable_status(resp.status().as_u16()) => {
+                let status = resp.status().as_u16();
+                let wait = if status == 429 {
+                    // The upstream says when; beyond the cap, its answer
+                    // goes to the client.
+                    resilience::retry_after(resp.headers())
+                        .filter(|w| *w <= settings.retry_after_cap)
+                } else {
+                    Some(resilience::backoff(tries + 1, settings))
+                };
+                (status != 429, wait)
+            }
+            // A 5xx counts against the upstream's health (but only the
+            // ones above are worth a retry).
+            Ok(resp) => (resp.status().is_server_error(), None),
+            Err(e) if matches!(e.reason(), "upstream_connect" | "upstream_protocol") => {
+                (true, Some(resilience::backoff(tries + 1, settings)))
+            }
+            Err(_) => (true, None),
+        };
+        let retry = wait.filter(|w| {
+            Instant::now() + *w < until && state.may_retry(&req.method, tries, settings)
+        });
+        let Some(wait) = retry else {
+            state.record(!failed, settings);
+            return result;
+        };
+        tries += 1;
+        UpstreamRetried {
+            upstream: &upstream.name,
+            reason: match &result {
+                Ok(resp) => resilience_reason(resp.status().as_u16()),
+                Err(e) => e.reason(),
+            },
+        }
+        .emit();
+        tokio::time::sleep(wait).await;
+    }
+}
+
+fn resilience_reason(status: u16) -> &'static str {
+    match status {
+        429 => "upstream_429",
+        502 => "upstream_502",
+        503 => "upstream_503",
+        _ => "upstream_504",
+    }
+}
+
+/// One exchange with the upstream: the request sent, the whole answer
+/// read (bounded).
+async fn attempt(
+    upstream: &Upstream,
+    http: &HttpTarget,
+    req: &UpstreamRequest,
+    max_response_body: usize,
+    deadline: Deadline,
+    upstream_until: Instant,
 ) -> Result<Response<Bytes>, GatewayError> {
     let request_id = req.request_id.as_str();
     let fail = |status: u16, detail: &str, reason: &'static str, cause: String| {
@@ -212,11 +304,10 @@ async fn forward_http(
             format!("{e}"),
         )
     })?;
-    let headers = clean_request_headers(&req.headers, upstream, &req, http.host.clone());
+    let headers = clean_request_headers(&req.headers, upstream, req, http.host.clone());
 
     // One timer for the call: the upstream's timeout or what is left of
     // the request's, whichever ends first.
-    let upstream_until = Instant::now() + upstream.request_timeout;
     let until = upstream_until.min(deadline.at);
     let timed_out = || {
         if upstream_until <= deadline.at {

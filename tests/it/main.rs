@@ -10,6 +10,7 @@ mod limits;
 mod mtls;
 mod oauth;
 mod peers_selftest;
+mod resilience;
 mod shared_limits;
 mod store_api;
 mod store_errors;

@@ -1,6 +1,7 @@
 //! Shared helpers of the integration tests (real sockets, real peers).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 pub mod echo;
+pub mod faulty;
 pub mod gateway;
 pub mod http;
 pub mod issuer;

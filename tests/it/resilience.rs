@@ -1,0 +1,109 @@
+//! Upstream resilience against a deliberately faulty upstream: safe
+//! retries, the upstream's Retry-After, no retry of non-idempotent
+//! writes, and the circuit breaker.
+use crate::support::faulty::{Fault, FaultyUpstream};
+use crate::support::gateway::{token_for, TestGateway};
+use std::time::{Duration, Instant};
+
+fn gateway(up: &FaultyUpstream, resilience: &str) -> TestGateway {
+    TestGateway::builder()
+        .http(
+            "faulty",
+            &up.url(),
+            &format!("request_timeout = \"5s\"\n[upstreams.faulty.resilience]\n{resilience}"),
+        )
+        .tenant("acme", &["acme.localhost"], "faulty")
+        .spawn()
+}
+
+async fn call(gw: &TestGateway, method: reqwest::Method) -> reqwest::Response {
+    let mut req = gw
+        .client()
+        .request(
+            method.clone(),
+            format!("{}/Users/f1", gw.base("acme.localhost")),
+        )
+        .bearer_auth(token_for("acme"));
+    if method != reqwest::Method::GET && method != reqwest::Method::DELETE {
+        req = req
+            .header("content-type", "application/scim+json")
+            .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"x"}"#);
+    }
+    req.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn idempotent_requests_are_retried_through_transient_faults() {
+    let up = FaultyUpstream::spawn();
+    let gw = gateway(
+        &up,
+        "attempts = 4\nbackoff = \"10ms\"\nretry_budget = 1.0\n",
+    );
+    up.script(&[Fault::Status(503), Fault::Reset, Fault::Status(502)]);
+    assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 200);
+    assert_eq!(up.hits(), 4, "three faults, then the answer");
+    up.script(&[Fault::Status(504)]);
+    assert_eq!(call(&gw, reqwest::Method::PUT).await.status(), 200);
+    // A POST is not repeated: the upstream may have acted on it.
+    let before = up.hits();
+    up.script(&[Fault::Status(503)]);
+    assert_eq!(call(&gw, reqwest::Method::POST).await.status(), 503);
+    assert_eq!(up.hits(), before + 1);
+    let metrics = gw
+        .client()
+        .get(gw.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("scim_gateway_upstream_retries_total"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn the_upstreams_retry_after_is_honoured_up_to_the_cap() {
+    let up = FaultyUpstream::spawn();
+    let gw = gateway(&up, "retry_after_cap = \"2s\"\nretry_budget = 1.0\n");
+    up.script(&[Fault::TooMany(1)]);
+    let started = Instant::now();
+    assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "waited as told"
+    );
+    // Beyond the cap, the 429 (with its Retry-After) goes to the client.
+    up.script(&[Fault::TooMany(30)]);
+    let resp = call(&gw, reqwest::Method::GET).await;
+    assert_eq!(resp.status(), 429);
+    assert_eq!(resp.headers()["retry-after"], "30");
+}
+
+#[tokio::test]
+async fn a_failing_upstream_opens_the_circuit() {
+    let up = FaultyUpstream::spawn();
+    let gw = gateway(
+        &up,
+        "attempts = 1\nbreaker_failures = 3\nbreaker_open_for = \"500ms\"\n",
+    );
+    up.always(Some(Fault::Status(500)));
+    for _ in 0..3 {
+        assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 500);
+    }
+    assert_eq!(up.hits(), 3);
+    // Open: refused at once, the upstream untouched.
+    let resp = call(&gw, reqwest::Method::GET).await;
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().contains_key("retry-after"));
+    assert_eq!(up.hits(), 3);
+    // After the pause one probe goes through; the upstream has recovered,
+    // so the circuit closes.
+    up.always(None);
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 200);
+    assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 200);
+    assert_eq!(up.hits(), 5);
+}
