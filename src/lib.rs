@@ -5,6 +5,7 @@
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
 pub mod authn;
 pub mod authz;
+pub mod cache;
 pub mod config;
 pub mod error;
 pub mod limit;

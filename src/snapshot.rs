@@ -75,6 +75,8 @@ pub struct Tenant {
     pub mtls: Option<TenantMtls>,
     /// Rate limits and the concurrency cap of the tenant.
     pub limits: crate::limit::Limits,
+    /// Response caching, where enabled.
+    pub cache: Option<crate::cache::CacheSettings>,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
 }
@@ -238,6 +240,7 @@ impl Tenant {
             grants: Default::default(),
             mtls: None,
             limits: Default::default(),
+            cache: None,
             metrics: Default::default(),
         }
     }

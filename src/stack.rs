@@ -4,6 +4,7 @@
 use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
 use crate::authz;
+use crate::cache::ResponseCache;
 use crate::config::reload::ConfigHandle;
 use crate::error::{ErrorInfo, GatewayError};
 use crate::limit::{Admitted, Limiter, Refused};
@@ -11,7 +12,9 @@ use crate::rewrite::Rebase;
 use crate::scim::error::ScimError;
 use crate::server::{ConnInfo, Handler};
 use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamTarget};
-use crate::telemetry::events::{AuthFailed, Limited as LimitedEvent, RequestCompleted};
+use crate::telemetry::events::{
+    AuthFailed, CacheLookup, Limited as LimitedEvent, RequestCompleted,
+};
 use crate::telemetry::names::resource_type_label;
 use crate::tenant::{resolve_tenant, Origin};
 use crate::upstream::{self, Deadline, UpstreamRequest};
@@ -36,6 +39,8 @@ pub struct Gateway {
     damper: FailureDamper,
     /// Rate and concurrency state (kept across reloads).
     limiter: Limiter,
+    /// Cached GET answers (per tenant keys; kept across reloads).
+    cache: ResponseCache,
 }
 
 /// What the access log and metrics learn about a request (borrowed from
@@ -60,6 +65,7 @@ impl Gateway {
             config,
             damper: FailureDamper::new(),
             limiter: Limiter::new(),
+            cache: ResponseCache::new(10_000),
         }
     }
 
@@ -249,6 +255,53 @@ where
             }
         };
 
+    // The cache, where the tenant enables it: a hit costs the upstream
+    // (and its limits) nothing. Keys are per tenant.
+    let segment = first_segment(&routed.scim_path).unwrap_or("");
+    let cache = tenant
+        .cache
+        .filter(|_| parts.method == http::Method::GET)
+        .map(|settings| {
+            let mut pq = routed.scim_path.clone();
+            if let Some(q) = parts.uri.query() {
+                pq.push('?');
+                pq.push_str(q);
+            }
+            let discovery = matches!(
+                segment.to_ascii_lowercase().as_str(),
+                "serviceproviderconfig" | "schemas" | "resourcetypes"
+            );
+            let ttl = if discovery {
+                settings.discovery_ttl
+            } else {
+                settings.ttl
+            };
+            (gateway.cache.key(tenant.id.as_str(), segment, &pq), ttl)
+        });
+    if let Some((key, _)) = &cache {
+        let hit = gateway.cache.get(key);
+        CacheLookup {
+            tenant: tenant.id.as_str(),
+            hit: hit.is_some(),
+        }
+        .emit();
+        if let Some(hit) = hit {
+            let mut response = Response::new(Full::new(hit.body.clone()));
+            *response.status_mut() = hit.status;
+            *response.headers_mut() = hit.headers_with_age();
+            return Ok(response);
+        }
+    }
+    // Every write forwarded for the tenant makes its cached answers of the
+    // type stale (a search is a read).
+    let writes = tenant.cache.is_some()
+        && matches!(
+            parts.method,
+            http::Method::POST | http::Method::PUT | http::Method::PATCH | http::Method::DELETE
+        )
+        && !routed.scim_path.ends_with("/.search");
+    let invalidate = writes.then(|| segment.to_string());
+
     // The upstream call: credentials swapped, headers cleaned, timeouts
     // and the response cap applied inside.
     let upstream: &'s Upstream = &tenant.upstream;
@@ -285,19 +338,31 @@ where
         snapshot.server.max_response_body_bytes,
         deadline,
     )
-    .await?;
+    .await;
+    if let Some(resource_type) = invalidate {
+        gateway.cache.invalidate(tenant.id.as_str(), &resource_type);
+    }
+    let response = response?;
     trace.upstream_latency = Some(started.elapsed());
     trace.upstream_status = Some(response.status().as_u16());
 
     // On the way back: locations point at the gateway, never upstream.
     // (The in-process store already wrote them with the public base.)
-    Ok(match &upstream.target {
-        UpstreamTarget::Builtin(_) => {
-            let (parts, body) = response.into_parts();
-            Response::from_parts(parts, Full::new(body))
-        }
+    let response = match &upstream.target {
+        UpstreamTarget::Builtin(_) => response,
         UpstreamTarget::Http(http) => rewrite_response(response, &http.rebase, &routed.public_base),
-    })
+    };
+    if let Some((key, ttl)) = cache {
+        gateway.cache.put(
+            key,
+            response.status(),
+            response.headers(),
+            response.body(),
+            ttl,
+        );
+    }
+    let (parts, body) = response.into_parts();
+    Ok(Response::from_parts(parts, Full::new(body)))
 }
 
 /// 429 for a refused limit, with the time to wait.
@@ -362,7 +427,7 @@ fn rewrite_response(
     response: Response<Bytes>,
     rebase: &Rebase,
     public_base: &str,
-) -> Response<Full<Bytes>> {
+) -> Response<Bytes> {
     let (mut parts, body) = response.into_parts();
     if let Some(loc) = parts.headers.get(LOCATION).and_then(|v| v.to_str().ok()) {
         if let Some(new) = rebase.location(loc, public_base) {
@@ -378,7 +443,7 @@ fn rewrite_response(
         }
         None => body,
     };
-    Response::from_parts(parts, Full::new(body))
+    Response::from_parts(parts, body)
 }
 
 /// The request id: the client's `X-Request-Id` when it is short and plain,

@@ -35,6 +35,7 @@ fn tenant() -> Tenant {
         grants: Default::default(),
         mtls: None,
         limits: Default::default(),
+        cache: None,
         metrics: Default::default(),
     }
 }

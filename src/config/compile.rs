@@ -734,6 +734,27 @@ fn compile_tenant(
         limits: t.limits.as_ref().map_or(Some(Default::default()), |l| {
             auth::limits(l, true, p, &format!("{loc}.limits"))
         })?,
+        cache: match &t.cache {
+            Some(section) if section.enabled != Some(false) => {
+                let ttl = duration(
+                    p,
+                    &format!("{loc}.cache.ttl"),
+                    section.ttl.as_deref(),
+                    "30s",
+                );
+                let discovery = duration(
+                    p,
+                    &format!("{loc}.cache.discovery_ttl"),
+                    section.discovery_ttl.as_deref(),
+                    "5m",
+                );
+                Some(crate::cache::CacheSettings {
+                    ttl: ttl?,
+                    discovery_ttl: discovery?,
+                })
+            }
+            _ => None,
+        },
         metrics: Default::default(),
     })
 }

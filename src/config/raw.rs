@@ -224,6 +224,20 @@ pub struct TenantSection {
     pub mtls: Option<MtlsSection>,
     /// Rate limits and a concurrency cap for the tenant.
     pub limits: Option<LimitsSection>,
+    /// Caching of GET answers for the tenant.
+    pub cache: Option<CacheSection>,
+}
+
+/// `[tenants.cache]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Default true when the section is present.
+    pub enabled: Option<bool>,
+    /// TTL of resources and lists. Default `"30s"`.
+    pub ttl: Option<String>,
+    /// TTL of /ServiceProviderConfig, /Schemas, /ResourceTypes. Default `"5m"`.
+    pub discovery_ttl: Option<String>,
 }
 
 /// `[tenants.limits]` and `[upstreams.NAME.limits]`

@@ -125,6 +125,24 @@ impl LimitFallback<'_> {
     }
 }
 
+/// A response cache lookup.
+#[derive(Debug)]
+pub struct CacheLookup<'a> {
+    pub tenant: &'a str,
+    pub hit: bool,
+}
+
+impl CacheLookup<'_> {
+    pub fn emit(&self) {
+        metrics::counter!(
+            CACHE_REQUESTS_TOTAL,
+            "tenant" => self.tenant.to_string(),
+            "result" => if self.hit { "hit" } else { "miss" }
+        )
+        .increment(1);
+    }
+}
+
 /// An upstream call failed.
 #[derive(Debug)]
 pub struct UpstreamFailed<'a> {

@@ -24,6 +24,10 @@ pub const LIMITED_TOTAL: &str = "scim_gateway_limited_total";
 /// Limit decisions taken locally because the shared backend (Redis)
 /// did not answer in time.
 pub const LIMIT_FALLBACKS_TOTAL: &str = "scim_gateway_limit_fallbacks_total";
+/// Response cache lookups, by `tenant`, `result` (`hit`, `miss`).
+pub const CACHE_REQUESTS_TOTAL: &str = "scim_gateway_cache_requests_total";
+/// Cached responses evicted for space.
+pub const CACHE_EVICTIONS_TOTAL: &str = "scim_gateway_cache_evictions_total";
 /// Config reloads, by `outcome` (`ok`, `failed`).
 pub const CONFIG_RELOADS_TOTAL: &str = "scim_gateway_config_reloads_total";
 /// Open client connections.
@@ -53,6 +57,8 @@ pub fn describe() {
         LIMIT_FALLBACKS_TOTAL,
         "Limit decisions taken locally because Redis did not answer."
     );
+    describe_counter!(CACHE_REQUESTS_TOTAL, "Response cache lookups by result.");
+    describe_counter!(CACHE_EVICTIONS_TOTAL, "Cached responses evicted for space.");
     describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
 }

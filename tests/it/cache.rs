@@ -1,0 +1,75 @@
+//! The response cache through the gateway: hits spare the upstream, keys
+//! are per tenant, and writes invalidate.
+use crate::support::echo::EchoUpstream;
+use crate::support::gateway::{token_for, TestGateway};
+
+#[tokio::test]
+async fn hits_spare_the_upstream_and_writes_invalidate() {
+    let echo = EchoUpstream::spawn();
+    let cached = "[tenants.cache]\nttl = \"30s\"\n";
+    let gw = TestGateway::builder()
+        .http("echo", &echo.url(), "")
+        .tenant_with("acme", &["acme.localhost"], "echo", cached)
+        .tenant_with("globex", &["globex.localhost"], "echo", cached)
+        .spawn();
+    let client = gw.client();
+    let send = |method: reqwest::Method, host: &'static str, tenant: &'static str, path: &str| {
+        let req = client
+            .request(method, format!("{}{path}", gw.base(host)))
+            .bearer_auth(token_for(tenant))
+            .header("content-type", "application/scim+json")
+            .body(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"replace","path":"active","value":false}]}"#);
+        async move { req.send().await.unwrap() }
+    };
+    let get = |host, tenant, path| send(reqwest::Method::GET, host, tenant, path);
+
+    let first = get("acme.localhost", "acme", "/Users/echo").await;
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("x-cache").is_none());
+    let first_body = first.text().await.unwrap();
+    let second = get("acme.localhost", "acme", "/Users/echo").await;
+    assert_eq!(second.headers()["x-cache"], "hit");
+    assert_eq!(second.text().await.unwrap(), first_body, "the same answer");
+    assert_eq!(echo.hits(), 1, "the hit spared the upstream");
+
+    // Another tenant never gets acme's entry.
+    let other = get("globex.localhost", "globex", "/Users/echo").await;
+    assert!(other.headers().get("x-cache").is_none());
+    assert_eq!(echo.hits(), 2);
+
+    // A write through acme makes acme's cached Users stale.
+    let patched = send(
+        reqwest::Method::PATCH,
+        "acme.localhost",
+        "acme",
+        "/Users/echo",
+    )
+    .await;
+    assert_eq!(patched.status(), 200);
+    assert_eq!(echo.hits(), 3);
+    let after = get("acme.localhost", "acme", "/Users/echo").await;
+    assert!(after.headers().get("x-cache").is_none(), "invalidated");
+    assert_eq!(echo.hits(), 4);
+    // globex's entry was not touched by acme's write.
+    let other = get("globex.localhost", "globex", "/Users/echo").await;
+    assert_eq!(other.headers()["x-cache"], "hit");
+
+    // Discovery is cached too.
+    get("acme.localhost", "acme", "/Schemas").await;
+    let again = get("acme.localhost", "acme", "/Schemas").await;
+    assert_eq!(again.headers()["x-cache"], "hit");
+    assert_eq!(echo.hits(), 5);
+
+    let metrics = client
+        .get(gw.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("scim_gateway_cache_requests_total{tenant=\"acme\",result=\"hit\"} 2"),
+        "{metrics}"
+    );
+}
