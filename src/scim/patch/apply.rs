@@ -485,6 +485,7 @@ fn apply_filtered(
         (_, Some(sub)) => {
             let sets_primary = sub.name == "primary" && value == Some(&Value::Bool(true));
             if sets_primary {
+                one_primary(selected.len(), display)?;
                 clear_primary(&mut items);
             }
             for &i in &selected {
@@ -503,6 +504,7 @@ fn apply_filtered(
                 return Ok(());
             };
             if is_primary(&checked) {
+                one_primary(selected.len(), display)?;
                 clear_primary(&mut items);
             }
             for &i in &selected {
@@ -530,6 +532,17 @@ fn check_value_single(attr: &Attribute, value: &Value, display: &str) -> ScimRes
         Some(Value::Array(mut items)) => items.pop(),
         _ => None,
     })
+}
+
+/// RFC 7643 §2.4: a filter that selects several values cannot make them
+/// all primary.
+fn one_primary(selected: usize, display: &str) -> ScimResult<()> {
+    if selected > 1 {
+        return Err(ScimError::invalid_value(format!(
+            "\"{display}\" selects {selected} values; at most one may be primary"
+        )));
+    }
+    Ok(())
 }
 
 fn is_primary(v: &Value) -> bool {

@@ -411,3 +411,24 @@ fn extension_objects_may_echo_schemas() {
     assert_eq!(u[ENTERPRISE_USER_SCHEMA]["department"], "Legal");
     assert!(u[ENTERPRISE_USER_SCHEMA].get("schemas").is_none());
 }
+
+/// Found by the property test: a value filter that selects two elements
+/// cannot make both primary (400, nothing changed).
+#[test]
+fn a_filter_selecting_several_values_cannot_make_them_all_primary() {
+    let err = patch(
+        "User",
+        &user(),
+        json!([
+            {"op": "add", "path": "emails", "value": [{"value": "a@x", "type": "work", "primary": true}]},
+            {"op": "add", "path": "emails[type eq \"work\"]", "value": {"value": "b@x", "primary": true}}
+        ]),
+    )
+    .unwrap_err();
+    assert_eq!(err.status(), 400);
+    assert!(
+        err.detail().contains("at most one may be primary"),
+        "{}",
+        err.detail()
+    );
+}
