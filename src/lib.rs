@@ -6,6 +6,7 @@
 pub mod authn;
 pub mod authz;
 pub mod config;
+pub mod dialect;
 pub mod error;
 pub mod rewrite;
 pub mod run;
