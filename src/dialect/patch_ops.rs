@@ -92,8 +92,9 @@ fn expand_dotted_keys(
     mut op: Map<String, Value>,
 ) -> Vec<Map<String, Value>> {
     let (registry, rt) = (fixer.registry, fixer.rt);
+    // An extension URN holding an object is a plain key, dots and all.
     let is_path_key = |k: &str| {
-        k.contains(['.', '[']) || (has_urn_prefix(k) && !registry.is_extension_urn(rt, k))
+        !registry.is_extension_urn(rt, k) && (k.contains(['.', '[']) || has_urn_prefix(k))
     };
     let value_key = key_ci(&op, "value").cloned();
     let Some(Value::Object(value)) = value_key.as_ref().and_then(|k| op.get_mut(k)) else {

@@ -54,6 +54,9 @@ pub enum Rule {
     /// `schemas` entries that are no schema of the resource type and hold
     /// no data in the body (Entra's `.../ADSCIM/2.0/Group`) are dropped.
     ForeignSchemas,
+    /// Extension attributes sent unqualified at the top level of a body
+    /// (`"department"` beside `"userName"`) move under their extension URN.
+    UnqualifiedExtensionAttrs,
 }
 
 /// The rules switched on for a tenant, and whether they only report.
@@ -84,7 +87,7 @@ pub struct UnknownName {
 
 impl Rule {
     /// Every rule, in a stable order.
-    pub const ALL: [Rule; 15] = [
+    pub const ALL: [Rule; 16] = [
         Rule::OpCase,
         Rule::StringBooleans,
         Rule::PathlessDottedKeys,
@@ -100,6 +103,7 @@ impl Rule {
         Rule::SingleValueAsList,
         Rule::DoubledBearer,
         Rule::ForeignSchemas,
+        Rule::UnqualifiedExtensionAttrs,
     ];
 
     /// The stable name used in config, metrics labels and logs.
@@ -120,6 +124,7 @@ impl Rule {
             Rule::SingleValueAsList => "single_value_as_list",
             Rule::DoubledBearer => "doubled_bearer",
             Rule::ForeignSchemas => "foreign_schemas",
+            Rule::UnqualifiedExtensionAttrs => "unqualified_extension_attrs",
         }
     }
 
@@ -195,6 +200,7 @@ impl RuleSet {
                 SingleValueAsList,
                 DoubledBearer,
                 ForeignSchemas,
+                UnqualifiedExtensionAttrs,
             ],
             Profile::Okta => &[
                 OpCase,

@@ -202,20 +202,22 @@ impl<'a> Fixer<'a> {
     /// The enterprise `manager` (RFC 7643 §4.3) is a complex attribute;
     /// Entra sends its id as a bare string, or as a one-element list.
     fn fix_manager(&mut self, value: &mut Value) {
-        match value {
-            Value::String(id) => {
-                if self.fire(Rule::ManagerValue, true) {
-                    let mut obj = Map::new();
-                    obj.insert("value".into(), Value::String(std::mem::take(id)));
-                    *value = Value::Object(obj);
-                }
-            }
-            Value::Array(items) if items.len() == 1 && items[0].is_object() => {
-                if self.fire(Rule::ManagerValue, true) {
-                    *value = items.remove(0);
-                }
-            }
-            _ => {}
+        let misshaped = match &*value {
+            Value::String(_) => true,
+            Value::Array(items) => items.len() == 1 && items[0].is_object(),
+            _ => false,
+        };
+        if !self.fire(Rule::ManagerValue, misshaped) {
+            return;
         }
+        *value = match value.take() {
+            Value::String(id) => {
+                let mut obj = Map::new();
+                obj.insert("value".into(), Value::String(id));
+                Value::Object(obj)
+            }
+            Value::Array(mut items) => items.pop().unwrap_or(Value::Null),
+            other => other,
+        };
     }
 }
