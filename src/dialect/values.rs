@@ -204,7 +204,7 @@ impl<'a> Fixer<'a> {
     fn fix_manager(&mut self, value: &mut Value) {
         let misshaped = match &*value {
             Value::String(_) => true,
-            Value::Array(items) => items.len() == 1 && items[0].is_object(),
+            Value::Array(items) => items.len() == 1 && items.first().is_some_and(Value::is_object),
             _ => false,
         };
         if !self.fire(Rule::ManagerValue, misshaped) {
