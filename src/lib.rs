@@ -7,6 +7,7 @@ pub mod authn;
 pub mod authz;
 pub mod cache;
 pub mod config;
+pub mod dialect;
 pub mod error;
 pub mod limit;
 pub mod rewrite;
