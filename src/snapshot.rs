@@ -77,6 +77,8 @@ pub struct Tenant {
     pub limits: crate::limit::Limits,
     /// Response caching, where enabled.
     pub cache: Option<crate::cache::CacheSettings>,
+    /// The IdP dialect normalized, where configured.
+    pub dialect: Option<crate::dialect::TenantDialect>,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
 }
@@ -241,6 +243,7 @@ impl Tenant {
             mtls: None,
             limits: Default::default(),
             cache: None,
+            dialect: None,
             metrics: Default::default(),
         }
     }

@@ -28,6 +28,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod dialect_stage;
+
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -166,6 +168,16 @@ where
     };
     let routed = resolve_tenant(snapshot, req.uri(), req.headers(), origin)?;
     let tenant: &'s Tenant = routed.tenant;
+    // The tenant's IdP dialect, turned canonical before anything reads
+    // the request (the authorization header here, query and body below).
+    let mut req = req;
+    let rules = tenant
+        .dialect
+        .as_ref()
+        .map(|d| dialect_stage::rules(d, req.headers(), req.uri().query()));
+    if let Some(rules) = &rules {
+        dialect_stage::authorization(tenant, rules, req.headers_mut());
+    }
     trace.tenant = Some(tenant);
     let segment = first_segment(&routed.scim_path);
     let label = resource_type_label(segment);
@@ -255,6 +267,25 @@ where
             }
         };
 
+    let query = match &rules {
+        Some(rules) => dialect_stage::query(tenant, rules, parts.uri.query())
+            .or_else(|| parts.uri.query().map(str::to_string)),
+        None => parts.uri.query().map(str::to_string),
+    };
+    let body = match &rules {
+        Some(rules) => dialect_stage::body(
+            tenant,
+            rules,
+            &parts.method,
+            &parts.headers,
+            first_segment(&routed.scim_path).unwrap_or(""),
+            &routed.scim_path,
+            &body,
+        )
+        .unwrap_or(body),
+        None => body,
+    };
+
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. Keys are per tenant.
     let segment = first_segment(&routed.scim_path).unwrap_or("");
@@ -323,7 +354,7 @@ where
         UpstreamRequest {
             method: parts.method,
             path: routed.scim_path,
-            query: parts.uri.query().map(str::to_string),
+            query,
             headers: parts.headers,
             body,
             request_id: request_id.to_string(),

@@ -36,6 +36,7 @@ fn tenant() -> Tenant {
         mtls: None,
         limits: Default::default(),
         cache: None,
+        dialect: None,
         metrics: Default::default(),
     }
 }

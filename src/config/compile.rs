@@ -755,6 +755,10 @@ fn compile_tenant(
             }
             _ => None,
         },
+        dialect: match &t.dialect {
+            None => None,
+            Some(d) => Some(auth::dialect(d, p, &format!("{loc}.dialect"))?),
+        },
         metrics: Default::default(),
     })
 }

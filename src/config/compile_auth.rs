@@ -7,8 +7,8 @@ use crate::authn::jwt::{Alg, JwtPolicy};
 use crate::authn::JwtAuth;
 use crate::authz::{Grant, Grants, Methods, MAX_GRANTS};
 use crate::config::raw::{
-    GrantSection, IntrospectionSection, JwtSection, LimitsSection, ResilienceSection,
-    SharedLimitsSection, UpstreamAuthSection,
+    DialectSection, GrantSection, IntrospectionSection, JwtSection, LimitsSection,
+    ResilienceSection, SharedLimitsSection, UpstreamAuthSection,
 };
 use crate::limit::gcra::Rate;
 use crate::limit::redis::{RedisRates, RedisSettings};
@@ -510,5 +510,39 @@ pub(super) fn resilience(
         retry_after_cap: retry_after_cap?,
         failures: r.breaker_failures.unwrap_or(d.failures),
         open_for: open_for?,
+    })
+}
+
+/// `[tenants.dialect]`.
+pub(super) fn dialect(
+    d: &DialectSection,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<crate::dialect::TenantDialect> {
+    use crate::dialect::{Profile, Rule};
+    let profile = match d.profile.as_deref().unwrap_or("generic").parse::<Profile>() {
+        Ok(profile) => Some(profile),
+        Err(e) => {
+            p.add(format!("{loc}.profile"), e.to_string());
+            None
+        }
+    };
+    let rules = |key: &str, names: &[String], p: &mut Problems| {
+        let mut out = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            match name.parse::<Rule>() {
+                Ok(rule) => out.push(rule),
+                Err(e) => p.add(format!("{loc}.{key}[{i}]"), e.to_string()),
+            }
+        }
+        out
+    };
+    let enable = rules("enable", &d.enable, p);
+    let disable = rules("disable", &d.disable, p);
+    Some(crate::dialect::TenantDialect {
+        profile: profile?,
+        enable,
+        disable,
+        shadow: d.shadow,
     })
 }

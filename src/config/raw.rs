@@ -226,6 +226,25 @@ pub struct TenantSection {
     pub limits: Option<LimitsSection>,
     /// Caching of GET answers for the tenant.
     pub cache: Option<CacheSection>,
+    /// The IdP dialect normalized for this tenant.
+    pub dialect: Option<DialectSection>,
+}
+
+/// `[tenants.dialect]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialectSection {
+    /// `"entra"`, `"okta"`, `"generic"` or `"auto"`. Default `"generic"`.
+    pub profile: Option<String>,
+    /// Rules to switch on beyond the profile's (names as in the docs).
+    #[serde(default)]
+    pub enable: Vec<String>,
+    /// Rules of the profile to switch off.
+    #[serde(default)]
+    pub disable: Vec<String>,
+    /// Log and count what would change, change nothing. Default false.
+    #[serde(default)]
+    pub shadow: bool,
 }
 
 /// `[tenants.cache]`

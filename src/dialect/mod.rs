@@ -71,6 +71,35 @@ pub enum WriteKind {
     Replace,
 }
 
+/// A tenant's dialect settings (`[tenants.dialect]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantDialect {
+    pub profile: Profile,
+    /// Rules switched on beyond the profile's.
+    pub enable: Vec<Rule>,
+    /// Rules of the profile switched off.
+    pub disable: Vec<Rule>,
+    /// Report what would change, change nothing.
+    pub shadow: bool,
+}
+
+impl TenantDialect {
+    /// The rules for one request (`auto` resolved by its User-Agent and
+    /// query flags).
+    pub fn rules(&self, user_agent: Option<&str>, query: Option<&str>) -> RuleSet {
+        let profile = self.profile.resolve(user_agent, None, query);
+        let mut rules = RuleSet::for_profile(profile);
+        for r in &self.enable {
+            rules.set(*r, true);
+        }
+        for r in &self.disable {
+            rules.set(*r, false);
+        }
+        rules.shadow = self.shadow;
+        rules
+    }
+}
+
 // === impl Profile ===
 
 impl Profile {

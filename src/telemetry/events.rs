@@ -125,6 +125,38 @@ impl LimitFallback<'_> {
     }
 }
 
+/// Dialect rules fired on a request (or would have, in shadow mode).
+#[derive(Debug)]
+pub struct DialectApplied<'a> {
+    pub tenant: &'a str,
+    pub rules: &'a crate::dialect::Applied,
+}
+
+impl DialectApplied<'_> {
+    pub fn emit(&self) {
+        let mode = if self.rules.shadow {
+            "shadow"
+        } else {
+            "applied"
+        };
+        for rule in self.rules.rules() {
+            tracing::debug!(
+                tenant = self.tenant,
+                rule = rule.name(),
+                mode,
+                "dialect rule"
+            );
+            metrics::counter!(
+                DIALECT_RULES_TOTAL,
+                "tenant" => self.tenant.to_string(),
+                "rule" => rule.name(),
+                "mode" => mode
+            )
+            .increment(1);
+        }
+    }
+}
+
 /// A response cache lookup.
 #[derive(Debug)]
 pub struct CacheLookup<'a> {

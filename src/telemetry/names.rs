@@ -24,6 +24,9 @@ pub const LIMITED_TOTAL: &str = "scim_gateway_limited_total";
 /// Limit decisions taken locally because the shared backend (Redis)
 /// did not answer in time.
 pub const LIMIT_FALLBACKS_TOTAL: &str = "scim_gateway_limit_fallbacks_total";
+/// IdP dialect rules that fired, by `tenant`, `rule`, `mode` (`applied`,
+/// `shadow`).
+pub const DIALECT_RULES_TOTAL: &str = "scim_gateway_dialect_rules_total";
 /// Response cache lookups, by `tenant`, `result` (`hit`, `miss`).
 pub const CACHE_REQUESTS_TOTAL: &str = "scim_gateway_cache_requests_total";
 /// Cached responses evicted for space.
@@ -56,6 +59,10 @@ pub fn describe() {
     describe_counter!(
         LIMIT_FALLBACKS_TOTAL,
         "Limit decisions taken locally because Redis did not answer."
+    );
+    describe_counter!(
+        DIALECT_RULES_TOTAL,
+        "IdP dialect rules applied to requests."
     );
     describe_counter!(CACHE_REQUESTS_TOTAL, "Response cache lookups by result.");
     describe_counter!(CACHE_EVICTIONS_TOTAL, "Cached responses evicted for space.");

@@ -6,6 +6,7 @@ mod support;
 
 mod cache;
 mod conformance;
+mod dialect;
 mod gateway;
 mod limits;
 mod mtls;

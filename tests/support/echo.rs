@@ -1,5 +1,5 @@
 //! A tiny real upstream: answers every request with a SCIM-looking JSON
-//! body describing what it received (method, path, headers); `/slow`
+//! body describing what it received (method, path, headers, body); `/slow`
 //! paths wait 3 s first.
 use bytes::Bytes;
 use http_body_util::Full;
@@ -47,6 +47,14 @@ impl EchoUpstream {
                             if req.uri().path().contains("/slow") {
                                 tokio::time::sleep(Duration::from_secs(3)).await;
                             }
+                            let (parts, incoming) = req.into_parts();
+                            let received = http_body_util::BodyExt::collect(incoming)
+                                .await
+                                .map(|c| c.to_bytes())
+                                .unwrap_or_default();
+                            let received: Value = serde_json::from_slice(&received)
+                                .unwrap_or_else(|_| json!(String::from_utf8_lossy(&received)));
+                            let req = hyper::Request::from_parts(parts, ());
                             let headers: serde_json::Map<String, Value> = req
                                 .headers()
                                 .iter()
@@ -59,6 +67,7 @@ impl EchoUpstream {
                                 "method": req.method().as_str(),
                                 "uri": req.uri().to_string(),
                                 "headers": headers,
+                                "body": received,
                                 "meta": {"location": format!("http://{host}/scim/v2/Users/echo")}
                             });
                             let mut resp = hyper::Response::new(Full::new(Bytes::from(body.to_string())));

@@ -1,0 +1,101 @@
+//! The dialect stage of the pipeline: a tenant's `[tenants.dialect]`
+//! profile applied to the request (authorization header, query, JSON
+//! body) before anything else reads them, with every rule that fired
+//! counted (and, in shadow mode, only counted).
+use crate::dialect::{
+    normalize_authorization, normalize_patch, normalize_query, normalize_resource, Applied,
+    RuleSet, TenantDialect, WriteKind,
+};
+use crate::scim::schema::SchemaRegistry;
+use crate::snapshot::Tenant;
+use crate::telemetry::events::DialectApplied;
+use bytes::Bytes;
+use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderValue, Method};
+use std::sync::OnceLock;
+
+/// The rules for one request of a tenant (`auto` resolved from what the
+/// request shows).
+pub fn rules(dialect: &TenantDialect, headers: &HeaderMap, query: Option<&str>) -> RuleSet {
+    let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    dialect.rules(ua, query)
+}
+
+/// The tenant-facing schemas the rules consult (core User and Group with
+/// the enterprise extension).
+fn registry() -> &'static SchemaRegistry {
+    static REGISTRY: OnceLock<SchemaRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(SchemaRegistry::builtin)
+}
+
+fn report(tenant: &Tenant, applied: &Applied) {
+    if !applied.is_empty() {
+        DialectApplied {
+            tenant: tenant.id.as_str(),
+            rules: applied,
+        }
+        .emit();
+    }
+}
+
+/// `Bearer Bearer <token>` and the like, before authentication.
+pub fn authorization(tenant: &Tenant, rules: &RuleSet, headers: &mut HeaderMap) {
+    let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
+        return;
+    };
+    let (fixed, applied) = normalize_authorization(value, rules);
+    report(tenant, &applied);
+    if applied.is_empty() || applied.shadow {
+        return;
+    }
+    if let Ok(mut v) = HeaderValue::from_str(&fixed) {
+        v.set_sensitive(true);
+        headers.insert(AUTHORIZATION, v);
+    }
+}
+
+/// The query without IdP-only flags; `None` when unchanged.
+pub fn query(tenant: &Tenant, rules: &RuleSet, query: Option<&str>) -> Option<String> {
+    let (fixed, applied) = normalize_query(query?, rules);
+    report(tenant, &applied);
+    (!applied.is_empty() && !applied.shadow).then_some(fixed)
+}
+
+/// A JSON write body in canonical form; `None` when unchanged (or not a
+/// JSON body of a known resource type: validation decides about those).
+pub fn body(
+    tenant: &Tenant,
+    rules: &RuleSet,
+    method: &Method,
+    headers: &HeaderMap,
+    segment: &str,
+    scim_path: &str,
+    body: &Bytes,
+) -> Option<Bytes> {
+    let kind = match *method {
+        Method::POST if !scim_path.ends_with("/.search") => WriteKind::Create,
+        Method::PUT => WriteKind::Replace,
+        Method::PATCH => WriteKind::Replace,
+        _ => return None,
+    };
+    let json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
+    if !json || body.is_empty() {
+        return None;
+    }
+    let registry = registry();
+    let resource_type = registry.resource_type_by_endpoint(segment)?;
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let applied = if *method == Method::PATCH {
+        normalize_patch(&mut value, rules, registry, resource_type)
+    } else {
+        normalize_resource(&mut value, kind, rules, registry, resource_type)
+    };
+    report(tenant, &applied);
+    if applied.is_empty() || applied.shadow {
+        return None;
+    }
+    serde_json::to_vec(&value).ok().map(Bytes::from)
+}
