@@ -10,6 +10,7 @@ pub mod error;
 pub mod rewrite;
 pub mod run;
 pub mod scim;
+pub mod scim11;
 pub mod server;
 pub mod snapshot;
 pub mod stack;

@@ -1,0 +1,270 @@
+//! Users and Groups between SCIM 2.0 and SCIM 1.1.
+//!
+//! The attributes themselves are the same in both versions (1.1 Core
+//! Schema §5-§8, RFC 7643 §4); what changes is the envelope:
+//!
+//! - `schemas`: the 2.0 User and Group core URNs are both
+//!   `urn:scim:schemas:core:1.0`; the enterprise extension URN changes and
+//!   its attributes stay in an object keyed by the URN;
+//! - `meta.resourceType` does not exist in 1.1 (restored from the
+//!   [`ResourceKind`] on the way back); `meta.attributes` exists only in
+//!   1.1 PATCH bodies (dropped on the way back);
+//! - `$ref` does not exist in 1.1 (restored from a base URL when one is
+//!   given); the 1.1 enterprise `manager` has `managerId` where 2.0 has
+//!   `value`; 1.1 elements may carry `operation` (PATCH only, dropped).
+//!
+//! Custom extension URNs and unknown attributes pass through unchanged.
+use super::{ResourceKind, CORE_SCHEMA_11, ENTERPRISE_SCHEMA_11};
+use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
+use serde_json::{Map, Value};
+
+/// A 2.0 User or Group (or a partial one, such as a PATCH body) in 1.1 form.
+/// A value that is not an object is returned unchanged.
+pub fn resource_to_scim11(resource: &Value) -> Value {
+    let Value::Object(obj) = resource else {
+        return resource.clone();
+    };
+    let mut out = Map::with_capacity(obj.len());
+    for (key, value) in obj {
+        if key.eq_ignore_ascii_case("schemas") {
+            out.insert(key.clone(), schemas_to_scim11(value));
+        } else if key.eq_ignore_ascii_case("meta") {
+            if let Some(meta) = without_members(value, &["resourceType"]) {
+                out.insert(key.clone(), meta);
+            }
+        } else if key.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+            out.insert(ENTERPRISE_SCHEMA_11.into(), enterprise_to_scim11(value));
+        } else {
+            // 1.1 has no `$ref` (members, groups); RFC 7643 §2.3.7.
+            out.insert(key.clone(), strip_elements(value, &["$ref"]));
+        }
+    }
+    Value::Object(out)
+}
+
+/// A 1.1 User or Group in 2.0 form. `kind` picks the core schema URN and
+/// `meta.resourceType`; with `base_url` (the service's base, without a
+/// trailing `/`), `$ref` of members, groups and manager is rebuilt as
+/// `{base_url}/Users/{value}` or `{base_url}/Groups/{value}`.
+pub fn resource_from_scim11(resource: &Value, kind: ResourceKind, base_url: Option<&str>) -> Value {
+    let Value::Object(obj) = resource else {
+        return resource.clone();
+    };
+    let base_url = base_url.map(|b| b.trim_end_matches('/'));
+    let mut out = Map::with_capacity(obj.len() + 1);
+    if !obj.keys().any(|k| k.eq_ignore_ascii_case("schemas")) {
+        out.insert(
+            "schemas".into(),
+            Value::Array(vec![kind.core_schema().into()]),
+        );
+    }
+    for (key, value) in obj {
+        if key.eq_ignore_ascii_case("schemas") {
+            out.insert(key.clone(), schemas_from_scim11(value, kind));
+        } else if key.eq_ignore_ascii_case("meta") {
+            out.insert(key.clone(), meta_from_scim11(value, kind));
+        } else if key.eq_ignore_ascii_case(ENTERPRISE_SCHEMA_11) {
+            out.insert(
+                ENTERPRISE_USER_SCHEMA.into(),
+                enterprise_from_scim11(value, base_url),
+            );
+        } else {
+            let value = strip_elements(value, &["operation"]);
+            let value = match (base_url, ref_endpoint(kind, key)) {
+                (Some(base), Some(endpoint)) => with_refs(value, base, endpoint),
+                _ => value,
+            };
+            out.insert(key.clone(), value);
+        }
+    }
+    Value::Object(out)
+}
+
+/// Maps one schema URN to its 1.1 counterpart; other URNs are kept.
+pub fn schema_urn_to_scim11(urn: &str) -> &str {
+    if urn.eq_ignore_ascii_case(USER_SCHEMA) || urn.eq_ignore_ascii_case(GROUP_SCHEMA) {
+        CORE_SCHEMA_11
+    } else if urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
+        ENTERPRISE_SCHEMA_11
+    } else {
+        urn
+    }
+}
+
+/// Maps one 1.1 schema URN to its 2.0 counterpart for `kind`.
+pub fn schema_urn_from_scim11(urn: &str, kind: ResourceKind) -> &str {
+    if urn.eq_ignore_ascii_case(CORE_SCHEMA_11) {
+        kind.core_schema()
+    } else if urn.eq_ignore_ascii_case(ENTERPRISE_SCHEMA_11) {
+        ENTERPRISE_USER_SCHEMA
+    } else {
+        urn
+    }
+}
+
+fn schemas_to_scim11(schemas: &Value) -> Value {
+    map_urns(schemas, schema_urn_to_scim11)
+}
+
+fn schemas_from_scim11(schemas: &Value, kind: ResourceKind) -> Value {
+    map_urns(schemas, |u| schema_urn_from_scim11(u, kind))
+}
+
+/// Maps every URN of a `schemas` array, dropping duplicates (User and Group
+/// core URNs collapse into one).
+fn map_urns<'a>(schemas: &'a Value, map: impl Fn(&'a str) -> &'a str) -> Value {
+    let Value::Array(urns) = schemas else {
+        return schemas.clone();
+    };
+    let mut out: Vec<Value> = Vec::with_capacity(urns.len());
+    for urn in urns {
+        let mapped = match urn {
+            Value::String(s) => Value::String(map(s).to_string()),
+            other => other.clone(),
+        };
+        if !out.contains(&mapped) {
+            out.push(mapped);
+        }
+    }
+    Value::Array(out)
+}
+
+fn meta_from_scim11(meta: &Value, kind: ResourceKind) -> Value {
+    let rest = match without_members(meta, &["attributes", "resourceType"]) {
+        Some(Value::Object(rest)) => rest,
+        None => Map::new(),
+        Some(other) => return other,
+    };
+    let mut out = Map::with_capacity(rest.len() + 1);
+    out.insert("resourceType".into(), kind.as_str().into());
+    out.extend(rest);
+    Value::Object(out)
+}
+
+/// 1.1 Core Schema §7: the enterprise `manager` is `{managerId, displayName}`.
+fn enterprise_to_scim11(ext: &Value) -> Value {
+    map_manager(ext, |manager| {
+        let mut out = Map::with_capacity(manager.len());
+        for (k, v) in manager {
+            if k.eq_ignore_ascii_case("value") {
+                out.insert("managerId".into(), v.clone());
+            } else if !k.eq_ignore_ascii_case("$ref") {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    })
+}
+
+fn enterprise_from_scim11(ext: &Value, base_url: Option<&str>) -> Value {
+    map_manager(ext, |manager| {
+        let mut out = Map::with_capacity(manager.len() + 1);
+        for (k, v) in manager {
+            if k.eq_ignore_ascii_case("managerId") {
+                out.insert("value".into(), v.clone());
+                if let (Some(base), Value::String(id)) = (base_url, v) {
+                    out.insert("$ref".into(), format!("{base}/Users/{id}").into());
+                }
+            } else if !k.eq_ignore_ascii_case("operation") {
+                out.insert(k.clone(), v.clone());
+            }
+        }
+        out
+    })
+}
+
+fn map_manager(ext: &Value, f: impl Fn(&Map<String, Value>) -> Map<String, Value>) -> Value {
+    let Value::Object(obj) = ext else {
+        return ext.clone();
+    };
+    let out = obj
+        .iter()
+        .map(|(k, v)| match v {
+            Value::Object(manager) if k.eq_ignore_ascii_case("manager") => {
+                (k.clone(), Value::Object(f(manager)))
+            }
+            _ => (k.clone(), v.clone()),
+        })
+        .collect();
+    Value::Object(out)
+}
+
+/// The endpoint a `$ref` of attribute `key` points into, for `kind`
+/// (`None` = the attribute has no `$ref`, or it depends on the element).
+fn ref_endpoint(kind: ResourceKind, key: &str) -> Option<Option<&'static str>> {
+    match kind {
+        ResourceKind::Group if key.eq_ignore_ascii_case("members") => Some(None),
+        ResourceKind::User if key.eq_ignore_ascii_case("groups") => Some(Some("Groups")),
+        _ => None,
+    }
+}
+
+/// Adds `$ref` to the elements of a multi-valued attribute: to `endpoint`
+/// when given, else by the element's `type` (`User` or `Group`, RFC 7643
+/// §4.2).
+fn with_refs(value: Value, base: &str, endpoint: Option<&'static str>) -> Value {
+    let Value::Array(elements) = value else {
+        return value;
+    };
+    let elements = elements
+        .into_iter()
+        .map(|mut element| {
+            if let Value::Object(obj) = &mut element {
+                let id = obj.get("value").and_then(Value::as_str);
+                let endpoint = endpoint.or_else(|| {
+                    match obj
+                        .get("type")
+                        .and_then(Value::as_str)
+                        .map(ResourceKind::parse)
+                    {
+                        Some(Some(ResourceKind::User)) => Some("Users"),
+                        Some(Some(ResourceKind::Group)) => Some("Groups"),
+                        _ => None,
+                    }
+                });
+                if let (Some(id), Some(endpoint)) = (id, endpoint) {
+                    let uri = format!("{base}/{endpoint}/{id}");
+                    obj.insert("$ref".into(), uri.into());
+                }
+            }
+            element
+        })
+        .collect();
+    Value::Array(elements)
+}
+
+/// An object without the members named in `names` (ignoring case); `None`
+/// when nothing is left.
+fn without_members(value: &Value, names: &[&str]) -> Option<Value> {
+    let Value::Object(obj) = value else {
+        return Some(value.clone());
+    };
+    let kept: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| !names.iter().any(|n| k.eq_ignore_ascii_case(n)))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    (!kept.is_empty()).then_some(Value::Object(kept))
+}
+
+/// A multi-valued attribute whose object elements lose the members named
+/// in `names`; any other value is returned unchanged.
+fn strip_elements(value: &Value, names: &[&str]) -> Value {
+    let Value::Array(elements) = value else {
+        return value.clone();
+    };
+    let elements = elements
+        .iter()
+        .map(|e| match e {
+            Value::Object(_) => {
+                without_members(e, names).unwrap_or_else(|| Value::Object(Map::new()))
+            }
+            other => other.clone(),
+        })
+        .collect();
+    Value::Array(elements)
+}
+
+#[cfg(test)]
+#[path = "resource_tests.rs"]
+mod tests;
