@@ -163,9 +163,13 @@ impl PatchBody {
     fn remove(&mut self, path: &AttrPath, value: Option<&Value>) -> Result<(), Scim11Error> {
         let path = without_core_urn(path);
         check_writable(&path)?;
+        if path.sub_attr.is_some() && is_multi_valued(&path.attr) {
+            return Err(every_element(&path));
+        }
+        // Fails here, not in `finish`, so that the error names the operation.
+        path_to_scim11(&path)?;
         let container = self.container(path.urn.as_deref())?;
         match &path.sub_attr {
-            Some(_) if is_multi_valued(&path.attr) => return Err(every_element(&path)),
             Some(sub) => {
                 if let Some(Value::Object(parent)) = get_ci_mut(container, &path.attr) {
                     remove_ci(parent, sub);
@@ -295,7 +299,10 @@ impl PatchBody {
                 removals.push(Value::String(name));
             }
         }
-        let Value::Object(body) = resource_to_scim11(&Value::Object(self.body)) else {
+        let mut body = self.body;
+        // Extension objects emptied by removals say nothing.
+        body.retain(|k, v| !(has_urn_prefix(k) && v.as_object().is_some_and(Map::is_empty)));
+        let Value::Object(body) = resource_to_scim11(&Value::Object(body)) else {
             return Err(ScimError::internal("PATCH translation lost its body").into());
         };
         let mut schemas = vec![Value::String(CORE_SCHEMA_11.into())];
@@ -448,3 +455,7 @@ fn member_slot<'a>(
 fn lost_shape() -> Scim11Error {
     ScimError::internal("PATCH translation lost the shape of an attribute").into()
 }
+
+#[cfg(test)]
+#[path = "patch_tests.rs"]
+mod tests;
