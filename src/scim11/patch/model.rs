@@ -3,6 +3,7 @@
 //! remove what `meta.attributes` lists, then merge the body (singular
 //! attributes replaced, sub-attributes merged, multi-valued elements added,
 //! merged or deleted by `value`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use crate::scim::json::{get_ci, get_ci_mut, insert_ci, remove_ci};
 use crate::scim::path::{has_urn_prefix, AttrPath};
 use serde_json::{Map, Value};

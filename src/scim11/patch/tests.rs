@@ -1,7 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use crate::scim::patch::{apply_patch, PATCH_OP_SCHEMA};
-use crate::scim::schema::SchemaRegistry;
+use crate::scim::schema::{SchemaRegistry, ENTERPRISE_USER_SCHEMA};
 use crate::scim::ScimType;
 use crate::scim11::{resource_to_scim11, ENTERPRISE_SCHEMA_11};
 use proptest::prelude::*;
@@ -246,8 +246,7 @@ fn read_only_attributes_are_refused_outright() {
     }
 }
 
-#[path = "patch_model.rs"]
-mod model;
+use super::model;
 
 /// One 2.0 operation from a pool that exercises every translation rule.
 fn user_op() -> impl Strategy<Value = Value> {
@@ -312,7 +311,7 @@ proptest! {
 
     #[test]
     fn user_patches_mean_the_same_in_1_1(ops in proptest::collection::vec(user_op(), 1..6)) {
-        let user: Value = serde_json::from_str(include_str!("../../tests/fixtures/user_full.json")).unwrap();
+        let user: Value = serde_json::from_str(include_str!("../../../tests/fixtures/user_full.json")).unwrap();
         if let Some((scim2, scim11)) = both_ways("User", &user, ops) {
             prop_assert_eq!(scim2, scim11);
         }
@@ -336,7 +335,7 @@ fn most_generated_patches_are_compared() {
     let mut runner = proptest::test_runner::TestRunner::deterministic();
     let strategy = proptest::collection::vec(user_op(), 1..6);
     let user: Value =
-        serde_json::from_str(include_str!("../../tests/fixtures/user_full.json")).unwrap();
+        serde_json::from_str(include_str!("../../../tests/fixtures/user_full.json")).unwrap();
     let compared = (0..200)
         .filter(|_| {
             let ops = strategy.new_tree(&mut runner).unwrap().current();

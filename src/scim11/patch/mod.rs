@@ -28,12 +28,19 @@ use super::query::path_to_scim11;
 use super::resource::resource_to_scim11;
 use super::{is_multi_valued, Scim11Error, CORE_SCHEMA_11};
 use crate::scim::error::ScimError;
-use crate::scim::filter::{CompValue, CompareOp, Filter};
-use crate::scim::json::{get_ci, get_ci_mut, insert_ci, key_ci, remove_ci};
+use crate::scim::json::{get_ci_mut, insert_ci, remove_ci};
 use crate::scim::patch::{PatchOpKind, PatchOperation, PatchPath, PatchRequest};
 use crate::scim::path::{has_urn_prefix, AttrPath};
-use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use serde_json::{json, Map, Value};
+
+mod members;
+mod select;
+
+use members::{array_member, object_member};
+use select::{
+    check_writable, element_values, every_element, extension_object, is_delete, selected_values,
+    without_core_urn,
+};
 
 /// The 1.1 PATCH body equivalent to a 2.0 PatchOp request.
 pub fn patch_to_scim11(request: &PatchRequest) -> Result<Value, Scim11Error> {
@@ -326,136 +333,7 @@ impl PatchBody {
     }
 }
 
-/// True when a path-less value's `key` is an extension schema URN whose
-/// value holds that extension's attributes (RFC 7644 §3.5.2.1), rather
-/// than a URN-qualified attribute such as `urn:...:User:manager`.
-fn extension_object(key: &str) -> bool {
-    if !has_urn_prefix(key) || is_core_urn(key) {
-        return false;
-    }
-    let qualified = |schema: &str| {
-        key.len() > schema.len()
-            && key.as_bytes().get(schema.len()) == Some(&b':')
-            && key[..schema.len()].eq_ignore_ascii_case(schema)
-    };
-    !(qualified(USER_SCHEMA) || qualified(GROUP_SCHEMA) || qualified(ENTERPRISE_USER_SCHEMA))
-}
-
-fn is_core_urn(urn: &str) -> bool {
-    urn.eq_ignore_ascii_case(USER_SCHEMA) || urn.eq_ignore_ascii_case(GROUP_SCHEMA)
-}
-
-/// The path without a core schema URN prefix (1.1 core attributes are
-/// unqualified).
-fn without_core_urn(path: &AttrPath) -> AttrPath {
-    match &path.urn {
-        Some(urn) if is_core_urn(urn) => AttrPath {
-            urn: None,
-            ..path.clone()
-        },
-        _ => path.clone(),
-    }
-}
-
-/// `id`, `meta` and `schemas` are not the client's to patch (RFC 7643 §3.1).
-fn check_writable(path: &AttrPath) -> Result<(), Scim11Error> {
-    let read_only = ["id", "meta", "schemas"];
-    if path.urn.is_none() && read_only.iter().any(|r| r.eq_ignore_ascii_case(&path.attr)) {
-        return Err(ScimError::mutability(format!("\"{path}\" is read-only")).into());
-    }
-    Ok(())
-}
-
-fn every_element(path: &AttrPath) -> Scim11Error {
-    Scim11Error::emulable(ScimError::invalid_path(format!(
-        "PATCH path \"{path}\" cannot be sent to a SCIM 1.1 service: it names a \
-         sub-attribute of every element, and SCIM 1.1 matches elements by \"value\" only"
-    )))
-}
-
-/// The values a `value eq "x"` filter, or an `or` of such, selects.
-fn selected_values(filter: &Filter) -> Option<Vec<Value>> {
-    match filter {
-        Filter::Or(a, b) => {
-            let mut values = selected_values(a)?;
-            values.extend(selected_values(b)?);
-            Some(values)
-        }
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value,
-        } if path.urn.is_none()
-            && path.sub_attr.is_none()
-            && path.attr.eq_ignore_ascii_case("value") =>
-        {
-            match value {
-                CompValue::String(s) => Some(vec![Value::String(s.clone())]),
-                CompValue::Number(n) => Some(vec![Value::Number(n.clone())]),
-                CompValue::Null | CompValue::Bool(_) => None,
-            }
-        }
-        _ => None,
-    }
-}
-
-/// The `value`s of a list of `{"value": ...}` objects; `None` when the
-/// list is empty or an element has no `value`.
-fn element_values(value: &Value) -> Option<Vec<Value>> {
-    let elements = value.as_array().filter(|a| !a.is_empty())?;
-    elements
-        .iter()
-        .map(|e| e.as_object().and_then(|o| get_ci(o, "value")).cloned())
-        .collect()
-}
-
-fn is_delete(element: &Value) -> bool {
-    element
-        .get("operation")
-        .and_then(Value::as_str)
-        .is_some_and(|op| op.eq_ignore_ascii_case("delete"))
-}
-
-/// The member `name` of `obj` as an object, replacing anything else.
-fn object_member<'a>(
-    obj: &'a mut Map<String, Value>,
-    name: &str,
-) -> Result<&'a mut Map<String, Value>, Scim11Error> {
-    let slot = member_slot(obj, name, Value::is_object, || Value::Object(Map::new()));
-    slot.as_object_mut().ok_or_else(lost_shape)
-}
-
-/// The member `name` of `obj` as an array, replacing anything else.
-fn array_member<'a>(
-    obj: &'a mut Map<String, Value>,
-    name: &str,
-) -> Result<&'a mut Vec<Value>, Scim11Error> {
-    let slot = member_slot(obj, name, Value::is_array, || Value::Array(Vec::new()));
-    slot.as_array_mut().ok_or_else(lost_shape)
-}
-
-/// The member `name` (ignoring case), set to `empty()` unless `fits`.
-fn member_slot<'a>(
-    obj: &'a mut Map<String, Value>,
-    name: &str,
-    fits: fn(&Value) -> bool,
-    empty: fn() -> Value,
-) -> &'a mut Value {
-    let key = key_ci(obj, name)
-        .cloned()
-        .unwrap_or_else(|| name.to_string());
-    let slot = obj.entry(key).or_insert_with(empty);
-    if !fits(slot) {
-        *slot = empty();
-    }
-    slot
-}
-
-/// Never happens: [`member_slot`] has just given the member its shape.
-fn lost_shape() -> Scim11Error {
-    ScimError::internal("PATCH translation lost the shape of an attribute").into()
-}
-
 #[cfg(test)]
-#[path = "patch_tests.rs"]
+mod model;
+#[cfg(test)]
 mod tests;
