@@ -31,6 +31,7 @@ use crate::scim::error::ScimError;
 use crate::scim::json::{get_ci_mut, insert_ci, remove_ci};
 use crate::scim::patch::{PatchOpKind, PatchOperation, PatchPath, PatchRequest};
 use crate::scim::path::{has_urn_prefix, AttrPath};
+use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
 use serde_json::{json, Map, Value};
 
 mod members;
@@ -39,7 +40,7 @@ mod select;
 use members::{array_member, object_member};
 use select::{
     check_writable, element_values, every_element, extension_object, is_delete, selected_values,
-    without_core_urn,
+    whole_extension, without_core_urn,
 };
 
 /// The 1.1 PATCH body equivalent to a 2.0 PatchOp request.
@@ -77,21 +78,23 @@ impl PatchBody {
                 };
                 for (key, value) in values {
                     match (extension_object(key), value) {
-                        (true, Value::Object(attrs)) => {
-                            for (name, v) in attrs {
-                                let path = AttrPath {
-                                    urn: Some(key.clone()),
-                                    attr: name.clone(),
-                                    sub_attr: None,
-                                };
-                                self.set(kind, &path, v)?;
-                            }
-                        }
+                        (true, Value::Object(attrs)) => self.set_extension(kind, key, attrs)?,
                         _ => self.set(kind, &AttrPath::parse(key)?, value)?,
                     }
                 }
                 Ok(())
             }
+            // A path naming the enterprise extension itself.
+            (Some(path), kind) if whole_extension(path) => match (kind, &op.value) {
+                (PatchOpKind::Add | PatchOpKind::Replace, Some(Value::Object(attrs))) => {
+                    self.set_extension(kind, ENTERPRISE_USER_SCHEMA, attrs)
+                }
+                _ => Err(Scim11Error::emulable(ScimError::invalid_path(format!(
+                    "PATCH path \"{path}\" cannot be sent to a SCIM 1.1 service: \
+                     SCIM 1.1 has no way to {} a whole extension",
+                    kind.as_str()
+                )))),
+            },
             (Some(path), PatchOpKind::Remove) if path.filter.is_none() => {
                 self.remove(&path.attr, op.value.as_ref())
             }
@@ -105,6 +108,24 @@ impl PatchBody {
             },
             (Some(path), kind) => self.apply_filtered(kind, path, op.value.as_ref()),
         }
+    }
+
+    /// `add` or `replace` of every attribute of an extension object.
+    fn set_extension(
+        &mut self,
+        kind: PatchOpKind,
+        urn: &str,
+        attrs: &Map<String, Value>,
+    ) -> Result<(), Scim11Error> {
+        for (name, v) in attrs {
+            let path = AttrPath {
+                urn: Some(urn.to_string()),
+                attr: name.clone(),
+                sub_attr: None,
+            };
+            self.set(kind, &path, v)?;
+        }
+        Ok(())
     }
 
     /// `add` or `replace` of an attribute or sub-attribute.

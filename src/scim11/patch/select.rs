@@ -4,6 +4,7 @@
 use crate::scim::error::ScimError;
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::json::get_ci;
+use crate::scim::patch::PatchPath;
 use crate::scim::path::{has_urn_prefix, AttrPath};
 use crate::scim::schema::{ENTERPRISE_USER_SCHEMA, GROUP_SCHEMA, USER_SCHEMA};
 use crate::scim11::Scim11Error;
@@ -97,4 +98,15 @@ pub(super) fn is_delete(element: &Value) -> bool {
         .get("operation")
         .and_then(Value::as_str)
         .is_some_and(|op| op.eq_ignore_ascii_case("delete"))
+}
+
+/// True when `path` is the enterprise extension URN itself (which parses
+/// as the "attribute" `User` of the URN `...:enterprise:2.0`).
+pub(super) fn whole_extension(path: &PatchPath) -> bool {
+    path.filter.is_none()
+        && path.attr.sub_attr.is_none()
+        && path
+            .attr
+            .to_string()
+            .eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA)
 }

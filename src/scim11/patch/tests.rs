@@ -183,6 +183,19 @@ fn enterprise_extension_attributes() {
 }
 
 #[test]
+fn the_enterprise_extension_as_a_path() {
+    let body = translate(json!([
+        {"op": "add", "path": ENT, "value": {"department": "Sales"}}
+    ]))
+    .unwrap();
+    assert_eq!(body[ENTERPRISE_SCHEMA_11], json!({"department": "Sales"}));
+    emulable(
+        json!([{"op": "remove", "path": ENT}]),
+        "no way to remove a whole extension",
+    );
+}
+
+#[test]
 fn element_sub_attribute_selected_by_value() {
     let body = translate(json!([
         {"op": "replace", "path": "emails[value eq \"b@x.org\"].primary", "value": true},
