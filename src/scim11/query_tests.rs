@@ -140,3 +140,55 @@ fn default_query_has_no_parameters_and_excluded_attributes_stay_local() {
     let q = ListQuery::from_query("filter=userName%20ne%20%22x%22").unwrap();
     assert!(query_to_scim11(&q).is_err());
 }
+
+// === property: flattening a value path keeps what it matches ===
+
+use crate::scim::filter::EvalContext;
+use crate::scim::schema::SchemaRegistry;
+use proptest::prelude::*;
+use serde_json::json;
+
+fn comparison() -> impl Strategy<Value = String> {
+    let attr = prop_oneof![Just("type"), Just("value"), Just("display")];
+    let op = prop_oneof![Just("eq"), Just("sw"), Just("co"), Just("gt")];
+    let literal = prop_oneof![Just("work"), Just("a@x.org"), Just("b"), Just("h")];
+    (attr, op, literal, any::<bool>()).prop_map(|(a, o, l, present)| match present {
+        true => format!("{a} pr"),
+        false => format!("{a} {o} \"{l}\""),
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { failure_persistence: None, ..ProptestConfig::with_cases(512) })]
+
+    #[test]
+    fn value_paths_flatten_without_changing_matches(
+        emails in proptest::collection::vec(
+            (prop_oneof![Just("a@x.org"), Just("b@y.org")], prop_oneof![Just("work"), Just("home")], any::<bool>()),
+            0..4,
+        ),
+        inner in proptest::collection::vec(comparison(), 1..4),
+        user_name_first in any::<bool>(),
+    ) {
+        let emails: Vec<_> = emails
+            .into_iter()
+            .map(|(v, t, display)| match display {
+                true => json!({"value": v, "type": t, "display": v}),
+                false => json!({"value": v, "type": t}),
+            })
+            .collect();
+        let user = json!({"schemas": [USER_SCHEMA], "id": "1", "userName": "bjensen", "emails": emails});
+        let value_path = format!("emails[{}]", inner.join(" or "));
+        let text = match user_name_first {
+            true => format!("userName sw \"bj\" and {value_path}"),
+            false => format!("{value_path} or userName eq \"nobody\""),
+        };
+        let original = Filter::parse(&text).unwrap();
+        let translated = filter_to_scim11(&original).unwrap();
+        // What is sent parses back to the same filter.
+        prop_assert_eq!(&Filter::parse(&translated.to_string()).unwrap(), &translated);
+        let registry = SchemaRegistry::builtin();
+        let ctx = EvalContext { registry: &registry, resource_type: registry.resource_type("User").unwrap() };
+        prop_assert_eq!(original.matches(&user, &ctx), translated.matches(&user, &ctx), "{} vs {}", text, translated);
+    }
+}
