@@ -77,7 +77,29 @@ pub fn resource_from_scim11(resource: &Value, kind: ResourceKind, base_url: Opti
             out.insert(key.clone(), value);
         }
     }
+    list_extensions(&mut out);
     Value::Object(out)
+}
+
+/// Adds to `schemas` every extension whose object is present: some 1.1
+/// services list only the core URN (RFC 7643 §3 requires all of them).
+fn list_extensions(resource: &mut Map<String, Value>) {
+    let present: Vec<String> = resource
+        .iter()
+        .filter(|(k, v)| v.is_object() && crate::scim::path::has_urn_prefix(k))
+        .map(|(k, _)| k.clone())
+        .collect();
+    let Some(Value::Array(schemas)) = crate::scim::json::get_ci_mut(resource, "schemas") else {
+        return;
+    };
+    for urn in present {
+        let listed = schemas
+            .iter()
+            .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(&urn)));
+        if !listed {
+            schemas.push(Value::String(urn));
+        }
+    }
 }
 
 /// Maps one schema URN to its 1.1 counterpart; other URNs are kept.

@@ -101,10 +101,18 @@ fn patch_only_members_are_dropped_on_the_way_back() {
 }
 
 #[test]
+fn unlisted_extensions_are_listed() {
+    let v = json!({"schemas": [CORE_SCHEMA_11], "id": "1",
+        ENTERPRISE_SCHEMA_11: {"department": "Sales"}});
+    let u = resource_from_scim11(&v, ResourceKind::User, None);
+    assert_eq!(u["schemas"], json!([USER_SCHEMA, ENTERPRISE_USER_SCHEMA]));
+}
+
+#[test]
 fn missing_schemas_and_custom_extensions() {
     let v = json!({"id": "1", "urn:acme:ext:1.0": {"badge": "7"}});
     let u = resource_from_scim11(&v, ResourceKind::User, None);
-    assert_eq!(u["schemas"], json!([USER_SCHEMA]));
+    assert_eq!(u["schemas"], json!([USER_SCHEMA, "urn:acme:ext:1.0"]));
     assert_eq!(u["urn:acme:ext:1.0"]["badge"], "7");
     let back = resource_to_scim11(&json!({"schemas": [USER_SCHEMA, "urn:acme:ext:1.0"]}));
     assert_eq!(back["schemas"], json!([CORE_SCHEMA_11, "urn:acme:ext:1.0"]));

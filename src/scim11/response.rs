@@ -76,12 +76,20 @@ pub fn list_from_scim11(
 
 /// A 1.1 error body, sent with HTTP status `status`, as a [`ScimError`].
 ///
-/// The HTTP status wins over the body's `code` (they should agree); when
+/// A body in the 2.0 error format is read as such. Otherwise the HTTP
+/// status wins over the body's `code` (they should agree); when
 /// the status is not an error, the first parseable `code` is used, else 500.
 /// The descriptions of all errors make the detail. 1.1 has no `scimType`;
 /// a 409 is read as `uniqueness`, the only 2.0 type for a conflict
 /// (RFC 7644 §3.3, §3.12), which IdPs use to recognise "already exists".
 pub fn error_from_scim11(status: u16, body: &Value) -> ScimError {
+    // Some 1.1 services already answer errors the 2.0 way.
+    if let Some(e) = ScimError::from_json(body) {
+        return match status {
+            s if s >= 400 && s != e.status() => ScimError::new(s, e.scim_type(), e.detail()),
+            _ => e,
+        };
+    }
     let errors: &[Value] = match body {
         Value::Object(obj) => get_ci(obj, "Errors")
             .and_then(Value::as_array)

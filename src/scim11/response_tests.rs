@@ -90,6 +90,15 @@ fn error_status_code_and_type() {
 }
 
 #[test]
+fn errors_already_in_the_2_0_format() {
+    let body = json!({"schemas": [ERROR_SCHEMA], "status": "400", "scimType": "invalidValue", "detail": "bad"});
+    let e = error_from_scim11(400, &body);
+    assert_eq!(e, ScimError::invalid_value("bad"));
+    assert_eq!(error_from_scim11(422, &body).status(), 422);
+    assert_eq!(error_from_scim11(200, &body).status(), 400);
+}
+
+#[test]
 fn whole_responses_dispatch_on_status_and_shape() {
     let group = fixture(include_str!("../../tests/fixtures/scim11/group.json"));
     let g = response_from_scim11(200, &group, ResourceKind::Group, None).unwrap();
