@@ -22,6 +22,40 @@
 //!
 //! Depends on serde_json and [`crate::scim`] only: nothing async, no
 //! sockets. The upstream client calls these functions.
+//!
+//! # Example
+//!
+//! ```
+//! use scim_gateway::scim::patch::PatchRequest;
+//! use scim_gateway::scim11::{patch_to_scim11, response_from_scim11, ResourceKind};
+//! use serde_json::json;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // An identity provider removes a member from a Group...
+//! let request = PatchRequest::parse(&json!({
+//!     "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+//!     "Operations": [{"op": "remove", "path": "members[value eq \"2819c223\"]"}]
+//! }))?;
+//! // ...and the 1.1 backend receives a partial Group.
+//! assert_eq!(
+//!     patch_to_scim11(&request)?,
+//!     json!({
+//!         "schemas": ["urn:scim:schemas:core:1.0"],
+//!         "members": [{"value": "2819c223", "operation": "delete"}]
+//!     })
+//! );
+//! // Its answer goes back as SCIM 2.0.
+//! let group = response_from_scim11(
+//!     200,
+//!     &json!({"schemas": ["urn:scim:schemas:core:1.0"], "id": "e9e30dba", "displayName": "Tour Guides"}),
+//!     ResourceKind::Group,
+//!     None,
+//! )?;
+//! assert_eq!(group["schemas"], json!(["urn:ietf:params:scim:schemas:core:2.0:Group"]));
+//! assert_eq!(group["displayName"], "Tour Guides");
+//! # Ok(())
+//! # }
+//! ```
 pub mod patch;
 pub mod query;
 pub mod resource;
@@ -156,7 +190,7 @@ impl From<ScimError> for Scim11Error {
 impl fmt::Display for Scim11Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.emulable {
-            f.write_str("SCIM 1.1 cannot express this request without emulation (GET + PUT)")
+            f.write_str("SCIM 1.1 cannot express this request; it needs emulation")
         } else {
             f.write_str("request cannot be translated to SCIM 1.1")
         }
