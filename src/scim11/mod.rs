@@ -130,6 +130,14 @@ impl ResourceKind {
         }
     }
 
+    /// The endpoint's path segment (`Users`, `Groups`, RFC 7644 §3.2).
+    pub fn endpoint(self) -> &'static str {
+        match self {
+            ResourceKind::User => "Users",
+            ResourceKind::Group => "Groups",
+        }
+    }
+
     /// The kind named by a resource type name (`User`, `Group`), ignoring case.
     pub fn parse(name: &str) -> Option<ResourceKind> {
         [ResourceKind::User, ResourceKind::Group]

@@ -70,8 +70,8 @@ pub fn resource_from_scim11(resource: &Value, kind: ResourceKind, base_url: Opti
             );
         } else {
             let value = strip_elements(value, &["operation"]);
-            let value = match (base_url, ref_endpoint(kind, key)) {
-                (Some(base), Some(endpoint)) => with_refs(value, base, endpoint),
+            let value = match (base_url, ref_target(kind, key)) {
+                (Some(base), Some(target)) => with_refs(value, base, target),
                 _ => value,
             };
             out.insert(key.clone(), value);
@@ -185,7 +185,8 @@ fn enterprise_from_scim11(ext: &Value, base_url: Option<&str>) -> Value {
             if k.eq_ignore_ascii_case("managerId") {
                 out.insert("value".into(), v.clone());
                 if let (Some(base), Value::String(id)) = (base_url, v) {
-                    out.insert("$ref".into(), format!("{base}/Users/{id}").into());
+                    let uri = format!("{base}/{}/{id}", ResourceKind::User.endpoint());
+                    out.insert("$ref".into(), uri.into());
                 }
             } else if !k.eq_ignore_ascii_case("operation") {
                 out.insert(k.clone(), v.clone());
@@ -211,47 +212,48 @@ fn map_manager(ext: &Value, f: impl Fn(&Map<String, Value>) -> Map<String, Value
     Value::Object(out)
 }
 
-/// The endpoint a `$ref` of attribute `key` points into, for `kind`
-/// (`None` = the attribute has no `$ref`, or it depends on the element).
-fn ref_endpoint(kind: ResourceKind, key: &str) -> Option<Option<&'static str>> {
+/// Where the `$ref` of an element of a multi-valued attribute points.
+#[derive(Debug, Clone, Copy)]
+enum RefTarget {
+    /// Always one endpoint (a User's `groups` are Groups).
+    Endpoint(ResourceKind),
+    /// Chosen by the element's `type` (a Group's `members`, RFC 7643 §4.2).
+    ByType,
+}
+
+/// The `$ref` target of attribute `key` of a `kind` resource, if it has one.
+fn ref_target(kind: ResourceKind, key: &str) -> Option<RefTarget> {
     match kind {
-        ResourceKind::Group if key.eq_ignore_ascii_case("members") => Some(None),
-        ResourceKind::User if key.eq_ignore_ascii_case("groups") => Some(Some("Groups")),
+        ResourceKind::Group if key.eq_ignore_ascii_case("members") => Some(RefTarget::ByType),
+        ResourceKind::User if key.eq_ignore_ascii_case("groups") => {
+            Some(RefTarget::Endpoint(ResourceKind::Group))
+        }
         _ => None,
     }
 }
 
-/// Adds `$ref` to the elements of a multi-valued attribute: to `endpoint`
-/// when given, else by the element's `type` (`User` or `Group`, RFC 7643
-/// §4.2).
-fn with_refs(value: Value, base: &str, endpoint: Option<&'static str>) -> Value {
-    let Value::Array(elements) = value else {
+/// Adds `$ref` (`{base}/{Users|Groups}/{value}`) to the elements of a
+/// multi-valued attribute.
+fn with_refs(value: Value, base: &str, target: RefTarget) -> Value {
+    let Value::Array(mut elements) = value else {
         return value;
     };
-    let elements = elements
-        .into_iter()
-        .map(|mut element| {
-            if let Value::Object(obj) = &mut element {
-                let id = obj.get("value").and_then(Value::as_str);
-                let endpoint = endpoint.or_else(|| {
-                    match obj
-                        .get("type")
-                        .and_then(Value::as_str)
-                        .map(ResourceKind::parse)
-                    {
-                        Some(Some(ResourceKind::User)) => Some("Users"),
-                        Some(Some(ResourceKind::Group)) => Some("Groups"),
-                        _ => None,
-                    }
-                });
-                if let (Some(id), Some(endpoint)) = (id, endpoint) {
-                    let uri = format!("{base}/{endpoint}/{id}");
-                    obj.insert("$ref".into(), uri.into());
-                }
-            }
-            element
-        })
-        .collect();
+    for element in &mut elements {
+        let Value::Object(obj) = element else {
+            continue;
+        };
+        let kind = match target {
+            RefTarget::Endpoint(kind) => Some(kind),
+            RefTarget::ByType => obj
+                .get("type")
+                .and_then(Value::as_str)
+                .and_then(ResourceKind::parse),
+        };
+        if let (Some(Value::String(id)), Some(kind)) = (obj.get("value"), kind) {
+            let uri = format!("{base}/{}/{id}", kind.endpoint());
+            obj.insert("$ref".into(), uri.into());
+        }
+    }
     Value::Array(elements)
 }
 
