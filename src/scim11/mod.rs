@@ -61,7 +61,7 @@ pub mod query;
 pub mod resource;
 pub mod response;
 
-pub use patch::patch_to_scim11;
+pub use patch::{emulate_patch_put, patch_to_scim11};
 pub use query::{filter_to_scim11, path_to_scim11, query_to_scim11, Scim11Query};
 pub use resource::{resource_from_scim11, resource_to_scim11};
 pub use response::{

@@ -34,8 +34,11 @@ use crate::scim::path::{has_urn_prefix, AttrPath};
 use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
 use serde_json::{json, Map, Value};
 
+mod emulate;
 mod members;
 mod select;
+
+pub use emulate::emulate_patch_put;
 
 use members::{array_member, object_member};
 use select::{

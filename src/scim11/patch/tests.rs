@@ -3,13 +3,17 @@ use super::*;
 use crate::scim::patch::{apply_patch, PATCH_OP_SCHEMA};
 use crate::scim::schema::{SchemaRegistry, ENTERPRISE_USER_SCHEMA};
 use crate::scim::ScimType;
-use crate::scim11::{resource_to_scim11, ENTERPRISE_SCHEMA_11};
+use crate::scim11::{resource_to_scim11, ResourceKind, ENTERPRISE_SCHEMA_11};
 use proptest::prelude::*;
 
 const ENT: &str = ENTERPRISE_USER_SCHEMA;
 
 fn request(ops: Value) -> PatchRequest {
     PatchRequest::parse(&json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops})).unwrap()
+}
+
+fn user() -> Value {
+    serde_json::from_str(include_str!("../../../tests/fixtures/user_full.json")).unwrap()
 }
 
 fn translate(ops: Value) -> Result<Value, Scim11Error> {
@@ -245,6 +249,29 @@ fn what_1_1_cannot_say_needs_emulation() {
         json!([{"op": "remove", "path": format!("{ENT}:manager.$ref")}]),
         "no \"$ref\"",
     );
+}
+
+#[test]
+fn emulation_applies_what_1_1_cannot_say() {
+    let registry = SchemaRegistry::builtin();
+    let current = resource_to_scim11(&user());
+    let req = request(json!([
+        {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "babs@example.org"}
+    ]));
+    assert!(patch_to_scim11(&req).unwrap_err().needs_emulation());
+    let put = emulate_patch_put(&registry, ResourceKind::User, &current, &req).unwrap();
+    assert_eq!(
+        put["schemas"],
+        json!([CORE_SCHEMA_11, ENTERPRISE_SCHEMA_11])
+    );
+    assert_eq!(put["emails"][0]["value"], "babs@example.org");
+    assert_eq!(put["emails"][1], current["emails"][1]);
+    assert_eq!(put[ENTERPRISE_SCHEMA_11], current[ENTERPRISE_SCHEMA_11]);
+    assert!(put["meta"].get("resourceType").is_none());
+    // 2.0 errors stay 2.0 errors.
+    let req = request(json!([{"op": "remove", "path": "emails[type eq \"pager\"]"}]));
+    let e = emulate_patch_put(&registry, ResourceKind::User, &current, &req).unwrap_err();
+    assert_eq!(e.scim_type(), Some(ScimType::NoTarget));
 }
 
 #[test]
