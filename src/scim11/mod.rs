@@ -16,9 +16,14 @@
 //! | lists and errors | `ListResponse`, `{"status", "scimType", "detail"}` | bare list, `{"Errors": [{"code", "description"}]}` | [`response`] |
 //!
 //! Anything 1.1 cannot express is a [`Scim11Error`]: either a request
-//! the gateway could still serve by emulation (GET, apply locally, PUT; or
-//! filter locally), flagged by [`Scim11Error::needs_emulation`], or a
-//! plain SCIM error. Both carry the 400 a client gets when emulation is off.
+//! the gateway could still serve by emulation (for PATCH: GET, then
+//! [`emulate_patch_put`], then PUT; for lists: filter locally), flagged by
+//! [`Scim11Error::needs_emulation`], or a plain SCIM error. Both carry the
+//! 400 a client gets when emulation is off.
+//!
+//! Extension attributes are named `URN:attr` in 1.1 paths (`meta.attributes`,
+//! filters), as in 2.0 and in the UnboundID 1.1 SDK; the 1.1 drafts give
+//! no example of a qualified path.
 //!
 //! Depends on serde_json and [`crate::scim`] only: nothing async, no
 //! sockets. The upstream client calls these functions.
