@@ -22,8 +22,9 @@
 //! 400 a client gets when emulation is off.
 //!
 //! Extension attributes are named `URN:attr` in 1.1 paths (`meta.attributes`,
-//! filters), as in 2.0 and in the UnboundID 1.1 SDK; the 1.1 drafts give
-//! no example of a qualified path.
+//! filters, `attributes`), the 2.0 form. That is an assumption: the 1.1
+//! drafts give no example of a qualified path. A backend that differs
+//! needs a change in [`path_to_scim11`] only.
 //!
 //! Depends on serde_json and [`crate::scim`] only: nothing async, no
 //! sockets. The upstream client calls these functions.
