@@ -13,6 +13,7 @@ pub mod limit;
 pub mod rewrite;
 pub mod run;
 pub mod scim;
+pub mod scim11;
 pub mod server;
 pub mod snapshot;
 pub mod stack;
