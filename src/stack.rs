@@ -7,6 +7,7 @@ use crate::authz;
 use crate::cache::ResponseCache;
 use crate::config::reload::ConfigHandle;
 use crate::error::{ErrorInfo, GatewayError};
+use crate::limit::ordering::WriteOrder;
 use crate::limit::{Admitted, Limiter, Refused};
 use crate::rewrite::Rebase;
 use crate::scim::error::ScimError;
@@ -43,6 +44,8 @@ pub struct Gateway {
     limiter: Limiter,
     /// Cached GET answers (per tenant keys; kept across reloads).
     cache: ResponseCache,
+    /// One write at a time per resource.
+    write_order: WriteOrder,
 }
 
 /// What the access log and metrics learn about a request (borrowed from
@@ -68,6 +71,7 @@ impl Gateway {
             damper: FailureDamper::new(),
             limiter: Limiter::new(),
             cache: ResponseCache::new(10_000),
+            write_order: WriteOrder::new(),
         }
     }
 
@@ -348,6 +352,22 @@ where
         .await
         .map_err(|r| limited(tenant, r))?;
     trace.upstream = Some(upstream);
+    // Writes to one resource go one at a time (held until the answer).
+    let _turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
+        None => None,
+        Some(key) => Some(
+            tokio::time::timeout_at(deadline.at, gateway.write_order.turn(key))
+                .await
+                .map_err(|_| {
+                    GatewayError::upstream(
+                        504,
+                        "an earlier write to this resource did not finish in time",
+                        "request_timeout",
+                        "write ordering wait",
+                    )
+                })?,
+        ),
+    };
     let started = Instant::now();
     let response = upstream::forward(
         upstream,
