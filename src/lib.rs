@@ -7,6 +7,7 @@ pub mod authn;
 pub mod authz;
 pub mod config;
 pub mod error;
+pub mod mapping;
 pub mod rewrite;
 pub mod run;
 pub mod scim;
