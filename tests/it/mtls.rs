@@ -199,7 +199,9 @@ async fn a_tenant_certificate_is_served_by_sni_and_replaced_on_reload() {
         )
         .tenant("other", &["other.localhost"], "echo")
         .spawn();
-    let gateway_ca = scim_gateway::tls::load_certs(&gw.ca_file()).unwrap().remove(0);
+    let gateway_ca = scim_gateway::tls::load_certs(&gw.ca_file())
+        .unwrap()
+        .remove(0);
     let roots = [server_ca.cert.clone(), gateway_ca];
     assert_eq!(
         served_certificate(&gw, "delta.localhost", &roots).await,
