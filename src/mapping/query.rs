@@ -48,6 +48,7 @@ impl ResourceMapping {
             .or_else(|| rules.iter().find(|r| r.primary && same_sub(r, path)));
         match chosen {
             Some(r) => Ok(r.upstream.attr_path()),
+            None if is_common(path) => Ok(path.clone()),
             None if rules.is_empty() && self.passes() && !self.never(path) => Ok(path.clone()),
             None => Err(ScimError::invalid_path(format!(
                 "sortBy \"{path}\" has no single upstream equivalent"
@@ -144,6 +145,9 @@ impl ResourceMapping {
             }
             return out;
         }
+        if is_common(p) {
+            return vec![p.clone()];
+        }
         if self.never(p) {
             return Vec::new();
         }
@@ -170,6 +174,11 @@ impl ResourceMapping {
         }
         out
     }
+}
+
+/// `id` and `meta` pass through whatever the table says.
+fn is_common(p: &AttrPath) -> bool {
+    p.urn.is_none() && ["id", "meta"].iter().any(|c| c.eq_ignore_ascii_case(&p.attr))
 }
 
 fn same_sub(r: &Rule, p: &AttrPath) -> bool {
