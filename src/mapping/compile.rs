@@ -3,28 +3,13 @@
 //! declares, into a [`CompiledMapping`]. Every problem is reported, each
 //! with its location (`NAME: resources.User.rules[3] (from "...")`), not
 //! just the first.
-use super::endpoint::{disjoint, filter_conditions, same_select, Endpoint};
-use super::table::{MappingTable, ResourceTable, RuleTable, UpstreamAttr};
-use super::transform::{check, Kind, Shape};
+use super::endpoint::{disjoint, same_select, Endpoint};
+use super::resolve::{declarations, fits, opt_eq, tenant_side, upstream_side, Decl, Report};
+use super::table::{MappingTable, ResourceTable, RuleTable};
+use super::transform::check;
 use super::{CompiledMapping, ResourceMapping, Rule, Unmapped};
-use crate::scim::patch::PatchPath;
 use crate::scim::path::AttrPath;
-use crate::scim::schema::{AttrType, ResourceType, SchemaRegistry};
-use serde_json::Value;
-
-/// An upstream attribute as declared.
-struct Decl {
-    urn: Option<String>,
-    name: String,
-    shape: Shape,
-    subs: Vec<(String, Kind)>,
-}
-
-/// A resolved path with the shape of the value it names.
-struct Side {
-    ep: Endpoint,
-    shape: Shape,
-}
+use crate::scim::schema::{ResourceType, SchemaRegistry};
 
 /// Compiles `table` (named `name` in messages) for the tenant-facing
 /// schemas `tenant`. `Err` holds every problem found.
@@ -89,13 +74,22 @@ fn compile_resource(
     let mut readers: Vec<(String, Endpoint)> = Vec::new();
     for (i, r) in t.rules.iter().enumerate() {
         let here = describe(at, i, r);
-        let from = r
-            .from
-            .as_deref()
-            .map(|p| tenant_side(&here, p, rt, tenant, errors));
-        let to =
-            r.to.as_deref()
-                .map(|p| upstream_side(&here, p, &decls, &upstream_schema, errors));
+        let from = r.from.as_deref().map(|p| {
+            let mut report = Report {
+                here: &here,
+                side: "from",
+                errors: &mut *errors,
+            };
+            tenant_side(p, rt, tenant, &mut report)
+        });
+        let to = r.to.as_deref().map(|p| {
+            let mut report = Report {
+                here: &here,
+                side: "to",
+                errors: &mut *errors,
+            };
+            upstream_side(p, &decls, &upstream_schema, &mut report)
+        });
         match (from, to, &r.value, r.hidden, r.never_upstream) {
             (Some(from), Some(to), None, false, false) => {
                 let (Some(from), Some(to)) = (from, to) else {
@@ -180,291 +174,6 @@ fn describe(at: &str, i: usize, r: &RuleTable) -> String {
     format!("{at}.rules[{i}] ({})", parts.join(", "))
 }
 
-/// Parses the `[upstream.attributes]` declarations.
-fn declarations(
-    at: &str,
-    t: &ResourceTable,
-    upstream_schema: &str,
-    errors: &mut Vec<String>,
-) -> Vec<Decl> {
-    let mut out = Vec::new();
-    for (key, spec) in &t.upstream.attributes {
-        let here = format!("{at}.upstream.attributes.\"{key}\"");
-        let path = match AttrPath::parse(key) {
-            Ok(p) if p.sub_attr.is_none() => p,
-            _ => {
-                errors.push(format!(
-                    "{here}: not an attribute name (declare sub-attributes in sub_attributes)"
-                ));
-                continue;
-            }
-        };
-        let (ty, multi, subs) = match spec {
-            UpstreamAttr::Type(ty) => (ty.as_str(), false, Default::default()),
-            UpstreamAttr::Full(f) => (
-                f.attr_type.as_str(),
-                f.multi_valued,
-                f.sub_attributes.clone(),
-            ),
-        };
-        let Some(kind) = parse_kind(ty) else {
-            errors.push(format!("{here}: unknown type \"{ty}\""));
-            continue;
-        };
-        if (kind == Kind::Complex) == subs.is_empty() {
-            errors.push(format!(
-                "{here}: sub_attributes go with type \"complex\", and only with it"
-            ));
-        }
-        let mut sub_kinds = Vec::new();
-        for (s, sty) in &subs {
-            match parse_kind(sty) {
-                Some(k) if k != Kind::Complex => sub_kinds.push((s.clone(), k)),
-                _ => errors.push(format!(
-                    "{here}.sub_attributes.{s}: unknown or complex type \"{sty}\""
-                )),
-            }
-        }
-        let urn = path
-            .urn
-            .filter(|u| !u.eq_ignore_ascii_case(upstream_schema));
-        out.push(Decl {
-            urn,
-            name: path.attr,
-            shape: Shape { kind, multi },
-            subs: sub_kinds,
-        });
-    }
-    out
-}
-
-fn parse_kind(ty: &str) -> Option<Kind> {
-    Some(match ty {
-        "string" | "reference" | "binary" | "dateTime" => Kind::Str,
-        "boolean" => Kind::Bool,
-        "integer" | "decimal" => Kind::Num,
-        "complex" => Kind::Complex,
-        _ => return None,
-    })
-}
-
-fn kind_of_type(t: AttrType) -> Kind {
-    match t {
-        AttrType::String | AttrType::Reference | AttrType::Binary | AttrType::DateTime => Kind::Str,
-        AttrType::Boolean => Kind::Bool,
-        AttrType::Integer | AttrType::Decimal => Kind::Num,
-        AttrType::Complex => Kind::Complex,
-    }
-}
-
-/// Parses a path with an optional value filter and checks the filter's
-/// shape; `None` after recording the problem.
-fn parse_path(
-    here: &str,
-    side: &str,
-    p: &str,
-    errors: &mut Vec<String>,
-) -> Option<(PatchPath, Option<String>, Vec<(String, Value)>)> {
-    let path = match PatchPath::parse(p) {
-        Ok(path) => path,
-        Err(e) => {
-            errors.push(format!("{here}: {side}: {}", e.detail()));
-            return None;
-        }
-    };
-    if ["id", "meta", "schemas"]
-        .iter()
-        .any(|n| path.attr.urn.is_none() && n.eq_ignore_ascii_case(&path.attr.attr))
-    {
-        errors.push(format!(
-            "{here}: {side}: \"{}\" always passes through and cannot be mapped",
-            path.attr.attr
-        ));
-        return None;
-    }
-    let sub = path.sub_attr.clone().or(path.attr.sub_attr.clone());
-    let select = match &path.filter {
-        None => Vec::new(),
-        Some(f) => match filter_conditions(f) {
-            Some(c) => c,
-            None => {
-                errors.push(format!("{here}: {side}: the value filter must be \"sub eq value\" conditions joined by \"and\""));
-                return None;
-            }
-        },
-    };
-    Some((path, sub, select))
-}
-
-fn tenant_side(
-    here: &str,
-    p: &str,
-    rt: &ResourceType,
-    reg: &SchemaRegistry,
-    errors: &mut Vec<String>,
-) -> Option<Side> {
-    let (path, sub, select) = parse_path(here, "from", p, errors)?;
-    let resolved = match reg.resolve(rt, &path.attr.parent()) {
-        Ok(r) => r,
-        Err(_) => {
-            errors.push(format!(
-                "{here}: from: unknown attribute \"{}\" for {}",
-                path.attr.parent(),
-                rt.name
-            ));
-            return None;
-        }
-    };
-    let attr = resolved.attr;
-    let sub_kind = |name: &str| {
-        attr.sub_attribute(name)
-            .map(|a| (a.name.clone(), kind_of_type(a.attr_type)))
-    };
-    let ep = endpoint(
-        here,
-        "from",
-        &path,
-        resolved.extension.map(str::to_string),
-        &attr.name,
-        attr.multi_valued && attr.is_complex(),
-        sub,
-        select,
-        sub_kind,
-        errors,
-    )?;
-    let kind = match &ep.sub {
-        Some(s) => sub_kind(s).map(|(_, k)| k)?,
-        None => kind_of_type(attr.attr_type),
-    };
-    let multi = attr.multi_valued && ep.select.is_empty();
-    Some(Side {
-        ep,
-        shape: Shape { kind, multi },
-    })
-}
-
-fn upstream_side(
-    here: &str,
-    p: &str,
-    decls: &[Decl],
-    schema: &str,
-    errors: &mut Vec<String>,
-) -> Option<Side> {
-    let (mut path, sub, select) = parse_path(here, "to", p, errors)?;
-    if path
-        .attr
-        .urn
-        .as_deref()
-        .is_some_and(|u| u.eq_ignore_ascii_case(schema))
-    {
-        path.attr.urn = None;
-    }
-    let Some(d) = decls.iter().find(|d| {
-        d.name.eq_ignore_ascii_case(&path.attr.attr)
-            && opt_eq(d.urn.as_deref(), path.attr.urn.as_deref())
-    }) else {
-        errors.push(format!(
-            "{here}: to: upstream attribute \"{}\" is not declared in upstream.attributes",
-            path.attr.parent()
-        ));
-        return None;
-    };
-    let sub_kind = |name: &str| {
-        d.subs
-            .iter()
-            .find(|(s, _)| s.eq_ignore_ascii_case(name))
-            .cloned()
-    };
-    let ep = endpoint(
-        here,
-        "to",
-        &path,
-        d.urn.clone(),
-        &d.name,
-        d.shape.multi && d.shape.kind == Kind::Complex,
-        sub,
-        select,
-        sub_kind,
-        errors,
-    )?;
-    let kind = match &ep.sub {
-        Some(s) => sub_kind(s).map(|(_, k)| k)?,
-        None => d.shape.kind,
-    };
-    let multi = d.shape.multi && ep.select.is_empty();
-    Some(Side {
-        ep,
-        shape: Shape { kind, multi },
-    })
-}
-
-/// Builds an endpoint with canonical names, checking the filter and
-/// sub-attribute against the attribute's definition.
-#[allow(clippy::too_many_arguments)]
-fn endpoint(
-    here: &str,
-    side: &str,
-    path: &PatchPath,
-    urn: Option<String>,
-    attr: &str,
-    multi_complex: bool,
-    sub: Option<String>,
-    select: Vec<(String, Value)>,
-    sub_kind: impl Fn(&str) -> Option<(String, Kind)>,
-    errors: &mut Vec<String>,
-) -> Option<Endpoint> {
-    let before = errors.len();
-    if path.filter.is_some() && !multi_complex {
-        errors.push(format!("{here}: {side}: a value filter on \"{attr}\", which is not a multi-valued complex attribute"));
-    }
-    if path.filter.is_some() && sub.is_none() {
-        errors.push(format!(
-            "{here}: {side}: a value filter must be followed by a sub-attribute (\".value\")"
-        ));
-    }
-    let mut canonical = Vec::new();
-    for (k, v) in select {
-        match sub_kind(&k) {
-            Some((name, _)) => canonical.push((name, v)),
-            None => errors.push(format!(
-                "{here}: {side}: the value filter names \"{k}\", not a sub-attribute of \"{attr}\""
-            )),
-        }
-    }
-    let sub = match sub {
-        None => None,
-        Some(s) => match sub_kind(&s) {
-            Some((name, _)) => Some(name),
-            None => {
-                errors.push(format!(
-                    "{here}: {side}: \"{s}\" is not a sub-attribute of \"{attr}\""
-                ));
-                None
-            }
-        },
-    };
-    (errors.len() == before).then(|| Endpoint {
-        urn,
-        attr: attr.to_string(),
-        select: canonical,
-        sub,
-        multi: multi_complex,
-    })
-}
-
-fn fits(v: &Value, shape: Shape) -> bool {
-    let one = |v: &Value| match shape.kind {
-        Kind::Str => v.is_string(),
-        Kind::Bool => v.is_boolean(),
-        Kind::Num => v.is_number(),
-        Kind::Complex => v.is_object(),
-    };
-    match v {
-        Value::Array(items) if shape.multi => items.iter().all(one),
-        v => !shape.multi && one(v),
-    }
-}
-
 /// Two endpoints whose values overlap.
 fn overlap(a: &Endpoint, b: &Endpoint) -> bool {
     if !a.same_attr(b.urn.as_deref(), &b.attr) {
@@ -539,13 +248,5 @@ fn pass_through_clashes(
             Ok(r) if m.rules.iter().any(|x| x.tenant.same_attr(r.extension, &r.attr.name)) => errors.push(format!("{at}.upstream.attributes: the unmapped upstream attribute \"{as_path}\" would pass through onto tenant \"{}\", which a rule writes", r.attr.name)),
             Ok(_) => {}
         }
-    }
-}
-
-fn opt_eq(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => a.eq_ignore_ascii_case(b),
-        (None, None) => true,
-        _ => false,
     }
 }

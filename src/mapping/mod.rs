@@ -23,6 +23,7 @@ mod endpoint;
 mod filter;
 mod patch;
 mod query;
+mod resolve;
 mod resource;
 pub mod table;
 mod transform;

@@ -178,7 +178,10 @@ impl ResourceMapping {
 
 /// `id` and `meta` pass through whatever the table says.
 fn is_common(p: &AttrPath) -> bool {
-    p.urn.is_none() && ["id", "meta"].iter().any(|c| c.eq_ignore_ascii_case(&p.attr))
+    p.urn.is_none()
+        && ["id", "meta"]
+            .iter()
+            .any(|c| c.eq_ignore_ascii_case(&p.attr))
 }
 
 fn same_sub(r: &Rule, p: &AttrPath) -> bool {

@@ -93,12 +93,16 @@ fn reports_every_problem_with_its_location() {
             "missing {e:?} in {errors:#?}"
         );
     }
-    assert!(errors.iter().all(|e| e.starts_with("test: resources.")), "{errors:#?}");
+    assert!(
+        errors.iter().all(|e| e.starts_with("test: resources.")),
+        "{errors:#?}"
+    );
 }
 
 #[test]
 fn rejects_unknown_keys_naming_them() {
-    let e = try_inline("[resources.User]\nrules = [{ from = \"title\", too = \"x\" }]").unwrap_err();
+    let e =
+        try_inline("[resources.User]\nrules = [{ from = \"title\", too = \"x\" }]").unwrap_err();
     assert!(e[0].contains("unknown field `too`"), "{e:?}");
     let e = try_inline("unmaped = \"drop\"").unwrap_err();
     assert!(e[0].contains("unknown field `unmaped`"), "{e:?}");
@@ -125,7 +129,10 @@ to = "nickName"
         "the unmapped tenant attribute \"title\" would pass through onto upstream \"title\"",
         "\"legacyCode\" is neither mapped nor hidden",
     ] {
-        assert!(errors.iter().any(|x| x.contains(e)), "missing {e:?} in {errors:#?}");
+        assert!(
+            errors.iter().any(|x| x.contains(e)),
+            "missing {e:?} in {errors:#?}"
+        );
     }
 }
 
@@ -146,5 +153,8 @@ to = "mail"
 "#,
     )
     .unwrap_err();
-    assert!(errors[0].contains("\"userName\" is also read from the tenant"), "{errors:#?}");
+    assert!(
+        errors[0].contains("\"userName\" is also read from the tenant"),
+        "{errors:#?}"
+    );
 }

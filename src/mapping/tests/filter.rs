@@ -11,7 +11,8 @@ fn rewrite(m: &ResourceMapping, f: &str) -> String {
 }
 
 fn refuse(m: &ResourceMapping, f: &str) -> MappingError {
-    m.filter_to_upstream(&Filter::parse(f).unwrap()).unwrap_err()
+    m.filter_to_upstream(&Filter::parse(f).unwrap())
+        .unwrap_err()
 }
 
 #[test]
@@ -36,7 +37,10 @@ fn legacy_hr_paths_and_values() {
         ),
         (r#"department ne "Support""#, r#"dept ne "C07""#),
         (r#"not (phoneNumbers[type eq "mobile"])"#, "not (mobile pr)"),
-        (r#"externalId eq "7" or id eq "1""#, r#"employeeId eq "7" or id eq "1""#),
+        (
+            r#"externalId eq "7" or id eq "1""#,
+            r#"employeeId eq "7" or id eq "1""#,
+        ),
         (
             r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
             r#"meta.lastModified gt "2011-05-13T04:42:34Z""#,
@@ -60,7 +64,11 @@ fn attributes_without_an_upstream_equivalent_are_invalid_filters() {
     ] {
         let e = refuse(u, f).into_scim();
         assert_eq!(e.scim_type(), Some(ScimType::InvalidFilter), "{f}");
-        assert!(e.detail().contains(&format!("\"{named}\"")), "{f}: {}", e.detail());
+        assert!(
+            e.detail().contains(&format!("\"{named}\"")),
+            "{f}: {}",
+            e.detail()
+        );
     }
 }
 
@@ -121,7 +129,10 @@ fn value_filters_on_a_flattened_element() {
     let m = fixture("payroll");
     let u = users(&m);
     assert_eq!(
-        rewrite(u, r#"addresses[type eq "work" and locality eq "Hollywood"]"#),
+        rewrite(
+            u,
+            r#"addresses[type eq "work" and locality eq "Hollywood"]"#
+        ),
         r#"city eq "Hollywood""#
     );
     assert_eq!(

@@ -105,7 +105,10 @@ fn crm_moves_between_core_and_extension_schemas() {
     u["roles"] = json!([{"value": "admin"}, {"value": "auditor"}]);
     let up = users(&m).to_upstream(&u).unwrap();
     let crm = "urn:example:crm:2.0:User";
-    assert_eq!(up[crm], json!({"dept": "Tour Operations", "costCentre": "4130", "jobTitle": "Tour Guide"}));
+    assert_eq!(
+        up[crm],
+        json!({"dept": "Tour Operations", "costCentre": "4130", "jobTitle": "Tour Guide"})
+    );
     assert_eq!(up["roleList"], "admin,auditor");
     assert!(up.get("title").is_none() && up.get("roles").is_none());
     // The rest of the enterprise extension passes through.
@@ -113,7 +116,11 @@ fn crm_moves_between_core_and_extension_schemas() {
     assert!(up[ENTERPRISE].get("department").is_none());
     assert_eq!(
         up["schemas"],
-        json!(["urn:ietf:params:scim:schemas:core:2.0:User", crm, ENTERPRISE])
+        json!([
+            "urn:ietf:params:scim:schemas:core:2.0:User",
+            crm,
+            ENTERPRISE
+        ])
     );
     let back = users(&m).to_tenant(&up);
     assert_eq!(back[ENTERPRISE], u[ENTERPRISE]);
@@ -163,7 +170,10 @@ fn payroll_flattens_the_work_address() {
         json!([{"type": "work", "streetAddress": "100 Universal City Plaza", "locality": "Hollywood", "region": "CA", "postalCode": "91608", "country": "USA"}])
     );
     assert_eq!(back[ENTERPRISE]["organization"], "Acme GmbH");
-    assert_eq!(back[ENTERPRISE]["manager"], json!({"value": "26118915-6090-4610-87e4-49d8ca9f808d"}));
+    assert_eq!(
+        back[ENTERPRISE]["manager"],
+        json!({"value": "26118915-6090-4610-87e4-49d8ca9f808d"})
+    );
     assert_eq!(back["active"], true);
     // A legal entity the table does not list is refused, naming the attribute.
     u[ENTERPRISE]["organization"] = json!("Universal Studios");

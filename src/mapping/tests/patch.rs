@@ -160,20 +160,35 @@ fn unmapped_paths_pass_or_are_refused() {
         ])
     );
     // A filter that may or may not pick the work address cannot be mapped.
-    let e = refuse(users(&pass), json!([{"op": "remove", "path": "emails[value ew \"@x\"]"}]));
+    let e = refuse(
+        users(&pass),
+        json!([{"op": "remove", "path": "emails[value ew \"@x\"]"}]),
+    );
     assert_eq!(e.scim_type(), Some(ScimType::InvalidPath));
-    assert!(e.detail().contains("emails[value ew \"@x\"]") && e.detail().contains("\"mail\""), "{}", e.detail());
+    assert!(
+        e.detail().contains("emails[value ew \"@x\"]") && e.detail().contains("\"mail\""),
+        "{}",
+        e.detail()
+    );
     let drop = fixture("legacy-hr");
-    let e = refuse(users(&drop), json!([{"op": "replace", "path": "nickName", "value": "n"}]));
+    let e = refuse(
+        users(&drop),
+        json!([{"op": "replace", "path": "nickName", "value": "n"}]),
+    );
     assert_eq!(e.scim_type(), Some(ScimType::InvalidPath));
-    assert_eq!(e.detail(), "Operations[0]: attribute \"nickName\" has no upstream equivalent");
+    assert_eq!(
+        e.detail(),
+        "Operations[0]: attribute \"nickName\" has no upstream equivalent"
+    );
 }
 
 #[test]
 fn operations_on_never_sent_attributes_vanish() {
     let m = fixture("ldap");
     let out = users(&m)
-        .patch_to_upstream(&patch(json!([{"op": "replace", "path": "password", "value": "p"}])))
+        .patch_to_upstream(&patch(
+            json!([{"op": "replace", "path": "password", "value": "p"}]),
+        ))
         .unwrap();
     assert!(out.operations.is_empty());
 }

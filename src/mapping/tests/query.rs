@@ -57,7 +57,10 @@ fn sort_by_maps_to_one_upstream_attribute() {
     assert_eq!(sort("name.familyName").unwrap().to_string(), "lastName");
     // The primary email lives in mail.
     assert_eq!(sort("emails.value").unwrap().to_string(), "mail");
-    assert_eq!(sort("meta.lastModified").unwrap().to_string(), "meta.lastModified");
+    assert_eq!(
+        sort("meta.lastModified").unwrap().to_string(),
+        "meta.lastModified"
+    );
     let e = sort("nickName").unwrap_err();
     assert_eq!(e.scim_type(), Some(ScimType::InvalidPath));
     assert!(e.detail().contains("nickName"));
@@ -79,8 +82,17 @@ fn error_details_speak_tenant_names() {
         u.error_detail_to_tenant("Field firstName is required; mail \"x\" is taken (mailbox ok)"),
         "Field name.givenName is required; emails[type eq \"work\"].value \"x\" is taken (mailbox ok)"
     );
-    assert_eq!(u.error_detail_to_tenant("DEPT: unknown code"), format!("{ENTERPRISE}:department: unknown code"));
-    assert_eq!(u.error_detail_to_tenant("x.mail and mail_2 stay"), "x.mail and mail_2 stay");
+    assert_eq!(
+        u.error_detail_to_tenant("DEPT: unknown code"),
+        format!("{ENTERPRISE}:department: unknown code")
+    );
+    assert_eq!(
+        u.error_detail_to_tenant("x.mail and mail_2 stay"),
+        "x.mail and mail_2 stay"
+    );
     let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "status": "409", "scimType": "uniqueness", "detail": "login taken"});
-    assert_eq!(m.error_to_tenant(&body, Some(u))["detail"], "userName taken");
+    assert_eq!(
+        m.error_to_tenant(&body, Some(u))["detail"],
+        "userName taken"
+    );
 }
