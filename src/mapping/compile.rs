@@ -29,12 +29,11 @@ pub fn compile(
             continue;
         };
         let unmapped = rt_table.unmapped.unwrap_or(table.unmapped);
-        if let Some(r) = compile_resource(&at, rt_table, rt, tenant, unmapped, &mut errors) {
-            resources.push(ResourceMapping {
-                emulate: table.emulate,
-                ..r
-            });
-        }
+        let r = compile_resource(&at, rt_table, rt, tenant, unmapped, &mut errors);
+        resources.push(ResourceMapping {
+            emulate: table.emulate,
+            ..r
+        });
     }
     if errors.is_empty() {
         Ok(CompiledMapping {
@@ -53,7 +52,7 @@ fn compile_resource(
     tenant: &SchemaRegistry,
     unmapped: Unmapped,
     errors: &mut Vec<String>,
-) -> Option<ResourceMapping> {
+) -> ResourceMapping {
     let upstream_schema = t.upstream.schema.clone().unwrap_or(rt.schema.clone());
     let decls = declarations(at, t, &upstream_schema, errors);
     let mut out = ResourceMapping {
@@ -154,12 +153,12 @@ fn compile_resource(
             ));
         }
     }
-    conflicts(&writers, "writes upstream", errors);
-    conflicts(&readers, "reads the tenant", errors);
+    conflicts(&writers, "written upstream", errors);
+    conflicts(&readers, "read from the tenant", errors);
     if unmapped == Unmapped::Pass {
         pass_through_clashes(at, &out, &decls, rt, tenant, errors);
     }
-    Some(out)
+    out
 }
 
 /// `NAME: resources.User.rules[3] (from "x", to "y")`.
@@ -195,12 +194,7 @@ fn conflicts(list: &[(String, Endpoint)], what: &str, errors: &mut Vec<String>) 
         for (at_b, b) in &list[i + 1..] {
             if overlap(a, b) {
                 errors.push(format!(
-                    "{at_b}: \"{b}\" is also {what} by {at_a} (\"{a}\")",
-                    what = if what.starts_with("writes") {
-                        "written upstream"
-                    } else {
-                        "read from the tenant"
-                    }
+                    "{at_b}: \"{b}\" is also {what} by {at_a} (\"{a}\")"
                 ));
             }
         }
