@@ -218,6 +218,7 @@ fn group_members_map_to_a_list_attribute() {
         json!([
             {"op": "add", "path": "members", "value": [{"value": "u1"}, {"value": "u2"}]},
             {"op": "replace", "path": "displayName", "value": "Ops"},
+            {"op": "remove", "path": "members[value eq \"u1\"]"},
         ]),
     );
     assert_eq!(
@@ -225,6 +226,7 @@ fn group_members_map_to_a_list_attribute() {
         json!([
             {"op": "add", "path": "uniqueMember", "value": ["u1", "u2"]},
             {"op": "replace", "path": "cn", "value": "Ops"},
+            {"op": "remove", "path": "uniqueMember[value eq \"u1\"]"},
         ])
     );
 }

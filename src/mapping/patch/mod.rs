@@ -8,33 +8,17 @@
 //! it, plus one for what passes through. Replacing a multi-valued attribute
 //! without a filter replaces all its values (§3.5.2.3), so a rule whose
 //! element is missing from the new value becomes a `remove`.
-use super::endpoint::{disjoint, filter_conditions, same_select, Endpoint};
+use super::endpoint::{disjoint, filter_conditions, same_select, select_filter, Endpoint};
 use super::transform::forward;
 use super::{ResourceMapping, Rule};
 use crate::scim::error::{ScimError, ScimResult};
-use crate::scim::patch::{PatchOpKind, PatchOperation, PatchPath, PatchRequest, PATCH_OP_SCHEMA};
-use crate::scim::path::{has_urn_prefix, AttrPath};
-use serde_json::{json, Map, Value};
+use crate::scim::patch::{PatchOpKind, PatchOperation, PatchPath, PatchRequest};
+use crate::scim::path::AttrPath;
+use serde_json::{json, Value};
 
-/// A PatchOp request as JSON, for the upstream.
-pub fn patch_to_json(req: &PatchRequest) -> Value {
-    let ops: Vec<Value> = req
-        .operations
-        .iter()
-        .map(|op| {
-            let mut o = Map::new();
-            o.insert("op".into(), json!(op.op.as_str()));
-            if let Some(p) = &op.path {
-                o.insert("path".into(), json!(p.to_string()));
-            }
-            if let Some(v) = &op.value {
-                o.insert("value".into(), v.clone());
-            }
-            Value::Object(o)
-        })
-        .collect();
-    json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops})
-}
+mod parent;
+
+pub use parent::patch_to_json;
 
 fn op(kind: PatchOpKind, path: Option<PatchPath>, value: Option<Value>) -> PatchOperation {
     PatchOperation {
@@ -148,6 +132,11 @@ impl ResourceMapping {
                 return Ok(vec![op(o.op, Some(path), o.value.clone())]);
             }
         }
+        if let (PatchOpKind::Remove, None, Some(Some(c))) = (o.op, sub, &select) {
+            if let Some(removal) = self.remove_by_value(&on_attr, c)? {
+                return Ok(vec![removal]);
+            }
+        }
         let selectors = || on_attr.iter().filter(|r| !r.tenant.select.is_empty());
         match (sub, &select) {
             (None, None) => {
@@ -203,6 +192,43 @@ impl ResourceMapping {
         }
     }
 
+    /// `remove members[value eq "x"]` where a rule maps the list of
+    /// `members.value`: the same removal on the upstream list
+    /// (`uniqueMember[value eq "x"]`, `value` naming a simple element).
+    fn remove_by_value(
+        &self,
+        on_attr: &[&Rule],
+        conditions: &[(String, Value)],
+    ) -> ScimResult<Option<PatchOperation>> {
+        let Some(r) = on_attr.iter().find(|r| {
+            r.tenant.select.is_empty()
+                && r.tenant
+                    .sub
+                    .as_deref()
+                    .is_some_and(|s| conditions.iter().all(|(k, _)| k.eq_ignore_ascii_case(s)))
+        }) else {
+            return Ok(None);
+        };
+        let sub = r.upstream.sub.clone().unwrap_or_else(|| "value".into());
+        let mut mapped = Vec::new();
+        for (_, v) in conditions {
+            mapped.push((
+                sub.clone(),
+                forward(&r.transforms, v.clone(), &r.tenant.to_string())?,
+            ));
+        }
+        let path = PatchPath {
+            attr: AttrPath {
+                urn: r.upstream.urn.clone(),
+                attr: r.upstream.attr.clone(),
+                sub_attr: None,
+            },
+            filter: select_filter(&mapped),
+            sub_attr: None,
+        };
+        Ok(Some(op(PatchOpKind::Remove, Some(path), None)))
+    }
+
     /// A path no rule names: passed unchanged, or refused under
     /// `unmapped = "drop"`.
     fn unmapped(&self, o: &PatchOperation, p: &PatchPath) -> ScimResult<Vec<PatchOperation>> {
@@ -214,154 +240,6 @@ impl ResourceMapping {
             )))
         }
     }
-
-    /// An operation on the parent of the rules `under`: `partial` is the
-    /// operation's value as a partial resource. `multi_replace` marks a
-    /// replace of a whole multi-valued attribute.
-    fn parent(
-        &self,
-        o: &PatchOperation,
-        p: &PatchPath,
-        under: &[&Rule],
-        partial: Option<Value>,
-        whole_attr: bool,
-    ) -> ScimResult<Vec<PatchOperation>> {
-        let mut ops = Vec::new();
-        let Some(partial) = partial.filter(|_| o.op != PatchOpKind::Remove) else {
-            ops.extend(
-                under
-                    .iter()
-                    .map(|r| op(PatchOpKind::Remove, Some(r.upstream.patch_path()), None)),
-            );
-            if self.passes() && p.filter.is_none() {
-                ops.push(o.clone());
-            }
-            return Ok(ops);
-        };
-        let mut mapped = self.map_in(&partial, false)?;
-        let replaces_all =
-            o.op == PatchOpKind::Replace && whole_attr && under.iter().any(|r| r.tenant.multi);
-        for r in under {
-            match r.upstream.take(&mut mapped) {
-                Some(v) => ops.push(op(o.op, Some(r.upstream.patch_path()), Some(v))),
-                None if replaces_all => {
-                    ops.push(op(PatchOpKind::Remove, Some(r.upstream.patch_path()), None))
-                }
-                None => {}
-            }
-        }
-        let ups: Vec<&Endpoint> = under.iter().map(|r| &r.upstream).collect();
-        super::endpoint::prune(&mut mapped, &ups);
-        ops.extend(leftover_ops(o.op, mapped));
-        Ok(ops)
-    }
-
-    fn path_less(&self, o: &PatchOperation) -> ScimResult<Vec<PatchOperation>> {
-        let value = o
-            .value
-            .as_ref()
-            .map(|v| self.expand_keys(v))
-            .unwrap_or(Value::Null);
-        let mut ops = Vec::new();
-        if o.op == PatchOpKind::Replace {
-            // §3.5.2.3: a multi-valued attribute in the value is replaced
-            // whole, so a rule element it lacks is removed upstream.
-            for r in self
-                .rules
-                .iter()
-                .filter(|r| r.tenant.multi && r.tenant.get(&value).is_none())
-            {
-                let holder = match &r.tenant.urn {
-                    Some(u) => value.get(u.as_str()),
-                    None => Some(&value),
-                };
-                if holder
-                    .and_then(Value::as_object)
-                    .is_some_and(|h| crate::scim::json::get_ci(h, &r.tenant.attr).is_some())
-                {
-                    ops.push(op(PatchOpKind::Remove, Some(r.upstream.patch_path()), None));
-                }
-            }
-        }
-        let mapped = self.map_in(&value, false)?;
-        if mapped.as_object().is_some_and(|m| !m.is_empty()) {
-            ops.push(op(o.op, None, Some(mapped)));
-        }
-        Ok(ops)
-    }
-
-    /// Path-less value keys written as paths (`name.givenName`,
-    /// `urn:...:User:department`) nested as attributes.
-    fn expand_keys(&self, v: &Value) -> Value {
-        let Value::Object(m) = v else {
-            return v.clone();
-        };
-        let mut out = Value::Object(Map::new());
-        for (k, val) in m {
-            let is_schema = self
-                .tenant_extensions
-                .iter()
-                .chain(std::iter::once(&self.tenant_schema))
-                .any(|e| e.eq_ignore_ascii_case(k));
-            let path = (!is_schema && (k.contains('.') || has_urn_prefix(k)))
-                .then(|| AttrPath::parse(k).ok())
-                .flatten();
-            let Some(path) = path else {
-                super::resource::merge_into(&mut out, k, val.clone());
-                continue;
-            };
-            let urn = path
-                .urn
-                .filter(|u| !u.eq_ignore_ascii_case(&self.tenant_schema));
-            let inner = match &path.sub_attr {
-                Some(s) => json!({ s.as_str(): val }),
-                None => val.clone(),
-            };
-            match urn {
-                Some(u) => {
-                    super::resource::merge_into(&mut out, &u, json!({ path.attr.as_str(): inner }))
-                }
-                None => super::resource::merge_into(&mut out, &path.attr, inner),
-            }
-        }
-        out
-    }
-}
-
-/// One operation per top-level member of what passed through (`urn:attr`
-/// for members of extension objects).
-fn leftover_ops(kind: PatchOpKind, mapped: Value) -> Vec<PatchOperation> {
-    let Value::Object(m) = mapped else {
-        return Vec::new();
-    };
-    let mut ops = Vec::new();
-    for (k, v) in m {
-        match v {
-            Value::Object(inner) if has_urn_prefix(&k) => {
-                for (a, v) in inner {
-                    let path = PatchPath {
-                        attr: AttrPath {
-                            urn: Some(k.clone()),
-                            attr: a,
-                            sub_attr: None,
-                        },
-                        filter: None,
-                        sub_attr: None,
-                    };
-                    ops.push(op(kind, Some(path), Some(v)));
-                }
-            }
-            v => {
-                let path = PatchPath {
-                    attr: AttrPath::simple(&k),
-                    filter: None,
-                    sub_attr: None,
-                };
-                ops.push(op(kind, Some(path), Some(v)));
-            }
-        }
-    }
-    ops
 }
 
 /// The endpoint is on this attribute; a path without URN matches an
