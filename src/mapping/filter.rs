@@ -187,34 +187,37 @@ impl ResourceMapping {
             .filter_map(|c| filter_conditions(c))
             .flatten()
             .collect();
-        let group: Vec<&Rule> = match rules.iter().find(|r| {
-            !r.tenant.select.is_empty()
-                && r.tenant.select.iter().all(|s| {
-                    conds
+        let (selector, group): (&Vec<(String, serde_json::Value)>, Vec<&Rule>) =
+            match rules.iter().find(|r| {
+                !r.tenant.select.is_empty()
+                    && r.tenant.select.iter().all(|s| {
+                        conds
+                            .iter()
+                            .any(|c| same_select(std::slice::from_ref(s), std::slice::from_ref(c)))
+                    })
+            }) {
+                Some(first) => (
+                    &first.tenant.select,
+                    rules
                         .iter()
-                        .any(|c| same_select(std::slice::from_ref(s), std::slice::from_ref(c)))
-                })
-        }) {
-            Some(first) => rules
-                .iter()
-                .copied()
-                .filter(|r| same_select(&r.tenant.select, &first.tenant.select))
-                .collect(),
-            None => {
-                let apart = rules
-                    .iter()
-                    .all(|r| !r.tenant.select.is_empty() && disjoint(&conds, &r.tenant.select));
-                return if apart && self.passes() {
-                    Ok(keep())
-                } else {
-                    Err(self.unmappable(&Filter::ValuePath {
-                        path: path.clone(),
-                        filter: Box::new(inner.clone()),
-                    }))
-                };
-            }
-        };
-        let selector = &group[0].tenant.select;
+                        .copied()
+                        .filter(|r| same_select(&r.tenant.select, &first.tenant.select))
+                        .collect(),
+                ),
+                None => {
+                    let apart = rules
+                        .iter()
+                        .all(|r| !r.tenant.select.is_empty() && disjoint(&conds, &r.tenant.select));
+                    return if apart && self.passes() {
+                        Ok(keep())
+                    } else {
+                        Err(self.unmappable(&Filter::ValuePath {
+                            path: path.clone(),
+                            filter: Box::new(inner.clone()),
+                        }))
+                    };
+                }
+            };
         let mut out = Vec::new();
         for c in conjuncts {
             let is_selector = filter_conditions(c).is_some_and(|cs| {

@@ -138,12 +138,12 @@ impl ResourceMapping {
             }
         }
         let selectors = || on_attr.iter().filter(|r| !r.tenant.select.is_empty());
+        // Where the attribute sits: a path without URN may name an
+        // extension attribute.
+        let holder = urn.or_else(|| on_attr.first().and_then(|r| r.tenant.urn.as_deref()));
         match (sub, &select) {
             (None, None) => {
-                let partial = o
-                    .value
-                    .clone()
-                    .map(|v| wrap(urn.or(on_attr[0].tenant.urn.as_deref()), attr, v));
+                let partial = o.value.clone().map(|v| wrap(holder, attr, v));
                 self.parent(o, p, &on_attr, partial, true)
             }
             (None, Some(Some(c))) if selectors().any(|r| same_select(c, &r.tenant.select)) => {
@@ -156,11 +156,7 @@ impl ResourceMapping {
                     if let Some(m) = el.as_object_mut() {
                         m.extend(c.iter().cloned());
                     }
-                    wrap(
-                        urn.or(under[0].tenant.urn.as_deref()),
-                        attr,
-                        Value::Array(vec![el]),
-                    )
+                    wrap(holder, attr, Value::Array(vec![el]))
                 });
                 self.parent(o, p, &under, element, false)
             }
