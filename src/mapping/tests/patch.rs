@@ -230,3 +230,31 @@ fn group_members_map_to_a_list_attribute() {
         ])
     );
 }
+
+#[test]
+fn complex_extension_attribute_and_flattened_element() {
+    let m = fixture("payroll");
+    let out = rewrite(
+        users(&m),
+        json!([
+            {"op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": {"value": "m-1"}},
+            {"op": "replace", "path": "addresses[type eq \"work\"]", "value": {"locality": "Paris", "country": "fr"}},
+            {"op": "replace", "path": "addresses[type eq \"work\"].region", "value": "IDF"},
+            {"op": "remove", "path": "addresses[type eq \"work\"]"},
+        ]),
+    );
+    assert_eq!(
+        out,
+        json!([
+            {"op": "replace", "path": "managerId", "value": "m-1"},
+            {"op": "replace", "path": "city", "value": "Paris"},
+            {"op": "replace", "path": "country", "value": "FR"},
+            {"op": "replace", "path": "state", "value": "IDF"},
+            {"op": "remove", "path": "street"},
+            {"op": "remove", "path": "city"},
+            {"op": "remove", "path": "state"},
+            {"op": "remove", "path": "zip"},
+            {"op": "remove", "path": "country"},
+        ])
+    );
+}
