@@ -155,7 +155,7 @@ impl ResourceMapping {
                 {
                     return Err(self.unmappable(path));
                 }
-                let v = forward(&r.transforms, json_value(value), &path.to_string())
+                let v = forward(&r.transforms, json_value(value), path)
                     .map_err(|_| self.unmappable(path))?;
                 mapped = try_comp_value(&v).ok_or_else(|| self.unmappable(path))?;
                 Test::Compare(op, &mapped)

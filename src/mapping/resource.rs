@@ -25,13 +25,18 @@ impl ResourceMapping {
     /// schema. Fails with 400 `invalidValue` naming the attribute when a
     /// `map_strict` transform meets a value it does not list.
     pub fn to_upstream(&self, resource: &Value) -> ScimResult<Value> {
+        self.map_in(resource.clone(), true)
+    }
+
+    /// [`Self::to_upstream`] on an owned resource, saving a copy.
+    pub fn into_upstream(&self, resource: Value) -> ScimResult<Value> {
         self.map_in(resource, true)
     }
 
     /// Tenant → upstream; `full` for a whole resource (defaults, constants
     /// and `schemas`), not for a PATCH value.
-    pub(crate) fn map_in(&self, resource: &Value, full: bool) -> ScimResult<Value> {
-        let mut rest = resource.clone();
+    pub(crate) fn map_in(&self, resource: Value, full: bool) -> ScimResult<Value> {
+        let mut rest = resource;
         let mut out = start(&rest, full);
         for ep in &self.never_upstream {
             ep.take(&mut rest);
@@ -39,7 +44,7 @@ impl ResourceMapping {
         for r in &self.rules {
             match r.tenant.take(&mut rest) {
                 Some(v) => {
-                    let v = forward(&r.transforms, v, &r.tenant.to_string())?;
+                    let v = forward(&r.transforms, v, &r.tenant)?;
                     r.upstream.put(&mut out, v, false);
                 }
                 None if full => {
@@ -72,7 +77,12 @@ impl ResourceMapping {
     /// An upstream resource in the tenant-facing schema. Never fails: a
     /// value a transform cannot invert passes unchanged.
     pub fn to_tenant(&self, resource: &Value) -> Value {
-        let mut rest = resource.clone();
+        self.into_tenant(resource.clone())
+    }
+
+    /// [`Self::to_tenant`] on an owned resource, saving a copy.
+    pub fn into_tenant(&self, resource: Value) -> Value {
+        let mut rest = resource;
         let mut out = start(&rest, true);
         for ep in self
             .hidden
@@ -107,7 +117,7 @@ impl ResourceMapping {
             out.as_object_mut().and_then(|o| get_ci_mut(o, "Resources"))
         {
             for item in items.iter_mut() {
-                *item = self.to_tenant(item);
+                *item = self.into_tenant(std::mem::take(item));
             }
         }
         out
@@ -255,7 +265,7 @@ impl CompiledMapping {
             if is_error(resp) {
                 *resp = self.error_to_tenant(resp, m);
             } else if let Some(m) = m {
-                *resp = m.to_tenant(resp);
+                *resp = m.into_tenant(std::mem::take(resp));
             }
         }
         out

@@ -135,14 +135,19 @@ pub(crate) fn keeps_order(transforms: &[Transform]) -> bool {
         .all(|t| matches!(t, Transform::Trim | Transform::Case(_)))
 }
 
-/// Tenant → upstream. `attr` names the attribute in the error.
-pub(crate) fn forward(transforms: &[Transform], value: Value, attr: &str) -> ScimResult<Value> {
+/// Tenant → upstream. `attr` names the attribute in the error (formatted
+/// only then: this runs for every mapped value).
+pub(crate) fn forward(
+    transforms: &[Transform],
+    value: Value,
+    attr: &dyn std::fmt::Display,
+) -> ScimResult<Value> {
     transforms
         .iter()
         .try_fold(value, |v, t| forward_one(t, v, attr))
 }
 
-fn forward_one(t: &Transform, v: Value, attr: &str) -> ScimResult<Value> {
+fn forward_one(t: &Transform, v: Value, attr: &dyn std::fmt::Display) -> ScimResult<Value> {
     if let (Value::Array(items), false) = (&v, matches!(t, Transform::Join(_))) {
         return items
             .iter()

@@ -117,7 +117,7 @@ impl ResourceMapping {
         };
         if let Some(r) = on_attr.iter().find(|r| sub_eq(r) && sel_eq(r)) {
             let value = match &o.value {
-                Some(v) => Some(forward(&r.transforms, v.clone(), &r.tenant.to_string())?),
+                Some(v) => Some(forward(&r.transforms, v.clone(), &r.tenant)?),
                 None => None,
             };
             return Ok(vec![op(o.op, Some(r.upstream.patch_path()), value)]);
@@ -208,10 +208,7 @@ impl ResourceMapping {
         let sub = r.upstream.sub.clone().unwrap_or_else(|| "value".into());
         let mut mapped = Vec::new();
         for (_, v) in conditions {
-            mapped.push((
-                sub.clone(),
-                forward(&r.transforms, v.clone(), &r.tenant.to_string())?,
-            ));
+            mapped.push((sub.clone(), forward(&r.transforms, v.clone(), &r.tenant)?));
         }
         let path = PatchPath {
             attr: AttrPath {

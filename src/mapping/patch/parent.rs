@@ -56,7 +56,7 @@ impl ResourceMapping {
             }
             return Ok(ops);
         };
-        let mut mapped = self.map_in(&partial, false)?;
+        let mut mapped = self.map_in(partial, false)?;
         let replaces_all =
             o.op == PatchOpKind::Replace && whole_attr && under.iter().any(|r| r.tenant.multi);
         for r in under {
@@ -101,7 +101,7 @@ impl ResourceMapping {
                 }
             }
         }
-        let mapped = self.map_in(&value, false)?;
+        let mapped = self.map_in(value, false)?;
         if mapped.as_object().is_some_and(|m| !m.is_empty()) {
             ops.push(op(o.op, None, Some(mapped)));
         }
