@@ -10,6 +10,7 @@ pub mod config;
 pub mod dialect;
 pub mod error;
 pub mod limit;
+pub mod mapping;
 pub mod rewrite;
 pub mod run;
 pub mod scim;
