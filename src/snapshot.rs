@@ -79,6 +79,8 @@ pub struct Tenant {
     pub cache: Option<crate::cache::CacheSettings>,
     /// The IdP dialect normalized, where configured.
     pub dialect: Option<crate::dialect::TenantDialect>,
+    /// The tenant-facing schemas, validation and mapping.
+    pub schema: Arc<crate::tenant_schema::TenantSchema>,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
 }
@@ -244,6 +246,7 @@ impl Tenant {
             limits: Default::default(),
             cache: None,
             dialect: None,
+            schema: crate::tenant_schema::TenantSchema::shared_standard(),
             metrics: Default::default(),
         }
     }

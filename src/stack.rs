@@ -30,6 +30,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod dialect_stage;
+mod schema_stage;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -290,6 +291,27 @@ where
         None => body,
     };
 
+    // The tenant's schema: writes and searches validated and mapped to the
+    // upstream's schema; discovery answered here, from the tenant's view.
+    let stage = schema_stage::inbound(
+        &tenant.schema,
+        &parts.method,
+        &parts.headers,
+        &routed.scim_path,
+        query,
+        body,
+        &routed.public_base,
+    )
+    .map_err(|e| GatewayError::client_reason(e, "schema"))?;
+    let mut inbound = match stage {
+        schema_stage::Stage::Forward(inbound) => inbound,
+        schema_stage::Stage::Answer(answer) => {
+            let (parts, body) = answer.into_parts();
+            return Ok(Response::from_parts(parts, Full::new(body)));
+        }
+    };
+    let (query, body) = (inbound.query.take(), std::mem::take(&mut inbound.body));
+
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. Keys are per tenant.
     let segment = first_segment(&routed.scim_path).unwrap_or("");
@@ -403,6 +425,8 @@ where
         UpstreamTarget::Builtin(_) => response,
         UpstreamTarget::Http(http) => rewrite_response(response, &http.rebase, &routed.public_base),
     };
+    // In the tenant's schema again.
+    let response = schema_stage::outbound(&inbound, response);
     if let Some((key, ttl)) = cache {
         gateway.cache.put(
             key,
