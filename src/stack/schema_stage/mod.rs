@@ -44,6 +44,8 @@ pub enum Shape {
     List,
     /// A BulkResponse.
     Bulk,
+    /// A ListResponse of several resource types (`/.search` at the root).
+    Mixed,
     /// Nothing to map (DELETE, unmapped tenants, other endpoints).
     Opaque,
 }
@@ -97,16 +99,20 @@ pub fn inbound<'t>(
         return bulk(schema, headers, query, body);
     }
     if first.eq_ignore_ascii_case(".search") && second.is_none() {
-        if table.is_some() {
-            return Err(ScimError::invalid_value(
-                "searching across resource types is not available for this tenant; \
-                 search /Users/.search or /Groups/.search",
-            ));
+        if *method != Method::POST || (!schema.validate && table.is_none()) {
+            return Ok(forward(query, body));
         }
-        if *method == Method::POST && schema.validate {
+        let Some(table) = table else {
             ListQuery::from_search_body(&json_body(headers, &body)?)?;
-        }
-        return Ok(forward(query, body));
+            return Ok(forward(query, body));
+        };
+        return Ok(Stage::Forward(Inbound {
+            query,
+            body: root_search_body(schema, table, headers, &body)?,
+            mapping: None,
+            table: Some(table),
+            shape: Shape::Mixed,
+        }));
     }
     if first.eq_ignore_ascii_case("Me") {
         return Ok(forward(query, body));
@@ -403,29 +409,103 @@ fn search_body(
     }
     let mut value = json_body(headers, body)?;
     ListQuery::from_search_body(&value)?;
-    let Some(m) = mapping else {
+    if mapping.is_none() {
         return Ok(body.clone());
+    }
+    rewrite_search(&[mapping], &mut value)?;
+    Ok(to_bytes(&value))
+}
+
+/// A SearchRequest across resource types (RFC 7644 §3.4.3 at the root):
+/// filter and sortBy must mean the same upstream for every type (a type
+/// the table does not map reads them as sent), else they cannot be sent as
+/// one search; projections take the union.
+fn root_search_body(
+    schema: &TenantSchema,
+    table: &CompiledMapping,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> ScimResult<Bytes> {
+    let mut value = json_body(headers, body)?;
+    ListQuery::from_search_body(&value)?;
+    let unmapped = schema
+        .registry
+        .resource_types()
+        .iter()
+        .any(|rt| table.resource(&rt.name).is_none());
+    let mut ms: Vec<Option<&ResourceMapping>> = table.resources().map(Some).collect();
+    if unmapped {
+        ms.push(None);
+    }
+    rewrite_search(&ms, &mut value)?;
+    Ok(to_bytes(&value))
+}
+
+/// Rewrites the parameters of a SearchRequest for every reader in `ms`
+/// (`None`: a type read as sent).
+fn rewrite_search(ms: &[Option<&ResourceMapping>], value: &mut Value) -> ScimResult<()> {
+    let Value::Object(obj) = value else {
+        return Ok(());
     };
-    if let Value::Object(obj) = &mut value {
-        for (key, v) in obj.iter_mut() {
-            if let Some(s) = v.as_str() {
-                if let Some(mapped) = map_param(m, key, s)? {
-                    *v = Value::String(mapped);
-                }
-            } else if let Value::Array(items) = v {
-                if is_projection(key) {
-                    for item in items.iter_mut() {
-                        if let Some(s) = item.as_str() {
-                            if let Some(mapped) = map_param(m, key, s)? {
-                                *item = Value::String(mapped);
-                            }
-                        }
+    for (key, v) in obj.iter_mut() {
+        if is_projection(key) {
+            // `attributes` is a list of strings (RFC 7644 §3.4.3); some
+            // clients send one comma-separated string. Same form back.
+            let names: Vec<&str> = match &*v {
+                Value::String(s) => s.split(',').collect(),
+                Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+                _ => continue,
+            };
+            let joined = names.join(",");
+            // Naming an attribute a type lacks is harmless in a
+            // projection: the union serves every type.
+            let mut union: Vec<String> = Vec::new();
+            for m in ms {
+                let mapped = match m {
+                    Some(m) => map_param(m, key, &joined)?.unwrap_or_else(|| joined.clone()),
+                    None => joined.clone(),
+                };
+                for name in mapped.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    if !union.iter().any(|n| n.eq_ignore_ascii_case(name)) {
+                        union.push(name.to_string());
                     }
                 }
             }
+            *v = match &*v {
+                Value::String(_) => Value::String(union.join(",")),
+                _ => Value::Array(union.into_iter().map(Value::String).collect()),
+            };
+            continue;
+        }
+        let Some(s) = v.as_str() else {
+            continue;
+        };
+        let mut agreed: Option<String> = None;
+        for m in ms {
+            let mapped = match m {
+                Some(m) => map_param(m, key, s)?.unwrap_or_else(|| s.to_string()),
+                None => s.to_string(),
+            };
+            match &agreed {
+                Some(a) if *a != mapped => {
+                    let endpoint = ms
+                        .iter()
+                        .flatten()
+                        .next()
+                        .map_or("Users", |m| m.endpoint().trim_start_matches('/'));
+                    return Err(ScimError::invalid_filter(format!(
+                        "{key} \"{s}\" names attributes kept differently per resource type \
+                         at this tenant's backend; search /{endpoint}/.search instead"
+                    )));
+                }
+                _ => agreed = Some(mapped),
+            }
+        }
+        if let Some(a) = agreed {
+            *v = Value::String(a);
         }
     }
-    Ok(to_bytes(&value))
+    Ok(())
 }
 
 fn is_projection(key: &str) -> bool {

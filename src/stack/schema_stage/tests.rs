@@ -307,15 +307,35 @@ fn a_mapped_tenant_speaks_the_upstreams_names_upstream() {
     .unwrap_err();
     assert_eq!(e.scim_type(), Some(ScimType::InvalidFilter));
     assert!(e.detail().contains("title"), "{}", e.detail());
+    // At the root, a filter must read the same for every type: userName
+    // is `login` for Users but itself for Groups (unmapped).
+    let search = |f: &str| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], "filter": f});
     let e = run(
         &schema,
         Method::POST,
         "/.search",
         None,
-        json!({"filter": "userName eq \"x\""}),
+        search("userName eq \"x\""),
     )
     .unwrap_err();
-    assert_eq!(e.status(), 400);
+    assert_eq!(e.scim_type(), Some(ScimType::InvalidFilter));
+    assert!(e.detail().contains("/Users/.search"), "{}", e.detail());
+    let i = forwarded(run(
+        &schema,
+        Method::POST,
+        "/.search",
+        None,
+        search("id eq \"7\""),
+    ));
+    assert_eq!(i.shape, Shape::Mixed);
+    assert_eq!(body_of(&i)["filter"], json!("id eq \"7\""));
+    let list = json!({"Resources": [
+        {"schemas": ["urn:legacyhr:schemas:Employee"], "id": "7", "login": "bjensen"},
+        {"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "id": "8", "displayName": "g"}]});
+    let out = outbound(&i, Response::new(to_bytes(&list)));
+    let v: Value = serde_json::from_slice(out.body()).unwrap();
+    assert_eq!(v["Resources"][0]["userName"], json!("bjensen"), "{v}");
+    assert_eq!(v["Resources"][1]["displayName"], json!("g"), "{v}");
 }
 
 #[test]
