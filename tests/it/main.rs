@@ -12,6 +12,7 @@ mod limits;
 mod mtls;
 mod oauth;
 mod peers_selftest;
+mod replay;
 mod resilience;
 mod shared_limits;
 mod store_api;

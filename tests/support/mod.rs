@@ -8,5 +8,6 @@ pub mod issuer;
 pub mod peers;
 pub mod pki;
 pub mod process;
+pub mod recorder;
 pub mod redis;
 pub mod store;
