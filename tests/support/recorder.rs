@@ -73,7 +73,7 @@ impl RecordingStore {
                                 let (parts, body) = resp.into_parts();
                                 Ok::<_, Infallible>(hyper::Response::from_parts(
                                     parts,
-                                    Full::new(Bytes::from(body)),
+                                    Full::new(body),
                                 ))
                             }
                         });
