@@ -1,7 +1,6 @@
 //! A real upstream that records what it receives: the built-in store (with
 //! any schema registry) served over HTTP on 127.0.0.1, every request kept
 //! as (method, path and query, JSON body) for the test to inspect.
-use bytes::Bytes;
 use http_body_util::Full;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
