@@ -12,7 +12,7 @@ use crate::limit::{Admitted, Limiter, Refused};
 use crate::rewrite::Rebase;
 use crate::scim::error::ScimError;
 use crate::server::{ConnInfo, Handler};
-use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamTarget};
+use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamProtocol, UpstreamTarget};
 use crate::telemetry::events::{
     AuthFailed, CacheLookup, Limited as LimitedEvent, RequestCompleted,
 };
@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 
 mod dialect_stage;
 mod schema_stage;
+mod scim11_stage;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -391,27 +392,36 @@ where
         ),
     };
     let started = Instant::now();
-    let response = upstream::forward(
-        upstream,
-        UpstreamRequest {
-            method: parts.method,
-            path: routed.scim_path,
-            query,
-            headers: parts.headers,
-            body,
-            request_id: request_id.to_string(),
-            client_ip: conn.peer.ip(),
-            client_proto: if conn.tls { "https" } else { "http" },
-            client_host: routed.host,
-            public_base: match upstream.target {
-                UpstreamTarget::Builtin(_) => Some(routed.public_base.clone()),
-                UpstreamTarget::Http(_) => None,
-            },
+    let request = UpstreamRequest {
+        method: parts.method,
+        path: routed.scim_path,
+        query,
+        headers: parts.headers,
+        body,
+        request_id: request_id.to_string(),
+        client_ip: conn.peer.ip(),
+        client_proto: if conn.tls { "https" } else { "http" },
+        client_host: routed.host,
+        public_base: match upstream.target {
+            UpstreamTarget::Builtin(_) => Some(routed.public_base.clone()),
+            UpstreamTarget::Http(_) => None,
         },
-        snapshot.server.max_response_body_bytes,
-        deadline,
-    )
-    .await;
+    };
+    let max_response = snapshot.server.max_response_body_bytes;
+    let response = match upstream.protocol {
+        UpstreamProtocol::Scim2 => {
+            upstream::forward(upstream, request, max_response, deadline).await
+        }
+        UpstreamProtocol::Scim11 => {
+            Box::pin(scim11_stage::forward(
+                upstream,
+                request,
+                max_response,
+                deadline,
+            ))
+            .await
+        }
+    };
     if let Some(resource_type) = invalidate {
         gateway.cache.invalidate(tenant.id.as_str(), &resource_type);
     }

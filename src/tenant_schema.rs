@@ -43,6 +43,21 @@ impl TenantSchema {
             .clone()
     }
 
+    /// The same face without Bulk (for backends the gateway cannot yet
+    /// run a Bulk request against).
+    pub fn without_bulk(&self) -> TenantSchema {
+        TenantSchema {
+            registry: self.registry.clone(),
+            mapping: self.mapping.clone(),
+            validate: self.validate,
+            capabilities: crate::scim::discovery::Capabilities {
+                bulk: None,
+                ..self.capabilities.clone()
+            },
+            bulk: self.bulk,
+        }
+    }
+
     pub fn new(
         registry: SchemaRegistry,
         mapping: Option<CompiledMapping>,

@@ -183,6 +183,12 @@ fn compile_with(
         );
         let compiled = compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p);
         if let (Some(tenant), Some(schema)) = (compiled, schema) {
+            // A SCIM 1.1 backend gets no Bulk (not translated yet).
+            let schema = if tenant.upstream.protocol == crate::snapshot::UpstreamProtocol::Scim11 {
+                Arc::new(schema.without_bulk())
+            } else {
+                schema
+            };
             let tenant = Tenant { schema, ..tenant };
             if tenants.contains_key(tenant.id.as_str()) {
                 p.add(
@@ -518,6 +524,24 @@ fn compile_upstream(
     if let Some(r) = &u.resilience {
         upstream.resilience_settings = auth::resilience(r, p, &format!("{loc}.resilience"))?;
     }
+    upstream.protocol = match (u.dialect.as_deref(), &upstream.target) {
+        (None | Some("scim2"), _) => crate::snapshot::UpstreamProtocol::Scim2,
+        (Some("scim1.1"), UpstreamTarget::Http(_)) => crate::snapshot::UpstreamProtocol::Scim11,
+        (Some("scim1.1"), UpstreamTarget::Builtin(_)) => {
+            p.add(
+                format!("{loc}.dialect"),
+                "the built-in store speaks SCIM 2.0; \"scim1.1\" is for kind = \"http\"",
+            );
+            return None;
+        }
+        (Some(other), _) => {
+            p.add(
+                format!("{loc}.dialect"),
+                format!("\"{other}\" is not a SCIM dialect; use \"scim2\" or \"scim1.1\""),
+            );
+            return None;
+        }
+    };
     Some(upstream)
 }
 

@@ -136,6 +136,9 @@ pub struct UpstreamSection {
     pub limits: Option<LimitsSection>,
     /// Retries and the circuit breaker.
     pub resilience: Option<ResilienceSection>,
+    /// `kind = "http"`: the protocol the upstream speaks: `"scim2"`
+    /// (default) or `"scim1.1"` (translated both ways by the gateway).
+    pub dialect: Option<String>,
 }
 
 /// `[upstreams.NAME.resilience]`

@@ -14,6 +14,7 @@ mod oauth;
 mod peers_selftest;
 mod replay;
 mod resilience;
+mod scim11;
 mod shared_limits;
 mod store_api;
 mod store_errors;

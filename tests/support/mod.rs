@@ -10,4 +10,5 @@ pub mod pki;
 pub mod process;
 pub mod recorder;
 pub mod redis;
+pub mod scim11;
 pub mod store;

@@ -96,6 +96,11 @@ pub fn inbound<'t>(
         if *method != Method::POST {
             return Ok(forward(query, body));
         }
+        if schema.capabilities.bulk.is_none() {
+            return Err(ScimError::not_implemented(
+                "Bulk is not available for this tenant (see /ServiceProviderConfig)",
+            ));
+        }
         return bulk(schema, headers, query, body);
     }
     if first.eq_ignore_ascii_case(".search") && second.is_none() {
