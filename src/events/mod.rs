@@ -6,7 +6,7 @@
 //! sequence order ([`outbox`]), per-sink cursors ([`cursor`]), the retry
 //! schedule ([`retry`]), the dead-letter store ([`deadletter`]), the
 //! dispatcher that drives every sink ([`dispatch`]), and the webhook sink
-//! ([`webhook`]). The outbox itself is *written* by the audit journal
+//! ([`webhook`]), and the `events` subcommands ([`admin`]). The outbox itself is *written* by the audit journal
 //! (`src/audit/`); this module only reads it.
 //!
 //! Delivery is at-least-once: a sink's cursor moves only after the sink
@@ -17,6 +17,7 @@
 //! May depend on: `scim` (pure helpers), `telemetry`, hyper/rustls for the
 //! webhook client. Nothing on the request path depends on this module
 //! except through the journal.
+pub mod admin;
 pub mod bulk;
 pub mod changes;
 pub mod cloudevent;
