@@ -237,13 +237,14 @@ async fn rejected_events_are_dead_lettered_and_redeliver_replays_them() {
         outbox.append(user_event("acme", &format!("u{i}"), "x"));
     }
     let dir = outbox.path().to_path_buf();
-    eventually("3 dead letters", || {
+    // The dead letter is stored before the cursor moves past its event.
+    eventually("3 dead letters and the cursor past them", || {
         deadletter::list(&dir, "webhook.acme.main").unwrap().len() == 3
+            && read_cursor(&dir, "webhook.acme.main").unwrap() == Some(3)
     })
     .await;
     // A 400 is not retried: one attempt each, and the sink moved on.
     assert_eq!(receiver.attempts(), 3);
-    assert_eq!(read_cursor(&dir, "webhook.acme.main").unwrap(), Some(3));
     let letters = deadletter::list(&dir, "webhook.acme.main").unwrap();
     assert_eq!(letters[0].attempts, 1);
     assert!(
