@@ -130,6 +130,7 @@ fn the_receiver_verifies_with_the_spec_test_vector() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_delivered_once_in_order_and_signed() {
+    scim_gateway::telemetry::metrics_handle();
     let mut outbox = TestOutbox::new("order");
     let key = secret(7);
     let receiver = WebhookReceiver::spawn(&[&key]);
@@ -295,6 +296,31 @@ async fn rejected_events_are_dead_lettered_and_redeliver_replays_them() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_delivers_dead_letters_straight_to_a_sink() {
+    let mut outbox = TestOutbox::new("resend");
+    let key = secret(6);
+    let receiver = WebhookReceiver::spawn(&[&key]);
+    receiver.set_mode(Mode::Fail(410));
+    let hook = sink(outbox.path(), "acme", "main", &receiver, &key);
+    let running = start(dispatcher(outbox.path(), std::slice::from_ref(&hook)));
+    outbox.append(user_event("acme", "u1", "x"));
+    outbox.append(user_event("acme", "u2", "x"));
+    let dir = outbox.path().to_path_buf();
+    eventually("2 dead letters", || {
+        read_cursor(&dir, "webhook.acme.main").unwrap() == Some(2)
+    })
+    .await;
+    running.stop().await;
+    receiver.set_mode(Mode::Accept);
+    let report = deadletter::resend(&dir, hook.as_ref(), None).await.unwrap();
+    assert_eq!((report.delivered, report.failed, report.skipped), (2, 0, 0));
+    assert_eq!(first_arrivals(&receiver.received()).0, vec![1, 2]);
+    assert!(deadletter::list(&dir, "webhook.acme.main")
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tenants_never_receive_each_others_events() {
     let mut outbox = TestOutbox::new("tenants");
     let (acme_key, globex_key) = (secret(11), secret(12));
@@ -370,7 +396,7 @@ async fn a_restart_resumes_after_the_cursor() {
         outbox.append(user_event("acme", &format!("u{i}"), "x"));
     }
     let hook = sink(outbox.path(), "acme", "main", &receiver, &key);
-    let running = start(dispatcher(outbox.path(), &[hook.clone()]));
+    let running = start(dispatcher(outbox.path(), std::slice::from_ref(&hook)));
     receiver.wait_for_distinct(4, WAIT).await;
     running.stop().await;
     for i in 4..7 {

@@ -1,51 +1,19 @@
-//! The dispatcher: one task per sink reads the outbox after the sink's
-//! cursor and hands it the events in sequence order, one at a time.
-//!
-//! A failed event blocks its sink (retried with the sink's
-//! [`RetryPolicy`]) until it is delivered or dead-lettered, so a sink sees
-//! every resource's events in order. The cursor is written after each
-//! acknowledgement (at-least-once). Requeued dead letters
-//! ([`deadletter::requeue`]) are delivered before further outbox events.
-//! A housekeeping task deletes the segments every sink is done with and
-//! publishes the outbox depth.
-//!
-//! One dispatcher per outbox directory: cursors are not shared between
-//! processes.
+//! One sink's loop: requeued dead letters first, then outbox events after
+//! the sink's cursor, each retried until delivered, dead-lettered or
+//! stopped; the cursor is written after each acknowledgement.
+use super::{blocking, Shared};
 use crate::events::cursor::{read_cursor, write_cursor};
 use crate::events::deadletter::{self, DeadLetter};
 use crate::events::metrics::{self, DeliveryFailed, EventDeadLettered, EventDelivered};
-use crate::events::outbox::{highest_seq, remove_delivered_segments, OutboxReader, OutboxRecord};
+use crate::events::outbox::{OutboxReader, OutboxRecord};
 use crate::events::retry::{jitter, RetryPolicy};
-use crate::events::{is_valid_sink_name, Sink};
+use crate::events::Sink;
 use crate::scim::datetime::DateTime;
-use std::future::Future;
 use std::io;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-
-/// Where the outbox is and how eagerly to read it.
-#[derive(Debug, Clone)]
-pub struct DispatcherSettings {
-    /// The events directory: `outbox/`, `deadletter/` live under it.
-    pub dir: PathBuf,
-    /// How often to look for new events when no durable-seq watch tells
-    /// us (and as a fallback when one does).
-    pub poll_interval: Duration,
-    /// Records read per batch.
-    pub batch_size: usize,
-    /// How often to delete delivered segments and publish the depth.
-    pub housekeeping_interval: Duration,
-}
-
-/// Drives every sink over one outbox.
-pub struct Dispatcher {
-    settings: DispatcherSettings,
-    sinks: Vec<(Arc<dyn Sink>, RetryPolicy)>,
-    durable: Option<watch::Receiver<u64>>,
-}
 
 /// How one event's delivery ended.
 enum Outcome {
@@ -54,110 +22,13 @@ enum Outcome {
     Stopped,
 }
 
-struct Shared {
-    settings: DispatcherSettings,
-    /// Each sink's cursor as last written (0 until loaded: conservative
-    /// for segment deletion).
-    cursors: Vec<AtomicU64>,
-}
-
-// === impl DispatcherSettings ===
-
-impl DispatcherSettings {
-    /// Defaults: poll every 250 ms, batches of 256, housekeeping every 5 s.
-    pub fn new(dir: impl Into<PathBuf>) -> Self {
-        DispatcherSettings {
-            dir: dir.into(),
-            poll_interval: Duration::from_millis(250),
-            batch_size: 256,
-            housekeeping_interval: Duration::from_secs(5),
-        }
-    }
-}
-
-// === impl Dispatcher ===
-
-impl Dispatcher {
-    pub fn new(settings: DispatcherSettings) -> Self {
-        Dispatcher {
-            settings,
-            sinks: Vec::new(),
-            durable: None,
-        }
-    }
-
-    /// Adds a sink with its retry policy.
-    pub fn with_sink(mut self, sink: Arc<dyn Sink>, policy: RetryPolicy) -> Self {
-        self.sinks.push((sink, policy));
-        self
-    }
-
-    /// Reads only up to the writer's highest durable seq, and wakes up as
-    /// soon as it moves (instead of waiting for the next poll).
-    pub fn with_durable_seq(mut self, durable: watch::Receiver<u64>) -> Self {
-        self.durable = Some(durable);
-        self
-    }
-
-    /// Runs until `shutdown` completes. An event in flight at shutdown is
-    /// abandoned and delivered again on the next start. Fails at once when
-    /// a sink name is invalid or used twice.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> io::Result<()> {
-        let mut names: Vec<&str> = self.sinks.iter().map(|(s, _)| s.name()).collect();
-        if let Some(bad) = names.iter().find(|n| !is_valid_sink_name(n)) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!("sink name \"{bad}\" must be 1-128 characters of A-Z a-z 0-9 . _ -"),
-            ));
-        }
-        names.sort_unstable();
-        if let Some(pair) = names.windows(2).find(|p| p.first() == p.get(1)) {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                format!(
-                    "sink name \"{}\" is used twice",
-                    pair.first().copied().unwrap_or("")
-                ),
-            ));
-        }
-        let shared = Arc::new(Shared {
-            settings: self.settings,
-            cursors: self.sinks.iter().map(|_| AtomicU64::new(0)).collect(),
-        });
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let mut tasks = tokio::task::JoinSet::new();
-        for (index, (sink, policy)) in self.sinks.into_iter().enumerate() {
-            let ctx = SinkTask {
-                shared: shared.clone(),
-                index,
-                sink,
-                policy,
-                durable: self.durable.clone(),
-                stop: stop_rx.clone(),
-            };
-            tasks.spawn(ctx.run());
-        }
-        if !shared.cursors.is_empty() {
-            tasks.spawn(housekeeping(
-                shared.clone(),
-                self.durable.clone(),
-                stop_rx.clone(),
-            ));
-        }
-        shutdown.await;
-        let _ = stop_tx.send(true);
-        while tasks.join_next().await.is_some() {}
-        Ok(())
-    }
-}
-
-struct SinkTask {
-    shared: Arc<Shared>,
-    index: usize,
-    sink: Arc<dyn Sink>,
-    policy: RetryPolicy,
-    durable: Option<watch::Receiver<u64>>,
-    stop: watch::Receiver<bool>,
+pub(super) struct SinkTask {
+    pub(super) shared: Arc<Shared>,
+    pub(super) index: usize,
+    pub(super) sink: Arc<dyn Sink>,
+    pub(super) policy: RetryPolicy,
+    pub(super) durable: Option<watch::Receiver<u64>>,
+    pub(super) stop: watch::Receiver<bool>,
 }
 
 // === impl SinkTask ===
@@ -165,7 +36,7 @@ struct SinkTask {
 impl SinkTask {
     /// Delivers until stopped; an I/O error (a full disk, a missing
     /// directory) is logged and the loop starts over after a pause.
-    async fn run(mut self) {
+    pub(super) async fn run(mut self) {
         while !*self.stop.borrow() {
             match self.deliver_all().await {
                 Ok(()) => return,
@@ -405,50 +276,6 @@ impl SinkTask {
     }
 }
 
-/// Deletes delivered segments and publishes the depth, until stopped.
-async fn housekeeping(
-    shared: Arc<Shared>,
-    durable: Option<watch::Receiver<u64>>,
-    mut stop: watch::Receiver<bool>,
-) {
-    loop {
-        let min = shared
-            .cursors
-            .iter()
-            .map(|c| c.load(Ordering::Acquire))
-            .min()
-            .unwrap_or(0);
-        let dir = shared.settings.dir.clone();
-        let known = durable.as_ref().map(|d| *d.borrow());
-        let result = blocking(move || {
-            let removed = remove_delivered_segments(&dir, min)?;
-            let highest = match known {
-                Some(h) => Some(h),
-                None => highest_seq(&dir)?,
-            };
-            Ok((removed, highest))
-        })
-        .await;
-        match result {
-            Ok((removed, highest)) => {
-                if removed > 0 {
-                    tracing::debug!(
-                        removed,
-                        min_cursor = min,
-                        "outbox: delivered segments removed"
-                    );
-                }
-                metrics::set_depth(highest.unwrap_or(0).saturating_sub(min));
-            }
-            Err(e) => tracing::warn!(error = %e, "outbox housekeeping failed"),
-        }
-        tokio::select! {
-            () = tokio::time::sleep(shared.settings.housekeeping_interval) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-    }
-}
-
 /// Time since `written` (zero when unknown or in the future).
 fn age(written: Option<DateTime>) -> Duration {
     let Some(w) = written else {
@@ -459,13 +286,4 @@ fn age(written: Option<DateTime>) -> Duration {
     let nanos = i64::from(now.nanos) - i64::from(w.nanos);
     let total = secs.saturating_mul(1_000_000_000).saturating_add(nanos);
     u64::try_from(total).map_or(Duration::ZERO, Duration::from_nanos)
-}
-
-/// Runs blocking file I/O off the async workers.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> io::Result<T> + Send + 'static,
-) -> io::Result<T> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(io::Error::other)?
 }
