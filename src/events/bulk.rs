@@ -152,9 +152,8 @@ fn endpoint_and_id(path: &str) -> (Option<&str>, Option<&str>) {
     }
 }
 
-/// An endpoint segment: starts with an upper-case letter (`Users`,
-/// `Groups`, `Devices`); resource ids from this gateway's upstreams are not
-/// required to avoid that, so a location's shape decides first.
+/// The built-in endpoints, recognised even without an id after them
+/// (`POST /Users`); other types are recognised as `<endpoint>/<id>`.
 fn is_endpoint(segment: &str) -> bool {
     segment.eq_ignore_ascii_case("Users") || segment.eq_ignore_ascii_case("Groups")
 }

@@ -196,3 +196,6 @@ async fn blocking<T: Send + 'static>(
         .await
         .map_err(io::Error::other)?
 }
+
+#[cfg(test)]
+mod tests;
