@@ -32,6 +32,8 @@ pub mod webhook;
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};
 pub use dispatch::{Dispatcher, DispatcherSettings};
 pub use outbox::{OutboxReader, OutboxRecord};
+pub use retry::RetryPolicy;
+pub use webhook::{WebhookSettings, WebhookSink};
 
 use std::fmt;
 use std::future::Future;

@@ -54,6 +54,12 @@ impl OutboxRecord {
         self.event.get("id").and_then(Value::as_str).unwrap_or("")
     }
 
+    /// The event's `subject` (the resource id): with the tenant, the key
+    /// that keeps one resource's events together (e.g. a Kafka key).
+    pub fn subject(&self) -> Option<&str> {
+        self.event.get("subject").and_then(Value::as_str)
+    }
+
     /// The event's `time`.
     pub fn time(&self) -> Option<&str> {
         self.event.get("time").and_then(Value::as_str)

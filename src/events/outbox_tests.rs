@@ -130,5 +130,6 @@ fn the_delivered_event_carries_its_sequence() {
     assert_eq!(r.delivered_event()["sequence"], "00000000000000000009");
     assert_eq!(r.tenant(), Some("acme"));
     assert_eq!(r.id(), "e9");
+    assert_eq!(r.subject(), None);
     assert_eq!(r.body(), r.body());
 }
