@@ -11,6 +11,7 @@ use std::path::Path;
 /// Moves dead letters back to be delivered by the running gateway's
 /// dispatcher, and says how many per sink.
 pub fn redeliver(dir: &Path, sink: Option<&str>, tenant: Option<&str>) -> Result<String, String> {
+    require_dir(dir)?;
     if let Some(s) = sink {
         if !deadletter::sink_dir(dir, s).is_dir() {
             return Err(format!(
@@ -41,6 +42,7 @@ pub fn redeliver(dir: &Path, sink: Option<&str>, tenant: Option<&str>) -> Result
 /// The outbox's highest seq and segment count, and per sink its cursor,
 /// lag, dead letters and requeued events.
 pub fn status(dir: &Path) -> Result<String, String> {
+    require_dir(dir)?;
     let fail = |e: std::io::Error| format!("reading {}: {e}", dir.display());
     let highest = highest_seq(dir).map_err(fail)?.unwrap_or(0);
     let segments = list_segments(&outbox_dir(dir)).map_err(fail)?.len();
@@ -60,4 +62,13 @@ pub fn status(dir: &Path) -> Result<String, String> {
         );
     }
     Ok(out)
+}
+
+/// A mistyped `--dir` should say so, not report an empty outbox.
+fn require_dir(dir: &Path) -> Result<(), String> {
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(format!("{} is not a directory", dir.display()))
+    }
 }

@@ -163,6 +163,5 @@ pub fn set_oldest_age(sink: &str, age: Duration) {
 
 /// Sets the outbox depth.
 pub fn set_depth(depth: u64) {
-    #[allow(clippy::cast_precision_loss)]
     gauge!(OUTBOX_DEPTH).set(depth as f64);
 }
