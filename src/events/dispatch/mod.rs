@@ -3,8 +3,9 @@
 //!
 //! A failed event blocks its sink (retried with the sink's
 //! [`RetryPolicy`]) until it is delivered or dead-lettered, so a sink sees
-//! every resource's events in order. The cursor is written after each
-//! acknowledgement (at-least-once). Requeued dead letters
+//! every resource's events in order. The cursor only ever covers
+//! acknowledged (or dead-lettered) events, and is written often
+//! (at-least-once; see `sink::CursorState`). Requeued dead letters
 //! ([`deadletter::requeue`]) are delivered before further outbox events.
 //! A housekeeping task deletes the segments every sink is done with and
 //! publishes the outbox depth.
@@ -38,6 +39,10 @@ pub struct DispatcherSettings {
     pub batch_size: usize,
     /// How often to delete delivered segments and publish the depth.
     pub housekeeping_interval: Duration,
+    /// The longest a sink's cursor lags its acknowledged events on disk
+    /// (it is also written at the end of each batch, before a retry wait
+    /// and at shutdown): what a crash may deliver twice.
+    pub cursor_flush_interval: Duration,
 }
 
 /// Drives every sink over one outbox.
@@ -57,13 +62,15 @@ struct Shared {
 // === impl DispatcherSettings ===
 
 impl DispatcherSettings {
-    /// Defaults: poll every 250 ms, batches of 256, housekeeping every 5 s.
+    /// Defaults: poll every 250 ms, batches of 256, housekeeping every 5 s,
+    /// cursor written at least every 200 ms while events flow.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         DispatcherSettings {
             dir: dir.into(),
             poll_interval: Duration::from_millis(250),
             batch_size: 256,
             housekeeping_interval: Duration::from_secs(5),
+            cursor_flush_interval: Duration::from_millis(200),
         }
     }
 }
@@ -127,6 +134,11 @@ impl Dispatcher {
                 policy,
                 durable: self.durable.clone(),
                 stop: stop_rx.clone(),
+                cursor: sink::CursorState {
+                    done: 0,
+                    written: 0,
+                    last_flush: std::time::Instant::now(),
+                },
             };
             tasks.spawn(ctx.run());
         }

@@ -1,6 +1,6 @@
 //! One sink's loop: requeued dead letters first, then outbox events after
 //! the sink's cursor, each retried until delivered, dead-lettered or
-//! stopped; the cursor is written after each acknowledgement.
+//! stopped; the cursor follows acknowledgements (see [`CursorState`]).
 use super::{blocking, Shared};
 use crate::events::cursor::{read_cursor, write_cursor};
 use crate::events::deadletter::{self, DeadLetter};
@@ -29,6 +29,19 @@ pub(super) struct SinkTask {
     pub(super) policy: RetryPolicy,
     pub(super) durable: Option<watch::Receiver<u64>>,
     pub(super) stop: watch::Receiver<bool>,
+    pub(super) cursor: CursorState,
+}
+
+/// The sink's progress: `done` in memory, `written` on disk. Writing
+/// after every event would cost two fsyncs each; instead the cursor is
+/// written at most every `cursor_flush_interval`, at the end of each batch,
+/// before waiting to retry, and at shutdown. A crash repeats at most the
+/// events since the last write (at-least-once either way).
+#[derive(Debug)]
+pub(super) struct CursorState {
+    pub(super) done: u64,
+    pub(super) written: u64,
+    pub(super) last_flush: Instant,
 }
 
 // === impl SinkTask ===
@@ -53,26 +66,30 @@ impl SinkTask {
     async fn deliver_all(&mut self) -> io::Result<()> {
         let dir = self.shared.settings.dir.clone();
         let name = self.sink.name().to_string();
-        let mut cursor = blocking({
+        let start = blocking({
             let (dir, name) = (dir.clone(), name.clone());
             move || read_cursor(&dir, &name)
         })
         .await?
         .unwrap_or(0);
-        self.publish(cursor);
-        let mut reader = Some(OutboxReader::new(&dir, cursor));
+        self.cursor = CursorState {
+            done: start,
+            written: start,
+            last_flush: Instant::now(),
+        };
+        self.publish(start);
+        let mut reader = Some(OutboxReader::new(&dir, start));
         loop {
-            if *self.stop.borrow() {
-                return Ok(());
-            }
-            if !self.drain_requeued().await? {
-                return Ok(());
+            let stopped = *self.stop.borrow();
+            if stopped || !self.drain_requeued().await? {
+                return self.flush_cursor().await;
             }
             let durable = self.durable.as_ref().map(|d| *d.borrow());
             let max = self.shared.settings.batch_size.max(1);
+            let done = self.cursor.done;
             let mut r = reader
                 .take()
-                .unwrap_or_else(|| OutboxReader::new(&dir, cursor));
+                .unwrap_or_else(|| OutboxReader::new(&dir, done));
             let (r, batch) = tokio::task::spawn_blocking(move || {
                 let batch = r.read_batch(max, durable);
                 (r, batch)
@@ -94,28 +111,26 @@ impl SinkTask {
                     Some(tenant) => record.tenant() == Some(tenant),
                     None => true,
                 };
-                if !wanted {
-                    continue;
-                }
-                match self.deliver(record, 0, None, false).await {
-                    Outcome::Stopped => return Ok(()),
-                    Outcome::Delivered => {}
-                    Outcome::DeadLettered(letter) => {
-                        blocking({
-                            let dir = dir.clone();
-                            move || deadletter::store(&dir, &letter)
-                        })
-                        .await?;
+                if wanted {
+                    match self.deliver(record, 0, None, false).await {
+                        Outcome::Stopped => return self.flush_cursor().await,
+                        Outcome::Delivered => {}
+                        Outcome::DeadLettered(letter) => {
+                            // Stored before the cursor can pass its event.
+                            blocking({
+                                let dir = dir.clone();
+                                move || deadletter::store(&dir, &letter)
+                            })
+                            .await?;
+                        }
                     }
                 }
-                cursor = record.seq;
-                self.save_cursor(cursor).await?;
+                self.cursor.done = record.seq;
+                if self.cursor.last_flush.elapsed() >= self.shared.settings.cursor_flush_interval {
+                    self.flush_cursor().await?;
+                }
             }
-            // Events of other tenants at the end of the batch.
-            if let Some(last) = batch.last().map(|r| r.seq).filter(|s| *s > cursor) {
-                cursor = last;
-                self.save_cursor(cursor).await?;
-            }
+            self.flush_cursor().await?;
         }
     }
 
@@ -225,16 +240,27 @@ impl SinkTask {
                     event: record.event.clone(),
                 }));
             };
+            // Progress so far survives a crash during a long outage.
+            if let Err(e) = self.flush_cursor().await {
+                tracing::warn!(sink = %name, error = %e, "cannot write the cursor");
+            }
             if self.pause(wait).await {
                 return Outcome::Stopped;
             }
         }
     }
 
-    async fn save_cursor(&self, seq: u64) -> io::Result<()> {
+    /// Writes the cursor if it moved since the last write.
+    async fn flush_cursor(&mut self) -> io::Result<()> {
+        let seq = self.cursor.done;
+        if seq == self.cursor.written {
+            return Ok(());
+        }
         let dir = self.shared.settings.dir.clone();
         let name = self.sink.name().to_string();
         blocking(move || write_cursor(&dir, &name, seq)).await?;
+        self.cursor.written = seq;
+        self.cursor.last_flush = Instant::now();
         self.publish(seq);
         Ok(())
     }
