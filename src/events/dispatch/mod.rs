@@ -22,7 +22,7 @@ use sink::SinkTask;
 use std::future::Future;
 use std::io;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -57,7 +57,15 @@ struct Shared {
     /// Each sink's cursor as last written (0 until loaded: conservative
     /// for segment deletion).
     cursors: Vec<AtomicU64>,
+    /// Per sink, the write time (Unix ms) of the event it is working on,
+    /// [`IDLE`] when caught up: housekeeping turns it into the
+    /// oldest-undelivered-age gauge, fresh even during long retry waits.
+    working_on: Vec<AtomicI64>,
+    names: Vec<String>,
 }
+
+/// `working_on` of a sink with nothing to do.
+const IDLE: i64 = i64::MIN;
 
 // === impl DispatcherSettings ===
 
@@ -123,6 +131,12 @@ impl Dispatcher {
         let shared = Arc::new(Shared {
             settings: self.settings,
             cursors: self.sinks.iter().map(|_| AtomicU64::new(0)).collect(),
+            working_on: self.sinks.iter().map(|_| AtomicI64::new(IDLE)).collect(),
+            names: self
+                .sinks
+                .iter()
+                .map(|(s, _)| s.name().to_string())
+                .collect(),
         });
         let (stop_tx, stop_rx) = watch::channel(false);
         let mut tasks = tokio::task::JoinSet::new();
@@ -193,11 +207,28 @@ async fn housekeeping(
             }
             Err(e) => tracing::warn!(error = %e, "outbox housekeeping failed"),
         }
+        let now = unix_ms(crate::scim::datetime::DateTime::now());
+        for (name, working_on) in shared.names.iter().zip(&shared.working_on) {
+            let since = working_on.load(Ordering::Acquire);
+            let age_ms = if since == IDLE {
+                0
+            } else {
+                now.saturating_sub(since).max(0)
+            };
+            metrics::set_oldest_age(name, Duration::from_millis(age_ms.unsigned_abs()));
+        }
         tokio::select! {
             () = tokio::time::sleep(shared.settings.housekeeping_interval) => {}
             _ = stop.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// Milliseconds since the Unix epoch.
+fn unix_ms(t: crate::scim::datetime::DateTime) -> i64 {
+    t.secs
+        .saturating_mul(1000)
+        .saturating_add(i64::from(t.nanos / 1_000_000))
 }
 
 /// Runs blocking file I/O off the async workers.

@@ -1,7 +1,7 @@
 //! One sink's loop: requeued dead letters first, then outbox events after
 //! the sink's cursor, each retried until delivered, dead-lettered or
 //! stopped; the cursor follows acknowledgements (see [`CursorState`]).
-use super::{blocking, Shared};
+use super::{blocking, unix_ms, Shared, IDLE};
 use crate::events::cursor::{read_cursor, write_cursor};
 use crate::events::deadletter::{self, DeadLetter};
 use crate::events::metrics::{self, DeliveryFailed, EventDeadLettered, EventDelivered};
@@ -100,6 +100,7 @@ impl SinkTask {
             let batch = batch?;
             if batch.is_empty() {
                 metrics::set_oldest_age(&name, Duration::ZERO);
+                self.working_on(IDLE);
                 if self.wait_for_more().await {
                     return Ok(());
                 }
@@ -182,6 +183,7 @@ impl SinkTask {
         let written = record.time().and_then(DateTime::parse);
         let first_attempt = first_attempt.unwrap_or_else(|| DateTime::now().to_rfc3339());
         let started = Instant::now();
+        self.working_on(unix_ms(written.unwrap_or_else(DateTime::now)));
         let mut attempts = 0u32;
         loop {
             attempts = attempts.saturating_add(1);
@@ -263,6 +265,13 @@ impl SinkTask {
         self.cursor.last_flush = Instant::now();
         self.publish(seq);
         Ok(())
+    }
+
+    /// Tells housekeeping which event (by write time) the sink is on.
+    fn working_on(&self, since_ms: i64) {
+        if let Some(w) = self.shared.working_on.get(self.index) {
+            w.store(since_ms, Ordering::Release);
+        }
     }
 
     fn publish(&self, seq: u64) {

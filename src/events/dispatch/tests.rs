@@ -155,3 +155,63 @@ async fn invalid_or_duplicate_sink_names_are_refused() {
     let e = twice.run(async {}).await.unwrap_err();
     assert!(e.to_string().contains("used twice"), "{e}");
 }
+
+#[tokio::test]
+async fn the_oldest_age_stays_fresh_while_a_sink_waits_to_retry() {
+    struct Stuck;
+    impl Sink for Stuck {
+        fn name(&self) -> &str {
+            "stuck"
+        }
+        fn tenant(&self) -> Option<&str> {
+            None
+        }
+        fn deliver<'a>(&'a self, _: &'a OutboxRecord) -> DeliveryFuture<'a> {
+            Box::pin(async { Err(DeliveryError::retryable("down")) })
+        }
+    }
+    crate::telemetry::metrics_handle();
+    let dir = outbox("stuck", &[]);
+    let ten_s_ago = crate::scim::datetime::DateTime {
+        secs: crate::scim::datetime::DateTime::now().secs - 10,
+        nanos: 0,
+    };
+    let line = json!({"seq": 1, "event": {"id": "e1", "time": ten_s_ago.to_rfc3339()}});
+    std::fs::write(
+        dir.join("outbox").join(format!("{:020}.jsonl", 1)),
+        format!("{line}\n"),
+    )
+    .unwrap();
+    let mut settings = DispatcherSettings::new(&dir);
+    settings.housekeeping_interval = Duration::from_millis(10);
+    let slow = RetryPolicy {
+        initial_backoff: Duration::from_secs(60),
+        max_backoff: Duration::from_secs(60),
+        max_attempts: 100,
+        max_age: Duration::from_secs(600),
+    };
+    let age = || {
+        crate::telemetry::render_metrics()
+            .lines()
+            .find(|l| {
+                l.starts_with("scim_gateway_events_oldest_undelivered_age_seconds{sink=\"stuck\"}")
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+    };
+    let dispatcher = Dispatcher::new(settings).with_sink(Arc::new(Stuck), slow);
+    dispatcher
+        .run(async {
+            // The sink tried once and now waits 30 to 60 s; housekeeping
+            // keeps the gauge moving meanwhile.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let first = age().unwrap();
+            tokio::time::sleep(Duration::from_millis(1100)).await;
+            let later = age().unwrap();
+            assert!(first >= 10.0, "{first}");
+            assert!(later >= first + 1.0, "{first} then {later}");
+        })
+        .await
+        .unwrap();
+    assert_eq!(read_cursor(&dir, "stuck").unwrap(), None);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
