@@ -22,7 +22,7 @@ use crate::scim::patch::{check_patch, PatchRequest};
 use crate::scim::path::AttrPath;
 use crate::scim::query::{decode, encode_component, query_pairs, ListQuery};
 use crate::scim::schema::ResourceType;
-use crate::scim::validate::validate_resource;
+use crate::scim::validate::{validate_resource, validate_resource_owned};
 use crate::tenant_schema::TenantSchema;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -289,7 +289,7 @@ fn resource_body(
     }
     let value = json_body(headers, body)?;
     let value = if schema.validate {
-        validate_resource(&schema.registry, rt, &value, None)?
+        validate_resource_owned(&schema.registry, rt, value, None)?
     } else {
         value
     };
