@@ -74,7 +74,9 @@ fn request_path(c: &mut Criterion) {
     let hash = hash_token_hex(TOKEN);
     let text = format!(
         "{upstream}[[tenants]]\nid = \"acme\"\nhosts = [\"acme.example\"]\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"bench\"\nhash = \"{hash}\"\n\
-         [[tenants]]\nid = \"mapped\"\nhosts = [\"mapped.example\"]\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"bench\"\nhash = \"{hash}\"\n[tenants.schema]\nmapping = \"{}\"\n",
+         [[tenants]]\nid = \"mapped\"\nhosts = [\"mapped.example\"]\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"bench\"\nhash = \"{hash}\"\n[tenants.schema]\nmapping = \"{}\"\n\
+         [[tenants]]\nid = \"limited\"\nhosts = [\"limited.example\"]\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"bench\"\nhash = \"{hash}\"\n[tenants.limits]\nrate = 1000000000\nburst = 1000000000\nprincipal_rate = 1000000000\nprincipal_burst = 1000000000\nmax_concurrent = 100000\n\
+         [[tenants]]\nid = \"cached\"\nhosts = [\"cached.example\"]\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"bench\"\nhash = \"{hash}\"\n[tenants.cache]\nttl = \"1h\"\n",
         fixtures.join("store-legacy.toml").display()
     );
     let Ok(raw) = parse(&text, "bench.toml") else {
@@ -174,6 +176,29 @@ fn request_path(c: &mut Criterion) {
     // tenant, both validated, same store.
     let mapped =
         |method: &str, path: &str, body: Bytes| req_at("mapped.example", method, path, body);
+    // Limits (never reached) and a cache hit against the plain tenant.
+    let at =
+        |host: &'static str| req_at(host, "GET", &format!("/scim/v2/Users/{id}"), Bytes::new());
+    let warm = rt.block_on(gateway.handle(at("cached.example"), conn.clone()));
+    if warm.status() != http::StatusCode::OK {
+        eprintln!(
+            "limits_cache: the cached tenant answered {}; not measured",
+            warm.status()
+        );
+        return;
+    }
+    let mut g = c.benchmark_group("limits_cache");
+    for (name, host) in [
+        ("get_by_id/plain", "acme.example"),
+        ("get_by_id/limited", "limited.example"),
+        ("get_by_id/cache_hit", "cached.example"),
+    ] {
+        g.bench_function(name, |b| {
+            b.iter(|| rt.block_on(gateway.handle(at(host), conn.clone())))
+        });
+    }
+    g.finish();
+
     // Both must succeed, or the comparison measures an error path.
     for (name, r) in [
         (
