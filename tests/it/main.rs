@@ -17,3 +17,4 @@ mod resilience;
 mod shared_limits;
 mod store_api;
 mod store_errors;
+mod write_order;

@@ -10,3 +10,4 @@ pub mod pki;
 pub mod process;
 pub mod redis;
 pub mod store;
+pub mod writes;
