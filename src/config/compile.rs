@@ -20,10 +20,10 @@ use std::time::Duration;
 
 #[path = "compile_auth.rs"]
 mod auth;
-#[path = "compile_tls.rs"]
-mod tls;
 #[path = "compile_endpoints.rs"]
 mod endpoints;
+#[path = "compile_tls.rs"]
+mod tls;
 
 /// Largest config file read.
 const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
@@ -479,8 +479,16 @@ fn compile_upstream(
             }
             let target = match (base, tls, connect_timeout) {
                 (Some(base), Ok(tls), Some(ct)) => {
-                    let balancer =
-                        endpoints::balancer(name, u, bases.as_deref(), &tls, ct, pool_max_idle, p, loc);
+                    let balancer = endpoints::balancer(
+                        name,
+                        u,
+                        bases.as_deref(),
+                        &tls,
+                        ct,
+                        pool_max_idle,
+                        p,
+                        loc,
+                    );
                     HttpTarget::new(base, tls, ct, pool_max_idle)
                         .map_err(|e| p.add(format!("{loc}.url"), e))
                         .ok()

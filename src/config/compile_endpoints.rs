@@ -47,7 +47,10 @@ pub(super) fn urls(u: &UpstreamSection, p: &mut Problems, loc: &str) -> Option<V
     for (i, url) in bases.iter().enumerate() {
         match upstream_url(url) {
             Ok(b) if parsed.contains(&b) => {
-                p.add(format!("{loc}.urls[{i}]"), format!("\"{url}\" is listed twice"));
+                p.add(
+                    format!("{loc}.urls[{i}]"),
+                    format!("\"{url}\" is listed twice"),
+                );
                 ok = false;
             }
             Ok(b) => parsed.push(b),
@@ -76,7 +79,10 @@ pub(super) fn balancer(
 ) -> Option<Balancer> {
     let bases = bases?;
     if bases.len() < 2 {
-        for (key, set) in [("health", u.health.is_some()), ("outlier", u.outlier.is_some())] {
+        for (key, set) in [
+            ("health", u.health.is_some()),
+            ("outlier", u.outlier.is_some()),
+        ] {
             if set {
                 p.add(
                     format!("{loc}.{key}"),

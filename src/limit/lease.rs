@@ -8,10 +8,10 @@
 //!   caller bounds the whole wait by the request deadline.
 //! - **Release**: a Lua compare-and-delete with the token, so a holder
 //!   whose lease already expired never deletes its successor's.
-//! - **TTL** (what bounds a crashed holder): the time left until the
-//!   holder's request deadline, plus [`LEASE_MARGIN`]. A live holder
-//!   cannot need longer, since everything it does with the lease (the
-//!   upstream call and its retries, PATCH emulation included) ends by that
+//! - **TTL** (what bounds a crashed holder): the server's
+//!   `request_timeout` plus [`LEASE_MARGIN`]. A live holder cannot need
+//!   longer, since everything it does with the lease (the upstream call
+//!   and its retries, PATCH emulation included) ends by its request
 //!   deadline; a crashed one blocks the resource no longer than that.
 //! - **Keys**: `{prefix}:wo:{tenant}:{sha256(type, id)}`, per tenant and
 //!   never shared across tenants; the client-chosen resource id is hashed,
@@ -122,7 +122,9 @@ pub async fn try_take(
 /// not retry in lockstep).
 pub fn retry_wait(n: u32) -> Duration {
     use std::hash::{BuildHasher, Hasher};
-    let base = Duration::from_millis(5).saturating_mul(1 << n.min(5)).min(Duration::from_millis(100));
+    let base = Duration::from_millis(5)
+        .saturating_mul(1 << n.min(5))
+        .min(Duration::from_millis(100));
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
     h.write_u32(n);
     let jitter = u32::try_from(h.finish() % 500).unwrap_or(0);
@@ -169,8 +171,12 @@ mod tests {
     #[test]
     fn keys_are_per_tenant_and_hash_the_resource() {
         let key = |t: &str, id: &str| {
-            let order = crate::limit::ordering::WriteOrder::key(t, &http::Method::PATCH, &format!("/Groups/{id}"))
-                .unwrap();
+            let order = crate::limit::ordering::WriteOrder::key(
+                t,
+                &http::Method::PATCH,
+                &format!("/Groups/{id}"),
+            )
+            .unwrap();
             lease_key("scimgw", &order)
         };
         let a = key("acme", "g1");

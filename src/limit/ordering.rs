@@ -11,11 +11,12 @@
 //! the local order only, logged and counted, never a failed request.
 use super::lease::{self, Lease, Taken, LEASE_MARGIN};
 use super::redis::RedisRates;
+use crate::snapshot::Snapshot;
 use crate::telemetry::events::WriteOrderFallback;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
-use tokio::time::Instant;
 
 type Locks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
 
@@ -76,17 +77,24 @@ impl WriteOrder {
         }
     }
 
-    /// [`WriteOrder::turn`], then, with a shared backend, the resource's
-    /// lease in Redis, retried with a short backoff while another replica
-    /// holds it. `until` is the request's deadline: the lease lives until
-    /// then plus a margin (bounding a crashed holder). The caller bounds
-    /// the wait (by the same deadline). Redis unreachable: the local turn
-    /// alone, counted.
-    pub async fn turn_shared(
+    /// [`WriteOrder::turn`], then, when the snapshot has a shared backend
+    /// (`[limits] backend = "redis"`), the resource's lease in Redis,
+    /// retried with a short backoff while another replica holds it. The
+    /// caller bounds the wait (by the request deadline).
+    pub async fn turn_shared(&self, key: String, snapshot: &Snapshot) -> Turn {
+        // No holder keeps its lease past its own request deadline; the TTL
+        // adds a margin and bounds how long a crashed holder blocks.
+        let ttl = snapshot.server.request_timeout + LEASE_MARGIN;
+        self.turn_leased(key, snapshot.shared_limits.as_ref(), ttl)
+            .await
+    }
+
+    /// The local turn, then a lease of `ttl` from `shared` (if any).
+    pub async fn turn_leased(
         &self,
         key: String,
         shared: Option<&Arc<RedisRates>>,
-        until: Instant,
+        ttl: Duration,
     ) -> Turn {
         let mut turn = self.turn(key).await;
         let Some(redis) = shared else {
@@ -94,7 +102,6 @@ impl WriteOrder {
         };
         let mut n = 0u32;
         loop {
-            let ttl = until.saturating_duration_since(Instant::now()) + LEASE_MARGIN;
             match lease::try_take(redis, &turn.key, ttl).await {
                 Ok(Taken::Held(lease)) => {
                     turn.lease = Some(lease);
@@ -218,14 +225,14 @@ mod tests {
         let order = WriteOrder::new();
         let key = WriteOrder::key("acme", &http::Method::PATCH, "/Groups/g").unwrap();
         let started = std::time::Instant::now();
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let turn = order.turn_shared(key.clone(), Some(&redis), deadline).await;
+        let ttl = Duration::from_secs(5);
+        let turn = order.turn_leased(key.clone(), Some(&redis), ttl).await;
         assert!(turn.lease.is_none());
         assert!(started.elapsed() < Duration::from_secs(1), "no hang");
         // The local order still holds.
         let second = tokio::time::timeout(
             Duration::from_millis(50),
-            order.turn_shared(key, Some(&redis), deadline),
+            order.turn_leased(key, Some(&redis), ttl),
         )
         .await;
         assert!(second.is_err(), "the second waits for the first");

@@ -21,7 +21,8 @@ pub const UPSTREAM_ENDPOINT_HEALTHY: &str = "scim_gateway_upstream_endpoint_heal
 /// Requests in flight per endpoint, by `upstream`, `endpoint`.
 pub const UPSTREAM_ENDPOINT_OUTSTANDING: &str = "scim_gateway_upstream_endpoint_outstanding";
 /// Endpoints ejected by outlier detection, by `upstream`, `endpoint`.
-pub const UPSTREAM_ENDPOINT_EJECTIONS_TOTAL: &str = "scim_gateway_upstream_endpoint_ejections_total";
+pub const UPSTREAM_ENDPOINT_EJECTIONS_TOTAL: &str =
+    "scim_gateway_upstream_endpoint_ejections_total";
 /// Writes ordered in-process only because Redis did not grant or answer
 /// for the resource's lease.
 pub const WRITE_ORDER_FALLBACK_TOTAL: &str = "scim_gateway_write_order_fallback_total";

@@ -11,7 +11,12 @@ use crate::support::writes::WriteRecorder;
 use scim_gateway::authn::static_token::hash_token_hex;
 use std::time::Duration;
 
-fn config(dir: &std::path::Path, n: usize, redis: Option<&str>, upstream: &str) -> std::path::PathBuf {
+fn config(
+    dir: &std::path::Path,
+    n: usize,
+    redis: Option<&str>,
+    upstream: &str,
+) -> std::path::PathBuf {
     let limits = redis.map_or(String::new(), |url| {
         format!("[limits]\nbackend = \"redis\"\nredis_url = \"{url}\"\nreplicas = 2\ntimeout = \"200ms\"\n")
     });
@@ -98,8 +103,14 @@ async fn two_replicas_write_one_resource_one_at_a_time_through_redis() {
     let statuses = patch_through_both(&a, &b).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
     assert_eq!(upstream.writes(), 20);
-    assert_eq!(upstream.max_overlap(), 1, "one write of the group at a time");
-    assert!(!metrics(&a).await.contains("scim_gateway_write_order_fallback_total"));
+    assert_eq!(
+        upstream.max_overlap(),
+        1,
+        "one write of the group at a time"
+    );
+    assert!(!metrics(&a)
+        .await
+        .contains("scim_gateway_write_order_fallback_total"));
 
     // Redis goes away: the writes still succeed, ordered per replica, and
     // the fallback is counted.
@@ -107,7 +118,9 @@ async fn two_replicas_write_one_resource_one_at_a_time_through_redis() {
     redis.stop();
     let statuses = patch_through_both(&a, &b).await;
     assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
-    assert!(metrics(&a).await.contains("scim_gateway_write_order_fallback_total"));
+    assert!(metrics(&a)
+        .await
+        .contains("scim_gateway_write_order_fallback_total"));
     drop((a, b));
 
     // Without Redis each replica orders only its own writes.

@@ -103,7 +103,14 @@ impl WriteRecorder {
 
     /// The most writes of any one resource seen inside at once.
     pub fn max_overlap(&self) -> usize {
-        self.state.lock().unwrap().most.values().copied().max().unwrap_or(0)
+        self.state
+            .lock()
+            .unwrap()
+            .most
+            .values()
+            .copied()
+            .max()
+            .unwrap_or(0)
     }
 
     /// Writes received.

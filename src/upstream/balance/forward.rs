@@ -39,7 +39,12 @@ pub(crate) async fn attempt_balanced(
     let (i, endpoint) = match balancer.pick(avoid) {
         Ok(i) => match balancer.endpoint(i) {
             Some(e) => (i, e),
-            None => return (None, Err(GatewayError::internal("picked a missing endpoint"))),
+            None => {
+                return (
+                    None,
+                    Err(GatewayError::internal("picked a missing endpoint")),
+                )
+            }
         },
         Err(wait) => {
             UpstreamFailed {

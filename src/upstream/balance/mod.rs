@@ -230,7 +230,7 @@ impl Balancer {
                 continue;
             }
             let load = e.outstanding.load(Ordering::Relaxed);
-            if best.is_none_or(|(_, least)| load < least) {
+            if best.map_or(true, |(_, least)| load < least) {
                 best = Some((i, load));
             }
         }
@@ -246,7 +246,11 @@ impl Balancer {
         self.endpoints
             .iter()
             .filter(|e| e.healthy.load(Ordering::Relaxed))
-            .map(|e| e.ejected_until_ms.load(Ordering::Relaxed).saturating_sub(now))
+            .map(|e| {
+                e.ejected_until_ms
+                    .load(Ordering::Relaxed)
+                    .saturating_sub(now)
+            })
             .min()
             .map_or(self.health.interval, Duration::from_millis)
             .max(Duration::from_secs(1))
@@ -352,7 +356,10 @@ impl Balancer {
         let healthy = e.healthy.load(Ordering::Relaxed);
         if passed {
             e.checks_failed.store(0, Ordering::Relaxed);
-            let n = e.checks_passed.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+            let n = e
+                .checks_passed
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1);
             if !healthy && n >= self.health.healthy_after {
                 e.healthy.store(true, Ordering::Relaxed);
                 e.failures.store(0, Ordering::Relaxed);
@@ -364,7 +371,10 @@ impl Balancer {
             }
         } else {
             e.checks_passed.store(0, Ordering::Relaxed);
-            let n = e.checks_failed.fetch_add(1, Ordering::Relaxed).saturating_add(1);
+            let n = e
+                .checks_failed
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1);
             if healthy && n >= self.health.unhealthy_after {
                 e.healthy.store(false, Ordering::Relaxed);
                 e.metrics(&self.upstream).healthy.set(0.0);
@@ -431,7 +441,8 @@ impl std::fmt::Debug for Balancer {
 
 impl Endpoint {
     fn available(&self, now_ms: u64) -> bool {
-        self.healthy.load(Ordering::Relaxed) && self.ejected_until_ms.load(Ordering::Relaxed) <= now_ms
+        self.healthy.load(Ordering::Relaxed)
+            && self.ejected_until_ms.load(Ordering::Relaxed) <= now_ms
     }
 
     /// Requests in flight on the endpoint.
@@ -476,7 +487,11 @@ pub fn endpoint_label(base: &http::Uri) -> String {
     let host = base.host().unwrap_or("unknown");
     let port = base
         .port_u16()
-        .unwrap_or(if base.scheme_str() == Some("https") { 443 } else { 80 });
+        .unwrap_or(if base.scheme_str() == Some("https") {
+            443
+        } else {
+            80
+        });
     format!("{host}:{port}")
 }
 

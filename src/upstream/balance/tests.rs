@@ -6,7 +6,9 @@ fn balancer(n: usize, outlier: OutlierSettings) -> Balancer {
     let targets = (0..n)
         .map(|i| {
             HttpTarget::new(
-                format!("http://127.0.0.{}:8{i}/scim/v2", i + 1).parse().unwrap(),
+                format!("http://127.0.0.{}:8{i}/scim/v2", i + 1)
+                    .parse()
+                    .unwrap(),
                 None,
                 Duration::from_secs(1),
                 4,
@@ -131,7 +133,10 @@ fn never_more_than_max_ejected_percent_and_never_all() {
     let b = balancer(2, outlier(1, 1000, 50));
     assert!(b.record_at(0, false, 5));
     assert!(!b.record_at(1, false, 6));
-    assert!(b.record_at(1, false, 1005), "the count stayed past the threshold");
+    assert!(
+        b.record_at(1, false, 1005),
+        "the count stayed past the threshold"
+    );
 }
 
 #[test]
@@ -147,7 +152,10 @@ fn outlier_detection_can_be_off() {
 fn health_flips_after_results_in_a_row_and_ends_an_ejection() {
     let b = balancer(2, outlier(1, 60_000, 50));
     b.checked(0, false);
-    assert!(b.endpoints()[0].is_healthy(), "one failed check is not enough");
+    assert!(
+        b.endpoints()[0].is_healthy(),
+        "one failed check is not enough"
+    );
     b.checked(0, true);
     b.checked(0, false);
     b.checked(0, false);
@@ -195,7 +203,10 @@ fn reload_carries_the_state_over_by_url() {
 #[test]
 fn labels_name_host_and_port_only() {
     let label = |u: &str| endpoint_label(&u.parse().unwrap());
-    assert_eq!(label("https://user:secret@a.example/scim/v2"), "a.example:443");
+    assert_eq!(
+        label("https://user:secret@a.example/scim/v2"),
+        "a.example:443"
+    );
     assert_eq!(label("http://10.0.0.1:8080/x"), "10.0.0.1:8080");
     assert_eq!(label("http://a.example/x"), "a.example:80");
 }
@@ -207,7 +218,10 @@ async fn the_health_task_ends_with_its_balancer() {
     b.health.timeout = Duration::from_millis(20);
     let b = Arc::new(b);
     let task = health::start(&b, &crate::snapshot::UpstreamAuth::None).unwrap();
-    assert!(health::start(&b, &crate::snapshot::UpstreamAuth::None).is_none(), "once");
+    assert!(
+        health::start(&b, &crate::snapshot::UpstreamAuth::None).is_none(),
+        "once"
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(!task.is_finished());
     drop(b);
