@@ -200,7 +200,7 @@ async fn with_every_endpoint_down_the_answer_is_503_with_retry_after_at_once() {
          [upstreams.app.resilience]\nbackoff = \"5ms\"\n",
     );
     let client = gw.client();
-    // The first request starts the health checks (and fails upstream).
+    // Before the health checks notice, a request fails upstream.
     let first = call(&gw, &client, reqwest::Method::GET).await;
     assert!(first == 502 || first == 503, "{first}");
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -223,4 +223,37 @@ async fn with_every_endpoint_down_the_answer_is_503_with_retry_after_at_once() {
         assert_eq!(body["status"], "503");
         assert!(asked.elapsed() < Duration::from_millis(500), "never a hang");
     }
+}
+
+#[tokio::test]
+async fn a_reload_stops_the_old_health_checks() {
+    let (a, b, c, d) = (
+        FaultyUpstream::spawn(),
+        FaultyUpstream::spawn(),
+        FaultyUpstream::spawn(),
+        FaultyUpstream::spawn(),
+    );
+    let gw = gateway(
+        &[a.url(), b.url()],
+        "[upstreams.app.health]\ninterval = \"50ms\"\ntimeout = \"50ms\"\n",
+    );
+    let client = gw.client();
+    assert_eq!(call(&gw, &client, reqwest::Method::GET).await, 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(a.hits() >= 3, "checked every 50 ms: {}", a.hits());
+
+    // The same upstream name, other endpoints.
+    let path = gw.dir.join("gateway.toml");
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        &format!("urls = [\"{}\", \"{}\"]", a.url(), b.url()),
+        &format!("urls = [\"{}\", \"{}\"]", c.url(), d.url()),
+    );
+    std::fs::write(&path, text).unwrap();
+    gw.config.reload().unwrap();
+    assert_eq!(call(&gw, &client, reqwest::Method::GET).await, 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let (a_then, c_then) = (a.hits(), c.hits());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(a.hits(), a_then, "the replaced config's checks stopped");
+    assert!(c.hits() >= c_then + 3, "the new config's checks run");
 }

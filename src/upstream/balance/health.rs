@@ -5,13 +5,14 @@
 //! passes.
 //!
 //! Lifetime: the task holds only a weak reference to the [`Balancer`],
-//! which lives in the upstream of one config snapshot. When a reload
-//! replaces the snapshot and the last request using the old one is done,
-//! the balancer is dropped and the task ends at its next tick; the new
-//! snapshot's balancer starts its own task on its first request (so a
-//! config that never serves, e.g. `check-config`, never probes anything).
+//! which lives in the upstream of one config snapshot. It starts when the
+//! snapshot is installed ([`start_all`], from the config handle; a snapshot
+//! that is only checked, as by `check-config`, never probes anything), or
+//! at the latest on the upstream's first request. When a reload replaces
+//! the snapshot and the last request using the old one is done, the
+//! balancer is dropped and the task ends at its next tick.
 use super::Balancer;
-use crate::snapshot::UpstreamAuth;
+use crate::snapshot::{Snapshot, UpstreamAuth, UpstreamTarget};
 use bytes::Bytes;
 use http::{HeaderValue, Request};
 use http_body_util::{BodyExt, Full, Limited};
@@ -28,6 +29,18 @@ pub fn start(balancer: &Arc<Balancer>, auth: &UpstreamAuth) -> Option<tokio::tas
         return None;
     }
     Some(handle.spawn(run(Arc::downgrade(balancer), auth.clone())))
+}
+
+/// Starts the health checks of every upstream of `snapshot` that has
+/// several endpoints (each once; nothing without a Tokio runtime).
+pub fn start_all(snapshot: &Snapshot) {
+    for upstream in snapshot.upstreams.values() {
+        if let UpstreamTarget::Http(http) = &upstream.target {
+            if let Some(balancer) = &http.balancer {
+                start(balancer, &upstream.auth);
+            }
+        }
+    }
 }
 
 /// Checks every endpoint each interval until the balancer is gone.
