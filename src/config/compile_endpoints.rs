@@ -92,8 +92,9 @@ pub(super) fn balancer(
         }
         return None;
     }
-    let health = health(u, p, loc)?;
-    let outlier = outlier(u, p, loc)?;
+    // Both checked before giving up: every problem is reported at once.
+    let (health, outlier) = (health(u, p, loc), outlier(u, p, loc));
+    let (health, outlier) = (health?, outlier?);
     let mut targets = Vec::with_capacity(bases.len());
     for (i, base) in bases.iter().enumerate() {
         match HttpTarget::new(base.clone(), tls.clone(), connect_timeout, pool_max_idle) {
@@ -202,5 +203,120 @@ pub(super) fn carry_over(new: &Upstream, previous: Option<&Arc<Upstream>>) {
     };
     if let (Some(b), Some(old)) = (&new.balancer, &old.balancer) {
         b.carry_over(old);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::super::{compile, parse};
+    use crate::snapshot::UpstreamTarget;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn config(upstream: &str) -> String {
+        format!(
+            r#"
+[server]
+listen = "127.0.0.1:0"
+plaintext = true
+
+[upstreams.app]
+kind = "http"
+{upstream}
+
+[[tenants]]
+id = "acme"
+hosts = ["acme.example"]
+upstream = "app"
+[[tenants.tokens]]
+name = "idp"
+hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+"#
+        )
+    }
+
+    #[test]
+    fn several_urls_make_a_balancer() {
+        let text = config(
+            "urls = [\"http://127.0.0.1:9/scim/v2\", \"http://127.0.0.2:9/v2/\"]\n\
+             [upstreams.app.health]\ninterval = \"5s\"\nhealthy_after = 1\n\
+             [upstreams.app.outlier]\nconsecutive_failures = 3\nmax_ejected_percent = 100\n",
+        );
+        let s = compile(&parse(&text, "t.toml").unwrap(), Path::new("t.toml"), None).unwrap();
+        let UpstreamTarget::Http(http) = &s.upstreams["app"].target else {
+            panic!("http expected");
+        };
+        assert_eq!(
+            http.base.to_string(),
+            "http://127.0.0.1:9/scim/v2",
+            "the first is the base"
+        );
+        let b = http.balancer.as_ref().expect("a balancer");
+        let labels: Vec<&str> = b.endpoints().iter().map(|e| e.label.as_str()).collect();
+        assert_eq!(labels, ["127.0.0.1:9", "127.0.0.2:9"]);
+        assert_eq!(b.health.interval, Duration::from_secs(5));
+        assert_eq!(b.health.healthy_after, 1);
+        assert_eq!(b.health.unhealthy_after, 2);
+        assert_eq!(b.health.path, "/ServiceProviderConfig");
+        assert_eq!(b.outlier.consecutive_failures, 3);
+        assert_eq!(b.outlier.base_ejection_time, Duration::from_secs(30));
+
+        let one = config("urls = [\"http://127.0.0.1:9/scim/v2\"]\n");
+        let s = compile(&parse(&one, "t.toml").unwrap(), Path::new("t.toml"), None).unwrap();
+        let UpstreamTarget::Http(http) = &s.upstreams["app"].target else {
+            panic!("http expected");
+        };
+        assert!(http.balancer.is_none(), "one URL: no balancer");
+    }
+
+    #[test]
+    fn every_endpoint_mistake_is_reported() {
+        let errors = |upstream: &str| {
+            let text = config(upstream);
+            compile(&parse(&text, "t.toml").unwrap(), Path::new("t.toml"), None)
+                .unwrap_err()
+                .to_string()
+        };
+        let e = errors("url = \"http://a/x\"\nurls = [\"http://b/x\", \"http://c/x\"]\n");
+        assert!(
+            e.contains("upstreams.app.urls: set url (one endpoint) or urls"),
+            "{e}"
+        );
+        let e = errors("urls = [\"http://a/x\", \"ftp://b/x\", \"http://a/x/\"]\n");
+        assert!(e.contains("upstreams.app.urls[1]"), "{e}");
+        assert!(
+            e.contains("upstreams.app.urls[2]: \"http://a/x/\" is listed twice"),
+            "{e}"
+        );
+        let e = errors("url = \"http://a/x\"\n[upstreams.app.health]\ninterval = \"1s\"\n");
+        assert!(e.contains("upstreams.app.health: only applies"), "{e}");
+        let e = errors(
+            "urls = [\"http://a/x\", \"http://b/x\"]\n\
+             [upstreams.app.health]\ninterval = \"1s\"\ntimeout = \"2s\"\n\
+             [upstreams.app.outlier]\nmax_ejected_percent = 150\n",
+        );
+        assert!(
+            e.contains("upstreams.app.health.timeout: must not be longer"),
+            "{e}"
+        );
+        assert!(
+            e.contains("upstreams.app.outlier.max_ejected_percent"),
+            "{e}"
+        );
+        let e = errors(
+            "urls = [\"http://a/x\", \"http://b/x\"]\n\
+             [upstreams.app.health]\nhealthy_after = 0\npath = \"no-slash\"\n",
+        );
+        assert!(
+            e.contains("upstreams.app.health.healthy_after: must be at least 1"),
+            "{e}"
+        );
+        assert!(e.contains("upstreams.app.health.path"), "{e}");
+        let e = errors("urls = []\n");
+        assert!(
+            e.contains("upstreams.app.urls: list between 1 and 16"),
+            "{e}"
+        );
     }
 }
