@@ -211,7 +211,8 @@ async fn forward_http(
 ) -> Result<Response<Bytes>, GatewayError> {
     let settings = &upstream.resilience_settings;
     let state = &upstream.resilience;
-    if let resilience::Admission::Open(wait) = state.admit(settings) {
+    let admission = state.admit(settings);
+    if let resilience::Admission::Open(wait) = admission {
         UpstreamFailed {
             upstream: &upstream.name,
             reason: "circuit_open",
@@ -257,8 +258,12 @@ async fn forward_http(
                 )
                 .await;
                 if used.is_none() {
-                    // No endpoint to try: 503 at once, not counted against
-                    // the circuit (nothing was sent).
+                    // No endpoint to try: 503 at once. Nothing was sent, so
+                    // the circuit learns nothing, except that its probe
+                    // (if this was it) found the upstream down.
+                    if admission == resilience::Admission::Probe {
+                        state.record(false, settings);
+                    }
                     return result;
                 }
                 last = used;

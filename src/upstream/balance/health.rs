@@ -24,6 +24,9 @@ const MAX_HEALTH_BODY: usize = 64 * 1024;
 /// Starts the health-check task of `balancer` once (later calls return at
 /// once). Without a Tokio runtime nothing starts.
 pub fn start(balancer: &Arc<Balancer>, auth: &UpstreamAuth) -> Option<tokio::task::JoinHandle<()>> {
+    if balancer.health_checks_started() {
+        return None;
+    }
     let handle = tokio::runtime::Handle::try_current().ok()?;
     if !balancer.claim_health_checks() {
         return None;

@@ -425,6 +425,12 @@ impl Balancer {
     pub(crate) fn claim_health_checks(&self) -> bool {
         !self.checking.swap(true, Ordering::AcqRel)
     }
+
+    /// Whether the health-check task was started (a plain load: asked on
+    /// every request).
+    pub(crate) fn health_checks_started(&self) -> bool {
+        self.checking.load(Ordering::Acquire)
+    }
 }
 
 impl std::fmt::Debug for Balancer {

@@ -230,3 +230,94 @@ async fn the_health_task_ends_with_its_balancer() {
         .expect("the task stops when the config that owned it is gone")
         .unwrap();
 }
+
+/// An upstream over two endpoints that refuse connections.
+fn dead_upstream(breaker_failures: u32) -> (crate::snapshot::Upstream, Arc<Balancer>) {
+    let free = || {
+        std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+    };
+    let target = |addr: std::net::SocketAddr| {
+        HttpTarget::new(
+            format!("http://{addr}/scim/v2").parse().unwrap(),
+            None,
+            Duration::from_secs(1),
+            4,
+        )
+        .unwrap()
+    };
+    let (a, b) = (free(), free());
+    let balancer = Balancer::new(
+        "app",
+        vec![target(a), target(b)],
+        HealthSettings::default(),
+        OutlierSettings::default(),
+    );
+    let http = target(a).with_balancer(balancer);
+    let shared = http.balancer.clone().unwrap();
+    let mut upstream = crate::snapshot::Upstream::new(
+        "app",
+        crate::snapshot::UpstreamTarget::Http(Arc::new(http)),
+        crate::snapshot::UpstreamAuth::None,
+        Duration::from_secs(1),
+        Duration::from_secs(2),
+    );
+    upstream.resilience_settings.failures = breaker_failures;
+    upstream.resilience_settings.open_for = Duration::from_millis(50);
+    upstream.resilience_settings.backoff = Duration::from_millis(1);
+    (upstream, shared)
+}
+
+fn get() -> crate::upstream::UpstreamRequest {
+    crate::upstream::UpstreamRequest {
+        method: http::Method::GET,
+        path: "/Users/1".into(),
+        query: None,
+        headers: http::HeaderMap::new(),
+        body: bytes::Bytes::new(),
+        request_id: "r1".into(),
+        client_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        client_proto: "https",
+        client_host: "acme.example".into(),
+        public_base: None,
+    }
+}
+
+fn far() -> crate::upstream::Deadline {
+    crate::upstream::Deadline {
+        at: tokio::time::Instant::now() + Duration::from_secs(10),
+        within: Duration::from_secs(10),
+    }
+}
+
+#[tokio::test]
+async fn no_endpoint_left_is_503_at_once_and_never_wedges_the_breaker() {
+    let (upstream, balancer) = dead_upstream(1);
+    // Both refuse: each retry went to the other endpoint.
+    let e = crate::upstream::forward(&upstream, get(), 1 << 20, far())
+        .await
+        .unwrap_err();
+    assert_eq!(e.reason(), "upstream_connect");
+    let failures = |i: usize| balancer.endpoints()[i].failures.load(Ordering::Relaxed);
+    assert_eq!(failures(0) + failures(1), 3, "three attempts");
+    assert!(failures(0) >= 1 && failures(1) >= 1, "retries alternate");
+    assert!(upstream.resilience.is_open());
+    for i in 0..2 {
+        balancer.checked(i, false);
+        balancer.checked(i, false);
+    }
+    for _ in 0..2 {
+        // The circuit's probe finds no endpoint: 503 with Retry-After, and
+        // the circuit lets the next probe through later (not stuck).
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let started = std::time::Instant::now();
+        let e = crate::upstream::forward(&upstream, get(), 1 << 20, far())
+            .await
+            .unwrap_err();
+        assert_eq!(e.reason(), forward::NO_ENDPOINT);
+        assert_eq!(e.status(), 503);
+        assert!(started.elapsed() < Duration::from_millis(100));
+    }
+}
