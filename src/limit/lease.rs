@@ -105,15 +105,25 @@ pub async fn try_take(
             .await?;
         Ok::<_, RedisRateError>(reply.is_some())
     };
+    let lease = |key, token| Lease {
+        redis: redis.clone(),
+        key,
+        token,
+    };
     match tokio::time::timeout(timeout, set).await {
-        Err(_) => Err(RedisRateError::Timeout(timeout)),
-        Ok(Err(e)) => Err(e),
         Ok(Ok(false)) => Ok(Taken::Busy),
-        Ok(Ok(true)) => Ok(Taken::Held(Lease {
-            redis: redis.clone(),
-            key,
-            token,
-        })),
+        Ok(Ok(true)) => Ok(Taken::Held(lease(key, token))),
+        failed => {
+            // The SET may have gone through with its answer lost: give
+            // back what may be ours, so other replicas do not wait for the
+            // TTL (compare-and-delete: never someone else's lease).
+            let maybe = lease(key, token);
+            tokio::spawn(maybe.release());
+            match failed {
+                Ok(Err(e)) => Err(e),
+                _ => Err(RedisRateError::Timeout(timeout)),
+            }
+        }
     }
 }
 

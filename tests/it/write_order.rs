@@ -135,3 +135,68 @@ async fn two_replicas_write_one_resource_one_at_a_time_through_redis() {
         "per replica only: the two replicas overlap"
     );
 }
+
+#[tokio::test]
+async fn a_lease_left_by_a_crashed_replica_expires() {
+    let redis = RedisServer::start();
+    let upstream = WriteRecorder::spawn(Duration::from_millis(1));
+    let dir = std::env::temp_dir().join(format!("scimgw-order-crash-{}", redis.port));
+    std::fs::create_dir_all(&dir).unwrap();
+    let gw = GatewayProcess::spawn(&config(&dir, 1, Some(&redis.url()), &upstream.url()));
+
+    // A replica took the lease of /Groups/g1 and died: nobody releases it.
+    let order =
+        scim_gateway::limit::ordering::WriteOrder::key("acme", &http::Method::PATCH, "/Groups/g1")
+            .unwrap();
+    let key = scim_gateway::limit::lease::lease_key("scimgw", &order);
+    let mut conn = redis::Client::open(redis.url())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    let set: Option<String> = redis::cmd("SET")
+        .arg(&key)
+        .arg("dead-replica")
+        .arg("NX")
+        .arg("PX")
+        .arg(800)
+        .query(&mut conn)
+        .unwrap();
+    assert_eq!(set.as_deref(), Some("OK"));
+
+    let started = std::time::Instant::now();
+    let client = reqwest::Client::new();
+    let status = client
+        .patch(format!("http://{}/scim/v2/Groups/g1", gw.public))
+        .header("host", "acme.localhost")
+        .header("content-type", "application/scim+json")
+        .bearer_auth(token_for("acme"))
+        .body(r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[{"value":"u1"}]}]}"#)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(600),
+        "waited for the lease: {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(3), "{waited:?}");
+    // Another resource of the tenant is not held up.
+    let started = std::time::Instant::now();
+    let status = client
+        .put(format!("http://{}/scim/v2/Users/u1", gw.public))
+        .header("host", "acme.localhost")
+        .header("content-type", "application/scim+json")
+        .bearer_auth(token_for("acme"))
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u1"}"#)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 200);
+    assert!(started.elapsed() < Duration::from_millis(500));
+    // The gateway gave its own lease back.
+    let left: Option<String> = redis::cmd("GET").arg(&key).query(&mut conn).unwrap();
+    assert!(left.is_none(), "{left:?}");
+}
