@@ -271,6 +271,17 @@ hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
     }
 
     #[test]
+    fn the_replicas_example_compiles() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/replicas.toml");
+        let s = super::super::check(&path).unwrap_or_else(|e| panic!("{e}"));
+        let UpstreamTarget::Http(http) = &s.upstreams["hr"].target else {
+            panic!("http expected");
+        };
+        assert_eq!(http.balancer.as_ref().unwrap().endpoints().len(), 2);
+        assert!(s.shared_limits.is_some());
+    }
+
+    #[test]
     fn every_endpoint_mistake_is_reported() {
         let errors = |upstream: &str| {
             let text = config(upstream);
