@@ -108,7 +108,7 @@ async fn a_failing_endpoint_is_ejected_then_brought_back_by_its_health_checks() 
     bad.always(Some(Fault::Status(503)));
     let gw = gateway(
         &[bad.url(), a.url(), b.url()],
-        "[upstreams.app.health]\ninterval = \"200ms\"\ntimeout = \"200ms\"\nhealthy_after = 1\nunhealthy_after = 1\n\
+        "[upstreams.app.health]\ninterval = \"200ms\"\ntimeout = \"200ms\"\nhealthy_after = 1\nunhealthy_after = 3\n\
          [upstreams.app.outlier]\nconsecutive_failures = 2\nbase_ejection_time = \"60s\"\n\
          [upstreams.app.resilience]\nattempts = 3\nbackoff = \"5ms\"\nretry_budget = 1.0\n",
     );
@@ -129,18 +129,33 @@ async fn a_failing_endpoint_is_ejected_then_brought_back_by_its_health_checks() 
         "ejected early: {to_bad} requests and checks reached it"
     );
     assert!(a.hits() + b.hits() >= 40);
+    // Ejected on real traffic (before its health checks noticed).
+    let endpoint = format!("endpoint=\"{}\"", bad.addr);
     let text = metrics(&gw).await;
     assert!(
-        text.contains("scim_gateway_upstream_endpoint_ejections_total"),
+        text.lines().any(
+            |l| l.starts_with("scim_gateway_upstream_endpoint_ejections_total")
+                && l.contains(&endpoint)
+                && l.ends_with(" 1")
+        ),
         "{text}"
     );
-    assert!(
-        text.lines()
-            .any(|l| l.starts_with("scim_gateway_upstream_endpoint_healthy")
-                && l.contains(&format!("endpoint=\"{}\"", bad.addr))
-                && l.ends_with(" 0")),
-        "{text}"
-    );
+    // Three failed checks later it is unhealthy too.
+    let unhealthy = |text: &str| {
+        text.lines().any(|l| {
+            l.starts_with("scim_gateway_upstream_endpoint_healthy")
+                && l.contains(&endpoint)
+                && l.ends_with(" 0")
+        })
+    };
+    let started = Instant::now();
+    while !unhealthy(&metrics(&gw).await) {
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "never unhealthy"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 
     // It recovers: the next health check brings it back, well before the
     // 60 s ejection would have ended.

@@ -75,7 +75,16 @@ pub(crate) async fn attempt_balanced(
     )
     .await;
     drop(in_flight);
-    balancer.record(i, !is_endpoint_failure(&result));
+    let failed = is_endpoint_failure(&result);
+    if failed {
+        tracing::debug!(
+            upstream = %upstream.name,
+            endpoint = %endpoint.label,
+            request_id = %req.request_id,
+            "attempt failed on this endpoint"
+        );
+    }
+    balancer.record(i, !failed);
     let result = match result {
         Ok(response) if i != 0 => Ok(rebase(response, &endpoint.target.rebase, primary)),
         other => other,

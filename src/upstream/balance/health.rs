@@ -48,7 +48,10 @@ pub fn start_all(snapshot: &Snapshot) {
 
 /// Checks every endpoint each interval until the balancer is gone.
 async fn run(balancer: Weak<Balancer>, auth: UpstreamAuth) {
-    let Some(interval) = balancer.upgrade().map(|b| b.health.interval) else {
+    let Some(interval) = balancer.upgrade().map(|b| {
+        b.register_metrics();
+        b.health.interval
+    }) else {
         return;
     };
     let mut ticker = tokio::time::interval(interval);

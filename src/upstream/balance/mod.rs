@@ -257,6 +257,14 @@ impl Balancer {
             .max(Duration::from_secs(1))
     }
 
+    /// Registers every endpoint's metrics (the health gauge at its
+    /// current value), so they show before the first request.
+    pub(crate) fn register_metrics(&self) {
+        for e in &self.endpoints {
+            e.metrics(&self.upstream);
+        }
+    }
+
     /// Counts a request in flight on endpoint `i` until the guard drops.
     pub fn begin(&self, i: usize) -> Option<InFlight<'_>> {
         let endpoint = self.endpoints.get(i)?;
@@ -296,6 +304,9 @@ impl Endpoint {
 
     fn metrics(&self, upstream: &str) -> &EndpointMetrics {
         self.metrics.get_or_init(|| {
+            // Handles made before the recorder exists would count nowhere
+            // (the health task may start before the server installs it).
+            crate::telemetry::metrics_handle();
             let labels = [
                 ("upstream", upstream.to_string()),
                 ("endpoint", self.label.clone()),
