@@ -90,9 +90,18 @@ pub async fn try_take(
     ttl: Duration,
 ) -> Result<Taken, RedisRateError> {
     let timeout = redis.settings().timeout;
+    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    // Until Redis has answered, the lease may or may not be ours: if this
+    // ends any other way (an error, a timeout, the caller giving up), what
+    // may be ours is given back, so other replicas do not wait for the TTL
+    // (compare-and-delete: never someone else's lease).
     let key = lease_key(&redis.settings().prefix, order_key);
     let token = new_token();
-    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let mut unsure = Unsure(Some(Lease {
+        redis: redis.clone(),
+        key: key.clone(),
+        token: token.clone(),
+    }));
     let set = async {
         let mut conn = redis.connection().await?;
         let reply: Option<String> = redis::cmd("SET")
@@ -105,24 +114,28 @@ pub async fn try_take(
             .await?;
         Ok::<_, RedisRateError>(reply.is_some())
     };
-    let lease = |key, token| Lease {
-        redis: redis.clone(),
-        key,
-        token,
-    };
     match tokio::time::timeout(timeout, set).await {
-        Ok(Ok(false)) => Ok(Taken::Busy),
-        Ok(Ok(true)) => Ok(Taken::Held(lease(key, token))),
-        failed => {
-            // The SET may have gone through with its answer lost: give
-            // back what may be ours, so other replicas do not wait for the
-            // TTL (compare-and-delete: never someone else's lease).
-            let maybe = lease(key, token);
-            tokio::spawn(maybe.release());
-            match failed {
-                Ok(Err(e)) => Err(e),
-                _ => Err(RedisRateError::Timeout(timeout)),
-            }
+        Ok(Ok(false)) => {
+            unsure.0 = None;
+            Ok(Taken::Busy)
+        }
+        Ok(Ok(true)) => Ok(Taken::Held(unsure.0.take().unwrap_or_else(|| Lease {
+            redis: redis.clone(),
+            key,
+            token,
+        }))),
+        Ok(Err(e)) => Err(e),
+        Err(_) => Err(RedisRateError::Timeout(timeout)),
+    }
+}
+
+/// A lease whose `SET` had no answer yet: released on drop.
+struct Unsure(Option<Lease>);
+
+impl Drop for Unsure {
+    fn drop(&mut self) {
+        if let (Some(lease), Ok(runtime)) = (self.0.take(), tokio::runtime::Handle::try_current()) {
+            runtime.spawn(lease.release());
         }
     }
 }
