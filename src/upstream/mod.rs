@@ -245,8 +245,10 @@ async fn forward_http(
                 )
                 .await
             }
+            // Boxed: the balanced attempt's state would otherwise enlarge
+            // every single-endpoint request's future too.
             Some(balancer) => {
-                let (used, result) = balance::forward::attempt_balanced(
+                let (used, result) = Box::pin(balance::forward::attempt_balanced(
                     upstream,
                     http,
                     balancer,
@@ -255,7 +257,7 @@ async fn forward_http(
                     deadline,
                     upstream_until,
                     last,
-                )
+                ))
                 .await;
                 if used.is_none() {
                     // No endpoint to try: 503 at once. Nothing was sent, so
