@@ -379,7 +379,7 @@ where
     let _turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
         None => None,
         Some(key) => Some(
-            tokio::time::timeout_at(deadline.at, gateway.write_order.turn(key))
+            tokio::time::timeout_at(deadline.at, gateway.write_order.turn_shared(key, snapshot))
                 .await
                 .map_err(|_| {
                     GatewayError::upstream(

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 #[path = "compile_auth.rs"]
 mod auth;
+#[path = "compile_endpoints.rs"]
+mod endpoints;
 #[path = "compile_schema.rs"]
 mod schema;
 #[path = "compile_tls.rs"]
@@ -160,6 +162,7 @@ fn compile_with(
                 UpstreamTarget::Http { .. } => None,
             });
         if let Some(u) = compile_upstream(name, section, &base_dir, reused, &mut p, &loc) {
+            endpoints::carry_over(&u, previous.and_then(|s| s.upstreams.get(name)));
             upstreams.insert(name.clone(), Arc::new(u));
         }
     }
@@ -411,6 +414,9 @@ fn compile_upstream(
         "builtin" => {
             for (key, set) in [
                 ("url", u.url.is_some()),
+                ("urls", u.urls.is_some()),
+                ("health", u.health.is_some()),
+                ("outlier", u.outlier.is_some()),
                 ("ca_file", u.ca_file.is_some()),
                 ("client_cert_file", u.client_cert_file.is_some()),
                 ("auth", u.auth.is_some()),
@@ -442,23 +448,15 @@ fn compile_upstream(
                     "only applies to kind = \"builtin\"",
                 );
             }
-            let base = match &u.url {
-                None => {
-                    p.add(
-                        format!("{loc}.url"),
-                        "kind = \"http\" needs url = \"https://host/scim/v2\"",
-                    );
-                    None
-                }
-                Some(url) => upstream_url(url)
-                    .map_err(|m| p.add(format!("{loc}.url"), m))
-                    .ok(),
-            };
+            // `url`, or several endpoints in `urls` (the first is the base).
+            let bases = endpoints::urls(u, p, loc);
+            let base = bases.as_ref().and_then(|b| b.first().cloned());
             let ca = u.ca_file.as_ref().map(|f| resolve(base_dir, f));
             // TLS settings for https (and a check of the files either way).
-            let https = base
-                .as_ref()
-                .is_some_and(|b| b.scheme_str() == Some("https"));
+            let https = bases
+                .iter()
+                .flatten()
+                .any(|b| b.scheme_str() == Some("https"));
             let identity = match (&u.client_cert_file, &u.client_key_file) {
                 (Some(c), Some(k)) => Some((resolve(base_dir, c), resolve(base_dir, k))),
                 (None, None) => None,
@@ -500,10 +498,26 @@ fn compile_upstream(
                 );
             }
             let target = match (base, tls, connect_timeout) {
-                (Some(base), Ok(tls), Some(ct)) => HttpTarget::new(base, tls, ct, pool_max_idle)
-                    .map_err(|e| p.add(format!("{loc}.url"), e))
-                    .ok()
-                    .map(|t| UpstreamTarget::Http(Arc::new(t))),
+                (Some(base), Ok(tls), Some(ct)) => {
+                    let balancer = endpoints::balancer(
+                        name,
+                        u,
+                        bases.as_deref(),
+                        &tls,
+                        ct,
+                        pool_max_idle,
+                        p,
+                        loc,
+                    );
+                    HttpTarget::new(base, tls, ct, pool_max_idle)
+                        .map_err(|e| p.add(format!("{loc}.url"), e))
+                        .ok()
+                        .map(|t| match balancer {
+                            Some(b) => t.with_balancer(b),
+                            None => t,
+                        })
+                        .map(|t| UpstreamTarget::Http(Arc::new(t)))
+                }
                 _ => None,
             };
             (target, auth)

@@ -8,6 +8,10 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+#[path = "raw_endpoints.rs"]
+mod endpoints;
+pub use endpoints::{HealthSection, OutlierSection};
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +119,14 @@ pub struct UpstreamSection {
     pub kind: String,
     /// `kind = "http"`: the SCIM base URL, e.g. `"https://app.internal/scim/v2"`.
     pub url: Option<String>,
+    /// `kind = "http"`: several endpoints of one service instead of `url`,
+    /// e.g. `["https://a.internal/scim/v2", "https://b.internal/scim/v2"]`,
+    /// balanced by least outstanding requests.
+    pub urls: Option<Vec<String>>,
+    /// `urls`: active health checks of each endpoint.
+    pub health: Option<HealthSection>,
+    /// `urls`: passive outlier ejection on real traffic.
+    pub outlier: Option<OutlierSection>,
     /// `kind = "http"`: PEM bundle of CAs to trust instead of the public roots.
     pub ca_file: Option<String>,
     /// `kind = "http"`: a client certificate chain (PEM) presented to an

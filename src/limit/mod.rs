@@ -9,6 +9,7 @@
 //! changes the limits, not who has used them. Keys are config names
 //! (tenant ids, upstream names) and credential names, never secrets.
 pub mod gcra;
+pub mod lease;
 pub mod ordering;
 pub mod redis;
 

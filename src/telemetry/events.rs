@@ -125,6 +125,33 @@ impl LimitFallback<'_> {
     }
 }
 
+/// Writes to a resource were ordered in this process only, because Redis
+/// did not answer for the resource's lease. Logged at most every 10 s;
+/// every one is counted.
+#[derive(Debug)]
+pub struct WriteOrderFallback<'a> {
+    pub error: &'a dyn std::error::Error,
+}
+
+impl WriteOrderFallback<'_> {
+    pub fn emit(&self) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = LAST_LOGGED.load(Ordering::Relaxed);
+        if now >= last + 10
+            && LAST_LOGGED
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(error = %self.error, "write-order leases unavailable: writes are ordered per replica only");
+        }
+        metrics::counter!(super::names::WRITE_ORDER_FALLBACK_TOTAL).increment(1);
+    }
+}
+
 /// Dialect rules fired on a request (or would have, in shadow mode).
 #[derive(Debug)]
 pub struct DialectApplied<'a> {

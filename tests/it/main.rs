@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod balance;
 mod cache;
 mod conformance;
 mod dialect;
@@ -19,3 +20,4 @@ mod scim11;
 mod shared_limits;
 mod store_api;
 mod store_errors;
+mod write_order;

@@ -14,3 +14,4 @@ pub mod redis;
 pub mod scim11;
 pub mod store;
 pub mod webhook;
+pub mod writes;
