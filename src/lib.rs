@@ -9,6 +9,7 @@ pub mod cache;
 pub mod config;
 pub mod dialect;
 pub mod error;
+pub mod events;
 pub mod limit;
 pub mod mapping;
 pub mod rewrite;

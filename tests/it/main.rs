@@ -8,6 +8,7 @@ mod cache;
 mod conformance;
 mod dialect;
 mod gateway;
+mod kafka;
 mod limits;
 mod mtls;
 mod oauth;

@@ -1,0 +1,2 @@
+pub mod kafka;
+pub mod okta_hook;
