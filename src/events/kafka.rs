@@ -170,7 +170,9 @@ impl KafkaSink {
                 event,
             }])
             .await;
-        results.pop().unwrap_or_else(|| Err(KafkaError::fatal("no result")))
+        results
+            .pop()
+            .unwrap_or_else(|| Err(KafkaError::fatal("no result")))
     }
 
     /// Publishes several events at once (one produce request per partition
@@ -200,6 +202,11 @@ impl KafkaSink {
         }
         if fatal || producer.client().fatal_error().is_some() {
             self.replace_producer(&producer);
+            // Dropping a producer purges and flushes for up to 500 ms: not on
+            // an async worker thread.
+            if let Ok(rt) = tokio::runtime::Handle::try_current() {
+                rt.spawn_blocking(move || drop(producer));
+            }
         }
         results
     }
@@ -298,21 +305,39 @@ fn client_config(s: &KafkaSettings) -> Result<(ClientConfig, Duration), KafkaErr
     if s.brokers.is_empty() || s.brokers.iter().any(|b| b.trim().is_empty()) {
         return Err(KafkaError::config("brokers: list at least one host:port"));
     }
-    let message_timeout = duration("message_timeout", &s.message_timeout, DEFAULT_MESSAGE_TIMEOUT)?;
-    let request_timeout = duration("request_timeout", &s.request_timeout, DEFAULT_REQUEST_TIMEOUT)?;
-    let connect_timeout = duration("connect_timeout", &s.connect_timeout, DEFAULT_CONNECT_TIMEOUT)?;
+    let message_timeout = duration(
+        "message_timeout",
+        &s.message_timeout,
+        DEFAULT_MESSAGE_TIMEOUT,
+    )?;
+    let request_timeout = duration(
+        "request_timeout",
+        &s.request_timeout,
+        DEFAULT_REQUEST_TIMEOUT,
+    )?;
+    let connect_timeout = duration(
+        "connect_timeout",
+        &s.connect_timeout,
+        DEFAULT_CONNECT_TIMEOUT,
+    )?;
     let linger = duration("linger", &s.linger, Duration::from_millis(5))?;
     // librdkafka wants request.timeout.ms <= message.timeout.ms.
     let request_timeout = request_timeout.min(message_timeout);
     let mut c = ClientConfig::new();
     c.set("bootstrap.servers", s.brokers.join(","))
-        .set("client.id", s.client_id.as_deref().unwrap_or("scim-gateway"))
+        .set(
+            "client.id",
+            s.client_id.as_deref().unwrap_or("scim-gateway"),
+        )
         // At-least-once without duplicates from retries, in order per partition.
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .set("message.timeout.ms", millis(message_timeout))
         .set("request.timeout.ms", millis(request_timeout))
-        .set("socket.connection.setup.timeout.ms", millis(connect_timeout))
+        .set(
+            "socket.connection.setup.timeout.ms",
+            millis(connect_timeout),
+        )
         .set("linger.ms", millis(linger))
         // Reconnect quickly after a broker restart, but not in a tight loop.
         .set("reconnect.backoff.ms", "100")
@@ -347,7 +372,9 @@ fn sasl_password(sasl: &KafkaSasl) -> Result<String, KafkaError> {
             Ok(v) if !v.trim_end_matches(['\n', '\r']).is_empty() => {
                 Ok(v.trim_end_matches(['\n', '\r']).to_string())
             }
-            Ok(_) => Err(KafkaError::config(&format!("sasl.password_file: {path} is empty"))),
+            Ok(_) => Err(KafkaError::config(&format!(
+                "sasl.password_file: {path} is empty"
+            ))),
             Err(e) => Err(KafkaError::config(&format!(
                 "sasl.password_file: cannot read {path}: {e}"
             ))),

@@ -32,10 +32,8 @@ fn settings_parse_and_reject_unknown_fields() {
     assert_eq!(c.get("socket.connection.setup.timeout.ms"), Some("2000"));
     assert_eq!(c.get("linger.ms"), Some("0"));
 
-    let err = toml::from_str::<KafkaSettings>(
-        "brokers = [\"k:1\"]\ntopic = \"t\"\nacks = \"1\"",
-    )
-    .unwrap_err();
+    let err = toml::from_str::<KafkaSettings>("brokers = [\"k:1\"]\ntopic = \"t\"\nacks = \"1\"")
+        .unwrap_err();
     assert!(err.to_string().contains("acks"), "{err}");
 }
 
@@ -113,7 +111,10 @@ fn sasl_plain_reads_the_password_from_env_or_file() {
     if let Some(sasl) = bad.sasl.as_mut() {
         sasl.password_env = Some("SCIMGW_TEST_UNSET_KAFKA_PASSWORD".into());
     }
-    assert!(client_config(&bad).unwrap_err().detail.contains("exactly one"));
+    assert!(client_config(&bad)
+        .unwrap_err()
+        .detail
+        .contains("exactly one"));
 
     let mut bad = s.clone();
     if let Some(sasl) = bad.sasl.as_mut() {

@@ -306,11 +306,18 @@ fn to_cloud_event(e: &Value, tenant: &str) -> Option<Value> {
 
     let mut data = Map::new();
     data.insert("eventType".into(), okta_type.into());
-    copy(e, &mut data, &["displayMessage", "published", "actor", "outcome"]);
+    copy(
+        e,
+        &mut data,
+        &["displayMessage", "published", "actor", "outcome"],
+    );
     data.insert("target".into(), Value::Array(targets.clone()));
     if m.subject == TargetKind::Group {
         if let Some(user) = find_target(targets, TargetKind::User) {
-            data.insert("userId".into(), user.get("id").cloned().unwrap_or(Value::Null));
+            data.insert(
+                "userId".into(),
+                user.get("id").cloned().unwrap_or(Value::Null),
+            );
         }
     }
     let mut ce = Map::new();

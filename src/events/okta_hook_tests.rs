@@ -34,7 +34,13 @@ fn authed() -> HeaderMap {
 }
 
 fn post(body: &str) -> HookOutcome {
-    handle(&settings(), &Method::POST, &authed(), body.as_bytes(), "acme")
+    handle(
+        &settings(),
+        &Method::POST,
+        &authed(),
+        body.as_bytes(),
+        "acme",
+    )
 }
 
 #[test]
@@ -53,7 +59,10 @@ fn verification_with_the_secret_works_and_with_a_wrong_one_is_refused() {
     let out = handle(&settings(), &Method::GET, &h, b"", "acme");
     assert_eq!(out.body["verification"], "abc");
 
-    let h = headers(&[(VERIFICATION_HEADER, "abc"), ("authorization", "Basic bm9wZQ==")]);
+    let h = headers(&[
+        (VERIFICATION_HEADER, "abc"),
+        ("authorization", "Basic bm9wZQ=="),
+    ]);
     let out = handle(&settings(), &Method::GET, &h, b"", "acme");
     assert_eq!(out.status, StatusCode::UNAUTHORIZED);
     assert_eq!(out.body["status"], "401");
@@ -82,7 +91,13 @@ fn deliveries_need_exactly_the_secret() {
             ("authorization", "nope"),
         ]),
     ] {
-        let out = handle(&settings(), &Method::POST, &h, DEACTIVATE.as_bytes(), "acme");
+        let out = handle(
+            &settings(),
+            &Method::POST,
+            &h,
+            DEACTIVATE.as_bytes(),
+            "acme",
+        );
         assert_eq!(out.status, StatusCode::UNAUTHORIZED, "{h:?}");
         assert!(out.events.is_empty());
         let detail = out.body["detail"].as_str().unwrap();
@@ -126,7 +141,10 @@ fn a_deactivation_becomes_one_cloud_event() {
     let out = post(DEACTIVATE);
     assert_eq!(out.status, StatusCode::OK);
     assert_eq!(out.skipped, 0);
-    assert_eq!(out.body, json!({"received": 1, "accepted": 1, "skipped": 0}));
+    assert_eq!(
+        out.body,
+        json!({"received": 1, "accepted": 1, "skipped": 0})
+    );
     let [ce] = out.events.as_slice() else {
         panic!("one event expected: {:?}", out.events)
     };
@@ -167,17 +185,30 @@ fn unknown_failed_targetless_and_repeated_events_are_skipped_and_counted() {
         .collect();
     assert_eq!(
         types,
-        ["okta.user.created", "okta.user.activated", "okta.user.updated"]
+        [
+            "okta.user.created",
+            "okta.user.activated",
+            "okta.user.updated"
+        ]
     );
     // user.session.start (unknown), the FAILURE suspend, the repeated uuid,
     // and the delete without a User target.
     assert_eq!(out.skipped, 4);
-    assert_eq!(out.body, json!({"received": 7, "accepted": 3, "skipped": 4}));
+    assert_eq!(
+        out.body,
+        json!({"received": 7, "accepted": 3, "skipped": 4})
+    );
 }
 
 #[test]
 fn malformed_deliveries_are_400_scim_errors() {
-    for body in ["{", "[]", "{\"data\": {}}", "{\"data\": {\"events\": {}}}", "\u{0}"] {
+    for body in [
+        "{",
+        "[]",
+        "{\"data\": {}}",
+        "{\"data\": {\"events\": {}}}",
+        "\u{0}",
+    ] {
         let out = post(body);
         assert_eq!(out.status, StatusCode::BAD_REQUEST, "{body:?}");
         assert_eq!(out.body["scimType"], "invalidSyntax");
@@ -208,7 +239,10 @@ fn the_event_type_table() {
         ("user.lifecycle.delete.initiated", "okta.user.deleted"),
         ("user.account.update_profile", "okta.user.updated"),
         ("group.user_membership.add", "okta.group.membership.added"),
-        ("group.user_membership.remove", "okta.group.membership.removed"),
+        (
+            "group.user_membership.remove",
+            "okta.group.membership.removed",
+        ),
     ] {
         assert_eq!(cloud_event_type(okta), Some(ce), "{okta}");
     }
@@ -218,7 +252,11 @@ fn the_event_type_table() {
 
 #[test]
 fn arbitrary_bytes_never_panic() {
-    for body in [&b"\xff\xfe"[..], b"{\"data\":{\"events\":[1,null,\"x\",{}]}}", b""] {
+    for body in [
+        &b"\xff\xfe"[..],
+        b"{\"data\":{\"events\":[1,null,\"x\",{}]}}",
+        b"",
+    ] {
         let out = handle(&settings(), &Method::POST, &authed(), body, "acme");
         assert!(out.status == StatusCode::OK || out.status == StatusCode::BAD_REQUEST);
     }

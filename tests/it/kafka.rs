@@ -45,7 +45,10 @@ async fn create_topic(broker: &Tansu, topic: &str) {
     .unwrap();
     for r in created {
         if let Err((name, code)) = r {
-            panic!("cannot create topic {name}: {code:?}\n{}", broker.log_tail());
+            panic!(
+                "cannot create topic {name}: {code:?}\n{}",
+                broker.log_tail()
+            );
         }
     }
 }
@@ -68,7 +71,8 @@ async fn consume(broker: &Tansu, topic: &str, want: usize, within: Duration) -> 
         .unwrap();
     let mut tpl = TopicPartitionList::new();
     for p in 0..PARTITIONS {
-        tpl.add_partition_offset(topic, p, Offset::Beginning).unwrap();
+        tpl.add_partition_offset(topic, p, Offset::Beginning)
+            .unwrap();
     }
     consumer.assign(&tpl).unwrap();
     let deadline = Instant::now() + within;
@@ -84,7 +88,9 @@ async fn consume(broker: &Tansu, topic: &str, want: usize, within: Duration) -> 
         let mut headers = BTreeMap::new();
         if let Some(h) = msg.headers() {
             for header in h.iter() {
-                let value = header.value.map(|v| String::from_utf8_lossy(v).into_owned());
+                let value = header
+                    .value
+                    .map(|v| String::from_utf8_lossy(v).into_owned());
                 headers.insert(header.key.to_string(), value.unwrap_or_default());
             }
         }
@@ -158,8 +164,10 @@ async fn every_event_arrives_in_order_per_resource() {
 
     let records = consume(&broker, topic, 200, Duration::from_secs(30)).await;
     assert_eq!(records.len(), 200, "events lost on the way");
-    let ids: std::collections::BTreeSet<&str> =
-        records.iter().map(|r| r.event["id"].as_str().unwrap()).collect();
+    let ids: std::collections::BTreeSet<&str> = records
+        .iter()
+        .map(|r| r.event["id"].as_str().unwrap())
+        .collect();
     assert_eq!(ids.len(), 200, "every event exactly once");
     let order = by_key(&records);
     assert_eq!(order.len(), 10);
@@ -172,12 +180,17 @@ async fn every_event_arrives_in_order_per_resource() {
         r.headers.get("content-type").map(String::as_str),
         Some("application/cloudevents+json; charset=UTF-8")
     );
-    assert_eq!(r.headers.get("ce_id"), r.event["id"].as_str().map(str::to_string).as_ref());
+    assert_eq!(
+        r.headers.get("ce_id"),
+        r.event["id"].as_str().map(str::to_string).as_ref()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_broker_fails_sends_retryably_and_the_producer_recovers() {
-    let Some(mut broker) = Tansu::start() else { return };
+    let Some(mut broker) = Tansu::start() else {
+        return;
+    };
     let topic = "scim-outage";
     create_topic(&broker, topic).await;
     let sink = KafkaSink::new(&settings(&broker, topic, "3s")).unwrap();
@@ -193,7 +206,11 @@ async fn a_stopped_broker_fails_sends_retryably_and_the_producer_recovers() {
     .expect("a send to a stopped broker must end within its message_timeout")
     .unwrap_err();
     assert!(err.retryable, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(10), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
 
     // Back (empty: memory storage), topic made again: the producer resumes
     // (a new producer id if the broker forgot the old one) within a bound.
@@ -221,6 +238,9 @@ async fn a_stopped_broker_fails_sends_retryably_and_the_producer_recovers() {
     }
     let records = consume(&broker, topic, 21, Duration::from_secs(30)).await;
     let order = by_key(&records);
-    assert_eq!(order.get("acme/u2"), Some(&(101..121).collect::<Vec<u64>>()));
+    assert_eq!(
+        order.get("acme/u2"),
+        Some(&(101..121).collect::<Vec<u64>>())
+    );
     assert!(order.get("acme/u1").is_some_and(|s| s.contains(&100)));
 }

@@ -9,5 +9,5 @@ pub mod peers;
 pub mod pki;
 pub mod process;
 pub mod redis;
-pub mod tansu;
 pub mod store;
+pub mod tansu;

@@ -90,7 +90,11 @@ impl Tansu {
         self.child = Some(child);
         let deadline = Instant::now() + START_TIMEOUT;
         while !api_versions_ok(self.port) {
-            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = self
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("tansu exited at start ({status}):\n{}", self.log_tail());
             }
             assert!(
@@ -125,14 +129,17 @@ fn tansu_bin() -> Option<PathBuf> {
         assert!(bin.is_file(), "TANSU_BIN={} is not a file", bin.display());
         return Some(bin);
     }
-    let root = std::env::var_os("TANSU_ROOT").map(PathBuf::from).unwrap_or_else(|| {
-        let cache = std::env::var_os("SCIM_GATEWAY_CACHE")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(&std::env::var_os("HOME").unwrap_or_default()).join(".cache/scim-gateway")
-            });
-        cache.join("tansu")
-    });
+    let root = std::env::var_os("TANSU_ROOT")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let cache = std::env::var_os("SCIM_GATEWAY_CACHE")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| {
+                    Path::new(&std::env::var_os("HOME").unwrap_or_default())
+                        .join(".cache/scim-gateway")
+                });
+            cache.join("tansu")
+        });
     let bin = root.join("bin/tansu");
     if bin.is_file() {
         return Some(bin);
