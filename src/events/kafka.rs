@@ -100,9 +100,7 @@ struct Inner {
     config: ClientConfig,
     topic: TopicTemplate,
     message_timeout: Duration,
-    /// Replaced when librdkafka raises a fatal error (an idempotent producer
-    /// whose sequence the broker no longer knows, e.g. after a broker lost its
-    /// state): that instance can never send again.
+    /// Replaced after a fatal error or a message timeout (see [`is_stale`]).
     producer: ArcSwap<FutureProducer>,
 }
 
@@ -185,13 +183,13 @@ impl KafkaSink {
             pending.push(self.enqueue(&producer, e));
         }
         let mut results = Vec::with_capacity(events.len());
-        let mut fatal = false;
+        let mut stale = false;
         for p in pending {
             let result = match p {
                 Ok(delivery) => match delivery.await {
                     Ok(Ok(_)) => Ok(()),
                     Ok(Err((e, _))) => {
-                        fatal |= is_fatal(&e);
+                        stale |= is_stale(&e);
                         Err(KafkaError::from_rdkafka(&e))
                     }
                     Err(_canceled) => Err(KafkaError::retry("the producer was shut down")),
@@ -200,7 +198,7 @@ impl KafkaSink {
             };
             results.push(result);
         }
-        if fatal || producer.client().fatal_error().is_some() {
+        if stale || producer.client().fatal_error().is_some() {
             self.replace_producer(&producer);
             // Dropping a producer purges and flushes for up to 500 ms: not on
             // an async worker thread.
@@ -264,7 +262,7 @@ impl KafkaSink {
             Ok(fresh) => {
                 tracing::warn!(
                     reason = ?failed.client().fatal_error().map(|(_, why)| why),
-                    "kafka producer hit a fatal error; replaced it"
+                    "kafka producer failed (fatal error or timeout); replaced it"
                 );
                 self.inner
                     .producer
@@ -296,8 +294,18 @@ fn create_producer(config: &ClientConfig) -> Result<FutureProducer, KafkaError> 
     })
 }
 
-fn is_fatal(e: &RdError) -> bool {
-    e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal)
+/// Errors after which the producer instance is not trusted any more: a fatal
+/// error (it can never send again), or a message timeout. librdkafka answers
+/// a broker's UNKNOWN_PRODUCER_ID by bumping the epoch of the same producer
+/// id and trying again; a broker that lost its producer state (tansu on
+/// memory storage after a restart) refuses every bump, and the producer would
+/// time out forever. A fresh producer asks for a new id (InitProducerId). The
+/// cost of a spurious swap during an outage is one new connection.
+fn is_stale(e: &RdError) -> bool {
+    matches!(
+        e.rdkafka_error_code(),
+        Some(RDKafkaErrorCode::Fatal | RDKafkaErrorCode::MessageTimedOut)
+    )
 }
 
 /// librdkafka properties from the settings (and the resolved message timeout).
