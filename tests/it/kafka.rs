@@ -244,3 +244,38 @@ async fn a_stopped_broker_fails_sends_retryably_and_the_producer_recovers() {
     );
     assert!(order.get("acme/u1").is_some_and(|s| s.contains(&100)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_topic_template_gives_each_tenant_its_own_topic() {
+    let Some(broker) = Tansu::start() else {
+        return;
+    };
+    create_topic(&broker, "scim.acme.events").await;
+    create_topic(&broker, "scim.beta.events").await;
+    let sink = KafkaSink::new(&settings(&broker, "scim.{tenant}.events", "10s")).unwrap();
+    assert_eq!(sink.topic_for("beta").unwrap(), "scim.beta.events");
+    for seq in 0..5 {
+        sink.send("acme", "u1", &event("u1", seq)).await.unwrap();
+        sink.send("beta", "u1", &event("u1", seq + 10))
+            .await
+            .unwrap();
+    }
+    // A tenant id that makes an illegal topic name is a permanent failure.
+    let err = sink
+        .send("bad/tenant", "u1", &event("u1", 0))
+        .await
+        .unwrap_err();
+    assert!(!err.retryable, "{err}");
+
+    let acme = consume(&broker, "scim.acme.events", 5, Duration::from_secs(20)).await;
+    let beta = consume(&broker, "scim.beta.events", 5, Duration::from_secs(20)).await;
+    assert_eq!(
+        by_key(&acme).get("acme/u1"),
+        Some(&(0..5).collect::<Vec<u64>>())
+    );
+    assert_eq!(
+        by_key(&beta).get("beta/u1"),
+        Some(&(10..15).collect::<Vec<u64>>())
+    );
+    assert_eq!(by_key(&acme).len(), 1, "no beta events in acme's topic");
+}
