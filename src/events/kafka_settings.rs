@@ -64,6 +64,18 @@ pub struct KafkaSasl {
     pub password_file: Option<String>,
 }
 
+// === impl KafkaSettings ===
+
+impl KafkaSettings {
+    /// Checks everything [`super::KafkaSink::new`] would (topic template,
+    /// durations, brokers, SASL password readable) without creating a
+    /// producer: for the config compiler, which reports every problem at once.
+    pub fn validate(&self) -> Result<(), KafkaError> {
+        TopicTemplate::parse(&self.topic)?;
+        client_config(self).map(|_| ())
+    }
+}
+
 /// The topic name, fixed or per tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum TopicTemplate {

@@ -68,9 +68,11 @@ fn bad_settings_are_permanent_errors_naming_the_field() {
     s.brokers.clear();
     assert!(client_config(&s).unwrap_err().detail.contains("brokers"));
 
+    assert!(base().validate().is_ok());
     for topic in ["", "a b", "x/{tenant}", "{tenant}{tenant}", "é"] {
         let mut s = base();
         s.topic = topic.into();
+        assert!(s.validate().is_err(), "{topic:?}");
         let e = KafkaSink::new(&s).unwrap_err();
         assert!(!e.retryable && e.detail.contains("topic"), "{topic:?}: {e}");
     }
