@@ -13,6 +13,7 @@
 //! Depends on: rdkafka, serde, arc-swap, humantime. The dispatcher (outbox
 //! reader) calls [`KafkaSink::send`] or [`KafkaSink::send_batch`] and decides
 //! from [`KafkaError::retryable`] whether to retry or dead-letter.
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -118,7 +119,12 @@ impl KafkaSink {
 
     /// Publishes several events at once (one produce request per partition
     /// when they fit) and waits for all; one result per event, same order.
-    /// Events with the same key keep their order on the broker.
+    ///
+    /// Per resource the results are a prefix: once one event of a resource
+    /// failed, every later event of that resource in the batch is reported
+    /// failed too (retryable), even if the broker took it. Resending from the
+    /// first failure then keeps the resource's order at the cost of
+    /// duplicates (consumers deduplicate on `ce_id`).
     pub async fn send_batch(&self, events: &[KafkaEvent<'_>]) -> Vec<Result<(), KafkaError>> {
         let producer = self.inner.producer.load_full();
         let mut pending = Vec::with_capacity(events.len());
@@ -141,6 +147,7 @@ impl KafkaSink {
             };
             results.push(result);
         }
+        fail_after_first_failure(events, &mut results);
         if stale || producer.client().fatal_error().is_some() {
             self.replace_producer(&producer);
             // Dropping a producer purges and flushes for up to 500 ms: not on
@@ -227,6 +234,22 @@ impl fmt::Debug for KafkaSink {
             .field("topic", &self.inner.topic)
             .field("message_timeout", &self.inner.message_timeout)
             .finish_non_exhaustive()
+    }
+}
+
+/// Turns every success that follows a failure of the same resource into a
+/// retryable failure (see [`KafkaSink::send_batch`]).
+fn fail_after_first_failure(events: &[KafkaEvent<'_>], results: &mut [Result<(), KafkaError>]) {
+    let mut failed: HashSet<(&str, &str)> = HashSet::new();
+    for (e, r) in events.iter().zip(results.iter_mut()) {
+        let key = (e.tenant, e.resource_id);
+        if r.is_err() {
+            failed.insert(key);
+        } else if failed.contains(&key) {
+            *r = Err(KafkaError::retry(
+                "an earlier event of this resource in the batch failed; resend from it to keep the order",
+            ));
+        }
     }
 }
 

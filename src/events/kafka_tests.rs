@@ -172,3 +172,33 @@ async fn an_unreachable_broker_fails_retryably_within_the_message_timeout() {
     assert!(e.retryable, "{e}");
     assert!(started.elapsed() < Duration::from_secs(10));
 }
+
+#[test]
+fn batch_results_are_a_prefix_per_resource() {
+    let v = serde_json::json!({});
+    let ev = |tenant, resource_id| KafkaEvent {
+        tenant,
+        resource_id,
+        event: &v,
+    };
+    let events = [
+        ev("a", "1"),
+        ev("a", "2"),
+        ev("a", "1"),
+        ev("b", "1"),
+        ev("a", "1"),
+    ];
+    let boom = || Err(KafkaError::retry("boom"));
+    let mut results = vec![boom(), Ok(()), Ok(()), Ok(()), boom()];
+    fail_after_first_failure(&events, &mut results);
+    let ok: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    // a/1 failed first: its later successes become failures; a/2 and b/1
+    // (same resource id, other tenant) are untouched.
+    assert_eq!(ok, [false, true, false, true, false]);
+    assert!(results[2].as_ref().unwrap_err().retryable);
+    assert!(results[2]
+        .as_ref()
+        .unwrap_err()
+        .detail
+        .contains("earlier event"));
+}
