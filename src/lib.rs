@@ -22,5 +22,6 @@ pub mod stack;
 pub mod store;
 pub mod telemetry;
 pub mod tenant;
+pub mod tenant_schema;
 pub mod tls;
 pub mod upstream;

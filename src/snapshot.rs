@@ -79,6 +79,8 @@ pub struct Tenant {
     pub cache: Option<crate::cache::CacheSettings>,
     /// The IdP dialect normalized, where configured.
     pub dialect: Option<crate::dialect::TenantDialect>,
+    /// The tenant-facing schemas, validation and mapping.
+    pub schema: Arc<crate::tenant_schema::TenantSchema>,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
 }
@@ -121,6 +123,17 @@ pub struct Upstream {
     pub resilience: crate::upstream::resilience::Resilience,
     /// Latency histogram handle (filled on first use).
     pub metrics: crate::telemetry::handles::UpstreamMetrics,
+    /// The SCIM version the upstream speaks.
+    pub protocol: UpstreamProtocol,
+}
+
+/// The SCIM version an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamProtocol {
+    #[default]
+    Scim2,
+    /// SCIM 1.1, translated by the gateway (`stack/scim11_stage.rs`).
+    Scim11,
 }
 
 /// Where an upstream is.
@@ -244,6 +257,7 @@ impl Tenant {
             limits: Default::default(),
             cache: None,
             dialect: None,
+            schema: crate::tenant_schema::TenantSchema::shared_standard(),
             metrics: Default::default(),
         }
     }
@@ -270,6 +284,7 @@ impl Upstream {
             resilience_settings: Default::default(),
             resilience: Default::default(),
             metrics: Default::default(),
+            protocol: UpstreamProtocol::Scim2,
         }
     }
 }

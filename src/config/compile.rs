@@ -20,6 +20,8 @@ use std::time::Duration;
 
 #[path = "compile_auth.rs"]
 mod auth;
+#[path = "compile_schema.rs"]
+mod schema;
 #[path = "compile_tls.rs"]
 mod tls;
 
@@ -165,11 +167,29 @@ fn compile_with(
     let mut tenants: HashMap<TenantId, Arc<Tenant>> = HashMap::new();
     let mut hosts: HashMap<String, Arc<Tenant>> = HashMap::new();
     let mut host_owner: HashMap<String, String> = HashMap::new();
+    let max_body = server
+        .as_ref()
+        .map_or(2 * 1024 * 1024, |s| s.max_request_body_bytes);
+    let standard = Arc::new(crate::tenant_schema::TenantSchema::standard(max_body));
     for (i, t) in raw.tenants.iter().enumerate() {
         let loc = format!("tenants[{i}] (id \"{}\")", t.id);
-        if let Some(tenant) =
-            compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p)
-        {
+        let schema = schema::tenant_schema(
+            t.schema.as_ref(),
+            &base_dir,
+            &standard,
+            max_body,
+            &mut p,
+            &loc,
+        );
+        let compiled = compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p);
+        if let (Some(tenant), Some(schema)) = (compiled, schema) {
+            // A SCIM 1.1 backend gets no Bulk (not translated yet).
+            let schema = if tenant.upstream.protocol == crate::snapshot::UpstreamProtocol::Scim11 {
+                Arc::new(schema.without_bulk())
+            } else {
+                schema
+            };
+            let tenant = Tenant { schema, ..tenant };
             if tenants.contains_key(tenant.id.as_str()) {
                 p.add(
                     format!("{loc}.id"),
@@ -504,6 +524,24 @@ fn compile_upstream(
     if let Some(r) = &u.resilience {
         upstream.resilience_settings = auth::resilience(r, p, &format!("{loc}.resilience"))?;
     }
+    upstream.protocol = match (u.dialect.as_deref(), &upstream.target) {
+        (None | Some("scim2"), _) => crate::snapshot::UpstreamProtocol::Scim2,
+        (Some("scim1.1"), UpstreamTarget::Http(_)) => crate::snapshot::UpstreamProtocol::Scim11,
+        (Some("scim1.1"), UpstreamTarget::Builtin(_)) => {
+            p.add(
+                format!("{loc}.dialect"),
+                "the built-in store speaks SCIM 2.0; \"scim1.1\" is for kind = \"http\"",
+            );
+            return None;
+        }
+        (Some(other), _) => {
+            p.add(
+                format!("{loc}.dialect"),
+                format!("\"{other}\" is not a SCIM dialect; use \"scim2\" or \"scim1.1\""),
+            );
+            return None;
+        }
+    };
     Some(upstream)
 }
 
@@ -759,6 +797,8 @@ fn compile_tenant(
             None => None,
             Some(d) => Some(auth::dialect(d, p, &format!("{loc}.dialect"))?),
         },
+        // Set by the caller (compile_schema.rs).
+        schema: crate::tenant_schema::TenantSchema::shared_standard(),
         metrics: Default::default(),
     })
 }

@@ -136,6 +136,9 @@ pub struct UpstreamSection {
     pub limits: Option<LimitsSection>,
     /// Retries and the circuit breaker.
     pub resilience: Option<ResilienceSection>,
+    /// `kind = "http"`: the protocol the upstream speaks: `"scim2"`
+    /// (default) or `"scim1.1"` (translated both ways by the gateway).
+    pub dialect: Option<String>,
 }
 
 /// `[upstreams.NAME.resilience]`
@@ -228,6 +231,24 @@ pub struct TenantSection {
     pub cache: Option<CacheSection>,
     /// The IdP dialect normalized for this tenant.
     pub dialect: Option<DialectSection>,
+    /// The tenant-facing schemas, validation and the mapping table.
+    pub schema: Option<SchemaSection>,
+}
+
+/// `[tenants.schema]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSection {
+    /// Validate requests at the gateway. Default true.
+    pub validate: Option<bool>,
+    /// A directory of RFC 7643 §7 schema files (`*.json`): custom
+    /// extensions, published in /Schemas.
+    pub schemas_dir: Option<String>,
+    /// Extensions per resource type: `{ User = ["urn:..."] }`.
+    #[serde(default)]
+    pub extensions: std::collections::BTreeMap<String, Vec<String>>,
+    /// A mapping table file (`config/mappings/NAME.toml`).
+    pub mapping: Option<String>,
 }
 
 /// `[tenants.dialect]`

@@ -68,6 +68,7 @@ pub fn describe() {
     describe_counter!(CACHE_EVICTIONS_TOTAL, "Cached responses evicted for space.");
     describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
+    crate::events::metrics::describe();
 }
 
 /// A resource-type label from a SCIM path: a known endpoint or `other`.
