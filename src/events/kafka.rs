@@ -10,9 +10,10 @@
 //! replica has the event. Those two are not settings because the outbox relies
 //! on them for at-least-once, per-resource ordered delivery.
 //!
-//! Depends on: rdkafka, serde, arc-swap, humantime. The dispatcher (outbox
-//! reader) calls [`KafkaSink::send`] or [`KafkaSink::send_batch`] and decides
-//! from [`KafkaError::retryable`] whether to retry or dead-letter.
+//! Depends on: rdkafka, serde, arc-swap, humantime. The dispatcher drives it
+//! as a [`KafkaEventSink`] (the `events::Sink` trait, one event at a time);
+//! [`KafkaSink::send`] and [`KafkaSink::send_batch`] are the direct API, and
+//! [`KafkaError::retryable`] decides between retry and dead-letter.
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
@@ -24,12 +25,15 @@ use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
+#[path = "kafka_delivery.rs"]
+mod delivery;
 #[path = "kafka_settings.rs"]
 mod settings;
 #[cfg(test)]
 #[path = "kafka_tests.rs"]
 mod tests;
 
+pub use delivery::KafkaEventSink;
 use settings::{client_config, TopicTemplate};
 pub use settings::{
     KafkaSasl, KafkaSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MESSAGE_TIMEOUT,

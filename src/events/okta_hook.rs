@@ -330,6 +330,8 @@ fn to_cloud_event(e: &Value, tenant: &str) -> Option<Value> {
         ce.insert("time".into(), t.into());
     }
     ce.insert("datacontenttype".into(), "application/json".into());
+    // The extension attribute the dispatcher routes by, as on `scim.*` events.
+    ce.insert("tenant".into(), tenant.into());
     ce.insert("oktaeventtype".into(), okta_type.into());
     ce.insert("data".into(), Value::Object(data));
     Some(Value::Object(ce))

@@ -151,6 +151,7 @@ fn a_deactivation_becomes_one_cloud_event() {
     assert_eq!(ce["specversion"], "1.0");
     assert_eq!(ce["id"], "5c3b2a9e-7e4a-11ee-9a7c-1b2f2c3d4e5f");
     assert_eq!(ce["source"], "/tenants/acme/okta");
+    assert_eq!(ce["tenant"], "acme");
     assert_eq!(ce["type"], "okta.user.deactivated");
     assert_eq!(ce["subject"], "00ub0oNGTSWTBKOLGLNR");
     assert_eq!(ce["time"], "2026-11-23T10:15:42.031Z");

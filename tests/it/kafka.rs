@@ -279,3 +279,35 @@ async fn a_topic_template_gives_each_tenant_its_own_topic() {
     );
     assert_eq!(by_key(&acme).len(), 1, "no beta events in acme's topic");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dispatcher_sink_keys_events_by_their_tenant_and_subject() {
+    use scim_gateway::events::kafka::KafkaEventSink;
+    use scim_gateway::events::{OutboxRecord, Sink};
+    let Some(broker) = Tansu::start() else {
+        return;
+    };
+    let topic = "scim-dispatch";
+    create_topic(&broker, topic).await;
+    let kafka = KafkaSink::new(&settings(&broker, topic, "10s")).unwrap();
+    assert!(KafkaEventSink::new("bad name", None, kafka.clone()).is_err());
+    let sink = KafkaEventSink::new("kafka-shared", None, kafka).unwrap();
+    assert_eq!(sink.name(), "kafka-shared");
+    assert_eq!(sink.tenant(), None);
+    for seq in 0..3u64 {
+        let mut e = event("u7", seq as usize);
+        e["tenant"] = json!("acme");
+        sink.deliver(&OutboxRecord { seq, event: e }).await.unwrap();
+    }
+    // No tenant attribute: nowhere to key it, and retrying cannot help.
+    let err = sink
+        .deliver(&OutboxRecord {
+            seq: 9,
+            event: event("u7", 9),
+        })
+        .await
+        .unwrap_err();
+    assert!(!err.retryable, "{err}");
+    let records = consume(&broker, topic, 3, Duration::from_secs(20)).await;
+    assert_eq!(by_key(&records).get("acme/u7"), Some(&vec![0, 1, 2]));
+}
