@@ -63,6 +63,16 @@ struct Record {
 /// Reads `topic` from the beginning until `want` records arrived or `within`
 /// passed.
 async fn consume(broker: &Tansu, topic: &str, want: usize, within: Duration) -> Vec<Record> {
+    consume_until(broker, topic, within, |records| records.len() >= want).await
+}
+
+/// Reads `topic` from the beginning until `done` holds or `within` passed.
+async fn consume_until(
+    broker: &Tansu,
+    topic: &str,
+    within: Duration,
+    done: impl Fn(&[Record]) -> bool,
+) -> Vec<Record> {
     let consumer: StreamConsumer = ClientConfig::new()
         .set("bootstrap.servers", broker.bootstrap())
         .set("group.id", format!("verify-{topic}"))
@@ -77,7 +87,7 @@ async fn consume(broker: &Tansu, topic: &str, want: usize, within: Duration) -> 
     consumer.assign(&tpl).unwrap();
     let deadline = Instant::now() + within;
     let mut out = Vec::new();
-    while out.len() < want {
+    while !done(&out) {
         let left = deadline.saturating_duration_since(Instant::now());
         let Ok(msg) = tokio::time::timeout(left, consumer.recv()).await else {
             break;
@@ -310,4 +320,64 @@ async fn the_dispatcher_sink_keys_events_by_their_tenant_and_subject() {
     assert!(!err.retryable, "{err}");
     let records = consume(&broker, topic, 3, Duration::from_secs(20)).await;
     assert_eq!(by_key(&records).get("acme/u7"), Some(&vec![0, 1, 2]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_broker_loses_nothing() {
+    let Some(broker) = Tansu::start() else {
+        return;
+    };
+    let topic = "scim-frozen";
+    create_topic(&broker, topic).await;
+    let sink = KafkaSink::new(&settings(&broker, topic, "1s")).unwrap();
+    let broker = std::sync::Arc::new(broker);
+
+    // 100 events for 10 resources, each sent until acknowledged (the
+    // dispatcher's loop, in small); the broker freezes for 4 s after the
+    // 30th. A resource's next event goes only after the previous one is in.
+    let mut failures = 0;
+    for n in 0..100usize {
+        if n == 30 {
+            broker.pause();
+            let b = broker.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(4)).await;
+                b.resume();
+            });
+        }
+        let resource = format!("user-{}", n % 10);
+        let e = event(&resource, n / 10);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Err(err) = sink.send("acme", &resource, &e).await {
+            assert!(err.retryable, "{err}");
+            assert!(Instant::now() < deadline, "event {n} never went out: {err}");
+            failures += 1;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert!(failures > 0, "the freeze should have failed some sends");
+
+    let distinct = |records: &[Record]| {
+        records
+            .iter()
+            .map(|r| r.event["id"].as_str().unwrap_or_default().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+    };
+    let records = consume_until(&broker, topic, Duration::from_secs(30), |r| {
+        distinct(r) >= 100
+    })
+    .await;
+    assert_eq!(distinct(&records), 100, "events lost");
+    let duplicates = records.len() - 100;
+    eprintln!("frozen broker: {failures} failed sends retried, {duplicates} duplicates");
+    // First occurrences, per resource, in order.
+    let mut seen = std::collections::BTreeSet::new();
+    let firsts: Vec<Record> = records
+        .into_iter()
+        .filter(|r| seen.insert(r.event["id"].as_str().unwrap_or_default().to_string()))
+        .collect();
+    for (key, seqs) in by_key(&firsts) {
+        assert_eq!(seqs, (0..10).collect::<Vec<u64>>(), "order of {key}");
+    }
 }

@@ -57,6 +57,27 @@ impl Tansu {
         }
     }
 
+    /// Freezes the broker (SIGSTOP): connections stay open but nothing is
+    /// answered, and nothing is lost: an outage without losing the in-memory
+    /// data, unlike [`Tansu::stop`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Thaws a [`Tansu::pause`]d broker (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid = self.child.as_ref().expect("tansu is not running").id();
+        let status = Command::new("kill")
+            .args([sig, &pid.to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill {sig} {pid} failed");
+    }
+
     /// Starts it again on the same port (empty: memory storage).
     pub fn restart(&mut self) {
         self.stop();
@@ -116,6 +137,7 @@ impl Tansu {
 
 impl Drop for Tansu {
     fn drop(&mut self) {
+        // SIGKILL ends a paused (SIGSTOPped) broker too.
         self.stop();
         let _ = std::fs::remove_file(&self.log);
     }
