@@ -6,7 +6,9 @@
 //! sequence order ([`outbox`]), per-sink cursors ([`cursor`]), the retry
 //! schedule ([`retry`]), the dead-letter store ([`deadletter`]), the
 //! dispatcher that drives every sink ([`dispatch`]), and the webhook sink
-//! ([`webhook`]), and the `events` subcommands ([`admin`]). The outbox itself is *written* by the audit journal
+//! ([`webhook`]), the Kafka sink ([`kafka`]), the inbound Okta Event Hooks
+//! that add Okta's own lifecycle events to the stream ([`okta_hook`]; pure),
+//! and the `events` subcommands ([`admin`]). The outbox itself is *written* by the audit journal
 //! (`src/audit/`); this module only reads it.
 //!
 //! Delivery is at-least-once: a sink's cursor moves only after the sink
@@ -24,7 +26,9 @@ pub mod cloudevent;
 pub mod cursor;
 pub mod deadletter;
 pub mod dispatch;
+pub mod kafka;
 pub mod metrics;
+pub mod okta_hook;
 pub mod outbox;
 pub mod retry;
 pub mod webhook;

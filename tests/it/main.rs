@@ -10,6 +10,7 @@ mod conformance;
 mod dialect;
 mod events;
 mod gateway;
+mod kafka;
 mod limits;
 mod mtls;
 mod oauth;

@@ -13,5 +13,6 @@ pub mod recorder;
 pub mod redis;
 pub mod scim11;
 pub mod store;
+pub mod tansu;
 pub mod webhook;
 pub mod writes;
