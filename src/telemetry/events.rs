@@ -242,6 +242,19 @@ impl UpstreamRetried<'_> {
     }
 }
 
+/// An upstream answered 429.
+#[derive(Debug)]
+pub struct UpstreamThrottled<'a> {
+    pub upstream: &'a str,
+}
+
+impl UpstreamThrottled<'_> {
+    pub fn emit(&self) {
+        metrics::counter!(UPSTREAM_THROTTLED_TOTAL, "upstream" => self.upstream.to_string())
+            .increment(1);
+    }
+}
+
 /// An authentication failed.
 #[derive(Debug)]
 pub struct AuthFailed<'a> {

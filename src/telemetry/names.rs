@@ -15,6 +15,8 @@ pub const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_total";
 /// `upstream_protocol`, `upstream_429`, `upstream_502`, `upstream_503`,
 /// `upstream_504`).
 pub const UPSTREAM_RETRIES_TOTAL: &str = "scim_gateway_upstream_retries_total";
+/// 429 answers received from upstreams (retried or passed on).
+pub const UPSTREAM_THROTTLED_TOTAL: &str = "scim_gateway_upstream_throttled_total";
 /// Whether an endpoint of an upstream with several `urls` passes its
 /// health checks (1) or not (0), by `upstream`, `endpoint` (`host:port`).
 pub const UPSTREAM_ENDPOINT_HEALTHY: &str = "scim_gateway_upstream_endpoint_healthy";
@@ -62,6 +64,10 @@ pub fn describe() {
     );
     describe_counter!(UPSTREAM_ERRORS_TOTAL, "Upstream calls that failed.");
     describe_counter!(UPSTREAM_RETRIES_TOTAL, "Upstream calls retried.");
+    describe_counter!(
+        UPSTREAM_THROTTLED_TOTAL,
+        "429 answers received from upstreams (retried or passed on)."
+    );
     describe_gauge!(
         UPSTREAM_ENDPOINT_HEALTHY,
         "Whether an upstream endpoint passes its health checks."

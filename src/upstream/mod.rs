@@ -276,6 +276,10 @@ async fn forward_http(
             Ok(resp) if resilience::retriable_status(resp.status().as_u16()) => {
                 let status = resp.status().as_u16();
                 let wait = if status == 429 {
+                    crate::telemetry::events::UpstreamThrottled {
+                        upstream: &upstream.name,
+                    }
+                    .emit();
                     // The upstream says when; beyond the cap, its answer
                     // goes to the client.
                     resilience::retry_after(resp.headers())

@@ -80,6 +80,21 @@ async fn the_upstreams_retry_after_is_honoured_up_to_the_cap() {
     let resp = call(&gw, reqwest::Method::GET).await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "30");
+    // Both 429s received are counted, the retried one and the passed one.
+    let metrics = gw
+        .client()
+        .get(gw.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("scim_gateway_upstream_throttled_total{"))
+        .unwrap_or_else(|| panic!("no throttled counter:\n{metrics}"));
+    assert!(line.ends_with(" 2"), "{line}");
 }
 
 #[tokio::test]
