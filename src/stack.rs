@@ -14,7 +14,7 @@ use crate::scim::error::ScimError;
 use crate::server::{ConnInfo, Handler};
 use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamProtocol, UpstreamTarget};
 use crate::telemetry::events::{
-    AuthFailed, CacheLookup, Limited as LimitedEvent, RequestCompleted,
+    AuthFailed, BulkCounted, CacheLookup, Deprovisioned, Limited as LimitedEvent, RequestCompleted,
 };
 use crate::telemetry::names::resource_type_label;
 use crate::tenant::{resolve_tenant, Origin};
@@ -64,6 +64,10 @@ struct Trace<'s> {
     upstream: Option<&'s Upstream>,
     upstream_status: Option<u16>,
     upstream_latency: Option<Duration>,
+    /// A User deprovisioned (delete, or `active` set to false).
+    deprovision: bool,
+    /// A Bulk request's operations: (succeeded, failed).
+    bulk: Option<(u64, u64)>,
 }
 
 impl Gateway {
@@ -125,6 +129,25 @@ impl Gateway {
                     reason: e.reason,
                     request_id: &request_id,
                     peer: conn.peer.ip(),
+                }
+                .emit();
+            }
+        }
+        if let Some(tenant) = tenant {
+            let id = tenant.id.as_str();
+            if trace.deprovision {
+                Deprovisioned {
+                    tenant: id,
+                    ok: response.status().is_success(),
+                    latency: started.elapsed(),
+                }
+                .emit();
+            }
+            if let Some((ok, failed)) = trace.bulk {
+                BulkCounted {
+                    tenant: id,
+                    ok,
+                    failed,
                 }
                 .emit();
             }
@@ -435,6 +458,10 @@ where
         UpstreamTarget::Builtin(_) => response,
         UpstreamTarget::Http(http) => rewrite_response(response, &http.rebase, &routed.public_base),
     };
+    trace.deprovision = inbound.deprovision;
+    if inbound.bulk && response.status().is_success() {
+        trace.bulk = schema_stage::bulk_outcomes(response.body());
+    }
     // In the tenant's schema again.
     let response = schema_stage::outbound(&inbound, response);
     if let Some((key, ttl)) = cache {

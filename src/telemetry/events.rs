@@ -242,6 +242,40 @@ impl UpstreamRetried<'_> {
     }
 }
 
+/// A User deprovisioned (the deprovision-latency SLI).
+#[derive(Debug)]
+pub struct Deprovisioned<'a> {
+    pub tenant: &'a str,
+    pub ok: bool,
+    pub latency: std::time::Duration,
+}
+
+impl Deprovisioned<'_> {
+    pub fn emit(&self) {
+        let outcome = if self.ok { "success" } else { "failure" };
+        metrics::histogram!(DEPROVISION_DURATION_SECONDS, "tenant" => self.tenant.to_string(), "outcome" => outcome)
+            .record(self.latency.as_secs_f64());
+    }
+}
+
+/// The operations of one Bulk request (the bulk-failure-ratio SLI).
+#[derive(Debug)]
+pub struct BulkCounted<'a> {
+    pub tenant: &'a str,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+impl BulkCounted<'_> {
+    pub fn emit(&self) {
+        let tenant = self.tenant.to_string();
+        metrics::counter!(BULK_OPERATIONS_TOTAL, "tenant" => tenant.clone(), "outcome" => "ok")
+            .increment(self.ok);
+        metrics::counter!(BULK_OPERATIONS_TOTAL, "tenant" => tenant, "outcome" => "failed")
+            .increment(self.failed);
+    }
+}
+
 /// An upstream answered 429.
 #[derive(Debug)]
 pub struct UpstreamThrottled<'a> {

@@ -15,6 +15,10 @@ pub const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_total";
 /// `upstream_protocol`, `upstream_429`, `upstream_502`, `upstream_503`,
 /// `upstream_504`).
 pub const UPSTREAM_RETRIES_TOTAL: &str = "scim_gateway_upstream_retries_total";
+/// Time to deprovision a User (delete, or `active` set to false).
+pub const DEPROVISION_DURATION_SECONDS: &str = "scim_gateway_deprovision_duration_seconds";
+/// Operations of Bulk requests, by outcome.
+pub const BULK_OPERATIONS_TOTAL: &str = "scim_gateway_bulk_operations_total";
 /// 429 answers received from upstreams (retried or passed on).
 pub const UPSTREAM_THROTTLED_TOTAL: &str = "scim_gateway_upstream_throttled_total";
 /// Whether an endpoint of an upstream with several `urls` passes its
@@ -64,6 +68,15 @@ pub fn describe() {
     );
     describe_counter!(UPSTREAM_ERRORS_TOTAL, "Upstream calls that failed.");
     describe_counter!(UPSTREAM_RETRIES_TOTAL, "Upstream calls retried.");
+    describe_histogram!(
+        DEPROVISION_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Time to deprovision a User (DELETE, or active set to false), by outcome."
+    );
+    describe_counter!(
+        BULK_OPERATIONS_TOTAL,
+        "Operations of Bulk requests answered, by outcome (ok, failed)."
+    );
     describe_counter!(
         UPSTREAM_THROTTLED_TOTAL,
         "429 answers received from upstreams (retried or passed on)."

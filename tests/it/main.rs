@@ -19,6 +19,7 @@ mod replay;
 mod resilience;
 mod scim11;
 mod shared_limits;
+mod slis;
 mod store_api;
 mod store_errors;
 mod write_order;

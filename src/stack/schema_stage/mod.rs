@@ -60,6 +60,11 @@ pub struct Inbound<'t> {
     /// The whole table (Bulk responses, errors), when the tenant maps.
     pub table: Option<&'t CompiledMapping>,
     pub shape: Shape,
+    /// A User deprovisioned: deleted, or `active` set to false (for the
+    /// deprovision-latency SLI).
+    pub deprovision: bool,
+    /// A Bulk request (its answer is counted per operation).
+    pub bulk: bool,
 }
 
 /// The outcome of the stage.
@@ -117,6 +122,8 @@ pub fn inbound<'t>(
             mapping: None,
             table: Some(table),
             shape: Shape::Mixed,
+            deprovision: false,
+            bulk: false,
         }));
     }
     if first.eq_ignore_ascii_case("Me") {
@@ -131,6 +138,7 @@ pub fn inbound<'t>(
         )));
     };
     let mapping = table.and_then(|t| t.resource(&rt.name));
+    let is_user = rt.name.eq_ignore_ascii_case("User");
     let mut out = Inbound {
         query,
         body,
@@ -141,6 +149,8 @@ pub fn inbound<'t>(
         } else {
             Shape::Opaque
         },
+        deprovision: false,
+        bulk: false,
     };
     match (second, third) {
         (None, _) if *method == Method::GET => {
@@ -157,13 +167,16 @@ pub fn inbound<'t>(
         (Some(_), None) => match *method {
             Method::GET => out.query = resource_query(mapping, out.query.take())?,
             Method::PUT => {
+                out.deprovision = is_user && deactivates_put(&out.body);
                 out.body = resource_body(schema, rt, mapping, headers, &out.body)?;
                 out.query = resource_query(mapping, out.query.take())?;
             }
             Method::PATCH => {
+                out.deprovision = is_user && deactivates_patch(&out.body);
                 out.body = patch_body(schema, rt, mapping, headers, &out.body)?;
                 out.query = resource_query(mapping, out.query.take())?;
             }
+            Method::DELETE => out.deprovision = is_user,
             _ => {}
         },
         _ => {}
@@ -178,6 +191,8 @@ fn forward<'t>(query: Option<String>, body: Bytes) -> Stage<'t> {
         mapping: None,
         table: None,
         shape: Shape::Opaque,
+        deprovision: false,
+        bulk: false,
     })
 }
 
@@ -341,7 +356,11 @@ fn bulk<'t>(
 ) -> ScimResult<Stage<'t>> {
     let table = schema.mapping.as_ref();
     if !schema.validate && table.is_none() {
-        return Ok(forward(query, body));
+        let mut stage = forward(query, body);
+        if let Stage::Forward(i) = &mut stage {
+            i.bulk = true;
+        }
+        return Ok(stage);
     }
     json_body(headers, &body)?;
     let request = BulkRequest::parse(&body, schema.bulk)?;
@@ -375,6 +394,8 @@ fn bulk<'t>(
         } else {
             Shape::Opaque
         },
+        deprovision: false,
+        bulk: true,
     }))
 }
 
@@ -590,6 +611,72 @@ fn rewrite_query(mapping: Option<&ResourceMapping>, q: String) -> ScimResult<Opt
         }
     }
     Ok(Some(out))
+}
+
+/// A PUT body with `"active": false` (the tenant's names, before mapping).
+fn deactivates_put(body: &Bytes) -> bool {
+    // Cheap test first: most bodies never mention it.
+    memchr::memmem::find(body, b"false").is_some()
+        && serde_json::from_slice::<Value>(body).ok().and_then(|v| {
+            v.as_object()
+                .and_then(|o| crate::scim::json::get_ci(o, "active").cloned())
+        }) == Some(Value::Bool(false))
+}
+
+/// A PATCH that sets `active` to false: `replace`/`add` with path `active`,
+/// or a path-less value holding `"active": false`.
+fn deactivates_patch(body: &Bytes) -> bool {
+    if memchr::memmem::find(body, b"false").is_none() {
+        return false;
+    }
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return false;
+    };
+    let ops = v
+        .as_object()
+        .and_then(|o| crate::scim::json::get_ci(o, "Operations"))
+        .and_then(Value::as_array);
+    ops.into_iter().flatten().any(|op| {
+        let kind = op.get("op").and_then(Value::as_str).unwrap_or("");
+        if kind.eq_ignore_ascii_case("remove") {
+            return false;
+        }
+        let value = op.get("value");
+        match op.get("path").and_then(Value::as_str) {
+            Some(p) => p.eq_ignore_ascii_case("active") && value == Some(&Value::Bool(false)),
+            None => {
+                value
+                    .and_then(Value::as_object)
+                    .and_then(|o| crate::scim::json::get_ci(o, "active"))
+                    == Some(&Value::Bool(false))
+            }
+        }
+    })
+}
+
+/// The operations of a BulkResponse: (succeeded, failed), by each
+/// operation's `status` (RFC 7644 §3.7.3).
+pub fn bulk_outcomes(body: &[u8]) -> Option<(u64, u64)> {
+    let v: Value = serde_json::from_slice(body).ok()?;
+    let ops = v
+        .as_object()
+        .and_then(|o| crate::scim::json::get_ci(o, "Operations"))?
+        .as_array()?;
+    let failed = ops
+        .iter()
+        .filter(|op| {
+            let status = match op.get("status") {
+                Some(Value::String(s)) => s.parse::<u16>().unwrap_or(500),
+                Some(Value::Number(n)) => n
+                    .as_u64()
+                    .and_then(|n| u16::try_from(n).ok())
+                    .unwrap_or(500),
+                _ => 500,
+            };
+            status >= 400
+        })
+        .count() as u64;
+    Some((ops.len() as u64 - failed, failed))
 }
 
 /// Sets `Content-Length` for a rewritten body (hyper would otherwise

@@ -377,3 +377,53 @@ fn answers_come_back_in_the_tenants_names() {
     let v: Value = serde_json::from_slice(out.body()).unwrap();
     assert!(v["detail"].as_str().unwrap().contains("userName"), "{v}");
 }
+
+#[test]
+fn deprovisions_are_recognized() {
+    let schema = TenantSchema::standard(1 << 20);
+    let patch = |ops: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    let user = |active: bool| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "b", "active": active});
+    let cases = [
+        (Method::DELETE, "/Users/1", Value::Null, true),
+        (Method::DELETE, "/Groups/1", Value::Null, false),
+        (Method::PUT, "/Users/1", user(false), true),
+        (Method::PUT, "/Users/1", user(true), false),
+        (
+            Method::PATCH,
+            "/Users/1",
+            patch(json!([{"op": "replace", "path": "active", "value": false}])),
+            true,
+        ),
+        (
+            Method::PATCH,
+            "/Users/1",
+            patch(json!([{"op": "replace", "value": {"active": false}}])),
+            true,
+        ),
+        (
+            Method::PATCH,
+            "/Users/1",
+            patch(json!([{"op": "replace", "path": "active", "value": true}])),
+            false,
+        ),
+        (
+            Method::PATCH,
+            "/Users/1",
+            patch(json!([{"op": "replace", "path": "displayName", "value": "false"}])),
+            false,
+        ),
+    ];
+    for (method, path, body, expected) in cases {
+        let i = forwarded(run(&schema, method.clone(), path, None, body.clone()));
+        assert_eq!(i.deprovision, expected, "{method} {path} {body}");
+    }
+}
+
+#[test]
+fn bulk_answers_are_counted_per_operation() {
+    let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkResponse"], "Operations": [
+        {"method": "POST", "status": "201"}, {"method": "POST", "status": "409"},
+        {"method": "DELETE", "status": 204}, {"method": "PATCH"}]});
+    assert_eq!(bulk_outcomes(&to_bytes(&body)), Some((2, 2)));
+    assert_eq!(bulk_outcomes(b"not json"), None);
+}
