@@ -9,6 +9,7 @@ mod cache;
 mod conformance;
 mod dialect;
 mod events;
+mod faults;
 mod gateway;
 mod kafka;
 mod limits;

@@ -122,3 +122,12 @@ async fn a_failing_upstream_opens_the_circuit() {
     assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 200);
     assert_eq!(up.hits(), 5);
 }
+
+#[tokio::test]
+async fn a_put_is_retried_through_several_faults_in_a_row() {
+    let up = FaultyUpstream::spawn();
+    let gw = gateway(&up, "attempts = 4\nbackoff = \"5ms\"\nretry_budget = 1.0\n");
+    up.script(&[Fault::Status(502), Fault::Reset, Fault::Status(503)]);
+    assert_eq!(call(&gw, reqwest::Method::PUT).await.status(), 200);
+    assert_eq!(up.hits(), 4, "three faults, then the answer");
+}

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 pub mod echo;
 pub mod faulty;
+pub mod flaky;
 pub mod gateway;
 pub mod http;
 pub mod issuer;
