@@ -8,13 +8,13 @@ use serde_json::{json, Value};
 async fn deprovisions_and_bulk_outcomes_are_measured() {
     let gw = TestGateway::builder()
         .builtin("store")
-        .tenant("acme", &["acme.localhost"], "store")
+        .tenant("slis", &["slis.localhost"], "store")
         .spawn();
     let client = gw.client();
     let send = |method: reqwest::Method, path: &str, body: Value| {
         let req = client
-            .request(method, format!("{}{path}", gw.base("acme.localhost")))
-            .bearer_auth(token_for("acme"))
+            .request(method, format!("{}{path}", gw.base("slis.localhost")))
+            .bearer_auth(token_for("slis"))
             .header("content-type", "application/scim+json")
             .body(body.to_string());
         async move { req.send().await.unwrap() }
@@ -66,17 +66,17 @@ async fn deprovisions_and_bulk_outcomes_are_measured() {
         .unwrap();
     assert!(
         metrics.contains(
-            "scim_gateway_deprovision_duration_seconds_count{tenant=\"acme\",outcome=\"success\"} 2"
+            "scim_gateway_deprovision_duration_seconds_count{tenant=\"slis\",outcome=\"success\"} 2"
         ),
         "{metrics}"
     );
     assert!(
-        metrics.contains("scim_gateway_bulk_operations_total{tenant=\"acme\",outcome=\"ok\"} 1"),
+        metrics.contains("scim_gateway_bulk_operations_total{tenant=\"slis\",outcome=\"ok\"} 1"),
         "{metrics}"
     );
     assert!(
         metrics
-            .contains("scim_gateway_bulk_operations_total{tenant=\"acme\",outcome=\"failed\"} 1"),
+            .contains("scim_gateway_bulk_operations_total{tenant=\"slis\",outcome=\"failed\"} 1"),
         "{metrics}"
     );
 }
