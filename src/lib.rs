@@ -4,6 +4,7 @@
 //! store (the embedded default upstream) lives in [`store`]; the gateway's
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
 pub mod authn;
+pub mod audit;
 pub mod authz;
 pub mod cache;
 pub mod config;
