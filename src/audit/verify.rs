@@ -193,7 +193,7 @@ pub fn verify_paths(paths: &[PathBuf], options: VerifyOptions) -> Result<VerifyR
             return Err(fail(Some(seq), Problem::Deleted, format!("{range} missing{boundary}")));
         }
         // seq < expected: this seq was seen before.
-        let (file, number, inserted_first) = lines.find_first(seq, &link.prev)?;
+        let (file, number, inserted_first) = lines.find_first(seq)?;
         let at = format!("{}:{number}", files.get(file).map(|p| p.display().to_string()).unwrap_or_default());
         if inserted_first {
             return Err(VerifyFailure {
@@ -202,7 +202,7 @@ pub fn verify_paths(paths: &[PathBuf], options: VerifyOptions) -> Result<VerifyR
                 seq: Some(seq),
                 problem: Problem::Inserted,
                 detail: format!(
-                    "seq {seq} appears twice ({at} and {}:{}); the later one continues the chain, so this one was inserted",
+                    "seq {seq} appears twice ({at} and {}:{}); the next record does not chain to this one, so this one was inserted",
                     files.get(line.file).map(|p| p.display().to_string()).unwrap_or_default(),
                     line.number
                 ),
@@ -331,18 +331,18 @@ impl<'a> Lines<'a> {
     }
 
     /// The first place `seq` appears, and whether that line is the
-    /// inserted one: `dup_prev` (the prev of the second occurrence) is the
-    /// hash of the line before the first occurrence.
-    fn find_first(&self, seq: u64, dup_prev: &str) -> Result<(usize, usize, bool), VerifyFailure> {
+    /// inserted one: the line after a genuine record carries its hash as
+    /// `prev`.
+    fn find_first(&self, seq: u64) -> Result<(usize, usize, bool), VerifyFailure> {
         let mut scan = Lines::new(self.files);
-        let mut before: Option<[u8; 32]> = None;
         while let Some(line) = scan.next_line()? {
             if serde_json::from_slice::<Link>(&line.bytes).is_ok_and(|l| l.seq == seq) {
-                let inserted_first = before.is_some_and(|h| hex(&h) == dup_prev)
-                    || (before.is_none() && dup_prev == ZERO_HASH);
-                return Ok((line.file, line.number, inserted_first));
+                let hash = hex(&line_hash(&line.bytes));
+                let vouched = scan.next_line()?.is_some_and(|next| {
+                    serde_json::from_slice::<Link>(&next.bytes).is_ok_and(|l| l.prev == hash)
+                });
+                return Ok((line.file, line.number, !vouched));
             }
-            before = Some(line_hash(&line.bytes));
         }
         Ok((0, 0, false))
     }
