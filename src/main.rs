@@ -63,6 +63,11 @@ enum Command {
         #[arg(long = "client")]
         clients: Vec<String>,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run the built-in in-memory SCIM 2.0 store on its own (for demos,
     /// tests and benchmarks). Plain HTTP: keep it on loopback.
     Store {
@@ -81,6 +86,20 @@ enum Command {
         /// (repeatable).
         #[arg(long = "extend", value_name = "TYPE=URN")]
         extend: Vec<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of audit files (files or directories, taken in
+    /// name order) and name the first bad record.
+    Verify {
+        /// Audit files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Accept a log whose first record is not seq 1 (an archive).
+        #[arg(long)]
+        partial: bool,
     },
 }
 
@@ -152,7 +171,33 @@ fn offline(command: &Command) -> Option<Result<(), String>> {
                 );
             }))
         }
+        Command::Audit {
+            command: AuditCommand::Verify { paths, partial },
+        } => Some(audit_verify(paths, *partial)),
         _ => None,
+    }
+}
+
+fn audit_verify(paths: &[PathBuf], partial: bool) -> Result<(), String> {
+    use scim_gateway::audit::{verify_paths, VerifyOptions};
+    match verify_paths(paths, VerifyOptions { partial }) {
+        Ok(r) => {
+            println!(
+                "ok: {} records in {} files, seq {}..{}, head {}{}",
+                r.records,
+                r.files,
+                r.first_seq,
+                r.last_seq,
+                r.head,
+                if r.torn_tail {
+                    " (the newest file ends in an incomplete line: a write in progress or a crash)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Err(failure) => Err(format!("audit verify failed: {failure}")),
     }
 }
 
@@ -225,9 +270,10 @@ async fn run(command: Command) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("serving: {e}"))
         }
-        Command::CheckConfig { .. } | Command::HashToken { .. } | Command::DevCerts { .. } => {
-            Ok(())
-        }
+        Command::CheckConfig { .. }
+        | Command::HashToken { .. }
+        | Command::DevCerts { .. }
+        | Command::Audit { .. } => Ok(()),
         Command::Store {
             listen,
             max_resources,

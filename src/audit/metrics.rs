@@ -73,7 +73,13 @@ impl FileKind {
 }
 
 /// One group commit written: counts records, events and bytes.
-pub fn batch_written(writes: u64, auth_failures: u64, events: u64, audit_bytes: u64, outbox_bytes: u64) {
+pub fn batch_written(
+    writes: u64,
+    auth_failures: u64,
+    events: u64,
+    audit_bytes: u64,
+    outbox_bytes: u64,
+) {
     counter!(AUDIT_RECORDS_TOTAL, "kind" => "write").increment(writes);
     if auth_failures > 0 {
         counter!(AUDIT_RECORDS_TOTAL, "kind" => "auth_failure").increment(auth_failures);

@@ -92,10 +92,7 @@ impl AuditSettings {
             ));
         }
         if self.queue == 0 || self.queue > 1 << 20 {
-            out.push(format!(
-                "audit.queue: {} is outside 1..1048576",
-                self.queue
-            ));
+            out.push(format!("audit.queue: {} is outside 1..1048576", self.queue));
         }
         out
     }

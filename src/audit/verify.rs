@@ -98,7 +98,10 @@ struct Seen {
 
 /// Verifies the files at `paths` (files, or directories whose
 /// `audit-*.jsonl` files are taken), all sorted together by file name.
-pub fn verify_paths(paths: &[PathBuf], options: VerifyOptions) -> Result<VerifyReport, VerifyFailure> {
+pub fn verify_paths(
+    paths: &[PathBuf],
+    options: VerifyOptions,
+) -> Result<VerifyReport, VerifyFailure> {
     let files = collect(paths)?;
     let mut lines = Lines::new(&files);
     let mut last: Option<Seen> = None;
@@ -123,10 +126,18 @@ pub fn verify_paths(paths: &[PathBuf], options: VerifyOptions) -> Result<VerifyR
                 report.torn_tail = true;
                 break;
             }
-            return Err(fail(None, Problem::Truncated, "the line is incomplete (no newline) but more lines follow".into()));
+            return Err(fail(
+                None,
+                Problem::Truncated,
+                "the line is incomplete (no newline) but more lines follow".into(),
+            ));
         }
         let link: Link = serde_json::from_slice(&line.bytes).map_err(|e| {
-            fail(None, Problem::Unparsable, format!("not a journal line ({e}): modified or inserted"))
+            fail(
+                None,
+                Problem::Unparsable,
+                format!("not a journal line ({e}): modified or inserted"),
+            )
         })?;
         let seq = link.seq;
         let Some(prev) = &last else {
@@ -136,14 +147,24 @@ pub fn verify_paths(paths: &[PathBuf], options: VerifyOptions) -> Result<VerifyR
                 )));
             }
             report.first_seq = seq;
-            last = Some(Seen { file: line.file, number: line.number, seq, hash: line_hash(&line.bytes) });
+            last = Some(Seen {
+                file: line.file,
+                number: line.number,
+                seq,
+                hash: line_hash(&line.bytes),
+            });
             report.records += 1;
             continue;
         };
         let expected = prev.seq + 1;
         let prev_ok = link.prev == hex(&prev.hash);
         if seq == expected && prev_ok {
-            last = Some(Seen { file: line.file, number: line.number, seq, hash: line_hash(&line.bytes) });
+            last = Some(Seen {
+                file: line.file,
+                number: line.number,
+                seq,
+                hash: line_hash(&line.bytes),
+            });
             report.records += 1;
             continue;
         }
@@ -189,12 +210,26 @@ pub fn verify_paths(paths: &[PathBuf], options: VerifyOptions) -> Result<VerifyR
             } else {
                 ": records were deleted".to_string()
             };
-            let range = if seq - 1 == expected { format!("seq {expected} is") } else { format!("seq {expected}..{} are", seq - 1) };
-            return Err(fail(Some(seq), Problem::Deleted, format!("{range} missing{boundary}")));
+            let range = if seq - 1 == expected {
+                format!("seq {expected} is")
+            } else {
+                format!("seq {expected}..{} are", seq - 1)
+            };
+            return Err(fail(
+                Some(seq),
+                Problem::Deleted,
+                format!("{range} missing{boundary}"),
+            ));
         }
         // seq < expected: this seq was seen before.
         let (file, number, inserted_first) = lines.find_first(seq)?;
-        let at = format!("{}:{number}", files.get(file).map(|p| p.display().to_string()).unwrap_or_default());
+        let at = format!(
+            "{}:{number}",
+            files
+                .get(file)
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        );
         if inserted_first {
             return Err(VerifyFailure {
                 file: files.get(file).cloned().unwrap_or_default(),
@@ -208,10 +243,14 @@ pub fn verify_paths(paths: &[PathBuf], options: VerifyOptions) -> Result<VerifyR
                 ),
             });
         }
-        return Err(fail(Some(seq), Problem::Inserted, format!(
-            "seq {seq} appears again (first at {at}), after seq {}: a record was inserted",
-            prev.seq
-        )));
+        return Err(fail(
+            Some(seq),
+            Problem::Inserted,
+            format!(
+                "seq {seq} appears again (first at {at}), after seq {}: a record was inserted",
+                prev.seq
+            ),
+        ));
     }
     if let Some(last) = last {
         report.last_seq = last.seq;
@@ -235,7 +274,7 @@ fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, VerifyFailure> {
             let found = super::files::list(path, |name| {
                 (name.starts_with("audit-") && name.ends_with(".jsonl")).then_some(())
             })
-                .map_err(|e| unreadable(path, e))?;
+            .map_err(|e| unreadable(path, e))?;
             files.extend(found.into_iter().map(|(p, ())| p));
         } else {
             files.push(path.clone());
@@ -256,12 +295,20 @@ struct Lines<'a> {
 
 impl<'a> Lines<'a> {
     fn new(files: &'a [PathBuf]) -> Self {
-        Lines { files, file: 0, number: 0, reader: None, peeked: None }
+        Lines {
+            files,
+            file: 0,
+            number: 0,
+            reader: None,
+            peeked: None,
+        }
     }
 
     fn read(&mut self) -> Result<Option<Line>, VerifyFailure> {
         loop {
-            let Some(path) = self.files.get(self.file) else { return Ok(None) };
+            let Some(path) = self.files.get(self.file) else {
+                return Ok(None);
+            };
             let unreadable = |e: io::Error, line: usize| VerifyFailure {
                 file: path.clone(),
                 line,
@@ -270,12 +317,18 @@ impl<'a> Lines<'a> {
                 detail: e.to_string(),
             };
             if self.reader.is_none() {
-                self.reader = Some(BufReader::new(File::open(path).map_err(|e| unreadable(e, 0))?));
+                self.reader = Some(BufReader::new(
+                    File::open(path).map_err(|e| unreadable(e, 0))?,
+                ));
                 self.number = 0;
             }
-            let Some(reader) = self.reader.as_mut() else { return Ok(None) };
+            let Some(reader) = self.reader.as_mut() else {
+                return Ok(None);
+            };
             let mut bytes = Vec::new();
-            let n = reader.read_until(b'\n', &mut bytes).map_err(|e| unreadable(e, self.number + 1))?;
+            let n = reader
+                .read_until(b'\n', &mut bytes)
+                .map_err(|e| unreadable(e, self.number + 1))?;
             if n == 0 {
                 self.reader = None;
                 self.file += 1;
@@ -286,7 +339,12 @@ impl<'a> Lines<'a> {
             if terminated {
                 bytes.pop();
             }
-            return Ok(Some(Line { file: self.file, number: self.number, bytes, terminated }));
+            return Ok(Some(Line {
+                file: self.file,
+                number: self.number,
+                bytes,
+                terminated,
+            }));
         }
     }
 
@@ -315,7 +373,9 @@ impl<'a> Lines<'a> {
             self.peeked = Some(line);
         }
         Ok(match &self.peeked {
-            Some(Some(line)) => serde_json::from_slice::<Link>(&line.bytes).ok().map(|l| l.seq),
+            Some(Some(line)) => serde_json::from_slice::<Link>(&line.bytes)
+                .ok()
+                .map(|l| l.seq),
             _ => None,
         })
     }

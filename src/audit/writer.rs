@@ -105,7 +105,11 @@ impl Writer {
     /// On error nothing after the failure point is written whole; the
     /// caller must stop using the writer (the torn tail is cut at the next
     /// open).
-    pub fn write_batch(&mut self, entries: &[Entry], sync: bool) -> Result<Vec<Receipt>, (FileKind, io::Error)> {
+    pub fn write_batch(
+        &mut self,
+        entries: &[Entry],
+        sync: bool,
+    ) -> Result<Vec<Receipt>, (FileKind, io::Error)> {
         let mut receipts = Vec::with_capacity(entries.len());
         let mut audit_buf: Vec<u8> = Vec::with_capacity(entries.len() * 512);
         let mut outbox_buf: Vec<u8> = Vec::new();
@@ -116,13 +120,17 @@ impl Writer {
             let seq = self.head.seq + 1;
             let line_len = entry.record.len() as u64 + 100;
             if self.needs_rotation(FileKind::Audit, audit_buf.len() as u64 + line_len, now) {
-                written_audit += flush(self.audit.as_mut(), &mut audit_buf).map_err(|e| (FileKind::Audit, e))?;
+                written_audit +=
+                    flush(self.audit.as_mut(), &mut audit_buf).map_err(|e| (FileKind::Audit, e))?;
                 self.rotate_audit(seq).map_err(|e| (FileKind::Audit, e))?;
             }
             let prev = self.head.hash_hex();
             let range = push_line(
                 &mut audit_buf,
-                &[("seq", FieldValue::U64(seq)), ("prev", FieldValue::Str(&prev))],
+                &[
+                    ("seq", FieldValue::U64(seq)),
+                    ("prev", FieldValue::Str(&prev)),
+                ],
                 &entry.record,
             );
             self.head = ChainHead::after(seq, audit_buf.get(range).unwrap_or(&[]));
@@ -131,13 +139,22 @@ impl Writer {
                 Some(event) => {
                     let oseq = self.outbox_seq + 1;
                     let line_len = event.len() as u64 + 40;
-                    if self.needs_rotation(FileKind::Outbox, outbox_buf.len() as u64 + line_len, now) {
-                        written_outbox += flush(self.outbox.as_mut(), &mut outbox_buf).map_err(|e| (FileKind::Outbox, e))?;
-                        self.rotate_outbox(oseq).map_err(|e| (FileKind::Outbox, e))?;
+                    if self.needs_rotation(
+                        FileKind::Outbox,
+                        outbox_buf.len() as u64 + line_len,
+                        now,
+                    ) {
+                        written_outbox += flush(self.outbox.as_mut(), &mut outbox_buf)
+                            .map_err(|e| (FileKind::Outbox, e))?;
+                        self.rotate_outbox(oseq)
+                            .map_err(|e| (FileKind::Outbox, e))?;
                     }
                     push_line(
                         &mut outbox_buf,
-                        &[("seq", FieldValue::U64(oseq)), ("event", FieldValue::Raw(event))],
+                        &[
+                            ("seq", FieldValue::U64(oseq)),
+                            ("event", FieldValue::Raw(event)),
+                        ],
                         b"{}",
                     );
                     self.outbox_seq = oseq;
@@ -148,8 +165,10 @@ impl Writer {
             };
             receipts.push(Receipt { seq, outbox_seq });
         }
-        written_audit += flush(self.audit.as_mut(), &mut audit_buf).map_err(|e| (FileKind::Audit, e))?;
-        written_outbox += flush(self.outbox.as_mut(), &mut outbox_buf).map_err(|e| (FileKind::Outbox, e))?;
+        written_audit +=
+            flush(self.audit.as_mut(), &mut audit_buf).map_err(|e| (FileKind::Audit, e))?;
+        written_outbox +=
+            flush(self.outbox.as_mut(), &mut outbox_buf).map_err(|e| (FileKind::Outbox, e))?;
         let writes = entries.len() as u64 - auth_failures;
         metrics::batch_written(writes, auth_failures, events, written_audit, written_outbox);
         if sync {
@@ -162,8 +181,10 @@ impl Writer {
     /// audit file first, then the outbox, so an event is never durable
     /// before its record. Returns whether anything was synced.
     pub fn sync(&mut self) -> Result<bool, (FileKind, io::Error)> {
-        let a = sync_file(self.audit.as_mut(), FileKind::Audit).map_err(|e| (FileKind::Audit, e))?;
-        let o = sync_file(self.outbox.as_mut(), FileKind::Outbox).map_err(|e| (FileKind::Outbox, e))?;
+        let a =
+            sync_file(self.audit.as_mut(), FileKind::Audit).map_err(|e| (FileKind::Audit, e))?;
+        let o =
+            sync_file(self.outbox.as_mut(), FileKind::Outbox).map_err(|e| (FileKind::Outbox, e))?;
         self.durable_outbox_seq = self.outbox_seq;
         Ok(a || o)
     }
@@ -179,7 +200,8 @@ impl Writer {
         let total = f.len + pending;
         let too_big = f.len > 0 && total > max;
         let too_old = age.is_some_and(|a| {
-            f.len > 0 && now.saturating_sub(f.created) >= i64::try_from(a.as_secs()).unwrap_or(i64::MAX)
+            f.len > 0
+                && now.saturating_sub(f.created) >= i64::try_from(a.as_secs()).unwrap_or(i64::MAX)
         });
         too_big || too_old
     }
@@ -253,7 +275,10 @@ fn sync_file(file: Option<&mut LogFile>, kind: FileKind) -> io::Result<bool> {
 /// Creates a new file (never reuses a name) and makes its directory entry
 /// durable.
 fn create(path: &Path, dir: &Path, created: i64) -> io::Result<LogFile> {
-    let file = OpenOptions::new().append(true).create_new(true).open(path)?;
+    let file = OpenOptions::new()
+        .append(true)
+        .create_new(true)
+        .open(path)?;
     files::sync_dir(dir)?;
     Ok(LogFile {
         file,
@@ -279,7 +304,8 @@ fn reopen(path: &Path, len: u64, created: i64) -> Result<LogFile, String> {
 
 /// Reads the tail of `path` and cuts a torn last line away.
 fn recover_tail(path: &Path, kind: FileKind) -> Result<Tail, String> {
-    let tail = files::read_tail(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let tail =
+        files::read_tail(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     if tail.torn_bytes > 0 {
         files::truncate(path, tail.good_len)
             .map_err(|e| format!("cannot truncate the torn end of {}: {e}", path.display()))?;

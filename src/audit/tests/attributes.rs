@@ -9,7 +9,12 @@ fn post_names_top_level_and_extension_attributes() {
         ENT: {"manager": {"value": "m"}, "department": "d"}});
     assert_eq!(
         changed_attributes("POST", Some(&body)),
-        vec!["userName".to_string(), "password".into(), format!("{ENT}:manager"), format!("{ENT}:department")]
+        vec![
+            "userName".to_string(),
+            "password".into(),
+            format!("{ENT}:manager"),
+            format!("{ENT}:department")
+        ]
     );
 }
 
@@ -23,7 +28,12 @@ fn patch_names_paths_and_pathless_keys() {
     ]});
     assert_eq!(
         changed_attributes("PATCH", Some(&body)),
-        vec!["emails".to_string(), format!("{ENT}:manager"), "active".into(), "name".into()]
+        vec![
+            "emails".to_string(),
+            format!("{ENT}:manager"),
+            "active".into(),
+            "name".into()
+        ]
     );
     assert!(changed_attributes("DELETE", Some(&body)).is_empty());
 }
@@ -34,15 +44,25 @@ fn values_only_for_allow_listed_and_never_password() {
         "name": {"givenName": "g", "password": "p"}});
     let allow = vec!["username".to_string(), "password".into(), "name".into()];
     let v = allowed_values("PUT", Some(&body), &allow).unwrap();
-    assert_eq!(serde_json::Value::Object(v), json!({"userName": "a", "name": {"givenName": "g"}}));
+    assert_eq!(
+        serde_json::Value::Object(v),
+        json!({"userName": "a", "name": {"givenName": "g"}})
+    );
     assert!(allowed_values("PUT", Some(&body), &[]).is_none());
     let patch = json!({"Operations": [{"op": "replace", "path": "password", "value": "x"},
         {"op": "replace", "value": {"active": false, "password": "y"}}]});
     let v = allowed_values("PATCH", Some(&patch), &["active".into(), "password".into()]).unwrap();
-    assert_eq!(serde_json::Value::Object(v), json!({"active": [{"op": "replace", "value": false}]}));
-    assert!(!serde_json::to_string(&patch_values_all(&patch)).unwrap().contains("\"x\""));
+    assert_eq!(
+        serde_json::Value::Object(v),
+        json!({"active": [{"op": "replace", "value": false}]})
+    );
+    assert!(!serde_json::to_string(&patch_values_all(&patch))
+        .unwrap()
+        .contains("\"x\""));
 }
 
-fn patch_values_all(patch: &serde_json::Value) -> Option<serde_json::Map<String, serde_json::Value>> {
+fn patch_values_all(
+    patch: &serde_json::Value,
+) -> Option<serde_json::Map<String, serde_json::Value>> {
     allowed_values("PATCH", Some(patch), &["password".into()])
 }

@@ -32,10 +32,16 @@ fn restart_continues_the_chain_and_cuts_a_torn_tail() {
     let files = write_log(&dir, 5);
     let last = files.last().unwrap().clone();
     // A crash mid-write: half a line.
-    let mut f = std::fs::OpenOptions::new().append(true).open(&last).unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&last)
+        .unwrap();
     std::io::Write::write_all(&mut f, b"{\"seq\":6,\"prev\":\"ab").unwrap();
     let outbox = files_in(&dir.join("outbox"));
-    let mut o = std::fs::OpenOptions::new().append(true).open(outbox.last().unwrap()).unwrap();
+    let mut o = std::fs::OpenOptions::new()
+        .append(true)
+        .open(outbox.last().unwrap())
+        .unwrap();
     std::io::Write::write_all(&mut o, b"{\"seq\":6,\"ev").unwrap();
     let mut w = Writer::open(&settings(&dir)).unwrap();
     assert_eq!(w.head().seq, 5);
@@ -43,7 +49,8 @@ fn restart_continues_the_chain_and_cuts_a_torn_tail() {
     assert_eq!(read_tail(&last).unwrap().torn_bytes, 0);
     let r = w.write_batch(&[entry(5, true)], true).unwrap();
     assert_eq!((r[0].seq, r[0].outbox_seq), (6, Some(6)));
-    let report = crate::audit::verify_paths(&[dir.clone()], Default::default()).unwrap();
+    let report =
+        crate::audit::verify_paths(std::slice::from_ref(&dir), Default::default()).unwrap();
     assert_eq!(report.last_seq, 6);
 }
 

@@ -2,7 +2,11 @@ use super::support::*;
 use crate::audit::{verify_paths, Problem, VerifyOptions};
 
 fn lines(path: &std::path::Path) -> Vec<String> {
-    std::fs::read_to_string(path).unwrap().lines().map(str::to_string).collect()
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
 }
 
 fn save(path: &std::path::Path, lines: &[String]) {
@@ -19,7 +23,10 @@ fn an_untouched_multi_file_log_passes() {
     let files = write_log(&dir, 60);
     assert!(files.len() >= 3, "{files:?}");
     let report = check(&dir).unwrap();
-    assert_eq!((report.records, report.first_seq, report.last_seq), (60, 1, 60));
+    assert_eq!(
+        (report.records, report.first_seq, report.last_seq),
+        (60, 1, 60)
+    );
     assert_eq!(report.files, files.len());
     assert!(!report.torn_tail);
 }
@@ -32,7 +39,11 @@ fn a_one_byte_edit_names_the_modified_record() {
     l[2] = l[2].replacen("req-2", "req-7", 1);
     save(&files[0], &l);
     let e = check(&dir).unwrap_err();
-    assert_eq!((e.problem, e.line, e.seq), (Problem::Modified, 3, Some(3)), "{e}");
+    assert_eq!(
+        (e.problem, e.line, e.seq),
+        (Problem::Modified, 3, Some(3)),
+        "{e}"
+    );
     assert_eq!(e.file, files[0]);
 }
 
@@ -44,7 +55,11 @@ fn a_deleted_line_is_named() {
     l.remove(3);
     save(&files[0], &l);
     let e = check(&dir).unwrap_err();
-    assert_eq!((e.problem, e.line, e.seq), (Problem::Deleted, 4, Some(5)), "{e}");
+    assert_eq!(
+        (e.problem, e.line, e.seq),
+        (Problem::Deleted, 4, Some(5)),
+        "{e}"
+    );
     assert!(e.detail.contains("seq 4 is missing"), "{e}");
 }
 
@@ -56,7 +71,11 @@ fn a_swapped_pair_is_reordered() {
     l.swap(3, 4);
     save(&files[0], &l);
     let e = check(&dir).unwrap_err();
-    assert_eq!((e.problem, e.line, e.seq), (Problem::Reordered, 4, Some(5)), "{e}");
+    assert_eq!(
+        (e.problem, e.line, e.seq),
+        (Problem::Reordered, 4, Some(5)),
+        "{e}"
+    );
 }
 
 #[test]
@@ -68,7 +87,11 @@ fn an_inserted_line_is_named() {
     l.insert(4, copy);
     save(&files[0], &l);
     let e = check(&dir).unwrap_err();
-    assert_eq!((e.problem, e.line, e.seq), (Problem::Inserted, 5, Some(2)), "{e}");
+    assert_eq!(
+        (e.problem, e.line, e.seq),
+        (Problem::Inserted, 5, Some(2)),
+        "{e}"
+    );
 }
 
 #[test]
@@ -89,6 +112,6 @@ fn a_missing_first_file_needs_partial() {
     let files = write_log(&dir, 60);
     std::fs::remove_file(&files[0]).unwrap();
     assert_eq!(check(&dir).unwrap_err().problem, Problem::BadStart);
-    let ok = verify_paths(&[dir.clone()], VerifyOptions { partial: true }).unwrap();
+    let ok = verify_paths(std::slice::from_ref(&dir), VerifyOptions { partial: true }).unwrap();
     assert_eq!(ok.last_seq, 60);
 }
