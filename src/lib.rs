@@ -3,6 +3,7 @@
 //! The pure SCIM protocol core lives in [`scim`]; the built-in reference
 //! store (the embedded default upstream) lives in [`store`]; the gateway's
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
+pub mod audit;
 pub mod authn;
 pub mod authz;
 pub mod cache;

@@ -63,6 +63,11 @@ enum Command {
         #[arg(long = "client")]
         clients: Vec<String>,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Run the built-in in-memory SCIM 2.0 store on its own (for demos,
     /// tests and benchmarks). Plain HTTP: keep it on loopback.
     Store {
@@ -110,6 +115,20 @@ enum EventsCommand {
         /// The events directory.
         #[arg(long)]
         dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain of audit files (files or directories, taken in
+    /// name order) and name the first bad record.
+    Verify {
+        /// Audit files or directories.
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Accept a log whose first record is not seq 1 (an archive).
+        #[arg(long)]
+        partial: bool,
     },
 }
 
@@ -182,6 +201,9 @@ fn offline(command: &Command) -> Option<Result<(), String>> {
             }))
         }
         Command::Events { command } => Some(events(command)),
+        Command::Audit {
+            command: AuditCommand::Verify { paths, partial },
+        } => Some(audit_verify(paths, *partial)),
         _ => None,
     }
 }
@@ -196,6 +218,29 @@ fn events(command: &EventsCommand) -> Result<(), String> {
     };
     print!("{text}");
     Ok(())
+}
+
+fn audit_verify(paths: &[PathBuf], partial: bool) -> Result<(), String> {
+    use scim_gateway::audit::{verify_paths, VerifyOptions};
+    match verify_paths(paths, VerifyOptions { partial }) {
+        Ok(r) => {
+            println!(
+                "ok: {} records in {} files, seq {}..{}, head {}{}",
+                r.records,
+                r.files,
+                r.first_seq,
+                r.last_seq,
+                r.head,
+                if r.torn_tail {
+                    " (the newest file ends in an incomplete line: a write in progress or a crash)"
+                } else {
+                    ""
+                }
+            );
+            Ok(())
+        }
+        Err(failure) => Err(format!("audit verify failed: {failure}")),
+    }
 }
 
 fn check_config(path: &Path) -> Result<(), String> {
@@ -270,7 +315,8 @@ async fn run(command: Command) -> Result<(), String> {
         Command::CheckConfig { .. }
         | Command::HashToken { .. }
         | Command::DevCerts { .. }
-        | Command::Events { .. } => Ok(()),
+        | Command::Events { .. }
+        | Command::Audit { .. } => Ok(()),
         Command::Store {
             listen,
             max_resources,

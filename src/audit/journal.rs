@@ -1,0 +1,429 @@
+//! The journal: one background task owns the audit files and the outbox;
+//! requests hand it entries through a bounded queue and await an [`Ack`].
+//! Requests never touch the disk.
+//!
+//! Group commit: the task takes everything queued (up to [`MAX_BATCH`]),
+//! writes it with one write(2) per file and, under `fsync = "per_record"`,
+//! one fsync per file, then resolves the batch's acks. The file work runs
+//! on tokio's blocking pool, so a slow disk never stalls a request thread;
+//! entries queued meanwhile form the next batch.
+use super::metrics::{self, FileKind};
+use super::record::AuditRecord;
+use super::settings::{AuditSettings, FsyncPolicy};
+use super::writer::{Entry, Receipt, Writer};
+use std::fmt;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use tokio::sync::{mpsc, oneshot, watch};
+use tokio::time::Instant;
+
+/// Most entries in one group commit.
+pub const MAX_BATCH: usize = 4096;
+
+/// The handle requests append through; cheap to clone. When the last
+/// clone is dropped the task writes what is queued, fsyncs and ends.
+#[derive(Clone)]
+pub struct Journal {
+    tx: mpsc::Sender<Command>,
+    outbox: watch::Receiver<u64>,
+}
+
+/// Resolves when the entry is as durable as the policy promises:
+/// `per_record`: after the fsync of its batch; `interval`: after its
+/// write(2) (on disk at the next fsync, within `fsync_interval`).
+/// Awaiting it includes waiting for room in the queue when it is full, so
+/// bound it with the request's deadline. Dropping an `Ack` after the entry
+/// was queued does not withdraw the entry.
+#[must_use = "an Ack does nothing until awaited"]
+pub struct Ack {
+    state: AckState,
+}
+
+enum AckState {
+    /// Queued; waiting for the writer's answer.
+    Queued(oneshot::Receiver<Result<Receipt, JournalError>>),
+    /// The queue was full: waiting for room, then for the answer.
+    Waiting(Pin<Box<dyn Future<Output = Result<Receipt, JournalError>> + Send>>),
+    /// Already decided.
+    Ready(Option<Result<Receipt, JournalError>>),
+}
+
+/// Why an entry was not journaled. Opaque; the predicates are the contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JournalError {
+    kind: ErrorKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ErrorKind {
+    /// The journal was shut down (or its task is gone).
+    Closed,
+    /// A write or fsync failed; the journal stopped (fail closed).
+    Failed(FileKind),
+    /// The record or event could not be serialized.
+    Serialize,
+}
+
+enum Command {
+    Append(Entry, oneshot::Sender<Result<Receipt, JournalError>>),
+    Shutdown(oneshot::Sender<Result<(), JournalError>>),
+}
+
+// === impl Journal ===
+
+impl Journal {
+    /// Opens (or continues) the journal in `settings.dir` and starts its
+    /// task on the current tokio runtime. A torn last line left by a crash
+    /// is cut off and logged (it was never acknowledged).
+    pub fn open(settings: AuditSettings) -> Result<Journal, String> {
+        let problems = settings.problems();
+        if !problems.is_empty() {
+            return Err(problems.join("; "));
+        }
+        let runtime = tokio::runtime::Handle::try_current()
+            .map_err(|_| "the audit journal needs a tokio runtime".to_string())?;
+        metrics::describe();
+        let writer = Writer::open(&settings)?;
+        let durable = writer.durable_outbox_seq();
+        metrics::outbox_durable(durable);
+        tracing::info!(
+            dir = %settings.dir.display(),
+            head_seq = writer.head().seq,
+            head_hash = %writer.head().hash_hex(),
+            outbox_seq = durable,
+            fsync = ?settings.fsync,
+            "audit journal opened"
+        );
+        let (tx, rx) = mpsc::channel(settings.queue);
+        let (watch_tx, outbox) = watch::channel(durable);
+        runtime.spawn(run(rx, writer, settings, watch_tx));
+        Ok(Journal { tx, outbox })
+    }
+
+    /// Queues `record` (and `event`, for the outbox, in the same batch and
+    /// the same fsync). See [`Ack`] for when it resolves.
+    pub fn append(&self, record: AuditRecord, event: Option<serde_json::Value>) -> Ack {
+        let auth_failure = record.kind == super::record::AuditKind::AuthFailure;
+        let serialized = serde_json::to_vec(&record).and_then(|r| {
+            let e = event.as_ref().map(serde_json::to_vec).transpose()?;
+            Ok((r, e))
+        });
+        let Ok((record, event)) = serialized else {
+            return Ack::ready(Err(JournalError::new(ErrorKind::Serialize)));
+        };
+        let entry = Entry {
+            record,
+            event,
+            auth_failure,
+        };
+        let (reply, answer) = oneshot::channel();
+        match self.tx.try_send(Command::Append(entry, reply)) {
+            Ok(()) => Ack {
+                state: AckState::Queued(answer),
+            },
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                Ack::ready(Err(JournalError::new(ErrorKind::Closed)))
+            }
+            Err(mpsc::error::TrySendError::Full(command)) => {
+                let tx = self.tx.clone();
+                Ack {
+                    state: AckState::Waiting(Box::pin(async move {
+                        tx.send(command)
+                            .await
+                            .map_err(|_| JournalError::new(ErrorKind::Closed))?;
+                        answer
+                            .await
+                            .unwrap_or(Err(JournalError::new(ErrorKind::Closed)))
+                    })),
+                }
+            }
+        }
+    }
+
+    /// Journals a failed authentication (no event).
+    pub fn auth_failure(
+        &self,
+        request_id: &str,
+        method: &str,
+        client_ip: IpAddr,
+        tenant: Option<&str>,
+        status: u16,
+        reason: &str,
+    ) -> Ack {
+        let record =
+            AuditRecord::auth_failure(request_id, method, client_ip, tenant, status, reason);
+        self.append(record, None)
+    }
+
+    /// The highest durable (fsynced) outbox seq; sinks wake on changes.
+    /// Only durable seqs are published: after a power loss the outbox
+    /// continues from what is on disk, and a sink must never have seen a
+    /// seq that is then reused.
+    pub fn outbox_watch(&self) -> watch::Receiver<u64> {
+        self.outbox.clone()
+    }
+
+    /// Stops taking entries, writes everything already queued, fsyncs, and
+    /// resolves when that is done. Later appends fail with
+    /// [`JournalError::is_closed`].
+    pub async fn shutdown(&self) -> Result<(), JournalError> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Command::Shutdown(reply))
+            .await
+            .map_err(|_| JournalError::new(ErrorKind::Closed))?;
+        answer
+            .await
+            .unwrap_or(Err(JournalError::new(ErrorKind::Closed)))
+    }
+}
+
+impl fmt::Debug for Journal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Journal")
+            .field("outbox_seq", &*self.outbox.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+// === impl Ack ===
+
+impl Ack {
+    fn ready(result: Result<Receipt, JournalError>) -> Ack {
+        Ack {
+            state: AckState::Ready(Some(result)),
+        }
+    }
+}
+
+impl Future for Ack {
+    type Output = Result<Receipt, JournalError>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.get_mut().state {
+            AckState::Queued(answer) => Pin::new(answer)
+                .poll(cx)
+                .map(|r| r.unwrap_or(Err(JournalError::new(ErrorKind::Closed)))),
+            AckState::Waiting(fut) => fut.as_mut().poll(cx),
+            AckState::Ready(result) => Poll::Ready(
+                result
+                    .take()
+                    .unwrap_or(Err(JournalError::new(ErrorKind::Closed))),
+            ),
+        }
+    }
+}
+
+impl fmt::Debug for Ack {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Ack")
+    }
+}
+
+// === impl JournalError ===
+
+impl JournalError {
+    fn new(kind: ErrorKind) -> Self {
+        JournalError { kind }
+    }
+
+    /// The journal was shut down.
+    pub fn is_closed(&self) -> bool {
+        self.kind == ErrorKind::Closed
+    }
+
+    /// A write or fsync failed and the journal stopped.
+    pub fn is_failed(&self) -> bool {
+        matches!(self.kind, ErrorKind::Failed(_))
+    }
+}
+
+impl fmt::Display for JournalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            ErrorKind::Closed => f.write_str("the audit journal is closed"),
+            ErrorKind::Failed(kind) => write!(
+                f,
+                "the audit journal stopped after an I/O failure on the {} file",
+                kind.as_str()
+            ),
+            ErrorKind::Serialize => f.write_str("the audit record could not be serialized"),
+        }
+    }
+}
+
+impl std::error::Error for JournalError {}
+
+// === the task ===
+
+/// The writer moves into the blocking pool for each batch and comes back.
+async fn run(
+    mut rx: mpsc::Receiver<Command>,
+    writer: Writer,
+    settings: AuditSettings,
+    watch_tx: watch::Sender<u64>,
+) {
+    let per_record = settings.fsync == FsyncPolicy::PerRecord;
+    let mut writer = Some(writer);
+    let mut failed: Option<JournalError> = None;
+    let mut sync_due: Option<Instant> = None;
+    let mut shutdown_waiters = Vec::new();
+    loop {
+        // Checked first, so that a queue that never empties cannot starve
+        // the interval fsync.
+        if sync_due.is_some_and(|due| Instant::now() >= due) {
+            sync_due = None;
+            sync(&mut writer, &mut failed, &watch_tx).await;
+        }
+        let first = tokio::select! {
+            command = rx.recv() => command,
+            () = sleep_until(sync_due) => continue,
+        };
+        let Some(first) = first else { break };
+        let mut entries = Vec::new();
+        let mut replies = Vec::new();
+        let mut next = Some(first);
+        while let Some(command) = next.take() {
+            match command {
+                Command::Append(entry, reply) => {
+                    entries.push(entry);
+                    replies.push(reply);
+                }
+                Command::Shutdown(reply) => {
+                    // Everything already queued is still written.
+                    rx.close();
+                    shutdown_waiters.push(reply);
+                }
+            }
+            if entries.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        metrics::queue_depth(rx.len());
+        if entries.is_empty() {
+            continue;
+        }
+        if let Some(error) = &failed {
+            for reply in replies {
+                let _ = reply.send(Err(error.clone()));
+            }
+            continue;
+        }
+        let result = match writer.take() {
+            Some(mut w) => tokio::task::spawn_blocking(move || {
+                let r = w.write_batch(&entries, per_record);
+                (w, r)
+            })
+            .await
+            .ok(),
+            None => None,
+        };
+        match result {
+            Some((w, Ok(receipts))) => {
+                writer = Some(w);
+                if per_record {
+                    publish(&writer, &watch_tx);
+                } else if sync_due.is_none() {
+                    sync_due = Some(Instant::now() + settings.fsync_interval);
+                }
+                for (reply, receipt) in replies.into_iter().zip(receipts) {
+                    let _ = reply.send(Ok(receipt));
+                }
+            }
+            Some((_, Err((kind, e)))) => {
+                fail(&mut failed, kind, &e);
+                for reply in replies {
+                    let _ = reply.send(Err(JournalError::new(ErrorKind::Failed(kind))));
+                }
+            }
+            None => {
+                let e = std::io::Error::other("the journal writer panicked");
+                fail(&mut failed, FileKind::Audit, &e);
+                for reply in replies {
+                    let _ = reply.send(Err(JournalError::new(ErrorKind::Failed(FileKind::Audit))));
+                }
+            }
+        }
+    }
+    // Every sender is gone or shutdown was asked: make it all durable.
+    sync(&mut writer, &mut failed, &watch_tx).await;
+    if let Some(w) = &writer {
+        tracing::info!(
+            head_seq = w.head().seq,
+            head_hash = %w.head().hash_hex(),
+            outbox_seq = w.durable_outbox_seq(),
+            "audit journal closed"
+        );
+    }
+    let outcome = match &failed {
+        Some(e) => Err(e.clone()),
+        None => Ok(()),
+    };
+    for reply in shutdown_waiters {
+        let _ = reply.send(outcome.clone());
+    }
+}
+
+async fn sleep_until(due: Option<Instant>) {
+    match due {
+        Some(due) => tokio::time::sleep_until(due).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// fsyncs on the blocking pool and publishes the durable outbox seq.
+async fn sync(
+    writer: &mut Option<Writer>,
+    failed: &mut Option<JournalError>,
+    watch_tx: &watch::Sender<u64>,
+) {
+    if failed.is_some() {
+        return;
+    }
+    let Some(mut w) = writer.take() else { return };
+    let result = tokio::task::spawn_blocking(move || {
+        let r = w.sync();
+        (w, r)
+    })
+    .await;
+    match result {
+        Ok((w, Ok(_))) => {
+            *writer = Some(w);
+            publish(writer, watch_tx);
+        }
+        Ok((_, Err((kind, e)))) => fail(failed, kind, &e),
+        Err(_) => fail(
+            failed,
+            FileKind::Audit,
+            &std::io::Error::other("the journal writer panicked"),
+        ),
+    }
+}
+
+fn publish(writer: &Option<Writer>, watch_tx: &watch::Sender<u64>) {
+    if let Some(w) = writer {
+        let seq = w.durable_outbox_seq();
+        watch_tx.send_if_modified(|current| {
+            let changed = *current != seq;
+            *current = seq;
+            changed
+        });
+        metrics::outbox_durable(seq);
+    }
+}
+
+/// A failed write or fsync stops the journal: after a failed fsync the
+/// kernel may have dropped the dirty pages, so retrying could acknowledge
+/// entries that are not on disk. Writes fail closed from here on; a
+/// restart cuts the torn tail and continues the chain.
+fn fail(failed: &mut Option<JournalError>, kind: FileKind, e: &std::io::Error) {
+    metrics::failed(kind);
+    tracing::error!(
+        file = kind.as_str(),
+        error = %e,
+        "audit journal I/O failure: the journal stopped; writes are refused until restart"
+    );
+    *failed = Some(JournalError::new(ErrorKind::Failed(kind)));
+}

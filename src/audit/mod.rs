@@ -1,0 +1,31 @@
+//! The tamper-evident audit log and the outbox writer (docs/audit.md).
+//!
+//! Owns: the [`AuditRecord`] format and the pure helpers that fill in its
+//! attribute names and allow-listed values ([`changed_attributes`],
+//! [`allowed_values`]); the hash chain and its file layout; `audit verify`;
+//! and the [`Journal`], one background task that appends records to the
+//! audit log and CloudEvents to the outbox (`<dir>/outbox/`, read by
+//! `crate::events`) in one group commit and one fsync.
+//!
+//! Depends on `scim` (pure helpers), `authn` (the principal type), tokio
+//! and the `metrics` facade; nothing on the request path depends on the
+//! disk except through an [`Ack`].
+mod attributes;
+pub mod chain;
+pub mod files;
+mod journal;
+pub mod metrics;
+mod record;
+pub mod settings;
+pub mod verify;
+mod writer;
+
+pub use attributes::{allowed_values, changed_attributes};
+pub use journal::{Ack, Journal, JournalError, MAX_BATCH};
+pub use record::{AuditKind, AuditOutcome, AuditPrincipal, AuditRecord};
+pub use settings::{AuditSettings, FsyncPolicy};
+pub use verify::{verify_paths, Problem, VerifyFailure, VerifyOptions, VerifyReport};
+pub use writer::Receipt;
+
+#[cfg(test)]
+mod tests;
