@@ -121,6 +121,9 @@ pub struct Upstream {
     pub resilience: crate::upstream::resilience::Resilience,
     /// Latency histogram handle (filled on first use).
     pub metrics: crate::telemetry::handles::UpstreamMetrics,
+    /// What it supports and how the gateway emulates the rest
+    /// (`[upstreams.X.capabilities]`; discovered state per process).
+    pub emulation: crate::upstream::emulate::Emulation,
 }
 
 /// Where an upstream is.
@@ -270,6 +273,7 @@ impl Upstream {
             resilience_settings: Default::default(),
             resilience: Default::default(),
             metrics: Default::default(),
+            emulation: Default::default(),
         }
     }
 }
