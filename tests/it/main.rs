@@ -11,6 +11,7 @@ mod gateway;
 mod limits;
 mod mtls;
 mod oauth;
+mod race;
 mod peers_selftest;
 mod resilience;
 mod shared_limits;
