@@ -38,8 +38,16 @@ pub(super) fn capabilities(
         c.bulk_max_operations,
         defaults.bulk_max_operations,
     );
-    let filter_max_pages = bound("filter_max_pages", c.filter_max_pages, defaults.filter_max_pages);
-    let filter_page_size = bound("filter_page_size", c.filter_page_size, defaults.filter_page_size);
+    let filter_max_pages = bound(
+        "filter_max_pages",
+        c.filter_max_pages,
+        defaults.filter_max_pages,
+    );
+    let filter_page_size = bound(
+        "filter_page_size",
+        c.filter_page_size,
+        defaults.filter_page_size,
+    );
     let filter_max_results = bound(
         "filter_max_results",
         c.filter_max_results,

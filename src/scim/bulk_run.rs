@@ -68,9 +68,9 @@ impl<'r> BulkRun<'r> {
                 let (Some(op), Some(refs)) = (ops.get(i), self.refs.get(i)) else {
                     continue;
                 };
-                let bad = refs.iter().find(|r| {
-                    self.failed_ids.contains(*r) || !self.defined.contains(r.as_str())
-                });
+                let bad = refs
+                    .iter()
+                    .find(|r| self.failed_ids.contains(*r) || !self.defined.contains(r.as_str()));
                 if let Some(bad) = bad {
                     let outcome = conflict(format!(
                         "bulkId \"{bad}\" does not refer to a resource created by this request"

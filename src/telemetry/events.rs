@@ -316,7 +316,11 @@ impl CapabilitiesDiscovered<'_> {
                  PATCH, Bulk, filtering and ETags"
             ),
         }
-        let outcome = if self.found.is_some() { "read" } else { "unreadable" };
+        let outcome = if self.found.is_some() {
+            "read"
+        } else {
+            "unreadable"
+        };
         metrics::counter!(CAPABILITY_DISCOVERIES_TOTAL, "upstream" => self.upstream.to_string(), "outcome" => outcome)
             .increment(1);
     }

@@ -129,7 +129,11 @@ async fn fifty_concurrent_member_additions_through_one_gateway_all_land() {
         .unwrap();
     let emulated = metrics
         .lines()
-        .find(|l| l.starts_with("scim_gateway_emulated_total") && l.contains("upstream=\"legacy_one\"") && l.contains("capability=\"patch\""))
+        .find(|l| {
+            l.starts_with("scim_gateway_emulated_total")
+                && l.contains("upstream=\"legacy_one\"")
+                && l.contains("capability=\"patch\"")
+        })
         .unwrap_or_else(|| panic!("{metrics}"));
     assert!(emulated.ends_with(&format!(" {MEMBERS}")), "{emulated}");
 }

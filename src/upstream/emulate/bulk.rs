@@ -82,7 +82,11 @@ fn operation_request(req: &UpstreamRequest, op: &BulkOperation) -> UpstreamReque
     };
     let mut sub = req.derive(method, path, query, body);
     // RFC 7644 §3.7: `version` is the operation's If-Match.
-    if let Some(v) = op.version.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+    if let Some(v) = op
+        .version
+        .as_deref()
+        .and_then(|v| HeaderValue::from_str(v).ok())
+    {
         sub.headers.insert(IF_MATCH, v);
     }
     sub

@@ -101,7 +101,11 @@ fn canonical(v: &Value, top: bool, out: &mut Vec<u8>) {
 /// Gives a single-resource answer without an `ETag` one (and a
 /// `meta.version` when it has none), unless the upstream is declared to
 /// have ETags.
-pub fn derive(ctx: &Context<'_>, response: Response<Bytes>, single_resource: bool) -> Response<Bytes> {
+pub fn derive(
+    ctx: &Context<'_>,
+    response: Response<Bytes>,
+    single_resource: bool,
+) -> Response<Bytes> {
     if !single_resource
         || ctx.emulation.settings.get(Capability::Etag) == Support::Yes
         || !matches!(response.status().as_u16(), 200 | 201)
@@ -109,10 +113,9 @@ pub fn derive(ctx: &Context<'_>, response: Response<Bytes>, single_resource: boo
     {
         return response;
     }
-    let Some(mut resource) = json_of(&response).filter(|v| {
-        v.as_object()
-            .is_some_and(|o| get_ci(o, "id").is_some())
-    }) else {
+    let Some(mut resource) =
+        json_of(&response).filter(|v| v.as_object().is_some_and(|o| get_ci(o, "id").is_some()))
+    else {
         return response;
     };
     let (mut parts, body) = response.into_parts();
@@ -122,7 +125,10 @@ pub fn derive(ctx: &Context<'_>, response: Response<Bytes>, single_resource: boo
             let tag = derived_version(&resource);
             set_meta_version(&mut resource, &tag);
             parts.headers.remove(CONTENT_LENGTH);
-            (tag, Bytes::from(serde_json::to_vec(&resource).unwrap_or_default()))
+            (
+                tag,
+                Bytes::from(serde_json::to_vec(&resource).unwrap_or_default()),
+            )
         }
     };
     if let Ok(v) = HeaderValue::from_str(&tag) {

@@ -148,8 +148,13 @@ where
     let mut start = 1usize;
     for _ in 0..max_pages {
         let query = format!("startIndex={start}&count={page_size}");
-        let page = send(req.derive(Method::GET, &format!("/{endpoint}"), Some(query), Bytes::new()))
-            .await?;
+        let page = send(req.derive(
+            Method::GET,
+            &format!("/{endpoint}"),
+            Some(query),
+            Bytes::new(),
+        ))
+        .await?;
         if page.status() != StatusCode::OK {
             return Ok(Err(page));
         }

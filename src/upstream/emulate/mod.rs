@@ -291,9 +291,9 @@ fn is_discovery(segment: &str) -> bool {
 }
 
 fn is_special(segments: &[&str]) -> bool {
-    segments
-        .iter()
-        .any(|s| is_discovery(s) || s.eq_ignore_ascii_case(".search") || s.eq_ignore_ascii_case("Me"))
+    segments.iter().any(|s| {
+        is_discovery(s) || s.eq_ignore_ascii_case(".search") || s.eq_ignore_ascii_case("Me")
+    })
 }
 
 fn has_filter(query: Option<&str>) -> bool {

@@ -80,7 +80,11 @@ where
             .map_err(|e| GatewayError::client_reason(e, "precondition_failed"))?;
         let patched = schema_less::apply(&endpoint, &resource, &patch).map_err(client)?;
         if patched == resource {
-            return Ok(etag::derive(ctx, json_response(StatusCode::OK, &resource), true));
+            return Ok(etag::derive(
+                ctx,
+                json_response(StatusCode::OK, &resource),
+                true,
+            ));
         }
         if native.is_none() {
             // Best effort without versions: did it change since the read?
@@ -100,7 +104,10 @@ where
         }
         let body = serde_json::to_vec(&patched).unwrap_or_default();
         let mut put = req.derive(Method::PUT, &req.path, req.query.clone(), Bytes::from(body));
-        if let Some(v) = native.as_deref().and_then(|v| HeaderValue::from_str(v).ok()) {
+        if let Some(v) = native
+            .as_deref()
+            .and_then(|v| HeaderValue::from_str(v).ok())
+        {
             put.headers.insert(IF_MATCH, v);
         }
         let written = send(put).await?;
