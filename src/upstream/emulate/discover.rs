@@ -1,6 +1,7 @@
 //! `"auto"` capabilities: read from the upstream's `/ServiceProviderConfig`
 //! (RFC 7643 §5) the first time a request needs one, and kept for
-//! `discovery_ttl`. A reload builds a new upstream, so it looks again.
+//! `discovery_ttl`. PATCH is the exception: with nothing known yet, the
+//! PATCH is sent as it is, and a 405 or 501 answer is what is learnt. A reload builds a new upstream, so it looks again.
 //! When the document cannot be read, the gateway assumes the upstream
 //! supports everything (it passes requests through, as it would without
 //! emulation), logs it, and looks again after a minute.
@@ -74,17 +75,26 @@ impl Discovery {
         supported
     }
 
-    /// An upstream that advertised a capability and then refused it (405
-    /// or 501): emulated from now on, until the next look.
-    pub fn learn_unsupported(&self, c: Capability) {
+    /// What is known now, without asking.
+    pub fn peek(&self) -> Option<Supported> {
+        self.lock()
+            .filter(|k| k.until > Instant::now())
+            .map(|k| k.supported)
+    }
+
+    /// An upstream that refused a capability (405 or 501): emulated from
+    /// now on, until the next look.
+    pub fn learn_unsupported(&self, c: Capability, ttl: Duration) {
         let mut state = self.lock();
-        if let Some(known) = state.as_mut() {
-            match c {
-                Capability::Patch => known.supported.patch = false,
-                Capability::Bulk => known.supported.bulk = false,
-                Capability::Filter => known.supported.filter = false,
-                Capability::Etag => known.supported.etag = false,
-            }
+        let known = state.get_or_insert(Known {
+            until: Instant::now() + ttl,
+            supported: Supported::ALL,
+        });
+        match c {
+            Capability::Patch => known.supported.patch = false,
+            Capability::Bulk => known.supported.bulk = false,
+            Capability::Filter => known.supported.filter = false,
+            Capability::Etag => known.supported.etag = false,
         }
     }
 

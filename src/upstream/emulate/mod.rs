@@ -193,7 +193,15 @@ where
     let resource = matches!(segments.as_slice(), [kind, _] if !is_discovery(kind));
     let conditional = req.headers.contains_key(IF_MATCH) || req.headers.contains_key(IF_NONE_MATCH);
     if req.method == Method::PATCH && resource {
-        if !ctx.supports(Capability::Patch, &req, send).await {
+        // `"auto"` with nothing discovered yet: the PATCH itself is the
+        // cheapest question (a 405 or 501 answers it), so no extra call.
+        let patch_known = match ctx.emulation.settings.patch {
+            Support::Yes => Some(true),
+            Support::No => Some(false),
+            Support::Auto if ctx.builtin => Some(true),
+            Support::Auto => ctx.emulation.discovery.peek().map(|s| s.patch),
+        };
+        if patch_known == Some(false) {
             ctx.emulated(Capability::Patch);
             return patch::run(ctx, req, send).await;
         }
@@ -207,7 +215,9 @@ where
         if !matches!(response.status().as_u16(), 405 | 501) {
             return Ok(etag::derive(ctx, response, true));
         }
-        ctx.emulation.discovery.learn_unsupported(Capability::Patch);
+        ctx.emulation
+            .discovery
+            .learn_unsupported(Capability::Patch, ctx.emulation.settings.discovery_ttl);
         ctx.emulated(Capability::Patch);
         return patch::run(ctx, req, send).await;
     }

@@ -125,7 +125,8 @@ async fn auto_discovers_no_patch_and_emulates_it_with_get_and_put() {
     .unwrap();
     assert_eq!(r.status(), 200, "{:?}", r.body());
     assert_eq!(body(&r)["members"][0]["value"], json!(u));
-    // /ServiceProviderConfig, GET, PUT; the next PATCH needs no look.
+    // The PATCH (501: learnt), GET, PUT; the next PATCH goes straight to
+    // GET + PUT.
     assert_eq!(calls.load(Ordering::SeqCst), 3);
     let r = forward(
         &ctx(&e),
