@@ -73,3 +73,52 @@ pub(super) fn capabilities(
         discovery_ttl,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use crate::upstream::emulate::Support;
+    use std::path::Path;
+    use std::time::Duration;
+
+    fn config(capabilities: &str) -> String {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nplaintext = true\n\
+             [upstreams.legacy]\nkind = \"http\"\nurl = \"http://127.0.0.1:9/scim/v2\"\n\
+             [upstreams.legacy.capabilities]\n{capabilities}\n\
+             [[tenants]]\nid = \"acme\"\nhosts = [\"acme.example\"]\nupstream = \"legacy\"\n\
+             [[tenants.tokens]]\nname = \"t\"\n\
+             hash = \"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n"
+        )
+    }
+
+    #[tokio::test]
+    async fn capabilities_compile_with_defaults_and_bounds() {
+        let raw = crate::config::parse(
+            &config("patch = false\nbulk = true\nfilter = \"auto\"\nfilter_max_pages = 7\ndiscovery_ttl = \"1m\""),
+            "t.toml",
+        )
+        .unwrap();
+        let s = crate::config::compile(&raw, Path::new("/t.toml"), None).unwrap();
+        let e = &s.upstreams["legacy"].emulation.settings;
+        assert_eq!(
+            (e.patch, e.bulk, e.filter, e.etag),
+            (Support::No, Support::Yes, Support::Auto, Support::Auto)
+        );
+        assert_eq!(e.filter_max_pages, 7);
+        assert_eq!(e.filter_page_size, 100);
+        assert_eq!(e.discovery_ttl, Duration::from_secs(60));
+    }
+
+    #[tokio::test]
+    async fn every_bad_capability_key_is_reported() {
+        let raw =
+            crate::config::parse(&config("patch = \"maybe\"\nfilter_max_pages = 0"), "t.toml")
+                .unwrap();
+        let e = crate::config::compile(&raw, Path::new("/t.toml"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("upstreams.legacy.capabilities.patch"), "{e}");
+        assert!(e.contains("filter_max_pages"), "{e}");
+    }
+}
