@@ -7,6 +7,7 @@ mod support;
 mod cache;
 mod conformance;
 mod dialect;
+mod emulation;
 mod gateway;
 mod limits;
 mod mtls;
