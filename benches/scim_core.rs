@@ -72,6 +72,17 @@ fn validation(c: &mut Criterion) {
         return;
     };
     let user = user();
+    let bytes = serde_json::to_vec(&user).unwrap_or_default();
+    c.bench_function("validate/user_parse_only", |b| {
+        b.iter(|| {
+            black_box(serde_json::from_slice::<serde_json::Value>(black_box(
+                &bytes,
+            )))
+        })
+    });
+    c.bench_function("validate/user_serialize_only", |b| {
+        b.iter(|| black_box(serde_json::to_vec(black_box(&user))))
+    });
     c.bench_function("validate/user", |b| {
         b.iter(|| validate_resource(&registry, rt, black_box(&user), None))
     });

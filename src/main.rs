@@ -86,6 +86,35 @@ enum Command {
         #[arg(long = "extend", value_name = "TYPE=URN")]
         extend: Vec<String>,
     },
+    /// Change events: replay dead letters, show delivery progress.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EventsCommand {
+    /// Move dead-lettered events back so the running gateway delivers them
+    /// again (before newer events), and print how many per sink.
+    Redeliver {
+        /// The events directory (holds `outbox/` and `deadletter/`).
+        #[arg(long)]
+        dir: PathBuf,
+        /// Only this sink (e.g. `webhook.acme.hr`).
+        #[arg(long)]
+        sink: Option<String>,
+        /// Only this tenant's events.
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+    /// Print the outbox's highest sequence number and, per sink, its
+    /// cursor, how far behind it is, and its dead letters.
+    Status {
+        /// The events directory.
+        #[arg(long)]
+        dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -156,8 +185,21 @@ fn offline(command: &Command) -> Option<Result<(), String>> {
                 );
             }))
         }
+        Command::Events { command } => Some(events(command)),
         _ => None,
     }
+}
+
+fn events(command: &EventsCommand) -> Result<(), String> {
+    use scim_gateway::events::admin;
+    let text = match command {
+        EventsCommand::Redeliver { dir, sink, tenant } => {
+            admin::redeliver(dir, sink.as_deref(), tenant.as_deref())?
+        }
+        EventsCommand::Status { dir } => admin::status(dir)?,
+    };
+    print!("{text}");
+    Ok(())
 }
 
 fn check_config(path: &Path) -> Result<(), String> {
@@ -229,9 +271,10 @@ async fn run(command: Command) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("serving: {e}"))
         }
-        Command::CheckConfig { .. } | Command::HashToken { .. } | Command::DevCerts { .. } => {
-            Ok(())
-        }
+        Command::CheckConfig { .. }
+        | Command::HashToken { .. }
+        | Command::DevCerts { .. }
+        | Command::Events { .. } => Ok(()),
         Command::Store {
             listen,
             max_resources,

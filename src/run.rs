@@ -100,12 +100,19 @@ pub async fn run(
         config = %config.path().display(),
         "scim-gateway listening"
     );
+    let (max_connections, shutdown_timeout) = (
+        snapshot.server.max_connections,
+        snapshot.server.shutdown_timeout,
+    );
+    // Not held while serving: a reload must be able to drop the first
+    // snapshot (and stop what belongs to it, e.g. health checks).
+    drop(snapshot);
     on_bound(bound);
     let result = server::serve(
         listener,
         settings,
-        snapshot.server.max_connections,
-        snapshot.server.shutdown_timeout,
+        max_connections,
+        shutdown_timeout,
         gateway,
         stopped(stop_rx.clone()),
     )

@@ -79,6 +79,8 @@ pub struct Tenant {
     pub cache: Option<crate::cache::CacheSettings>,
     /// The IdP dialect normalized, where configured.
     pub dialect: Option<crate::dialect::TenantDialect>,
+    /// The tenant-facing schemas, validation and mapping.
+    pub schema: Arc<crate::tenant_schema::TenantSchema>,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
 }
@@ -124,6 +126,17 @@ pub struct Upstream {
     /// What it supports and how the gateway emulates the rest
     /// (`[upstreams.X.capabilities]`; discovered state per process).
     pub emulation: crate::upstream::emulate::Emulation,
+    /// The SCIM version the upstream speaks.
+    pub protocol: UpstreamProtocol,
+}
+
+/// The SCIM version an upstream speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamProtocol {
+    #[default]
+    Scim2,
+    /// SCIM 1.1, translated by the gateway (`stack/scim11_stage.rs`).
+    Scim11,
 }
 
 /// Where an upstream is.
@@ -247,6 +260,7 @@ impl Tenant {
             limits: Default::default(),
             cache: None,
             dialect: None,
+            schema: crate::tenant_schema::TenantSchema::shared_standard(),
             metrics: Default::default(),
         }
     }
@@ -274,6 +288,7 @@ impl Upstream {
             resilience: Default::default(),
             metrics: Default::default(),
             emulation: Default::default(),
+            protocol: UpstreamProtocol::Scim2,
         }
     }
 }

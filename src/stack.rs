@@ -12,9 +12,9 @@ use crate::limit::{Admitted, Limiter, Refused};
 use crate::rewrite::Rebase;
 use crate::scim::error::ScimError;
 use crate::server::{ConnInfo, Handler};
-use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamTarget};
+use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamProtocol, UpstreamTarget};
 use crate::telemetry::events::{
-    AuthFailed, CacheLookup, Limited as LimitedEvent, RequestCompleted,
+    AuthFailed, BulkCounted, CacheLookup, Deprovisioned, Limited as LimitedEvent, RequestCompleted,
 };
 use crate::telemetry::names::resource_type_label;
 use crate::tenant::{resolve_tenant, Origin};
@@ -30,6 +30,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod dialect_stage;
+mod schema_stage;
+mod scim11_stage;
 
 /// `X-Request-Id`.
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -62,6 +64,10 @@ struct Trace<'s> {
     upstream: Option<&'s Upstream>,
     upstream_status: Option<u16>,
     upstream_latency: Option<Duration>,
+    /// A User deprovisioned (delete, or `active` set to false).
+    deprovision: bool,
+    /// A Bulk request's operations: (succeeded, failed).
+    bulk: Option<(u64, u64)>,
 }
 
 impl Gateway {
@@ -123,6 +129,25 @@ impl Gateway {
                     reason: e.reason,
                     request_id: &request_id,
                     peer: conn.peer.ip(),
+                }
+                .emit();
+            }
+        }
+        if let Some(tenant) = tenant {
+            let id = tenant.id.as_str();
+            if trace.deprovision {
+                Deprovisioned {
+                    tenant: id,
+                    ok: response.status().is_success(),
+                    latency: started.elapsed(),
+                }
+                .emit();
+            }
+            if let Some((ok, failed)) = trace.bulk {
+                BulkCounted {
+                    tenant: id,
+                    ok,
+                    failed,
                 }
                 .emit();
             }
@@ -290,6 +315,27 @@ where
         None => body,
     };
 
+    // The tenant's schema: writes and searches validated and mapped to the
+    // upstream's schema; discovery answered here, from the tenant's view.
+    let stage = schema_stage::inbound(
+        &tenant.schema,
+        &parts.method,
+        &parts.headers,
+        &routed.scim_path,
+        query,
+        body,
+        &routed.public_base,
+    )
+    .map_err(|e| GatewayError::client_reason(e, "schema"))?;
+    let mut inbound = match stage {
+        schema_stage::Stage::Forward(inbound) => inbound,
+        schema_stage::Stage::Answer(answer) => {
+            let (parts, body) = answer.into_parts();
+            return Ok(Response::from_parts(parts, Full::new(body)));
+        }
+    };
+    let (query, body) = (inbound.query.take(), std::mem::take(&mut inbound.body));
+
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. Keys are per tenant.
     let segment = first_segment(&routed.scim_path).unwrap_or("");
@@ -356,7 +402,7 @@ where
     let _turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
         None => None,
         Some(key) => Some(
-            tokio::time::timeout_at(deadline.at, gateway.write_order.turn(key))
+            tokio::time::timeout_at(deadline.at, gateway.write_order.turn_shared(key, snapshot))
                 .await
                 .map_err(|_| {
                     GatewayError::upstream(
@@ -369,27 +415,36 @@ where
         ),
     };
     let started = Instant::now();
-    let response = upstream::forward(
-        upstream,
-        UpstreamRequest {
-            method: parts.method,
-            path: routed.scim_path,
-            query,
-            headers: parts.headers,
-            body,
-            request_id: request_id.to_string(),
-            client_ip: conn.peer.ip(),
-            client_proto: if conn.tls { "https" } else { "http" },
-            client_host: routed.host,
-            public_base: match upstream.target {
-                UpstreamTarget::Builtin(_) => Some(routed.public_base.clone()),
-                UpstreamTarget::Http(_) => None,
-            },
+    let request = UpstreamRequest {
+        method: parts.method,
+        path: routed.scim_path,
+        query,
+        headers: parts.headers,
+        body,
+        request_id: request_id.to_string(),
+        client_ip: conn.peer.ip(),
+        client_proto: if conn.tls { "https" } else { "http" },
+        client_host: routed.host,
+        public_base: match upstream.target {
+            UpstreamTarget::Builtin(_) => Some(routed.public_base.clone()),
+            UpstreamTarget::Http(_) => None,
         },
-        snapshot.server.max_response_body_bytes,
-        deadline,
-    )
-    .await;
+    };
+    let max_response = snapshot.server.max_response_body_bytes;
+    let response = match upstream.protocol {
+        UpstreamProtocol::Scim2 => {
+            upstream::forward(upstream, request, max_response, deadline).await
+        }
+        UpstreamProtocol::Scim11 => {
+            Box::pin(scim11_stage::forward(
+                upstream,
+                request,
+                max_response,
+                deadline,
+            ))
+            .await
+        }
+    };
     if let Some(resource_type) = invalidate {
         gateway.cache.invalidate(tenant.id.as_str(), &resource_type);
     }
@@ -403,6 +458,12 @@ where
         UpstreamTarget::Builtin(_) => response,
         UpstreamTarget::Http(http) => rewrite_response(response, &http.rebase, &routed.public_base),
     };
+    trace.deprovision = inbound.deprovision;
+    if inbound.bulk && response.status().is_success() {
+        trace.bulk = schema_stage::bulk_outcomes(response.body());
+    }
+    // In the tenant's schema again.
+    let response = schema_stage::outbound(&inbound, response);
     if let Some((key, ttl)) = cache {
         gateway.cache.put(
             key,

@@ -24,10 +24,11 @@ for (scenario, target), runs in sorted(rows.items()):
     )
 print()
 for scenario in sorted({s for s, _ in rows}):
-    gw = rows.get((scenario, "gateway"))
     ng = rows.get((scenario, "nginx"))
-    if not gw or not ng:
-        continue
-    rps = statistics.median(r[0] for r in gw) / statistics.median(r[0] for r in ng)
-    cpu = statistics.median(r[3] for r in gw) / statistics.median(r[3] for r in ng)
-    print(f"{scenario}: gateway/nginx throughput {rps:.2f}x (target >= 0.80), cpu per request {cpu:.2f}x (target <= 1.25)")
+    for target in ("gateway", "mapped", "guarded"):
+        gw = rows.get((scenario, target))
+        if not gw or not ng:
+            continue
+        rps = statistics.median(r[0] for r in gw) / statistics.median(r[0] for r in ng)
+        cpu = statistics.median(r[3] for r in gw) / statistics.median(r[3] for r in ng)
+        print(f"{scenario}: {target}/nginx throughput {rps:.2f}x (target >= 0.80), cpu per request {cpu:.2f}x (target <= 1.25)")

@@ -2,6 +2,9 @@
 # End-to-end load comparison, side by side in one run:
 #   direct   wrk → origin                      (plain HTTP, the floor)
 #   gateway  wrk → scim-gateway (TLS) → origin
+#   mapped   wrk → scim-gateway (TLS), a tenant with a mapping table → origin
+#   guarded  wrk → scim-gateway (TLS), a tenant with limits and the cache → origin
+#            (GET: cache hits after the first; POST: limits, then the origin)
 #   nginx    wrk → nginx (TLS, proxy_pass, keepalive) → origin
 # The origin is nginx answering `return 200` with a ~1 KB SCIM User, so
 # only the proxies differ. Fair on a 2-core machine: load generator and
@@ -146,6 +149,32 @@ upstream = "origin"
 [[tenants.tokens]]
 name = "load"
 hash = "$hash"
+
+# The same upstream behind a mapping table, by path on a host no tenant
+# owns (https://127.0.0.1:PORT/tenants/mapped/scim/v2/...).
+[[tenants]]
+id = "mapped"
+upstream = "origin"
+[[tenants.tokens]]
+name = "load"
+hash = "$hash"
+[tenants.schema]
+mapping = "$repo/tests/fixtures/mapping/store-legacy.toml"
+
+# Limits (never reached: the cost of checking them) and the response cache.
+[[tenants]]
+id = "guarded"
+upstream = "origin"
+[[tenants.tokens]]
+name = "load"
+hash = "$hash"
+[tenants.limits]
+rate = 1000000
+burst = 1000000
+principal_rate = 1000000
+max_concurrent = 10000
+[tenants.cache]
+ttl = "30s"
 CONF
     RUST_LOG=warn taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/gateway.toml" \
         >"$work/gateway.log" 2>&1 &
@@ -217,18 +246,20 @@ main() {
     declare -A urls=(
         [direct]="http://127.0.0.1:$ORIGIN_PORT/scim/v2/Users"
         [gateway]="https://localhost:$GATEWAY_PORT/scim/v2/Users"
+        [mapped]="https://127.0.0.1:$GATEWAY_PORT/tenants/mapped/scim/v2/Users"
+        [guarded]="https://127.0.0.1:$GATEWAY_PORT/tenants/guarded/scim/v2/Users"
         [nginx]="https://localhost:$NGINX_PORT/scim/v2/Users"
     )
-    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [nginx]=$NGINX_WORKER)
+    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID [guarded]=$GATEWAY_PID [nginx]=$NGINX_WORKER)
 
     log "warm-up ${WARMUP}s per target"
-    for t in direct gateway nginx; do
+    for t in direct gateway mapped guarded nginx; do
         run_wrk "${urls[$t]}/$id" "$WARMUP" >/dev/null
     done
     : >"$work/results"
     for rep in $(seq 1 "$REPS"); do
         log "repetition $rep/$REPS"
-        for t in direct gateway nginx; do
+        for t in direct gateway mapped guarded nginx; do
             measure "$t" get "${urls[$t]}/$id" "${cpu_pid[$t]}"
             measure "$t" post "${urls[$t]}" "${cpu_pid[$t]}" -s "$here/post.lua"
         done

@@ -37,6 +37,7 @@ fn tenant() -> Tenant {
         limits: Default::default(),
         cache: None,
         dialect: None,
+        schema: crate::tenant_schema::TenantSchema::shared_standard(),
         metrics: Default::default(),
     }
 }

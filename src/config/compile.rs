@@ -22,6 +22,10 @@ use std::time::Duration;
 mod auth;
 #[path = "compile_capabilities.rs"]
 mod capabilities;
+#[path = "compile_endpoints.rs"]
+mod endpoints;
+#[path = "compile_schema.rs"]
+mod schema;
 #[path = "compile_tls.rs"]
 mod tls;
 
@@ -160,6 +164,7 @@ fn compile_with(
                 UpstreamTarget::Http { .. } => None,
             });
         if let Some(u) = compile_upstream(name, section, &base_dir, reused, &mut p, &loc) {
+            endpoints::carry_over(&u, previous.and_then(|s| s.upstreams.get(name)));
             upstreams.insert(name.clone(), Arc::new(u));
         }
     }
@@ -167,11 +172,29 @@ fn compile_with(
     let mut tenants: HashMap<TenantId, Arc<Tenant>> = HashMap::new();
     let mut hosts: HashMap<String, Arc<Tenant>> = HashMap::new();
     let mut host_owner: HashMap<String, String> = HashMap::new();
+    let max_body = server
+        .as_ref()
+        .map_or(2 * 1024 * 1024, |s| s.max_request_body_bytes);
+    let standard = Arc::new(crate::tenant_schema::TenantSchema::standard(max_body));
     for (i, t) in raw.tenants.iter().enumerate() {
         let loc = format!("tenants[{i}] (id \"{}\")", t.id);
-        if let Some(tenant) =
-            compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p)
-        {
+        let schema = schema::tenant_schema(
+            t.schema.as_ref(),
+            &base_dir,
+            &standard,
+            max_body,
+            &mut p,
+            &loc,
+        );
+        let compiled = compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p);
+        if let (Some(tenant), Some(schema)) = (compiled, schema) {
+            // A SCIM 1.1 backend gets no Bulk (not translated yet).
+            let schema = if tenant.upstream.protocol == crate::snapshot::UpstreamProtocol::Scim11 {
+                Arc::new(schema.without_bulk())
+            } else {
+                schema
+            };
+            let tenant = Tenant { schema, ..tenant };
             if tenants.contains_key(tenant.id.as_str()) {
                 p.add(
                     format!("{loc}.id"),
@@ -393,6 +416,9 @@ fn compile_upstream(
         "builtin" => {
             for (key, set) in [
                 ("url", u.url.is_some()),
+                ("urls", u.urls.is_some()),
+                ("health", u.health.is_some()),
+                ("outlier", u.outlier.is_some()),
                 ("ca_file", u.ca_file.is_some()),
                 ("client_cert_file", u.client_cert_file.is_some()),
                 ("auth", u.auth.is_some()),
@@ -424,23 +450,15 @@ fn compile_upstream(
                     "only applies to kind = \"builtin\"",
                 );
             }
-            let base = match &u.url {
-                None => {
-                    p.add(
-                        format!("{loc}.url"),
-                        "kind = \"http\" needs url = \"https://host/scim/v2\"",
-                    );
-                    None
-                }
-                Some(url) => upstream_url(url)
-                    .map_err(|m| p.add(format!("{loc}.url"), m))
-                    .ok(),
-            };
+            // `url`, or several endpoints in `urls` (the first is the base).
+            let bases = endpoints::urls(u, p, loc);
+            let base = bases.as_ref().and_then(|b| b.first().cloned());
             let ca = u.ca_file.as_ref().map(|f| resolve(base_dir, f));
             // TLS settings for https (and a check of the files either way).
-            let https = base
-                .as_ref()
-                .is_some_and(|b| b.scheme_str() == Some("https"));
+            let https = bases
+                .iter()
+                .flatten()
+                .any(|b| b.scheme_str() == Some("https"));
             let identity = match (&u.client_cert_file, &u.client_key_file) {
                 (Some(c), Some(k)) => Some((resolve(base_dir, c), resolve(base_dir, k))),
                 (None, None) => None,
@@ -482,10 +500,26 @@ fn compile_upstream(
                 );
             }
             let target = match (base, tls, connect_timeout) {
-                (Some(base), Ok(tls), Some(ct)) => HttpTarget::new(base, tls, ct, pool_max_idle)
-                    .map_err(|e| p.add(format!("{loc}.url"), e))
-                    .ok()
-                    .map(|t| UpstreamTarget::Http(Arc::new(t))),
+                (Some(base), Ok(tls), Some(ct)) => {
+                    let balancer = endpoints::balancer(
+                        name,
+                        u,
+                        bases.as_deref(),
+                        &tls,
+                        ct,
+                        pool_max_idle,
+                        p,
+                        loc,
+                    );
+                    HttpTarget::new(base, tls, ct, pool_max_idle)
+                        .map_err(|e| p.add(format!("{loc}.url"), e))
+                        .ok()
+                        .map(|t| match balancer {
+                            Some(b) => t.with_balancer(b),
+                            None => t,
+                        })
+                        .map(|t| UpstreamTarget::Http(Arc::new(t)))
+                }
                 _ => None,
             };
             (target, auth)
@@ -510,6 +544,24 @@ fn compile_upstream(
         upstream.emulation.settings =
             capabilities::capabilities(c, p, &format!("{loc}.capabilities"))?;
     }
+    upstream.protocol = match (u.dialect.as_deref(), &upstream.target) {
+        (None | Some("scim2"), _) => crate::snapshot::UpstreamProtocol::Scim2,
+        (Some("scim1.1"), UpstreamTarget::Http(_)) => crate::snapshot::UpstreamProtocol::Scim11,
+        (Some("scim1.1"), UpstreamTarget::Builtin(_)) => {
+            p.add(
+                format!("{loc}.dialect"),
+                "the built-in store speaks SCIM 2.0; \"scim1.1\" is for kind = \"http\"",
+            );
+            return None;
+        }
+        (Some(other), _) => {
+            p.add(
+                format!("{loc}.dialect"),
+                format!("\"{other}\" is not a SCIM dialect; use \"scim2\" or \"scim1.1\""),
+            );
+            return None;
+        }
+    };
     Some(upstream)
 }
 
@@ -765,6 +817,8 @@ fn compile_tenant(
             None => None,
             Some(d) => Some(auth::dialect(d, p, &format!("{loc}.dialect"))?),
         },
+        // Set by the caller (compile_schema.rs).
+        schema: crate::tenant_schema::TenantSchema::shared_standard(),
         metrics: Default::default(),
     })
 }

@@ -8,6 +8,10 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+#[path = "raw_endpoints.rs"]
+mod endpoints;
+pub use endpoints::{HealthSection, OutlierSection};
+
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +119,14 @@ pub struct UpstreamSection {
     pub kind: String,
     /// `kind = "http"`: the SCIM base URL, e.g. `"https://app.internal/scim/v2"`.
     pub url: Option<String>,
+    /// `kind = "http"`: several endpoints of one service instead of `url`,
+    /// e.g. `["https://a.internal/scim/v2", "https://b.internal/scim/v2"]`,
+    /// balanced by least outstanding requests.
+    pub urls: Option<Vec<String>>,
+    /// `urls`: active health checks of each endpoint.
+    pub health: Option<HealthSection>,
+    /// `urls`: passive outlier ejection on real traffic.
+    pub outlier: Option<OutlierSection>,
     /// `kind = "http"`: PEM bundle of CAs to trust instead of the public roots.
     pub ca_file: Option<String>,
     /// `kind = "http"`: a client certificate chain (PEM) presented to an
@@ -136,6 +148,9 @@ pub struct UpstreamSection {
     pub limits: Option<LimitsSection>,
     /// Retries and the circuit breaker.
     pub resilience: Option<ResilienceSection>,
+    /// `kind = "http"`: the protocol the upstream speaks: `"scim2"`
+    /// (default) or `"scim1.1"` (translated both ways by the gateway).
+    pub dialect: Option<String>,
     /// What the upstream supports; the gateway emulates the rest.
     pub capabilities: Option<CapabilitiesSection>,
 }
@@ -265,6 +280,24 @@ pub struct TenantSection {
     pub cache: Option<CacheSection>,
     /// The IdP dialect normalized for this tenant.
     pub dialect: Option<DialectSection>,
+    /// The tenant-facing schemas, validation and the mapping table.
+    pub schema: Option<SchemaSection>,
+}
+
+/// `[tenants.schema]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSection {
+    /// Validate requests at the gateway. Default true.
+    pub validate: Option<bool>,
+    /// A directory of RFC 7643 §7 schema files (`*.json`): custom
+    /// extensions, published in /Schemas.
+    pub schemas_dir: Option<String>,
+    /// Extensions per resource type: `{ User = ["urn:..."] }`.
+    #[serde(default)]
+    pub extensions: std::collections::BTreeMap<String, Vec<String>>,
+    /// A mapping table file (`config/mappings/NAME.toml`).
+    pub mapping: Option<String>,
 }
 
 /// `[tenants.dialect]`

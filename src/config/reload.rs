@@ -38,6 +38,7 @@ impl ConfigHandle {
 
     /// Wraps an already compiled snapshot.
     pub fn from_snapshot(path: &Path, snapshot: Snapshot) -> ConfigHandle {
+        crate::upstream::balance::health::start_all(&snapshot);
         ConfigHandle {
             path: path.to_path_buf(),
             current: ArcSwap::from_pointee(snapshot),
@@ -67,6 +68,7 @@ impl ConfigHandle {
                         "listen addresses changed in the config; they take effect after a restart"
                     );
                 }
+                crate::upstream::balance::health::start_all(&next);
                 self.current.store(Arc::new(next));
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);
                 ConfigReloaded {

@@ -9,6 +9,7 @@
 //! changes the limits, not who has used them. Keys are config names
 //! (tenant ids, upstream names) and credential names, never secrets.
 pub mod gcra;
+pub mod lease;
 pub mod ordering;
 pub mod redis;
 
@@ -115,9 +116,15 @@ impl Limiter {
                 Some(decided) => decided?,
                 None => {
                     let rate = shared.map_or(rate, |s| s.local_share(rate));
+                    let now = self.now_ns();
                     let mut all = lock(&self.principals);
-                    let per = all.entry(tenant.to_string()).or_default();
-                    step_in(per, principal, rate, self.now_ns(), "principal_rate")?;
+                    // No allocation once the tenant is known.
+                    if let Some(per) = all.get_mut(tenant) {
+                        step_in(per, principal, rate, now, "principal_rate")?;
+                    } else {
+                        let per = all.entry(tenant.to_string()).or_default();
+                        step_in(per, principal, rate, now, "principal_rate")?;
+                    }
                 }
             }
         }
@@ -194,9 +201,16 @@ impl Limiter {
     ) -> Result<OwnedSemaphorePermit, Refused> {
         let slots = {
             let mut all = lock(&self.slots);
-            let entry = all
-                .entry(key.to_string())
-                .or_insert_with(|| Slots::new(cap));
+            // Look up before inserting: no key copy per request.
+            if !all.contains_key(key) {
+                all.insert(key.to_string(), Slots::new(cap));
+            }
+            let Some(entry) = all.get_mut(key) else {
+                return Err(Refused {
+                    kind,
+                    retry_after: Duration::from_secs(1),
+                });
+            };
             if entry.cap != cap {
                 // The cap changed (reload): new slots; requests holding
                 // old ones finish on those.

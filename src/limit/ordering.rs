@@ -2,9 +2,20 @@
 //! DELETE of `/Type/id`) are serialized, so that two concurrent PATCHes
 //! of one group's members reach the upstream one after the other and
 //! neither is lost to a read-modify-write race behind it. Writes to other
-//! resources, and all reads, run concurrently. In-process: one replica.
+//! resources, and all reads, run concurrently.
+//!
+//! In-process with [`WriteOrder::turn`]; across replicas with
+//! [`WriteOrder::turn_shared`] when `[limits] backend = "redis"`: the
+//! local turn first (so one process sends at most one waiter per resource
+//! to Redis), then a lease in Redis ([`super::lease`]). Redis unreachable:
+//! the local order only, logged and counted, never a failed request.
+use super::lease::{self, Lease, Taken, LEASE_MARGIN};
+use super::redis::RedisRates;
+use crate::snapshot::Snapshot;
+use crate::telemetry::events::WriteOrderFallback;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 use tokio::sync::OwnedMutexGuard;
 
 type Locks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
@@ -22,6 +33,8 @@ pub struct Turn {
     key: String,
     locks: Arc<Locks>,
     guard: Option<OwnedMutexGuard<()>>,
+    /// The resource's lease in Redis, when shared ordering holds one.
+    lease: Option<Lease>,
 }
 
 impl WriteOrder {
@@ -60,6 +73,49 @@ impl WriteOrder {
             key,
             locks: self.locks.clone(),
             guard: Some(guard),
+            lease: None,
+        }
+    }
+
+    /// [`WriteOrder::turn`], then, when the snapshot has a shared backend
+    /// (`[limits] backend = "redis"`), the resource's lease in Redis,
+    /// retried with a short backoff while another replica holds it. The
+    /// caller bounds the wait (by the request deadline).
+    pub async fn turn_shared(&self, key: String, snapshot: &Snapshot) -> Turn {
+        // No holder keeps its lease past its own request deadline; the TTL
+        // adds a margin and bounds how long a crashed holder blocks.
+        let ttl = snapshot.server.request_timeout + LEASE_MARGIN;
+        self.turn_leased(key, snapshot.shared_limits.as_ref(), ttl)
+            .await
+    }
+
+    /// The local turn, then a lease of `ttl` from `shared` (if any).
+    pub async fn turn_leased(
+        &self,
+        key: String,
+        shared: Option<&Arc<RedisRates>>,
+        ttl: Duration,
+    ) -> Turn {
+        let mut turn = self.turn(key).await;
+        let Some(redis) = shared else {
+            return turn;
+        };
+        let mut n = 0u32;
+        loop {
+            match lease::try_take(redis, &turn.key, ttl).await {
+                Ok(Taken::Held(lease)) => {
+                    turn.lease = Some(lease);
+                    return turn;
+                }
+                Ok(Taken::Busy) => {
+                    tokio::time::sleep(lease::retry_wait(n)).await;
+                    n = n.saturating_add(1);
+                }
+                Err(e) => {
+                    WriteOrderFallback { error: &e }.emit();
+                    return turn;
+                }
+            }
         }
     }
 
@@ -75,16 +131,32 @@ fn lock(locks: &Locks) -> std::sync::MutexGuard<'_, HashMap<String, Arc<tokio::s
 
 impl Drop for Turn {
     fn drop(&mut self) {
-        // Release first, then forget the lock if nobody holds or awaits
-        // it (the map's own reference is the only one left).
-        drop(self.guard.take());
-        let mut locks = lock(&self.locks);
-        if locks
-            .get(&self.key)
-            .is_some_and(|l| Arc::strong_count(l) == 1)
-        {
-            locks.remove(&self.key);
+        let guard = self.guard.take();
+        let key = std::mem::take(&mut self.key);
+        let locks = self.locks.clone();
+        // The Redis lease goes back before the local turn, so the next
+        // local waiter finds it free; in the background, since a drop
+        // cannot wait.
+        let runtime = tokio::runtime::Handle::try_current();
+        match (self.lease.take(), runtime) {
+            (Some(lease), Ok(runtime)) => {
+                runtime.spawn(async move {
+                    lease.release().await;
+                    release(guard, &key, &locks);
+                });
+            }
+            _ => release(guard, &key, &locks),
         }
+    }
+}
+
+/// Releases the local turn, then forgets the lock if nobody holds or
+/// awaits it (the map's own reference is the only one left).
+fn release(guard: Option<OwnedMutexGuard<()>>, key: &str, locks: &Locks) {
+    drop(guard);
+    let mut locks = lock(locks);
+    if locks.get(key).is_some_and(|l| Arc::strong_count(l) == 1) {
+        locks.remove(key);
     }
 }
 
@@ -132,5 +204,39 @@ mod tests {
         }
         assert_eq!(most.load(Ordering::SeqCst), 1);
         assert_eq!(order.in_use(), 0, "forgotten when done");
+    }
+
+    #[tokio::test]
+    async fn unreachable_redis_falls_back_to_the_local_order_at_once() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let redis = Arc::new(
+            RedisRates::new(crate::limit::redis::RedisSettings {
+                url: format!("redis://127.0.0.1:{port}"),
+                replicas: 2,
+                timeout: Duration::from_millis(50),
+                prefix: "t".into(),
+            })
+            .unwrap(),
+        );
+        let order = WriteOrder::new();
+        let key = WriteOrder::key("acme", &http::Method::PATCH, "/Groups/g").unwrap();
+        let started = std::time::Instant::now();
+        let ttl = Duration::from_secs(5);
+        let turn = order.turn_leased(key.clone(), Some(&redis), ttl).await;
+        assert!(turn.lease.is_none());
+        assert!(started.elapsed() < Duration::from_secs(1), "no hang");
+        // The local order still holds.
+        let second = tokio::time::timeout(
+            Duration::from_millis(50),
+            order.turn_leased(key, Some(&redis), ttl),
+        )
+        .await;
+        assert!(second.is_err(), "the second waits for the first");
+        drop(turn);
+        assert_eq!(order.in_use(), 0);
     }
 }

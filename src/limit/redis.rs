@@ -89,17 +89,7 @@ impl RedisRates {
     ) -> Result<Result<(), Duration>, RedisRateError> {
         let timeout = self.settings.timeout;
         let run = async {
-            let conn = self
-                .conn
-                .get_or_try_init(|| async {
-                    let config = redis::aio::ConnectionManagerConfig::new()
-                        .set_connection_timeout(timeout)
-                        .set_response_timeout(timeout)
-                        .set_number_of_retries(1);
-                    ConnectionManager::new_with_config(self.client.clone(), config).await
-                })
-                .await?;
-            let mut conn = conn.clone();
+            let mut conn = self.connection().await?;
             let (allowed, wait_us): (i64, i64) = self
                 .script
                 .key(format!("{}:{key}", self.settings.prefix))
@@ -117,6 +107,22 @@ impl RedisRates {
             Ok(result) => result,
             Err(_) => Err(RedisRateError::Timeout(timeout)),
         }
+    }
+
+    /// The shared connection (made on first use; the manager reconnects).
+    pub(crate) async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
+        let timeout = self.settings.timeout;
+        let conn = self
+            .conn
+            .get_or_try_init(|| async {
+                let config = redis::aio::ConnectionManagerConfig::new()
+                    .set_connection_timeout(timeout)
+                    .set_response_timeout(timeout)
+                    .set_number_of_retries(1);
+                ConnectionManager::new_with_config(self.client.clone(), config).await
+            })
+            .await?;
+        Ok(conn.clone())
     }
 
     /// The rate each replica enforces alone while Redis is away: the

@@ -126,6 +126,11 @@ impl CompiledMapping {
         compile(&name, &table, tenant)
     }
 
+    /// The mapped resource types.
+    pub fn resources(&self) -> impl Iterator<Item = &ResourceMapping> {
+        self.resources.iter()
+    }
+
     /// The table's name (its file stem).
     pub fn name(&self) -> &str {
         &self.name
@@ -154,6 +159,16 @@ impl CompiledMapping {
 
 impl ResourceMapping {
     /// The tenant-facing resource type name.
+    /// The core schema URN the upstream writes in `schemas`.
+    pub fn upstream_schema(&self) -> &str {
+        &self.upstream_schema
+    }
+
+    /// The tenant-facing endpoint (`/Users`).
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
     pub fn name(&self) -> &str {
         &self.name
     }

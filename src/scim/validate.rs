@@ -27,6 +27,17 @@ pub fn validate_resource(
     body: &Value,
     existing: Option<&Value>,
 ) -> ScimResult<Value> {
+    validate_resource_owned(registry, rt, body.clone(), existing)
+}
+
+/// [`validate_resource`] taking the body by value: its strings and arrays
+/// move into the result instead of being copied (the gateway's path).
+pub fn validate_resource_owned(
+    registry: &SchemaRegistry,
+    rt: &ResourceType,
+    body: Value,
+    existing: Option<&Value>,
+) -> ScimResult<Value> {
     let Value::Object(obj) = body else {
         return Err(ScimError::invalid_syntax(format!(
             "a {} must be a JSON object",
@@ -39,7 +50,7 @@ pub fn validate_resource(
             rt.schema, rt.name
         ))
     })?;
-    check_schemas(registry, rt, obj)?;
+    check_schemas(registry, rt, &obj)?;
 
     let mut out = Map::new();
     let mut extensions: Vec<(&Schema, Map<String, Value>)> = Vec::new();
@@ -47,7 +58,7 @@ pub fn validate_resource(
         if key.eq_ignore_ascii_case("schemas") {
             continue;
         }
-        if let Some(ext) = rt.extension(key) {
+        if let Some(ext) = rt.extension(&key) {
             let schema = registry.schema(&ext.schema).ok_or_else(|| {
                 ScimError::internal(format!("extension schema {} is not loaded", ext.schema))
             })?;
@@ -66,13 +77,13 @@ pub fn validate_resource(
                 if k.eq_ignore_ascii_case("schemas") {
                     continue;
                 }
-                let attr = schema.attribute(k).ok_or_else(|| {
+                let attr = schema.attribute(&k).ok_or_else(|| {
                     ScimError::invalid_value(format!(
                         "attribute \"{k}\" is not defined in schema {}",
                         schema.id
                     ))
                 })?;
-                if let Some(v) = check_value(attr, v, &format!("{}:{}", schema.id, attr.name))? {
+                if let Some(v) = check_owned(attr, v, At::Ext(&schema.id, &attr.name))? {
                     ext_out.insert(attr.name.clone(), v);
                 }
             }
@@ -101,7 +112,7 @@ pub fn validate_resource(
                     rt.name
                 ))
             })?;
-        if let Some(v) = check_value(attr, value, &attr.name)? {
+        if let Some(v) = check_owned(attr, value, At::Name(&attr.name))? {
             out.insert(attr.name.clone(), v);
         }
     }
@@ -205,23 +216,52 @@ pub(crate) fn check_value(
     if value.is_null() || attr.mutability == Mutability::ReadOnly {
         return Ok(None);
     }
+    check_owned(attr, value.clone(), At::Name(path))
+}
+
+/// Where a value is, for error messages only: formatted on failure, never
+/// on the way through.
+#[derive(Clone, Copy)]
+enum At<'a> {
+    Name(&'a str),
+    /// `urn:attr` of an extension attribute.
+    Ext(&'a str, &'a str),
+    /// `parent.sub`.
+    Sub(&'a At<'a>, &'a str),
+}
+
+impl std::fmt::Display for At<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            At::Name(n) => f.write_str(n),
+            At::Ext(urn, n) => write!(f, "{urn}:{n}"),
+            At::Sub(parent, n) => write!(f, "{parent}.{n}"),
+        }
+    }
+}
+
+/// [`check_value`] on an owned value (moved into the result).
+fn check_owned(attr: &Attribute, value: Value, at: At<'_>) -> ScimResult<Option<Value>> {
+    if value.is_null() || attr.mutability == Mutability::ReadOnly {
+        return Ok(None);
+    }
     if !attr.multi_valued {
         if value.is_array() {
             return Err(ScimError::invalid_value(format!(
-                "{path} is single-valued; an array was given"
+                "{at} is single-valued; an array was given"
             )));
         }
-        return check_single(attr, value, path);
+        return check_single(attr, value, at);
     }
     let Value::Array(items) = value else {
         return Err(ScimError::invalid_value(format!(
-            "{path} is multi-valued and must be an array"
+            "{at} is multi-valued and must be an array"
         )));
     };
     let mut out = Vec::with_capacity(items.len());
     let mut primaries = 0;
     for item in items {
-        if let Some(v) = check_single(attr, item, path)? {
+        if let Some(v) = check_single(attr, item, at)? {
             if v.get("primary") == Some(&Value::Bool(true)) {
                 primaries += 1;
             }
@@ -231,7 +271,7 @@ pub(crate) fn check_value(
     if primaries > 1 {
         // RFC 7643 §2.4: the primary value "true" MUST appear no more than once.
         return Err(ScimError::invalid_value(format!(
-            "{path}: more than one value has \"primary\": true"
+            "{at}: more than one value has \"primary\": true"
         )));
     }
     Ok((!out.is_empty()).then_some(Value::Array(out)))
@@ -239,69 +279,62 @@ pub(crate) fn check_value(
 
 /// Checks a single value (an element of a multi-valued attribute or the
 /// value of a single-valued one) against the attribute's type.
-fn check_single(attr: &Attribute, value: &Value, path: &str) -> ScimResult<Option<Value>> {
-    let wrong = |expected: &str| {
-        ScimError::invalid_value(format!(
-            "{path} must be {expected}, not {}",
-            json_kind(value)
-        ))
+fn check_single(attr: &Attribute, value: Value, at: At<'_>) -> ScimResult<Option<Value>> {
+    let wrong = |expected: &str, value: &Value| {
+        ScimError::invalid_value(format!("{at} must be {expected}, not {}", json_kind(value)))
+    };
+    let ok = |fits: bool, value: Value, expected: &str| {
+        if fits {
+            Ok(Some(value))
+        } else {
+            Err(wrong(expected, &value))
+        }
     };
     match attr.attr_type {
         AttrType::Complex => {
-            let Value::Object(obj) = value else {
-                if value.is_null() {
-                    return Ok(None);
-                }
-                return Err(wrong("an object (complex attribute)"));
+            let obj = match value {
+                Value::Object(obj) => obj,
+                Value::Null => return Ok(None),
+                other => return Err(wrong("an object (complex attribute)", &other)),
             };
             let mut out = Map::new();
             for (k, v) in obj {
-                let sub = attr.sub_attribute(k).ok_or_else(|| {
-                    ScimError::invalid_value(format!("\"{k}\" is not a sub-attribute of {path}"))
+                let sub = attr.sub_attribute(&k).ok_or_else(|| {
+                    ScimError::invalid_value(format!("\"{k}\" is not a sub-attribute of {at}"))
                 })?;
-                if let Some(v) = check_value(sub, v, &format!("{path}.{}", sub.name))? {
+                if let Some(v) = check_owned(sub, v, At::Sub(&at, &sub.name))? {
                     out.insert(sub.name.clone(), v);
                 }
             }
             if out.is_empty() {
                 return Ok(None);
             }
-            check_required(&attr.sub_attributes, &out, &format!("{path}."))?;
+            if let Some(missing) = missing_required(&attr.sub_attributes, &out) {
+                return Err(ScimError::invalid_value(format!(
+                    "{at}.{missing} is required"
+                )));
+            }
             Ok(Some(Value::Object(out)))
         }
-        AttrType::String => value
-            .is_string()
-            .then(|| Some(value.clone()))
-            .ok_or_else(|| wrong("a string")),
-        AttrType::Boolean => value
-            .is_boolean()
-            .then(|| Some(value.clone()))
-            .ok_or_else(|| wrong("a boolean (true or false)")),
-        AttrType::Decimal => value
-            .is_number()
-            .then(|| Some(value.clone()))
-            .ok_or_else(|| wrong("a number")),
-        AttrType::Integer => (value.is_i64() || value.is_u64())
-            .then(|| Some(value.clone()))
-            .ok_or_else(|| wrong("an integer")),
-        AttrType::Reference => value
-            .is_string()
-            .then(|| Some(value.clone()))
-            .ok_or_else(|| wrong("a reference (a string)")),
+        AttrType::String => ok(value.is_string(), value, "a string"),
+        AttrType::Boolean => ok(value.is_boolean(), value, "a boolean (true or false)"),
+        AttrType::Decimal => ok(value.is_number(), value, "a number"),
+        AttrType::Integer => ok(value.is_i64() || value.is_u64(), value, "an integer"),
+        AttrType::Reference => ok(value.is_string(), value, "a reference (a string)"),
         AttrType::DateTime => match value.as_str() {
-            Some(s) if DateTime::parse(s).is_some() => Ok(Some(value.clone())),
+            Some(s) if DateTime::parse(s).is_some() => Ok(Some(value)),
             Some(s) => Err(ScimError::invalid_value(format!(
-                "{path} must be an RFC 3339 date-time such as 2011-05-13T04:42:34Z, not \"{}\"",
+                "{at} must be an RFC 3339 date-time such as 2011-05-13T04:42:34Z, not \"{}\"",
                 s.chars().take(64).collect::<String>()
             ))),
-            None => Err(wrong("a date-time string")),
+            None => Err(wrong("a date-time string", &value)),
         },
         AttrType::Binary => match value.as_str() {
-            Some(s) if is_base64(s) => Ok(Some(value.clone())),
+            Some(s) if is_base64(s) => Ok(Some(value)),
             Some(_) => Err(ScimError::invalid_value(format!(
-                "{path} must be base64-encoded"
+                "{at} must be base64-encoded"
             ))),
-            None => Err(wrong("a base64 string")),
+            None => Err(wrong("a base64 string", &value)),
         },
     }
 }
@@ -312,15 +345,22 @@ fn check_required(
     values: &Map<String, Value>,
     prefix: &str,
 ) -> ScimResult<()> {
-    for a in attrs {
-        if a.required && a.mutability != Mutability::ReadOnly && !values.contains_key(&a.name) {
-            return Err(ScimError::invalid_value(format!(
-                "{prefix}{} is required",
-                a.name
-            )));
-        }
+    match missing_required(attrs, values) {
+        Some(name) => Err(ScimError::invalid_value(format!(
+            "{prefix}{name} is required"
+        ))),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+/// The first required, writable attribute of `attrs` missing in `values`.
+fn missing_required<'a>(attrs: &'a [Attribute], values: &Map<String, Value>) -> Option<&'a str> {
+    attrs
+        .iter()
+        .find(|a| {
+            a.required && a.mutability != Mutability::ReadOnly && !values.contains_key(&a.name)
+        })
+        .map(|a| a.name.as_str())
 }
 
 /// On replace: an immutable attribute that has a value keeps it. Given

@@ -125,6 +125,33 @@ impl LimitFallback<'_> {
     }
 }
 
+/// Writes to a resource were ordered in this process only, because Redis
+/// did not answer for the resource's lease. Logged at most every 10 s;
+/// every one is counted.
+#[derive(Debug)]
+pub struct WriteOrderFallback<'a> {
+    pub error: &'a dyn std::error::Error,
+}
+
+impl WriteOrderFallback<'_> {
+    pub fn emit(&self) {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let last = LAST_LOGGED.load(Ordering::Relaxed);
+        if now >= last + 10
+            && LAST_LOGGED
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
+            tracing::warn!(error = %self.error, "write-order leases unavailable: writes are ordered per replica only");
+        }
+        metrics::counter!(super::names::WRITE_ORDER_FALLBACK_TOTAL).increment(1);
+    }
+}
+
 /// Dialect rules fired on a request (or would have, in shadow mode).
 #[derive(Debug)]
 pub struct DialectApplied<'a> {
@@ -211,6 +238,53 @@ impl UpstreamRetried<'_> {
             "upstream call retried"
         );
         metrics::counter!(UPSTREAM_RETRIES_TOTAL, "upstream" => self.upstream.to_string(), "reason" => self.reason)
+            .increment(1);
+    }
+}
+
+/// A User deprovisioned (the deprovision-latency SLI).
+#[derive(Debug)]
+pub struct Deprovisioned<'a> {
+    pub tenant: &'a str,
+    pub ok: bool,
+    pub latency: std::time::Duration,
+}
+
+impl Deprovisioned<'_> {
+    pub fn emit(&self) {
+        let outcome = if self.ok { "success" } else { "failure" };
+        metrics::histogram!(DEPROVISION_DURATION_SECONDS, "tenant" => self.tenant.to_string(), "outcome" => outcome)
+            .record(self.latency.as_secs_f64());
+    }
+}
+
+/// The operations of one Bulk request (the bulk-failure-ratio SLI).
+#[derive(Debug)]
+pub struct BulkCounted<'a> {
+    pub tenant: &'a str,
+    pub ok: u64,
+    pub failed: u64,
+}
+
+impl BulkCounted<'_> {
+    pub fn emit(&self) {
+        let tenant = self.tenant.to_string();
+        metrics::counter!(BULK_OPERATIONS_TOTAL, "tenant" => tenant.clone(), "outcome" => "ok")
+            .increment(self.ok);
+        metrics::counter!(BULK_OPERATIONS_TOTAL, "tenant" => tenant, "outcome" => "failed")
+            .increment(self.failed);
+    }
+}
+
+/// An upstream answered 429.
+#[derive(Debug)]
+pub struct UpstreamThrottled<'a> {
+    pub upstream: &'a str,
+}
+
+impl UpstreamThrottled<'_> {
+    pub fn emit(&self) {
+        metrics::counter!(UPSTREAM_THROTTLED_TOTAL, "upstream" => self.upstream.to_string())
             .increment(1);
     }
 }

@@ -15,6 +15,23 @@ pub const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_total";
 /// `upstream_protocol`, `upstream_429`, `upstream_502`, `upstream_503`,
 /// `upstream_504`).
 pub const UPSTREAM_RETRIES_TOTAL: &str = "scim_gateway_upstream_retries_total";
+/// Time to deprovision a User (delete, or `active` set to false).
+pub const DEPROVISION_DURATION_SECONDS: &str = "scim_gateway_deprovision_duration_seconds";
+/// Operations of Bulk requests, by outcome.
+pub const BULK_OPERATIONS_TOTAL: &str = "scim_gateway_bulk_operations_total";
+/// 429 answers received from upstreams (retried or passed on).
+pub const UPSTREAM_THROTTLED_TOTAL: &str = "scim_gateway_upstream_throttled_total";
+/// Whether an endpoint of an upstream with several `urls` passes its
+/// health checks (1) or not (0), by `upstream`, `endpoint` (`host:port`).
+pub const UPSTREAM_ENDPOINT_HEALTHY: &str = "scim_gateway_upstream_endpoint_healthy";
+/// Requests in flight per endpoint, by `upstream`, `endpoint`.
+pub const UPSTREAM_ENDPOINT_OUTSTANDING: &str = "scim_gateway_upstream_endpoint_outstanding";
+/// Endpoints ejected by outlier detection, by `upstream`, `endpoint`.
+pub const UPSTREAM_ENDPOINT_EJECTIONS_TOTAL: &str =
+    "scim_gateway_upstream_endpoint_ejections_total";
+/// Writes ordered in-process only because Redis did not grant or answer
+/// for the resource's lease.
+pub const WRITE_ORDER_FALLBACK_TOTAL: &str = "scim_gateway_write_order_fallback_total";
 /// Failed authentications, by `tenant`, `reason`.
 pub const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
 /// Requests refused with 429 by a limit, by `tenant`, `kind`
@@ -61,6 +78,35 @@ pub fn describe() {
     );
     describe_counter!(UPSTREAM_ERRORS_TOTAL, "Upstream calls that failed.");
     describe_counter!(UPSTREAM_RETRIES_TOTAL, "Upstream calls retried.");
+    describe_histogram!(
+        DEPROVISION_DURATION_SECONDS,
+        metrics::Unit::Seconds,
+        "Time to deprovision a User (DELETE, or active set to false), by outcome."
+    );
+    describe_counter!(
+        BULK_OPERATIONS_TOTAL,
+        "Operations of Bulk requests answered, by outcome (ok, failed)."
+    );
+    describe_counter!(
+        UPSTREAM_THROTTLED_TOTAL,
+        "429 answers received from upstreams (retried or passed on)."
+    );
+    describe_gauge!(
+        UPSTREAM_ENDPOINT_HEALTHY,
+        "Whether an upstream endpoint passes its health checks."
+    );
+    describe_gauge!(
+        UPSTREAM_ENDPOINT_OUTSTANDING,
+        "Requests in flight per upstream endpoint."
+    );
+    describe_counter!(
+        UPSTREAM_ENDPOINT_EJECTIONS_TOTAL,
+        "Upstream endpoints ejected by outlier detection."
+    );
+    describe_counter!(
+        WRITE_ORDER_FALLBACK_TOTAL,
+        "Writes ordered in-process only because Redis was unreachable."
+    );
     describe_counter!(AUTH_FAILURES_TOTAL, "Failed authentications by reason.");
     describe_counter!(
         LIMITED_TOTAL,
@@ -78,6 +124,7 @@ pub fn describe() {
     describe_counter!(CACHE_EVICTIONS_TOTAL, "Cached responses evicted for space.");
     describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
+    crate::events::metrics::describe();
 }
 
 /// A resource-type label from a SCIM path: a known endpoint or `other`.

@@ -4,6 +4,7 @@
 //! Failures are classified here (connect → 502, timeout → 504, oversized
 //! or broken response → 502) with a detail safe for the client; the
 //! internal cause (addresses, transport errors) goes to the logs only.
+pub mod balance;
 pub mod emulate;
 mod headers;
 pub mod oauth;
@@ -46,6 +47,10 @@ pub struct HttpTarget {
     /// Rewrites the upstream's locations to the gateway's.
     pub rebase: Rebase,
     pub pool: Pool,
+    /// Several endpoints (`urls = [...]`): the balancer that picks one per
+    /// attempt (this target is then the first endpoint's base, used for
+    /// locations only). `None` for a single URL: the hot path is unchanged.
+    pub balancer: Option<Arc<balance::Balancer>>,
 }
 
 impl HttpTarget {
@@ -78,7 +83,14 @@ impl HttpTarget {
             host,
             rebase,
             pool,
+            balancer: None,
         })
+    }
+
+    /// This target (the first URL) with a balancer over all endpoints.
+    pub fn with_balancer(mut self, balancer: balance::Balancer) -> HttpTarget {
+        self.balancer = Some(Arc::new(balancer));
+        self
     }
 
     /// The request target: base path + SCIM path + `?query`, in origin
@@ -148,6 +160,11 @@ pub async fn forward(
     max_response_body: usize,
     deadline: Deadline,
 ) -> Result<Response<Bytes>, GatewayError> {
+    // A SCIM 1.1 upstream gets 1.1 bodies from its own stage, which does
+    // its own PATCH emulation (`stack::scim11_stage`): nothing to emulate.
+    if upstream.protocol == crate::snapshot::UpstreamProtocol::Scim11 {
+        return send(upstream, req, max_response_body, deadline).await;
+    }
     let ctx = emulate::Context {
         upstream: &upstream.name,
         emulation: &upstream.emulation,
@@ -218,7 +235,8 @@ async fn forward_http(
 ) -> Result<Response<Bytes>, GatewayError> {
     let settings = &upstream.resilience_settings;
     let state = &upstream.resilience;
-    if let resilience::Admission::Open(wait) = state.admit(settings) {
+    let admission = state.admit(settings);
+    if let resilience::Admission::Open(wait) = admission {
         UpstreamFailed {
             upstream: &upstream.name,
             reason: "circuit_open",
@@ -235,20 +253,57 @@ async fn forward_http(
     let upstream_until = Instant::now() + upstream.request_timeout;
     let until = upstream_until.min(deadline.at);
     let mut tries = 0u32;
+    // With several endpoints: the one that served the last attempt (a
+    // retry prefers another).
+    let mut last = None;
     loop {
-        let result = attempt(
-            upstream,
-            http,
-            &req,
-            max_response_body,
-            deadline,
-            upstream_until,
-        )
-        .await;
+        let result = match &http.balancer {
+            None => {
+                attempt(
+                    upstream,
+                    http,
+                    &req,
+                    max_response_body,
+                    deadline,
+                    upstream_until,
+                )
+                .await
+            }
+            // Boxed: the balanced attempt's state would otherwise enlarge
+            // every single-endpoint request's future too.
+            Some(balancer) => {
+                let (used, result) = Box::pin(balance::forward::attempt_balanced(
+                    upstream,
+                    http,
+                    balancer,
+                    &req,
+                    max_response_body,
+                    deadline,
+                    upstream_until,
+                    last,
+                ))
+                .await;
+                if used.is_none() {
+                    // No endpoint to try: 503 at once. Nothing was sent, so
+                    // the circuit learns nothing, except that its probe
+                    // (if this was it) found the upstream down.
+                    if admission == resilience::Admission::Probe {
+                        state.record(false, settings);
+                    }
+                    return result;
+                }
+                last = used;
+                result
+            }
+        };
         let (failed, wait) = match &result {
             Ok(resp) if resilience::retriable_status(resp.status().as_u16()) => {
                 let status = resp.status().as_u16();
                 let wait = if status == 429 {
+                    crate::telemetry::events::UpstreamThrottled {
+                        upstream: &upstream.name,
+                    }
+                    .emit();
                     // The upstream says when; beyond the cap, its answer
                     // goes to the client.
                     resilience::retry_after(resp.headers())

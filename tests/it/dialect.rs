@@ -28,7 +28,10 @@ async fn entra_quirks_reach_the_upstream_canonical_and_shadow_only_reports() {
             "globex",
             &["globex.localhost"],
             "echo",
-            "[tenants.dialect]\nprofile = \"entra\"\nshadow = true\n",
+            // Without validation: the gateway would refuse the uncorrected
+            // string boolean itself.
+            "[tenants.dialect]\nprofile = \"entra\"\nshadow = true\n\
+             [tenants.schema]\nvalidate = false\n",
         )
         .spawn();
     let client = gw.client();

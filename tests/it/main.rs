@@ -4,17 +4,25 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod balance;
 mod cache;
 mod conformance;
 mod dialect;
 mod emulation;
+mod events;
+mod faults;
 mod gateway;
+mod kafka;
 mod limits;
 mod mtls;
 mod oauth;
 mod peers_selftest;
 mod race;
+mod replay;
 mod resilience;
+mod scim11;
 mod shared_limits;
+mod slis;
 mod store_api;
 mod store_errors;
+mod write_order;

@@ -25,15 +25,15 @@ fn gateway(store: &TestStore, name: &str, attempts: usize) -> TestGateway {
             &store.base_url(),
             &format!("[upstreams.{name}.capabilities]\npatch_attempts = {attempts}\n"),
         )
-        .tenant("acme", &["acme.localhost"], name)
+        .tenant("race", &["race.localhost"], name)
         .spawn()
 }
 
 async fn post(gw: &TestGateway, path: &str, body: Value) -> Value {
     let resp = gw
         .client()
-        .post(format!("{}{path}", gw.base("acme.localhost")))
-        .bearer_auth(token_for("acme"))
+        .post(format!("{}{path}", gw.base("race.localhost")))
+        .bearer_auth(token_for("race"))
         .header("content-type", "application/scim+json")
         .json(&body)
         .send()
@@ -66,8 +66,8 @@ async fn set_up(gw: &TestGateway) -> (String, Vec<String>) {
 
 async fn add_member(gw: &TestGateway, group: &str, user: &str) -> u16 {
     gw.client()
-        .patch(format!("{}/Groups/{group}", gw.base("acme.localhost")))
-        .bearer_auth(token_for("acme"))
+        .patch(format!("{}/Groups/{group}", gw.base("race.localhost")))
+        .bearer_auth(token_for("race"))
         .header("content-type", "application/scim+json")
         .json(&json!({
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
@@ -83,8 +83,8 @@ async fn add_member(gw: &TestGateway, group: &str, user: &str) -> u16 {
 async fn members_of(gw: &TestGateway, group: &str) -> usize {
     let g: Value = gw
         .client()
-        .get(format!("{}/Groups/{group}", gw.base("acme.localhost")))
-        .bearer_auth(token_for("acme"))
+        .get(format!("{}/Groups/{group}", gw.base("race.localhost")))
+        .bearer_auth(token_for("race"))
         .send()
         .await
         .unwrap()

@@ -80,6 +80,21 @@ async fn the_upstreams_retry_after_is_honoured_up_to_the_cap() {
     let resp = call(&gw, reqwest::Method::GET).await;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "30");
+    // Both 429s received are counted, the retried one and the passed one.
+    let metrics = gw
+        .client()
+        .get(gw.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("scim_gateway_upstream_throttled_total{"))
+        .unwrap_or_else(|| panic!("no throttled counter:\n{metrics}"));
+    assert!(line.ends_with(" 2"), "{line}");
 }
 
 #[tokio::test]
@@ -106,4 +121,13 @@ async fn a_failing_upstream_opens_the_circuit() {
     assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 200);
     assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 200);
     assert_eq!(up.hits(), 5);
+}
+
+#[tokio::test]
+async fn a_put_is_retried_through_several_faults_in_a_row() {
+    let up = FaultyUpstream::spawn();
+    let gw = gateway(&up, "attempts = 4\nbackoff = \"5ms\"\nretry_budget = 1.0\n");
+    up.script(&[Fault::Status(502), Fault::Reset, Fault::Status(503)]);
+    assert_eq!(call(&gw, reqwest::Method::PUT).await.status(), 200);
+    assert_eq!(up.hits(), 4, "three faults, then the answer");
 }

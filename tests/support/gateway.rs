@@ -66,6 +66,12 @@ impl GatewayBuilder {
         self
     }
 
+    /// An upstream section written in full (`[upstreams.NAME]` ...).
+    pub fn raw_upstream(mut self, toml: &str) -> Self {
+        self.upstreams.push(format!("{toml}\n"));
+        self
+    }
+
     pub fn tenant(self, id: &str, hosts: &[&str], upstream: &str) -> Self {
         self.tenant_with(id, hosts, upstream, "")
     }

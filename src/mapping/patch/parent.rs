@@ -151,10 +151,12 @@ fn leftover_ops(kind: PatchOpKind, mapped: Value) -> Vec<PatchOperation> {
         return Vec::new();
     };
     let mut ops = Vec::new();
-    for (k, v) in m {
+    // Clients echo `schemas` inside values; it is no attribute to set.
+    let schemas = |k: &str| k.eq_ignore_ascii_case("schemas");
+    for (k, v) in m.into_iter().filter(|(k, _)| !schemas(k)) {
         match v {
             Value::Object(inner) if has_urn_prefix(&k) => {
-                for (a, v) in inner {
+                for (a, v) in inner.into_iter().filter(|(a, _)| !schemas(a)) {
                     let path = PatchPath {
                         attr: AttrPath {
                             urn: Some(k.clone()),

@@ -258,3 +258,20 @@ fn complex_extension_attribute_and_flattened_element() {
         ])
     );
 }
+
+/// scim2-tester (and other clients) echo `schemas` inside an extension
+/// object: it is not an attribute to set upstream.
+#[test]
+fn echoed_schemas_in_an_extension_value_are_not_attributes() {
+    let m = fixture("crm-extension");
+    let out = rewrite(
+        users(&m),
+        json!([{"op": "add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User",
+            "value": {"schemas": ["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+                      "department": "Sales", "division": "EMEA"}}]),
+    );
+    let text = out.to_string();
+    assert!(!text.contains(":schemas\""), "{out}");
+    assert!(text.contains("urn:example:crm:2.0:User:dept"), "{out}");
+    assert!(text.contains("division"), "{out}");
+}

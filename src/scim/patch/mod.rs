@@ -1,9 +1,11 @@
 //! PATCH, RFC 7644 §3.5.2: parsing of a PatchOp request and its atomic
 //! application to a resource.
 mod apply;
+mod check;
 mod parse;
 
 pub use apply::apply_patch;
+pub use check::check_patch;
 
 use crate::scim::filter::Filter;
 use crate::scim::path::AttrPath;
@@ -67,5 +69,7 @@ impl std::fmt::Display for PatchPath {
     }
 }
 
+#[cfg(test)]
+mod check_tests;
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,71 @@
+//! `[tenants.schema]` → the tenant's [`TenantSchema`]: the tenant-facing
+//! registry (core schemas, custom schemas from `schemas_dir`, extensions
+//! per resource type) and the mapping table compiled against it. Every
+//! problem of the table is reported with its location.
+use super::{resolve, Problems};
+use crate::config::raw::SchemaSection;
+use crate::mapping::CompiledMapping;
+use crate::scim::schema::SchemaRegistry;
+use crate::tenant_schema::TenantSchema;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The tenant's schema; `standard` is shared by tenants that configure
+/// nothing. `None` after reporting problems.
+pub(super) fn tenant_schema(
+    section: Option<&SchemaSection>,
+    base_dir: &Path,
+    standard: &Arc<TenantSchema>,
+    max_body: usize,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<Arc<TenantSchema>> {
+    let Some(s) = section else {
+        return Some(standard.clone());
+    };
+    let loc = format!("{loc}.schema");
+    let mut registry = SchemaRegistry::builtin();
+    let mut ok = true;
+    if let Some(dir) = &s.schemas_dir {
+        let path = resolve(base_dir, dir);
+        if let Err(e) = registry.load_schema_dir(&path) {
+            p.add(format!("{loc}.schemas_dir"), e.detail().to_string());
+            ok = false;
+        }
+    }
+    for (rt, urns) in &s.extensions {
+        for (i, urn) in urns.iter().enumerate() {
+            if let Err(e) = registry.extend_resource_type(rt, urn, false) {
+                p.add(
+                    format!("{loc}.extensions.{rt}[{i}]"),
+                    format!("{} (declare it in a file of schemas_dir)", e.detail()),
+                );
+                ok = false;
+            }
+        }
+    }
+    let mapping = match &s.mapping {
+        None => None,
+        Some(file) => {
+            let path = resolve(base_dir, file);
+            match CompiledMapping::load(&path, &registry) {
+                Ok(m) => Some(m),
+                Err(errors) => {
+                    for e in errors {
+                        p.add(format!("{loc}.mapping"), e);
+                    }
+                    ok = false;
+                    None
+                }
+            }
+        }
+    };
+    ok.then(|| {
+        Arc::new(TenantSchema::new(
+            registry,
+            mapping,
+            s.validate.unwrap_or(true),
+            max_body,
+        ))
+    })
+}

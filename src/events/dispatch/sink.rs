@@ -1,0 +1,324 @@
+//! One sink's loop: requeued dead letters first, then outbox events after
+//! the sink's cursor, each retried until delivered, dead-lettered or
+//! stopped; the cursor follows acknowledgements (see [`CursorState`]).
+use super::{blocking, unix_ms, Shared, IDLE};
+use crate::events::cursor::{read_cursor, write_cursor};
+use crate::events::deadletter::{self, DeadLetter};
+use crate::events::metrics::{self, DeliveryFailed, EventDeadLettered, EventDelivered};
+use crate::events::outbox::{OutboxReader, OutboxRecord};
+use crate::events::retry::{jitter, RetryPolicy};
+use crate::events::Sink;
+use crate::scim::datetime::DateTime;
+use std::io;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+/// How one event's delivery ended.
+enum Outcome {
+    Delivered,
+    DeadLettered(Box<DeadLetter>),
+    Stopped,
+}
+
+pub(super) struct SinkTask {
+    pub(super) shared: Arc<Shared>,
+    pub(super) index: usize,
+    pub(super) sink: Arc<dyn Sink>,
+    pub(super) policy: RetryPolicy,
+    pub(super) durable: Option<watch::Receiver<u64>>,
+    pub(super) stop: watch::Receiver<bool>,
+    pub(super) cursor: CursorState,
+}
+
+/// The sink's progress: `done` in memory, `written` on disk. Writing
+/// after every event would cost two fsyncs each; instead the cursor is
+/// written at most every `cursor_flush_interval`, at the end of each batch,
+/// before waiting to retry, and at shutdown. A crash repeats at most the
+/// events since the last write (at-least-once either way).
+#[derive(Debug)]
+pub(super) struct CursorState {
+    pub(super) done: u64,
+    pub(super) written: u64,
+    pub(super) last_flush: Instant,
+}
+
+// === impl SinkTask ===
+
+impl SinkTask {
+    /// Delivers until stopped; an I/O error (a full disk, a missing
+    /// directory) is logged and the loop starts over after a pause.
+    pub(super) async fn run(mut self) {
+        while !*self.stop.borrow() {
+            match self.deliver_all().await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(sink = self.sink.name(), error = %e, "event dispatcher: I/O error; retrying in 1s");
+                    if self.pause(Duration::from_secs(1)).await {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn deliver_all(&mut self) -> io::Result<()> {
+        let dir = self.shared.settings.dir.clone();
+        let name = self.sink.name().to_string();
+        let start = blocking({
+            let (dir, name) = (dir.clone(), name.clone());
+            move || read_cursor(&dir, &name)
+        })
+        .await?
+        .unwrap_or(0);
+        self.cursor = CursorState {
+            done: start,
+            written: start,
+            last_flush: Instant::now(),
+        };
+        self.publish(start);
+        let mut reader = Some(OutboxReader::new(&dir, start));
+        loop {
+            let stopped = *self.stop.borrow();
+            if stopped || !self.drain_requeued().await? {
+                return self.flush_cursor().await;
+            }
+            let durable = self.durable.as_ref().map(|d| *d.borrow());
+            let max = self.shared.settings.batch_size.max(1);
+            let done = self.cursor.done;
+            let mut r = reader
+                .take()
+                .unwrap_or_else(|| OutboxReader::new(&dir, done));
+            let (r, batch) = tokio::task::spawn_blocking(move || {
+                let batch = r.read_batch(max, durable);
+                (r, batch)
+            })
+            .await
+            .map_err(io::Error::other)?;
+            reader = Some(r);
+            let batch = batch?;
+            if batch.is_empty() {
+                metrics::set_oldest_age(&name, Duration::ZERO);
+                self.working_on(IDLE);
+                if self.wait_for_more().await {
+                    return Ok(());
+                }
+                continue;
+            }
+            for record in &batch {
+                let wanted = match self.sink.tenant() {
+                    // Isolation: a tenant's sink never sees another's events.
+                    Some(tenant) => record.tenant() == Some(tenant),
+                    None => true,
+                };
+                if wanted {
+                    match self.deliver(record, 0, None, false).await {
+                        Outcome::Stopped => return self.flush_cursor().await,
+                        Outcome::Delivered => {}
+                        Outcome::DeadLettered(letter) => {
+                            // Stored before the cursor can pass its event.
+                            blocking({
+                                let dir = dir.clone();
+                                move || deadletter::store(&dir, &letter)
+                            })
+                            .await?;
+                        }
+                    }
+                }
+                self.cursor.done = record.seq;
+                if self.cursor.last_flush.elapsed() >= self.shared.settings.cursor_flush_interval {
+                    self.flush_cursor().await?;
+                }
+            }
+            self.flush_cursor().await?;
+        }
+    }
+
+    /// Delivers the requeued dead letters; `false` when stopped.
+    async fn drain_requeued(&mut self) -> io::Result<bool> {
+        let dir = self.shared.settings.dir.clone();
+        let name = self.sink.name().to_string();
+        let queued = blocking({
+            let dir = dir.clone();
+            move || deadletter::list_requeued(&dir, &name)
+        })
+        .await?;
+        for (path, letter) in queued {
+            let outcome = self
+                .deliver(
+                    &letter.record(),
+                    letter.attempts,
+                    Some(letter.first_attempt.clone()),
+                    true,
+                )
+                .await;
+            match outcome {
+                Outcome::Stopped => return Ok(false),
+                Outcome::Delivered => {
+                    blocking(move || std::fs::remove_file(&path)).await?;
+                }
+                Outcome::DeadLettered(again) => {
+                    let dir = dir.clone();
+                    blocking(move || {
+                        deadletter::store(&dir, &again)?;
+                        std::fs::remove_file(&path)
+                    })
+                    .await?;
+                }
+            }
+        }
+        Ok(true)
+    }
+
+    /// One event, retried until delivered, dead-lettered or stopped.
+    async fn deliver(
+        &mut self,
+        record: &OutboxRecord,
+        prior_attempts: u32,
+        first_attempt: Option<String>,
+        redelivery: bool,
+    ) -> Outcome {
+        let name = self.sink.name().to_string();
+        let written = record.time().and_then(DateTime::parse);
+        let first_attempt = first_attempt.unwrap_or_else(|| DateTime::now().to_rfc3339());
+        let started = Instant::now();
+        self.working_on(unix_ms(written.unwrap_or_else(DateTime::now)));
+        let mut attempts = 0u32;
+        loop {
+            attempts = attempts.saturating_add(1);
+            metrics::set_oldest_age(&name, age(written));
+            let sink = self.sink.clone();
+            let result = tokio::select! {
+                r = sink.deliver(record) => r,
+                _ = self.stop.wait_for(|s| *s) => return Outcome::Stopped,
+            };
+            let error = match result {
+                Ok(()) => {
+                    EventDelivered {
+                        sink: &name,
+                        seq: record.seq,
+                        id: record.id(),
+                        attempts,
+                        latency: written.map(|w| age(Some(w))),
+                        redelivery,
+                    }
+                    .emit();
+                    return Outcome::Delivered;
+                }
+                Err(e) => e,
+            };
+            let give_up = !error.retryable || self.policy.exhausted(attempts, started.elapsed());
+            let wait =
+                (!give_up).then(|| self.policy.next_wait(attempts, jitter(), error.retry_after));
+            DeliveryFailed {
+                sink: &name,
+                seq: record.seq,
+                id: record.id(),
+                attempts,
+                retryable: error.retryable,
+                detail: &error.detail,
+                next_try_in: wait,
+            }
+            .emit();
+            let Some(wait) = wait else {
+                let total = prior_attempts.saturating_add(attempts);
+                EventDeadLettered {
+                    sink: &name,
+                    seq: record.seq,
+                    id: record.id(),
+                    attempts: total,
+                    detail: &error.detail,
+                }
+                .emit();
+                return Outcome::DeadLettered(Box::new(DeadLetter {
+                    seq: record.seq,
+                    sink: name,
+                    tenant: record.tenant().map(str::to_string),
+                    attempts: total,
+                    first_attempt,
+                    dead_lettered_at: DateTime::now().to_rfc3339(),
+                    last_error: error.detail,
+                    event: record.event.clone(),
+                }));
+            };
+            // Progress so far survives a crash during a long outage.
+            if let Err(e) = self.flush_cursor().await {
+                tracing::warn!(sink = %name, error = %e, "cannot write the cursor");
+            }
+            if self.pause(wait).await {
+                return Outcome::Stopped;
+            }
+        }
+    }
+
+    /// Writes the cursor if it moved since the last write.
+    async fn flush_cursor(&mut self) -> io::Result<()> {
+        let seq = self.cursor.done;
+        if seq == self.cursor.written {
+            return Ok(());
+        }
+        let dir = self.shared.settings.dir.clone();
+        let name = self.sink.name().to_string();
+        blocking(move || write_cursor(&dir, &name, seq)).await?;
+        self.cursor.written = seq;
+        self.cursor.last_flush = Instant::now();
+        self.publish(seq);
+        Ok(())
+    }
+
+    /// Tells housekeeping which event (by write time) the sink is on.
+    fn working_on(&self, since_ms: i64) {
+        if let Some(w) = self.shared.working_on.get(self.index) {
+            w.store(since_ms, Ordering::Release);
+        }
+    }
+
+    fn publish(&self, seq: u64) {
+        if let Some(c) = self.shared.cursors.get(self.index) {
+            c.store(seq, Ordering::Release);
+        }
+    }
+
+    /// Sleeps; `true` when stopped meanwhile.
+    async fn pause(&mut self, wait: Duration) -> bool {
+        let stopped = tokio::select! {
+            () = tokio::time::sleep(wait) => false,
+            _ = self.stop.wait_for(|s| *s) => true,
+        };
+        stopped || *self.stop.borrow()
+    }
+
+    /// Waits for the durable seq to move or the poll interval; `true` when
+    /// stopped meanwhile.
+    async fn wait_for_more(&mut self) -> bool {
+        let poll = self.shared.settings.poll_interval;
+        let durable = async {
+            let moved = match self.durable.as_mut() {
+                Some(rx) => rx.changed().await.is_ok(),
+                None => false,
+            };
+            if !moved {
+                // No watch, or the writer is gone: the poll decides.
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = durable => false,
+            () = tokio::time::sleep(poll) => false,
+            _ = self.stop.wait_for(|s| *s) => true,
+        }
+    }
+}
+
+/// Time since `written` (zero when unknown or in the future).
+fn age(written: Option<DateTime>) -> Duration {
+    let Some(w) = written else {
+        return Duration::ZERO;
+    };
+    let now = DateTime::now();
+    let secs = now.secs.saturating_sub(w.secs);
+    let nanos = i64::from(now.nanos) - i64::from(w.nanos);
+    let total = secs.saturating_mul(1_000_000_000).saturating_add(nanos);
+    u64::try_from(total).map_or(Duration::ZERO, Duration::from_nanos)
+}

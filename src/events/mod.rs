@@ -1,0 +1,137 @@
+//! Change events: CloudEvents built from proxied writes, the durable
+//! on-disk outbox they wait in, and the sinks that deliver them.
+//!
+//! Owns: the CloudEvent shape and type decisions ([`cloudevent`],
+//! [`changes`], [`bulk`]; pure, serde_json only), reading the outbox in
+//! sequence order ([`outbox`]), per-sink cursors ([`cursor`]), the retry
+//! schedule ([`retry`]), the dead-letter store ([`deadletter`]), the
+//! dispatcher that drives every sink ([`dispatch`]), and the webhook sink
+//! ([`webhook`]), the Kafka sink ([`kafka`]), the inbound Okta Event Hooks
+//! that add Okta's own lifecycle events to the stream ([`okta_hook`]; pure),
+//! and the `events` subcommands ([`admin`]). The outbox itself is *written* by the audit journal
+//! (`src/audit/`); this module only reads it.
+//!
+//! Delivery is at-least-once: a sink's cursor moves only after the sink
+//! acknowledged the event, so a crash repeats at most the events after the
+//! last cursor write. Every event carries a stable `id` for deduplication
+//! and a `sequence` for ordering (see docs/events.md).
+//!
+//! May depend on: `scim` (pure helpers), `telemetry`, hyper/rustls for the
+//! webhook client. Nothing on the request path depends on this module
+//! except through the journal.
+pub mod admin;
+pub mod bulk;
+pub mod changes;
+pub mod cloudevent;
+pub mod cursor;
+pub mod deadletter;
+pub mod dispatch;
+pub mod kafka;
+pub mod metrics;
+pub mod okta_hook;
+pub mod outbox;
+pub mod retry;
+pub mod webhook;
+
+pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};
+pub use dispatch::{Dispatcher, DispatcherSettings};
+pub use outbox::{OutboxReader, OutboxRecord};
+pub use retry::RetryPolicy;
+pub use webhook::{WebhookSettings, WebhookSink};
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// What [`Sink::deliver`] returns.
+pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
+
+/// A destination for events (a webhook endpoint, a Kafka topic, ...).
+///
+/// The dispatcher calls `deliver` for one event at a time, in outbox
+/// sequence order, and never calls it again before the previous call
+/// returned: a sink needs no ordering logic of its own. `Ok` means the
+/// destination has durably accepted the event; the cursor then moves past
+/// it. An `Err` is retried (when `retryable`) with the sink's
+/// [`retry::RetryPolicy`] or dead-lettered.
+///
+/// Tenant isolation is enforced by the dispatcher, not the sink: a sink
+/// whose [`Sink::tenant`] is `Some(t)` is only ever handed events whose
+/// `tenant` attribute is `t`.
+pub trait Sink: Send + Sync {
+    /// The sink's name: unique among sinks, `[A-Za-z0-9._-]`, used for the
+    /// cursor file, the dead-letter directory and the `sink` metric label.
+    fn name(&self) -> &str;
+    /// `Some(tenant)`: only this tenant's events. `None`: every tenant's
+    /// (a shared Kafka topic, for example).
+    fn tenant(&self) -> Option<&str>;
+    /// Delivers one event (the outbox record: `seq` and the CloudEvent).
+    fn deliver<'a>(&'a self, record: &'a OutboxRecord) -> DeliveryFuture<'a>;
+}
+
+/// Why a delivery failed, and whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryError {
+    /// A timeout, a refused connection, a 5xx, a 408 or a 429: try again
+    /// later. `false` (a 400, a 410, a redirect): the destination will not
+    /// accept this event as it is; it goes to the dead-letter store.
+    pub retryable: bool,
+    /// What happened, for the dead-letter record and the log. Never holds
+    /// a secret.
+    pub detail: String,
+    /// The destination asked to wait this long (`Retry-After`).
+    pub retry_after: Option<Duration>,
+}
+
+// === impl DeliveryError ===
+
+impl DeliveryError {
+    /// A failure worth retrying.
+    pub fn retryable(detail: impl Into<String>) -> Self {
+        DeliveryError {
+            retryable: true,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// A failure that retrying cannot fix.
+    pub fn permanent(detail: impl Into<String>) -> Self {
+        DeliveryError {
+            retryable: false,
+            detail: detail.into(),
+            retry_after: None,
+        }
+    }
+
+    /// Adds the destination's `Retry-After`.
+    pub fn with_retry_after(mut self, after: Option<Duration>) -> Self {
+        self.retry_after = after;
+        self
+    }
+}
+
+impl fmt::Display for DeliveryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let kind = if self.retryable {
+            "retryable"
+        } else {
+            "permanent"
+        };
+        write!(f, "{kind} delivery failure: {}", self.detail)
+    }
+}
+
+impl std::error::Error for DeliveryError {}
+
+/// Whether `name` can name a sink (a file name on every platform, a
+/// metric label).
+pub fn is_valid_sink_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}

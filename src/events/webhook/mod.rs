@@ -1,0 +1,176 @@
+//! The webhook sink: POSTs each event of one tenant to that tenant's
+//! endpoint as a structured-mode CloudEvent (CloudEvents HTTP binding
+//! §3.2, `content-type: application/cloudevents+json`), signed per
+//! Standard Webhooks ([`sign`]).
+//!
+//! Outcomes (Standard Webhooks "Delivery success and failure"): 2xx is
+//! delivered; 408, 429 and 5xx, timeouts and connection errors are retried
+//! (honouring `Retry-After` in seconds); any other status (3xx, 4xx
+//! including 410 Gone) is permanent: the endpoint will not take this event
+//! as it is, so it goes straight to the dead-letter store, where
+//! `events redeliver` can replay it once the endpoint is fixed.
+pub mod settings;
+pub mod sign;
+
+pub use settings::{WebhookConfig, WebhookSettings};
+pub use sign::{signature_header, SigningSecret};
+
+use crate::events::outbox::OutboxRecord;
+use crate::events::retry::RetryPolicy;
+use crate::events::{DeliveryError, DeliveryFuture, Sink};
+use crate::upstream::HttpClient;
+use bytes::Bytes;
+use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
+use http::{HeaderValue, Request};
+use http_body_util::{BodyExt, Full, Limited};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The structured-mode content type.
+pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
+/// The most of a response body read (and then dropped).
+const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+/// One tenant's webhook endpoint.
+pub struct WebhookSink {
+    config: WebhookConfig,
+    client: HttpClient,
+}
+
+// === impl WebhookSink ===
+
+impl WebhookSink {
+    /// Builds the sink and its pooled HTTP(S) client (needs a Tokio
+    /// runtime context).
+    pub fn new(config: WebhookConfig) -> Result<WebhookSink, String> {
+        let client = crate::config::client::build_http_client(
+            config.ca_file.as_deref(),
+            config.connect_timeout,
+            4,
+        )?;
+        Ok(WebhookSink { config, client })
+    }
+
+    /// The retry schedule configured for this endpoint.
+    pub fn policy(&self) -> RetryPolicy {
+        self.config.policy
+    }
+
+    async fn post(&self, record: &OutboxRecord) -> Result<(), DeliveryError> {
+        let id = record.id();
+        if id.is_empty() {
+            return Err(DeliveryError::permanent(format!(
+                "outbox record {} has an event without an id",
+                record.seq
+            )));
+        }
+        let body = record.body();
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let signature = signature_header(&self.config.secrets, id, timestamp, &body);
+        let id_header = HeaderValue::from_str(id).map_err(|_| {
+            DeliveryError::permanent(format!(
+                "event id of record {} is not a valid header value",
+                record.seq
+            ))
+        })?;
+        let signature = HeaderValue::from_str(&signature)
+            .map_err(|_| DeliveryError::permanent("signature is not a valid header value"))?;
+        let request = Request::post(self.config.url.clone())
+            .header(CONTENT_TYPE, CLOUDEVENTS_JSON)
+            .header(
+                USER_AGENT,
+                concat!("scim-gateway/", env!("CARGO_PKG_VERSION")),
+            )
+            .header("webhook-id", id_header)
+            .header("webhook-timestamp", timestamp)
+            .header("webhook-signature", signature)
+            .body(Full::new(Bytes::from(body)))
+            .map_err(|e| DeliveryError::permanent(format!("cannot build the request: {e}")))?;
+        let exchange = async {
+            let response = self.client.request(request).await.map_err(|e| {
+                DeliveryError::retryable(format!(
+                    "{}: {}",
+                    self.config.redacted_url,
+                    connect_detail(&e)
+                ))
+            })?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            // Read (boundedly) so the connection can be reused.
+            let _ = Limited::new(response.into_body(), MAX_RESPONSE_BYTES)
+                .collect()
+                .await;
+            classify(status.as_u16(), retry_after, &self.config.redacted_url)
+        };
+        match tokio::time::timeout(self.config.timeout, exchange).await {
+            Ok(result) => result,
+            Err(_) => Err(DeliveryError::retryable(format!(
+                "{}: no answer within {}",
+                self.config.redacted_url,
+                humantime::format_duration(self.config.timeout)
+            ))),
+        }
+    }
+}
+
+impl Sink for WebhookSink {
+    fn name(&self) -> &str {
+        &self.config.sink_name
+    }
+
+    fn tenant(&self) -> Option<&str> {
+        Some(&self.config.tenant)
+    }
+
+    fn deliver<'a>(&'a self, record: &'a OutboxRecord) -> DeliveryFuture<'a> {
+        Box::pin(self.post(record))
+    }
+}
+
+/// The outcome of an answer with `status`.
+fn classify(status: u16, retry_after: Option<Duration>, url: &str) -> Result<(), DeliveryError> {
+    match status {
+        200..=299 => Ok(()),
+        408 | 429 | 500..=599 => Err(DeliveryError::retryable(format!("{url} answered {status}"))
+            .with_retry_after(retry_after)),
+        _ => Err(DeliveryError::permanent(format!("{url} answered {status}"))),
+    }
+}
+
+/// A connection error's cause chain, which names the actual problem
+/// (refused, DNS, TLS) where the top level says only "client error".
+fn connect_detail(e: &hyper_util::client::legacy::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn statuses_are_classified_per_standard_webhooks() {
+        assert!(classify(204, None, "u").is_ok());
+        for s in [408, 429, 500, 502, 503, 504] {
+            assert!(classify(s, None, "u").unwrap_err().retryable, "{s}");
+        }
+        for s in [301, 400, 401, 404, 410, 422] {
+            assert!(!classify(s, None, "u").unwrap_err().retryable, "{s}");
+        }
+        let e = classify(503, Some(Duration::from_secs(3)), "u").unwrap_err();
+        assert_eq!(e.retry_after, Some(Duration::from_secs(3)));
+    }
+}

@@ -1,0 +1,82 @@
+//! The provisioning SLIs at /metrics (docs/observability.md): deprovision
+//! latency and the Bulk failure ratio, counted through the gateway in
+//! front of the built-in store.
+use crate::support::gateway::{token_for, TestGateway};
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn deprovisions_and_bulk_outcomes_are_measured() {
+    let gw = TestGateway::builder()
+        .builtin("store")
+        .tenant("acme", &["acme.localhost"], "store")
+        .spawn();
+    let client = gw.client();
+    let send = |method: reqwest::Method, path: &str, body: Value| {
+        let req = client
+            .request(method, format!("{}{path}", gw.base("acme.localhost")))
+            .bearer_auth(token_for("acme"))
+            .header("content-type", "application/scim+json")
+            .body(body.to_string());
+        async move { req.send().await.unwrap() }
+    };
+    let user = |name: &str| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+    let mut ids = Vec::new();
+    for name in ["a", "b"] {
+        let created: Value = send(reqwest::Method::POST, "/Users", user(name))
+            .await
+            .json()
+            .await
+            .unwrap();
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    // Deactivate one, delete the other: two deprovisions.
+    let resp = send(
+        reqwest::Method::PATCH,
+        &format!("/Users/{}", ids[0]),
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+               "Operations": [{"op": "replace", "value": {"active": false}}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+    let resp = send(
+        reqwest::Method::DELETE,
+        &format!("/Users/{}", ids[1]),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(resp.status(), 204);
+    // A Bulk request with one good and one failing operation.
+    let resp = send(
+        reqwest::Method::POST,
+        "/Bulk",
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "c", "data": user("c")},
+            {"method": "DELETE", "path": "/Users/does-not-exist"}]}),
+    )
+    .await;
+    assert_eq!(resp.status(), 200);
+
+    let metrics = client
+        .get(gw.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "scim_gateway_deprovision_duration_seconds_count{tenant=\"acme\",outcome=\"success\"} 2"
+        ),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("scim_gateway_bulk_operations_total{tenant=\"acme\",outcome=\"ok\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("scim_gateway_bulk_operations_total{tenant=\"acme\",outcome=\"failed\"} 1"),
+        "{metrics}"
+    );
+}
