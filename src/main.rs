@@ -77,6 +77,10 @@ enum Command {
         /// Most Users plus Groups held at once.
         #[arg(long, default_value_t = StoreConfig::default().max_resources)]
         max_resources: usize,
+        /// Answer PATCH with 501 and advertise `patch.supported: false`,
+        /// like a legacy backend (the gateway then emulates PATCH).
+        #[arg(long)]
+        no_patch: bool,
         /// A directory of extra schema files (RFC 7643 §7 JSON) to load,
         /// e.g. `config/schemas`.
         #[arg(long)]
@@ -320,6 +324,7 @@ async fn run(command: Command) -> Result<(), String> {
         Command::Store {
             listen,
             max_resources,
+            no_patch,
             schemas,
             extend,
         } => {
@@ -340,6 +345,7 @@ async fn run(command: Command) -> Result<(), String> {
             }
             let config = StoreConfig {
                 max_resources,
+                patch: !no_patch,
                 ..StoreConfig::default()
             };
             let store = Arc::new(Store::with_registry(config, registry));

@@ -123,6 +123,9 @@ pub struct Upstream {
     pub resilience: crate::upstream::resilience::Resilience,
     /// Latency histogram handle (filled on first use).
     pub metrics: crate::telemetry::handles::UpstreamMetrics,
+    /// What it supports and how the gateway emulates the rest
+    /// (`[upstreams.X.capabilities]`; discovered state per process).
+    pub emulation: crate::upstream::emulate::Emulation,
     /// The SCIM version the upstream speaks.
     pub protocol: UpstreamProtocol,
 }
@@ -284,6 +287,7 @@ impl Upstream {
             resilience_settings: Default::default(),
             resilience: Default::default(),
             metrics: Default::default(),
+            emulation: Default::default(),
             protocol: UpstreamProtocol::Scim2,
         }
     }

@@ -20,6 +20,8 @@ use std::time::Duration;
 
 #[path = "compile_auth.rs"]
 mod auth;
+#[path = "compile_capabilities.rs"]
+mod capabilities;
 #[path = "compile_endpoints.rs"]
 mod endpoints;
 #[path = "compile_schema.rs"]
@@ -537,6 +539,10 @@ fn compile_upstream(
     upstream.limits = limits?;
     if let Some(r) = &u.resilience {
         upstream.resilience_settings = auth::resilience(r, p, &format!("{loc}.resilience"))?;
+    }
+    if let Some(c) = &u.capabilities {
+        upstream.emulation.settings =
+            capabilities::capabilities(c, p, &format!("{loc}.capabilities"))?;
     }
     upstream.protocol = match (u.dialect.as_deref(), &upstream.target) {
         (None | Some("scim2"), _) => crate::snapshot::UpstreamProtocol::Scim2,

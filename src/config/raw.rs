@@ -151,6 +151,43 @@ pub struct UpstreamSection {
     /// `kind = "http"`: the protocol the upstream speaks: `"scim2"`
     /// (default) or `"scim1.1"` (translated both ways by the gateway).
     pub dialect: Option<String>,
+    /// What the upstream supports; the gateway emulates the rest.
+    pub capabilities: Option<CapabilitiesSection>,
+}
+
+/// `true`, `false` or `"auto"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Toggle {
+    Bool(bool),
+    Text(String),
+}
+
+/// `[upstreams.NAME.capabilities]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CapabilitiesSection {
+    /// PATCH: `true`, `false` (the gateway does GET + PUT) or `"auto"`
+    /// (read from /ServiceProviderConfig). Default `"auto"`.
+    pub patch: Option<Toggle>,
+    /// Bulk: `false` = the gateway runs the operations one by one.
+    pub bulk: Option<Toggle>,
+    /// Filtering: `false` = the gateway pages through and filters.
+    pub filter: Option<Toggle>,
+    /// ETags: `false` = the gateway derives them and checks preconditions.
+    pub etag: Option<Toggle>,
+    /// Most operations in one emulated Bulk request. Default 1000.
+    pub bulk_max_operations: Option<usize>,
+    /// Most upstream pages read for one emulated filter. Default 20.
+    pub filter_max_pages: Option<usize>,
+    /// Resources asked for per upstream page. Default 100.
+    pub filter_page_size: Option<usize>,
+    /// Most resources in one emulated list response. Default 1000.
+    pub filter_max_results: Option<usize>,
+    /// GET + apply + PUT attempts per emulated PATCH. Default 3.
+    pub patch_attempts: Option<usize>,
+    /// How long a read /ServiceProviderConfig is trusted. Default `"10m"`.
+    pub discovery_ttl: Option<String>,
 }
 
 /// `[upstreams.NAME.resilience]`

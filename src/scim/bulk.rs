@@ -3,8 +3,12 @@
 //! group members), `failOnErrors`, and the BulkResponse.
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::json::get_ci;
-use serde_json::{json, Map, Value};
-use std::collections::{HashMap, HashSet};
+use serde_json::Value;
+use std::collections::HashSet;
+
+#[path = "bulk_run.rs"]
+mod run;
+pub use run::BulkRun;
 
 /// The BulkRequest and BulkResponse message URNs.
 pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
@@ -230,163 +234,21 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Replaces references by the created ids.
-fn resolve(op: &BulkOperation, ids: &HashMap<String, String>) -> BulkOperation {
-    let path = op
-        .path
-        .split('/')
-        .map(
-            |seg| match seg.strip_prefix(BULK_ID_PREFIX).and_then(|b| ids.get(b)) {
-                Some(id) => id.as_str(),
-                None => seg,
-            },
-        )
-        .collect::<Vec<_>>()
-        .join("/");
-    let mut data = op.data.clone();
-    if let Some(d) = &mut data {
-        replace_refs(d, ids);
-    }
-    BulkOperation {
-        path,
-        data,
-        ..op.clone()
-    }
-}
-
-fn replace_refs(v: &mut Value, ids: &HashMap<String, String>) {
-    match v {
-        Value::String(s) => {
-            if let Some(id) = s.strip_prefix(BULK_ID_PREFIX).and_then(|b| ids.get(b)) {
-                *s = id.clone();
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|i| replace_refs(i, ids)),
-        Value::Object(o) => o.values_mut().for_each(|i| replace_refs(i, ids)),
-        _ => {}
-    }
-}
-
 /// Runs the operations through `exec` (called with `bulkId:` references
 /// already replaced by the ids created earlier in this request), honouring
-/// `failOnErrors`, and returns the BulkResponse body.
-///
-/// Operations run in request order, except that one whose references are
-/// not yet resolvable waits until the POST it references has run (RFC 7644
-/// §3.7.1 lets a reference point forward). A reference to a bulkId that
-/// failed, does not exist, or is part of a cycle fails with 409.
+/// `failOnErrors`, and returns the BulkResponse body. The order and the
+/// reference rules are those of [`BulkRun`], which async callers drive
+/// themselves.
 pub fn run_bulk(
     request: &BulkRequest,
     mut exec: impl FnMut(&BulkOperation) -> BulkOutcome,
 ) -> Value {
-    let ops = &request.operations;
-    let defined: HashMap<&str, usize> = ops
-        .iter()
-        .enumerate()
-        .filter_map(|(i, o)| o.bulk_id.as_deref().map(|b| (b, i)))
-        .collect();
-    let refs: Vec<Vec<String>> = ops.iter().map(bulk_id_refs).collect();
-    let mut outcomes: Vec<Option<BulkOutcome>> = vec![None; ops.len()];
-    let mut created: HashMap<String, String> = HashMap::new();
-    let mut failed_ids: HashSet<String> = HashSet::new();
-    let mut errors = 0usize;
-    let limit = request.fail_on_errors.unwrap_or(usize::MAX);
-
-    'rounds: loop {
-        let mut progressed = false;
-        for (i, op) in ops.iter().enumerate() {
-            if outcomes[i].is_some() {
-                continue;
-            }
-            if errors >= limit {
-                break 'rounds;
-            }
-            let bad = refs[i]
-                .iter()
-                .find(|r| failed_ids.contains(*r) || !defined.contains_key(r.as_str()));
-            let outcome = if let Some(bad) = bad {
-                Some(conflict(format!(
-                    "bulkId \"{bad}\" does not refer to a resource created by this request"
-                )))
-            } else if refs[i].iter().all(|r| created.contains_key(r)) {
-                Some(exec(&resolve(op, &created)))
-            } else {
-                None
-            };
-            let Some(outcome) = outcome else {
-                continue;
-            };
-            progressed = true;
-            if outcome.status >= 400 {
-                errors += 1;
-                if let Some(b) = &op.bulk_id {
-                    failed_ids.insert(b.clone());
-                }
-            } else if let (Some(b), Some(id)) = (&op.bulk_id, &outcome.id) {
-                created.insert(b.clone(), id.clone());
-            }
-            outcomes[i] = Some(outcome);
-        }
-        if !progressed {
-            break;
-        }
+    let mut run = BulkRun::new(request);
+    while let Some((i, op)) = run.next_operation() {
+        let outcome = exec(&op);
+        run.record(i, outcome);
     }
-    // Whatever is left waits on a cycle (unless failOnErrors stopped us).
-    if errors < limit {
-        for (i, slot) in outcomes.iter_mut().enumerate() {
-            if slot.is_none() {
-                let pending: Vec<&str> = refs[i]
-                    .iter()
-                    .filter(|r| !created.contains_key(*r))
-                    .map(String::as_str)
-                    .collect();
-                *slot = Some(conflict(format!(
-                    "bulkId references {pending:?} form a cycle and cannot be resolved"
-                )));
-            }
-        }
-    }
-
-    let listed: Vec<Value> = ops
-        .iter()
-        .zip(outcomes)
-        .filter_map(|(op, outcome)| outcome.map(|o| operation_response(op, o)))
-        .collect();
-    json!({"schemas": [BULK_RESPONSE_SCHEMA], "Operations": listed})
-}
-
-fn conflict(detail: String) -> BulkOutcome {
-    let e = ScimError::conflict(detail);
-    BulkOutcome {
-        status: e.status(),
-        id: None,
-        location: None,
-        version: None,
-        response: Some(e.to_json()),
-    }
-}
-
-/// One entry of the BulkResponse (RFC 7644 §3.7.3: `status` is a string;
-/// `response` is included for errors).
-fn operation_response(op: &BulkOperation, o: BulkOutcome) -> Value {
-    let mut m = Map::new();
-    m.insert("method".into(), json!(op.method.as_str()));
-    if let Some(b) = &op.bulk_id {
-        m.insert("bulkId".into(), json!(b));
-    }
-    if let Some(v) = o.version {
-        m.insert("version".into(), json!(v));
-    }
-    if let Some(l) = o.location {
-        m.insert("location".into(), json!(l));
-    }
-    m.insert("status".into(), json!(o.status.to_string()));
-    if o.status >= 400 {
-        if let Some(r) = o.response {
-            m.insert("response".into(), r);
-        }
-    }
-    Value::Object(m)
+    run.finish()
 }
 
 #[cfg(test)]

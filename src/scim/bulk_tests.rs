@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use crate::scim::ScimType;
+use serde_json::json;
 
 const LIMITS: BulkLimits = BulkLimits {
     max_operations: 10,

@@ -50,6 +50,9 @@ pub struct StoreConfig {
     pub bulk: BulkLimits,
     /// `filter.maxResults`: the most resources one list response carries.
     pub max_results: usize,
+    /// `false`: PATCH answers 501 and `patch.supported` is false (the store
+    /// stands in for a legacy backend, e.g. in the race test). Default true.
+    pub patch: bool,
 }
 
 impl Default for StoreConfig {
@@ -62,6 +65,7 @@ impl Default for StoreConfig {
                 max_payload_size: 1024 * 1024,
             },
             max_results: 1000,
+            patch: true,
         }
     }
 }
@@ -78,7 +82,7 @@ impl Store {
     /// resource types (extensions loaded from `config/schemas/` included).
     pub fn with_registry(config: StoreConfig, registry: SchemaRegistry) -> Store {
         let capabilities = Capabilities {
-            patch: true,
+            patch: config.patch,
             bulk: Some(config.bulk),
             filter_max_results: Some(config.max_results),
             change_password: false,

@@ -158,6 +158,9 @@ impl Store {
                         let body = parse_body(headers, body)?;
                         self.replace(kind, id, &body, if_match, base, &projection)
                     }
+                    Method::PATCH if !self.config.patch => Err(ScimError::not_implemented(
+                        "PATCH is switched off in this store (--no-patch); use PUT",
+                    )),
                     Method::PATCH => {
                         let body = parse_body(headers, body)?;
                         self.modify(kind, id, &body, if_match, base, &projection)

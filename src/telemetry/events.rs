@@ -324,3 +324,78 @@ impl ConfigReloaded<'_> {
             .increment(1);
     }
 }
+
+/// A request (or Bulk operation) emulated for an upstream that lacks a
+/// capability.
+#[derive(Debug)]
+pub struct Emulated<'a> {
+    pub upstream: &'a str,
+    pub capability: &'static str,
+}
+
+impl Emulated<'_> {
+    pub fn emit(&self) {
+        tracing::debug!(
+            upstream = self.upstream,
+            capability = self.capability,
+            "capability emulated"
+        );
+        metrics::counter!(EMULATED_TOTAL, "upstream" => self.upstream.to_string(), "capability" => self.capability)
+            .increment(1);
+    }
+}
+
+/// An emulated PATCH found the resource changed under it and reads again.
+#[derive(Debug)]
+pub struct EmulationConflict<'a> {
+    pub upstream: &'a str,
+    /// The attempt that failed (1-based).
+    pub attempt: u32,
+}
+
+impl EmulationConflict<'_> {
+    pub fn emit(&self) {
+        tracing::debug!(
+            upstream = self.upstream,
+            attempt = self.attempt,
+            "emulated PATCH: the resource changed; reading it again"
+        );
+        metrics::counter!(EMULATION_CONFLICTS_TOTAL, "upstream" => self.upstream.to_string())
+            .increment(1);
+    }
+}
+
+/// An upstream's `/ServiceProviderConfig` was read for `"auto"`
+/// capabilities (`found` is `None` when it could not be read).
+#[derive(Debug)]
+pub struct CapabilitiesDiscovered<'a> {
+    pub upstream: &'a str,
+    pub found: Option<&'a crate::upstream::emulate::Supported>,
+}
+
+impl CapabilitiesDiscovered<'_> {
+    pub fn emit(&self) {
+        match self.found {
+            Some(s) => tracing::info!(
+                upstream = self.upstream,
+                patch = s.patch,
+                bulk = s.bulk,
+                filter = s.filter,
+                etag = s.etag,
+                "upstream capabilities discovered"
+            ),
+            None => tracing::warn!(
+                upstream = self.upstream,
+                "the upstream's /ServiceProviderConfig could not be read; assuming it supports \
+                 PATCH, Bulk, filtering and ETags"
+            ),
+        }
+        let outcome = if self.found.is_some() {
+            "read"
+        } else {
+            "unreadable"
+        };
+        metrics::counter!(CAPABILITY_DISCOVERIES_TOTAL, "upstream" => self.upstream.to_string(), "outcome" => outcome)
+            .increment(1);
+    }
+}

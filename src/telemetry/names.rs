@@ -52,6 +52,16 @@ pub const CACHE_EVICTIONS_TOTAL: &str = "scim_gateway_cache_evictions_total";
 pub const CONFIG_RELOADS_TOTAL: &str = "scim_gateway_config_reloads_total";
 /// Open client connections.
 pub const CONNECTIONS_OPEN: &str = "scim_gateway_connections_open";
+/// Counter: requests (and Bulk operations) the gateway emulated for an
+/// upstream that lacks a capability, by `upstream` and `capability`
+/// (`patch`, `bulk`, `filter`, `etag`).
+pub const EMULATED_TOTAL: &str = "scim_gateway_emulated_total";
+/// Counter: emulated PATCHes that found the resource changed between the
+/// read and the write (412) and read it again, by `upstream`.
+pub const EMULATION_CONFLICTS_TOTAL: &str = "scim_gateway_emulation_conflicts_total";
+/// Counter: looks at an upstream's `/ServiceProviderConfig`, by `upstream`
+/// and `outcome` (`read`, `unreadable`).
+pub const CAPABILITY_DISCOVERIES_TOTAL: &str = "scim_gateway_capability_discoveries_total";
 
 /// Registers descriptions and units.
 pub fn describe() {

@@ -5,6 +5,7 @@
 //! or broken response → 502) with a detail safe for the client; the
 //! internal cause (addresses, transport errors) goes to the logs only.
 pub mod balance;
+pub mod emulate;
 mod headers;
 pub mod oauth;
 pub mod pool;
@@ -151,8 +152,31 @@ pub fn public_base_of(upstream: &Upstream) -> String {
 
 /// Sends the request upstream and reads the whole response (bounded by
 /// `max_response_body` bytes, the upstream's request timeout and the
-/// request's deadline).
+/// request's deadline), emulating what the upstream cannot do (PATCH,
+/// Bulk, filtering, ETags: see [`emulate`]).
 pub async fn forward(
+    upstream: &Upstream,
+    req: UpstreamRequest,
+    max_response_body: usize,
+    deadline: Deadline,
+) -> Result<Response<Bytes>, GatewayError> {
+    // A SCIM 1.1 upstream gets 1.1 bodies from its own stage, which does
+    // its own PATCH emulation (`stack::scim11_stage`): nothing to emulate.
+    if upstream.protocol == crate::snapshot::UpstreamProtocol::Scim11 {
+        return send(upstream, req, max_response_body, deadline).await;
+    }
+    let ctx = emulate::Context {
+        upstream: &upstream.name,
+        emulation: &upstream.emulation,
+        builtin: matches!(upstream.target, UpstreamTarget::Builtin(_)),
+        deadline,
+    };
+    let send = |req| send(upstream, req, max_response_body, deadline);
+    Box::pin(emulate::forward(&ctx, req, &send)).await
+}
+
+/// One call to the upstream, as the request says (no emulation).
+pub async fn send(
     upstream: &Upstream,
     req: UpstreamRequest,
     max_response_body: usize,

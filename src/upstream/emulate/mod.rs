@@ -1,0 +1,334 @@
+//! Capability emulation for legacy upstreams (DESIGN.md, "Where we aim
+//! beyond"): what an upstream cannot do, the gateway does in front of it.
+//!
+//! | capability | when the upstream lacks it, the gateway... | module |
+//! |---|---|---|
+//! | PATCH (RFC 7644 §3.5.2) | GETs the resource, applies the PATCH itself, PUTs the result with `If-Match`; retries on 412 (bounded) | [`patch`] |
+//! | Bulk (§3.7) | runs the operations one by one with `bulkId` resolution and `failOnErrors` | [`bulk`] |
+//! | filtering (§3.4.2.2) | pages through the upstream and evaluates filter, sort and paging itself (bounded) | [`filter`] |
+//! | ETags (§3.14) | derives weak ETags and evaluates `If-Match`/`If-None-Match` itself | [`etag`] |
+//!
+//! What an upstream supports is configured per upstream
+//! (`[upstreams.X.capabilities]`: `true`, `false` or `"auto"`); `"auto"`
+//! reads the upstream's `/ServiceProviderConfig` the first time a request
+//! needs to know, and keeps the answer for a while ([`discover`]).
+//!
+//! Emulation works on upstream-facing requests (after mapping), in the
+//! upstream's own attribute names. Every call it makes goes through the
+//! normal upstream path (credential, timeout, retries, circuit breaker),
+//! within the request's deadline; the limits were admitted once, for the
+//! client's request as a whole. The core is generic over "the upstream"
+//! (an async function from request to response), so it is tested against
+//! in-process fakes.
+pub mod bulk;
+pub mod discover;
+pub mod etag;
+pub mod filter;
+pub mod patch;
+mod schema_less;
+mod settings;
+
+pub use discover::Discovery;
+pub use settings::{EmulationSettings, Support};
+
+use super::{Deadline, UpstreamRequest};
+use crate::error::GatewayError;
+use crate::scim::query::query_pairs;
+use crate::scim::schema::SchemaRegistry;
+use crate::telemetry::events::Emulated;
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
+use http::{HeaderValue, Method, Response, StatusCode};
+use std::future::Future;
+use std::sync::OnceLock;
+
+/// The SCIM media type (RFC 7644 §8.1).
+const SCIM_JSON: &str = "application/scim+json";
+
+/// An upstream's emulation: its settings and what was discovered about it
+/// (one per compiled upstream: a reload starts afresh).
+#[derive(Debug, Default)]
+pub struct Emulation {
+    pub settings: EmulationSettings,
+    pub discovery: Discovery,
+}
+
+/// The capabilities, as known for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Supported {
+    pub patch: bool,
+    pub bulk: bool,
+    pub filter: bool,
+    pub etag: bool,
+}
+
+/// One capability.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capability {
+    Patch,
+    Bulk,
+    Filter,
+    Etag,
+}
+
+/// What the emulation of one request needs to know.
+pub struct Context<'a> {
+    pub upstream: &'a str,
+    pub emulation: &'a Emulation,
+    /// The in-process store supports everything: `"auto"` needs no look.
+    pub builtin: bool,
+    pub deadline: Deadline,
+}
+
+// === impl Capability ===
+
+impl Capability {
+    /// The metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Capability::Patch => "patch",
+            Capability::Bulk => "bulk",
+            Capability::Filter => "filter",
+            Capability::Etag => "etag",
+        }
+    }
+}
+
+impl Supported {
+    pub const ALL: Supported = Supported {
+        patch: true,
+        bulk: true,
+        filter: true,
+        etag: true,
+    };
+
+    fn get(self, c: Capability) -> bool {
+        match c {
+            Capability::Patch => self.patch,
+            Capability::Bulk => self.bulk,
+            Capability::Filter => self.filter,
+            Capability::Etag => self.etag,
+        }
+    }
+}
+
+// === impl Context ===
+
+impl Context<'_> {
+    /// Whether the upstream supports `c`: as configured, or (for
+    /// `"auto"`) as its `/ServiceProviderConfig` says.
+    pub async fn supports<S, F>(&self, c: Capability, req: &UpstreamRequest, send: &S) -> bool
+    where
+        S: Fn(UpstreamRequest) -> F,
+        F: Future<Output = Result<Response<Bytes>, GatewayError>>,
+    {
+        match self.emulation.settings.get(c) {
+            Support::Yes => true,
+            Support::No => false,
+            Support::Auto if self.builtin => true,
+            Support::Auto => self
+                .emulation
+                .discovery
+                .supported(self, req, send)
+                .await
+                .get(c),
+        }
+    }
+
+    fn emulated(&self, c: Capability) {
+        Emulated {
+            upstream: self.upstream,
+            capability: c.as_str(),
+        }
+        .emit();
+    }
+}
+
+/// Sends `req` upstream through `send`, emulating what the upstream
+/// lacks. The one entry point: [`super::forward`] calls it.
+pub async fn forward<S, F>(
+    ctx: &Context<'_>,
+    req: UpstreamRequest,
+    send: &S,
+) -> Result<Response<Bytes>, GatewayError>
+where
+    S: Fn(UpstreamRequest) -> F,
+    F: Future<Output = Result<Response<Bytes>, GatewayError>>,
+{
+    let segments = segments(&req.path);
+    let is = |s: Option<&&str>, name: &str| s.is_some_and(|s| s.eq_ignore_ascii_case(name));
+    match (&req.method, segments.as_slice()) {
+        (&Method::POST, [s]) if s.eq_ignore_ascii_case("Bulk") => {
+            if ctx.supports(Capability::Bulk, &req, send).await {
+                return send(req).await;
+            }
+            ctx.emulated(Capability::Bulk);
+            bulk::run(ctx, req, send).await
+        }
+        (&Method::GET, [s]) if s.eq_ignore_ascii_case("ServiceProviderConfig") => {
+            discover::serve_config(ctx, req, send).await
+        }
+        (&Method::GET, [kind]) if !is_discovery(kind) && has_filter(req.query.as_deref()) => {
+            filter::list(ctx, req, send).await
+        }
+        (&Method::POST, [kind, s]) if is(Some(s), ".search") && !is_discovery(kind) => {
+            filter::list(ctx, req, send).await
+        }
+        _ => single(ctx, req, send).await,
+    }
+}
+
+/// A request on one resource (or anything else that needs no Bulk or list
+/// emulation): PATCH and ETag emulation. Bulk operations come here too.
+pub async fn single<S, F>(
+    ctx: &Context<'_>,
+    req: UpstreamRequest,
+    send: &S,
+) -> Result<Response<Bytes>, GatewayError>
+where
+    S: Fn(UpstreamRequest) -> F,
+    F: Future<Output = Result<Response<Bytes>, GatewayError>>,
+{
+    let segments = segments(&req.path);
+    let resource = matches!(segments.as_slice(), [kind, _] if !is_discovery(kind));
+    let conditional = req.headers.contains_key(IF_MATCH) || req.headers.contains_key(IF_NONE_MATCH);
+    if req.method == Method::PATCH && resource {
+        // `"auto"` with nothing discovered yet: the PATCH itself is the
+        // cheapest question (a 405 or 501 answers it), so no extra call.
+        let patch_known = match ctx.emulation.settings.patch {
+            Support::Yes => Some(true),
+            Support::No => Some(false),
+            Support::Auto if ctx.builtin => Some(true),
+            Support::Auto => ctx.emulation.discovery.peek().map(|s| s.patch),
+        };
+        if patch_known == Some(false) {
+            ctx.emulated(Capability::Patch);
+            return patch::run(ctx, req, send).await;
+        }
+        if conditional && !ctx.supports(Capability::Etag, &req, send).await {
+            ctx.emulated(Capability::Etag);
+            return etag::conditional(ctx, req, send).await;
+        }
+        // An upstream that claims PATCH and then refuses the method is
+        // emulated all the same (and remembered).
+        let response = send(req.clone_request()).await?;
+        if !matches!(response.status().as_u16(), 405 | 501) {
+            return Ok(etag::derive(ctx, response, true));
+        }
+        ctx.emulation
+            .discovery
+            .learn_unsupported(Capability::Patch, ctx.emulation.settings.discovery_ttl);
+        ctx.emulated(Capability::Patch);
+        return patch::run(ctx, req, send).await;
+    }
+    if resource && conditional && !ctx.supports(Capability::Etag, &req, send).await {
+        ctx.emulated(Capability::Etag);
+        return etag::conditional(ctx, req, send).await;
+    }
+    let single_resource =
+        resource || (req.method == Method::POST && segments.len() == 1 && !is_special(&segments));
+    let response = send(req).await?;
+    Ok(etag::derive(ctx, response, single_resource))
+}
+
+// === helpers shared by the emulations ===
+
+impl UpstreamRequest {
+    /// A copy of this request (the body is shared, not copied).
+    pub fn clone_request(&self) -> UpstreamRequest {
+        self.derive(
+            self.method.clone(),
+            &self.path,
+            self.query.clone(),
+            self.body.clone(),
+        )
+    }
+
+    /// Another call on behalf of this request: same client context and
+    /// headers, minus the preconditions (the emulation sets its own) and the
+    /// content type (set for a non-empty body).
+    pub fn derive(
+        &self,
+        method: Method,
+        path: &str,
+        query: Option<String>,
+        body: Bytes,
+    ) -> UpstreamRequest {
+        let mut headers = self.headers.clone();
+        let keep_preconditions = method == self.method && path == self.path;
+        if !keep_preconditions {
+            headers.remove(IF_MATCH);
+            headers.remove(IF_NONE_MATCH);
+        }
+        headers.remove(CONTENT_LENGTH);
+        if body.is_empty() {
+            headers.remove(CONTENT_TYPE);
+        } else if !headers.contains_key(CONTENT_TYPE) || !keep_preconditions {
+            headers.insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+        }
+        UpstreamRequest {
+            method,
+            path: path.to_string(),
+            query,
+            headers,
+            body,
+            request_id: self.request_id.clone(),
+            client_ip: self.client_ip,
+            client_proto: self.client_proto,
+            client_host: self.client_host.clone(),
+            public_base: self.public_base.clone(),
+        }
+    }
+}
+
+/// The built-in schemas: emulation reads upstream-facing resources, whose
+/// attribute names are mostly those of RFC 7643 (others are handled
+/// schema-lessly, see [`schema_less`]).
+fn registry() -> &'static SchemaRegistry {
+    static REGISTRY: OnceLock<SchemaRegistry> = OnceLock::new();
+    REGISTRY.get_or_init(SchemaRegistry::builtin)
+}
+
+/// The non-empty segments of a SCIM path.
+fn segments(path: &str) -> Vec<&str> {
+    path.split('/').filter(|s| !s.is_empty()).collect()
+}
+
+fn is_discovery(segment: &str) -> bool {
+    ["ServiceProviderConfig", "Schemas", "ResourceTypes", "Bulk"]
+        .iter()
+        .any(|s| s.eq_ignore_ascii_case(segment))
+}
+
+fn is_special(segments: &[&str]) -> bool {
+    segments.iter().any(|s| {
+        is_discovery(s) || s.eq_ignore_ascii_case(".search") || s.eq_ignore_ascii_case("Me")
+    })
+}
+
+fn has_filter(query: Option<&str>) -> bool {
+    query.is_some_and(|q| {
+        query_pairs(q)
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("filter") && !v.trim().is_empty())
+    })
+}
+
+/// The JSON body of a response, if it has one.
+fn json_of(response: &Response<Bytes>) -> Option<serde_json::Value> {
+    serde_json::from_slice(response.body()).ok()
+}
+
+/// A SCIM JSON response made at the gateway.
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response<Bytes> {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    let mut response = Response::new(Bytes::from(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
+    response
+}
+
+#[cfg(test)]
+mod tests;
