@@ -6,13 +6,19 @@ use crate::support::gateway::{token_for, TestGateway};
 use std::time::{Duration, Instant};
 
 fn gateway(up: &FaultyUpstream, resilience: &str) -> TestGateway {
+    gateway_named(up, "faulty", resilience)
+}
+
+/// `name`: the upstream's name, unique where a test reads its counters
+/// (the metrics recorder is shared by every test in the process).
+fn gateway_named(up: &FaultyUpstream, name: &str, resilience: &str) -> TestGateway {
     TestGateway::builder()
         .http(
-            "faulty",
+            name,
             &up.url(),
-            &format!("request_timeout = \"5s\"\n[upstreams.faulty.resilience]\n{resilience}"),
+            &format!("request_timeout = \"5s\"\n[upstreams.{name}.resilience]\n{resilience}"),
         )
-        .tenant("acme", &["acme.localhost"], "faulty")
+        .tenant("acme", &["acme.localhost"], name)
         .spawn()
 }
 
@@ -67,7 +73,11 @@ async fn idempotent_requests_are_retried_through_transient_faults() {
 #[tokio::test]
 async fn the_upstreams_retry_after_is_honoured_up_to_the_cap() {
     let up = FaultyUpstream::spawn();
-    let gw = gateway(&up, "retry_after_cap = \"2s\"\nretry_budget = 1.0\n");
+    let gw = gateway_named(
+        &up,
+        "throttling",
+        "retry_after_cap = \"2s\"\nretry_budget = 1.0\n",
+    );
     up.script(&[Fault::TooMany(1)]);
     let started = Instant::now();
     assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 200);
@@ -92,7 +102,7 @@ async fn the_upstreams_retry_after_is_honoured_up_to_the_cap() {
         .unwrap();
     let line = metrics
         .lines()
-        .find(|l| l.starts_with("scim_gateway_upstream_throttled_total{"))
+        .find(|l| l.starts_with("scim_gateway_upstream_throttled_total{upstream=\"throttling\"}"))
         .unwrap_or_else(|| panic!("no throttled counter:\n{metrics}"));
     assert!(line.ends_with(" 2"), "{line}");
 }
