@@ -9,7 +9,7 @@ async fn hits_spare_the_upstream_and_writes_invalidate() {
     let cached = "[tenants.cache]\nttl = \"30s\"\n";
     let gw = TestGateway::builder()
         .http("echo", &echo.url(), "")
-        .tenant_with("acme", &["acme.localhost"], "echo", cached)
+        .tenant_with("cachet", &["cachet.localhost"], "echo", cached)
         .tenant_with("globex", &["globex.localhost"], "echo", cached)
         .spawn();
     let client = gw.client();
@@ -23,39 +23,39 @@ async fn hits_spare_the_upstream_and_writes_invalidate() {
     };
     let get = |host, tenant, path| send(reqwest::Method::GET, host, tenant, path);
 
-    let first = get("acme.localhost", "acme", "/Users/echo").await;
+    let first = get("cachet.localhost", "cachet", "/Users/echo").await;
     assert_eq!(first.status(), 200);
     assert!(first.headers().get("x-cache").is_none());
     let first_body = first.text().await.unwrap();
-    let second = get("acme.localhost", "acme", "/Users/echo").await;
+    let second = get("cachet.localhost", "cachet", "/Users/echo").await;
     assert_eq!(second.headers()["x-cache"], "hit");
     assert_eq!(second.text().await.unwrap(), first_body, "the same answer");
     assert_eq!(echo.hits(), 1, "the hit spared the upstream");
 
-    // Another tenant never gets acme's entry.
+    // Another tenant never gets cachet's entry.
     let other = get("globex.localhost", "globex", "/Users/echo").await;
     assert!(other.headers().get("x-cache").is_none());
     assert_eq!(echo.hits(), 2);
 
-    // A write through acme makes acme's cached Users stale.
+    // A write through cachet makes cachet's cached Users stale.
     let patched = send(
         reqwest::Method::PATCH,
-        "acme.localhost",
-        "acme",
+        "cachet.localhost",
+        "cachet",
         "/Users/echo",
     )
     .await;
     assert_eq!(patched.status(), 200);
     assert_eq!(echo.hits(), 3);
-    let after = get("acme.localhost", "acme", "/Users/echo").await;
+    let after = get("cachet.localhost", "cachet", "/Users/echo").await;
     assert!(after.headers().get("x-cache").is_none(), "invalidated");
     assert_eq!(echo.hits(), 4);
-    // globex's entry was not touched by acme's write.
+    // globex's entry was not touched by cachet's write.
     let other = get("globex.localhost", "globex", "/Users/echo").await;
     assert_eq!(other.headers()["x-cache"], "hit");
 
     // Discovery is the gateway's own answer: it never reaches the upstream.
-    let schemas = get("acme.localhost", "acme", "/Schemas").await;
+    let schemas = get("cachet.localhost", "cachet", "/Schemas").await;
     assert_eq!(schemas.status(), 200);
     assert!(schemas.headers().get("x-cache").is_none());
     assert_eq!(echo.hits(), 4);
@@ -69,7 +69,7 @@ async fn hits_spare_the_upstream_and_writes_invalidate() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("scim_gateway_cache_requests_total{tenant=\"acme\",result=\"hit\"} 1"),
+        metrics.contains("scim_gateway_cache_requests_total{tenant=\"cachet\",result=\"hit\"} 1"),
         "{metrics}"
     );
 }

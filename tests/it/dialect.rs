@@ -19,14 +19,14 @@ async fn entra_quirks_reach_the_upstream_canonical_and_shadow_only_reports() {
     let gw = TestGateway::builder()
         .http("echo", &echo.url(), "")
         .tenant_with(
-            "acme",
-            &["acme.localhost"],
+            "dialecta",
+            &["dialecta.localhost"],
             "echo",
             "[tenants.dialect]\nprofile = \"entra\"\n",
         )
         .tenant_with(
-            "globex",
-            &["globex.localhost"],
+            "dialectg",
+            &["dialectg.localhost"],
             "echo",
             // Without validation: the gateway would refuse the uncorrected
             // string boolean itself.
@@ -47,8 +47,8 @@ async fn entra_quirks_reach_the_upstream_canonical_and_shadow_only_reports() {
     // Doubled "Bearer Bearer" is accepted; the flag is stripped; the
     // operation arrives canonical.
     let resp = patch(
-        "acme.localhost",
-        format!("Bearer Bearer {}", token_for("acme")),
+        "dialecta.localhost",
+        format!("Bearer Bearer {}", token_for("dialecta")),
     )
     .await
     .unwrap();
@@ -66,8 +66,8 @@ async fn entra_quirks_reach_the_upstream_canonical_and_shadow_only_reports() {
 
     // Shadow: the upstream gets the request as sent; the rules are counted.
     let resp = patch(
-        "globex.localhost",
-        format!("Bearer {}", token_for("globex")),
+        "dialectg.localhost",
+        format!("Bearer {}", token_for("dialectg")),
     )
     .await
     .unwrap();
@@ -83,8 +83,8 @@ async fn entra_quirks_reach_the_upstream_canonical_and_shadow_only_reports() {
         .await
         .unwrap();
     for needle in [
-        "scim_gateway_dialect_rules_total{tenant=\"acme\",rule=\"op_case\",mode=\"applied\"} 1",
-        "scim_gateway_dialect_rules_total{tenant=\"globex\",rule=\"string_booleans\",mode=\"shadow\"} 1",
+        "scim_gateway_dialect_rules_total{tenant=\"dialecta\",rule=\"op_case\",mode=\"applied\"} 1",
+        "scim_gateway_dialect_rules_total{tenant=\"dialectg\",rule=\"string_booleans\",mode=\"shadow\"} 1",
     ] {
         assert!(metrics.contains(needle), "{needle}\n{metrics}");
     }

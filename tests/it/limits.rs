@@ -11,8 +11,8 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
     let gw = TestGateway::builder()
         .http("echo", &echo.url(), "")
         .tenant_with(
-            "acme",
-            &["acme.localhost"],
+            "ratey",
+            &["ratey.localhost"],
             "echo",
             "[tenants.limits]\nrate = 1\nburst = 2\n",
         )
@@ -31,9 +31,9 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
                 .unwrap()
         }
     };
-    assert_eq!(get("acme.localhost", "acme").await.status(), 200);
-    assert_eq!(get("acme.localhost", "acme").await.status(), 200);
-    let refused = get("acme.localhost", "acme").await;
+    assert_eq!(get("ratey.localhost", "ratey").await.status(), 200);
+    assert_eq!(get("ratey.localhost", "ratey").await.status(), 200);
+    let refused = get("ratey.localhost", "ratey").await;
     assert_eq!(refused.status(), 429);
     assert_eq!(refused.headers()["retry-after"], "1");
     let body: serde_json::Value = refused.json().await.unwrap();
@@ -43,13 +43,13 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
         2,
         "the refused request never reached the upstream"
     );
-    // Another tenant is not limited by acme's budget.
+    // Another tenant is not limited by ratey's budget.
     for _ in 0..5 {
         assert_eq!(get("globex.localhost", "globex").await.status(), 200);
     }
-    // After the wait, acme may go on.
+    // After the wait, ratey may go on.
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    assert_eq!(get("acme.localhost", "acme").await.status(), 200);
+    assert_eq!(get("ratey.localhost", "ratey").await.status(), 200);
     let metrics = client
         .get(gw.admin_url("/metrics"))
         .send()
@@ -59,7 +59,7 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
         .await
         .unwrap();
     assert!(
-        metrics.contains("scim_gateway_limited_total{tenant=\"acme\",kind=\"tenant_rate\"} 1"),
+        metrics.contains("scim_gateway_limited_total{tenant=\"ratey\",kind=\"tenant_rate\"} 1"),
         "{metrics}"
     );
 }
