@@ -75,6 +75,10 @@ struct Trace<'s> {
     bulk: Option<(u64, u64)>,
     /// A write to audit (only while a journal is open).
     write: Option<audit_stage::WriteTrace>,
+    /// The resource's write turn, held until the write is journaled: the
+    /// outbox then has one resource's events in the order the upstream
+    /// applied the writes.
+    turn: Option<crate::limit::ordering::Turn>,
 }
 
 impl Gateway {
@@ -146,6 +150,8 @@ impl Gateway {
             )
             .await;
         }
+        // The next write of the resource may go.
+        drop(trace.turn.take());
         if let Some(v) = request_id_value {
             response.headers_mut().insert(X_REQUEST_ID.clone(), v);
         }
@@ -445,7 +451,7 @@ where
         audit_stage::refuse_writes(journal)?;
     }
     // Writes to one resource go one at a time (held until the answer).
-    let _turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
+    trace.turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
         None => None,
         Some(key) => Some(
             tokio::time::timeout_at(deadline.at, gateway.write_order.turn_shared(key, snapshot))
