@@ -342,3 +342,72 @@ async fn okta_event_hooks_are_verified_authenticated_and_journaled() {
         .unwrap();
     assert_eq!(none.status(), 404);
 }
+
+#[tokio::test]
+async fn writes_are_refused_once_the_audit_log_cannot_be_written() {
+    let gw = TestGateway::builder()
+        .builtin("store")
+        .raw_upstream("[audit]\nmax_file_bytes = 4096\n")
+        .tenant("failing", &["failing.localhost"], "store")
+        .spawn();
+    let user = |n: usize| json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": format!("u{n}")});
+    let post = |n: usize| {
+        send(
+            &gw,
+            "failing.localhost",
+            "failing",
+            reqwest::Method::POST,
+            "/Users",
+            Some(user(n)),
+            "req",
+        )
+    };
+    assert_eq!(post(0).await.status(), 201);
+    // The directory disappears: the next rotation cannot create its file.
+    std::fs::remove_dir_all(gw.dir.join("audit")).unwrap();
+    let mut statuses = Vec::new();
+    for n in 1..40 {
+        let resp = post(n).await;
+        let status = resp.status().as_u16();
+        if status == 503 {
+            let body: Value = resp.json().await.unwrap();
+            assert!(body["detail"].as_str().unwrap().contains("audit"), "{body}");
+        }
+        statuses.push(status);
+    }
+    let first_refusal = statuses.iter().position(|s| *s == 503).expect("a 503");
+    assert!(
+        statuses[first_refusal..].iter().all(|s| *s == 503),
+        "every write after the failure refused: {statuses:?}"
+    );
+    // Refused before the backend: it holds the audited users and the one
+    // whose record failed (answered 503 after the backend applied it).
+    let list: Value = gw
+        .client()
+        .get(format!("{}/Users", gw.base("failing.localhost")))
+        .bearer_auth(token_for("failing"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        list["totalResults"].as_u64().unwrap(),
+        first_refusal as u64 + 2,
+        "{statuses:?}"
+    );
+    let metrics = gw
+        .client()
+        .get(gw.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("scim_gateway_audit_unacknowledged_total{tenant=\"failing\"} 1"),
+        "{metrics}"
+    );
+}
