@@ -246,12 +246,6 @@ where
     if routed.hook {
         return hook_stage::okta(snapshot, gateway, tenant, req, conn, request_id, deadline).await;
     }
-    if gateway.journal.is_some() && audit_stage::is_write(req.method(), &routed.scim_path) {
-        trace.write = Some(audit_stage::WriteTrace {
-            path: routed.scim_path.clone(),
-            body: Bytes::new(),
-        });
-    }
     let segment = first_segment(&routed.scim_path);
     let label = resource_type_label(segment);
     trace.resource_type = Some(label);
@@ -302,6 +296,14 @@ where
     let authorized = authz::authorize(&tenant.grants, &principal, req.method(), &routed.scim_path);
     let credential = principal.credential.clone();
     trace.principal = Some(principal);
+    // From here on a write is audited, whatever its outcome (a failed
+    // authentication is audited as such).
+    if gateway.journal.is_some() && audit_stage::is_write(req.method(), &routed.scim_path) {
+        trace.write = Some(audit_stage::WriteTrace {
+            path: routed.scim_path.clone(),
+            body: Bytes::new(),
+        });
+    }
     authorized?;
 
     // The tenant's limits, and its principal's: after authentication, so

@@ -105,16 +105,18 @@ pub(super) async fn journal(
         reason,
     };
     let request: Option<Value> = serde_json::from_slice(&write.body).ok();
-    let success = parts.status.is_success();
-    let answer: Option<Value> = if success {
-        serde_json::from_slice(&body).ok()
-    } else {
-        None
-    };
     let bulk = write
         .path
         .trim_end_matches('/')
         .eq_ignore_ascii_case("/Bulk");
+    // The answer is read for events, a created resource's id, and Bulk.
+    let read_answer =
+        parts.status.is_success() && (tenant.journal.events || bulk || *method == Method::POST);
+    let answer: Option<Value> = if read_answer {
+        serde_json::from_slice(&body).ok()
+    } else {
+        None
+    };
     let mut entries = match &answer {
         Some(answer) if bulk => bulk_entries(&ctx, request.as_ref(), answer),
         _ => Vec::new(),
@@ -294,11 +296,11 @@ fn fill_attributes(
     record.values = allowed_values(method, body, &ctx.tenant.journal.audit_values);
 }
 
-/// 401s, client-certificate refusals and the damper's 429s.
+/// 401s and client-certificate refusals. (The damper's 429s are not
+/// authentication attempts, and recording each would let a flood of them
+/// fill the disk: they are counted in `scim_gateway_auth_failures_total`.)
 fn is_auth_failure(status: u16, reason: Option<&str>) -> bool {
-    status == 401
-        || reason == Some("too_many_failures")
-        || (status == 403 && reason.is_some_and(|r| r.starts_with("client_certificate")))
+    status == 401 || (status == 403 && reason.is_some_and(|r| r.starts_with("client_certificate")))
 }
 
 /// The journal's answer, bounded.
@@ -354,7 +356,7 @@ mod tests {
     #[test]
     fn auth_failures_are_told_from_refused_writes() {
         assert!(is_auth_failure(401, Some("invalid_token")));
-        assert!(is_auth_failure(429, Some("too_many_failures")));
+        assert!(!is_auth_failure(429, Some("too_many_failures")));
         assert!(is_auth_failure(403, Some("client_certificate_required")));
         assert!(!is_auth_failure(403, Some("forbidden")));
         assert!(!is_auth_failure(429, Some("rate_limited")));
