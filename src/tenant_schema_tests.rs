@@ -74,8 +74,8 @@ async fn auto_means_emulation_may_answer_except_in_front_of_the_store() {
 
 #[tokio::test]
 async fn a_mapping_table_that_emulates_bounds_filter_results() {
-    let table = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/mapping/store-dept-codes.toml");
+    let table =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping/store-dept-codes.toml");
     let extra = format!("[tenants.schema]\nmapping = \"{}\"\n", table.display());
     let s = compile(
         "[upstreams.store]\nkind = \"builtin\"\n\

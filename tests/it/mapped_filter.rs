@@ -19,15 +19,26 @@ fn gateway() -> TestGateway {
     let strict = strict_dir.join("strict.toml");
     let text = std::fs::read_to_string(&table).unwrap();
     std::fs::write(&strict, text.replace("emulate = true", "emulate = false")).unwrap();
-    let schema = |path: &std::path::Path| format!("[tenants.schema]\nmapping = \"{}\"\n", path.display());
+    let schema =
+        |path: &std::path::Path| format!("[tenants.schema]\nmapping = \"{}\"\n", path.display());
     TestGateway::builder()
         .raw_upstream(
             "[upstreams.deptstore]\nkind = \"builtin\"\n\
              [upstreams.deptstore.capabilities]\nbulk = false\nbulk_max_operations = 5\n\
              filter_page_size = 7\nfilter_max_pages = 5\nfilter_max_results = 8\n",
         )
-        .tenant_with("mapfilt", &["mapfilt.localhost"], "deptstore", &schema(&table))
-        .tenant_with("mapstrict", &["mapstrict.localhost"], "deptstore", &schema(&strict))
+        .tenant_with(
+            "mapfilt",
+            &["mapfilt.localhost"],
+            "deptstore",
+            &schema(&table),
+        )
+        .tenant_with(
+            "mapstrict",
+            &["mapstrict.localhost"],
+            "deptstore",
+            &schema(&strict),
+        )
         .spawn()
 }
 
@@ -90,12 +101,20 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
         .json()
         .await
         .unwrap();
-    assert_eq!(held["Resources"][0][ENTERPRISE]["department"], "Engineering", "{held}");
+    assert_eq!(
+        held["Resources"][0][ENTERPRISE]["department"], "Engineering",
+        "{held}"
+    );
 
     // `co` cannot go through the code map: the gateway filters. Engineering
     // is n % 3 == 1: users 1, 4, ..., 28.
     let filter = format!("{DEPT} co \"ngin\"");
-    let (status, all) = list(&gw, "mapfilt", &[("filter", &filter), ("sortBy", "userName")]).await;
+    let (status, all) = list(
+        &gw,
+        "mapfilt",
+        &[("filter", &filter), ("sortBy", "userName")],
+    )
+    .await;
     assert_eq!(status, 200, "{all}");
     assert_eq!(all["totalResults"], json!(10), "{all}");
     // filter_max_results = 8 caps a response.
@@ -126,7 +145,10 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     assert_eq!(page["startIndex"], json!(3));
     assert_eq!(user_names(&page), ["user22", "user19", "user16", "user13"]);
     let first = &page["Resources"][0];
-    assert!(first.get("name").is_none() && first.get("active").is_none(), "{first}");
+    assert!(
+        first.get("name").is_none() && first.get("active").is_none(),
+        "{first}"
+    );
     assert_eq!(first[ENTERPRISE]["department"], "Engineering");
 
     // A search with a conjunction: the mappable half narrows upstream, the
@@ -157,7 +179,10 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     let (status, refused) = list(&gw, "mapstrict", &[("filter", &filter)]).await;
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["scimType"], "invalidFilter");
-    assert!(refused["detail"].as_str().unwrap().contains(DEPT), "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains(DEPT),
+        "{refused}"
+    );
 
     // Counted as its own kind of emulation.
     let metrics = gw
@@ -183,7 +208,10 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     // filters the gateway may evaluate: 8 results).
     let spc: Value = gw
         .client()
-        .get(format!("{}/ServiceProviderConfig", gw.base("mapfilt.localhost")))
+        .get(format!(
+            "{}/ServiceProviderConfig",
+            gw.base("mapfilt.localhost")
+        ))
         .bearer_auth(token_for("mapfilt"))
         .send()
         .await
@@ -205,7 +233,10 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     assert_eq!(status, 400, "{too_many}");
     assert_eq!(too_many["scimType"], "tooMany");
     let detail = too_many["detail"].as_str().unwrap();
-    assert!(detail.contains("filter_max_pages") && detail.contains(DEPT), "{detail}");
+    assert!(
+        detail.contains("filter_max_pages") && detail.contains(DEPT),
+        "{detail}"
+    );
     // A filter the backend can run is not bounded by the emulation.
     let eq = format!("{DEPT} eq \"Engineering\"");
     let (status, native) = list(&gw, "mapfilt", &[("filter", &eq)]).await;

@@ -221,7 +221,11 @@ pub async fn list(
 
 /// The ListResponse: upstream resources mapped to the tenant's schema,
 /// then filtered, sorted, paged and projected in the tenant's names.
-pub fn answer(plan: &EmulatedList<'_>, upstream_resources: Vec<Value>, max_results: usize) -> Value {
+pub fn answer(
+    plan: &EmulatedList<'_>,
+    upstream_resources: Vec<Value>,
+    max_results: usize,
+) -> Value {
     let tenant: Vec<Value> = upstream_resources
         .into_iter()
         .map(|r| plan.mapping.into_tenant(r))
@@ -245,9 +249,7 @@ fn upstream_filters(ctx: &Context<'_>, upstream: &Upstream) -> bool {
     match ctx.emulation.settings.filter {
         Support::Yes => true,
         Support::No => false,
-        Support::Auto => {
-            ctx.builtin || ctx.emulation.discovery.peek().is_some_and(|s| s.filter)
-        }
+        Support::Auto => ctx.builtin || ctx.emulation.discovery.peek().is_some_and(|s| s.filter),
     }
 }
 

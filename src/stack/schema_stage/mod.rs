@@ -72,7 +72,7 @@ pub struct Inbound<'t> {
     /// A list whose filter the gateway evaluates itself (the mapping
     /// cannot send it upstream): answer with [`emulated_filter::list`]
     /// instead of forwarding.
-    pub emulated: Option<EmulatedList<'t>>,
+    pub emulated: Option<Box<EmulatedList<'t>>>,
 }
 
 /// The outcome of the stage.
@@ -233,7 +233,7 @@ fn emulate<'t>(out: &mut Inbound<'t>, plan: EmulatedList<'t>) {
     out.query = None;
     out.body = Bytes::new();
     out.shape = Shape::Opaque;
-    out.emulated = Some(plan);
+    out.emulated = Some(Box::new(plan));
 }
 
 fn list_shape(table: Option<&CompiledMapping>) -> Shape {

@@ -449,20 +449,45 @@ fn a_filter_the_mapping_cannot_send_is_emulated_or_refused() {
         encode_component(&format!("{DEPT} co \"ngin\""))
     );
     let emulating = dept_codes(true);
-    let i = forwarded(run(&emulating, Method::GET, "/Users", Some(&query), Value::Null));
+    let i = forwarded(run(
+        &emulating,
+        Method::GET,
+        "/Users",
+        Some(&query),
+        Value::Null,
+    ));
     assert!(i.emulated.is_some());
     assert_eq!(i.query, None, "nothing of the query goes upstream");
-    assert_eq!(i.shape, Shape::Opaque, "the answer is in the tenant's schema");
+    assert_eq!(
+        i.shape,
+        Shape::Opaque,
+        "the answer is in the tenant's schema"
+    );
     let search = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
         "filter": format!("{DEPT} co \"ngin\"")
     });
-    let i = forwarded(run(&emulating, Method::POST, "/Users/.search", None, search.clone()));
+    let i = forwarded(run(
+        &emulating,
+        Method::POST,
+        "/Users/.search",
+        None,
+        search.clone(),
+    ));
     assert!(i.emulated.is_some());
     assert!(i.body.is_empty());
     // A mappable filter still goes upstream, mapped.
-    let eq = format!("filter={}", encode_component(&format!("{DEPT} eq \"Sales\"")));
-    let i = forwarded(run(&emulating, Method::GET, "/Users", Some(&eq), Value::Null));
+    let eq = format!(
+        "filter={}",
+        encode_component(&format!("{DEPT} eq \"Sales\""))
+    );
+    let i = forwarded(run(
+        &emulating,
+        Method::GET,
+        "/Users",
+        Some(&eq),
+        Value::Null,
+    ));
     assert!(i.emulated.is_none());
     assert_eq!(i.query.as_deref(), Some("filter=title%20eq%20%22S01%22"));
     // At the root: a clear 400 pointing to the per-type search.

@@ -45,7 +45,10 @@ fn only_filters_the_mapping_cannot_send_are_planned() {
         assert!(p.narrow.is_none());
     });
     // `eq` through a value map is sent upstream as it is.
-    with_plan(&q(&format!("{DEPT} eq \"Sales\"")), |p| assert!(p.is_none()));
+    with_plan(
+        &q(&format!("{DEPT} eq \"Sales\"")),
+        |p| assert!(p.is_none()),
+    );
     with_plan("count=3", |p| assert!(p.is_none()));
     with_plan(&q("userName sw \"u\""), |p| assert!(p.is_none()));
     // A dropped attribute has no upstream equivalent either.
