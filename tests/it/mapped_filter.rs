@@ -43,9 +43,8 @@ fn gateway() -> TestGateway {
 }
 
 /// User `n` (1-based): departments in turn, every other one active.
-async fn create_user(gw: &TestGateway, n: usize) {
-    let resp = gw
-        .client()
+async fn create_user(gw: &TestGateway, client: &reqwest::Client, n: usize) {
+    let resp = client
         .post(format!("{}/Users", gw.base("mapfilt.localhost")))
         .bearer_auth(token_for("mapfilt"))
         .header("content-type", "application/scim+json")
@@ -62,9 +61,13 @@ async fn create_user(gw: &TestGateway, n: usize) {
     assert_eq!(resp.status(), 201, "{}", resp.text().await.unwrap());
 }
 
-async fn list(gw: &TestGateway, tenant: &str, query: &[(&str, &str)]) -> (u16, Value) {
-    let resp = gw
-        .client()
+async fn list(
+    gw: &TestGateway,
+    client: &reqwest::Client,
+    tenant: &str,
+    query: &[(&str, &str)],
+) -> (u16, Value) {
+    let resp = client
         .get(format!("{}/Users", gw.base(&format!("{tenant}.localhost"))))
         .query(query)
         .bearer_auth(token_for(tenant))
@@ -86,12 +89,12 @@ fn user_names(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     let gw = gateway();
+    let client = gw.client();
     for n in 1..=30 {
-        create_user(&gw, n).await;
+        create_user(&gw, &client, n).await;
     }
     // The backend holds the department as a code in `title`.
-    let held: Value = gw
-        .client()
+    let held: Value = client
         .get(format!("{}/Users", gw.base("mapfilt.localhost")))
         .query(&[("filter", "userName eq \"user01\"")])
         .bearer_auth(token_for("mapfilt"))
@@ -111,6 +114,7 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     let filter = format!("{DEPT} co \"ngin\"");
     let (status, all) = list(
         &gw,
+        &client,
         "mapfilt",
         &[("filter", &filter), ("sortBy", "userName")],
     )
@@ -129,6 +133,7 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     let attributes = format!("userName,{DEPT}");
     let (status, page) = list(
         &gw,
+        &client,
         "mapfilt",
         &[
             ("filter", &filter),
@@ -153,8 +158,7 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
 
     // A search with a conjunction: the mappable half narrows upstream, the
     // whole filter is evaluated here.
-    let search: Value = gw
-        .client()
+    let search: Value = client
         .post(format!("{}/Users/.search", gw.base("mapfilt.localhost")))
         .bearer_auth(token_for("mapfilt"))
         .header("content-type", "application/scim+json")
@@ -176,7 +180,7 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     );
 
     // Without `emulate`: 400 invalidFilter naming the attribute.
-    let (status, refused) = list(&gw, "mapstrict", &[("filter", &filter)]).await;
+    let (status, refused) = list(&gw, &client, "mapstrict", &[("filter", &filter)]).await;
     assert_eq!(status, 400, "{refused}");
     assert_eq!(refused["scimType"], "invalidFilter");
     assert!(
@@ -185,8 +189,7 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     );
 
     // Counted as its own kind of emulation.
-    let metrics = gw
-        .client()
+    let metrics = client
         .get(gw.admin_url("/metrics"))
         .send()
         .await
@@ -206,8 +209,7 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
 
     // Discovery shows the emulation bounds (Bulk emulated: 5 operations;
     // filters the gateway may evaluate: 8 results).
-    let spc: Value = gw
-        .client()
+    let spc: Value = client
         .get(format!(
             "{}/ServiceProviderConfig",
             gw.base("mapfilt.localhost")
@@ -227,9 +229,9 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
 
     // Past filter_max_pages (5) × filter_page_size (7) = 35: tooMany.
     for n in 31..=36 {
-        create_user(&gw, n).await;
+        create_user(&gw, &client, n).await;
     }
-    let (status, too_many) = list(&gw, "mapfilt", &[("filter", &filter)]).await;
+    let (status, too_many) = list(&gw, &client, "mapfilt", &[("filter", &filter)]).await;
     assert_eq!(status, 400, "{too_many}");
     assert_eq!(too_many["scimType"], "tooMany");
     let detail = too_many["detail"].as_str().unwrap();
@@ -239,8 +241,7 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     );
     // A filter the backend can run is not bounded by the emulation.
     let eq = format!("{DEPT} eq \"Engineering\"");
-    let (status, native) = list(&gw, "mapfilt", &[("filter", &eq)]).await;
+    let (status, native) = list(&gw, &client, "mapfilt", &[("filter", &eq)]).await;
     assert_eq!(status, 200, "{native}");
     assert_eq!(native["totalResults"], json!(12), "{native}");
-    gw.stop();
 }
