@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit_events;
 mod balance;
 mod cache;
 mod conformance;
