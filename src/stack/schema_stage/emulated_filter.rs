@@ -32,6 +32,7 @@ use crate::upstream::{Deadline, UpstreamRequest};
 use bytes::Bytes;
 use http::Response;
 use serde_json::Value;
+use std::future::Future;
 
 /// The `capability` label of `scim_gateway_emulated_total` for a filter
 /// evaluated because of the mapping (not because the upstream cannot
@@ -186,6 +187,24 @@ pub async fn list(
             }
         }
     };
+    let narrow = upstream_filters(&ctx, upstream);
+    run(plan, &ctx, &req, narrow, &send).await
+}
+
+/// The emulation against "the upstream" (`send`): generic, so that it is
+/// tested against in-process fakes. `narrow`: the upstream is known to
+/// filter, so the mappable part of the filter may go with each page.
+pub async fn run<S, F>(
+    plan: &EmulatedList<'_>,
+    ctx: &Context<'_>,
+    req: &UpstreamRequest,
+    narrow: bool,
+    send: &S,
+) -> Result<Response<Bytes>, GatewayError>
+where
+    S: Fn(UpstreamRequest) -> F,
+    F: Future<Output = Result<Response<Bytes>, GatewayError>>,
+{
     let endpoint = plan.resource_type.endpoint.trim_start_matches('/');
     let why = format!(
         "the filter names \"{}\", which this tenant's backend cannot filter on",
@@ -194,28 +213,25 @@ pub async fn list(
     let narrow = plan
         .narrow
         .as_ref()
-        .filter(|_| upstream_filters(&ctx, upstream))
+        .filter(|_| narrow)
         .map(ToString::to_string);
     let mut listing = Listing {
         endpoint,
         filter: narrow.as_deref(),
         why: &why,
     };
-    let mut read = read_all(&ctx, &req, &listing, &send).await?;
+    let mut read = read_all(ctx, req, &listing, send).await?;
     if listing.filter.is_some() && matches!(&read, Err(r) if refuses_filter(r)) {
         // It filters, but not this: read everything after all.
         listing.filter = None;
-        read = read_all(&ctx, &req, &listing, &send).await?;
+        read = read_all(ctx, req, &listing, send).await?;
     }
     let upstream_resources = match read {
         Ok(resources) => resources,
         Err(upstream_answer) => return Ok(upstream_answer),
     };
-    let body = answer(
-        plan,
-        upstream_resources,
-        upstream.emulation.settings.filter_max_results,
-    );
+    let max_results = ctx.emulation.settings.filter_max_results;
+    let body = answer(plan, upstream_resources, max_results);
     Ok(json_response(200, &body))
 }
 

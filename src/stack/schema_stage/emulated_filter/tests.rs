@@ -146,3 +146,199 @@ fn a_root_search_needing_the_gateway_points_to_the_type() {
     let fine = Filter::parse("userName eq \"a\"").unwrap();
     assert!(refuse_at_root(&t, &fine).is_ok());
 }
+
+// === `run` against a fake upstream ===
+
+use crate::scim::query::list_response;
+use crate::upstream::emulate::{Discovery, Emulation, EmulationSettings};
+use std::sync::Mutex;
+
+/// A fake upstream collection of `n` users: pages by `startIndex`/`count`;
+/// a `filter` is applied (`refuse`: answered 400 invalidFilter instead);
+/// every query recorded.
+struct Fake {
+    users: Vec<Value>,
+    refuse: bool,
+    queries: Mutex<Vec<String>>,
+}
+
+impl Fake {
+    fn new(n: usize, refuse: bool) -> Fake {
+        Fake {
+            users: (0..n).map(upstream_user).collect(),
+            refuse,
+            queries: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn answer(&self, req: &UpstreamRequest) -> Response<Bytes> {
+        assert_eq!(req.method, http::Method::GET);
+        assert_eq!(req.path, "/Users");
+        assert!(req.body.is_empty());
+        let q = req.query.clone().unwrap_or_default();
+        self.queries.lock().unwrap().push(q.clone());
+        let query = ListQuery::from_query(&q).unwrap();
+        if query.filter.is_some() && self.refuse {
+            let body = json!({"status": "400", "scimType": "invalidFilter", "detail": "no"});
+            return json_response(400, &body);
+        }
+        let registry = SchemaRegistry::builtin();
+        let eval = crate::scim::filter::EvalContext {
+            registry: &registry,
+            resource_type: registry.resource_type("User").unwrap(),
+        };
+        let matching: Vec<&Value> = self
+            .users
+            .iter()
+            .filter(|u| query.filter.as_ref().map_or(true, |f| f.matches(u, &eval)))
+            .collect();
+        let range = query.page_range(matching.len());
+        let page: Vec<Value> = matching[range].iter().map(|v| (*v).clone()).collect();
+        json_response(200, &list_response(matching.len(), query.start_index, page))
+    }
+}
+
+fn request() -> UpstreamRequest {
+    UpstreamRequest {
+        method: http::Method::GET,
+        path: "/Users".into(),
+        query: None,
+        headers: http::HeaderMap::new(),
+        body: Bytes::new(),
+        request_id: "t".into(),
+        client_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        client_proto: "https",
+        client_host: "gw".into(),
+        public_base: None,
+    }
+}
+
+fn emulation(page_size: usize, max_pages: usize) -> Emulation {
+    Emulation {
+        settings: EmulationSettings {
+            filter_page_size: page_size,
+            filter_max_pages: max_pages,
+            ..EmulationSettings::default()
+        },
+        discovery: Discovery::default(),
+    }
+}
+
+fn context(e: &Emulation) -> Context<'_> {
+    Context {
+        upstream: "fake",
+        emulation: e,
+        builtin: false,
+        deadline: Deadline {
+            at: tokio::time::Instant::now() + std::time::Duration::from_secs(10),
+            within: std::time::Duration::from_secs(10),
+        },
+    }
+}
+
+async fn run_on(
+    fake: &Fake,
+    e: &Emulation,
+    filter: &str,
+    narrow: bool,
+) -> Result<Response<Bytes>, GatewayError> {
+    let registry = SchemaRegistry::builtin();
+    let t = table(true);
+    let rt = registry.resource_type("User").unwrap();
+    let q = format!(
+        "filter={}&sortBy=userName",
+        crate::scim::query::encode_component(filter)
+    );
+    let plan = plan_query(&registry, rt, t.resource("User"), Some(&q))
+        .unwrap()
+        .unwrap();
+    let send = |r: UpstreamRequest| async move { Ok(fake.answer(&r)) };
+    run(&plan, &context(e), &request(), narrow, &send).await
+}
+
+fn json_of(r: &Response<Bytes>) -> Value {
+    serde_json::from_slice(r.body()).unwrap()
+}
+
+#[tokio::test]
+async fn the_collection_is_read_page_by_page_without_the_filter() {
+    let fake = Fake::new(10, false);
+    let e = emulation(4, 5);
+    let r = run_on(&fake, &e, &format!("{DEPT} co \"ngin\""), true)
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let list = json_of(&r);
+    // Engineering: users 1, 4, 7.
+    assert_eq!(list["totalResults"], json!(3), "{list}");
+    assert_eq!(list["Resources"][2]["userName"], "user07");
+    assert_eq!(
+        *fake.queries.lock().unwrap(),
+        [
+            "startIndex=1&count=4",
+            "startIndex=5&count=4",
+            "startIndex=9&count=4"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn the_mappable_part_narrows_and_a_refusal_falls_back() {
+    let filter = format!("active eq true and {DEPT} sw \"eng\"");
+    // Narrowed: only active users are read; the whole filter still holds.
+    let fake = Fake::new(12, false);
+    let list = json_of(
+        &run_on(&fake, &emulation(100, 1), &filter, true)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(list["totalResults"], json!(2), "{list}");
+    let names: Vec<&str> = list["Resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["userName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["user04", "user10"]);
+    assert_eq!(
+        *fake.queries.lock().unwrap(),
+        ["startIndex=1&count=100&filter=active%20eq%20true"]
+    );
+    // Not known to filter: no filter goes upstream.
+    let fake = Fake::new(12, false);
+    run_on(&fake, &emulation(100, 1), &filter, false)
+        .await
+        .unwrap();
+    assert_eq!(*fake.queries.lock().unwrap(), ["startIndex=1&count=100"]);
+    // It filters, but refuses this one: read again without.
+    let fake = Fake::new(12, true);
+    let list = json_of(
+        &run_on(&fake, &emulation(100, 1), &filter, true)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(list["totalResults"], json!(2), "{list}");
+    assert_eq!(fake.queries.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn past_the_bounds_the_client_gets_too_many() {
+    let fake = Fake::new(13, false);
+    let e = run_on(
+        &fake,
+        &emulation(4, 3),
+        &format!("{DEPT} co \"ngin\""),
+        false,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.scim().status(), 400);
+    assert_eq!(e.scim().scim_type(), Some(ScimType::TooMany));
+    let detail = e.scim().detail();
+    assert!(
+        detail.contains(DEPT) && detail.contains("filter_max_pages (3)"),
+        "{detail}"
+    );
+    // The bound is read from the first page: one call.
+    assert_eq!(fake.queries.lock().unwrap().len(), 1);
+}
