@@ -15,6 +15,7 @@ mod faults;
 mod gateway;
 mod kafka;
 mod limits;
+mod mapped_filter;
 mod mtls;
 mod oauth;
 mod peers_selftest;
