@@ -104,18 +104,23 @@ pub(super) async fn journal(
         latency: started.elapsed(),
         reason,
     };
-    let request: Option<Value> = serde_json::from_slice(&write.body).ok();
     let bulk = write
         .path
         .trim_end_matches('/')
         .eq_ignore_ascii_case("/Bulk");
-    // The answer is read for events, a created resource's id, and Bulk.
-    let read_answer =
-        parts.status.is_success() && (tenant.journal.events || bulk || *method == Method::POST);
-    let answer: Option<Value> = if read_answer {
-        serde_json::from_slice(&body).ok()
+    // Events and Bulk need whole bodies; a plain record needs the names
+    // of the request's attributes, the allow-listed values and, for a
+    // create, the id the upstream assigned: parsed only that deep.
+    let whole = tenant.journal.events || bulk;
+    let request = if whole || *method == Method::PATCH {
+        serde_json::from_slice(&write.body).ok()
     } else {
-        None
+        shallow_request(&write.body, &tenant.journal.audit_values)
+    };
+    let answer: Option<Value> = match parts.status.is_success() {
+        true if whole => serde_json::from_slice(&body).ok(),
+        true if *method == Method::POST => created_id(&body),
+        _ => None,
     };
     let mut entries = match &answer {
         Some(answer) if bulk => bulk_entries(&ctx, request.as_ref(), answer),
@@ -296,6 +301,63 @@ fn fill_attributes(
     record.values = allowed_values(method, body, &ctx.tenant.journal.audit_values);
 }
 
+/// A resource body with only what a record shows parsed: the top-level
+/// names, extension objects (their attributes are named too) and the
+/// values of allow-listed attributes; other values are `true`
+/// placeholders. A body that is not a JSON object gives `None`.
+fn shallow_request(body: &[u8], allow: &[String]) -> Option<Value> {
+    let fields: RawFields<'_> = serde_json::from_slice(body).ok()?;
+    let mut out = serde_json::Map::with_capacity(fields.0.len());
+    for (key, raw) in fields.0 {
+        let needed = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
+            || allow.iter().any(|a| a.eq_ignore_ascii_case(&key));
+        let value = if needed {
+            serde_json::from_str(raw.get()).ok()?
+        } else {
+            Value::Bool(true)
+        };
+        out.insert(key, value);
+    }
+    Some(Value::Object(out))
+}
+
+/// `{"id": ...}` of a created resource, the rest of the answer skipped.
+fn created_id(body: &[u8]) -> Option<Value> {
+    #[derive(serde::Deserialize)]
+    struct Created<'a> {
+        #[serde(borrow, default)]
+        id: Option<std::borrow::Cow<'a, str>>,
+    }
+    let created: Created<'_> = serde_json::from_slice(body).ok()?;
+    Some(serde_json::json!({ "id": created.id? }))
+}
+
+/// A JSON object's members in order, values unparsed.
+struct RawFields<'a>(Vec<(String, &'a serde_json::value::RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for RawFields<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Fields;
+        impl<'de> serde::de::Visitor<'de> for Fields {
+            type Value = RawFields<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut out = Vec::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some(entry) = map.next_entry()? {
+                    out.push(entry);
+                }
+                Ok(RawFields(out))
+            }
+        }
+        d.deserialize_map(Fields)
+    }
+}
+
 /// 401s and client-certificate refusals. (The damper's 429s are not
 /// authentication attempts, and recording each would let a flood of them
 /// fill the disk: they are counted in `scim_gateway_auth_failures_total`.)
@@ -360,6 +422,47 @@ mod tests {
         assert!(is_auth_failure(403, Some("client_certificate_required")));
         assert!(!is_auth_failure(403, Some("forbidden")));
         assert!(!is_auth_failure(429, Some("rate_limited")));
+    }
+
+    #[test]
+    fn a_shallow_request_names_what_a_full_one_names() {
+        let body = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": "ada", "active": false, "password": "hunter2",
+            "name": {"givenName": "Ada", "family\"Name": "L"},
+            "emails": [{"value": "a@x", "type": "work"}],
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"},
+            "meta": {"resourceType": "User"}
+        });
+        let bytes = serde_json::to_vec(&body).unwrap();
+        let allow = vec![
+            "active".to_string(),
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department".to_string(),
+        ];
+        let shallow = shallow_request(&bytes, &allow).unwrap();
+        for method in ["POST", "PUT"] {
+            assert_eq!(
+                changed_attributes(method, Some(&shallow)),
+                changed_attributes(method, Some(&body))
+            );
+            assert_eq!(
+                allowed_values(method, Some(&shallow), &allow),
+                allowed_values(method, Some(&body), &allow)
+            );
+        }
+        assert!(allowed_values("POST", Some(&shallow), &allow)
+            .unwrap()
+            .contains_key("active"));
+        assert!(shallow_request(b"[1, 2]", &allow).is_none());
+        assert!(shallow_request(b"{\"a\": ", &allow).is_none());
+    }
+
+    #[test]
+    fn the_created_id_is_read_alone() {
+        let body = br#"{"schemas":["x"],"userName":"a\"b","id":"42","meta":{"location":"l"}}"#;
+        assert_eq!(created_id(body), Some(serde_json::json!({"id": "42"})));
+        assert_eq!(created_id(br#"{"userName":"a"}"#), None);
+        assert_eq!(created_id(b"not json"), None);
     }
 
     #[test]
