@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod audit_file;
 mod balance;
 mod cache;
 mod conformance;
@@ -15,6 +16,7 @@ mod gateway;
 mod kafka;
 mod limits;
 mod mtls;
+mod no_loss;
 mod oauth;
 mod peers_selftest;
 mod race;

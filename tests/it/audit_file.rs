@@ -1,0 +1,138 @@
+//! `scim-gateway audit verify` on a real audit log: the gateway binary
+//! writes a few dozen records (rotating small files), then copies of the
+//! log are tampered with (one byte changed, one line deleted, two adjacent
+//! lines swapped); verify fails on each, naming the first bad record by
+//! file, line and seq, and passes on the untouched copy.
+use crate::support::audit_log::{audit_files, audit_verify, copy_audit_dir, read_records};
+use crate::support::audited::{temp_dir, AuditedConfig};
+use crate::support::process::GatewayProcess;
+use crate::support::store::TestStore;
+use crate::support::write_stream::WriteStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const WRITES: usize = 40;
+
+/// A real log of `WRITES` records in several files under `dir/audit`.
+async fn real_log(dir: &Path) -> PathBuf {
+    let store = TestStore::spawn();
+    let config = AuditedConfig {
+        upstream: store.base_url(),
+        audit_extra: "max_file_bytes = 4096".into(),
+        ..AuditedConfig::default()
+    }
+    .write(dir);
+    let mut gw = tokio::task::block_in_place(|| GatewayProcess::spawn(&config));
+    let stream = WriteStream::start(gw.public, "verify", 2, WRITES, Duration::ZERO);
+    let writes = stream.finish().await;
+    assert!(
+        writes.iter().all(|w| w.acknowledged()),
+        "{:?}",
+        writes.iter().find(|w| !w.acknowledged())
+    );
+    let clean = tokio::task::block_in_place(|| gw.terminate(Duration::from_secs(15)));
+    assert_eq!(clean, Some(true), "{}", gw.log_tail());
+    dir.join("audit")
+}
+
+/// The lines of `file` (without newlines).
+fn lines(file: &Path) -> Vec<String> {
+    std::fs::read_to_string(file)
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn write_lines(file: &Path, lines: &[String]) {
+    std::fs::write(file, format!("{}\n", lines.join("\n"))).unwrap();
+}
+
+fn seq_of(line: &str) -> u64 {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["seq"]
+        .as_u64()
+        .unwrap()
+}
+
+/// A copy of `log` in `to`, with `tamper` applied to the lines of its
+/// second file (`file name`, lines); returns the copy and the file name.
+fn tampered(log: &Path, to: &Path, tamper: impl FnOnce(&mut Vec<String>)) -> (PathBuf, String) {
+    copy_audit_dir(log, to);
+    let file = audit_files(to)[1].clone();
+    let mut l = lines(&file);
+    tamper(&mut l);
+    write_lines(&file, &l);
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    (to.to_path_buf(), name)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_names_the_first_bad_record_of_a_real_log() {
+    let dir = temp_dir("audit-file");
+    let log = real_log(&dir).await;
+    let files = audit_files(&log);
+    assert!(files.len() >= 3, "rotation at 4096 bytes: {files:?}");
+    assert_eq!(read_records(&log).len(), WRITES, "one record per write");
+    let second = lines(&files[1]);
+    assert!(second.len() >= 3, "{second:?}");
+    let s = seq_of(&second[1]); // the record on line 2 of the second file
+
+    // Untouched copy: passes.
+    let copy = dir.join("untouched");
+    copy_audit_dir(&log, &copy);
+    let ok = audit_verify(&[&copy]);
+    assert!(ok.success, "{}", ok.output);
+    assert!(
+        ok.output
+            .contains(&format!("ok: {WRITES} records in {} files, seq 1..{WRITES}", files.len())),
+        "{}",
+        ok.output
+    );
+
+    // (i) One byte changed inside the record on line 2 (JSON still valid:
+    // a digit of its time).
+    let (copy, name) = tampered(&log, &dir.join("modified"), |l| {
+        let line = &mut l[1];
+        let at = line.find("\"time\":\"").unwrap() + "\"time\":\"".len() + 3;
+        let digit = line.as_bytes()[at];
+        let other = if digit == b'9' { '8' } else { '9' };
+        line.replace_range(at..at + 1, &other.to_string());
+    });
+    let out = audit_verify(&[&copy]);
+    assert!(!out.success, "a modified record passed: {}", out.output);
+    assert!(
+        out.output.contains(&format!("{name}:2: seq {s}: modified")),
+        "{}",
+        out.output
+    );
+
+    // (ii) Line 2 deleted: line 2 now holds seq s+1, and seq s is missing.
+    let (copy, name) = tampered(&log, &dir.join("deleted"), |l| {
+        l.remove(1);
+    });
+    let out = audit_verify(&[&copy]);
+    assert!(!out.success, "a deleted record passed: {}", out.output);
+    assert!(
+        out.output
+            .contains(&format!("{name}:2: seq {}: deleted: seq {s} is missing", s + 1)),
+        "{}",
+        out.output
+    );
+
+    // (iii) Lines 2 and 3 swapped: seq s+1 comes where seq s should.
+    let (copy, name) = tampered(&log, &dir.join("swapped"), |l| l.swap(1, 2));
+    let out = audit_verify(&[&copy]);
+    assert!(!out.success, "swapped records passed: {}", out.output);
+    assert!(
+        out.output
+            .contains(&format!("{name}:2: seq {}: reordered", s + 1)),
+        "{}",
+        out.output
+    );
+    println!(
+        "audit verify on a real log of {WRITES} records in {} files: untouched ok; \
+         modified, deleted, swapped each named at {name}:2",
+        files.len()
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
