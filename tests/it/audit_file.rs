@@ -70,28 +70,37 @@ fn tampered(log: &Path, to: &Path, tamper: impl FnOnce(&mut Vec<String>)) -> (Pa
 async fn audit_verify_names_the_first_bad_record_of_a_real_log() {
     let dir = temp_dir("audit-file");
     let log = real_log(&dir).await;
-    let files = audit_files(&log);
+    tamper_and_verify(&dir, &log);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Checks the untouched copy of `log` (`WRITES` records, in at least
+/// three files) and three tampered copies, each in a sub-directory of `dir`.
+pub fn tamper_and_verify(dir: &Path, log: &Path) {
+    let files = audit_files(log);
     assert!(files.len() >= 3, "rotation at 4096 bytes: {files:?}");
-    assert_eq!(read_records(&log).len(), WRITES, "one record per write");
+    assert_eq!(read_records(log).len(), WRITES, "one record per write");
     let second = lines(&files[1]);
     assert!(second.len() >= 3, "{second:?}");
     let s = seq_of(&second[1]); // the record on line 2 of the second file
 
     // Untouched copy: passes.
     let copy = dir.join("untouched");
-    copy_audit_dir(&log, &copy);
+    copy_audit_dir(log, &copy);
     let ok = audit_verify(&[&copy]);
     assert!(ok.success, "{}", ok.output);
     assert!(
-        ok.output
-            .contains(&format!("ok: {WRITES} records in {} files, seq 1..{WRITES}", files.len())),
+        ok.output.contains(&format!(
+            "ok: {WRITES} records in {} files, seq 1..{WRITES}",
+            files.len()
+        )),
         "{}",
         ok.output
     );
 
     // (i) One byte changed inside the record on line 2 (JSON still valid:
     // a digit of its time).
-    let (copy, name) = tampered(&log, &dir.join("modified"), |l| {
+    let (copy, name) = tampered(log, &dir.join("modified"), |l| {
         let line = &mut l[1];
         let at = line.find("\"time\":\"").unwrap() + "\"time\":\"".len() + 3;
         let digit = line.as_bytes()[at];
@@ -107,20 +116,22 @@ async fn audit_verify_names_the_first_bad_record_of_a_real_log() {
     );
 
     // (ii) Line 2 deleted: line 2 now holds seq s+1, and seq s is missing.
-    let (copy, name) = tampered(&log, &dir.join("deleted"), |l| {
+    let (copy, name) = tampered(log, &dir.join("deleted"), |l| {
         l.remove(1);
     });
     let out = audit_verify(&[&copy]);
     assert!(!out.success, "a deleted record passed: {}", out.output);
     assert!(
-        out.output
-            .contains(&format!("{name}:2: seq {}: deleted: seq {s} is missing", s + 1)),
+        out.output.contains(&format!(
+            "{name}:2: seq {}: deleted: seq {s} is missing",
+            s + 1
+        )),
         "{}",
         out.output
     );
 
     // (iii) Lines 2 and 3 swapped: seq s+1 comes where seq s should.
-    let (copy, name) = tampered(&log, &dir.join("swapped"), |l| l.swap(1, 2));
+    let (copy, name) = tampered(log, &dir.join("swapped"), |l| l.swap(1, 2));
     let out = audit_verify(&[&copy]);
     assert!(!out.success, "swapped records passed: {}", out.output);
     assert!(
@@ -134,5 +145,4 @@ async fn audit_verify_names_the_first_bad_record_of_a_real_log() {
          modified, deleted, swapped each named at {name}:2",
         files.len()
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -149,7 +149,11 @@ fn check_audit(dir: &Path, writes: &[Write]) -> (usize, usize, Vec<String>) {
     let ours = records
         .iter()
         .filter(|r| r["kind"] == "write")
-        .filter(|r| !writes.iter().any(|w| r["request_id"] == w.request_id.as_str()))
+        .filter(|r| {
+            !writes
+                .iter()
+                .any(|w| r["request_id"] == w.request_id.as_str())
+        })
         .count();
     if ours > 0 {
         problems.push(format!("{ours} audit records of writes nobody made"));
@@ -209,7 +213,10 @@ fn report(name: &str, rig: &Rig, writes: &[Write], hooked: &[Value], kafka: &[Va
     }
     problems.extend(hook.problems);
     problems.extend(kafka.problems);
-    assert!(failed.is_empty(), "writes answered with an error: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "writes answered with an error: {failed:?}"
+    );
     assert!(
         problems.is_empty(),
         "{} problem(s):\n{}",
@@ -217,7 +224,10 @@ fn report(name: &str, rig: &Rig, writes: &[Write], hooked: &[Value], kafka: &[Va
         problems.join("\n")
     );
     assert_eq!(audited, acked);
-    assert!(acked >= writes.len() / 2, "too few writes acknowledged: {acked}");
+    assert!(
+        acked >= writes.len() / 2,
+        "too few writes acknowledged: {acked}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -241,7 +251,9 @@ async fn no_acknowledged_write_is_lost_across_a_sigkill() {
         println!("the restarted gateway did not stop cleanly on SIGTERM: {clean:?}");
     }
     let after = gw.log_tail();
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report("kill", &rig, &writes, &hooked, &kafka)));
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        report("kill", &rig, &writes, &hooked, &kafka)
+    }));
     if let Err(e) = outcome {
         eprintln!("gateway log before the kill:\n{before}\n\nafter the restart:\n{after}");
         std::panic::resume_unwind(e);
@@ -269,12 +281,20 @@ async fn no_acknowledged_write_is_lost_while_the_sinks_are_down() {
     let (hooked, kafka) = wait_for_sinks(&rig, &writes).await;
     let clean = tokio::task::block_in_place(|| gw.terminate(Duration::from_secs(15)));
     let log = gw.log_tail();
-    println!("outage: {during} webhook deliveries before and during the outage; SIGTERM: {clean:?}");
-    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| report("outage", &rig, &writes, &hooked, &kafka)));
+    println!(
+        "outage: {during} webhook deliveries before and during the outage; SIGTERM: {clean:?}"
+    );
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        report("outage", &rig, &writes, &hooked, &kafka)
+    }));
     if let Err(e) = outcome {
         eprintln!("gateway log:\n{log}");
         std::panic::resume_unwind(e);
     }
-    assert_eq!(clean, Some(true), "the gateway did not stop cleanly on SIGTERM");
+    assert_eq!(
+        clean,
+        Some(true),
+        "the gateway did not stop cleanly on SIGTERM"
+    );
     let _ = std::fs::remove_dir_all(&rig.dir);
 }

@@ -32,9 +32,8 @@ pub fn read_records(dir: &Path) -> Vec<Value> {
             None => "",
         };
         for (n, line) in complete.lines().enumerate() {
-            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| {
-                panic!("{}:{}: not JSON ({e}): {line}", file.display(), n + 1)
-            });
+            let v: Value = serde_json::from_str(line)
+                .unwrap_or_else(|e| panic!("{}:{}: not JSON ({e}): {line}", file.display(), n + 1));
             out.push(v);
         }
     }

@@ -29,7 +29,10 @@ pub struct SinkCheck {
 impl SinkCheck {
     /// Acknowledged successful writes whose event did not arrive.
     pub fn lost(&self) -> usize {
-        self.problems.iter().filter(|p| p.starts_with("lost")).count()
+        self.problems
+            .iter()
+            .filter(|p| p.starts_with("lost"))
+            .count()
     }
 }
 
@@ -68,8 +71,9 @@ pub fn check_sink(sink: &str, writes: &[Write], events: &[Value]) -> SinkCheck {
         if first.contains_key(id) {
             *c.duplicates.entry(id.to_string()).or_insert(1) += 1;
             if events_by_id.get(id).is_some_and(|seen| *seen != e) {
-                c.problems
-                    .push(format!("{sink}: event {id} arrived twice with different bodies"));
+                c.problems.push(format!(
+                    "{sink}: event {id} arrived twice with different bodies"
+                ));
             }
             continue;
         }

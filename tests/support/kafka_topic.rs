@@ -28,11 +28,7 @@ pub async fn create_topic(broker: &Tansu, topic: &str, partitions: i32) {
     let created = tokio::time::timeout(
         Duration::from_secs(20),
         admin.create_topics(
-            &[NewTopic::new(
-                topic,
-                partitions,
-                TopicReplication::Fixed(1),
-            )],
+            &[NewTopic::new(topic, partitions, TopicReplication::Fixed(1))],
             &opts,
         ),
     )

@@ -198,7 +198,10 @@ impl Task {
                     status: None,
                     error: None,
                 };
-                match self.send(kind, &request_id, &user_name, id.as_deref()).await {
+                match self
+                    .send(kind, &request_id, &user_name, id.as_deref())
+                    .await
+                {
                     Ok((status, body)) => {
                         write.status = Some(status);
                         if kind == Kind::Create {
