@@ -2,16 +2,61 @@
 //! writes a few dozen records (rotating small files), then copies of the
 //! log are tampered with (one byte changed, one line deleted, two adjacent
 //! lines swapped); verify fails on each, naming the first bad record by
-//! file, line and seq, and passes on the untouched copy.
+//! file, line and seq, and passes on the untouched copy. A Bulk request in
+//! the log gets one record per operation.
 use crate::support::audit_log::{audit_files, audit_verify, copy_audit_dir, read_records};
 use crate::support::audited::{temp_dir, AuditedConfig};
+use crate::support::gateway::token_for;
 use crate::support::process::GatewayProcess;
 use crate::support::store::TestStore;
 use crate::support::write_stream::WriteStream;
+use serde_json::{json, Value};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const WRITES: usize = 40;
+/// Writes plus the operations of the one Bulk request.
+const RECORDS: usize = WRITES + 3;
+const BULK_REQUEST_ID: &str = "verify-bulk-1";
+
+/// One Bulk request of three operations (create, patch that User, create
+/// another); returns the ids the two creates got.
+async fn bulk(gw: SocketAddr) -> (String, String) {
+    let user = "urn:ietf:params:scim:schemas:core:2.0:User";
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "b1",
+             "data": {"schemas": [user], "userName": "bulk-one"}},
+            {"method": "PATCH", "path": "/Users/bulkId:b1",
+             "data": {"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                      "Operations": [{"op": "replace", "path": "active", "value": false}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "b2",
+             "data": {"schemas": [user], "userName": "bulk-two"}}
+        ]
+    });
+    let resp = reqwest::Client::new()
+        .post(format!("http://{gw}/scim/v2/Bulk"))
+        .header("host", "acme.localhost")
+        .header("x-request-id", BULK_REQUEST_ID)
+        .header("content-type", "application/scim+json")
+        .bearer_auth(token_for("acme"))
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    let ops = answer["Operations"].as_array().unwrap();
+    let statuses: Vec<&str> = ops.iter().map(|o| o["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["201", "200", "201"], "{answer}");
+    let id = |o: &Value| {
+        let location = o["location"].as_str().unwrap();
+        location.rsplit('/').next().unwrap().to_string()
+    };
+    (id(&ops[0]), id(&ops[2]))
+}
 
 /// A real log of `WRITES` records in several files under `dir/audit`.
 async fn real_log(dir: &Path) -> PathBuf {
@@ -30,9 +75,31 @@ async fn real_log(dir: &Path) -> PathBuf {
         "{:?}",
         writes.iter().find(|w| !w.acknowledged())
     );
+    let (first, second) = bulk(gw.public).await;
     let clean = tokio::task::block_in_place(|| gw.terminate(Duration::from_secs(15)));
     assert_eq!(clean, Some(true), "{}", gw.log_tail());
-    dir.join("audit")
+    let log = dir.join("audit");
+    let records = read_records(&log);
+    let of_bulk: Vec<(&str, &str)> = records
+        .iter()
+        .filter(|r| r["request_id"] == BULK_REQUEST_ID)
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap_or_default(),
+                r["resource_id"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        of_bulk,
+        [
+            ("POST", first.as_str()),
+            ("PATCH", first.as_str()),
+            ("POST", second.as_str())
+        ],
+        "one audit record per Bulk operation"
+    );
+    log
 }
 
 /// The lines of `file` (without newlines).
@@ -79,7 +146,7 @@ async fn audit_verify_names_the_first_bad_record_of_a_real_log() {
 pub fn tamper_and_verify(dir: &Path, log: &Path) {
     let files = audit_files(log);
     assert!(files.len() >= 3, "rotation at 4096 bytes: {files:?}");
-    assert_eq!(read_records(log).len(), WRITES, "one record per write");
+    assert_eq!(read_records(log).len(), RECORDS, "one record per write");
     let second = lines(&files[1]);
     assert!(second.len() >= 3, "{second:?}");
     let s = seq_of(&second[1]); // the record on line 2 of the second file
@@ -141,7 +208,7 @@ pub fn tamper_and_verify(dir: &Path, log: &Path) {
         out.output
     );
     println!(
-        "audit verify on a real log of {WRITES} records in {} files: untouched ok; \
+        "audit verify on a real log of {RECORDS} records in {} files: untouched ok; \
          modified, deleted, swapped each named at {name}:2",
         files.len()
     );
