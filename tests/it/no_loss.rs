@@ -2,7 +2,8 @@
 //! binary with its audit journal, a webhook sink and the Kafka sink, a
 //! client streaming writes from several tasks; (a) the gateway is SIGKILLed
 //! mid-stream and restarted on the same audit directory, (b) the webhook
-//! receiver goes down and the broker freezes mid-stream. Then: every write
+//! receiver goes down (then answers 503 for a while) and the broker freezes
+//! mid-stream. Then: every write
 //! acknowledged to the client has exactly one audit record, `audit verify`
 //! passes, and every acknowledged successful write's event reached the
 //! webhook and Kafka, in order per User (duplicates counted, allowed).
@@ -13,7 +14,7 @@ use crate::support::kafka_topic::{create_topic, TopicReader};
 use crate::support::process::GatewayProcess;
 use crate::support::store::TestStore;
 use crate::support::tansu::Tansu;
-use crate::support::webhook::{secret, WebhookReceiver};
+use crate::support::webhook::{secret, Mode, WebhookReceiver};
 use crate::support::write_stream::{Kind, Write, WriteStream};
 use serde_json::Value;
 use std::path::Path;
@@ -276,7 +277,11 @@ async fn no_acknowledged_write_is_lost_while_the_sinks_are_down() {
     tokio::time::sleep(Duration::from_secs(3).saturating_sub(outage.elapsed())).await;
     let during = rig.hook.received().len();
     rig.broker.resume();
+    // The receiver comes back answering 503 for a second, then accepts.
+    rig.hook.set_mode(Mode::Fail(503));
     rig.hook.up();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    rig.hook.set_mode(Mode::Accept);
     let writes = stream.finish().await;
     let (hooked, kafka) = wait_for_sinks(&rig, &writes).await;
     let clean = tokio::task::block_in_place(|| gw.terminate(Duration::from_secs(15)));
