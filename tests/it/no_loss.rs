@@ -3,10 +3,10 @@
 //! client streaming writes from several tasks; (a) the gateway is SIGKILLed
 //! mid-stream and restarted on the same audit directory, (b) the webhook
 //! receiver goes down (then answers 503 for a while) and the broker freezes
-//! mid-stream. Then: every write
-//! acknowledged to the client has exactly one audit record, `audit verify`
-//! passes, and every acknowledged successful write's event reached the
-//! webhook and Kafka, in order per User (duplicates counted, allowed).
+//! mid-stream. Then: every write acknowledged to the client has exactly one
+//! audit record, `audit verify` passes, and every acknowledged successful
+//! write's event reached the webhook and Kafka, in order per User
+//! (duplicates counted, allowed).
 use crate::support::audit_log::{audit_verify, read_records, writes_by_request_id};
 use crate::support::audited::{temp_dir, AuditedConfig, ACME_TOPIC};
 use crate::support::delivery::{check_sink, delivered_count, SinkCheck};
