@@ -90,7 +90,28 @@ pub async fn run(
             }
         })
     };
-    let gateway = Arc::new(Gateway::new(config.clone()));
+    // The audit journal (and the events outbox) opens before the first
+    // request: a gateway that cannot audit does not start.
+    let journal = match &snapshot.audit {
+        Some(settings) => Some(
+            crate::audit::Journal::open(settings.clone())
+                .map_err(|e| std::io::Error::other(format!("the audit journal: {e}")))?,
+        ),
+        None => {
+            tracing::warn!("the audit log is off ([audit] enabled = false): writes are not audited and no events are sent");
+            None
+        }
+    };
+    let delivery = match (&journal, &snapshot.audit) {
+        (Some(journal), Some(settings)) => Some(tokio::spawn(crate::events::runner::run(
+            config.clone(),
+            settings.dir.clone(),
+            journal.outbox_watch(),
+            stopped(stop_rx.clone()),
+        ))),
+        _ => None,
+    };
+    let gateway = Arc::new(Gateway::with_journal(config.clone(), journal.clone()));
     readiness.set(true);
     tracing::info!(
         address = %bound.public,
@@ -119,6 +140,15 @@ pub async fn run(
     .await;
     if let Some(a) = admin {
         let _ = a.await;
+    }
+    // Requests are done: what they journaled is made durable before exit.
+    if let Some(journal) = &journal {
+        if let Err(e) = journal.shutdown().await {
+            tracing::error!(error = %e, "the audit journal did not close cleanly");
+        }
+    }
+    if let Some(d) = delivery {
+        let _ = d.await;
     }
     let _ = watcher.await;
     result

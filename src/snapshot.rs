@@ -25,8 +25,21 @@ pub struct Snapshot {
     pub upstreams: HashMap<String, Arc<Upstream>>,
     /// Rate limits shared by replicas through Redis (`None`: in-process).
     pub shared_limits: Option<Arc<crate::limit::redis::RedisRates>>,
+    /// The audit journal's settings (`None`: `[audit] enabled = false`).
+    /// Read once at start: a change needs a restart.
+    pub audit: Option<crate::audit::AuditSettings>,
+    /// Event delivery shared by every tenant.
+    pub events: EventsSettings,
     /// Where the config came from (for logs).
     pub source: PathBuf,
+}
+
+/// `[events]`: how the dispatcher runs and the Kafka sink, if any.
+#[derive(Debug, Clone)]
+pub struct EventsSettings {
+    pub poll_interval: Duration,
+    /// One Kafka sink for every tenant's events.
+    pub kafka: Option<crate::events::kafka::KafkaSettings>,
 }
 
 /// The public listener and the limits of the request path.
@@ -81,8 +94,26 @@ pub struct Tenant {
     pub dialect: Option<crate::dialect::TenantDialect>,
     /// The tenant-facing schemas, validation and mapping.
     pub schema: Arc<crate::tenant_schema::TenantSchema>,
+    /// What the tenant's audit records keep and where its events go.
+    pub journal: TenantJournal,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
+}
+
+/// A tenant's audit and change-event settings.
+#[derive(Debug, Clone, Default)]
+pub struct TenantJournal {
+    /// Attributes whose values audit records keep (the rest are named).
+    pub audit_values: Vec<String>,
+    /// What the tenant's events carry.
+    pub data: crate::events::EventData,
+    /// The tenant's webhook endpoints.
+    pub webhooks: Vec<Arc<crate::events::WebhookSink>>,
+    /// Okta Event Hooks received for the tenant.
+    pub okta_hook: Option<crate::events::okta_hook::OktaHookSettings>,
+    /// Whether some sink takes the tenant's events (a webhook of its own
+    /// or the shared Kafka sink): without one, no event is written.
+    pub events: bool,
 }
 
 /// A tenant's client-certificate requirement.
@@ -261,6 +292,7 @@ impl Tenant {
             cache: None,
             dialect: None,
             schema: crate::tenant_schema::TenantSchema::shared_standard(),
+            journal: Default::default(),
             metrics: Default::default(),
         }
     }

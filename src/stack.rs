@@ -1,6 +1,7 @@
 //! The per-request pipeline, assembled in one place. Each stage is a plain
 //! function or `async fn`; the order is the design (DESIGN.md, "Request
 //! pipeline"), and each line says why it sits where it does.
+use crate::audit::Journal;
 use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
 use crate::authz;
@@ -29,7 +30,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod audit_stage;
 mod dialect_stage;
+mod hook_stage;
 mod schema_stage;
 mod scim11_stage;
 
@@ -48,6 +51,8 @@ pub struct Gateway {
     cache: ResponseCache,
     /// One write at a time per resource.
     write_order: WriteOrder,
+    /// The audit log and events outbox (`None`: `[audit] enabled = false`).
+    journal: Option<Journal>,
 }
 
 /// What the access log and metrics learn about a request (borrowed from
@@ -68,16 +73,30 @@ struct Trace<'s> {
     deprovision: bool,
     /// A Bulk request's operations: (succeeded, failed).
     bulk: Option<(u64, u64)>,
+    /// A write to audit (only while a journal is open).
+    write: Option<audit_stage::WriteTrace>,
+    /// The resource's write turn, held until the write is journaled: the
+    /// outbox then has one resource's events in the order the upstream
+    /// applied the writes.
+    turn: Option<crate::limit::ordering::Turn>,
 }
 
 impl Gateway {
+    /// A gateway without an audit journal.
     pub fn new(config: Arc<ConfigHandle>) -> Gateway {
+        Gateway::with_journal(config, None)
+    }
+
+    /// A gateway that audits every write and authentication failure in
+    /// `journal` (kept across reloads, like the limiter and the cache).
+    pub fn with_journal(config: Arc<ConfigHandle>, journal: Option<Journal>) -> Gateway {
         Gateway {
             config,
             damper: FailureDamper::new(),
             limiter: Limiter::new(),
             cache: ResponseCache::new(10_000),
             write_order: WriteOrder::new(),
+            journal,
         }
     }
 
@@ -117,6 +136,22 @@ impl Gateway {
         )
         .await;
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
+        // The answer waits until the journal has the write's record (and
+        // event): a success the client sees is audited.
+        if let Some(journal) = &self.journal {
+            response = audit_stage::journal(
+                journal,
+                &trace,
+                &request_id,
+                &method,
+                conn.peer.ip(),
+                started,
+                response,
+            )
+            .await;
+        }
+        // The next write of the resource may go.
+        drop(trace.turn.take());
         if let Some(v) = request_id_value {
             response.headers_mut().insert(X_REQUEST_ID.clone(), v);
         }
@@ -208,6 +243,9 @@ where
         dialect_stage::authorization(tenant, rules, req.headers_mut());
     }
     trace.tenant = Some(tenant);
+    if routed.hook {
+        return hook_stage::okta(snapshot, gateway, tenant, req, conn, request_id, deadline).await;
+    }
     let segment = first_segment(&routed.scim_path);
     let label = resource_type_label(segment);
     trace.resource_type = Some(label);
@@ -258,6 +296,14 @@ where
     let authorized = authz::authorize(&tenant.grants, &principal, req.method(), &routed.scim_path);
     let credential = principal.credential.clone();
     trace.principal = Some(principal);
+    // From here on a write is audited, whatever its outcome (a failed
+    // authentication is audited as such).
+    if gateway.journal.is_some() && audit_stage::is_write(req.method(), &routed.scim_path) {
+        trace.write = Some(audit_stage::WriteTrace {
+            path: routed.scim_path.clone(),
+            body: Bytes::new(),
+        });
+    }
     authorized?;
 
     // The tenant's limits, and its principal's: after authentication, so
@@ -314,6 +360,9 @@ where
         .unwrap_or(body),
         None => body,
     };
+    if let Some(write) = &mut trace.write {
+        write.body = body.clone();
+    }
 
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
@@ -398,8 +447,13 @@ where
         .await
         .map_err(|r| limited(tenant, r))?;
     trace.upstream = Some(upstream);
+    // Nothing unaudited reaches a backend: writes wait for a working
+    // journal.
+    if let (Some(journal), Some(_)) = (&gateway.journal, &trace.write) {
+        audit_stage::refuse_writes(journal)?;
+    }
     // Writes to one resource go one at a time (held until the answer).
-    let _turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
+    trace.turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
         None => None,
         Some(key) => Some(
             tokio::time::timeout_at(deadline.at, gateway.write_order.turn_shared(key, snapshot))

@@ -11,6 +11,9 @@ use std::sync::Arc;
 
 /// The path prefix of path-routed tenants.
 pub const TENANT_PATH_PREFIX: &str = "/tenants/";
+/// A tenant's Okta Event Hook endpoint, beside (not under) its SCIM base:
+/// `/hooks/okta` on its hosts, `/tenants/{id}/hooks/okta` by path.
+pub const OKTA_HOOK_PATH: &str = "/hooks/okta";
 
 /// A request matched to a tenant.
 #[derive(Debug, Clone)]
@@ -25,6 +28,9 @@ pub struct Routed<'s> {
     pub public_base: String,
     /// The host the client asked for (with port, as sent).
     pub host: String,
+    /// The request is for the tenant's Okta Event Hook endpoint
+    /// ([`OKTA_HOOK_PATH`]), not SCIM.
+    pub hook: bool,
 }
 
 /// What the connection tells about the request's origin.
@@ -58,16 +64,22 @@ pub fn resolve_tenant<'s>(
                 return Err(misdirected(host));
             }
         }
-        let rest = strip_base(path, base_path).ok_or_else(|| {
-            not_found(format!(
-                "no SCIM endpoint at \"{path}\"; this tenant's SCIM base URL is {scheme}://{host}{base_path}"
-            ))
-        })?;
+        let hook = path == OKTA_HOOK_PATH;
+        let rest = if hook {
+            ""
+        } else {
+            strip_base(path, base_path).ok_or_else(|| {
+                not_found(format!(
+                    "no SCIM endpoint at \"{path}\"; this tenant's SCIM base URL is {scheme}://{host}{base_path}"
+                ))
+            })?
+        };
         return Ok(Routed {
             tenant,
             scim_path: rest.to_string(),
             public_base: concat(&[scheme, "://", host, base_path]),
             host: host.to_string(),
+            hook,
         });
     }
 
@@ -87,16 +99,22 @@ pub fn resolve_tenant<'s>(
                 }
             }
             let rest = format!("/{rest}");
-            let scim = strip_base(&rest, base_path).ok_or_else(|| {
-                not_found(format!(
-                    "no SCIM endpoint at \"{path}\"; this tenant's SCIM base URL is {scheme}://{host}{TENANT_PATH_PREFIX}{id}{base_path}"
-                ))
-            })?;
+            let hook = rest == OKTA_HOOK_PATH;
+            let scim = if hook {
+                ""
+            } else {
+                strip_base(&rest, base_path).ok_or_else(|| {
+                    not_found(format!(
+                        "no SCIM endpoint at \"{path}\"; this tenant's SCIM base URL is {scheme}://{host}{TENANT_PATH_PREFIX}{id}{base_path}"
+                    ))
+                })?
+            };
             return Ok(Routed {
                 tenant,
                 scim_path: scim.to_string(),
                 public_base: format!("{scheme}://{host}{TENANT_PATH_PREFIX}{id}{base_path}"),
                 host: host.to_string(),
+                hook,
             });
         }
     }

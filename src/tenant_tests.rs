@@ -50,6 +50,11 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
         hosts,
         upstreams: HashMap::new(),
         shared_limits: None,
+        audit: None,
+        events: crate::snapshot::EventsSettings {
+            poll_interval: Duration::from_millis(250),
+            kafka: None,
+        },
         source: "test.toml".into(),
     }
 }

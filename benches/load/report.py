@@ -25,10 +25,15 @@ for (scenario, target), runs in sorted(rows.items()):
 print()
 for scenario in sorted({s for s, _ in rows}):
     ng = rows.get((scenario, "nginx"))
-    for target in ("gateway", "mapped", "guarded"):
+    for target in ("gateway", "mapped", "guarded", "audited"):
         gw = rows.get((scenario, target))
         if not gw or not ng:
             continue
         rps = statistics.median(r[0] for r in gw) / statistics.median(r[0] for r in ng)
         cpu = statistics.median(r[3] for r in gw) / statistics.median(r[3] for r in ng)
         print(f"{scenario}: {target}/nginx throughput {rps:.2f}x (target >= 0.80), cpu per request {cpu:.2f}x (target <= 1.25)")
+    base, audited = rows.get((scenario, "gateway")), rows.get((scenario, "audited"))
+    if base and audited:
+        rps = statistics.median(r[0] for r in audited) / statistics.median(r[0] for r in base)
+        cpu = statistics.median(r[3] for r in audited) / statistics.median(r[3] for r in base)
+        print(f"{scenario}: audited/gateway throughput {rps:.2f}x, cpu per request {cpu:.2f}x (the cost of the audit log and events)")

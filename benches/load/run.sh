@@ -5,6 +5,10 @@
 #   mapped   wrk → scim-gateway (TLS), a tenant with a mapping table → origin
 #   guarded  wrk → scim-gateway (TLS), a tenant with limits and the cache → origin
 #            (GET: cache hits after the first; POST: limits, then the origin)
+#   audited  wrk → a second scim-gateway process with the audit log on and
+#            the tenant's change events delivered to a webhook (the origin):
+#            every POST journaled (record + event, fsync every 100 ms) and
+#            delivered; the first process runs with `[audit] enabled = false`
 #   nginx    wrk → nginx (TLS, proxy_pass, keepalive) → origin
 # The origin is nginx answering `return 200` with a ~1 KB SCIM User, so
 # only the proxies differ. Fair on a 2-core machine: load generator and
@@ -138,6 +142,10 @@ listen = "127.0.0.1:$GATEWAY_PORT"
 cert_file = "$work/certs/server.crt"
 key_file = "$work/certs/server.key"
 
+# The baseline has no audit log; the "audited" target measures it.
+[audit]
+enabled = false
+
 [upstreams.origin]
 kind = "http"
 url = "http://127.0.0.1:$ORIGIN_PORT/scim/v2"
@@ -181,6 +189,46 @@ CONF
     GATEWAY_PID=$!
     pids+=($GATEWAY_PID)
     wait_port "$GATEWAY_PORT"
+}
+
+# The same gateway with the audit log and a webhook sink for the tenant's
+# events (the origin answers the deliveries with 200).
+start_audited_gateway() {
+    local hash
+    hash="$(printf '%s' "$TOKEN" | "$BIN" hash-token)"
+    python3 -c 'import base64,os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())' \
+        >"$work/webhook.secret"
+    cat >"$work/audited.toml" <<CONF
+[server]
+listen = "127.0.0.1:$AUDITED_PORT"
+[server.tls]
+cert_file = "$work/certs/server.crt"
+key_file = "$work/certs/server.key"
+
+[audit]
+dir = "$work/audit"
+
+[upstreams.origin]
+kind = "http"
+url = "http://127.0.0.1:$ORIGIN_PORT/scim/v2"
+
+[[tenants]]
+id = "audited"
+hosts = ["localhost"]
+upstream = "origin"
+[[tenants.tokens]]
+name = "load"
+hash = "$hash"
+[[tenants.webhooks]]
+name = "sync"
+url = "http://127.0.0.1:$ORIGIN_PORT/hook"
+secret_file = ["$work/webhook.secret"]
+CONF
+    RUST_LOG=warn taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/audited.toml" \
+        >"$work/audited.log" 2>&1 &
+    AUDITED_PID=$!
+    pids+=($AUDITED_PID)
+    wait_port "$AUDITED_PORT"
 }
 
 # run_wrk TARGET-URL SECONDS [extra wrk args]: prints "requests rps p50_us p99_us".
@@ -237,9 +285,11 @@ main() {
     ORIGIN_PORT="$(free_port)"
     NGINX_PORT="$(free_port)"
     GATEWAY_PORT="$(free_port)"
+    AUDITED_PORT="$(free_port)"
     start_origin
     start_nginx_proxy
     start_gateway
+    start_audited_gateway
     export BODY_FILE="$work/user.json"
 
     local id=2819c223-7f76-453a-919d-413861904646
@@ -248,23 +298,27 @@ main() {
         [gateway]="https://localhost:$GATEWAY_PORT/scim/v2/Users"
         [mapped]="https://127.0.0.1:$GATEWAY_PORT/tenants/mapped/scim/v2/Users"
         [guarded]="https://127.0.0.1:$GATEWAY_PORT/tenants/guarded/scim/v2/Users"
+        [audited]="https://localhost:$AUDITED_PORT/scim/v2/Users"
         [nginx]="https://localhost:$NGINX_PORT/scim/v2/Users"
     )
-    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID [guarded]=$GATEWAY_PID [nginx]=$NGINX_WORKER)
+    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID [guarded]=$GATEWAY_PID [audited]=$AUDITED_PID [nginx]=$NGINX_WORKER)
 
     log "warm-up ${WARMUP}s per target"
-    for t in direct gateway mapped guarded nginx; do
+    for t in direct gateway mapped guarded audited nginx; do
         run_wrk "${urls[$t]}/$id" "$WARMUP" >/dev/null
     done
     : >"$work/results"
     for rep in $(seq 1 "$REPS"); do
         log "repetition $rep/$REPS"
-        for t in direct gateway mapped guarded nginx; do
+        for t in direct gateway mapped guarded audited nginx; do
             measure "$t" get "${urls[$t]}/$id" "${cpu_pid[$t]}"
             measure "$t" post "${urls[$t]}" "${cpu_pid[$t]}" -s "$here/post.lua"
         done
     done
     python3 "$here/report.py" "$work/results"
+    local records
+    records="$(cat "$work"/audit/audit-*.jsonl | wc -l)"
+    log "audited: $records audit records written; $("$BIN" audit verify "$work/audit" | head -c 200)"
 }
 
 main "$@"

@@ -15,6 +15,8 @@ use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::time::Instant;
@@ -28,6 +30,8 @@ pub const MAX_BATCH: usize = 4096;
 pub struct Journal {
     tx: mpsc::Sender<Command>,
     outbox: watch::Receiver<u64>,
+    /// Set once a write or fsync failed (the task answers errors since).
+    stopped: Arc<AtomicBool>,
 }
 
 /// Resolves when the entry is as durable as the policy promises:
@@ -85,6 +89,7 @@ impl Journal {
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "the audit journal needs a tokio runtime".to_string())?;
         metrics::describe();
+        let lock = lock_dir(&settings.dir)?;
         let writer = Writer::open(&settings)?;
         let durable = writer.durable_outbox_seq();
         metrics::outbox_durable(durable);
@@ -98,8 +103,14 @@ impl Journal {
         );
         let (tx, rx) = mpsc::channel(settings.queue);
         let (watch_tx, outbox) = watch::channel(durable);
-        runtime.spawn(run(rx, writer, settings, watch_tx));
-        Ok(Journal { tx, outbox })
+        let stopped = Arc::new(AtomicBool::new(false));
+        let stopped_flag = stopped.clone();
+        runtime.spawn(run(rx, writer, settings, watch_tx, stopped, lock));
+        Ok(Journal {
+            tx,
+            outbox,
+            stopped: stopped_flag,
+        })
     }
 
     /// Queues `record` (and `event`, for the outbox, in the same batch and
@@ -155,6 +166,13 @@ impl Journal {
         let record =
             AuditRecord::auth_failure(request_id, method, client_ip, tenant, status, reason);
         self.append(record, None)
+    }
+
+    /// Whether the journal still takes entries: `false` after a shutdown
+    /// or after a write or fsync failure stopped it. Writes are refused
+    /// before they reach an upstream while it is `false` (fail closed).
+    pub fn is_open(&self) -> bool {
+        !self.tx.is_closed() && !self.stopped.load(Ordering::Acquire)
     }
 
     /// The highest durable (fsynced) outbox seq; sinks wake on changes.
@@ -258,12 +276,38 @@ impl std::error::Error for JournalError {}
 
 // === the task ===
 
+/// An exclusive lock on `<dir>/LOCK`: one journal per directory, also
+/// across processes (each replica needs its own audit directory). The
+/// kernel drops the lock when the process dies, even by SIGKILL.
+fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| format!("cannot create the audit directory {}: {e}", dir.display()))?;
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+        |_| {
+            format!(
+                "the audit directory {} is in use by another gateway process (each replica needs its own [audit] dir)",
+                dir.display()
+            )
+        },
+    )?;
+    Ok(file)
+}
+
 /// The writer moves into the blocking pool for each batch and comes back.
 async fn run(
     mut rx: mpsc::Receiver<Command>,
     writer: Writer,
     settings: AuditSettings,
     watch_tx: watch::Sender<u64>,
+    stopped: Arc<AtomicBool>,
+    lock: std::fs::File,
 ) {
     let per_record = settings.fsync == FsyncPolicy::PerRecord;
     let mut writer = Some(writer);
@@ -271,6 +315,9 @@ async fn run(
     let mut sync_due: Option<Instant> = None;
     let mut shutdown_waiters = Vec::new();
     loop {
+        if failed.is_some() {
+            stopped.store(true, Ordering::Release);
+        }
         // Checked first, so that a queue that never empties cannot starve
         // the interval fsync.
         if sync_due.is_some_and(|due| Instant::now() >= due) {
@@ -349,6 +396,10 @@ async fn run(
     }
     // Every sender is gone or shutdown was asked: make it all durable.
     sync(&mut writer, &mut failed, &watch_tx).await;
+    stopped.store(true, Ordering::Release);
+    // Released before anyone hears of the shutdown, so the directory can
+    // be opened again at once.
+    drop(lock);
     if let Some(w) = &writer {
         tracing::info!(
             head_seq = w.head().seq,

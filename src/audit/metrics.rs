@@ -28,11 +28,19 @@ pub const OUTBOX_EVENTS_TOTAL: &str = "scim_gateway_outbox_events_total";
 /// The highest durable (fsynced) outbox seq.
 pub const OUTBOX_HIGHEST_SEQ: &str = "scim_gateway_outbox_highest_seq";
 
+/// Writes the backend accepted whose audit record could not be written
+/// (each answered 503), by `tenant`.
+pub const AUDIT_UNACKNOWLEDGED_TOTAL: &str = "scim_gateway_audit_unacknowledged_total";
+
 /// Registers descriptions and units, once per process.
 pub fn describe() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         describe_counter!(AUDIT_RECORDS_TOTAL, "Audit records written.");
+        describe_counter!(
+            AUDIT_UNACKNOWLEDGED_TOTAL,
+            "Writes the backend accepted whose audit record could not be written (answered 503)."
+        );
         describe_counter!(
             AUDIT_BYTES_TOTAL,
             Unit::Bytes,
@@ -95,6 +103,11 @@ pub fn batch_written(
 /// One fsync done.
 pub fn fsynced(file: FileKind, took: Duration) {
     histogram!(AUDIT_FSYNC_DURATION_SECONDS, "file" => file.as_str()).record(took.as_secs_f64());
+}
+
+/// A write the backend accepted could not be audited.
+pub fn unacknowledged(tenant: &str) {
+    counter!(AUDIT_UNACKNOWLEDGED_TOTAL, "tenant" => tenant.to_string()).increment(1);
 }
 
 /// The queue's depth, sampled by the writer.

@@ -59,6 +59,9 @@ pub enum AuditKind {
     Write,
     /// A failed authentication (any method).
     AuthFailure,
+    /// An identity change the IdP reported through an event hook (one
+    /// record per reported event; `request_id` is the hook delivery's).
+    IdpEvent,
 }
 
 /// The authenticated party. `credential` is the NAME of the credential

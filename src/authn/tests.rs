@@ -38,6 +38,7 @@ fn tenant() -> Tenant {
         cache: None,
         dialect: None,
         schema: crate::tenant_schema::TenantSchema::shared_standard(),
+        journal: Default::default(),
         metrics: Default::default(),
     }
 }

@@ -24,6 +24,8 @@ mod auth;
 mod capabilities;
 #[path = "compile_endpoints.rs"]
 mod endpoints;
+#[path = "compile_events.rs"]
+mod events;
 #[path = "compile_schema.rs"]
 mod schema;
 #[path = "compile_tls.rs"]
@@ -169,6 +171,11 @@ fn compile_with(
         }
     }
 
+    let audit = events::audit(raw, &base_dir, &mut p);
+    let audit_on = matches!(audit, Some(Some(_)));
+    let events = events::events(raw, audit_on, &mut p);
+    let kafka_on = events.kafka.is_some();
+
     let mut tenants: HashMap<TenantId, Arc<Tenant>> = HashMap::new();
     let mut hosts: HashMap<String, Arc<Tenant>> = HashMap::new();
     let mut host_owner: HashMap<String, String> = HashMap::new();
@@ -187,14 +194,19 @@ fn compile_with(
             &loc,
         );
         let compiled = compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p);
-        if let (Some(tenant), Some(schema)) = (compiled, schema) {
+        let journal = events::tenant(t, &base_dir, audit_on, kafka_on, &mut p, &loc);
+        if let (Some(tenant), Some(schema), Some(journal)) = (compiled, schema, journal) {
             // A SCIM 1.1 backend gets no Bulk (not translated yet).
             let schema = if tenant.upstream.protocol == crate::snapshot::UpstreamProtocol::Scim11 {
                 Arc::new(schema.without_bulk())
             } else {
                 schema
             };
-            let tenant = Tenant { schema, ..tenant };
+            let tenant = Tenant {
+                schema,
+                journal,
+                ..tenant
+            };
             if tenants.contains_key(tenant.id.as_str()) {
                 p.add(
                     format!("{loc}.id"),
@@ -243,14 +255,16 @@ fn compile_with(
         .as_ref()
         .and_then(|l| auth::shared_limits(l, previous, &mut p));
 
-    match (server, p.list.is_empty()) {
-        (Some(server), true) => Ok(Snapshot {
+    match (server, audit, p.list.is_empty()) {
+        (Some(server), Some(audit), true) => Ok(Snapshot {
             server,
             admin,
             tenants,
             hosts,
             upstreams,
             shared_limits,
+            audit,
+            events,
             source: source.to_path_buf(),
         }),
         _ => Err(ConfigErrors(p.list)),
@@ -819,6 +833,8 @@ fn compile_tenant(
         },
         // Set by the caller (compile_schema.rs).
         schema: crate::tenant_schema::TenantSchema::shared_standard(),
+        // Set by the caller (compile_events.rs).
+        journal: Default::default(),
         metrics: Default::default(),
     })
 }

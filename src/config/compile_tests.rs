@@ -163,3 +163,46 @@ async fn checking_a_dev_cert_config_writes_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn the_audit_log_is_on_by_default_beside_the_config() {
+    let s = compile(&toml(&good()), Path::new("/etc/gw/test.toml"), None).unwrap();
+    let audit = s.audit.as_ref().expect("on by default");
+    assert_eq!(audit.dir, Path::new("/etc/gw/audit"));
+    let tenant = s.tenant("acme").unwrap();
+    assert!(!tenant.journal.events, "no sink, no events");
+    let off = format!("[audit]\nenabled = false\n{}", good());
+    assert!(compile(&toml(&off), Path::new("t.toml"), None)
+        .unwrap()
+        .audit
+        .is_none());
+}
+
+#[tokio::test]
+async fn audit_and_event_problems_are_all_reported_with_their_keys() {
+    let text = format!(
+        "[audit]\nenabled = false\n[events.kafka]\nbrokers = []\ntopic = \"t\"\n{}\n[[tenants.webhooks]]\nname = \"hr\"\nurl = \"ftp://x\"\n[[tenants.webhooks]]\nname = \"hr\"\nurl = \"http://127.0.0.1:9/h\"\nsecret_env = [\"SCIMGW_TEST_UNSET_SECRET\"]\n[tenants.okta_hook]\n",
+        good()
+    );
+    let errors = compile(&toml(&text), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "events.kafka",
+        "tenants[0] (id \"acme\").webhooks[0]",
+        "expected an http:// or https:// URL",
+        "at least one signing secret",
+        "webhook name \"hr\" is used twice",
+        "okta_hook",
+        "set exactly one of secret_env or secret_file",
+        "need the audit journal",
+    ] {
+        assert!(errors.contains(expected), "{expected} in:\n{errors}");
+    }
+    let bad = format!("[audit]\nfsync_interval = \"2m\"\nqueue = 0\n{}", good());
+    let errors = compile(&toml(&bad), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(errors.contains("audit.fsync_interval"), "{errors}");
+    assert!(errors.contains("audit.queue"), "{errors}");
+}

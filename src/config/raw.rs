@@ -30,6 +30,65 @@ pub struct FileConfig {
     pub tenants: Vec<TenantSection>,
     /// Where rate limits are kept: this process, or Redis shared by replicas.
     pub limits: Option<SharedLimitsSection>,
+    /// The tamper-evident audit log (and the events outbox beside it).
+    pub audit: Option<AuditSection>,
+    /// Delivery of change events: the dispatcher and the shared Kafka sink.
+    pub events: Option<EventsSection>,
+}
+
+/// `[audit]` (on by default: an absent section means every default).
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AuditSection {
+    /// Default true. `false` turns off the audit log, the events outbox and
+    /// every sink (events need the journal).
+    pub enabled: Option<bool>,
+    /// Directory of the audit files (relative to this file). Default
+    /// `"audit"`. The outbox, sink cursors and dead letters live under it.
+    pub dir: Option<String>,
+    /// `"interval"` (default) or `"per_record"`.
+    pub fsync: Option<crate::audit::FsyncPolicy>,
+    /// Under `fsync = "interval"`, how often written records are fsynced.
+    /// Default `"100ms"`.
+    pub fsync_interval: Option<String>,
+    /// Rotate an audit file before it grows past this. Default 64 MiB.
+    pub max_file_bytes: Option<u64>,
+    /// ... or once it is this old. Default `"24h"`.
+    pub max_file_age: Option<String>,
+    /// Rotate an outbox segment before it grows past this. Default 8 MiB.
+    pub outbox_segment_bytes: Option<u64>,
+    /// Records that may wait for the writer. Default 8192.
+    pub queue: Option<usize>,
+}
+
+/// `[events]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EventsSection {
+    /// How often sinks look for new events when nothing woke them.
+    /// Default `"250ms"`.
+    pub poll_interval: Option<String>,
+    /// One Kafka sink that takes every tenant's events.
+    pub kafka: Option<crate::events::kafka::KafkaSettings>,
+}
+
+/// `[tenants.events]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TenantEventsSection {
+    /// `"resource"` (default: the resource after the write, as the tenant
+    /// sees it) or `"changes"` (only the attributes the write touched).
+    pub data: Option<crate::events::EventData>,
+}
+
+/// `[tenants.audit]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TenantAuditSection {
+    /// Attributes whose values are kept in audit records (the rest are
+    /// named only): e.g. `["active", "userName"]`.
+    #[serde(default)]
+    pub values: Vec<String>,
 }
 
 /// `[limits]`
@@ -282,6 +341,16 @@ pub struct TenantSection {
     pub dialect: Option<DialectSection>,
     /// The tenant-facing schemas, validation and the mapping table.
     pub schema: Option<SchemaSection>,
+    /// Webhook endpoints that receive the tenant's change events.
+    #[serde(default)]
+    pub webhooks: Vec<crate::events::WebhookSettings>,
+    /// What the tenant's change events carry.
+    pub events: Option<TenantEventsSection>,
+    /// What the tenant's audit records keep.
+    pub audit: Option<TenantAuditSection>,
+    /// Okta Event Hooks received at `/tenants/{id}/hooks/okta` (or
+    /// `/hooks/okta` on the tenant's hosts).
+    pub okta_hook: Option<crate::events::okta_hook::OktaHookConfig>,
 }
 
 /// `[tenants.schema]`

@@ -68,6 +68,11 @@ impl ConfigHandle {
                         "listen addresses changed in the config; they take effect after a restart"
                     );
                 }
+                if next.audit != current.audit {
+                    tracing::warn!(
+                        "[audit] changed in the config; the audit log keeps its settings until a restart"
+                    );
+                }
                 crate::upstream::balance::health::start_all(&next);
                 self.current.store(Arc::new(next));
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);

@@ -24,10 +24,27 @@ pub struct BulkChange {
     pub response: Option<Value>,
 }
 
-/// The successful (2xx) operations of `response`, each with its request
-/// `data`. Operations whose resource id cannot be found (no `location`, no
-/// id in the path) are skipped: no event can name their subject.
-pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
+/// One answered operation of a Bulk request, successful or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkOperation {
+    /// Position in the BulkResponse `Operations`.
+    pub index: usize,
+    pub method: WriteMethod,
+    /// The status the service gave the operation (`None`: unreadable).
+    pub status: Option<u16>,
+    /// The endpoint segment (`Users`, `Groups`, ...), when known.
+    pub resource_type: Option<String>,
+    /// The resource id, when known (never a `bulkId:` reference).
+    pub resource_id: Option<String>,
+    /// The operation's `data` as sent.
+    pub request: Option<Value>,
+    /// The operation's `response`, when the service included the resource.
+    pub response: Option<Value>,
+}
+
+/// Every operation of `response` that names a write method, each with its
+/// request `data` and whatever names its resource.
+pub fn bulk_operations(request: &Value, response: &Value) -> Vec<BulkOperation> {
     let request_ops = operations(request);
     let response_ops = operations(response);
     let mut out = Vec::new();
@@ -35,9 +52,6 @@ pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
         let Some(method) = get_str(op, "method").and_then(WriteMethod::parse) else {
             continue;
         };
-        if !status_ok(op) {
-            continue;
-        }
         let sent = match get_str(op, "bulkId") {
             Some(bulk_id) => request_ops
                 .iter()
@@ -50,11 +64,7 @@ pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
         let location = get_str(op, "location").unwrap_or("");
         let from_location = endpoint_and_id(location);
         let from_path = endpoint_and_id(path);
-        let resource_type = from_path
-            .0
-            .or(from_location.0)
-            .map(str::to_string)
-            .unwrap_or_default();
+        let resource_type = from_path.0.or(from_location.0).map(str::to_string);
         let response_resource = get_ci(op, "response").filter(|r| r.is_object());
         let resource_id = from_location
             .1
@@ -64,23 +74,39 @@ pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
                     .and_then(Value::as_object)
                     .and_then(|r| get_ci(r, "id"))
                     .and_then(Value::as_str)
-            });
-        let Some(resource_id) = resource_id else {
-            continue;
-        };
-        if resource_type.is_empty() {
-            continue;
-        }
-        out.push(BulkChange {
+            })
+            .map(str::to_string);
+        out.push(BulkOperation {
             index,
             method,
+            status: status(op),
             resource_type,
-            resource_id: resource_id.to_string(),
+            resource_id,
             request: sent.and_then(|r| get_ci(r, "data")).cloned(),
             response: response_resource.cloned(),
         });
     }
     out
+}
+
+/// The successful (2xx) operations of `response`, each with its request
+/// `data`. Operations whose resource id cannot be found (no `location`, no
+/// id in the path) are skipped: no event can name their subject.
+pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
+    bulk_operations(request, response)
+        .into_iter()
+        .filter(|op| op.status.is_some_and(|s| (200..300).contains(&s)))
+        .filter_map(|op| {
+            Some(BulkChange {
+                index: op.index,
+                method: op.method,
+                resource_type: op.resource_type.filter(|t| !t.is_empty())?,
+                resource_id: op.resource_id?,
+                request: op.request,
+                response: op.response,
+            })
+        })
+        .collect()
 }
 
 /// The events of a Bulk request: one per successful operation, with ids
@@ -127,13 +153,12 @@ fn get_str<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a str> {
 
 /// RFC 7644 §3.7.3 gives `status` as a string (`"201"`); accept a number
 /// too.
-fn status_ok(op: &Map<String, Value>) -> bool {
-    let status = match get_ci(op, "status") {
+fn status(op: &Map<String, Value>) -> Option<u16> {
+    match get_ci(op, "status") {
         Some(Value::String(s)) => s.trim().parse::<u16>().ok(),
         Some(Value::Number(n)) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
         _ => None,
-    };
-    status.is_some_and(|s| (200..300).contains(&s))
+    }
 }
 
 /// `/Users/abc` or `https://host/scim/v2/Users/abc` → `(Some("Users"),

@@ -31,6 +31,7 @@ pub mod metrics;
 pub mod okta_hook;
 pub mod outbox;
 pub mod retry;
+pub mod runner;
 pub mod webhook;
 
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};

@@ -18,6 +18,10 @@ auth_failure_limit = 0
 [admin]
 listen = "127.0.0.1:0"
 
+# Each replica has its own audit log.
+[audit]
+dir = "audit-{n}"
+
 [limits]
 backend = "redis"
 redis_url = "{redis}"

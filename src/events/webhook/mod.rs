@@ -38,6 +38,16 @@ pub struct WebhookSink {
 
 // === impl WebhookSink ===
 
+impl std::fmt::Debug for WebhookSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL without its query (where a receiver's token may sit).
+        f.debug_struct("WebhookSink")
+            .field("name", &self.config.sink_name)
+            .field("url", &self.config.redacted_url)
+            .finish_non_exhaustive()
+    }
+}
+
 impl WebhookSink {
     /// Builds the sink and its pooled HTTP(S) client (needs a Tokio
     /// runtime context).

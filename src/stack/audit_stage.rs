@@ -1,0 +1,373 @@
+//! The audit stage, after the answer is known: one audit record per write
+//! (per answered operation of a Bulk request) and per failed
+//! authentication, and, for each successful write of a tenant whose
+//! events some sink takes, one CloudEvent journaled with its record (one
+//! group commit, one fsync: docs/audit.md). The client's answer waits for
+//! the journal's acknowledgement, so a success the IdP sees is audited
+//! (and its event kept for delivery) as durably as `[audit] fsync` says.
+//!
+//! A successful write that cannot be journaled turns into a 503: the
+//! backend has the change, but the gateway will not claim an unaudited
+//! success. The journal stops on the first I/O failure and writes are then
+//! refused before they reach an upstream ([`refuse_writes`]).
+use super::Trace;
+use crate::audit::{
+    allowed_values, changed_attributes, Ack, AuditPrincipal, AuditRecord, Journal, Receipt,
+};
+use crate::error::{ErrorInfo, GatewayError};
+use crate::events::bulk::bulk_operations;
+use crate::events::{build_event, new_event_id, ChangeInput, WriteMethod};
+use crate::scim::json::get_ci;
+use crate::snapshot::Tenant;
+use bytes::Bytes;
+use http::{Method, Response};
+use http_body_util::{BodyExt, Full};
+use serde_json::Value;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+/// The longest an answer waits for the journal (its queue may be full).
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
+/// What the pipeline keeps of a write for its record.
+#[derive(Debug, Default)]
+pub(super) struct WriteTrace {
+    /// The SCIM path (`/Users/42`, `/Bulk`).
+    pub path: String,
+    /// The body as the tenant sent it (after dialect normalization).
+    pub body: Bytes,
+}
+
+/// Whether `method` on `scim_path` changes or tries to change identity
+/// data (a search is a read).
+pub(super) fn is_write(method: &Method, scim_path: &str) -> bool {
+    matches!(
+        *method,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    ) && !scim_path.ends_with("/.search")
+        && !scim_path.eq_ignore_ascii_case("/.search")
+}
+
+/// 503 for a write while the journal is stopped (fail closed: nothing
+/// unaudited reaches the backend).
+pub(super) fn refuse_writes(journal: &Journal) -> Result<(), GatewayError> {
+    if journal.is_open() {
+        return Ok(());
+    }
+    Err(GatewayError::unavailable(
+        "the audit log cannot be written, so the gateway accepts no writes; reads still work",
+        "audit_unavailable",
+        30,
+    ))
+}
+
+/// Journals what the request did and returns the answer to send.
+pub(super) async fn journal(
+    journal: &Journal,
+    trace: &Trace<'_>,
+    request_id: &str,
+    method: &Method,
+    ip: IpAddr,
+    started: Instant,
+    response: Response<Full<Bytes>>,
+) -> Response<Full<Bytes>> {
+    let status = response.status().as_u16();
+    let reason = response.extensions().get::<ErrorInfo>().map(|e| e.reason);
+    let tenant = trace.tenant;
+    if is_auth_failure(status, reason) {
+        let ack = journal.auth_failure(
+            request_id,
+            method.as_str(),
+            ip,
+            tenant.map(|t| t.id.as_str()),
+            status,
+            reason.unwrap_or("unauthenticated"),
+        );
+        if let Err(e) = wait(ack).await {
+            tracing::error!(request_id, error = %e, "an auth failure could not be audited");
+        }
+        return response;
+    }
+    let (Some(write), Some(tenant)) = (&trace.write, tenant) else {
+        return response;
+    };
+    let (parts, body) = response.into_parts();
+    let body = match body.collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(never) => match never {},
+    };
+    let ctx = Context {
+        tenant,
+        trace,
+        request_id,
+        ip,
+        latency: started.elapsed(),
+        reason,
+    };
+    let request: Option<Value> = serde_json::from_slice(&write.body).ok();
+    let bulk = write
+        .path
+        .trim_end_matches('/')
+        .eq_ignore_ascii_case("/Bulk");
+    // The answer is read for events, a created resource's id, and Bulk.
+    let read_answer =
+        parts.status.is_success() && (tenant.journal.events || bulk || *method == Method::POST);
+    let answer: Option<Value> = if read_answer {
+        serde_json::from_slice(&body).ok()
+    } else {
+        None
+    };
+    let mut entries = match &answer {
+        Some(answer) if bulk => bulk_entries(&ctx, request.as_ref(), answer),
+        _ => Vec::new(),
+    };
+    if entries.is_empty() {
+        entries.push(single_entry(
+            &ctx,
+            method,
+            &write.path,
+            request.as_ref(),
+            answer.as_ref(),
+            status,
+        ));
+    }
+    let mut acks = Vec::with_capacity(entries.len());
+    let mut changed = false;
+    for (record, event) in entries {
+        changed |= record.outcome.status < 300 && record.outcome.status >= 200;
+        acks.push(journal.append(record, event));
+    }
+    let mut failure = None;
+    for ack in acks {
+        if let Err(e) = wait(ack).await {
+            failure = Some(e);
+        }
+    }
+    match failure {
+        None => Response::from_parts(parts, Full::new(body)),
+        Some(e) if changed => {
+            crate::audit::metrics::unacknowledged(tenant.id.as_str());
+            tracing::error!(
+                request_id,
+                tenant = tenant.id.as_str(),
+                error = %e,
+                "a write the backend accepted could not be audited; answering 503"
+            );
+            GatewayError::unavailable(
+                "the backend applied the change, but the gateway could not write its audit record; it accepts no writes until the audit log is writable",
+                "audit_unavailable",
+                30,
+            )
+            .into_response()
+        }
+        Some(e) => {
+            tracing::error!(request_id, error = %e, "a refused write could not be audited");
+            Response::from_parts(parts, Full::new(body))
+        }
+    }
+}
+
+/// The parts of a record every entry of a request shares.
+struct Context<'a, 's> {
+    tenant: &'s Tenant,
+    trace: &'a Trace<'s>,
+    request_id: &'a str,
+    ip: IpAddr,
+    latency: Duration,
+    reason: Option<&'static str>,
+}
+
+impl Context<'_, '_> {
+    fn record(&self, method: &str, status: u16) -> AuditRecord {
+        let mut record = AuditRecord::write(self.request_id, method, self.ip);
+        record.tenant = Some(self.tenant.id.as_str().to_string());
+        record.principal = self.trace.principal.as_ref().map(AuditPrincipal::from);
+        record.outcome.status = status;
+        record.outcome.upstream_status = self.trace.upstream_status;
+        record.outcome.error = self.reason.map(str::to_string);
+        record.set_latency(self.latency);
+        record
+    }
+
+    fn event(
+        &self,
+        id: &str,
+        record: &AuditRecord,
+        method: WriteMethod,
+        resource_type: &str,
+        request: Option<&Value>,
+        response: Option<&Value>,
+    ) -> Option<Value> {
+        let journal = &self.tenant.journal;
+        if !journal.events {
+            return None;
+        }
+        let resource_id = record.resource_id.as_deref()?;
+        Some(build_event(&ChangeInput {
+            id,
+            time: &record.time,
+            tenant: self.tenant.id.as_str(),
+            method,
+            resource_type,
+            resource_id,
+            request_body: request,
+            response_body: response.filter(|r| r.is_object()),
+            data: journal.data,
+        }))
+    }
+}
+
+/// One record (and event) for a plain write.
+fn single_entry(
+    ctx: &Context<'_, '_>,
+    method: &Method,
+    path: &str,
+    request: Option<&Value>,
+    answer: Option<&Value>,
+    status: u16,
+) -> (AuditRecord, Option<Value>) {
+    let mut record = ctx.record(method.as_str(), status);
+    let segment = segment_of(path);
+    record.resource_type = segment.map(|s| resource_type_name(ctx.tenant, s));
+    record.resource_id = id_of(path).map(str::to_string).or_else(|| {
+        answer
+            .and_then(Value::as_object)
+            .and_then(|a| get_ci(a, "id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    });
+    fill_attributes(ctx, &mut record, method.as_str(), request);
+    let event = match (WriteMethod::parse(method.as_str()), segment) {
+        (Some(m), Some(s)) if (200..300).contains(&status) => {
+            ctx.event(&new_event_id(), &record, m, s, request, answer)
+        }
+        _ => None,
+    };
+    (record, event)
+}
+
+/// One record per answered operation of a Bulk request; one event per
+/// successful one.
+fn bulk_entries(
+    ctx: &Context<'_, '_>,
+    request: Option<&Value>,
+    answer: &Value,
+) -> Vec<(AuditRecord, Option<Value>)> {
+    let Some(request) = request else {
+        return Vec::new();
+    };
+    let base = new_event_id();
+    bulk_operations(request, answer)
+        .into_iter()
+        .map(|op| {
+            let status = op.status.unwrap_or(0);
+            let mut record = ctx.record(op.method.as_str(), status);
+            record.outcome.upstream_status = None;
+            record.outcome.error = None;
+            record.resource_type = op
+                .resource_type
+                .as_deref()
+                .map(|s| resource_type_name(ctx.tenant, s));
+            record.resource_id = op.resource_id.clone();
+            fill_attributes(ctx, &mut record, op.method.as_str(), op.request.as_ref());
+            let event = match &op.resource_type {
+                Some(segment) if (200..300).contains(&status) => ctx.event(
+                    &format!("{base}-{}", op.index),
+                    &record,
+                    op.method,
+                    segment,
+                    op.request.as_ref(),
+                    op.response.as_ref(),
+                ),
+                _ => None,
+            };
+            (record, event)
+        })
+        .collect()
+}
+
+fn fill_attributes(
+    ctx: &Context<'_, '_>,
+    record: &mut AuditRecord,
+    method: &str,
+    body: Option<&Value>,
+) {
+    record.attributes = changed_attributes(method, body);
+    record.values = allowed_values(method, body, &ctx.tenant.journal.audit_values);
+}
+
+/// 401s and client-certificate refusals. (The damper's 429s are not
+/// authentication attempts, and recording each would let a flood of them
+/// fill the disk: they are counted in `scim_gateway_auth_failures_total`.)
+fn is_auth_failure(status: u16, reason: Option<&str>) -> bool {
+    status == 401 || (status == 403 && reason.is_some_and(|r| r.starts_with("client_certificate")))
+}
+
+/// The journal's answer, bounded.
+async fn wait(ack: Ack) -> Result<Receipt, String> {
+    match tokio::time::timeout(ACK_WAIT, ack).await {
+        Ok(Ok(receipt)) => Ok(receipt),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!(
+            "the audit journal did not acknowledge within {}s",
+            ACK_WAIT.as_secs()
+        )),
+    }
+}
+
+/// `Users` → `User` (the tenant's resource type name), else the segment.
+fn resource_type_name(tenant: &Tenant, segment: &str) -> String {
+    tenant
+        .schema
+        .registry
+        .resource_type_by_endpoint(segment)
+        .map_or_else(|| segment.to_string(), |rt| rt.name.clone())
+}
+
+fn segment_of(path: &str) -> Option<&str> {
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .filter(|s| !s.is_empty())
+}
+
+fn id_of(path: &str) -> Option<&str> {
+    let mut parts = path.trim_start_matches('/').split('/');
+    parts.next()?;
+    parts.next().filter(|s| !s.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn writes_are_told_from_reads() {
+        assert!(is_write(&Method::POST, "/Users"));
+        assert!(is_write(&Method::POST, "/Bulk"));
+        assert!(is_write(&Method::PATCH, "/Groups/1"));
+        assert!(is_write(&Method::DELETE, "/Users/1"));
+        assert!(!is_write(&Method::POST, "/Users/.search"));
+        assert!(!is_write(&Method::POST, "/.search"));
+        assert!(!is_write(&Method::GET, "/Users/1"));
+    }
+
+    #[test]
+    fn auth_failures_are_told_from_refused_writes() {
+        assert!(is_auth_failure(401, Some("invalid_token")));
+        assert!(!is_auth_failure(429, Some("too_many_failures")));
+        assert!(is_auth_failure(403, Some("client_certificate_required")));
+        assert!(!is_auth_failure(403, Some("forbidden")));
+        assert!(!is_auth_failure(429, Some("rate_limited")));
+    }
+
+    #[test]
+    fn paths_give_segment_and_id() {
+        assert_eq!(segment_of("/Users/42"), Some("Users"));
+        assert_eq!(id_of("/Users/42"), Some("42"));
+        assert_eq!(id_of("/Users"), None);
+        assert_eq!(id_of("/Users/"), None);
+        assert_eq!(segment_of(""), None);
+    }
+}

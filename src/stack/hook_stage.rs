@@ -1,0 +1,140 @@
+//! A tenant's Okta Event Hook endpoint (docs/events.md, "Okta Event
+//! Hooks"): the verification GET answered, each delivery authenticated by
+//! the configured secret (constant time, in `events::okta_hook`), rate
+//! limited with the tenant's limits, read within its body cap, and every
+//! lifecycle event it reports journaled as an `idp_event` audit record
+//! with its CloudEvent (the IdP's event id kept for deduplication). Okta
+//! gets its 200 only once the journal has them, so a failure makes Okta
+//! deliver again.
+use super::{limited, read_body, Gateway};
+use crate::audit::{AuditKind, AuditPrincipal, AuditRecord};
+use crate::error::GatewayError;
+use crate::events::okta_hook;
+use crate::limit::Admitted;
+use crate::scim::error::ScimError;
+use crate::server::ConnInfo;
+use crate::snapshot::{Snapshot, Tenant};
+use crate::upstream::Deadline;
+use bytes::Bytes;
+use http::header::CONTENT_TYPE;
+use http::{HeaderValue, Request, Response};
+use http_body_util::Full;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The credential name the hook's deliveries are limited and audited as.
+const HOOK_PRINCIPAL: &str = "okta-event-hook";
+/// The longest a delivery waits for the journal.
+const ACK_WAIT: Duration = Duration::from_secs(10);
+
+/// Answers one request to the hook endpoint.
+pub(super) async fn okta<B>(
+    snapshot: &Snapshot,
+    gateway: &Gateway,
+    tenant: &Tenant,
+    req: Request<B>,
+    conn: &ConnInfo,
+    request_id: &str,
+    deadline: Deadline,
+) -> Result<Response<Full<Bytes>>, GatewayError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    let (Some(settings), Some(journal)) = (&tenant.journal.okta_hook, &gateway.journal) else {
+        return Err(GatewayError::client_reason(
+            ScimError::not_found("this tenant has no Okta event hook"),
+            "unknown_endpoint",
+        ));
+    };
+    let mut admitted = Admitted::default();
+    gateway
+        .limiter
+        .admit_tenant(
+            snapshot.shared_limits.as_deref(),
+            tenant.id.as_str(),
+            HOOK_PRINCIPAL,
+            &tenant.limits,
+            &mut admitted,
+        )
+        .await
+        .map_err(|r| limited(tenant, r))?;
+    let (parts, body) = req.into_parts();
+    let body = tokio::time::timeout_at(
+        deadline.at,
+        read_body(&parts.headers, body, settings.max_body_bytes()),
+    )
+    .await
+    .map_err(|_| {
+        GatewayError::client_reason(
+            ScimError::new(408, None, "the hook delivery did not arrive in time"),
+            "request_timeout",
+        )
+    })??;
+    let outcome = okta_hook::handle(
+        settings,
+        &parts.method,
+        &parts.headers,
+        &body,
+        tenant.id.as_str(),
+    );
+    let ip = conn.peer.ip();
+    let mut acks = Vec::new();
+    if outcome.status == http::StatusCode::UNAUTHORIZED {
+        acks.push(journal.auth_failure(
+            request_id,
+            parts.method.as_str(),
+            ip,
+            Some(tenant.id.as_str()),
+            401,
+            "okta_hook_secret",
+        ));
+    }
+    for event in outcome.events {
+        let mut record = AuditRecord::write(request_id, "POST", ip);
+        record.kind = AuditKind::IdpEvent;
+        record.tenant = Some(tenant.id.as_str().to_string());
+        record.principal = Some(AuditPrincipal {
+            auth_method: "okta_event_hook".into(),
+            credential: HOOK_PRINCIPAL.into(),
+            subject: "okta".into(),
+        });
+        record.resource_type = event
+            .get("type")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        record.resource_id = event
+            .get("subject")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        record.outcome.status = 200;
+        let event = tenant.journal.events.then_some(event);
+        acks.push(journal.append(record, event));
+    }
+    for ack in acks {
+        let acked = tokio::time::timeout(ACK_WAIT, ack).await;
+        if !matches!(acked, Ok(Ok(_))) {
+            tracing::error!(
+                request_id,
+                tenant = tenant.id.as_str(),
+                "an Okta hook delivery could not be journaled; answering 503 so Okta retries"
+            );
+            return Err(GatewayError::unavailable(
+                "the delivery could not be recorded; deliver it again later",
+                "audit_unavailable",
+                30,
+            ));
+        }
+    }
+    let mut response = Response::new(Full::new(Bytes::from(outcome.body.to_string())));
+    *response.status_mut() = outcome.status;
+    let content_type = if outcome.status.is_success() {
+        "application/json"
+    } else {
+        "application/scim+json"
+    };
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    Ok(response)
+}
