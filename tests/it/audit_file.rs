@@ -158,7 +158,7 @@ pub fn tamper_and_verify(dir: &Path, log: &Path) {
     assert!(ok.success, "{}", ok.output);
     assert!(
         ok.output.contains(&format!(
-            "ok: {WRITES} records in {} files, seq 1..{WRITES}",
+            "ok: {RECORDS} records in {} files, seq 1..{RECORDS}",
             files.len()
         )),
         "{}",
