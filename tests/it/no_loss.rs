@@ -33,7 +33,10 @@ struct Rig {
     config: std::path::PathBuf,
 }
 
-async fn rig(name: &str) -> Option<Rig> {
+/// `fsync` and `data`: the `[audit] fsync` policy and the tenant's event
+/// data (`resource` or `changes`: both carry the `displayName` the checks
+/// match on).
+async fn rig(name: &str, fsync: &str, data: &str) -> Option<Rig> {
     let broker = Tansu::start()?;
     create_topic(&broker, ACME_TOPIC, PARTITIONS).await;
     let store = TestStore::spawn();
@@ -46,6 +49,8 @@ async fn rig(name: &str) -> Option<Rig> {
         kafka: Some(broker.bootstrap()),
         // Small files: the stream rotates audit files and outbox segments.
         audit_extra: "max_file_bytes = 16384\noutbox_segment_bytes = 8192".into(),
+        fsync: Some(fsync.into()),
+        event_data: Some(data.into()),
     }
     .write(&dir);
     Some(Rig {
@@ -231,40 +236,71 @@ fn report(name: &str, rig: &Rig, writes: &[Write], hooked: &[Value], kafka: &[Va
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_acknowledged_write_is_lost_across_a_sigkill() {
-    let Some(rig) = rig("nolose-kill").await else {
-        return;
-    };
+/// Streams 200 writes, SIGKILLs the gateway after 90 answers, restarts it
+/// on the same audit directory, streams the rest. With `behind`, both
+/// sinks are down from the 40th answer until after the restart, so the
+/// restarted gateway starts with a backlog.
+async fn kill_scenario(name: &str, rig: Rig, behind: bool) {
     let mut gw = spawn_gateway(&rig.config);
-    let stream = WriteStream::start(gw.public, "kill", 8, 200, Duration::from_millis(2));
+    let stream = WriteStream::start(gw.public, name, 8, 200, Duration::from_millis(2));
+    if behind {
+        stream.wait_answered(40, Duration::from_secs(30)).await;
+        rig.hook.down();
+        rig.broker.pause();
+    }
     stream.wait_answered(90, Duration::from_secs(30)).await;
+    let delivered_at_kill = rig.hook.received().len();
     tokio::task::block_in_place(|| gw.kill());
     stream.set_target(None);
     let before = gw.log_tail();
     drop(gw);
     let mut gw = spawn_gateway(&rig.config);
     stream.set_target(Some(gw.public));
+    if behind {
+        rig.broker.resume();
+        rig.hook.up();
+    }
     let writes = stream.finish().await;
     let (hooked, kafka) = wait_for_sinks(&rig, &writes).await;
     let clean = tokio::task::block_in_place(|| gw.terminate(Duration::from_secs(15)));
-    if clean != Some(true) {
-        println!("the restarted gateway did not stop cleanly on SIGTERM: {clean:?}");
-    }
     let after = gw.log_tail();
+    println!("{name}: {delivered_at_kill} webhook deliveries before the kill; SIGTERM after the restart: {clean:?}");
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        report("kill", &rig, &writes, &hooked, &kafka)
+        report(name, &rig, &writes, &hooked, &kafka)
     }));
     if let Err(e) = outcome {
         eprintln!("gateway log before the kill:\n{before}\n\nafter the restart:\n{after}");
         std::panic::resume_unwind(e);
     }
+    assert_eq!(
+        clean,
+        Some(true),
+        "the restarted gateway did not stop cleanly on SIGTERM"
+    );
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_acknowledged_write_is_lost_across_a_sigkill() {
+    let Some(rig) = rig("nolose-kill", "interval", "resource").await else {
+        return;
+    };
+    kill_scenario("kill", rig, false).await;
+}
+
+/// The same with fsync per record, `data = "changes"`, and both sinks
+/// down across the kill.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_acknowledged_write_is_lost_across_a_sigkill_with_the_sinks_behind() {
+    let Some(rig) = rig("nolose-kill-behind", "per_record", "changes").await else {
+        return;
+    };
+    kill_scenario("kill-behind", rig, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_acknowledged_write_is_lost_while_the_sinks_are_down() {
-    let Some(rig) = rig("nolose-outage").await else {
+    let Some(rig) = rig("nolose-outage", "interval", "resource").await else {
         return;
     };
     let mut gw = spawn_gateway(&rig.config);
@@ -274,7 +310,9 @@ async fn no_acknowledged_write_is_lost_while_the_sinks_are_down() {
     rig.broker.pause();
     let outage = Instant::now();
     let before = (stream.answered(), rig.hook.received().len());
-    stream.wait_answered(120, Duration::from_secs(30)).await;
+    stream
+        .wait_answered((before.0 + 70).min(200), Duration::from_secs(30))
+        .await;
     tokio::time::sleep(Duration::from_secs(3).saturating_sub(outage.elapsed())).await;
     let during = (
         stream.answered() - before.0,

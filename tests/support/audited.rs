@@ -21,6 +21,10 @@ pub struct AuditedConfig {
     pub kafka: Option<String>,
     /// Extra lines for `[audit]` (e.g. `max_file_bytes = 4096`).
     pub audit_extra: String,
+    /// `[audit] fsync`: `interval` (default) or `per_record`.
+    pub fsync: Option<String>,
+    /// `[tenants.events] data`: `resource` (default) or `changes`.
+    pub event_data: Option<String>,
 }
 
 impl AuditedConfig {
@@ -36,14 +40,15 @@ auth_failure_limit = 0
 
 [audit]
 dir = "audit"
-fsync = "interval"
+fsync = "{fsync}"
 fsync_interval = "100ms"
 {audit_extra}
 
 [events]
 poll_interval = "50ms"
 "#,
-            audit_extra = self.audit_extra
+            audit_extra = self.audit_extra,
+            fsync = self.fsync.as_deref().unwrap_or("interval"),
         );
         if let Some(brokers) = &self.kafka {
             text.push_str(&format!(
@@ -89,15 +94,16 @@ max_backoff = "1s"
                 secret_file = secret_file.display()
             ));
         }
-        text.push_str(
+        text.push_str(&format!(
             r#"
 [tenants.events]
-data = "resource"
+data = "{data}"
 
 [tenants.audit]
 values = ["active"]
 "#,
-        );
+            data = self.event_data.as_deref().unwrap_or("resource")
+        ));
         let path = dir.join("gateway.toml");
         std::fs::write(&path, text).unwrap();
         path
