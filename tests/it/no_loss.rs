@@ -167,6 +167,20 @@ fn check_audit(dir: &Path, writes: &[Write]) -> (usize, usize, Vec<String>) {
     (audited, unanswered_audited, problems)
 }
 
+/// `scim-gateway events status --dir DIR`, stdout and stderr.
+fn events_status(dir: &Path) -> String {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
+        .args(["events", "status", "--dir"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
 /// Runs every check, prints the summary line, and asserts.
 fn report(name: &str, rig: &Rig, writes: &[Write], hooked: &[Value], kafka: &[Value]) {
     let acked = writes.iter().filter(|w| w.acknowledged()).count();
@@ -181,6 +195,12 @@ fn report(name: &str, rig: &Rig, writes: &[Write], hooked: &[Value], kafka: &[Va
     let verified = audit_verify(&[&rig.dir.join("audit")]);
     if !verified.success {
         problems.push(format!("audit verify failed: {}", verified.output));
+    }
+    // After the clean stop, each sink's cursor is at the outbox's end.
+    let status = events_status(&rig.dir.join("audit"));
+    let sinks: Vec<&str> = status.lines().filter(|l| l.contains("cursor")).collect();
+    if sinks.len() != 2 || !sinks.iter().all(|l| l.contains("behind 0, dead letters 0")) {
+        problems.push(format!("events status after the stop: {status}"));
     }
     let hook = check_sink("webhook", writes, hooked);
     let kafka = check_sink("kafka", writes, kafka);
