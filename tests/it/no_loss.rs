@@ -1,260 +1,18 @@
 //! No acknowledged write is lost (issue 8, point 4): the real gateway
-//! binary with its audit journal, a webhook sink and the Kafka sink, a
-//! client streaming writes from several tasks; (a) the gateway is SIGKILLed
-//! mid-stream and restarted on the same audit directory, (b) the webhook
-//! receiver goes down (then answers 503 for a while) and the broker freezes
+//! binary with its audit journal, a webhook sink and the Kafka sink
+//! (`crate::support::no_loss_rig`), a client streaming writes from several
+//! tasks; (a) the gateway is SIGKILLed mid-stream and restarted on the same
+//! audit directory (also with both sinks down across the kill), (b) the
+//! webhook receiver goes down (then answers 503 for a while) and the broker
+//! freezes mid-stream, (c) two config reloads restart event delivery
 //! mid-stream. Then: every write acknowledged to the client has exactly one
 //! audit record, `audit verify` passes, and every acknowledged successful
 //! write's event reached the webhook and Kafka, in order per User
 //! (duplicates counted, allowed).
-use crate::support::audit_log::{audit_verify, read_records, writes_by_request_id};
-use crate::support::audited::{temp_dir, AuditedConfig, ACME_TOPIC};
-use crate::support::delivery::{check_sink, delivered_count, SinkCheck};
-use crate::support::kafka_topic::{create_topic, TopicReader};
-use crate::support::process::GatewayProcess;
-use crate::support::store::TestStore;
-use crate::support::tansu::Tansu;
-use crate::support::webhook::{secret, Mode, WebhookReceiver};
-use crate::support::write_stream::{Kind, Write, WriteStream};
-use serde_json::Value;
-use std::path::Path;
+use crate::support::no_loss_rig::{report, rig, spawn_gateway, wait_for_sinks, Rig};
+use crate::support::webhook::Mode;
+use crate::support::write_stream::WriteStream;
 use std::time::{Duration, Instant};
-
-const PARTITIONS: i32 = 3;
-/// How long the sinks may take to catch up once everything is back.
-const DELIVERY_BOUND: Duration = Duration::from_secs(45);
-
-/// Everything a scenario runs against.
-struct Rig {
-    broker: Tansu,
-    _store: TestStore,
-    hook: WebhookReceiver,
-    dir: std::path::PathBuf,
-    config: std::path::PathBuf,
-}
-
-/// `fsync` and `data`: the `[audit] fsync` policy and the tenant's event
-/// data (`resource` or `changes`: both carry the `displayName` the checks
-/// match on).
-async fn rig(name: &str, fsync: &str, data: &str) -> Option<Rig> {
-    let broker = Tansu::start()?;
-    create_topic(&broker, ACME_TOPIC, PARTITIONS).await;
-    let store = TestStore::spawn();
-    let key = secret(8);
-    let hook = WebhookReceiver::spawn(&[&key]);
-    let dir = temp_dir(name);
-    let config = AuditedConfig {
-        upstream: store.base_url(),
-        webhook: Some((hook.url(), key)),
-        kafka: Some(broker.bootstrap()),
-        // Small files: the stream rotates audit files and outbox segments.
-        audit_extra: "max_file_bytes = 16384\noutbox_segment_bytes = 8192".into(),
-        fsync: Some(fsync.into()),
-        event_data: Some(data.into()),
-    }
-    .write(&dir);
-    Some(Rig {
-        broker,
-        _store: store,
-        hook,
-        dir,
-        config,
-    })
-}
-
-fn spawn_gateway(config: &Path) -> GatewayProcess {
-    tokio::task::block_in_place(|| GatewayProcess::spawn(config))
-}
-
-/// Waits (bounded) until both sinks have an event for every acknowledged
-/// successful write; returns the webhook's deliveries and Kafka's records.
-async fn wait_for_sinks(rig: &Rig, writes: &[Write]) -> (Vec<Value>, Vec<Value>) {
-    let want = writes.iter().filter(|w| w.acknowledged()).count();
-    let deadline = Instant::now() + DELIVERY_BOUND;
-    let hooked = loop {
-        let got: Vec<Value> = rig.hook.received().into_iter().map(|r| r.body).collect();
-        if delivered_count(writes, &got) >= want || Instant::now() >= deadline {
-            break got;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    let mut reader = TopicReader::new(&rig.broker, ACME_TOPIC, PARTITIONS);
-    let left = deadline.saturating_duration_since(Instant::now()) + Duration::from_secs(5);
-    reader
-        .read_until(left, |records| {
-            let events: Vec<Value> = records.iter().map(|r| r.event.clone()).collect();
-            delivered_count(writes, &events) >= want
-        })
-        .await;
-    // Late duplicates: whatever else is already there.
-    reader
-        .read_until(Duration::from_millis(500), |_| false)
-        .await;
-    for r in &reader.records {
-        let subject = r.event["subject"].as_str().unwrap_or_default();
-        assert_eq!(r.key, format!("acme/{subject}"), "Kafka key of {}", r.event);
-    }
-    let kafka = reader.records.iter().map(|r| r.event.clone()).collect();
-    (hooked, kafka)
-}
-
-/// The audit checks; returns (acknowledged writes audited, unanswered
-/// writes audited) and every problem.
-fn check_audit(dir: &Path, writes: &[Write]) -> (usize, usize, Vec<String>) {
-    let records = read_records(&dir.join("audit"));
-    let by_id = writes_by_request_id(&records);
-    let mut problems = Vec::new();
-    let (mut audited, mut unanswered_audited) = (0, 0);
-    for w in writes {
-        let found = by_id.get(&w.request_id).map_or(&[][..], Vec::as_slice);
-        let Some(status) = w.status else {
-            unanswered_audited += found.len().min(1);
-            if found.len() > 1 {
-                problems.push(format!("{} audit records of {}", found.len(), w.request_id));
-            }
-            continue;
-        };
-        let [r] = found else {
-            problems.push(format!(
-                "{} audit records of the answered write {} ({:?}, {status})",
-                found.len(),
-                w.request_id,
-                w.kind
-            ));
-            continue;
-        };
-        audited += usize::from(w.acknowledged());
-        let want = (
-            w.kind.method(),
-            Some(status),
-            w.resource_id.as_deref(),
-            "acme",
-        );
-        let got = (
-            r["method"].as_str().unwrap_or_default(),
-            r["outcome"]["status"].as_u64().map(|s| s as u16),
-            r["resource_id"].as_str(),
-            r["tenant"].as_str().unwrap_or_default(),
-        );
-        if got != want {
-            problems.push(format!(
-                "audit record of {}: (method, status, resource_id, tenant) {got:?}, want {want:?}",
-                w.request_id
-            ));
-        }
-        if w.kind == Kind::Deactivate && w.acknowledged() {
-            let values = &r["values"];
-            if values.get("active").is_none() || values.get("displayName").is_some() {
-                problems.push(format!(
-                    "audit record of {}: values {values} (allow-list is [\"active\"])",
-                    w.request_id
-                ));
-            }
-        }
-    }
-    let ours = records
-        .iter()
-        .filter(|r| r["kind"] == "write")
-        .filter(|r| {
-            !writes
-                .iter()
-                .any(|w| r["request_id"] == w.request_id.as_str())
-        })
-        .count();
-    if ours > 0 {
-        problems.push(format!("{ours} audit records of writes nobody made"));
-    }
-    (audited, unanswered_audited, problems)
-}
-
-/// `scim-gateway events status --dir DIR`, stdout and stderr.
-fn events_status(dir: &Path) -> String {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
-        .args(["events", "status", "--dir"])
-        .arg(dir)
-        .output()
-        .unwrap();
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// Runs every check, prints the summary line, and asserts.
-fn report(name: &str, rig: &Rig, writes: &[Write], hooked: &[Value], kafka: &[Value]) {
-    let acked = writes.iter().filter(|w| w.acknowledged()).count();
-    let answered = writes.iter().filter(|w| w.status.is_some()).count();
-    let unanswered = writes.len() - answered;
-    let failed: Vec<String> = writes
-        .iter()
-        .filter(|w| w.status.is_some() && !w.acknowledged())
-        .map(|w| format!("{} {:?} -> {:?}", w.request_id, w.kind, w.status))
-        .collect();
-    let (audited, unanswered_audited, mut problems) = check_audit(&rig.dir, writes);
-    let verified = audit_verify(&[&rig.dir.join("audit")]);
-    if !verified.success {
-        problems.push(format!("audit verify failed: {}", verified.output));
-    }
-    // After the clean stop, each sink's cursor is at the outbox's end.
-    let status = events_status(&rig.dir.join("audit"));
-    let sinks: Vec<&str> = status.lines().filter(|l| l.contains("cursor")).collect();
-    if sinks.len() != 2 || !sinks.iter().all(|l| l.contains("behind 0, dead letters 0")) {
-        problems.push(format!("events status after the stop: {status}"));
-    }
-    let hook = check_sink("webhook", writes, hooked);
-    let kafka = check_sink("kafka", writes, kafka);
-    for (request_id, id) in &hook.event_ids {
-        if kafka.event_ids.get(request_id).is_some_and(|k| k != id) {
-            problems.push(format!(
-                "write {request_id}: webhook event {id}, Kafka event {:?}",
-                kafka.event_ids[request_id]
-            ));
-        }
-    }
-    let dups = |c: &SinkCheck| c.duplicates.values().map(|n| n - 1).sum::<usize>();
-    println!(
-        "no-loss ({name}): {} writes, {acked} acknowledged, {audited} audited, \
-         {} delivered to the webhook ({} deliveries, {} duplicates), \
-         {} delivered to Kafka ({} records, {} duplicates), {} lost; \
-         {unanswered} without an answer ({unanswered_audited} audited, \
-         {} / {} with an event at webhook / Kafka); {} answered non-2xx; {}",
-        writes.len(),
-        hook.delivered,
-        hook.deliveries,
-        dups(&hook),
-        kafka.delivered,
-        kafka.deliveries,
-        dups(&kafka),
-        hook.lost().max(kafka.lost()),
-        hook.of_unanswered,
-        kafka.of_unanswered,
-        failed.len(),
-        verified.output.trim()
-    );
-    for (sink, c) in [("webhook", &hook), ("kafka", &kafka)] {
-        if !c.duplicates.is_empty() {
-            println!("  {sink} duplicates (event id: times): {:?}", c.duplicates);
-        }
-    }
-    problems.extend(hook.problems);
-    problems.extend(kafka.problems);
-    assert!(
-        failed.is_empty(),
-        "writes answered with an error: {failed:?}"
-    );
-    assert!(
-        problems.is_empty(),
-        "{} problem(s):\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
-    assert_eq!(audited, acked);
-    assert!(
-        acked >= writes.len() / 2,
-        "too few writes acknowledged: {acked}"
-    );
-}
 
 /// Streams 200 writes, SIGKILLs the gateway after 90 answers, restarts it
 /// on the same audit directory, streams the rest. With `behind`, both
@@ -366,6 +124,75 @@ async fn no_acknowledged_write_is_lost_while_the_sinks_are_down() {
         eprintln!("gateway log:\n{log}");
         std::panic::resume_unwind(e);
     }
+    assert_eq!(
+        clean,
+        Some(true),
+        "the gateway did not stop cleanly on SIGTERM"
+    );
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// Replaces the config file (write, then rename, as editors do) with
+/// `from` changed to `to`.
+fn edit_config(path: &std::path::Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{from} not in the config");
+    let tmp = path.with_extension("toml.new");
+    std::fs::write(&tmp, text.replace(from, to)).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Waits (bounded) until the gateway logged `needle` `n` times.
+async fn wait_logged(gw: &crate::support::process::GatewayProcess, needle: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while gw.log_count(needle) < n {
+        assert!(
+            Instant::now() < deadline,
+            "{needle:?} logged {} times, not {n}:\n{}",
+            gw.log_count(needle),
+            gw.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Config reloads mid-stream restart event delivery with the new sinks
+/// (src/events/runner.rs): twice, while events flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_acknowledged_write_is_lost_across_config_reloads() {
+    let Some(rig) = rig("nolose-reload", "interval", "resource").await else {
+        return;
+    };
+    let started = "event delivery started";
+    let mut gw = spawn_gateway(&rig.config);
+    let stream = WriteStream::start(gw.public, "reload", 4, 300, Duration::from_millis(60));
+    wait_logged(&gw, started, 1).await;
+    stream.wait_answered(30, Duration::from_secs(30)).await;
+    edit_config(&rig.config, "max_backoff = \"1s\"", "max_backoff = \"2s\"");
+    wait_logged(&gw, started, 2).await;
+    let first = stream.answered();
+    edit_config(&rig.config, "max_backoff = \"2s\"", "max_backoff = \"1s\"");
+    wait_logged(&gw, started, 3).await;
+    let second = stream.answered();
+    let writes = stream.finish().await;
+    let (hooked, kafka) = wait_for_sinks(&rig, &writes).await;
+    let clean = tokio::task::block_in_place(|| gw.terminate(Duration::from_secs(15)));
+    println!(
+        "reload: event delivery restarted after {first} and {second} of {} writes; SIGTERM: {clean:?}",
+        writes.len()
+    );
+    let log = gw.log_tail();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        report("reload", &rig, &writes, &hooked, &kafka)
+    }));
+    if let Err(e) = outcome {
+        eprintln!("gateway log:\n{log}");
+        std::panic::resume_unwind(e);
+    }
+    assert!(
+        second < writes.len(),
+        "both restarts happened while the client was still writing"
+    );
     assert_eq!(
         clean,
         Some(true),

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod http;
 pub mod issuer;
 pub mod kafka_topic;
+pub mod no_loss_rig;
 pub mod outbox;
 pub mod peers;
 pub mod pki;

@@ -1,5 +1,6 @@
 //! The gateway as a real separate process (the built binary), on
 //! ephemeral ports read from its start-up log line; killed on drop.
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
@@ -7,14 +8,16 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How many of the newest log lines [`GatewayProcess::log_tail`] keeps.
-const LOG_LINES: usize = 200;
+/// How many of the newest log lines the process keeps.
+const LOG_LINES: usize = 20_000;
+/// How many of those [`GatewayProcess::log_tail`] shows.
+const TAIL_LINES: usize = 200;
 
 pub struct GatewayProcess {
     pub public: SocketAddr,
     pub admin: Option<SocketAddr>,
     child: Child,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<VecDeque<String>>>,
 }
 
 impl GatewayProcess {
@@ -27,7 +30,7 @@ impl GatewayProcess {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Mutex::new(VecDeque::new()));
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -54,7 +57,7 @@ impl GatewayProcess {
             std::thread::sleep(Duration::from_millis(100));
             panic!(
                 "the gateway process did not start:\n{}",
-                log.lock().unwrap().join("\n")
+                Vec::from(log.lock().unwrap().clone()).join("\n")
             );
         };
         let v: serde_json::Value = serde_json::from_str(&line).unwrap();
@@ -92,18 +95,41 @@ impl GatewayProcess {
         None
     }
 
+    /// Sends `signal` (`-HUP`, `-STOP`, ...) with kill(1).
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success(), "kill {signal} {pid} failed");
+    }
+
     /// The newest lines it logged (stdout and stderr), for failure messages.
     pub fn log_tail(&self) -> String {
-        self.log.lock().unwrap().join("\n")
+        let log = self.log.lock().unwrap();
+        let skip = log.len().saturating_sub(TAIL_LINES);
+        log.iter()
+            .skip(skip)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// How many logged lines contain `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
     }
 }
 
-fn keep(log: &Mutex<Vec<String>>, line: String) {
+fn keep(log: &Mutex<VecDeque<String>>, line: String) {
     let mut log = log.lock().unwrap();
     if log.len() >= LOG_LINES {
-        log.remove(0);
+        log.pop_front();
     }
-    log.push(line);
+    log.push_back(line);
 }
 
 impl Drop for GatewayProcess {
