@@ -9,10 +9,15 @@
 //! audit record, `audit verify` passes, and every acknowledged successful
 //! write's event reached the webhook and Kafka, in order per User
 //! (duplicates counted, allowed).
+use crate::support::gateway::token_for;
 use crate::support::no_loss_rig::{report, rig, spawn_gateway, wait_for_sinks, Rig};
 use crate::support::webhook::Mode;
-use crate::support::write_stream::WriteStream;
+use crate::support::write_stream::{Kind, Write, WriteStream};
+use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// Streams 200 writes, SIGKILLs the gateway after 90 answers, restarts it
 /// on the same audit directory, streams the rest. With `behind`, both
@@ -193,6 +198,119 @@ async fn no_acknowledged_write_is_lost_across_config_reloads() {
         second < writes.len(),
         "both restarts happened while the client was still writing"
     );
+    assert_eq!(
+        clean,
+        Some(true),
+        "the gateway did not stop cleanly on SIGTERM"
+    );
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// The number in a `W/"<n>"` version (the built-in store counts up).
+fn version_number(resource: &Value) -> Option<usize> {
+    resource["meta"]["version"]
+        .as_str()?
+        .trim_start_matches("W/")
+        .trim_matches('"')
+        .parse()
+        .ok()
+}
+
+/// One write through the gateway at `addr`; its record with `step` set to
+/// the version the store gave the resource (the order it applied them).
+async fn versioned_write(
+    client: &reqwest::Client,
+    addr: std::net::SocketAddr,
+    task: usize,
+    request_id: String,
+    id: Option<&str>,
+) -> Write {
+    let (req, kind) = match id {
+        None => (
+            client.post(format!("http://{addr}/scim/v2/Users")).body(
+                json!({"schemas": [USER], "userName": format!("user-{request_id}"),
+                       "displayName": request_id})
+                .to_string(),
+            ),
+            Kind::Create,
+        ),
+        Some(id) => (
+            client
+                .patch(format!("http://{addr}/scim/v2/Users/{id}"))
+                .body(
+                    json!({"schemas": [PATCH_OP], "Operations": [
+                        {"op": "replace", "path": "displayName", "value": request_id}]})
+                    .to_string(),
+                ),
+            Kind::Update,
+        ),
+    };
+    let resp = req
+        .header("host", "acme.localhost")
+        .header("x-request-id", &request_id)
+        .header("content-type", "application/scim+json")
+        .bearer_auth(token_for("acme"))
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body: Value = resp.json().await.unwrap_or(Value::Null);
+    Write {
+        task,
+        step: version_number(&body).unwrap_or_else(|| panic!("no version in {body}")),
+        resource_id: body["id"].as_str().map(str::to_string),
+        request_id,
+        kind,
+        status: Some(status),
+        error: None,
+    }
+}
+
+/// Several clients write the same Users at once: the gateway lets one
+/// write of a resource through at a time and journals it before the next,
+/// so each User's events arrive in the order the store applied the writes
+/// (by the version the store gave each), with `sequence` rising.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_of_one_user_arrive_in_the_order_the_store_applied_them() {
+    let Some(rig) = rig("nolose-concurrent", "interval", "resource").await else {
+        return;
+    };
+    let mut gw = spawn_gateway(&rig.config);
+    let client = reqwest::Client::new();
+    let mut writes = Vec::new();
+    for u in 0..3 {
+        writes.push(versioned_write(&client, gw.public, 0, format!("same-create-{u}"), None).await);
+    }
+    let ids: Vec<String> = writes
+        .iter()
+        .map(|w| w.resource_id.clone().unwrap())
+        .collect();
+    let mut tasks = tokio::task::JoinSet::new();
+    for task in 0..6 {
+        let (client, ids, addr) = (client.clone(), ids.clone(), gw.public);
+        tasks.spawn(async move {
+            let mut out = Vec::new();
+            for n in 0..20 {
+                let id = &ids[(task + n) % ids.len()];
+                let request_id = format!("same-t{task}-n{n}");
+                out.push(versioned_write(&client, addr, task + 1, request_id, Some(id)).await);
+            }
+            out
+        });
+    }
+    while let Some(done) = tasks.join_next().await {
+        writes.extend(done.unwrap());
+    }
+    let (hooked, kafka) = wait_for_sinks(&rig, &writes).await;
+    let clean = tokio::task::block_in_place(|| gw.terminate(Duration::from_secs(15)));
+    let log = gw.log_tail();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        report("same-user", &rig, &writes, &hooked, &kafka)
+    }));
+    if let Err(e) = outcome {
+        eprintln!("gateway log:\n{log}");
+        std::panic::resume_unwind(e);
+    }
     assert_eq!(
         clean,
         Some(true),
