@@ -22,7 +22,8 @@ const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// Streams 200 writes, SIGKILLs the gateway after 90 answers, restarts it
 /// on the same audit directory, streams the rest. With `behind`, both
 /// sinks are down from the 40th answer until after the restart, so the
-/// restarted gateway starts with a backlog.
+/// restarted gateway starts with a backlog; without, the newest audit file
+/// and outbox segment get a torn last line before the restart.
 async fn kill_scenario(name: &str, rig: Rig, behind: bool) {
     let mut gw = spawn_gateway(&rig.config);
     let stream = WriteStream::start(gw.public, name, 8, 200, Duration::from_millis(2));
@@ -37,6 +38,20 @@ async fn kill_scenario(name: &str, rig: Rig, behind: bool) {
     stream.set_target(None);
     let before = gw.log_tail();
     drop(gw);
+    if !behind {
+        // As if the kill had caught both files mid-append (docs/audit.md,
+        // "Crash behaviour"): the restarted journal cuts the torn lines off.
+        tear_newest(
+            &rig.dir.join("audit"),
+            "audit-",
+            "{\"seq\":999999,\"prev\":\"00",
+        );
+        tear_newest(
+            &rig.dir.join("audit/outbox"),
+            "",
+            "{\"seq\":999999,\"event\":{\"id\":\"to",
+        );
+    }
     let mut gw = spawn_gateway(&rig.config);
     stream.set_target(Some(gw.public));
     if behind {
@@ -63,6 +78,28 @@ async fn kill_scenario(name: &str, rig: Rig, behind: bool) {
     let _ = std::fs::remove_dir_all(&rig.dir);
 }
 
+/// Appends `torn` (no newline) to the newest `.jsonl` file of `dir` whose
+/// name starts with `prefix`.
+fn tear_newest(dir: &std::path::Path, prefix: &str, torn: &str) {
+    use std::io::Write as _;
+    let newest = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(prefix) && n.ends_with(".jsonl"))
+        })
+        .max()
+        .unwrap_or_else(|| panic!("no {prefix}*.jsonl in {}", dir.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&newest)
+        .unwrap();
+    f.write_all(torn.as_bytes()).unwrap();
+}
+
+/// With torn last lines in the audit file and the outbox at the restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_acknowledged_write_is_lost_across_a_sigkill() {
     let Some(rig) = rig("nolose-kill", "interval", "resource").await else {
