@@ -486,6 +486,18 @@ where
     };
     let max_response = snapshot.server.max_response_body_bytes;
     let response = match upstream.protocol {
+        // A filter the mapping cannot send upstream: the gateway lists and
+        // filters itself (schema_stage::emulated_filter).
+        _ if inbound.emulated.is_some() => {
+            let list = schema_stage::emulated_filter::list(
+                &inbound,
+                upstream,
+                request,
+                max_response,
+                deadline,
+            );
+            Box::pin(list).await
+        }
         UpstreamProtocol::Scim2 => {
             upstream::forward(upstream, request, max_response, deadline).await
         }

@@ -4,11 +4,15 @@
 //! gateway advertises. Compiled from `[tenants.schema]` (see
 //! `config/compile_schema.rs`); used by the schema stage of the pipeline
 //! (`stack/schema_stage.rs`) to validate and map requests and answer
-//! discovery.
+//! discovery. The capabilities are fitted to the tenant's upstream at
+//! compile time ([`TenantSchema::capabilities_for`]): what it supports
+//! natively or the gateway emulates, with the bounds that apply.
 use crate::mapping::CompiledMapping;
 use crate::scim::bulk::BulkLimits;
 use crate::scim::discovery::Capabilities;
 use crate::scim::schema::SchemaRegistry;
+use crate::snapshot::{Upstream, UpstreamProtocol, UpstreamTarget};
+use crate::upstream::emulate::Support;
 use std::sync::{Arc, OnceLock};
 
 /// A tenant's SCIM face. Immutable; shared (one `Arc`) by every tenant
@@ -58,6 +62,79 @@ impl TenantSchema {
         }
     }
 
+    /// The same face as served in front of `upstream`: see
+    /// [`TenantSchema::capabilities_for`].
+    pub fn for_upstream(&self, upstream: &Upstream) -> TenantSchema {
+        let (capabilities, bulk) = self.capabilities_for(upstream);
+        TenantSchema {
+            registry: self.registry.clone(),
+            mapping: self.mapping.clone(),
+            validate: self.validate,
+            capabilities,
+            bulk,
+        }
+    }
+
+    /// What the gateway offers this tenant in front of `upstream` (its
+    /// `/ServiceProviderConfig`, RFC 7643 §5), and the Bulk limits it then
+    /// enforces. A capability is supported when the upstream has it or the
+    /// gateway emulates it (`upstream::emulate`: PATCH, Bulk, filtering,
+    /// ETags; sorting comes with filtering), so for a SCIM 2.0 upstream all
+    /// are; the bounds are the tighter of what the upstream and the
+    /// emulation allow:
+    /// - `bulk.maxOperations`: the gateway's own cap, lowered to
+    ///   `bulk_max_operations` when Bulk may be emulated (`bulk = false`,
+    ///   or `"auto"` on an HTTP upstream) and to the built-in store's cap
+    ///   when the store runs it; `maxPayloadSize` is the request body cap.
+    /// - `filter.maxResults`: `filter_max_results` when the gateway may
+    ///   evaluate a filter itself (`filter = false`, `"auto"` on an HTTP
+    ///   upstream, or a mapping table with `emulate = true`), the built-in
+    ///   store's cap when it filters, and at most both.
+    ///
+    /// A SCIM 1.1 upstream gets no Bulk (not translated), and no emulation
+    /// (its own stage handles what 1.1 lacks): the rest stays as it is.
+    pub fn capabilities_for(&self, upstream: &Upstream) -> (Capabilities, BulkLimits) {
+        let mut caps = self.capabilities.clone();
+        let mut bulk = self.bulk;
+        if upstream.protocol == UpstreamProtocol::Scim11 {
+            caps.bulk = None;
+            return (caps, bulk);
+        }
+        let s = &upstream.emulation.settings;
+        let store = match &upstream.target {
+            UpstreamTarget::Builtin(store) => Some(store.config()),
+            UpstreamTarget::Http(_) => None,
+        };
+        // `"auto"` in front of the built-in store needs no emulation.
+        let emulated = |support: Support| match support {
+            Support::Yes => false,
+            Support::No => true,
+            Support::Auto => store.is_none(),
+        };
+        caps.patch = true;
+        caps.etag = true;
+        caps.sort = true;
+        if emulated(s.bulk) {
+            bulk.max_operations = bulk.max_operations.min(s.bulk_max_operations);
+        } else if let Some(store) = store {
+            bulk.max_operations = bulk.max_operations.min(store.bulk.max_operations);
+        }
+        caps.bulk = Some(bulk);
+        let table_emulates = self
+            .mapping
+            .as_ref()
+            .is_some_and(|t| t.resources().any(|m| m.emulates()));
+        let native = store.map(|store| store.max_results);
+        let max_results = match (emulated(s.filter) || table_emulates, native) {
+            (true, Some(native)) => native.min(s.filter_max_results),
+            (true, None) => s.filter_max_results,
+            (false, Some(native)) => native,
+            (false, None) => caps.filter_max_results.unwrap_or(s.filter_max_results),
+        };
+        caps.filter_max_results = Some(max_results);
+        (caps, bulk)
+    }
+
     pub fn new(
         registry: SchemaRegistry,
         mapping: Option<CompiledMapping>,
@@ -81,3 +158,7 @@ impl TenantSchema {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "tenant_schema_tests.rs"]
+mod tests;

@@ -183,6 +183,7 @@ fn compile_with(
         .as_ref()
         .map_or(2 * 1024 * 1024, |s| s.max_request_body_bytes);
     let standard = Arc::new(crate::tenant_schema::TenantSchema::standard(max_body));
+    let mut fitted = HashMap::new();
     for (i, t) in raw.tenants.iter().enumerate() {
         let loc = format!("tenants[{i}] (id \"{}\")", t.id);
         let schema = schema::tenant_schema(
@@ -196,12 +197,9 @@ fn compile_with(
         let compiled = compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p);
         let journal = events::tenant(t, &base_dir, audit_on, kafka_on, &mut p, &loc);
         if let (Some(tenant), Some(schema), Some(journal)) = (compiled, schema, journal) {
-            // A SCIM 1.1 backend gets no Bulk (not translated yet).
-            let schema = if tenant.upstream.protocol == crate::snapshot::UpstreamProtocol::Scim11 {
-                Arc::new(schema.without_bulk())
-            } else {
-                schema
-            };
+            // What the tenant is offered in front of its upstream (natively
+            // or emulated; a SCIM 1.1 backend gets no Bulk).
+            let schema = schema::fit_to_upstream(schema, &standard, &tenant.upstream, &mut fitted);
             let tenant = Tenant {
                 schema,
                 journal,

@@ -6,9 +6,39 @@ use super::{resolve, Problems};
 use crate::config::raw::SchemaSection;
 use crate::mapping::CompiledMapping;
 use crate::scim::schema::SchemaRegistry;
+use crate::snapshot::Upstream;
 use crate::tenant_schema::TenantSchema;
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+
+/// The tenant's schema fitted to its upstream (the capabilities it
+/// advertises: see [`TenantSchema::capabilities_for`]). Unchanged, it stays
+/// the same `Arc`; the shared standard schema is fitted once per upstream
+/// (`fitted` remembers it), so tenants that configure nothing still share.
+pub(super) fn fit_to_upstream(
+    schema: Arc<TenantSchema>,
+    standard: &Arc<TenantSchema>,
+    upstream: &Upstream,
+    fitted: &mut HashMap<String, Arc<TenantSchema>>,
+) -> Arc<TenantSchema> {
+    let shared = Arc::ptr_eq(&schema, standard);
+    if shared {
+        if let Some(done) = fitted.get(&upstream.name) {
+            return done.clone();
+        }
+    }
+    let (capabilities, bulk) = schema.capabilities_for(upstream);
+    let out = if capabilities == schema.capabilities && bulk == schema.bulk {
+        schema
+    } else {
+        Arc::new(schema.for_upstream(upstream))
+    };
+    if shared {
+        fitted.insert(upstream.name.clone(), out.clone());
+    }
+    out
+}
 
 /// The tenant's schema; `standard` is shared by tenants that configure
 /// nothing. `None` after reporting problems.

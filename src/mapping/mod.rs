@@ -173,6 +173,13 @@ impl ResourceMapping {
         &self.name
     }
 
+    /// True when the table has `emulate = true`: a filter this mapping
+    /// cannot send upstream is evaluated by the gateway
+    /// (`stack::schema_stage::emulated_filter`).
+    pub fn emulates(&self) -> bool {
+        self.emulate
+    }
+
     /// True when unmapped attributes pass through.
     fn passes(&self) -> bool {
         self.unmapped == Unmapped::Pass

@@ -16,6 +16,7 @@ mod faults;
 mod gateway;
 mod kafka;
 mod limits;
+mod mapped_filter;
 mod mtls;
 mod no_loss;
 mod oauth;

@@ -12,6 +12,8 @@
 //! - Bulk: each operation, as above; `bulkId` references are left as they
 //!   are for the upstream to resolve.
 //! - `/.search` and list queries: filter, `sortBy` and projection syntax.
+//!   A filter the mapping cannot send upstream, with `emulate = true`, is
+//!   evaluated by the gateway ([`emulated_filter`]).
 //! - A request to an endpoint the tenant's schema does not define: 404.
 use crate::mapping::{patch_to_json, CompiledMapping, ResourceMapping};
 use crate::scim::bulk::{BulkMethod, BulkRequest};
@@ -29,10 +31,12 @@ use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, Response};
 use serde_json::Value;
 
+pub mod emulated_filter;
 mod outbound;
 #[cfg(test)]
 mod tests;
 
+pub use emulated_filter::EmulatedList;
 pub use outbound::outbound;
 
 /// What the upstream answer will be, for mapping it back.
@@ -65,6 +69,10 @@ pub struct Inbound<'t> {
     pub deprovision: bool,
     /// A Bulk request (its answer is counted per operation).
     pub bulk: bool,
+    /// A list whose filter the gateway evaluates itself (the mapping
+    /// cannot send it upstream): answer with [`emulated_filter::list`]
+    /// instead of forwarding.
+    pub emulated: Option<Box<EmulatedList<'t>>>,
 }
 
 /// The outcome of the stage.
@@ -124,6 +132,7 @@ pub fn inbound<'t>(
             shape: Shape::Mixed,
             deprovision: false,
             bulk: false,
+            emulated: None,
         }));
     }
     if first.eq_ignore_ascii_case("Me") {
@@ -151,18 +160,38 @@ pub fn inbound<'t>(
         },
         deprovision: false,
         bulk: false,
+        emulated: None,
     };
     match (second, third) {
         (None, _) if *method == Method::GET => {
-            out.query = list_query(schema, mapping, out.query.take())?;
-            out.shape = list_shape(table);
+            let registry = &schema.registry;
+            match emulated_filter::plan_query(registry, rt, mapping, out.query.as_deref())? {
+                // Answered at the gateway, already in the tenant's schema.
+                Some(plan) => emulate(&mut out, plan),
+                None => {
+                    out.query = list_query(schema, mapping, out.query.take())?;
+                    out.shape = list_shape(table);
+                }
+            }
         }
         (None, _) if *method == Method::POST => {
             out.body = resource_body(schema, rt, mapping, headers, &out.body)?;
         }
         (Some(s), None) if s.eq_ignore_ascii_case(".search") && *method == Method::POST => {
-            out.body = search_body(schema, mapping, headers, &out.body)?;
-            out.shape = list_shape(table);
+            let plan = match mapping.filter(|m| m.emulates()) {
+                Some(_) => {
+                    let body = json_body(headers, &out.body)?;
+                    emulated_filter::plan_search(&schema.registry, rt, mapping, &body)?
+                }
+                None => None,
+            };
+            match plan {
+                Some(plan) => emulate(&mut out, plan),
+                None => {
+                    out.body = search_body(schema, mapping, headers, &out.body)?;
+                    out.shape = list_shape(table);
+                }
+            }
         }
         (Some(_), None) => match *method {
             Method::GET => out.query = resource_query(mapping, out.query.take())?,
@@ -193,7 +222,18 @@ fn forward<'t>(query: Option<String>, body: Bytes) -> Stage<'t> {
         shape: Shape::Opaque,
         deprovision: false,
         bulk: false,
+        emulated: None,
     })
+}
+
+/// A list the gateway answers from an unfiltered listing: nothing of the
+/// client's query or body goes upstream, and the answer is already in the
+/// tenant's schema (only upstream errors are mapped back).
+fn emulate<'t>(out: &mut Inbound<'t>, plan: EmulatedList<'t>) {
+    out.query = None;
+    out.body = Bytes::new();
+    out.shape = Shape::Opaque;
+    out.emulated = Some(Box::new(plan));
 }
 
 fn list_shape(table: Option<&CompiledMapping>) -> Shape {
@@ -396,6 +436,7 @@ fn bulk<'t>(
         },
         deprovision: false,
         bulk: true,
+        emulated: None,
     }))
 }
 
@@ -453,7 +494,9 @@ fn root_search_body(
     body: &Bytes,
 ) -> ScimResult<Bytes> {
     let mut value = json_body(headers, body)?;
-    ListQuery::from_search_body(&value)?;
+    if let Some(filter) = ListQuery::from_search_body(&value)?.filter {
+        emulated_filter::refuse_at_root(table, &filter)?;
+    }
     let unmapped = schema
         .registry
         .resource_types()

@@ -427,3 +427,81 @@ fn bulk_answers_are_counted_per_operation() {
     assert_eq!(bulk_outcomes(&to_bytes(&body)), Some((2, 2)));
     assert_eq!(bulk_outcomes(b"not json"), None);
 }
+
+fn dept_codes(emulate: bool) -> TenantSchema {
+    let registry = crate::scim::schema::SchemaRegistry::builtin();
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mapping/store-dept-codes.toml");
+    let text = std::fs::read_to_string(path)
+        .unwrap()
+        .replace("emulate = true", &format!("emulate = {emulate}"));
+    let table = crate::mapping::MappingTable::from_toml(&text).unwrap();
+    let mapping = crate::mapping::compile("dept", &table, &registry).unwrap();
+    TenantSchema::new(registry, Some(mapping), true, 1 << 20)
+}
+
+const DEPT: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department";
+
+#[test]
+fn a_filter_the_mapping_cannot_send_is_emulated_or_refused() {
+    let query = format!(
+        "filter={}&count=2",
+        encode_component(&format!("{DEPT} co \"ngin\""))
+    );
+    let emulating = dept_codes(true);
+    let i = forwarded(run(
+        &emulating,
+        Method::GET,
+        "/Users",
+        Some(&query),
+        Value::Null,
+    ));
+    assert!(i.emulated.is_some());
+    assert_eq!(i.query, None, "nothing of the query goes upstream");
+    assert_eq!(
+        i.shape,
+        Shape::Opaque,
+        "the answer is in the tenant's schema"
+    );
+    let search = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": format!("{DEPT} co \"ngin\"")
+    });
+    let i = forwarded(run(
+        &emulating,
+        Method::POST,
+        "/Users/.search",
+        None,
+        search.clone(),
+    ));
+    assert!(i.emulated.is_some());
+    assert!(i.body.is_empty());
+    // A mappable filter still goes upstream, mapped.
+    let eq = format!(
+        "filter={}",
+        encode_component(&format!("{DEPT} eq \"Sales\""))
+    );
+    let i = forwarded(run(
+        &emulating,
+        Method::GET,
+        "/Users",
+        Some(&eq),
+        Value::Null,
+    ));
+    assert!(i.emulated.is_none());
+    assert_eq!(i.query.as_deref(), Some("filter=title%20eq%20%22S01%22"));
+    // At the root: a clear 400 pointing to the per-type search.
+    let e = run(&emulating, Method::POST, "/.search", None, search.clone()).unwrap_err();
+    assert_eq!(e.scim_type(), Some(ScimType::InvalidFilter));
+    assert!(e.detail().contains("/Users/.search"), "{}", e.detail());
+
+    let strict = dept_codes(false);
+    for e in [
+        run(&strict, Method::GET, "/Users", Some(&query), Value::Null).unwrap_err(),
+        run(&strict, Method::POST, "/Users/.search", None, search).unwrap_err(),
+    ] {
+        assert_eq!(e.status(), 400);
+        assert_eq!(e.scim_type(), Some(ScimType::InvalidFilter));
+        assert!(e.detail().contains(DEPT), "{}", e.detail());
+    }
+}

@@ -18,8 +18,8 @@ use crate::error::GatewayError;
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::filter::EvalContext;
 use crate::scim::json::get_ci;
-use crate::scim::query::{list_response, ListQuery};
-use crate::scim::schema::ResourceType;
+use crate::scim::query::{encode_component, list_response, ListQuery};
+use crate::scim::schema::{ResourceType, SchemaRegistry};
 use crate::upstream::UpstreamRequest;
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -62,7 +62,12 @@ where
         .next()
         .unwrap_or("")
         .to_string();
-    let resources = match read_all(ctx, &req, &endpoint, send).await? {
+    let listing = Listing {
+        endpoint: &endpoint,
+        filter: None,
+        why: "the upstream cannot filter",
+    };
+    let resources = match read_all(ctx, &req, &listing, send).await? {
         Ok(resources) => resources,
         Err(upstream_answer) => return Ok(upstream_answer),
     };
@@ -80,8 +85,25 @@ where
             &synthetic
         }
     };
+    let max = ctx.emulation.settings.filter_max_results;
+    let body = evaluate(query, registry(), rt, &resources, max);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// The ListResponse of `query` over `resources`: filtered (RFC 7644
+/// §3.4.2.2), sorted (§3.4.2.3), paged (§3.4.2.4, at most `max_results`
+/// per response) and projected (§3.4.2.5), with `registry` and `rt` giving
+/// the attribute types. Shared with the mapped-filter emulation, which
+/// evaluates in the tenant's schema.
+pub(crate) fn evaluate(
+    mut query: ListQuery,
+    registry: &SchemaRegistry,
+    rt: &ResourceType,
+    resources: &[Value],
+    max_results: usize,
+) -> Value {
     let eval = EvalContext {
-        registry: registry(),
+        registry,
         resource_type: rt,
     };
     let mut matching: Vec<&Value> = resources
@@ -89,22 +111,19 @@ where
         .filter(|r| query.filter.as_ref().map_or(true, |f| f.matches(r, &eval)))
         .collect();
     query.sort(&mut matching, &eval);
-    let mut query = query;
-    let max = ctx.emulation.settings.filter_max_results;
-    query.count = Some(query.count.map_or(max, |c| c.min(max)));
+    query.count = Some(query.count.map_or(max_results, |c| c.min(max_results)));
     let range = query.page_range(matching.len());
     let page: Vec<Value> = matching
         .get(range)
         .unwrap_or_default()
         .iter()
-        .map(|r| query.projection.apply(registry(), rt, r))
+        .map(|r| query.projection.apply(registry, rt, r))
         .collect();
-    let body = list_response(matching.len(), query.start_index.max(1), page);
-    Ok(json_response(StatusCode::OK, &body))
+    list_response(matching.len(), query.start_index.max(1), page)
 }
 
-/// The upstream filters, but not this filter.
-fn refuses_filter(response: &Response<Bytes>) -> bool {
+/// The upstream filters, but not this filter (400 `invalidFilter` or 501).
+pub(crate) fn refuses_filter(response: &Response<Bytes>) -> bool {
     match response.status().as_u16() {
         501 => true,
         400 => json_of(response).is_some_and(|v| {
@@ -114,12 +133,26 @@ fn refuses_filter(response: &Response<Bytes>) -> bool {
     }
 }
 
-/// Every resource of the collection, page by page; `Err` carries an
-/// upstream answer that goes to the client as it is.
-async fn read_all<S, F>(
+/// What [`read_all`] lists.
+pub(crate) struct Listing<'a> {
+    /// The collection's endpoint, without the slash (`Users`).
+    pub endpoint: &'a str,
+    /// A filter the upstream applies to every page (in its own names), to
+    /// narrow what is read; `None` reads the whole collection.
+    pub filter: Option<&'a str>,
+    /// Why the gateway filters, for the `tooMany` detail ("the upstream
+    /// cannot filter").
+    pub why: &'a str,
+}
+
+/// Every resource of the collection (or of what `listing.filter` leaves of
+/// it), page by page within the bounds of the upstream's emulation
+/// settings; `Err` carries an upstream answer that goes to the client as it
+/// is. Also used by the mapped-filter emulation of the schema stage.
+pub(crate) async fn read_all<S, F>(
     ctx: &Context<'_>,
     req: &UpstreamRequest,
-    endpoint: &str,
+    listing: &Listing<'_>,
     send: &S,
 ) -> Result<Result<Vec<Value>, Response<Bytes>>, GatewayError>
 where
@@ -129,25 +162,30 @@ where
     let settings = &ctx.emulation.settings;
     let page_size = settings.filter_page_size.max(1);
     let max_pages = settings.filter_max_pages.max(1);
+    let (endpoint, why) = (listing.endpoint, listing.why);
     let too_many = |total: usize| {
         GatewayError::client_reason(
             ScimError::new(
                 400,
                 Some(ScimType::TooMany),
                 format!(
-                    "the upstream cannot filter, and the gateway evaluates filters over at \
-                     most filter_max_pages ({max_pages}) pages of filter_page_size \
+                    "{why}, and the gateway evaluates filters over at most \
+                     filter_max_pages ({max_pages}) pages of filter_page_size \
                      ({page_size}) resources; /{endpoint} holds {total}"
                 ),
             ),
             "emulation_too_many",
         )
     };
+    let narrow = listing
+        .filter
+        .map(|f| format!("&filter={}", encode_component(f)))
+        .unwrap_or_default();
     let mut out = Vec::new();
     let mut ids = HashSet::new();
     let mut start = 1usize;
     for _ in 0..max_pages {
-        let query = format!("startIndex={start}&count={page_size}");
+        let query = format!("startIndex={start}&count={page_size}{narrow}");
         let page = send(req.derive(
             Method::GET,
             &format!("/{endpoint}"),

@@ -8,6 +8,11 @@
 //! | filtering (§3.4.2.2) | pages through the upstream and evaluates filter, sort and paging itself (bounded) | [`filter`] |
 //! | ETags (§3.14) | derives weak ETags and evaluates `If-Match`/`If-None-Match` itself | [`etag`] |
 //!
+//! A mapped tenant's filter the mapping cannot send upstream is evaluated
+//! the same way, in the tenant's schema, by the schema stage
+//! (`stack::schema_stage::emulated_filter`, reusing `filter::read_all`
+//! and `filter::evaluate` and this upstream's bounds).
+//!
 //! What an upstream supports is configured per upstream
 //! (`[upstreams.X.capabilities]`: `true`, `false` or `"auto"`); `"auto"`
 //! reads the upstream's `/ServiceProviderConfig` the first time a request

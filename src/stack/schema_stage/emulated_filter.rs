@@ -1,0 +1,273 @@
+//! Filters a mapped tenant's upstream cannot run (RFC 7644 §3.4.2.2).
+//!
+//! When a list or search filter names a tenant attribute with no upstream
+//! equivalent (kept at the gateway, reachable only through a transform
+//! that does not keep order, ...) and the tenant's mapping table has
+//! `emulate = true`, the mapping answers "needs emulation"
+//! ([`MappingError::NeedsEmulation`]). The gateway then lists the upstream
+//! collection without that filter (paged with `startIndex`/`count`,
+//! §3.4.2.4, within the upstream's emulation bounds: see
+//! `upstream::emulate::filter`), maps every resource to the tenant's schema,
+//! evaluates the tenant's filter on the tenant-facing resources, then sorts
+//! (§3.4.2.3), pages and projects (§3.4.2.5) in the tenant's names.
+//!
+//! The operands of a top-level `and` that do map go upstream as a filter to
+//! narrow the listing, when the upstream is known to filter; the whole
+//! filter is still evaluated here, so narrowing never changes the answer.
+//!
+//! A search at the root (`POST /.search`, several types) is not emulated:
+//! 400 `invalidFilter` pointing to the per-type search.
+use super::{json_response, Inbound};
+use crate::error::GatewayError;
+use crate::mapping::{CompiledMapping, MappingError, ResourceMapping};
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::filter::Filter;
+use crate::scim::query::{query_pairs, ListQuery};
+use crate::scim::schema::{ResourceType, SchemaRegistry};
+use crate::snapshot::{Upstream, UpstreamProtocol, UpstreamTarget};
+use crate::telemetry::events::Emulated;
+use crate::upstream::emulate::filter::{evaluate, read_all, refuses_filter, Listing};
+use crate::upstream::emulate::{Context, Support};
+use crate::upstream::{Deadline, UpstreamRequest};
+use bytes::Bytes;
+use http::Response;
+use serde_json::Value;
+use std::future::Future;
+
+/// The `capability` label of `scim_gateway_emulated_total` for a filter
+/// evaluated because of the mapping (not because the upstream cannot
+/// filter).
+pub const CAPABILITY: &str = "mapped_filter";
+
+/// A list the gateway filters itself: the tenant's query, in the tenant's
+/// names.
+#[derive(Debug)]
+pub struct EmulatedList<'t> {
+    pub mapping: &'t ResourceMapping,
+    /// The tenant-facing resource type and schemas (types, `caseExact`).
+    pub resource_type: &'t ResourceType,
+    pub registry: &'t SchemaRegistry,
+    pub query: ListQuery,
+    /// The first attribute the upstream cannot filter on (for details).
+    pub attribute: String,
+    /// The mappable operands of a top-level `and`, in upstream names.
+    pub narrow: Option<Filter>,
+}
+
+/// A `GET /Type?...` list: `Some` when its filter needs the gateway.
+pub fn plan_query<'t>(
+    registry: &'t SchemaRegistry,
+    rt: &'t ResourceType,
+    mapping: Option<&'t ResourceMapping>,
+    query: Option<&str>,
+) -> ScimResult<Option<EmulatedList<'t>>> {
+    let (Some(m), Some(q)) = (mapping, query) else {
+        return Ok(None);
+    };
+    let has_filter = query_pairs(q)
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("filter") && !v.trim().is_empty());
+    if !m.emulates() || !has_filter {
+        return Ok(None);
+    }
+    plan(registry, rt, m, ListQuery::from_query(q)?)
+}
+
+/// A `POST /Type/.search` body: `Some` when its filter needs the gateway.
+pub fn plan_search<'t>(
+    registry: &'t SchemaRegistry,
+    rt: &'t ResourceType,
+    mapping: Option<&'t ResourceMapping>,
+    body: &Value,
+) -> ScimResult<Option<EmulatedList<'t>>> {
+    match mapping {
+        Some(m) if m.emulates() => plan(registry, rt, m, ListQuery::from_search_body(body)?),
+        _ => Ok(None),
+    }
+}
+
+fn plan<'t>(
+    registry: &'t SchemaRegistry,
+    rt: &'t ResourceType,
+    m: &'t ResourceMapping,
+    query: ListQuery,
+) -> ScimResult<Option<EmulatedList<'t>>> {
+    let Some(filter) = &query.filter else {
+        return Ok(None);
+    };
+    let attribute = match m.filter_to_upstream(filter) {
+        Ok(_) => return Ok(None),
+        Err(MappingError::NeedsEmulation { attribute }) => attribute,
+        Err(e) => return Err(e.into_scim()),
+    };
+    let narrow = narrow(m, filter);
+    Ok(Some(EmulatedList {
+        mapping: m,
+        resource_type: rt,
+        registry,
+        query,
+        attribute,
+        narrow,
+    }))
+}
+
+/// The operands of a top-level `and` chain that map, joined by `and`.
+fn narrow(m: &ResourceMapping, f: &Filter) -> Option<Filter> {
+    fn conjuncts<'f>(f: &'f Filter, out: &mut Vec<&'f Filter>) {
+        match f {
+            Filter::And(a, b) => {
+                conjuncts(a, out);
+                conjuncts(b, out);
+            }
+            f => out.push(f),
+        }
+    }
+    let mut all = Vec::new();
+    conjuncts(f, &mut all);
+    all.into_iter()
+        .filter_map(|c| m.filter_to_upstream(c).ok())
+        .reduce(|a, b| Filter::And(Box::new(a), Box::new(b)))
+}
+
+/// A root `/.search` whose filter some type would need the gateway for:
+/// refused with a pointer to the per-type search (the emulation reads one
+/// collection).
+pub fn refuse_at_root(table: &CompiledMapping, filter: &Filter) -> ScimResult<()> {
+    for m in table.resources() {
+        if let Err(MappingError::NeedsEmulation { attribute }) = m.filter_to_upstream(filter) {
+            let endpoint = m.endpoint().trim_start_matches('/');
+            return Err(ScimError::invalid_filter(format!(
+                "filtering on \"{attribute}\" is done by the gateway for this tenant, one \
+                 resource type at a time, not in a search at the root: use \
+                 /{endpoint}/.search instead"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Answers an emulated list: `inbound.emulated` must be set (else 500).
+/// Every upstream call goes through the normal upstream path (credential,
+/// timeouts, retries, the circuit breaker) within `deadline`.
+pub async fn list(
+    inbound: &Inbound<'_>,
+    upstream: &Upstream,
+    req: UpstreamRequest,
+    max_response: usize,
+    deadline: Deadline,
+) -> Result<Response<Bytes>, GatewayError> {
+    let Some(plan) = &inbound.emulated else {
+        return Err(GatewayError::internal("an emulated list without its plan"));
+    };
+    Emulated {
+        upstream: &upstream.name,
+        capability: CAPABILITY,
+    }
+    .emit();
+    let ctx = Context {
+        upstream: &upstream.name,
+        emulation: &upstream.emulation,
+        builtin: matches!(upstream.target, UpstreamTarget::Builtin(_)),
+        deadline,
+    };
+    // Plain list reads: nothing of them needs emulating.
+    let send = |r: UpstreamRequest| async move {
+        match upstream.protocol {
+            UpstreamProtocol::Scim2 => {
+                crate::upstream::send(upstream, r, max_response, deadline).await
+            }
+            UpstreamProtocol::Scim11 => {
+                Box::pin(super::super::scim11_stage::forward(
+                    upstream,
+                    r,
+                    max_response,
+                    deadline,
+                ))
+                .await
+            }
+        }
+    };
+    let narrow = upstream_filters(&ctx, upstream);
+    run(plan, &ctx, &req, narrow, &send).await
+}
+
+/// The emulation against "the upstream" (`send`): generic, so that it is
+/// tested against in-process fakes. `narrow`: the upstream is known to
+/// filter, so the mappable part of the filter may go with each page.
+pub async fn run<S, F>(
+    plan: &EmulatedList<'_>,
+    ctx: &Context<'_>,
+    req: &UpstreamRequest,
+    narrow: bool,
+    send: &S,
+) -> Result<Response<Bytes>, GatewayError>
+where
+    S: Fn(UpstreamRequest) -> F,
+    F: Future<Output = Result<Response<Bytes>, GatewayError>>,
+{
+    let endpoint = plan.resource_type.endpoint.trim_start_matches('/');
+    let why = format!(
+        "the filter names \"{}\", which this tenant's backend cannot filter on",
+        plan.attribute
+    );
+    let narrow = plan
+        .narrow
+        .as_ref()
+        .filter(|_| narrow)
+        .map(ToString::to_string);
+    let mut listing = Listing {
+        endpoint,
+        filter: narrow.as_deref(),
+        why: &why,
+    };
+    let mut read = read_all(ctx, req, &listing, send).await?;
+    if listing.filter.is_some() && matches!(&read, Err(r) if refuses_filter(r)) {
+        // It filters, but not this: read everything after all.
+        listing.filter = None;
+        read = read_all(ctx, req, &listing, send).await?;
+    }
+    let upstream_resources = match read {
+        Ok(resources) => resources,
+        Err(upstream_answer) => return Ok(upstream_answer),
+    };
+    let max_results = ctx.emulation.settings.filter_max_results;
+    let body = answer(plan, upstream_resources, max_results);
+    Ok(json_response(200, &body))
+}
+
+/// The ListResponse: upstream resources mapped to the tenant's schema,
+/// then filtered, sorted, paged and projected in the tenant's names.
+pub fn answer(
+    plan: &EmulatedList<'_>,
+    upstream_resources: Vec<Value>,
+    max_results: usize,
+) -> Value {
+    let tenant: Vec<Value> = upstream_resources
+        .into_iter()
+        .map(|r| plan.mapping.into_tenant(r))
+        .collect();
+    evaluate(
+        plan.query.clone(),
+        plan.registry,
+        plan.resource_type,
+        &tenant,
+        max_results,
+    )
+}
+
+/// Whether the upstream is known to filter (so a narrowing filter may go
+/// with each page): declared, the built-in store, or discovered. A SCIM 1.1
+/// upstream gets none (its stage would have to translate it).
+fn upstream_filters(ctx: &Context<'_>, upstream: &Upstream) -> bool {
+    if upstream.protocol != UpstreamProtocol::Scim2 {
+        return false;
+    }
+    match ctx.emulation.settings.filter {
+        Support::Yes => true,
+        Support::No => false,
+        Support::Auto => ctx.builtin || ctx.emulation.discovery.peek().is_some_and(|s| s.filter),
+    }
+}
+
+#[cfg(test)]
+mod tests;
