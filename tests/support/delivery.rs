@@ -20,6 +20,8 @@ pub struct SinkCheck {
     pub duplicates: BTreeMap<String, usize>,
     /// Events of writes that got no answer (allowed).
     pub of_unanswered: usize,
+    /// The request ids of those writes.
+    pub unanswered_with_event: std::collections::HashSet<String>,
     /// Request id -> event id, for acknowledged writes.
     pub event_ids: HashMap<String, String>,
     /// Everything wrong, one line each.
@@ -95,6 +97,9 @@ pub fn check_sink(sink: &str, writes: &[Write], events: &[Value]) -> SinkCheck {
         let found = by_key.get(&key).cloned().unwrap_or_default();
         if w.status.is_none() {
             c.of_unanswered += found.len().min(1);
+            if !found.is_empty() {
+                c.unanswered_with_event.insert(w.request_id.clone());
+            }
             if found.len() > 1 {
                 c.problems.push(format!(
                     "{sink}: {} distinct events for the unanswered write {}",
