@@ -5,12 +5,13 @@
 //! audit directory (also with both sinks down across the kill), (b) the
 //! webhook receiver goes down (then answers 503 for a while) and the broker
 //! freezes mid-stream, (c) two config reloads restart event delivery
-//! mid-stream. Then: every write acknowledged to the client has exactly one
-//! audit record, `audit verify` passes, and every acknowledged successful
-//! write's event reached the webhook and Kafka, in order per User
-//! (duplicates counted, allowed).
+//! mid-stream, (d) clients write the same Users at once, (e) the upstream
+//! fails some writes. Then: every write answered to the client has exactly
+//! one audit record with the status it got, `audit verify` passes, and
+//! every acknowledged successful write's event (and no other) reached the
+//! webhook and Kafka, in order per User (duplicates counted, allowed).
 use crate::support::gateway::token_for;
-use crate::support::no_loss_rig::{report, rig, spawn_gateway, wait_for_sinks, Rig};
+use crate::support::no_loss_rig::{report, rig, rig_flaky, spawn_gateway, wait_for_sinks, Rig};
 use crate::support::webhook::Mode;
 use crate::support::write_stream::{Kind, Write, WriteStream};
 use serde_json::{json, Value};
@@ -348,6 +349,44 @@ async fn concurrent_writes_of_one_user_arrive_in_the_order_the_store_applied_the
         eprintln!("gateway log:\n{log}");
         std::panic::resume_unwind(e);
     }
+    assert_eq!(
+        clean,
+        Some(true),
+        "the gateway did not stop cleanly on SIGTERM"
+    );
+    let _ = std::fs::remove_dir_all(&rig.dir);
+}
+
+/// An upstream that fails 20 % of requests (503, 502, 429, resets) before
+/// the store sees them: every answered write, failed ones included, has
+/// its one audit record with the status the client got, and only the
+/// successes have events.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn failed_writes_are_audited_and_cause_no_event() {
+    let Some(rig) = rig_flaky("nolose-flaky", 20).await else {
+        return;
+    };
+    let mut gw = spawn_gateway(&rig.config);
+    let stream = WriteStream::start(gw.public, "flaky", 4, 200, Duration::from_millis(2));
+    let writes = stream.finish().await;
+    let (hooked, kafka) = wait_for_sinks(&rig, &writes).await;
+    let clean = tokio::task::block_in_place(|| gw.terminate(Duration::from_secs(15)));
+    let log = gw.log_tail();
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        report("flaky", &rig, &writes, &hooked, &kafka)
+    }));
+    if let Err(e) = outcome {
+        eprintln!("gateway log:\n{log}");
+        std::panic::resume_unwind(e);
+    }
+    let failed = writes
+        .iter()
+        .filter(|w| w.status.is_some() && !w.acknowledged())
+        .count();
+    assert!(
+        failed > 0,
+        "the upstream's faults should reach some clients"
+    );
     assert_eq!(
         clean,
         Some(true),

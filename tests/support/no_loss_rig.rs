@@ -6,6 +6,7 @@
 use super::audit_log::{audit_verify, read_records, writes_by_request_id};
 use super::audited::{temp_dir, AuditedConfig, ACME_TOPIC};
 use super::delivery::{check_sink, delivered_count, SinkCheck};
+use super::flaky::FlakyStore;
 use super::kafka_topic::{create_topic, TopicReader};
 use super::process::GatewayProcess;
 use super::store::TestStore;
@@ -23,7 +24,11 @@ const DELIVERY_BOUND: Duration = Duration::from_secs(45);
 /// Everything a scenario runs against.
 pub struct Rig {
     pub broker: Tansu,
-    _store: TestStore,
+    /// The upstream ([`TestStore`] or [`FlakyStore`]), kept alive.
+    _upstream: Box<dyn std::any::Any + Send>,
+    /// The upstream fails some requests: writes answered with an error
+    /// are expected (and checked: audited, no event).
+    pub faulty: bool,
     pub hook: WebhookReceiver,
     pub dir: std::path::PathBuf,
     pub config: std::path::PathBuf,
@@ -33,14 +38,34 @@ pub struct Rig {
 /// data (`resource` or `changes`: both carry the `displayName` the checks
 /// match on).
 pub async fn rig(name: &str, fsync: &str, data: &str) -> Option<Rig> {
+    let store = TestStore::spawn();
+    let url = store.base_url();
+    rig_on(name, fsync, data, url, Box::new(store), false).await
+}
+
+/// The rig in front of the built-in store behind an upstream that fails
+/// `fault_percent` % of requests before the store sees them.
+pub async fn rig_flaky(name: &str, fault_percent: u64) -> Option<Rig> {
+    let store = FlakyStore::spawn(fault_percent);
+    let url = store.url();
+    rig_on(name, "interval", "resource", url, Box::new(store), true).await
+}
+
+async fn rig_on(
+    name: &str,
+    fsync: &str,
+    data: &str,
+    upstream: String,
+    keep: Box<dyn std::any::Any + Send>,
+    faulty: bool,
+) -> Option<Rig> {
     let broker = Tansu::start()?;
     create_topic(&broker, ACME_TOPIC, PARTITIONS).await;
-    let store = TestStore::spawn();
     let key = secret(8);
     let hook = WebhookReceiver::spawn(&[&key]);
     let dir = temp_dir(name);
     let config = AuditedConfig {
-        upstream: store.base_url(),
+        upstream,
         webhook: Some((hook.url(), key)),
         kafka: Some(broker.bootstrap()),
         // Small files: the stream rotates audit files and outbox segments.
@@ -51,7 +76,8 @@ pub async fn rig(name: &str, fsync: &str, data: &str) -> Option<Rig> {
     .write(&dir);
     Some(Rig {
         broker,
-        _store: store,
+        _upstream: keep,
+        faulty,
         hook,
         dir,
         config,
@@ -275,7 +301,7 @@ pub fn report(name: &str, rig: &Rig, writes: &[Write], hooked: &[Value], kafka: 
     problems.extend(hook.problems);
     problems.extend(kafka.problems);
     assert!(
-        failed.is_empty(),
+        rig.faulty || failed.is_empty(),
         "writes answered with an error: {failed:?}"
     );
     assert!(
