@@ -37,7 +37,10 @@ impl KafkaEventSink {
     }
 
     async fn publish(&self, record: &OutboxRecord) -> Result<(), DeliveryError> {
-        let event = &record.event;
+        // As delivered everywhere: with `sequence` (docs/events.md), the
+        // same bytes on every retry.
+        let delivered = record.delivered_event();
+        let event = &delivered;
         let Some(tenant) = event_tenant(event) else {
             return Err(DeliveryError::permanent(format!(
                 "event seq {} has no tenant attribute: no Kafka key or topic",

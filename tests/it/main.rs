@@ -5,6 +5,7 @@
 mod support;
 
 mod audit_events;
+mod audit_file;
 mod balance;
 mod cache;
 mod conformance;
@@ -17,6 +18,7 @@ mod kafka;
 mod limits;
 mod mapped_filter;
 mod mtls;
+mod no_loss;
 mod oauth;
 mod peers_selftest;
 mod race;

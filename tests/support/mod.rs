@@ -1,11 +1,16 @@
 //! Shared helpers of the integration tests (real sockets, real peers).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+pub mod audit_log;
+pub mod audited;
+pub mod delivery;
 pub mod echo;
 pub mod faulty;
 pub mod flaky;
 pub mod gateway;
 pub mod http;
 pub mod issuer;
+pub mod kafka_topic;
+pub mod no_loss_rig;
 pub mod outbox;
 pub mod peers;
 pub mod pki;
@@ -16,4 +21,5 @@ pub mod scim11;
 pub mod store;
 pub mod tansu;
 pub mod webhook;
+pub mod write_stream;
 pub mod writes;
