@@ -111,7 +111,10 @@ pub async fn run(
         ))),
         _ => None,
     };
-    let gateway = Arc::new(Gateway::with_journal(config.clone(), journal.clone()));
+    let gateway = crate::stack::Detached::new(Arc::new(Gateway::with_journal(
+        config.clone(),
+        journal.clone(),
+    )));
     readiness.set(true);
     tracing::info!(
         address = %bound.public,
@@ -134,14 +137,16 @@ pub async fn run(
         settings,
         max_connections,
         shutdown_timeout,
-        gateway,
+        Arc::new(gateway.clone()),
         stopped(stop_rx.clone()),
     )
     .await;
     if let Some(a) = admin {
         let _ = a.await;
     }
-    // Requests are done: what they journaled is made durable before exit.
+    // Requests are done (writes whose client left may still run, bounded
+    // by their deadline): what they journaled is made durable before exit.
+    gateway.drained(shutdown_timeout).await;
     if let Some(journal) = &journal {
         if let Err(e) = journal.shutdown().await {
             tracing::error!(error = %e, "the audit journal did not close cleanly");

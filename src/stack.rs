@@ -684,3 +684,90 @@ impl Handler for Gateway {
         Box::pin(self.handle(req, conn))
     }
 }
+
+/// The gateway as the server runs it: a write is handled in a task of
+/// its own, so a client that hangs up does not cancel it half-way (the
+/// upstream may have the change: it is still answered by the upstream,
+/// audited and its event kept). Reads stay in the connection's task.
+#[derive(Debug, Clone)]
+pub struct Detached {
+    gateway: Arc<Gateway>,
+    writes: Arc<InFlight>,
+}
+
+/// Detached writes still running.
+#[derive(Debug, Default)]
+struct InFlight {
+    count: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// Counts a detached write until it ends (also by a panic).
+struct Running(Arc<InFlight>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self
+            .0
+            .count
+            .fetch_sub(1, std::sync::atomic::Ordering::AcqRel)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
+
+impl Detached {
+    pub fn new(gateway: Arc<Gateway>) -> Detached {
+        Detached {
+            gateway,
+            writes: Arc::default(),
+        }
+    }
+
+    /// Waits (at most `within`) until no detached write runs: at shutdown,
+    /// before the journal closes.
+    pub async fn drained(&self, within: Duration) {
+        use std::sync::atomic::Ordering;
+        let _ = tokio::time::timeout(within, async {
+            loop {
+                let idle = self.writes.idle.notified();
+                if self.writes.count.load(Ordering::Acquire) == 0 {
+                    return;
+                }
+                idle.await;
+            }
+        })
+        .await;
+    }
+}
+
+impl Handler for Detached {
+    fn call<'a>(
+        &'a self,
+        req: Request<Incoming>,
+        conn: Arc<ConnInfo>,
+    ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
+        use std::sync::atomic::Ordering;
+        if matches!(
+            *req.method(),
+            http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+        ) {
+            return Box::pin(self.gateway.handle(req, conn));
+        }
+        let gateway = self.gateway.clone();
+        self.writes.count.fetch_add(1, Ordering::AcqRel);
+        let running = Running(self.writes.clone());
+        let task = tokio::spawn(async move {
+            let _running = running;
+            gateway.handle(req, conn).await
+        });
+        Box::pin(async move {
+            task.await.unwrap_or_else(|e| {
+                tracing::error!(error = %e, "a write's task failed");
+                GatewayError::internal(e).into_response()
+            })
+        })
+    }
+}

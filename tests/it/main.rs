@@ -19,6 +19,7 @@ mod limits;
 mod mapped_filter;
 mod mtls;
 mod no_loss;
+mod no_loss_hangup;
 mod oauth;
 mod peers_selftest;
 mod race;
