@@ -113,6 +113,15 @@ pub fn derive(
     {
         return response;
     }
+    // The common case, an upstream that versions its resources in
+    // `meta.version`, costs a skim of the body, not a parse into values.
+    if let Some(tag) = quick_version(response.body()) {
+        let (mut parts, body) = response.into_parts();
+        if let Ok(v) = HeaderValue::from_str(&tag) {
+            parts.headers.insert(ETAG, v);
+        }
+        return Response::from_parts(parts, body);
+    }
     let Some(mut resource) =
         json_of(&response).filter(|v| v.as_object().is_some_and(|o| get_ci(o, "id").is_some()))
     else {
@@ -135,6 +144,27 @@ pub fn derive(
         parts.headers.insert(ETAG, v);
     }
     Response::from_parts(parts, body)
+}
+
+/// `meta.version` of a resource body that has an `id`, read without
+/// building the resource; `None` when it has none (or is spelled in
+/// another case, or is not a string): then the full path decides.
+fn quick_version(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Meta<'a> {
+        #[serde(borrow, default)]
+        version: Option<std::borrow::Cow<'a, str>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Resource<'a> {
+        #[serde(default)]
+        id: Option<serde::de::IgnoredAny>,
+        #[serde(borrow, default)]
+        meta: Option<Meta<'a>>,
+    }
+    let resource: Resource<'_> = serde_json::from_slice(body).ok()?;
+    resource.id?;
+    Some(resource.meta?.version?.into_owned())
 }
 
 fn set_meta_version(resource: &mut Value, tag: &str) {
@@ -206,4 +236,34 @@ where
 
 fn precondition(e: ScimError) -> GatewayError {
     GatewayError::client_reason(e, "precondition_failed")
+}
+
+#[cfg(test)]
+mod quick_tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    #[test]
+    fn the_version_is_skimmed_only_where_the_full_path_agrees() {
+        let versioned = br#"{"id":"1","userName":"a\"b","emails":[{"value":"x"}],"meta":{"created":"c","version":"W/\"7\""}}"#;
+        let full: Value = serde_json::from_slice(versioned).unwrap();
+        assert_eq!(quick_version(versioned).as_deref(), meta_version(&full));
+        assert_eq!(quick_version(versioned).as_deref(), Some("W/\"7\""));
+        // No version, no id, another case, not a string, not JSON: the
+        // full path decides.
+        for body in [
+            &br#"{"id":"1","meta":{"created":"c"}}"#[..],
+            br#"{"meta":{"version":"W/\"7\""}}"#,
+            br#"{"id":"1","Meta":{"version":"W/\"7\""}}"#,
+            br#"{"id":"1","meta":{"version":7}}"#,
+            b"not json",
+        ] {
+            assert_eq!(
+                quick_version(body),
+                None,
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
 }
