@@ -52,7 +52,10 @@ pub fn validate_resource_owned(
     })?;
     check_schemas(registry, rt, &obj)?;
 
-    let mut out = Map::new();
+    // `schemas` first (set at the end), then the attributes in the
+    // client's order, then the extensions: one map, sized once.
+    let mut out = Map::with_capacity(obj.len() + 1);
+    out.insert("schemas".into(), Value::Null);
     let mut extensions: Vec<(&Schema, Map<String, Value>)> = Vec::new();
     for (key, value) in obj {
         if key.eq_ignore_ascii_case("schemas") {
@@ -71,7 +74,7 @@ pub fn validate_resource_owned(
                     schema.id
                 )));
             };
-            let mut ext_out = Map::new();
+            let mut ext_out = Map::with_capacity(ext_obj.len());
             for (k, v) in ext_obj {
                 // Client libraries echo the extension's `schemas` inside it.
                 if k.eq_ignore_ascii_case("schemas") {
@@ -147,16 +150,14 @@ pub fn validate_resource_owned(
     }
 
     let mut schemas = vec![Value::String(core.id.clone())];
-    let mut result = Map::new();
     for (schema, m) in extensions {
         if !m.is_empty() {
             schemas.push(Value::String(schema.id.clone()));
             out.insert(schema.id.clone(), Value::Object(m));
         }
     }
-    result.insert("schemas".into(), Value::Array(schemas));
-    result.extend(out);
-    Ok(Value::Object(result))
+    out.insert("schemas".into(), Value::Array(schemas));
+    Ok(Value::Object(out))
 }
 
 /// `schemas` is required and names the core schema and only schemas of
