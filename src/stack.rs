@@ -139,16 +139,21 @@ impl Gateway {
         // The answer waits until the journal has the write's record (and
         // event): a success the client sees is audited.
         if let Some(journal) = &self.journal {
-            response = audit_stage::journal(
-                journal,
-                &trace,
-                &request_id,
-                &method,
-                conn.peer.ip(),
-                started,
-                response,
-            )
-            .await;
+            if trace.write.is_some()
+                || response.status() == http::StatusCode::UNAUTHORIZED
+                || response.status() == http::StatusCode::FORBIDDEN
+            {
+                response = Box::pin(audit_stage::journal(
+                    journal,
+                    &trace,
+                    &request_id,
+                    &method,
+                    conn.peer.ip(),
+                    started,
+                    response,
+                ))
+                .await;
+            }
         }
         // The next write of the resource may go.
         drop(trace.turn.take());
@@ -244,7 +249,12 @@ where
     }
     trace.tenant = Some(tenant);
     if routed.hook {
-        return hook_stage::okta(snapshot, gateway, tenant, req, conn, request_id, deadline).await;
+        // Boxed: a rare path whose state would otherwise enlarge every
+        // request's future.
+        return Box::pin(hook_stage::okta(
+            snapshot, gateway, tenant, req, conn, request_id, deadline,
+        ))
+        .await;
     }
     let segment = first_segment(&routed.scim_path);
     let label = resource_type_label(segment);
@@ -456,16 +466,19 @@ where
     trace.turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
         None => None,
         Some(key) => Some(
-            tokio::time::timeout_at(deadline.at, gateway.write_order.turn_shared(key, snapshot))
-                .await
-                .map_err(|_| {
-                    GatewayError::upstream(
-                        504,
-                        "an earlier write to this resource did not finish in time",
-                        "request_timeout",
-                        "write ordering wait",
-                    )
-                })?,
+            tokio::time::timeout_at(
+                deadline.at,
+                Box::pin(gateway.write_order.turn_shared(key, snapshot)),
+            )
+            .await
+            .map_err(|_| {
+                GatewayError::upstream(
+                    504,
+                    "an earlier write to this resource did not finish in time",
+                    "request_timeout",
+                    "write ordering wait",
+                )
+            })?,
         ),
     };
     let started = Instant::now();
