@@ -757,6 +757,46 @@ impl Detached {
 }
 
 impl Handler for Detached {
+    fn client_certificate_refused(
+        &self,
+        peer: std::net::SocketAddr,
+        sni: Option<&str>,
+        reason: &str,
+    ) {
+        // A refusal on a tenant's host is that tenant's failed
+        // authentication: counted, logged and audited like a 401.
+        let snapshot = self.gateway.config.load();
+        let Some(tenant) = sni.and_then(|h| snapshot.tenant_by_host(h)) else {
+            return;
+        };
+        let request_id = new_request_id();
+        AuthFailed {
+            tenant: tenant.id.as_str(),
+            reason: "client_certificate_refused",
+            request_id: &request_id,
+            peer: peer.ip(),
+        }
+        .emit();
+        tracing::debug!(tenant = tenant.id.as_str(), %reason, "client certificate refused at the TLS handshake");
+        let Some(journal) = &self.gateway.journal else {
+            return;
+        };
+        // Status 0: no HTTP answer, the handshake was refused.
+        let ack = journal.auth_failure(
+            &request_id,
+            "TLS",
+            peer.ip(),
+            Some(tenant.id.as_str()),
+            0,
+            "client_certificate_refused",
+        );
+        tokio::spawn(async move {
+            if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(10), ack).await {
+                tracing::error!(error = %e, "a refused client certificate could not be audited");
+            }
+        });
+    }
+
     fn call<'a>(
         &'a self,
         req: Request<Incoming>,

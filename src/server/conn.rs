@@ -70,6 +70,12 @@ impl std::fmt::Debug for CertChecks {
     }
 }
 
+/// Whether a handshake error is our refusal of the client's certificate
+/// (missing, untrusted, expired, revoked), not some other failure.
+fn refuses_client_certificate(error: &str) -> bool {
+    error.contains("peer sent no certificates") || error.contains("invalid peer certificate")
+}
+
 pub(super) async fn serve_connection<H: Handler>(
     stream: TcpStream,
     peer: SocketAddr,
@@ -93,20 +99,26 @@ pub(super) async fn serve_connection<H: Handler>(
     // The ClientHello first, so that the server config can be chosen by
     // SNI (per-tenant certificates and client-CA verifiers).
     let acceptor = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), stream);
+    let mut hello_sni = None;
     let handshake = async {
         let start = acceptor.await.map_err(|e| e.to_string())?;
         let sni = start
             .client_hello()
             .server_name()
             .map(str::to_ascii_lowercase);
+        hello_sni.clone_from(&sni);
         let config = tls.config_for(sni.as_deref());
         let stream = start.into_stream(config).await.map_err(|e| e.to_string())?;
         Ok::<_, String>((sni, stream))
     };
-    let (sni, stream) = match tokio::time::timeout(listening.header_read_timeout, handshake).await {
+    let outcome = tokio::time::timeout(listening.header_read_timeout, handshake).await;
+    let (sni, stream) = match outcome {
         Ok(Ok(done)) => done,
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "TLS handshake failed");
+            if refuses_client_certificate(&e) {
+                handler.client_certificate_refused(peer, hello_sni.as_deref(), &e);
+            }
             return;
         }
         Err(_) => {

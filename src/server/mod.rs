@@ -29,6 +29,17 @@ pub trait Handler: Send + Sync + 'static {
         req: Request<Incoming>,
         conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>>;
+
+    /// A TLS handshake refused the client's certificate (mTLS on a tenant
+    /// host): no request follows, so this is the only word of it.
+    /// `reason` is rustls's description, never certificate contents.
+    fn client_certificate_refused(
+        &self,
+        _peer: std::net::SocketAddr,
+        _sni: Option<&str>,
+        _reason: &str,
+    ) {
+    }
 }
 
 /// Per-connection settings, taken from the current config.

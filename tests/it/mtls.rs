@@ -114,6 +114,26 @@ async fn a_tenant_host_refuses_wrong_certificates_at_the_handshake() {
         "A's certificate at B: {got:?}"
     );
     assert_eq!(s.echo.hits(), 2);
+    // Every refusal is its tenant's failed authentication in the audit
+    // log, also when it happened at the handshake (no HTTP request).
+    let failures = |tenant: &str| -> usize {
+        std::fs::read_dir(s.gw.dir.join("audit"))
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.unwrap().path()).ok())
+            .flat_map(|text| {
+                text.lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .collect::<Vec<_>>()
+            })
+            .filter(|r| r["kind"] == "auth_failure" && r["tenant"] == tenant)
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while (failures("alpha") < 4 || failures("beta") < 1) && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(failures("alpha"), 4, "four refusals at alpha");
+    assert_eq!(failures("beta"), 1, "one refusal at beta");
 }
 
 #[tokio::test]
