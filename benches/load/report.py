@@ -25,7 +25,7 @@ for (scenario, target), runs in sorted(rows.items()):
 print()
 for scenario in sorted({s for s, _ in rows}):
     ng = rows.get((scenario, "nginx"))
-    for target in ("gateway", "mapped", "guarded", "audited"):
+    for target in ("gateway", "passthrough", "mapped", "guarded", "audited"):
         gw = rows.get((scenario, target))
         if not gw or not ng:
             continue

@@ -3,6 +3,9 @@
 #   direct   wrk → origin                      (plain HTTP, the floor)
 #   gateway  wrk → scim-gateway (TLS) → origin
 #   mapped   wrk → scim-gateway (TLS), a tenant with a mapping table → origin
+#   passthrough  wrk → scim-gateway (TLS), a tenant with `validate = false`
+#            and no mapping: bodies forwarded as they came (the proxy path
+#            without the cost of parsing and validating them)
 #   guarded  wrk → scim-gateway (TLS), a tenant with limits and the cache → origin
 #            (GET: cache hits after the first; POST: limits, then the origin)
 #   audited  wrk → a second scim-gateway process with the audit log on and
@@ -169,6 +172,16 @@ hash = "$hash"
 [tenants.schema]
 mapping = "$repo/tests/fixtures/mapping/store-legacy.toml"
 
+# No validation, no mapping: bodies pass untouched.
+[[tenants]]
+id = "passthrough"
+upstream = "origin"
+[[tenants.tokens]]
+name = "load"
+hash = "$hash"
+[tenants.schema]
+validate = false
+
 # Limits (never reached: the cost of checking them) and the response cache.
 [[tenants]]
 id = "guarded"
@@ -298,19 +311,20 @@ main() {
         [gateway]="https://localhost:$GATEWAY_PORT/scim/v2/Users"
         [mapped]="https://127.0.0.1:$GATEWAY_PORT/tenants/mapped/scim/v2/Users"
         [guarded]="https://127.0.0.1:$GATEWAY_PORT/tenants/guarded/scim/v2/Users"
+        [passthrough]="https://127.0.0.1:$GATEWAY_PORT/tenants/passthrough/scim/v2/Users"
         [audited]="https://localhost:$AUDITED_PORT/scim/v2/Users"
         [nginx]="https://localhost:$NGINX_PORT/scim/v2/Users"
     )
-    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID [guarded]=$GATEWAY_PID [audited]=$AUDITED_PID [nginx]=$NGINX_WORKER)
+    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID [guarded]=$GATEWAY_PID [passthrough]=$GATEWAY_PID [audited]=$AUDITED_PID [nginx]=$NGINX_WORKER)
 
     log "warm-up ${WARMUP}s per target"
-    for t in direct gateway mapped guarded audited nginx; do
+    for t in direct gateway passthrough mapped guarded audited nginx; do
         run_wrk "${urls[$t]}/$id" "$WARMUP" >/dev/null
     done
     : >"$work/results"
     for rep in $(seq 1 "$REPS"); do
         log "repetition $rep/$REPS"
-        for t in direct gateway mapped guarded audited nginx; do
+        for t in direct gateway passthrough mapped guarded audited nginx; do
             measure "$t" get "${urls[$t]}/$id" "${cpu_pid[$t]}"
             measure "$t" post "${urls[$t]}" "${cpu_pid[$t]}" -s "$here/post.lua"
         done
