@@ -397,15 +397,7 @@ async fn writes_are_refused_once_the_audit_log_cannot_be_written() {
         first_refusal as u64 + 2,
         "{statuses:?}"
     );
-    let metrics = gw
-        .client()
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains("scim_gateway_audit_unacknowledged_total{tenant=\"failing\"} 1"),
         "{metrics}"

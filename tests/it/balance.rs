@@ -38,14 +38,7 @@ async fn call(gw: &TestGateway, client: &reqwest::Client, method: reqwest::Metho
 }
 
 async fn metrics(gw: &TestGateway) -> String {
-    gw.client()
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+    gw.metrics().await
 }
 
 #[tokio::test]

@@ -60,14 +60,7 @@ async fn hits_spare_the_upstream_and_writes_invalidate() {
     assert!(schemas.headers().get("x-cache").is_none());
     assert_eq!(echo.hits(), 4);
 
-    let metrics = client
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains("scim_gateway_cache_requests_total{tenant=\"cachet\",result=\"hit\"} 1"),
         "{metrics}"

@@ -74,14 +74,7 @@ async fn entra_quirks_reach_the_upstream_canonical_and_shadow_only_reports() {
     assert_eq!(resp.status(), 200);
     let seen: Value = resp.json().await.unwrap();
     assert_eq!(seen["body"], entra_disable());
-    let metrics = client
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     for needle in [
         "scim_gateway_dialect_rules_total{tenant=\"dialecta\",rule=\"op_case\",mode=\"applied\"} 1",
         "scim_gateway_dialect_rules_total{tenant=\"dialectg\",rule=\"string_booleans\",mode=\"shadow\"} 1",

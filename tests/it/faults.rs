@@ -151,14 +151,7 @@ async fn no_acknowledged_write_is_lost_under_upstream_faults() {
     }
     let read_ok = reads.iter().filter(|(s, _)| *s == 200).count();
 
-    let metrics = client
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     let retried: u64 = metrics
         .lines()
         .filter(|l| l.starts_with("scim_gateway_upstream_retries_total{"))

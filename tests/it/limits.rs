@@ -50,14 +50,7 @@ async fn a_tenant_over_its_rate_gets_429_with_retry_after() {
     // After the wait, ratey may go on.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     assert_eq!(get("ratey.localhost", "ratey").await.status(), 200);
-    let metrics = client
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains("scim_gateway_limited_total{tenant=\"ratey\",kind=\"tenant_rate\"} 1"),
         "{metrics}"

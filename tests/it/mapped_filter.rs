@@ -189,14 +189,7 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
     );
 
     // Counted as its own kind of emulation.
-    let metrics = client
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     let line = metrics
         .lines()
         .find(|l| {

@@ -118,15 +118,7 @@ async fn fifty_concurrent_member_additions_through_one_gateway_all_land() {
         assert_eq!(t.await.unwrap(), 200);
     }
     assert_eq!(members_of(&gw, &group).await, MEMBERS);
-    let metrics = gw
-        .client()
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     let emulated = metrics
         .lines()
         .find(|l| {

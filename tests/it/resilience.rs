@@ -55,15 +55,7 @@ async fn idempotent_requests_are_retried_through_transient_faults() {
     up.script(&[Fault::Status(503)]);
     assert_eq!(call(&gw, reqwest::Method::POST).await.status(), 503);
     assert_eq!(up.hits(), before + 1);
-    let metrics = gw
-        .client()
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains("scim_gateway_upstream_retries_total"),
         "{metrics}"
@@ -91,15 +83,7 @@ async fn the_upstreams_retry_after_is_honoured_up_to_the_cap() {
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "30");
     // Both 429s received are counted, the retried one and the passed one.
-    let metrics = gw
-        .client()
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     let line = metrics
         .lines()
         .find(|l| l.starts_with("scim_gateway_upstream_throttled_total{upstream=\"throttling\"}"))

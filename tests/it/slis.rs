@@ -56,14 +56,7 @@ async fn deprovisions_and_bulk_outcomes_are_measured() {
     .await;
     assert_eq!(resp.status(), 200);
 
-    let metrics = client
-        .get(gw.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = gw.metrics().await;
     assert!(
         metrics.contains(
             "scim_gateway_deprovision_duration_seconds_count{tenant=\"slis\",outcome=\"success\"} 2"

@@ -219,6 +219,18 @@ impl TestGateway {
         path
     }
 
+    /// The admin listener's `/metrics` text.
+    pub async fn metrics(&self) -> String {
+        self.client()
+            .get(self.admin_url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub fn admin_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.bound.admin.expect("admin"))
     }
