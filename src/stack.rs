@@ -466,19 +466,16 @@ where
     trace.turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
         None => None,
         Some(key) => Some(
-            tokio::time::timeout_at(
-                deadline.at,
-                Box::pin(gateway.write_order.turn_shared(key, snapshot)),
-            )
-            .await
-            .map_err(|_| {
-                GatewayError::upstream(
-                    504,
-                    "an earlier write to this resource did not finish in time",
-                    "request_timeout",
-                    "write ordering wait",
-                )
-            })?,
+            tokio::time::timeout_at(deadline.at, gateway.write_order.turn_shared(key, snapshot))
+                .await
+                .map_err(|_| {
+                    GatewayError::upstream(
+                        504,
+                        "an earlier write to this resource did not finish in time",
+                        "request_timeout",
+                        "write ordering wait",
+                    )
+                })?,
         ),
     };
     let started = Instant::now();

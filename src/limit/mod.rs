@@ -181,7 +181,9 @@ impl Limiter {
         kind: &'static str,
     ) -> Option<Result<(), Refused>> {
         let redis = shared?;
-        match redis.step(&key(), rate).await {
+        // Boxed: the Redis round trip's state would otherwise make every
+        // request's future kilobytes larger, shared limits or not.
+        match Box::pin(redis.step(&key(), rate)).await {
             Ok(Ok(())) => Some(Ok(())),
             Ok(Err(retry_after)) => Some(Err(Refused { kind, retry_after })),
             Err(e) => {

@@ -102,7 +102,7 @@ impl WriteOrder {
         };
         let mut n = 0u32;
         loop {
-            match lease::try_take(redis, &turn.key, ttl).await {
+            match Box::pin(lease::try_take(redis, &turn.key, ttl)).await {
                 Ok(Taken::Held(lease)) => {
                     turn.lease = Some(lease);
                     return turn;
