@@ -188,6 +188,17 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
         "{refused}"
     );
 
+    // A sort the backend cannot do (`nickName` is dropped by the table):
+    // the gateway sorts, the filter that maps narrows; without `emulate`,
+    // 400 invalidPath.
+    let sorted = [("filter", "active eq true"), ("sortBy", "nickName")];
+    let (status, by_nick) = list(&gw, &client, "mapfilt", &sorted).await;
+    assert_eq!(status, 200, "{by_nick}");
+    assert_eq!(by_nick["totalResults"], json!(15), "{by_nick}");
+    let (status, refused) = list(&gw, &client, "mapstrict", &sorted).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["scimType"], "invalidPath", "{refused}");
+
     // Counted as its own kind of emulation.
     let metrics = gw.metrics().await;
     let line = metrics
@@ -198,7 +209,8 @@ async fn filters_without_an_upstream_equivalent_are_evaluated_by_the_gateway() {
                 && l.contains("capability=\"mapped_filter\"")
         })
         .unwrap_or_else(|| panic!("{metrics}"));
-    assert!(line.ends_with(" 3"), "{line}");
+    // Three filtered lists and the sorted one.
+    assert!(line.ends_with(" 4"), "{line}");
 
     // Discovery shows the emulation bounds (Bulk emulated: 5 operations;
     // filters the gateway may evaluate: 8 results).

@@ -48,8 +48,11 @@ pub struct EmulatedList<'t> {
     pub resource_type: &'t ResourceType,
     pub registry: &'t SchemaRegistry,
     pub query: ListQuery,
-    /// The first attribute the upstream cannot filter on (for details).
+    /// The first attribute the upstream cannot filter on, or the `sortBy`
+    /// it cannot sort on (for details).
     pub attribute: String,
+    /// Emulated for the `sortBy` (the filter, if any, maps).
+    pub for_sort: bool,
     /// The mappable operands of a top-level `and`, in upstream names.
     pub narrow: Option<Filter>,
 }
@@ -64,10 +67,11 @@ pub fn plan_query<'t>(
     let (Some(m), Some(q)) = (mapping, query) else {
         return Ok(None);
     };
-    let has_filter = query_pairs(q)
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case("filter") && !v.trim().is_empty());
-    if !m.emulates() || !has_filter {
+    let has_filter_or_sort = query_pairs(q).iter().any(|(k, v)| {
+        (k.eq_ignore_ascii_case("filter") || k.eq_ignore_ascii_case("sortBy"))
+            && !v.trim().is_empty()
+    });
+    if !m.emulates() || !has_filter_or_sort {
         return Ok(None);
     }
     plan(registry, rt, m, ListQuery::from_query(q)?)
@@ -92,21 +96,34 @@ fn plan<'t>(
     m: &'t ResourceMapping,
     query: ListQuery,
 ) -> ScimResult<Option<EmulatedList<'t>>> {
-    let Some(filter) = &query.filter else {
-        return Ok(None);
+    // A `sortBy` with no upstream equivalent: the gateway sorts (and so
+    // reads the collection) itself.
+    let unsortable = query
+        .sort_by
+        .as_ref()
+        .filter(|p| m.sort_by_to_upstream(p).is_err())
+        .map(ToString::to_string);
+    let (attribute, narrow, for_sort) = match (&query.filter, unsortable) {
+        (Some(filter), unsortable) => match m.filter_to_upstream(filter) {
+            Err(MappingError::NeedsEmulation { attribute }) => {
+                (attribute, narrow(m, filter), false)
+            }
+            Err(e) => return Err(e.into_scim()),
+            Ok(mapped) => match unsortable {
+                Some(sort) => (sort, Some(mapped), true),
+                None => return Ok(None),
+            },
+        },
+        (None, Some(sort)) => (sort, None, true),
+        (None, None) => return Ok(None),
     };
-    let attribute = match m.filter_to_upstream(filter) {
-        Ok(_) => return Ok(None),
-        Err(MappingError::NeedsEmulation { attribute }) => attribute,
-        Err(e) => return Err(e.into_scim()),
-    };
-    let narrow = narrow(m, filter);
     Ok(Some(EmulatedList {
         mapping: m,
         resource_type: rt,
         registry,
         query,
         attribute,
+        for_sort,
         narrow,
     }))
 }
@@ -206,10 +223,17 @@ where
     F: Future<Output = Result<Response<Bytes>, GatewayError>>,
 {
     let endpoint = plan.resource_type.endpoint.trim_start_matches('/');
-    let why = format!(
-        "the filter names \"{}\", which this tenant's backend cannot filter on",
-        plan.attribute
-    );
+    let why = if plan.for_sort {
+        format!(
+            "sortBy \"{}\" has no equivalent this tenant's backend can sort on",
+            plan.attribute
+        )
+    } else {
+        format!(
+            "the filter names \"{}\", which this tenant's backend cannot filter on",
+            plan.attribute
+        )
+    };
     let narrow = plan
         .narrow
         .as_ref()

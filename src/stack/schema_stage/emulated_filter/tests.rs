@@ -58,6 +58,41 @@ fn only_filters_the_mapping_cannot_send_are_planned() {
 }
 
 #[test]
+fn a_sort_the_mapping_cannot_send_is_planned_too() {
+    // `nickName` is dropped by the table: the upstream cannot sort on it.
+    with_plan("sortBy=nickName", |p| {
+        let p = p.expect("planned for the sort");
+        assert!(p.for_sort);
+        assert_eq!(p.attribute, "nickName");
+        assert!(p.narrow.is_none());
+        let users: Vec<Value> = (0..30).map(upstream_user).collect();
+        let list = answer(&p, users, 1000);
+        assert_eq!(list["totalResults"], json!(30), "{list}");
+    });
+    // A filter that maps goes with it, whole, as the narrowing filter.
+    let q = format!(
+        "filter={}&sortBy=nickName",
+        crate::scim::query::encode_component("userName sw \"user1\"")
+    );
+    with_plan(&q, |p| {
+        let p = p.expect("planned");
+        assert!(p.for_sort);
+        assert_eq!(p.narrow.unwrap().to_string(), "userName sw \"user1\"");
+    });
+    // A sort that maps is the upstream's.
+    with_plan("sortBy=userName", |p| assert!(p.is_none()));
+    // Without `emulate`, nothing is planned (the mapping refuses the sort).
+    let registry = SchemaRegistry::builtin();
+    let t = table(false);
+    let rt = registry.resource_type("User").unwrap();
+    assert!(
+        plan_query(&registry, rt, t.resource("User"), Some("sortBy=nickName"))
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
 fn mappable_operands_of_an_and_narrow_the_listing() {
     let f = format!("active eq true and {DEPT} sw \"Eng\" and userName sw \"user1\"");
     let q = format!("filter={}", crate::scim::query::encode_component(&f));
