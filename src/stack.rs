@@ -434,12 +434,7 @@ where
     }
     // Every write forwarded for the tenant makes its cached answers of the
     // type stale (a search is a read).
-    let writes = tenant.cache.is_some()
-        && matches!(
-            parts.method,
-            http::Method::POST | http::Method::PUT | http::Method::PATCH | http::Method::DELETE
-        )
-        && !routed.scim_path.ends_with("/.search");
+    let writes = tenant.cache.is_some() && audit_stage::is_write(&parts.method, &routed.scim_path);
     let invalidate = writes.then(|| segment.to_string());
 
     // The upstream call: credentials swapped, headers cleaned, timeouts

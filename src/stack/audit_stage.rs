@@ -10,7 +10,7 @@
 //! backend has the change, but the gateway will not claim an unaudited
 //! success. The journal stops on the first I/O failure and writes are then
 //! refused before they reach an upstream ([`refuse_writes`]).
-use super::Trace;
+use super::{first_segment, Trace};
 use crate::audit::{
     allowed_values, changed_attributes, Ack, AuditPrincipal, AuditRecord, Journal, Receipt,
 };
@@ -232,7 +232,7 @@ fn single_entry(
     status: u16,
 ) -> (AuditRecord, Option<Value>) {
     let mut record = ctx.record(method.as_str(), status);
-    let segment = segment_of(path);
+    let segment = first_segment(path);
     record.resource_type = segment.map(|s| resource_type_name(ctx.tenant, s));
     record.resource_id = id_of(path).map(str::to_string).or_else(|| {
         answer
@@ -366,7 +366,7 @@ fn is_auth_failure(status: u16, reason: Option<&str>) -> bool {
 }
 
 /// The journal's answer, bounded.
-async fn wait(ack: Ack) -> Result<Receipt, String> {
+pub(super) async fn wait(ack: Ack) -> Result<Receipt, String> {
     match tokio::time::timeout(ACK_WAIT, ack).await {
         Ok(Ok(receipt)) => Ok(receipt),
         Ok(Err(e)) => Err(e.to_string()),
@@ -384,13 +384,6 @@ fn resource_type_name(tenant: &Tenant, segment: &str) -> String {
         .registry
         .resource_type_by_endpoint(segment)
         .map_or_else(|| segment.to_string(), |rt| rt.name.clone())
-}
-
-fn segment_of(path: &str) -> Option<&str> {
-    path.trim_start_matches('/')
-        .split('/')
-        .next()
-        .filter(|s| !s.is_empty())
 }
 
 fn id_of(path: &str) -> Option<&str> {
@@ -467,10 +460,8 @@ mod tests {
 
     #[test]
     fn paths_give_segment_and_id() {
-        assert_eq!(segment_of("/Users/42"), Some("Users"));
         assert_eq!(id_of("/Users/42"), Some("42"));
         assert_eq!(id_of("/Users"), None);
         assert_eq!(id_of("/Users/"), None);
-        assert_eq!(segment_of(""), None);
     }
 }

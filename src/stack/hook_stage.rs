@@ -20,12 +20,9 @@ use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Request, Response};
 use http_body_util::Full;
 use serde_json::Value;
-use std::time::Duration;
 
 /// The credential name the hook's deliveries are limited and audited as.
 const HOOK_PRINCIPAL: &str = "okta-event-hook";
-/// The longest a delivery waits for the journal.
-const ACK_WAIT: Duration = Duration::from_secs(10);
 
 /// Answers one request to the hook endpoint.
 pub(super) async fn okta<B>(
@@ -112,8 +109,7 @@ where
         acks.push(journal.append(record, event));
     }
     for ack in acks {
-        let acked = tokio::time::timeout(ACK_WAIT, ack).await;
-        if !matches!(acked, Ok(Ok(_))) {
+        if super::audit_stage::wait(ack).await.is_err() {
             tracing::error!(
                 request_id,
                 tenant = tenant.id.as_str(),

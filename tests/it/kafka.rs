@@ -5,8 +5,6 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
 use rdkafka::config::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
@@ -14,6 +12,7 @@ use rdkafka::{Offset, TopicPartitionList};
 use scim_gateway::events::kafka::{KafkaEvent, KafkaSettings, KafkaSink};
 use serde_json::{json, Value};
 
+use crate::support::kafka_topic;
 use crate::support::tansu::Tansu;
 
 const PARTITIONS: i32 = 3;
@@ -27,30 +26,9 @@ fn settings(broker: &Tansu, topic: &str, message_timeout: &str) -> KafkaSettings
     .unwrap()
 }
 
+/// The test topic, with [`PARTITIONS`] partitions.
 async fn create_topic(broker: &Tansu, topic: &str) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .create()
-        .unwrap();
-    let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
-    let created = tokio::time::timeout(
-        Duration::from_secs(20),
-        admin.create_topics(
-            &[NewTopic::new(topic, PARTITIONS, TopicReplication::Fixed(1))],
-            &opts,
-        ),
-    )
-    .await
-    .expect("create_topics timed out")
-    .unwrap();
-    for r in created {
-        if let Err((name, code)) = r {
-            panic!(
-                "cannot create topic {name}: {code:?}\n{}",
-                broker.log_tail()
-            );
-        }
-    }
+    kafka_topic::create_topic(broker, topic, PARTITIONS).await;
 }
 
 /// One consumed record: key, CloudEvent, and its headers.
