@@ -55,22 +55,22 @@ pub async fn run(
                 r.stop().await;
             }
             retry_at = None;
-            match sinks(&snapshot) {
-                Ok(sinks) if sinks.is_empty() => {}
-                Ok(sinks) => {
-                    let names: Vec<String> = sinks.iter().map(|(s, _)| s.name().into()).collect();
-                    tracing::info!(sinks = ?names, "event delivery started");
-                    running = Some(Running::start(
-                        &snapshot,
-                        dir.clone(),
-                        durable.clone(),
-                        sinks,
-                    ));
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, retry_in = ?REBUILD_AFTER, "event sinks could not be built");
-                    retry_at = Some(tokio::time::Instant::now() + REBUILD_AFTER);
-                }
+            // The sinks that could be built deliver at once; one that could
+            // not (Kafka) is tried again later, its events kept meanwhile.
+            let (sinks, failure) = sinks(&snapshot);
+            if let Some(e) = failure {
+                tracing::error!(error = %e, retry_in = ?REBUILD_AFTER, "an event sink could not be built");
+                retry_at = Some(tokio::time::Instant::now() + REBUILD_AFTER);
+            }
+            if !sinks.is_empty() {
+                let names: Vec<String> = sinks.iter().map(|(s, _)| s.name().into()).collect();
+                tracing::info!(sinks = ?names, "event delivery started");
+                running = Some(Running::start(
+                    &snapshot,
+                    dir.clone(),
+                    durable.clone(),
+                    sinks,
+                ));
             }
             current = Some(Arc::downgrade(&snapshot));
         }
@@ -88,8 +88,9 @@ pub async fn run(
 /// A sink with its retry policy.
 type PolicedSink = (Arc<dyn Sink>, RetryPolicy);
 
-/// Every sink of the snapshot with its retry policy.
-fn sinks(snapshot: &Snapshot) -> Result<Vec<PolicedSink>, String> {
+/// Every sink of the snapshot with its retry policy, and why one could not
+/// be built, if so.
+fn sinks(snapshot: &Snapshot) -> (Vec<PolicedSink>, Option<String>) {
     let mut out: Vec<PolicedSink> = Vec::new();
     let mut tenants: Vec<_> = snapshot.tenants.values().collect();
     tenants.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
@@ -98,12 +99,17 @@ fn sinks(snapshot: &Snapshot) -> Result<Vec<PolicedSink>, String> {
             out.push((webhook.clone(), webhook.policy()));
         }
     }
+    let mut failure = None;
     if let Some(settings) = &snapshot.events.kafka {
-        let kafka = KafkaSink::new(settings).map_err(|e| e.detail)?;
-        let sink = KafkaEventSink::new(KAFKA_SINK, None, kafka)?;
-        out.push((Arc::new(sink), KAFKA_POLICY));
+        let built = KafkaSink::new(settings)
+            .map_err(|e| e.detail)
+            .and_then(|kafka| KafkaEventSink::new(KAFKA_SINK, None, kafka));
+        match built {
+            Ok(sink) => out.push((Arc::new(sink), KAFKA_POLICY)),
+            Err(e) => failure = Some(e),
+        }
     }
-    Ok(out)
+    (out, failure)
 }
 
 /// A dispatcher task and the switch that stops it.
