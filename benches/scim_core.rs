@@ -8,7 +8,8 @@ use scim_gateway::scim::patch::{apply_patch, PatchRequest};
 use scim_gateway::scim::projection::Projection;
 use scim_gateway::scim::query::list_response;
 use scim_gateway::scim::schema::SchemaRegistry;
-use scim_gateway::scim::validate::validate_resource;
+use scim_gateway::scim::validate::{validate_resource, validate_resource_owned};
+use scim_gateway::scim::validate_raw::verbatim;
 use serde_json::{json, Value};
 
 const USER: &str = include_str!("../tests/fixtures/user_full.json");
@@ -85,6 +86,21 @@ fn validation(c: &mut Criterion) {
     });
     c.bench_function("validate/user", |b| {
         b.iter(|| validate_resource(&registry, rt, black_box(&user), None))
+    });
+    // The gateway's two paths from request bytes to forwarded bytes: the
+    // full one (parse, validate, serialize) and the borrowed one
+    // (validate_raw::verbatim), side by side.
+    let body = bytes::Bytes::from(bytes);
+    c.bench_function("validate/user_bytes_full", |b| {
+        b.iter(|| {
+            let value: serde_json::Value =
+                serde_json::from_slice(black_box(&body)).unwrap_or_default();
+            let valid = validate_resource_owned(&registry, rt, value, None);
+            black_box(valid.map(|v| serde_json::to_vec(&v).unwrap_or_default()))
+        })
+    });
+    c.bench_function("validate/user_bytes_verbatim", |b| {
+        b.iter(|| black_box(verbatim(&registry, rt, black_box(&body))))
     });
 }
 

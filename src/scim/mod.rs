@@ -16,5 +16,6 @@ pub mod projection;
 pub mod query;
 pub mod schema;
 pub mod validate;
+pub mod validate_raw;
 
 pub use error::{ScimError, ScimResult, ScimType};

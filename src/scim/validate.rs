@@ -423,7 +423,7 @@ fn keep_immutable(
     Ok(())
 }
 
-fn is_base64(s: &str) -> bool {
+pub(crate) fn is_base64(s: &str) -> bool {
     s.bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"+/=-_\r\n ".contains(&b))
 }

@@ -25,6 +25,7 @@ use crate::scim::path::AttrPath;
 use crate::scim::query::{decode, encode_component, query_pairs, ListQuery};
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::{validate_resource, validate_resource_owned};
+use crate::scim::validate_raw::verbatim;
 use crate::tenant_schema::TenantSchema;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -303,6 +304,18 @@ pub fn json_response(status: u16, body: &Value) -> Response<Bytes> {
 /// Bodies must be JSON: `application/scim+json` or `application/json`
 /// (RFC 7644 §3.1; `+json` suffixes too); a missing type is accepted.
 fn json_body(headers: &HeaderMap, body: &Bytes) -> ScimResult<Value> {
+    check_media_type(headers)?;
+    if body.is_empty() {
+        return Err(ScimError::invalid_syntax(
+            "the request body is empty; a JSON object is required",
+        ));
+    }
+    serde_json::from_slice(body)
+        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))
+}
+
+/// 415 unless the body is declared JSON (or not declared at all).
+fn check_media_type(headers: &HeaderMap) -> ScimResult<()> {
     if let Some(ct) = headers.get(CONTENT_TYPE) {
         let ct = ct.to_str().unwrap_or("");
         let media = ct.split(';').next().unwrap_or("").trim();
@@ -318,13 +331,7 @@ fn json_body(headers: &HeaderMap, body: &Bytes) -> ScimResult<Value> {
             )));
         }
     }
-    if body.is_empty() {
-        return Err(ScimError::invalid_syntax(
-            "the request body is empty; a JSON object is required",
-        ));
-    }
-    serde_json::from_slice(body)
-        .map_err(|e| ScimError::invalid_syntax(format!("the request body is not valid JSON: {e}")))
+    Ok(())
 }
 
 fn to_bytes(v: &Value) -> Bytes {
@@ -341,6 +348,14 @@ fn resource_body(
 ) -> ScimResult<Bytes> {
     if !schema.validate && mapping.is_none() {
         return Ok(body.clone());
+    }
+    if mapping.is_none() {
+        // Most bodies need no normalization: checked without building
+        // values and forwarded as written, readOnly members cut.
+        check_media_type(headers)?;
+        if let Some(bytes) = verbatim(&schema.registry, rt, body) {
+            return Ok(bytes);
+        }
     }
     let value = json_body(headers, body)?;
     let value = if schema.validate {
