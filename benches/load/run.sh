@@ -20,6 +20,7 @@
 # over REPS repetitions after a warm-up; medians with min–max.
 #
 #   benches/load/run.sh            # REPS=3 DURATION=10 CONNECTIONS=32
+#   TARGETS="gateway nginx" SCENARIOS=post benches/load/run.sh   # a subset
 #
 # Needs nginx and wrk (installed from Debian's packages when missing).
 set -euo pipefail
@@ -30,6 +31,8 @@ REPS="${REPS:-3}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-3}"
 CONNECTIONS="${CONNECTIONS:-32}"
+TARGETS="${TARGETS:-direct gateway passthrough mapped guarded audited nginx}"
+SCENARIOS="${SCENARIOS:-get post}"
 LOAD_CPU="${LOAD_CPU:-0}"
 PROXY_CPU="${PROXY_CPU:-1}"
 TOKEN="scimgw-load-token-0123456789abcdefghij"
@@ -318,21 +321,27 @@ main() {
     declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID [guarded]=$GATEWAY_PID [passthrough]=$GATEWAY_PID [audited]=$AUDITED_PID [nginx]=$NGINX_WORKER)
 
     log "warm-up ${WARMUP}s per target"
-    for t in direct gateway passthrough mapped guarded audited nginx; do
+    for t in $TARGETS; do
         run_wrk "${urls[$t]}/$id" "$WARMUP" >/dev/null
     done
     : >"$work/results"
     for rep in $(seq 1 "$REPS"); do
         log "repetition $rep/$REPS"
-        for t in direct gateway passthrough mapped guarded audited nginx; do
-            measure "$t" get "${urls[$t]}/$id" "${cpu_pid[$t]}"
-            measure "$t" post "${urls[$t]}" "${cpu_pid[$t]}" -s "$here/post.lua"
+        for t in $TARGETS; do
+            if [[ " $SCENARIOS " == *" get "* ]]; then
+                measure "$t" get "${urls[$t]}/$id" "${cpu_pid[$t]}"
+            fi
+            if [[ " $SCENARIOS " == *" post "* ]]; then
+                measure "$t" post "${urls[$t]}" "${cpu_pid[$t]}" -s "$here/post.lua"
+            fi
         done
     done
     python3 "$here/report.py" "$work/results"
-    local records
-    records="$(cat "$work"/audit/audit-*.jsonl | wc -l)"
-    log "audited: $records audit records written; $("$BIN" audit verify "$work/audit" | head -c 200)"
+    if [[ " $TARGETS " == *" audited "* ]]; then
+        local records
+        records="$(cat "$work"/audit/audit-*.jsonl | wc -l)"
+        log "audited: $records audit records written; $("$BIN" audit verify "$work/audit" | head -c 200)"
+    fi
 }
 
 main "$@"

@@ -30,7 +30,7 @@ use std::fmt;
 /// `rt`, when they need no normalization beyond cutting readOnly members;
 /// `None` when the full validator must decide.
 pub fn verbatim(registry: &SchemaRegistry, rt: &ResourceType, body: &Bytes) -> Option<Bytes> {
-    let core = registry.schema(&rt.schema)?;
+    let core = loaded(registry, &rt.schema)?;
     // Presence is tracked in bit sets; wider schemas take the full path.
     if core.attributes.len() > 64
         || registry.common_attributes().len() > 8
@@ -52,6 +52,15 @@ pub fn verbatim(registry: &SchemaRegistry, rt: &ResourceType, body: &Bytes) -> O
         return Some(body.clone());
     }
     cut(body, &members).map(Bytes::from)
+}
+
+/// The schema `urn` names, found by comparing (the registry's own lookup
+/// lowercases and hashes the URN: a cost per request here).
+fn loaded<'r>(registry: &'r SchemaRegistry, urn: &str) -> Option<&'r Schema> {
+    registry
+        .schemas()
+        .iter()
+        .find(|s| s.id.eq_ignore_ascii_case(urn))
 }
 
 /// One top-level member: where its key starts (the opening quote) and
@@ -173,7 +182,7 @@ impl<'de> Visitor<'de> for Top<'_> {
                 .position(|e| e.schema.eq_ignore_ascii_case(key))
             {
                 let urn = &rt.extensions[i].schema;
-                let schema = registry.schema(urn).ok_or_else(full)?;
+                let schema = loaded(registry, urn).ok_or_else(full)?;
                 if *urn != key || !first_time(&mut seen_ext, i) {
                     return Err(full());
                 }
@@ -316,7 +325,7 @@ impl<'de> Visitor<'de> for Schemas<'_> {
                 .iter()
                 .position(|e| e.schema == urn)
                 .ok_or_else(full)?;
-            if self.registry.schema(urn).is_none() || !first_time(&mut exts, i) {
+            if loaded(self.registry, urn).is_none() || !first_time(&mut exts, i) {
                 return Err(full());
             }
         }
