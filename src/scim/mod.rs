@@ -10,6 +10,7 @@ pub mod error;
 pub mod etag;
 pub mod filter;
 pub mod json;
+pub mod json_scan;
 pub mod patch;
 pub mod path;
 pub mod projection;

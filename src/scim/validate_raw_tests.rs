@@ -347,3 +347,67 @@ fn generated_bodies_exercise_both_paths() {
     );
     assert!(accepted > fast_ones, "some valid bodies need normalizing");
 }
+
+/// Valid bodies, a few bytes edited: broken JSON, wrong types, other
+/// names. Whatever the fast path still forwards, the full path agrees.
+fn edited() -> impl Strategy<Value = String> {
+    let bodies = prop::sample::select(vec![
+        CANONICAL,
+        include_str!("../../benches/load/user.json"),
+        include_str!("../../tests/fixtures/user_full.json"),
+    ]);
+    let piece = prop::sample::select(vec![
+        "{",
+        "}",
+        "[",
+        "]",
+        "\"",
+        ",",
+        ":",
+        "\\",
+        " ",
+        "0",
+        "-1",
+        "1.5",
+        "null",
+        "true",
+        "[]",
+        "{}",
+        "\"x\"",
+        "\\u0041",
+        "\\\"",
+        "é",
+        "U",
+        "primary\":true,\"",
+        "\"id\":1,",
+    ]);
+    (
+        bodies,
+        prop::collection::vec((any::<prop::sample::Index>(), 0..3u8, piece), 1..3),
+    )
+        .prop_map(|(body, edits)| {
+            let mut text = body.to_string();
+            for (at, op, piece) in edits {
+                let mut i = at.index(text.len() + 1);
+                while !text.is_char_boundary(i) {
+                    i -= 1;
+                }
+                let next = text[i..].chars().next().map_or(0, char::len_utf8);
+                match op {
+                    0 => text.insert_str(i, piece),
+                    1 => text.replace_range(i..i + next, ""),
+                    _ => text.replace_range(i..i + next, piece),
+                }
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    #[test]
+    fn edited_bodies_agree_with_the_full_path(body in edited()) {
+        prop_assert!(agrees("User", &body), "{}", body);
+    }
+}

@@ -150,21 +150,8 @@ pub fn derive(
 /// building the resource; `None` when it has none (or is spelled in
 /// another case, or is not a string): then the full path decides.
 fn quick_version(body: &[u8]) -> Option<String> {
-    #[derive(serde::Deserialize)]
-    struct Meta<'a> {
-        #[serde(borrow, default)]
-        version: Option<std::borrow::Cow<'a, str>>,
-    }
-    #[derive(serde::Deserialize)]
-    struct Resource<'a> {
-        #[serde(default)]
-        id: Option<serde::de::IgnoredAny>,
-        #[serde(borrow, default)]
-        meta: Option<Meta<'a>>,
-    }
-    let resource: Resource<'_> = serde_json::from_slice(body).ok()?;
-    resource.id?;
-    Some(resource.meta?.version?.into_owned())
+    let text = std::str::from_utf8(body).ok()?;
+    crate::scim::json_scan::meta_version(text).map(std::borrow::Cow::into_owned)
 }
 
 fn set_meta_version(resource: &mut Value, tag: &str) {

@@ -1,0 +1,194 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::*;
+use proptest::prelude::*;
+use serde_json::Value;
+
+/// The scanner reads `text` as one JSON document.
+fn scans(text: &str) -> bool {
+    let mut s = Scanner::new(text);
+    s.skip().is_some() && s.end().is_some()
+}
+
+#[test]
+fn reads_json_and_refuses_what_is_not() {
+    for ok in [
+        r#"{}"#,
+        r#" { "a" : [ 1 , -2.5 , 0 , true , false , null , "x\"\\\/\b\f\n\r\t" , { } , [ ] ] } "#,
+        "[]",
+        "\"é ü 中\"",
+        "-0",
+        "18446744073709551615",
+    ] {
+        assert!(scans(ok), "{ok}");
+        assert!(serde_json::from_str::<Value>(ok).is_ok(), "{ok}");
+    }
+    for bad in [
+        "",
+        "{",
+        "}",
+        "{,}",
+        r#"{"a":1,}"#,
+        "[1,]",
+        "[,1]",
+        r#"{"a" 1}"#,
+        r#"{a:1}"#,
+        "01",
+        "1.",
+        ".5",
+        "-",
+        "+1",
+        "tru",
+        "nul",
+        "\"a",
+        "\"\u{1}\"",
+        r#""\x""#,
+        "{} {}",
+        "[1 2]",
+        r#"{"a":1 "b":2}"#,
+    ] {
+        assert!(!scans(bad), "{bad:?}");
+    }
+}
+
+#[test]
+fn declines_what_serde_json_should_judge() {
+    // \u escapes (surrogates), exponents, long numbers, deep nesting.
+    for declined in [
+        r#""\u0041""#,
+        "1e3",
+        "123456789012345678901",
+        &format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1)),
+    ] {
+        assert!(!scans(declined), "{declined}");
+    }
+    assert!(scans(&format!(
+        "{}{}",
+        "[".repeat(MAX_DEPTH),
+        "]".repeat(MAX_DEPTH)
+    )));
+}
+
+#[test]
+fn integers_are_what_serde_json_calls_integers() {
+    for text in [
+        "0",
+        "-0",
+        "7",
+        "-7",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "18446744073709551615",
+        "18446744073709551616",
+        "1.0",
+        "-0.0",
+    ] {
+        let v: Value = serde_json::from_str(text).unwrap();
+        let serde_integer = v.is_i64() || v.is_u64();
+        let num = Scanner::new(text).number();
+        assert_eq!(num == Some(Num::Integer), serde_integer, "{text}");
+    }
+}
+
+#[test]
+fn meta_version_reads_the_top_level_member_only() {
+    let cases = [
+        (
+            r#"{"id":"1","meta":{"version":"W/\"3\""}}"#,
+            Some("W/\"3\""),
+        ),
+        (
+            r#"{"meta":{"location":"x","version":"v1"},"id":"1"}"#,
+            Some("v1"),
+        ),
+        (r#"{"meta":{"version":"v1"}}"#, None),
+        (r#"{"id":"1","x":{"meta":{"version":"v1"}}}"#, None),
+        (r#"{"id":"1","meta":{"x":{"version":"v1"}}}"#, None),
+        (r#"{"id":"1","meta":{"version":7}}"#, None),
+        (r#"{"id":"1","meta":null}"#, None),
+        (r#"{"id":"1","meta":{"version":"a"},"meta":{}}"#, None),
+        (r#"{"id":"1","Meta":{"version":"v1"}}"#, None),
+        (r#"{"id":"1","meta":{"version":"v1"}"#, None),
+        (r#"[{"id":"1","meta":{"version":"v1"}}]"#, None),
+    ];
+    for (text, expected) in cases {
+        assert_eq!(meta_version(text).as_deref(), expected, "{text}");
+    }
+}
+
+fn json_value() -> impl Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-8000i32..8000).prop_map(|i| Value::from(f64::from(i) / 8.0)),
+        "[a-z\"\\\\/\\n\\té中 ]{0,8}".prop_map(Value::from),
+    ];
+    leaf.prop_recursive(4, 32, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::vec(("(id|meta|version|[a-z]{1,3})", inner), 0..6)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+/// One edit of a document: a byte from JSON's alphabet inserted, removed
+/// or replaced somewhere.
+fn mutated() -> impl Strategy<Value = String> {
+    let alphabet = prop::sample::select(vec![
+        "{", "}", "[", "]", "\"", ",", ":", "\\", " ", "0", "1", "-", ".", "e", "t", "n", "u", "é",
+        "\u{1}", "\\u0041", "\\\"", "tru", "null", "-0", "01",
+    ]);
+    (
+        json_value(),
+        any::<bool>(),
+        prop::collection::vec((any::<prop::sample::Index>(), 0..3u8, alphabet), 1..4),
+    )
+        .prop_map(|(v, pretty, edits)| {
+            let mut text = if pretty {
+                serde_json::to_string_pretty(&v).unwrap()
+            } else {
+                serde_json::to_string(&v).unwrap()
+            };
+            for (at, op, piece) in edits {
+                let mut i = at.index(text.len() + 1);
+                while !text.is_char_boundary(i) {
+                    i -= 1;
+                }
+                let next = text[i..].chars().next().map_or(0, char::len_utf8);
+                match op {
+                    0 => text.insert_str(i, piece),
+                    1 => text.replace_range(i..i + next, ""),
+                    _ => text.replace_range(i..i + next, piece),
+                }
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+
+    #[test]
+    fn what_the_scanner_reads_serde_json_reads(text in mutated()) {
+        if scans(&text) {
+            prop_assert!(serde_json::from_str::<Value>(&text).is_ok(), "{:?}", text);
+        }
+        if let Some(version) = meta_version(&text) {
+            let v: Value = serde_json::from_str(&text).expect("valid JSON");
+            prop_assert!(v.get("id").is_some(), "{:?}", text);
+            prop_assert_eq!(v["meta"]["version"].as_str(), Some(version.as_ref()));
+        }
+    }
+
+    #[test]
+    fn serialized_documents_are_read(v in json_value()) {
+        for text in [serde_json::to_string(&v).unwrap(), serde_json::to_string_pretty(&v).unwrap()] {
+            // (The generated strings hold no control character that
+            // serde_json would write as a \u escape.)
+            prop_assert!(scans(&text), "{}", text);
+        }
+    }
+}
