@@ -216,7 +216,10 @@ impl<'a> Scanner<'a> {
             // raw control character before it (RFC 8259 §7).
             let rest = self.bytes.get(i..)?;
             let run = memchr::memchr2(b'"', b'\\', rest)?;
-            if rest[..run].iter().fold(false, |control, &b| control | (b < 0x20)) {
+            if rest[..run]
+                .iter()
+                .fold(false, |control, &b| control | (b < 0x20))
+            {
                 return None;
             }
             i += run;
@@ -332,50 +335,84 @@ impl<'a> Scanner<'a> {
     }
 }
 
-/// The string value of `meta.version` of a JSON object with an `id`,
-/// read without building values; `None` when the document is not one, or
-/// has a member of these twice, or spells one in another case, or when
-/// the scanner declines it: then the caller parses.
+/// The string value of `meta.version` of a JSON object (a SCIM resource),
+/// found without reading the whole document; `None` when there is none,
+/// or when the scanner declines it: then the caller parses.
+///
+/// An answer's `meta` usually comes last, so this looks for `"meta"` keys
+/// (a vectorized substring search) and reads from the first one that
+/// proves to be a member of the top-level object: its value, then the
+/// rest of the object to its closing brace and the end of the text. A
+/// `"meta"` nested deeper fails that proof (more closing brackets follow
+/// than one), and so does one before a second top-level `meta` (as in
+/// serde_json, the last one counts). What precedes the key is not read:
+/// a body broken there still yields its version, which only names it.
 pub fn meta_version(text: &str) -> Option<std::borrow::Cow<'_, str>> {
-    let mut s = Scanner::new(text);
+    let bytes = text.as_bytes();
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return None;
+    }
+    memchr::memmem::find_iter(bytes, b"\"meta\"").find_map(|at| top_level_meta(text, at))
+}
+
+/// The version of the `meta` member whose key starts at `at`, if that is
+/// a member of the top-level object.
+fn top_level_meta(text: &str, at: usize) -> Option<std::borrow::Cow<'_, str>> {
+    let bytes = text.as_bytes();
+    // A key follows `{` or `,` (an escaped quote follows a backslash).
+    let before = bytes
+        .get(..at)?
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())?;
+    if !matches!(bytes[before], b'{' | b',') {
+        return None;
+    }
+    let mut s = Scanner {
+        text,
+        bytes,
+        pos: at,
+        depth: 1,
+    };
+    s.string()?;
+    s.eat(b':')?;
+    if s.peek()? != Kind::Object {
+        return None;
+    }
     s.begin_object()?;
-    let (mut id, mut version, mut meta) = (false, None, false);
+    let mut version = None;
     let mut first = true;
     while let Some(key) = s.key(first)? {
         first = false;
-        match key.raw {
-            "id" if !key.escaped => {
-                if std::mem::replace(&mut id, true) {
-                    return None;
-                }
-                s.skip()?;
+        if key.raw == "version" && !key.escaped {
+            if version.is_some() || s.peek()? != Kind::String {
+                return None;
             }
-            "meta" if !key.escaped => {
-                if std::mem::replace(&mut meta, true) || s.peek()? != Kind::Object {
-                    return None;
-                }
-                s.begin_object()?;
-                let mut first = true;
-                while let Some(key) = s.key(first)? {
-                    first = false;
-                    if key.raw == "version" && !key.escaped {
-                        if version.is_some() || s.peek()? != Kind::String {
-                            return None;
-                        }
-                        version = Some(s.string()?.value());
-                    } else {
-                        s.skip()?;
-                    }
-                }
-            }
-            _ => s.skip()?,
+            version = Some(s.string()?.value());
+        } else {
+            s.skip()?;
         }
     }
-    s.end()?;
-    if id {
-        version
-    } else {
-        None
+    let version = version?;
+    // The rest of the top-level object: members (no other `meta`), its
+    // closing brace, and nothing after.
+    loop {
+        s.ws();
+        match *s.bytes.get(s.pos)? {
+            b'}' => {
+                s.pos += 1;
+                s.end()?;
+                return Some(version);
+            }
+            b',' => {
+                s.pos += 1;
+                if s.string()?.raw == "meta" {
+                    return None;
+                }
+                s.eat(b':')?;
+                s.skip()?;
+            }
+            _ => return None,
+        }
     }
 }
 

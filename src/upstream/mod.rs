@@ -172,7 +172,9 @@ pub async fn forward(
         deadline,
     };
     let send = |req| send(upstream, req, max_response_body, deadline);
-    Box::pin(emulate::forward(&ctx, req, &send)).await
+    // Not boxed: the emulations box their own (large) state, so what is
+    // left is small and a box would only add a copy and an allocation.
+    emulate::forward(&ctx, req, &send).await
 }
 
 /// One call to the upstream, as the request says (no emulation).
@@ -441,21 +443,26 @@ async fn attempt(
         request
     };
     let (response, lease) = match &upstream.auth {
+        // Boxed: two exchanges and the token fetches in one state, which
+        // requests with a static credential should not carry.
         UpstreamAuth::OAuth2(source) => {
-            // A token from the cache (or one fetch shared by all callers);
-            // a 401 to it: one refresh and one retry (the upstream refused
-            // the credential, so it did not act on the request).
-            let token = oauth_token(source, until, &fail).await?;
-            let first = build(uri.clone(), headers.clone(), Some(token.header_value()));
-            let (response, lease) = exchange(first).await?;
-            if response.status() == http::StatusCode::UNAUTHORIZED {
-                drop((response, lease));
-                source.invalidate(&token);
+            Box::pin(async {
+                // A token from the cache (or one fetch shared by all callers);
+                // a 401 to it: one refresh and one retry (the upstream refused
+                // the credential, so it did not act on the request).
                 let token = oauth_token(source, until, &fail).await?;
-                exchange(build(uri, headers, Some(token.header_value()))).await?
-            } else {
-                (response, lease)
-            }
+                let first = build(uri.clone(), headers.clone(), Some(token.header_value()));
+                let (response, lease) = exchange(first).await?;
+                if response.status() == http::StatusCode::UNAUTHORIZED {
+                    drop((response, lease));
+                    source.invalidate(&token);
+                    let token = oauth_token(source, until, &fail).await?;
+                    exchange(build(uri, headers, Some(token.header_value()))).await
+                } else {
+                    Ok((response, lease))
+                }
+            })
+            .await?
         }
         _ => exchange(build(uri, headers, None)).await?,
     };

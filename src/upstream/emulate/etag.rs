@@ -146,9 +146,10 @@ pub fn derive(
     Response::from_parts(parts, body)
 }
 
-/// `meta.version` of a resource body that has an `id`, read without
-/// building the resource; `None` when it has none (or is spelled in
-/// another case, or is not a string): then the full path decides.
+/// `meta.version` of a resource body, read without building the
+/// resource ([`json_scan::meta_version`](crate::scim::json_scan::meta_version));
+/// `None` when it has none (or is spelled in another case, or is not a
+/// string): then the full path decides.
 fn quick_version(body: &[u8]) -> Option<String> {
     let text = std::str::from_utf8(body).ok()?;
     crate::scim::json_scan::meta_version(text).map(std::borrow::Cow::into_owned)
@@ -236,11 +237,10 @@ mod quick_tests {
         let full: Value = serde_json::from_slice(versioned).unwrap();
         assert_eq!(quick_version(versioned).as_deref(), meta_version(&full));
         assert_eq!(quick_version(versioned).as_deref(), Some("W/\"7\""));
-        // No version, no id, another case, not a string, not JSON: the
-        // full path decides.
+        // No version, another case, not a string, not JSON: the full path
+        // decides.
         for body in [
             &br#"{"id":"1","meta":{"created":"c"}}"#[..],
-            br#"{"meta":{"version":"W/\"7\""}}"#,
             br#"{"id":"1","Meta":{"version":"W/\"7\""}}"#,
             br#"{"id":"1","meta":{"version":7}}"#,
             b"not json",

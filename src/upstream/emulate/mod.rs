@@ -164,20 +164,22 @@ where
     let is = |s: Option<&&str>, name: &str| s.is_some_and(|s| s.eq_ignore_ascii_case(name));
     match (&req.method, segments.as_slice()) {
         (&Method::POST, [s]) if s.eq_ignore_ascii_case("Bulk") => {
-            if ctx.supports(Capability::Bulk, &req, send).await {
+            if Box::pin(ctx.supports(Capability::Bulk, &req, send)).await {
                 return send(req).await;
             }
             ctx.emulated(Capability::Bulk);
-            bulk::run(ctx, req, send).await
+            Box::pin(bulk::run(ctx, req, send)).await
         }
+        // The emulations are boxed: their state is large, and a request
+        // that needs none (most) should not carry it.
         (&Method::GET, [s]) if s.eq_ignore_ascii_case("ServiceProviderConfig") => {
-            discover::serve_config(ctx, req, send).await
+            Box::pin(discover::serve_config(ctx, req, send)).await
         }
         (&Method::GET, [kind]) if !is_discovery(kind) && has_filter(req.query.as_deref()) => {
-            filter::list(ctx, req, send).await
+            Box::pin(filter::list(ctx, req, send)).await
         }
         (&Method::POST, [kind, s]) if is(Some(s), ".search") && !is_discovery(kind) => {
-            filter::list(ctx, req, send).await
+            Box::pin(filter::list(ctx, req, send)).await
         }
         _ => single(ctx, req, send).await,
     }
@@ -208,11 +210,11 @@ where
         };
         if patch_known == Some(false) {
             ctx.emulated(Capability::Patch);
-            return patch::run(ctx, req, send).await;
+            return Box::pin(patch::run(ctx, req, send)).await;
         }
-        if conditional && !ctx.supports(Capability::Etag, &req, send).await {
+        if conditional && !Box::pin(ctx.supports(Capability::Etag, &req, send)).await {
             ctx.emulated(Capability::Etag);
-            return etag::conditional(ctx, req, send).await;
+            return Box::pin(etag::conditional(ctx, req, send)).await;
         }
         // An upstream that claims PATCH and then refuses the method is
         // emulated all the same (and remembered).
@@ -224,11 +226,11 @@ where
             .discovery
             .learn_unsupported(Capability::Patch, ctx.emulation.settings.discovery_ttl);
         ctx.emulated(Capability::Patch);
-        return patch::run(ctx, req, send).await;
+        return Box::pin(patch::run(ctx, req, send)).await;
     }
-    if resource && conditional && !ctx.supports(Capability::Etag, &req, send).await {
+    if resource && conditional && !Box::pin(ctx.supports(Capability::Etag, &req, send)).await {
         ctx.emulated(Capability::Etag);
-        return etag::conditional(ctx, req, send).await;
+        return Box::pin(etag::conditional(ctx, req, send)).await;
     }
     let single_resource =
         resource || (req.method == Method::POST && segments.len() == 1 && !is_special(&segments));
