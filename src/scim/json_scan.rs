@@ -82,6 +82,19 @@ pub enum Kind {
     Null,
 }
 
+/// Whether any of the eight bytes of `word` is `"`, `\\` or below 0x20
+/// (the classic "has a zero byte" tests, exact as a yes-or-no answer).
+#[inline]
+fn has_special(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let quote = zero(word ^ (ONES * u64::from(b'"')));
+    let backslash = zero(word ^ (ONES * u64::from(b'\\')));
+    let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
+    quote | backslash | control != 0
+}
+
 #[derive(Debug)]
 pub struct Scanner<'a> {
     text: &'a str,
@@ -105,6 +118,7 @@ impl<'a> Scanner<'a> {
         self.pos
     }
 
+    #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
             self.pos += 1;
@@ -112,6 +126,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// The kind of the next value (whitespace skipped).
+    #[inline]
     pub fn peek(&mut self) -> Option<Kind> {
         self.ws();
         Some(match self.bytes.get(self.pos)? {
@@ -132,6 +147,7 @@ impl<'a> Scanner<'a> {
         (self.pos == self.bytes.len()).then_some(())
     }
 
+    #[inline]
     fn eat(&mut self, b: u8) -> Option<()> {
         self.ws();
         if self.bytes.get(self.pos) == Some(&b) {
@@ -143,17 +159,20 @@ impl<'a> Scanner<'a> {
     }
 
     /// `{`: an object begins; read its members with [`Scanner::key`].
+    #[inline]
     pub fn begin_object(&mut self) -> Option<()> {
         self.eat(b'{')?;
         self.deeper()
     }
 
     /// `[`: an array begins; read its elements with [`Scanner::element`].
+    #[inline]
     pub fn begin_array(&mut self) -> Option<()> {
         self.eat(b'[')?;
         self.deeper()
     }
 
+    #[inline]
     fn deeper(&mut self) -> Option<()> {
         self.depth += 1;
         (self.depth <= MAX_DEPTH).then_some(())
@@ -161,6 +180,7 @@ impl<'a> Scanner<'a> {
 
     /// The next member's key and its `:`, or `Ok(None)` at the object's
     /// end. `first` is true for the first call on an object.
+    #[inline]
     pub fn key(&mut self, first: bool) -> Option<Option<Str<'a>>> {
         self.ws();
         match self.bytes.get(self.pos)? {
@@ -183,6 +203,7 @@ impl<'a> Scanner<'a> {
 
     /// True when another element follows (its value is next), false at the
     /// array's end. `first` is true for the first call on an array.
+    #[inline]
     pub fn element(&mut self, first: bool) -> Option<bool> {
         self.ws();
         match self.bytes.get(self.pos)? {
@@ -203,6 +224,7 @@ impl<'a> Scanner<'a> {
     /// A string. Simple escapes (`\"`, `\\`, `\/`, `\b`, `\f`, `\n`,
     /// `\r`, `\t`) are read; `\u` is declined (surrogate rules are
     /// serde_json's to apply).
+    #[inline]
     pub fn string(&mut self) -> Option<Str<'a>> {
         self.ws();
         let start = self.pos;
@@ -212,25 +234,30 @@ impl<'a> Scanner<'a> {
         let mut i = start + 1;
         let mut escaped = false;
         loop {
-            // The next quote or backslash, found a vector at a time; no
-            // raw control character before it (RFC 8259 §7).
+            // The next quote, backslash or (not JSON) raw control character
+            // (RFC 8259 §7): eight bytes at a time while none is among
+            // them, then byte by byte.
             let rest = self.bytes.get(i..)?;
-            let run = memchr::memchr2(b'"', b'\\', rest)?;
-            if rest[..run]
-                .iter()
-                .fold(false, |control, &b| control | (b < 0x20))
-            {
-                return None;
-            }
-            i += run;
-            if self.bytes[i] == b'"' {
-                break;
-            }
-            match *self.bytes.get(i + 1)? {
-                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
-                    escaped = true;
-                    i += 2;
+            let mut run = 0;
+            while let Some(chunk) = rest.get(run..run + 8) {
+                let mut word = [0u8; 8];
+                word.copy_from_slice(chunk);
+                if has_special(u64::from_le_bytes(word)) {
+                    break;
                 }
+                run += 8;
+            }
+            let special = |b: &u8| *b == b'"' || *b == b'\\' || *b < 0x20;
+            i += run + rest.get(run..)?.iter().position(special)?;
+            match self.bytes[i] {
+                b'"' => break,
+                b'\\' => match *self.bytes.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {
+                        escaped = true;
+                        i += 2;
+                    }
+                    _ => return None,
+                },
                 _ => return None,
             }
         }
@@ -291,6 +318,7 @@ impl<'a> Scanner<'a> {
     }
 
     /// `true`, `false` or `null`.
+    #[inline]
     pub fn literal(&mut self, word: &str) -> Option<()> {
         self.ws();
         let end = self.pos + word.len();

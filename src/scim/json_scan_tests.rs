@@ -206,3 +206,22 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_eight_byte_test_finds_exactly_the_special_bytes() {
+    for b in 0..=255u8 {
+        for at in 0..8 {
+            let mut word = [b'a'; 8];
+            word[at] = b;
+            let special = b == b'"' || b == b'\\' || b < 0x20;
+            assert_eq!(
+                has_special(u64::from_le_bytes(word)),
+                special,
+                "{b:#x} at {at}"
+            );
+        }
+    }
+    assert!(!has_special(u64::from_le_bytes(
+        *b"\xe4\xb8\xad\xc3\xa9 ok"
+    )));
+}

@@ -160,20 +160,23 @@ fn top(
             if name.contains(':') {
                 return None;
             }
-            let (attr, fresh) = match common.iter().position(|a| a.name == name) {
-                Some(i) => (&common[i], first_time(&mut seen_common, i)),
+            // Spelled as in the schema, and nothing the full path's
+            // case-blind lookup (common attributes, then core ones) would
+            // find first.
+            let like = |a: &Attribute| a.name.eq_ignore_ascii_case(name);
+            let (attr, fresh, shadowed) = match common.iter().position(|a| a.name == name) {
+                Some(i) => (
+                    &common[i],
+                    first_time(&mut seen_common, i),
+                    common[..i].iter().any(like),
+                ),
                 None => {
                     let i = core.attributes.iter().position(|a| a.name == name)?;
-                    (&core.attributes[i], first_time(&mut seen_core, i))
+                    let shadowed = common.iter().any(like) || core.attributes[..i].iter().any(like);
+                    (&core.attributes[i], first_time(&mut seen_core, i), shadowed)
                 }
             };
-            // A common attribute spelled as a core one, or the reverse,
-            // would be found first by the full path's case-blind lookup.
-            let canonical = common
-                .iter()
-                .find(|a| a.name.eq_ignore_ascii_case(name))
-                .or_else(|| core.attribute(name));
-            if !fresh || !canonical.is_some_and(|c| std::ptr::eq(c, attr)) {
+            if !fresh || shadowed {
                 return None;
             }
             if attr.mutability == Mutability::ReadOnly {
@@ -247,12 +250,12 @@ fn check_object(s: &mut Scanner<'_>, attrs: &[Attribute]) -> Option<bool> {
     while let Some(key) = s.key(first)? {
         first = false;
         let name = key.plain()?;
-        let i = attrs
-            .iter()
-            .position(|a| a.name.eq_ignore_ascii_case(name))?;
+        // Spelled as in the schema, and no earlier attribute that the full
+        // path's case-blind lookup would find first.
+        let i = attrs.iter().position(|a| a.name == name)?;
         let attr = &attrs[i];
-        if attr.name != name || attr.mutability == Mutability::ReadOnly || !first_time(&mut seen, i)
-        {
+        let shadowed = attrs[..i].iter().any(|a| a.name.eq_ignore_ascii_case(name));
+        if shadowed || attr.mutability == Mutability::ReadOnly || !first_time(&mut seen, i) {
             return None;
         }
         let truth = check(s, attr, true)?;
