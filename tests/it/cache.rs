@@ -2,6 +2,8 @@
 //! are per tenant, and writes invalidate.
 use crate::support::echo::EchoUpstream;
 use crate::support::gateway::{token_for, TestGateway};
+use crate::support::writes::WriteRecorder;
+use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn hits_spare_the_upstream_and_writes_invalidate() {
@@ -64,5 +66,62 @@ async fn hits_spare_the_upstream_and_writes_invalidate() {
     assert!(
         metrics.contains("scim_gateway_cache_requests_total{tenant=\"cachet\",result=\"hit\"} 1"),
         "{metrics}"
+    );
+}
+
+/// Without an audit journal a create runs in the connection's task, so a
+/// client that hangs up cancels it; the cache invalidation is a drop guard
+/// and still happens (the upstream may have applied the create).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_client_hung_up_still_invalidates() {
+    // Creates stay 500 ms in the upstream; reads are answered at once.
+    let upstream = WriteRecorder::spawn_holding(Duration::from_millis(500), true);
+    let gw = TestGateway::builder()
+        .http("slow", &upstream.url(), "")
+        .raw_upstream("[audit]\nenabled = false\n")
+        .tenant_with(
+            "hangup",
+            &["hangup.localhost"],
+            "slow",
+            "[tenants.cache]\nttl = \"30s\"\n",
+        )
+        .spawn();
+    let client = gw.client();
+    let get = || {
+        client
+            .get(format!("{}/Users/u1", gw.base("hangup.localhost")))
+            .bearer_auth(token_for("hangup"))
+            .send()
+    };
+    assert_eq!(get().await.unwrap().status(), 200);
+    let cached = get().await.unwrap();
+    assert_eq!(cached.headers()["x-cache"], "hit");
+
+    let impatient = gw
+        .client_builder()
+        .timeout(Duration::from_millis(100))
+        .build()
+        .unwrap();
+    let sent = impatient
+        .post(format!("{}/Users", gw.base("hangup.localhost")))
+        .bearer_auth(token_for("hangup"))
+        .header("content-type", "application/scim+json")
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"late"}"#)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the client should have given up: {sent:?}");
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while upstream.writes() == 0 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(upstream.writes(), 1, "the create reached the upstream");
+    // The upstream answers after 500 ms; the gateway dropped the request
+    // when the client left.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let after = get().await.unwrap();
+    assert_eq!(after.status(), 200);
+    assert!(
+        after.headers().get("x-cache").is_none(),
+        "a create the upstream received left the cached Users in place"
     );
 }

@@ -1,5 +1,5 @@
 //! An upstream that notices overlapping writes: every PUT, PATCH or
-//! DELETE of `/Users/{id}` or `/Groups/{id}` stays inside the handler for
+//! DELETE of `/Users/{id}` or `/Groups/{id}` (and, if asked, every POST) stays inside the handler for
 //! a while and records how many writes of that resource were inside at
 //! once (the most ever seen, per resource). Answers 200 with a small
 //! resource body.
@@ -30,6 +30,11 @@ pub struct WriteRecorder {
 impl WriteRecorder {
     /// Each write stays `hold` inside the upstream.
     pub fn spawn(hold: Duration) -> WriteRecorder {
+        WriteRecorder::spawn_holding(hold, false)
+    }
+
+    /// As [`WriteRecorder::spawn`]; with `creates`, a POST is a write too.
+    pub fn spawn_holding(hold: Duration, creates: bool) -> WriteRecorder {
         let state = Arc::new(Mutex::new(State::default()));
         let shared = state.clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -56,7 +61,7 @@ impl WriteRecorder {
                                 let write = matches!(
                                     *req.method(),
                                     hyper::Method::PUT | hyper::Method::PATCH | hyper::Method::DELETE
-                                );
+                                ) || (creates && *req.method() == hyper::Method::POST);
                                 let resource = req.uri().path().to_string();
                                 if write {
                                     {
