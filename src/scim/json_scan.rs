@@ -446,4 +446,4 @@ fn top_level_meta(text: &str, at: usize) -> Option<std::borrow::Cow<'_, str>> {
 
 #[cfg(test)]
 #[path = "json_scan_tests.rs"]
-mod tests;
+pub(crate) mod tests;

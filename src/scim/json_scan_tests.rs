@@ -148,6 +148,24 @@ fn json_value() -> impl Strategy<Value = Value> {
     })
 }
 
+/// Byte edits of a text, each at a position, one of insert (0), remove
+/// (1) or replace (2) the character there by a piece. (Shared with the
+/// validator's tests.)
+pub(crate) fn apply_edits(text: &mut String, edits: Vec<(prop::sample::Index, u8, &str)>) {
+    for (at, op, piece) in edits {
+        let mut i = at.index(text.len() + 1);
+        while !text.is_char_boundary(i) {
+            i -= 1;
+        }
+        let next = text[i..].chars().next().map_or(0, char::len_utf8);
+        match op {
+            0 => text.insert_str(i, piece),
+            1 => text.replace_range(i..i + next, ""),
+            _ => text.replace_range(i..i + next, piece),
+        }
+    }
+}
+
 /// One edit of a document: a byte from JSON's alphabet inserted, removed
 /// or replaced somewhere.
 fn mutated() -> impl Strategy<Value = String> {
@@ -166,18 +184,7 @@ fn mutated() -> impl Strategy<Value = String> {
             } else {
                 serde_json::to_string(&v).unwrap()
             };
-            for (at, op, piece) in edits {
-                let mut i = at.index(text.len() + 1);
-                while !text.is_char_boundary(i) {
-                    i -= 1;
-                }
-                let next = text[i..].chars().next().map_or(0, char::len_utf8);
-                match op {
-                    0 => text.insert_str(i, piece),
-                    1 => text.replace_range(i..i + next, ""),
-                    _ => text.replace_range(i..i + next, piece),
-                }
-            }
+            apply_edits(&mut text, edits);
             text
         })
 }

@@ -387,18 +387,7 @@ fn edited() -> impl Strategy<Value = String> {
     )
         .prop_map(|(body, edits)| {
             let mut text = body.to_string();
-            for (at, op, piece) in edits {
-                let mut i = at.index(text.len() + 1);
-                while !text.is_char_boundary(i) {
-                    i -= 1;
-                }
-                let next = text[i..].chars().next().map_or(0, char::len_utf8);
-                match op {
-                    0 => text.insert_str(i, piece),
-                    1 => text.replace_range(i..i + next, ""),
-                    _ => text.replace_range(i..i + next, piece),
-                }
-            }
+            crate::scim::json_scan::tests::apply_edits(&mut text, edits);
             text
         })
 }
