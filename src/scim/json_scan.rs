@@ -113,11 +113,6 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// The current position (a byte offset).
-    pub fn pos(&self) -> usize {
-        self.pos
-    }
-
     #[inline]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.pos) {
@@ -178,7 +173,7 @@ impl<'a> Scanner<'a> {
         (self.depth <= MAX_DEPTH).then_some(())
     }
 
-    /// The next member's key and its `:`, or `Ok(None)` at the object's
+    /// The next member's key and its `:`, or `Some(None)` at the object's
     /// end. `first` is true for the first call on an object.
     #[inline]
     pub fn key(&mut self, first: bool) -> Option<Option<Str<'a>>> {
