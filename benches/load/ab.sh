@@ -25,91 +25,17 @@ LOAD_CPU="${LOAD_CPU:-0}"
 PROXY_CPU="${PROXY_CPU:-1}"
 TOKEN="scimgw-load-token-0123456789abcdefghij"
 
-for tool in nginx wrk; do
-    command -v "$tool" >/dev/null || [[ -x "/usr/sbin/$tool" ]] ||
-        apt-get install -y -q "$tool" >/dev/null
-done
-NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-
-work="$(mktemp -d /tmp/scimgw-ab.XXXXXX)"
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_port() {
-    local i
-    for i in $(seq 1 100); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "ab: nothing listens on $1" >&2
-    return 1
-}
+# shellcheck source=benches/load/common.sh
+. "$here/common.sh"
+ensure_tools
 
 ORIGIN_PORT="$(free_port)"
 NGINX_PORT="$(free_port)"
 OLD_PORT="$(free_port)"
 NEW_PORT="$(free_port)"
 "$OLD" dev-certs "$work/certs" --host localhost >/dev/null
-
-sed "s/ORIGIN_PORT/$ORIGIN_PORT/" "$here/user.json" >"$work/user.json"
-body="$(sed 's/\\/\\\\/g; s/'"'"'/\\'"'"'/g' "$work/user.json")"
-cat >"$work/origin.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/origin.pid;
-error_log $work/origin-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server {
-        listen 127.0.0.1:$ORIGIN_PORT;
-        location / { default_type application/scim+json; return 200 '$body'; }
-    }
-}
-CONF
-taskset -c "$LOAD_CPU" "$NGINX" -p "$work" -c "$work/origin.conf" &
-pids+=($!)
-wait_port "$ORIGIN_PORT"
-
-cat >"$work/proxy.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/proxy.pid;
-error_log $work/proxy-error.log warn;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
-    server {
-        listen 127.0.0.1:$NGINX_PORT ssl http2;
-        ssl_certificate $work/certs/server.crt;
-        ssl_certificate_key $work/certs/server.key;
-        location / {
-            proxy_pass http://origin;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host \$host;
-            proxy_set_header X-Forwarded-For \$remote_addr;
-        }
-    }
-}
-CONF
-taskset -c "$PROXY_CPU" "$NGINX" -p "$work" -c "$work/proxy.conf" &
-pids+=($!)
-wait_port "$NGINX_PORT"
-NGINX_WORKER="$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)"
+start_origin
+start_nginx_proxy
 
 # start_gateway NAME BINARY PORT: the default tenant (validating, audit off).
 start_gateway() {
@@ -156,7 +82,7 @@ ticks() {
     case "$SPLIT" in
         user) awk '{print $14}' "/proc/$1/stat" ;;
         system) awk '{print $15}' "/proc/$1/stat" ;;
-        *) awk '{print $14 + $15}' "/proc/$1/stat" ;;
+        *) cpu_ticks "$1" ;;
     esac
 }
 

@@ -15,6 +15,8 @@ fn reads_json_and_refuses_what_is_not() {
         r#"{}"#,
         r#" { "a" : [ 1 , -2.5 , 0 , true , false , null , "x\"\\\/\b\f\n\r\t" , { } , [ ] ] } "#,
         "[]",
+        // An escaped backslash before a `u` is no \u escape.
+        r#"{"id":"\\u"}"#,
         "\"é ü 中\"",
         "-0",
         "18446744073709551615",

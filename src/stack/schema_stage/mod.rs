@@ -305,6 +305,11 @@ pub fn json_response(status: u16, body: &Value) -> Response<Bytes> {
 /// (RFC 7644 §3.1; `+json` suffixes too); a missing type is accepted.
 fn json_body(headers: &HeaderMap, body: &Bytes) -> ScimResult<Value> {
     check_media_type(headers)?;
+    parse_body(body)
+}
+
+/// The body as JSON (its media type already checked).
+fn parse_body(body: &Bytes) -> ScimResult<Value> {
     if body.is_empty() {
         return Err(ScimError::invalid_syntax(
             "the request body is empty; a JSON object is required",
@@ -349,15 +354,15 @@ fn resource_body(
     if !schema.validate && mapping.is_none() {
         return Ok(body.clone());
     }
+    check_media_type(headers)?;
     if mapping.is_none() {
         // Most bodies need no normalization: checked without building
         // values and forwarded as written, readOnly members cut.
-        check_media_type(headers)?;
         if let Some(bytes) = verbatim(&schema.registry, rt, body) {
             return Ok(bytes);
         }
     }
-    let value = json_body(headers, body)?;
+    let value = parse_body(body)?;
     let value = if schema.validate {
         validate_resource_owned(&schema.registry, rt, value, None)?
     } else {

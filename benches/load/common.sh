@@ -1,0 +1,106 @@
+# Shared by run.sh and ab.sh (sourced, not run): tools, ports, the work
+# directory and its cleanup, the nginx origin and the nginx proxy under
+# comparison. Expects `here`, `LOAD_CPU` and `PROXY_CPU`; the starters
+# expect `ORIGIN_PORT` and `NGINX_PORT`, and set `NGINX_WORKER`.
+
+log() { printf 'load: %s\n' "$*" >&2; }
+
+ensure_tools() {
+    local missing=()
+    command -v nginx >/dev/null || [[ -x /usr/sbin/nginx ]] || missing+=(nginx)
+    command -v wrk >/dev/null || missing+=(wrk)
+    if ((${#missing[@]})); then
+        log "installing ${missing[*]} from Debian's packages"
+        apt-get install -y -q "${missing[@]}" >/dev/null
+    fi
+    NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+work="$(mktemp -d /tmp/scimgw-load.XXXXXX)"
+pids=()
+cleanup() {
+    local p
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_port() {
+    local port=$1 i
+    for i in $(seq 1 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    log "nothing listens on $port"
+    return 1
+}
+
+# Sum of user+system CPU ticks of a process.
+cpu_ticks() {
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
+
+start_origin() {
+    sed "s/ORIGIN_PORT/$ORIGIN_PORT/" "$here/user.json" >"$work/user.json"
+    local body
+    body="$(sed 's/\\/\\\\/g; s/'"'"'/\\'"'"'/g' "$work/user.json")"
+    cat >"$work/origin.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/origin.pid;
+error_log $work/origin-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$ORIGIN_PORT reuseport;
+        location / {
+            default_type application/scim+json;
+            return 200 '$body';
+        }
+    }
+}
+CONF
+    taskset -c "$LOAD_CPU" "$NGINX" -p "$work" -c "$work/origin.conf" &
+    pids+=($!)
+    wait_port "$ORIGIN_PORT"
+}
+
+start_nginx_proxy() {
+    cat >"$work/proxy.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $work/proxy.pid;
+error_log $work/proxy-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NGINX_PORT ssl http2;
+        ssl_certificate $work/certs/server.crt;
+        ssl_certificate_key $work/certs/server.key;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        location / {
+            proxy_pass http://origin;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host \$host;
+            proxy_set_header X-Forwarded-For \$remote_addr;
+        }
+    }
+}
+CONF
+    taskset -c "$PROXY_CPU" "$NGINX" -p "$work" -c "$work/proxy.conf" &
+    pids+=($!)
+    wait_port "$NGINX_PORT"
+    NGINX_WORKER="$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)"
+}
+
