@@ -82,17 +82,36 @@ pub enum Kind {
     Null,
 }
 
-/// Whether any of the eight bytes of `word` is `"`, `\\` or below 0x20
-/// (the classic "has a zero byte" tests, exact as a yes-or-no answer).
+/// The first of the eight bytes of `word` (little-endian: byte 0 is the
+/// lowest) that is `"`, `\\` or below 0x20, if any. The classic "has a
+/// zero byte" tests: a flag bit can be wrong only above a true one (a
+/// borrow runs upward), so the lowest flag is exact.
 #[inline]
-fn has_special(word: u64) -> bool {
+fn first_special(word: u64) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let quote = zero(word ^ (ONES * u64::from(b'"')));
     let backslash = zero(word ^ (ONES * u64::from(b'\\')));
     let control = word.wrapping_sub(ONES * 0x20) & !word & HIGH;
-    quote | backslash | control != 0
+    let flags = quote | backslash | control;
+    (flags != 0).then(|| flags.trailing_zeros() as usize / 8)
+}
+
+/// The index of the first `"`, `\\` or control byte at or after `i`:
+/// eight bytes at a time, byte by byte only in the last few.
+#[inline]
+fn next_special(bytes: &[u8], mut i: usize) -> Option<usize> {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        if let Some(at) = first_special(u64::from_le_bytes(word)) {
+            return Some(i + at);
+        }
+        i += 8;
+    }
+    let special = |b: &u8| *b == b'"' || *b == b'\\' || *b < 0x20;
+    Some(i + bytes.get(i..)?.iter().position(special)?)
 }
 
 #[derive(Debug)]
@@ -230,20 +249,8 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         loop {
             // The next quote, backslash or (not JSON) raw control character
-            // (RFC 8259 §7): eight bytes at a time while none is among
-            // them, then byte by byte.
-            let rest = self.bytes.get(i..)?;
-            let mut run = 0;
-            while let Some(chunk) = rest.get(run..run + 8) {
-                let mut word = [0u8; 8];
-                word.copy_from_slice(chunk);
-                if has_special(u64::from_le_bytes(word)) {
-                    break;
-                }
-                run += 8;
-            }
-            let special = |b: &u8| *b == b'"' || *b == b'\\' || *b < 0x20;
-            i += run + rest.get(run..)?.iter().position(special)?;
+            // (RFC 8259 §7).
+            i = next_special(self.bytes, i)?;
             match self.bytes[i] {
                 b'"' => break,
                 b'\\' => match *self.bytes.get(i + 1)? {

@@ -217,20 +217,54 @@ proptest! {
 }
 
 #[test]
-fn the_eight_byte_test_finds_exactly_the_special_bytes() {
+fn the_eight_byte_test_finds_exactly_the_first_special_byte() {
+    let special = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
     for b in 0..=255u8 {
         for at in 0..8 {
             let mut word = [b'a'; 8];
             word[at] = b;
-            let special = b == b'"' || b == b'\\' || b < 0x20;
+            let want = special(b).then_some(at);
             assert_eq!(
-                has_special(u64::from_le_bytes(word)),
-                special,
+                first_special(u64::from_le_bytes(word)),
+                want,
                 "{b:#x} at {at}"
             );
+            // A second special byte above the first never moves it, and
+            // any byte above a special one is ignored.
+            for above in at + 1..8 {
+                for c in [b'"', b'\\', 0x00, 0x1f, 0x20, 0x7f, 0x80, 0xff] {
+                    let mut two = word;
+                    two[above] = c;
+                    let want = if special(b) {
+                        Some(at)
+                    } else {
+                        special(c).then_some(above)
+                    };
+                    assert_eq!(
+                        first_special(u64::from_le_bytes(two)),
+                        want,
+                        "{b:#x} at {at}, {c:#x} at {above}"
+                    );
+                }
+            }
         }
     }
-    assert!(!has_special(u64::from_le_bytes(
-        *b"\xe4\xb8\xad\xc3\xa9 ok"
-    )));
+    assert_eq!(
+        first_special(u64::from_le_bytes(*b"\xe4\xb8\xad\xc3\xa9 ok")),
+        None
+    );
+}
+
+#[test]
+fn the_next_special_byte_is_found_across_words_and_in_the_tail() {
+    let text = b"abcdefghijklmnopqrstuvwxyz\"0123";
+    for from in 0..text.len() {
+        let want = text[from..]
+            .iter()
+            .position(|b| *b == b'"')
+            .map(|p| from + p);
+        assert_eq!(next_special(text, from), want, "from {from}");
+    }
+    assert_eq!(next_special(b"no special bytes here at all", 0), None);
+    assert_eq!(next_special(b"ab", 5), None);
 }

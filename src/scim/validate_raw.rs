@@ -19,7 +19,7 @@
 //! Why: parsing into `serde_json::Value` (insertion-ordered maps, a
 //! hashed key per member) and serializing again was most of the CPU a
 //! validated POST cost at the gateway (architecture.md, performance notes):
-//! 19.6 µs for a 1.5 KB User in criterion, against under 1 µs here.
+//! 19.6 µs for a 1.7 KB User in criterion, against 1.9 µs here.
 use crate::scim::datetime::DateTime;
 use crate::scim::json_scan::{Kind, Num, Scanner};
 use crate::scim::schema::{AttrType, Attribute, Mutability, ResourceType, Schema, SchemaRegistry};
@@ -30,20 +30,14 @@ use bytes::Bytes;
 /// `rt`, when they need no normalization beyond cutting readOnly members;
 /// `None` when the full validator must decide.
 pub fn verbatim(registry: &SchemaRegistry, rt: &ResourceType, body: &Bytes) -> Option<Bytes> {
-    let core = loaded(registry, &rt.schema)?;
-    // Presence is tracked in bit sets; wider schemas take the full path.
-    if core.attributes.len() > 64
-        || registry.common_attributes().len() > 8
-        || rt.extensions.len() > 32
-    {
-        return None;
-    }
+    let plan = registry.raw_plans().for_type(registry, rt)?;
+    let core = &registry.schemas()[plan.core];
     // serde_json checks UTF-8 inside strings; outside them any non-ASCII
     // byte is a syntax error anyway. One pass over the whole body is
     // cheaper than one per string.
     let text = std::str::from_utf8(body).ok()?;
     let mut s = Scanner::new(text);
-    let members = top(&mut s, registry, rt, core)?;
+    let members = top(&mut s, registry, rt, core, plan)?;
     s.end()?;
     if members.iter().all(|m| !m.cut) {
         return Some(body.clone());
@@ -51,13 +45,172 @@ pub fn verbatim(registry: &SchemaRegistry, rt: &ResourceType, body: &Bytes) -> O
     cut(body, &members).map(Bytes::from)
 }
 
-/// The schema `urn` names, found by comparing (the registry's own lookup
-/// lowercases and hashes the URN: a cost per request here).
-fn loaded<'r>(registry: &'r SchemaRegistry, urn: &str) -> Option<&'r Schema> {
-    registry
-        .schemas()
+/// What [`verbatim`] looks names up in, built once per registry
+/// ([`SchemaRegistry::raw_plans`]): per resource type, the schemas it
+/// reads and an exact-name index of every attribute list.
+#[derive(Debug, Clone, Default)]
+pub struct Plans {
+    /// By the registry's resource type index; `None` where the type is
+    /// too wide for the bit sets (or its schema is not loaded): the full
+    /// path then validates.
+    types: Vec<Option<TypePlan>>,
+}
+
+#[derive(Debug, Clone)]
+struct TypePlan {
+    /// The core schema's index in the registry.
+    core: usize,
+    /// The common attributes (`id`, ...) then the core schema's, as one
+    /// list: index `i < common` is `common[i]`, else `core[i - common]`.
+    top: Names,
+    common: usize,
+    /// The core schema's required attributes the client writes.
+    required: u64,
+    /// Per extension of the type: its schema's index and attributes.
+    extensions: Vec<Option<(usize, Names)>>,
+}
+
+/// An exact-name index over one attribute list, and the same for the
+/// sub-attributes of each of its attributes.
+#[derive(Debug, Clone, Default)]
+struct Names {
+    keys: Vec<Key>,
+    /// Required attributes the client writes (bit i: attribute i).
+    required: u64,
+    /// Per attribute: its sub-attributes' index (empty when it has none).
+    subs: Vec<Names>,
+}
+
+/// One name: its first eight bytes as a number (zero-padded), its length
+/// and the rest. Names the full path's case-blind lookup would resolve to
+/// an earlier attribute are left out: a key spelled so takes the full
+/// path, which re-spells it.
+#[derive(Debug, Clone)]
+struct Key {
+    head: u64,
+    len: usize,
+    name: Box<str>,
+    at: usize,
+}
+
+#[inline]
+fn head(name: &[u8]) -> u64 {
+    match name.get(..8) {
+        Some(first) => first.iter().rev().fold(0, |h, b| h << 8 | u64::from(*b)),
+        // Byte by byte: a copy of a variable length is a call to memmove.
+        None => name.iter().rev().fold(0, |h, b| h << 8 | u64::from(*b)),
+    }
+}
+
+impl Names {
+    /// The index over `attrs`, given as (attribute, shadowed) pairs.
+    fn build<'a>(attrs: impl Iterator<Item = (&'a Attribute, bool)>) -> Names {
+        let mut names = Names::default();
+        for (i, (attr, shadowed)) in attrs.enumerate() {
+            if !shadowed {
+                names.keys.push(Key {
+                    head: head(attr.name.as_bytes()),
+                    len: attr.name.len(),
+                    name: attr.name.as_str().into(),
+                    at: i,
+                });
+            }
+            if attr.required && attr.mutability != Mutability::ReadOnly && i < 64 {
+                names.required |= 1 << i;
+            }
+            names.subs.push(Names::of(&attr.sub_attributes));
+        }
+        names
+    }
+
+    fn of(attrs: &[Attribute]) -> Names {
+        Names::build(
+            attrs
+                .iter()
+                .enumerate()
+                .map(|(i, a)| (a, shadowed(&attrs[..i], a))),
+        )
+    }
+
+    /// The index of the attribute spelled exactly `name`.
+    #[inline]
+    fn find(&self, name: &str) -> Option<usize> {
+        let (h, len) = (head(name.as_bytes()), name.len());
+        self.keys
+            .iter()
+            .find(|k| k.head == h && k.len == len && (len <= 8 || *k.name == *name))
+            .map(|k| k.at)
+    }
+}
+
+/// Whether the full path's case-blind lookup finds one of `earlier` for
+/// `attr`'s name.
+fn shadowed(earlier: &[Attribute], attr: &Attribute) -> bool {
+    earlier
         .iter()
-        .find(|s| s.id.eq_ignore_ascii_case(urn))
+        .any(|a| a.name.eq_ignore_ascii_case(&attr.name))
+}
+
+impl Plans {
+    pub(crate) fn build(registry: &SchemaRegistry) -> Plans {
+        let schema_index = |urn: &str| {
+            registry
+                .schemas()
+                .iter()
+                .position(|s| s.id.eq_ignore_ascii_case(urn))
+        };
+        let common = registry.common_attributes();
+        let types =
+            registry
+                .resource_types()
+                .iter()
+                .map(|rt| {
+                    let core = schema_index(&rt.schema)?;
+                    let attrs = &registry.schemas()[core].attributes;
+                    // Presence is tracked in bit sets; wider schemas take the
+                    // full path.
+                    if attrs.len() > 64 || common.len() > 8 || rt.extensions.len() > 32 {
+                        return None;
+                    }
+                    let top =
+                        common
+                            .iter()
+                            .enumerate()
+                            .map(|(i, a)| (a, shadowed(&common[..i], a)))
+                            .chain(attrs.iter().enumerate().map(|(i, a)| {
+                                (a, shadowed(common, a) || shadowed(&attrs[..i], a))
+                            }));
+                    let top = Names::build(top);
+                    let extensions = rt
+                        .extensions
+                        .iter()
+                        .map(|e| {
+                            let i = schema_index(&e.schema)?;
+                            let attrs = &registry.schemas()[i].attributes;
+                            (attrs.len() <= 64).then(|| (i, Names::of(attrs)))
+                        })
+                        .collect();
+                    Some(TypePlan {
+                        core,
+                        top,
+                        common: common.len(),
+                        required: Names::of(attrs).required,
+                        extensions,
+                    })
+                })
+                .collect();
+        Plans { types }
+    }
+
+    /// The plan of `rt`, one of `registry`'s resource types.
+    fn for_type(&self, registry: &SchemaRegistry, rt: &ResourceType) -> Option<&TypePlan> {
+        let types = registry.resource_types();
+        let i = types
+            .iter()
+            .position(|t| std::ptr::eq(t, rt))
+            .or_else(|| types.iter().position(|t| t == rt))?;
+        self.types.get(i)?.as_ref()
+    }
 }
 
 /// One top-level member: where its key starts (the opening quote) and
@@ -126,12 +279,13 @@ fn top(
     registry: &SchemaRegistry,
     rt: &ResourceType,
     core: &Schema,
+    plan: &TypePlan,
 ) -> Option<Vec<Member>> {
     s.begin_object()?;
     let common = registry.common_attributes();
     let mut members = Vec::with_capacity(24);
-    // Core attributes seen, common ones (`id`, ...), extensions.
-    let (mut seen_core, mut seen_common, mut seen_ext) = (0u64, 0u64, 0u64);
+    // Attributes seen (common ones, then core ones), extensions.
+    let (mut seen, mut seen_ext) = (0u128, 0u64);
     let mut listed: Option<u64> = None;
     let mut first = true;
     while let Some(key) = s.key(first)? {
@@ -149,12 +303,14 @@ fn top(
             .iter()
             .position(|e| e.schema.eq_ignore_ascii_case(name))
         {
-            let urn = &rt.extensions[i].schema;
-            let schema = loaded(registry, urn)?;
-            if urn != name || !first_time(&mut seen_ext, i) || s.peek()? != Kind::Object {
+            let (at, names) = plan.extensions.get(i)?.as_ref()?;
+            if rt.extensions[i].schema != name
+                || !first_time(&mut seen_ext, i)
+                || s.peek()? != Kind::Object
+            {
                 return None;
             }
-            check_object(s, &schema.attributes)?;
+            check_object(s, &registry.schemas()[*at].attributes, names)?;
         } else {
             // `urn:...:User:userName` is re-spelled by the full path.
             if name.contains(':') {
@@ -162,30 +318,24 @@ fn top(
             }
             // Spelled as in the schema, and nothing the full path's
             // case-blind lookup (common attributes, then core ones) would
-            // find first.
-            let like = |a: &Attribute| a.name.eq_ignore_ascii_case(name);
-            let (attr, fresh, shadowed) = match common.iter().position(|a| a.name == name) {
-                Some(i) => (
-                    &common[i],
-                    first_time(&mut seen_common, i),
-                    common[..i].iter().any(like),
-                ),
-                None => {
-                    let i = core.attributes.iter().position(|a| a.name == name)?;
-                    let shadowed = common.iter().any(like) || core.attributes[..i].iter().any(like);
-                    (&core.attributes[i], first_time(&mut seen_core, i), shadowed)
-                }
+            // find first (such names are not in the index).
+            let i = plan.top.find(name)?;
+            let attr = match i.checked_sub(plan.common) {
+                None => &common[i],
+                Some(c) => &core.attributes[c],
             };
-            if !fresh || shadowed {
+            let bit = 1u128 << i;
+            if seen & bit != 0 {
                 return None;
             }
+            seen |= bit;
             if attr.mutability == Mutability::ReadOnly {
                 // Dropped whatever it holds (RFC 7643 §2.2: the service
                 // provider sets it).
                 s.skip()?;
                 cut = true;
             } else {
-                check(s, attr, true)?;
+                check(s, attr, &plan.top.subs[i], true)?;
             }
         }
         members.push(Member {
@@ -196,9 +346,8 @@ fn top(
     if listed != Some(seen_ext) {
         return None;
     }
-    let missing = core.attributes.iter().enumerate().any(|(i, a)| {
-        a.required && a.mutability != Mutability::ReadOnly && seen_core & (1 << i) == 0
-    });
+    let seen_core = (seen >> plan.common) as u64;
+    let missing = plan.required & !seen_core != 0;
     let missing_ext = rt
         .extensions
         .iter()
@@ -238,9 +387,10 @@ fn schemas(s: &mut Scanner<'_>, rt: &ResourceType) -> Option<u64> {
 }
 
 /// The members of an object against `attrs` (an extension's attributes or
-/// a complex attribute's sub-attributes): none readOnly, at least one, the
-/// required ones present. Returns whether its `primary` is true.
-fn check_object(s: &mut Scanner<'_>, attrs: &[Attribute]) -> Option<bool> {
+/// a complex attribute's sub-attributes, indexed by `names`): none
+/// readOnly, at least one, the required ones present. Returns whether its
+/// `primary` is true.
+fn check_object(s: &mut Scanner<'_>, attrs: &[Attribute], names: &Names) -> Option<bool> {
     if attrs.len() > 64 {
         return None;
     }
@@ -249,22 +399,17 @@ fn check_object(s: &mut Scanner<'_>, attrs: &[Attribute]) -> Option<bool> {
     let mut first = true;
     while let Some(key) = s.key(first)? {
         first = false;
-        let name = key.plain()?;
         // Spelled as in the schema, and no earlier attribute that the full
         // path's case-blind lookup would find first.
-        let i = attrs.iter().position(|a| a.name == name)?;
+        let i = names.find(key.plain()?)?;
         let attr = &attrs[i];
-        let shadowed = attrs[..i].iter().any(|a| a.name.eq_ignore_ascii_case(name));
-        if shadowed || attr.mutability == Mutability::ReadOnly || !first_time(&mut seen, i) {
+        if attr.mutability == Mutability::ReadOnly || !first_time(&mut seen, i) {
             return None;
         }
-        let truth = check(s, attr, true)?;
+        let truth = check(s, attr, &names.subs[i], true)?;
         primary |= truth && attr.name == "primary";
     }
-    let missing = attrs
-        .iter()
-        .enumerate()
-        .any(|(i, a)| a.required && a.mutability != Mutability::ReadOnly && seen & (1 << i) == 0);
+    let missing = names.required & !seen != 0;
     (seen != 0 && !missing).then_some(primary)
 }
 
@@ -273,7 +418,7 @@ fn check_object(s: &mut Scanner<'_>, attrs: &[Attribute]) -> Option<bool> {
 /// true for a boolean `true` and for a complex value whose `primary` is
 /// true (RFC 7643 §2.4: at most one per attribute). Null is `None`: the
 /// full path drops it (unassigned, RFC 7643 §2.5).
-fn check(s: &mut Scanner<'_>, attr: &Attribute, whole: bool) -> Option<bool> {
+fn check(s: &mut Scanner<'_>, attr: &Attribute, subs: &Names, whole: bool) -> Option<bool> {
     let kind = s.peek()?;
     if kind == Kind::Array {
         if !(whole && attr.multi_valued) {
@@ -284,7 +429,7 @@ fn check(s: &mut Scanner<'_>, attr: &Attribute, whole: bool) -> Option<bool> {
         let mut first = true;
         while s.element(first)? {
             first = false;
-            let primary = check(s, attr, false)?;
+            let primary = check(s, attr, subs, false)?;
             count += 1;
             // Only a complex element's `primary` counts, as in the full
             // path (a multi-valued boolean has no primary).
@@ -296,7 +441,7 @@ fn check(s: &mut Scanner<'_>, attr: &Attribute, whole: bool) -> Option<bool> {
         return None;
     }
     match (kind, attr.attr_type) {
-        (Kind::Object, AttrType::Complex) => check_object(s, &attr.sub_attributes),
+        (Kind::Object, AttrType::Complex) => check_object(s, &attr.sub_attributes, subs),
         (Kind::String, AttrType::String | AttrType::Reference) => s.string().map(|_| false),
         (Kind::String, AttrType::DateTime) => DateTime::parse(s.string()?.plain()?).map(|_| false),
         (Kind::String, AttrType::Binary) => is_base64(s.string()?.plain()?).then_some(false),

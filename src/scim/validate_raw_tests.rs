@@ -54,6 +54,42 @@ fn a_canonical_body_goes_as_it_is_without_a_copy() {
 }
 
 #[test]
+fn a_schema_added_after_first_use_is_looked_up_too() {
+    const URN: &str = "urn:example:params:scim:schemas:extension:badge:2.0:User";
+    let mut r = SchemaRegistry::builtin();
+    let body = Bytes::from(format!(
+        r#"{{"schemas":["{USER_SCHEMA}","{URN}"],"userName":"a","{URN}":{{"badge":"b7"}}}}"#
+    ));
+    // Built on first use: the extension is not (yet) one of User's.
+    assert!(verbatim(&r, r.resource_type("User").unwrap(), &body).is_none());
+    let schema = json!({"id": URN, "name": "Badge", "attributes": [
+        {"name": "badge", "type": "string", "multiValued": false, "required": true,
+         "mutability": "readWrite"},
+        {"name": "floor", "type": "integer", "multiValued": false, "required": false,
+         "mutability": "readWrite"}
+    ]});
+    r.add_schema(crate::scim::schema::Schema::from_json(&schema).unwrap());
+    r.extend_resource_type("User", URN, false).unwrap();
+    let rt = r.resource_type("User").unwrap();
+    assert_eq!(
+        verbatim(&r, rt, &body).as_ref(),
+        Some(&body),
+        "the plans were rebuilt"
+    );
+    let with_floor = Bytes::from(format!(
+        r#"{{"schemas":["{USER_SCHEMA}","{URN}"],"userName":"a","{URN}":{{"badge":"b7","floor":3}}}}"#
+    ));
+    assert!(verbatim(&r, rt, &with_floor).is_some());
+    // Its required attribute is known too.
+    let without = Bytes::from(format!(
+        r#"{{"schemas":["{USER_SCHEMA}","{URN}"],"userName":"a","{URN}":{{"floor":3}}}}"#
+    ));
+    assert!(verbatim(&r, rt, &without).is_none());
+    // A clone of the resource type (not the registry's own) is found by value.
+    assert!(verbatim(&r, &rt.clone(), &body).is_some());
+}
+
+#[test]
 fn read_only_members_are_cut_wherever_they_stand() {
     let cases = [
         (

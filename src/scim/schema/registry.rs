@@ -6,9 +6,11 @@ use super::{
 };
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::path::AttrPath;
+use crate::scim::validate_raw::Plans;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::OnceLock;
 
 /// An extension schema of a resource type (RFC 7643 §6 `schemaExtensions`).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +40,9 @@ pub struct SchemaRegistry {
     by_id: HashMap<String, usize>,
     resource_types: Vec<ResourceType>,
     common: Vec<Attribute>,
+    /// The exact-name indexes of `validate_raw`, built on first use and
+    /// dropped by every change.
+    raw_plans: OnceLock<Plans>,
 }
 
 /// Where a resolved attribute lives.
@@ -153,6 +158,7 @@ impl SchemaRegistry {
             by_id: HashMap::new(),
             resource_types: Vec::new(),
             common: common_attributes(),
+            raw_plans: OnceLock::new(),
         }
     }
 
@@ -184,6 +190,7 @@ impl SchemaRegistry {
 
     /// Adds or replaces a schema.
     pub fn add_schema(&mut self, schema: Schema) {
+        self.raw_plans = OnceLock::new();
         let key = schema.id.to_ascii_lowercase();
         match self.by_id.get(&key) {
             Some(&i) => self.schemas[i] = schema,
@@ -201,6 +208,7 @@ impl SchemaRegistry {
         urn: &str,
         required: bool,
     ) -> ScimResult<()> {
+        self.raw_plans = OnceLock::new();
         if self.schema(urn).is_none() {
             return Err(ScimError::invalid_value(format!(
                 "unknown schema \"{urn}\""
@@ -285,6 +293,11 @@ impl SchemaRegistry {
                 .trim_start_matches('/')
                 .eq_ignore_ascii_case(endpoint)
         })
+    }
+
+    /// What `validate_raw` looks attribute names up in.
+    pub fn raw_plans(&self) -> &Plans {
+        self.raw_plans.get_or_init(|| Plans::build(self))
     }
 
     /// The common attributes (`id`, `externalId`, `meta`).
