@@ -6,6 +6,7 @@
 //! internal cause (addresses, transport errors) goes to the logs only.
 pub mod balance;
 pub mod emulate;
+mod h1;
 mod headers;
 pub mod oauth;
 pub mod pool;
@@ -19,7 +20,7 @@ use crate::snapshot::{Upstream, UpstreamAuth, UpstreamTarget};
 use crate::telemetry::events::{UpstreamFailed, UpstreamRetried};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::Full;
 use pool::{Pool, PoolSettings};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -408,8 +409,8 @@ async fn attempt(
             )
         }
     };
-    let exchange = |request: Request<Full<Bytes>>| async {
-        match tokio::time::timeout_at(until, http.pool.send(request)).await {
+    let exchange = |request: Request<Bytes>| async {
+        match tokio::time::timeout_at(until, http.pool.exchange(request, max_response_body)).await {
             Err(_) => Err(timed_out()),
             Ok(Err(e)) => {
                 let cause = format!("{}: {e}", upstream.name);
@@ -418,6 +419,13 @@ async fn attempt(
                         502,
                         "the upstream could not be reached",
                         "upstream_connect",
+                        cause,
+                    )
+                } else if e.is_too_large() {
+                    fail(
+                        502,
+                        &format!("the upstream response exceeded {max_response_body} bytes"),
+                        "upstream_too_large",
                         cause,
                     )
                 } else {
@@ -429,11 +437,11 @@ async fn attempt(
                     )
                 })
             }
-            Ok(Ok(exchanged)) => Ok(exchanged),
+            Ok(Ok(response)) => Ok(response),
         }
     };
     let build = |uri: Uri, headers: HeaderMap, authorization: Option<HeaderValue>| {
-        let mut request = Request::new(Full::new(req.body.clone()));
+        let mut request = Request::new(req.body.clone());
         *request.method_mut() = req.method.clone();
         *request.uri_mut() = uri;
         *request.headers_mut() = headers;
@@ -442,7 +450,7 @@ async fn attempt(
         }
         request
     };
-    let (response, lease) = match &upstream.auth {
+    let response = match &upstream.auth {
         // Boxed: two exchanges and the token fetches in one state, which
         // requests with a static credential should not carry.
         UpstreamAuth::OAuth2(source) => {
@@ -452,44 +460,21 @@ async fn attempt(
                 // the credential, so it did not act on the request).
                 let token = oauth_token(source, until, &fail).await?;
                 let first = build(uri.clone(), headers.clone(), Some(token.header_value()));
-                let (response, lease) = exchange(first).await?;
+                let response = exchange(first).await?;
                 if response.status() == http::StatusCode::UNAUTHORIZED {
-                    drop((response, lease));
+                    drop(response);
                     source.invalidate(&token);
                     let token = oauth_token(source, until, &fail).await?;
                     exchange(build(uri, headers, Some(token.header_value()))).await
                 } else {
-                    Ok((response, lease))
+                    Ok(response)
                 }
             })
             .await?
         }
         _ => exchange(build(uri, headers, None)).await?,
     };
-    let (mut parts, body) = response.into_parts();
-    let collected = tokio::time::timeout_at(until, Limited::new(body, max_response_body).collect());
-    let bytes = match collected.await {
-        Err(_) => return Err(timed_out()),
-        Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => {
-            return Err(fail(
-                502,
-                &format!("the upstream response exceeded {max_response_body} bytes"),
-                "upstream_too_large",
-                e.to_string(),
-            ))
-        }
-        Ok(Err(e)) => {
-            return Err(fail(
-                502,
-                "the upstream response could not be read",
-                "upstream_protocol",
-                e.to_string(),
-            ))
-        }
-        Ok(Ok(collected)) => collected.to_bytes(),
-    };
-    // Read to the end: the connection may serve the next request.
-    lease.release();
+    let (mut parts, bytes) = response.into_parts();
     clean_response_headers(&mut parts.headers);
     Ok(Response::from_parts(parts, bytes))
 }

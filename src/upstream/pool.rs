@@ -1,26 +1,27 @@
 //! The connection pool of one `http` upstream: HTTP/1.1 connections kept
-//! alive and reused last-in first-out, or one shared HTTP/2 connection
-//! when TLS negotiates `h2` by ALPN.
+//! alive and reused last-in first-out ([`h1`](super::h1), driven in the
+//! request's own task), or one shared HTTP/2 connection (hyper's, in a
+//! task of its own) when TLS negotiates `h2` by ALPN.
 //!
 //! Why not hyper-util's pooled client: on the request path it hashes the
 //! pool key, spawns a task per HTTP/1 request to put the connection back,
 //! and converts URIs; one pool per upstream with a fixed origin needs none
 //! of that. (Measured: about 1 µs of CPU per proxied request.)
 //!
-//! Connections are handed out only when hyper says they are ready for a
-//! request, go back to the pool only after their response was read to the
-//! end, and are dropped when they have been idle longer than the idle
-//! timeout (so the upstream's own keep-alive timeout, often 5 s in Node.js
-//! servers, rarely races a request) or when the pool is full. A request
-//! that a pooled connection could not even start (the upstream had just
-//! closed it) is sent once more on a fresh connection; a request that was
-//! sent is never repeated here.
+//! An idle connection is handed out only when a poll finds it still open
+//! (no end of stream, nothing unasked-for to read), goes back to the pool
+//! only after its response was read to the end and the response allows
+//! it, and is dropped when it has been idle longer than the idle timeout
+//! (so the upstream's own keep-alive timeout, often 5 s in Node.js
+//! servers, rarely races a request) or when the pool is full. An exchange
+//! that is dropped midway (the caller's timeout, a client gone) drops its
+//! connection. A request that was sent is never repeated here.
+use super::h1;
 use bytes::Bytes;
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
-use http_body_util::Full;
-use hyper::body::Incoming;
-use hyper::client::conn::{http1, http2};
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use std::fmt;
@@ -45,7 +46,7 @@ pub struct PoolSettings {
     pub idle_timeout: Duration,
 }
 
-/// The pool. Cheap to share; connections live in their own tasks.
+/// The pool. Cheap to share.
 pub struct Pool {
     scheme: Scheme,
     authority: Authority,
@@ -60,15 +61,8 @@ pub struct Pool {
 }
 
 struct Idle {
-    sender: http1::SendRequest<Body>,
+    conn: h1::Conn<Stream>,
     since: Instant,
-}
-
-/// A connection on loan for one request; [`Lease::release`] returns it
-/// once the response body has been read.
-pub struct Lease<'p> {
-    pool: &'p Pool,
-    sender: Option<http1::SendRequest<Body>>,
 }
 
 /// Why a request could not be exchanged. The Display text is for logs,
@@ -85,6 +79,8 @@ enum Kind {
     Connect,
     /// The connection failed during the exchange.
     Protocol,
+    /// The response body is larger than the caller's limit.
+    TooLarge,
 }
 
 impl Pool {
@@ -125,67 +121,78 @@ impl Pool {
         })
     }
 
-    /// Sends `req` (its URI in origin form: path and query) and returns the
-    /// response head with a streaming body, and the lease of the
-    /// connection to release after the body was read.
-    pub async fn send(
+    /// Sends `req` (its URI in origin form: path and query) and reads the
+    /// whole response; a body over `max_body` bytes is an error
+    /// ([`PoolError::is_too_large`]).
+    pub async fn exchange(
         &self,
-        req: Request<Body>,
-    ) -> Result<(Response<Incoming>, Lease<'_>), PoolError> {
-        let mut req = req;
-        // A pooled connection that the upstream closed under us: the
-        // request comes back unsent and goes once more on a fresh one.
-        for fresh in [false, true] {
-            let conn = match self.checkout(fresh).await {
-                Some(conn) => conn,
-                // Boxed: connecting (TLS handshake included) is rare, and
-                // its large state would otherwise sit in every request's
-                // future.
-                None => Box::pin(self.connect()).await?,
-            };
-            match conn {
-                Conn::H2(mut sender) => {
-                    *req.uri_mut() = self.absolute(req.uri());
-                    let response = sender
-                        .send_request(req)
-                        .await
-                        .map_err(PoolError::protocol)?;
-                    return Ok((
-                        response,
-                        Lease {
-                            pool: self,
-                            sender: None,
-                        },
-                    ));
-                }
-                Conn::H1(mut sender) => match sender.try_send_request(req).await {
-                    Ok(response) => {
-                        return Ok((
-                            response,
-                            Lease {
-                                pool: self,
-                                sender: Some(sender),
-                            },
-                        ))
-                    }
-                    Err(mut e) => match e.take_message() {
-                        Some(unsent) if !fresh => req = unsent,
-                        _ => return Err(PoolError::protocol(e.into_error())),
-                    },
+        req: Request<Bytes>,
+        max_body: usize,
+    ) -> Result<Response<Bytes>, PoolError> {
+        let conn = match self.checkout().await {
+            Some(conn) => conn,
+            // Boxed: connecting (TLS handshake included) is rare, and its
+            // large state would otherwise sit in every request's future.
+            None => Box::pin(self.connect()).await?,
+        };
+        let mut conn = match conn {
+            // Boxed: HTTP/2 upstreams are the rarer kind.
+            Conn::H2(sender) => return Box::pin(self.exchange_h2(sender, req, max_body)).await,
+            Conn::H1(conn) => conn,
+        };
+        let target = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
+        let answer = conn
+            .exchange(req.method(), target, req.headers(), req.body(), max_body)
+            .await
+            .map_err(|e| match e {
+                h1::Error::TooLarge => PoolError::too_large(),
+                e => PoolError {
+                    kind: Kind::Protocol,
+                    message: e.to_string(),
                 },
-            }
+            })?;
+        if answer.reusable {
+            self.checkin(conn);
         }
-        Err(PoolError {
-            kind: Kind::Protocol,
-            message: "no connection could take the request".into(),
-        })
+        let mut response = Response::new(answer.body);
+        *response.status_mut() = answer.status;
+        *response.version_mut() = answer.version;
+        *response.headers_mut() = answer.headers;
+        Ok(response)
     }
 
-    /// An idle connection ready for a request, if any.
-    async fn checkout(&self, skip_pool: bool) -> Option<Conn> {
-        if skip_pool {
-            return None;
-        }
+    async fn exchange_h2(
+        &self,
+        mut sender: http2::SendRequest<Body>,
+        req: Request<Bytes>,
+        max_body: usize,
+    ) -> Result<Response<Bytes>, PoolError> {
+        let (mut parts, body) = req.into_parts();
+        parts.uri = self.absolute(&parts.uri);
+        let response = sender
+            .send_request(Request::from_parts(parts, Full::new(body)))
+            .await
+            .map_err(PoolError::protocol)?;
+        let (parts, body) = response.into_parts();
+        let body = Limited::new(body, max_body)
+            .collect()
+            .await
+            .map_err(|e| {
+                if e.is::<LengthLimitError>() {
+                    PoolError::too_large()
+                } else {
+                    PoolError {
+                        kind: Kind::Protocol,
+                        message: e.to_string(),
+                    }
+                }
+            })?
+            .to_bytes();
+        Ok(Response::from_parts(parts, body))
+    }
+
+    /// An idle connection still open, if any.
+    async fn checkout(&self) -> Option<Conn> {
         let h2 = self.lock_h2().clone();
         if let Some(mut sender) = h2 {
             if sender.ready().await.is_ok() {
@@ -200,15 +207,27 @@ impl Pool {
                 self.lock_idle().clear();
                 return None;
             }
-            let mut sender = idle.sender;
-            if sender.ready().await.is_ok() {
-                return Some(Conn::H1(sender));
+            let mut conn = idle.conn;
+            if conn.is_open().await {
+                return Some(Conn::H1(conn));
             }
         }
     }
 
-    /// A new connection: TCP (then TLS), then the HTTP handshake; the
-    /// connection runs in its own task.
+    /// A connection whose response was read to the end, back to the pool
+    /// (unless it is full).
+    fn checkin(&self, conn: h1::Conn<Stream>) {
+        let mut idle = self.lock_idle();
+        if idle.len() < self.max_idle {
+            idle.push(Idle {
+                conn,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// A new connection: TCP (then TLS); an HTTP/2 connection runs in a
+    /// task of its own.
     async fn connect(&self) -> Result<Conn, PoolError> {
         let connect = async {
             let tcp = self.tcp().await?;
@@ -232,8 +251,8 @@ impl Pool {
                     humantime::format_duration(self.connect_timeout)
                 ))
             })??;
-        let io = TokioIo::new(stream);
         if h2 {
+            let io = TokioIo::new(stream);
             let (sender, conn) = http2::Builder::new(TokioExecutor::new())
                 .timer(TokioTimer::new())
                 .keep_alive_interval(Some(Duration::from_secs(30)))
@@ -249,16 +268,7 @@ impl Pool {
             *self.lock_h2() = Some(sender.clone());
             Ok(Conn::H2(sender))
         } else {
-            let (sender, conn) = http1::Builder::new()
-                .handshake(io)
-                .await
-                .map_err(PoolError::protocol)?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "upstream connection ended");
-                }
-            });
-            Ok(Conn::H1(sender))
+            Ok(Conn::H1(h1::Conn::new(stream)))
         }
     }
 
@@ -310,28 +320,8 @@ impl Pool {
     }
 }
 
-impl Lease<'_> {
-    /// The response was read to the end: the connection may serve the next
-    /// request. (A lease dropped without release closes its connection.)
-    pub fn release(mut self) {
-        let Some(sender) = self.sender.take() else {
-            return;
-        };
-        if sender.is_closed() {
-            return;
-        }
-        let mut idle = self.pool.lock_idle();
-        if idle.len() < self.pool.max_idle {
-            idle.push(Idle {
-                sender,
-                since: Instant::now(),
-            });
-        }
-    }
-}
-
 enum Conn {
-    H1(http1::SendRequest<Body>),
+    H1(h1::Conn<Stream>),
     H2(http2::SendRequest<Body>),
 }
 
@@ -413,6 +403,13 @@ impl PoolError {
         }
     }
 
+    fn too_large() -> PoolError {
+        PoolError {
+            kind: Kind::TooLarge,
+            message: "the response body exceeds the limit".into(),
+        }
+    }
+
     fn protocol(e: hyper::Error) -> PoolError {
         PoolError {
             kind: Kind::Protocol,
@@ -423,6 +420,11 @@ impl PoolError {
     /// No connection could be made (the upstream is down or unreachable).
     pub fn is_connect(&self) -> bool {
         self.kind == Kind::Connect
+    }
+
+    /// The response body was larger than the caller's limit.
+    pub fn is_too_large(&self) -> bool {
+        self.kind == Kind::TooLarge
     }
 }
 

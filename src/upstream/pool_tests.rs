@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
@@ -80,17 +81,20 @@ fn pool_with(
     .unwrap()
 }
 
-/// One exchange, read to the end and released: the answer's text.
-async fn get(pool: &Pool, path: &str) -> String {
-    let mut req = Request::new(Full::new(Bytes::new()));
+fn request(path: &str) -> Request<Bytes> {
+    let mut req = Request::new(Bytes::new());
     *req.uri_mut() = path.parse().unwrap();
-    let (response, lease) = pool.send(req).await.unwrap();
-    let body = http_body_util::BodyExt::collect(response.into_body())
-        .await
-        .unwrap()
-        .to_bytes();
-    lease.release();
-    String::from_utf8(body.to_vec()).unwrap()
+    req.headers_mut().insert(
+        http::header::HOST,
+        http::HeaderValue::from_static("upstream"),
+    );
+    req
+}
+
+/// One exchange, read to the end: the answer's text.
+async fn get(pool: &Pool, path: &str) -> String {
+    let response = pool.exchange(request(path), 1 << 20).await.unwrap();
+    String::from_utf8(response.into_body().to_vec()).unwrap()
 }
 
 /// A TLS server config for `localhost` and a client config trusting it.
@@ -179,14 +183,35 @@ async fn idle_connections_expire() {
 }
 
 #[tokio::test]
-async fn a_lease_dropped_without_release_is_not_pooled() {
+async fn an_exchange_dropped_midway_is_not_pooled() {
     let s = server(None, true).await;
     let p = pool(Scheme::HTTP, s.addr, None);
-    let mut req = Request::new(Full::new(Bytes::new()));
-    *req.uri_mut() = "/x".parse().unwrap();
-    let (_response, lease) = p.send(req).await.unwrap();
-    drop(lease);
+    get(&p, "/x").await;
+    assert_eq!(p.idle_count(), 1);
+    // The caller gives up while the upstream is still working: that
+    // connection has an answer in flight and must never serve another.
+    let cut = tokio::time::timeout(
+        Duration::from_millis(20),
+        p.exchange(request("/slow"), 1024),
+    );
+    assert!(cut.await.is_err());
     assert_eq!(p.idle_count(), 0);
+    assert_eq!(get(&p, "/y").await, "HTTP/1.1 /y");
+    assert_eq!(s.accepted.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_response_over_the_limit_is_an_error_of_its_own() {
+    let s = server(None, true).await;
+    let p = pool(Scheme::HTTP, s.addr, None);
+    let err = p.exchange(request("/0123456789"), 8).await.unwrap_err();
+    assert!(err.is_too_large() && !err.is_connect(), "{err}");
+    assert_eq!(p.idle_count(), 0);
+    let (server_tls, client_tls) = tls_pair(&[b"h2"]);
+    let s = server(Some(server_tls), true).await;
+    let p = pool(Scheme::HTTPS, s.addr, Some(client_tls));
+    let err = p.exchange(request("/0123456789"), 8).await.unwrap_err();
+    assert!(err.is_too_large(), "HTTP/2: {err}");
 }
 
 #[tokio::test]
@@ -227,9 +252,7 @@ async fn an_untrusted_certificate_is_a_connect_error() {
     let (_, other_ca) = tls_pair(&[b"http/1.1"]);
     let s = server(Some(server_tls), true).await;
     let p = pool(Scheme::HTTPS, s.addr, Some(other_ca));
-    let mut req = Request::new(Full::new(Bytes::new()));
-    *req.uri_mut() = "/x".parse().unwrap();
-    let err = p.send(req).await.err().unwrap();
+    let err = p.exchange(request("/x"), 1024).await.err().unwrap();
     assert!(err.is_connect(), "{err}");
 }
 
@@ -240,9 +263,7 @@ async fn nothing_listening_is_a_connect_error() {
         .local_addr()
         .unwrap();
     let p = pool(Scheme::HTTP, closed, None);
-    let mut req = Request::new(Full::new(Bytes::new()));
-    *req.uri_mut() = "/x".parse().unwrap();
-    let err = p.send(req).await.err().unwrap();
+    let err = p.exchange(request("/x"), 1024).await.err().unwrap();
     assert!(err.is_connect(), "{err}");
 }
 
@@ -287,10 +308,8 @@ async fn a_client_certificate_opens_an_mtls_upstream() {
     assert!(get(&p, "/x").await.ends_with("/x"));
     let without = crate::tls::client_config(Some(&ca)).unwrap();
     let p = pool(Scheme::HTTPS, s.addr, Some(Arc::new(without)));
-    let mut req = Request::new(Full::new(Bytes::new()));
-    *req.uri_mut() = "/x".parse().unwrap();
     assert!(
-        p.send(req).await.is_err(),
+        p.exchange(request("/x"), 1024).await.is_err(),
         "no client certificate, no exchange"
     );
     let _ = std::fs::remove_dir_all(&dir);

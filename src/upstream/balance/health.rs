@@ -15,10 +15,9 @@ use super::Balancer;
 use crate::snapshot::{Snapshot, UpstreamAuth, UpstreamTarget};
 use bytes::Bytes;
 use http::{HeaderValue, Request};
-use http_body_util::{BodyExt, Full, Limited};
 use std::sync::{Arc, Weak};
 
-/// The most of a health answer read (the rest closes the connection).
+/// The most of a health answer read: a larger one fails the check.
 const MAX_HEALTH_BODY: usize = 64 * 1024;
 
 /// Starts the health-check task of `balancer` once (later calls return at
@@ -95,7 +94,7 @@ async fn check(b: &Balancer, i: usize, auth: &UpstreamAuth) -> bool {
         let Ok(uri) = endpoint.target.target(&b.health.path, None) else {
             return false;
         };
-        let mut request = Request::new(Full::new(Bytes::new()));
+        let mut request = Request::new(Bytes::new());
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
         headers.insert(http::header::HOST, endpoint.target.host.clone());
@@ -110,18 +109,13 @@ async fn check(b: &Balancer, i: usize, auth: &UpstreamAuth) -> bool {
         if let Some(v) = authorization {
             headers.insert(http::header::AUTHORIZATION, v);
         }
-        let Ok((response, lease)) = endpoint.target.pool.send(request).await else {
-            return false;
-        };
-        let passed = response.status().is_success();
-        // Read to the end so the connection can serve traffic again.
-        if Limited::new(response.into_body(), MAX_HEALTH_BODY)
-            .collect()
+        // Read to the end, so the connection can serve traffic again.
+        let passed = endpoint
+            .target
+            .pool
+            .exchange(request, MAX_HEALTH_BODY)
             .await
-            .is_ok()
-        {
-            lease.release();
-        }
+            .is_ok_and(|response| response.status().is_success());
         passed
     };
     let passed = tokio::time::timeout(timeout, probe).await.unwrap_or(false);
