@@ -140,6 +140,13 @@ impl Pool {
             Conn::H2(sender) => return Box::pin(self.exchange_h2(sender, req, max_body)).await,
             Conn::H1(conn) => conn,
         };
+        // Let the other requests that are ready reach this point first, so
+        // that the upstream gets its requests in one burst and is woken
+        // once for them rather than once each. (Measured on loopback: about
+        // 2 µs of kernel time per request less for the gateway; hyper's
+        // connection tasks, polled after the requests' own, did the same
+        // implicitly.)
+        tokio::task::yield_now().await;
         let target = req.uri().path_and_query().map_or("/", PathAndQuery::as_str);
         let answer = conn
             .exchange(req.method(), target, req.headers(), req.body(), max_body)
