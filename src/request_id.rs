@@ -146,13 +146,22 @@ mod tests {
     #[test]
     fn unusable_client_ids_get_a_fresh_one() {
         let long = vec![b'a'; MAX_LEN + 1];
-        for bad in [&b""[..], b"has space", b"semi;colon", b"\xc3\xa9t\xc3\xa9", &long] {
+        for bad in [
+            &b""[..],
+            b"has space",
+            b"semi;colon",
+            b"\xc3\xa9t\xc3\xa9",
+            &long,
+        ] {
             let id = RequestId::of_request(&headers(bad));
             assert!(is_fresh(&id), "{bad:?} gave {id}");
         }
         assert!(is_fresh(&RequestId::of_request(&HeaderMap::new())));
         let longest = vec![b'a'; MAX_LEN];
-        assert_eq!(RequestId::of_request(&headers(&longest)).as_str().len(), MAX_LEN);
+        assert_eq!(
+            RequestId::of_request(&headers(&longest)).as_str().len(),
+            MAX_LEN
+        );
     }
 
     #[test]

@@ -139,12 +139,19 @@ fn the_fast_path_allocates_the_output_exactly_once() {
         let bytes = Bytes::from(serde_json::to_vec(&body).unwrap());
         let rebase = Rebase::new(UP).unwrap();
         // Only exact spellings: the substring path answers.
-        assert_eq!(rebase.rewrite_exact(&bytes, GW, 3 * n).map(|o| o.is_some()), Some(true));
+        assert_eq!(
+            rebase.rewrite_exact(&bytes, GW, 3 * n).map(|o| o.is_some()),
+            Some(true)
+        );
         for (from, to) in [(UP, GW), (UP, "http://h")] {
             let out = Rebase::new(from).unwrap().body(&bytes, to).unwrap();
             let mut tree = body.clone();
             assert!(rewrite_locations(&mut tree, from, to));
-            assert_eq!(serde_json::from_slice::<Value>(&out).unwrap(), tree, "{n} {to}");
+            assert_eq!(
+                serde_json::from_slice::<Value>(&out).unwrap(),
+                tree,
+                "{n} {to}"
+            );
             assert!(exact_buffer(out), "{n} hits to {to}");
         }
     }

@@ -58,7 +58,12 @@ fn host_header(host: &'static str) -> HeaderMap {
 
 #[test]
 fn the_clients_host_value_is_shared_as_forwarded_host() {
-    let req = request(host_header("acme.example:8443"), "192.0.2.7", "https", "acme.example:8443");
+    let req = request(
+        host_header("acme.example:8443"),
+        "192.0.2.7",
+        "https",
+        "acme.example:8443",
+    );
     let h = clean(&req);
     assert_eq!(h[&X_FORWARDED_HOST], "acme.example:8443");
     // A clone of the client's value (same buffer), not a copy.
@@ -83,7 +88,12 @@ fn forwarded_host_without_a_matching_host_header_is_the_routed_host() {
     assert_eq!(h[&X_FORWARDED_HOST], "acme.example");
     assert_eq!(h[&X_FORWARDED_PROTO], "http");
     // A Host header that is not the routed host is not reused.
-    let req = request(host_header("other.example"), "192.0.2.7", "http", "acme.example");
+    let req = request(
+        host_header("other.example"),
+        "192.0.2.7",
+        "http",
+        "acme.example",
+    );
     assert_eq!(clean(&req)[&X_FORWARDED_HOST], "acme.example");
 }
 
