@@ -244,7 +244,12 @@ async fn the_builtin_store_is_called_in_process() {
 #[test]
 fn the_request_target_is_built_at_its_exact_length() {
     for (base, path, query, want) in [
-        ("/scim/v2", "/Users", Some("count=2"), "/scim/v2/Users?count=2"),
+        (
+            "/scim/v2",
+            "/Users",
+            Some("count=2"),
+            "/scim/v2/Users?count=2",
+        ),
         ("/scim/v2", "", None, "/scim/v2"),
         ("", "", None, "/"),
         ("", "", Some("x=1"), "/?x=1"),
