@@ -33,14 +33,23 @@ fn hop_by_hop() -> [&'static HeaderName; 8] {
     ]
 }
 
-/// The headers a `Connection` header names (hop-by-hop as well).
+/// The headers a `Connection` header names (hop-by-hop as well) that are
+/// present and not among [`hop_by_hop`] (removed anyway). Usually none:
+/// `Connection: keep-alive` or `close` then costs no allocation.
 fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
     headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|n| {
+            headers.contains_key(*n)
+                && !hop_by_hop()
+                    .iter()
+                    .any(|h| h.as_str().eq_ignore_ascii_case(n))
+        })
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect()
 }
 

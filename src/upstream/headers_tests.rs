@@ -131,3 +131,34 @@ fn forwarded_for_appends_the_client_to_earlier_values() {
     let h = clean(&request(headers, "192.0.2.7", "https", "acme.example"));
     assert_eq!(h[&X_FORWARDED_FOR], "192.0.2.7");
 }
+
+#[test]
+fn headers_the_connection_header_names_are_dropped_on_both_legs() {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONNECTION,
+        HeaderValue::from_static("Keep-Alive, X-Private, close"),
+    );
+    headers.insert(&KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
+    headers.insert("x-private", HeaderValue::from_static("1"));
+    headers.insert("x-kept", HeaderValue::from_static("1"));
+    let h = clean(&request(
+        headers.clone(),
+        "192.0.2.7",
+        "https",
+        "acme.example",
+    ));
+    assert!(h.get("x-private").is_none() && h.get(&KEEP_ALIVE).is_none());
+    assert!(h.get(CONNECTION).is_none() && h.get("x-kept").is_some());
+    // Only what is present and not hop-by-hop anyway needs a name built.
+    assert_eq!(
+        connection_named(&headers),
+        [HeaderName::from_static("x-private")]
+    );
+    clean_response_headers(&mut headers);
+    let left: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
+    assert_eq!(left, ["x-kept"]);
+    let mut plain = HeaderMap::new();
+    plain.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+    assert!(connection_named(&plain).is_empty());
+}
