@@ -10,6 +10,7 @@ use crate::config::reload::ConfigHandle;
 use crate::error::{ErrorInfo, GatewayError};
 use crate::limit::ordering::WriteOrder;
 use crate::limit::{Admitted, Limiter, Refused};
+use crate::request_id::RequestId;
 use crate::rewrite::Rebase;
 use crate::scim::error::ScimError;
 use crate::server::{ConnInfo, Handler};
@@ -22,7 +23,7 @@ use crate::tenant::{resolve_tenant, Origin};
 use crate::upstream::{self, Deadline, UpstreamRequest};
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, LOCATION};
-use http::{HeaderName, Request, Response};
+use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use std::future::Future;
@@ -36,8 +37,7 @@ mod hook_stage;
 mod schema_stage;
 mod scim11_stage;
 
-/// `X-Request-Id`.
-pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use crate::request_id::X_REQUEST_ID;
 
 /// The gateway: the current configuration and what the stages share.
 #[derive(Debug)]
@@ -113,8 +113,8 @@ impl Gateway {
     {
         let started = Instant::now();
         let method = req.method().clone();
-        let request_id = request_id(&req);
-        let request_id_value = HeaderValue::from_str(&request_id).ok();
+        // Shared with the client's header, or fresh (see `RequestId`).
+        let request_id = RequestId::of_request(req.headers());
         // One snapshot for the whole request: a reload mid-request cannot
         // mix two configs.
         let snapshot = self.config.load();
@@ -148,7 +148,7 @@ impl Gateway {
                 response = Box::pin(audit_stage::journal(
                     journal,
                     &trace,
-                    &request_id,
+                    request_id.as_str(),
                     &method,
                     conn.peer.ip(),
                     started,
@@ -159,9 +159,9 @@ impl Gateway {
         }
         // The next write of the resource may go.
         drop(trace.turn.take());
-        if let Some(v) = request_id_value {
-            response.headers_mut().insert(X_REQUEST_ID.clone(), v);
-        }
+        response
+            .headers_mut()
+            .insert(X_REQUEST_ID.clone(), request_id.header());
         let error = response.extensions().get::<ErrorInfo>();
         let tenant = trace.tenant;
         if let (Some(e), Some(tenant)) = (error, tenant) {
@@ -169,7 +169,7 @@ impl Gateway {
                 AuthFailed {
                     tenant: tenant.id.as_str(),
                     reason: e.reason,
-                    request_id: &request_id,
+                    request_id: request_id.as_str(),
                     peer: conn.peer.ip(),
                 }
                 .emit();
@@ -195,7 +195,7 @@ impl Gateway {
             }
         }
         RequestCompleted {
-            request_id: &request_id,
+            request_id: request_id.as_str(),
             tenant,
             principal: trace.principal.as_ref().map(|p| p.credential.as_str()),
             auth_method: trace.principal.as_ref().map(|p| p.method.as_str()),
@@ -223,7 +223,7 @@ async fn pipeline<'s, B>(
     gateway: &Gateway,
     req: Request<B>,
     conn: &ConnInfo,
-    request_id: &str,
+    request_id: &RequestId,
     deadline: Deadline,
     trace: &mut Trace<'s>,
 ) -> Result<Response<Full<Bytes>>, GatewayError>
@@ -254,7 +254,13 @@ where
         // Boxed: a rare path whose state would otherwise enlarge every
         // request's future.
         return Box::pin(hook_stage::okta(
-            snapshot, gateway, tenant, req, conn, request_id, deadline,
+            snapshot,
+            gateway,
+            tenant,
+            req,
+            conn,
+            request_id.as_str(),
+            deadline,
         ))
         .await;
     }
@@ -487,7 +493,7 @@ where
         query,
         headers: parts.headers,
         body,
-        request_id: request_id.to_string(),
+        request_id: request_id.clone(),
         client_ip: conn.peer.ip(),
         client_proto: if conn.tls { "https" } else { "http" },
         client_host: routed.host,
@@ -649,48 +655,6 @@ fn rewrite_response(
     Response::from_parts(parts, body)
 }
 
-/// The request id: the client's `X-Request-Id` when it is short and plain,
-/// else a fresh one.
-fn request_id<B>(req: &Request<B>) -> String {
-    if let Some(id) = req
-        .headers()
-        .get(&X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 128
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
-        })
-    {
-        return id.to_string();
-    }
-    new_request_id()
-}
-
-/// 128 random bits as hex, from a per-process random hasher and a counter.
-fn new_request_id() -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::OnceLock;
-    static SEED: OnceLock<std::collections::hash_map::RandomState> = OnceLock::new();
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let seed = SEED.get_or_init(std::collections::hash_map::RandomState::new);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut a = seed.build_hasher();
-    a.write_u64(n);
-    let mut b = seed.build_hasher();
-    b.write_u64(!n);
-    let mut id = String::with_capacity(32);
-    for word in [a.finish(), b.finish()] {
-        for shift in (0..16).rev() {
-            id.push(char::from(HEX[((word >> (shift * 4)) & 0xf) as usize]));
-        }
-    }
-    id
-}
-
 /// The first segment of a SCIM path (`/Users/1` → `Users`).
 fn first_segment(scim_path: &str) -> Option<&str> {
     scim_path
@@ -793,11 +757,11 @@ impl Handler for Detached {
         let Some(tenant) = sni.and_then(|h| snapshot.tenant_by_host(h)) else {
             return;
         };
-        let request_id = new_request_id();
+        let request_id = RequestId::generate();
         AuthFailed {
             tenant: tenant.id.as_str(),
             reason: "client_certificate_refused",
-            request_id: &request_id,
+            request_id: request_id.as_str(),
             peer: peer.ip(),
         }
         .emit();
@@ -807,7 +771,7 @@ impl Handler for Detached {
         };
         // Status 0: no HTTP answer, the handshake was refused.
         let ack = journal.auth_failure(
-            &request_id,
+            request_id.as_str(),
             "TLS",
             peer.ip(),
             Some(tenant.id.as_str()),

@@ -232,31 +232,22 @@ impl Rebase {
     /// start with `from_base` spelled exactly as configured. `None` when the
     /// body may hold other spellings (case, default port) and the full scan
     /// must decide; `Some(None)` when nothing needs rewriting.
+    ///
+    /// The hits are found first (on the stack; a body with more than
+    /// [`HITS_ON_STACK`] searches twice) so that the output is allocated
+    /// at its exact length: `Bytes::from` then needs no second allocation.
     #[allow(clippy::option_option)]
     fn rewrite_exact(&self, bytes: &Bytes, to: &str, host_count: usize) -> Option<Option<Bytes>> {
         if to.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
             return None;
         }
         let b = bytes.as_ref();
-        let finder = &self.quoted;
-        let pattern = finder.needle();
-        let mut out: Vec<u8> = Vec::new();
-        let mut copied = 0;
+        let mut on_stack = [0usize; HITS_ON_STACK];
         let mut hits = 0;
-        for at in finder.find_iter(b) {
-            // An escaped quote is inside a string, not the start of one.
-            let backslashes = b[..at].iter().rev().take_while(|&&c| c == b'\\').count();
-            let after = at + pattern.len();
-            let boundary = matches!(b.get(after), Some(b'/' | b'"' | b'?' | b'#'));
-            if backslashes % 2 == 1 || !boundary {
-                continue;
+        for at in self.exact_hits(b) {
+            if let Some(slot) = on_stack.get_mut(hits) {
+                *slot = at;
             }
-            if out.is_empty() {
-                out.reserve(b.len() + 64);
-            }
-            out.extend_from_slice(&b[copied..=at]);
-            out.extend_from_slice(to.as_bytes());
-            copied = after;
             hits += 1;
         }
         // Every mention of the host must have been one of these locations;
@@ -268,10 +259,49 @@ impl Rebase {
         if hits == 0 {
             return Some(None);
         }
-        out.extend_from_slice(&b[copied..]);
+        // Each hit keeps its quote and swaps the base for `to`.
+        let from_len = self.quoted.needle().len().saturating_sub(1);
+        let len = b
+            .len()
+            .checked_sub(hits.checked_mul(from_len)?)?
+            .checked_add(hits.checked_mul(to.len())?)?;
+        let mut out: Vec<u8> = Vec::with_capacity(len);
+        let mut copied = 0;
+        let mut splice = |at: usize| {
+            out.extend_from_slice(b.get(copied..=at).unwrap_or_default());
+            out.extend_from_slice(to.as_bytes());
+            copied = at + 1 + from_len;
+        };
+        match on_stack.get(..hits) {
+            Some(found) => found.iter().for_each(|&at| splice(at)),
+            None => self.exact_hits(b).for_each(splice),
+        }
+        out.extend_from_slice(b.get(copied..).unwrap_or_default());
         Some(Some(Bytes::from(out)))
     }
+
+    /// Where a JSON string literal starts with the base exactly (the
+    /// position of its opening quote).
+    fn exact_hits<'b>(&'b self, b: &'b [u8]) -> impl Iterator<Item = usize> + 'b {
+        let after_len = self.quoted.needle().len();
+        self.quoted.find_iter(b).filter(move |&at| {
+            // An escaped quote is inside a string, not the start of one.
+            let backslashes = b
+                .get(..at)
+                .unwrap_or_default()
+                .iter()
+                .rev()
+                .take_while(|&&c| c == b'\\')
+                .count();
+            let boundary = matches!(b.get(at + after_len), Some(b'/' | b'"' | b'?' | b'#'));
+            backslashes % 2 == 0 && boundary
+        })
+    }
 }
+
+/// Location hits remembered on the stack by [`Rebase::rewrite_exact`] (a
+/// resource has one or a few; a long list page searches twice).
+const HITS_ON_STACK: usize = 32;
 
 /// How often `needle` occurs in `hay` ignoring ASCII case, and how many
 /// of those are spelled exactly: one pass, candidates found by memchr.

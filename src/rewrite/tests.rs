@@ -113,3 +113,46 @@ fn the_substring_fast_path_agrees_with_the_tree() {
         serde_json::from_slice(&rewrite_response_body(&upper, UP, GW).unwrap()).unwrap();
     assert_eq!(out, json!({"l": format!("{GW}/Users/1"), "m": GW}));
 }
+
+/// Whether `b` owns a buffer of exactly its length (what a `Bytes` made
+/// from a `Vec` with spare capacity does not: it then also allocated a
+/// shared header).
+fn exact_buffer(b: Bytes) -> bool {
+    let len = b.len();
+    bytes::BytesMut::from(b).capacity() == len
+}
+
+#[test]
+fn the_fast_path_allocates_the_output_exactly_once() {
+    let mut spare = Vec::with_capacity(8);
+    spare.extend_from_slice(b"abc");
+    assert!(!exact_buffer(Bytes::from(spare)), "the check can fail");
+    // 1 hit, a few, and more than fit on the stack (the second search).
+    for n in [1, 3, HITS_ON_STACK, HITS_ON_STACK + 1, 100] {
+        let body = json!({
+            "Resources": (0..n).map(|i| json!({
+                "id": i.to_string(),
+                "meta": {"location": format!("{UP}/Users/{i}")},
+                "members": [{"$ref": format!("{UP}?x={i}")}, {"$ref": UP}],
+            })).collect::<Vec<_>>()
+        });
+        let bytes = Bytes::from(serde_json::to_vec(&body).unwrap());
+        let rebase = Rebase::new(UP).unwrap();
+        // Only exact spellings: the substring path answers.
+        assert_eq!(
+            rebase.rewrite_exact(&bytes, GW, 3 * n).map(|o| o.is_some()),
+            Some(true)
+        );
+        for (from, to) in [(UP, GW), (UP, "http://h")] {
+            let out = Rebase::new(from).unwrap().body(&bytes, to).unwrap();
+            let mut tree = body.clone();
+            assert!(rewrite_locations(&mut tree, from, to));
+            assert_eq!(
+                serde_json::from_slice::<Value>(&out).unwrap(),
+                tree,
+                "{n} {to}"
+            );
+            assert!(exact_buffer(out), "{n} hits to {to}");
+        }
+    }
+}

@@ -110,9 +110,16 @@ fn read_only_members_are_cut_wherever_they_stand() {
             "{\"userName\" : \"a\",\"schemas\": [\"urn:ietf:params:scim:schemas:core:2.0:User\"]}",
         ),
     ];
+    let r = SchemaRegistry::builtin();
+    let rt = r.resource_type("User").unwrap();
     for (body, expected) in cases {
         assert_eq!(fast("User", body).as_deref(), Some(expected), "{body}");
         assert!(agrees("User", body), "{body}");
+        // Allocated at its exact length: `Bytes::from` added no shared
+        // header (a buffer with spare capacity would show it here).
+        let out = verbatim(&r, rt, &Bytes::copy_from_slice(body.as_bytes())).unwrap();
+        let len = out.len();
+        assert_eq!(bytes::BytesMut::from(out).capacity(), len, "{body}");
     }
 }
 

@@ -9,7 +9,9 @@ use http::header::{
     PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
 };
 use http::HeaderMap;
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::IpAddr;
 
 static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -31,14 +33,23 @@ fn hop_by_hop() -> [&'static HeaderName; 8] {
     ]
 }
 
-/// The headers a `Connection` header names (hop-by-hop as well).
+/// The headers a `Connection` header names (hop-by-hop as well) that are
+/// present and not among [`hop_by_hop`] (removed anyway). Usually none:
+/// `Connection: keep-alive` or `close` then costs no allocation.
 fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
     headers
         .get_all(CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .map(str::trim)
+        .filter(|n| {
+            headers.contains_key(*n)
+                && !hop_by_hop()
+                    .iter()
+                    .any(|h| h.as_str().eq_ignore_ascii_case(n))
+        })
+        .filter_map(|n| HeaderName::from_bytes(n.as_bytes()).ok())
         .collect()
 }
 
@@ -88,8 +99,48 @@ pub fn clean_request_headers(
         }
     }
     h.insert(HOST, host);
-    // X-Forwarded-For: append the client to what a trusted load balancer
-    // may have sent before us.
+    // The forwarding headers are made without copying where the value
+    // already exists as a header (one request's allocations matter here).
+    if let Some(v) = forwarded_for(client, req.client_ip) {
+        h.insert(X_FORWARDED_FOR.clone(), v);
+    }
+    let proto = match req.client_proto {
+        "https" => Some(HeaderValue::from_static("https")),
+        "http" => Some(HeaderValue::from_static("http")),
+        other => HeaderValue::from_str(other).ok(),
+    };
+    if let Some(v) = proto {
+        h.insert(X_FORWARDED_PROTO.clone(), v);
+    }
+    // The client's own `Host` value when that is the host (HTTP/1.1): a
+    // shared clone; else (HTTP/2's `:authority`) a copy.
+    let forwarded_host = client
+        .get(HOST)
+        .filter(|v| v.as_bytes() == req.client_host.as_bytes())
+        .cloned()
+        .or_else(|| HeaderValue::from_str(&req.client_host).ok());
+    if let Some(v) = forwarded_host {
+        h.insert(X_FORWARDED_HOST.clone(), v);
+    }
+    h.insert(X_REQUEST_ID.clone(), req.request_id.header());
+    if let Some(v) = &upstream.authorization {
+        h.insert(AUTHORIZATION, v.clone());
+    }
+    h
+}
+
+/// `X-Forwarded-For`: the client appended to what a trusted load balancer
+/// may have sent before us. With no earlier value (the common case) the
+/// address is written on the stack and copied once, into the value.
+fn forwarded_for(client: &HeaderMap, ip: IpAddr) -> Option<HeaderValue> {
+    if !client.contains_key(&X_FORWARDED_FOR) {
+        // The longest address (IPv6 with an embedded IPv4) is 45 bytes.
+        let mut buf = [0u8; 48];
+        let mut cursor = std::io::Cursor::new(&mut buf[..]);
+        write!(cursor, "{ip}").ok()?;
+        let len = usize::try_from(cursor.position()).ok()?;
+        return HeaderValue::from_bytes(buf.get(..len)?).ok();
+    }
     let mut xff = String::with_capacity(48);
     for v in client
         .get_all(&X_FORWARDED_FOR)
@@ -99,21 +150,8 @@ pub fn clean_request_headers(
         xff.push_str(v);
         xff.push_str(", ");
     }
-    let _ = write!(xff, "{}", req.client_ip);
-    for (name, value) in [
-        (&X_FORWARDED_FOR, xff.as_str()),
-        (&X_FORWARDED_PROTO, req.client_proto),
-        (&X_FORWARDED_HOST, req.client_host.as_str()),
-        (&X_REQUEST_ID, req.request_id.as_str()),
-    ] {
-        if let Ok(v) = HeaderValue::from_str(value) {
-            h.insert(name.clone(), v);
-        }
-    }
-    if let Some(v) = &upstream.authorization {
-        h.insert(AUTHORIZATION, v.clone());
-    }
-    h
+    write!(xff, "{ip}").ok()?;
+    HeaderValue::from_str(&xff).ok()
 }
 
 /// Cleans an upstream response's headers in place (one scan when there
@@ -124,3 +162,7 @@ pub fn clean_response_headers(headers: &mut HeaderMap) {
         remove_hop_by_hop(headers);
     }
 }
+
+#[cfg(test)]
+#[path = "headers_tests.rs"]
+mod tests;

@@ -15,6 +15,7 @@ pub mod resilience;
 pub use headers::{clean_request_headers, clean_response_headers};
 
 use crate::error::GatewayError;
+use crate::request_id::RequestId;
 use crate::rewrite::Rebase;
 use crate::snapshot::{Upstream, UpstreamAuth, UpstreamTarget};
 use crate::telemetry::events::{UpstreamFailed, UpstreamRetried};
@@ -97,21 +98,30 @@ impl HttpTarget {
     /// The request target: base path + SCIM path + `?query`, in origin
     /// form, nothing re-encoded.
     fn target(&self, path: &str, query: Option<&str>) -> Result<Uri, http::Error> {
-        let mut s = String::with_capacity(
-            self.base_path.len() + path.len() + query.map_or(0, |q| q.len() + 1) + 1,
-        );
-        s.push_str(&self.base_path);
-        s.push_str(path);
-        if s.is_empty() {
-            s.push('/');
-        }
-        if let Some(q) = query {
-            s.push('?');
-            s.push_str(q);
-        }
+        let s = origin_form(&self.base_path, path, query);
         let pq = http::uri::PathAndQuery::from_maybe_shared(Bytes::from(s))?;
         Ok(Uri::from(pq))
     }
+}
+
+/// `base_path` + `path` + `?query` (`/` when both paths are empty), in a
+/// buffer of exactly its length: `Bytes::from` then keeps the buffer as
+/// is (with spare capacity it would allocate a shared header too).
+fn origin_form(base_path: &str, path: &str, query: Option<&str>) -> String {
+    let root = base_path.is_empty() && path.is_empty();
+    let mut s = String::with_capacity(
+        base_path.len() + path.len() + usize::from(root) + query.map_or(0, |q| q.len() + 1),
+    );
+    s.push_str(base_path);
+    s.push_str(path);
+    if root {
+        s.push('/');
+    }
+    if let Some(q) = query {
+        s.push('?');
+        s.push_str(q);
+    }
+    s
 }
 
 /// A request on its way upstream.
@@ -125,7 +135,7 @@ pub struct UpstreamRequest {
     /// The client's headers (cleaned here).
     pub headers: HeaderMap,
     pub body: Bytes,
-    pub request_id: String,
+    pub request_id: RequestId,
     pub client_ip: IpAddr,
     pub client_proto: &'static str,
     pub client_host: String,
@@ -243,7 +253,7 @@ async fn forward_http(
         UpstreamFailed {
             upstream: &upstream.name,
             reason: "circuit_open",
-            request_id: &req.request_id,
+            request_id: req.request_id.as_str(),
         }
         .emit();
         return Err(GatewayError::unavailable(

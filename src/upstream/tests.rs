@@ -240,3 +240,24 @@ async fn the_builtin_store_is_called_in_process() {
     assert_eq!(got["userName"], "inproc");
     assert!(got.get("meta").is_none());
 }
+
+#[test]
+fn the_request_target_is_built_at_its_exact_length() {
+    for (base, path, query, want) in [
+        (
+            "/scim/v2",
+            "/Users",
+            Some("count=2"),
+            "/scim/v2/Users?count=2",
+        ),
+        ("/scim/v2", "", None, "/scim/v2"),
+        ("", "", None, "/"),
+        ("", "", Some("x=1"), "/?x=1"),
+        ("", "/Users/1", None, "/Users/1"),
+    ] {
+        let s = origin_form(base, path, query);
+        assert_eq!(s, want);
+        // No spare capacity: `Bytes::from` keeps the buffer as is.
+        assert_eq!(s.capacity(), s.len(), "{want}");
+    }
+}

@@ -50,7 +50,7 @@ pub(crate) async fn attempt_balanced(
             UpstreamFailed {
                 upstream: &upstream.name,
                 reason: NO_ENDPOINT,
-                request_id: &req.request_id,
+                request_id: req.request_id.as_str(),
             }
             .emit();
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);

@@ -1,0 +1,164 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The forwarding headers, built without copies where possible.
+use super::*;
+use crate::snapshot::{UpstreamAuth, UpstreamTarget};
+use crate::upstream::HttpTarget;
+use bytes::Bytes;
+use http::Method;
+use std::sync::Arc;
+use std::time::Duration;
+
+fn upstream() -> Upstream {
+    Upstream::new(
+        "legacy",
+        UpstreamTarget::Http(Arc::new(
+            HttpTarget::new(
+                "http://10.0.0.1:8080/scim".parse().unwrap(),
+                None,
+                Duration::from_secs(2),
+                8,
+            )
+            .unwrap(),
+        )),
+        UpstreamAuth::None,
+        Duration::from_secs(2),
+        Duration::from_millis(500),
+    )
+}
+
+fn request(headers: HeaderMap, ip: &str, proto: &'static str, host: &str) -> UpstreamRequest {
+    UpstreamRequest {
+        method: Method::POST,
+        path: "/Users".into(),
+        query: None,
+        headers,
+        body: Bytes::new(),
+        request_id: "r1".into(),
+        client_ip: ip.parse().unwrap(),
+        client_proto: proto,
+        client_host: host.into(),
+        public_base: None,
+    }
+}
+
+fn clean(req: &UpstreamRequest) -> HeaderMap {
+    clean_request_headers(
+        &req.headers,
+        &upstream(),
+        req,
+        HeaderValue::from_static("10.0.0.1:8080"),
+    )
+}
+
+fn host_header(host: &'static str) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(HOST, HeaderValue::from_static(host));
+    h
+}
+
+#[test]
+fn the_clients_host_value_is_shared_as_forwarded_host() {
+    let req = request(
+        host_header("acme.example:8443"),
+        "192.0.2.7",
+        "https",
+        "acme.example:8443",
+    );
+    let h = clean(&req);
+    assert_eq!(h[&X_FORWARDED_HOST], "acme.example:8443");
+    // A clone of the client's value (same buffer), not a copy.
+    assert_eq!(
+        h[&X_FORWARDED_HOST].as_bytes().as_ptr(),
+        req.headers[HOST].as_bytes().as_ptr()
+    );
+    assert_eq!(h[HOST], "10.0.0.1:8080");
+    assert_eq!(h[&X_FORWARDED_PROTO], "https");
+    assert_eq!(h[&X_REQUEST_ID], "r1");
+    assert_eq!(
+        h[&X_REQUEST_ID].as_bytes().as_ptr(),
+        req.request_id.as_str().as_ptr()
+    );
+}
+
+#[test]
+fn forwarded_host_without_a_matching_host_header_is_the_routed_host() {
+    // HTTP/2: the host came from `:authority`, there is no Host header.
+    let req = request(HeaderMap::new(), "192.0.2.7", "http", "acme.example");
+    let h = clean(&req);
+    assert_eq!(h[&X_FORWARDED_HOST], "acme.example");
+    assert_eq!(h[&X_FORWARDED_PROTO], "http");
+    // A Host header that is not the routed host is not reused.
+    let req = request(
+        host_header("other.example"),
+        "192.0.2.7",
+        "http",
+        "acme.example",
+    );
+    assert_eq!(clean(&req)[&X_FORWARDED_HOST], "acme.example");
+}
+
+#[test]
+fn forwarded_for_is_the_client_alone_when_nothing_came_before() {
+    for ip in [
+        "192.0.2.7",
+        "2001:db8::1",
+        "::ffff:255.255.255.255",
+        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+    ] {
+        let h = clean(&request(HeaderMap::new(), ip, "https", "acme.example"));
+        assert_eq!(h[&X_FORWARDED_FOR], ip, "{ip}");
+        assert_eq!(h.get_all(&X_FORWARDED_FOR).iter().count(), 1);
+    }
+}
+
+#[test]
+fn forwarded_for_appends_the_client_to_earlier_values() {
+    let mut headers = HeaderMap::new();
+    headers.append(&X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.9"));
+    headers.append(
+        &X_FORWARDED_FOR,
+        HeaderValue::from_static("198.51.100.1, 198.51.100.2"),
+    );
+    let h = clean(&request(headers, "2001:db8::7", "https", "acme.example"));
+    assert_eq!(
+        h[&X_FORWARDED_FOR],
+        "203.0.113.9, 198.51.100.1, 198.51.100.2, 2001:db8::7"
+    );
+    assert_eq!(h.get_all(&X_FORWARDED_FOR).iter().count(), 1);
+    // An earlier value that is not text is left out, as before.
+    let mut headers = HeaderMap::new();
+    headers.append(&X_FORWARDED_FOR, HeaderValue::from_bytes(b"\xff").unwrap());
+    let h = clean(&request(headers, "192.0.2.7", "https", "acme.example"));
+    assert_eq!(h[&X_FORWARDED_FOR], "192.0.2.7");
+}
+
+#[test]
+fn headers_the_connection_header_names_are_dropped_on_both_legs() {
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        CONNECTION,
+        HeaderValue::from_static("Keep-Alive, X-Private, close"),
+    );
+    headers.insert(&KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
+    headers.insert("x-private", HeaderValue::from_static("1"));
+    headers.insert("x-kept", HeaderValue::from_static("1"));
+    let h = clean(&request(
+        headers.clone(),
+        "192.0.2.7",
+        "https",
+        "acme.example",
+    ));
+    assert!(h.get("x-private").is_none() && h.get(&KEEP_ALIVE).is_none());
+    assert!(h.get(CONNECTION).is_none() && h.get("x-kept").is_some());
+    // Only what is present and not hop-by-hop anyway needs a name built.
+    assert_eq!(
+        connection_named(&headers),
+        [HeaderName::from_static("x-private")]
+    );
+    clean_response_headers(&mut headers);
+    let left: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
+    assert_eq!(left, ["x-kept"]);
+    let mut plain = HeaderMap::new();
+    plain.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
+    assert!(connection_named(&plain).is_empty());
+}
