@@ -320,28 +320,11 @@ fn top(
                 return None;
             }
             listed = Some(schemas(s, rt)?);
-        } else if let Some(i) = rt
-            .extensions
-            .iter()
-            .position(|e| e.schema.eq_ignore_ascii_case(name))
-        {
-            let (at, names) = plan.extensions.get(i)?.as_ref()?;
-            if rt.extensions[i].schema != name
-                || !first_time(&mut seen_ext, i)
-                || s.peek()? != Kind::Object
-            {
-                return None;
-            }
-            check_object(s, &registry.schemas()[*at].attributes, names)?;
-        } else {
-            // `urn:...:User:userName` is re-spelled by the full path.
-            if name.contains(':') {
-                return None;
-            }
+        } else if let Some(i) = plan.top.find(name) {
             // Spelled as in the schema, and nothing the full path's
             // case-blind lookup (common attributes, then core ones) would
-            // find first (such names are not in the index).
-            let i = plan.top.find(name)?;
+            // find first (such names are not in the index). Attribute names
+            // hold no `:`, so no extension URN is found here.
             let attr = match i.checked_sub(plan.common) {
                 None => &common[i],
                 Some(c) => &core.attributes[c],
@@ -359,6 +342,22 @@ fn top(
             } else {
                 check(s, attr, &plan.top.subs[i], true)?;
             }
+        } else {
+            // An extension's object, spelled as declared. Anything else
+            // (an unknown name, another spelling, `urn:...:User:userName`)
+            // is for the full path to re-spell or refuse.
+            let i = rt
+                .extensions
+                .iter()
+                .position(|e| e.schema.eq_ignore_ascii_case(name))?;
+            let (at, names) = plan.extensions.get(i)?.as_ref()?;
+            if rt.extensions[i].schema != name
+                || !first_time(&mut seen_ext, i)
+                || s.peek()? != Kind::Object
+            {
+                return None;
+            }
+            check_object(s, &registry.schemas()[*at].attributes, names)?;
         }
         members.push(Member {
             key_start: key.start,
