@@ -133,8 +133,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// Sends one request and reads its whole response; a body over
     /// `max_body` bytes is [`Error::TooLarge`]. `target` is in origin form
-    /// (path and query); `headers` must hold `Host` and must not hold
-    /// `Content-Length` or `Transfer-Encoding` (the length is written here).
+    /// (path and query); `headers` must hold `Host`. The body's length is
+    /// written here: any `Content-Length` or `Transfer-Encoding` among
+    /// `headers` is left out, so no header can frame the request otherwise
+    /// (RFC 9112 §6.3, request smuggling).
     pub async fn exchange(
         &mut self,
         method: &Method,
@@ -181,6 +183,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         out.extend_from_slice(if target.is_empty() { "/" } else { target }.as_bytes());
         out.extend_from_slice(b" HTTP/1.1\r\n");
         for (name, value) in headers {
+            if name == CONTENT_LENGTH || name == TRANSFER_ENCODING {
+                continue;
+            }
             out.extend_from_slice(name.as_str().as_bytes());
             out.extend_from_slice(b": ");
             out.extend_from_slice(value.as_bytes());

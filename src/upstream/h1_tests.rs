@@ -129,6 +129,38 @@ async fn the_request_is_written_in_origin_form_with_its_length() {
 }
 
 #[tokio::test]
+async fn only_the_client_frames_the_request() {
+    let (client, mut server) = duplex(1 << 16);
+    let upstream = tokio::spawn(async move {
+        let request = read_request(&mut server).await;
+        server
+            .write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+            .await
+            .unwrap();
+        request
+    });
+    let mut h = headers("h");
+    h.insert(
+        http::header::CONTENT_LENGTH,
+        HeaderValue::from_static("999"),
+    );
+    h.insert(
+        http::header::TRANSFER_ENCODING,
+        HeaderValue::from_static("chunked"),
+    );
+    let body = Bytes::from_static(b"abc");
+    Conn::new(client)
+        .exchange(&Method::PUT, "/x", &h, &body, 64)
+        .await
+        .unwrap();
+    let request = upstream.await.unwrap();
+    assert_eq!(
+        request,
+        "PUT /x HTTP/1.1\r\nhost: h\r\nx-request-id: r1\r\ncontent-length: 3\r\n\r\nabc"
+    );
+}
+
+#[tokio::test]
 async fn a_content_length_body_is_read_and_the_connection_kept() {
     let a = ok(b"HTTP/1.1 200 OK\r\nContent-Type: application/scim+json\r\nContent-Length: 11\r\nETag: W/\"1\"\r\n\r\n{\"id\":\"42\"}").await;
     assert_eq!(a.status, StatusCode::OK);
