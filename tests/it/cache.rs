@@ -3,7 +3,7 @@
 use crate::support::echo::EchoUpstream;
 use crate::support::gateway::{token_for, TestGateway};
 use crate::support::writes::WriteRecorder;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[tokio::test]
 async fn hits_spare_the_upstream_and_writes_invalidate() {
@@ -110,11 +110,11 @@ async fn a_create_whose_client_hung_up_still_invalidates() {
         .send()
         .await;
     assert!(sent.is_err(), "the client should have given up: {sent:?}");
-    let deadline = Instant::now() + Duration::from_secs(3);
-    while upstream.writes() == 0 && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    assert_eq!(upstream.writes(), 1, "the create reached the upstream");
+    assert_eq!(
+        upstream.wait_for_writes(1, Duration::from_secs(3)).await,
+        1,
+        "the create reached the upstream"
+    );
     // The upstream answers after 500 ms; the gateway dropped the request
     // when the client left.
     tokio::time::sleep(Duration::from_millis(700)).await;

@@ -123,6 +123,16 @@ impl WriteRecorder {
         self.state.lock().unwrap().writes
     }
 
+    /// Waits (at most `within`) until `n` writes were received; returns
+    /// how many there are then.
+    pub async fn wait_for_writes(&self, n: usize, within: Duration) -> usize {
+        let deadline = std::time::Instant::now() + within;
+        while self.writes() < n && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.writes()
+    }
+
     /// Forgets what was seen.
     pub fn reset(&self) {
         *self.state.lock().unwrap() = State::default();
