@@ -41,17 +41,11 @@ start_nginx_proxy
 start_gateway() {
     local hash
     hash="$(printf '%s' "$TOKEN" | "$2" hash-token)"
-    cat >"$work/$1.toml" <<CONF
-[server]
-listen = "127.0.0.1:$3"
-[server.tls]
-cert_file = "$work/certs/server.crt"
-key_file = "$work/certs/server.key"
+    {
+        gateway_head "$3"
+        cat <<CONF
 [audit]
 enabled = false
-[upstreams.origin]
-kind = "http"
-url = "http://127.0.0.1:$ORIGIN_PORT/scim/v2"
 [[tenants]]
 id = "load"
 hosts = ["localhost"]
@@ -60,6 +54,7 @@ upstream = "origin"
 name = "load"
 hash = "$hash"
 CONF
+    } >"$work/$1.toml"
     RUST_LOG=warn taskset -c "$PROXY_CPU" "$2" run --worker-threads 1 --config "$work/$1.toml" \
         >"$work/$1.log" 2>&1 &
     pids+=($!)

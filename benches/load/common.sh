@@ -1,7 +1,8 @@
 # Shared by run.sh and ab.sh (sourced, not run): tools, ports, the work
 # directory and its cleanup, the nginx origin and the nginx proxy under
-# comparison. Expects `here`, `LOAD_CPU` and `PROXY_CPU`; the starters
-# expect `ORIGIN_PORT` and `NGINX_PORT`, and set `NGINX_WORKER`.
+# comparison, and the head of the gateway's config. Expects `here`,
+# `LOAD_CPU` and `PROXY_CPU`; the starters expect `ORIGIN_PORT` and
+# `NGINX_PORT`, and set `NGINX_WORKER`.
 
 log() { printf 'load: %s\n' "$*" >&2; }
 
@@ -104,3 +105,19 @@ CONF
     NGINX_WORKER="$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)"
 }
 
+# The head of a gateway config: the listener on port $1 with the dev
+# certificate, and the origin as upstream "origin". Callers add [audit]
+# and their tenants.
+gateway_head() {
+    cat <<CONF
+[server]
+listen = "127.0.0.1:$1"
+[server.tls]
+cert_file = "$work/certs/server.crt"
+key_file = "$work/certs/server.key"
+
+[upstreams.origin]
+kind = "http"
+url = "http://127.0.0.1:$ORIGIN_PORT/scim/v2"
+CONF
+}

@@ -43,20 +43,13 @@ TOKEN="scimgw-load-token-0123456789abcdefghij"
 start_gateway() {
     local hash
     hash="$(printf '%s' "$TOKEN" | "$BIN" hash-token)"
-    cat >"$work/gateway.toml" <<CONF
-[server]
-listen = "127.0.0.1:$GATEWAY_PORT"
-[server.tls]
-cert_file = "$work/certs/server.crt"
-key_file = "$work/certs/server.key"
+    {
+        gateway_head "$GATEWAY_PORT"
+        cat <<CONF
 
 # The baseline has no audit log; the "audited" target measures it.
 [audit]
 enabled = false
-
-[upstreams.origin]
-kind = "http"
-url = "http://127.0.0.1:$ORIGIN_PORT/scim/v2"
 
 [[tenants]]
 id = "load"
@@ -102,6 +95,7 @@ max_concurrent = 10000
 [tenants.cache]
 ttl = "30s"
 CONF
+    } >"$work/gateway.toml"
     RUST_LOG=warn taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/gateway.toml" \
         >"$work/gateway.log" 2>&1 &
     GATEWAY_PID=$!
@@ -116,19 +110,12 @@ start_audited_gateway() {
     hash="$(printf '%s' "$TOKEN" | "$BIN" hash-token)"
     python3 -c 'import base64,os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())' \
         >"$work/webhook.secret"
-    cat >"$work/audited.toml" <<CONF
-[server]
-listen = "127.0.0.1:$AUDITED_PORT"
-[server.tls]
-cert_file = "$work/certs/server.crt"
-key_file = "$work/certs/server.key"
+    {
+        gateway_head "$AUDITED_PORT"
+        cat <<CONF
 
 [audit]
 dir = "$work/audit"
-
-[upstreams.origin]
-kind = "http"
-url = "http://127.0.0.1:$ORIGIN_PORT/scim/v2"
 
 [[tenants]]
 id = "audited"
@@ -142,6 +129,7 @@ name = "sync"
 url = "http://127.0.0.1:$ORIGIN_PORT/hook"
 secret_file = ["$work/webhook.secret"]
 CONF
+    } >"$work/audited.toml"
     RUST_LOG=warn taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/audited.toml" \
         >"$work/audited.log" 2>&1 &
     AUDITED_PID=$!
