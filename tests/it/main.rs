@@ -26,6 +26,7 @@ mod race;
 mod replay;
 mod resilience;
 mod scim11;
+mod security;
 mod shared_limits;
 mod slis;
 mod store_api;

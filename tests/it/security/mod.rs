@@ -1,0 +1,4 @@
+//! The security regression suite: each finding of the security review as a
+//! test over real sockets (a real gateway with real TLS, real upstreams,
+//! real clients), one module per area. `docs/security.md` lists what each
+//! checks and the limits it relies on.
