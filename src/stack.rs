@@ -1,6 +1,6 @@
 //! The per-request pipeline, assembled in one place. Each stage is a plain
-//! function or `async fn`; the order is the design (DESIGN.md, "Request
-//! pipeline"), and each line says why it sits where it does.
+//! function or `async fn`; the order is the design (docs/architecture.md,
+//! "The request path"), and each line says why it sits where it does.
 use crate::audit::Journal;
 use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
