@@ -92,7 +92,8 @@ pub enum PathProblem {
 }
 
 impl PathProblem {
-    fn detail(self) -> &'static str {
+    /// What is wrong, for the client.
+    pub fn detail(self) -> &'static str {
         match self {
             PathProblem::DotSegment => "the request path has a \".\" or \"..\" segment (in any encoding); send the resolved path",
             PathProblem::EncodedSlash => "the request path has an encoded \"/\" (%2F) in a segment",
@@ -329,6 +330,20 @@ pub fn check_raw_path(path: &str) -> Result<(), PathProblem> {
         decode_segment(segment)?;
     }
     Ok(())
+}
+
+/// `path` (absolute, no query) with each segment checked as
+/// [`check_raw_path`] does and written in the canonical encoding: for
+/// paths that arrive inside a body (Bulk operations) and go upstream.
+pub fn canonical_path(path: &str) -> Result<String, PathProblem> {
+    let rest = path.strip_prefix('/').ok_or(PathProblem::EmptySegment)?;
+    let mut out = String::with_capacity(path.len());
+    for segment in rest.split('/') {
+        let decoded = decode_segment(segment)?;
+        out.push('/');
+        encode_segment(&decoded, &mut out);
+    }
+    Ok(out)
 }
 
 /// A segment percent-decoded and checked.

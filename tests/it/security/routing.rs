@@ -210,3 +210,49 @@ async fn the_host_is_a_host_and_a_numeric_port() {
         Some(format!("https://{host}/scim/v2/Users/echo").as_str())
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emulated_bulk_operation_cannot_leave_the_base_either() {
+    // The gateway runs each operation of an emulated Bulk as a request of
+    // its own: an operation's path is a request path.
+    let upstream = EchoUpstream::spawn();
+    let gw = TestGateway::builder()
+        .http(
+            "emulated",
+            &format!("{}/t1", upstream.url()),
+            "[upstreams.emulated.capabilities]\nbulk = false\n",
+        )
+        .tenant_with(
+            "acme",
+            &[ACME],
+            "emulated",
+            "[tenants.schema]\nvalidate = false\n",
+        )
+        .spawn();
+    let token = token_for("acme");
+    for path in [
+        "/Users/../../t2/Users/u1",
+        "/Users/%2e%2e/%2e%2e/t2/Users/u1",
+        "/Users/u1%2f..%2f..%2ft2",
+    ] {
+        let bulk = serde_json::json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [{"method": "DELETE", "path": path}]
+        })
+        .to_string();
+        let r = request(
+            &gw,
+            ACME,
+            "POST",
+            "/scim/v2/Bulk",
+            ACME,
+            &token,
+            Some(&bulk),
+        )
+        .await;
+        let body = r.json();
+        assert_eq!(r.status, 400, "{path}: {body}");
+        assert_eq!(body["scimType"], "invalidPath", "{path}: {body}");
+    }
+    assert_eq!(upstream.hits(), 0, "no operation reached the upstream");
+}
