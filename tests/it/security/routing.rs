@@ -256,3 +256,36 @@ async fn an_emulated_bulk_operation_cannot_leave_the_base_either() {
     }
     assert_eq!(upstream.hits(), 0, "no operation reached the upstream");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_in_any_case_is_a_read_for_the_cache() {
+    // A search is a read: it must not invalidate the tenant's cached
+    // answers (nor be audited as a write), whatever its spelling.
+    let upstream = EchoUpstream::spawn();
+    let gw = TestGateway::builder()
+        .http("echo", &upstream.url(), "")
+        .tenant_with(
+            "acme",
+            &[ACME],
+            "echo",
+            "[tenants.cache]\nttl = \"30s\"\n[tenants.schema]\nvalidate = false\n",
+        )
+        .spawn();
+    let token = token_for("acme");
+    let get = || request(&gw, ACME, "GET", "/scim/v2/Users/u1", ACME, &token, None);
+    let first = get().await;
+    assert_eq!(first.status, 200);
+    assert_eq!(first.header("x-cache"), None, "a miss");
+    let second = get().await;
+    assert!(second.header("x-cache") == Some("hit"), "a cache hit");
+    let search = "{\"schemas\":[\"urn:ietf:params:scim:api:messages:2.0:SearchRequest\"]}";
+    for target in ["/scim/v2/Users/.SEARCH", "/scim/v2/users/.Search"] {
+        let r = request(&gw, ACME, "POST", target, ACME, &token, Some(search)).await;
+        assert_eq!(r.status, 200);
+    }
+    let third = get().await;
+    assert!(
+        third.header("x-cache") == Some("hit"),
+        "the searches left the cached answer alone"
+    );
+}
