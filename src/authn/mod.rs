@@ -219,9 +219,8 @@ fn client_certificate(
             Ok(None)
         };
     };
-    let key = Arc::as_ptr(&mtls.policy) as usize;
     conn.cert_checks
-        .get_or(key, || {
+        .get_or(mtls.policy.generation(), || {
             mtls.policy
                 .verify(chain, UnixTime::now())
                 .map_err(|e| (e.reason(), e.to_string()))

@@ -11,17 +11,26 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, RootCertStore};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A compiled client-certificate policy. Immutable; cheap to share.
+/// A compiled client-certificate policy. Immutable; cheap to share. A
+/// clone is the same policy and keeps its [`ClientCertPolicy::generation`].
 #[derive(Debug, Clone)]
 pub struct ClientCertPolicy {
+    /// Which compilation this is (see [`ClientCertPolicy::generation`]).
+    generation: u64,
     /// Client auth required: also what [`ClientCertPolicy::verify`] uses.
     required: Arc<dyn ClientCertVerifier>,
     /// The same roots and CRLs, client auth optional.
     optional: Arc<dyn ClientCertVerifier>,
     pins: CompiledPins,
 }
+
+/// The generation of the next policy compiled. Process-wide and only ever
+/// counted up, so no two compilations share a number (a `u64` does not
+/// wrap in the life of a process).
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// Why a client certificate was refused. `reason()` is stable (metrics,
 /// audit); `Display` is safe to show the client; the cause, if any, is the
@@ -103,10 +112,20 @@ impl ClientCertPolicy {
                 .map_err(|e| format!("client certificate verifier: {e}"))
         };
         Ok(Self {
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
             required: build(true)?,
             optional: build(false)?,
             pins: CompiledPins::compile(pins)?,
         })
+    }
+
+    /// This policy's identity for caches of its verdicts: unique to one
+    /// compilation, never reused. Unlike the policy's address, which the
+    /// allocator hands to a policy compiled by a later reload once the old
+    /// one is freed, a newer policy always has a new generation, so a
+    /// verdict cached under an old policy never answers for a new one.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Verifies a client's chain (end entity first) at `now`: it must

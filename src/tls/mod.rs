@@ -147,4 +147,4 @@ mod client_auth_tests;
 #[cfg(test)]
 mod handshake_tests;
 #[cfg(test)]
-mod test_pki;
+pub(crate) mod test_pki;

@@ -1,0 +1,141 @@
+//! Security review, findings on client certificates and grants:
+//!
+//! - a connection's cached certificate verdict does not outlive the policy
+//!   it was made under: after a reload revokes the client, the next request
+//!   on the same connection is refused;
+//! - a CRL past its `nextUpdate` refuses client certificates unless the
+//!   tenant says `crl_expired = "allow"`;
+//! - grants name credentials per authentication method, so a JWT whose
+//!   client id equals a static token's name does not get that token's
+//!   grants.
+use crate::support::echo::EchoUpstream;
+use crate::support::gateway::TestGateway;
+use crate::support::pki::{write_ca, ClientSpec, Leaf, TestCa};
+use bytes::Bytes;
+use http_body_util::Empty;
+use hyper::client::conn::http1::SendRequest;
+use hyper_util::rt::TokioIo;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A scratch directory for one test's PKI files.
+fn scratch(name: &str, echo: &EchoUpstream) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scimgw-sec-b-{name}-{}", echo.addr.port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A path-routed tenant `id` that authenticates by client certificate
+/// alone, from `ca` with the CRL file `crl`; `extra` is more `[tenants.mtls]`.
+fn mtls_tenant(id: &str, ca: &Path, crl: &Path, extra: &str) -> String {
+    format!(
+        "[[tenants]]\nid = \"{id}\"\nhosts = []\nupstream = \"echo\"\n[tenants.mtls]\nca_files = [\"{}\"]\ncrl_files = [\"{}\"]\n{extra}\n",
+        ca.display(),
+        crl.display()
+    )
+}
+
+/// One TLS connection to the gateway's shared host presenting `leaf`, with
+/// HTTP/1.1 on it: every request sent through it uses this connection.
+async fn connect(gw: &TestGateway, leaf: &Leaf) -> SendRequest<Empty<Bytes>> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in scim_gateway::tls::load_certs(&gw.ca_file()).unwrap() {
+        roots.add(ca).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(scim_gateway::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(leaf.chain.clone(), leaf.key.clone_key())
+        .unwrap();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(gw.bound.public)
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("gw.localhost").unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap();
+    let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    send
+}
+
+/// GET `path` on the connection: the status and the body's `detail`.
+async fn get(gw: &TestGateway, send: &mut SendRequest<Empty<Bytes>>, path: &str) -> (u16, String) {
+    let req = http::Request::get(path)
+        .header("host", format!("gw.localhost:{}", gw.bound.public.port()))
+        .body(Empty::new())
+        .unwrap();
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(5), send.send_request(req))
+        .await
+        .expect("an answer within 5 s")
+        .expect("the same connection still serves");
+    let status = resp.status().as_u16();
+    let body = http_body_util::BodyExt::collect(resp.into_body())
+        .await
+        .unwrap()
+        .to_bytes();
+    let detail = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v["detail"].as_str().map(str::to_string))
+        .unwrap_or_default();
+    (status, detail)
+}
+
+/// Finding: the per-connection verdict cache was keyed by the policy's
+/// address, which a policy compiled by a later reload can reuse once the
+/// old one is freed. Reloads while the client is trusted leave verdicts
+/// under many policies on one open connection; after the reload that
+/// revokes the client, every request on that same connection is refused,
+/// whatever address the new policies got. (Address reuse is up to the
+/// allocator, so before the fix this failed only sometimes; the unit test
+/// `authn::tests::a_new_policy_at_a_reused_address_is_verified_again`
+/// forces it.)
+#[tokio::test]
+async fn a_reload_that_revokes_a_client_refuses_its_open_connection() {
+    const SERIAL: u64 = 4242;
+    let echo = EchoUpstream::spawn();
+    let dir = scratch("reload", &echo);
+    let ca = TestCa::root("reload client CA");
+    let ca_file = write_ca(&ca, &dir.join("ca.pem"));
+    let crl_file = dir.join("ca.crl");
+    std::fs::write(&crl_file, ca.crl(&[]).as_ref()).unwrap();
+    let gw = TestGateway::builder()
+        .server("auth_failure_limit = 0")
+        .http("echo", &echo.url(), "")
+        .raw_tenant(&mtls_tenant("gamma", &ca_file, &crl_file, ""), &[])
+        .spawn();
+    let leaf = ca.client(&ClientSpec {
+        cn: "okta",
+        serial: SERIAL,
+        ..ClientSpec::default()
+    });
+    let path = "/tenants/gamma/scim/v2/Users";
+    let mut conn = connect(&gw, &leaf).await;
+    assert_eq!(get(&gw, &mut conn, path).await.0, 200);
+    for _ in 0..40 {
+        gw.config.reload().unwrap();
+        assert_eq!(get(&gw, &mut conn, path).await.0, 200, "still trusted");
+    }
+    let hits = echo.hits();
+
+    std::fs::write(&crl_file, ca.crl(&[SERIAL]).as_ref()).unwrap();
+    for round in 0..40 {
+        gw.config.reload().unwrap();
+        let (status, detail) = get(&gw, &mut conn, path).await;
+        assert_eq!(status, 403, "round {round}: revoked on the open connection");
+        assert!(detail.contains("revoked"), "{detail}");
+    }
+    assert_eq!(
+        echo.hits(),
+        hits,
+        "nothing of the revoked client went upstream"
+    );
+    // A new connection is refused too.
+    let mut fresh = connect(&gw, &leaf).await;
+    assert_eq!(get(&gw, &mut fresh, path).await.0, 403);
+}
