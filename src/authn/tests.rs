@@ -128,7 +128,13 @@ async fn a_new_policy_at_a_reused_address_is_verified_again() {
     use crate::tls::{ClientCertPins, ClientCertPolicy};
     let (ca_a, ca_b) = (TestCa::root("CA A"), TestCa::root("CA B"));
     let policy = |ca: &TestCa| {
-        ClientCertPolicy::new(vec![ca.cert.clone()], vec![], &ClientCertPins::default()).unwrap()
+        ClientCertPolicy::new(
+            vec![ca.cert.clone()],
+            vec![],
+            &ClientCertPins::default(),
+            Default::default(),
+        )
+        .unwrap()
     };
     let leaf = ca_a.client(&ClientSpec::default());
     let mut conn = conn();
@@ -160,7 +166,13 @@ fn every_compiled_policy_has_a_new_generation() {
     use crate::tls::{ClientCertPins, ClientCertPolicy};
     let ca = TestCa::root("CA");
     let compile = || {
-        ClientCertPolicy::new(vec![ca.cert.clone()], vec![], &ClientCertPins::default()).unwrap()
+        ClientCertPolicy::new(
+            vec![ca.cert.clone()],
+            vec![],
+            &ClientCertPins::default(),
+            Default::default(),
+        )
+        .unwrap()
     };
     let first = compile();
     let second = compile();

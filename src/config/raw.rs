@@ -438,6 +438,9 @@ pub struct MtlsSection {
     /// Certificate revocation lists (PEM or DER) of those CAs.
     #[serde(default)]
     pub crl_files: Vec<String>,
+    /// What a CRL past its `nextUpdate` does: `"deny"` (default: refuse
+    /// the certificates it covers) or `"allow"` (use it as if current).
+    pub crl_expired: Option<String>,
     /// Whether a certificate is required (else optional, checked when
     /// sent). Default true.
     pub required: Option<bool>,

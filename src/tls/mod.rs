@@ -16,7 +16,9 @@ mod dn;
 mod identity;
 mod select;
 
-pub use client_auth::{BadCertificate, CertError, ClientCertPolicy};
+pub use client_auth::{
+    handshake_refusal_reason, BadCertificate, CertError, ClientCertPolicy, ExpiredCrls,
+};
 pub use deferred::DeferredClientCertVerifier;
 pub use identity::{ClientCertPins, ClientIdentity};
 pub use select::TlsSelector;

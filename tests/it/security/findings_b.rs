@@ -10,7 +10,7 @@
 //!   grants.
 use crate::support::echo::EchoUpstream;
 use crate::support::gateway::TestGateway;
-use crate::support::pki::{write_ca, ClientSpec, Leaf, TestCa};
+use crate::support::pki::{identity, write_ca, ClientSpec, Leaf, TestCa};
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper::client::conn::http1::SendRequest;
@@ -138,4 +138,101 @@ async fn a_reload_that_revokes_a_client_refuses_its_open_connection() {
     // A new connection is refused too.
     let mut fresh = connect(&gw, &leaf).await;
     assert_eq!(get(&gw, &mut fresh, path).await.0, 403);
+}
+
+/// GET `url` with a reqwest client presenting `leaf`: the status and the
+/// body, or `None` when the TLS handshake was refused.
+async fn call(gw: &TestGateway, url: &str, leaf: &Leaf) -> Option<(u16, String)> {
+    let client = gw
+        .client_builder()
+        .identity(identity(leaf))
+        .build()
+        .unwrap();
+    let resp = client.get(url).send().await.ok()?;
+    let status = resp.status().as_u16();
+    Some((status, resp.text().await.unwrap_or_default()))
+}
+
+/// Finding: rustls ignores a CRL's `nextUpdate` unless told, so a stale
+/// CRL kept admitting certificates. Now an expired CRL (listing nobody)
+/// refuses the certificates of its CA, on a tenant's own host (at the
+/// handshake) and by path (403 `client_certificate_crl_expired`), unless
+/// the tenant says `crl_expired = "allow"`.
+#[tokio::test]
+async fn an_expired_crl_refuses_client_certificates_unless_allowed() {
+    let echo = EchoUpstream::spawn();
+    let dir = scratch("crl", &echo);
+    let ca = TestCa::root("stale CRL client CA");
+    let ca_file = write_ca(&ca, &dir.join("ca.pem"));
+    let crl_file = dir.join("expired.crl");
+    std::fs::write(&crl_file, ca.crl_expired(&[]).as_ref()).unwrap();
+    let tenant = |id: &str, host: Option<&str>, extra: &str| {
+        mtls_tenant(id, &ca_file, &crl_file, extra).replace(
+            "hosts = []",
+            &host.map_or("hosts = []".into(), |h| format!("hosts = [\"{h}\"]")),
+        )
+    };
+    let allow = "crl_expired = \"allow\"";
+    let gw = TestGateway::builder()
+        .server("auth_failure_limit = 0")
+        .http("echo", &echo.url(), "")
+        .raw_tenant(
+            &tenant("stale", Some("stale.localhost"), ""),
+            &["stale.localhost"],
+        )
+        .raw_tenant(&tenant("stalepath", None, ""), &[])
+        .raw_tenant(
+            &tenant("lenient", Some("lenient.localhost"), allow),
+            &["lenient.localhost"],
+        )
+        .raw_tenant(&tenant("lenientpath", None, allow), &[])
+        .spawn();
+    let leaf = ca.client(&ClientSpec {
+        cn: "okta",
+        serial: 5,
+        ..ClientSpec::default()
+    });
+    let by_path = |id: &str| format!("{}/tenants/{id}/scim/v2/Users", gw.origin("gw.localhost"));
+
+    // Refused by default: at the handshake on the tenant's host...
+    let got = call(&gw, &format!("{}/Users", gw.base("stale.localhost")), &leaf).await;
+    assert!(
+        got.is_none() || got.as_ref().is_some_and(|(s, _)| *s == 403),
+        "own host: {got:?}"
+    );
+    // ...and at the HTTP layer by path, with a reason that says why.
+    let (status, body) = call(&gw, &by_path("stalepath"), &leaf).await.unwrap();
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("revocation list"), "{body}");
+    assert_eq!(echo.hits(), 0, "nothing went upstream");
+
+    // Accepted where the tenant allows an expired CRL.
+    let lenient = format!("{}/Users", gw.base("lenient.localhost"));
+    assert_eq!(call(&gw, &lenient, &leaf).await.map(|r| r.0), Some(200));
+    assert_eq!(
+        call(&gw, &by_path("lenientpath"), &leaf).await.map(|r| r.0),
+        Some(200)
+    );
+    assert_eq!(echo.hits(), 2);
+
+    // Both refusals are counted under their own reason (the handshake's
+    // just after the client saw it fail: wait for it, within 5 s).
+    let counted = |metrics: &str, tenant: &str| {
+        metrics.lines().any(|l| {
+            l.starts_with("scim_gateway_auth_failures_total")
+                && l.contains(&format!("tenant=\"{tenant}\""))
+                && l.contains("reason=\"client_certificate_crl_expired\"")
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut metrics = gw.metrics().await;
+    while !(counted(&metrics, "stale") && counted(&metrics, "stalepath"))
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        metrics = gw.metrics().await;
+    }
+    for tenant in ["stale", "stalepath"] {
+        assert!(counted(&metrics, tenant), "{tenant}: {metrics}");
+    }
 }
