@@ -268,6 +268,7 @@ fn principal(
     let grants = tenant.grants.applying(Qualities {
         scopes: &scopes,
         claims,
+        method,
         credential: &credential,
     });
     Principal {

@@ -525,7 +525,8 @@ pub struct GrantSection {
     pub claim: Option<String>,
     #[serde(default)]
     pub values: Vec<String>,
-    /// Credential names: static token names, certificate subjects.
+    /// Credentials, each with its method: `static:NAME`, `jwt:CLIENT_ID`,
+    /// `introspection:CLIENT_ID`, `cert:SUBJECT`.
     #[serde(default)]
     pub credentials: Vec<String>,
     /// Resource types (`Users`, `Groups`, `Bulk`, any the upstream

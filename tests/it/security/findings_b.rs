@@ -236,3 +236,56 @@ async fn an_expired_crl_refuses_client_certificates_unless_allowed() {
         assert!(counted(&metrics, tenant), "{tenant}: {metrics}");
     }
 }
+
+/// How the privileged grant names the static token `test` (the name
+/// `TestGateway::tenant_with` gives it).
+const PRIVILEGED: &str = "static:test";
+
+/// Finding: grants matched a credential's name whatever the method, and a
+/// JWT's client id is the issuer's choice: a JWT client named `test` got
+/// the static token `test`'s grants. Now grants name the method
+/// (`static:`, `jwt:`, `introspection:`, `cert:`), and the namesake JWT is
+/// refused where the static token passes.
+#[tokio::test]
+async fn a_jwt_client_named_like_a_static_token_does_not_get_its_grants() {
+    use crate::support::gateway::token_for;
+    use crate::support::issuer::keys::{secs, TestKeys};
+    use crate::support::issuer::Issuer;
+    use reqwest::Method;
+    let keys = TestKeys::new();
+    let issuer = Issuer::spawn(keys.jwks());
+    let echo = EchoUpstream::spawn();
+    let extra = format!(
+        "[tenants.jwt]\nissuers = [\"{}\"]\naudiences = [\"api://scim-acme\"]\n\
+         [[tenants.grants]]\ncredentials = [\"{PRIVILEGED}\"]\nresources = [\"*\"]\nmethods = [\"*\"]\n\
+         [[tenants.grants]]\ncredentials = [\"jwt:reader\"]\nresources = [\"Users\"]\nmethods = [\"read\"]\n",
+        issuer.issuer()
+    );
+    let gw = TestGateway::builder()
+        .server("auth_failure_limit = 0")
+        .http("echo", &echo.url(), "")
+        .tenant_with("acme", &["acme.localhost"], "echo", &extra)
+        .spawn();
+    let jwt = |client: &str| {
+        let now = secs(std::time::SystemTime::now());
+        let claims = serde_json::json!({"iss": issuer.issuer(), "aud": "api://scim-acme",
+            "sub": client, "azp": client, "iat": now, "exp": now + 300});
+        keys.sign("ES256", Some("ec-1"), &claims)
+    };
+    let users = format!("{}/Users", gw.base("acme.localhost"));
+    let status = |method: Method, token: String| {
+        let request = gw.client().request(method, &users).bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // The static token `test` holds the privileged grant.
+    assert_eq!(status(Method::GET, token_for("acme")).await, 200);
+    assert_eq!(status(Method::DELETE, token_for("acme")).await, 200);
+    let hits = echo.hits();
+    // A JWT whose client id is `test` does not.
+    assert_eq!(status(Method::GET, jwt("test")).await, 403);
+    assert_eq!(status(Method::DELETE, jwt("test")).await, 403);
+    assert_eq!(echo.hits(), hits, "the namesake reached nothing upstream");
+    // A grant to `jwt:reader` is for that JWT client.
+    assert_eq!(status(Method::GET, jwt("reader")).await, 200);
+    assert_eq!(status(Method::DELETE, jwt("reader")).await, 403);
+}
