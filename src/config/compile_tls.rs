@@ -54,7 +54,7 @@ pub(super) fn tenant_mtls(
                     ExpiredCrls::Allow => "it is used anyway (crl_expired = \"allow\")",
                 };
                 tracing::warn!(
-                    tenant = loc,
+                    config = loc,
                     issuer,
                     "the CRL of a client CA is past its nextUpdate: {what}"
                 );
