@@ -156,7 +156,16 @@ fn forwarded_for(client: &HeaderMap, ip: IpAddr) -> Option<HeaderValue> {
 
 /// Cleans an upstream response's headers in place (one scan when there
 /// is nothing to remove, the common case).
+///
+/// The upstream's framing never reaches the client: the gateway holds the
+/// whole (decoded, possibly rewritten) body and the server frames it anew
+/// from its length. A `Content-Length` passed on beside a body it does not
+/// describe (an upstream that sent it with `Transfer-Encoding: chunked`,
+/// which RFC 9112 §6.3 says to ignore, or a body rewritten since) would
+/// desynchronise the client's connection: the bytes after the announced
+/// length would be read as the next response (response splitting).
 pub fn clean_response_headers(headers: &mut HeaderMap) {
+    headers.remove(CONTENT_LENGTH);
     let hop = hop_by_hop();
     if headers.keys().any(|name| hop.contains(&name)) {
         remove_hop_by_hop(headers);

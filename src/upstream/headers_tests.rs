@@ -162,3 +162,21 @@ fn headers_the_connection_header_names_are_dropped_on_both_legs() {
     plain.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
     assert!(connection_named(&plain).is_empty());
 }
+
+#[test]
+fn the_upstreams_framing_never_reaches_the_client() {
+    // Both framings (RFC 9112 §6.3: Transfer-Encoding wins, Content-Length
+    // is wrong): neither is passed on; the server frames the body anew.
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+    headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    headers.insert("etag", HeaderValue::from_static("W/\"1\""));
+    clean_response_headers(&mut headers);
+    let left: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
+    assert_eq!(left, ["etag"]);
+    // Content-Length alone goes too (the body may be rewritten later).
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+    clean_response_headers(&mut headers);
+    assert!(headers.is_empty());
+}
