@@ -58,6 +58,7 @@ async fn rotation_accepts_every_active_token_by_name() {
         &t,
         &headers(Some("Bearer token-new-0123456789abcdef")),
         &conn(),
+        Reach::Full,
     )
     .await
     .unwrap();
@@ -69,6 +70,7 @@ async fn rotation_accepts_every_active_token_by_name() {
         &t,
         &headers(Some("bearer token-old-0123456789abcdef")),
         &conn(),
+        Reach::Full,
     )
     .await
     .unwrap();
@@ -79,7 +81,9 @@ async fn rotation_accepts_every_active_token_by_name() {
 #[tokio::test]
 async fn failures_are_401_with_a_challenge() {
     let t = tenant();
-    let e = authenticate(&t, &headers(None), &conn()).await.unwrap_err();
+    let e = authenticate(&t, &headers(None), &conn(), Reach::Full)
+        .await
+        .unwrap_err();
     assert_eq!((e.status(), e.reason()), (401, "missing_token"));
     let resp = e.into_response();
     assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"acme\"");
@@ -89,7 +93,7 @@ async fn failures_are_401_with_a_challenge() {
         ("Bearer", "malformed_authorization"),
         ("Bearer a b", "malformed_authorization"),
     ] {
-        let e = authenticate(&t, &headers(Some(auth)), &conn())
+        let e = authenticate(&t, &headers(Some(auth)), &conn(), Reach::Full)
             .await
             .unwrap_err();
         assert_eq!((e.status(), e.reason()), (401, reason), "{auth}");
@@ -113,6 +117,7 @@ async fn principal_debug_has_no_secret() {
         &t,
         &headers(Some("Bearer token-new-0123456789abcdef")),
         &conn(),
+        Reach::Full,
     )
     .await
     .unwrap();

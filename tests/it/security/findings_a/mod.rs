@@ -7,6 +7,7 @@
 //!   one behind the same address;
 //! - `forwarding`: the client's forwarding, override and rewrite headers
 //!   never reach the upstream; the gateway writes `X-Forwarded-*` itself.
+mod damping;
 mod forwarding;
 mod framing;
 mod raw;
