@@ -10,4 +10,5 @@
 mod damping;
 mod forwarding;
 mod framing;
+mod okta_hook;
 mod raw;
