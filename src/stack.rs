@@ -274,27 +274,28 @@ where
         trace.other_resource = segment.map(|s| s.chars().take(32).collect());
     }
 
-    // A client that failed to authenticate too often lately is turned
-    // away before its credentials are even looked at.
+    // Brute-force damping (docs/authentication.md): a client that failed
+    // too often lately at this tenant is still authenticated, but only as
+    // far as the gateway can check without calling anyone (`Reach::Local`);
+    // a credential that verifies goes on, anything else gets 429. So a
+    // valid credential behind a shared address (NAT, a load balancer) is
+    // never locked out by another client's failures, while a guess costs a
+    // local check and never a key fetch or an introspection call.
     let (damper, limiter) = (&gateway.damper, &gateway.limiter);
     let damping = snapshot.server.auth_damping;
     let ip = conn.peer.ip();
-    damper
-        .check(damping, tenant.id.as_str(), ip)
-        .map_err(|wait| {
-            GatewayError::too_many_requests(
-                "too many failed authentications from this client; try again later",
-                "too_many_failures",
-                wait,
-            )
-        })?;
+    let damped = damper.check(damping, tenant.id.as_str(), ip).err();
+    let reach = match damped {
+        Some(_) => authn::Reach::Local,
+        None => authn::Reach::Full,
+    };
 
     // Authenticate before reading the body: an unauthenticated client
     // costs one header check, not a body upload. (A key fetch or an
     // introspection call is bounded by the request deadline.)
     let authenticated = tokio::time::timeout_at(
         deadline.at,
-        authn::authenticate(tenant, req.headers(), conn),
+        authn::authenticate(tenant, req.headers(), conn, reach),
     )
     .await;
     let principal: Principal = match authenticated {
@@ -303,7 +304,14 @@ where
             if e.status() == 401 || e.reason().starts_with("client_certificate") {
                 damper.failed(damping, tenant.id.as_str(), ip);
             }
-            return Err(e);
+            return Err(match damped {
+                Some(wait) => GatewayError::too_many_requests(
+                    "too many failed authentications from this client; try again later",
+                    "too_many_failures",
+                    wait,
+                ),
+                None => e,
+            });
         }
         Err(_) => {
             return Err(GatewayError::unavailable(

@@ -1,7 +1,11 @@
 //! Brute-force damping: failed authentications are counted per tenant and
-//! client IP in fixed windows; over the limit, the client gets 429 with
-//! `Retry-After` until its window ends, without its credentials being
-//! checked at all. One tenant's failures never limit another tenant.
+//! client IP in fixed windows. Over the limit, a request from that client
+//! is authenticated only as far as the gateway can check without a remote
+//! call (`authn::Reach::Local`): a credential that verifies goes on (a
+//! valid client behind the same NAT or load balancer address as an
+//! attacker is not locked out), anything else gets 429 with `Retry-After`
+//! until the window ends. One tenant's failures never limit another
+//! tenant.
 //!
 //! In-process (per replica). The table is bounded: when it is full,
 //! expired windows are dropped first, then the oldest ones.
@@ -39,7 +43,7 @@ impl FailureDamper {
     }
 
     /// `Err(seconds to wait)` when this client is over the limit for this
-    /// tenant.
+    /// tenant (its failing requests are then answered 429).
     pub fn check(&self, settings: DampingSettings, tenant: &str, ip: IpAddr) -> Result<(), u64> {
         if settings.max_failures == 0 {
             return Ok(());

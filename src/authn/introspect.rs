@@ -200,6 +200,15 @@ impl Introspector {
         }
     }
 
+    /// What the cache says of `token`, never asking the endpoint: for a
+    /// client the failure damper holds, which must not make the gateway
+    /// call the authorization server. `None`: not cached (or expired).
+    pub fn introspect_cached(&self, token: &str) -> Option<Result<Introspection, IntrospectError>> {
+        let key = TokenKey::of(token);
+        let verdict = self.inner.shared().cache.get(&key, Instant::now())?;
+        Some(verdict.map_err(|r| IntrospectError::new(ErrorKind::Rejected(r))))
+    }
+
     /// How many answers are cached.
     pub fn cached(&self) -> usize {
         self.inner.shared().cache.len()

@@ -228,6 +228,21 @@ impl JwksCache {
         }
     }
 
+    /// Verifies `token` like [`verify`](Self::verify), but an unknown
+    /// `kid` is refused rather than a reason to refresh: for a client the
+    /// failure damper holds, whose guesses must not make the gateway call
+    /// the issuer. (The keys are still refreshed when their `ttl` ends, as
+    /// for any caller: one fetch per `ttl`, whoever asks.)
+    pub async fn verify_known_keys(
+        &self,
+        token: &str,
+        policy: &JwtPolicy,
+        now: SystemTime,
+    ) -> Result<Claims, JwtError> {
+        let keys = self.keys().await.map_err(keys_unavailable)?;
+        jwt::verify(token, policy, &keys, now)
+    }
+
     /// Fetches attempted so far (successful or not).
     pub fn fetch_count(&self) -> u64 {
         self.fetches.load(Ordering::Relaxed)

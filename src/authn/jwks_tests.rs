@@ -437,3 +437,26 @@ fn errors_name_no_key_material() {
     let source = std::error::Error::source(&err).unwrap().to_string();
     assert_eq!(source, "the key set server answered 502 Bad Gateway");
 }
+
+#[tokio::test]
+async fn known_keys_verification_does_not_refresh_for_an_unknown_kid() {
+    let keys = TestKeys::new();
+    let issuer = TestIssuer::start(keys.jwks()).await;
+    let cache = cache(JwksSource::JwksUri(issuer.jwks_uri()), settings());
+    let p = policy(&issuer.issuer());
+    let token = keys.sign("RS256", Some("rsa-1"), &claims_for(&issuer.issuer()));
+    // The first caller fetches the keys, as any would.
+    let claims = cache.verify_known_keys(&token, &p, now()).await.unwrap();
+    assert_eq!(claims.sub(), Some("alice"));
+    assert_eq!(issuer.jwks_hits(), 1);
+    // An unknown kid is refused, not a reason to refresh.
+    let unknown = keys.sign("RS256", Some("rotated"), &claims_for(&issuer.issuer()));
+    assert!(matches!(
+        cache.verify_known_keys(&unknown, &p, now()).await,
+        Err(JwtError::UnknownKid)
+    ));
+    assert_eq!(issuer.jwks_hits(), 1);
+    // (`verify` would have refreshed.)
+    assert!(cache.verify(&unknown, &p, now()).await.is_err());
+    assert_eq!(issuer.jwks_hits(), 2);
+}

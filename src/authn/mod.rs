@@ -62,6 +62,24 @@ pub struct JwtAuth {
     pub subject_claim: String,
 }
 
+/// How far authentication may go to check a credential.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Every configured method, with the remote calls they make (an
+    /// issuer's keys fetched, a token introspected).
+    Full,
+    /// No remote call on the client's account: client certificates,
+    /// static tokens and JWTs are checked as usual (locally; the issuer's
+    /// keys are refreshed only on their own schedule, once per `ttl`
+    /// whoever asks: an unknown `kid` is refused, not a reason to fetch),
+    /// introspection answers only from the cache (a token not cached is
+    /// refused, 401 `not_checked`, without asking the endpoint). For
+    /// clients the failure damper holds ([`damping`]): a credential that
+    /// verifies still gets in, but guesses cannot make the gateway call
+    /// anyone.
+    Local,
+}
+
 /// Authenticates a request for `tenant`: a static token (checked first:
 /// one hash), else a JWT when the tenant accepts them and the token has
 /// the JWS compact shape, else introspection when configured.
@@ -69,6 +87,7 @@ pub async fn authenticate(
     tenant: &Tenant,
     headers: &HeaderMap,
     conn: &ConnInfo,
+    reach: Reach,
 ) -> Result<Principal, GatewayError> {
     // A tenant with mTLS checks the client certificate first (its chain
     // was verified at the handshake for the tenant's own host names; here
@@ -118,9 +137,13 @@ pub async fn authenticate(
     }
     let jws_shaped = token.bytes().filter(|&b| b == b'.').count() == 2;
     if let (Some(jwt), true) = (&tenant.jwt, jws_shaped) {
+        let now = SystemTime::now();
         // Boxed: the key cache's refresh is a large, rare state; it must
         // not weigh on every request's future.
-        let verified = Box::pin(jwt.keys.verify(token, &jwt.policy, SystemTime::now())).await;
+        let verified = match reach {
+            Reach::Full => Box::pin(jwt.keys.verify(token, &jwt.policy, now)).await,
+            Reach::Local => Box::pin(jwt.keys.verify_known_keys(token, &jwt.policy, now)).await,
+        };
         return match verified {
             Ok(claims) => {
                 let subject = claims
@@ -158,7 +181,12 @@ pub async fn authenticate(
         };
     }
     if let Some(introspector) = &tenant.introspection {
-        let introspected = Box::pin(introspector.introspect(token)).await;
+        let introspected = match reach {
+            Reach::Full => Box::pin(introspector.introspect(token)).await,
+            Reach::Local => introspector
+                .introspect_cached(token)
+                .ok_or_else(|| not_checked(tenant))?,
+        };
         return match introspected {
             Ok(info) => {
                 let subject = info
@@ -319,6 +347,16 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
     } else {
         Err("malformed_authorization")
     }
+}
+
+/// 401 for a token [`Reach::Local`] cannot check (introspection not
+/// cached).
+fn not_checked(tenant: &Tenant) -> GatewayError {
+    unauthorized(
+        tenant,
+        "the bearer token could not be checked for this client now; try again later",
+        "not_checked",
+    )
 }
 
 fn unauthorized(tenant: &Tenant, detail: &str, reason: &'static str) -> GatewayError {

@@ -58,6 +58,7 @@ async fn rotation_accepts_every_active_token_by_name() {
         &t,
         &headers(Some("Bearer token-new-0123456789abcdef")),
         &conn(),
+        Reach::Full,
     )
     .await
     .unwrap();
@@ -69,6 +70,7 @@ async fn rotation_accepts_every_active_token_by_name() {
         &t,
         &headers(Some("bearer token-old-0123456789abcdef")),
         &conn(),
+        Reach::Full,
     )
     .await
     .unwrap();
@@ -79,7 +81,9 @@ async fn rotation_accepts_every_active_token_by_name() {
 #[tokio::test]
 async fn failures_are_401_with_a_challenge() {
     let t = tenant();
-    let e = authenticate(&t, &headers(None), &conn()).await.unwrap_err();
+    let e = authenticate(&t, &headers(None), &conn(), Reach::Full)
+        .await
+        .unwrap_err();
     assert_eq!((e.status(), e.reason()), (401, "missing_token"));
     let resp = e.into_response();
     assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"acme\"");
@@ -89,7 +93,7 @@ async fn failures_are_401_with_a_challenge() {
         ("Bearer", "malformed_authorization"),
         ("Bearer a b", "malformed_authorization"),
     ] {
-        let e = authenticate(&t, &headers(Some(auth)), &conn())
+        let e = authenticate(&t, &headers(Some(auth)), &conn(), Reach::Full)
             .await
             .unwrap_err();
         assert_eq!((e.status(), e.reason()), (401, reason), "{auth}");
@@ -113,6 +117,7 @@ async fn principal_debug_has_no_secret() {
         &t,
         &headers(Some("Bearer token-new-0123456789abcdef")),
         &conn(),
+        Reach::Full,
     )
     .await
     .unwrap();
@@ -145,7 +150,9 @@ async fn a_new_policy_at_a_reused_address_is_verified_again() {
         policy: Arc::new(policy(&ca_a)),
         required: true,
     });
-    let p = authenticate(&t, &headers(None), &conn).await.unwrap();
+    let p = authenticate(&t, &headers(None), &conn, Reach::Full)
+        .await
+        .unwrap();
     assert_eq!(p.method, AuthMethod::ClientCertificate);
 
     // The new policy trusts only CA B, and sits at the old one's address.
@@ -153,7 +160,9 @@ async fn a_new_policy_at_a_reused_address_is_verified_again() {
     let address = Arc::as_ptr(&mtls.policy);
     *Arc::get_mut(&mut mtls.policy).unwrap() = policy(&ca_b);
     assert_eq!(Arc::as_ptr(&mtls.policy), address);
-    let e = authenticate(&t, &headers(None), &conn).await.unwrap_err();
+    let e = authenticate(&t, &headers(None), &conn, Reach::Full)
+        .await
+        .unwrap_err();
     assert_eq!(
         (e.status(), e.reason()),
         (403, "client_certificate_untrusted")

@@ -3,10 +3,12 @@
 //! a user in the Okta console) reach the same sinks as the writes proxied
 //! through the gateway.
 //!
-//! Owns the request handling of the per-tenant hook endpoint, as a pure
-//! function: [`handle`] takes the method, headers and (already bounded) body
+//! Owns the request handling of the per-tenant hook endpoint, as pure
+//! functions: [`precheck`] decides from the method and headers alone (the
+//! secret), [`handle`] takes the method, headers and (already bounded) body
 //! and returns the status, the JSON answer and the events to append. The
-//! caller wires the route, bounds the body read, rate limits, and appends
+//! caller wires the route, checks the secret before anything else (damping
+//! wrong ones), then rate limits, bounds the body read, and appends
 //! [`HookOutcome::events`] to the outbox before answering.
 //!
 //! Okta's contract (developer.okta.com, "Event hooks"):
@@ -144,11 +146,36 @@ impl HookOutcome {
     }
 }
 
-/// Handles one request to a tenant's Okta hook endpoint.
+/// What the method and headers alone decide, before the body is read or
+/// a rate-limit token spent: `Err` for a method the hook does not take
+/// (405) and for a missing or wrong secret (401, the one failure the
+/// caller damps and audits as a failed authentication). Reads no body.
 ///
 /// The verification `GET` needs no secret (Okta's docs do not promise the
 /// authentication header on it, and echoing the challenge discloses nothing),
 /// but a wrong secret, when one is sent, is refused. Every `POST` must carry it.
+pub fn precheck(
+    settings: &OktaHookSettings,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<(), ScimError> {
+    let secret_needed = match *method {
+        Method::GET => headers.contains_key(&settings.auth_header),
+        Method::POST => true,
+        _ => {
+            return Err(ScimError::method_not_allowed(format!(
+                "the Okta event hook accepts GET (verification) and POST (deliveries), not {method}"
+            )))
+        }
+    };
+    if secret_needed && !settings.authenticated(headers) {
+        return Err(unauthorized(settings));
+    }
+    Ok(())
+}
+
+/// Handles one request to a tenant's Okta hook endpoint ([`precheck`]
+/// first, then the verification or the delivery).
 pub fn handle(
     settings: &OktaHookSettings,
     method: &Method,
@@ -156,16 +183,11 @@ pub fn handle(
     body: &[u8],
     tenant: &str,
 ) -> HookOutcome {
+    if let Err(refused) = precheck(settings, method, headers) {
+        return HookOutcome::error(refused);
+    }
     if *method == Method::GET {
-        return verify(settings, headers);
-    }
-    if *method != Method::POST {
-        return HookOutcome::error(ScimError::method_not_allowed(format!(
-            "the Okta event hook accepts GET (verification) and POST (deliveries), not {method}"
-        )));
-    }
-    if !settings.authenticated(headers) {
-        return unauthorized(settings);
+        return verify(headers);
     }
     if body.len() > settings.max_body_bytes {
         return HookOutcome::error(ScimError::payload_too_large(format!(
@@ -215,10 +237,7 @@ pub fn handle(
     }
 }
 
-fn verify(settings: &OktaHookSettings, headers: &HeaderMap) -> HookOutcome {
-    if headers.contains_key(&settings.auth_header) && !settings.authenticated(headers) {
-        return unauthorized(settings);
-    }
+fn verify(headers: &HeaderMap) -> HookOutcome {
     let Some(challenge) = headers
         .get(VERIFICATION_HEADER)
         .and_then(|v| v.to_str().ok())
@@ -235,15 +254,15 @@ fn verify(settings: &OktaHookSettings, headers: &HeaderMap) -> HookOutcome {
     }
 }
 
-fn unauthorized(settings: &OktaHookSettings) -> HookOutcome {
-    HookOutcome::error(ScimError::new(
+fn unauthorized(settings: &OktaHookSettings) -> ScimError {
+    ScimError::new(
         401,
         None,
         format!(
             "the Okta event hook delivery lacks the right secret in the {} header",
             settings.auth_header
         ),
-    ))
+    )
 }
 
 /// What an Okta event type becomes, and which target is its subject.

@@ -264,3 +264,19 @@ fn arbitrary_bytes_never_panic() {
     let out = post("{\"data\":{\"events\":[1,null,\"x\",{}]}}");
     assert_eq!(out.skipped, 4);
 }
+
+#[test]
+fn precheck_decides_from_the_method_and_headers_alone() {
+    let s = settings();
+    let status = |method: Method, h: &HeaderMap| precheck(&s, &method, h).map_err(|e| e.status());
+    let wrong = headers(&[("authorization", "Basic d3Jvbmc=")]);
+    let none = headers(&[]);
+    assert_eq!(status(Method::POST, &authed()), Ok(()));
+    assert_eq!(status(Method::POST, &wrong), Err(401));
+    assert_eq!(status(Method::POST, &none), Err(401));
+    // The verification GET: no secret needed, a wrong one refused.
+    assert_eq!(status(Method::GET, &none), Ok(()));
+    assert_eq!(status(Method::GET, &authed()), Ok(()));
+    assert_eq!(status(Method::GET, &wrong), Err(401));
+    assert_eq!(status(Method::PUT, &authed()), Err(405));
+}

@@ -348,8 +348,8 @@ impl<'de> serde::Deserialize<'de> for RawFields<'de> {
 }
 
 /// 401s and client-certificate refusals. (The damper's 429s are not
-/// authentication attempts, and recording each would let a flood of them
-/// fill the disk: they are counted in `scim_gateway_auth_failures_total`.)
+/// recorded: a damped client's failures would let a flood of them fill the
+/// disk; they are counted in `scim_gateway_auth_failures_total`.)
 fn is_auth_failure(status: u16, reason: Option<&str>) -> bool {
     status == 401 || (status == 403 && reason.is_some_and(|r| r.starts_with("client_certificate")))
 }

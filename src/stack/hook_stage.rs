@@ -1,7 +1,8 @@
 //! A tenant's Okta Event Hook endpoint (docs/events.md, "Okta Event
-//! Hooks"): the verification GET answered, each delivery authenticated by
-//! the configured secret (constant time, in `events::okta_hook`), rate
-//! limited with the tenant's limits, read within its body cap, and every
+//! Hooks"): each request's secret checked first, from its headers alone
+//! (constant time, in `events::okta_hook`; wrong secrets damped like failed
+//! authentications), then the verification GET answered, each delivery
+//! rate limited with the tenant's limits, read within its body cap, and every
 //! lifecycle event it reports journaled as an `idp_event` audit record
 //! with its CloudEvent (the IdP's event id kept for deduplication). Okta
 //! gets its 200 only once the journal has them, so a failure makes Okta
@@ -44,6 +45,32 @@ where
             "unknown_endpoint",
         ));
     };
+    // The secret first, from the headers alone: a wrong one spends no
+    // rate-limit token and has no body read. It is a failed
+    // authentication, damped like any other (src/authn/damping.rs: 401
+    // until the client's failure budget at this tenant is spent, then 429
+    // until the window ends; the right secret always passes), and counted
+    // and audited as one by the caller (a 401 with its reason).
+    let (damper, damping, ip) = (
+        &gateway.damper,
+        snapshot.server.auth_damping,
+        conn.peer.ip(),
+    );
+    let damped = damper.check(damping, tenant.id.as_str(), ip).err();
+    if let Err(refused) = okta_hook::precheck(settings, req.method(), req.headers()) {
+        if refused.status() != 401 {
+            return Err(GatewayError::client_reason(refused, "method_not_allowed"));
+        }
+        damper.failed(damping, tenant.id.as_str(), ip);
+        return Err(match damped {
+            Some(wait) => GatewayError::too_many_requests(
+                "too many failed authentications from this client; try again later",
+                "too_many_failures",
+                wait,
+            ),
+            None => GatewayError::client_reason(refused, "okta_hook_secret"),
+        });
+    }
     let mut admitted = Admitted::default();
     gateway
         .limiter
@@ -75,18 +102,7 @@ where
         &body,
         tenant.id.as_str(),
     );
-    let ip = conn.peer.ip();
     let mut acks = Vec::new();
-    if outcome.status == http::StatusCode::UNAUTHORIZED {
-        acks.push(journal.auth_failure(
-            request_id,
-            parts.method.as_str(),
-            ip,
-            Some(tenant.id.as_str()),
-            401,
-            "okta_hook_secret",
-        ));
-    }
     for event in outcome.events {
         let mut record = AuditRecord::write(request_id, "POST", ip);
         record.kind = AuditKind::IdpEvent;

@@ -1,15 +1,17 @@
 //! Header hygiene on both legs (RFC 9110 §7.6.1): hop-by-hop headers never
-//! cross the gateway; the client's credentials and cookies never reach the
-//! upstream; the upstream's own credential and the forwarding headers are
-//! added.
+//! cross the gateway; only an allow-list of the client's headers reaches the
+//! upstream (never its credentials, cookies, forwarding or override
+//! headers); the upstream's own credential and the gateway's forwarding
+//! headers are added; the upstream's framing never reaches the client.
 use super::UpstreamRequest;
 use crate::snapshot::Upstream;
 use http::header::{
-    HeaderName, HeaderValue, AUTHORIZATION, CONNECTION, CONTENT_LENGTH, COOKIE, HOST,
-    PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER, TRANSFER_ENCODING, UPGRADE,
+    HeaderName, HeaderValue, ACCEPT, ACCEPT_CHARSET, ACCEPT_LANGUAGE, AUTHORIZATION, CONNECTION,
+    CONTENT_LANGUAGE, CONTENT_LENGTH, CONTENT_TYPE, HOST, IF_MATCH, IF_MODIFIED_SINCE,
+    IF_NONE_MATCH, IF_UNMODIFIED_SINCE, PROXY_AUTHENTICATE, PROXY_AUTHORIZATION, TE, TRAILER,
+    TRANSFER_ENCODING, UPGRADE, USER_AGENT,
 };
 use http::HeaderMap;
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::net::IpAddr;
 
@@ -65,43 +67,64 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// The headers sent upstream: the client's, minus what must not cross
-/// (built fresh rather than cloned and pruned: one pass, no removals).
+/// The client's headers an upstream may see; every other one is dropped.
+/// What a SCIM exchange needs (media types, RFC 7644 §3.1; the ETag
+/// preconditions, §3.14) and what helps an upstream's logs and traces.
+/// Not among them, so never forwarded: credentials and cookies (the
+/// upstream gets the gateway's own credential), the forwarding headers
+/// (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`: written here by the gateway
+/// alone), method overrides (`X-HTTP-Method-Override`, ...) and URL
+/// rewrites (`X-Original-URL`, `X-Rewrite-URL`) that would let a client
+/// reach upstream what the gateway did not authorize, and anything else
+/// unknown. docs/configuration.md ("What the upstream sees") lists them.
+static FROM_CLIENT: [HeaderName; 12] = [
+    ACCEPT,
+    ACCEPT_CHARSET,
+    ACCEPT_LANGUAGE,
+    CONTENT_LANGUAGE,
+    CONTENT_TYPE,
+    IF_MATCH,
+    IF_NONE_MATCH,
+    IF_MODIFIED_SINCE,
+    IF_UNMODIFIED_SINCE,
+    USER_AGENT,
+    // W3C Trace Context: the client's trace continues upstream.
+    HeaderName::from_static("traceparent"),
+    HeaderName::from_static("tracestate"),
+];
+
+/// The headers sent upstream: the allow-listed ones of the client's
+/// ([`FROM_CLIENT`]), then the gateway's own (`Host`, `X-Forwarded-*`,
+/// `X-Request-Id`, the upstream credential). Built fresh rather than
+/// cloned and pruned: one pass over the client's headers, each checked
+/// against a short static table, no allocation beyond the map and the
+/// `X-Forwarded-For` value.
 pub fn clean_request_headers(
     client: &HeaderMap,
     upstream: &Upstream,
     req: &UpstreamRequest,
     host: HeaderValue,
 ) -> HeaderMap {
+    // An allowed header the client's `Connection` names is hop-by-hop
+    // (RFC 9110 §7.6.1) and stays here too.
     let named_by_connection = if client.contains_key(CONNECTION) {
         connection_named(client)
     } else {
         Vec::new()
     };
-    let mut h = HeaderMap::with_capacity(client.len() + 6);
+    let mut h = HeaderMap::with_capacity(client.len().min(FROM_CLIENT.len()) + 6);
     for (name, value) in client {
-        let dropped = hop_by_hop().contains(&name)
-            || [
-                &AUTHORIZATION,
-                &COOKIE,
-                &CONTENT_LENGTH,
-                &HOST,
-                &X_FORWARDED_FOR,
-                // The body is already read (no 100-continue), and responses
-                // must come uncompressed so their locations can be rewritten.
-                &http::header::EXPECT,
-                &http::header::ACCEPT_ENCODING,
-            ]
-            .contains(&name)
-            || named_by_connection.contains(name);
-        if !dropped {
+        if FROM_CLIENT.contains(name) && !named_by_connection.contains(name) {
             h.append(name.clone(), value.clone());
         }
     }
     h.insert(HOST, host);
-    // The forwarding headers are made without copying where the value
-    // already exists as a header (one request's allocations matter here).
-    if let Some(v) = forwarded_for(client, req.client_ip) {
+    // The forwarding headers are the gateway's alone: the TCP peer, the
+    // scheme it was reached by and the host it was addressed as. No
+    // client value is kept or appended to (there is no trusted proxy in
+    // front whose word could be taken). They are made without copying
+    // where the value already exists as a header.
+    if let Some(v) = forwarded_for(req.client_ip) {
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
     let proto = match req.client_proto {
@@ -129,34 +152,29 @@ pub fn clean_request_headers(
     h
 }
 
-/// `X-Forwarded-For`: the client appended to what a trusted load balancer
-/// may have sent before us. With no earlier value (the common case) the
-/// address is written on the stack and copied once, into the value.
-fn forwarded_for(client: &HeaderMap, ip: IpAddr) -> Option<HeaderValue> {
-    if !client.contains_key(&X_FORWARDED_FOR) {
-        // The longest address (IPv6 with an embedded IPv4) is 45 bytes.
-        let mut buf = [0u8; 48];
-        let mut cursor = std::io::Cursor::new(&mut buf[..]);
-        write!(cursor, "{ip}").ok()?;
-        let len = usize::try_from(cursor.position()).ok()?;
-        return HeaderValue::from_bytes(buf.get(..len)?).ok();
-    }
-    let mut xff = String::with_capacity(48);
-    for v in client
-        .get_all(&X_FORWARDED_FOR)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-    {
-        xff.push_str(v);
-        xff.push_str(", ");
-    }
-    write!(xff, "{ip}").ok()?;
-    HeaderValue::from_str(&xff).ok()
+/// `X-Forwarded-For`: the TCP peer, written on the stack and copied once,
+/// into the value.
+fn forwarded_for(ip: IpAddr) -> Option<HeaderValue> {
+    // The longest address (IPv6 with an embedded IPv4) is 45 bytes.
+    let mut buf = [0u8; 48];
+    let mut cursor = std::io::Cursor::new(&mut buf[..]);
+    write!(cursor, "{ip}").ok()?;
+    let len = usize::try_from(cursor.position()).ok()?;
+    HeaderValue::from_bytes(buf.get(..len)?).ok()
 }
 
 /// Cleans an upstream response's headers in place (one scan when there
 /// is nothing to remove, the common case).
+///
+/// The upstream's framing never reaches the client: the gateway holds the
+/// whole (decoded, possibly rewritten) body and the server frames it anew
+/// from its length. A `Content-Length` passed on beside a body it does not
+/// describe (an upstream that sent it with `Transfer-Encoding: chunked`,
+/// which RFC 9112 §6.3 says to ignore, or a body rewritten since) would
+/// desynchronise the client's connection: the bytes after the announced
+/// length would be read as the next response (response splitting).
 pub fn clean_response_headers(headers: &mut HeaderMap) {
+    headers.remove(CONTENT_LENGTH);
     let hop = hop_by_hop();
     if headers.keys().any(|name| hop.contains(&name)) {
         remove_hop_by_hop(headers);

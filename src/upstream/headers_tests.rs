@@ -112,24 +112,77 @@ fn forwarded_for_is_the_client_alone_when_nothing_came_before() {
 }
 
 #[test]
-fn forwarded_for_appends_the_client_to_earlier_values() {
+fn forwarded_for_is_the_peer_whatever_the_client_sent() {
+    // No trusted proxy stands in front: a client's value is a claim
+    // anyone can make, so it is replaced, never appended to.
     let mut headers = HeaderMap::new();
     headers.append(&X_FORWARDED_FOR, HeaderValue::from_static("203.0.113.9"));
     headers.append(
         &X_FORWARDED_FOR,
         HeaderValue::from_static("198.51.100.1, 198.51.100.2"),
     );
+    headers.insert(&X_FORWARDED_PROTO, HeaderValue::from_static("http"));
+    headers.insert(&X_FORWARDED_HOST, HeaderValue::from_static("evil.example"));
     let h = clean(&request(headers, "2001:db8::7", "https", "acme.example"));
-    assert_eq!(
-        h[&X_FORWARDED_FOR],
-        "203.0.113.9, 198.51.100.1, 198.51.100.2, 2001:db8::7"
-    );
+    assert_eq!(h[&X_FORWARDED_FOR], "2001:db8::7");
     assert_eq!(h.get_all(&X_FORWARDED_FOR).iter().count(), 1);
-    // An earlier value that is not text is left out, as before.
+    assert_eq!(h[&X_FORWARDED_PROTO], "https");
+    assert_eq!(h.get_all(&X_FORWARDED_PROTO).iter().count(), 1);
+    assert_eq!(h[&X_FORWARDED_HOST], "acme.example");
+    assert_eq!(h.get_all(&X_FORWARDED_HOST).iter().count(), 1);
+}
+
+#[test]
+fn only_allow_listed_client_headers_reach_the_upstream() {
     let mut headers = HeaderMap::new();
-    headers.append(&X_FORWARDED_FOR, HeaderValue::from_bytes(b"\xff").unwrap());
+    let kept = [
+        ("accept", "application/scim+json"),
+        ("accept-charset", "utf-8"),
+        ("accept-language", "en"),
+        ("content-language", "en"),
+        ("content-type", "application/scim+json"),
+        ("if-match", "W/\"1\""),
+        ("if-none-match", "W/\"2\""),
+        ("if-modified-since", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ("if-unmodified-since", "Sun, 06 Nov 1994 08:49:37 GMT"),
+        ("user-agent", "Okta SCIM Client 1.0.0"),
+        (
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        ),
+        ("tracestate", "vendor=1"),
+    ];
+    for (n, v) in kept {
+        headers.insert(n, HeaderValue::from_static(v));
+    }
+    let dropped = [
+        "authorization",
+        "proxy-authorization",
+        "cookie",
+        "forwarded",
+        "x-real-ip",
+        "x-forwarded-port",
+        "x-forwarded-prefix",
+        "x-http-method-override",
+        "x-http-method",
+        "x-method-override",
+        "x-original-url",
+        "x-rewrite-url",
+        "accept-encoding",
+        "expect",
+        "x-custom",
+    ];
+    for n in dropped {
+        headers.insert(n, HeaderValue::from_static("spoofed"));
+    }
     let h = clean(&request(headers, "192.0.2.7", "https", "acme.example"));
-    assert_eq!(h[&X_FORWARDED_FOR], "192.0.2.7");
+    for (n, v) in kept {
+        assert_eq!(h[n], v, "{n}");
+    }
+    for n in dropped {
+        assert!(h.get(n).is_none(), "{n} reached the upstream");
+    }
+    assert!(!format!("{h:?}").contains("spoofed"));
 }
 
 #[test]
@@ -137,28 +190,52 @@ fn headers_the_connection_header_names_are_dropped_on_both_legs() {
     let mut headers = HeaderMap::new();
     headers.insert(
         CONNECTION,
-        HeaderValue::from_static("Keep-Alive, X-Private, close"),
+        HeaderValue::from_static("Keep-Alive, X-Private, If-Match, close"),
     );
     headers.insert(&KEEP_ALIVE, HeaderValue::from_static("timeout=5"));
     headers.insert("x-private", HeaderValue::from_static("1"));
-    headers.insert("x-kept", HeaderValue::from_static("1"));
+    headers.insert("if-match", HeaderValue::from_static("*"));
+    headers.insert("accept", HeaderValue::from_static("application/scim+json"));
     let h = clean(&request(
         headers.clone(),
         "192.0.2.7",
         "https",
         "acme.example",
     ));
+    // An allowed header is dropped too when the Connection header names it.
     assert!(h.get("x-private").is_none() && h.get(&KEEP_ALIVE).is_none());
-    assert!(h.get(CONNECTION).is_none() && h.get("x-kept").is_some());
+    assert!(h.get(CONNECTION).is_none() && h.get("if-match").is_none());
+    assert!(h.get("accept").is_some());
     // Only what is present and not hop-by-hop anyway needs a name built.
     assert_eq!(
         connection_named(&headers),
-        [HeaderName::from_static("x-private")]
+        [
+            HeaderName::from_static("x-private"),
+            HeaderName::from_static("if-match")
+        ]
     );
     clean_response_headers(&mut headers);
     let left: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
-    assert_eq!(left, ["x-kept"]);
+    assert_eq!(left, ["accept"]);
     let mut plain = HeaderMap::new();
     plain.insert(CONNECTION, HeaderValue::from_static("keep-alive"));
     assert!(connection_named(&plain).is_empty());
+}
+
+#[test]
+fn the_upstreams_framing_never_reaches_the_client() {
+    // Both framings (RFC 9112 §6.3: Transfer-Encoding wins, Content-Length
+    // is wrong): neither is passed on; the server frames the body anew.
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+    headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+    headers.insert("etag", HeaderValue::from_static("W/\"1\""));
+    clean_response_headers(&mut headers);
+    let left: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
+    assert_eq!(left, ["etag"]);
+    // Content-Length alone goes too (the body may be rewritten later).
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
+    clean_response_headers(&mut headers);
+    assert!(headers.is_empty());
 }

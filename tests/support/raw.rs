@@ -1,173 +1,208 @@
-//! A raw HTTP/1.1 client over the gateway's real TLS: the request is sent
-//! byte for byte as written (no URL library normalizes `..`, `%2e` or the
-//! Host header), and the answer is read with its framing checked. For the
-//! tests that must send what a well-behaved client never would.
+//! A byte-exact HTTP/1.1 client over the gateway's real TLS: requests are
+//! written as given (no URL library normalizes `..`, `%2e` or the Host
+//! header) and answers are read by their own framing, so an answer that
+//! frames itself wrongly shows up as an error, a wrong body or a broken
+//! next answer, not as something a library smoothed over.
 use super::gateway::TestGateway;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio_rustls::client::TlsStream;
 
-/// One answer as it came off the wire.
+/// One answer as it came over the wire.
 #[derive(Debug)]
 pub struct RawResponse {
     pub status: u16,
+    /// Header fields in order, names in lower case.
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
 }
 
 impl RawResponse {
-    /// The first header of this name (any case).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    /// Every value of a header (`name` in lower case).
+    pub fn all(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(|(n, _)| n == name)
             .map(|(_, v)| v.as_str())
+            .collect()
     }
 
+    /// The first value of a header (`name` in lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.all(name).first().copied()
+    }
+
+    /// The body as JSON (`Null` when it is not).
     pub fn json(&self) -> Value {
         serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 }
 
-/// A TLS connection to the gateway with `sni` as the server name.
-pub struct RawConn {
-    stream: Box<dyn Stream>,
-    buffered: Vec<u8>,
+/// One TLS connection to the gateway (HTTP/1.1 by ALPN), with what was
+/// read past the last answer kept for the next one.
+pub struct RawClient {
+    tls: TlsStream<TcpStream>,
+    buf: Vec<u8>,
 }
 
-trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Stream for T {}
-
-impl RawConn {
-    /// Connects (TLS, HTTP/1.1 by ALPN) to `gw` naming `sni`.
-    pub async fn open(gw: &TestGateway, sni: &str) -> RawConn {
+impl RawClient {
+    /// A TLS connection to the gateway naming `host` (SNI and certificate).
+    pub async fn connect(gw: &TestGateway, host: &str) -> RawClient {
         let mut roots = rustls::RootCertStore::empty();
-        use rustls_pki_types::pem::PemObject;
-        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(gw.ca_pem().as_bytes()) {
+        for cert in CertificateDer::pem_slice_iter(gw.ca_pem().as_bytes()) {
             roots.add(cert.unwrap()).unwrap();
         }
-        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        let mut config = rustls::ClientConfig::builder_with_provider(scim_gateway::tls::provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
         config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let tcp = tokio::net::TcpStream::connect(gw.bound.public)
-            .await
-            .unwrap();
-        let name = rustls_pki_types::ServerName::try_from(sni.to_string()).unwrap();
+        let tcp = TcpStream::connect(gw.bound.public).await.unwrap();
+        let name = ServerName::try_from(host.to_string()).unwrap();
         let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
             .connect(name, tcp)
             .await
             .unwrap();
-        RawConn {
-            stream: Box::new(tls),
-            buffered: Vec::new(),
+        RawClient {
+            tls,
+            buf: Vec::new(),
         }
     }
 
-    /// Writes `request` as it is.
-    pub async fn write(&mut self, request: &[u8]) {
-        self.stream.write_all(request).await.unwrap();
-        self.stream.flush().await.unwrap();
+    /// Writes `bytes` as they are.
+    pub async fn write(&mut self, bytes: &[u8]) {
+        self.tls.write_all(bytes).await.unwrap();
+        self.tls.flush().await.unwrap();
     }
 
-    /// Reads one answer (Content-Length or chunked framing; a HEAD answer
-    /// or a 1xx/204/304 has no body). Panics on a framing error, on two
-    /// lengths, or after 20 s.
+    /// The next answer; panics where [`RawClient::read_response`] errs.
     pub async fn read(&mut self) -> RawResponse {
-        tokio::time::timeout(Duration::from_secs(20), self.read_inner())
+        self.read_response().await.unwrap()
+    }
+
+    /// The next answer, read by exactly one framing (one `Content-Length`,
+    /// or chunked without one; none for 1xx, 204 and 304); `Err` with what
+    /// went wrong when the connection ends first, the head does not parse
+    /// or the framing is ambiguous. Bounded by 10 s.
+    pub async fn read_response(&mut self) -> Result<RawResponse, String> {
+        tokio::time::timeout(Duration::from_secs(10), self.read_inner())
             .await
-            .expect("an answer within 20 s")
+            .map_err(|_| "no complete response within 10 s".to_string())?
     }
 
-    async fn read_inner(&mut self) -> RawResponse {
-        loop {
-            let mut headers = [httparse::EMPTY_HEADER; 64];
-            let mut parsed = httparse::Response::new(&mut headers);
-            if let httparse::Status::Complete(len) = parsed.parse(&self.buffered).unwrap() {
-                let status = parsed.code.unwrap();
-                let headers: Vec<(String, String)> = parsed
-                    .headers
-                    .iter()
-                    .map(|h| {
-                        (
-                            h.name.to_string(),
-                            String::from_utf8_lossy(h.value).into_owned(),
-                        )
-                    })
-                    .collect();
-                self.buffered.drain(..len);
-                let lengths: Vec<&(String, String)> = headers
-                    .iter()
-                    .filter(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-                    .collect();
-                let chunked = headers.iter().any(|(n, v)| {
-                    n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked")
-                });
-                assert!(
-                    lengths.len() <= 1 && (!chunked || lengths.is_empty()),
-                    "one framing only: {headers:?}"
-                );
-                let body = if chunked {
-                    self.read_chunked().await
-                } else {
-                    let n: usize = lengths
-                        .first()
-                        .map_or(0, |(_, v)| v.trim().parse().unwrap());
-                    self.fill(n).await;
-                    self.buffered.drain(..n).collect()
-                };
-                return RawResponse {
-                    status,
-                    headers,
-                    body,
-                };
+    async fn read_inner(&mut self) -> Result<RawResponse, String> {
+        let (len, status, headers) = loop {
+            let mut slots = [httparse::EMPTY_HEADER; 64];
+            let mut parsed = httparse::Response::new(&mut slots);
+            match parsed.parse(&self.buf) {
+                Ok(httparse::Status::Complete(len)) => {
+                    let headers: Vec<(String, String)> = parsed
+                        .headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.name.to_ascii_lowercase(),
+                                String::from_utf8_lossy(h.value).into_owned(),
+                            )
+                        })
+                        .collect();
+                    break (len, parsed.code.unwrap_or(0), headers);
+                }
+                Ok(httparse::Status::Partial) => self.fill().await?,
+                Err(e) => {
+                    return Err(format!(
+                        "not an HTTP response ({e}): {:?}",
+                        String::from_utf8_lossy(&self.buf)
+                    ))
+                }
             }
-            self.more().await;
-        }
+        };
+        self.buf.drain(..len);
+        let lengths: Vec<usize> = headers
+            .iter()
+            .filter(|(n, _)| n == "content-length")
+            .map(|(_, v)| v.trim().parse().map_err(|_| format!("content-length {v}")))
+            .collect::<Result<_, _>>()?;
+        let chunked = headers
+            .iter()
+            .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
+        let body = match (chunked, lengths.as_slice()) {
+            _ if status < 200 || status == 204 || status == 304 => Vec::new(),
+            (true, []) => self.read_chunked().await?,
+            (false, [n]) => {
+                while self.buf.len() < *n {
+                    self.fill().await?;
+                }
+                self.buf.drain(..*n).collect()
+            }
+            (_, other) => {
+                return Err(format!(
+                    "not one framing: chunked {chunked}, Content-Length {other:?}"
+                ))
+            }
+        };
+        Ok(RawResponse {
+            status,
+            headers,
+            body,
+        })
     }
 
-    async fn read_chunked(&mut self) -> Vec<u8> {
+    async fn read_chunked(&mut self) -> Result<Vec<u8>, String> {
         let mut body = Vec::new();
         loop {
-            let line = self.line().await;
-            let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16).unwrap();
+            let line = self.line().await?;
+            let size = line.split(';').next().unwrap_or("").trim();
+            let size =
+                usize::from_str_radix(size, 16).map_err(|_| format!("chunk size {line:?}"))?;
             if size == 0 {
-                while !self.line().await.is_empty() {}
-                return body;
+                while !self.line().await?.is_empty() {}
+                return Ok(body);
             }
-            self.fill(size + 2).await;
-            body.extend(self.buffered.drain(..size));
-            self.buffered.drain(..2);
+            while self.buf.len() < size + 2 {
+                self.fill().await?;
+            }
+            body.extend(self.buf.drain(..size));
+            self.buf.drain(..2);
         }
     }
 
-    async fn line(&mut self) -> String {
+    async fn line(&mut self) -> Result<String, String> {
         loop {
-            if let Some(i) = self.buffered.windows(2).position(|w| w == b"\r\n") {
-                let line = String::from_utf8_lossy(&self.buffered[..i]).into_owned();
-                self.buffered.drain(..i + 2);
-                return line;
+            if let Some(i) = self.buf.windows(2).position(|w| w == b"\r\n") {
+                let line = String::from_utf8_lossy(&self.buf[..i]).into_owned();
+                self.buf.drain(..i + 2);
+                return Ok(line);
             }
-            self.more().await;
+            self.fill().await?;
         }
     }
 
-    async fn fill(&mut self, n: usize) {
-        while self.buffered.len() < n {
-            self.more().await;
+    async fn fill(&mut self) -> Result<(), String> {
+        let mut chunk = [0u8; 8192];
+        match self.tls.read(&mut chunk).await {
+            Ok(0) => Err(format!(
+                "the connection closed; unread: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            )),
+            Ok(n) => {
+                self.buf.extend_from_slice(&chunk[..n]);
+                Ok(())
+            }
+            Err(e) => Err(format!("read failed: {e}")),
         }
     }
 
-    async fn more(&mut self) {
-        let mut buf = [0u8; 16 * 1024];
-        let n = self.stream.read(&mut buf).await.unwrap();
-        assert!(n > 0, "the connection closed mid-answer");
-        self.buffered.extend_from_slice(&buf[..n]);
+    /// Bytes already received beyond the last answer (none on a
+    /// connection whose answers were framed right).
+    pub fn leftover(&self) -> &[u8] {
+        &self.buf
     }
 }
 
@@ -182,14 +217,14 @@ pub async fn request(
     token: &str,
     body: Option<&str>,
 ) -> RawResponse {
-    let mut conn = RawConn::open(gw, sni).await;
+    let mut client = RawClient::connect(gw, sni).await;
     let body = body.unwrap_or("");
     let head = format!(
         "{method} {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
          Content-Type: application/scim+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
-    conn.write(head.as_bytes()).await;
-    conn.write(body.as_bytes()).await;
-    conn.read().await
+    client.write(head.as_bytes()).await;
+    client.write(body.as_bytes()).await;
+    client.read().await
 }

@@ -238,3 +238,29 @@ async fn nothing_prints_the_token_or_the_secret() {
         assert!(!text.contains(SECRET), "{text}");
     }
 }
+
+#[tokio::test]
+async fn the_cache_alone_answers_without_calling_the_endpoint() {
+    let endpoint = MockEndpoint::start(|n, _| match n {
+        0 => active(""),
+        _ => Reply::json(200, r#"{"active":false}"#),
+    })
+    .await;
+    let introspector = Introspector::new(settings(&endpoint)).unwrap();
+    // Not cached: no answer, and no call.
+    assert!(introspector.introspect_cached(TOKEN).is_none());
+    assert_eq!(endpoint.count(), 0);
+    introspector.introspect(TOKEN).await.unwrap();
+    introspector.introspect("other").await.unwrap_err();
+    assert_eq!(endpoint.count(), 2);
+    // Cached either way: the verdict, still without a call.
+    let found = introspector.introspect_cached(TOKEN).unwrap().unwrap();
+    assert_eq!(found.sub(), Some("u-1"));
+    let refused = introspector
+        .introspect_cached("other")
+        .unwrap()
+        .unwrap_err();
+    assert!(refused.is_invalid_token());
+    assert!(introspector.introspect_cached("third").is_none());
+    assert_eq!(endpoint.count(), 2);
+}
