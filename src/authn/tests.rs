@@ -128,5 +128,6 @@ fn conn() -> crate::server::ConnInfo {
         alpn: None,
         peer_certificates: None,
         cert_checks: Default::default(),
+        auth: Default::default(),
     }
 }
