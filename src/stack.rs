@@ -426,7 +426,13 @@ where
                 settings.ttl
             };
             let (path, query) = (&routed.scim_path, parts.uri.query());
-            let key = gateway.cache.key(tenant.id.as_str(), segment, &routed.public_base, path, query)?;
+            let key = gateway.cache.key(
+                tenant.id.as_str(),
+                segment,
+                &routed.public_base,
+                path,
+                query,
+            )?;
             Some((key, ttl, settings.max_bytes))
         });
     if let Some((key, _, _)) = &cache {

@@ -128,20 +128,68 @@ mod tests {
         let key = |tenant, gens, base, path, query| {
             CacheKey::new(tenant, gens, base, path, query).map(|k| k.text)
         };
-        let base = key("acme", (0, 0), "https://a/scim/v2", "/Users", Some("count=1"));
+        let base = key(
+            "acme",
+            (0, 0),
+            "https://a/scim/v2",
+            "/Users",
+            Some("count=1"),
+        );
         assert!(base.is_some());
         for other in [
-            key("globex", (0, 0), "https://a/scim/v2", "/Users", Some("count=1")),
-            key("acme", (1, 0), "https://a/scim/v2", "/Users", Some("count=1")),
-            key("acme", (0, 1), "https://a/scim/v2", "/Users", Some("count=1")),
-            key("acme", (0, 0), "https://evil/scim/v2", "/Users", Some("count=1")),
-            key("acme", (0, 0), "https://a/scim/v2", "/Groups", Some("count=1")),
-            key("acme", (0, 0), "https://a/scim/v2", "/Users", Some("count=2")),
+            key(
+                "globex",
+                (0, 0),
+                "https://a/scim/v2",
+                "/Users",
+                Some("count=1"),
+            ),
+            key(
+                "acme",
+                (1, 0),
+                "https://a/scim/v2",
+                "/Users",
+                Some("count=1"),
+            ),
+            key(
+                "acme",
+                (0, 1),
+                "https://a/scim/v2",
+                "/Users",
+                Some("count=1"),
+            ),
+            key(
+                "acme",
+                (0, 0),
+                "https://evil/scim/v2",
+                "/Users",
+                Some("count=1"),
+            ),
+            key(
+                "acme",
+                (0, 0),
+                "https://a/scim/v2",
+                "/Groups",
+                Some("count=1"),
+            ),
+            key(
+                "acme",
+                (0, 0),
+                "https://a/scim/v2",
+                "/Users",
+                Some("count=2"),
+            ),
         ] {
             assert_ne!(base, other);
         }
         assert_eq!(
-            key("acme", (0, 0), "https://a/scim/v2", "/Users", Some("count=1&junk=1")),
+            key(
+                "acme",
+                (0, 0),
+                "https://a/scim/v2",
+                "/Users",
+                Some("count=1&junk=1")
+            ),
             None
         );
     }

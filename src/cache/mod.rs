@@ -103,7 +103,9 @@ impl Account {
         // budget got the tenant's bytes back then.
         let released = self
             .used
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| u.checked_sub(weight));
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                u.checked_sub(weight)
+            });
         if let Ok(before) = released {
             let _ = self
                 .process
@@ -291,12 +293,18 @@ impl ResponseCache {
     fn ensure_tenant(&self, tenant: &str, max_bytes: u64) {
         {
             let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
-            if tenants.get(tenant).is_some_and(|t| t.max_bytes == max_bytes) {
+            if tenants
+                .get(tenant)
+                .is_some_and(|t| t.max_bytes == max_bytes)
+            {
                 return;
             }
         }
         let mut tenants = self.tenants.write().unwrap_or_else(PoisonError::into_inner);
-        if tenants.get(tenant).is_some_and(|t| t.max_bytes == max_bytes) {
+        if tenants
+            .get(tenant)
+            .is_some_and(|t| t.max_bytes == max_bytes)
+        {
             return;
         }
         let fresh = TenantCache::new(tenant, max_bytes, self.used.clone());

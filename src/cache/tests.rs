@@ -57,7 +57,13 @@ fn another_public_base_is_another_entry() {
     let k = c.key("acme", "Users", BASE, "/Users/1", None).unwrap();
     put(&c, k, MIB, b"{}");
     let evil = c
-        .key("acme", "Users", "https://evil.example/scim/v2", "/Users/1", None)
+        .key(
+            "acme",
+            "Users",
+            "https://evil.example/scim/v2",
+            "/Users/1",
+            None,
+        )
         .unwrap();
     assert!(c.get(&evil).is_none());
 }
@@ -111,7 +117,9 @@ fn flood(c: &ResponseCache, tenant: &str, max_bytes: u64, size: usize, n: usize)
     let body = vec![b'x'; size];
     for i in 0..n {
         let query = format!("filter=userName%20eq%20%22u{i}%22");
-        let k = c.key(tenant, "Users", BASE, "/Users", Some(&query)).unwrap();
+        let k = c
+            .key(tenant, "Users", BASE, "/Users", Some(&query))
+            .unwrap();
         put(c, k, max_bytes, &body);
     }
 }
@@ -143,7 +151,12 @@ fn an_entry_over_its_share_of_the_budget_is_not_cached() {
     put(&c, small.clone(), MIB, &vec![b'x'; 100 * 1024]);
     assert!(c.get(&small).is_some());
     let large = key(&c, "acme", "/Users/large");
-    put(&c, large.clone(), MIB, &vec![b'x'; (MIB / MAX_ENTRY_SHARE) as usize]);
+    put(
+        &c,
+        large.clone(),
+        MIB,
+        &vec![b'x'; (MIB / MAX_ENTRY_SHARE) as usize],
+    );
     assert!(c.get(&large).is_none());
 }
 

@@ -75,6 +75,11 @@ where
         &body,
         tenant.id.as_str(),
     );
+    // A delivery accepted carried the hook's secret: the connection is
+    // no longer anonymous (server::admit).
+    if parts.method == http::Method::POST && outcome.status.is_success() {
+        conn.authenticated();
+    }
     let ip = conn.peer.ip();
     let mut acks = Vec::new();
     if outcome.status == http::StatusCode::UNAUTHORIZED {

@@ -44,16 +44,28 @@ async fn junk_query_parameters_are_not_cached() {
         !get(format!("{}&count=5&junk0=x", filter(1))).await,
         "a junk parameter is never a hit"
     );
-    assert!(!get(format!("{0}&{0}", filter(1))).await, "repeated: bypass");
+    assert!(
+        !get(format!("{0}&{0}", filter(1))).await,
+        "repeated: bypass"
+    );
     assert!(!get(format!("{0}&{0}", filter(1))).await);
-    assert!(echo.hits() >= 1 + 150 + 1 + 2, "every bypass reached the upstream");
+    assert!(
+        echo.hits() >= 1 + 150 + 1 + 2,
+        "every bypass reached the upstream"
+    );
     // SCIM parameters are cached, in any order.
     let before = echo.hits();
-    assert!(get(format!("count=5&{}", filter(1))).await, "same query, other order");
+    assert!(
+        get(format!("count=5&{}", filter(1))).await,
+        "same query, other order"
+    );
     assert_eq!(echo.hits(), before);
     let metrics = gw.metrics().await;
     assert!(
-        metric(&metrics, r#"scim_gateway_cache_requests_total{tenant="junkq",result="bypass"}"#) >= 153.0,
+        metric(
+            &metrics,
+            r#"scim_gateway_cache_requests_total{tenant="junkq",result="bypass"}"#
+        ) >= 153.0,
         "{metrics}"
     );
     let held = metric(&metrics, r#"scim_gateway_cache_bytes{tenant="junkq"}"#);
@@ -77,7 +89,11 @@ async fn the_cache_stays_within_its_byte_budget() {
     let pad = "p".repeat(10 * 1024);
     let get = |i: usize| {
         let req = client
-            .get(format!("{}/Users?{}", gw.base("budget.localhost"), filter(i)))
+            .get(format!(
+                "{}/Users?{}",
+                gw.base("budget.localhost"),
+                filter(i)
+            ))
             .bearer_auth(token_for("budget"))
             .header("x-pad", &pad);
         async move {
@@ -108,7 +124,10 @@ async fn the_cache_stays_within_its_byte_budget() {
     );
     let metrics = gw.metrics().await;
     let held = metric(&metrics, r#"scim_gateway_cache_bytes{tenant="budget"}"#);
-    assert!(held > 0.0 && held <= BUDGET as f64, "held {held} of {BUDGET}");
+    assert!(
+        held > 0.0 && held <= BUDGET as f64,
+        "held {held} of {BUDGET}"
+    );
 }
 
 #[tokio::test]
@@ -139,7 +158,10 @@ async fn another_host_never_gets_an_answer_cached_for_a_different_public_base() 
             assert_eq!(r.status(), 200);
             let hit = r.headers().get("x-cache").is_some();
             let body: serde_json::Value = r.json().await.unwrap();
-            (hit, body["meta"]["location"].as_str().unwrap_or("").to_string())
+            (
+                hit,
+                body["meta"]["location"].as_str().unwrap_or("").to_string(),
+            )
         }
     };
     let (_, poisoned) = get(Some("evil.example")).await;

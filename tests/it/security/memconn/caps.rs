@@ -20,7 +20,10 @@ async fn served(gw: &TestGateway, tenant: &str, from: IpAddr) -> Result<u16, req
         .build()
         .unwrap();
     let r = client
-        .get(format!("{}/Users/echo", gw.base(&format!("{tenant}.localhost"))))
+        .get(format!(
+            "{}/Users/echo",
+            gw.base(&format!("{tenant}.localhost"))
+        ))
         .bearer_auth(token_for(tenant))
         .send()
         .await?;
@@ -54,7 +57,10 @@ async fn one_client_ip_cannot_take_every_connection() {
     assert_eq!(closed, 4, "4 over the per-IP cap of 4");
     let metrics = gw.metrics().await;
     assert!(
-        metric(&metrics, r#"scim_gateway_connections_refused_total{reason="per_ip"}"#) >= 4.0,
+        metric(
+            &metrics,
+            r#"scim_gateway_connections_refused_total{reason="per_ip"}"#
+        ) >= 4.0,
         "{metrics}"
     );
 }
@@ -87,10 +93,16 @@ async fn anonymous_connections_cannot_lock_out_an_authenticated_client() {
     for s in &mut anonymous {
         closed += usize::from(closed_within(s, Duration::from_millis(200)).await);
     }
-    assert!(closed >= 4, "only {closed} anonymous connections were closed");
+    assert!(
+        closed >= 4,
+        "only {closed} anonymous connections were closed"
+    );
     let metrics = gw.metrics().await;
     assert!(
-        metric(&metrics, r#"scim_gateway_connections_refused_total{reason="anonymous_budget"}"#) >= 4.0,
+        metric(
+            &metrics,
+            r#"scim_gateway_connections_refused_total{reason="anonymous_budget"}"#
+        ) >= 4.0,
         "{metrics}"
     );
 }
@@ -115,7 +127,10 @@ async fn a_connection_that_never_authenticates_is_closed_after_the_anonymous_tim
         }
     })
     .await;
-    assert!(cut.is_ok(), "still open 5 s after the 1 s anonymous timeout");
+    assert!(
+        cut.is_ok(),
+        "still open 5 s after the 1 s anonymous timeout"
+    );
     // An authenticated connection outlives the anonymous timeout.
     let token = token_for("late");
     let mut authenticated = tls_connect(&gw, "late.localhost", &[b"http/1.1"]).await;
