@@ -83,7 +83,7 @@ pub(super) fn tenant_cache_max_bytes(
     );
     if bytes > process {
         p.add(
-            &format!("{loc}.cache.max_bytes"),
+            format!("{loc}.cache.max_bytes"),
             format!("{bytes} is more than server.cache_max_bytes ({process})"),
         );
     }
