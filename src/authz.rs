@@ -11,6 +11,7 @@
 //! authenticated principal.
 use crate::authn::Principal;
 use crate::error::GatewayError;
+use crate::scim::route::{Route, RouteKind};
 use http::Method;
 use serde_json::{Map, Value};
 
@@ -139,29 +140,23 @@ impl Grant {
     }
 }
 
-/// Checks that `principal` may send `method` to `scim_path` (relative to
-/// the tenant's SCIM base). 403 with `insufficient_scope` (RFC 6750 §3.1)
+/// Checks that `principal` may send `method` to `route` (the request's
+/// one parsed target). 403 with `insufficient_scope` (RFC 6750 §3.1)
 /// otherwise.
 pub fn authorize(
     grants: &Grants,
     principal: &Principal,
     method: &Method,
-    scim_path: &str,
+    route: &Route,
 ) -> Result<(), GatewayError> {
     if grants.is_empty() {
         return Ok(());
     }
-    let mut segments = scim_path.trim_start_matches('/').split('/');
-    let first = segments.next().unwrap_or("");
-    let search = *method == Method::POST && scim_path.ends_with("/.search");
-    let discovery = matches!(
-        first.to_ascii_lowercase().as_str(),
-        "serviceproviderconfig" | "schemas" | "resourcetypes"
-    );
+    let discovery = matches!(route.kind(), RouteKind::Discovery(_));
     if discovery && (*method == Method::GET || *method == Method::HEAD) {
         return Ok(());
     }
-    let kind = if search {
+    let kind = if route.is_search(method) {
         Methods::SEARCH
     } else {
         match *method {
@@ -174,12 +169,12 @@ pub fn authorize(
             _ => Methods(0),
         }
     };
-    // A search at the root spans every resource type: only a grant for
-    // all of them covers it.
-    let resource = if search && first == ".search" {
-        "*"
-    } else {
-        first
+    // A search at the root (whatever the method) spans every resource
+    // type: only a grant for all of them covers it. Otherwise the
+    // route's first segment, in its canonical spelling.
+    let resource = match route.kind() {
+        RouteKind::RootSearch => "*",
+        _ => route.first_segment().unwrap_or(""),
     };
     let allowed = grants.0.iter().enumerate().any(|(i, g)| {
         i < MAX_GRANTS

@@ -44,8 +44,12 @@ fn principal(scopes: &[&str], claims: Option<serde_json::Value>, credential: &st
     }
 }
 
+fn route(path: &str) -> crate::scim::route::Route {
+    crate::scim::route::Route::parse(path, &crate::scim::schema::SchemaRegistry::builtin()).unwrap()
+}
+
 fn check(p: &Principal, method: Method, path: &str) -> Result<(), u16> {
-    authorize(&grants(), p, &method, path).map_err(|e| e.status())
+    authorize(&grants(), p, &method, &route(path)).map_err(|e| e.status())
 }
 
 #[test]
@@ -82,7 +86,7 @@ fn claims_and_credentials_qualify_too() {
 #[test]
 fn forbidden_carries_insufficient_scope() {
     let p = principal(&["scim.read"], None, "c");
-    let e = authorize(&grants(), &p, &Method::POST, "/Users").unwrap_err();
+    let e = authorize(&grants(), &p, &Method::POST, &route("/Users")).unwrap_err();
     assert_eq!((e.status(), e.reason()), (403, "insufficient_scope"));
     let resp = e.into_response();
     assert_eq!(
@@ -94,7 +98,7 @@ fn forbidden_carries_insufficient_scope() {
 #[test]
 fn no_grants_allow_everything() {
     let p = principal(&[], None, "c");
-    assert!(authorize(&Grants::default(), &p, &Method::DELETE, "/Users/1").is_ok());
+    assert!(authorize(&Grants::default(), &p, &Method::DELETE, &route("/Users/1")).is_ok());
 }
 
 #[test]

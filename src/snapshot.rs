@@ -64,6 +64,9 @@ pub struct ServerSettings {
     pub path_routing: bool,
     /// The SCIM base path under a tenant host, e.g. `/scim/v2`.
     pub base_path: String,
+    /// The lower-case host names (`*.` wildcards of one label) on which
+    /// path-routed tenants are served.
+    pub hosts: Vec<String>,
     /// Brute-force damping of failed authentications.
     pub auth_damping: crate::authn::damping::DampingSettings,
     /// The response cache's budget over all tenants, bytes (fixed at

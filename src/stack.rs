@@ -1,6 +1,6 @@
 //! The per-request pipeline, assembled in one place. Each stage is a plain
-//! function or `async fn`; the order is the design (DESIGN.md, "Request
-//! pipeline"), and each line says why it sits where it does.
+//! function or `async fn`; the order is the design (docs/architecture.md,
+//! "The request path"), and each line says why it sits where it does.
 use crate::audit::Journal;
 use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
@@ -13,6 +13,7 @@ use crate::limit::{Admitted, Limiter, Refused};
 use crate::request_id::RequestId;
 use crate::rewrite::Rebase;
 use crate::scim::error::ScimError;
+use crate::scim::route::RouteKind;
 use crate::server::{ConnInfo, Handler};
 use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamProtocol, UpstreamTarget};
 use crate::telemetry::events::{
@@ -265,7 +266,9 @@ where
         ))
         .await;
     }
-    let segment = first_segment(&routed.scim_path);
+    // Every stage below reads this one parsed route, never the raw path.
+    let route = &routed.route;
+    let segment = route.first_segment();
     let label = resource_type_label(segment);
     trace.resource_type = Some(label);
     if label == "other" {
@@ -316,14 +319,14 @@ where
         }
     };
     // Authorize: the tenant's grants cover this resource type and method.
-    let authorized = authz::authorize(&tenant.grants, &principal, req.method(), &routed.scim_path);
+    let authorized = authz::authorize(&tenant.grants, &principal, req.method(), route);
     let credential = principal.credential.clone();
     trace.principal = Some(principal);
     // From here on a write is audited, whatever its outcome (a failed
     // authentication is audited as such).
-    if gateway.journal.is_some() && audit_stage::is_write(req.method(), &routed.scim_path) {
+    if gateway.journal.is_some() && route.is_write(req.method()) {
         trace.write = Some(audit_stage::WriteTrace {
-            path: routed.scim_path.clone(),
+            route: route.clone(),
             body: Bytes::new(),
         });
     }
@@ -371,16 +374,10 @@ where
         None => parts.uri.query().map(str::to_string),
     };
     let body = match &rules {
-        Some(rules) => dialect_stage::body(
-            tenant,
-            rules,
-            &parts.method,
-            &parts.headers,
-            first_segment(&routed.scim_path).unwrap_or(""),
-            &routed.scim_path,
-            &body,
-        )
-        .unwrap_or(body),
+        Some(rules) => {
+            dialect_stage::body(tenant, rules, &parts.method, &parts.headers, route, &body)
+                .unwrap_or(body)
+        }
         None => body,
     };
     if let Some(write) = &mut trace.write {
@@ -393,7 +390,7 @@ where
         &tenant.schema,
         &parts.method,
         &parts.headers,
-        &routed.scim_path,
+        route,
         query,
         body,
         &routed.public_base,
@@ -411,21 +408,18 @@ where
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. Keys are per tenant and public base; a
     // query parameter outside SCIM's is not cached (cache::key).
-    let segment = first_segment(&routed.scim_path).unwrap_or("");
+    let segment = route.first_segment().unwrap_or("");
     let cache = tenant
         .cache
         .filter(|_| parts.method == http::Method::GET)
         .and_then(|settings| {
-            let discovery = matches!(
-                segment.to_ascii_lowercase().as_str(),
-                "serviceproviderconfig" | "schemas" | "resourcetypes"
-            );
+            let discovery = matches!(route.kind(), RouteKind::Discovery(_));
             let ttl = if discovery {
                 settings.discovery_ttl
             } else {
                 settings.ttl
             };
-            let (path, query) = (&routed.scim_path, parts.uri.query());
+            let (path, query) = (route.path(), parts.uri.query());
             let key = gateway.cache.key(
                 tenant.id.as_str(),
                 segment,
@@ -451,7 +445,7 @@ where
     }
     // Every write forwarded for the tenant makes its cached answers of the
     // type stale (a search is a read).
-    let writes = tenant.cache.is_some() && audit_stage::is_write(&parts.method, &routed.scim_path);
+    let writes = tenant.cache.is_some() && route.is_write(&parts.method);
     // A guard: also when the client hangs up while the write is upstream.
     let invalidate = writes.then(|| Invalidate {
         cache: &gateway.cache,
@@ -480,7 +474,7 @@ where
         audit_stage::refuse_writes(journal)?;
     }
     // Writes to one resource go one at a time (held until the answer).
-    trace.turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, &routed.scim_path) {
+    trace.turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, route) {
         None => None,
         Some(key) => Some(
             tokio::time::timeout_at(deadline.at, gateway.write_order.turn_shared(key, snapshot))
@@ -498,7 +492,9 @@ where
     let started = Instant::now();
     let request = UpstreamRequest {
         method: parts.method,
-        path: routed.scim_path,
+        // The upstream target is built from the route: it cannot leave the
+        // tenant's upstream base.
+        path: routed.route.into_path(),
         query,
         headers: parts.headers,
         body,
@@ -663,15 +659,6 @@ fn rewrite_response(
         None => body,
     };
     Response::from_parts(parts, body)
-}
-
-/// The first segment of a SCIM path (`/Users/1` → `Users`).
-fn first_segment(scim_path: &str) -> Option<&str> {
-    scim_path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .filter(|s| !s.is_empty())
 }
 
 impl Handler for Gateway {

@@ -4,6 +4,7 @@
 //! is. A hash lookup per request, however many tenants there are.
 use crate::error::GatewayError;
 use crate::scim::error::ScimError;
+use crate::scim::route::{check_raw_path, Route};
 use crate::snapshot::{strip_port, Snapshot, Tenant};
 use http::header::HOST;
 use http::{HeaderMap, StatusCode, Uri};
@@ -19,14 +20,15 @@ pub const OKTA_HOOK_PATH: &str = "/hooks/okta";
 #[derive(Debug, Clone)]
 pub struct Routed<'s> {
     pub tenant: &'s Arc<Tenant>,
-    /// The path relative to the tenant's SCIM base, e.g. `/Users/123`
-    /// (empty for the base itself).
-    pub scim_path: String,
+    /// The request target below the tenant's SCIM base, parsed once
+    /// ([`Route`]): every later stage and the upstream call read it.
+    pub route: Route,
     /// The tenant's public SCIM base URL as this client reaches it, e.g.
     /// `https://acme.example:8443/scim/v2`: the base of every location the
-    /// gateway returns.
+    /// gateway returns. Built from a checked host (one of the tenant's or
+    /// the listener's names) and a numeric port.
     pub public_base: String,
-    /// The host the client asked for (with port, as sent).
+    /// The host the client asked for (checked; with its port, as sent).
     pub host: String,
     /// The request is for the tenant's Okta Event Hook endpoint
     /// ([`OKTA_HOOK_PATH`]), not SCIM.
@@ -42,7 +44,7 @@ pub struct Origin<'a> {
     pub sni: Option<&'a str>,
 }
 
-/// Resolves the tenant of a request.
+/// Resolves the tenant of a request and parses its route.
 pub fn resolve_tenant<'s>(
     snapshot: &'s Snapshot,
     uri: &Uri,
@@ -52,6 +54,9 @@ pub fn resolve_tenant<'s>(
     let host = request_host(uri, headers)?;
     let scheme = if origin.tls { "https" } else { "http" };
     let path = uri.path();
+    // The whole path first: no prefix below (a tenant id, the base path)
+    // may be matched by a path that means something else upstream.
+    check_raw_path(path).map_err(|problem| invalid_path(problem.into_error()))?;
     let base_path = snapshot.server.base_path.as_str();
 
     if let Some(tenant) = snapshot.tenant_by_host(host) {
@@ -70,13 +75,14 @@ pub fn resolve_tenant<'s>(
         } else {
             strip_base(path, base_path).ok_or_else(|| {
                 not_found(format!(
-                    "no SCIM endpoint at \"{path}\"; this tenant's SCIM base URL is {scheme}://{host}{base_path}"
+                    "no SCIM endpoint at \"{}\"; this tenant's SCIM base URL is {scheme}://{host}{base_path}",
+                    printable(path)
                 ))
             })?
         };
         return Ok(Routed {
             tenant,
-            scim_path: rest.to_string(),
+            route: route(tenant, rest)?,
             public_base: concat(&[scheme, "://", host, base_path]),
             host: host.to_string(),
             hook,
@@ -89,6 +95,12 @@ pub fn resolve_tenant<'s>(
             let tenant = snapshot
                 .tenant(id)
                 .ok_or_else(|| unknown_tenant(format!("unknown tenant \"{}\"", printable(id))))?;
+            // Only the listener's own names serve tenants by path: the
+            // public base URL (every location the gateway writes) is built
+            // from this host.
+            if !listener_host(&snapshot.server.hosts, strip_port(host)) {
+                return Err(misdirected(host));
+            }
             if let Some(sni) = origin.sni {
                 // A host name that belongs to another tenant must not reach
                 // this one by path.
@@ -105,13 +117,14 @@ pub fn resolve_tenant<'s>(
             } else {
                 strip_base(&rest, base_path).ok_or_else(|| {
                     not_found(format!(
-                        "no SCIM endpoint at \"{path}\"; this tenant's SCIM base URL is {scheme}://{host}{TENANT_PATH_PREFIX}{id}{base_path}"
+                        "no SCIM endpoint at \"{}\"; this tenant's SCIM base URL is {scheme}://{host}{TENANT_PATH_PREFIX}{id}{base_path}",
+                        printable(path)
                     ))
                 })?
             };
             return Ok(Routed {
                 tenant,
-                scim_path: scim.to_string(),
+                route: route(tenant, scim)?,
                 public_base: format!("{scheme}://{host}{TENANT_PATH_PREFIX}{id}{base_path}"),
                 host: host.to_string(),
                 hook,
@@ -124,6 +137,37 @@ pub fn resolve_tenant<'s>(
     )))
 }
 
+/// The route of `scim_path` in the tenant's resource types.
+fn route(tenant: &Tenant, scim_path: &str) -> Result<Route, GatewayError> {
+    Route::parse(scim_path, &tenant.schema.registry).map_err(invalid_path)
+}
+
+fn invalid_path(e: ScimError) -> GatewayError {
+    let reason = if e.status() == 404 {
+        "not_found"
+    } else {
+        "invalid_path"
+    };
+    GatewayError::client_reason(e, reason)
+}
+
+/// Whether `name` (a host without port) is one of the listener's names;
+/// `*.example.com` covers one label.
+fn listener_host(names: &[String], name: &str) -> bool {
+    names.iter().any(|n| match n.strip_prefix("*.") {
+        Some(suffix) => name
+            .len()
+            .checked_sub(suffix.len() + 1)
+            .filter(|&cut| cut > 0)
+            .is_some_and(|cut| {
+                name.as_bytes()[cut] == b'.'
+                    && name[cut + 1..].eq_ignore_ascii_case(suffix)
+                    && !name[..cut].contains('.')
+            }),
+        None => n.eq_ignore_ascii_case(name),
+    })
+}
+
 /// The pieces joined (one allocation, no formatting machinery).
 fn concat(parts: &[&str]) -> String {
     let mut s = String::with_capacity(parts.iter().map(|p| p.len()).sum());
@@ -133,20 +177,92 @@ fn concat(parts: &[&str]) -> String {
     s
 }
 
-/// The `Host` header, or the `:authority` of an HTTP/2 request.
+/// The `Host` header, or the `:authority` of an HTTP/2 request (or of an
+/// absolute-form request line): `host [":" port]` (RFC 9110 §7.2), a
+/// host name, an IPv4 address or a bracketed IPv6 address, and a numeric
+/// port. Anything else (user info, a second authority, a bad port) is
+/// 400: the host becomes every location the gateway writes.
 fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<&'a str, GatewayError> {
-    let host = headers
-        .get(HOST)
-        .and_then(|h| h.to_str().ok())
-        .or_else(|| uri.authority().map(|a| a.as_str()))
-        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_graphic()))
-        .ok_or_else(|| {
-            GatewayError::client_reason(
+    let bad = |detail: &str| {
+        GatewayError::client_reason(ScimError::bad_request(detail.to_string()), "bad_host")
+    };
+    let mut fields = headers.get_all(HOST).iter();
+    let header = fields.next();
+    if fields.next().is_some() {
+        return Err(bad("the request has more than one Host header"));
+    }
+    let header = match header {
+        Some(h) => Some(
+            h.to_str()
+                .map_err(|_| bad("the Host header is not a valid host[:port]"))?,
+        ),
+        None => None,
+    };
+    let authority = uri.authority().map(|a| a.as_str());
+    let host = match (header, authority) {
+        // RFC 9113 §8.3.1, RFC 9112 §3.2.2: two authorities that disagree
+        // are one request too many.
+        (Some(h), Some(a)) if !h.eq_ignore_ascii_case(a) => {
+            return Err(bad(
+                "the Host header and the request's authority name different hosts",
+            ))
+        }
+        (Some(h), _) => h,
+        (None, Some(a)) => a,
+        (None, None) => {
+            return Err(GatewayError::client_reason(
                 ScimError::bad_request("the request has no valid Host header"),
                 "no_host",
-            )
-        })?;
+            ))
+        }
+    };
+    if !valid_host(host) {
+        return Err(bad(
+            "the Host header is not a valid host[:port] (a host name or IP address and a numeric port)",
+        ));
+    }
     Ok(host)
+}
+
+/// `host [":" port]` with a numeric port of at most 65535.
+fn valid_host(s: &str) -> bool {
+    let split = if s.starts_with('[') {
+        s.find(']').and_then(|end| {
+            let (name, rest) = s.split_at(end + 1);
+            match rest {
+                "" => Some((name, None)),
+                r => r.strip_prefix(':').map(|p| (name, Some(p))),
+            }
+        })
+    } else {
+        Some(s.split_once(':').map_or((s, None), |(h, p)| (h, Some(p))))
+    };
+    let Some((name, port)) = split else {
+        return false;
+    };
+    let port_ok = port.map_or(true, |p| {
+        (1..=5).contains(&p.len())
+            && p.bytes().all(|b| b.is_ascii_digit())
+            && p.parse::<u32>().is_ok_and(|n| n <= 65535)
+    });
+    port_ok && valid_host_name(name)
+}
+
+/// A DNS name (letters, digits, `-`, `_`, dots between labels), an IPv4
+/// address, or an IPv6 address in brackets; at most 253 characters.
+pub fn valid_host_name(name: &str) -> bool {
+    if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
 }
 
 /// `path` below `base` (`/scim/v2/Users` → `/Users`, `/scim/v2` → ``).

@@ -41,6 +41,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             shutdown_timeout: Duration::from_secs(1),
             path_routing,
             base_path: "/scim/v2".into(),
+            hosts: vec!["gw.example".into(), "*.gw.example".into()],
             auth_damping: crate::authn::damping::DampingSettings {
                 max_failures: 20,
                 window: Duration::from_secs(60),
@@ -88,10 +89,10 @@ fn by_host_ignoring_case_and_port() {
     )
     .unwrap();
     assert_eq!(r.tenant.id.as_str(), "acme");
-    assert_eq!(r.scim_path, "/Users/1");
+    assert_eq!(r.route.path(), "/Users/1");
     assert_eq!(r.public_base, "https://ACME.example:8443/scim/v2");
     let base = resolve(&s, "/scim/v2", "acme.example", None).unwrap();
-    assert_eq!(base.scim_path, "");
+    assert_eq!(base.route.path(), "");
 }
 
 #[test]
@@ -106,7 +107,7 @@ fn by_path_prefix() {
     let s = snapshot(true);
     let r = resolve(&s, "/tenants/globex/scim/v2/Groups?x=1", "gw.example", None).unwrap();
     assert_eq!(r.tenant.id.as_str(), "globex");
-    assert_eq!(r.scim_path, "/Groups");
+    assert_eq!(r.route.path(), "/Groups");
     assert_eq!(r.public_base, "https://gw.example/tenants/globex/scim/v2");
     // Another tenant's host name cannot reach this tenant by path.
     let e = resolve(
@@ -134,4 +135,89 @@ fn unknown_tenants_and_paths_are_404() {
     let off = snapshot(false);
     let e = resolve(&off, "/tenants/acme/scim/v2/Users", "gw.example", None).unwrap_err();
     assert_eq!(e.reason(), "unknown_tenant");
+}
+
+#[test]
+fn hosts_must_be_a_host_and_a_numeric_port() {
+    let s = snapshot(true);
+    for host in [
+        "acme.example:x@evil.example",
+        "acme.example:8443@evil.example",
+        "acme.example:",
+        "acme.example:99999",
+        "acme.example:84a3",
+        "acme.example:8443:1",
+        "user@acme.example",
+        "acme.example/evil",
+        "acme..example",
+        "[::1",
+        "[::1]x",
+        "[zz::1]:80",
+    ] {
+        let e = resolve(&s, "/scim/v2/Users", host, None).unwrap_err();
+        assert_eq!(e.status(), 400, "{host}");
+        assert_eq!(e.reason(), "bad_host", "{host}");
+    }
+    for host in ["acme.example", "acme.example:8443", "ACME.EXAMPLE:1"] {
+        assert!(resolve(&s, "/scim/v2/Users", host, None).is_ok(), "{host}");
+    }
+    assert!(valid_host("[::1]:8443"));
+    assert!(valid_host("127.0.0.1:1"));
+}
+
+#[test]
+fn a_host_header_and_an_authority_must_agree() {
+    let s = snapshot(true);
+    let mut headers = HeaderMap::new();
+    headers.insert(HOST, HeaderValue::from_static("acme.example"));
+    let origin = Origin {
+        tls: true,
+        sni: None,
+    };
+    let uri = "https://evil.example/scim/v2/Users".parse().unwrap();
+    let e = resolve_tenant(&s, &uri, &headers, origin).unwrap_err();
+    assert_eq!((e.status(), e.reason()), (400, "bad_host"));
+    let uri = "https://acme.example/scim/v2/Users".parse().unwrap();
+    assert!(resolve_tenant(&s, &uri, &headers, origin).is_ok());
+    headers.append(HOST, HeaderValue::from_static("acme.example"));
+    let uri = "/scim/v2/Users".parse().unwrap();
+    let e = resolve_tenant(&s, &uri, &headers, origin).unwrap_err();
+    assert_eq!((e.status(), e.reason()), (400, "bad_host"));
+}
+
+#[test]
+fn path_routed_tenants_answer_on_the_listener_names_only() {
+    let s = snapshot(true);
+    for host in ["gw.example", "GW.example:8443", "eu.gw.example"] {
+        let r = resolve(&s, "/tenants/globex/scim/v2/Users", host, None);
+        assert!(r.is_ok(), "{host}");
+    }
+    for host in ["evil.example", "a.b.gw.example", "xgw.example", "127.0.0.1"] {
+        let e = resolve(&s, "/tenants/globex/scim/v2/Users", host, None).unwrap_err();
+        assert_eq!(e.status(), 421, "{host}");
+    }
+}
+
+#[test]
+fn paths_that_mean_two_things_are_refused_before_routing() {
+    let s = snapshot(true);
+    for (uri, host) in [
+        (
+            "/tenants/acme/scim/v2/Users/../../../../globex/scim/v2/Users",
+            "gw.example",
+        ),
+        ("/tenants/%2e%2e/scim/v2/Users", "gw.example"),
+        ("/scim/v2/Users/%2e%2e/Groups/g1", "acme.example"),
+        ("/scim/v2/../scim/v2/Users", "acme.example"),
+        ("/scim/v2/Users/a%2fb", "acme.example"),
+    ] {
+        let e = resolve(&s, uri, host, None).unwrap_err();
+        assert_eq!((e.status(), e.reason()), (400, "invalid_path"), "{uri}");
+        assert_eq!(
+            e.scim().scim_type().map(|t| t.as_str()),
+            Some("invalidPath")
+        );
+    }
+    let r = resolve(&s, "/scim/v2/users/.SEARCH", "acme.example", None).unwrap();
+    assert_eq!(r.route.path(), "/Users/.search");
 }

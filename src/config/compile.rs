@@ -383,6 +383,7 @@ fn compile_server(
             ),
         );
     }
+    let listener_hosts = listener_hosts(s, base_dir, hosts, p);
     Some(ServerSettings {
         listen: listen?,
         tls: tls?,
@@ -401,12 +402,55 @@ fn compile_server(
         } else {
             base_path
         },
+        hosts: listener_hosts,
         auth_damping: crate::authn::damping::DampingSettings {
             max_failures: s.auth_failure_limit.unwrap_or(20),
             window: auth_failure_window?,
         },
         cache_max_bytes: cache_max_bytes as u64,
     })
+}
+
+/// `[server] hosts`, or the names of the listener's certificate (those
+/// the development certificate will have, when it is yet to be made), or
+/// the loopback names of a plaintext listener.
+fn listener_hosts(
+    s: &crate::config::raw::ServerSection,
+    base_dir: &Path,
+    tenant_hosts: &[String],
+    p: &mut Problems,
+) -> Vec<String> {
+    if let Some(list) = &s.hosts {
+        let mut out = Vec::with_capacity(list.len());
+        for (i, h) in list.iter().enumerate() {
+            let name = h.to_ascii_lowercase();
+            let bare = name.strip_prefix("*.").unwrap_or(&name);
+            if crate::tenant::valid_host_name(bare) {
+                out.push(name);
+            } else {
+                p.add(
+                    format!("server.hosts[{i}]"),
+                    format!("\"{h}\" is not a host name or IP address (no port, no scheme)"),
+                );
+            }
+        }
+        return out;
+    }
+    let Some(tls) = &s.tls else {
+        return ["localhost", "127.0.0.1", "[::1]"]
+            .map(String::from)
+            .to_vec();
+    };
+    let cert = resolve(base_dir, &tls.cert_file);
+    if tls.dev_certs && !cert.exists() {
+        let mut names: Vec<String> = ["localhost", "*.localhost", "127.0.0.1", "[::1]"]
+            .map(String::from)
+            .to_vec();
+        names.extend(tenant_hosts.iter().cloned());
+        return names;
+    }
+    // A certificate that cannot be read is reported where it is loaded.
+    crate::tls::certificate_host_names(&cert).unwrap_or_default()
 }
 
 fn compile_upstream(

@@ -150,6 +150,11 @@ pub struct ServerSection {
     pub path_routing: Option<bool>,
     /// The SCIM base path under a tenant host name. Default `"/scim/v2"`.
     pub base_path: Option<String>,
+    /// The host names (optionally `*.` wildcards of one label) on which
+    /// path-routed tenants are served. Default: the DNS names and IP
+    /// addresses of the `[server.tls]` certificate; with `plaintext = true`,
+    /// `localhost`, `127.0.0.1` and `[::1]`.
+    pub hosts: Option<Vec<String>>,
     /// Failed authentications per tenant and client IP before 429. Default
     /// 20; 0 turns damping off.
     pub auth_failure_limit: Option<u32>,

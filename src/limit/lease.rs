@@ -197,7 +197,7 @@ mod tests {
             let order = crate::limit::ordering::WriteOrder::key(
                 t,
                 &http::Method::PATCH,
-                &format!("/Groups/{id}"),
+                &crate::limit::ordering::tests::route(&format!("/Groups/{id}")),
             )
             .unwrap();
             lease_key("scimgw", &order)

@@ -11,6 +11,7 @@
 //! the local order only, logged and counted, never a failed request.
 use super::lease::{self, Lease, Taken, LEASE_MARGIN};
 use super::redis::RedisRates;
+use crate::scim::route::{Route, RouteKind};
 use crate::snapshot::Snapshot;
 use crate::telemetry::events::WriteOrderFallback;
 use std::collections::HashMap;
@@ -43,22 +44,18 @@ impl WriteOrder {
     }
 
     /// The key of a write that needs a turn: `Some` for PUT, PATCH and
-    /// DELETE of a single resource (`/Users/123`).
-    pub fn key(tenant: &str, method: &http::Method, scim_path: &str) -> Option<String> {
+    /// DELETE of a single resource (`/Users/123`), from the request's one
+    /// parsed route (canonical type and id: two spellings of a resource
+    /// share its turn).
+    pub fn key(tenant: &str, method: &http::Method, route: &Route) -> Option<String> {
         if !matches!(
             *method,
             http::Method::PUT | http::Method::PATCH | http::Method::DELETE
-        ) {
+        ) || route.kind() != RouteKind::Resource
+        {
             return None;
         }
-        let mut segments = scim_path.trim_start_matches('/').split('/');
-        let (Some(kind), Some(id), None) = (segments.next(), segments.next(), segments.next())
-        else {
-            return None;
-        };
-        if kind.is_empty() || id.is_empty() {
-            return None;
-        }
+        let (kind, id) = (route.resource()?, route.id()?);
         Some(format!(
             "{tenant}\u{0}{}\u{0}{id}",
             kind.to_ascii_lowercase()
@@ -161,7 +158,7 @@ fn release(guard: Option<OwnedMutexGuard<()>>, key: &str, locks: &Locks) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -169,7 +166,7 @@ mod tests {
 
     #[test]
     fn only_single_resource_writes_take_turns() {
-        let k = |m: http::Method, p: &str| WriteOrder::key("acme", &m, p);
+        let k = |m: http::Method, p: &str| WriteOrder::key("acme", &m, &route(p));
         assert!(k(http::Method::PATCH, "/Groups/g1").is_some());
         assert!(k(http::Method::PUT, "/Users/u1").is_some());
         assert!(k(http::Method::DELETE, "/Users/u1").is_some());
@@ -177,9 +174,19 @@ mod tests {
         assert!(k(http::Method::POST, "/Users").is_none());
         assert!(k(http::Method::PATCH, "/Users").is_none());
         assert_ne!(
-            WriteOrder::key("acme", &http::Method::PATCH, "/Groups/g1"),
-            WriteOrder::key("globex", &http::Method::PATCH, "/Groups/g1")
+            WriteOrder::key("acme", &http::Method::PATCH, &route("/Groups/g1")),
+            WriteOrder::key("globex", &http::Method::PATCH, &route("/Groups/g1"))
         );
+        // Two spellings of one resource take one turn.
+        assert_eq!(
+            k(http::Method::PATCH, "/groups/%67%31"),
+            k(http::Method::DELETE, "/Groups/g1")
+        );
+        assert!(k(http::Method::PATCH, "/Users/.search").is_none());
+    }
+
+    pub(crate) fn route(p: &str) -> Route {
+        Route::parse(p, &crate::scim::schema::SchemaRegistry::builtin()).unwrap()
     }
 
     #[tokio::test]
@@ -190,7 +197,8 @@ mod tests {
             .map(|_| {
                 let (order, now, most) = (order.clone(), now.clone(), most.clone());
                 tokio::spawn(async move {
-                    let key = WriteOrder::key("acme", &http::Method::PATCH, "/Groups/g").unwrap();
+                    let key =
+                        WriteOrder::key("acme", &http::Method::PATCH, &route("/Groups/g")).unwrap();
                     let _turn = order.turn(key).await;
                     let n = now.fetch_add(1, Ordering::SeqCst) + 1;
                     most.fetch_max(n, Ordering::SeqCst);
@@ -223,7 +231,7 @@ mod tests {
             .unwrap(),
         );
         let order = WriteOrder::new();
-        let key = WriteOrder::key("acme", &http::Method::PATCH, "/Groups/g").unwrap();
+        let key = WriteOrder::key("acme", &http::Method::PATCH, &route("/Groups/g")).unwrap();
         let started = std::time::Instant::now();
         let ttl = Duration::from_secs(5);
         let turn = order.turn_leased(key.clone(), Some(&redis), ttl).await;

@@ -182,6 +182,23 @@ fn parse_operation(v: &Value, i: usize) -> ScimResult<BulkOperation> {
             "path \"{path}\" must start with \"/\""
         ))));
     }
+    // The path goes upstream (an emulated Bulk sends each operation on its
+    // own): the same rules as a request path, and one encoding. RFC 7644
+    // §3.7: a resource endpoint (`/Users`) or a resource (`/Users/{id}`).
+    let (bare, query) = path
+        .split_once('?')
+        .map_or((path.as_str(), None), |(p, q)| (p, Some(q)));
+    let canonical = crate::scim::route::canonical_path(bare)
+        .map_err(|problem| ScimError::invalid_path(at(problem.detail())))?;
+    if canonical.matches('/').count() > 2 {
+        return Err(ScimError::invalid_path(at(
+            "path must be a resource endpoint (\"/Users\") or a resource (\"/Users/{id}\")",
+        )));
+    }
+    let path = match query {
+        Some(q) => format!("{canonical}?{q}"),
+        None => canonical,
+    };
     let bulk_id = text("bulkId")?;
     if method == BulkMethod::Post && bulk_id.is_none() {
         // RFC 7644 §3.7: bulkId is REQUIRED with POST.

@@ -131,3 +131,30 @@ fn fail_on_errors_stops_the_run() {
     assert_eq!(resp["Operations"].as_array().unwrap().len(), 1);
     assert_eq!(bulk_id_refs(&r.operations[0]), Vec::<String>::new());
 }
+
+#[test]
+fn operation_paths_follow_the_request_path_rules() {
+    let parse = |path: &str| {
+        let v = json!({"schemas": [BULK_REQUEST_SCHEMA], "Operations": [
+            {"method": "DELETE", "path": path}
+        ]});
+        BulkRequest::parse(&serde_json::to_vec(&v).unwrap(), LIMITS)
+    };
+    for path in [
+        "/Users/../Groups/g1",
+        "/Users/%2e%2e/%2e%2e/t2/Users/1",
+        "/Users/a%2fb",
+        "/Users//1",
+        "/Users/1/..",
+        "/Users/a%00",
+        "/Users/1/extra",
+    ] {
+        let e = parse(path).unwrap_err();
+        assert_eq!(e.scim_type(), Some(ScimType::InvalidPath), "{path}");
+        assert!(e.detail().starts_with("Operations[0]: "), "{}", e.detail());
+    }
+    let ok = parse("/Users/a%41+b").unwrap();
+    assert_eq!(ok.operations[0].path, "/Users/aA%2Bb");
+    let ok = parse("/Users/bulkId:x1").unwrap();
+    assert_eq!(ok.operations[0].path, "/Users/bulkId:x1");
+}

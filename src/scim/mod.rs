@@ -15,6 +15,7 @@ pub mod patch;
 pub mod path;
 pub mod projection;
 pub mod query;
+pub mod route;
 pub mod schema;
 pub mod validate;
 pub mod validate_raw;

@@ -10,7 +10,7 @@
 //! backend has the change, but the gateway will not claim an unaudited
 //! success. The journal stops on the first I/O failure and writes are then
 //! refused before they reach an upstream ([`refuse_writes`]).
-use super::{first_segment, Trace};
+use super::Trace;
 use crate::audit::{
     allowed_values, changed_attributes, Ack, AuditPrincipal, AuditRecord, Journal, Receipt,
 };
@@ -18,6 +18,7 @@ use crate::error::{ErrorInfo, GatewayError};
 use crate::events::bulk::bulk_operations;
 use crate::events::{build_event, new_event_id, ChangeInput, WriteMethod};
 use crate::scim::json::get_ci;
+use crate::scim::route::{Route, RouteKind};
 use crate::snapshot::Tenant;
 use bytes::Bytes;
 use http::{Method, Response};
@@ -30,22 +31,12 @@ use std::time::{Duration, Instant};
 const ACK_WAIT: Duration = Duration::from_secs(10);
 
 /// What the pipeline keeps of a write for its record.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct WriteTrace {
-    /// The SCIM path (`/Users/42`, `/Bulk`).
-    pub path: String,
+    /// The request's route (`/Users/42`, `/Bulk`).
+    pub route: Route,
     /// The body as the tenant sent it (after dialect normalization).
     pub body: Bytes,
-}
-
-/// Whether `method` on `scim_path` changes or tries to change identity
-/// data (a search is a read).
-pub(super) fn is_write(method: &Method, scim_path: &str) -> bool {
-    matches!(
-        *method,
-        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
-    ) && !scim_path.ends_with("/.search")
-        && !scim_path.eq_ignore_ascii_case("/.search")
 }
 
 /// 503 for a write while the journal is stopped (fail closed: nothing
@@ -104,10 +95,7 @@ pub(super) async fn journal(
         latency: started.elapsed(),
         reason,
     };
-    let bulk = write
-        .path
-        .trim_end_matches('/')
-        .eq_ignore_ascii_case("/Bulk");
+    let bulk = write.route.kind() == RouteKind::Bulk;
     // Events and Bulk need whole bodies; a plain record needs the names
     // of the request's attributes, the allow-listed values and, for a
     // create, the id the upstream assigned: parsed only that deep.
@@ -130,7 +118,7 @@ pub(super) async fn journal(
         entries.push(single_entry(
             &ctx,
             method,
-            &write.path,
+            &write.route,
             request.as_ref(),
             answer.as_ref(),
             status,
@@ -226,15 +214,16 @@ impl Context<'_, '_> {
 fn single_entry(
     ctx: &Context<'_, '_>,
     method: &Method,
-    path: &str,
+    route: &Route,
     request: Option<&Value>,
     answer: Option<&Value>,
     status: u16,
 ) -> (AuditRecord, Option<Value>) {
     let mut record = ctx.record(method.as_str(), status);
-    let segment = first_segment(path);
+    let segment = route.first_segment();
     record.resource_type = segment.map(|s| resource_type_name(ctx.tenant, s));
-    record.resource_id = id_of(path).map(str::to_string).or_else(|| {
+    // The id decoded: the record names the resource, not its spelling.
+    record.resource_id = route.id_decoded().map(String::from).or_else(|| {
         answer
             .and_then(Value::as_object)
             .and_then(|a| get_ci(a, "id"))
@@ -386,27 +375,10 @@ fn resource_type_name(tenant: &Tenant, segment: &str) -> String {
         .map_or_else(|| segment.to_string(), |rt| rt.name.clone())
 }
 
-fn id_of(path: &str) -> Option<&str> {
-    let mut parts = path.trim_start_matches('/').split('/');
-    parts.next()?;
-    parts.next().filter(|s| !s.is_empty())
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-
-    #[test]
-    fn writes_are_told_from_reads() {
-        assert!(is_write(&Method::POST, "/Users"));
-        assert!(is_write(&Method::POST, "/Bulk"));
-        assert!(is_write(&Method::PATCH, "/Groups/1"));
-        assert!(is_write(&Method::DELETE, "/Users/1"));
-        assert!(!is_write(&Method::POST, "/Users/.search"));
-        assert!(!is_write(&Method::POST, "/.search"));
-        assert!(!is_write(&Method::GET, "/Users/1"));
-    }
 
     #[test]
     fn auth_failures_are_told_from_refused_writes() {
@@ -456,12 +428,5 @@ mod tests {
         assert_eq!(created_id(body), Some(serde_json::json!({"id": "42"})));
         assert_eq!(created_id(br#"{"userName":"a"}"#), None);
         assert_eq!(created_id(b"not json"), None);
-    }
-
-    #[test]
-    fn paths_give_segment_and_id() {
-        assert_eq!(id_of("/Users/42"), Some("42"));
-        assert_eq!(id_of("/Users"), None);
-        assert_eq!(id_of("/Users/"), None);
     }
 }

@@ -6,6 +6,7 @@ use crate::dialect::{
     normalize_authorization, normalize_patch, normalize_query, normalize_resource, Applied,
     RuleSet, TenantDialect, WriteKind,
 };
+use crate::scim::route::Route;
 use crate::scim::schema::SchemaRegistry;
 use crate::snapshot::Tenant;
 use crate::telemetry::events::DialectApplied;
@@ -68,12 +69,12 @@ pub fn body(
     rules: &RuleSet,
     method: &Method,
     headers: &HeaderMap,
-    segment: &str,
-    scim_path: &str,
+    route: &Route,
     body: &Bytes,
 ) -> Option<Bytes> {
+    let segment = route.first_segment().unwrap_or("");
     let kind = match *method {
-        Method::POST if !scim_path.ends_with("/.search") => WriteKind::Create,
+        Method::POST if !route.is_search(method) => WriteKind::Create,
         Method::PUT => WriteKind::Replace,
         Method::PATCH => WriteKind::Replace,
         _ => return None,

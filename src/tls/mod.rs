@@ -14,11 +14,13 @@ mod deferred;
 pub mod dev;
 mod dn;
 mod identity;
+mod names;
 mod select;
 
 pub use client_auth::{BadCertificate, CertError, ClientCertPolicy};
 pub use deferred::DeferredClientCertVerifier;
 pub use identity::{ClientCertPins, ClientIdentity};
+pub use names::certificate_host_names;
 pub use select::TlsSelector;
 
 use rustls::pki_types::pem::PemObject;

@@ -152,8 +152,10 @@ async fn unknown_tenants_and_bad_credentials() {
     let (_, body) = error_of(wrong).await;
     assert!(!body.to_string().contains("not-the-token"));
 
-    // Host and SNI must agree (421).
-    let misdirected = c
+    // Host and SNI must agree (421; over HTTP/1.1, where the Host header
+    // is the request's only authority).
+    let h1 = gw.client_builder().http1_only().build().unwrap();
+    let misdirected = h1
         .get(format!("{}/Users", gw.base(ACME)))
         .header("host", format!("{GLOBEX}:{}", gw.bound.public.port()))
         .bearer_auth(token_for("globex"))
@@ -161,6 +163,17 @@ async fn unknown_tenants_and_bad_credentials() {
         .await
         .unwrap();
     assert_eq!(error_of(misdirected).await.0, 421);
+    // Over HTTP/2 a Host header that names another host than :authority
+    // makes the request malformed (RFC 9113 §8.3.1): 400.
+    let two_hosts = c
+        .get(format!("{}/Users", gw.base(ACME)))
+        .header("host", format!("{GLOBEX}:{}", gw.bound.public.port()))
+        .bearer_auth(token_for("globex"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(two_hosts.version(), reqwest::Version::HTTP_2);
+    assert_eq!(error_of(two_hosts).await.0, 400);
 
     let metrics = reqwest::get(gw.admin_url("/metrics"))
         .await

@@ -149,9 +149,15 @@ async fn a_lease_left_by_a_crashed_replica_expires() {
     let gw = GatewayProcess::spawn(&config(&dir, 1, Some(&redis.url()), &upstream.url()));
 
     // A replica took the lease of /Groups/g1 and died: nobody releases it.
-    let order =
-        scim_gateway::limit::ordering::WriteOrder::key("acme", &http::Method::PATCH, "/Groups/g1")
-            .unwrap();
+    let order = {
+        let route = scim_gateway::scim::route::Route::parse(
+            "/Groups/g1",
+            &scim_gateway::scim::schema::SchemaRegistry::builtin(),
+        )
+        .unwrap();
+        scim_gateway::limit::ordering::WriteOrder::key("acme", &http::Method::PATCH, &route)
+            .unwrap()
+    };
     let key = scim_gateway::limit::lease::lease_key("scimgw", &order);
     let mut conn = redis::Client::open(redis.url())
         .unwrap()

@@ -212,6 +212,11 @@ impl TestGateway {
         b
     }
 
+    /// The test CA, PEM.
+    pub fn ca_pem(&self) -> &str {
+        &self.pki.ca_cert
+    }
+
     /// The test CA as a PEM file (for a client or another gateway).
     pub fn ca_file(&self) -> PathBuf {
         let path = self.dir.join("ca.crt");

@@ -22,7 +22,8 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::Filter;
 use crate::scim::patch::{check_patch, PatchRequest};
 use crate::scim::path::AttrPath;
-use crate::scim::query::{decode, encode_component, query_pairs, ListQuery};
+use crate::scim::query::{encode_component, query_pairs, ListQuery};
+use crate::scim::route::{Discovery, Route, RouteKind};
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::{validate_resource, validate_resource_owned};
 use crate::scim::validate_raw::verbatim;
@@ -85,28 +86,36 @@ pub enum Stage<'t> {
     Answer(Response<Bytes>),
 }
 
-/// Validates and maps one request. `scim_path` is relative to the tenant's
-/// base (`/Users/123`); `public_base` is the tenant's public base URL (for
-/// discovery locations).
+/// Validates and maps one request. `route` is the request's one parsed
+/// target below the tenant's base (`/Users/123`); `public_base` is the
+/// tenant's public base URL (for discovery locations).
 pub fn inbound<'t>(
     schema: &'t TenantSchema,
     method: &Method,
     headers: &HeaderMap,
-    scim_path: &str,
+    route: &Route,
     query: Option<String>,
     body: Bytes,
     public_base: &str,
 ) -> ScimResult<Stage<'t>> {
-    let mut segments = scim_path.split('/').filter(|s| !s.is_empty());
-    let (first, second, third) = (segments.next(), segments.next(), segments.next());
-    let Some(first) = first else {
+    let kind = route.kind();
+    if matches!(kind, RouteKind::Search | RouteKind::RootSearch) && *method != Method::POST {
+        // RFC 7644 §3.4.3: a search is POSTed.
+        return Err(ScimError::method_not_allowed(format!(
+            "{} takes POST only (RFC 7644 §3.4.3)",
+            route.path()
+        )));
+    }
+    let Some(first) = route.first_segment() else {
         return Ok(forward(query, body));
     };
-    if let Some(answer) = discovery_answer(schema, method, first, second, public_base)? {
+    if let RouteKind::Discovery(d) = kind {
+        let id = route.id_decoded();
+        let answer = discovery_answer(schema, method, d, id.as_deref(), public_base)?;
         return Ok(Stage::Answer(answer));
     }
     let table = schema.mapping.as_ref();
-    if first.eq_ignore_ascii_case("Bulk") && second.is_none() {
+    if kind == RouteKind::Bulk {
         if *method != Method::POST {
             return Ok(forward(query, body));
         }
@@ -117,8 +126,8 @@ pub fn inbound<'t>(
         }
         return bulk(schema, headers, query, body);
     }
-    if first.eq_ignore_ascii_case(".search") && second.is_none() {
-        if *method != Method::POST || (!schema.validate && table.is_none()) {
+    if kind == RouteKind::RootSearch {
+        if !schema.validate && table.is_none() {
             return Ok(forward(query, body));
         }
         let Some(table) = table else {
@@ -136,16 +145,27 @@ pub fn inbound<'t>(
             emulated: None,
         }));
     }
-    if first.eq_ignore_ascii_case("Me") {
+    if kind == RouteKind::Me {
         return Ok(forward(query, body));
     }
-    let Some(rt) = schema.registry.resource_type_by_endpoint(first) else {
-        if !schema.validate && table.is_none() {
-            return Ok(forward(query, body));
+    let passthrough = !schema.validate && table.is_none();
+    let rt = match schema.registry.resource_type_by_endpoint(first) {
+        Some(rt) if kind != RouteKind::SubPath => rt,
+        // Below a resource there is no SCIM endpoint: only a pass-through
+        // tenant's backend may have one of its own.
+        Some(_) if passthrough => return Ok(forward(query, body)),
+        Some(_) => {
+            return Err(ScimError::not_found(format!(
+                "no SCIM endpoint below a resource (\"{}\"): see RFC 7644 §3.2",
+                route.path().chars().take(80).collect::<String>()
+            )))
         }
-        return Err(ScimError::not_found(format!(
-            "\"/{first}\" is not an endpoint of this tenant: see /ResourceTypes"
-        )));
+        None if passthrough => return Ok(forward(query, body)),
+        None => {
+            return Err(ScimError::not_found(format!(
+                "\"/{first}\" is not an endpoint of this tenant: see /ResourceTypes"
+            )))
+        }
     };
     let mapping = table.and_then(|t| t.resource(&rt.name));
     let is_user = rt.name.eq_ignore_ascii_case("User");
@@ -163,8 +183,8 @@ pub fn inbound<'t>(
         bulk: false,
         emulated: None,
     };
-    match (second, third) {
-        (None, _) if *method == Method::GET => {
+    match kind {
+        RouteKind::Collection if *method == Method::GET => {
             let registry = &schema.registry;
             match emulated_filter::plan_query(registry, rt, mapping, out.query.as_deref())? {
                 // Answered at the gateway, already in the tenant's schema.
@@ -175,10 +195,10 @@ pub fn inbound<'t>(
                 }
             }
         }
-        (None, _) if *method == Method::POST => {
+        RouteKind::Collection if *method == Method::POST => {
             out.body = resource_body(schema, rt, mapping, headers, &out.body)?;
         }
-        (Some(s), None) if s.eq_ignore_ascii_case(".search") && *method == Method::POST => {
+        RouteKind::Search => {
             let plan = match mapping.filter(|m| m.emulates()) {
                 Some(_) => {
                     let body = json_body(headers, &out.body)?;
@@ -194,7 +214,7 @@ pub fn inbound<'t>(
                 }
             }
         }
-        (Some(_), None) => match *method {
+        RouteKind::Resource => match *method {
             Method::GET => out.query = resource_query(mapping, out.query.take())?,
             Method::PUT => {
                 out.deprovision = is_user && deactivates_put(&out.body);
@@ -246,47 +266,39 @@ fn list_shape(table: Option<&CompiledMapping>) -> Shape {
 }
 
 /// `/ServiceProviderConfig`, `/Schemas[/URN]`, `/ResourceTypes[/NAME]`:
-/// the tenant-facing view (RFC 7644 §4), never the upstream's.
+/// the tenant-facing view (RFC 7644 §4), never the upstream's. `item` is
+/// the decoded second segment.
 fn discovery_answer(
     schema: &TenantSchema,
     method: &Method,
-    first: &str,
-    second: Option<&str>,
+    kind: Discovery,
+    item: Option<&str>,
     base: &str,
-) -> ScimResult<Option<Response<Bytes>>> {
-    let kind = ["ServiceProviderConfig", "Schemas", "ResourceTypes"]
-        .into_iter()
-        .find(|k| k.eq_ignore_ascii_case(first));
-    let Some(kind) = kind else {
-        return Ok(None);
-    };
+) -> ScimResult<Response<Bytes>> {
     if *method != Method::GET {
         return Err(ScimError::new(
             405,
             None,
-            format!("/{kind} is read-only: use GET"),
+            format!("/{} is read-only: use GET", kind.name()),
         ));
     }
     let registry = &schema.registry;
-    let body = match (kind, second.map(decode)) {
-        ("ServiceProviderConfig", None) => {
+    let body = match (kind, item) {
+        (Discovery::ServiceProviderConfig, _) => {
             discovery::service_provider_config(&schema.capabilities, base)
         }
-        ("Schemas", None) => discovery::schemas_response(registry, base),
-        ("Schemas", Some(urn)) => registry
-            .schema(&urn)
+        (Discovery::Schemas, None) => discovery::schemas_response(registry, base),
+        (Discovery::Schemas, Some(urn)) => registry
+            .schema(urn)
             .map(|s| s.to_json(&format!("{base}/Schemas/{}", s.id)))
             .ok_or_else(|| ScimError::not_found(format!("schema \"{urn}\" not found")))?,
-        ("ResourceTypes", None) => discovery::resource_types_response(registry, base),
-        ("ResourceTypes", Some(name)) => registry
-            .resource_type(&name)
+        (Discovery::ResourceTypes, None) => discovery::resource_types_response(registry, base),
+        (Discovery::ResourceTypes, Some(name)) => registry
+            .resource_type(name)
             .map(|rt| rt.to_json(base))
-            .ok_or_else(|| {
-            ScimError::not_found(format!("resource type \"{name}\" not found"))
-        })?,
-        _ => return Err(ScimError::not_found(format!("no resource at /{kind}/..."))),
+            .ok_or_else(|| ScimError::not_found(format!("resource type \"{name}\" not found")))?,
     };
-    Ok(Some(json_response(200, &body)))
+    Ok(json_response(200, &body))
 }
 
 /// A JSON answer with the SCIM media type.

@@ -31,15 +31,20 @@ fn run<'t>(
     } else {
         to_bytes(&body)
     };
+    let route = Route::parse(path, &schema.registry)?;
     inbound(
         schema,
         &method,
         &json_headers(),
-        path,
+        &route,
         query.map(str::to_string),
         bytes,
         BASE,
     )
+}
+
+fn users() -> Route {
+    Route::parse("/Users", &crate::scim::schema::SchemaRegistry::builtin()).unwrap()
 }
 
 fn forwarded(stage: ScimResult<Stage<'_>>) -> Inbound<'_> {
@@ -139,7 +144,7 @@ fn syntax_media_type_and_unknown_endpoints() {
         &schema,
         &Method::POST,
         &headers,
-        "/Users",
+        &users(),
         None,
         Bytes::from_static(b"{}"),
         BASE,
@@ -150,7 +155,7 @@ fn syntax_media_type_and_unknown_endpoints() {
         &schema,
         &Method::POST,
         &json_headers(),
-        "/Users",
+        &users(),
         None,
         Bytes::from_static(b"{\"userName\":"),
         BASE,

@@ -4,7 +4,7 @@
 //! resource's `meta.version` when it has one, else a weak tag derived from
 //! the resource (`W/"<FNV-1a 64 of its canonical JSON>"`, keys sorted,
 //! `meta.version` left out), which is then also written to `meta.version`
-//! (DESIGN.md: `ETag` equals `meta.version`).
+//! (the design: `ETag` equals `meta.version`, RFC 7644 §3.14).
 //!
 //! For an upstream that does not evaluate preconditions, the gateway does:
 //! `If-None-Match` on GET → 304 when the tag still matches; `If-Match` (and

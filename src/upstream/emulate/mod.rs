@@ -1,5 +1,5 @@
-//! Capability emulation for legacy upstreams (DESIGN.md, "Where we aim
-//! beyond"): what an upstream cannot do, the gateway does in front of it.
+//! Capability emulation for legacy upstreams (docs/emulation.md): what an
+//! upstream cannot do, the gateway does in front of it.
 //!
 //! | capability | when the upstream lacks it, the gateway... | module |
 //! |---|---|---|

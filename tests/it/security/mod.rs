@@ -2,5 +2,5 @@
 //! test over real sockets (a real gateway with real TLS, real upstreams,
 //! real clients), one module per area. `docs/security.md` lists what each
 //! checks and the limits it relies on.
-
 mod memconn;
+mod routing;
