@@ -2,14 +2,16 @@
 //! tenant's `[[tenants.grants]]`.
 //!
 //! A grant applies to a principal that has one of its scopes, one of the
-//! values of its claim, or is one of its credentials; which grants apply is
+//! values of its claim, or is one of its credentials (named with the
+//! authentication method: a JWT's client id is no static token's name,
+//! [`CredentialName`]); which grants apply is
 //! decided once, at authentication ([`Grants::applying`]), and carried in
 //! the principal as a bit set. Each request then needs one applying grant
 //! that covers its resource type and method. A tenant without grants lets
 //! every authenticated principal do everything. Discovery (`GET` of
 //! `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`) is open to every
 //! authenticated principal.
-use crate::authn::Principal;
+use crate::authn::{AuthMethod, Principal};
 use crate::error::GatewayError;
 use crate::scim::route::{Route, RouteKind};
 use http::Method;
@@ -28,10 +30,20 @@ pub struct Grant {
     pub scopes: Vec<String>,
     /// A claim and the values of it that qualify.
     pub claim: Option<(String, Vec<String>)>,
-    pub credentials: Vec<String>,
+    pub credentials: Vec<CredentialName>,
     /// `None` = every resource type.
     pub resources: Option<Vec<String>>,
     pub methods: Methods,
+}
+
+/// A credential a grant names: how the client authenticated and the name
+/// that method gives it. Names are only unique within a method (a JWT's
+/// client id is chosen at the issuer and may equal a static token's name),
+/// so a grant never matches a name across methods.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CredentialName {
+    pub method: AuthMethod,
+    pub name: String,
 }
 
 /// A set of request kinds.
@@ -47,7 +59,54 @@ pub struct Applying(pub u64);
 pub struct Qualities<'a> {
     pub scopes: &'a [String],
     pub claims: Option<&'a Map<String, Value>>,
+    /// How the principal authenticated: `credential` is that method's name.
+    pub method: AuthMethod,
     pub credential: &'a str,
+}
+
+// === impl CredentialName ===
+
+impl CredentialName {
+    /// The prefix of each method in `credentials = [...]`.
+    const PREFIXES: [(&'static str, AuthMethod); 4] = [
+        ("static", AuthMethod::StaticToken),
+        ("jwt", AuthMethod::Jwt),
+        ("introspection", AuthMethod::Introspection),
+        ("cert", AuthMethod::ClientCertificate),
+    ];
+
+    /// Parses `static:NAME` (a static token's `name`), `jwt:CLIENT_ID` and
+    /// `introspection:CLIENT_ID` (the token's OAuth client), or
+    /// `cert:SUBJECT` (a certificate subject DN, `cert:CN=okta,O=Acme`).
+    /// A name without a method is refused, with the spellings to choose
+    /// from: matching it for every method is what let a JWT client named
+    /// like a static token inherit its grants.
+    pub fn parse(text: &str) -> Result<CredentialName, String> {
+        let Some((prefix, name)) = text.split_once(':') else {
+            let choices: Vec<String> = Self::PREFIXES
+                .iter()
+                .map(|(p, _)| format!("\"{p}:{text}\""))
+                .collect();
+            return Err(format!(
+                "\"{text}\" does not say how the client authenticates (a JWT's client id may equal a static token's name); write one of {}",
+                choices.join(", ")
+            ));
+        };
+        let Some((_, method)) = Self::PREFIXES.iter().find(|(p, _)| *p == prefix) else {
+            return Err(format!(
+                "\"{text}\": \"{prefix}\" is not an authentication method; write static:NAME, jwt:CLIENT_ID, introspection:CLIENT_ID or cert:SUBJECT"
+            ));
+        };
+        if name.is_empty() {
+            return Err(format!(
+                "\"{text}\" names no credential after \"{prefix}:\""
+            ));
+        }
+        Ok(CredentialName {
+            method: *method,
+            name: name.to_string(),
+        })
+    }
 }
 
 impl Methods {
@@ -115,7 +174,11 @@ impl Grant {
         if self.scopes.iter().any(|s| q.scopes.contains(s)) {
             return true;
         }
-        if self.credentials.iter().any(|c| c == q.credential) {
+        if self
+            .credentials
+            .iter()
+            .any(|c| c.method == q.method && c.name == q.credential)
+        {
             return true;
         }
         let Some((claim, values)) = &self.claim else {

@@ -10,7 +10,7 @@ fn grants() -> Grants {
         Grant {
             scopes: vec!["scim.read".into()],
             claim: None,
-            credentials: vec!["auditor".into()],
+            credentials: vec![CredentialName::parse("static:auditor").unwrap()],
             resources: Some(vec!["Users".into(), "Groups".into()]),
             methods: Methods::READ,
         },
@@ -26,17 +26,27 @@ fn grants() -> Grants {
 }
 
 fn principal(scopes: &[&str], claims: Option<serde_json::Value>, credential: &str) -> Principal {
+    principal_by(AuthMethod::Jwt, scopes, claims, credential)
+}
+
+fn principal_by(
+    method: AuthMethod,
+    scopes: &[&str],
+    claims: Option<serde_json::Value>,
+    credential: &str,
+) -> Principal {
     let g = grants();
     let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
     let claims = claims.map(|c| c.as_object().unwrap().clone());
     let applying = g.applying(Qualities {
         scopes: &scopes,
         claims: claims.as_ref(),
+        method,
         credential,
     });
     Principal {
         tenant: TenantId::new("acme").unwrap(),
-        method: AuthMethod::Jwt,
+        method,
         subject: "s".into(),
         credential: credential.into(),
         scopes,
@@ -76,11 +86,67 @@ fn claims_and_credentials_qualify_too() {
     assert_eq!(check(&by_role, Method::DELETE, "/Users/1"), Ok(()));
     assert_eq!(check(&by_role, Method::POST, "/.search"), Ok(()));
     assert_eq!(check(&by_role, Method::POST, "/Bulk"), Ok(()));
-    let by_name = principal(&[], None, "auditor");
+    let by_name = principal_by(AuthMethod::StaticToken, &[], None, "auditor");
     assert_eq!(check(&by_name, Method::GET, "/Users"), Ok(()));
     assert_eq!(check(&by_name, Method::PUT, "/Users/1"), Err(403));
     let nobody = principal(&["profile"], Some(json!({"roles": "Reader"})), "x");
     assert_eq!(check(&nobody, Method::GET, "/Users"), Err(403));
+}
+
+/// A grant to `static:auditor` is for the static token named `auditor`
+/// only: not for a JWT, an introspected token or a certificate whose
+/// credential has the same name.
+#[test]
+fn a_credential_name_qualifies_only_with_its_method() {
+    for method in [
+        AuthMethod::Jwt,
+        AuthMethod::Introspection,
+        AuthMethod::ClientCertificate,
+    ] {
+        let namesake = principal_by(method, &[], None, "auditor");
+        assert_eq!(
+            check(&namesake, Method::GET, "/Users"),
+            Err(403),
+            "{method:?}"
+        );
+    }
+}
+
+#[test]
+fn credential_names_carry_their_method() {
+    for (text, method, name) in [
+        ("static:okta-2025", AuthMethod::StaticToken, "okta-2025"),
+        ("jwt:0oa1b2c3", AuthMethod::Jwt, "0oa1b2c3"),
+        (
+            "introspection:audit-tool",
+            AuthMethod::Introspection,
+            "audit-tool",
+        ),
+        (
+            "cert:CN=okta,O=Acme",
+            AuthMethod::ClientCertificate,
+            "CN=okta,O=Acme",
+        ),
+        ("jwt:urn:app:1", AuthMethod::Jwt, "urn:app:1"),
+    ] {
+        assert_eq!(
+            CredentialName::parse(text),
+            Ok(CredentialName {
+                method,
+                name: name.into()
+            })
+        );
+    }
+    let bare = CredentialName::parse("auditor").unwrap_err();
+    assert!(bare.contains("\"static:auditor\""), "{bare}");
+    assert!(bare.contains("\"jwt:auditor\""), "{bare}");
+    let unknown = CredentialName::parse("token:auditor").unwrap_err();
+    assert!(
+        unknown.contains("\"token\" is not an authentication method"),
+        "{unknown}"
+    );
+    assert!(CredentialName::parse("static:").is_err());
+    assert!(CredentialName::parse("CN=okta,O=Acme").is_err());
 }
 
 #[test]

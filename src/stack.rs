@@ -320,7 +320,9 @@ where
     };
     // Authorize: the tenant's grants cover this resource type and method.
     let authorized = authz::authorize(&tenant.grants, &principal, req.method(), route);
-    let credential = principal.credential.clone();
+    // The principal's limits are keyed by auth method and credential: a
+    // JWT client named like a static token has a budget of its own.
+    let credential = [principal.method.as_str(), ":", &principal.credential].concat();
     trace.principal = Some(principal);
     // From here on a write is audited, whatever its outcome (a failed
     // authentication is audited as such).
@@ -755,9 +757,13 @@ impl Handler for Detached {
             return;
         };
         let request_id = RequestId::generate();
+        let label = crate::tls::handshake_refusal_reason(reason);
+        if label == "client_certificate_crl_expired" {
+            tracing::warn!(tenant = tenant.id.as_str(), "client certificate refused at the TLS handshake: the tenant's CRL for its issuer is past its nextUpdate; publish a fresh CRL and reload (or set crl_expired = \"allow\")");
+        }
         AuthFailed {
             tenant: tenant.id.as_str(),
-            reason: "client_certificate_refused",
+            reason: label,
             request_id: request_id.as_str(),
             peer: peer.ip(),
         }
@@ -773,7 +779,7 @@ impl Handler for Detached {
             peer.ip(),
             Some(tenant.id.as_str()),
             0,
-            "client_certificate_refused",
+            label,
         );
         tokio::spawn(async move {
             if let Ok(Err(e)) = tokio::time::timeout(Duration::from_secs(10), ack).await {

@@ -17,7 +17,7 @@ use crate::authz::{Applying, Qualities};
 use crate::error::GatewayError;
 use crate::server::ConnInfo;
 use crate::snapshot::{Tenant, TenantId, TenantMtls};
-use crate::tls::ClientIdentity;
+use crate::tls::{CertError, ClientIdentity};
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
 use rustls::pki_types::UnixTime;
@@ -219,12 +219,18 @@ fn client_certificate(
             Ok(None)
         };
     };
-    let key = Arc::as_ptr(&mtls.policy) as usize;
     conn.cert_checks
-        .get_or(key, || {
-            mtls.policy
-                .verify(chain, UnixTime::now())
-                .map_err(|e| (e.reason(), e.to_string()))
+        .get_or(mtls.policy.generation(), || {
+            mtls.policy.verify(chain, UnixTime::now()).map_err(|e| {
+                if let CertError::CrlExpired(_) = e {
+                    // The operator's to fix, not the client's: say so.
+                    tracing::warn!(
+                        tenant = tenant.id.as_str(),
+                        "client certificate refused: the tenant's CRL for its issuer is past its nextUpdate; publish a fresh CRL and reload (or set crl_expired = \"allow\")"
+                    );
+                }
+                (e.reason(), e.to_string())
+            })
         })
         .map(Some)
         .map_err(|(reason, detail)| cert_refused(reason, &detail))
@@ -237,6 +243,7 @@ fn cert_refused(reason: &str, detail: &str) -> GatewayError {
         "untrusted" => "client_certificate_untrusted",
         "expired" => "client_certificate_expired",
         "revoked" => "client_certificate_revoked",
+        "crl_expired" => "client_certificate_crl_expired",
         "not_pinned" => "client_certificate_not_pinned",
         _ => "client_certificate_invalid",
     };
@@ -261,6 +268,7 @@ fn principal(
     let grants = tenant.grants.applying(Qualities {
         scopes: &scopes,
         claims,
+        method,
         credential: &credential,
     });
     Principal {

@@ -119,6 +119,67 @@ async fn principal_debug_has_no_secret() {
     assert!(!format!("{p:?}").contains("token-new"));
 }
 
+/// A policy recompiled into the very allocation of the one a connection
+/// verified under (what the allocator may do after a reload frees the old
+/// one): the connection's cached verdict must not answer for it.
+#[tokio::test]
+async fn a_new_policy_at_a_reused_address_is_verified_again() {
+    use crate::tls::test_pki::{ClientSpec, TestCa};
+    use crate::tls::{ClientCertPins, ClientCertPolicy};
+    let (ca_a, ca_b) = (TestCa::root("CA A"), TestCa::root("CA B"));
+    let policy = |ca: &TestCa| {
+        ClientCertPolicy::new(
+            vec![ca.cert.clone()],
+            vec![],
+            &ClientCertPins::default(),
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let leaf = ca_a.client(&ClientSpec::default());
+    let mut conn = conn();
+    conn.peer_certificates = Some(Arc::new(leaf.chain.clone()));
+    let mut t = tenant();
+    t.tokens.clear();
+    t.mtls = Some(crate::snapshot::TenantMtls {
+        policy: Arc::new(policy(&ca_a)),
+        required: true,
+    });
+    let p = authenticate(&t, &headers(None), &conn).await.unwrap();
+    assert_eq!(p.method, AuthMethod::ClientCertificate);
+
+    // The new policy trusts only CA B, and sits at the old one's address.
+    let mtls = t.mtls.as_mut().unwrap();
+    let address = Arc::as_ptr(&mtls.policy);
+    *Arc::get_mut(&mut mtls.policy).unwrap() = policy(&ca_b);
+    assert_eq!(Arc::as_ptr(&mtls.policy), address);
+    let e = authenticate(&t, &headers(None), &conn).await.unwrap_err();
+    assert_eq!(
+        (e.status(), e.reason()),
+        (403, "client_certificate_untrusted")
+    );
+}
+
+#[test]
+fn every_compiled_policy_has_a_new_generation() {
+    use crate::tls::test_pki::TestCa;
+    use crate::tls::{ClientCertPins, ClientCertPolicy};
+    let ca = TestCa::root("CA");
+    let compile = || {
+        ClientCertPolicy::new(
+            vec![ca.cert.clone()],
+            vec![],
+            &ClientCertPins::default(),
+            Default::default(),
+        )
+        .unwrap()
+    };
+    let first = compile();
+    let second = compile();
+    assert!(second.generation() > first.generation());
+    assert_eq!(first.clone().generation(), first.generation());
+}
+
 fn conn() -> crate::server::ConnInfo {
     crate::server::ConnInfo {
         peer: ([127, 0, 0, 1], 40000).into(),

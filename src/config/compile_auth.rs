@@ -5,7 +5,7 @@ use crate::authn::introspect::{IntrospectionSettings, Introspector};
 use crate::authn::jwks::{JwksCache, JwksSettings, JwksSource};
 use crate::authn::jwt::{Alg, JwtPolicy};
 use crate::authn::JwtAuth;
-use crate::authz::{Grant, Grants, Methods, MAX_GRANTS};
+use crate::authz::{CredentialName, Grant, Grants, Methods, MAX_GRANTS};
 use crate::config::raw::{
     DialectSection, GrantSection, IntrospectionSection, JwtSection, LimitsSection,
     ResilienceSection, SharedLimitsSection, UpstreamAuthSection,
@@ -242,10 +242,17 @@ pub(super) fn grants(sections: &[GrantSection], p: &mut Problems, loc: &str) -> 
                 "list methods, e.g. [\"read\"], [\"GET\", \"PATCH\"] or [\"*\"]",
             );
         }
+        let mut credentials = Vec::new();
+        for (j, c) in g.credentials.iter().enumerate() {
+            match CredentialName::parse(c) {
+                Ok(name) => credentials.push(name),
+                Err(e) => p.add(format!("{gloc}.credentials[{j}]"), e),
+            }
+        }
         out.push(Grant {
             scopes: g.scopes.clone(),
             claim,
-            credentials: g.credentials.clone(),
+            credentials,
             resources,
             methods,
         });

@@ -206,3 +206,44 @@ async fn audit_and_event_problems_are_all_reported_with_their_keys() {
     assert!(errors.contains("audit.fsync_interval"), "{errors}");
     assert!(errors.contains("audit.queue"), "{errors}");
 }
+
+#[tokio::test]
+async fn grant_credentials_name_their_method() {
+    let grant = |credentials: &str| {
+        format!(
+            "{}[[tenants.grants]]\ncredentials = [{credentials}]\nresources = [\"*\"]\nmethods = [\"*\"]\n",
+            good()
+        )
+    };
+    let ok =
+        grant("\"static:okta\", \"jwt:0oa1\", \"introspection:tool\", \"cert:CN=okta,O=Acme\"");
+    compile(&toml(&ok), Path::new("t.toml"), None).unwrap();
+    // A bare name is an error that says how to write it; so is a method
+    // the gateway does not have. Both are reported at once.
+    let bad = grant("\"okta\", \"token:okta\"");
+    let errors = compile(&toml(&bad), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    for expected in [
+        "tenants[0] (id \"acme\").grants[0].credentials[0]: \"okta\" does not say how the client authenticates",
+        "\"static:okta\", \"jwt:okta\", \"introspection:okta\", \"cert:okta\"",
+        "tenants[0] (id \"acme\").grants[0].credentials[1]: \"token:okta\"",
+    ] {
+        assert!(errors.contains(expected), "{expected} in:\n{errors}");
+    }
+}
+
+#[tokio::test]
+async fn crl_expired_is_deny_or_allow() {
+    let text = format!(
+        "{}[tenants.mtls]\nca_files = [\"/nonexistent/ca.pem\"]\ncrl_expired = \"sometimes\"\n",
+        good()
+    );
+    let errors = compile(&toml(&text), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("tenants[0] (id \"acme\").mtls.crl_expired: \"sometimes\" is not \"deny\""),
+        "{errors}"
+    );
+}

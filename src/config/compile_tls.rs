@@ -5,7 +5,9 @@
 use super::{resolve, Problems};
 use crate::config::raw::{FileConfig, MtlsSection};
 use crate::snapshot::{Tenant, TenantId, TenantMtls};
-use crate::tls::{ClientCertPins, ClientCertPolicy, DeferredClientCertVerifier, TlsSelector};
+use crate::tls::{
+    ClientCertPins, ClientCertPolicy, DeferredClientCertVerifier, ExpiredCrls, TlsSelector,
+};
 use rustls::server::danger::ClientCertVerifier;
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,16 +28,42 @@ pub(super) fn tenant_mtls(
     }
     let cas: Vec<_> = m.ca_files.iter().map(|f| resolve(base_dir, f)).collect();
     let crls: Vec<_> = m.crl_files.iter().map(|f| resolve(base_dir, f)).collect();
+    let expired_crls = match m.crl_expired.as_deref() {
+        None | Some("deny") => ExpiredCrls::Deny,
+        Some("allow") => ExpiredCrls::Allow,
+        Some(other) => {
+            p.add(
+                format!("{loc}.crl_expired"),
+                format!("\"{other}\" is not \"deny\" (refuse certificates while a CRL is past its nextUpdate) or \"allow\""),
+            );
+            return None;
+        }
+    };
     let pins = ClientCertPins {
         subjects: m.subjects.clone(),
         sans: m.sans.clone(),
         sha256: m.sha256.clone(),
     };
-    match ClientCertPolicy::from_files(&cas, &crls, &pins) {
-        Ok(policy) => Some(TenantMtls {
-            policy: Arc::new(policy),
-            required: m.required.unwrap_or(true),
-        }),
+    match ClientCertPolicy::from_files(&cas, &crls, &pins, expired_crls) {
+        Ok(policy) => {
+            for issuer in policy.expired_crl_issuers(rustls::pki_types::UnixTime::now()) {
+                let what = match expired_crls {
+                    ExpiredCrls::Deny => {
+                        "every certificate it covers is refused until a fresh CRL is loaded"
+                    }
+                    ExpiredCrls::Allow => "it is used anyway (crl_expired = \"allow\")",
+                };
+                tracing::warn!(
+                    config = loc,
+                    issuer,
+                    "the CRL of a client CA is past its nextUpdate: {what}"
+                );
+            }
+            Some(TenantMtls {
+                policy: Arc::new(policy),
+                required: m.required.unwrap_or(true),
+            })
+        }
         Err(e) => {
             p.add(loc, e);
             None

@@ -457,6 +457,9 @@ pub struct MtlsSection {
     /// Certificate revocation lists (PEM or DER) of those CAs.
     #[serde(default)]
     pub crl_files: Vec<String>,
+    /// What a CRL past its `nextUpdate` does: `"deny"` (default: refuse
+    /// the certificates it covers) or `"allow"` (use it as if current).
+    pub crl_expired: Option<String>,
     /// Whether a certificate is required (else optional, checked when
     /// sent). Default true.
     pub required: Option<bool>,
@@ -541,7 +544,8 @@ pub struct GrantSection {
     pub claim: Option<String>,
     #[serde(default)]
     pub values: Vec<String>,
-    /// Credential names: static token names, certificate subjects.
+    /// Credentials, each with its method: `static:NAME`, `jwt:CLIENT_ID`,
+    /// `introspection:CLIENT_ID`, `cert:SUBJECT`.
     #[serde(default)]
     pub credentials: Vec<String>,
     /// Resource types (`Users`, `Groups`, `Bulk`, any the upstream

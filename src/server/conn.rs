@@ -27,8 +27,9 @@ pub struct ConnInfo {
     pub alpn: Option<Vec<u8>>,
     /// The client's certificate chain (mTLS).
     pub peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
-    /// Verdicts on that chain per tenant policy, so that a keep-alive
-    /// connection verifies its certificate once per tenant, not per request.
+    /// Verdicts on that chain per tenant policy (by its generation), so
+    /// that a keep-alive connection verifies its certificate once per
+    /// tenant and policy, not per request, and again after a reload.
     pub cert_checks: CertChecks,
     /// Whether a request on the connection authenticated; until then the
     /// connection counts against the anonymous budget (`server::admit`).
@@ -45,19 +46,22 @@ impl ConnInfo {
 
 /// See [`ConnInfo::cert_checks`]. Cloning gives an empty cache.
 #[derive(Default)]
-pub struct CertChecks(std::sync::Mutex<Vec<(usize, CertVerdict)>>);
+pub struct CertChecks(std::sync::Mutex<Vec<(u64, CertVerdict)>>);
 
 /// A cached verdict: the identity, or the refusal's reason and detail.
 pub type CertVerdict = Result<crate::tls::ClientIdentity, (&'static str, String)>;
 
 impl CertChecks {
-    /// The verdict for the policy at address `key`, computed once.
-    pub fn get_or(&self, key: usize, verify: impl FnOnce() -> CertVerdict) -> CertVerdict {
+    /// The verdict for the policy of generation `generation`
+    /// ([`crate::tls::ClientCertPolicy::generation`]), computed once. Not
+    /// the policy's address: a reloaded policy may be allocated where the
+    /// old one was and would inherit its verdict.
+    pub fn get_or(&self, generation: u64, verify: impl FnOnce() -> CertVerdict) -> CertVerdict {
         let mut checks = self
             .0
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, v)) = checks.iter().find(|(k, _)| *k == key) {
+        if let Some((_, v)) = checks.iter().find(|(g, _)| *g == generation) {
             return v.clone();
         }
         let verdict = verify();
@@ -65,7 +69,7 @@ impl CertChecks {
         if checks.len() >= 16 {
             drop(checks.remove(0));
         }
-        checks.push((key, verdict.clone()));
+        checks.push((generation, verdict.clone()));
         verdict
     }
 }

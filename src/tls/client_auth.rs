@@ -11,17 +11,43 @@ use rustls::server::danger::ClientCertVerifier;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{CertificateError, RootCertStore};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// A compiled client-certificate policy. Immutable; cheap to share.
+/// A compiled client-certificate policy. Immutable; cheap to share. A
+/// clone is the same policy and keeps its [`ClientCertPolicy::generation`].
 #[derive(Debug, Clone)]
 pub struct ClientCertPolicy {
+    /// Which compilation this is (see [`ClientCertPolicy::generation`]).
+    generation: u64,
     /// Client auth required: also what [`ClientCertPolicy::verify`] uses.
     required: Arc<dyn ClientCertVerifier>,
+    /// Each CRL's issuer and `nextUpdate` (seconds since the epoch), to
+    /// warn about stale ones at load.
+    crl_next_updates: Vec<(String, i64)>,
     /// The same roots and CRLs, client auth optional.
     optional: Arc<dyn ClientCertVerifier>,
     pins: CompiledPins,
 }
+
+/// What a policy does with a CRL whose `nextUpdate` has passed (RFC 5280
+/// §5.1.2.5): its issuer should have published a newer one, so the
+/// certificates it covers have an unknown status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExpiredCrls {
+    /// Fail closed: refuse every certificate such a CRL covers, listed or
+    /// not (`crl_expired = "deny"`, the default).
+    #[default]
+    Deny,
+    /// Keep using it as if current: its listed serials are still refused
+    /// (`crl_expired = "allow"`).
+    Allow,
+}
+
+/// The generation of the next policy compiled. Process-wide and only ever
+/// counted up, so no two compilations share a number (a `u64` does not
+/// wrap in the life of a process).
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 /// Why a client certificate was refused. `reason()` is stable (metrics,
 /// audit); `Display` is safe to show the client; the cause, if any, is the
@@ -36,6 +62,10 @@ pub enum CertError {
     Expired(#[source] rustls::Error),
     #[error("the client certificate has been revoked")]
     Revoked(#[source] rustls::Error),
+    /// The tenant's CRL for the certificate's issuer is past its
+    /// `nextUpdate`: its revocation status is unknown.
+    #[error("the certificate revocation list of its issuer has expired, so its revocation status is unknown")]
+    CrlExpired(#[source] rustls::Error),
     #[error("the client certificate is not allowed for this tenant")]
     NotPinned,
     #[error("the client certificate cannot be parsed")]
@@ -50,12 +80,14 @@ pub struct BadCertificate(String);
 // === impl ClientCertPolicy ===
 
 impl ClientCertPolicy {
-    /// Compiles a policy from PEM CA bundles, CRL files (PEM or DER) and
-    /// pins. The error names the file or pin and the problem.
+    /// Compiles a policy from PEM CA bundles, CRL files (PEM or DER),
+    /// pins, and what to do with expired CRLs. The error names the file or
+    /// pin and the problem.
     pub fn from_files(
         ca_files: &[PathBuf],
         crl_files: &[PathBuf],
         pins: &ClientCertPins,
+        expired_crls: ExpiredCrls,
     ) -> Result<Self, String> {
         let mut cas = Vec::new();
         for file in ca_files {
@@ -65,7 +97,7 @@ impl ClientCertPolicy {
         for file in crl_files {
             crls.extend(load_crls(file)?);
         }
-        Self::new(cas, crls, pins)
+        Self::new(cas, crls, pins, expired_crls)
     }
 
     /// Compiles a policy from DER objects already in memory.
@@ -73,6 +105,7 @@ impl ClientCertPolicy {
         cas: Vec<CertificateDer<'static>>,
         crls: Vec<CertificateRevocationListDer<'static>>,
         pins: &ClientCertPins,
+        expired_crls: ExpiredCrls,
     ) -> Result<Self, String> {
         if cas.is_empty() {
             return Err("no client CA certificate given".into());
@@ -85,6 +118,7 @@ impl ClientCertPolicy {
         }
         let roots = Arc::new(roots);
         let crls = newest_per_issuer(crls)?;
+        let crl_next_updates = crls.iter().filter_map(next_update).collect();
         let build = |required: bool| {
             let builder =
                 WebPkiClientVerifier::builder_with_provider(roots.clone(), super::provider())
@@ -93,6 +127,12 @@ impl ClientCertPolicy {
                     // other certificates in the chain is then unknown, which is
                     // no reason to refuse. A listed serial still fails.
                     .allow_unknown_revocation_status();
+            // webpki ignores `nextUpdate` unless told: a stale CRL would
+            // keep admitting certificates revoked since it was issued.
+            let builder = match expired_crls {
+                ExpiredCrls::Deny => builder.enforce_revocation_expiration(),
+                ExpiredCrls::Allow => builder,
+            };
             let builder = if required {
                 builder
             } else {
@@ -103,10 +143,21 @@ impl ClientCertPolicy {
                 .map_err(|e| format!("client certificate verifier: {e}"))
         };
         Ok(Self {
+            generation: NEXT_GENERATION.fetch_add(1, Ordering::Relaxed),
+            crl_next_updates,
             required: build(true)?,
             optional: build(false)?,
             pins: CompiledPins::compile(pins)?,
         })
+    }
+
+    /// This policy's identity for caches of its verdicts: unique to one
+    /// compilation, never reused. Unlike the policy's address, which the
+    /// allocator hands to a policy compiled by a later reload once the old
+    /// one is freed, a newer policy always has a new generation, so a
+    /// verdict cached under an old policy never answers for a new one.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Verifies a client's chain (end entity first) at `now`: it must
@@ -128,6 +179,18 @@ impl ClientCertPolicy {
             return Err(CertError::NotPinned);
         }
         Ok(parsed.identity)
+    }
+
+    /// The issuers of this policy's CRLs whose `nextUpdate` is before
+    /// `now`: with [`ExpiredCrls::Deny`] every certificate they cover is
+    /// refused until a fresh CRL is loaded.
+    pub fn expired_crl_issuers(&self, now: UnixTime) -> Vec<&str> {
+        let now = i64::try_from(now.as_secs()).unwrap_or(i64::MAX);
+        self.crl_next_updates
+            .iter()
+            .filter(|(_, next)| *next < now)
+            .map(|(issuer, _)| issuer.as_str())
+            .collect()
     }
 
     /// The verifier for this tenant's TLS handshakes: the same CAs and
@@ -192,6 +255,27 @@ fn newest_per_issuer(
     Ok(newest.into_iter().map(|(_, _, crl)| crl).collect())
 }
 
+/// The metric reason of a client certificate refused in a TLS handshake,
+/// from the handshake error's text (rustls hands the server only that):
+/// `client_certificate_crl_expired` when the tenant's CRL was past its
+/// `nextUpdate` (the operator's to fix), `client_certificate_refused`
+/// otherwise.
+pub fn handshake_refusal_reason(error: &str) -> &'static str {
+    if error.contains("revocation list expired") || error.contains("ExpiredRevocationList") {
+        "client_certificate_crl_expired"
+    } else {
+        "client_certificate_refused"
+    }
+}
+
+/// A CRL's issuer (RFC 4514 text) and `nextUpdate`; `None` without one
+/// (RFC 5280 §5.1.2.5 requires it; such a CRL never expires).
+fn next_update(crl: &CertificateRevocationListDer<'static>) -> Option<(String, i64)> {
+    let (_, parsed) = x509_parser::parse_x509_crl(crl.as_ref()).ok()?;
+    let next = parsed.next_update()?.timestamp();
+    Some((parsed.issuer().to_string(), next))
+}
+
 /// Maps webpki's verdict onto the stable reasons.
 fn classify(error: rustls::Error) -> CertError {
     let rustls::Error::InvalidCertificate(cert) = &error else {
@@ -203,6 +287,8 @@ fn classify(error: rustls::Error) -> CertError {
         | CertificateError::NotValidYet
         | CertificateError::NotValidYetContext { .. } => CertError::Expired(error),
         CertificateError::Revoked => CertError::Revoked(error),
+        CertificateError::ExpiredRevocationList
+        | CertificateError::ExpiredRevocationListContext { .. } => CertError::CrlExpired(error),
         CertificateError::BadEncoding | CertificateError::UnhandledCriticalExtension => {
             CertError::BadCertificate(BadCertificate(error.to_string()))
         }
@@ -216,13 +302,15 @@ fn classify(error: rustls::Error) -> CertError {
 
 impl CertError {
     /// A stable, low-cardinality label: `no_certificate`, `untrusted`,
-    /// `expired`, `revoked`, `not_pinned`, `bad_certificate`.
+    /// `expired`, `revoked`, `crl_expired`, `not_pinned`,
+    /// `bad_certificate`.
     pub fn reason(&self) -> &'static str {
         match self {
             CertError::NoCertificate => "no_certificate",
             CertError::Untrusted(_) => "untrusted",
             CertError::Expired(_) => "expired",
             CertError::Revoked(_) => "revoked",
+            CertError::CrlExpired(_) => "crl_expired",
             CertError::NotPinned => "not_pinned",
             CertError::BadCertificate(_) => "bad_certificate",
         }

@@ -1,7 +1,7 @@
 //! `ClientCertPolicy::verify`: one test per `reason()`, pins, files.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::test_pki::{ClientSpec, TestCa};
-use super::{CertError, ClientCertPins, ClientCertPolicy};
+use super::{CertError, ClientCertPins, ClientCertPolicy, ExpiredCrls};
 use rustls::pki_types::{CertificateDer, UnixTime};
 use std::path::PathBuf;
 
@@ -9,7 +9,13 @@ fn policy(
     ca: &TestCa,
     crls: Vec<rustls::pki_types::CertificateRevocationListDer<'static>>,
 ) -> ClientCertPolicy {
-    ClientCertPolicy::new(vec![ca.cert.clone()], crls, &ClientCertPins::default()).unwrap()
+    ClientCertPolicy::new(
+        vec![ca.cert.clone()],
+        crls,
+        &ClientCertPins::default(),
+        ExpiredCrls::Deny,
+    )
+    .unwrap()
 }
 
 fn reason(r: Result<super::ClientIdentity, CertError>) -> &'static str {
@@ -84,6 +90,61 @@ fn every_reason_is_reported() {
     assert_eq!(reason(p.verify(&ca.client(&okta()).chain, now)), "ok");
 }
 
+/// RFC 5280 §5.1.2.5: past `nextUpdate` a CRL no longer says whether a
+/// certificate is revoked. By default that refuses (fail closed); with
+/// `ExpiredCrls::Allow` the stale CRL is used as if current.
+#[test]
+fn an_expired_crl_refuses_unless_allowed() {
+    let ca = TestCa::root("tenant A CA");
+    let now = UnixTime::now();
+    let good = ca.client(&okta());
+    let listed = ca.client(&ClientSpec {
+        serial: 13,
+        ..okta()
+    });
+    let deny = policy(&ca, vec![ca.crl_expired(&[13])]);
+    assert_eq!(reason(deny.verify(&good.chain, now)), "crl_expired");
+    assert_eq!(reason(deny.verify(&listed.chain, now)), "crl_expired");
+    assert_eq!(deny.expired_crl_issuers(now), ["CN=tenant A CA"]);
+    let allow = ClientCertPolicy::new(
+        vec![ca.cert.clone()],
+        vec![ca.crl_expired(&[13])],
+        &ClientCertPins::default(),
+        ExpiredCrls::Allow,
+    )
+    .unwrap();
+    assert_eq!(reason(allow.verify(&good.chain, now)), "ok");
+    assert_eq!(reason(allow.verify(&listed.chain, now)), "revoked");
+    // A current CRL is not reported.
+    assert!(policy(&ca, vec![ca.crl(&[])])
+        .expired_crl_issuers(now)
+        .is_empty());
+}
+
+#[test]
+fn a_handshake_refused_for_an_expired_crl_has_its_own_reason() {
+    use rustls::CertificateError;
+    let context =
+        rustls::Error::InvalidCertificate(CertificateError::ExpiredRevocationListContext {
+            time: UnixTime::since_unix_epoch(std::time::Duration::from_secs(2_000_000_000)),
+            next_update: UnixTime::since_unix_epoch(std::time::Duration::from_secs(1_600_000_000)),
+        });
+    let plain = rustls::Error::InvalidCertificate(CertificateError::ExpiredRevocationList);
+    for e in [context, plain] {
+        let text = std::io::Error::new(std::io::ErrorKind::InvalidData, e).to_string();
+        assert_eq!(
+            super::handshake_refusal_reason(&text),
+            "client_certificate_crl_expired",
+            "{text}"
+        );
+    }
+    let revoked = rustls::Error::InvalidCertificate(CertificateError::Revoked).to_string();
+    assert_eq!(
+        super::handshake_refusal_reason(&revoked),
+        "client_certificate_refused"
+    );
+}
+
 #[test]
 fn a_crl_for_the_issuing_ca_only_does_not_fail_the_rest_of_the_chain() {
     let root = TestCa::root("tenant A root");
@@ -105,7 +166,7 @@ fn a_crl_for_the_issuing_ca_only_does_not_fail_the_rest_of_the_chain() {
 }
 
 fn pinned(ca: &TestCa, pins: ClientCertPins) -> ClientCertPolicy {
-    ClientCertPolicy::new(vec![ca.cert.clone()], vec![], &pins).unwrap()
+    ClientCertPolicy::new(vec![ca.cert.clone()], vec![], &pins, Default::default()).unwrap()
 }
 
 #[test]
@@ -230,6 +291,7 @@ fn from_files_reads_pem_and_der_crls_and_names_bad_files() {
             std::slice::from_ref(&ca_file),
             &crls,
             &ClientCertPins::default(),
+            Default::default(),
         )
         .unwrap();
         for (serial, want) in [(12, "ok"), (13, "revoked"), (14, "revoked")] {
@@ -239,8 +301,13 @@ fn from_files_reads_pem_and_der_crls_and_names_bad_files() {
     }
 
     let missing = dir.join("missing.pem");
-    let err =
-        ClientCertPolicy::from_files(&[missing], &[], &ClientCertPins::default()).unwrap_err();
+    let err = ClientCertPolicy::from_files(
+        &[missing],
+        &[],
+        &ClientCertPins::default(),
+        Default::default(),
+    )
+    .unwrap_err();
     assert!(err.contains("missing.pem"), "{err}");
     let junk = dir.join("junk.crl");
     std::fs::write(&junk, b"not a crl").unwrap();
@@ -248,19 +315,23 @@ fn from_files_reads_pem_and_der_crls_and_names_bad_files() {
         std::slice::from_ref(&ca_file),
         &[junk],
         &ClientCertPins::default(),
+        Default::default(),
     )
     .unwrap_err();
     assert!(
         err.contains("junk.crl") && err.contains("not a valid CRL"),
         "{err}"
     );
-    let err = ClientCertPolicy::from_files(&[], &[], &ClientCertPins::default()).unwrap_err();
+    let err =
+        ClientCertPolicy::from_files(&[], &[], &ClientCertPins::default(), Default::default())
+            .unwrap_err();
     assert!(err.contains("no client CA"), "{err}");
     let bad_pin = ClientCertPins {
         sha256: vec!["abc".into()],
         ..Default::default()
     };
-    let err = ClientCertPolicy::from_files(&[ca_file], &[], &bad_pin).unwrap_err();
+    let err =
+        ClientCertPolicy::from_files(&[ca_file], &[], &bad_pin, Default::default()).unwrap_err();
     assert!(err.contains("sha256 pin"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }

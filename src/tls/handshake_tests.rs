@@ -74,9 +74,15 @@ async fn world() -> World {
     let ca_a = TestCa::root("tenant A client CA");
     let ca_b = TestCa::root("tenant B client CA");
     let none = ClientCertPins::default();
-    let policy_a =
-        ClientCertPolicy::new(vec![ca_a.cert.clone()], vec![ca_a.crl(&[13])], &none).unwrap();
-    let policy_b = ClientCertPolicy::new(vec![ca_b.cert.clone()], vec![], &none).unwrap();
+    let policy_a = ClientCertPolicy::new(
+        vec![ca_a.cert.clone()],
+        vec![ca_a.crl(&[13])],
+        &none,
+        Default::default(),
+    )
+    .unwrap();
+    let policy_b =
+        ClientCertPolicy::new(vec![ca_b.cert.clone()], vec![], &none, Default::default()).unwrap();
     let (cert_a, cert_b, cert_shared) = (
         server_ca.server(A),
         server_ca.server(B),

@@ -17,7 +17,9 @@ mod identity;
 mod names;
 mod select;
 
-pub use client_auth::{BadCertificate, CertError, ClientCertPolicy};
+pub use client_auth::{
+    handshake_refusal_reason, BadCertificate, CertError, ClientCertPolicy, ExpiredCrls,
+};
 pub use deferred::DeferredClientCertVerifier;
 pub use identity::{ClientCertPins, ClientIdentity};
 pub use names::certificate_host_names;
@@ -149,4 +151,4 @@ mod client_auth_tests;
 #[cfg(test)]
 mod handshake_tests;
 #[cfg(test)]
-mod test_pki;
+pub(crate) mod test_pki;

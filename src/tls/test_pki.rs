@@ -165,9 +165,24 @@ impl TestCa {
         year: i32,
         number: u64,
     ) -> CertificateRevocationListDer<'static> {
+        self.crl_valid(serials, (year, 2999), number)
+    }
+
+    /// A CRL whose `nextUpdate` passed in 2021: expired.
+    pub(crate) fn crl_expired(&self, serials: &[u64]) -> CertificateRevocationListDer<'static> {
+        self.crl_valid(serials, (2020, 2021), 1)
+    }
+
+    /// A CRL valid for `(thisUpdate, nextUpdate)` years, number `number`.
+    pub(crate) fn crl_valid(
+        &self,
+        serials: &[u64],
+        years: (i32, i32),
+        number: u64,
+    ) -> CertificateRevocationListDer<'static> {
         let params = CertificateRevocationListParams {
-            this_update: date_time_ymd(year, 1, 1),
-            next_update: date_time_ymd(2999, 1, 1),
+            this_update: date_time_ymd(years.0, 1, 1),
+            next_update: date_time_ymd(years.1, 1, 1),
             crl_number: SerialNumber::from(number),
             issuing_distribution_point: None,
             revoked_certs: serials

@@ -2,5 +2,6 @@
 //! test over real sockets (a real gateway with real TLS, real upstreams,
 //! real clients), one module per area. `docs/security.md` lists what each
 //! checks and the limits it relies on.
+mod findings_b;
 mod memconn;
 mod routing;

@@ -22,9 +22,9 @@ fn gateway(upstream: &EchoUpstream) -> TestGateway {
          [[tenants.tokens]]\nname = \"test\"\nhash = \"{}\"\n\
          [[tenants.tokens]]\nname = \"reader\"\nhash = \"{}\"\n\
          [[tenants.tokens]]\nname = \"writer\"\nhash = \"{}\"\n\
-         [[tenants.grants]]\ncredentials = [\"test\"]\nresources = [\"*\"]\nmethods = [\"*\"]\n\
-         [[tenants.grants]]\ncredentials = [\"reader\"]\nresources = [\"Users\"]\nmethods = [\"read\"]\n\
-         [[tenants.grants]]\ncredentials = [\"writer\"]\nresources = [\"Users\"]\nmethods = [\"write\"]\n",
+         [[tenants.grants]]\ncredentials = [\"static:test\"]\nresources = [\"*\"]\nmethods = [\"*\"]\n\
+         [[tenants.grants]]\ncredentials = [\"static:reader\"]\nresources = [\"Users\"]\nmethods = [\"read\"]\n\
+         [[tenants.grants]]\ncredentials = [\"static:writer\"]\nresources = [\"Users\"]\nmethods = [\"write\"]\n",
         hash_token_hex(&token_for("acme")),
         hash_token_hex(READER),
         hash_token_hex(WRITER),
