@@ -105,6 +105,7 @@ fn request_path(c: &mut Criterion) {
         alpn: None,
         peer_certificates: None,
         cert_checks: Default::default(),
+        auth: Default::default(),
     });
     let user: serde_json::Value = serde_json::from_str(USER).unwrap_or_default();
     let counter = AtomicU64::new(0);

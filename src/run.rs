@@ -71,7 +71,7 @@ pub async fn run(
         tokio::spawn(server::serve(
             l,
             settings,
-            64,
+            server::ConnectionCaps::total(64),
             Duration::from_secs(1),
             handler,
             stopped(stop_rx.clone()),
@@ -124,8 +124,8 @@ pub async fn run(
         config = %config.path().display(),
         "scim-gateway listening"
     );
-    let (max_connections, shutdown_timeout) = (
-        snapshot.server.max_connections,
+    let (caps, shutdown_timeout) = (
+        snapshot.server.connections,
         snapshot.server.shutdown_timeout,
     );
     // Not held while serving: a reload must be able to drop the first
@@ -135,7 +135,7 @@ pub async fn run(
     let result = server::serve(
         listener,
         settings,
-        max_connections,
+        caps,
         shutdown_timeout,
         Arc::new(gateway.clone()),
         stopped(stop_rx.clone()),

@@ -52,6 +52,9 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     pub max_header_bytes: usize,
     pub max_connections: usize,
+    /// `max_connections` and the caps per client IP and for connections
+    /// not yet authenticated (fixed at start, like `max_connections`).
+    pub connections: crate::server::ConnectionCaps,
     pub idle_timeout: Duration,
     pub request_timeout: Duration,
     pub max_request_body_bytes: usize,
@@ -66,6 +69,9 @@ pub struct ServerSettings {
     pub hosts: Vec<String>,
     /// Brute-force damping of failed authentications.
     pub auth_damping: crate::authn::damping::DampingSettings,
+    /// The response cache's budget over all tenants, bytes (fixed at
+    /// start).
+    pub cache_max_bytes: u64,
 }
 
 /// A tenant id: `[a-z0-9-]{1,64}`.

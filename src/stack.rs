@@ -91,11 +91,12 @@ impl Gateway {
     /// A gateway that audits every write and authentication failure in
     /// `journal` (kept across reloads, like the limiter and the cache).
     pub fn with_journal(config: Arc<ConfigHandle>, journal: Option<Journal>) -> Gateway {
+        let cache_max_bytes = config.load().server.cache_max_bytes;
         Gateway {
             config,
             damper: FailureDamper::new(),
             limiter: Limiter::new(),
-            cache: ResponseCache::new(10_000),
+            cache: ResponseCache::new(cache_max_bytes),
             write_order: WriteOrder::new(),
             journal,
         }
@@ -299,7 +300,11 @@ where
     )
     .await;
     let principal: Principal = match authenticated {
-        Ok(Ok(principal)) => principal,
+        Ok(Ok(principal)) => {
+            // The connection no longer counts as anonymous (server::admit).
+            conn.authenticated();
+            principal
+        }
         Ok(Err(e)) => {
             if e.status() == 401 || e.reason().starts_with("client_certificate") {
                 damper.failed(damping, tenant.id.as_str(), ip);
@@ -411,26 +416,30 @@ where
     let (query, body) = (inbound.query.take(), std::mem::take(&mut inbound.body));
 
     // The cache, where the tenant enables it: a hit costs the upstream
-    // (and its limits) nothing. Keys are per tenant.
+    // (and its limits) nothing. Keys are per tenant and public base; a
+    // query parameter outside SCIM's is not cached (cache::key).
     let segment = route.first_segment().unwrap_or("");
     let cache = tenant
         .cache
         .filter(|_| parts.method == http::Method::GET)
-        .map(|settings| {
-            let mut pq = route.path().to_string();
-            if let Some(q) = parts.uri.query() {
-                pq.push('?');
-                pq.push_str(q);
-            }
+        .and_then(|settings| {
             let discovery = matches!(route.kind(), RouteKind::Discovery(_));
             let ttl = if discovery {
                 settings.discovery_ttl
             } else {
                 settings.ttl
             };
-            (gateway.cache.key(tenant.id.as_str(), segment, &pq), ttl)
+            let (path, query) = (route.path(), parts.uri.query());
+            let key = gateway.cache.key(
+                tenant.id.as_str(),
+                segment,
+                &routed.public_base,
+                path,
+                query,
+            )?;
+            Some((key, ttl, settings.max_bytes))
         });
-    if let Some((key, _)) = &cache {
+    if let Some((key, _, _)) = &cache {
         let hit = gateway.cache.get(key);
         CacheLookup {
             tenant: tenant.id.as_str(),
@@ -552,9 +561,10 @@ where
     }
     // In the tenant's schema again.
     let response = schema_stage::outbound(&inbound, response);
-    if let Some((key, ttl)) = cache {
+    if let Some((key, ttl, max_bytes)) = cache {
         gateway.cache.put(
             key,
+            max_bytes,
             response.status(),
             response.headers(),
             response.body(),

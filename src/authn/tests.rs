@@ -198,5 +198,6 @@ fn conn() -> crate::server::ConnInfo {
         alpn: None,
         peer_certificates: None,
         cert_checks: Default::default(),
+        auth: Default::default(),
     }
 }

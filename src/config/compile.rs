@@ -22,6 +22,8 @@ use std::time::Duration;
 mod auth;
 #[path = "compile_capabilities.rs"]
 mod capabilities;
+#[path = "compile_caps.rs"]
+mod caps;
 #[path = "compile_endpoints.rs"]
 mod endpoints;
 #[path = "compile_events.rs"]
@@ -349,6 +351,8 @@ fn compile_server(
     );
     let max_header_bytes = positive(p, "server.max_header_bytes", s.max_header_bytes, 16 * 1024);
     let max_connections = positive(p, "server.max_connections", s.max_connections, 4096);
+    let connections = caps::connections(s, max_connections, p);
+    let cache_max_bytes = caps::cache_max_bytes(s, p);
     let max_request_body_bytes = positive(
         p,
         "server.max_request_body_bytes",
@@ -386,6 +390,7 @@ fn compile_server(
         header_read_timeout: header_read_timeout?,
         max_header_bytes,
         max_connections,
+        connections: connections?,
         idle_timeout: idle_timeout?,
         request_timeout: request_timeout?,
         max_request_body_bytes,
@@ -402,6 +407,7 @@ fn compile_server(
             max_failures: s.auth_failure_limit.unwrap_or(20),
             window: auth_failure_window?,
         },
+        cache_max_bytes: cache_max_bytes as u64,
     })
 }
 
@@ -862,9 +868,11 @@ fn compile_tenant(
                     section.discovery_ttl.as_deref(),
                     "5m",
                 );
+                let max_bytes = caps::tenant_cache_max_bytes(section, &raw.server, p, loc);
                 Some(crate::cache::CacheSettings {
                     ttl: ttl?,
                     discovery_ttl: discovery?,
+                    max_bytes,
                 })
             }
             _ => None,

@@ -125,8 +125,19 @@ pub struct ServerSection {
     pub max_header_bytes: Option<usize>,
     /// Most concurrent client connections. Default 4096.
     pub max_connections: Option<usize>,
-    /// Close a keep-alive connection idle this long. Default `"60s"`.
+    /// Close a connection with no request in flight this long. Default `"60s"`.
     pub idle_timeout: Option<String>,
+    /// Most concurrent connections from one client IP (IPv6: one /64).
+    /// Default 256 (at most `max_connections`).
+    pub max_connections_per_ip: Option<usize>,
+    /// Most concurrent connections that have not yet carried an
+    /// authenticated request. Default half of `max_connections`.
+    pub max_anonymous_connections: Option<usize>,
+    /// Close a connection that has not carried an authenticated request
+    /// this long after it was accepted. Default `"10s"`.
+    pub anonymous_timeout: Option<String>,
+    /// Bytes of cached answers over all tenants. Default 64 MiB.
+    pub cache_max_bytes: Option<usize>,
     /// Whole-request deadline, upstream call included. Default `"60s"`.
     pub request_timeout: Option<String>,
     /// Largest request body, bytes (413 beyond). Default 2 MiB.
@@ -401,6 +412,9 @@ pub struct CacheSection {
     pub ttl: Option<String>,
     /// TTL of /ServiceProviderConfig, /Schemas, /ResourceTypes. Default `"5m"`.
     pub discovery_ttl: Option<String>,
+    /// Bytes of this tenant's cached answers. Default 16 MiB (at most
+    /// `server.cache_max_bytes`).
+    pub max_bytes: Option<usize>,
 }
 
 /// `[tenants.limits]` and `[upstreams.NAME.limits]`

@@ -68,6 +68,13 @@ impl ConfigHandle {
                         "listen addresses changed in the config; they take effect after a restart"
                     );
                 }
+                if next.server.connections != current.server.connections
+                    || next.server.cache_max_bytes != current.server.cache_max_bytes
+                {
+                    tracing::warn!(
+                        "connection caps or server.cache_max_bytes changed in the config; they take effect after a restart"
+                    );
+                }
                 if next.audit != current.audit {
                     tracing::warn!(
                         "[audit] changed in the config; the audit log keeps its settings until a restart"

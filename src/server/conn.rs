@@ -1,5 +1,6 @@
 //! One client connection: the TLS handshake and the HTTP session.
-use super::idle::IdleIo;
+use super::admit::ConnAuth;
+use super::idle::{Streams, Tracked};
 use super::{Handler, Listening};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -30,6 +31,17 @@ pub struct ConnInfo {
     /// that a keep-alive connection verifies its certificate once per
     /// tenant and policy, not per request, and again after a reload.
     pub cert_checks: CertChecks,
+    /// Whether a request on the connection authenticated; until then the
+    /// connection counts against the anonymous budget (`server::admit`).
+    pub auth: ConnAuth,
+}
+
+impl ConnInfo {
+    /// A request's credentials were accepted: the connection is no
+    /// longer anonymous.
+    pub fn authenticated(&self) {
+        self.auth.mark();
+    }
 }
 
 /// See [`ConnInfo::cert_checks`]. Cloning gives an empty cache.
@@ -87,6 +99,7 @@ pub(super) async fn serve_connection<H: Handler>(
     listening: Listening,
     handler: Arc<H>,
     stop: watch::Receiver<bool>,
+    auth: ConnAuth,
 ) {
     let Some(tls) = listening.tls.clone() else {
         let info = ConnInfo {
@@ -97,6 +110,7 @@ pub(super) async fn serve_connection<H: Handler>(
             alpn: None,
             peer_certificates: None,
             cert_checks: CertChecks::default(),
+            auth,
         };
         return http(stream, info, &listening, handler, stop).await;
     };
@@ -141,6 +155,7 @@ pub(super) async fn serve_connection<H: Handler>(
             .peer_certificates()
             .map(|c| Arc::new(c.iter().map(|c| c.clone().into_owned()).collect())),
         cert_checks: CertChecks::default(),
+        auth,
     };
     http(stream, info, &listening, handler, stop).await;
 }
@@ -156,30 +171,40 @@ async fn http<IO, H>(
     H: Handler,
 {
     let info = Arc::new(info);
-    let (io, activity) = IdleIo::new(io);
+    let streams = Streams::default();
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(listening.header_read_timeout)
         .max_buf_size(listening.max_header_bytes.max(8192));
+    let idle = listening.idle_timeout;
+    // Keep-alive pings find dead peers of busy connections; they do not
+    // keep an idle one open (`idle`), so pinging at least twice per idle
+    // timeout costs nothing there.
     builder
         .http2()
         .timer(TokioTimer::new())
-        .keep_alive_interval(Some(Duration::from_secs(30)))
+        .keep_alive_interval(Some((idle / 2).min(Duration::from_secs(30))))
         .keep_alive_timeout(Duration::from_secs(20))
         .max_header_list_size(u32::try_from(listening.max_header_bytes).unwrap_or(u32::MAX));
+    let requests = streams.clone();
     let service = service_fn(move |req| {
         let handler = handler.clone();
         let info = info.clone();
-        async move { Ok::<_, Infallible>(handler.call(req, info).await) }
+        // Open from here until the response body is written (or the
+        // request is dropped).
+        let stream = requests.begin();
+        async move {
+            let response = handler.call(req, info).await;
+            Ok::<_, Infallible>(response.map(|body| Tracked::new(body, stream)))
+        }
     });
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
-    let idle = listening.idle_timeout;
     let tick = (idle / 4).max(Duration::from_millis(50));
     let mut closing = false;
-    let mut last_count = activity.count();
+    let mut last = streams.quiet_since();
     let mut quiet = Duration::ZERO;
     loop {
         tokio::select! {
@@ -191,14 +216,15 @@ async fn http<IO, H>(
                 }
             }
             () = tokio::time::sleep(tick), if !closing => {
-                // Idle keep-alive connections are closed; a request in
-                // flight finishes first (graceful).
-                let count = activity.count();
-                if count == last_count {
+                // A connection without a request for `idle` is closed,
+                // whatever else moves on it (graceful: a request that
+                // arrives meanwhile finishes first).
+                let now = streams.quiet_since();
+                if now.is_some() && now == last {
                     quiet += tick;
                 } else {
                     quiet = Duration::ZERO;
-                    last_count = count;
+                    last = now;
                 }
                 if quiet >= idle {
                     closing = true;

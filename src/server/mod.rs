@@ -1,16 +1,20 @@
-//! The listeners: accept loop, connection cap, TLS handshake (the config
-//! chosen from the ClientHello), HTTP/1.1 and HTTP/2, header-read and idle
-//! timeouts, and graceful drain on shutdown.
+//! The listeners: accept loop, connection caps (in all, per client IP,
+//! not yet authenticated: `admit`), TLS handshake (the config chosen from
+//! the ClientHello), HTTP/1.1 and HTTP/2, header-read and idle timeouts,
+//! and graceful drain on shutdown.
 //!
 //! Settings are read from the current snapshot for every new connection,
 //! so a reload applies to new connections (a new certificate, new
-//! timeouts); the listen address and the connection cap are fixed at start.
+//! timeouts); the listen address and the connection caps are fixed at
+//! start.
+mod admit;
 mod conn;
 mod idle;
 
+pub use admit::{AnonymousCaps, ConnAuth, ConnectionCaps};
 pub use conn::ConnInfo;
 
-use crate::telemetry::names::CONNECTIONS_OPEN;
+use crate::telemetry::names::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED_TOTAL};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -62,14 +66,15 @@ pub type SettingsSource = Arc<dyn Fn() -> Listening + Send + Sync>;
 pub async fn serve<H: Handler>(
     listener: TcpListener,
     settings: SettingsSource,
-    max_connections: usize,
+    caps: ConnectionCaps,
     drain: Duration,
     handler: Arc<H>,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     // Over the cap, the loop stops accepting until a connection closes
     // (new clients wait in the kernel's backlog): nothing spins.
-    let slots = Arc::new(Semaphore::new(max_connections.max(1)));
+    let slots = Arc::new(Semaphore::new(caps.max_connections.max(1)));
+    let admission = admit::Admission::new(caps);
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = tokio::task::JoinSet::new();
     tokio::pin!(shutdown);
@@ -94,6 +99,12 @@ pub async fn serve<H: Handler>(
                 continue;
             }
         };
+        let Some(admitted) = admission.admit(peer.ip()) else {
+            // This client holds its share already: closed at once.
+            metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => admit::PER_IP).increment(1);
+            drop(stream);
+            continue;
+        };
         // Headers and body go out in separate writes; without TCP_NODELAY
         // delayed ACKs stall each response by ~40 ms.
         let _ = stream.set_nodelay(true);
@@ -104,8 +115,18 @@ pub async fn serve<H: Handler>(
         while tasks.try_join_next().is_some() {}
         tasks.spawn(async move {
             metrics::gauge!(CONNECTIONS_OPEN).increment(1.0);
-            conn::serve_connection(stream, peer, local, listening, handler, stop).await;
+            let auth = admitted.auth();
+            let serve = conn::serve_connection(stream, peer, local, listening, handler, stop, auth);
+            tokio::select! {
+                () = serve => {}
+                // Dropping the connection closes it at once (see `admit`).
+                reason = admitted.closed() => {
+                    tracing::debug!(%peer, reason, "anonymous connection closed");
+                    metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => reason).increment(1);
+                }
+            }
             metrics::gauge!(CONNECTIONS_OPEN).decrement(1.0);
+            drop(admitted);
             drop(permit);
         });
     }

@@ -60,7 +60,7 @@ async fn start_with(
     let done = tokio::spawn(serve(
         listener,
         settings,
-        max_connections,
+        ConnectionCaps::total(max_connections),
         Duration::from_secs(2),
         Arc::new(Echo),
         async {

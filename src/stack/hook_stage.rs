@@ -102,6 +102,11 @@ where
         &body,
         tenant.id.as_str(),
     );
+    // A delivery accepted carried the hook's secret: the connection is
+    // no longer anonymous (server::admit).
+    if parts.method == http::Method::POST && outcome.status.is_success() {
+        conn.authenticated();
+    }
     let mut acks = Vec::new();
     for event in outcome.events {
         let mut record = AuditRecord::write(request_id, "POST", ip);

@@ -41,7 +41,7 @@ pub async fn serve(
     server::serve(
         listener,
         settings,
-        MAX_CONNECTIONS,
+        server::ConnectionCaps::total(MAX_CONNECTIONS),
         DRAIN_TIMEOUT,
         Arc::new(StoreHandler { store }),
         shutdown,

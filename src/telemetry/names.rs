@@ -48,10 +48,15 @@ pub const DIALECT_RULES_TOTAL: &str = "scim_gateway_dialect_rules_total";
 pub const CACHE_REQUESTS_TOTAL: &str = "scim_gateway_cache_requests_total";
 /// Cached responses evicted for space.
 pub const CACHE_EVICTIONS_TOTAL: &str = "scim_gateway_cache_evictions_total";
+/// Gauge: bytes held by a tenant's cached answers, by `tenant`.
+pub const CACHE_BYTES: &str = "scim_gateway_cache_bytes";
 /// Config reloads, by `outcome` (`ok`, `failed`).
 pub const CONFIG_RELOADS_TOTAL: &str = "scim_gateway_config_reloads_total";
 /// Open client connections.
 pub const CONNECTIONS_OPEN: &str = "scim_gateway_connections_open";
+/// Counter: client connections refused at accept or closed early, by
+/// `reason` (`per_ip`, `anonymous_budget`, `anonymous_timeout`).
+pub const CONNECTIONS_REFUSED_TOTAL: &str = "scim_gateway_connections_refused_total";
 /// Counter: requests (and Bulk operations) the gateway emulated for an
 /// upstream that lacks a capability, by `upstream` and `capability`
 /// (`patch`, `bulk`, `filter`, `etag`).
@@ -122,8 +127,13 @@ pub fn describe() {
     );
     describe_counter!(CACHE_REQUESTS_TOTAL, "Response cache lookups by result.");
     describe_counter!(CACHE_EVICTIONS_TOTAL, "Cached responses evicted for space.");
+    describe_gauge!(CACHE_BYTES, "Bytes held by a tenant's cached responses.");
     describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
+    describe_counter!(
+        CONNECTIONS_REFUSED_TOTAL,
+        "Client connections refused or closed early by the connection caps, by reason."
+    );
     crate::events::metrics::describe();
 }
 

@@ -108,7 +108,7 @@ async fn world() -> World {
     tokio::spawn(serve(
         listener,
         settings,
-        16,
+        crate::server::ConnectionCaps::total(16),
         Duration::from_secs(1),
         Arc::new(Inspect { tenant_a: policy_a }),
         async {

@@ -4,4 +4,5 @@
 //! checks and the limits it relies on.
 mod findings_a;
 mod findings_b;
+mod memconn;
 mod routing;

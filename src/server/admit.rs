@@ -1,0 +1,315 @@
+//! Who may hold a connection: a cap per client IP, and a budget for
+//! connections that have not yet carried an authenticated request, so
+//! that anonymous clients cannot take every slot of `max_connections`.
+//!
+//! - A connection is anonymous from its accept until the pipeline marks it
+//!   authenticated ([`ConnAuth::mark`], after a request's credentials were
+//!   accepted). Anonymous connections past the budget are closed oldest
+//!   first when a new one arrives: the new one may be a legitimate client
+//!   about to authenticate, while the oldest had its chance. (Refusing the
+//!   new one instead would lock every client out while the budget is
+//!   held.) An anonymous connection is also closed `anonymous_timeout`
+//!   after its accept. Both closes are immediate, not graceful: nothing an
+//!   anonymous connection has in flight is worth finishing, and a graceful
+//!   close would let it keep its slot.
+//! - Connections from one client IP (IPv6: one /64, what one host usually
+//!   gets) beyond `max_connections_per_ip` are closed at accept.
+//!
+//! The IP is the TCP peer's: behind a load balancer or NAT, clients share
+//! its address, so raise the per-IP cap there.
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
+use tokio::sync::Notify;
+
+/// The connection caps of a listener (fixed when it starts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionCaps {
+    /// Connections in all (new clients wait in the backlog beyond it).
+    pub max_connections: usize,
+    /// Connections from one client IP (IPv6: one /64).
+    pub per_ip: usize,
+    /// `None`: the listener has no authentication (admin, the store).
+    pub anonymous: Option<AnonymousCaps>,
+}
+
+/// Connections not yet authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnonymousCaps {
+    /// Most held at once; past it the oldest is closed.
+    pub max: usize,
+    /// Closed this long after the accept unless authenticated by then.
+    pub timeout: Duration,
+}
+
+impl ConnectionCaps {
+    /// Only the total cap: for listeners without authentication.
+    pub fn total(max_connections: usize) -> ConnectionCaps {
+        ConnectionCaps {
+            max_connections,
+            per_ip: max_connections,
+            anonymous: None,
+        }
+    }
+}
+
+/// Whether the connection has carried an authenticated request. Clones
+/// share the state (they describe the same connection).
+#[derive(Clone, Default)]
+pub struct ConnAuth(Arc<AuthState>);
+
+#[derive(Default)]
+struct AuthState {
+    done: AtomicBool,
+    /// Where the connection is counted as anonymous.
+    budget: Option<(Weak<Admission>, u64)>,
+}
+
+impl ConnAuth {
+    /// A request on the connection authenticated: it no longer counts
+    /// against the anonymous budget, and its anonymous timeout is off.
+    pub fn mark(&self) {
+        if self.0.done.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        if let Some((admission, id)) = &self.0.budget {
+            if let Some(admission) = admission.upgrade() {
+                admission.anonymous().open.remove(id);
+            }
+        }
+    }
+
+    pub fn is_authenticated(&self) -> bool {
+        self.0.done.load(Ordering::Acquire)
+    }
+}
+
+impl std::fmt::Debug for ConnAuth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("ConnAuth")
+            .field(&self.is_authenticated())
+            .finish()
+    }
+}
+
+/// The listener's bookkeeping.
+pub(super) struct Admission {
+    caps: ConnectionCaps,
+    per_ip: Mutex<HashMap<IpAddr, usize>>,
+    anonymous: Mutex<Anonymous>,
+}
+
+#[derive(Default)]
+struct Anonymous {
+    next: u64,
+    /// By accept order: the first is the oldest.
+    open: BTreeMap<u64, Arc<Notify>>,
+}
+
+/// Why a connection was refused or closed (the metric's `reason`).
+pub(super) const PER_IP: &str = "per_ip";
+pub(super) const ANONYMOUS_BUDGET: &str = "anonymous_budget";
+pub(super) const ANONYMOUS_TIMEOUT: &str = "anonymous_timeout";
+
+/// A connection's place; given back when dropped.
+pub(super) struct Admitted {
+    admission: Arc<Admission>,
+    ip: IpAddr,
+    auth: ConnAuth,
+    /// Told when the connection is closed to make room (anonymous only).
+    evict: Option<Arc<Notify>>,
+}
+
+impl Admission {
+    pub fn new(caps: ConnectionCaps) -> Arc<Admission> {
+        Arc::new(Admission {
+            caps,
+            per_ip: Mutex::default(),
+            anonymous: Mutex::default(),
+        })
+    }
+
+    fn anonymous(&self) -> std::sync::MutexGuard<'_, Anonymous> {
+        self.anonymous
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A place for a connection from `ip`, or `None` when that IP holds
+    /// its cap. May close the oldest anonymous connection to make room.
+    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
+        let ip = ip_key(ip);
+        {
+            let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
+            let held = per_ip.entry(ip).or_insert(0);
+            if *held >= self.caps.per_ip {
+                return None;
+            }
+            *held += 1;
+        }
+        let Some(caps) = self.caps.anonymous else {
+            return Some(Admitted {
+                admission: self.clone(),
+                ip,
+                auth: ConnAuth::default(),
+                evict: None,
+            });
+        };
+        let evict = Arc::new(Notify::new());
+        let mut anonymous = self.anonymous();
+        while anonymous.open.len() >= caps.max {
+            match anonymous.open.pop_first() {
+                // Stored as a permit: the connection sees it even if it
+                // is not waiting yet.
+                Some((_, oldest)) => oldest.notify_one(),
+                None => break,
+            }
+        }
+        let id = anonymous.next;
+        anonymous.next += 1;
+        anonymous.open.insert(id, evict.clone());
+        drop(anonymous);
+        Some(Admitted {
+            admission: self.clone(),
+            ip,
+            auth: ConnAuth(Arc::new(AuthState {
+                done: AtomicBool::new(false),
+                budget: Some((Arc::downgrade(self), id)),
+            })),
+            evict: Some(evict),
+        })
+    }
+}
+
+impl Admitted {
+    pub fn auth(&self) -> ConnAuth {
+        self.auth.clone()
+    }
+
+    /// Completes when the connection must close, with the reason: made
+    /// room for a newer anonymous connection, or still anonymous at its
+    /// timeout. Never completes for an authenticated connection or on a
+    /// listener without an anonymous budget.
+    pub async fn closed(&self) -> &'static str {
+        let (Some(evict), Some(caps)) = (&self.evict, self.admission.caps.anonymous) else {
+            return std::future::pending().await;
+        };
+        let timeout = async {
+            tokio::time::sleep(caps.timeout).await;
+            if self.auth.is_authenticated() {
+                std::future::pending::<()>().await;
+            }
+        };
+        tokio::select! {
+            () = evict.notified() => ANONYMOUS_BUDGET,
+            () = timeout => ANONYMOUS_TIMEOUT,
+        }
+    }
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        {
+            let mut per_ip = self
+                .admission
+                .per_ip
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Some(held) = per_ip.get_mut(&self.ip) {
+                *held -= 1;
+                if *held == 0 {
+                    per_ip.remove(&self.ip);
+                }
+            }
+        }
+        if let Some((_, id)) = &self.auth.0.budget {
+            self.admission.anonymous().open.remove(id);
+        }
+    }
+}
+
+/// The address a cap counts: IPv4 as is (also when mapped into IPv6), an
+/// IPv6 address's /64.
+fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & !((1u128 << 64) - 1)).into()),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn caps(per_ip: usize, anonymous: usize) -> ConnectionCaps {
+        ConnectionCaps {
+            max_connections: 100,
+            per_ip,
+            anonymous: Some(AnonymousCaps {
+                max: anonymous,
+                timeout: Duration::from_millis(200),
+            }),
+        }
+    }
+
+    #[test]
+    fn one_ip_holds_at_most_its_cap() {
+        let a = Admission::new(caps(2, 100));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let first = a.admit(ip).unwrap();
+        let _second = a.admit(ip).unwrap();
+        assert!(a.admit(ip).is_none());
+        assert!(a.admit("10.0.0.2".parse().unwrap()).is_some());
+        drop(first);
+        assert!(a.admit(ip).is_some(), "a place given back is free again");
+        // One /64 is one client; IPv4-mapped is IPv4.
+        assert_eq!(
+            ip_key("2001:db8::1".parse().unwrap()),
+            ip_key("2001:db8::ffff:1".parse().unwrap())
+        );
+        assert_ne!(
+            ip_key("2001:db8::1".parse().unwrap()),
+            ip_key("2001:db8:0:1::1".parse().unwrap())
+        );
+        assert_eq!(ip_key("::ffff:10.0.0.1".parse().unwrap()), ip);
+    }
+
+    #[tokio::test]
+    async fn the_oldest_anonymous_connection_makes_room_and_authenticated_ones_do_not_count() {
+        let a = Admission::new(caps(100, 2));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let oldest = a.admit(ip).unwrap();
+        let authed = a.admit(ip).unwrap();
+        authed.auth().mark();
+        let second = a.admit(ip).unwrap();
+        // The authenticated one left the budget (2): `third` only makes
+        // `oldest` go.
+        let third = a.admit(ip).unwrap();
+        let closed = tokio::time::timeout(Duration::from_millis(100), oldest.closed()).await;
+        assert_eq!(closed, Ok(ANONYMOUS_BUDGET));
+        for kept in [&authed, &second, &third] {
+            let closed = tokio::time::timeout(Duration::from_millis(50), kept.closed()).await;
+            assert!(closed.is_err(), "kept open");
+        }
+        assert_eq!(a.anonymous().open.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn an_anonymous_connection_times_out_unless_authenticated() {
+        let a = Admission::new(caps(100, 10));
+        let ip: IpAddr = "10.0.0.1".parse().unwrap();
+        let anonymous = a.admit(ip).unwrap();
+        let authed = a.admit(ip).unwrap();
+        authed.auth().mark();
+        let closed = tokio::time::timeout(Duration::from_secs(5), anonymous.closed()).await;
+        assert_eq!(closed, Ok(ANONYMOUS_TIMEOUT));
+        let closed = tokio::time::timeout(Duration::from_millis(500), authed.closed()).await;
+        assert!(closed.is_err());
+    }
+}
