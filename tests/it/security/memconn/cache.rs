@@ -95,7 +95,8 @@ async fn the_cache_stays_within_its_byte_budget() {
                 filter(i)
             ))
             .bearer_auth(token_for("budget"))
-            .header("x-pad", &pad);
+            // (User-Agent: one of the headers the upstream may see.)
+            .header("user-agent", &pad);
         async move {
             let r = req.send().await.unwrap();
             assert_eq!(r.status(), 200);
