@@ -310,11 +310,7 @@ where
                 damper.failed(damping, tenant.id.as_str(), ip);
             }
             return Err(match damped {
-                Some(wait) => GatewayError::too_many_requests(
-                    "too many failed authentications from this client; try again later",
-                    "too_many_failures",
-                    wait,
-                ),
+                Some(wait) => too_many_failures(wait),
                 None => e,
             });
         }
@@ -588,6 +584,15 @@ impl Drop for Invalidate<'_> {
     fn drop(&mut self) {
         self.cache.invalidate(self.tenant, &self.resource_type);
     }
+}
+
+/// 429 for a client the failure damper holds whose credential failed.
+fn too_many_failures(wait: u64) -> GatewayError {
+    GatewayError::too_many_requests(
+        "too many failed authentications from this client; try again later",
+        "too_many_failures",
+        wait,
+    )
 }
 
 /// 429 for a refused limit, with the time to wait.

@@ -215,8 +215,7 @@ impl JwksCache {
         policy: &JwtPolicy,
         now: SystemTime,
     ) -> Result<Claims, JwtError> {
-        let keys = self.keys().await.map_err(keys_unavailable)?;
-        match jwt::verify(token, policy, &keys, now) {
+        match self.verify_known_keys(token, policy, now).await {
             Err(JwtError::UnknownKid) => {
                 let keys = self
                     .keys_after_unknown_kid()

@@ -150,21 +150,19 @@ impl Route {
             known: false,
             id: None,
         };
-        if keyword(".search") {
-            if count != 1 {
-                return Err(no_endpoint());
+        // The root's own endpoints take no further segment.
+        for (name, kind) in [
+            (".search", RouteKind::RootSearch),
+            ("Bulk", RouteKind::Bulk),
+        ] {
+            if keyword(name) {
+                if count != 1 {
+                    return Err(no_endpoint());
+                }
+                route.kind = kind;
+                route.path = ["/", name].concat();
+                return Ok(route);
             }
-            route.kind = RouteKind::RootSearch;
-            route.path = "/.search".to_string();
-            return Ok(route);
-        }
-        if keyword("Bulk") {
-            if count != 1 {
-                return Err(no_endpoint());
-            }
-            route.kind = RouteKind::Bulk;
-            route.path = "/Bulk".to_string();
-            return Ok(route);
         }
         if keyword("Me") {
             route.kind = RouteKind::Me;

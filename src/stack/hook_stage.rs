@@ -63,11 +63,7 @@ where
         }
         damper.failed(damping, tenant.id.as_str(), ip);
         return Err(match damped {
-            Some(wait) => GatewayError::too_many_requests(
-                "too many failed authentications from this client; try again later",
-                "too_many_failures",
-                wait,
-            ),
+            Some(wait) => super::too_many_failures(wait),
             None => GatewayError::client_reason(refused, "okta_hook_secret"),
         });
     }

@@ -5,7 +5,7 @@
 //! next answer, not as something a library smoothed over.
 use super::gateway::TestGateway;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, ServerName};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,27 +50,49 @@ pub struct RawClient {
     buf: Vec<u8>,
 }
 
+/// A TLS client configuration that trusts the gateway's test CA, offers
+/// `alpn`, and presents `client` (a chain and its key) when given.
+pub fn client_config(
+    gw: &TestGateway,
+    alpn: &[&[u8]],
+    client: Option<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)>,
+) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(gw.ca_pem().as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let builder = rustls::ClientConfig::builder_with_provider(scim_gateway::tls::provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let mut config = match client {
+        Some((chain, key)) => builder.with_client_auth_cert(chain, key).unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    config
+}
+
+/// A TLS connection to the gateway naming `sni`, with `config`.
+pub async fn tls_connect_with(
+    gw: &TestGateway,
+    sni: &str,
+    config: rustls::ClientConfig,
+) -> TlsStream<TcpStream> {
+    let tcp = TcpStream::connect(gw.bound.public).await.unwrap();
+    let name = ServerName::try_from(sni.to_string()).unwrap();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(name, tcp)
+        .await
+        .unwrap()
+}
+
 impl RawClient {
     /// A TLS connection to the gateway naming `host` (SNI and certificate).
     pub async fn connect(gw: &TestGateway, host: &str) -> RawClient {
-        let mut roots = rustls::RootCertStore::empty();
-        for cert in CertificateDer::pem_slice_iter(gw.ca_pem().as_bytes()) {
-            roots.add(cert.unwrap()).unwrap();
-        }
-        let mut config = rustls::ClientConfig::builder_with_provider(scim_gateway::tls::provider())
-            .with_safe_default_protocol_versions()
-            .unwrap()
-            .with_root_certificates(roots)
-            .with_no_client_auth();
-        config.alpn_protocols = vec![b"http/1.1".to_vec()];
-        let tcp = TcpStream::connect(gw.bound.public).await.unwrap();
-        let name = ServerName::try_from(host.to_string()).unwrap();
-        let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-            .connect(name, tcp)
-            .await
-            .unwrap();
+        let config = client_config(gw, &[b"http/1.1"], None);
         RawClient {
-            tls,
+            tls: tls_connect_with(gw, host, config).await,
             buf: Vec::new(),
         }
     }

@@ -11,12 +11,12 @@
 use crate::support::echo::EchoUpstream;
 use crate::support::gateway::TestGateway;
 use crate::support::pki::{identity, write_ca, ClientSpec, Leaf, TestCa};
+use crate::support::raw::{client_config, tls_connect_with};
 use bytes::Bytes;
 use http_body_util::Empty;
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// A scratch directory for one test's PKI files.
 fn scratch(name: &str, echo: &EchoUpstream) -> PathBuf {
@@ -38,25 +38,9 @@ fn mtls_tenant(id: &str, ca: &Path, crl: &Path, extra: &str) -> String {
 /// One TLS connection to the gateway's shared host presenting `leaf`, with
 /// HTTP/1.1 on it: every request sent through it uses this connection.
 async fn connect(gw: &TestGateway, leaf: &Leaf) -> SendRequest<Empty<Bytes>> {
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in scim_gateway::tls::load_certs(&gw.ca_file()).unwrap() {
-        roots.add(ca).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(scim_gateway::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_client_auth_cert(leaf.chain.clone(), leaf.key.clone_key())
-        .unwrap();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let tcp = tokio::net::TcpStream::connect(gw.bound.public)
-        .await
-        .unwrap();
-    let name = rustls::pki_types::ServerName::try_from("gw.localhost").unwrap();
-    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap();
+    let client = Some((leaf.chain.clone(), leaf.key.clone_key()));
+    let config = client_config(gw, &[b"http/1.1"], client);
+    let tls = tls_connect_with(gw, "gw.localhost", config).await;
     let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
         .await
         .unwrap();

@@ -9,8 +9,8 @@ mod caps;
 mod idle;
 
 use crate::support::gateway::TestGateway;
+use crate::support::raw::{client_config, tls_connect_with};
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
@@ -25,22 +25,7 @@ pub async fn tcp_from(from: IpAddr, to: SocketAddr) -> TcpStream {
 
 /// A TLS connection to the gateway for `sni`, offering `alpn`.
 pub async fn tls_connect(gw: &TestGateway, sni: &str, alpn: &[&[u8]]) -> TlsStream<TcpStream> {
-    let mut roots = rustls::RootCertStore::empty();
-    for ca in scim_gateway::tls::load_certs(&gw.ca_file()).unwrap() {
-        roots.add(ca).unwrap();
-    }
-    let mut config = rustls::ClientConfig::builder_with_provider(scim_gateway::tls::provider())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
-    let tcp = TcpStream::connect(gw.bound.public).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from(sni.to_string()).unwrap();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
-        .connect(name, tcp)
-        .await
-        .unwrap()
+    tls_connect_with(gw, sni, client_config(gw, alpn, None)).await
 }
 
 /// One HTTP/1.1 GET of `path` on a kept-alive connection; the status, or
