@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 mod audit_stage;
 mod dialect_stage;
 mod hook_stage;
+mod offload;
 mod schema_stage;
 mod scim11_stage;
 
@@ -375,6 +376,8 @@ where
             &routed.scim_path,
             &body,
         )
+        .await
+        .map_err(|e| GatewayError::client_reason(e, "dialect"))?
         .unwrap_or(body),
         None => body,
     };
@@ -384,7 +387,8 @@ where
 
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
-    let stage = schema_stage::inbound(
+    // (Off the reactor when the body is large: `offload`.)
+    let stage = schema_stage::inbound_bounded(
         &tenant.schema,
         &parts.method,
         &parts.headers,
@@ -393,6 +397,7 @@ where
         body,
         &routed.public_base,
     )
+    .await
     .map_err(|e| GatewayError::client_reason(e, "schema"))?;
     let mut inbound = match stage {
         schema_stage::Stage::Forward(inbound) => inbound,
@@ -545,7 +550,7 @@ where
         trace.bulk = schema_stage::bulk_outcomes(response.body());
     }
     // In the tenant's schema again.
-    let response = schema_stage::outbound(&inbound, response);
+    let response = schema_stage::outbound_bounded(&tenant.schema, &inbound, response).await;
     if let Some((key, ttl)) = cache {
         gateway.cache.put(
             key,

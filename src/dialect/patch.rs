@@ -2,7 +2,7 @@
 //! paths, read-only members of path-less values and the value fixes of
 //! [`super::values`], one operation at a time; the rules that reshape the
 //! list of operations live in [`super::patch_ops`].
-use super::patch_ops;
+use super::{patch_merge, patch_ops};
 use super::values::{Fixer, Shape};
 use super::{run_shadowed, Applied, Rule, RuleSet};
 use crate::scim::filter::{CompValue, Filter};
@@ -43,7 +43,7 @@ pub fn normalize_patch(
                 out.push(Value::Object(op));
             }
         }
-        patch_ops::merge_filtered(&mut fixer, &mut out);
+        patch_merge::merge_filtered(&mut fixer, &mut out);
         *ops = out;
         fixer.applied
     })
