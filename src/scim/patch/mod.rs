@@ -1,8 +1,10 @@
 //! PATCH, RFC 7644 §3.5.2: parsing of a PatchOp request and its atomic
 //! application to a resource.
 mod apply;
+mod apply_run;
 mod check;
 mod parse;
+mod value_hash;
 
 pub use apply::apply_patch;
 pub use check::check_patch;
