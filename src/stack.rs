@@ -34,7 +34,6 @@ use std::time::{Duration, Instant};
 mod audit_stage;
 mod dialect_stage;
 mod hook_stage;
-mod offload;
 mod schema_stage;
 mod scim11_stage;
 
@@ -387,7 +386,7 @@ where
 
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
-    // (Off the reactor when the body is large: `offload`.)
+    // (Off the reactor when the body is large: `crate::offload`.)
     let stage = schema_stage::inbound_bounded(
         &tenant.schema,
         &parts.method,

@@ -182,10 +182,11 @@ fn compile_with(
     let max_body = server
         .as_ref()
         .map_or(2 * 1024 * 1024, |s| s.max_request_body_bytes);
-    let max_patch = server.as_ref().map_or(
-        crate::scim::patch::DEFAULT_MAX_OPERATIONS,
-        |s| s.max_patch_operations,
-    );
+    let max_patch = server
+        .as_ref()
+        .map_or(crate::scim::patch::DEFAULT_MAX_OPERATIONS, |s| {
+            s.max_patch_operations
+        });
     let standard = Arc::new(
         crate::tenant_schema::TenantSchema::standard(max_body).with_max_patch_operations(max_patch),
     );

@@ -282,7 +282,10 @@ fn operations_len_counts_the_top_level_array() {
         Some(1)
     );
     // A repeated key: the longest counts.
-    assert_eq!(operations_len(r#"{"Operations":[1],"OPERATIONS":[1,2]}"#), Some(2));
+    assert_eq!(
+        operations_len(r#"{"Operations":[1],"OPERATIONS":[1,2]}"#),
+        Some(2)
+    );
     // Declined: `\u` escapes, not an object, not JSON.
     assert_eq!(operations_len(r#"{"Operations":["\u0041"]}"#), None);
     assert_eq!(operations_len("[1]"), None);

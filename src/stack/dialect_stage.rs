@@ -6,10 +6,10 @@ use crate::dialect::{
     normalize_authorization, normalize_patch, normalize_query, normalize_resource, Applied,
     RuleSet, TenantDialect, WriteKind,
 };
+use crate::offload;
 use crate::scim::error::ScimResult;
 use crate::scim::patch::{check_operation_count, operation_count};
 use crate::scim::schema::{ResourceType, SchemaRegistry};
-use crate::stack::offload;
 use crate::snapshot::Tenant;
 use crate::telemetry::events::DialectApplied;
 use bytes::Bytes;
@@ -68,7 +68,7 @@ pub fn query(tenant: &Tenant, rules: &RuleSet, query: Option<&str>) -> Option<St
 /// JSON body of a known resource type: validation decides about those).
 /// A PATCH over the tenant's `max_patch_operations` is refused here,
 /// before any rule looks at its operations; a large body is worked on off
-/// the reactor (`stack::offload`).
+/// the reactor (`crate::offload`).
 pub async fn body(
     tenant: &Tenant,
     rules: &RuleSet,

@@ -94,7 +94,8 @@ pub(super) fn remove_run(
             s.to_ascii_lowercase()
         }
     };
-    let Some(holder) = holder_mut(obj, target.extension, PatchOpKind::Remove).map_err(|e| (0, e))?
+    let Some(holder) =
+        holder_mut(obj, target.extension, PatchOpKind::Remove).map_err(|e| (0, e))?
     else {
         // No extension object: nothing to remove, for every operation.
         return Ok(());
@@ -123,7 +124,11 @@ pub(super) fn remove_run(
         let value = key(literal);
         let found = at.get(&value).filter(|_| !removed.contains(&value));
         let Some(found) = found else {
-            let display = op.path.as_ref().map(ToString::to_string).unwrap_or_default();
+            let display = op
+                .path
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             return Err((
                 k,
                 ScimError::no_target(format!("\"{display}\" matches no value")),
@@ -171,10 +176,17 @@ mod tests {
     #[test]
     fn a_run_is_its_operations_one_at_a_time() {
         let registry = SchemaRegistry::builtin();
-        let cases = [("Group", "members", "value"), ("User", "emails", "value"), ("User", "emails", "type")];
+        let cases = [
+            ("Group", "members", "value"),
+            ("User", "emails", "value"),
+            ("User", "emails", "type"),
+        ];
         for (kind, attr, sub) in cases {
             let rt = registry.resource_type(kind).unwrap();
-            let ctx = EvalContext { registry: &registry, resource_type: rt };
+            let ctx = EvalContext {
+                registry: &registry,
+                resource_type: rt,
+            };
             let literals = prop::sample::select(vec!["a", "A", "b", "c", "work"]);
             let strategy = (
                 prop::collection::vec(element(), 0..8),

@@ -106,7 +106,12 @@ mod tests {
                 prop::collection::vec(inner.clone(), 0..3).prop_map(Value::Array),
                 prop::collection::vec((prop::sample::select(vec!["x", "y", "z"]), inner), 0..3)
                     .prop_map(|members| {
-                        Value::Object(members.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
+                        Value::Object(
+                            members
+                                .into_iter()
+                                .map(|(k, v)| (k.to_string(), v))
+                                .collect(),
+                        )
                     }),
             ]
         })

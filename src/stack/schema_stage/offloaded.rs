@@ -1,5 +1,5 @@
 //! [`inbound`] and [`outbound`] for large bodies: the same functions, run
-//! on the blocking pool (`stack::offload` says why and when).
+//! on the blocking pool (`crate::offload` says why and when).
 //!
 //! The stage's results borrow the tenant's schema (its mapping table),
 //! which a task on the blocking pool cannot lend back. So the blocking
@@ -8,8 +8,8 @@
 //! The request's side finds the same mapping in its own borrow of the same
 //! schema.
 use super::{inbound, outbound, Inbound, Shape, Stage};
+use crate::offload;
 use crate::scim::error::ScimResult;
-use crate::stack::offload;
 use crate::tenant_schema::TenantSchema;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response};

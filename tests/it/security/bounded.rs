@@ -56,11 +56,7 @@ fn gateway(echo: &EchoUpstream) -> TestGateway {
         .spawn()
 }
 
-async fn patch(
-    client: &reqwest::Client,
-    gw: &TestGateway,
-    body: String,
-) -> (u16, Value, Duration) {
+async fn patch(client: &reqwest::Client, gw: &TestGateway, body: String) -> (u16, Value, Duration) {
     let started = Instant::now();
     let resp = client
         .patch(format!("{}/Users/u1", gw.base("bounda.localhost")))
@@ -84,7 +80,10 @@ async fn a_patch_over_the_cap_is_refused_with_too_many_before_any_work() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["scimType"], "tooMany", "{body}");
     let detail = body["detail"].as_str().unwrap_or_default();
-    assert!(detail.contains("1001") && detail.contains("1000"), "{detail}");
+    assert!(
+        detail.contains("1001") && detail.contains("1000"),
+        "{detail}"
+    );
     // Refused before the dialect's work: quickly, nothing upstream.
     assert!(took < Duration::from_secs(5), "took {took:?}");
     assert_eq!(echo.hits.load(std::sync::atomic::Ordering::SeqCst), 0);
@@ -215,5 +214,8 @@ async fn the_cap_is_configurable_and_holds_without_a_dialect_or_validation() {
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["scimType"], "tooMany");
-    assert!(body["detail"].as_str().unwrap().contains("at most 3"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("at most 3"),
+        "{body}"
+    );
 }
