@@ -32,6 +32,9 @@ use serde_json::{json, Value};
 use std::time::Duration;
 
 const SIZES: [usize; 3] = [10, 100, 1000];
+
+/// Builds a body or a resource for N operations.
+type Make = fn(usize) -> Value;
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 fn envelope(ops: Vec<Value>) -> Value {
@@ -152,7 +155,7 @@ fn scaling(c: &mut Criterion) {
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(2));
     g.sample_size(20);
-    let shapes: [(&str, fn(usize) -> Value, _, fn(usize) -> Value); 4] = [
+    let shapes: [(&str, Make, _, Make); 4] = [
         ("entra_merge", entra_merge, users, addressed_user),
         ("entra_spread", entra_spread, users, |_| user()),
         ("entra_members", entra_members, groups, group),
