@@ -18,10 +18,10 @@
 //!   stops the merge from looking further (the look-ahead merge was
 //!   quadratic here). Validation refuses the unknown names afterwards;
 //!   the dialect's work is what is measured.
-//! - `entra_members`: an Entra group update, N operations that add or
-//!   remove one member each (`Add`/`Remove` of `members` with a value
-//!   list, which the dialect turns into filtered removes), applied to a
-//!   group that already has N members.
+//! - `entra_members`: an Entra group update, N operations that remove
+//!   (the first half) or add one member each (`Remove`/`Add` of `members`
+//!   with a value list; the dialect turns the removes into filtered
+//!   ones), applied to a group that already has N members.
 //! - `plain`: canonical operations on a User (attribute replaces, adds to
 //!   a multi-valued attribute, sub-attribute updates).
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
@@ -77,12 +77,12 @@ fn member(i: usize) -> String {
 }
 
 /// Entra's member updates: removes of existing members (by value list),
-/// adds of new ones.
+/// then adds of new ones, one member per operation.
 fn entra_members(n: usize) -> Value {
     let ops = (0..n)
         .map(|i| {
-            if i % 2 == 0 {
-                json!({"op": "Remove", "path": "members", "value": [{"value": member(i)}]})
+            if i < n / 2 {
+                json!({"op": "Remove", "path": "members", "value": [{"value": member(2 * i)}]})
             } else {
                 json!({"op": "Add", "path": "members", "value": [{"value": member(n + i)}]})
             }

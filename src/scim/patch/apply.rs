@@ -37,11 +37,19 @@ pub fn apply_patch(
     };
     let mut i = 0;
     while i < ops.len() {
-        // Removes of single values by their `value` (Entra's member
-        // removal): one pass over the list for all of them.
+        // Consecutive removes of single values by their `value` (Entra's
+        // member removal), or adds to one attribute: one pass over the
+        // list for all of them (`apply_run`).
         let run = super::apply_run::removal_run(&ops[i..]);
         if run > 1 {
             super::apply_run::remove_run(&ctx, &mut obj, &ops[i..i + run])
+                .map_err(|(k, e)| in_context(i + k, e))?;
+            i += run;
+            continue;
+        }
+        let run = super::apply_run::addition_run(&ops[i..]);
+        if run > 1 {
+            super::apply_run::add_run(&ctx, &mut obj, &ops[i..i + run])
                 .map_err(|(k, e)| in_context(i + k, e))?;
             i += run;
             continue;
@@ -600,7 +608,7 @@ fn one_primary(selected: usize, display: &str) -> ScimResult<()> {
     Ok(())
 }
 
-fn is_primary(v: &Value) -> bool {
+pub(super) fn is_primary(v: &Value) -> bool {
     v.get("primary") == Some(&Value::Bool(true))
 }
 
