@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod limit;
 pub mod mapping;
+pub mod offload;
 pub mod request_id;
 pub mod rewrite;
 pub mod run;

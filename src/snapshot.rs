@@ -59,6 +59,8 @@ pub struct ServerSettings {
     pub request_timeout: Duration,
     pub max_request_body_bytes: usize,
     pub max_response_body_bytes: usize,
+    /// Most operations in one PATCH (also one inside a Bulk request).
+    pub max_patch_operations: usize,
     pub shutdown_timeout: Duration,
     /// Whether `/tenants/{id}/scim/v2/...` selects a tenant.
     pub path_routing: bool,

@@ -382,6 +382,8 @@ where
     let body = match &rules {
         Some(rules) => {
             dialect_stage::body(tenant, rules, &parts.method, &parts.headers, route, &body)
+                .await
+                .map_err(|e| GatewayError::client_reason(e, "dialect"))?
                 .unwrap_or(body)
         }
         None => body,
@@ -392,7 +394,8 @@ where
 
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
-    let stage = schema_stage::inbound(
+    // (Off the reactor when the body is large: `crate::offload`.)
+    let stage = schema_stage::inbound_bounded(
         &tenant.schema,
         &parts.method,
         &parts.headers,
@@ -401,6 +404,7 @@ where
         body,
         &routed.public_base,
     )
+    .await
     .map_err(|e| GatewayError::client_reason(e, "schema"))?;
     let mut inbound = match stage {
         schema_stage::Stage::Forward(inbound) => inbound,
@@ -556,7 +560,7 @@ where
         trace.bulk = schema_stage::bulk_outcomes(response.body());
     }
     // In the tenant's schema again.
-    let response = schema_stage::outbound(&inbound, response);
+    let response = schema_stage::outbound_bounded(&tenant.schema, &inbound, response).await;
     if let Some((key, ttl, max_bytes)) = cache {
         gateway.cache.put(
             key,

@@ -29,6 +29,8 @@ pub struct TenantSchema {
     pub capabilities: Capabilities,
     /// The Bulk limits the gateway enforces (also advertised).
     pub bulk: BulkLimits,
+    /// Most operations in one PATCH (`[server] max_patch_operations`).
+    pub max_patch_operations: usize,
 }
 
 impl TenantSchema {
@@ -59,6 +61,7 @@ impl TenantSchema {
                 ..self.capabilities.clone()
             },
             bulk: self.bulk,
+            max_patch_operations: self.max_patch_operations,
         }
     }
 
@@ -72,6 +75,7 @@ impl TenantSchema {
             validate: self.validate,
             capabilities,
             bulk,
+            max_patch_operations: self.max_patch_operations,
         }
     }
 
@@ -155,6 +159,15 @@ impl TenantSchema {
             validate,
             capabilities,
             bulk,
+            max_patch_operations: crate::scim::patch::DEFAULT_MAX_OPERATIONS,
+        }
+    }
+
+    /// The same with another PATCH operation cap.
+    pub fn with_max_patch_operations(self, max: usize) -> TenantSchema {
+        TenantSchema {
+            max_patch_operations: max,
+            ..self
         }
     }
 }

@@ -38,6 +38,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             request_timeout: Duration::from_secs(1),
             max_request_body_bytes: 1024,
             max_response_body_bytes: 1024,
+            max_patch_operations: 1000,
             shutdown_timeout: Duration::from_secs(1),
             path_routing,
             base_path: "/scim/v2".into(),

@@ -184,7 +184,14 @@ fn compile_with(
     let max_body = server
         .as_ref()
         .map_or(2 * 1024 * 1024, |s| s.max_request_body_bytes);
-    let standard = Arc::new(crate::tenant_schema::TenantSchema::standard(max_body));
+    let max_patch = server
+        .as_ref()
+        .map_or(crate::scim::patch::DEFAULT_MAX_OPERATIONS, |s| {
+            s.max_patch_operations
+        });
+    let standard = Arc::new(
+        crate::tenant_schema::TenantSchema::standard(max_body).with_max_patch_operations(max_patch),
+    );
     let mut fitted = HashMap::new();
     for (i, t) in raw.tenants.iter().enumerate() {
         let loc = format!("tenants[{i}] (id \"{}\")", t.id);
@@ -192,7 +199,7 @@ fn compile_with(
             t.schema.as_ref(),
             &base_dir,
             &standard,
-            max_body,
+            (max_body, max_patch),
             &mut p,
             &loc,
         );
@@ -365,6 +372,12 @@ fn compile_server(
         s.max_response_body_bytes,
         32 * 1024 * 1024,
     );
+    let max_patch_operations = positive(
+        p,
+        "server.max_patch_operations",
+        s.max_patch_operations,
+        crate::scim::patch::DEFAULT_MAX_OPERATIONS,
+    );
     let auth_failure_window = duration(
         p,
         "server.auth_failure_window",
@@ -395,6 +408,7 @@ fn compile_server(
         request_timeout: request_timeout?,
         max_request_body_bytes,
         max_response_body_bytes,
+        max_patch_operations,
         shutdown_timeout: shutdown_timeout?,
         path_routing: s.path_routing.unwrap_or(true),
         base_path: if base_path == "/" {

@@ -46,7 +46,7 @@ pub(super) fn tenant_schema(
     section: Option<&SchemaSection>,
     base_dir: &Path,
     standard: &Arc<TenantSchema>,
-    max_body: usize,
+    (max_body, max_patch): (usize, usize),
     p: &mut Problems,
     loc: &str,
 ) -> Option<Arc<TenantSchema>> {
@@ -91,11 +91,9 @@ pub(super) fn tenant_schema(
         }
     };
     ok.then(|| {
-        Arc::new(TenantSchema::new(
-            registry,
-            mapping,
-            s.validate.unwrap_or(true),
-            max_body,
-        ))
+        Arc::new(
+            TenantSchema::new(registry, mapping, s.validate.unwrap_or(true), max_body)
+                .with_max_patch_operations(max_patch),
+        )
     })
 }

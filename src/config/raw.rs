@@ -144,6 +144,9 @@ pub struct ServerSection {
     pub max_request_body_bytes: Option<usize>,
     /// Largest upstream response body, bytes (502 beyond). Default 32 MiB.
     pub max_response_body_bytes: Option<usize>,
+    /// Most operations in one PATCH request, or in one PATCH of a Bulk
+    /// request (400 `tooMany` beyond). Default 1000.
+    pub max_patch_operations: Option<usize>,
     /// On SIGTERM/SIGINT, how long in-flight requests may take. Default `"20s"`.
     pub shutdown_timeout: Option<String>,
     /// Tenant by path: `/tenants/{id}/scim/v2/...`. Default true.

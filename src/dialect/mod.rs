@@ -32,6 +32,7 @@
 mod auth;
 mod detect;
 mod patch;
+mod patch_merge;
 mod patch_ops;
 mod query;
 mod resource;

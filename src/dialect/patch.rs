@@ -2,8 +2,8 @@
 //! paths, read-only members of path-less values and the value fixes of
 //! [`super::values`], one operation at a time; the rules that reshape the
 //! list of operations live in [`super::patch_ops`].
-use super::patch_ops;
 use super::values::{Fixer, Shape};
+use super::{patch_merge, patch_ops};
 use super::{run_shadowed, Applied, Rule, RuleSet};
 use crate::scim::filter::{CompValue, Filter};
 use crate::scim::json::{get_ci, get_ci_mut, key_ci, remove_ci};
@@ -43,7 +43,7 @@ pub fn normalize_patch(
                 out.push(Value::Object(op));
             }
         }
-        patch_ops::merge_filtered(&mut fixer, &mut out);
+        patch_merge::merge_filtered(&mut fixer, &mut out);
         *ops = out;
         fixer.applied
     })

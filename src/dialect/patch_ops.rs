@@ -1,11 +1,11 @@
 //! Rules that reshape the list of PATCH operations: path-less values with
 //! dotted or URN keys (nested, or split into operations), removal by a
-//! value list (one filtered remove per value), and several operations on
-//! sub-attributes of one filtered element (merged into one).
+//! value list (one filtered remove per value). Several operations on
+//! sub-attributes of one filtered element are merged by
+//! [`super::patch_merge`].
 use super::patch::{op_kind, op_path};
 use super::values::Fixer;
 use super::Rule;
-use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::json::{get_ci, key_ci};
 use crate::scim::patch::{PatchOpKind, PatchPath};
 use crate::scim::path::{has_urn_prefix, AttrPath};
@@ -188,122 +188,5 @@ fn put(obj: &mut Map<String, Value>, key: &str, v: Value) -> Result<(), Value> {
             Ok(())
         }
         (_, v) => Err(v),
-    }
-}
-
-/// Entra sends one operation per sub-attribute of a filtered element:
-/// `addresses[type eq "work"].locality`, `addresses[type eq "work"].region`.
-/// Applied one by one against an element that does not exist yet, servers
-/// create one element per operation. Merged, they are one `add` of the
-/// sub-attributes to the filtered element (RFC 7644 §3.5.2.1: an add to a
-/// complex target sets the given sub-attributes and keeps the others, which
-/// is what the separate adds and replaces did), carrying the filter's `eq`
-/// terms so the value is a whole element for a server that upserts.
-pub(super) fn merge_filtered(fixer: &mut Fixer<'_>, ops: &mut Vec<Value>) {
-    if !fixer.rules.is_on(Rule::MergeFilteredSubAttrs) {
-        return;
-    }
-    let mut i = 0;
-    while i < ops.len() {
-        let Some((key, first)) = candidate(&ops[i]) else {
-            i += 1;
-            continue;
-        };
-        let mut group = vec![i];
-        for (j, op) in ops.iter().enumerate().skip(i + 1) {
-            match candidate(op) {
-                Some((k, _)) if k == key => group.push(j),
-                _ if touches(op, &first.attr) => break,
-                _ => {}
-            }
-        }
-        if group.len() > 1 {
-            let mut element = Map::new();
-            if let Some(filter) = &first.filter {
-                eq_terms(filter, &mut element);
-            }
-            for &j in &group {
-                let op = ops[j].as_object();
-                let sub = op.and_then(op_path).and_then(|p| PatchPath::parse(p).ok());
-                let value = op.and_then(|o| get_ci(o, "value")).cloned();
-                if let (Some(sub), Some(value)) = (sub.and_then(|p| p.sub_attr), value) {
-                    element.insert(sub, value);
-                }
-            }
-            let target = PatchPath {
-                sub_attr: None,
-                ..first
-            };
-            let merged = new_op(
-                PatchOpKind::Add,
-                target.to_string(),
-                Some(Value::Object(element)),
-            );
-            for &j in group.iter().skip(1).rev() {
-                ops.remove(j);
-            }
-            ops[i] = Value::Object(merged);
-            fixer.applied.record(Rule::MergeFilteredSubAttrs);
-        }
-        i += 1;
-    }
-}
-
-/// An add/replace of `attr[filter].sub` with a value: its grouping key
-/// (the attribute and the printed filter) and its parsed path.
-fn candidate(op: &Value) -> Option<(String, PatchPath)> {
-    let op = op.as_object()?;
-    if !matches!(op_kind(op)?, PatchOpKind::Add | PatchOpKind::Replace) {
-        return None;
-    }
-    if !matches!(get_ci(op, "value"), Some(v) if !v.is_null()) {
-        return None;
-    }
-    let path = PatchPath::parse(op_path(op)?).ok()?;
-    let filter = path.filter.as_ref()?;
-    path.sub_attr.as_ref()?;
-    let key = format!("{}[{filter}]", path.attr).to_ascii_lowercase();
-    Some((key, path))
-}
-
-/// True when `op` may change `attr` (so merging across it would reorder).
-fn touches(op: &Value, attr: &AttrPath) -> bool {
-    let Some(op) = op.as_object() else {
-        return false;
-    };
-    match op_path(op) {
-        Some(p) => PatchPath::parse(p).map_or(true, |p| p.attr.parent().eq_ignore_case(attr)),
-        None => match get_ci(op, "value") {
-            Some(Value::Object(v)) => v.keys().any(|k| {
-                let k = k.to_ascii_lowercase();
-                let a = attr.attr.to_ascii_lowercase();
-                k == a || k.starts_with(&format!("{a}.")) || k.ends_with(&format!(":{a}"))
-            }),
-            _ => false,
-        },
-    }
-}
-
-/// The `sub eq literal` terms of an `and` chain, as members of `out`.
-fn eq_terms(filter: &Filter, out: &mut Map<String, Value>) {
-    match filter {
-        Filter::And(a, b) => {
-            eq_terms(a, out);
-            eq_terms(b, out);
-        }
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value,
-        } if path.urn.is_none() && path.sub_attr.is_none() => {
-            let v = match value {
-                CompValue::String(s) => Value::String(s.clone()),
-                CompValue::Bool(b) => Value::Bool(*b),
-                CompValue::Number(n) => Value::Number(n.clone()),
-                CompValue::Null => return,
-            };
-            out.insert(path.attr.clone(), v);
-        }
-        _ => {}
     }
 }

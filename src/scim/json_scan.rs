@@ -446,6 +446,36 @@ fn top_level_meta(text: &str, at: usize) -> Option<std::borrow::Cow<'_, str>> {
     }
 }
 
+/// The length of a top-level object's `Operations` array (any case; the
+/// longest, if the key is repeated), without building values: the cap on
+/// PATCH operations for a request nobody else parses. `Some(0)` when there
+/// is no such array; `None` when the scanner declines the document.
+pub fn operations_len(text: &str) -> Option<usize> {
+    let mut s = Scanner::new(text);
+    s.begin_object()?;
+    let mut longest = 0;
+    let mut first = true;
+    while let Some(key) = s.key(first)? {
+        first = false;
+        let named = key
+            .plain()
+            .is_some_and(|k| k.eq_ignore_ascii_case("Operations"));
+        if !named || s.peek()? != Kind::Array {
+            s.skip()?;
+            continue;
+        }
+        s.begin_array()?;
+        let mut count = 0;
+        while s.element(count == 0)? {
+            s.skip()?;
+            count += 1;
+        }
+        longest = longest.max(count);
+    }
+    s.end()?;
+    Some(longest)
+}
+
 #[cfg(test)]
 #[path = "json_scan_tests.rs"]
 pub(crate) mod tests;

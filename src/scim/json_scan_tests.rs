@@ -268,3 +268,26 @@ fn the_next_special_byte_is_found_across_words_and_in_the_tail() {
     assert_eq!(next_special(b"no special bytes here at all", 0), None);
     assert_eq!(next_special(b"ab", 5), None);
 }
+
+#[test]
+fn operations_len_counts_the_top_level_array() {
+    use super::operations_len;
+    let body = r#"{"schemas":["x"],"operations":[{"op":"add","value":{"a":[1,2]}},{"op":"remove","path":"b"}]}"#;
+    assert_eq!(operations_len(body), Some(2));
+    assert_eq!(operations_len(r#"{"Operations":[]}"#), Some(0));
+    assert_eq!(operations_len(r#"{"schemas":[]}"#), Some(0));
+    // Nested `Operations` (a Bulk request's data) are not this request's.
+    assert_eq!(
+        operations_len(r#"{"x":{"Operations":[1,2,3]},"Operations":[1]}"#),
+        Some(1)
+    );
+    // A repeated key: the longest counts.
+    assert_eq!(
+        operations_len(r#"{"Operations":[1],"OPERATIONS":[1,2]}"#),
+        Some(2)
+    );
+    // Declined: `\u` escapes, not an object, not JSON.
+    assert_eq!(operations_len(r#"{"Operations":["\u0041"]}"#), None);
+    assert_eq!(operations_len("[1]"), None);
+    assert_eq!(operations_len(r#"{"Operations":[1,]}"#), None);
+}

@@ -6,8 +6,11 @@ use crate::dialect::{
     normalize_authorization, normalize_patch, normalize_query, normalize_resource, Applied,
     RuleSet, TenantDialect, WriteKind,
 };
+use crate::offload;
+use crate::scim::error::ScimResult;
+use crate::scim::patch::{check_operation_count, operation_count};
 use crate::scim::route::Route;
-use crate::scim::schema::SchemaRegistry;
+use crate::scim::schema::{ResourceType, SchemaRegistry};
 use crate::snapshot::Tenant;
 use crate::telemetry::events::DialectApplied;
 use bytes::Bytes;
@@ -64,39 +67,76 @@ pub fn query(tenant: &Tenant, rules: &RuleSet, query: Option<&str>) -> Option<St
 
 /// A JSON write body in canonical form; `None` when unchanged (or not a
 /// JSON body of a known resource type: validation decides about those).
-pub fn body(
+/// A PATCH over the tenant's `max_patch_operations` is refused here,
+/// before any rule looks at its operations; a large body is worked on off
+/// the reactor (`crate::offload`).
+pub async fn body(
     tenant: &Tenant,
     rules: &RuleSet,
     method: &Method,
     headers: &HeaderMap,
     route: &Route,
     body: &Bytes,
-) -> Option<Bytes> {
+) -> ScimResult<Option<Bytes>> {
     let segment = route.first_segment().unwrap_or("");
     let kind = match *method {
         Method::POST if !route.is_search(method) => WriteKind::Create,
         Method::PUT => WriteKind::Replace,
         Method::PATCH => WriteKind::Replace,
-        _ => return None,
+        _ => return Ok(None),
     };
     let json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|ct| ct.to_ascii_lowercase().contains("json"));
     if !json || body.is_empty() {
-        return None;
+        return Ok(None);
     }
-    let registry = registry();
-    let resource_type = registry.resource_type_by_endpoint(segment)?;
-    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
-    let applied = if *method == Method::PATCH {
-        normalize_patch(&mut value, rules, registry, resource_type)
+    let Some(resource_type) = registry().resource_type_by_endpoint(segment) else {
+        return Ok(None);
+    };
+    let work = Work {
+        rules: *rules,
+        kind,
+        patch: *method == Method::PATCH,
+        resource_type,
+        max_operations: tenant.schema.max_patch_operations,
+    };
+    let (fixed, applied) = if offload::worth_it(body.len()) {
+        let body = body.clone();
+        offload::blocking(move || work.run(&body)).await??
     } else {
-        normalize_resource(&mut value, kind, rules, registry, resource_type)
+        work.run(body)?
     };
     report(tenant, &applied);
-    if applied.is_empty() || applied.shadow {
-        return None;
+    Ok(fixed)
+}
+
+/// What [`body`] does with the bytes (owned, so it can run on the
+/// blocking pool).
+struct Work {
+    rules: RuleSet,
+    kind: WriteKind,
+    patch: bool,
+    resource_type: &'static ResourceType,
+    max_operations: usize,
+}
+
+impl Work {
+    fn run(self, body: &Bytes) -> ScimResult<(Option<Bytes>, Applied)> {
+        let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(body) else {
+            return Ok((None, Applied::default()));
+        };
+        let (rules, registry, rt) = (&self.rules, registry(), self.resource_type);
+        let applied = if self.patch {
+            check_operation_count(operation_count(&value), self.max_operations)?;
+            normalize_patch(&mut value, rules, registry, rt)
+        } else {
+            normalize_resource(&mut value, self.kind, rules, registry, rt)
+        };
+        if applied.is_empty() || applied.shadow {
+            return Ok((None, applied));
+        }
+        Ok((serde_json::to_vec(&value).ok().map(Bytes::from), applied))
     }
-    serde_json::to_vec(&value).ok().map(Bytes::from)
 }

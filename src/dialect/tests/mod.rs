@@ -3,6 +3,7 @@
 //! form, each rule on its own, switches and shadow mode.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 mod entra;
+mod merge;
 mod okta;
 mod properties;
 mod rules;

@@ -3,7 +3,7 @@
 use super::{PatchOpKind, PatchOperation, PatchPath, PatchRequest};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::{EvalContext, Filter};
-use crate::scim::json::{get_ci, get_ci_mut, insert_ci, remove_ci};
+use crate::scim::json::{get_ci, get_ci_mut, insert_ci, key_ci, remove_ci};
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{Attribute, Mutability, ResourceType, SchemaRegistry};
 use crate::scim::validate::check_value;
@@ -27,21 +27,42 @@ pub fn apply_patch(
         registry,
         resource_type: rt,
     };
-    for (i, op) in request.operations.iter().enumerate() {
-        apply_op(&ctx, &mut obj, op).map_err(|e| {
-            if request.operations.len() > 1 {
-                e.with_context(&format!("Operations[{i}]"))
-            } else {
-                e
-            }
-        })?;
+    let ops = &request.operations;
+    let in_context = |i: usize, e: ScimError| {
+        if ops.len() > 1 {
+            e.with_context(&format!("Operations[{i}]"))
+        } else {
+            e
+        }
+    };
+    let mut i = 0;
+    while i < ops.len() {
+        // Consecutive removes of single values by their `value` (Entra's
+        // member removal), or adds to one attribute: one pass over the
+        // list for all of them (`apply_run`).
+        let run = super::apply_run::removal_run(&ops[i..]);
+        if run > 1 {
+            super::apply_run::remove_run(&ctx, &mut obj, &ops[i..i + run])
+                .map_err(|(k, e)| in_context(i + k, e))?;
+            i += run;
+            continue;
+        }
+        let run = super::apply_run::addition_run(&ops[i..]);
+        if run > 1 {
+            super::apply_run::add_run(&ctx, &mut obj, &ops[i..i + run])
+                .map_err(|(k, e)| in_context(i + k, e))?;
+            i += run;
+            continue;
+        }
+        apply_op(&ctx, &mut obj, &ops[i]).map_err(|e| in_context(i, e))?;
+        i += 1;
     }
     tidy(&mut obj);
     fix_schemas(rt, &mut obj);
     Ok(Value::Object(obj))
 }
 
-fn apply_op(
+pub(super) fn apply_op(
     ctx: &EvalContext<'_>,
     obj: &mut Map<String, Value>,
     op: &PatchOperation,
@@ -101,12 +122,12 @@ fn is_read_only(ctx: &EvalContext<'_>, path: &AttrPath) -> bool {
 }
 
 /// What a path designates, resolved against the schema.
-struct Target<'a> {
+pub(super) struct Target<'a> {
     /// `Some(urn)`: the attribute lives in `resource[urn]`.
-    extension: Option<&'a str>,
-    attr: &'a Attribute,
+    pub extension: Option<&'a str>,
+    pub attr: &'a Attribute,
     /// The sub-attribute (`name.givenName` or `emails[...].value`).
-    sub: Option<&'a Attribute>,
+    pub sub: Option<&'a Attribute>,
 }
 
 fn apply_path(
@@ -125,36 +146,7 @@ fn apply_path(
             }
         }
     }
-    let resolved = ctx
-        .registry
-        .resolve(ctx.resource_type, &path.attr)
-        .map_err(|_| {
-            ScimError::invalid_path(format!(
-                "\"{path}\" is not an attribute of resource type {}",
-                ctx.resource_type.name
-            ))
-        })?;
-    let sub = match (&path.sub_attr, resolved.sub) {
-        (Some(name), _) => Some(resolved.attr.sub_attribute(name).ok_or_else(|| {
-            ScimError::invalid_path(format!(
-                "\"{name}\" is not a sub-attribute of {}",
-                resolved.attr.name
-            ))
-        })?),
-        (None, s) => s,
-    };
-    let target = Target {
-        extension: resolved.extension,
-        attr: resolved.attr,
-        sub,
-    };
-    check_mutability(&target, path)?;
-
-    if path.filter.is_some() && !target.attr.multi_valued {
-        return Err(ScimError::invalid_path(format!(
-            "\"{path}\": a value filter needs a multi-valued attribute"
-        )));
-    }
+    let target = target_of(ctx, path)?;
     let holder = holder_mut(obj, target.extension, kind)?;
     let Some(holder) = holder else {
         // Removing from an extension the resource does not have: nothing to do.
@@ -179,6 +171,41 @@ fn apply_path(
     }
 }
 
+/// What a path with an attribute (not a whole extension) designates, and
+/// whether an operation may change it.
+pub(super) fn target_of<'c>(ctx: &EvalContext<'c>, path: &PatchPath) -> ScimResult<Target<'c>> {
+    let resolved = ctx
+        .registry
+        .resolve(ctx.resource_type, &path.attr)
+        .map_err(|_| {
+            ScimError::invalid_path(format!(
+                "\"{path}\" is not an attribute of resource type {}",
+                ctx.resource_type.name
+            ))
+        })?;
+    let sub = match (&path.sub_attr, resolved.sub) {
+        (Some(name), _) => Some(resolved.attr.sub_attribute(name).ok_or_else(|| {
+            ScimError::invalid_path(format!(
+                "\"{name}\" is not a sub-attribute of {}",
+                resolved.attr.name
+            ))
+        })?),
+        (None, s) => s,
+    };
+    let target = Target {
+        extension: resolved.extension,
+        attr: resolved.attr,
+        sub,
+    };
+    check_mutability(&target, path)?;
+    if path.filter.is_some() && !target.attr.multi_valued {
+        return Err(ScimError::invalid_path(format!(
+            "\"{path}\": a value filter needs a multi-valued attribute"
+        )));
+    }
+    Ok(target)
+}
+
 fn check_mutability(t: &Target<'_>, path: &PatchPath) -> ScimResult<()> {
     let read_only = t.attr.mutability == Mutability::ReadOnly
         || t.sub.is_some_and(|s| s.mutability == Mutability::ReadOnly);
@@ -192,7 +219,7 @@ fn check_mutability(t: &Target<'_>, path: &PatchPath) -> ScimResult<()> {
 
 /// The object holding the attribute: the resource or an extension object
 /// (created for add/replace).
-fn holder_mut<'o>(
+pub(super) fn holder_mut<'o>(
     obj: &'o mut Map<String, Value>,
     extension: Option<&str>,
     kind: PatchOpKind,
@@ -321,18 +348,17 @@ fn apply_attr(
                 };
                 let new_primary = new.iter().any(is_primary);
                 let merged = if kind == PatchOpKind::Add {
-                    let mut items = match get_ci(holder, name) {
-                        Some(Value::Array(items)) => items.clone(),
+                    // The list is taken out, not copied (this is the
+                    // request's own copy of the resource): an add per
+                    // operation costs the new values, not the whole list.
+                    let mut items = match get_ci_mut(holder, name) {
+                        Some(Value::Array(items)) => std::mem::take(items),
                         _ => Vec::new(),
                     };
                     if new_primary {
                         clear_primary(&mut items);
                     }
-                    for v in new {
-                        if !items.contains(&v) {
-                            items.push(v);
-                        }
-                    }
+                    add_distinct(&mut items, new);
                     items
                 } else {
                     new
@@ -346,8 +372,8 @@ fn apply_attr(
                 let Some(Value::Object(subs)) = check_value(attr, value, display)? else {
                     return Ok(());
                 };
-                let mut current = match get_ci(holder, name) {
-                    Some(Value::Object(m)) => m.clone(),
+                let mut current = match get_ci_mut(holder, name) {
+                    Some(Value::Object(m)) => std::mem::take(m),
                     _ => Map::new(),
                 };
                 for (k, v) in subs {
@@ -460,10 +486,11 @@ fn apply_filtered(
 ) -> ScimResult<()> {
     let name = t.attr.name.as_str();
     let no_target = || ScimError::no_target(format!("\"{display}\" matches no value"));
-    let Some(Value::Array(items)) = get_ci(holder, name) else {
+    // Worked on in place (the request's own copy of the resource): an
+    // operation costs one pass over the list, not a copy of it.
+    let Some(Value::Array(items)) = get_ci_mut(holder, name) else {
         return Err(no_target());
     };
-    let mut items = items.clone();
     let selected: Vec<usize> = items
         .iter()
         .enumerate()
@@ -475,9 +502,13 @@ fn apply_filtered(
     }
     match (kind, sub) {
         (PatchOpKind::Remove, None) => {
+            let mut drop = vec![false; items.len()];
+            for &i in &selected {
+                drop[i] = true;
+            }
             let mut i = 0;
             items.retain(|_| {
-                let keep = !selected.contains(&i);
+                let keep = !drop[i];
                 i += 1;
                 keep
             });
@@ -486,7 +517,7 @@ fn apply_filtered(
             let sets_primary = sub.name == "primary" && value == Some(&Value::Bool(true));
             if sets_primary {
                 one_primary(selected.len(), display)?;
-                clear_primary(&mut items);
+                clear_primary(items);
             }
             for &i in &selected {
                 if let Some(Value::Object(element)) = items.get_mut(i) {
@@ -505,7 +536,7 @@ fn apply_filtered(
             };
             if is_primary(&checked) {
                 one_primary(selected.len(), display)?;
-                clear_primary(&mut items);
+                clear_primary(items);
             }
             for &i in &selected {
                 let Some(slot) = items.get_mut(i) else {
@@ -521,8 +552,40 @@ fn apply_filtered(
             }
         }
     }
-    insert_ci(holder, name, Value::Array(items));
+    canonical_key(holder, name);
     Ok(())
+}
+
+/// The member `name` under its canonical spelling (what `insert_ci` of a
+/// changed value does), moved rather than copied.
+pub(super) fn canonical_key(holder: &mut Map<String, Value>, name: &str) {
+    if let Some(old) = key_ci(holder, name).filter(|k| *k != name).cloned() {
+        if let Some(v) = holder.shift_remove(&old) {
+            holder.insert(name.to_string(), v);
+        }
+    }
+}
+
+/// Appends the values not already in `items` (RFC 7644 §3.5.2.1: an add
+/// to a multi-valued attribute adds what is not there). Comparing each
+/// new value with the whole list costs the list's length per value, so a
+/// long list is indexed by a hash of its values first.
+fn add_distinct(items: &mut Vec<Value>, new: Vec<Value>) {
+    if new.len() < 4 || items.len() < 64 {
+        for v in new {
+            if !items.contains(&v) {
+                items.push(v);
+            }
+        }
+        return;
+    }
+    let mut index = super::value_hash::ValueIndex::of(items);
+    for v in new {
+        if !index.contains(items, &v) {
+            index.insert(items.len(), &v);
+            items.push(v);
+        }
+    }
 }
 
 /// Checks one element value of a multi-valued attribute.
@@ -545,7 +608,7 @@ fn one_primary(selected: usize, display: &str) -> ScimResult<()> {
     Ok(())
 }
 
-fn is_primary(v: &Value) -> bool {
+pub(super) fn is_primary(v: &Value) -> bool {
     v.get("primary") == Some(&Value::Bool(true))
 }
 

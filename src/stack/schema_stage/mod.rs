@@ -8,7 +8,10 @@
 //! - POST and PUT of a resource: [`validate_resource`] (types, required,
 //!   unknown attributes, `schemas`); the normalized resource goes on
 //!   (readOnly input such as `id`, `meta` and `groups` dropped).
-//! - PATCH: [`check_patch`] (paths, mutability, value types).
+//! - PATCH: at most `max_patch_operations` operations (400 `tooMany`,
+//!   also for each PATCH of a Bulk request, and also when the tenant
+//!   neither validates nor maps), then [`check_patch`] (paths, mutability,
+//!   value types).
 //! - Bulk: each operation, as above; `bulkId` references are left as they
 //!   are for the upstream to resolve.
 //! - `/.search` and list queries: filter, `sortBy` and projection syntax.
@@ -20,7 +23,7 @@ use crate::scim::bulk::{BulkMethod, BulkRequest};
 use crate::scim::discovery;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::Filter;
-use crate::scim::patch::{check_patch, PatchRequest};
+use crate::scim::patch::{check_operation_count, check_patch, operation_count, PatchRequest};
 use crate::scim::path::AttrPath;
 use crate::scim::query::{encode_component, query_pairs, ListQuery};
 use crate::scim::route::{Discovery, Route, RouteKind};
@@ -34,11 +37,13 @@ use http::{HeaderMap, HeaderValue, Method, Response};
 use serde_json::Value;
 
 pub mod emulated_filter;
+mod offloaded;
 mod outbound;
 #[cfg(test)]
 mod tests;
 
 pub use emulated_filter::EmulatedList;
+pub use offloaded::{inbound_bounded, outbound_bounded};
 pub use outbound::outbound;
 
 /// What the upstream answer will be, for mapping it back.
@@ -396,9 +401,22 @@ fn patch_body(
     body: &Bytes,
 ) -> ScimResult<Bytes> {
     if !schema.validate && mapping.is_none() {
+        // Not parsed here; still bounded before an emulated PATCH or the
+        // built-in store applies it (a document the scanner declines is
+        // parsed to count).
+        let count = std::str::from_utf8(body)
+            .ok()
+            .and_then(crate::scim::json_scan::operations_len)
+            .or_else(|| parse_body(body).ok().map(|v| operation_count(&v)))
+            .unwrap_or(0);
+        check_operation_count(count, schema.max_patch_operations)?;
         return Ok(body.clone());
     }
-    let request = PatchRequest::parse(&json_body(headers, body)?)?;
+    let value = json_body(headers, body)?;
+    // After the dialect, which may have split operations (a remove by a
+    // value list becomes one remove per value).
+    check_operation_count(operation_count(&value), schema.max_patch_operations)?;
+    let request = PatchRequest::parse(&value)?;
     if schema.validate {
         check_patch(&schema.registry, rt, &request)?;
     }
@@ -436,6 +454,15 @@ fn bulk<'t>(
     }
     json_body(headers, &body)?;
     let request = BulkRequest::parse(&body, schema.bulk)?;
+    for (i, op) in request.operations.iter().enumerate() {
+        let checked = match (op.method, &op.data) {
+            (BulkMethod::Patch, Some(data)) => {
+                check_operation_count(operation_count(data), schema.max_patch_operations)
+            }
+            _ => Ok(()),
+        };
+        checked.map_err(|e| e.with_context(&format!("Operations[{i}]")))?;
+    }
     if schema.validate {
         for (i, op) in request.operations.iter().enumerate() {
             check_bulk_op(schema, op).map_err(|e| {

@@ -510,3 +510,75 @@ fn a_filter_the_mapping_cannot_send_is_emulated_or_refused() {
         assert!(e.detail().contains(DEPT), "{}", e.detail());
     }
 }
+
+/// Large bodies take the blocking pool and come back with the same
+/// result, their borrows of the schema found again.
+#[tokio::test]
+async fn large_bodies_are_staged_off_the_reactor_with_the_same_result() {
+    let schema = std::sync::Arc::new(legacy_hr());
+    let pad = "x".repeat(crate::offload::INLINE_MAX_BYTES);
+    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                      "userName": "Bjensen", "name": {"givenName": pad}});
+    let patch = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                       "Operations": [{"op": "replace", "path": "name.givenName", "value": pad}]});
+    for (method, path, body) in [
+        (Method::POST, "/Users", user),
+        (Method::PATCH, "/Users/1", patch),
+    ] {
+        let bytes = to_bytes(&body);
+        assert!(crate::offload::worth_it(bytes.len()));
+        let h = json_headers();
+        let route = Route::parse(path, &schema.registry).unwrap();
+        let path = &route;
+        let inline = forwarded(inbound(
+            &schema,
+            &method,
+            &h,
+            path,
+            None,
+            bytes.clone(),
+            BASE,
+        ));
+        let staged = inbound_bounded(&schema, &method, &h, path, None, bytes, BASE).await;
+        let staged = forwarded(staged);
+        assert_eq!(staged.body, inline.body);
+        assert_eq!(staged.shape, inline.shape);
+        assert!(std::ptr::eq(
+            staged.mapping.unwrap(),
+            inline.mapping.unwrap()
+        ));
+        assert!(staged.table.is_some());
+        // The answer, mapped back the same way.
+        let employee = json!({"schemas": ["urn:legacyhr:schemas:Employee"], "id": "1",
+                              "login": "bjensen", "firstName": pad});
+        let answer = || {
+            let mut r = Response::new(to_bytes(&employee));
+            r.headers_mut().insert(
+                CONTENT_TYPE,
+                HeaderValue::from_static("application/scim+json"),
+            );
+            r
+        };
+        let back = outbound_bounded(&schema, &staged, answer()).await;
+        assert_eq!(back.body(), outbound(&inline, answer()).body());
+        assert!(String::from_utf8_lossy(back.body()).contains("givenName"));
+    }
+    // Over the cap: refused before anything else, here too.
+    let ops: Vec<Value> = (0..1001)
+        .map(|i| json!({"op": "replace", "path": "name.givenName", "value": format!("{i:0>64}")}))
+        .collect();
+    let body =
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    let refused = inbound_bounded(
+        &schema,
+        &Method::PATCH,
+        &json_headers(),
+        &Route::parse("/Users/1", &schema.registry).unwrap(),
+        None,
+        to_bytes(&body),
+        BASE,
+    )
+    .await;
+    let e = refused.err().unwrap();
+    assert_eq!(e.scim_type(), Some(ScimType::TooMany));
+}

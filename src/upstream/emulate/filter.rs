@@ -15,6 +15,7 @@
 //! `filter_max_results` resources (advertised as `filter.maxResults`).
 use super::{json_of, json_response, registry, Capability, Context};
 use crate::error::GatewayError;
+use crate::offload;
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::filter::EvalContext;
 use crate::scim::json::get_ci;
@@ -86,6 +87,16 @@ where
         }
     };
     let max = ctx.emulation.settings.filter_max_results;
+    if offload::worth_it_resources(resources.len()) {
+        // A long listing is filtered, sorted and projected off the
+        // reactor (`crate::offload`).
+        let rt = rt.clone();
+        let answer = offload::blocking(move || {
+            let body = evaluate(query, registry(), &rt, &resources, max);
+            json_response(StatusCode::OK, &body)
+        });
+        return answer.await.map_err(|e| GatewayError::internal(e.detail()));
+    }
     let body = evaluate(query, registry(), rt, &resources, max);
     Ok(json_response(StatusCode::OK, &body))
 }

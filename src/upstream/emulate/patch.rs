@@ -16,6 +16,7 @@
 //! 200 with the resource as read when the PATCH changed nothing.
 use super::{etag, json_of, json_response, schema_less, Context};
 use crate::error::GatewayError;
+use crate::offload;
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
 use crate::scim::patch::PatchRequest;
@@ -26,6 +27,7 @@ use http::header::{HeaderValue, IF_MATCH};
 use http::{Method, Response, StatusCode};
 use serde_json::Value;
 use std::future::Future;
+use std::sync::Arc;
 
 /// Runs one PATCH as GET + apply + PUT.
 pub async fn run<S, F>(
@@ -43,7 +45,7 @@ where
             "the PATCH body is not valid JSON: {e}"
         )))
     })?;
-    let patch = PatchRequest::parse(&body).map_err(client)?;
+    let patch = Arc::new(PatchRequest::parse(&body).map_err(client)?);
     let if_match = req
         .headers
         .get(IF_MATCH)
@@ -63,47 +65,46 @@ where
         if current.status() != StatusCode::OK {
             return Ok(current);
         }
-        let Some(resource) = json_of(&current).filter(Value::is_object) else {
-            return Err(GatewayError::upstream(
-                502,
-                "the upstream's resource could not be read to apply the PATCH",
-                "upstream_protocol",
-                "emulated PATCH: the GET body is not a JSON object",
-            ));
+        let step = Step {
+            endpoint: endpoint.clone(),
+            patch: patch.clone(),
         };
-        let native = etag::native_version(current.headers(), &resource);
-        let tag = native
-            .clone()
-            .unwrap_or_else(|| etag::derived_version(&resource));
+        // A large resource is parsed, versioned and patched off the
+        // reactor (`crate::offload`).
+        let applied = if offload::worth_it(current.body().len()) {
+            let current = current.clone();
+            offload::blocking(move || step.apply(&current))
+                .await
+                .map_err(|e| GatewayError::internal(e.detail()))??
+        } else {
+            step.apply(&current)?
+        };
         // The client's own precondition, against what is there now.
-        check_if_match(if_match.as_deref(), Some(&tag))
+        check_if_match(if_match.as_deref(), Some(&applied.tag))
             .map_err(|e| GatewayError::client_reason(e, "precondition_failed"))?;
-        let patched = schema_less::apply(&endpoint, &resource, &patch).map_err(client)?;
-        if patched == resource {
-            return Ok(etag::derive(
-                ctx,
-                json_response(StatusCode::OK, &resource),
-                true,
-            ));
-        }
-        if native.is_none() {
+        let body = match applied.put {
+            Err(e) => return Err(client(e)),
+            Ok(None) => {
+                return Ok(etag::derive(
+                    ctx,
+                    json_response(StatusCode::OK, &applied.resource),
+                    true,
+                ))
+            }
+            Ok(Some(body)) => body,
+        };
+        if applied.native.is_none() {
             // Best effort without versions: did it change since the read?
             let again = send(read()).await?;
             let unchanged = again.status() == StatusCode::OK
-                && json_of(&again).is_some_and(|v| etag::derived_version(&v) == tag);
+                && json_of(&again).is_some_and(|v| etag::derived_version(&v) == applied.tag);
             if !unchanged {
                 conflict(ctx, attempt);
                 continue;
             }
         }
-        // `meta` is readOnly (RFC 7643 §3.1): a PUT need not carry it, and
-        // some upstreams refuse it.
-        let mut patched = patched;
-        if let Value::Object(o) = &mut patched {
-            crate::scim::json::remove_ci(o, "meta");
-        }
-        let body = serde_json::to_vec(&patched).unwrap_or_default();
-        let mut put = req.derive(Method::PUT, &req.path, req.query.clone(), Bytes::from(body));
+        let native = applied.native;
+        let mut put = req.derive(Method::PUT, &req.path, req.query.clone(), body);
         if let Some(v) = native
             .as_deref()
             .and_then(|v| HeaderValue::from_str(v).ok())
@@ -125,6 +126,61 @@ where
         )),
         "emulation_conflict",
     ))
+}
+
+/// The PATCH to apply to what a read returned (owned, so that it can run
+/// on the blocking pool).
+struct Step {
+    endpoint: String,
+    patch: Arc<PatchRequest>,
+}
+
+/// A read resource with the PATCH applied.
+struct Applied {
+    resource: Value,
+    /// The upstream's own version, if it has one.
+    native: Option<String>,
+    /// The version the client's `If-Match` is checked against.
+    tag: String,
+    /// The body to PUT; `None` when the PATCH changes nothing.
+    put: Result<Option<Bytes>, ScimError>,
+}
+
+impl Step {
+    fn apply(&self, current: &Response<Bytes>) -> Result<Applied, GatewayError> {
+        let Some(resource) = json_of(current).filter(Value::is_object) else {
+            return Err(GatewayError::upstream(
+                502,
+                "the upstream's resource could not be read to apply the PATCH",
+                "upstream_protocol",
+                "emulated PATCH: the GET body is not a JSON object",
+            ));
+        };
+        let native = etag::native_version(current.headers(), &resource);
+        let tag = native
+            .clone()
+            .unwrap_or_else(|| etag::derived_version(&resource));
+        let put = schema_less::apply(&self.endpoint, &resource, &self.patch).map(|patched| {
+            if patched == resource {
+                return None;
+            }
+            // `meta` is readOnly (RFC 7643 §3.1): a PUT need not carry it,
+            // and some upstreams refuse it.
+            let mut patched = patched;
+            if let Value::Object(o) = &mut patched {
+                crate::scim::json::remove_ci(o, "meta");
+            }
+            Some(Bytes::from(
+                serde_json::to_vec(&patched).unwrap_or_default(),
+            ))
+        });
+        Ok(Applied {
+            resource,
+            native,
+            tag,
+            put,
+        })
+    }
 }
 
 fn conflict(ctx: &Context<'_>, attempt: u32) {

@@ -437,3 +437,6 @@ fn an_unreadable_config_counts_as_supported() {
         discover::read_config(&json!({"patch": {"supported": false}, "etag": {"supported": true}}));
     assert!(!s.patch && s.etag && s.bulk);
 }
+
+#[path = "tests_large.rs"]
+mod large;
