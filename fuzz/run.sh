@@ -62,6 +62,8 @@ nice_cmd=()
 command -v nice >/dev/null 2>&1 && nice_cmd=(nice -n "${FUZZ_NICE:-10}")
 
 if [[ $build -eq 1 ]]; then
+    cargo +nightly --version >/dev/null 2>&1 \
+        || { echo "run.sh: the fuzz targets need the nightly toolchain (rustup toolchain install nightly)" >&2; exit 2; }
     cargo_fuzz="$("$root/tests/support/install-cargo-fuzz.sh")"
     start=$SECONDS
     # One build for every target: release with debug assertions and

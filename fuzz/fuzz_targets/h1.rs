@@ -30,12 +30,19 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 fn check(method: &Method, max_body: usize, answer: &Answer) {
     assert!(answer.body.len() <= max_body, "a body over the limit");
-    assert!(!answer.status.is_informational(), "an interim answer as the final one");
+    assert!(
+        !answer.status.is_informational(),
+        "an interim answer as the final one"
+    );
     if *method == Method::HEAD
         || answer.status == StatusCode::NO_CONTENT
         || answer.status == StatusCode::NOT_MODIFIED
     {
-        assert!(answer.body.is_empty(), "a body for {method} {}", answer.status);
+        assert!(
+            answer.body.is_empty(),
+            "a body for {method} {}",
+            answer.status
+        );
     }
 }
 
@@ -56,20 +63,31 @@ fuzz_target!(|data: &[u8]| {
         });
         let mut conn = Conn::new(client);
         let mut headers = HeaderMap::new();
-        headers.insert(http::header::HOST, HeaderValue::from_static("upstream.test"));
+        headers.insert(
+            http::header::HOST,
+            HeaderValue::from_static("upstream.test"),
+        );
         let body = Bytes::from_static(b"{}");
-        let first = tokio::time::timeout(LIMIT, conn.exchange(method, "/Users", &headers, &body, max_body))
-            .await
-            .expect("the exchange hangs");
+        let first = tokio::time::timeout(
+            LIMIT,
+            conn.exchange(method, "/Users", &headers, &body, max_body),
+        )
+        .await
+        .expect("the exchange hangs");
         if let Ok(answer) = &first {
             check(method, max_body, answer);
             if answer.reusable {
-                let second = tokio::time::timeout(LIMIT, conn.exchange(method, "/Users", &headers, &body, max_body))
-                    .await
-                    .expect("the second exchange hangs");
+                let second = tokio::time::timeout(
+                    LIMIT,
+                    conn.exchange(method, "/Users", &headers, &body, max_body),
+                )
+                .await
+                .expect("the second exchange hangs");
                 match &second {
                     Ok(answer) => check(method, max_body, answer),
-                    Err(Error::Closed { .. } | Error::Malformed(_) | Error::TooLarge | Error::Io(_)) => {}
+                    Err(
+                        Error::Closed { .. } | Error::Malformed(_) | Error::TooLarge | Error::Io(_),
+                    ) => {}
                 }
             }
         }

@@ -104,7 +104,11 @@ fuzz_target!(|data: &[u8]| {
     // skip() agrees with the full walk.
     let mut s = Scanner::new(text);
     let skipped = s.skip().and_then(|()| s.end()).is_some();
-    assert_eq!(skipped, scanned.is_some(), "{text:?}: skip and scan disagree");
+    assert_eq!(
+        skipped,
+        scanned.is_some(),
+        "{text:?}: skip and scan disagree"
+    );
 
     if let Some(version) = meta_version(text) {
         // The body may be broken before `meta` (the doc says so); when

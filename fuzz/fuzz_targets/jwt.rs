@@ -49,17 +49,29 @@ fn now() -> SystemTime {
 
 /// What an accepted token's claims must satisfy.
 fn meets_policy(claims: &Claims, policy: &JwtPolicy) {
-    assert!(policy.issuers.iter().any(|i| i == claims.iss()), "iss {}", claims.iss());
+    assert!(
+        policy.issuers.iter().any(|i| i == claims.iss()),
+        "iss {}",
+        claims.iss()
+    );
     assert!(
         claims.aud().iter().any(|a| policy.audiences.contains(a)),
         "aud {:?}",
         claims.aud()
     );
-    assert!(claims.exp() + policy.leeway.as_secs() > NOW, "exp {}", claims.exp());
+    assert!(
+        claims.exp() + policy.leeway.as_secs() > NOW,
+        "exp {}",
+        claims.exp()
+    );
 }
 
 fn sign(header: &[u8], payload: &[u8]) -> String {
-    let input = format!("{}.{}", URL_SAFE_NO_PAD.encode(header), URL_SAFE_NO_PAD.encode(payload));
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
     let sig = fixture().key.sign(input.as_bytes());
     format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
 }
@@ -83,7 +95,11 @@ fn signed(data: &[u8]) {
     };
     meets_policy(&claims, &f.policy);
     let h: serde_json::Value = serde_json::from_slice(header).expect("an accepted header is JSON");
-    assert_eq!(h.get("alg").and_then(|a| a.as_str()), Some("EdDSA"), "header {h}");
+    assert_eq!(
+        h.get("alg").and_then(|a| a.as_str()),
+        Some("EdDSA"),
+        "header {h}"
+    );
     assert!(h.get("crit").is_none(), "header {h}");
     // One bit of the signature's first byte flipped: the first base64
     // character of the signature changes its top bits.

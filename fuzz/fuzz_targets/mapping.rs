@@ -17,11 +17,23 @@ use serde_json::Value;
 use std::sync::LazyLock;
 
 const TABLES: [(&str, &str); 5] = [
-    ("crm-extension", include_str!("../../config/mappings/crm-extension.toml")),
+    (
+        "crm-extension",
+        include_str!("../../config/mappings/crm-extension.toml"),
+    ),
     ("ldap", include_str!("../../config/mappings/ldap.toml")),
-    ("legacy-hr", include_str!("../../config/mappings/legacy-hr.toml")),
-    ("payroll", include_str!("../../config/mappings/payroll.toml")),
-    ("saas-app", include_str!("../../config/mappings/saas-app.toml")),
+    (
+        "legacy-hr",
+        include_str!("../../config/mappings/legacy-hr.toml"),
+    ),
+    (
+        "payroll",
+        include_str!("../../config/mappings/payroll.toml"),
+    ),
+    (
+        "saas-app",
+        include_str!("../../config/mappings/saas-app.toml"),
+    ),
 ];
 
 fn tables() -> &'static [CompiledMapping] {
@@ -61,7 +73,9 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         1 => {
-            let Ok(text) = std::str::from_utf8(rest) else { return };
+            let Ok(text) = std::str::from_utf8(rest) else {
+                return;
+            };
             let Ok(f) = Filter::parse(text) else { return };
             if let Ok(up) = m.filter_to_upstream(&f) {
                 let printed = up.to_string();
@@ -99,7 +113,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = mapping.error_to_tenant(&body, None);
         }
         5 => {
-            let Ok(text) = std::str::from_utf8(rest) else { return };
+            let Ok(text) = std::str::from_utf8(rest) else {
+                return;
+            };
             if let Ok(path) = AttrPath::parse(text) {
                 let _ = m.sort_by_to_upstream(&path);
                 let _ = m.attributes_to_upstream(std::slice::from_ref(&path));
@@ -107,7 +123,9 @@ fuzz_target!(|data: &[u8]| {
             let _ = m.error_detail_to_tenant(text);
         }
         _ => {
-            let Ok(text) = std::str::from_utf8(rest) else { return };
+            let Ok(text) = std::str::from_utf8(rest) else {
+                return;
+            };
             if let Ok(table) = MappingTable::from_toml(text) {
                 let _ = compile("fuzz", &table, registry());
             }

@@ -53,10 +53,18 @@ fn query(text: &str) {
     };
     let _ = q11.to_query_string();
     if let Some(f) = &q.filter {
-        let sent = q11.params.iter().find(|(k, _)| k == "filter").map(|(_, v)| v);
+        let sent = q11
+            .params
+            .iter()
+            .find(|(k, _)| k == "filter")
+            .map(|(_, v)| v);
         let sent = sent.unwrap_or_else(|| panic!("{text:?}: the filter is not sent"));
         let expected = filter_to_scim11(f).ok();
-        assert_eq!(Filter::parse(sent).ok(), expected, "{text:?}: filter sent as {sent:?}");
+        assert_eq!(
+            Filter::parse(sent).ok(),
+            expected,
+            "{text:?}: filter sent as {sent:?}"
+        );
     }
 }
 
@@ -89,7 +97,11 @@ fn answer(selector: u8, kind: ResourceKind, body: &[u8]) {
     let _ = response_from_scim11(status, &body, kind, base);
     let _ = list_from_scim11(&body, kind, base);
     let e = error_from_scim11(status, &body);
-    assert!(e.status() >= 400, "{body} with {status} reads as the error status {}", e.status());
+    assert!(
+        e.status() >= 400,
+        "{body} with {status} reads as the error status {}",
+        e.status()
+    );
     let back = resource_from_scim11(&body, kind, None);
     let _ = resource_to_scim11(&back);
     let _ = list_to_scim11(&body);

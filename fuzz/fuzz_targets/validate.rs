@@ -32,12 +32,13 @@ fuzz_target!(|data: &[u8]| {
         let text = String::from_utf8_lossy(body);
         let expected = match &full {
             Some(Ok(v)) => v,
-            Some(Err(e)) => panic!("the fast path forwards {text:?}; the full validator refuses it: {e}"),
+            Some(Err(e)) => {
+                panic!("the fast path forwards {text:?}; the full validator refuses it: {e}")
+            }
             None => panic!("the fast path forwards {text:?}, which is not JSON"),
         };
-        let forwarded: Value = serde_json::from_slice(&forwarded).unwrap_or_else(|e| {
-            panic!("the fast path forwards invalid JSON for {text:?}: {e}")
-        });
+        let forwarded: Value = serde_json::from_slice(&forwarded)
+            .unwrap_or_else(|e| panic!("the fast path forwards invalid JSON for {text:?}: {e}"));
         assert_eq!(
             sorted_schemas(forwarded),
             sorted_schemas(expected.clone()),
