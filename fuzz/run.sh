@@ -15,8 +15,9 @@
 #   --runs N     inputs per target instead of a time
 #   --work DIR   where new inputs go (DIR/<target>/); default a temporary
 #                directory, removed at the end. fuzz/corpus/ is only read.
-#   --merge      no fuzzing: merge DIR/<target>/ into fuzz/corpus/<target>/
-#                keeping only inputs that add coverage (libFuzzer -merge=1)
+#   --merge      no fuzzing: merge DIR/<target>/ into fuzz/corpus/<target>/,
+#                keeping the fewest inputs that cover the same features
+#                (libFuzzer -set_cover_merge=1)
 #   --cmin       no fuzzing: minimize fuzz/corpus/<target>/ in place
 #   --no-build   use the binaries already built
 #   --jobs N     targets run side by side (default 1)
@@ -91,10 +92,17 @@ if [[ $mode != fuzz ]]; then
         before=$(count "$corpus")
         if [[ $mode == merge ]]; then
             [[ -d "$work/$t" ]] || continue
-            "${nice_cmd[@]}" "$bin_dir/$t" -merge=1 -rss_limit_mb=4096 "$corpus" "$work/$t" >/dev/null 2>&1
+            # Into a fresh directory, then replace: set-cover merging keeps
+            # the fewest inputs that reach every feature of both.
+            tmp="$(mktemp -d)"
+            "${nice_cmd[@]}" "$bin_dir/$t" -set_cover_merge=1 -rss_limit_mb=4096 "$tmp" "$corpus" "$work/$t" \
+                >/dev/null 2>&1
+            rm -f "$corpus"/*
+            cp "$tmp"/* "$corpus"/ 2>/dev/null || true
+            rm -rf "$tmp"
         else
             tmp="$(mktemp -d)"
-            "${nice_cmd[@]}" "$bin_dir/$t" -merge=1 -rss_limit_mb=4096 "$tmp" "$corpus" >/dev/null 2>&1
+            "${nice_cmd[@]}" "$bin_dir/$t" -set_cover_merge=1 -rss_limit_mb=4096 "$tmp" "$corpus" >/dev/null 2>&1
             rm -f "$corpus"/*
             cp "$tmp"/* "$corpus"/ 2>/dev/null || true
             rm -rf "$tmp"
