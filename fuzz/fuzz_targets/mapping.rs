@@ -91,14 +91,21 @@ fuzz_target!(|data: &[u8]| {
             let Ok(request) = PatchRequest::parse(&body) else {
                 return;
             };
-            if let Ok(up) = m.patch_to_upstream(&request) {
-                let written = patch_to_json(&up);
-                assert_eq!(
-                    PatchRequest::parse(&written).ok().as_ref(),
-                    Some(&up),
-                    "{body} maps to {written}, which does not parse back"
-                );
+            let Ok(up) = m.patch_to_upstream(&request) else {
+                return;
+            };
+            // A request whose every operation stays with the gateway maps
+            // to no operation at all; the schema stage refuses it (there is
+            // no empty PatchOp, RFC 7644 §3.5.2), so it has no JSON form.
+            if up.operations.is_empty() {
+                return;
             }
+            let written = patch_to_json(&up);
+            assert_eq!(
+                PatchRequest::parse(&written).ok().as_ref(),
+                Some(&up),
+                "{body} maps to {written}, which does not parse back"
+            );
         }
         3 => {
             let Some(body) = json(rest) else { return };
