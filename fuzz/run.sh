@@ -16,8 +16,9 @@
 #   --work DIR   where new inputs go (DIR/<target>/); default a temporary
 #                directory, removed at the end. fuzz/corpus/ is only read.
 #   --merge      no fuzzing: merge DIR/<target>/ into fuzz/corpus/<target>/,
-#                keeping the fewest inputs that cover the same features
-#                (libFuzzer -set_cover_merge=1)
+#                keeping the fewest inputs that reach the same code edges
+#                (libFuzzer -set_cover_merge=1 -use_counters=0: hit counts
+#                aside, so the committed corpora stay a few hundred files)
 #   --cmin       no fuzzing: minimize fuzz/corpus/<target>/ in place
 #   --no-build   use the binaries already built
 #   --jobs N     targets run side by side (default 1)
@@ -93,16 +94,16 @@ if [[ $mode != fuzz ]]; then
         if [[ $mode == merge ]]; then
             [[ -d "$work/$t" ]] || continue
             # Into a fresh directory, then replace: set-cover merging keeps
-            # the fewest inputs that reach every feature of both.
+            # the fewest inputs that reach every edge of both.
             tmp="$(mktemp -d)"
-            "${nice_cmd[@]}" "$bin_dir/$t" -set_cover_merge=1 -rss_limit_mb=4096 "$tmp" "$corpus" "$work/$t" \
+            "${nice_cmd[@]}" "$bin_dir/$t" -set_cover_merge=1 -use_counters=0 -rss_limit_mb=4096 "$tmp" "$corpus" "$work/$t" \
                 >/dev/null 2>&1
             rm -f "$corpus"/*
             cp "$tmp"/* "$corpus"/ 2>/dev/null || true
             rm -rf "$tmp"
         else
             tmp="$(mktemp -d)"
-            "${nice_cmd[@]}" "$bin_dir/$t" -set_cover_merge=1 -rss_limit_mb=4096 "$tmp" "$corpus" >/dev/null 2>&1
+            "${nice_cmd[@]}" "$bin_dir/$t" -set_cover_merge=1 -use_counters=0 -rss_limit_mb=4096 "$tmp" "$corpus" >/dev/null 2>&1
             rm -f "$corpus"/*
             cp "$tmp"/* "$corpus"/ 2>/dev/null || true
             rm -rf "$tmp"
