@@ -6,7 +6,9 @@
 //! internal cause (addresses, transport errors) goes to the logs only.
 pub mod balance;
 pub mod emulate;
-mod h1;
+// Public only for the fuzz target of the response parser (fuzz/).
+#[doc(hidden)]
+pub mod h1;
 mod headers;
 pub mod oauth;
 pub mod pool;
