@@ -375,11 +375,13 @@ fn decode_segment(segment: &str) -> Result<Cow<'_, str>, PathProblem> {
         }
         Cow::Owned(String::from_utf8(out).map_err(|_| PathProblem::NotUtf8)?)
     };
-    for b in decoded.bytes() {
-        if b < 0x20 || b == 0x7f {
+    // C0, DEL and the C1 controls (U+0080 to U+009F): some logs,
+    // terminals and parsers act on them.
+    for c in decoded.chars() {
+        if c.is_control() {
             return Err(PathProblem::Control);
         }
-        if b == b'\\' {
+        if c == '\\' {
             return Err(PathProblem::Backslash);
         }
     }

@@ -95,6 +95,10 @@ fn slashes_backslashes_controls_and_bad_encodings_are_refused() {
         ("/Users/a%00", PathProblem::Control),
         ("/Users/a%0d%0aX-Evil:1", PathProblem::Control),
         ("/Users/a%7f", PathProblem::Control),
+        // C1 controls, raw and encoded (found by the route fuzz target).
+        ("/Users/a\u{87}b", PathProblem::Control),
+        ("/Users/a%c2%87b", PathProblem::Control),
+        ("/Users/a%C2%9Fb", PathProblem::Control),
         ("/Users/a%", PathProblem::BadEncoding),
         ("/Users/a%zz", PathProblem::BadEncoding),
         ("/Users/a%2", PathProblem::BadEncoding),
