@@ -52,11 +52,26 @@ pub fn resolve_tenant<'s>(
     origin: Origin<'_>,
 ) -> Result<Routed<'s>, GatewayError> {
     let host = request_host(uri, headers)?;
-    let scheme = if origin.tls { "https" } else { "http" };
     let path = uri.path();
-    // The whole path first: no prefix below (a tenant id, the base path)
-    // may be matched by a path that means something else upstream.
-    check_raw_path(path).map_err(|problem| invalid_path(problem.into_error()))?;
+    // A routed path is checked whole: its prefix (a tenant id, the base
+    // path) is matched exactly and the rest by the route's own parse. A
+    // path that routes nowhere is checked here, so that its refusal names
+    // the problem (a `..` that would have meant another path) rather than
+    // a missing endpoint. One pass over the path on the hot path, not two.
+    route_by(snapshot, path, host, origin).map_err(|e| match check_raw_path(path) {
+        Err(problem) => invalid_path(problem.into_error()),
+        Ok(()) => e,
+    })
+}
+
+/// [`resolve_tenant`] once the host is known to be well-formed.
+fn route_by<'s>(
+    snapshot: &'s Snapshot,
+    path: &str,
+    host: &str,
+    origin: Origin<'_>,
+) -> Result<Routed<'s>, GatewayError> {
+    let scheme = if origin.tls { "https" } else { "http" };
     let base_path = snapshot.server.base_path.as_str();
 
     if let Some(tenant) = snapshot.tenant_by_host(host) {
