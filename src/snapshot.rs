@@ -226,6 +226,23 @@ impl Snapshot {
     }
 }
 
+/// A DNS name (letters, digits, `-`, `_`, dots between labels), an IPv4
+/// address, or an IPv6 address in brackets; at most 253 characters.
+pub fn valid_host_name(name: &str) -> bool {
+    if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
+        return inner.parse::<std::net::Ipv6Addr>().is_ok();
+    }
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        })
+}
+
 /// `host:port` → `host`; `[v6]:port` → `[v6]`.
 pub fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {

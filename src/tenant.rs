@@ -5,7 +5,7 @@
 use crate::error::GatewayError;
 use crate::scim::error::ScimError;
 use crate::scim::route::{check_raw_path, Route};
-use crate::snapshot::{strip_port, Snapshot, Tenant};
+use crate::snapshot::{strip_port, valid_host_name, Snapshot, Tenant};
 use http::header::HOST;
 use http::{HeaderMap, StatusCode, Uri};
 use std::sync::Arc;
@@ -261,23 +261,6 @@ fn valid_host(s: &str) -> bool {
             && p.parse::<u32>().is_ok_and(|n| n <= 65535)
     });
     port_ok && valid_host_name(name)
-}
-
-/// A DNS name (letters, digits, `-`, `_`, dots between labels), an IPv4
-/// address, or an IPv6 address in brackets; at most 253 characters.
-pub fn valid_host_name(name: &str) -> bool {
-    if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
-        return inner.parse::<std::net::Ipv6Addr>().is_ok();
-    }
-    !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        })
 }
 
 /// `path` below `base` (`/scim/v2/Users` → `/Users`, `/scim/v2` → ``).
