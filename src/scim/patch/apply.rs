@@ -292,8 +292,11 @@ fn apply_attr(
         )));
     }
     // RFC 7644 §3.5.2.2: removing (or unassigning) a required attribute
-    // is a mutability error.
-    let unassigns = kind == PatchOpKind::Remove && value.map_or(true, Value::is_null)
+    // is a mutability error. A remove unassigns unless it names values of a
+    // multi-valued attribute: a `value` on a remove of a single-valued
+    // attribute is ignored, and the attribute goes.
+    let lists_values = attr.multi_valued && value.is_some_and(|v| !v.is_null());
+    let unassigns = kind == PatchOpKind::Remove && !lists_values
         || kind == PatchOpKind::Replace && value.is_some_and(Value::is_null);
     if attr.required && current.is_some() && unassigns {
         return Err(ScimError::mutability(format!(
@@ -312,6 +315,11 @@ fn apply_attr(
                     };
                     if let Some(Value::Array(items)) = get_ci_mut(holder, name) {
                         items.retain(|item| !listed.iter().any(|l| same_value(item, l)));
+                        if attr.required && items.is_empty() {
+                            return Err(ScimError::mutability(format!(
+                                "\"{display}\" is required and cannot lose its last value"
+                            )));
+                        }
                     }
                 }
                 _ => {

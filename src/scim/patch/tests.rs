@@ -432,3 +432,34 @@ fn a_filter_selecting_several_values_cannot_make_them_all_primary() {
         err.detail()
     );
 }
+
+#[test]
+fn remove_with_a_value_still_guards_required_attributes() {
+    // Found by the patch fuzz target: a `value` on a remove of a
+    // single-valued attribute is ignored and the attribute goes, so it must
+    // not slip past the required check.
+    for value in [json!("x"), json!(["x"]), json!({"value": "x"})] {
+        let err = patch(
+            "Group",
+            &group(),
+            json!([{"op": "remove", "path": "displayName", "value": value}]),
+        )
+        .unwrap_err();
+        assert_eq!(err.scim_type(), Some(ScimType::Mutability), "{value}");
+        let err = patch(
+            "User",
+            &user(),
+            json!([{"op": "remove", "path": "userName", "value": value}]),
+        )
+        .unwrap_err();
+        assert_eq!(err.scim_type(), Some(ScimType::Mutability), "{value}");
+    }
+    // An optional single-valued attribute is removed whatever the value.
+    let u = patch(
+        "User",
+        &user(),
+        json!([{"op": "remove", "path": "title", "value": "ignored"}]),
+    )
+    .unwrap();
+    assert!(u.get("title").is_none());
+}
