@@ -125,11 +125,10 @@ impl Route {
         let mut path = String::with_capacity(raw.len());
         let mut ranges: [Range<usize>; 3] = [0..0, 0..0, 0..0];
         let mut count = 0usize;
-        for segment in rest.split('/') {
-            let decoded = decode_segment(segment).map_err(PathProblem::into_error)?;
+        for segment in segments(rest) {
             path.push('/');
             let start = path.len();
-            encode_segment(&decoded, &mut path);
+            push_canonical(segment, &mut path).map_err(PathProblem::into_error)?;
             if count < 3 {
                 ranges[count] = start..path.len();
             }
@@ -271,10 +270,9 @@ impl Route {
 
     /// The first segment of the canonical path (`Users`, `Bulk`, `.search`).
     pub fn first_segment(&self) -> Option<&str> {
-        self.path
-            .strip_prefix('/')
-            .map(|p| p.split('/').next().unwrap_or(p))
-            .filter(|s| !s.is_empty())
+        let rest = self.path.strip_prefix('/')?;
+        let end = rest.bytes().position(|b| b == b'/').unwrap_or(rest.len());
+        Some(&rest[..end]).filter(|s| !s.is_empty())
     }
 
     /// Whether `method` here changes (or tries to change) identity data:
@@ -324,8 +322,10 @@ pub fn check_raw_path(path: &str) -> Result<(), PathProblem> {
     if rest.is_empty() {
         return Ok(());
     }
-    for segment in rest.split('/') {
-        decode_segment(segment)?;
+    for segment in segments(rest) {
+        if !is_canonical(segment) {
+            decode_segment(segment)?;
+        }
     }
     Ok(())
 }
@@ -336,13 +336,70 @@ pub fn check_raw_path(path: &str) -> Result<(), PathProblem> {
 pub fn canonical_path(path: &str) -> Result<String, PathProblem> {
     let rest = path.strip_prefix('/').ok_or(PathProblem::EmptySegment)?;
     let mut out = String::with_capacity(path.len());
-    for segment in rest.split('/') {
-        let decoded = decode_segment(segment)?;
+    for segment in segments(rest) {
         out.push('/');
-        encode_segment(&decoded, &mut out);
+        push_canonical(segment, &mut out)?;
     }
     Ok(out)
 }
+
+/// The segments of a path after its leading `/` (a byte scan: `/` is
+/// ASCII, so every cut is a character boundary).
+fn segments(rest: &str) -> impl Iterator<Item = &str> {
+    let mut from = Some(0);
+    std::iter::from_fn(move || {
+        let start = from?;
+        match rest.as_bytes()[start..].iter().position(|&b| b == b'/') {
+            Some(len) => {
+                from = Some(start + len + 1);
+                Some(&rest[start..start + len])
+            }
+            None => {
+                from = None;
+                Some(&rest[start..])
+            }
+        }
+    })
+}
+
+/// Appends `segment` checked and in the canonical encoding. Most segments
+/// (`Users`, an id) are canonical already: one pass over their bytes.
+fn push_canonical(segment: &str, out: &mut String) -> Result<(), PathProblem> {
+    if is_canonical(segment) {
+        out.push_str(segment);
+        return Ok(());
+    }
+    let decoded = decode_segment(segment)?;
+    encode_segment(&decoded, out);
+    Ok(())
+}
+
+/// Whether `segment` passes [`decode_segment`] and is written back as it
+/// is: not empty, not `.` or `..`, every byte one [`encode_segment`] keeps.
+/// Such a segment has no `%`, control, backslash or `;`.
+fn is_canonical(segment: &str) -> bool {
+    !segment.is_empty()
+        && segment != "."
+        && segment != ".."
+        && segment.bytes().all(|b| PLAIN[usize::from(b)])
+}
+
+/// The bytes a canonical segment holds as they are: unreserved characters
+/// (RFC 3986 §2.3) and `!'()*,:@`.
+const PLAIN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = c.is_ascii_alphanumeric()
+            || matches!(
+                c,
+                b'-' | b'.' | b'_' | b'~' | b'!' | b'\'' | b'(' | b')' | b'*' | b',' | b':' | b'@'
+            );
+        b += 1;
+    }
+    t
+};
 
 /// A segment percent-decoded and checked.
 fn decode_segment(segment: &str) -> Result<Cow<'_, str>, PathProblem> {
@@ -410,12 +467,7 @@ fn hex(b: u8) -> Option<u8> {
 fn encode_segment(decoded: &str, out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in decoded.as_bytes() {
-        let plain = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.' | b'_' | b'~' | b'!' | b'\'' | b'(' | b')' | b'*' | b',' | b':' | b'@'
-            );
-        if plain {
+        if PLAIN[usize::from(b)] {
             out.push(b as char);
         } else {
             out.push('%');

@@ -183,3 +183,48 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_canonical_shortcut_agrees_with_decoding_and_encoding() {
+    // Every segment of one or two printable ASCII characters, and a few
+    // longer ones: the one-pass shortcut takes exactly the segments that
+    // decode and encode to themselves, and refuses nothing the long way
+    // accepts.
+    let ascii: Vec<char> = (0x20u8..0x7f).map(char::from).collect();
+    let mut samples: Vec<String> = vec![
+        String::new(),
+        "Users".into(),
+        "2819c223-7f76-453a-919d-413861904646".into(),
+        "..;x".into(),
+        "a%2Fb".into(),
+        "%41".into(),
+    ];
+    for a in &ascii {
+        samples.push(a.to_string());
+        for b in &ascii {
+            samples.push([*a, *b].iter().collect());
+        }
+    }
+    for segment in &samples {
+        let long = decode_segment(segment).map(|d| {
+            let mut out = String::new();
+            encode_segment(&d, &mut out);
+            out
+        });
+        let mut short = String::new();
+        let got = push_canonical(segment, &mut short).map(|()| short);
+        assert_eq!(got, long, "{segment:?}");
+        if is_canonical(segment) {
+            assert_eq!(long.as_deref(), Ok(segment.as_str()), "{segment:?}");
+        }
+    }
+}
+
+#[test]
+fn segments_split_like_split() {
+    for rest in ["", "a", "a/b", "a//b", "/", "Users/x/", "é/ü"] {
+        let ours: Vec<&str> = segments(rest).collect();
+        let std: Vec<&str> = rest.split('/').collect();
+        assert_eq!(ours, std, "{rest:?}");
+    }
+}

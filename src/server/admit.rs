@@ -18,9 +18,11 @@
 //! The IP is the TCP peer's: behind a load balancer or NAT, clients share
 //! its address, so raise the per-IP cap there.
 use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::task::Poll;
 use std::time::Duration;
 use tokio::sync::Notify;
 
@@ -71,7 +73,9 @@ impl ConnAuth {
     /// A request on the connection authenticated: it no longer counts
     /// against the anonymous budget, and its anonymous timeout is off.
     pub fn mark(&self) {
-        if self.0.done.swap(true, Ordering::AcqRel) {
+        // A load first: every request of the connection marks it, and
+        // only the first needs the write.
+        if self.is_authenticated() || self.0.done.swap(true, Ordering::AcqRel) {
             return;
         }
         if let Some((admission, id)) = &self.0.budget {
@@ -196,16 +200,25 @@ impl Admitted {
         let (Some(evict), Some(caps)) = (&self.evict, self.admission.caps.anonymous) else {
             return std::future::pending().await;
         };
-        let timeout = async {
-            tokio::time::sleep(caps.timeout).await;
+        // Polled on every wake of the connection's task (it runs beside
+        // the connection, whose requests wake it many times each): once
+        // the connection has authenticated, a poll is one atomic load and
+        // registers nothing, since nothing can close it any more.
+        let mut evicted = std::pin::pin!(evict.notified());
+        let mut timeout = std::pin::pin!(tokio::time::sleep(caps.timeout));
+        std::future::poll_fn(|cx| {
             if self.auth.is_authenticated() {
-                std::future::pending::<()>().await;
+                return Poll::Pending;
             }
-        };
-        tokio::select! {
-            () = evict.notified() => ANONYMOUS_BUDGET,
-            () = timeout => ANONYMOUS_TIMEOUT,
-        }
+            if evicted.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(ANONYMOUS_BUDGET);
+            }
+            if timeout.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(ANONYMOUS_TIMEOUT);
+            }
+            Poll::Pending
+        })
+        .await
     }
 }
 

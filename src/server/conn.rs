@@ -208,6 +208,9 @@ async fn http<IO, H>(
     let mut quiet = Duration::ZERO;
     loop {
         tokio::select! {
+            // The connection first, in order: it is what wakes the task
+            // (no random draw per wake).
+            biased;
             _ = conn.as_mut() => break,
             changed = stop.changed(), if !closing => {
                 if changed.is_err() || *stop.borrow() {

@@ -118,6 +118,8 @@ pub async fn serve<H: Handler>(
             let auth = admitted.auth();
             let serve = conn::serve_connection(stream, peer, local, listening, handler, stop, auth);
             tokio::select! {
+                // In order: no random draw on each of the many wakes.
+                biased;
                 () = serve => {}
                 // Dropping the connection closes it at once (see `admit`).
                 reason = admitted.closed() => {

@@ -104,7 +104,8 @@ pub async fn body(
     };
     let (fixed, applied) = if offload::worth_it(body.len()) {
         let body = body.clone();
-        offload::blocking(move || work.run(&body)).await??
+        // Boxed: the pipeline's future does not carry the handoff's state.
+        Box::pin(offload::blocking(move || work.run(&body))).await??
     } else {
         work.run(body)?
     };

@@ -55,9 +55,10 @@ pub async fn inbound_bounded<'t>(
         query.clone(),
         body.clone(),
     );
-    let detached = offload::blocking(move || {
+    // Boxed: the pipeline's future does not carry the handoff's state.
+    let detached = Box::pin(offload::blocking(move || {
         inbound(&shared, &m, &h, &route_owned, q, b, &base).map(|stage| detach(&shared, stage))
-    })
+    }))
     .await??;
     let table = schema.mapping.as_ref();
     Ok(match detached {
@@ -127,7 +128,7 @@ pub async fn outbound_bounded(
     let (mapping, shape) = (mapping_index(schema, inbound), inbound.shape);
     // Kept for the (unexpected) case the pool fails: answered unmapped is
     // wrong, so the answer is an error then.
-    let mapped = offload::blocking(move || {
+    let mapped = Box::pin(offload::blocking(move || {
         let table = shared.mapping.as_ref();
         let inbound = Inbound {
             query: None,
@@ -140,7 +141,7 @@ pub async fn outbound_bounded(
             emulated: None,
         };
         outbound(&inbound, response)
-    })
+    }))
     .await;
     mapped.unwrap_or_else(|e| super::json_response(e.status(), &e.to_json()))
 }
