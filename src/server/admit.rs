@@ -85,6 +85,7 @@ impl ConnAuth {
         }
     }
 
+    #[inline]
     pub fn is_authenticated(&self) -> bool {
         self.0.done.load(Ordering::Acquire)
     }

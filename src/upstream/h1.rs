@@ -146,8 +146,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         max_body: usize,
     ) -> Result<Answer, Error> {
         self.write_request(method, target, headers, body).await?;
-        let (status, version, headers) = self.read_head().await?;
-        let framing = framing(method, status, &headers)?;
+        let (status, version, headers, length) = self.read_head().await?;
+        let framing = framing(method, status, &headers, length)?;
         let body = match framing {
             Framing::Empty => Bytes::new(),
             Framing::Length(n) if n > max_body => return Err(Error::TooLarge),
@@ -158,7 +158,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         let reusable = framing != Framing::UntilClose
             && version == Version::HTTP_11
             && !has_token(&headers, &CONNECTION, "close")
-            && !(headers.contains_key(TRANSFER_ENCODING) && headers.contains_key(CONTENT_LENGTH))
+            && !(headers.contains_key(TRANSFER_ENCODING) && length != Length::Absent)
             && self.buf.is_empty();
         Ok(Answer {
             status,
@@ -225,7 +225,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
     /// The final response's status line and header fields (interim 1xx
     /// responses skipped, RFC 9110 §15.2).
-    async fn read_head(&mut self) -> Result<(StatusCode, Version, HeaderMap), Error> {
+    async fn read_head(&mut self) -> Result<(StatusCode, Version, HeaderMap, Length), Error> {
         let mut received = false;
         loop {
             if !self.buf.is_empty() {
@@ -233,8 +233,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
                 if let Some(head) = self.parse_head()? {
                     match head {
                         Head::Interim => continue,
-                        Head::Final(status, version, headers) => {
-                            return Ok((status, version, headers))
+                        Head::Final(status, version, headers, length) => {
+                            return Ok((status, version, headers, length))
                         }
                     }
                 }
@@ -304,6 +304,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
         let head = self.buf.split_to(len).freeze();
         let mut headers = HeaderMap::with_capacity(count);
+        let mut length = Length::Absent;
         for &(name_start, name_end, value_start, value_end) in &spans[..count] {
             let (name_start, name_end) = (usize::from(name_start), usize::from(name_end));
             let (value_start, value_end) = (usize::from(value_start), usize::from(value_end));
@@ -314,11 +315,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
             if value_end > head.len() {
                 return Err(malformed("a header field value"));
             }
+            // Framing, read here and never passed on: the gateway frames
+            // what it sends from the body it holds (`headers::
+            // clean_response_headers`).
+            if name == CONTENT_LENGTH {
+                length = length.and(&head[value_start..value_end]);
+                continue;
+            }
             let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
                 .map_err(|_| malformed(format!("the value of {name}")))?;
             headers.append(name, value);
         }
-        Ok(Some(Head::Final(status, version, headers)))
+        Ok(Some(Head::Final(status, version, headers, length)))
     }
 
     /// `n` body bytes.
@@ -403,11 +411,50 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
 
 enum Head {
     Interim,
-    Final(StatusCode, Version, HeaderMap),
+    Final(StatusCode, Version, HeaderMap, Length),
+}
+
+/// What a response's `Content-Length` fields say, all of them together
+/// (RFC 9112 §6.3: a list of equal values is that value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Length {
+    Absent,
+    Is(usize),
+    /// Not a number, or values that differ.
+    Invalid(&'static str),
+}
+
+impl Length {
+    /// The lengths so far and one more field's value.
+    fn and(self, value: &[u8]) -> Length {
+        let mut length = self;
+        for part in value.split(|b| *b == b',') {
+            let part = part.trim_ascii();
+            let n = (!part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit))
+                .then(|| {
+                    part.iter()
+                        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'))
+                });
+            length = match (length, n) {
+                (Length::Invalid(e), _) => Length::Invalid(e),
+                (_, None) => Length::Invalid("Content-Length is not a number"),
+                (Length::Is(l), Some(n)) if l != n => {
+                    Length::Invalid("Content-Length has different values")
+                }
+                (_, Some(n)) => Length::Is(n),
+            };
+        }
+        length
+    }
 }
 
 /// The body's framing (RFC 9112 §6.3).
-fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<Framing, Error> {
+fn framing(
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+    length: Length,
+) -> Result<Framing, Error> {
     if *method == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
@@ -441,26 +488,11 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Result<F
             Framing::UntilClose
         });
     }
-    let mut length = None;
-    for value in headers.get_all(CONTENT_LENGTH) {
-        for part in value.as_bytes().split(|b| *b == b',') {
-            let part = part.trim_ascii();
-            let n = (!part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit))
-                .then(|| {
-                    part.iter()
-                        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'))
-                })
-                .ok_or_else(|| malformed("Content-Length is not a number"))?;
-            if length.is_some_and(|l| l != n) {
-                return Err(malformed("Content-Length has different values"));
-            }
-            length = Some(n);
-        }
-    }
     Ok(match length {
-        Some(0) => Framing::Empty,
-        Some(n) => Framing::Length(n),
-        None => Framing::UntilClose,
+        Length::Is(0) => Framing::Empty,
+        Length::Is(n) => Framing::Length(n),
+        Length::Absent => Framing::UntilClose,
+        Length::Invalid(e) => return Err(malformed(e)),
     })
 }
 

@@ -168,7 +168,43 @@ async fn a_content_length_body_is_read_and_the_connection_kept() {
     assert_eq!(&a.body[..], br#"{"id":"42"}"#);
     assert_eq!(a.headers["content-type"], "application/scim+json");
     assert_eq!(a.headers["etag"], "W/\"1\"");
+    // The framing was read, and is not passed on.
+    assert!(a.headers.get("content-length").is_none());
     assert!(a.reusable);
+    // A list of equal values (RFC 9112 §6.3), in one field or several.
+    for response in [
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nxy"[..],
+        &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nxy"[..],
+    ] {
+        let response: &'static [u8] = Box::leak(response.to_vec().into_boxed_slice());
+        let a = ok(response).await;
+        assert_eq!(&a.body[..], b"xy");
+        assert!(a.reusable);
+    }
+}
+
+#[test]
+fn content_length_fields_add_up_to_one_value_or_an_error() {
+    let read = |fields: &[&str]| {
+        fields
+            .iter()
+            .fold(Length::Absent, |l, f| l.and(f.as_bytes()))
+    };
+    assert_eq!(read(&[]), Length::Absent);
+    assert_eq!(read(&["0"]), Length::Is(0));
+    assert_eq!(read(&[" 42 "]), Length::Is(42));
+    assert_eq!(read(&["7, 7", "7"]), Length::Is(7));
+    for bad in [
+        &["1", "2"][..],
+        &["1,2"],
+        &[""],
+        &["-1"],
+        &["1x"],
+        &["1", "x", "1"],
+        &["99999999999999999999"],
+    ] {
+        assert!(matches!(read(bad), Length::Invalid(_)), "{bad:?}");
+    }
 }
 
 #[tokio::test]
