@@ -5,7 +5,8 @@
 //! timeout: never a hang); an answer's body is within the limit, has a
 //! final (non-1xx) status, and is empty for HEAD, 204 and 304; a connection
 //! the parser calls reusable has nothing left unread, and a second exchange
-//! on it ends too.
+//! on it ends too; the upstream's `Content-Length` is never among the
+//! answer's headers (the gateway frames what it sends).
 #![no_main]
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
@@ -30,6 +31,10 @@ fn runtime() -> &'static tokio::runtime::Runtime {
 
 fn check(method: &Method, max_body: usize, answer: &Answer) {
     assert!(answer.body.len() <= max_body, "a body over the limit");
+    assert!(
+        !answer.headers.contains_key(http::header::CONTENT_LENGTH),
+        "the upstream's framing among the answer's headers"
+    );
     assert!(
         !answer.status.is_informational(),
         "an interim answer as the final one"
