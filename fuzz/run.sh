@@ -4,8 +4,9 @@
 # target, runs, crashes, corpus size. docs/testing.md has the details.
 #
 #   fuzz/run.sh                      # every target, 60 s each
-#   fuzz/run.sh --time 4             # the CI smoke run
+#   fuzz/run.sh --time 4             # a short run
 #   fuzz/run.sh --runs 1000000 filter patch
+#   fuzz/run.sh --runs 100000 --seed 1   # the CI smoke run: the same inputs every time
 #   fuzz/run.sh --time 3600 --work ~/fuzz-work h1   # keep what it finds
 #   fuzz/run.sh --merge --work ~/fuzz-work          # minimized into fuzz/corpus/
 #   fuzz/run.sh --list
@@ -13,6 +14,8 @@
 # Options:
 #   --time S     seconds per target (default 60)
 #   --runs N     inputs per target instead of a time
+#   --seed S     libFuzzer's random seed (default: a new one each run); with
+#                --runs, a run makes the same inputs on every machine
 #   --work DIR   where new inputs go (DIR/<target>/); default a temporary
 #                directory, removed at the end. fuzz/corpus/ is only read.
 #   --merge      no fuzzing: merge DIR/<target>/ into fuzz/corpus/<target>/,
@@ -34,6 +37,7 @@ targets_all=(filter patch path route json_scan validate bulk scim11 mapping jwt 
 
 time_s=60
 runs=""
+seed=""
 work=""
 mode=fuzz
 build=1
@@ -43,6 +47,7 @@ while [[ $# -gt 0 ]]; do
     case "$1" in
         --time) time_s="$2"; shift 2 ;;
         --runs) runs="$2"; shift 2 ;;
+        --seed) seed="$2"; shift 2 ;;
         --work) work="$2"; shift 2 ;;
         --merge) mode=merge; shift ;;
         --cmin) mode=cmin; shift ;;
@@ -132,6 +137,7 @@ run_target() {
             limit=(-max_total_time="$left")
         fi
         local rc=0
+        [[ -z "$seed" ]] || limit+=(-seed="$seed")
         "${nice_cmd[@]}" "$bin_dir/$t" "${limit[@]}" -print_final_stats=1 -timeout=30 \
             -rss_limit_mb=4096 -artifact_prefix="$artifacts/" "$new" "$here/corpus/$t" \
             >"$log" 2>&1 || rc=$?
