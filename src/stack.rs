@@ -414,6 +414,13 @@ where
         }
     };
     let (query, body) = (inbound.query.take(), std::mem::take(&mut inbound.body));
+    // A mapped tenant's PATCH, should the upstream need it emulated, is
+    // applied in the tenant's schema (`schema_stage::emulated_patch`).
+    let patch_view = schema_stage::emulated_patch::view(
+        &tenant.schema,
+        inbound.mapping,
+        inbound.tenant_patch.take(),
+    );
 
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. Keys are per tenant and public base; a
@@ -532,7 +539,7 @@ where
             Box::pin(list).await
         }
         UpstreamProtocol::Scim2 => {
-            upstream::forward(upstream, request, max_response, deadline).await
+            upstream::forward_with(upstream, request, max_response, deadline, patch_view).await
         }
         UpstreamProtocol::Scim11 => {
             Box::pin(scim11_stage::forward(

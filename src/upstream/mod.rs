@@ -173,6 +173,18 @@ pub async fn forward(
     max_response_body: usize,
     deadline: Deadline,
 ) -> Result<Response<Bytes>, GatewayError> {
+    forward_with(upstream, req, max_response_body, deadline, None).await
+}
+
+/// [`forward`], with the view an emulated PATCH applies in
+/// (`emulate::Context::patch_view`: a mapped tenant's).
+pub async fn forward_with(
+    upstream: &Upstream,
+    req: UpstreamRequest,
+    max_response_body: usize,
+    deadline: Deadline,
+    patch_view: Option<std::sync::Arc<dyn emulate::patch::View>>,
+) -> Result<Response<Bytes>, GatewayError> {
     // A SCIM 1.1 upstream gets 1.1 bodies from its own stage, which does
     // its own PATCH emulation (`stack::scim11_stage`): nothing to emulate.
     if upstream.protocol == crate::snapshot::UpstreamProtocol::Scim11 {
@@ -183,6 +195,7 @@ pub async fn forward(
         emulation: &upstream.emulation,
         builtin: matches!(upstream.target, UpstreamTarget::Builtin(_)),
         deadline,
+        patch_view,
     };
     let send = |req| send(upstream, req, max_response_body, deadline);
     // Not boxed: the emulations box their own (large) state, so what is

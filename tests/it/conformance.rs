@@ -112,6 +112,59 @@ fn scim2_tester_passes_through_a_mapped_tenant() {
     assert!(report.passed >= 100);
 }
 
+/// The mapped tenant of the test above in front of the same backend with
+/// PATCH switched off (`scim-gateway store --no-patch --schemas
+/// tests/fixtures/mapping --extend User=urn:example:legacy:2.0:User`):
+/// every PATCH is emulated, in the tenant's schema (issue 17), with
+/// `dialect` (TOML under the tenant, or "") on the same tenant.
+fn tester_through_a_mapped_tenant_without_patch(dialect: &str) -> peers::TesterReport {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping");
+    let mut registry = scim_gateway::scim::schema::SchemaRegistry::builtin();
+    registry.load_schema_dir(&fixtures).unwrap();
+    registry
+        .extend_resource_type("User", "urn:example:legacy:2.0:User", false)
+        .unwrap();
+    let config = scim_gateway::store::StoreConfig {
+        patch: false,
+        ..scim_gateway::store::StoreConfig::default()
+    };
+    let store = TestStore::spawn_with_config_and_registry(config, registry);
+    tester_through_gateway(
+        &format!(
+            "[upstreams.store]\nkind = \"http\"\nurl = \"{}\"\n",
+            store.base_url()
+        ),
+        &format!(
+            "{dialect}[tenants.schema]\nmapping = \"{}\"\n",
+            fixtures.join("store-legacy.toml").display()
+        ),
+        |_, _| {},
+    )
+}
+
+#[test]
+fn scim2_tester_passes_through_a_mapped_tenant_of_a_backend_without_patch() {
+    let report = tester_through_a_mapped_tenant_without_patch("");
+    eprintln!(
+        "scim2-tester through a mapped tenant, backend without PATCH: {} passed, {} failed, {} skipped, {} other",
+        report.passed, report.failed, report.skipped, report.other
+    );
+    assert_eq!(report.failed, 0, "{}", report.failures.join("\n"));
+    assert!(report.passed >= 100);
+}
+
+#[test]
+fn scim2_tester_passes_through_a_mapped_entra_tenant_of_a_backend_without_patch() {
+    let report =
+        tester_through_a_mapped_tenant_without_patch("[tenants.dialect]\nprofile = \"entra\"\n");
+    eprintln!(
+        "scim2-tester through a mapped Entra tenant, backend without PATCH: {} passed, {} failed, {} skipped, {} other",
+        report.passed, report.failed, report.skipped, report.other
+    );
+    assert_eq!(report.failed, 0, "{}", report.failures.join("\n"));
+    assert!(report.passed >= 100);
+}
+
 /// Runs scim2-tester against a plaintext gateway (the Python peers speak
 /// plain HTTP), tenant `acme` by path prefix, with `upstream` (a TOML
 /// `[upstreams.store]` section) and `tenant_extra` (TOML under the tenant).

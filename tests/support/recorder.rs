@@ -31,7 +31,12 @@ pub struct RecordingStore {
 
 impl RecordingStore {
     pub fn spawn(registry: SchemaRegistry) -> RecordingStore {
-        let store = Arc::new(Store::with_registry(StoreConfig::default(), registry));
+        RecordingStore::spawn_with(StoreConfig::default(), registry)
+    }
+
+    /// A recording store with `config` (PATCH switched off, say).
+    pub fn spawn_with(config: StoreConfig, registry: SchemaRegistry) -> RecordingStore {
+        let store = Arc::new(Store::with_registry(config, registry));
         let log = Arc::new(Mutex::new(Vec::new()));
         let seen = log.clone();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();

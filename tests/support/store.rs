@@ -25,7 +25,16 @@ impl TestStore {
 
     /// A store serving `registry` (extension schemas).
     pub fn spawn_with_registry(registry: SchemaRegistry) -> TestStore {
-        TestStore::spawn_store(Store::with_registry(StoreConfig::default(), registry))
+        TestStore::spawn_with_config_and_registry(StoreConfig::default(), registry)
+    }
+
+    /// A store with `config` serving `registry` (what `scim-gateway store
+    /// --no-patch --schemas DIR --extend User=URN` runs).
+    pub fn spawn_with_config_and_registry(
+        config: StoreConfig,
+        registry: SchemaRegistry,
+    ) -> TestStore {
+        TestStore::spawn_store(Store::with_registry(config, registry))
     }
 
     fn spawn_store(store: Store) -> TestStore {

@@ -186,6 +186,7 @@ pub async fn list(
         emulation: &upstream.emulation,
         builtin: matches!(upstream.target, UpstreamTarget::Builtin(_)),
         deadline,
+        patch_view: None,
     };
     // Plain list reads: nothing of them needs emulating.
     let send = |r: UpstreamRequest| async move {

@@ -37,6 +37,7 @@ use http::{HeaderMap, HeaderValue, Method, Response};
 use serde_json::Value;
 
 pub mod emulated_filter;
+pub mod emulated_patch;
 mod offloaded;
 mod outbound;
 #[cfg(test)]
@@ -80,6 +81,10 @@ pub struct Inbound<'t> {
     /// cannot send it upstream): answer with [`emulated_filter::list`]
     /// instead of forwarding.
     pub emulated: Option<Box<EmulatedList<'t>>>,
+    /// A mapped tenant's PATCH as the client sent it (after the dialect),
+    /// parsed once here: what an emulated PATCH applies in the tenant's
+    /// schema ([`emulated_patch`]).
+    pub tenant_patch: Option<PatchRequest>,
 }
 
 /// The outcome of the stage.
@@ -148,6 +153,7 @@ pub fn inbound<'t>(
             deprovision: false,
             bulk: false,
             emulated: None,
+            tenant_patch: None,
         }));
     }
     if kind == RouteKind::Me {
@@ -187,6 +193,7 @@ pub fn inbound<'t>(
         deprovision: false,
         bulk: false,
         emulated: None,
+        tenant_patch: None,
     };
     match kind {
         RouteKind::Collection if *method == Method::GET => {
@@ -228,7 +235,9 @@ pub fn inbound<'t>(
             }
             Method::PATCH => {
                 out.deprovision = is_user && deactivates_patch(&out.body);
-                out.body = patch_body(schema, rt, mapping, headers, &out.body)?;
+                let (body, tenant_patch) = patch_body(schema, rt, mapping, headers, &out.body)?;
+                out.body = body;
+                out.tenant_patch = tenant_patch;
                 out.query = resource_query(mapping, out.query.take())?;
             }
             Method::DELETE => out.deprovision = is_user,
@@ -249,6 +258,7 @@ fn forward<'t>(query: Option<String>, body: Bytes) -> Stage<'t> {
         deprovision: false,
         bulk: false,
         emulated: None,
+        tenant_patch: None,
     })
 }
 
@@ -392,14 +402,16 @@ fn resource_body(
     Ok(to_bytes(&value))
 }
 
-/// PATCH bodies: checked, then mapped (paths, filters, values).
+/// PATCH bodies: checked, then mapped (paths, filters, values). A mapped
+/// PATCH's parsed request comes back too, for an emulated PATCH to apply
+/// in the tenant's schema.
 fn patch_body(
     schema: &TenantSchema,
     rt: &ResourceType,
     mapping: Option<&ResourceMapping>,
     headers: &HeaderMap,
     body: &Bytes,
-) -> ScimResult<Bytes> {
+) -> ScimResult<(Bytes, Option<PatchRequest>)> {
     if !schema.validate && mapping.is_none() {
         // Not parsed here; still bounded before an emulated PATCH or the
         // built-in store applies it (a document the scanner declines is
@@ -410,7 +422,7 @@ fn patch_body(
             .or_else(|| parse_body(body).ok().map(|v| operation_count(&v)))
             .unwrap_or(0);
         check_operation_count(count, schema.max_patch_operations)?;
-        return Ok(body.clone());
+        return Ok((body.clone(), None));
     }
     let value = json_body(headers, body)?;
     // After the dialect, which may have split operations (a remove by a
@@ -431,9 +443,9 @@ fn patch_body(
                      at the gateway only; nothing would change",
                 ));
             }
-            Ok(to_bytes(&patch_to_json(&mapped)))
+            Ok((to_bytes(&patch_to_json(&mapped)), Some(request)))
         }
-        None => Ok(body.clone()),
+        None => Ok((body.clone(), None)),
     }
 }
 
@@ -496,6 +508,7 @@ fn bulk<'t>(
         deprovision: false,
         bulk: true,
         emulated: None,
+        tenant_patch: None,
     }))
 }
 

@@ -28,6 +28,7 @@ enum Detached {
         shape: Shape,
         deprovision: bool,
         bulk: bool,
+        tenant_patch: Option<crate::scim::patch::PatchRequest>,
     },
     /// A list the gateway filters itself: its plan borrows the schema, so
     /// it is planned again in the request's task (a search body is rarely
@@ -71,6 +72,7 @@ pub async fn inbound_bounded<'t>(
             shape,
             deprovision,
             bulk,
+            tenant_patch,
         } => Stage::Forward(Inbound {
             query,
             body,
@@ -80,6 +82,7 @@ pub async fn inbound_bounded<'t>(
             deprovision,
             bulk,
             emulated: None,
+            tenant_patch,
         }),
         Detached::Emulated => {
             return inbound(schema, method, headers, route, query, body, public_base)
@@ -101,6 +104,7 @@ fn detach(schema: &TenantSchema, stage: Stage<'_>) -> Detached {
         shape: inbound.shape,
         deprovision: inbound.deprovision,
         bulk: inbound.bulk,
+        tenant_patch: inbound.tenant_patch,
     }
 }
 
@@ -139,6 +143,7 @@ pub async fn outbound_bounded(
             deprovision: false,
             bulk: false,
             emulated: None,
+            tenant_patch: None,
         };
         outbound(&inbound, response)
     }))

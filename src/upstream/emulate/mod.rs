@@ -19,7 +19,9 @@
 //! needs to know, and keeps the answer for a while ([`discover`]).
 //!
 //! Emulation works on upstream-facing requests (after mapping), in the
-//! upstream's own attribute names. Every call it makes goes through the
+//! upstream's own attribute names; a mapped tenant's PATCH is applied in
+//! the tenant's view instead (`Context::patch_view`, given by the schema
+//! stage's `emulated_patch`). Every call it makes goes through the
 //! normal upstream path (credential, timeout, retries, circuit breaker),
 //! within the request's deadline; the limits were admitted once, for the
 //! client's request as a whole. The core is generic over "the upstream"
@@ -83,6 +85,11 @@ pub struct Context<'a> {
     /// The in-process store supports everything: `"auto"` needs no look.
     pub builtin: bool,
     pub deadline: Deadline,
+    /// How an emulated PATCH applies to the resource read: `None`, the
+    /// upstream-named PATCH of the request, schema-less; `Some`, in the
+    /// view of whoever sent the PATCH (a mapped tenant's: the schema
+    /// stage's `emulated_patch`), which then writes the upstream resource.
+    pub patch_view: Option<std::sync::Arc<dyn patch::View>>,
 }
 
 // === impl Capability ===

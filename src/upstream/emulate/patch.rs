@@ -14,6 +14,12 @@
 //! The answer is what a PATCH returns (§3.5.2): the upstream's answer to
 //! the PUT, 200 with the resource (the client's `attributes` apply), or
 //! 200 with the resource as read when the PATCH changed nothing.
+//!
+//! What the PATCH means is the client's: without a [`View`] the request's
+//! own (upstream-named) PatchOp is applied schema-lessly to the upstream
+//! resource; with one (a mapped tenant, `Context::patch_view`) the view
+//! applies the client's PatchOp in the client's schema and gives back the
+//! upstream resource to write, and the request's body is not read here.
 use super::{etag, json_of, json_response, schema_less, Context};
 use crate::error::GatewayError;
 use crate::offload;
@@ -40,17 +46,6 @@ where
     F: Future<Output = Result<Response<Bytes>, GatewayError>>,
 {
     let client = |e: ScimError| GatewayError::client(e);
-    let body: Value = serde_json::from_slice(&req.body).map_err(|e| {
-        client(ScimError::invalid_syntax(format!(
-            "the PATCH body is not valid JSON: {e}"
-        )))
-    })?;
-    let patch = Arc::new(PatchRequest::parse(&body).map_err(client)?);
-    let if_match = req
-        .headers
-        .get(IF_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
     let endpoint = req
         .path
         .trim_start_matches('/')
@@ -58,6 +53,26 @@ where
         .next()
         .unwrap_or("")
         .to_string();
+    let how = match &ctx.patch_view {
+        // The client's PatchOp, parsed once by the schema stage.
+        Some(view) => How::View(view.clone()),
+        None => {
+            let body: Value = serde_json::from_slice(&req.body).map_err(|e| {
+                client(ScimError::invalid_syntax(format!(
+                    "the PATCH body is not valid JSON: {e}"
+                )))
+            })?;
+            How::Upstream {
+                endpoint,
+                patch: Arc::new(PatchRequest::parse(&body).map_err(client)?),
+            }
+        }
+    };
+    let if_match = req
+        .headers
+        .get(IF_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let attempts = ctx.emulation.settings.patch_attempts.max(1);
     for attempt in 1..=attempts {
         let read = || req.derive(Method::GET, &req.path, None, Bytes::new());
@@ -65,10 +80,7 @@ where
         if current.status() != StatusCode::OK {
             return Ok(current);
         }
-        let step = Step {
-            endpoint: endpoint.clone(),
-            patch: patch.clone(),
-        };
+        let step = Step { how: how.clone() };
         // A large resource is parsed, versioned and patched off the
         // reactor (`crate::offload`).
         let applied = if offload::worth_it(current.body().len()) {
@@ -128,11 +140,31 @@ where
     ))
 }
 
+/// A PATCH applied in a view of the resource other than the upstream's
+/// (a mapped tenant's). Errors are the client's (RFC 7644 §3.12), in the
+/// client's names.
+pub trait View: Send + Sync + std::fmt::Debug {
+    /// `current`, the resource as the upstream holds it, with the PATCH
+    /// applied: the upstream resource to write, or `None` when the PATCH
+    /// changes nothing.
+    fn apply(&self, current: &Value) -> Result<Option<Value>, ScimError>;
+}
+
 /// The PATCH to apply to what a read returned (owned, so that it can run
 /// on the blocking pool).
 struct Step {
-    endpoint: String,
-    patch: Arc<PatchRequest>,
+    how: How,
+}
+
+#[derive(Clone)]
+enum How {
+    /// The request's own PatchOp, in the upstream's names.
+    Upstream {
+        endpoint: String,
+        patch: Arc<PatchRequest>,
+    },
+    /// The client's PatchOp in its own view.
+    View(Arc<dyn View>),
 }
 
 /// A read resource with the PATCH applied.
@@ -160,13 +192,15 @@ impl Step {
         let tag = native
             .clone()
             .unwrap_or_else(|| etag::derived_version(&resource));
-        let put = schema_less::apply(&self.endpoint, &resource, &self.patch).map(|patched| {
-            if patched == resource {
-                return None;
-            }
+        let patched = match &self.how {
+            How::Upstream { endpoint, patch } => schema_less::apply(endpoint, &resource, patch)
+                .map(|patched| (patched != resource).then_some(patched)),
+            How::View(view) => view.apply(&resource),
+        };
+        let put = patched.map(|patched| {
             // `meta` is readOnly (RFC 7643 §3.1): a PUT need not carry it,
             // and some upstreams refuse it.
-            let mut patched = patched;
+            let mut patched = patched?;
             if let Value::Object(o) = &mut patched {
                 crate::scim::json::remove_ci(o, "meta");
             }

@@ -67,6 +67,7 @@ fn ctx(e: &Emulation) -> Context<'_> {
             at: tokio::time::Instant::now() + Duration::from_secs(10),
             within: Duration::from_secs(10),
         },
+        patch_view: None,
     }
 }
 

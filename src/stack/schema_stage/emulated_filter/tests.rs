@@ -268,6 +268,7 @@ fn context(e: &Emulation) -> Context<'_> {
             at: tokio::time::Instant::now() + std::time::Duration::from_secs(10),
             within: std::time::Duration::from_secs(10),
         },
+        patch_view: None,
     }
 }
 

@@ -1,0 +1,141 @@
+//! An emulated PATCH (RFC 7644 §3.5.2) in front of a mapped upstream.
+//!
+//! The upstream has no PATCH, so the gateway reads the resource, applies
+//! the PATCH and writes the whole resource back with `If-Match`
+//! (`upstream::emulate::patch`: the retries on 412, the client's own
+//! `If-Match`, the bounds). For a mapped tenant the PATCH to apply is the
+//! client's, in the tenant's schema: the mapped (upstream-named) PatchOp
+//! cannot be applied to the upstream resource reliably, as its paths name
+//! the upstream's own attributes and extensions, which neither the
+//! built-in schemas nor the tenant's define.
+//!
+//! So each attempt, on the resource as read upstream:
+//! 1. maps it to the tenant's view (as a GET's answer is mapped);
+//! 2. applies the client's PatchOp there (the one the schema stage parsed
+//!    and checked after the dialect: it is not parsed again), with the
+//!    tenant's schemas (all operations or none);
+//! 3. validates the result as a replace of the tenant's resource would be
+//!    (`validate` on): types, required attributes, immutables;
+//! 4. maps the result back to the upstream's schema, keeping what the
+//!    tenant cannot see (attributes the table hides, drops or holds as
+//!    constants) as the upstream holds them, so a PATCH never erases them.
+//!
+//! The answer is the upstream's answer to the PUT, mapped back to the
+//! tenant's schema by the outbound stage like every answer.
+use crate::mapping::ResourceMapping;
+use crate::scim::error::{ScimError, ScimResult};
+use crate::scim::json::{get_ci, key_ci};
+use crate::scim::patch::PatchRequest;
+use crate::scim::schema::ResourceType;
+use crate::scim::validate::validate_resource;
+use crate::tenant_schema::TenantSchema;
+use crate::upstream::emulate::patch::View;
+use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// A mapped tenant's PATCH, applied in the tenant's view.
+#[derive(Debug)]
+pub struct MappedPatch {
+    schema: Arc<TenantSchema>,
+    /// The tenant-facing resource type (its mapping has the same name).
+    resource_type: String,
+    request: PatchRequest,
+}
+
+/// The view an emulated PATCH of this request applies in: `Some` for a
+/// mapped tenant's PATCH (the stage kept its parsed request).
+pub fn view(
+    schema: &Arc<TenantSchema>,
+    mapping: Option<&ResourceMapping>,
+    request: Option<PatchRequest>,
+) -> Option<Arc<dyn View>> {
+    let (mapping, request) = (mapping?, request?);
+    Some(Arc::new(MappedPatch {
+        schema: schema.clone(),
+        resource_type: mapping.name().to_string(),
+        request,
+    }))
+}
+
+impl MappedPatch {
+    fn parts(&self) -> ScimResult<(&ResourceMapping, &ResourceType)> {
+        let missing = || {
+            ScimError::internal(format!(
+                "the mapping of resource type {} is not loaded",
+                self.resource_type
+            ))
+        };
+        let mapping = self
+            .schema
+            .mapping
+            .as_ref()
+            .and_then(|t| t.resource(&self.resource_type))
+            .ok_or_else(missing)?;
+        let rt = self
+            .schema
+            .registry
+            .resource_type(&self.resource_type)
+            .ok_or_else(missing)?;
+        Ok((mapping, rt))
+    }
+}
+
+impl View for MappedPatch {
+    fn apply(&self, current: &Value) -> ScimResult<Option<Value>> {
+        let (mapping, rt) = self.parts()?;
+        let registry = &self.schema.registry;
+        let before = mapping.to_tenant(current);
+        let after = crate::scim::patch::apply_patch(registry, rt, &before, &self.request)?;
+        if after == before {
+            return Ok(None);
+        }
+        if self.schema.validate {
+            // As a replace would be checked. A resource the upstream
+            // already holds outside the tenant's schema (an attribute it
+            // added) is not the PATCH's fault: then the upstream judges.
+            if let Err(e) = validate_resource(registry, rt, &after, Some(&before)) {
+                if validate_resource(registry, rt, &before, None).is_ok() {
+                    return Err(e);
+                }
+            }
+        }
+        let mut written = mapping.into_upstream(after)?;
+        // What the tenant's view could not hold comes back as it was.
+        if let Ok(seen) = mapping.into_upstream(before) {
+            keep_unseen(&mut written, current, &seen);
+        }
+        Ok(Some(written))
+    }
+}
+
+/// Copies into `written` every member of `current` (the upstream resource
+/// as read) that the round trip through the tenant's view (`seen`) lost:
+/// hidden, dropped or constant attributes, at any depth of objects.
+/// Members the tenant saw are `written`'s business (removed when the PATCH
+/// removed them).
+fn keep_unseen(written: &mut Value, current: &Value, seen: &Value) {
+    let (Value::Object(out), Value::Object(current)) = (written, current) else {
+        return;
+    };
+    let empty = Map::new();
+    let seen = seen.as_object().unwrap_or(&empty);
+    for (key, value) in current {
+        if key.eq_ignore_ascii_case("meta") {
+            continue;
+        }
+        match (get_ci(seen, key), key_ci(out, key).cloned()) {
+            (None, None) => {
+                out.insert(key.clone(), value.clone());
+            }
+            (Some(seen_value), Some(k)) if value.is_object() && seen_value.is_object() => {
+                if let Some(slot) = out.get_mut(&k) {
+                    keep_unseen(slot, value, seen_value);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
