@@ -419,7 +419,7 @@ where
     let patch_view = schema_stage::emulated_patch::view(
         &tenant.schema,
         inbound.mapping,
-        inbound.tenant_patch.take(),
+        std::mem::take(&mut inbound.tenant_patch),
     );
 
     // The cache, where the tenant enables it: a hit costs the upstream

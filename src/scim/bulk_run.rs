@@ -91,6 +91,13 @@ impl<'r> BulkRun<'r> {
         }
     }
 
+    /// Replaces the `bulkId:` references in `value` that the run has
+    /// resolved so far, as in the operations it hands out (for a view of
+    /// an operation's data kept elsewhere, such as a mapped tenant's PATCH).
+    pub fn resolve_refs(&self, value: &mut Value) {
+        replace_refs(value, &self.created);
+    }
+
     /// What operation `i` produced.
     pub fn record(&mut self, i: usize, outcome: BulkOutcome) {
         let Some(op) = self.request.operations.get(i) else {

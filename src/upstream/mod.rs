@@ -183,7 +183,7 @@ pub async fn forward_with(
     req: UpstreamRequest,
     max_response_body: usize,
     deadline: Deadline,
-    patch_view: Option<std::sync::Arc<dyn emulate::patch::View>>,
+    patch_view: Option<emulate::patch::Views>,
 ) -> Result<Response<Bytes>, GatewayError> {
     // A SCIM 1.1 upstream gets 1.1 bodies from its own stage, which does
     // its own PATCH emulation (`stack::scim11_stage`): nothing to emulate.

@@ -35,15 +35,22 @@ fn backend() -> RecordingStore {
 }
 
 /// Tenant `legacy` (no dialect) and tenant `entra` (`profile = "entra"`),
-/// both mapped by the legacy table.
+/// both mapped by the legacy table; tenant `bulk` the same in front of the
+/// same backend declared without Bulk (so the gateway runs Bulk too).
 fn gateway(backend: &RecordingStore) -> TestGateway {
     let table = fixtures().join("store-legacy.toml");
     let schema = format!("[tenants.schema]\nmapping = \"{}\"\n", table.display());
     let entra = format!("[tenants.dialect]\nprofile = \"entra\"\n{schema}");
     TestGateway::builder()
         .http("legacy", &backend.url(), "")
+        .http(
+            "nobulk",
+            &backend.url(),
+            "[upstreams.nobulk.capabilities]\nbulk = false\n",
+        )
         .tenant_with("legacy", &["legacy.localhost"], "legacy", &schema)
         .tenant_with("entra", &["entra.localhost"], "legacy", &entra)
+        .tenant_with("bulk", &["bulk.localhost"], "nobulk", &schema)
         .spawn()
 }
 
@@ -275,4 +282,105 @@ async fn entra_shaped_patches_are_emulated_through_the_mapping() {
     assert_eq!(sent[LEGACY]["alias"], "Babs", "{sent}");
     assert_eq!(sent[LEGACY]["dept"], "Support", "{sent}");
     assert_eq!(sent[LEGACY]["middle"], "Q", "{sent}");
+}
+
+#[tokio::test]
+async fn patches_in_an_emulated_bulk_request_are_applied_in_the_tenants_schema() {
+    let backend = backend();
+    let gw = gateway(&backend);
+    let manager = create(&gw, "bulk", "the.manager").await;
+    backend.take();
+    // A create, then PATCHes of it by its bulkId: mapped attributes, and a
+    // reference to another operation's resource inside a value.
+    let resp = gw
+        .client()
+        .post(format!("{}/Bulk", gw.base("bulk.localhost")))
+        .bearer_auth(token_for("bulk"))
+        .header("content-type", "application/scim+json")
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+            "Operations": [
+                {"method": "POST", "path": "/Users", "bulkId": "u", "data": {
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "bulk.user", "title": "Engineer",
+                    "name": {"givenName": "B", "middleName": "Q"}
+                }},
+                {"method": "PATCH", "path": "/Users/bulkId:u", "data": {
+                    "schemas": [PATCH_OP],
+                    "Operations": [
+                        {"op": "replace", "path": "name.middleName", "value": "R"},
+                        {"op": "replace", "path": "title", "value": "Lead"},
+                        {"op": "add", "path": format!("{ENTERPRISE}:department"), "value": "Support"}
+                    ]
+                }},
+                {"method": "POST", "path": "/Users", "bulkId": "m", "data": {
+                    "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+                    "userName": "bulk.manager"
+                }},
+                {"method": "PATCH", "path": format!("/Users/{}", manager["id"].as_str().unwrap()), "data": {
+                    "schemas": [PATCH_OP],
+                    "Operations": [
+                        {"op": "add", "path": format!("{ENTERPRISE}:manager"), "value": {"value": "bulkId:m"}}
+                    ]
+                }}
+            ]
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let answer: Value = resp.json().await.unwrap();
+    let statuses: Vec<&str> = answer["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["201", "200", "201", "200"], "{answer}");
+
+    let seen = backend.take();
+    let put: Vec<&Recorded> = seen.iter().filter(|r| r.method == "PUT").collect();
+    assert_eq!(put.len(), 2, "{seen:#?}");
+    let sent = &put[0].body;
+    assert_eq!(sent[LEGACY]["middle"], "R", "{sent}");
+    assert_eq!(sent[LEGACY]["jobTitle"], "Lead", "{sent}");
+    assert_eq!(sent[LEGACY]["dept"], "Support", "{sent}");
+    assert!(
+        sent.get("title").is_none() && sent.get(ENTERPRISE).is_none(),
+        "{sent}"
+    );
+    let manager_id = answer["Operations"][2]["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        put[1].body[ENTERPRISE]["manager"]["value"],
+        manager_id.as_str(),
+        "{}",
+        put[1].body
+    );
+
+    // Read back through the gateway: the tenant's names.
+    let id = answer["Operations"][0]["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap();
+    let user: Value = gw
+        .client()
+        .get(format!("{}/Users/{id}", gw.base("bulk.localhost")))
+        .bearer_auth(token_for("bulk"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(user["name"]["middleName"], "R", "{user}");
+    assert_eq!(user["title"], "Lead", "{user}");
+    assert_eq!(user[ENTERPRISE]["department"], "Support", "{user}");
 }

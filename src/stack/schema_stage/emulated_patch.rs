@@ -22,6 +22,11 @@
 //!
 //! The answer is the upstream's answer to the PUT, mapped back to the
 //! tenant's schema by the outbound stage like every answer.
+//!
+//! The PATCH operations of a Bulk request the gateway runs itself (the
+//! upstream has no Bulk either) are applied the same way, each with its
+//! `bulkId:` references resolved (`upstream::emulate::bulk`).
+use super::TenantPatch;
 use crate::mapping::ResourceMapping;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::json::{get_ci, key_ci};
@@ -29,7 +34,7 @@ use crate::scim::patch::PatchRequest;
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::validate_resource;
 use crate::tenant_schema::TenantSchema;
-use crate::upstream::emulate::patch::View;
+use crate::upstream::emulate::patch::{View, Views};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -42,19 +47,30 @@ pub struct MappedPatch {
     request: PatchRequest,
 }
 
-/// The view an emulated PATCH of this request applies in: `Some` for a
-/// mapped tenant's PATCH (the stage kept its parsed request).
+/// The views an emulated PATCH of this request applies in: `Some` for a
+/// mapped tenant's PATCH, or a Bulk request with PATCHes of mapped types
+/// (the stage kept their parsed requests).
 pub fn view(
     schema: &Arc<TenantSchema>,
     mapping: Option<&ResourceMapping>,
-    request: Option<PatchRequest>,
-) -> Option<Arc<dyn View>> {
-    let (mapping, request) = (mapping?, request?);
-    Some(Arc::new(MappedPatch {
-        schema: schema.clone(),
-        resource_type: mapping.name().to_string(),
-        request,
-    }))
+    patch: TenantPatch,
+) -> Option<Views> {
+    let mapped = |resource_type: String, request| -> Arc<dyn View> {
+        Arc::new(MappedPatch {
+            schema: schema.clone(),
+            resource_type,
+            request,
+        })
+    };
+    match patch {
+        TenantPatch::None => None,
+        TenantPatch::One(request) => Some(Views::One(mapped(mapping?.name().to_string(), request))),
+        TenantPatch::Bulk(ops) => Some(Views::PerOperation(
+            ops.into_iter()
+                .map(|op| op.map(|(rt, request)| mapped(rt, request)))
+                .collect(),
+        )),
+    }
 }
 
 impl MappedPatch {
@@ -105,6 +121,20 @@ impl View for MappedPatch {
             keep_unseen(&mut written, current, &seen);
         }
         Ok(Some(written))
+    }
+
+    fn with_references(&self, resolve: &dyn Fn(&mut Value)) -> Arc<dyn View> {
+        let mut request = self.request.clone();
+        for op in &mut request.operations {
+            if let Some(value) = &mut op.value {
+                resolve(value);
+            }
+        }
+        Arc::new(MappedPatch {
+            schema: self.schema.clone(),
+            resource_type: self.resource_type.clone(),
+            request,
+        })
     }
 }
 

@@ -84,7 +84,20 @@ pub struct Inbound<'t> {
     /// A mapped tenant's PATCH as the client sent it (after the dialect),
     /// parsed once here: what an emulated PATCH applies in the tenant's
     /// schema ([`emulated_patch`]).
-    pub tenant_patch: Option<PatchRequest>,
+    pub tenant_patch: TenantPatch,
+}
+
+/// A mapped tenant's PATCHes as the client sent them (after the dialect).
+#[derive(Debug, Default)]
+pub enum TenantPatch {
+    #[default]
+    None,
+    /// The request's (of `Inbound::mapping`'s resource type).
+    One(PatchRequest),
+    /// A Bulk request's, by the operation's place in `Operations`: the
+    /// tenant-facing resource type and the PatchOp of each PATCH of a
+    /// mapped type.
+    Bulk(Vec<Option<(String, PatchRequest)>>),
 }
 
 /// The outcome of the stage.
@@ -153,7 +166,7 @@ pub fn inbound<'t>(
             deprovision: false,
             bulk: false,
             emulated: None,
-            tenant_patch: None,
+            tenant_patch: TenantPatch::None,
         }));
     }
     if kind == RouteKind::Me {
@@ -193,7 +206,7 @@ pub fn inbound<'t>(
         deprovision: false,
         bulk: false,
         emulated: None,
-        tenant_patch: None,
+        tenant_patch: TenantPatch::None,
     };
     match kind {
         RouteKind::Collection if *method == Method::GET => {
@@ -237,7 +250,7 @@ pub fn inbound<'t>(
                 out.deprovision = is_user && deactivates_patch(&out.body);
                 let (body, tenant_patch) = patch_body(schema, rt, mapping, headers, &out.body)?;
                 out.body = body;
-                out.tenant_patch = tenant_patch;
+                out.tenant_patch = tenant_patch.map_or(TenantPatch::None, TenantPatch::One);
                 out.query = resource_query(mapping, out.query.take())?;
             }
             Method::DELETE => out.deprovision = is_user,
@@ -258,7 +271,7 @@ fn forward<'t>(query: Option<String>, body: Bytes) -> Stage<'t> {
         deprovision: false,
         bulk: false,
         emulated: None,
-        tenant_patch: None,
+        tenant_patch: TenantPatch::None,
     })
 }
 
@@ -475,9 +488,12 @@ fn bulk<'t>(
         };
         checked.map_err(|e| e.with_context(&format!("Operations[{i}]")))?;
     }
-    if schema.validate {
+    // Each PATCH parsed once: checked, and kept for an emulated PATCH of
+    // a mapped type.
+    let mut patches = Vec::new();
+    if schema.validate || table.is_some() {
         for (i, op) in request.operations.iter().enumerate() {
-            check_bulk_op(schema, op).map_err(|e| {
+            let kept = check_bulk_op(schema, op).map_err(|e| {
                 let id = op
                     .bulk_id
                     .as_deref()
@@ -485,6 +501,7 @@ fn bulk<'t>(
                     .unwrap_or_default();
                 e.with_context(&format!("Operations[{i}]{id}"))
             })?;
+            patches.push(kept);
         }
     }
     let body = match table {
@@ -508,30 +525,51 @@ fn bulk<'t>(
         deprovision: false,
         bulk: true,
         emulated: None,
-        tenant_patch: None,
+        tenant_patch: match table {
+            Some(_) if patches.iter().any(Option::is_some) => TenantPatch::Bulk(patches),
+            _ => TenantPatch::None,
+        },
     }))
 }
 
-fn check_bulk_op(schema: &TenantSchema, op: &crate::scim::bulk::BulkOperation) -> ScimResult<()> {
+/// One Bulk operation checked (when the tenant validates); a PATCH of a
+/// type the tenant maps comes back parsed, with its resource type.
+fn check_bulk_op(
+    schema: &TenantSchema,
+    op: &crate::scim::bulk::BulkOperation,
+) -> ScimResult<Option<(String, PatchRequest)>> {
     let first = op.path.split('/').find(|s| !s.is_empty()).unwrap_or("");
-    let rt = schema
-        .registry
-        .resource_type_by_endpoint(first)
-        .ok_or_else(|| {
-            ScimError::invalid_path(format!("\"{}\" is not an endpoint of this tenant", op.path))
-        })?;
+    let Some(rt) = schema.registry.resource_type_by_endpoint(first) else {
+        if !schema.validate {
+            return Ok(None);
+        }
+        return Err(ScimError::invalid_path(format!(
+            "\"{}\" is not an endpoint of this tenant",
+            op.path
+        )));
+    };
+    let mapped = schema
+        .mapping
+        .as_ref()
+        .is_some_and(|t| t.resource(&rt.name).is_some());
     match (op.method, &op.data) {
-        (BulkMethod::Post | BulkMethod::Put, Some(data)) => {
-            validate_resource(&schema.registry, rt, data, None).map(drop)
+        (BulkMethod::Post | BulkMethod::Put, Some(data)) if schema.validate => {
+            validate_resource(&schema.registry, rt, data, None).map(|_| None)
         }
-        (BulkMethod::Patch, Some(data)) => {
-            check_patch(&schema.registry, rt, &PatchRequest::parse(data)?)
+        (BulkMethod::Patch, Some(data)) if schema.validate || mapped => {
+            let request = PatchRequest::parse(data)?;
+            if schema.validate {
+                check_patch(&schema.registry, rt, &request)?;
+            }
+            Ok(mapped.then(|| (rt.name.clone(), request)))
         }
-        (BulkMethod::Delete, _) => Ok(()),
-        (method, None) => Err(ScimError::invalid_syntax(format!(
+        (BulkMethod::Post | BulkMethod::Put | BulkMethod::Patch, Some(_))
+        | (BulkMethod::Delete, _) => Ok(None),
+        (method, None) if schema.validate => Err(ScimError::invalid_syntax(format!(
             "{} needs \"data\"",
             method.as_str()
         ))),
+        (_, None) => Ok(None),
     }
 }
 

@@ -28,7 +28,7 @@ enum Detached {
         shape: Shape,
         deprovision: bool,
         bulk: bool,
-        tenant_patch: Option<crate::scim::patch::PatchRequest>,
+        tenant_patch: super::TenantPatch,
     },
     /// A list the gateway filters itself: its plan borrows the schema, so
     /// it is planned again in the request's task (a search body is rarely
@@ -143,7 +143,7 @@ pub async fn outbound_bounded(
             deprovision: false,
             bulk: false,
             emulated: None,
-            tenant_patch: None,
+            tenant_patch: super::TenantPatch::None,
         };
         outbound(&inbound, response)
     }))

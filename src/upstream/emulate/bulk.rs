@@ -13,6 +13,7 @@
 //! request once, as a whole; the operations are not counted again.
 //! Operations are not write-ordered against other requests one by one;
 //! emulated PATCHes inside still use `If-Match`.
+use super::patch::Views;
 use super::{json_of, json_response, single, Context};
 use crate::error::GatewayError;
 use crate::scim::bulk::{BulkLimits, BulkMethod, BulkOperation, BulkOutcome, BulkRequest, BulkRun};
@@ -53,7 +54,23 @@ where
                 ),
             ))
         } else {
-            match single(ctx, operation_request(&req, &op), send).await {
+            // A PATCH in the view of whoever sent it (a mapped tenant's),
+            // its references resolved like the operation's.
+            let view = match &ctx.patch_view {
+                Some(Views::PerOperation(views)) => views
+                    .get(i)
+                    .and_then(Option::as_ref)
+                    .map(|v| Views::One(v.with_references(&|value| run.resolve_refs(value)))),
+                _ => None,
+            };
+            let sub = Context {
+                upstream: ctx.upstream,
+                emulation: ctx.emulation,
+                builtin: ctx.builtin,
+                deadline: ctx.deadline,
+                patch_view: view,
+            };
+            match single(&sub, operation_request(&req, &op), send).await {
                 Ok(response) => outcome_of(&response),
                 Err(e) => failed(e.scim()),
             }

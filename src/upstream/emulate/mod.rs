@@ -88,8 +88,9 @@ pub struct Context<'a> {
     /// How an emulated PATCH applies to the resource read: `None`, the
     /// upstream-named PATCH of the request, schema-less; `Some`, in the
     /// view of whoever sent the PATCH (a mapped tenant's: the schema
-    /// stage's `emulated_patch`), which then writes the upstream resource.
-    pub patch_view: Option<std::sync::Arc<dyn patch::View>>,
+    /// stage's `emulated_patch`), which then writes the upstream resource;
+    /// per operation for a Bulk request.
+    pub patch_view: Option<patch::Views>,
 }
 
 // === impl Capability ===

@@ -55,8 +55,8 @@ where
         .to_string();
     let how = match &ctx.patch_view {
         // The client's PatchOp, parsed once by the schema stage.
-        Some(view) => How::View(view.clone()),
-        None => {
+        Some(Views::One(view)) => How::View(view.clone()),
+        _ => {
             let body: Value = serde_json::from_slice(&req.body).map_err(|e| {
                 client(ScimError::invalid_syntax(format!(
                     "the PATCH body is not valid JSON: {e}"
@@ -148,6 +148,21 @@ pub trait View: Send + Sync + std::fmt::Debug {
     /// applied: the upstream resource to write, or `None` when the PATCH
     /// changes nothing.
     fn apply(&self, current: &Value) -> Result<Option<Value>, ScimError>;
+
+    /// The same PATCH with `resolve` applied to every operation's value
+    /// (a Bulk operation's `bulkId:` references replaced by the ids the
+    /// run created, RFC 7644 §3.7.2).
+    fn with_references(&self, resolve: &dyn Fn(&mut Value)) -> Arc<dyn View>;
+}
+
+/// The views of a request's PATCHes.
+#[derive(Debug, Clone)]
+pub enum Views {
+    /// The request's own PATCH.
+    One(Arc<dyn View>),
+    /// A Bulk request's: by the operation's place in `Operations` (`None`
+    /// for an operation that is not a mapped PATCH).
+    PerOperation(Arc<[Option<Arc<dyn View>>]>),
 }
 
 /// The PATCH to apply to what a read returned (owned, so that it can run

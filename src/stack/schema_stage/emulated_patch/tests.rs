@@ -33,7 +33,10 @@ fn patch_view(schema: &Arc<TenantSchema>, ops: Value) -> Arc<dyn View> {
     }))
     .unwrap();
     let mapping = schema.mapping.as_ref().unwrap().resource("User");
-    view(schema, mapping, Some(request)).unwrap()
+    match view(schema, mapping, TenantPatch::One(request)) {
+        Some(Views::One(view)) => view,
+        other => panic!("{other:?}"),
+    }
 }
 
 /// A user as the legacy store holds it: title, middle name and the
