@@ -441,3 +441,6 @@ fn an_unreadable_config_counts_as_supported() {
 
 #[path = "tests_large.rs"]
 mod large;
+
+#[path = "tests_view.rs"]
+mod view;
