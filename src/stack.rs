@@ -414,13 +414,19 @@ where
         }
     };
     let (query, body) = (inbound.query.take(), std::mem::take(&mut inbound.body));
-    // A mapped tenant's PATCH, should the upstream need it emulated, is
-    // applied in the tenant's schema (`schema_stage::emulated_patch`).
-    let patch_view = schema_stage::emulated_patch::view(
-        &tenant.schema,
-        inbound.mapping,
-        std::mem::take(&mut inbound.tenant_patch),
-    );
+    // The tenant's PATCH, should the upstream need it emulated, is applied
+    // in the tenant's schema (`schema_stage::emulated_patch`); nothing to
+    // build where PATCH is never emulated.
+    let builtin = matches!(tenant.upstream.target, UpstreamTarget::Builtin(_));
+    let patch_view = if tenant.upstream.emulation.may_emulate_patch(builtin) {
+        schema_stage::emulated_patch::view(
+            &tenant.schema,
+            route.first_segment().unwrap_or(""),
+            std::mem::take(&mut inbound.tenant_patch),
+        )
+    } else {
+        None
+    };
 
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. Keys are per tenant and public base; a

@@ -165,6 +165,30 @@ fn scim2_tester_passes_through_a_mapped_entra_tenant_of_a_backend_without_patch(
     assert!(report.passed >= 100);
 }
 
+/// An unmapped tenant in front of a backend without PATCH: the emulated
+/// PATCH applies the client's PatchOp in the tenant's schema.
+#[test]
+fn scim2_tester_passes_through_a_tenant_of_a_backend_without_patch() {
+    let store = TestStore::spawn_with(scim_gateway::store::StoreConfig {
+        patch: false,
+        ..scim_gateway::store::StoreConfig::default()
+    });
+    let report = tester_through_gateway(
+        &format!(
+            "[upstreams.store]\nkind = \"http\"\nurl = \"{}\"\n",
+            store.base_url()
+        ),
+        "",
+        |_, _| {},
+    );
+    eprintln!(
+        "scim2-tester through a tenant, backend without PATCH: {} passed, {} failed, {} skipped, {} other",
+        report.passed, report.failed, report.skipped, report.other
+    );
+    assert_eq!(report.failed, 0, "{}", report.failures.join("\n"));
+    assert!(report.passed >= 100);
+}
+
 /// Runs scim2-tester against a plaintext gateway (the Python peers speak
 /// plain HTTP), tenant `acme` by path prefix, with `upstream` (a TOML
 /// `[upstreams.store]` section) and `tenant_extra` (TOML under the tenant).

@@ -36,11 +36,17 @@ fn backend() -> RecordingStore {
 
 /// Tenant `legacy` (no dialect) and tenant `entra` (`profile = "entra"`),
 /// both mapped by the legacy table; tenant `bulk` the same in front of the
-/// same backend declared without Bulk (so the gateway runs Bulk too).
+/// same backend declared without Bulk (so the gateway runs Bulk too);
+/// tenant `ext` unmapped, with the backend's extension in its schema.
 fn gateway(backend: &RecordingStore) -> TestGateway {
     let table = fixtures().join("store-legacy.toml");
     let schema = format!("[tenants.schema]\nmapping = \"{}\"\n", table.display());
     let entra = format!("[tenants.dialect]\nprofile = \"entra\"\n{schema}");
+    // Unmapped: the tenant sees the backend's extension as it is.
+    let extension = format!(
+        "[tenants.schema]\nschemas_dir = \"{}\"\nextensions = {{ User = [\"{LEGACY}\"] }}\n",
+        fixtures().display()
+    );
     TestGateway::builder()
         .http("legacy", &backend.url(), "")
         .http(
@@ -51,6 +57,7 @@ fn gateway(backend: &RecordingStore) -> TestGateway {
         .tenant_with("legacy", &["legacy.localhost"], "legacy", &schema)
         .tenant_with("entra", &["entra.localhost"], "legacy", &entra)
         .tenant_with("bulk", &["bulk.localhost"], "nobulk", &schema)
+        .tenant_with("ext", &["ext.localhost"], "legacy", &extension)
         .spawn()
 }
 
@@ -383,4 +390,44 @@ async fn patches_in_an_emulated_bulk_request_are_applied_in_the_tenants_schema()
     assert_eq!(user["name"]["middleName"], "R", "{user}");
     assert_eq!(user["title"], "Lead", "{user}");
     assert_eq!(user[ENTERPRISE]["department"], "Support", "{user}");
+}
+
+#[tokio::test]
+async fn an_unmapped_tenants_extension_is_patched_in_its_schema_too() {
+    let backend = backend();
+    let gw = gateway(&backend);
+    let resp = gw
+        .client()
+        .post(format!("{}/Users", gw.base("ext.localhost")))
+        .bearer_auth(token_for("ext"))
+        .header("content-type", "application/scim+json")
+        .json(&json!({
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", LEGACY],
+            "userName": "ext.user",
+            LEGACY: {"middle": "Q", "jobTitle": "Engineer"}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 201);
+    let user: Value = resp.json().await.unwrap();
+    let id = user["id"].as_str().unwrap();
+    backend.take();
+    let (status, _, body) = patch(
+        &gw,
+        "ext",
+        id,
+        None,
+        json!([
+            {"op": "replace", "path": format!("{LEGACY}:middle"), "value": "R"},
+            {"op": "remove", "path": format!("{LEGACY}:jobTitle")}
+        ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body[LEGACY]["middle"], "R", "{body}");
+    assert!(body[LEGACY].get("jobTitle").is_none(), "{body}");
+    let put = puts(&backend);
+    assert_eq!(put.len(), 1, "{put:#?}");
+    assert_eq!(put[0].body[LEGACY]["middle"], "R", "{}", put[0].body);
 }

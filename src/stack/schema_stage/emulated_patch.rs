@@ -1,16 +1,18 @@
-//! An emulated PATCH (RFC 7644 §3.5.2) in front of a mapped upstream.
+//! An emulated PATCH (RFC 7644 §3.5.2) in the tenant's schema.
 //!
 //! The upstream has no PATCH, so the gateway reads the resource, applies
 //! the PATCH and writes the whole resource back with `If-Match`
 //! (`upstream::emulate::patch`: the retries on 412, the client's own
-//! `If-Match`, the bounds). For a mapped tenant the PATCH to apply is the
-//! client's, in the tenant's schema: the mapped (upstream-named) PatchOp
-//! cannot be applied to the upstream resource reliably, as its paths name
-//! the upstream's own attributes and extensions, which neither the
-//! built-in schemas nor the tenant's define.
+//! `If-Match`, the bounds). The PATCH to apply is the client's, in the
+//! tenant's schema: a mapped (upstream-named) PatchOp cannot be applied to
+//! the upstream resource reliably, as its paths name the upstream's own
+//! attributes and extensions, which neither the built-in schemas nor the
+//! tenant's define; and an unmapped tenant's extensions are known to its
+//! schema only.
 //!
 //! So each attempt, on the resource as read upstream:
-//! 1. maps it to the tenant's view (as a GET's answer is mapped);
+//! 1. maps it to the tenant's view (as a GET's answer is mapped), when the
+//!    tenant maps;
 //! 2. applies the client's PatchOp there (the one the schema stage parsed
 //!    and checked after the dialect: it is not parsed again), with the
 //!    tenant's schemas (all operations or none);
@@ -38,25 +40,22 @@ use crate::upstream::emulate::patch::{View, Views};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
-/// A mapped tenant's PATCH, applied in the tenant's view.
+/// A tenant's PATCH, applied in the tenant's view.
 #[derive(Debug)]
-pub struct MappedPatch {
+pub struct TenantView {
     schema: Arc<TenantSchema>,
-    /// The tenant-facing resource type (its mapping has the same name).
+    /// The tenant-facing resource type (its mapping, if any, has the same
+    /// name).
     resource_type: String,
     request: PatchRequest,
 }
 
-/// The views an emulated PATCH of this request applies in: `Some` for a
-/// mapped tenant's PATCH, or a Bulk request with PATCHes of mapped types
-/// (the stage kept their parsed requests).
-pub fn view(
-    schema: &Arc<TenantSchema>,
-    mapping: Option<&ResourceMapping>,
-    patch: TenantPatch,
-) -> Option<Views> {
-    let mapped = |resource_type: String, request| -> Arc<dyn View> {
-        Arc::new(MappedPatch {
+/// The views an emulated PATCH of this request applies in: `Some` when
+/// the stage kept the tenant's parsed PATCH (or a Bulk request's); its
+/// resource type is the one at `endpoint` (`Users`).
+pub fn view(schema: &Arc<TenantSchema>, endpoint: &str, patch: TenantPatch) -> Option<Views> {
+    let viewed = |resource_type: String, request| -> Arc<dyn View> {
+        Arc::new(TenantView {
             schema: schema.clone(),
             resource_type,
             request,
@@ -64,43 +63,47 @@ pub fn view(
     };
     match patch {
         TenantPatch::None => None,
-        TenantPatch::One(request) => Some(Views::One(mapped(mapping?.name().to_string(), request))),
+        TenantPatch::One(request) => {
+            let rt = schema.registry.resource_type_by_endpoint(endpoint)?;
+            Some(Views::One(viewed(rt.name.clone(), request)))
+        }
         TenantPatch::Bulk(ops) => Some(Views::PerOperation(
             ops.into_iter()
-                .map(|op| op.map(|(rt, request)| mapped(rt, request)))
+                .map(|op| op.map(|(rt, request)| viewed(rt, request)))
                 .collect(),
         )),
     }
 }
 
-impl MappedPatch {
-    fn parts(&self) -> ScimResult<(&ResourceMapping, &ResourceType)> {
-        let missing = || {
-            ScimError::internal(format!(
-                "the mapping of resource type {} is not loaded",
-                self.resource_type
-            ))
-        };
-        let mapping = self
-            .schema
-            .mapping
-            .as_ref()
-            .and_then(|t| t.resource(&self.resource_type))
-            .ok_or_else(missing)?;
+impl TenantView {
+    fn parts(&self) -> ScimResult<(Option<&ResourceMapping>, &ResourceType)> {
         let rt = self
             .schema
             .registry
             .resource_type(&self.resource_type)
-            .ok_or_else(missing)?;
+            .ok_or_else(|| {
+                ScimError::internal(format!(
+                    "the resource type {} is not loaded",
+                    self.resource_type
+                ))
+            })?;
+        let mapping = self
+            .schema
+            .mapping
+            .as_ref()
+            .and_then(|t| t.resource(&self.resource_type));
         Ok((mapping, rt))
     }
 }
 
-impl View for MappedPatch {
+impl View for TenantView {
     fn apply(&self, current: &Value) -> ScimResult<Option<Value>> {
         let (mapping, rt) = self.parts()?;
         let registry = &self.schema.registry;
-        let before = mapping.to_tenant(current);
+        let before = match mapping {
+            Some(m) => m.to_tenant(current),
+            None => current.clone(),
+        };
         let after = crate::scim::patch::apply_patch(registry, rt, &before, &self.request)?;
         if after == before {
             return Ok(None);
@@ -115,6 +118,9 @@ impl View for MappedPatch {
                 }
             }
         }
+        let Some(mapping) = mapping else {
+            return Ok(Some(after));
+        };
         let mut written = mapping.into_upstream(after)?;
         // What the tenant's view could not hold comes back as it was.
         if let Ok(seen) = mapping.into_upstream(before) {
@@ -130,7 +136,7 @@ impl View for MappedPatch {
                 resolve(value);
             }
         }
-        Arc::new(MappedPatch {
+        Arc::new(TenantView {
             schema: self.schema.clone(),
             resource_type: self.resource_type.clone(),
             request,

@@ -81,22 +81,21 @@ pub struct Inbound<'t> {
     /// cannot send it upstream): answer with [`emulated_filter::list`]
     /// instead of forwarding.
     pub emulated: Option<Box<EmulatedList<'t>>>,
-    /// A mapped tenant's PATCH as the client sent it (after the dialect),
-    /// parsed once here: what an emulated PATCH applies in the tenant's
-    /// schema ([`emulated_patch`]).
+    /// The tenant's PATCH as the client sent it (after the dialect),
+    /// parsed once here (when the tenant validates or maps): what an
+    /// emulated PATCH applies in the tenant's schema ([`emulated_patch`]).
     pub tenant_patch: TenantPatch,
 }
 
-/// A mapped tenant's PATCHes as the client sent them (after the dialect).
+/// A tenant's PATCHes as the client sent them (after the dialect).
 #[derive(Debug, Default)]
 pub enum TenantPatch {
     #[default]
     None,
-    /// The request's (of `Inbound::mapping`'s resource type).
+    /// The request's (of the resource type its route names).
     One(PatchRequest),
     /// A Bulk request's, by the operation's place in `Operations`: the
-    /// tenant-facing resource type and the PatchOp of each PATCH of a
-    /// mapped type.
+    /// tenant-facing resource type and the PatchOp of each PATCH.
     Bulk(Vec<Option<(String, PatchRequest)>>),
 }
 
@@ -415,9 +414,9 @@ fn resource_body(
     Ok(to_bytes(&value))
 }
 
-/// PATCH bodies: checked, then mapped (paths, filters, values). A mapped
-/// PATCH's parsed request comes back too, for an emulated PATCH to apply
-/// in the tenant's schema.
+/// PATCH bodies: checked, then mapped (paths, filters, values). The
+/// parsed request comes back too, for an emulated PATCH to apply in the
+/// tenant's schema.
 fn patch_body(
     schema: &TenantSchema,
     rt: &ResourceType,
@@ -458,7 +457,7 @@ fn patch_body(
             }
             Ok((to_bytes(&patch_to_json(&mapped)), Some(request)))
         }
-        None => Ok((body.clone(), None)),
+        None => Ok((body.clone(), Some(request))),
     }
 }
 
@@ -488,8 +487,7 @@ fn bulk<'t>(
         };
         checked.map_err(|e| e.with_context(&format!("Operations[{i}]")))?;
     }
-    // Each PATCH parsed once: checked, and kept for an emulated PATCH of
-    // a mapped type.
+    // Each PATCH parsed once: checked, and kept for an emulated PATCH.
     let mut patches = Vec::new();
     if schema.validate || table.is_some() {
         for (i, op) in request.operations.iter().enumerate() {
@@ -525,15 +523,16 @@ fn bulk<'t>(
         deprovision: false,
         bulk: true,
         emulated: None,
-        tenant_patch: match table {
-            Some(_) if patches.iter().any(Option::is_some) => TenantPatch::Bulk(patches),
-            _ => TenantPatch::None,
+        tenant_patch: if patches.iter().any(Option::is_some) {
+            TenantPatch::Bulk(patches)
+        } else {
+            TenantPatch::None
         },
     }))
 }
 
-/// One Bulk operation checked (when the tenant validates); a PATCH of a
-/// type the tenant maps comes back parsed, with its resource type.
+/// One Bulk operation checked (when the tenant validates); a PATCH comes
+/// back parsed, with its resource type.
 fn check_bulk_op(
     schema: &TenantSchema,
     op: &crate::scim::bulk::BulkOperation,
@@ -561,7 +560,7 @@ fn check_bulk_op(
             if schema.validate {
                 check_patch(&schema.registry, rt, &request)?;
             }
-            Ok(mapped.then(|| (rt.name.clone(), request)))
+            Ok(Some((rt.name.clone(), request)))
         }
         (BulkMethod::Post | BulkMethod::Put | BulkMethod::Patch, Some(_))
         | (BulkMethod::Delete, _) => Ok(None),

@@ -19,9 +19,9 @@
 //! needs to know, and keeps the answer for a while ([`discover`]).
 //!
 //! Emulation works on upstream-facing requests (after mapping), in the
-//! upstream's own attribute names; a mapped tenant's PATCH is applied in
-//! the tenant's view instead (`Context::patch_view`, given by the schema
-//! stage's `emulated_patch`). Every call it makes goes through the
+//! upstream's own attribute names; a PATCH the schema stage parsed is
+//! applied in the tenant's view instead (`Context::patch_view`, given by
+//! the schema stage's `emulated_patch`). Every call it makes goes through the
 //! normal upstream path (credential, timeout, retries, circuit breaker),
 //! within the request's deadline; the limits were admitted once, for the
 //! client's request as a whole. The core is generic over "the upstream"
@@ -91,6 +91,21 @@ pub struct Context<'a> {
     /// stage's `emulated_patch`), which then writes the upstream resource;
     /// per operation for a Bulk request.
     pub patch_view: Option<patch::Views>,
+}
+
+// === impl Emulation ===
+
+impl Emulation {
+    /// Whether a PATCH to this upstream may be emulated (so its view is
+    /// worth building): not when it is declared to PATCH, nor for the
+    /// in-process store on `"auto"`.
+    pub fn may_emulate_patch(&self, builtin: bool) -> bool {
+        match self.settings.patch {
+            Support::Yes => false,
+            Support::No => true,
+            Support::Auto => !builtin,
+        }
+    }
 }
 
 // === impl Capability ===

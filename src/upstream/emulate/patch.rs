@@ -17,7 +17,7 @@
 //!
 //! What the PATCH means is the client's: without a [`View`] the request's
 //! own (upstream-named) PatchOp is applied schema-lessly to the upstream
-//! resource; with one (a mapped tenant, `Context::patch_view`) the view
+//! resource; with one (`Context::patch_view`: the tenant's) the view
 //! applies the client's PatchOp in the client's schema and gives back the
 //! upstream resource to write, and the request's body is not read here.
 use super::{etag, json_of, json_response, schema_less, Context};

@@ -1,4 +1,7 @@
-//! Applying a PATCH to a resource whose schema the gateway does not know.
+//! Applying a PATCH to a resource whose schema the gateway does not know
+//! (the request's own PatchOp, when the schema stage did not parse it: a
+//! tenant that neither validates nor maps; otherwise the tenant's view
+//! applies it, `stack::schema_stage::emulated_patch`).
 //!
 //! [`apply_patch`] needs attribute definitions (multi-valued or not,
 //! complex or not, the sub-attributes). The built-in schemas (RFC 7643

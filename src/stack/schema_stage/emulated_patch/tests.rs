@@ -32,8 +32,7 @@ fn patch_view(schema: &Arc<TenantSchema>, ops: Value) -> Arc<dyn View> {
         "Operations": ops,
     }))
     .unwrap();
-    let mapping = schema.mapping.as_ref().unwrap().resource("User");
-    match view(schema, mapping, TenantPatch::One(request)) {
+    match view(schema, "Users", TenantPatch::One(request)) {
         Some(Views::One(view)) => view,
         other => panic!("{other:?}"),
     }
