@@ -67,6 +67,10 @@ pub const EMULATION_CONFLICTS_TOTAL: &str = "scim_gateway_emulation_conflicts_to
 /// Counter: looks at an upstream's `/ServiceProviderConfig`, by `upstream`
 /// and `outcome` (`read`, `unreadable`).
 pub const CAPABILITY_DISCOVERIES_TOTAL: &str = "scim_gateway_capability_discoveries_total";
+/// Counter: upkeeps of the metrics recorder run by its timer (histogram
+/// samples drained into their distributions, every 5 s whether or not
+/// `/metrics` is scraped).
+pub const METRICS_UPKEEP_TOTAL: &str = "scim_gateway_metrics_upkeep_total";
 
 /// Registers descriptions and units.
 pub fn describe() {
@@ -133,6 +137,10 @@ pub fn describe() {
     describe_counter!(
         CONNECTIONS_REFUSED_TOTAL,
         "Client connections refused or closed early by the connection caps, by reason."
+    );
+    describe_counter!(
+        METRICS_UPKEEP_TOTAL,
+        "Upkeeps of the metrics recorder run by its timer (histogram samples drained)."
     );
     crate::events::metrics::describe();
 }

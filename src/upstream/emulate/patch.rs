@@ -15,6 +15,7 @@
 //! the PUT, 200 with the resource (the client's `attributes` apply), or
 //! 200 with the resource as read when the PATCH changed nothing.
 use super::{etag, json_of, json_response, schema_less, Context};
+use crate::dialect::has_upsert_candidates;
 use crate::error::GatewayError;
 use crate::offload;
 use crate::scim::error::ScimError;
@@ -46,6 +47,8 @@ where
         )))
     })?;
     let patch = Arc::new(PatchRequest::parse(&body).map_err(client)?);
+    // Entra's upserts on filtered paths (`super::upsert`).
+    let upsert = req.filtered_upsert && has_upsert_candidates(&patch);
     let if_match = req
         .headers
         .get(IF_MATCH)
@@ -68,6 +71,7 @@ where
         let step = Step {
             endpoint: endpoint.clone(),
             patch: patch.clone(),
+            upsert,
         };
         // A large resource is parsed, versioned and patched off the
         // reactor (`crate::offload`).
@@ -79,6 +83,9 @@ where
         } else {
             step.apply(&current)?
         };
+        if applied.upserted {
+            super::upsert::upserted(ctx);
+        }
         // The client's own precondition, against what is there now.
         check_if_match(if_match.as_deref(), Some(&applied.tag))
             .map_err(|e| GatewayError::client_reason(e, "precondition_failed"))?;
@@ -133,6 +140,8 @@ where
 struct Step {
     endpoint: String,
     patch: Arc<PatchRequest>,
+    /// Resolve upserts against the resource read (`super::upsert`).
+    upsert: bool,
 }
 
 /// A read resource with the PATCH applied.
@@ -144,6 +153,8 @@ struct Applied {
     tag: String,
     /// The body to PUT; `None` when the PATCH changes nothing.
     put: Result<Option<Bytes>, ScimError>,
+    /// Upserts were resolved (`super::upsert`).
+    upserted: bool,
 }
 
 impl Step {
@@ -160,7 +171,12 @@ impl Step {
         let tag = native
             .clone()
             .unwrap_or_else(|| etag::derived_version(&resource));
-        let put = schema_less::apply(&self.endpoint, &resource, &self.patch).map(|patched| {
+        let resolved = self
+            .upsert
+            .then(|| super::upsert::resolve(&self.endpoint, &resource, &self.patch))
+            .flatten();
+        let patch = resolved.as_ref().unwrap_or(&self.patch);
+        let put = schema_less::apply(&self.endpoint, &resource, patch).map(|patched| {
             if patched == resource {
                 return None;
             }
@@ -174,11 +190,13 @@ impl Step {
                 serde_json::to_vec(&patched).unwrap_or_default(),
             ))
         });
+        let upserted = resolved.is_some();
         Ok(Applied {
             resource,
             native,
             tag,
             put,
+            upserted,
         })
     }
 }
