@@ -220,7 +220,7 @@ where
         // An upstream that claims PATCH and then refuses the method is
         // emulated all the same (and remembered). Entra's upserts on
         // filtered paths are resolved against the resource first.
-        let response = match upsert::candidates(&req) {
+        let response = match upsert::candidates(&req).await {
             Some(patch) => Box::pin(upsert::native(ctx, req.clone_request(), patch, send)).await?,
             None => send(req.clone_request()).await?,
         };

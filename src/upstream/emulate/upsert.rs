@@ -14,10 +14,10 @@
 //! sent no precondition of its own), and a 412 starts over, up to
 //! `patch_attempts` times, as emulated PATCH does. The emulated PATCH
 //! ([`super::patch`]) resolves the same way against the resource it reads.
-use super::{etag, json_of, schema_less, Context};
+use super::{etag, schema_less, Context};
 use crate::dialect::{has_upsert_candidates, resolve_upserts};
 use crate::error::GatewayError;
-use crate::scim::error::ScimError;
+use crate::offload;
 use crate::scim::patch::{PatchRequest, PATCH_OP_SCHEMA};
 use crate::upstream::UpstreamRequest;
 use bytes::Bytes;
@@ -25,15 +25,25 @@ use http::header::{HeaderValue, IF_MATCH};
 use http::{Method, Response, StatusCode};
 use serde_json::{json, Value};
 use std::future::Future;
+use std::sync::Arc;
 
-/// The parsed PATCH when it has operations that may be upserts.
-pub fn candidates(req: &UpstreamRequest) -> Option<PatchRequest> {
+/// The parsed PATCH when it has operations that may be upserts (a large
+/// body is parsed off the reactor, `crate::offload`).
+pub async fn candidates(req: &UpstreamRequest) -> Option<Arc<PatchRequest>> {
     if !req.filtered_upsert || req.method != Method::PATCH {
         return None;
     }
-    let body: Value = serde_json::from_slice(&req.body).ok()?;
-    let patch = PatchRequest::parse(&body).ok()?;
-    has_upsert_candidates(&patch).then_some(patch)
+    let parse = |body: &[u8]| {
+        let body: Value = serde_json::from_slice(body).ok()?;
+        let patch = PatchRequest::parse(&body).ok()?;
+        has_upsert_candidates(&patch).then(|| Arc::new(patch))
+    };
+    if offload::worth_it(req.body.len()) {
+        let body = req.body.clone();
+        offload::blocking(move || parse(&body)).await.ok()?
+    } else {
+        parse(&req.body)
+    }
 }
 
 /// `patch` with its upserts resolved against `resource` (read from
@@ -42,12 +52,36 @@ pub fn resolve(endpoint: &str, resource: &Value, patch: &PatchRequest) -> Option
     resolve_upserts(resource, patch, |r, p| schema_less::apply(endpoint, r, p))
 }
 
+/// The read resource and the PATCH body with its upserts resolved;
+/// `None` when there is nothing to resolve against or nothing changes.
+/// Off the reactor when large.
+async fn resolve_read(
+    endpoint: &str,
+    current: &Response<Bytes>,
+    patch: &Arc<PatchRequest>,
+) -> Option<(Value, Bytes)> {
+    let work = |endpoint: &str, body: &[u8], patch: &PatchRequest| {
+        let resource: Value = serde_json::from_slice(body).ok().filter(Value::is_object)?;
+        let resolved = resolve(endpoint, &resource, patch)?;
+        let bytes = serde_json::to_vec(&to_json(&resolved)).ok()?;
+        Some((resource, Bytes::from(bytes)))
+    };
+    if offload::worth_it(current.body().len() + patch.operations.len() * 64) {
+        let (endpoint, body, patch) = (endpoint.to_string(), current.body().clone(), patch.clone());
+        offload::blocking(move || work(&endpoint, &body, &patch))
+            .await
+            .ok()?
+    } else {
+        work(endpoint, current.body(), patch)
+    }
+}
+
 /// Sends the PATCH natively, its upserts resolved first (see the module
 /// doc).
 pub async fn native<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
-    patch: PatchRequest,
+    patch: Arc<PatchRequest>,
     send: &S,
 ) -> Result<Response<Bytes>, GatewayError>
 where
@@ -71,24 +105,11 @@ where
             // upstream's own answer (a 404 most likely).
             return send(req.clone_request()).await;
         }
-        let Some(resource) = json_of(&current).filter(Value::is_object) else {
+        let Some((resource, body)) = resolve_read(&endpoint, &current, &patch).await else {
             return send(req.clone_request()).await;
         };
-        let Some(resolved) = resolve(&endpoint, &resource, &patch) else {
-            return send(req.clone_request()).await;
-        };
-        let body = serde_json::to_vec(&to_json(&resolved)).map_err(|e| {
-            GatewayError::client(ScimError::invalid_value(format!(
-                "the PATCH could not be written out: {e}"
-            )))
-        })?;
         upserted(ctx);
-        let mut rewritten = req.derive(
-            Method::PATCH,
-            &req.path,
-            req.query.clone(),
-            Bytes::from(body),
-        );
+        let mut rewritten = req.derive(Method::PATCH, &req.path, req.query.clone(), body);
         let version = etag::native_version(current.headers(), &resource);
         let guarded = !client_precondition && version.is_some();
         if let Some(v) = version
