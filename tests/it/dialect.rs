@@ -244,3 +244,65 @@ async fn entra_filtered_path_adds_upsert_natively_and_emulated() {
     assert_eq!(status, 400, "{body}");
     assert_eq!(body["scimType"], "noTarget", "{body}");
 }
+
+/// `profile = "auto"` with a token Entra issued itself (its "Secret Token"
+/// left blank: the tutorial's `iss` is `https://sts.windows.net/{tenant}/`),
+/// no query flag and a User-Agent that names nobody: the verified issuer
+/// decides, so Entra's rules apply (here `remove_by_value_list`, Entra's
+/// alone). Before, the issuer was never consulted and `auto` fell back to
+/// the generic rules.
+#[tokio::test]
+async fn auto_recognizes_entra_by_its_verified_token_issuer() {
+    use crate::support::issuer::keys::{secs, TestKeys};
+    use crate::support::issuer::Issuer;
+    let keys = TestKeys::new();
+    let issuer = Issuer::spawn(keys.jwks());
+    let echo = EchoUpstream::spawn();
+    let entra_iss = "https://sts.windows.net/12345678-0000-0000-0000-000000000000/";
+    let gw = TestGateway::builder()
+        .http("echo", &echo.url(), "")
+        .tenant_with(
+            "autoe",
+            &["autoe.localhost"],
+            "echo",
+            &format!(
+                "[tenants.jwt]\nissuers = [\"{entra_iss}\"]\naudiences = [\"8adf8e6e-67b2-4cf2-a259-e3dc5476c621\"]\n\
+                 jwks_uri = \"{}/jwks\"\n[tenants.dialect]\nprofile = \"auto\"\n",
+                issuer.issuer()
+            ),
+        )
+        .spawn();
+    let t = secs(std::time::SystemTime::now());
+    let token = keys.sign(
+        "RS256",
+        Some("rsa-1"),
+        &json!({"iss": entra_iss, "aud": "8adf8e6e-67b2-4cf2-a259-e3dc5476c621",
+                "sub": "provisioning", "appid": "00000014-0000-0000-c000-000000000000",
+                "iat": t, "nbf": t, "exp": t + 300}),
+    );
+    let remove = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "Remove", "path": "members",
+                        "value": [{"value": "u1"}, {"value": "u2"}]}]
+    });
+    let resp = gw
+        .client()
+        .patch(format!("{}/Groups/g1", gw.base("autoe.localhost")))
+        .bearer_auth(&token)
+        .header("user-agent", "provisioning-client/1.0")
+        .header("content-type", "application/scim+json")
+        .body(remove.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let seen: Value = resp.json().await.unwrap();
+    assert_eq!(
+        seen["body"]["Operations"],
+        json!([
+            {"op": "remove", "path": "members[value eq \"u1\"]"},
+            {"op": "remove", "path": "members[value eq \"u2\"]"}
+        ]),
+        "{seen}"
+    );
+}
