@@ -59,7 +59,9 @@ pub const CONNECTIONS_OPEN: &str = "scim_gateway_connections_open";
 pub const CONNECTIONS_REFUSED_TOTAL: &str = "scim_gateway_connections_refused_total";
 /// Counter: requests (and Bulk operations) the gateway emulated for an
 /// upstream that lacks a capability, by `upstream` and `capability`
-/// (`patch`, `bulk`, `filter`, `etag`).
+/// (`patch`, `bulk`, `filter`, `etag`, `mapped_filter`, and
+/// `filtered_upsert`: an Entra PATCH whose filtered adds were resolved into
+/// creates).
 pub const EMULATED_TOTAL: &str = "scim_gateway_emulated_total";
 /// Counter: emulated PATCHes that found the resource changed between the
 /// read and the write (412) and read it again, by `upstream`.
