@@ -51,6 +51,7 @@ fn principal_by(
         credential: credential.into(),
         scopes,
         grants: applying,
+        issuer: None,
     }
 }
 

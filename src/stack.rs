@@ -244,7 +244,7 @@ where
     // The tenant's IdP dialect, turned canonical before anything reads
     // the request (the authorization header here, query and body below).
     let mut req = req;
-    let rules = tenant
+    let mut rules = tenant
         .dialect
         .as_ref()
         .map(|d| dialect_stage::rules(d, req.headers(), req.uri().query()));
@@ -327,6 +327,18 @@ where
     // The principal's limits are keyed by auth method and credential: a
     // JWT client named like a static token has a budget of its own.
     let credential = [principal.method.as_str(), ":", &principal.credential].concat();
+    // `auto` weighs the verified token's issuer too (the authorization
+    // header was fixed above, before there was a token to read).
+    if let Some(after) = tenant.dialect.as_ref().and_then(|d| {
+        dialect_stage::rules_after_auth(
+            d,
+            req.headers(),
+            req.uri().query(),
+            principal.issuer.as_deref(),
+        )
+    }) {
+        rules = Some(after);
+    }
     trace.principal = Some(principal);
     // From here on a write is audited, whatever its outcome (a failed
     // authentication is audited as such).
@@ -529,6 +541,8 @@ where
             UpstreamTarget::Builtin(_) => Some(routed.public_base.clone()),
             UpstreamTarget::Http(_) => None,
         },
+        filtered_upsert: rules
+            .is_some_and(|r| r.is_on(crate::dialect::Rule::FilteredUpsert) && !r.shadow),
     };
     let max_response = snapshot.server.max_response_body_bytes;
     let response = match upstream.protocol {

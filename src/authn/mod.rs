@@ -42,6 +42,9 @@ pub struct Principal {
     pub scopes: Vec<String>,
     /// Which of the tenant's grants apply.
     pub grants: Applying,
+    /// The verified token's issuer (`iss` of a JWT or an introspection
+    /// answer): evidence for `[tenants.dialect] profile = "auto"`.
+    pub issuer: Option<String>,
 }
 
 /// How a principal authenticated.
@@ -299,6 +302,10 @@ fn principal(
         method,
         credential: &credential,
     });
+    let issuer = claims
+        .and_then(|c| c.get("iss"))
+        .and_then(serde_json::Value::as_str)
+        .map(str::to_string);
     Principal {
         tenant: tenant.id.clone(),
         method,
@@ -306,6 +313,7 @@ fn principal(
         credential,
         scopes,
         grants,
+        issuer,
     }
 }
 
@@ -378,6 +386,7 @@ impl fmt::Debug for Principal {
             .field("credential", &self.credential)
             .field("scopes", &self.scopes)
             .field("grants", &self.grants)
+            .field("issuer", &self.issuer)
             .finish()
     }
 }

@@ -247,3 +247,44 @@ async fn crl_expired_is_deny_or_allow() {
         "{errors}"
     );
 }
+
+/// The shipped quickstart config's commented Entra and Okta tenants are a
+/// valid config once uncommented, with the dialect each names.
+#[tokio::test]
+async fn the_quickstart_idp_tenants_compile_uncommented() {
+    let shipped = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/gateway.toml"),
+    )
+    .unwrap();
+    let (head, example) = shipped
+        .split_once("# --- An identity provider's tenant")
+        .expect("the quickstart config has the IdP example");
+    // The prose ends at the first bare "#" line; the config follows.
+    let (_, commented) = example.split_once("\n#\n").unwrap();
+    let uncommented: Vec<&str> = commented
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .collect();
+    let text = format!("{head}\n{}\n", uncommented.join("\n"));
+    let parsed = toml(&text);
+    let dialects: Vec<(&str, Option<&str>)> = parsed
+        .tenants
+        .iter()
+        .map(|t| {
+            (
+                t.id.as_str(),
+                t.dialect.as_ref().and_then(|d| d.profile.as_deref()),
+            )
+        })
+        .collect();
+    assert!(dialects.contains(&("entra", Some("entra"))), "{dialects:?}");
+    assert!(dialects.contains(&("okta", Some("okta"))), "{dialects:?}");
+    let dir = std::env::temp_dir().join(format!("scimgw-quickstart-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    let path = dir.join("config/gateway.toml");
+    std::fs::write(&path, &text).unwrap();
+    let checked = super::check(&path);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(checked.is_ok(), "{checked:?}");
+}

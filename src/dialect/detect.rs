@@ -19,8 +19,20 @@
 //!    Protocol Reference": `User-Agent: Okta SCIM Client 1.0.0`. Microsoft
 //!    does not document Entra's; clients in the wild match Microsoft's SCIM
 //!    client by `Azure AD` / `Microsoft` together with `SCIM` (for example
-//!    `Microsoft Azure AD SCIM provisioning 1.0.0`), so those substrings are
-//!    matched, ignoring case, rather than one exact string.
+//!    `Microsoft Azure AD SCIM provisioning 1.0.0`, `Microsoft.AzureAD.SCIM`),
+//!    so those substrings are matched, ignoring case, rather than one exact
+//!    string; a name of the directory itself (`Azure AD`, `AzureAD`,
+//!    `Entra`) with `provisioning` counts too.
+//!
+//! The issuer is known only once authentication verified a token: the
+//! pipeline resolves `auto` from the User-Agent and the query first (for
+//! the `Authorization` header fix, which must come before
+//! authentication), and again with the issuer after it, for the query and
+//! the body. Entra sends its own token only when the tenant's "Secret
+//! Token" field is left blank ("Tutorial: Develop and plan provisioning for
+//! a SCIM endpoint"); with a secret token, no flag in the tenant URL and a
+//! User-Agent none of the above matches, nothing tells Entra apart, and
+//! `auto` gives the generic rules: name the profile (`entra`) then.
 //!
 //! No evidence: [`Profile::Generic`].
 use super::Profile;
@@ -87,8 +99,14 @@ fn profile_of_user_agent(ua: &str) -> Option<Profile> {
     if ua.contains("okta scim client") {
         return Some(Profile::Okta);
     }
-    let microsoft = ua.contains("azure ad") || ua.contains("azuread") || ua.contains("microsoft");
-    (microsoft && ua.contains("scim")).then_some(Profile::Entra)
+    // Whole words: "Central Provisioning" is not Entra.
+    let directory = ua.contains("azure ad")
+        || ua
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .any(|w| w == "azuread" || w == "entra");
+    let microsoft = directory || ua.contains("microsoft");
+    let entra = microsoft && ua.contains("scim") || directory && ua.contains("provisioning");
+    entra.then_some(Profile::Entra)
 }
 
 #[cfg(test)]
@@ -140,6 +158,32 @@ mod tests {
         assert_eq!(
             detect(None, None, Some("?count=1&AADOPTSCIM062020=")),
             Profile::Entra
+        );
+    }
+
+    #[test]
+    fn entra_user_agents_seen_in_the_wild() {
+        for ua in [
+            "Microsoft.AzureAD.SCIM/1.0",
+            "Azure AD SCIM Client",
+            "AzureAD-Provisioning/2.0",
+            "Microsoft Entra ID SCIM provisioning",
+            "Microsoft Entra Provisioning Service",
+        ] {
+            assert_eq!(detect(Some(ua), None, None), Profile::Entra, "{ua}");
+        }
+        // Without the flag and the issuer, the User-Agent alone decides.
+        assert_eq!(
+            detect(Some("Microsoft.AzureAD.SCIM/1.0"), None, Some("count=1")),
+            Profile::Entra
+        );
+        // Provisioning by another vendor, a Microsoft non-SCIM client.
+        for ua in ["Acme Provisioning Agent/3", "Central Provisioning/1.2"] {
+            assert_eq!(detect(Some(ua), None, None), Profile::Generic, "{ua}");
+        }
+        assert_eq!(
+            detect(Some("Microsoft Office/16.0"), None, None),
+            Profile::Generic
         );
     }
 

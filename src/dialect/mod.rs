@@ -37,6 +37,7 @@ mod patch_ops;
 mod query;
 mod resource;
 mod rules;
+mod upsert;
 mod values;
 
 pub use auth::normalize_authorization;
@@ -45,6 +46,7 @@ pub use patch::normalize_patch;
 pub use query::normalize_query;
 pub use resource::normalize_resource;
 pub use rules::{Applied, Rule, RuleSet, UnknownName};
+pub use upsert::{has_upsert_candidates, resolve_upserts};
 
 use std::fmt;
 use std::str::FromStr;
@@ -88,7 +90,19 @@ impl TenantDialect {
     /// The rules for one request (`auto` resolved by its User-Agent and
     /// query flags).
     pub fn rules(&self, user_agent: Option<&str>, query: Option<&str>) -> RuleSet {
-        let profile = self.profile.resolve(user_agent, None, query);
+        self.rules_for(user_agent, None, query)
+    }
+
+    /// The rules for one request once its token is verified: `auto`
+    /// also weighs the token's issuer (the strongest evidence, see
+    /// [`detect`]).
+    pub fn rules_for(
+        &self,
+        user_agent: Option<&str>,
+        token_issuer: Option<&str>,
+        query: Option<&str>,
+    ) -> RuleSet {
+        let profile = self.profile.resolve(user_agent, token_issuer, query);
         let mut rules = RuleSet::for_profile(profile);
         for r in &self.enable {
             rules.set(*r, true);

@@ -57,6 +57,12 @@ pub enum Rule {
     /// Extension attributes sent unqualified at the top level of a body
     /// (`"department"` beside `"userName"`) move under their extension URN.
     UnqualifiedExtensionAttrs,
+    /// An add or replace on a value-filtered path
+    /// (`addresses[type eq "work"].locality`) whose filter selects no
+    /// element creates the element the filter's `eq` terms describe, with
+    /// the value, instead of 400 `noTarget` (Entra's upsert; resolved
+    /// against the resource by [`super::resolve_upserts`]).
+    FilteredUpsert,
 }
 
 /// The rules switched on for a tenant, and whether they only report.
@@ -87,7 +93,7 @@ pub struct UnknownName {
 
 impl Rule {
     /// Every rule, in a stable order.
-    pub const ALL: [Rule; 16] = [
+    pub const ALL: [Rule; 17] = [
         Rule::OpCase,
         Rule::StringBooleans,
         Rule::PathlessDottedKeys,
@@ -104,6 +110,7 @@ impl Rule {
         Rule::DoubledBearer,
         Rule::ForeignSchemas,
         Rule::UnqualifiedExtensionAttrs,
+        Rule::FilteredUpsert,
     ];
 
     /// The stable name used in config, metrics labels and logs.
@@ -125,6 +132,7 @@ impl Rule {
             Rule::DoubledBearer => "doubled_bearer",
             Rule::ForeignSchemas => "foreign_schemas",
             Rule::UnqualifiedExtensionAttrs => "unqualified_extension_attrs",
+            Rule::FilteredUpsert => "filtered_upsert",
         }
     }
 
@@ -201,6 +209,7 @@ impl RuleSet {
                 DoubledBearer,
                 ForeignSchemas,
                 UnqualifiedExtensionAttrs,
+                FilteredUpsert,
             ],
             Profile::Okta => &[
                 OpCase,

@@ -25,6 +25,22 @@ pub fn rules(dialect: &TenantDialect, headers: &HeaderMap, query: Option<&str>) 
     dialect.rules(ua, query)
 }
 
+/// The rules again once the token is verified, for `auto` when the token
+/// names an issuer (Entra sends its own token when the tenant leaves
+/// Entra's "Secret Token" blank); `None` when they cannot change.
+pub fn rules_after_auth(
+    dialect: &TenantDialect,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    issuer: Option<&str>,
+) -> Option<RuleSet> {
+    if dialect.profile != crate::dialect::Profile::Auto || issuer.is_none() {
+        return None;
+    }
+    let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
+    Some(dialect.rules_for(ua, issuer, query))
+}
+
 /// The tenant-facing schemas the rules consult (core User and Group with
 /// the enterprise extension).
 fn registry() -> &'static SchemaRegistry {

@@ -194,6 +194,7 @@ fn derived(req: &UpstreamRequest, method: Method, body: Bytes) -> UpstreamReques
         client_proto: req.client_proto,
         client_host: req.client_host.clone(),
         public_base: req.public_base.clone(),
+        filtered_upsert: false,
     }
 }
 

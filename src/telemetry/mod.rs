@@ -9,6 +9,7 @@ pub mod admin;
 pub mod events;
 pub mod handles;
 pub mod names;
+pub mod upkeep;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
@@ -53,6 +54,8 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
         // handle renders an empty page, which is still valid.
         let _ = metrics::set_global_recorder(recorder);
         names::describe();
+        // Histograms are drained on a timer, not only by scrapes.
+        upkeep::start(handle.clone());
         handle
     })
 }

@@ -59,7 +59,9 @@ pub const CONNECTIONS_OPEN: &str = "scim_gateway_connections_open";
 pub const CONNECTIONS_REFUSED_TOTAL: &str = "scim_gateway_connections_refused_total";
 /// Counter: requests (and Bulk operations) the gateway emulated for an
 /// upstream that lacks a capability, by `upstream` and `capability`
-/// (`patch`, `bulk`, `filter`, `etag`).
+/// (`patch`, `bulk`, `filter`, `etag`, `mapped_filter`, and
+/// `filtered_upsert`: an Entra PATCH whose filtered adds were resolved into
+/// creates).
 pub const EMULATED_TOTAL: &str = "scim_gateway_emulated_total";
 /// Counter: emulated PATCHes that found the resource changed between the
 /// read and the write (412) and read it again, by `upstream`.
@@ -67,6 +69,10 @@ pub const EMULATION_CONFLICTS_TOTAL: &str = "scim_gateway_emulation_conflicts_to
 /// Counter: looks at an upstream's `/ServiceProviderConfig`, by `upstream`
 /// and `outcome` (`read`, `unreadable`).
 pub const CAPABILITY_DISCOVERIES_TOTAL: &str = "scim_gateway_capability_discoveries_total";
+/// Counter: upkeeps of the metrics recorder run by its timer (histogram
+/// samples drained into their distributions, every 5 s whether or not
+/// `/metrics` is scraped).
+pub const METRICS_UPKEEP_TOTAL: &str = "scim_gateway_metrics_upkeep_total";
 
 /// Registers descriptions and units.
 pub fn describe() {
@@ -133,6 +139,10 @@ pub fn describe() {
     describe_counter!(
         CONNECTIONS_REFUSED_TOTAL,
         "Client connections refused or closed early by the connection caps, by reason."
+    );
+    describe_counter!(
+        METRICS_UPKEEP_TOTAL,
+        "Upkeeps of the metrics recorder run by its timer (histogram samples drained)."
     );
     crate::events::metrics::describe();
 }

@@ -38,6 +38,7 @@ fn request(headers: HeaderMap, ip: &str, proto: &'static str, host: &str) -> Ups
         client_proto: proto,
         client_host: host.into(),
         public_base: None,
+        filtered_upsert: false,
     }
 }
 

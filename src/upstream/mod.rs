@@ -144,6 +144,12 @@ pub struct UpstreamRequest {
     /// The tenant's public SCIM base URL. The in-process store writes its
     /// locations with it directly, so its responses need no rewriting.
     pub public_base: Option<String>,
+    /// A PATCH whose value-filtered adds and replaces create the element
+    /// when their filter selects nothing (the tenant's dialect has
+    /// `filtered_upsert` on: Entra ID). Resolved against the resource
+    /// before the PATCH is applied, natively or emulated
+    /// (`emulate::upsert`).
+    pub filtered_upsert: bool,
 }
 
 /// When the whole request must be answered, and the configured limit
@@ -277,6 +283,13 @@ async fn forward_http(
             wait.as_secs() + 1,
         ));
     }
+    // The probe's slot is given back if this future is dropped before an
+    // outcome is recorded (a client hang-up): see `resilience::Probe`.
+    let mut probe = state.probe(admission);
+    let mut record = |ok: bool| match probe.take() {
+        Some(p) => p.record(ok, settings),
+        None => state.record(ok, settings),
+    };
     // The upstream's timeout covers all attempts.
     let upstream_until = Instant::now() + upstream.request_timeout;
     let until = upstream_until.min(deadline.at);
@@ -316,7 +329,7 @@ async fn forward_http(
                     // the circuit learns nothing, except that its probe
                     // (if this was it) found the upstream down.
                     if admission == resilience::Admission::Probe {
-                        state.record(false, settings);
+                        record(false);
                     }
                     return result;
                 }
@@ -353,7 +366,7 @@ async fn forward_http(
             Instant::now() + *w < until && state.may_retry(&req.method, tries, settings)
         });
         let Some(wait) = retry else {
-            state.record(!failed, settings);
+            record(!failed);
             return result;
         };
         tries += 1;

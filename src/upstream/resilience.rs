@@ -13,7 +13,13 @@
 //!   circuit opens for `open_for`: requests get 503 with `Retry-After` at
 //!   once, without touching the upstream. Then one probe request is let
 //!   through (half-open); its success closes the circuit, its failure
-//!   opens it again.
+//!   opens it again. The probe holds a [`Probe`] guard: a probe whose
+//!   request ends without an outcome (the client hung up and its request
+//!   future was dropped mid-call) gives the slot back, so the next request
+//!   becomes the probe. Abandoned is not failed: a hang-up says nothing
+//!   about the upstream, and an upstream that hangs fails its probe by the
+//!   upstream timeout anyway. Without the guard the circuit stayed
+//!   half-open with a probe "out" forever, and every request got 503.
 use http::Method;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -130,6 +136,20 @@ impl Resilience {
         }
     }
 
+    /// Holds the half-open probe slot of an [`Admission::Probe`] until
+    /// [`Probe::record`]; `None` for other admissions.
+    pub fn probe<'a>(&'a self, admission: Admission) -> Option<Probe<'a>> {
+        (admission == Admission::Probe).then_some(Probe {
+            state: self,
+            pending: true,
+        })
+    }
+
+    /// A probe ended without an outcome: the next request may probe.
+    fn abandon_probe(&self) {
+        self.lock().probing = false;
+    }
+
     /// The outcome of a request (after its retries).
     pub fn record(&self, ok: bool, s: &ResilienceSettings) {
         let mut st = self.lock();
@@ -149,6 +169,30 @@ impl Resilience {
     /// Whether the circuit is open now (for tests and metrics).
     pub fn is_open(&self) -> bool {
         self.lock().open_until.is_some_and(|u| Instant::now() < u)
+    }
+}
+
+/// The half-open probe's slot, given back when dropped without an
+/// outcome (see the module doc).
+#[derive(Debug)]
+pub struct Probe<'a> {
+    state: &'a Resilience,
+    pending: bool,
+}
+
+impl Probe<'_> {
+    /// The probe's outcome (instead of [`Resilience::record`]).
+    pub fn record(mut self, ok: bool, s: &ResilienceSettings) {
+        self.pending = false;
+        self.state.record(ok, s);
+    }
+}
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        if self.pending {
+            self.state.abandon_probe();
+        }
     }
 }
 
@@ -228,6 +272,30 @@ mod tests {
         r.record(true, &s);
         assert_eq!(r.admit(&s), Admission::Send);
         assert!(!r.is_open());
+    }
+
+    #[test]
+    fn an_abandoned_probe_lets_the_next_request_probe() {
+        let r = Resilience::default();
+        let s = settings();
+        for _ in 0..3 {
+            r.admit(&s);
+            r.record(false, &s);
+        }
+        std::thread::sleep(Duration::from_millis(120));
+        let admission = r.admit(&s);
+        assert_eq!(admission, Admission::Probe);
+        let probe = r.probe(admission);
+        assert!(matches!(r.admit(&s), Admission::Open(_)));
+        // The request carrying the probe is dropped mid-call.
+        drop(probe);
+        let admission = r.admit(&s);
+        assert_eq!(admission, Admission::Probe, "the slot was given back");
+        match r.probe(admission) {
+            Some(probe) => probe.record(true, &s),
+            None => panic!("a probe admission holds the slot"),
+        }
+        assert_eq!(r.admit(&s), Admission::Send);
     }
 
     #[test]

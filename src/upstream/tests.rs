@@ -102,6 +102,7 @@ fn request(path: &str, query: Option<&str>) -> UpstreamRequest {
         client_proto: "https",
         client_host: "acme.example".into(),
         public_base: None,
+        filtered_upsert: false,
     }
 }
 

@@ -41,6 +41,44 @@ fn scim2_tester_passes_through_the_gateway() {
     assert!(report.passed >= 100);
 }
 
+/// The same suite through tenants with Entra's dialect, in front of the
+/// in-process store and of a store without PATCH (emulated): Entra's
+/// rules (the filtered-path upsert among them) must not break a
+/// compliant client.
+#[test]
+fn scim2_tester_passes_through_entra_tenants() {
+    let legacy = TestStore::spawn_with(scim_gateway::store::StoreConfig {
+        patch: false,
+        ..scim_gateway::store::StoreConfig::default()
+    });
+    for (name, upstream) in [
+        (
+            "builtin",
+            "[upstreams.store]\nkind = \"builtin\"\n".to_string(),
+        ),
+        (
+            "no-PATCH store",
+            format!(
+                "[upstreams.store]\nkind = \"http\"\nurl = \"{}\"\n\
+                 [upstreams.store.capabilities]\npatch = false\n",
+                legacy.base_url()
+            ),
+        ),
+    ] {
+        let report = tester_through_gateway(
+            &upstream,
+            "[tenants.dialect]\nprofile = \"entra\"\n",
+            |_, _| {},
+        );
+        eprintln!(
+            "scim2-tester through an Entra tenant ({name}): {} passed, {} failed, {} skipped, {} other",
+            report.passed, report.failed, report.skipped, report.other
+        );
+        assert_eq!(report.failed, 0, "{name}: {}", report.failures.join("\n"));
+        assert!(report.passed >= 100, "{name}");
+    }
+}
+
 /// The same suite through a tenant whose mapping table moves standard
 /// attributes (core, sub-attribute, enterprise extension) into the
 /// backend's own extension: the IdP must not be able to tell.

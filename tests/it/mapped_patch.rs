@@ -289,6 +289,26 @@ async fn entra_shaped_patches_are_emulated_through_the_mapping() {
     assert_eq!(sent[LEGACY]["alias"], "Babs", "{sent}");
     assert_eq!(sent[LEGACY]["dept"], "Support", "{sent}");
     assert_eq!(sent[LEGACY]["middle"], "Q", "{sent}");
+
+    // Entra's add to a filtered sub-attribute path no element matches:
+    // one new element (the dialect's upsert, resolved in the tenant's view).
+    let (status, _, body) = patch(
+        &gw,
+        "entra",
+        id,
+        None,
+        json!([
+            {"op": "Add", "path": "addresses[type eq \"work\"].locality", "value": "Redmond"},
+            {"op": "Add", "path": "addresses[type eq \"work\"].region", "value": "WA"}
+        ]),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["addresses"],
+        json!([{"type": "work", "locality": "Redmond", "region": "WA"}]),
+        "{body}"
+    );
 }
 
 #[tokio::test]

@@ -125,3 +125,78 @@ async fn a_put_is_retried_through_several_faults_in_a_row() {
     assert_eq!(call(&gw, reqwest::Method::PUT).await.status(), 200);
     assert_eq!(up.hits(), 4, "three faults, then the answer");
 }
+
+/// The half-open probe's client hangs up while the upstream still holds
+/// the request: the probe's slot must be given back (a drop guard), so a
+/// later request reaches the upstream. Before, the probe stayed "out"
+/// forever and every later request got 503 until a reload.
+#[tokio::test]
+async fn a_probe_abandoned_by_its_client_does_not_keep_the_circuit_open() {
+    let up = FaultyUpstream::spawn();
+    // The upstream timeout is far beyond the test's bound: only the drop
+    // guard can release the probe in time.
+    let gw = TestGateway::builder()
+        .server("request_timeout = \"60s\"")
+        .http(
+            "abandoned",
+            &up.url(),
+            "request_timeout = \"60s\"\n[upstreams.abandoned.resilience]\n\
+             attempts = 1\nbreaker_failures = 3\nbreaker_open_for = \"300ms\"\n",
+        )
+        .tenant("acme", &["acme.localhost"], "abandoned")
+        .spawn();
+    up.always(Some(Fault::Status(500)));
+    for _ in 0..3 {
+        assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 500);
+    }
+    assert_eq!(call(&gw, reqwest::Method::GET).await.status(), 503);
+    assert_eq!(up.hits(), 3);
+
+    // After the pause, the probe goes out and the upstream sits on it.
+    up.always(Some(Fault::Hang(Duration::from_secs(120))));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let client = gw.client();
+    let url = format!("{}/Users/f1", gw.base("acme.localhost"));
+    let probe = tokio::spawn(
+        client
+            .get(url.clone())
+            .bearer_auth(token_for("acme"))
+            .send(),
+    );
+    let until = Instant::now() + Duration::from_secs(5);
+    while up.hits() < 4 {
+        assert!(
+            Instant::now() < until,
+            "the probe never reached the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The client hangs up: its connection closes mid-request.
+    probe.abort();
+    let _ = probe.await;
+    up.always(None);
+
+    // A later request (on a connection of its own) reaches the upstream,
+    // well within the 60 s the abandoned probe could otherwise hold it.
+    let until = Instant::now() + Duration::from_secs(5);
+    loop {
+        let status = gw
+            .client()
+            .get(url.clone())
+            .bearer_auth(token_for("acme"))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503, "only the open circuit may refuse");
+        assert!(
+            Instant::now() < until,
+            "the circuit stayed open after its probe was abandoned"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(up.hits(), 5);
+}

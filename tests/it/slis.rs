@@ -73,3 +73,43 @@ async fn deprovisions_and_bulk_outcomes_are_measured() {
         "{metrics}"
     );
 }
+
+/// The recorder's upkeep (histogram samples drained into their buckets)
+/// runs on a timer whether or not anyone scrapes: before, only a scrape
+/// drained them, so a gateway never scraped (or without `[admin]`) kept
+/// every latency sample. The timer's runs are counted; a scrape never
+/// counts as one.
+#[tokio::test]
+async fn the_metrics_upkeep_runs_on_a_timer() {
+    let gw = TestGateway::builder()
+        .builtin("store")
+        .tenant("upkeep", &["upkeep.localhost"], "store")
+        .spawn();
+    // Samples for the histograms.
+    let resp = gw
+        .client()
+        .get(format!("{}/Users", gw.base("upkeep.localhost")))
+        .bearer_auth(token_for("upkeep"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let runs = |page: &str| {
+        page.lines()
+            .find(|l| l.starts_with("scim_gateway_metrics_upkeep_total "))
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+    };
+    // The timer runs every 5 s; one run within three periods.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    loop {
+        let page = gw.metrics().await;
+        if runs(&page).is_some_and(|n| n >= 1) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "no upkeep ran in 15 s\n{page}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+}

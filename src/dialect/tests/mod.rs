@@ -7,6 +7,7 @@ mod merge;
 mod okta;
 mod properties;
 mod rules;
+mod upsert;
 
 use super::{normalize_patch, normalize_resource, Applied, Profile, RuleSet, WriteKind};
 use crate::scim::schema::SchemaRegistry;

@@ -29,14 +29,15 @@
 //! upstream has no Bulk either) are applied the same way, each with its
 //! `bulkId:` references resolved (`upstream::emulate::bulk`).
 use super::TenantPatch;
+use crate::dialect::{has_upsert_candidates, resolve_upserts};
 use crate::mapping::ResourceMapping;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::json::{get_ci, key_ci};
-use crate::scim::patch::PatchRequest;
+use crate::scim::patch::{apply_patch, PatchRequest};
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::validate_resource;
 use crate::tenant_schema::TenantSchema;
-use crate::upstream::emulate::patch::{View, Views};
+use crate::upstream::emulate::patch::{View, Viewed, Views};
 use serde_json::{Map, Value};
 use std::sync::Arc;
 
@@ -97,16 +98,26 @@ impl TenantView {
 }
 
 impl View for TenantView {
-    fn apply(&self, current: &Value) -> ScimResult<Option<Value>> {
+    fn apply(&self, current: &Value, filtered_upsert: bool) -> ScimResult<Viewed> {
         let (mapping, rt) = self.parts()?;
         let registry = &self.schema.registry;
         let before = match mapping {
             Some(m) => m.to_tenant(current),
             None => current.clone(),
         };
-        let after = crate::scim::patch::apply_patch(registry, rt, &before, &self.request)?;
+        let apply = |r: &Value, p: &PatchRequest| apply_patch(registry, rt, r, p);
+        // Entra's upserts, resolved against the tenant's view of the
+        // resource (`crate::dialect::resolve_upserts`).
+        let resolved = (filtered_upsert && has_upsert_candidates(&self.request))
+            .then(|| resolve_upserts(&before, &self.request, apply))
+            .flatten();
+        let upserted = resolved.is_some();
+        let after = apply(&before, resolved.as_ref().unwrap_or(&self.request))?;
         if after == before {
-            return Ok(None);
+            return Ok(Viewed {
+                written: None,
+                upserted,
+            });
         }
         if self.schema.validate {
             // As a replace would be checked. A resource the upstream
@@ -119,14 +130,20 @@ impl View for TenantView {
             }
         }
         let Some(mapping) = mapping else {
-            return Ok(Some(after));
+            return Ok(Viewed {
+                written: Some(after),
+                upserted,
+            });
         };
         let mut written = mapping.into_upstream(after)?;
         // What the tenant's view could not hold comes back as it was.
         if let Ok(seen) = mapping.into_upstream(before) {
             keep_unseen(&mut written, current, &seen);
         }
-        Ok(Some(written))
+        Ok(Viewed {
+            written: Some(written),
+            upserted,
+        })
     }
 
     fn with_references(&self, resolve: &dyn Fn(&mut Value)) -> Arc<dyn View> {

@@ -282,6 +282,7 @@ fn get() -> crate::upstream::UpstreamRequest {
         client_proto: "https",
         client_host: "acme.example".into(),
         public_base: None,
+        filtered_upsert: false,
     }
 }
 

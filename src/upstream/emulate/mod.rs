@@ -34,6 +34,7 @@ pub mod filter;
 pub mod patch;
 mod schema_less;
 mod settings;
+pub mod upsert;
 
 pub use discover::Discovery;
 pub use settings::{EmulationSettings, Support};
@@ -240,8 +241,12 @@ where
             return Box::pin(etag::conditional(ctx, req, send)).await;
         }
         // An upstream that claims PATCH and then refuses the method is
-        // emulated all the same (and remembered).
-        let response = send(req.clone_request()).await?;
+        // emulated all the same (and remembered). Entra's upserts on
+        // filtered paths are resolved against the resource first.
+        let response = match upsert::candidates(&req).await {
+            Some(patch) => Box::pin(upsert::native(ctx, req.clone_request(), patch, send)).await?,
+            None => send(req.clone_request()).await?,
+        };
         if !matches!(response.status().as_u16(), 405 | 501) {
             return Ok(etag::derive(ctx, response, true));
         }
@@ -307,6 +312,7 @@ impl UpstreamRequest {
             client_proto: self.client_proto,
             client_host: self.client_host.clone(),
             public_base: self.public_base.clone(),
+            filtered_upsert: self.filtered_upsert,
         }
     }
 }

@@ -21,6 +21,7 @@
 //! applies the client's PatchOp in the client's schema and gives back the
 //! upstream resource to write, and the request's body is not read here.
 use super::{etag, json_of, json_response, schema_less, Context};
+use crate::dialect::has_upsert_candidates;
 use crate::error::GatewayError;
 use crate::offload;
 use crate::scim::error::ScimError;
@@ -62,9 +63,13 @@ where
                     "the PATCH body is not valid JSON: {e}"
                 )))
             })?;
+            let patch = Arc::new(PatchRequest::parse(&body).map_err(client)?);
+            // Entra's upserts on filtered paths (`super::upsert`).
+            let upsert = req.filtered_upsert && has_upsert_candidates(&patch);
             How::Upstream {
                 endpoint,
-                patch: Arc::new(PatchRequest::parse(&body).map_err(client)?),
+                patch,
+                upsert,
             }
         }
     };
@@ -80,7 +85,10 @@ where
         if current.status() != StatusCode::OK {
             return Ok(current);
         }
-        let step = Step { how: how.clone() };
+        let step = Step {
+            how: how.clone(),
+            filtered_upsert: req.filtered_upsert,
+        };
         // A large resource is parsed, versioned and patched off the
         // reactor (`crate::offload`).
         let applied = if offload::worth_it(current.body().len()) {
@@ -91,6 +99,9 @@ where
         } else {
             step.apply(&current)?
         };
+        if applied.upserted {
+            super::upsert::upserted(ctx);
+        }
         // The client's own precondition, against what is there now.
         check_if_match(if_match.as_deref(), Some(&applied.tag))
             .map_err(|e| GatewayError::client_reason(e, "precondition_failed"))?;
@@ -145,14 +156,25 @@ where
 /// client's names.
 pub trait View: Send + Sync + std::fmt::Debug {
     /// `current`, the resource as the upstream holds it, with the PATCH
-    /// applied: the upstream resource to write, or `None` when the PATCH
-    /// changes nothing.
-    fn apply(&self, current: &Value) -> Result<Option<Value>, ScimError>;
+    /// applied. `filtered_upsert`: the tenant's dialect makes a filtered
+    /// add or replace that selects nothing create the element
+    /// (`super::upsert`), resolved in the view against `current`.
+    fn apply(&self, current: &Value, filtered_upsert: bool) -> Result<Viewed, ScimError>;
 
     /// The same PATCH with `resolve` applied to every operation's value
     /// (a Bulk operation's `bulkId:` references replaced by the ids the
     /// run created, RFC 7644 §3.7.2).
     fn with_references(&self, resolve: &dyn Fn(&mut Value)) -> Arc<dyn View>;
+}
+
+/// What a [`View`] made of the resource read.
+#[derive(Debug, Default, PartialEq)]
+pub struct Viewed {
+    /// The upstream resource to write; `None` when the PATCH changes
+    /// nothing.
+    pub written: Option<Value>,
+    /// Upserts were resolved (`super::upsert`).
+    pub upserted: bool,
 }
 
 /// The views of a request's PATCHes.
@@ -169,6 +191,9 @@ pub enum Views {
 /// on the blocking pool).
 struct Step {
     how: How,
+    /// The tenant's dialect turns filtered adds that select nothing into
+    /// upserts (`super::upsert`).
+    filtered_upsert: bool,
 }
 
 #[derive(Clone)]
@@ -177,6 +202,8 @@ enum How {
     Upstream {
         endpoint: String,
         patch: Arc<PatchRequest>,
+        /// Resolve upserts against the resource read (`super::upsert`).
+        upsert: bool,
     },
     /// The client's PatchOp in its own view.
     View(Arc<dyn View>),
@@ -191,6 +218,8 @@ struct Applied {
     tag: String,
     /// The body to PUT; `None` when the PATCH changes nothing.
     put: Result<Option<Bytes>, ScimError>,
+    /// Upserts were resolved (`super::upsert`).
+    upserted: bool,
 }
 
 impl Step {
@@ -207,10 +236,24 @@ impl Step {
         let tag = native
             .clone()
             .unwrap_or_else(|| etag::derived_version(&resource));
-        let patched = match &self.how {
-            How::Upstream { endpoint, patch } => schema_less::apply(endpoint, &resource, patch)
-                .map(|patched| (patched != resource).then_some(patched)),
-            How::View(view) => view.apply(&resource),
+        let (patched, upserted) = match &self.how {
+            How::Upstream {
+                endpoint,
+                patch,
+                upsert,
+            } => {
+                let resolved = upsert
+                    .then(|| super::upsert::resolve(endpoint, &resource, patch))
+                    .flatten();
+                let patched =
+                    schema_less::apply(endpoint, &resource, resolved.as_ref().unwrap_or(patch))
+                        .map(|patched| (patched != resource).then_some(patched));
+                (patched, resolved.is_some())
+            }
+            How::View(view) => match view.apply(&resource, self.filtered_upsert) {
+                Ok(viewed) => (Ok(viewed.written), viewed.upserted),
+                Err(e) => (Err(e), false),
+            },
         };
         let put = patched.map(|patched| {
             // `meta` is readOnly (RFC 7643 §3.1): a PUT need not carry it,
@@ -228,6 +271,7 @@ impl Step {
             native,
             tag,
             put,
+            upserted,
         })
     }
 }

@@ -32,6 +32,7 @@ fn request(method: Method, path: &str, query: Option<&str>, body: Value) -> Upst
         client_proto: "https",
         client_host: "gw".into(),
         public_base: None,
+        filtered_upsert: false,
     }
 }
 

@@ -13,14 +13,17 @@ struct Rename {
 }
 
 impl patch::View for Rename {
-    fn apply(&self, current: &Value) -> Result<Option<Value>, ScimError> {
+    fn apply(&self, current: &Value, _: bool) -> Result<patch::Viewed, ScimError> {
         self.applied.fetch_add(1, Ordering::SeqCst);
         if current["displayName"] == self.to.as_str() {
-            return Ok(None);
+            return Ok(patch::Viewed::default());
         }
         let mut next = current.clone();
         next["displayName"] = Value::String(self.to.clone());
-        Ok(Some(next))
+        Ok(patch::Viewed {
+            written: Some(next),
+            upserted: false,
+        })
     }
 
     fn with_references(&self, _: &dyn Fn(&mut Value)) -> Arc<dyn patch::View> {

@@ -173,14 +173,16 @@ async fn an_at_cap_patch_still_succeeds() {
     let client = gw.client();
     let (status, seen, _) = patch(&client, &gw, addresses(1000)).await;
     assert_eq!(status, 200, "{seen}");
-    // The upstream got the dialect's merge: one `add` per address.
+    // The upstream got the dialect's merge: one `add` per address. The
+    // echo upstream's resource has no addresses, so each is Entra's
+    // upsert: an add of the whole element (`filtered_upsert`).
     let ops = seen["body"]["Operations"].as_array().unwrap();
     assert_eq!(ops.len(), 250);
     assert_eq!(
         ops[0],
-        json!({"op": "add", "path": "addresses[type eq \"t0\"]", "value": {
+        json!({"op": "add", "path": "addresses", "value": [{
             "type": "t0", "streetAddress": "v0", "locality": "v1", "region": "v2", "postalCode": "v3"
-        }})
+        }]})
     );
 }
 

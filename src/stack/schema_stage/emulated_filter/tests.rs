@@ -245,6 +245,7 @@ fn request() -> UpstreamRequest {
         client_proto: "https",
         client_host: "gw".into(),
         public_base: None,
+        filtered_upsert: false,
     }
 }
 

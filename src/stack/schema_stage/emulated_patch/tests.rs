@@ -62,7 +62,7 @@ fn a_mapped_core_sub_attribute_is_written_at_its_upstream_place() {
         &schema,
         json!([{"op": "replace", "path": "name.middleName", "value": "R"}]),
     );
-    let written = view.apply(&held()).unwrap().unwrap();
+    let written = view.apply(&held(), false).unwrap().written.unwrap();
     assert_eq!(written[LEGACY]["middle"], "R", "{written}");
     assert!(written["name"].get("middleName").is_none(), "{written}");
     assert_eq!(written["name"]["givenName"], "Barbara");
@@ -80,7 +80,7 @@ fn a_mapped_extension_attribute_and_a_remove() {
             {"op": "remove", "path": "title"}
         ]),
     );
-    let written = view.apply(&held()).unwrap().unwrap();
+    let written = view.apply(&held(), false).unwrap().written.unwrap();
     assert_eq!(written[LEGACY]["staffNumber"], "701984", "{written}");
     assert!(written[LEGACY].get("dept").is_none(), "{written}");
     assert!(written[LEGACY].get("jobTitle").is_none(), "{written}");
@@ -100,7 +100,7 @@ fn a_filtered_multi_valued_path_and_a_path_less_value() {
             {"op": "replace", "value": {"nickName": "Babs", "title": "Lead"}}
         ]),
     );
-    let written = view.apply(&held()).unwrap().unwrap();
+    let written = view.apply(&held(), false).unwrap().written.unwrap();
     let emails = written["emails"].as_array().unwrap();
     assert_eq!(emails.len(), 2, "{written}");
     assert!(emails
@@ -117,7 +117,7 @@ fn a_patch_that_changes_nothing_writes_nothing() {
         &schema,
         json!([{"op": "replace", "path": "title", "value": "Engineer"}]),
     );
-    assert_eq!(view.apply(&held()).unwrap(), None);
+    assert_eq!(view.apply(&held(), false).unwrap().written, None);
 }
 
 #[test]
@@ -128,11 +128,11 @@ fn errors_speak_the_tenant_names() {
         &schema,
         json!([{"op": "replace", "path": "emails[type eq \"other\"].value", "value": "x@y"}]),
     );
-    let e = view.apply(&held()).unwrap_err();
+    let e = view.apply(&held(), false).unwrap_err();
     assert_eq!(e.scim_type(), Some(ScimType::NoTarget), "{e:?}");
     // A required attribute cannot go.
     let view = patch_view(&schema, json!([{"op": "remove", "path": "userName"}]));
-    let e = view.apply(&held()).unwrap_err();
+    let e = view.apply(&held(), false).unwrap_err();
     assert_eq!(e.status(), 400, "{e:?}");
     assert!(e.detail().contains("userName"), "{e:?}");
 }
@@ -162,7 +162,7 @@ fn what_the_tenant_cannot_see_is_written_back_as_it_was() {
             {"op": "replace", "path": "active", "value": false}
         ]),
     );
-    let written = view.apply(&held).unwrap().unwrap();
+    let written = view.apply(&held, false).unwrap().written.unwrap();
     assert_eq!(written["dept"], "E01", "{written}");
     assert_eq!(written["active"], "N", "{written}");
     assert_eq!(written["rowVersion"], 7, "{written}");
@@ -187,6 +187,30 @@ fn a_value_the_mapping_refuses_is_the_clients_error() {
         &schema,
         json!([{"op": "add", "path": format!("{ENTERPRISE}:organization"), "value": "Elsewhere Ltd"}]),
     );
-    let e = view.apply(&held).unwrap_err();
+    let e = view.apply(&held, false).unwrap_err();
     assert_eq!(e.scim_type(), Some(ScimType::InvalidValue), "{e:?}");
+}
+
+#[test]
+fn entras_upserts_are_resolved_in_the_tenants_view() {
+    let schema = store_legacy();
+    let view = patch_view(
+        &schema,
+        json!([
+            {"op": "add", "path": "addresses[type eq \"work\"].locality", "value": "Redmond"},
+            {"op": "add", "path": "addresses[type eq \"work\"].region", "value": "WA"}
+        ]),
+    );
+    // Without the dialect's rule: RFC 7644 §3.5.2.1, no element matches.
+    let e = view.apply(&held(), false).unwrap_err();
+    assert_eq!(e.scim_type(), Some(ScimType::NoTarget), "{e:?}");
+    let viewed = view.apply(&held(), true).unwrap();
+    assert!(viewed.upserted);
+    let written = viewed.written.unwrap();
+    assert_eq!(
+        written["addresses"],
+        json!([{"type": "work", "locality": "Redmond", "region": "WA"}]),
+        "{written}"
+    );
+    assert_eq!(written[LEGACY]["middle"], "Q", "{written}");
 }

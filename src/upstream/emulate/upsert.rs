@@ -1,0 +1,159 @@
+//! A PATCH marked `filtered_upsert` (Entra's dialect) for an upstream that
+//! applies PATCH itself: the resource is read, the value-filtered adds and
+//! replaces that select nothing are turned into adds of the element
+//! ([`crate::dialect::resolve_upserts`], which explains why), and the
+//! PATCH that results is sent. When nothing needs creating, the PATCH is
+//! sent as it came.
+//!
+//! The read and the PATCH are two calls: another writer could add the
+//! element between them, and the PATCH would then add a second one. The
+//! pipeline's write ordering (one write per resource at a time, or a shared
+//! lease across replicas) keeps the gateway's own writers apart; against
+//! writers behind its back, a PATCH that was rewritten carries `If-Match`
+//! with the version read when the upstream has versions (and the client
+//! sent no precondition of its own), and a 412 starts over, up to
+//! `patch_attempts` times, as emulated PATCH does. The emulated PATCH
+//! ([`super::patch`]) resolves the same way against the resource it reads.
+use super::{etag, schema_less, Context};
+use crate::dialect::{has_upsert_candidates, resolve_upserts};
+use crate::error::GatewayError;
+use crate::offload;
+use crate::scim::patch::{PatchRequest, PATCH_OP_SCHEMA};
+use crate::upstream::UpstreamRequest;
+use bytes::Bytes;
+use http::header::{HeaderValue, IF_MATCH};
+use http::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::Arc;
+
+/// The parsed PATCH when it has operations that may be upserts (a large
+/// body is parsed off the reactor, `crate::offload`).
+pub async fn candidates(req: &UpstreamRequest) -> Option<Arc<PatchRequest>> {
+    if !req.filtered_upsert || req.method != Method::PATCH {
+        return None;
+    }
+    let parse = |body: &[u8]| {
+        let body: Value = serde_json::from_slice(body).ok()?;
+        let patch = PatchRequest::parse(&body).ok()?;
+        has_upsert_candidates(&patch).then(|| Arc::new(patch))
+    };
+    if offload::worth_it(req.body.len()) {
+        let body = req.body.clone();
+        offload::blocking(move || parse(&body)).await.ok()?
+    } else {
+        parse(&req.body)
+    }
+}
+
+/// `patch` with its upserts resolved against `resource` (read from
+/// `endpoint`, the first path segment); `None` when nothing changes.
+pub fn resolve(endpoint: &str, resource: &Value, patch: &PatchRequest) -> Option<PatchRequest> {
+    resolve_upserts(resource, patch, |r, p| schema_less::apply(endpoint, r, p))
+}
+
+/// The read resource and the PATCH body with its upserts resolved;
+/// `None` when there is nothing to resolve against or nothing changes.
+/// Off the reactor when large.
+async fn resolve_read(
+    endpoint: &str,
+    current: &Response<Bytes>,
+    patch: &Arc<PatchRequest>,
+) -> Option<(Value, Bytes)> {
+    let work = |endpoint: &str, body: &[u8], patch: &PatchRequest| {
+        let resource: Value = serde_json::from_slice(body).ok().filter(Value::is_object)?;
+        let resolved = resolve(endpoint, &resource, patch)?;
+        let bytes = serde_json::to_vec(&to_json(&resolved)).ok()?;
+        Some((resource, Bytes::from(bytes)))
+    };
+    if offload::worth_it(current.body().len() + patch.operations.len() * 64) {
+        let (endpoint, body, patch) = (endpoint.to_string(), current.body().clone(), patch.clone());
+        offload::blocking(move || work(&endpoint, &body, &patch))
+            .await
+            .ok()?
+    } else {
+        work(endpoint, current.body(), patch)
+    }
+}
+
+/// Sends the PATCH natively, its upserts resolved first (see the module
+/// doc).
+pub async fn native<S, F>(
+    ctx: &Context<'_>,
+    req: UpstreamRequest,
+    patch: Arc<PatchRequest>,
+    send: &S,
+) -> Result<Response<Bytes>, GatewayError>
+where
+    S: Fn(UpstreamRequest) -> F,
+    F: Future<Output = Result<Response<Bytes>, GatewayError>>,
+{
+    let endpoint = req
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string();
+    let client_precondition = req.headers.contains_key(IF_MATCH);
+    let attempts = ctx.emulation.settings.patch_attempts.max(1);
+    let mut last = None;
+    for _ in 0..attempts {
+        let current = send(req.derive(Method::GET, &req.path, None, Bytes::new())).await?;
+        if current.status() != StatusCode::OK {
+            // No resource to resolve against: the PATCH as sent gets the
+            // upstream's own answer (a 404 most likely).
+            return send(req.clone_request()).await;
+        }
+        let Some((resource, body)) = resolve_read(&endpoint, &current, &patch).await else {
+            return send(req.clone_request()).await;
+        };
+        upserted(ctx);
+        let mut rewritten = req.derive(Method::PATCH, &req.path, req.query.clone(), body);
+        let version = etag::native_version(current.headers(), &resource);
+        let guarded = !client_precondition && version.is_some();
+        if let Some(v) = version
+            .filter(|_| guarded)
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            rewritten.headers.insert(IF_MATCH, v);
+        }
+        let answer = send(rewritten).await?;
+        if guarded && answer.status() == StatusCode::PRECONDITION_FAILED {
+            last = Some(answer);
+            continue;
+        }
+        return Ok(answer);
+    }
+    last.ok_or_else(|| GatewayError::internal("upsert resolution made no attempt"))
+}
+
+/// Counts a PATCH whose upserts were resolved
+/// (`scim_gateway_emulated_total{capability="filtered_upsert"}`).
+pub fn upserted(ctx: &Context<'_>) {
+    crate::telemetry::events::Emulated {
+        upstream: ctx.upstream,
+        capability: "filtered_upsert",
+    }
+    .emit();
+}
+
+/// A PatchOp message for `patch` (RFC 7644 §3.5.2).
+fn to_json(patch: &PatchRequest) -> Value {
+    let ops: Vec<Value> = patch
+        .operations
+        .iter()
+        .map(|op| {
+            let mut o = serde_json::Map::new();
+            o.insert("op".into(), Value::String(op.op.as_str().into()));
+            if let Some(path) = &op.path {
+                o.insert("path".into(), Value::String(path.to_string()));
+            }
+            if let Some(v) = &op.value {
+                o.insert("value".into(), v.clone());
+            }
+            Value::Object(o)
+        })
+        .collect();
+    json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops})
+}
