@@ -1,0 +1,307 @@
+//! `scim-gateway probe` against real upstreams on real sockets: the
+//! built-in store over HTTP (with and without PATCH) and the third-party
+//! Python scim2-server. The verdicts must be right, nothing may be left
+//! behind, `--json` must parse and `--dry-run` must send nothing.
+use crate::support::audited::temp_dir;
+use crate::support::peers::spawn_scim2_server_with;
+use crate::support::store::TestStore;
+use scim_gateway::probe::{self, Action, Area, FlagAuth, Outcome, Scorecard, Setting};
+use scim_gateway::store::StoreConfig;
+use serde_json::Value;
+use std::process::Command;
+use std::time::Duration;
+
+fn options() -> probe::Options {
+    probe::Options {
+        timeout: Duration::from_secs(5),
+        max_time: Duration::from_secs(60),
+        dry_run: false,
+        name: "under_test".into(),
+    }
+}
+
+async fn probe_url(url: &str, auth: &FlagAuth) -> Scorecard {
+    let upstream = probe::from_flags(url, auth, None, Duration::from_secs(5)).unwrap();
+    let card = probe::run(
+        upstream,
+        url.to_string(),
+        &options(),
+        std::future::pending(),
+    )
+    .await;
+    // The table, for the record (`--nocapture`).
+    println!("{}", probe::render_table(&card));
+    card
+}
+
+/// `totalResults` of `/Users` and `/Groups`.
+async fn remaining(base: &str, token: Option<&str>) -> (u64, u64) {
+    let client = reqwest::Client::new();
+    let mut counts = Vec::new();
+    for endpoint in ["Users", "Groups"] {
+        let mut req = client.get(format!("{base}/{endpoint}"));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let body: Value = req.send().await.unwrap().json().await.unwrap();
+        counts.push(body["totalResults"].as_u64().unwrap());
+    }
+    (counts[0], counts[1])
+}
+
+fn failures(card: &Scorecard) -> Vec<String> {
+    card.checks
+        .iter()
+        .filter(|c| c.outcome == Outcome::Fail)
+        .map(|c| format!("{:?} {}: {}", c.area, c.name, c.detail))
+        .collect()
+}
+
+#[tokio::test]
+async fn probe_of_the_store_passes_everything_and_cleans_up() {
+    let store = TestStore::spawn();
+    let card = probe_url(&store.base_url(), &FlagAuth::None).await;
+    assert_eq!(card.scim_version, "2.0");
+    assert_eq!(failures(&card), Vec::<String>::new());
+    assert!(card.passed() >= 40, "{} passed", card.passed());
+    let caps = &card.capabilities;
+    assert_eq!(
+        (caps.patch, caps.bulk, caps.filter, caps.etag),
+        (Setting::True, Setting::True, Setting::True, Setting::True)
+    );
+    assert!(card
+        .checks
+        .iter()
+        .filter(|c| c.area == Area::Patch)
+        .all(|c| c.action == Action::PassThrough));
+    assert!(card.left_behind.is_empty());
+    assert!(
+        store.store().is_empty(),
+        "{} resources left",
+        store.store().len()
+    );
+    assert_eq!(remaining(&store.base_url(), None).await, (0, 0));
+}
+
+#[tokio::test]
+async fn probe_of_a_patchless_store_says_emulate_and_patch_false() {
+    let store = TestStore::spawn_with(StoreConfig {
+        patch: false,
+        ..StoreConfig::default()
+    });
+    let card = probe_url(&store.base_url(), &FlagAuth::None).await;
+    assert_eq!(card.capabilities.patch, Setting::False);
+    assert_eq!(card.capabilities.filter, Setting::True);
+    assert_eq!(card.capabilities.bulk, Setting::True);
+    let patch: Vec<_> = card
+        .checks
+        .iter()
+        .filter(|c| c.area == Area::Patch)
+        .collect();
+    assert!(patch.len() >= 10, "{} PATCH checks", patch.len());
+    for c in &patch {
+        assert_eq!(c.outcome, Outcome::Fail, "{}", c.name);
+        assert_eq!(c.action, Action::Emulate, "{}", c.name);
+        assert!(c.detail.contains("501"), "{}", c.detail);
+    }
+    // The store says so itself: its discovery tells the truth.
+    let claim = card
+        .checks
+        .iter()
+        .find(|c| c.name == "claims: patch")
+        .unwrap();
+    assert_eq!(claim.outcome, Outcome::Pass, "{}", claim.detail);
+    // Only PATCH fails.
+    assert!(
+        failures(&card).iter().all(|f| f.starts_with("Patch ")),
+        "{:?}",
+        failures(&card)
+    );
+    let block = probe::capabilities_block(&card);
+    assert!(
+        block.starts_with("[upstreams.under_test.capabilities]\n"),
+        "{block}"
+    );
+    assert!(block.contains("\npatch = false"), "{block}");
+    assert!(block.contains("\nfilter = true"), "{block}");
+    assert!(
+        store.store().is_empty(),
+        "{} resources left",
+        store.store().len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_of_scim2_server_with_its_bearer_token_leaves_nothing_behind() {
+    let server = tokio::task::spawn_blocking(|| {
+        spawn_scim2_server_with(&["--bearer-token", "probe-secret"])
+    })
+    .await
+    .unwrap();
+    let dir = temp_dir("probe-scim2");
+    let token = dir.join("token");
+    std::fs::write(&token, "probe-secret\n").unwrap();
+    let card = probe_url(&server.base_url(), &FlagAuth::BearerFile(token)).await;
+    assert_eq!(card.scim_version, "2.0");
+    // Authenticated: the creates worked.
+    let create = card
+        .checks
+        .iter()
+        .find(|c| c.name == "create User (POST)")
+        .unwrap();
+    assert_eq!(create.outcome, Outcome::Pass, "{}", create.detail);
+    assert!(
+        card.passed() >= 30,
+        "{} passed:\n{}",
+        card.passed(),
+        probe::render_table(&card)
+    );
+    // Each capability's verdict follows from its checks.
+    for (setting, area) in [
+        (card.capabilities.patch, Area::Patch),
+        (card.capabilities.filter, Area::Filter),
+        (card.capabilities.etag, Area::Etag),
+        (card.capabilities.bulk, Area::Bulk),
+    ] {
+        let failed = card
+            .checks
+            .iter()
+            .any(|c| c.area == area && c.outcome == Outcome::Fail);
+        assert_eq!(setting == Setting::False, failed, "{area:?}");
+    }
+    assert!(card.left_behind.is_empty(), "{:?}", card.left_behind);
+    assert_eq!(
+        remaining(&server.base_url(), Some("probe-secret")).await,
+        (0, 0)
+    );
+}
+
+#[tokio::test]
+async fn an_interrupted_probe_still_deletes_what_it_made() {
+    let store = TestStore::spawn();
+    let upstream = probe::from_flags(
+        &store.base_url(),
+        &FlagAuth::None,
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let watched = store.store();
+    // "Ctrl-C" once the probe has made its users and group.
+    let interrupt = async {
+        while watched.len() < 3 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    };
+    let card = probe::run(upstream, store.base_url(), &options(), interrupt).await;
+    assert_eq!(card.stopped.as_deref(), Some("interrupted"));
+    assert!(card.checks.len() < 20, "{} checks ran", card.checks.len());
+    assert!(card.left_behind.is_empty());
+    assert!(
+        store.store().is_empty(),
+        "{} resources left",
+        store.store().len()
+    );
+}
+
+fn gateway_bin(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
+        .arg("probe")
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn probe_json_parses_and_the_cli_exits_zero() {
+    let store = TestStore::spawn();
+    let url = store.base_url();
+    let out = gateway_bin(&[&url, "--json", "--name", "hr", "--timeout", "5s"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let card: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(card["scim_version"], "2.0");
+    assert_eq!(card["upstream"], "hr");
+    assert_eq!(card["capabilities"]["patch"], "true");
+    assert_eq!(card["left_behind"], Value::Array(vec![]));
+    let checks = card["checks"].as_array().unwrap();
+    assert!(checks
+        .iter()
+        .all(|c| c["action"].is_string() && c["outcome"].is_string()));
+    assert!(store.store().is_empty());
+}
+
+#[test]
+fn probe_dry_run_lists_requests_and_sends_nothing() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let url = format!("http://{}/scim/v2", listener.local_addr().unwrap());
+    let out = gateway_bin(&[&url, "--dry-run"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for line in [
+        "GET /ServiceProviderConfig",
+        "POST /Users",
+        "PATCH /Users/",
+        "POST /Bulk",
+        "DELETE /Users/",
+    ] {
+        assert!(text.contains(line), "{line} missing from:\n{text}");
+    }
+    // The process has exited: any connection it made would be waiting.
+    let accepted = listener.accept();
+    assert!(
+        matches!(&accepted, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+        "the dry run connected: {accepted:?}"
+    );
+}
+
+#[test]
+fn probe_reuses_a_config_upstream_and_its_credential() {
+    let server = spawn_scim2_server_with(&["--bearer-token", "cfg-secret"]);
+    let dir = temp_dir("probe-config");
+    std::fs::write(dir.join("token"), "cfg-secret").unwrap();
+    let hash = scim_gateway::authn::static_token::hash_token_hex("tenant-token-0123456789abcdef");
+    let config = format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nplaintext = true\n\n[audit]\nenabled = false\n\n\
+         [upstreams.legacy]\nkind = \"http\"\nurl = \"{}\"\n[upstreams.legacy.auth]\nkind = \"bearer\"\ntoken_file = \"token\"\n\n\
+         [[tenants]]\nid = \"t\"\nhosts = [\"t.localhost\"]\nupstream = \"legacy\"\n[[tenants.tokens]]\nname = \"test\"\nhash = \"{hash}\"\n",
+        server.base_url()
+    );
+    let path = dir.join("gateway.toml");
+    std::fs::write(&path, config).unwrap();
+    let out = gateway_bin(&[
+        "--config",
+        path.to_str().unwrap(),
+        "--upstream",
+        "legacy",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let card: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(card["upstream"], "legacy");
+    let create = card["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "create User (POST)")
+        .unwrap()
+        .clone();
+    assert_eq!(create["outcome"], "pass", "{create}");
+    let missing = gateway_bin(&["--config", path.to_str().unwrap(), "--upstream", "nope"]);
+    assert!(!missing.status.success());
+    assert!(
+        String::from_utf8_lossy(&missing.stderr).contains("no upstream \"nope\" (it has: legacy)")
+    );
+}
