@@ -305,3 +305,28 @@ fn probe_reuses_a_config_upstream_and_its_credential() {
         String::from_utf8_lossy(&missing.stderr).contains("no upstream \"nope\" (it has: legacy)")
     );
 }
+
+#[tokio::test]
+async fn probe_of_a_scim11_service_says_dialect_and_writes_nothing() {
+    let service = crate::support::scim11::Scim11Service::spawn();
+    let card = probe_url(&service.url(), &FlagAuth::None).await;
+    assert_eq!(card.scim_version, "1.1");
+    let version = card
+        .checks
+        .iter()
+        .find(|c| c.area == Area::Version)
+        .unwrap();
+    assert_eq!(version.action, Action::Normalize);
+    let block = probe::capabilities_block(&card);
+    assert!(
+        block.contains("[upstreams.under_test]\ndialect = \"scim1.1\""),
+        "{block}"
+    );
+    // The 2.0 checks are not run against it: no write was sent.
+    let writes: Vec<_> = service
+        .take()
+        .into_iter()
+        .filter(|s| s.method != "GET")
+        .collect();
+    assert!(writes.is_empty(), "{writes:?}");
+}

@@ -8,6 +8,7 @@ use serde_json::Value;
 const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 /// SCIM 1.1's core schema URN (RFC 7643's predecessor, 1.1 core §3).
 const SCIM11_CORE: &str = "urn:scim:schemas:core:1.0";
+const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
 pub async fn run(ctx: &mut Ctx<'_>) {
     let spc = ctx.client.get("/ServiceProviderConfig", None).await;
@@ -41,6 +42,17 @@ pub async fn run(ctx: &mut Ctx<'_>) {
         let old = ctx.client.get("/ServiceProviderConfigs", None).await;
         if old.ok() && (has_schema(&old.body, SCIM11_CORE) || old.body.get("schemas").is_none()) {
             ctx.facts.version = "1.1";
+        } else {
+            // No discovery at all (common for 1.1 services): a list and
+            // the error shapes tell the version apart.
+            let list = ctx.client.get("/Users", Some("count=1")).await;
+            let v11 =
+                |r: &Reply| has_schema(&r.body, SCIM11_CORE) || r.body.get("Errors").is_some();
+            if v11(&list) || v11(&spc) || v11(&old) {
+                ctx.facts.version = "1.1";
+            } else if has_schema(&list.body, LIST_RESPONSE) {
+                ctx.facts.version = "2.0";
+            }
         }
         ctx.verdict(
             Area::Discovery,
@@ -55,6 +67,7 @@ pub async fn run(ctx: &mut Ctx<'_>) {
     }
     let version = ctx.facts.version;
     let detail = match version {
+        "2.0" if !v2 => "SCIM 2.0 lists, but no /ServiceProviderConfig".to_string(),
         "2.0" => "SCIM 2.0 (RFC 7643/7644)".to_string(),
         "1.1" => "SCIM 1.1: set dialect = \"scim1.1\"; the gateway translates".to_string(),
         _ => "neither a 2.0 nor a 1.1 ServiceProviderConfig".to_string(),
