@@ -154,9 +154,13 @@ pub fn truthfulness(ctx: &mut Ctx<'_>) {
                 name,
                 c == s,
                 format!(
-                    "says {}, {}",
+                    "says {}; seen: {}",
                     if c { "supported" } else { "unsupported" },
-                    if s { "works" } else { "does not work (fully)" }
+                    if s {
+                        "works"
+                    } else {
+                        "fails (in part or whole)"
+                    }
                 ),
             ),
         }

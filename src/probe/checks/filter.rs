@@ -106,11 +106,19 @@ pub async fn run(ctx: &mut Ctx<'_>) {
         let filter = format!("members.value eq \"{a}\"");
         let r = list(ctx, "/Groups", &format!("filter={}", encode(&filter))).await;
         let found = ids(&r).contains(&group.id);
+        let detail = if r.status == 200 {
+            format!(
+                "{filter} → {}",
+                if found { "the group" } else { "not the group" }
+            )
+        } else {
+            format!("{filter} → {}", r.describe())
+        };
         ctx.verdict(
             Area::Filter,
             "filter Groups by members.value",
             r.status == 200 && found,
-            r.describe(),
+            detail,
         );
     }
     sort(ctx, &scope, a, b).await;
