@@ -81,7 +81,7 @@ pub async fn run(client: &Client, made: &Made, prefix: &str, sweep: bool) -> Vec
             };
             let path = format!("{endpoint}/{id}");
             let d = client.delete(&path).await;
-            if !(d.ok() || d.status == 404) && !left.contains(&path) {
+            if !(d.ok() || d.status == 404 || left.contains(&path)) {
                 left.push(path);
             }
         }

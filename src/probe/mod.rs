@@ -223,3 +223,6 @@ fn unique_prefix() -> String {
     let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
     format!("scimprobe{hex}")
 }
+
+#[cfg(test)]
+mod tests;
