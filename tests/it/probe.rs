@@ -4,6 +4,7 @@
 //! behind, `--json` must parse and `--dry-run` must send nothing.
 use crate::support::audited::temp_dir;
 use crate::support::peers::spawn_scim2_server_with;
+use crate::support::quirky::{Quirks, QuirkyStore};
 use crate::support::store::TestStore;
 use scim_gateway::probe::{self, Action, Area, FlagAuth, Outcome, Scorecard, Setting};
 use scim_gateway::store::StoreConfig;
@@ -329,4 +330,83 @@ async fn probe_of_a_scim11_service_says_dialect_and_writes_nothing() {
         .filter(|s| s.method != "GET")
         .collect();
     assert!(writes.is_empty(), "{writes:?}");
+}
+
+fn check<'c>(card: &'c Scorecard, name: &str) -> &'c probe::Check {
+    card.checks
+        .iter()
+        .find(|c| c.name == name)
+        .unwrap_or_else(|| panic!("no check {name}"))
+}
+
+#[tokio::test]
+async fn a_discovery_that_claims_patch_it_lacks_is_caught_and_pinned() {
+    let upstream = QuirkyStore::spawn(Quirks {
+        lying_patch: true,
+        ..Quirks::default()
+    });
+    let card = probe_url(&upstream.url(), &FlagAuth::None).await;
+    assert_eq!(card.advertised.patch, Some(true));
+    let claim = check(&card, "claims: patch");
+    assert_eq!(claim.outcome, Outcome::Fail, "{}", claim.detail);
+    assert_eq!(claim.action, Action::Normalize);
+    // "auto" would believe the claim: the block pins it.
+    assert_eq!(card.capabilities.patch, Setting::False);
+    assert!(probe::capabilities_block(&card).contains("\npatch = false"));
+    assert!(upstream.store.is_empty());
+}
+
+#[tokio::test]
+async fn a_patch_without_value_filter_paths_is_patch_false_not_true() {
+    let upstream = QuirkyStore::spawn(Quirks {
+        no_value_filter_patch: true,
+        ..Quirks::default()
+    });
+    let card = probe_url(&upstream.url(), &FlagAuth::None).await;
+    for name in ["replace with a value filter", "remove with a value filter"] {
+        let c = check(&card, name);
+        assert_eq!(c.outcome, Outcome::Fail, "{name}: {}", c.detail);
+        assert!(c.detail.contains("400"), "{}", c.detail);
+    }
+    assert_eq!(check(&card, "replace with path").outcome, Outcome::Pass);
+    // Partial PATCH: the gateway would pass the refused forms through and
+    // the client would get the 400; only emulation makes them work.
+    assert_eq!(card.capabilities.patch, Setting::False);
+    assert!(card
+        .checks
+        .iter()
+        .filter(|c| c.area == Area::Patch)
+        .all(|c| c.action == Action::Emulate));
+    assert!(upstream.store.is_empty());
+}
+
+#[tokio::test]
+async fn an_upstream_that_ignores_filters_gets_filter_false_and_keeps_its_own_data() {
+    let upstream = QuirkyStore::spawn(Quirks {
+        ignore_filter: true,
+        ..Quirks::default()
+    });
+    // Somebody else's user, which every unfiltered list returns too.
+    let theirs = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+        "userName": "someone.else"
+    });
+    let created = reqwest::Client::new()
+        .post(format!("{}/Users", upstream.url()))
+        .header("content-type", "application/scim+json")
+        .body(theirs.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let card = probe_url(&upstream.url(), &FlagAuth::None).await;
+    let eq = check(&card, "filter eq");
+    assert_eq!(eq.outcome, Outcome::Fail, "{}", eq.detail);
+    assert_eq!(eq.action, Action::Emulate);
+    assert_eq!(card.capabilities.filter, Setting::False);
+    assert_eq!(check(&card, "claims: filter").outcome, Outcome::Fail);
+    assert!(card.left_behind.is_empty());
+    // Only the other user is left.
+    assert_eq!(upstream.store.len(), 1);
+    assert_eq!(remaining(&upstream.url(), None).await, (1, 0));
 }

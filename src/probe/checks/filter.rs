@@ -103,23 +103,25 @@ pub async fn run(ctx: &mut Ctx<'_>) {
     }
     ctx.facts.filter_eq_works = eq_sw == 2;
     if let Some(group) = ctx.facts.group.clone() {
-        let filter = format!("members.value eq \"{a}\"");
-        let r = list(ctx, "/Groups", &format!("filter={}", encode(&filter))).await;
-        let found = ids(&r).contains(&group.id);
-        let detail = if r.status == 200 {
-            format!(
-                "{filter} → {}",
-                if found { "the group" } else { "not the group" }
-            )
-        } else {
-            format!("{filter} → {}", r.describe())
-        };
-        ctx.verdict(
-            Area::Filter,
-            "filter Groups by members.value",
-            r.status == 200 && found,
-            detail,
+        // The group holds Alice only: found by her id, not by Bob's.
+        let by = |id: &str| format!("filter={}", encode(&format!("members.value eq \"{id}\"")));
+        let with_a = list(ctx, "/Groups", &by(a)).await;
+        let with_b = list(ctx, "/Groups", &by(b)).await;
+        let (found, wrong) = (
+            ids(&with_a).contains(&group.id),
+            ids(&with_b).contains(&group.id),
         );
+        let ok = with_a.status == 200 && with_b.status == 200 && found && !wrong;
+        let detail = match (with_a.status, with_b.status) {
+            (200, 200) => format!(
+                "by a member's id: {}; by a non-member's id: {}",
+                if found { "found" } else { "not found" },
+                if wrong { "found" } else { "not found" }
+            ),
+            (200, _) => with_b.describe(),
+            _ => with_a.describe(),
+        };
+        ctx.verdict(Area::Filter, "filter Groups by members.value", ok, detail);
     }
     sort(ctx, &scope, a, b).await;
     paging(ctx).await;
