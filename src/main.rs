@@ -405,7 +405,7 @@ async fn run(command: Command) -> Result<(), String> {
             timeout,
             max_time,
         } => {
-            probe(ProbeArgs {
+            scim_gateway::probe::cli::main(scim_gateway::probe::cli::Args {
                 url,
                 bearer_file,
                 basic,
@@ -456,73 +456,6 @@ async fn run(command: Command) -> Result<(), String> {
                 .await
                 .map_err(|e| format!("serving: {e}"))
         }
-    }
-}
-
-/// `scim-gateway probe`'s arguments.
-struct ProbeArgs {
-    url: Option<String>,
-    bearer_file: Option<PathBuf>,
-    basic: Option<String>,
-    ca_file: Option<PathBuf>,
-    config: Option<PathBuf>,
-    upstream: Option<String>,
-    name: Option<String>,
-    json: bool,
-    dry_run: bool,
-    timeout: std::time::Duration,
-    max_time: std::time::Duration,
-}
-
-async fn probe(a: ProbeArgs) -> Result<(), String> {
-    use scim_gateway::probe::{self, FlagAuth};
-    let (target, url) = match (&a.config, &a.upstream, &a.url) {
-        (Some(config), Some(name), _) => probe::from_config(config, name)?,
-        (_, _, Some(url)) => {
-            let auth = match (&a.bearer_file, &a.basic) {
-                (Some(file), _) => FlagAuth::BearerFile(file.clone()),
-                (None, Some(spec)) => {
-                    let (user, file) = spec
-                        .split_once(':')
-                        .ok_or_else(|| format!("--basic {spec}: expected USER:FILE"))?;
-                    FlagAuth::Basic {
-                        username: user.to_string(),
-                        file: PathBuf::from(file),
-                    }
-                }
-                (None, None) => FlagAuth::None,
-            };
-            let t = probe::from_flags(url, &auth, a.ca_file.as_deref(), a.timeout)?;
-            (t, url.clone())
-        }
-        _ => return Err("give the upstream's URL, or --config FILE --upstream NAME".into()),
-    };
-    let options = probe::Options {
-        timeout: a.timeout,
-        max_time: a.max_time,
-        dry_run: a.dry_run,
-        name: a.name.or(a.upstream).unwrap_or_else(|| "NAME".into()),
-    };
-    let interrupt = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let card = probe::run(target, url, &options, interrupt).await;
-    if a.json {
-        let text = serde_json::to_string_pretty(&card)
-            .map_err(|e| format!("writing the scorecard: {e}"))?;
-        println!("{text}");
-    } else {
-        print!("{}", probe::render_table(&card));
-    }
-    if !card.left_behind.is_empty() {
-        return Err(format!(
-            "could not delete {}: delete them by hand",
-            card.left_behind.join(", ")
-        ));
-    }
-    match card.stopped {
-        Some(why) => Err(format!("the probe stopped early ({why})")),
-        None => Ok(()),
     }
 }
 

@@ -12,6 +12,7 @@
 //! normalize (answer or translate itself), or refuse.
 mod checks;
 mod cleanup;
+pub mod cli;
 mod client;
 mod report;
 mod target;
