@@ -410,3 +410,77 @@ async fn an_upstream_that_ignores_filters_gets_filter_false_and_keeps_its_own_da
     assert_eq!(upstream.store.len(), 1);
     assert_eq!(remaining(&upstream.url(), None).await, (1, 0));
 }
+
+/// The printed block, pasted into a gateway config, makes the gateway do
+/// what the scorecard says: PATCH and filters work through it in front of
+/// an upstream where they do not. (Without the block, `"auto"` believes
+/// the upstream's discovery and passes the filter through: 2 results.)
+#[tokio::test]
+async fn the_printed_block_makes_the_gateway_emulate_what_the_upstream_lacks() {
+    use crate::support::gateway::{token_for, TestGateway};
+    let upstream = QuirkyStore::spawn(Quirks {
+        lying_patch: true,
+        ignore_filter: true,
+        ..Quirks::default()
+    });
+    let mut opts = options();
+    opts.name = "legacy".into();
+    let target = probe::from_flags(
+        &upstream.url(),
+        &FlagAuth::None,
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let card = probe::run(target, upstream.url(), &opts, std::future::pending()).await;
+    let block = probe::capabilities_block(&card);
+    assert!(
+        block.contains("\npatch = false") && block.contains("\nfilter = false"),
+        "{block}"
+    );
+
+    let gw = TestGateway::builder()
+        .http("legacy", &upstream.url(), &block)
+        .tenant("legacy", &["legacy.localhost"], "legacy")
+        .spawn();
+    let base = gw.base("legacy.localhost");
+    let client = gw.client();
+    let send = |req: reqwest::RequestBuilder| async move {
+        let resp = req
+            .bearer_auth(token_for("legacy"))
+            .header("content-type", "application/scim+json")
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        (status, resp.json::<Value>().await.unwrap_or(Value::Null))
+    };
+    for name in ["ann", "ben"] {
+        let user = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+        let (status, _) = send(client.post(format!("{base}/Users")).body(user.to_string())).await;
+        assert_eq!(status, 201);
+    }
+    // The upstream ignores filters; the gateway filters.
+    let (status, list) = send(
+        client
+            .get(format!("{base}/Users"))
+            .query(&[("filter", "userName eq \"ann\"")]),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(list["totalResults"], 1, "{list}");
+    let id = list["Resources"][0]["id"].as_str().unwrap().to_string();
+    // The upstream has no PATCH (whatever it claims); the gateway emulates.
+    let patch = serde_json::json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+        "Operations": [{"op": "replace", "path": "displayName", "value": "Ann"}]
+    });
+    let (status, patched) = send(
+        client
+            .patch(format!("{base}/Users/{id}"))
+            .body(patch.to_string()),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    assert_eq!(patched["displayName"], "Ann");
+}
