@@ -105,7 +105,8 @@ enum Command {
     /// them at the end whatever happened (a failed check, the time limit,
     /// Ctrl-C). Only resources it made are touched. Exit status: 0 when the
     /// run completed and nothing was left behind (failed checks are
-    /// findings, not errors), 1 otherwise.
+    /// findings, not errors), 1 otherwise (also when the upstream never
+    /// answered).
     #[command(verbatim_doc_comment)]
     Probe {
         /// The upstream's SCIM base URL, e.g. `https://hr.internal/scim/v2`
@@ -206,9 +207,10 @@ fn main() -> ExitCode {
     };
     if matches!(cli.command, Command::Probe { .. }) {
         // The probe's output is stdout (a table, or JSON for machines):
-        // its logs go to stderr, warnings only unless RUST_LOG says more.
+        // its logs go to stderr, errors only unless RUST_LOG says more
+        // (a failed upstream call is a finding in the table, not a log).
         let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
         let _ = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_writer(std::io::stderr)

@@ -77,6 +77,9 @@ pub async fn main(a: Args) -> Result<(), String> {
     } else {
         print!("{}", render_table(&card));
     }
+    if card.answered == 0 && !card.dry_run {
+        return Err(format!("{} never answered", card.url));
+    }
     if !card.left_behind.is_empty() {
         return Err(format!(
             "could not delete {}: delete them by hand",

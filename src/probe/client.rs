@@ -75,6 +75,8 @@ pub struct Client {
     log: Mutex<Vec<String>>,
     /// Counter for the ids a dry run makes up.
     dry_ids: Mutex<u32>,
+    /// Requests that got an HTTP answer (any status).
+    answered: std::sync::atomic::AtomicUsize,
 }
 
 impl Client {
@@ -85,11 +87,17 @@ impl Client {
             dry_run,
             log: Mutex::new(Vec::new()),
             dry_ids: Mutex::new(0),
+            answered: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
     pub fn dry_run(&self) -> bool {
         self.dry_run
+    }
+
+    /// How many requests got an HTTP answer.
+    pub fn answered(&self) -> usize {
+        self.answered.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The requests made so far.
@@ -171,8 +179,15 @@ impl Client {
                 "no answer within {}",
                 humantime::format_duration(self.timeout)
             )),
-            Ok(Err(e)) => transport(e.scim().detail().to_string()),
+            // The operator runs the probe: the internal cause (refused
+            // connection, TLS failure) is theirs to see.
+            Ok(Err(e)) => transport(match e.cause() {
+                Some(cause) => format!("{} ({cause})", e.scim().detail()),
+                None => e.scim().detail().to_string(),
+            }),
             Ok(Ok(response)) => {
+                self.answered
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let status = response.status().as_u16();
                 let etag = response
                     .headers()

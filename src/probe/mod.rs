@@ -138,6 +138,8 @@ pub struct Scorecard {
     /// The run stopped early: `"interrupted"` or `"time limit"`.
     pub stopped: Option<String>,
     pub dry_run: bool,
+    /// Requests that got an HTTP answer (0: the upstream was never reached).
+    pub answered: usize,
     /// Every request, in order (`METHOD /path?query`).
     pub requests: Vec<String>,
 }
@@ -204,6 +206,7 @@ pub async fn run(
         left_behind,
         stopped,
         dry_run: options.dry_run,
+        answered: client.answered(),
         requests: client.requests(),
     }
 }

@@ -74,6 +74,7 @@ fn the_block_names_the_upstream_and_the_first_failure() {
         left_behind: vec![],
         stopped: None,
         dry_run: false,
+        answered: 0,
         requests: vec![],
     };
     let block = capabilities_block(&card);

@@ -484,3 +484,23 @@ async fn the_printed_block_makes_the_gateway_emulate_what_the_upstream_lacks() {
     assert_eq!(status, 200, "{patched}");
     assert_eq!(patched["displayName"], "Ann");
 }
+
+#[test]
+fn an_upstream_that_never_answers_is_an_error_with_the_cause_in_the_table() {
+    // A port nobody listens on any more.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/scim/v2");
+    let out = gateway_bin(&[&url, "--timeout", "2s"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("never answered"), "{stderr}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("could not be reached") && table.contains("refused"),
+        "{table}"
+    );
+}
