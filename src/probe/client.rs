@@ -168,6 +168,8 @@ impl Client {
             client_proto: "http",
             client_host: "scim-gateway-probe".into(),
             public_base: None,
+            // The probe sees the upstream as it is: no dialect.
+            filtered_upsert: false,
         };
         let deadline = Deadline {
             at: tokio::time::Instant::now() + self.timeout,
