@@ -167,6 +167,12 @@ impl GatewayError {
         self.scim.status()
     }
 
+    /// The internal cause (for the logs, and for an operator's own tools
+    /// such as `probe`; never for a client).
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
     pub fn reason(&self) -> &'static str {
         self.reason
     }

@@ -14,6 +14,7 @@ pub mod events;
 pub mod limit;
 pub mod mapping;
 pub mod offload;
+pub mod probe;
 pub mod request_id;
 pub mod rewrite;
 pub mod run;

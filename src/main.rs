@@ -93,6 +93,65 @@ enum Command {
         #[arg(long = "extend", value_name = "TYPE=URN")]
         extend: Vec<String>,
     },
+    /// Probe an upstream SCIM server: a conformance scorecard (each check,
+    /// its result, and what the gateway does about it: pass through,
+    /// emulate, normalize, refuse) and the `[upstreams.NAME.capabilities]`
+    /// block that fits it.
+    ///
+    /// The probe creates two Users and a few Groups named with a unique
+    /// prefix (`scimprobe` and 8 hex digits), exercises discovery, create,
+    /// read, replace, delete, every PATCH form, every filter operator,
+    /// sorting, paging, ETags, Bulk and error answers on them, and deletes
+    /// them at the end whatever happened (a failed check, the time limit,
+    /// Ctrl-C). Only resources it made are touched. Exit status: 0 when the
+    /// run completed and nothing was left behind (failed checks are
+    /// findings, not errors), 1 otherwise (also when the upstream never
+    /// answered).
+    #[command(verbatim_doc_comment)]
+    Probe {
+        /// The upstream's SCIM base URL, e.g. `https://hr.internal/scim/v2`
+        /// (not with --config).
+        #[arg(required_unless_present = "config")]
+        url: Option<String>,
+        /// Send `Authorization: Bearer <the file's content>`.
+        #[arg(long, value_name = "FILE", conflicts_with = "basic")]
+        bearer_file: Option<PathBuf>,
+        /// Send HTTP Basic credentials: the user name, and a file holding
+        /// the password.
+        #[arg(long, value_name = "USER:FILE")]
+        basic: Option<String>,
+        /// Trust only the CAs of this PEM file for an https URL (default:
+        /// the public web roots).
+        #[arg(long, value_name = "FILE")]
+        ca_file: Option<PathBuf>,
+        /// Probe a named upstream of this gateway config instead of a URL:
+        /// its URL, TLS settings and credential (OAuth 2.0 included), as
+        /// the gateway uses them. Needs --upstream.
+        #[arg(long, value_name = "FILE", requires = "upstream",
+              conflicts_with_all = ["url", "bearer_file", "basic", "ca_file"])]
+        config: Option<PathBuf>,
+        /// The upstream's name in --config (also the NAME of the printed
+        /// block).
+        #[arg(long, value_name = "NAME", requires = "config")]
+        upstream: Option<String>,
+        /// The upstream name used in the printed block (default: --upstream,
+        /// else `NAME`).
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        /// Print the scorecard as JSON (for machines) instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// List the requests the probe would send, without sending any.
+        #[arg(long)]
+        dry_run: bool,
+        /// Bound of each request.
+        #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+        timeout: std::time::Duration,
+        /// Bound of all checks together; the cleanup runs after it in any
+        /// case (each of its requests bounded by --timeout).
+        #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
+        max_time: std::time::Duration,
+    },
     /// Change events: replay dead letters, show delivery progress.
     Events {
         #[command(subcommand)]
@@ -146,7 +205,19 @@ fn main() -> ExitCode {
         } => LogFormat::Json,
         _ => LogFormat::Text,
     };
-    telemetry::init_logging(format);
+    if matches!(cli.command, Command::Probe { .. }) {
+        // The probe's output is stdout (a table, or JSON for machines):
+        // its logs go to stderr, errors only unless RUST_LOG says more
+        // (a failed upstream call is a finding in the table, not a log).
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init();
+    } else {
+        telemetry::init_logging(format);
+    }
     match offline(&cli.command) {
         Some(Ok(())) => return ExitCode::SUCCESS,
         Some(Err(message)) => {
@@ -323,6 +394,34 @@ async fn run(command: Command) -> Result<(), String> {
         | Command::DevCerts { .. }
         | Command::Events { .. }
         | Command::Audit { .. } => Ok(()),
+        Command::Probe {
+            url,
+            bearer_file,
+            basic,
+            ca_file,
+            config,
+            upstream,
+            name,
+            json,
+            dry_run,
+            timeout,
+            max_time,
+        } => {
+            scim_gateway::probe::cli::main(scim_gateway::probe::cli::Args {
+                url,
+                bearer_file,
+                basic,
+                ca_file,
+                config,
+                upstream,
+                name,
+                json,
+                dry_run,
+                timeout,
+                max_time,
+            })
+            .await
+        }
         Command::Store {
             listen,
             max_resources,

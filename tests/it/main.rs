@@ -23,6 +23,7 @@ mod no_loss;
 mod no_loss_hangup;
 mod oauth;
 mod peers_selftest;
+mod probe;
 mod race;
 mod replay;
 mod resilience;

@@ -15,6 +15,7 @@ pub mod outbox;
 pub mod peers;
 pub mod pki;
 pub mod process;
+pub mod quirky;
 pub mod raw;
 pub mod recorder;
 pub mod redis;
