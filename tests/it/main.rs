@@ -17,6 +17,7 @@ mod gateway;
 mod kafka;
 mod limits;
 mod mapped_filter;
+mod matrix;
 mod mtls;
 mod no_loss;
 mod no_loss_hangup;
