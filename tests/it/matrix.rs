@@ -107,6 +107,31 @@ async fn check_extras(rig: &Rig, combo: &Combo, problems: &mut Vec<String>) {
             if combo.cache { "on" } else { "off" }
         ));
     }
+    let metrics = match client.get(rig.gateway.admin_url("/metrics")).send().await {
+        Ok(resp) => resp.text().await.unwrap_or_default(),
+        Err(e) => {
+            problems.push(format!("metrics: {e}"));
+            String::new()
+        }
+    };
+    // The dialect's rules fired (the replays send what they fix) only
+    // where a dialect is on; limits on are never reached.
+    let dialect_fired = metric_sum(
+        &metrics,
+        "scim_gateway_dialect_rules_total",
+        &rig.tenant,
+        "mode=\"applied\"",
+    );
+    if (combo.dialect != Dialect::None) != (dialect_fired > 0.0) {
+        problems.push(format!(
+            "dialect {}: {dialect_fired} dialect rules applied",
+            combo.dialect.name()
+        ));
+    }
+    let limited = metric_sum(&metrics, "scim_gateway_limited_total", &rig.tenant, "");
+    if limited > 0.0 {
+        problems.push(format!("{limited} requests were limited (429)"));
+    }
     if let Some(hook) = &rig.webhook {
         let deadline = Instant::now() + Duration::from_secs(10);
         while hook.received().is_empty() && Instant::now() < deadline {
@@ -122,6 +147,17 @@ async fn check_extras(rig: &Rig, combo: &Combo, problems: &mut Vec<String>) {
             ));
         }
     }
+}
+
+/// The sum of the samples of `name` for `tenant` whose labels contain
+/// `label` (Prometheus text format).
+fn metric_sum(text: &str, name: &str, tenant: &str, label: &str) -> f64 {
+    let tenant = format!("tenant=\"{tenant}\"");
+    text.lines()
+        .filter(|l| l.starts_with(&format!("{name}{{")))
+        .filter(|l| l.contains(&tenant) && l.contains(label))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn run_one(combo: Combo) -> Outcome {

@@ -188,12 +188,15 @@ enum Held {
 }
 
 /// A running combination: its upstream, a plaintext gateway with the one
-/// path-routed tenant `acme`, and the webhook receiver of its audit sink.
+/// path-routed tenant `matrix-N`, and the webhook receiver of its audit
+/// sink. The tenant id is new per rig: the metrics registry is one per
+/// process, and its `tenant` label tells the rows apart.
 pub struct Rig {
     pub gateway: TestGateway,
-    /// `http://127.0.0.1:PORT/tenants/acme/scim/v2`
+    pub tenant: String,
+    /// `http://127.0.0.1:PORT/tenants/matrix-N/scim/v2`
     pub base: String,
-    /// `Bearer ...` for tenant `acme`.
+    /// `Bearer ...` for the tenant.
     pub auth: String,
     pub webhook: Option<WebhookReceiver>,
     dir: PathBuf,
@@ -206,6 +209,7 @@ impl Rig {
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let dir = std::env::temp_dir().join(format!("scimgw-matrix-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
+        let id = format!("matrix-{n}");
 
         let (upstream, url) = match combo.upstream {
             Upstream::Builtin => (Held::InProcess, None),
@@ -283,13 +287,14 @@ impl Rig {
         let gateway = TestGateway::builder()
             .plaintext()
             .raw_upstream(&upstream_toml)
-            .tenant_with("acme", &[], "up", &tenant)
+            .tenant_with(&id, &[], "up", &tenant)
             .spawn();
-        let base = format!("http://{}/tenants/acme/scim/v2", gateway.bound.public);
+        let base = format!("http://{}/tenants/{id}/scim/v2", gateway.bound.public);
         Rig {
             gateway,
             base,
-            auth: format!("Bearer {}", token_for("acme")),
+            auth: format!("Bearer {}", token_for(&id)),
+            tenant: id,
             webhook,
             dir,
             upstream,
