@@ -36,6 +36,7 @@ pub fn normalize_patch(
                 continue;
             };
             fix_op_name(&mut fixer, &mut op);
+            qualify_path(&mut fixer, &mut op);
             fix_path_filter(&mut fixer, &mut op);
             drop_read_only_members(&mut fixer, &mut op);
             for mut op in patch_ops::expand(&mut fixer, op) {
@@ -88,6 +89,35 @@ fn fix_op_name(fixer: &mut Fixer<'_>, op: &mut Map<String, Value>) {
     if text != canonical {
         *text = canonical.to_string();
         fixer.applied.record(Rule::OpCase);
+    }
+}
+
+/// Entra's manager update names `manager` without the enterprise URN.
+/// RFC 7644 §3.10: clients "MUST fully qualify extended attributes with
+/// the associated schema extension URN"; the gateway resolves the bare
+/// name (when no core or common attribute has it), and a strict upstream
+/// refuses it. The path goes on qualified.
+fn qualify_path(fixer: &mut Fixer<'_>, op: &mut Map<String, Value>) {
+    if !fixer.rules.is_on(Rule::UnqualifiedExtensionAttrs) {
+        return;
+    }
+    let Some(text) = op_path(op) else { return };
+    let Ok(mut path) = PatchPath::parse(text) else {
+        return;
+    };
+    if path.attr.urn.is_some() {
+        return;
+    }
+    let Ok(resolved) = fixer.registry.resolve(fixer.rt, &path.attr) else {
+        return;
+    };
+    let Some(urn) = resolved.extension else {
+        return;
+    };
+    path.attr.urn = Some(urn.to_string());
+    fixer.applied.record(Rule::UnqualifiedExtensionAttrs);
+    if let Some(key) = key_ci(op, "path").cloned() {
+        op.insert(key, Value::String(path.to_string()));
     }
 }
 

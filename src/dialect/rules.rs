@@ -55,7 +55,8 @@ pub enum Rule {
     /// no data in the body (Entra's `.../ADSCIM/2.0/Group`) are dropped.
     ForeignSchemas,
     /// Extension attributes sent unqualified at the top level of a body
-    /// (`"department"` beside `"userName"`) move under their extension URN.
+    /// (`"department"` beside `"userName"`) move under their extension URN;
+    /// a PATCH path naming one (`"manager"`) gets the URN prefix.
     UnqualifiedExtensionAttrs,
     /// An add or replace on a value-filtered path
     /// (`addresses[type eq "work"].locality`) whose filter selects no

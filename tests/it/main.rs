@@ -18,6 +18,7 @@ mod kafka;
 mod limits;
 mod mapped_filter;
 mod mapped_patch;
+mod matrix;
 mod mtls;
 mod no_loss;
 mod no_loss_hangup;

@@ -1,6 +1,6 @@
 //! Microsoft Entra ID's documented requests, each turned into canonical
 //! RFC 7644 with the `entra` profile's rules.
-use super::{fired, load, normalize};
+use super::{fired, load, normalize, patch_inline};
 use crate::dialect::{detect, normalize_query, Profile, RuleSet};
 use serde_json::json;
 
@@ -183,17 +183,51 @@ fn add_member_drops_the_null_ref() {
     assert_eq!(fired(&applied), ["op_case", "null_ref"]);
 }
 
+/// Entra names the enterprise `manager` without its URN; RFC 7644 §3.10
+/// has clients qualify extension attributes, and a strict upstream
+/// (scim2-server) refuses the bare name with 400 `invalidPath`.
 #[test]
-fn update_manager_sent_as_a_list_becomes_one_value() {
+fn update_manager_sent_as_a_list_becomes_one_qualified_value() {
     let (body, applied) = normalize("entra-update-manager");
     assert_eq!(
         body["Operations"],
-        json!([{"op": "add", "path": "manager", "value": {
+        json!([{"op": "add", "path": format!("{ENT}:manager"), "value": {
             "$ref": "http://.../scim/Users/2819c223-7f76-453a-919d-413861904646",
             "value": "2819c223-7f76-453a-919d-413861904646"
         }}])
     );
-    assert_eq!(fired(&applied), ["op_case", "manager_value"]);
+    assert_eq!(
+        fired(&applied),
+        ["op_case", "manager_value", "unqualified_extension_attrs"]
+    );
+}
+
+#[test]
+fn patch_paths_of_core_attributes_and_qualified_ones_stay_as_sent() {
+    let ops = json!([
+        {"op": "replace", "path": "title", "value": "Boss"},
+        {"op": "replace", "path": format!("{ENT}:department"), "value": "R&D"},
+        {"op": "replace", "path": "emails[type eq \"work\"].value", "value": "a@b.c"},
+        {"op": "replace", "path": "department", "value": "Ops"}
+    ]);
+    let mut body = json!({"schemas": [PATCH], "Operations": ops});
+    let applied = patch_inline("User", &mut body, &RuleSet::for_profile(Profile::Entra));
+    let paths: Vec<&str> = body["Operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "title".to_string(),
+            format!("{ENT}:department"),
+            "emails[type eq \"work\"].value".to_string(),
+            format!("{ENT}:department"),
+        ]
+    );
+    assert_eq!(fired(&applied), ["unqualified_extension_attrs"]);
 }
 
 #[test]
