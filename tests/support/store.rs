@@ -37,15 +37,6 @@ impl TestStore {
         TestStore::spawn_store(Store::with_registry(config, registry))
     }
 
-    /// A store with `config` serving `registry` (e.g. a PATCH-less legacy
-    /// backend with its own extension).
-    pub fn spawn_with_config_and_registry(
-        config: StoreConfig,
-        registry: SchemaRegistry,
-    ) -> TestStore {
-        TestStore::spawn_store(Store::with_registry(config, registry))
-    }
-
     fn spawn_store(store: Store) -> TestStore {
         let store = Arc::new(store);
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
