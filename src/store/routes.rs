@@ -224,6 +224,12 @@ impl Store {
             (BulkMethod::Put, [coll, id]) => {
                 self.replace(kind_of(coll)?, id, &data()?, version, base, &none)
             }
+            // A PATCH-less store refuses PATCH inside Bulk as it does at
+            // the top level (501), per operation (RFC 7644 §3.7.3): its
+            // /ServiceProviderConfig says PATCH is unsupported.
+            (BulkMethod::Patch, [_, _]) if !self.config.patch => Err(ScimError::not_implemented(
+                "PATCH is switched off in this store (--no-patch); use PUT",
+            )),
             (BulkMethod::Patch, [coll, id]) => {
                 self.modify(kind_of(coll)?, id, &data()?, version, base, &none)
             }

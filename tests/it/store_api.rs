@@ -376,6 +376,39 @@ async fn bulk_resolves_bulk_ids_in_group_members() {
     );
 }
 
+/// A store without PATCH refuses a PATCH operation inside Bulk with 501,
+/// as it refuses a top-level PATCH (its /ServiceProviderConfig says
+/// `patch.supported: false`), per operation (RFC 7644 §3.7.3); the other
+/// operations of the request still run.
+#[tokio::test]
+async fn a_patchless_store_refuses_patch_inside_bulk_per_operation() {
+    let store = TestStore::spawn_with(StoreConfig {
+        patch: false,
+        ..StoreConfig::default()
+    });
+    let c = client(&store);
+    let created = c.post("/Users", &user("nopatch")).await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let request = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "PATCH", "path": format!("/Users/{id}"), "data": patch_op(json!([
+                {"op": "replace", "path": "displayName", "value": "Patched"}
+            ]))},
+            {"method": "POST", "path": "/Users", "bulkId": "u2", "data": user("after")}
+        ]
+    });
+    let answer = c.post("/Bulk", &request).await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let ops = answer.body["Operations"].as_array().unwrap();
+    assert_eq!(ops[0]["status"], "501", "{}", answer.body);
+    assert_eq!(ops[0]["response"]["status"], "501", "{}", answer.body);
+    assert_eq!(ops[1]["status"], "201", "{}", answer.body);
+    let read = c.get(&format!("/Users/{id}")).await;
+    assert!(read.body.get("displayName").is_none(), "{}", read.body);
+}
+
 #[tokio::test]
 async fn discovery_endpoints() {
     let store = TestStore::spawn();
