@@ -188,7 +188,13 @@ where
     let is = |s: Option<&&str>, name: &str| s.is_some_and(|s| s.eq_ignore_ascii_case(name));
     match (&req.method, segments.as_slice()) {
         (&Method::POST, [s]) if s.eq_ignore_ascii_case("Bulk") => {
-            if Box::pin(ctx.supports(Capability::Bulk, &req, send)).await {
+            // A native Bulk runs its PATCH operations natively too: where
+            // the upstream lacks PATCH, the gateway runs the Bulk itself so
+            // that each PATCH operation is emulated.
+            if Box::pin(ctx.supports(Capability::Bulk, &req, send)).await
+                && (!has_patch_operation(&req.body)
+                    || Box::pin(ctx.supports(Capability::Patch, &req, send)).await)
+            {
                 return send(req).await;
             }
             ctx.emulated(Capability::Bulk);
@@ -348,6 +354,23 @@ fn has_filter(query: Option<&str>) -> bool {
             .iter()
             .any(|(k, v)| k.eq_ignore_ascii_case("filter") && !v.trim().is_empty())
     })
+}
+
+/// Whether a BulkRequest body holds a PATCH operation (RFC 7644 §3.7).
+fn has_patch_operation(body: &Bytes) -> bool {
+    let Ok(serde_json::Value::Object(doc)) = serde_json::from_slice(body) else {
+        return false;
+    };
+    crate::scim::json::get_ci(&doc, "Operations")
+        .and_then(serde_json::Value::as_array)
+        .is_some_and(|ops| {
+            ops.iter().any(|op| {
+                op.as_object()
+                    .and_then(|o| crate::scim::json::get_ci(o, "method"))
+                    .and_then(serde_json::Value::as_str)
+                    .is_some_and(|m| m.eq_ignore_ascii_case("PATCH"))
+            })
+        })
 }
 
 /// The JSON body of a response, if it has one.

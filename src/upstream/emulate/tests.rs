@@ -445,3 +445,6 @@ mod large;
 
 #[path = "tests_view.rs"]
 mod view;
+
+#[path = "tests_bulk_patch.rs"]
+mod bulk_patch;
