@@ -301,3 +301,82 @@ fn conformance_matrix() {
         .collect();
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
+
+/// The probe against each upstream kind of the matrix, once each: its
+/// verdict per capability must be what a gateway tenant in front of that
+/// upstream (capabilities `"auto"`) then does. Prints the second table of
+/// docs/conformance.md: upstream × capability → probe verdict, gateway
+/// behaviour, agree.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probe_verdicts_match_what_the_gateway_does() {
+    use crate::support::probe_matrix::{probe_and_compare, Row};
+    tokio::task::spawn_blocking(peers::venv).await.unwrap();
+    let started = Instant::now();
+    let mut rows: Vec<Row> = Vec::new();
+    let mut problems = Vec::new();
+    let mut tables = String::new();
+    // The store first: the builtin row takes its verdicts.
+    let mut store_verdicts = None;
+    for kind in [
+        Upstream::Store,
+        Upstream::Builtin,
+        Upstream::StoreNoPatch,
+        Upstream::StoreLegacy,
+        Upstream::Scim2Server,
+    ] {
+        let (probed, verdicts) = probe_and_compare(kind, store_verdicts).await;
+        if kind == Upstream::Store {
+            store_verdicts = Some(verdicts);
+        }
+        problems.extend(
+            probed
+                .problems
+                .iter()
+                .map(|p| format!("{}: {p}", kind.name())),
+        );
+        tables += &probed.table;
+        rows.extend(probed.rows);
+    }
+    let verdict = |v: Option<bool>| match v {
+        Some(true) => "works",
+        Some(false) => "FAILS",
+        None => "not observed",
+    };
+    let mut out = String::from("| upstream | capability | probe verdict | gateway | request | agree |\n|---|---|---|---|---|---|\n");
+    for r in &rows {
+        out += &format!(
+            "| {} | {} | {} | {} | {} | {} |\n",
+            r.upstream,
+            r.capability,
+            verdict(r.verdict),
+            if r.emulated {
+                "emulates"
+            } else {
+                "passes through"
+            },
+            r.detail,
+            if r.agrees() { "yes" } else { "NO" }
+        );
+    }
+    println!("{tables}");
+    eprintln!(
+        "\nprobe verdicts against the gateway, {} upstreams in {:.0}s:\n{out}",
+        5,
+        started.elapsed().as_secs_f64()
+    );
+    problems.extend(rows.iter().filter(|r| !r.agrees()).map(|r| {
+        format!(
+            "{} {}: probe {}, gateway {} ({})",
+            r.upstream,
+            r.capability,
+            verdict(r.verdict),
+            if r.emulated {
+                "emulates"
+            } else {
+                "passes through"
+            },
+            r.detail
+        )
+    }));
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}

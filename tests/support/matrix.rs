@@ -180,8 +180,40 @@ fn legacy_registry() -> SchemaRegistry {
     registry
 }
 
+/// Starts one upstream of the matrix: what keeps it alive, and its base
+/// URL (`None`: the in-process store, no URL).
+pub fn spawn_upstream(kind: Upstream) -> (Held, Option<String>) {
+    match kind {
+        Upstream::Builtin => (Held::InProcess, None),
+        Upstream::Store => {
+            let s = TestStore::spawn();
+            let url = s.base_url();
+            (Held::Store(s), Some(url))
+        }
+        Upstream::StoreNoPatch => {
+            let config = StoreConfig {
+                patch: false,
+                ..StoreConfig::default()
+            };
+            let s = TestStore::spawn_with_config_and_registry(config, legacy_registry());
+            let url = s.base_url();
+            (Held::Store(s), Some(url))
+        }
+        Upstream::StoreLegacy => {
+            let s = TestStore::spawn_with_registry(legacy_registry());
+            let url = s.base_url();
+            (Held::Store(s), Some(url))
+        }
+        Upstream::Scim2Server => {
+            let s = peers::spawn_scim2_server();
+            let url = s.base_url();
+            (Held::Python(s), Some(url))
+        }
+    }
+}
+
 /// What keeps the upstream alive.
-enum Held {
+pub enum Held {
     InProcess,
     Store(TestStore),
     Python(PythonServer),
@@ -211,33 +243,7 @@ impl Rig {
         std::fs::create_dir_all(&dir).unwrap();
         let id = format!("matrix-{n}");
 
-        let (upstream, url) = match combo.upstream {
-            Upstream::Builtin => (Held::InProcess, None),
-            Upstream::Store => {
-                let s = TestStore::spawn();
-                let url = s.base_url();
-                (Held::Store(s), Some(url))
-            }
-            Upstream::StoreNoPatch => {
-                let config = StoreConfig {
-                    patch: false,
-                    ..StoreConfig::default()
-                };
-                let s = TestStore::spawn_with_config_and_registry(config, legacy_registry());
-                let url = s.base_url();
-                (Held::Store(s), Some(url))
-            }
-            Upstream::StoreLegacy => {
-                let s = TestStore::spawn_with_registry(legacy_registry());
-                let url = s.base_url();
-                (Held::Store(s), Some(url))
-            }
-            Upstream::Scim2Server => {
-                let s = peers::spawn_scim2_server();
-                let url = s.base_url();
-                (Held::Python(s), Some(url))
-            }
-        };
+        let (upstream, url) = spawn_upstream(combo.upstream);
 
         let mut upstream_toml = match &url {
             None => "[upstreams.up]\nkind = \"builtin\"\n".to_string(),

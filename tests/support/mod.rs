@@ -17,6 +17,7 @@ pub mod outbox;
 pub mod pairwise;
 pub mod peers;
 pub mod pki;
+pub mod probe_matrix;
 pub mod process;
 pub mod quirky;
 pub mod raw;
