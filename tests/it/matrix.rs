@@ -2,7 +2,10 @@
 //! check) and the Entra ID and Okta request fixtures, through gateway
 //! tenants built from all pairs of upstream, schema, dialect and extras
 //! (tests/support/matrix.rs). Prints the table to stderr at the end and
-//! fails with every failure of every combination.
+//! fails with every failure of every combination. A sibling test probes
+//! each upstream kind once (`scim-gateway probe`) and checks its verdicts
+//! against what a gateway tenant in front of it then emulates
+//! (tests/support/probe_matrix.rs).
 //!
 //! `SCIM_MATRIX_ONLY=store-no-patch` runs the rows whose label contains
 //! the text; `SCIM_MATRIX_THREADS` sets how many rows run at once (2).
