@@ -8,7 +8,10 @@
 //!   "delete"`); what 1.1 cannot say (a filter selecting by something other
 //!   than `value`, a replace of one element's sub-attribute, ...) is done
 //!   here: GET, apply the 2.0 operations, PUT with `If-Match` (up to three
-//!   tries when the version moved under us: 412).
+//!   tries when the version moved under us: 412). The operations are the
+//!   client's in the tenant's view when the schema stage kept them (a
+//!   mapped tenant's: `schema_stage::emulated_patch`), as the mapped ones
+//!   name the backend's own extensions, unknown to the built-in schemas.
 //! - Lists: the query in 1.1 terms (`sortBy`, `startIndex`, `count`, the
 //!   filter operators 1.1 has); `/.search` becomes a GET.
 //! - Answers: resources, lists and the 1.1 error format

@@ -5,6 +5,12 @@
 //! PATCH that results is sent. When nothing needs creating, the PATCH is
 //! sent as it came.
 //!
+//! A tenant whose PATCH the schema stage kept (a mapped one, above all)
+//! resolves in its own view instead ([`Resolver::View`]): behind a mapping
+//! table the filter names the tenant's attributes, which the table may
+//! have moved into an extension the schema-less application cannot reach,
+//! or into another element; the view gives the PatchOp to send.
+//!
 //! The read and the PATCH are two calls: another writer could add the
 //! element between them, and the PATCH would then add a second one. The
 //! pipeline's write ordering (one write per resource at a time, or a shared
