@@ -15,17 +15,17 @@ const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:
 const LEGACY: &str = "urn:example:legacy:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
+/// Tenant `acme` mapped by the legacy table; tenant `entra` the same with
+/// `profile = "entra"`.
 fn gateway(backend: &Scim11Service) -> TestGateway {
     let table =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping/store-legacy.toml");
+    let schema = format!("[tenants.schema]\nmapping = \"{}\"\n", table.display());
+    let entra = format!("[tenants.dialect]\nprofile = \"entra\"\n{schema}");
     TestGateway::builder()
         .http("legacy", &backend.url(), "dialect = \"scim1.1\"\n")
-        .tenant_with(
-            "acme",
-            &["acme.localhost"],
-            "legacy",
-            &format!("[tenants.schema]\nmapping = \"{}\"\n", table.display()),
-        )
+        .tenant_with("acme", &["acme.localhost"], "legacy", &schema)
+        .tenant_with("entra", &["entra.localhost"], "legacy", &entra)
         .spawn()
 }
 
@@ -35,10 +35,23 @@ async fn send(
     path: &str,
     body: Option<Value>,
 ) -> (u16, Value) {
+    send_as(gw, "acme", method, path, body).await
+}
+
+async fn send_as(
+    gw: &TestGateway,
+    tenant: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = gw
         .client()
-        .request(method, format!("{}{path}", gw.base("acme.localhost")))
-        .bearer_auth(token_for("acme"));
+        .request(
+            method,
+            format!("{}{path}", gw.base(&format!("{tenant}.localhost"))),
+        )
+        .bearer_auth(token_for(tenant));
     if let Some(b) = body {
         req = req
             .header("content-type", "application/scim+json")
@@ -154,6 +167,44 @@ async fn a_patch_1_1_cannot_express_is_emulated_in_the_backends_names() {
     assert_eq!(
         home.map(|h| h["locality"].clone()),
         Some(json!("Olympia")),
+        "{user}"
+    );
+}
+
+#[tokio::test]
+async fn entras_upsert_reaches_a_1_1_backend_through_the_mapping() {
+    let backend = Scim11Service::spawn();
+    let gw = gateway(&backend);
+    // Created through `acme` (same backend): the user has a home address
+    // only.
+    let id = create(&gw).await;
+    let path = format!("/Users/{id}");
+    for (sub, value) in [("locality", "Seattle"), ("region", "WA")] {
+        let (status, body) = send_as(
+            &gw,
+            "entra",
+            reqwest::Method::PATCH,
+            &path,
+            ops(json!([
+                {"op": "Add", "path": format!("addresses[type eq \"work\"].{sub}"), "value": value},
+                {"op": "Replace", "path": "title", "value": "Lead"}
+            ])),
+        )
+        .await;
+        assert!(status == 200 || status == 204, "{sub}: {status} {body}");
+    }
+    let (status, user) = send_as(&gw, "entra", reqwest::Method::GET, &path, None).await;
+    assert_eq!(status, 200, "{user}");
+    assert_eq!(user["title"], "Lead", "{user}");
+    let addresses = user["addresses"].as_array().cloned().unwrap_or_default();
+    let work: Vec<&Value> = addresses.iter().filter(|a| a["type"] == "work").collect();
+    assert_eq!(work.len(), 1, "{user}");
+    assert_eq!(work[0]["locality"], "Seattle", "{user}");
+    assert_eq!(work[0]["region"], "WA", "{user}");
+    assert!(
+        addresses
+            .iter()
+            .any(|a| a["type"] == "home" && a["locality"] == "Tacoma"),
         "{user}"
     );
 }
