@@ -426,11 +426,17 @@ where
         }
     };
     let (query, body) = (inbound.query.take(), std::mem::take(&mut inbound.body));
-    // The tenant's PATCH, should the upstream need it emulated, is applied
-    // in the tenant's schema (`schema_stage::emulated_patch`); nothing to
-    // build where PATCH is never emulated.
+    // The tenant's PATCH, should the upstream need it emulated (a SCIM 1.1
+    // upstream's stage may too), is applied in the tenant's schema
+    // (`schema_stage::emulated_patch`), and Entra's upserts are resolved
+    // there; nothing to build where neither can happen.
     let builtin = matches!(tenant.upstream.target, UpstreamTarget::Builtin(_));
-    let patch_view = if tenant.upstream.emulation.may_emulate_patch(builtin) {
+    let filtered_upsert =
+        rules.is_some_and(|r| r.is_on(crate::dialect::Rule::FilteredUpsert) && !r.shadow);
+    let patch_view = if tenant.upstream.emulation.may_emulate_patch(builtin)
+        || filtered_upsert
+        || matches!(tenant.upstream.protocol, UpstreamProtocol::Scim11)
+    {
         schema_stage::emulated_patch::view(
             &tenant.schema,
             route.first_segment().unwrap_or(""),
@@ -541,8 +547,7 @@ where
             UpstreamTarget::Builtin(_) => Some(routed.public_base.clone()),
             UpstreamTarget::Http(_) => None,
         },
-        filtered_upsert: rules
-            .is_some_and(|r| r.is_on(crate::dialect::Rule::FilteredUpsert) && !r.shadow),
+        filtered_upsert,
     };
     let max_response = snapshot.server.max_response_body_bytes;
     let response = match upstream.protocol {
@@ -567,6 +572,7 @@ where
                 request,
                 max_response,
                 deadline,
+                patch_view,
             ))
             .await
         }

@@ -8,7 +8,10 @@
 //!   "delete"`); what 1.1 cannot say (a filter selecting by something other
 //!   than `value`, a replace of one element's sub-attribute, ...) is done
 //!   here: GET, apply the 2.0 operations, PUT with `If-Match` (up to three
-//!   tries when the version moved under us: 412).
+//!   tries when the version moved under us: 412). The operations are the
+//!   client's in the tenant's view when the schema stage kept them (a
+//!   mapped tenant's: `schema_stage::emulated_patch`), as the mapped ones
+//!   name the backend's own extensions, unknown to the built-in schemas.
 //! - Lists: the query in 1.1 terms (`sortBy`, `startIndex`, `count`, the
 //!   filter operators 1.1 has); `/.search` becomes a GET.
 //! - Answers: resources, lists and the 1.1 error format
@@ -21,15 +24,17 @@ use crate::scim::patch::PatchRequest;
 use crate::scim::query::ListQuery;
 use crate::scim::schema::SchemaRegistry;
 use crate::scim11::{
-    emulate_patch_put, patch_to_scim11, query_to_scim11, resource_to_scim11, response_from_scim11,
-    ResourceKind,
+    emulate_patch_put, patch_to_scim11, query_to_scim11, resource_from_scim11, resource_to_scim11,
+    response_from_scim11, ResourceKind,
 };
 use crate::snapshot::{Upstream, UpstreamTarget};
+use crate::upstream::emulate::patch::{View, Views};
 use crate::upstream::{self, Deadline, UpstreamRequest};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MATCH};
 use http::{HeaderValue, Method, Response};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Tries of GET + apply + PUT when the resource changes in between.
 const EMULATION_TRIES: usize = 3;
@@ -40,6 +45,7 @@ pub async fn forward(
     req: UpstreamRequest,
     max_response_body: usize,
     deadline: Deadline,
+    patch_view: Option<Views>,
 ) -> Result<Response<Bytes>, GatewayError> {
     let mut segments = req.path.split('/').filter(|s| !s.is_empty());
     let (first, second) = (segments.next().unwrap_or(""), segments.next());
@@ -94,11 +100,17 @@ pub async fn forward(
             match patch_to_scim11(&patch) {
                 Ok(body) => set_body(&mut req, &body),
                 Err(e) if e.needs_emulation() => {
+                    // The client's PatchOp in its own view, when the
+                    // schema stage kept it (`schema_stage::emulated_patch`).
+                    let how = match patch_view {
+                        Some(Views::One(view)) => How::View(view),
+                        _ => How::Upstream(&patch),
+                    };
                     return Box::pin(emulate_patch(
                         upstream,
                         req,
                         kind,
-                        &patch,
+                        how,
                         base.as_deref(),
                         max_response_body,
                         deadline,
@@ -114,12 +126,25 @@ pub async fn forward(
     Ok(translate(response, kind, base.as_deref()))
 }
 
+/// The PATCH an emulation applies.
+enum How<'p> {
+    /// The mapped (upstream-named) PatchOp, with the built-in schemas: an
+    /// unmapped tenant's.
+    Upstream(&'p PatchRequest),
+    /// The client's PatchOp in the tenant's view: the upstream resource
+    /// (as 2.0) mapped to the tenant's names, patched with the tenant's
+    /// schemas, mapped back. The mapped PatchOp names the upstream's own
+    /// attributes and extensions, which the built-in schemas do not
+    /// define (an `invalidPath`).
+    View(Arc<dyn View>),
+}
+
 /// GET, apply the 2.0 operations at the gateway, PUT with `If-Match`.
 async fn emulate_patch(
     upstream: &Upstream,
     req: UpstreamRequest,
     kind: ResourceKind,
-    patch: &PatchRequest,
+    how: How<'_>,
     base: Option<&str>,
     max_response_body: usize,
     deadline: Deadline,
@@ -154,7 +179,24 @@ async fn emulate_patch(
                 "scim1.1 emulation read",
             )
         })?;
-        let put = emulate_patch_put(&registry, kind, &current, patch).map_err(client)?;
+        let put = match &how {
+            How::Upstream(patch) => {
+                emulate_patch_put(&registry, kind, &current, patch).map_err(client)?
+            }
+            How::View(view) => {
+                let resource = resource_from_scim11(&current, kind, None);
+                let viewed = view.apply(&resource, req.filtered_upsert).map_err(client)?;
+                let Some(mut written) = viewed.written else {
+                    // Nothing changes: the resource as read.
+                    return Ok(translate(read, kind, base));
+                };
+                // `meta` is readOnly (RFC 7643 §3.1).
+                if let Value::Object(o) = &mut written {
+                    crate::scim::json::remove_ci(o, "meta");
+                }
+                resource_to_scim11(&written)
+            }
+        };
         let mut write = derived(&req, Method::PUT, Bytes::new());
         set_body(&mut write, &put);
         if let Some(v) = version {

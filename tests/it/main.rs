@@ -18,6 +18,8 @@ mod kafka;
 mod limits;
 mod mapped_filter;
 mod mapped_patch;
+mod mapped_scim11;
+mod mapped_upsert;
 mod matrix;
 mod mtls;
 mod no_loss;

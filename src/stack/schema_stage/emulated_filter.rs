@@ -200,6 +200,8 @@ pub async fn list(
                     r,
                     max_response,
                     deadline,
+                    // A listing: no PATCH.
+                    None,
                 ))
                 .await
             }

@@ -33,7 +33,7 @@ use crate::dialect::{has_upsert_candidates, resolve_upserts};
 use crate::mapping::ResourceMapping;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::json::{get_ci, key_ci};
-use crate::scim::patch::{apply_patch, PatchRequest};
+use crate::scim::patch::{apply_patch, PatchOperation, PatchRequest};
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::validate_resource;
 use crate::tenant_schema::TenantSchema;
@@ -159,6 +159,73 @@ impl View for TenantView {
             request,
         })
     }
+
+    /// Only when the mapped PatchOp still has a value-filtered add or
+    /// replace: one the table turned into a plain path (the work e-mail
+    /// kept as `mail`) is applied upstream whether or not the element
+    /// existed, with no read first.
+    fn has_upsert_candidates(&self) -> bool {
+        if !has_upsert_candidates(&self.request) {
+            return false;
+        }
+        match self.parts() {
+            Ok((Some(mapping), _)) => mapping
+                .patch_to_upstream(&self.request)
+                .is_ok_and(|mapped| has_upsert_candidates(&mapped)),
+            Ok((None, _)) => true,
+            Err(_) => false,
+        }
+    }
+
+    /// Entra's upserts for an upstream with PATCH, resolved where the
+    /// filter means something: in the tenant's view of `current` (a table
+    /// may move the element elsewhere, into an extension the gateway
+    /// cannot apply a PATCH to schema-lessly). An element created is sent
+    /// as a path-less add of the partial resource `{attr: [element]}`
+    /// (RFC 7644 §3.5.2.1: the same add, the target being the resource),
+    /// so the table maps it as a resource, wherever its rules put it (a
+    /// mapped `add` on `attr` would become adds on the element's
+    /// filtered upstream paths, which select nothing upstream either).
+    fn resolve_upserts(&self, current: &Value) -> ScimResult<Option<PatchRequest>> {
+        let (mapping, rt) = self.parts()?;
+        let registry = &self.schema.registry;
+        let before = match mapping {
+            Some(m) => m.to_tenant(current),
+            None => current.clone(),
+        };
+        let apply = |r: &Value, p: &PatchRequest| apply_patch(registry, rt, r, p);
+        let Some(mut resolved) = resolve_upserts(&before, &self.request, apply) else {
+            return Ok(None);
+        };
+        let Some(mapping) = mapping else {
+            return Ok(Some(resolved));
+        };
+        for (op, sent) in resolved.operations.iter_mut().zip(&self.request.operations) {
+            if op != sent {
+                path_less(op);
+            }
+        }
+        mapping.patch_to_upstream(&resolved).map(Some)
+    }
+}
+
+/// `{"op":"add","path":"attr","value":[...]}` as the path-less add of
+/// `{"attr":[...]}` (`{"urn":{"attr":[...]}}` in an extension).
+fn path_less(op: &mut PatchOperation) {
+    let (Some(path), Some(value)) = (op.path.take(), op.value.take()) else {
+        return;
+    };
+    let mut inner = Map::new();
+    inner.insert(path.attr.attr, value);
+    let value = match path.attr.urn {
+        Some(urn) => {
+            let mut outer = Map::new();
+            outer.insert(urn, Value::Object(inner));
+            outer
+        }
+        None => inner,
+    };
+    op.value = Some(Value::Object(value));
 }
 
 /// Copies into `written` every member of `current` (the upstream resource

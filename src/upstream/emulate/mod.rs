@@ -249,8 +249,17 @@ where
         // An upstream that claims PATCH and then refuses the method is
         // emulated all the same (and remembered). Entra's upserts on
         // filtered paths are resolved against the resource first.
-        let response = match upsert::candidates(&req).await {
-            Some(patch) => Box::pin(upsert::native(ctx, req.clone_request(), patch, send)).await?,
+        let resolver = match &ctx.patch_view {
+            // The client's PatchOp, in its view (a mapped tenant's).
+            Some(patch::Views::One(view)) if req.filtered_upsert => view
+                .has_upsert_candidates()
+                .then(|| upsert::Resolver::View(view.clone())),
+            _ => upsert::candidates(&req)
+                .await
+                .map(upsert::Resolver::Upstream),
+        };
+        let response = match resolver {
+            Some(r) => Box::pin(upsert::native(ctx, req.clone_request(), r, send)).await?,
             None => send(req.clone_request()).await?,
         };
         if !matches!(response.status().as_u16(), 405 | 501) {

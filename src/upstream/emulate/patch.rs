@@ -165,6 +165,22 @@ pub trait View: Send + Sync + std::fmt::Debug {
     /// (a Bulk operation's `bulkId:` references replaced by the ids the
     /// run created, RFC 7644 §3.7.2).
     fn with_references(&self, resolve: &dyn Fn(&mut Value)) -> Arc<dyn View>;
+
+    /// Whether the PATCH has operations that may be upserts
+    /// (`crate::dialect::has_upsert_candidates`) upstream: only then is
+    /// the resource read first.
+    fn has_upsert_candidates(&self) -> bool {
+        false
+    }
+
+    /// For an upstream that applies PATCH itself (`super::upsert`): the
+    /// PatchOp to send, in the upstream's names, with the upserts resolved
+    /// in the view against `current` (the resource as the upstream holds
+    /// it); `None` when nothing had to be created (the request's own
+    /// PatchOp goes as it is).
+    fn resolve_upserts(&self, _current: &Value) -> Result<Option<PatchRequest>, ScimError> {
+        Ok(None)
+    }
 }
 
 /// What a [`View`] made of the resource read.

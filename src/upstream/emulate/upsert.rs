@@ -5,6 +5,12 @@
 //! PATCH that results is sent. When nothing needs creating, the PATCH is
 //! sent as it came.
 //!
+//! A tenant whose PATCH the schema stage kept (a mapped one, above all)
+//! resolves in its own view instead ([`Resolver::View`]): behind a mapping
+//! table the filter names the tenant's attributes, which the table may
+//! have moved into an extension the schema-less application cannot reach,
+//! or into another element; the view gives the PatchOp to send.
+//!
 //! The read and the PATCH are two calls: another writer could add the
 //! element between them, and the PATCH would then add a second one. The
 //! pipeline's write ordering (one write per resource at a time, or a shared
@@ -14,6 +20,7 @@
 //! sent no precondition of its own), and a 412 starts over, up to
 //! `patch_attempts` times, as emulated PATCH does. The emulated PATCH
 //! ([`super::patch`]) resolves the same way against the resource it reads.
+use super::patch::View;
 use super::{etag, schema_less, Context};
 use crate::dialect::{has_upsert_candidates, resolve_upserts};
 use crate::error::GatewayError;
@@ -52,27 +59,64 @@ pub fn resolve(endpoint: &str, resource: &Value, patch: &PatchRequest) -> Option
     resolve_upserts(resource, patch, |r, p| schema_less::apply(endpoint, r, p))
 }
 
+/// What resolves the upserts of a PATCH sent natively.
+pub enum Resolver {
+    /// The request's own PatchOp, in the upstream's names, resolved
+    /// schema-lessly against the upstream resource ([`candidates`]).
+    Upstream(Arc<PatchRequest>),
+    /// The client's PatchOp, resolved in its view (a mapped tenant's:
+    /// its filters name the tenant's attributes, which the table may have
+    /// moved anywhere upstream), which gives the PatchOp to send.
+    View(Arc<dyn View>),
+}
+
+impl Resolver {
+    /// The PatchOp to send against `resource`; `None` when nothing
+    /// changes. A view's error is the client's (a resolved operation the
+    /// table cannot map).
+    fn resolve(&self, endpoint: &str, resource: &Value) -> Result<Option<Value>, GatewayError> {
+        let resolved = match self {
+            Resolver::Upstream(patch) => resolve(endpoint, resource, patch),
+            Resolver::View(view) => view
+                .resolve_upserts(resource)
+                .map_err(GatewayError::client)?,
+        };
+        Ok(resolved.map(|p| to_json(&p)))
+    }
+}
+
 /// The read resource and the PATCH body with its upserts resolved;
 /// `None` when there is nothing to resolve against or nothing changes.
 /// Off the reactor when large.
 async fn resolve_read(
     endpoint: &str,
     current: &Response<Bytes>,
-    patch: &Arc<PatchRequest>,
-) -> Option<(Value, Bytes)> {
-    let work = |endpoint: &str, body: &[u8], patch: &PatchRequest| {
-        let resource: Value = serde_json::from_slice(body).ok().filter(Value::is_object)?;
-        let resolved = resolve(endpoint, &resource, patch)?;
-        let bytes = serde_json::to_vec(&to_json(&resolved)).ok()?;
-        Some((resource, Bytes::from(bytes)))
+    resolver: &Arc<Resolver>,
+) -> Result<Option<(Value, Bytes)>, GatewayError> {
+    let work = |endpoint: &str, body: &[u8], resolver: &Resolver| {
+        let Some(resource) = serde_json::from_slice::<Value>(body)
+            .ok()
+            .filter(Value::is_object)
+        else {
+            return Ok(None);
+        };
+        let Some(resolved) = resolver.resolve(endpoint, &resource)? else {
+            return Ok(None);
+        };
+        let bytes = serde_json::to_vec(&resolved).unwrap_or_default();
+        Ok(Some((resource, Bytes::from(bytes))))
     };
-    if offload::worth_it(current.body().len() + patch.operations.len() * 64) {
-        let (endpoint, body, patch) = (endpoint.to_string(), current.body().clone(), patch.clone());
-        offload::blocking(move || work(&endpoint, &body, &patch))
+    if offload::worth_it(current.body().len()) {
+        let (endpoint, body, resolver) = (
+            endpoint.to_string(),
+            current.body().clone(),
+            resolver.clone(),
+        );
+        offload::blocking(move || work(&endpoint, &body, &resolver))
             .await
-            .ok()?
+            .map_err(|e| GatewayError::internal(e.detail()))?
     } else {
-        work(endpoint, current.body(), patch)
+        work(endpoint, current.body(), resolver)
     }
 }
 
@@ -81,7 +125,7 @@ async fn resolve_read(
 pub async fn native<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
-    patch: Arc<PatchRequest>,
+    resolver: Resolver,
     send: &S,
 ) -> Result<Response<Bytes>, GatewayError>
 where
@@ -95,6 +139,7 @@ where
         .next()
         .unwrap_or("")
         .to_string();
+    let resolver = Arc::new(resolver);
     let client_precondition = req.headers.contains_key(IF_MATCH);
     let attempts = ctx.emulation.settings.patch_attempts.max(1);
     let mut last = None;
@@ -105,7 +150,7 @@ where
             // upstream's own answer (a 404 most likely).
             return send(req.clone_request()).await;
         }
-        let Some((resource, body)) = resolve_read(&endpoint, &current, &patch).await else {
+        let Some((resource, body)) = resolve_read(&endpoint, &current, &resolver).await? else {
             return send(req.clone_request()).await;
         };
         upserted(ctx);

@@ -4,6 +4,7 @@
 use super::*;
 use crate::mapping::CompiledMapping;
 use crate::scim::error::ScimType;
+use crate::scim::patch::PatchOpKind;
 use crate::scim::schema::SchemaRegistry;
 use serde_json::json;
 
@@ -213,4 +214,45 @@ fn entras_upserts_are_resolved_in_the_tenants_view() {
         "{written}"
     );
     assert_eq!(written[LEGACY]["middle"], "Q", "{written}");
+}
+
+const SITES: &str = "urn:example:sites:2.0:User";
+
+fn entra_locality(schema: &Arc<TenantSchema>) -> Arc<dyn View> {
+    patch_view(
+        schema,
+        json!([{"op": "add", "path": "addresses[type eq \"work\"].locality", "value": "Seattle"}]),
+    )
+}
+
+#[test]
+fn an_upsert_behind_a_table_is_a_path_less_add_the_table_maps() {
+    let schema = schema("tests/fixtures/mapping/store-sites-ext.toml", true);
+    let view = entra_locality(&schema);
+    assert!(view.has_upsert_candidates());
+    let held = json!({"id": "u1", "userName": "bjensen", SITES: {"sites": []}});
+    let sent = view
+        .resolve_upserts(&held)
+        .unwrap()
+        .expect("an element to create");
+    assert_eq!(sent.operations.len(), 1, "{sent:?}");
+    let op = &sent.operations[0];
+    assert_eq!(op.op, PatchOpKind::Add);
+    assert!(op.path.is_none(), "{op:?}");
+    let value = op.value.clone().unwrap();
+    assert_eq!(
+        value[SITES]["sites"],
+        json!([{"kind": "office", "city": "Seattle"}]),
+        "{value}"
+    );
+    // The element there already: the PatchOp goes as mapped.
+    let there = json!({"id": "u1", "userName": "bjensen",
+        SITES: {"sites": [{"kind": "office", "city": "Tacoma"}]}});
+    assert_eq!(view.resolve_upserts(&there).unwrap(), None);
+}
+
+#[test]
+fn a_table_that_makes_the_element_flat_needs_no_read() {
+    let schema = schema("tests/fixtures/mapping/store-sites-flat.toml", true);
+    assert!(!entra_locality(&schema).has_upsert_candidates());
 }
