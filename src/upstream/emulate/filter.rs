@@ -13,7 +13,7 @@
 //! than `filter_max_pages` × `filter_page_size` resources the client gets
 //! 400 `tooMany` (§3.12) naming the bound; a response carries at most
 //! `filter_max_results` resources (advertised as `filter.maxResults`).
-use super::{json_of, json_response, registry, Capability, Context};
+use super::{endpoint_of, json_of, json_response, registry, Capability, Context};
 use crate::error::GatewayError;
 use crate::offload;
 use crate::scim::error::{ScimError, ScimType};
@@ -56,13 +56,7 @@ where
     } else {
         ListQuery::from_query(req.query.as_deref().unwrap_or("")).map_err(client)?
     };
-    let endpoint = req
-        .path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let endpoint = endpoint_of(&req.path);
     let listing = Listing {
         endpoint: &endpoint,
         filter: None,

@@ -341,6 +341,16 @@ fn registry() -> &'static SchemaRegistry {
 }
 
 /// The non-empty segments of a SCIM path.
+/// The resource type's endpoint a request path names (`/Users/1` →
+/// `Users`), owned: the emulations keep it across their upstream calls.
+fn endpoint_of(path: &str) -> String {
+    path.trim_start_matches('/')
+        .split('/')
+        .next()
+        .unwrap_or("")
+        .to_string()
+}
+
 fn segments(path: &str) -> Vec<&str> {
     path.split('/').filter(|s| !s.is_empty()).collect()
 }

@@ -20,7 +20,7 @@
 //! resource; with one (`Context::patch_view`: the tenant's) the view
 //! applies the client's PatchOp in the client's schema and gives back the
 //! upstream resource to write, and the request's body is not read here.
-use super::{etag, json_of, json_response, schema_less, Context};
+use super::{endpoint_of, etag, json_of, json_response, schema_less, Context};
 use crate::dialect::has_upsert_candidates;
 use crate::error::GatewayError;
 use crate::offload;
@@ -47,13 +47,7 @@ where
     F: Future<Output = Result<Response<Bytes>, GatewayError>>,
 {
     let client = |e: ScimError| GatewayError::client(e);
-    let endpoint = req
-        .path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let endpoint = endpoint_of(&req.path);
     let how = match &ctx.patch_view {
         // The client's PatchOp, parsed once by the schema stage.
         Some(Views::One(view)) => How::View(view.clone()),

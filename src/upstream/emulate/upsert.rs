@@ -21,7 +21,7 @@
 //! `patch_attempts` times, as emulated PATCH does. The emulated PATCH
 //! ([`super::patch`]) resolves the same way against the resource it reads.
 use super::patch::View;
-use super::{etag, schema_less, Context};
+use super::{endpoint_of, etag, schema_less, Context};
 use crate::dialect::{has_upsert_candidates, resolve_upserts};
 use crate::error::GatewayError;
 use crate::offload;
@@ -132,13 +132,7 @@ where
     S: Fn(UpstreamRequest) -> F,
     F: Future<Output = Result<Response<Bytes>, GatewayError>>,
 {
-    let endpoint = req
-        .path
-        .trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_string();
+    let endpoint = endpoint_of(&req.path);
     let resolver = Arc::new(resolver);
     let client_precondition = req.headers.contains_key(IF_MATCH);
     let attempts = ctx.emulation.settings.patch_attempts.max(1);
