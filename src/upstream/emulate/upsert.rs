@@ -24,13 +24,14 @@ use super::patch::View;
 use super::{endpoint_of, etag, schema_less, Context};
 use crate::dialect::{has_upsert_candidates, resolve_upserts};
 use crate::error::GatewayError;
+use crate::mapping::patch_to_json;
 use crate::offload;
-use crate::scim::patch::{PatchRequest, PATCH_OP_SCHEMA};
+use crate::scim::patch::PatchRequest;
 use crate::upstream::UpstreamRequest;
 use bytes::Bytes;
 use http::header::{HeaderValue, IF_MATCH};
 use http::{Method, Response, StatusCode};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -81,7 +82,7 @@ impl Resolver {
                 .resolve_upserts(resource)
                 .map_err(GatewayError::client)?,
         };
-        Ok(resolved.map(|p| to_json(&p)))
+        Ok(resolved.map(|p| patch_to_json(&p)))
     }
 }
 
@@ -175,24 +176,4 @@ pub fn upserted(ctx: &Context<'_>) {
         capability: "filtered_upsert",
     }
     .emit();
-}
-
-/// A PatchOp message for `patch` (RFC 7644 §3.5.2).
-fn to_json(patch: &PatchRequest) -> Value {
-    let ops: Vec<Value> = patch
-        .operations
-        .iter()
-        .map(|op| {
-            let mut o = serde_json::Map::new();
-            o.insert("op".into(), Value::String(op.op.as_str().into()));
-            if let Some(path) = &op.path {
-                o.insert("path".into(), Value::String(path.to_string()));
-            }
-            if let Some(v) = &op.value {
-                o.insert("value".into(), v.clone());
-            }
-            Value::Object(o)
-        })
-        .collect();
-    json!({"schemas": [PATCH_OP_SCHEMA], "Operations": ops})
 }
