@@ -3,7 +3,9 @@
 //! loaded once per request, so a request never sees two configs.
 //!
 //! Built only by `config::compile`; read by every pipeline stage.
+pub use crate::secret::Secret;
 use crate::store::Store;
+pub use crate::tenant_id::TenantId;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::SocketAddr;
@@ -75,10 +77,6 @@ pub struct ServerSettings {
     /// start).
     pub cache_max_bytes: u64,
 }
-
-/// A tenant id: `[a-z0-9-]{1,64}`.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct TenantId(Arc<str>);
 
 /// One tenant.
 #[derive(Debug)]
@@ -203,10 +201,6 @@ pub enum UpstreamAuth {
     OAuth2(crate::upstream::oauth::TokenSource),
 }
 
-/// A secret value: never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
 // === impl Snapshot ===
 
 impl Snapshot {
@@ -262,41 +256,6 @@ pub fn strip_port(host: &str) -> &str {
         return host.find(']').map_or(host, |i| &host[..=i]);
     }
     host.rsplit_once(':').map_or(host, |(h, _)| h)
-}
-
-// === impl TenantId ===
-
-impl TenantId {
-    /// A tenant id, if `s` is `[a-z0-9-]{1,64}`.
-    pub fn new(s: &str) -> Option<TenantId> {
-        let ok = !s.is_empty()
-            && s.len() <= 64
-            && s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-        ok.then(|| TenantId(Arc::from(s)))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::borrow::Borrow<str> for TenantId {
-    fn borrow(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl fmt::Debug for TenantId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "TenantId({})", self.0)
-    }
 }
 
 // === impl StaticToken ===
@@ -415,32 +374,13 @@ impl fmt::Debug for UpstreamAuth {
     }
 }
 
-// === impl Secret ===
-
-impl Secret {
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    /// The secret itself: only for putting it on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn secrets_never_print() {
-        let s = Secret::new("hunter2".into());
+        let s = Secret::new("hunter2");
         let auth = UpstreamAuth::Basic {
             username: "svc".into(),
             password: s.clone(),
@@ -451,11 +391,7 @@ mod tests {
     }
 
     #[test]
-    fn tenant_ids_and_hosts() {
-        assert!(TenantId::new("acme-1").is_some());
-        assert!(TenantId::new("Acme").is_none());
-        assert!(TenantId::new("").is_none());
-        assert!(TenantId::new("a/b").is_none());
+    fn host_ports_are_stripped() {
         assert_eq!(strip_port("acme.example:8443"), "acme.example");
         assert_eq!(strip_port("[::1]:8443"), "[::1]");
         assert_eq!(strip_port("acme.example"), "acme.example");

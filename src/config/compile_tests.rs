@@ -136,9 +136,7 @@ async fn secrets_come_from_files_and_never_print() {
     );
     let s = compile(&toml(&text), &dir.join("gateway.toml"), None).unwrap();
     let auth = &s.upstreams["legacy"].auth;
-    assert!(
-        matches!(auth, UpstreamAuth::Bearer(t) if *t == Secret::new("s3cr3t-upstream-token".into()))
-    );
+    assert!(matches!(auth, UpstreamAuth::Bearer(t) if *t == Secret::new("s3cr3t-upstream-token")));
     assert!(!format!("{s:?}").contains("s3cr3t"));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,7 +9,7 @@ const MIXED: &str = include_str!("../../tests/fixtures/okta-hooks/mixed.json");
 fn settings() -> OktaHookSettings {
     OktaHookSettings::new(
         Some("Authorization"),
-        &Secret::new("Basic czNjcjN0OnBhc3M=".into()),
+        &Secret::new("Basic czNjcjN0OnBhc3M="),
         Some(64 * 1024),
     )
     .unwrap()
@@ -108,12 +108,8 @@ fn deliveries_need_exactly_the_secret() {
 
 #[test]
 fn a_custom_header_name_is_honoured() {
-    let s = OktaHookSettings::new(
-        Some("X-Okta-Hook-Secret"),
-        &Secret::new("s3cr3t".into()),
-        None,
-    )
-    .unwrap();
+    let s =
+        OktaHookSettings::new(Some("X-Okta-Hook-Secret"), &Secret::new("s3cr3t"), None).unwrap();
     let h = headers(&[("x-okta-hook-secret", "s3cr3t")]);
     let out = handle(&s, &Method::POST, &h, DEACTIVATE.as_bytes(), "acme");
     assert_eq!(out.status, StatusCode::OK);
@@ -122,7 +118,7 @@ fn a_custom_header_name_is_honoured() {
 
 #[test]
 fn bad_settings_are_refused() {
-    let secret = Secret::new("x".into());
+    let secret = Secret::new("x");
     assert!(OktaHookSettings::new(Some("bad header"), &secret, None)
         .unwrap_err()
         .contains("auth_header"));

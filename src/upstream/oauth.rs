@@ -68,9 +68,7 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
 }
 
-/// A secret string: `Debug` prints `Secret(***)`, there is no `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(Arc<str>);
+pub use crate::secret::Secret;
 
 /// An access token for upstream requests. `Debug` never shows its value.
 #[derive(Clone)]
@@ -170,25 +168,6 @@ impl ClientAuthMethod {
             ClientAuthMethod::ClientSecretBasic => "client_secret_basic",
             ClientAuthMethod::ClientSecretPost => "client_secret_post",
         }
-    }
-}
-
-// === impl Secret ===
-
-impl Secret {
-    pub fn new(value: impl Into<Arc<str>>) -> Secret {
-        Secret(value.into())
-    }
-
-    /// The secret itself: only for putting it on the wire.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(***)")
     }
 }
 

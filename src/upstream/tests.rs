@@ -111,7 +111,7 @@ async fn credentials_are_swapped_and_headers_cleaned() {
     let addr = spawn_echo().await;
     let up = upstream(
         &format!("http://{addr}/scim/v2/"),
-        UpstreamAuth::Bearer(Secret::new("upstream-token".into())),
+        UpstreamAuth::Bearer(Secret::new("upstream-token")),
     );
     let resp = forward(
         &up,
@@ -149,7 +149,7 @@ async fn credentials_are_swapped_and_headers_cleaned() {
         &format!("http://{addr}/scim/v2"),
         UpstreamAuth::Basic {
             username: "svc".into(),
-            password: Secret::new("pw".into()),
+            password: Secret::new("pw"),
         },
     );
     let resp = forward(&basic, request("/Users", None), 1 << 20, far())
