@@ -8,7 +8,6 @@
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
-#[path = "raw_endpoints.rs"]
 mod endpoints;
 pub use endpoints::{HealthSection, OutlierSection};
 

@@ -18,19 +18,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-#[path = "compile_auth.rs"]
 mod auth;
-#[path = "compile_capabilities.rs"]
 mod capabilities;
-#[path = "compile_caps.rs"]
 mod caps;
-#[path = "compile_endpoints.rs"]
 mod endpoints;
-#[path = "compile_events.rs"]
 mod events;
-#[path = "compile_schema.rs"]
 mod schema;
-#[path = "compile_tls.rs"]
 mod tls;
 
 /// Largest config file read.
@@ -962,5 +955,4 @@ fn resolve(base_dir: &Path, file: &str) -> PathBuf {
 }
 
 #[cfg(test)]
-#[path = "compile_tests.rs"]
 mod tests;
