@@ -5,11 +5,29 @@
 //! Durations are strings such as `"10s"`, `"250ms"`, `"2m"`. Secrets are
 //! never written inline: they are named by environment variable (`*_env`)
 //! or file (`*_file`), or stored as hashes.
+//!
+//! This file holds the whole file and the process-wide sections
+//! (`[server]`, `[admin]`, `[limits]`); an upstream's sections are in
+//! `upstream` and `endpoints`, a tenant's in `tenant` and `auth`, the audit
+//! log's and events' in `events`. Every type is re-exported here, so the
+//! compile step names them `config::raw::X`. Of the crate they import
+//! only the settings types that deserialize straight from the file (the
+//! audit fsync policy, the Kafka and webhook settings, event data).
 use serde::Deserialize;
 use std::collections::BTreeMap;
 
+mod auth;
 mod endpoints;
+mod events;
+mod tenant;
+mod upstream;
+pub use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
 pub use endpoints::{HealthSection, OutlierSection};
+pub use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
+pub use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection, TenantTlsSection};
+pub use upstream::{
+    CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,
+};
 
 /// The whole file.
 #[derive(Debug, Clone, Deserialize, Default)]
@@ -33,78 +51,6 @@ pub struct FileConfig {
     pub audit: Option<AuditSection>,
     /// Delivery of change events: the dispatcher and the shared Kafka sink.
     pub events: Option<EventsSection>,
-}
-
-/// `[audit]` (on by default: an absent section means every default).
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct AuditSection {
-    /// Default true. `false` turns off the audit log, the events outbox and
-    /// every sink (events need the journal).
-    pub enabled: Option<bool>,
-    /// Directory of the audit files (relative to this file). Default
-    /// `"audit"`. The outbox, sink cursors and dead letters live under it.
-    pub dir: Option<String>,
-    /// `"interval"` (default) or `"per_record"`.
-    pub fsync: Option<crate::audit::FsyncPolicy>,
-    /// Under `fsync = "interval"`, how often written records are fsynced.
-    /// Default `"100ms"`.
-    pub fsync_interval: Option<String>,
-    /// Rotate an audit file before it grows past this. Default 64 MiB.
-    pub max_file_bytes: Option<u64>,
-    /// ... or once it is this old. Default `"24h"`.
-    pub max_file_age: Option<String>,
-    /// Rotate an outbox segment before it grows past this. Default 8 MiB.
-    pub outbox_segment_bytes: Option<u64>,
-    /// Records that may wait for the writer. Default 8192.
-    pub queue: Option<usize>,
-}
-
-/// `[events]`
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct EventsSection {
-    /// How often sinks look for new events when nothing woke them.
-    /// Default `"250ms"`.
-    pub poll_interval: Option<String>,
-    /// One Kafka sink that takes every tenant's events.
-    pub kafka: Option<crate::events::kafka::KafkaSettings>,
-}
-
-/// `[tenants.events]`
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct TenantEventsSection {
-    /// `"resource"` (default: the resource after the write, as the tenant
-    /// sees it) or `"changes"` (only the attributes the write touched).
-    pub data: Option<crate::events::EventData>,
-}
-
-/// `[tenants.audit]`
-#[derive(Debug, Clone, Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-pub struct TenantAuditSection {
-    /// Attributes whose values are kept in audit records (the rest are
-    /// named only): e.g. `["active", "userName"]`.
-    #[serde(default)]
-    pub values: Vec<String>,
-}
-
-/// `[limits]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SharedLimitsSection {
-    /// `"local"` (default) or `"redis"`.
-    pub backend: String,
-    /// `backend = "redis"`: `redis://host:port/db` (`rediss://` for TLS).
-    pub redis_url: Option<String>,
-    /// Gateway replicas sharing the limits; each enforces 1/replicas of a
-    /// limit while Redis is unreachable. Default 1.
-    pub replicas: Option<u32>,
-    /// The longest wait for Redis per decision. Default `"50ms"`.
-    pub timeout: Option<String>,
-    /// Prefix of the Redis keys. Default `"scimgw"`.
-    pub key_prefix: Option<String>,
 }
 
 /// `[server]`
@@ -188,235 +134,21 @@ pub struct AdminSection {
     pub listen: String,
 }
 
-/// `[upstreams.NAME]`
+/// `[limits]`
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct UpstreamSection {
-    /// `"http"` (a remote SCIM server) or `"builtin"` (the in-process store).
-    pub kind: String,
-    /// `kind = "http"`: the SCIM base URL, e.g. `"https://app.internal/scim/v2"`.
-    pub url: Option<String>,
-    /// `kind = "http"`: several endpoints of one service instead of `url`,
-    /// e.g. `["https://a.internal/scim/v2", "https://b.internal/scim/v2"]`,
-    /// balanced by least outstanding requests.
-    pub urls: Option<Vec<String>>,
-    /// `urls`: active health checks of each endpoint.
-    pub health: Option<HealthSection>,
-    /// `urls`: passive outlier ejection on real traffic.
-    pub outlier: Option<OutlierSection>,
-    /// `kind = "http"`: PEM bundle of CAs to trust instead of the public roots.
-    pub ca_file: Option<String>,
-    /// `kind = "http"`: a client certificate chain (PEM) presented to an
-    /// HTTPS upstream that requires mTLS.
-    pub client_cert_file: Option<String>,
-    /// The key of `client_cert_file` (PEM).
-    pub client_key_file: Option<String>,
-    /// Time to establish a connection (TCP and TLS). Default `"5s"`.
-    pub connect_timeout: Option<String>,
-    /// Time for the upstream to answer. Default `"30s"`.
-    pub request_timeout: Option<String>,
-    /// Idle pooled connections per upstream host. Default 64.
-    pub pool_max_idle: Option<usize>,
-    /// The credential the gateway presents upstream.
-    pub auth: Option<UpstreamAuthSection>,
-    /// `kind = "builtin"`: the most resources held. Default 100000.
-    pub max_resources: Option<usize>,
-    /// Limits protecting this upstream, over all tenants that use it.
-    pub limits: Option<LimitsSection>,
-    /// Retries and the circuit breaker.
-    pub resilience: Option<ResilienceSection>,
-    /// `kind = "http"`: the protocol the upstream speaks: `"scim2"`
-    /// (default) or `"scim1.1"` (translated both ways by the gateway).
-    pub dialect: Option<String>,
-    /// What the upstream supports; the gateway emulates the rest.
-    pub capabilities: Option<CapabilitiesSection>,
-}
-
-/// `true`, `false` or `"auto"`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum Toggle {
-    Bool(bool),
-    Text(String),
-}
-
-/// `[upstreams.NAME.capabilities]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CapabilitiesSection {
-    /// PATCH: `true`, `false` (the gateway does GET + PUT) or `"auto"`
-    /// (read from /ServiceProviderConfig). Default `"auto"`.
-    pub patch: Option<Toggle>,
-    /// Bulk: `false` = the gateway runs the operations one by one.
-    pub bulk: Option<Toggle>,
-    /// Filtering: `false` = the gateway pages through and filters.
-    pub filter: Option<Toggle>,
-    /// ETags: `false` = the gateway derives them and checks preconditions.
-    pub etag: Option<Toggle>,
-    /// Most operations in one emulated Bulk request. Default 1000.
-    pub bulk_max_operations: Option<usize>,
-    /// Most upstream pages read for one emulated filter. Default 20.
-    pub filter_max_pages: Option<usize>,
-    /// Resources asked for per upstream page. Default 100.
-    pub filter_page_size: Option<usize>,
-    /// Most resources in one emulated list response. Default 1000.
-    pub filter_max_results: Option<usize>,
-    /// GET + apply + PUT attempts per emulated PATCH. Default 3.
-    pub patch_attempts: Option<usize>,
-    /// How long a read /ServiceProviderConfig is trusted. Default `"10m"`.
-    pub discovery_ttl: Option<String>,
-}
-
-/// `[upstreams.NAME.resilience]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ResilienceSection {
-    /// Attempts in all for GET, HEAD, PUT, DELETE (1 = no retries). Default 3.
-    pub attempts: Option<u32>,
-    /// First retry's backoff (doubling, with jitter). Default `"50ms"`.
-    pub backoff: Option<String>,
-    /// Longest backoff. Default `"1s"`.
-    pub max_backoff: Option<String>,
-    /// Retries allowed per request on average (0.2 = a fifth). Default 0.2.
-    pub retry_budget: Option<f64>,
-    /// Longest upstream `Retry-After` (on 429) waited for. Default `"2s"`.
-    pub retry_after_cap: Option<String>,
-    /// Consecutive failures that open the circuit; 0 = no breaker. Default 5.
-    pub breaker_failures: Option<u32>,
-    /// How long an open circuit refuses requests. Default `"10s"`.
-    pub breaker_open_for: Option<String>,
-}
-
-/// `[upstreams.NAME.auth]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UpstreamAuthSection {
-    /// `"bearer"`, `"basic"`, `"oauth2"` (client credentials) or `"none"`.
-    pub kind: String,
-    /// `bearer`: environment variable holding the token.
-    pub token_env: Option<String>,
-    /// `bearer`: file holding the token.
-    pub token_file: Option<String>,
-    /// `basic`: the user name.
-    pub username: Option<String>,
-    /// `basic`: environment variable holding the password.
-    pub password_env: Option<String>,
-    /// `basic`: file holding the password.
-    pub password_file: Option<String>,
-    /// `oauth2`: the token endpoint.
-    pub token_url: Option<String>,
-    /// `oauth2`: the gateway's client id.
-    pub client_id: Option<String>,
-    /// `oauth2`: environment variable holding the client secret.
-    pub client_secret_env: Option<String>,
-    /// `oauth2`: file holding the client secret.
-    pub client_secret_file: Option<String>,
-    /// `oauth2`: scopes requested.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// `oauth2`: `audience` parameter (Auth0, Okta custom servers).
-    pub audience: Option<String>,
-    /// `oauth2`: `resource` parameter (RFC 8707, Entra v1).
-    pub resource: Option<String>,
-    /// `oauth2`: `"client_secret_basic"` (default) or `"client_secret_post"`.
-    pub auth_method: Option<String>,
-    /// `oauth2`: PEM bundle of CAs for the token endpoint.
-    pub ca_file: Option<String>,
-    /// `oauth2`: renew this long before expiry. Default `"60s"`.
-    pub refresh_before: Option<String>,
-}
-
-/// `[[tenants]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantSection {
-    /// The tenant id: `[a-z0-9-]`, used in paths, logs and metrics.
-    pub id: String,
-    /// Host names that select this tenant (matched ignoring case and port).
-    #[serde(default)]
-    pub hosts: Vec<String>,
-    /// The name of an `[upstreams.NAME]` section.
-    pub upstream: String,
-    /// Accepted bearer tokens (several at once for rotation).
-    #[serde(default)]
-    pub tokens: Vec<TokenSection>,
-    /// OAuth 2.0 JWT bearer tokens from an issuer.
-    pub jwt: Option<JwtSection>,
-    /// Opaque bearer tokens checked by RFC 7662 introspection.
-    pub introspection: Option<IntrospectionSection>,
-    /// Permissions; none = every authenticated client may do everything.
-    #[serde(default)]
-    pub grants: Vec<GrantSection>,
-    /// The tenant's own server certificate, served for its host names (SNI).
-    pub tls: Option<TenantTlsSection>,
-    /// Client certificates (mTLS) from the tenant's own CAs.
-    pub mtls: Option<MtlsSection>,
-    /// Rate limits and a concurrency cap for the tenant.
-    pub limits: Option<LimitsSection>,
-    /// Caching of GET answers for the tenant.
-    pub cache: Option<CacheSection>,
-    /// The IdP dialect normalized for this tenant.
-    pub dialect: Option<DialectSection>,
-    /// The tenant-facing schemas, validation and the mapping table.
-    pub schema: Option<SchemaSection>,
-    /// Webhook endpoints that receive the tenant's change events.
-    #[serde(default)]
-    pub webhooks: Vec<crate::events::WebhookSettings>,
-    /// What the tenant's change events carry.
-    pub events: Option<TenantEventsSection>,
-    /// What the tenant's audit records keep.
-    pub audit: Option<TenantAuditSection>,
-    /// Okta Event Hooks received at `/tenants/{id}/hooks/okta` (or
-    /// `/hooks/okta` on the tenant's hosts).
-    pub okta_hook: Option<crate::events::okta_hook::OktaHookConfig>,
-}
-
-/// `[tenants.schema]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SchemaSection {
-    /// Validate requests at the gateway. Default true.
-    pub validate: Option<bool>,
-    /// A directory of RFC 7643 §7 schema files (`*.json`): custom
-    /// extensions, published in /Schemas.
-    pub schemas_dir: Option<String>,
-    /// Extensions per resource type: `{ User = ["urn:..."] }`.
-    #[serde(default)]
-    pub extensions: std::collections::BTreeMap<String, Vec<String>>,
-    /// A mapping table file (`config/mappings/NAME.toml`).
-    pub mapping: Option<String>,
-}
-
-/// `[tenants.dialect]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DialectSection {
-    /// `"entra"`, `"okta"`, `"generic"` or `"auto"`. Default `"generic"`.
-    pub profile: Option<String>,
-    /// Rules to switch on beyond the profile's (names as in the docs).
-    #[serde(default)]
-    pub enable: Vec<String>,
-    /// Rules of the profile to switch off.
-    #[serde(default)]
-    pub disable: Vec<String>,
-    /// Log and count what would change, change nothing. Default false.
-    #[serde(default)]
-    pub shadow: bool,
-}
-
-/// `[tenants.cache]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CacheSection {
-    /// Default true when the section is present.
-    pub enabled: Option<bool>,
-    /// TTL of resources and lists. Default `"30s"`.
-    pub ttl: Option<String>,
-    /// TTL of /ServiceProviderConfig, /Schemas, /ResourceTypes. Default `"5m"`.
-    pub discovery_ttl: Option<String>,
-    /// Bytes of this tenant's cached answers. Default 16 MiB (at most
-    /// `server.cache_max_bytes`).
-    pub max_bytes: Option<usize>,
+pub struct SharedLimitsSection {
+    /// `"local"` (default) or `"redis"`.
+    pub backend: String,
+    /// `backend = "redis"`: `redis://host:port/db` (`rediss://` for TLS).
+    pub redis_url: Option<String>,
+    /// Gateway replicas sharing the limits; each enforces 1/replicas of a
+    /// limit while Redis is unreachable. Default 1.
+    pub replicas: Option<u32>,
+    /// The longest wait for Redis per decision. Default `"50ms"`.
+    pub timeout: Option<String>,
+    /// Prefix of the Redis keys. Default `"scimgw"`.
+    pub key_prefix: Option<String>,
 }
 
 /// `[tenants.limits]` and `[upstreams.NAME.limits]`
@@ -438,135 +170,4 @@ pub struct LimitsSection {
     pub queue: Option<usize>,
     /// The longest such wait. Default `"1s"`.
     pub queue_timeout: Option<String>,
-}
-
-/// `[tenants.tls]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TenantTlsSection {
-    /// PEM certificate chain for the tenant's host names.
-    pub cert_file: String,
-    /// PEM private key of `cert_file`.
-    pub key_file: String,
-}
-
-/// `[tenants.mtls]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MtlsSection {
-    /// PEM bundles of the CAs whose client certificates this tenant accepts.
-    pub ca_files: Vec<String>,
-    /// Certificate revocation lists (PEM or DER) of those CAs.
-    #[serde(default)]
-    pub crl_files: Vec<String>,
-    /// What a CRL past its `nextUpdate` does: `"deny"` (default: refuse
-    /// the certificates it covers) or `"allow"` (use it as if current).
-    pub crl_expired: Option<String>,
-    /// Whether a certificate is required (else optional, checked when
-    /// sent). Default true.
-    pub required: Option<bool>,
-    /// Accepted subjects, e.g. `"CN=okta-provisioning,O=Acme"`.
-    #[serde(default)]
-    pub subjects: Vec<String>,
-    /// Accepted subject alternative names, e.g. `"DNS:idp.acme.example"`.
-    #[serde(default)]
-    pub sans: Vec<String>,
-    /// Accepted certificate SHA-256 fingerprints (hex).
-    #[serde(default)]
-    pub sha256: Vec<String>,
-}
-
-/// `[tenants.jwt]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct JwtSection {
-    /// Accepted `iss` values, exactly as the issuer writes them.
-    pub issuers: Vec<String>,
-    /// Accepted `aud` values (at least one must be in the token).
-    pub audiences: Vec<String>,
-    /// Accepted algorithms. Default all of RS256, PS256, ES256, EdDSA.
-    pub algorithms: Option<Vec<String>>,
-    /// Where the keys are. Default: OIDC discovery from the (single) issuer.
-    pub jwks_uri: Option<String>,
-    /// PEM bundle of CAs for the key and discovery URLs.
-    pub ca_file: Option<String>,
-    /// Clock skew allowed on `exp`, `nbf`, `iat`. Default `"60s"`.
-    pub leeway: Option<String>,
-    /// Claims every token must carry.
-    #[serde(default)]
-    pub required_claims: Vec<String>,
-    /// The claim that names the subject in logs. Default `"sub"`.
-    pub subject_claim: Option<String>,
-    /// How long fetched keys are used before a refresh. Default `"10m"`.
-    pub jwks_ttl: Option<String>,
-    /// An unknown `kid` refreshes the keys at most this often. Default `"30s"`.
-    pub jwks_min_refresh_interval: Option<String>,
-    /// Keys kept past their TTL while the issuer is unreachable. Default `"24h"`.
-    pub jwks_stale_grace: Option<String>,
-}
-
-/// `[tenants.introspection]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IntrospectionSection {
-    /// The RFC 7662 endpoint.
-    pub endpoint: String,
-    /// The gateway's own client id at the authorization server.
-    pub client_id: String,
-    /// Environment variable holding the client secret.
-    pub client_secret_env: Option<String>,
-    /// File holding the client secret.
-    pub client_secret_file: Option<String>,
-    /// PEM bundle of CAs for the endpoint.
-    pub ca_file: Option<String>,
-    /// Longest time an active answer is reused (never past `exp`). Default `"5m"`.
-    pub cache_max_ttl: Option<String>,
-    /// How long an inactive answer is reused. Default `"10s"`.
-    pub negative_ttl: Option<String>,
-    /// Time for the endpoint to answer. Default `"5s"`.
-    pub timeout: Option<String>,
-    /// Required `iss` of active tokens, if any.
-    pub issuer: Option<String>,
-    /// Accepted `aud` values of active tokens, if any.
-    #[serde(default)]
-    pub audiences: Vec<String>,
-}
-
-/// `[[tenants.grants]]`: who may do what. A grant applies to a client that
-/// has one of its `scopes`, one of the `values` of its `claim`, or is one
-/// of its `credentials`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GrantSection {
-    /// OAuth scopes (JWT `scope`/`scp`/`roles`, introspection `scope`,
-    /// static token `scopes`).
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// A JWT claim whose value (string or array) must hold one of `values`.
-    pub claim: Option<String>,
-    #[serde(default)]
-    pub values: Vec<String>,
-    /// Credentials, each with its method: `static:NAME`, `jwt:CLIENT_ID`,
-    /// `introspection:CLIENT_ID`, `cert:SUBJECT`.
-    #[serde(default)]
-    pub credentials: Vec<String>,
-    /// Resource types (`Users`, `Groups`, `Bulk`, any the upstream
-    /// declares) or `"*"`.
-    pub resources: Vec<String>,
-    /// HTTP methods, `"read"` (GET, HEAD, POST to /.search), `"write"`
-    /// (POST, PUT, PATCH, DELETE) or `"*"`.
-    pub methods: Vec<String>,
-}
-
-/// `[[tenants.tokens]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenSection {
-    /// A name for logs and metrics (never the token).
-    pub name: String,
-    /// What `scim-gateway hash-token` prints: `sha256:<64 hex>`.
-    pub hash: String,
-    /// Scopes the token carries, for `[[tenants.grants]]`.
-    #[serde(default)]
-    pub scopes: Vec<String>,
 }
