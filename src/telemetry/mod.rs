@@ -95,7 +95,8 @@ mod tests {
         let tenant = &snapshot.tenants["acme"];
         RequestCompleted {
             request_id: "r1",
-            tenant: Some(tenant),
+            tenant: Some(tenant.id.as_str()),
+            tenant_metrics: Some(&tenant.metrics),
             principal: Some("quickstart"),
             auth_method: Some("static_token"),
             subject: Some("quickstart"),
@@ -103,7 +104,8 @@ mod tests {
             resource_type: Some("Users"),
             resource_label: "Users",
             status: 200,
-            upstream: Some(&tenant.upstream),
+            upstream: Some(&tenant.upstream.name),
+            upstream_metrics: Some(&tenant.upstream.metrics),
             upstream_status: Some(200),
             latency: Duration::from_millis(3),
             upstream_latency: Some(Duration::from_millis(2)),
