@@ -14,6 +14,7 @@ use super::handles::{
     duration_histogram, requests_counter, RequestLabels, TenantMetrics, UpstreamMetrics,
 };
 use super::names::*;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// One request answered: the access-log line and the request metrics.
@@ -124,17 +125,8 @@ pub struct LimitFallback<'a> {
 
 impl LimitFallback<'_> {
     pub fn emit(&self) {
-        use std::sync::atomic::{AtomicU64, Ordering};
         static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let last = LAST_LOGGED.load(Ordering::Relaxed);
-        if now >= last + 10
-            && LAST_LOGGED
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if ten_seconds_since(&LAST_LOGGED) {
             tracing::warn!(error = %self.error, "shared limits unavailable: each replica enforces its share locally");
         }
         metrics::counter!(LIMIT_FALLBACKS_TOTAL).increment(1);
@@ -151,21 +143,25 @@ pub struct WriteOrderFallback<'a> {
 
 impl WriteOrderFallback<'_> {
     pub fn emit(&self) {
-        use std::sync::atomic::{AtomicU64, Ordering};
         static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let last = LAST_LOGGED.load(Ordering::Relaxed);
-        if now >= last + 10
-            && LAST_LOGGED
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if ten_seconds_since(&LAST_LOGGED) {
             tracing::warn!(error = %self.error, "write-order leases unavailable: writes are ordered per replica only");
         }
         metrics::counter!(WRITE_ORDER_FALLBACK_TOTAL).increment(1);
     }
+}
+
+/// True at most once every 10 s per `last` (a Unix time in seconds): the
+/// caller logs then. Of several threads at once, only one wins.
+fn ten_seconds_since(last: &AtomicU64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let before = last.load(Ordering::Relaxed);
+    now >= before + 10
+        && last
+            .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
 }
 
 /// A dialect rule fired on a request (or would have, in shadow mode): one
