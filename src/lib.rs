@@ -11,6 +11,7 @@ pub mod config;
 pub mod dialect;
 pub mod error;
 pub mod events;
+pub mod http_client;
 pub mod limit;
 pub mod mapping;
 pub mod offload;
