@@ -8,6 +8,7 @@ pub mod authn;
 pub mod authz;
 pub mod cache;
 pub mod config;
+pub mod conn_info;
 pub mod dialect;
 pub mod error;
 pub mod events;

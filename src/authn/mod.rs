@@ -14,8 +14,8 @@ pub mod jwt;
 pub mod static_token;
 
 use crate::authz::{Applying, Qualities};
+use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
-use crate::server::ConnInfo;
 use crate::snapshot::{Tenant, TenantId, TenantMtls};
 use crate::tls::{CertError, ClientIdentity};
 use http::header::AUTHORIZATION;

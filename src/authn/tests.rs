@@ -189,8 +189,8 @@ fn every_compiled_policy_has_a_new_generation() {
     assert_eq!(first.clone().generation(), first.generation());
 }
 
-fn conn() -> crate::server::ConnInfo {
-    crate::server::ConnInfo {
+fn conn() -> crate::conn_info::ConnInfo {
+    crate::conn_info::ConnInfo {
         peer: ([127, 0, 0, 1], 40000).into(),
         local: ([127, 0, 0, 1], 443).into(),
         tls: true,
