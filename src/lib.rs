@@ -5,7 +5,8 @@
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
 pub mod audit;
 pub mod authn;
-pub mod authz;
+/// Now [`authn::grants`]; this path is kept while the layering moves land.
+pub use authn::grants as authz;
 pub mod cache;
 pub mod config;
 pub mod conn_info;

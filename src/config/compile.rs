@@ -6,6 +6,7 @@
 //! any working directory.
 use super::errors::{ConfigError, ConfigErrors};
 use super::raw::{FileConfig, TenantSection, UpstreamAuthSection, UpstreamSection};
+use crate::authn::TenantAuth;
 use crate::snapshot::{
     Secret, ServerSettings, Snapshot, StaticToken, Tenant, TenantId, Upstream, UpstreamAuth,
     UpstreamTarget,
@@ -860,11 +861,13 @@ fn compile_tenant(
         id: id?,
         hosts,
         upstream: upstream?,
-        tokens,
-        jwt: jwt.map(|j| j.ok_or(())).transpose().ok()?,
-        introspection: introspection.map(|i| i.ok_or(())).transpose().ok()?,
-        grants,
-        mtls: mtls.map(|m| m.ok_or(())).transpose().ok()?,
+        auth: TenantAuth {
+            tokens,
+            jwt: jwt.map(|j| j.ok_or(())).transpose().ok()?,
+            introspection: introspection.map(|i| i.ok_or(())).transpose().ok()?,
+            mtls: mtls.map(|m| m.ok_or(())).transpose().ok()?,
+            grants,
+        },
         limits: t.limits.as_ref().map_or(Some(Default::default()), |l| {
             auth::limits(l, true, p, &format!("{loc}.limits"))
         })?,
