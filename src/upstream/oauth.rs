@@ -16,7 +16,7 @@ pub(crate) mod test_server;
 #[cfg(test)]
 mod tests;
 
-use crate::http_client::HttpClient;
+use crate::http_client::{form, HttpClient};
 use error::ErrorKind;
 pub use error::OAuthError;
 use http::{HeaderValue, StatusCode, Uri};
@@ -66,9 +66,6 @@ pub enum ClientAuthMethod {
     ClientSecretPost,
 }
 
-/// The form POST, now in [`crate::http_client::form`]; this path is kept
-/// while the layering moves land.
-pub(crate) use crate::http_client::form;
 /// The redacting secret, now [`crate::secret::Secret`]; this path is kept
 /// while the layering moves land.
 pub use crate::secret::Secret;
