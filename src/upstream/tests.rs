@@ -2,6 +2,8 @@
 use super::*;
 use crate::snapshot::{Secret, UpstreamAuth};
 use crate::store::{Store, StoreConfig};
+use endpoint::origin_form;
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
