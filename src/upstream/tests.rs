@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
-use crate::snapshot::{Secret, UpstreamAuth};
+use crate::secret::Secret;
 use crate::store::{Store, StoreConfig};
 use endpoint::origin_form;
 use http::{Request, Response};

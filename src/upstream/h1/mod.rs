@@ -524,5 +524,4 @@ fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
 }
 
 #[cfg(test)]
-#[path = "h1_tests.rs"]
 mod tests;
