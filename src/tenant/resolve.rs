@@ -297,5 +297,4 @@ fn misdirected(host: &str) -> GatewayError {
 }
 
 #[cfg(test)]
-#[path = "tenant_tests.rs"]
 pub(crate) mod tests;

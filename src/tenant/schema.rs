@@ -173,5 +173,4 @@ impl TenantSchema {
 }
 
 #[cfg(test)]
-#[path = "tenant_schema_tests.rs"]
 mod tests;
