@@ -4,6 +4,8 @@
 //!
 //! Built only by `config::compile`; read by every pipeline stage.
 pub use crate::secret::Secret;
+pub use crate::tenant::host::{strip_port, valid_host_name};
+use crate::tenant::{Routing, Tenants};
 pub use crate::tenant_id::TenantId;
 pub use crate::upstream::target::{Upstream, UpstreamAuth, UpstreamProtocol, UpstreamTarget};
 use std::collections::HashMap;
@@ -19,10 +21,8 @@ pub struct Snapshot {
     pub server: ServerSettings,
     /// The admin listener (`/healthz`, `/readyz`, `/metrics`), if any.
     pub admin: Option<SocketAddr>,
-    /// Tenants by id.
-    pub tenants: HashMap<TenantId, Arc<Tenant>>,
-    /// Tenants by lower-cased host name without port.
-    pub hosts: HashMap<String, Arc<Tenant>>,
+    /// The tenants, by id and by host name.
+    pub tenants: Tenants,
     /// Upstreams by name.
     pub upstreams: HashMap<String, Arc<Upstream>>,
     /// Rate limits shared by replicas through Redis (`None`: in-process).
@@ -147,58 +147,27 @@ pub struct StaticToken {
 // === impl Snapshot ===
 
 impl Snapshot {
-    /// The tenant named `id`.
+    /// The tenant named `id` ([`Tenants::by_id`]).
     pub fn tenant(&self, id: &str) -> Option<&Arc<Tenant>> {
-        self.tenants.get(id)
+        self.tenants.by_id(id)
     }
 
-    /// The tenant that owns `host` (any `:port` ignored, case ignored).
+    /// The tenant that owns `host`, any `:port` and case ignored
+    /// ([`Tenants::by_host`]).
     pub fn tenant_by_host(&self, host: &str) -> Option<&Arc<Tenant>> {
-        let name = strip_port(host);
-        if name.bytes().any(|b| b.is_ascii_uppercase()) {
-            self.hosts.get(&name.to_ascii_lowercase())
-        } else {
-            self.hosts.get(name)
+        self.tenants.by_host(host)
+    }
+
+    /// What tenant resolution reads: the tenants and the listener's
+    /// routing settings.
+    pub fn routing(&self) -> Routing<'_> {
+        Routing {
+            tenants: &self.tenants,
+            base_path: &self.server.base_path,
+            path_routing: self.server.path_routing,
+            listener_hosts: &self.server.hosts,
         }
     }
-}
-
-/// A DNS name (letters, digits, `-`, `_`, dots between labels), an IPv4
-/// address, or an IPv6 address in brackets; at most 253 characters.
-pub fn valid_host_name(name: &str) -> bool {
-    if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
-        return inner.parse::<std::net::Ipv6Addr>().is_ok();
-    }
-    // Dot-separated labels of 1 to 63 letters, digits, `-` or `_`: one
-    // pass over the bytes (it runs on every request's Host).
-    if name.is_empty() || name.len() > 253 {
-        return false;
-    }
-    let mut label = 0usize;
-    for b in name.bytes() {
-        if b == b'.' {
-            if label == 0 {
-                return false;
-            }
-            label = 0;
-        } else if b.is_ascii_alphanumeric() || b == b'-' || b == b'_' {
-            label += 1;
-            if label > 63 {
-                return false;
-            }
-        } else {
-            return false;
-        }
-    }
-    label > 0
-}
-
-/// `host:port` → `host`; `[v6]:port` → `[v6]`.
-pub fn strip_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return host.find(']').map_or(host, |i| &host[..=i]);
-    }
-    host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
 // === impl StaticToken ===
@@ -238,58 +207,5 @@ impl Tenant {
             journal: Default::default(),
             metrics: Default::default(),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn host_ports_are_stripped() {
-        assert_eq!(strip_port("acme.example:8443"), "acme.example");
-        assert_eq!(strip_port("[::1]:8443"), "[::1]");
-        assert_eq!(strip_port("acme.example"), "acme.example");
-    }
-
-    #[test]
-    fn host_names_are_dot_separated_labels() {
-        // The byte loop agrees with the definition: labels of 1 to 63
-        // letters, digits, `-` or `_`, at most 253 bytes in all.
-        let by_definition = |name: &str| {
-            !name.is_empty()
-                && name.len() <= 253
-                && name.split('.').all(|label| {
-                    (1..=63).contains(&label.len())
-                        && label
-                            .bytes()
-                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-                })
-        };
-        let long = "a".repeat(63);
-        let cases = [
-            "acme.example".to_string(),
-            "localhost".into(),
-            "127.0.0.1".into(),
-            "a_b-c.d".into(),
-            ".acme".into(),
-            "acme.".into(),
-            "a..b".into(),
-            ".".into(),
-            "".into(),
-            "acme example".into(),
-            "acme@evil".into(),
-            "é.example".into(),
-            format!("{long}.{long}"),
-            format!("{long}a.example"),
-            [long.as_str(); 4].join("."),
-            [long.as_str(); 3].join(".")
-                + ".aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-        ];
-        for name in &cases {
-            assert_eq!(valid_host_name(name), by_definition(name), "{name:?}");
-        }
-        assert!(valid_host_name("[::1]"));
-        assert!(!valid_host_name("[::1"));
     }
 }

@@ -239,7 +239,7 @@ where
         tls: conn.tls,
         sni: conn.sni.as_deref(),
     };
-    let routed = resolve_tenant(snapshot, req.uri(), req.headers(), origin)?;
+    let routed = resolve_tenant(snapshot.routing(), req.uri(), req.headers(), origin)?;
     let tenant: &'s Tenant = routed.tenant;
     // The tenant's IdP dialect, turned canonical before anything reads
     // the request (the authorization header here, query and body below).

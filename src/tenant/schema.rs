@@ -11,8 +11,8 @@ use crate::mapping::CompiledMapping;
 use crate::scim::bulk::BulkLimits;
 use crate::scim::discovery::Capabilities;
 use crate::scim::schema::SchemaRegistry;
-use crate::snapshot::{Upstream, UpstreamProtocol, UpstreamTarget};
 use crate::upstream::emulate::Support;
+use crate::upstream::{Upstream, UpstreamProtocol, UpstreamTarget};
 use std::sync::{Arc, OnceLock};
 
 /// A tenant's SCIM face. Immutable; shared (one `Arc`) by every tenant
