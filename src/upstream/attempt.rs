@@ -10,7 +10,7 @@ use super::oauth;
 use super::target::{Upstream, UpstreamAuth};
 use super::{Deadline, UpstreamRequest};
 use crate::error::GatewayError;
-use crate::telemetry::events::UpstreamFailed;
+use crate::telemetry::emit::UpstreamFailed;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, Uri};
 use tokio::time::Instant;

@@ -12,7 +12,7 @@ use super::resilience;
 use super::target::{Upstream, UpstreamProtocol, UpstreamTarget};
 use super::{public_base_of, Deadline, UpstreamRequest};
 use crate::error::GatewayError;
-use crate::telemetry::events::{UpstreamFailed, UpstreamRetried, UpstreamThrottled};
+use crate::telemetry::emit::{UpstreamFailed, UpstreamRetried, UpstreamThrottled};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use tokio::time::Instant;

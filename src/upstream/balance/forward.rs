@@ -9,7 +9,7 @@
 use super::{health, Balancer};
 use crate::error::GatewayError;
 use crate::rewrite::Rebase;
-use crate::telemetry::events::UpstreamFailed;
+use crate::telemetry::emit::UpstreamFailed;
 use crate::upstream::attempt::attempt;
 use crate::upstream::endpoint::Endpoint;
 use crate::upstream::target::Upstream;
