@@ -3,13 +3,14 @@
 //! loaded once per request, so a request never sees two configs.
 //!
 //! Built only by `config::compile`; read by every pipeline stage.
+/// Now in `authn`; these paths are kept while the layering moves land.
+pub use crate::authn::{StaticToken, TenantMtls};
 pub use crate::secret::Secret;
 pub use crate::tenant::host::{strip_port, valid_host_name};
 use crate::tenant::{Routing, Tenants};
 pub use crate::tenant_id::TenantId;
 pub use crate::upstream::target::{Upstream, UpstreamAuth, UpstreamProtocol, UpstreamTarget};
 use std::collections::HashMap;
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -85,16 +86,9 @@ pub struct Tenant {
     /// Lower-cased host names that select this tenant.
     pub hosts: Vec<String>,
     pub upstream: Arc<Upstream>,
-    /// Accepted static bearer tokens, stored only as SHA-256 hashes.
-    pub tokens: Vec<StaticToken>,
-    /// OAuth 2.0 JWTs accepted, if any.
-    pub jwt: Option<crate::authn::JwtAuth>,
-    /// Opaque tokens checked by introspection, if configured.
-    pub introspection: Option<crate::authn::introspect::Introspector>,
-    /// What principals may do (empty: everything).
-    pub grants: crate::authz::Grants,
-    /// Client certificates from the tenant's own CAs, if configured.
-    pub mtls: Option<TenantMtls>,
+    /// How its clients authenticate (tokens, JWTs, introspection, client
+    /// certificates) and what they may do (grants).
+    pub auth: crate::authn::TenantAuth,
     /// Rate limits and the concurrency cap of the tenant.
     pub limits: crate::limit::Limits,
     /// Response caching, where enabled.
@@ -125,25 +119,6 @@ pub struct TenantJournal {
     pub events: bool,
 }
 
-/// A tenant's client-certificate requirement.
-#[derive(Debug, Clone)]
-pub struct TenantMtls {
-    pub policy: Arc<crate::tls::ClientCertPolicy>,
-    /// Whether every request needs a certificate (else only checked when
-    /// one was sent).
-    pub required: bool,
-}
-
-/// An accepted static bearer token: a name for logs and the SHA-256 of the
-/// token.
-#[derive(Clone)]
-pub struct StaticToken {
-    pub name: String,
-    pub sha256: [u8; 32],
-    /// Scopes for `[[tenants.grants]]`.
-    pub scopes: Vec<String>,
-}
-
 // === impl Snapshot ===
 
 impl Snapshot {
@@ -170,17 +145,6 @@ impl Snapshot {
     }
 }
 
-// === impl StaticToken ===
-
-impl fmt::Debug for StaticToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StaticToken")
-            .field("name", &self.name)
-            .field("sha256", &"<redacted>")
-            .finish()
-    }
-}
-
 // === impl Tenant ===
 
 impl Tenant {
@@ -195,11 +159,10 @@ impl Tenant {
             id,
             hosts,
             upstream,
-            tokens,
-            jwt: None,
-            introspection: None,
-            grants: Default::default(),
-            mtls: None,
+            auth: crate::authn::TenantAuth {
+                tokens,
+                ..Default::default()
+            },
             limits: Default::default(),
             cache: None,
             dialect: None,

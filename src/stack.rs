@@ -298,7 +298,7 @@ where
     // introspection call is bounded by the request deadline.)
     let authenticated = tokio::time::timeout_at(
         deadline.at,
-        authn::authenticate(tenant, req.headers(), conn, reach),
+        authn::authenticate(&tenant.auth, &tenant.id, req.headers(), conn, reach),
     )
     .await;
     let principal: Principal = match authenticated {
@@ -325,7 +325,7 @@ where
         }
     };
     // Authorize: the tenant's grants cover this resource type and method.
-    let authorized = authz::authorize(&tenant.grants, &principal, req.method(), route);
+    let authorized = authz::authorize(&tenant.auth.grants, &principal, req.method(), route);
     // The principal's limits are keyed by auth method and credential: a
     // JWT client named like a static token has a budget of its own.
     let credential = [principal.method.as_str(), ":", &principal.credential].concat();

@@ -39,18 +39,14 @@ pub use target::{Upstream, UpstreamAuth, UpstreamProtocol, UpstreamTarget};
 use crate::request_id::RequestId;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
-use http_body_util::Full;
 use std::net::IpAddr;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// A pooled HTTP(S) client for auxiliary calls (key sets, token
-/// endpoints): HTTP/1.1 and HTTP/2, rustls. Proxied requests use the
-/// upstream's own [`Pool`].
-pub type HttpClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
+/// The gateway's own client for auxiliary calls, now in
+/// [`crate::http_client`]; this path is kept while the layering moves land.
+/// Proxied requests use the upstream's own [`pool::Pool`].
+pub use crate::http_client::HttpClient;
 
 /// A request on its way upstream.
 #[derive(Debug)]

@@ -4,6 +4,7 @@ use crate::secret::Secret;
 use crate::store::{Store, StoreConfig};
 use endpoint::origin_form;
 use http::{Request, Response};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
