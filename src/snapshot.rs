@@ -3,11 +3,19 @@
 //! loaded once per request, so a request never sees two configs.
 //!
 //! Built only by `config::compile`; read by every pipeline stage.
-/// Now in `authn`; these paths are kept while the layering moves land.
+//!
+//! The snapshot is the whole: it holds every stage's settings types and
+//! may import them all, while nothing below it imports the snapshot. The
+//! tenants (`tenant::Tenant`, the index `tenant::Tenants`) and upstreams
+//! (`upstream::Upstream`) are owned by their own modules.
+use crate::tenant::{Routing, Tenants};
+
+// Old paths of types now owned by their modules, kept while the layering
+// moves land.
 pub use crate::authn::{StaticToken, TenantMtls};
 pub use crate::secret::Secret;
 pub use crate::tenant::host::{strip_port, valid_host_name};
-use crate::tenant::{Routing, Tenants};
+pub use crate::tenant::{Tenant, TenantJournal};
 pub use crate::tenant_id::TenantId;
 pub use crate::upstream::target::{Upstream, UpstreamAuth, UpstreamProtocol, UpstreamTarget};
 use std::collections::HashMap;
@@ -79,46 +87,6 @@ pub struct ServerSettings {
     pub cache_max_bytes: u64,
 }
 
-/// One tenant.
-#[derive(Debug)]
-pub struct Tenant {
-    pub id: TenantId,
-    /// Lower-cased host names that select this tenant.
-    pub hosts: Vec<String>,
-    pub upstream: Arc<Upstream>,
-    /// How its clients authenticate (tokens, JWTs, introspection, client
-    /// certificates) and what they may do (grants).
-    pub auth: crate::authn::TenantAuth,
-    /// Rate limits and the concurrency cap of the tenant.
-    pub limits: crate::limit::Limits,
-    /// Response caching, where enabled.
-    pub cache: Option<crate::cache::CacheSettings>,
-    /// The IdP dialect normalized, where configured.
-    pub dialect: Option<crate::dialect::TenantDialect>,
-    /// The tenant-facing schemas, validation and mapping.
-    pub schema: Arc<crate::tenant_schema::TenantSchema>,
-    /// What the tenant's audit records keep and where its events go.
-    pub journal: TenantJournal,
-    /// Request metric handles (filled on first use).
-    pub metrics: crate::telemetry::handles::TenantMetrics,
-}
-
-/// A tenant's audit and change-event settings.
-#[derive(Debug, Clone, Default)]
-pub struct TenantJournal {
-    /// Attributes whose values audit records keep (the rest are named).
-    pub audit_values: Vec<String>,
-    /// What the tenant's events carry.
-    pub data: crate::events::EventData,
-    /// The tenant's webhook endpoints.
-    pub webhooks: Vec<Arc<crate::events::WebhookSink>>,
-    /// Okta Event Hooks received for the tenant.
-    pub okta_hook: Option<crate::events::okta_hook::OktaHookSettings>,
-    /// Whether some sink takes the tenant's events (a webhook of its own
-    /// or the shared Kafka sink): without one, no event is written.
-    pub events: bool,
-}
-
 // === impl Snapshot ===
 
 impl Snapshot {
@@ -141,34 +109,6 @@ impl Snapshot {
             base_path: &self.server.base_path,
             path_routing: self.server.path_routing,
             listener_hosts: &self.server.hosts,
-        }
-    }
-}
-
-// === impl Tenant ===
-
-impl Tenant {
-    /// A tenant with static tokens only, no grants.
-    pub fn new(
-        id: TenantId,
-        hosts: Vec<String>,
-        upstream: Arc<Upstream>,
-        tokens: Vec<StaticToken>,
-    ) -> Tenant {
-        Tenant {
-            id,
-            hosts,
-            upstream,
-            auth: crate::authn::TenantAuth {
-                tokens,
-                ..Default::default()
-            },
-            limits: Default::default(),
-            cache: None,
-            dialect: None,
-            schema: crate::tenant_schema::TenantSchema::shared_standard(),
-            journal: Default::default(),
-            metrics: Default::default(),
         }
     }
 }
