@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
-use crate::snapshot::{ServerSettings, Snapshot, TenantId, Upstream, UpstreamAuth, UpstreamTarget};
+use crate::snapshot::{ServerSettings, Snapshot};
 use crate::store::{Store, StoreConfig};
+use crate::tenant_id::TenantId;
+use crate::upstream::{Upstream, UpstreamAuth, UpstreamTarget};
 use http::HeaderValue;
 use std::collections::HashMap;
 use std::time::Duration;
