@@ -7,7 +7,10 @@
 //! with its CloudEvent (the IdP's event id kept for deduplication). Okta
 //! gets its 200 only once the journal has them, so a failure makes Okta
 //! deliver again.
-use super::{limited, read_body, Gateway};
+use super::authn_stage::too_many_failures;
+use super::body::read as read_body;
+use super::limit_stage::limited;
+use super::Gateway;
 use crate::audit::{AuditKind, AuditPrincipal, AuditRecord};
 use crate::error::GatewayError;
 use crate::events::okta_hook;
@@ -63,7 +66,7 @@ where
         }
         damper.failed(damping, tenant.id.as_str(), ip);
         return Err(match damped {
-            Some(wait) => super::too_many_failures(wait),
+            Some(wait) => too_many_failures(wait),
             None => GatewayError::client_reason(refused, "okta_hook_secret"),
         });
     }
