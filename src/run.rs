@@ -1,8 +1,8 @@
 //! Start-up of the whole gateway: bind the listeners, serve, reload the
 //! config on change, report readiness, and drain on shutdown.
 use crate::config::ConfigHandle;
-use crate::server::{self, ConnInfo, Handler, Listening, SettingsSource};
-use crate::stack::Gateway;
+use crate::server::{self, ConnInfo, Listening, Respond, SettingsSource};
+use crate::stack::Pipeline;
 use crate::telemetry::admin::{admin_response, Readiness};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -59,7 +59,7 @@ pub async fn run(
     }
     let watcher = tokio::spawn(config.clone().watch(stopped(stop_rx.clone())));
     let admin = admin_listener.map(|l| {
-        let handler = Arc::new(AdminHandler {
+        let handler = Arc::new(AdminEndpoints {
             readiness: readiness.clone(),
         });
         let settings: SettingsSource = Arc::new(|| Listening {
@@ -111,7 +111,7 @@ pub async fn run(
         ))),
         _ => None,
     };
-    let gateway = crate::stack::Detached::new(Arc::new(Gateway::with_journal(
+    let gateway = crate::stack::Gateway::new(Arc::new(Pipeline::with_journal(
         config.clone(),
         journal.clone(),
     )));
@@ -160,11 +160,11 @@ pub async fn run(
 }
 
 /// Serves `/healthz`, `/readyz`, `/metrics`.
-struct AdminHandler {
+struct AdminEndpoints {
     readiness: Arc<Readiness>,
 }
 
-impl Handler for AdminHandler {
+impl Respond for AdminEndpoints {
     fn call<'a>(
         &'a self,
         req: Request<Incoming>,

@@ -1,14 +1,14 @@
-//! The gateway as the server runs it ([`Detached`]): reads go through the
-//! pipeline in the connection's task; a write whose cancellation could lose
+//! The gateway as the server runs it ([`Gateway`]): reads go through the
+//! [`Pipeline`] in the connection's task; a write whose cancellation could lose
 //! something runs in a task of its own, counted while in flight, so that a
 //! client hanging up cannot cancel it half-way and shutdown can wait for
-//! it ([`Detached::drained`]).
+//! it ([`Gateway::drained`]).
 //!
-//! Imports: the pipeline (`Gateway`), the server's `Handler` trait and
+//! Imports: the pipeline (`Pipeline`), the server's `Respond` trait and
 //! `ConnInfo`, the epilogue's handshake report (`access_log`).
-use super::{access_log, Gateway};
+use super::{access_log, Pipeline};
 use crate::error::GatewayError;
-use crate::server::{ConnInfo, Handler};
+use crate::server::{ConnInfo, Respond};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -29,8 +29,8 @@ use std::time::Duration;
 /// lose (its cache invalidation is a drop guard) and, like reads, stays in
 /// the connection's task: a task per request costs about 2 µs of CPU.
 #[derive(Debug, Clone)]
-pub struct Detached {
-    gateway: Arc<Gateway>,
+pub struct Gateway {
+    pipeline: Arc<Pipeline>,
     writes: Arc<InFlight>,
 }
 
@@ -59,10 +59,10 @@ impl Drop for Running {
     }
 }
 
-impl Detached {
-    pub fn new(gateway: Arc<Gateway>) -> Detached {
-        Detached {
-            gateway,
+impl Gateway {
+    pub fn new(pipeline: Arc<Pipeline>) -> Gateway {
+        Gateway {
+            pipeline,
             writes: Arc::default(),
         }
     }
@@ -83,7 +83,7 @@ impl Detached {
     }
 }
 
-impl Handler for Detached {
+impl Respond for Gateway {
     fn client_certificate_refused(
         &self,
         peer: std::net::SocketAddr,
@@ -92,11 +92,11 @@ impl Handler for Detached {
     ) {
         // A refusal on a tenant's host is that tenant's failed
         // authentication: counted, logged and audited like a 401.
-        let snapshot = self.gateway.config.load();
+        let snapshot = self.pipeline.config.load();
         let Some(tenant) = sni.and_then(|h| snapshot.tenant_by_host(h)) else {
             return;
         };
-        access_log::handshake_refused(self.gateway.journal.as_ref(), tenant, peer, reason);
+        access_log::handshake_refused(self.pipeline.journal.as_ref(), tenant, peer, reason);
     }
 
     fn call<'a>(
@@ -109,17 +109,17 @@ impl Handler for Detached {
             http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
         );
         let lone_create = *req.method() == http::Method::POST
-            && self.gateway.journal.is_none()
+            && self.pipeline.journal.is_none()
             && !is_bulk_path(req.uri().path());
         if read || lone_create {
-            return Box::pin(self.gateway.handle(req, conn));
+            return Box::pin(self.pipeline.handle(req, conn));
         }
-        let gateway = self.gateway.clone();
+        let pipeline = self.pipeline.clone();
         self.writes.count.fetch_add(1, Ordering::AcqRel);
         let running = Running(self.writes.clone());
         let task = tokio::spawn(async move {
             let _running = running;
-            gateway.handle(req, conn).await
+            pipeline.handle(req, conn).await
         });
         Box::pin(async move {
             task.await.unwrap_or_else(|e| {

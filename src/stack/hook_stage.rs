@@ -10,7 +10,7 @@
 use super::authn_stage::too_many_failures;
 use super::body::read as read_body;
 use super::limit_stage::limited;
-use super::Gateway;
+use super::Pipeline;
 use crate::audit::{AuditKind, AuditPrincipal, AuditRecord};
 use crate::error::GatewayError;
 use crate::events::okta_hook;
@@ -31,7 +31,7 @@ const HOOK_PRINCIPAL: &str = "okta-event-hook";
 /// Answers one request to the hook endpoint.
 pub(super) async fn okta<B>(
     snapshot: &Snapshot,
-    gateway: &Gateway,
+    gateway: &Pipeline,
     tenant: &Tenant,
     req: Request<B>,
     conn: &ConnInfo,

@@ -3,8 +3,8 @@
 //! "The request path"); the comment above each line says why it sits where
 //! it does. Each stage is a plain function or `async fn` over concrete
 //! types in a file of its own; a stage that may answer the request itself
-//! returns a [`Step`]. [`Gateway::handle`] runs the pipeline and its
-//! epilogue (`access_log`); [`Detached`] is what the server runs.
+//! returns a [`Step`]. [`Pipeline::handle`] runs the pipeline and its
+//! epilogue (`access_log`); [`Gateway`] is what the server runs.
 //!
 //! Imports: every stage below it, the request's snapshot and tenant
 //! resolution, the state kept across reloads (limiter, cache, damper,
@@ -18,7 +18,7 @@ use crate::error::GatewayError;
 use crate::limit::ordering::WriteOrder;
 use crate::limit::{Admitted, Limiter};
 use crate::request_id::RequestId;
-use crate::server::{ConnInfo, Handler};
+use crate::server::{ConnInfo, Respond};
 use crate::snapshot::{Snapshot, Tenant, Upstream};
 use crate::tenant::{resolve_tenant, Origin};
 use crate::upstream::Deadline;
@@ -47,11 +47,14 @@ mod trace;
 mod upstream_stage;
 
 pub use crate::request_id::X_REQUEST_ID;
-pub use detached::Detached;
+pub use detached::Gateway;
+/// The old name, while the other layering branches merge (issue 18).
+pub use detached::Gateway as Detached;
 
-/// The gateway: the current configuration and what the stages share.
+/// The pipeline: the current configuration and what the stages share
+/// (kept across reloads).
 #[derive(Debug)]
-pub struct Gateway {
+pub struct Pipeline {
     config: Arc<ConfigHandle>,
     /// Failed authentications per tenant and client (kept across reloads).
     damper: FailureDamper,
@@ -84,17 +87,17 @@ macro_rules! next {
     };
 }
 
-impl Gateway {
+impl Pipeline {
     /// A gateway without an audit journal.
-    pub fn new(config: Arc<ConfigHandle>) -> Gateway {
-        Gateway::with_journal(config, None)
+    pub fn new(config: Arc<ConfigHandle>) -> Pipeline {
+        Pipeline::with_journal(config, None)
     }
 
     /// A gateway that audits every write and authentication failure in
     /// `journal` (kept across reloads, like the limiter and the cache).
-    pub fn with_journal(config: Arc<ConfigHandle>, journal: Option<Journal>) -> Gateway {
+    pub fn with_journal(config: Arc<ConfigHandle>, journal: Option<Journal>) -> Pipeline {
         let cache_max_bytes = config.load().server.cache_max_bytes;
-        Gateway {
+        Pipeline {
             config,
             damper: FailureDamper::new(),
             limiter: Limiter::new(),
@@ -158,7 +161,7 @@ impl Gateway {
 /// The stages, in order.
 async fn pipeline<'s, B>(
     snapshot: &'s Snapshot,
-    gateway: &Gateway,
+    shared: &Pipeline,
     req: Request<B>,
     conn: &ConnInfo,
     request_id: &RequestId,
@@ -187,7 +190,7 @@ where
     if routed.hook {
         let rid = request_id.as_str();
         return Box::pin(hook_stage::okta(
-            snapshot, gateway, tenant, req, conn, rid, deadline,
+            snapshot, shared, tenant, req, conn, rid, deadline,
         ))
         .await;
     }
@@ -196,7 +199,7 @@ where
     trace.route(route);
     // Authenticate before reading the body: an unauthenticated client
     // costs one header check, not a body upload.
-    let (headers, damper) = (req.headers(), &gateway.damper);
+    let (headers, damper) = (req.headers(), &shared.damper);
     let principal =
         authn_stage::authenticate(snapshot, damper, tenant, headers, conn, deadline).await?;
     // Authorize: the tenant's grants cover this resource type and method.
@@ -206,12 +209,12 @@ where
     trace.principal = Some(principal);
     // A write is audited from here on, whatever its outcome (a refused
     // authorization too).
-    trace.write(gateway.journal.is_some(), route, req.method());
+    trace.write(shared.journal.is_some(), route, req.method());
     authorized?;
     // The tenant's limits, and its principal's: after authentication, so
     // that a limit counts who is calling. (Held until the answer.)
     let mut admitted = Admitted::default();
-    let limiter = &gateway.limiter;
+    let limiter = &shared.limiter;
     limit_stage::admit_tenant(limiter, snapshot, tenant, &credential, &mut admitted).await?;
     // Bounded body read (413 beyond the cap; 408 when the client is too
     // slow for the request deadline).
@@ -230,7 +233,7 @@ where
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. A write invalidates (a drop guard, also
     // when the client hangs up while the write is upstream).
-    let (cache, query) = (&gateway.cache, parts.uri.query());
+    let (cache, query) = (&shared.cache, parts.uri.query());
     let store = next!(cache_stage::lookup(
         cache,
         tenant,
@@ -247,9 +250,9 @@ where
     trace.upstream = Some(upstream);
     // Nothing unaudited reaches a backend: writes wait for a working
     // journal.
-    audit_stage::refuse_unaudited(gateway.journal.as_ref(), trace)?;
+    audit_stage::refuse_unaudited(shared.journal.as_ref(), trace)?;
     // Writes to one resource go one at a time (held until the answer).
-    let order = &gateway.write_order;
+    let order = &shared.write_order;
     trace.turn =
         limit_stage::write_turn(order, snapshot, tenant, &parts.method, route, deadline).await?;
     let started = Instant::now();
@@ -273,7 +276,7 @@ where
     let response = response?;
     trace.upstream_latency = Some(started.elapsed());
     trace.upstream_status = Some(response.status().as_u16());
-    // On the way back: locations point at the gateway, never upstream.
+    // On the way back: locations point at the shared, never upstream.
     let response = upstream_stage::rebase(response, upstream, &routed.public_base);
     trace.answer(&inbound, &response);
     // In the tenant's schema again.
@@ -283,7 +286,7 @@ where
     Ok(Response::from_parts(parts, Full::new(body)))
 }
 
-impl Handler for Gateway {
+impl Respond for Pipeline {
     fn call<'a>(
         &'a self,
         req: Request<Incoming>,
