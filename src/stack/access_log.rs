@@ -8,7 +8,7 @@
 //! client certificate refused at the TLS handshake makes.
 //!
 //! Imports: the `Trace` the stages filled, the audit journal and
-//! `audit_stage`, `telemetry::events`; nothing else of the pipeline.
+//! `audit_stage`, `telemetry::emit`; nothing else of the pipeline.
 use super::audit_stage;
 use super::trace::Trace;
 use crate::audit::Journal;
@@ -16,7 +16,7 @@ use crate::error::ErrorInfo;
 use crate::request_id::{RequestId, X_REQUEST_ID};
 use crate::server::ConnInfo;
 use crate::snapshot::Tenant;
-use crate::telemetry::events::{AuthFailed, BulkCounted, Deprovisioned, RequestCompleted};
+use crate::telemetry::emit::{AuthFailed, BulkCounted, Deprovisioned, RequestCompleted};
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
 use http_body_util::Full;
@@ -119,14 +119,16 @@ fn emit(
     }
     RequestCompleted {
         request_id: request_id.as_str(),
-        tenant,
+        tenant: tenant.map(|t| t.id.as_str()),
+        tenant_metrics: tenant.map(|t| &t.metrics),
         principal: trace.principal.as_ref().map(|p| p.credential.as_str()),
         auth_method: trace.principal.as_ref().map(|p| p.method.as_str()),
         subject: trace.principal.as_ref().map(|p| p.subject.as_str()),
         method,
         resource_type: trace.other_resource.as_deref().or(trace.resource_type),
         resource_label: trace.resource_type.unwrap_or("base"),
-        upstream: trace.upstream,
+        upstream: trace.upstream.map(|u| u.name.as_str()),
+        upstream_metrics: trace.upstream.map(|u| &u.metrics),
         status: response.status().as_u16(),
         upstream_status: trace.upstream_status,
         latency: started.elapsed(),

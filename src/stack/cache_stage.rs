@@ -11,7 +11,7 @@ use super::Step;
 use crate::cache::{CacheKey, ResponseCache};
 use crate::scim::route::{Route, RouteKind};
 use crate::snapshot::Tenant;
-use crate::telemetry::events::CacheLookup;
+use crate::telemetry::emit::CacheLookup;
 use bytes::Bytes;
 use http::{Method, Response};
 use http_body_util::Full;

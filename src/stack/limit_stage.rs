@@ -12,7 +12,7 @@ use crate::limit::ordering::{Turn, WriteOrder};
 use crate::limit::{Admitted, Limiter, Refused};
 use crate::scim::route::Route;
 use crate::snapshot::{Snapshot, Tenant, Upstream};
-use crate::telemetry::events::Limited as LimitedEvent;
+use crate::telemetry::emit::Limited as LimitedEvent;
 use crate::upstream::Deadline;
 use http::Method;
 

@@ -20,7 +20,7 @@ use crate::rewrite::Rebase;
 use crate::scim::route::Route;
 use crate::server::ConnInfo;
 use crate::snapshot::{Tenant, Upstream, UpstreamProtocol, UpstreamTarget};
-use crate::telemetry::events::Emulated;
+use crate::telemetry::emit::Emulated;
 use crate::upstream::emulate::patch::Views;
 use crate::upstream::emulate::{Context, Support};
 use crate::upstream::{self, Deadline, UpstreamRequest};

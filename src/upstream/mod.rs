@@ -20,7 +20,7 @@ use crate::error::GatewayError;
 use crate::request_id::RequestId;
 use crate::rewrite::Rebase;
 use crate::snapshot::{Upstream, UpstreamAuth, UpstreamTarget};
-use crate::telemetry::events::{UpstreamFailed, UpstreamRetried};
+use crate::telemetry::emit::{UpstreamFailed, UpstreamRetried};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
 use http_body_util::Full;
@@ -341,7 +341,7 @@ async fn forward_http(
             Ok(resp) if resilience::retriable_status(resp.status().as_u16()) => {
                 let status = resp.status().as_u16();
                 let wait = if status == 429 {
-                    crate::telemetry::events::UpstreamThrottled {
+                    crate::telemetry::emit::UpstreamThrottled {
                         upstream: &upstream.name,
                     }
                     .emit();
