@@ -30,11 +30,11 @@ pub(super) struct Store {
 pub(super) fn lookup(
     cache: &ResponseCache,
     tenant: &Tenant,
-    method: &Method,
+    request: &http::request::Parts,
     route: &Route,
     public_base: &str,
-    query: Option<&str>,
 ) -> Step<Option<Store>> {
+    let (method, query) = (&request.method, request.uri.query());
     let segment = route.first_segment().unwrap_or("");
     let store = tenant
         .cache

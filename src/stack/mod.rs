@@ -88,12 +88,12 @@ macro_rules! next {
 }
 
 impl Pipeline {
-    /// A gateway without an audit journal.
+    /// A pipeline without an audit journal.
     pub fn new(config: Arc<ConfigHandle>) -> Pipeline {
         Pipeline::with_journal(config, None)
     }
 
-    /// A gateway that audits every write and authentication failure in
+    /// A pipeline that audits every write and authentication failure in
     /// `journal` (kept across reloads, like the limiter and the cache).
     pub fn with_journal(config: Arc<ConfigHandle>, journal: Option<Journal>) -> Pipeline {
         let cache_max_bytes = config.load().server.cache_max_bytes;
@@ -233,15 +233,8 @@ where
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. A write invalidates (a drop guard, also
     // when the client hangs up while the write is upstream).
-    let (cache, query) = (&shared.cache, parts.uri.query());
-    let store = next!(cache_stage::lookup(
-        cache,
-        tenant,
-        &parts.method,
-        route,
-        base,
-        query
-    ));
+    let cache = &shared.cache;
+    let store = next!(cache_stage::lookup(cache, tenant, &parts, route, base));
     let invalidate = cache_stage::invalidate_on_write(cache, tenant, &parts.method, route);
     // The upstream's limits protect a backend that several tenants may
     // share; they come last, right before the call.
