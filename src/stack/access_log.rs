@@ -12,9 +12,9 @@
 use super::audit_stage;
 use super::trace::Trace;
 use crate::audit::Journal;
+use crate::conn_info::ConnInfo;
 use crate::error::ErrorInfo;
 use crate::request_id::{RequestId, X_REQUEST_ID};
-use crate::server::ConnInfo;
 use crate::snapshot::Tenant;
 use crate::telemetry::emit::{AuthFailed, BulkCounted, Deprovisioned, RequestCompleted};
 use bytes::Bytes;

@@ -4,11 +4,11 @@
 //! damping (docs/authentication.md).
 //!
 //! Imports: `authn` (the checks and the damper), the connection's
-//! `ConnInfo`; nothing of the pipeline but its error type.
+//! `conn_info::ConnInfo`; nothing of the pipeline but its error type.
 use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
+use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
-use crate::server::ConnInfo;
 use crate::snapshot::{Snapshot, Tenant};
 use crate::upstream::Deadline;
 use http::HeaderMap;
@@ -40,7 +40,7 @@ pub(super) async fn authenticate(
     };
     let authenticated = tokio::time::timeout_at(
         deadline.at,
-        authn::authenticate(tenant, headers, conn, reach),
+        authn::authenticate(&tenant.auth, &tenant.id, headers, conn, reach),
     )
     .await;
     match authenticated {

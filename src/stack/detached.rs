@@ -7,8 +7,9 @@
 //! Imports: the pipeline (`Pipeline`), the server's `Respond` trait and
 //! `ConnInfo`, the epilogue's handshake report (`access_log`).
 use super::{access_log, Pipeline};
+use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
-use crate::server::{ConnInfo, Respond};
+use crate::server::Respond;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;

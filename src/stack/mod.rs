@@ -11,14 +11,15 @@
 //! write order, journal). Nothing below the pipeline imports `stack`.
 use crate::audit::Journal;
 use crate::authn::damping::FailureDamper;
-use crate::authz;
+use crate::authn::grants;
 use crate::cache::ResponseCache;
 use crate::config::reload::ConfigHandle;
+use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
 use crate::limit::ordering::WriteOrder;
 use crate::limit::{Admitted, Limiter};
 use crate::request_id::RequestId;
-use crate::server::{ConnInfo, Respond};
+use crate::server::Respond;
 use crate::snapshot::{Snapshot, Tenant, Upstream};
 use crate::tenant::{resolve_tenant, Origin};
 use crate::upstream::Deadline;
@@ -203,7 +204,7 @@ where
     let principal =
         authn_stage::authenticate(snapshot, damper, tenant, headers, conn, deadline).await?;
     // Authorize: the tenant's grants cover this resource type and method.
-    let authorized = authz::authorize(&tenant.grants, &principal, req.method(), route);
+    let authorized = grants::authorize(&tenant.auth.grants, &principal, req.method(), route);
     let credential = limit_stage::credential(&principal);
     let rules = dialect_stage::after_auth(tenant, rules, &req, principal.issuer.as_deref());
     trace.principal = Some(principal);

@@ -13,12 +13,12 @@
 use super::schema_stage::emulated_filter::{self, EmulatedList};
 use super::schema_stage::{emulated_patch, Inbound};
 use super::scim11_stage;
+use crate::conn_info::ConnInfo;
 use crate::dialect::{Rule, RuleSet};
 use crate::error::GatewayError;
 use crate::request_id::RequestId;
 use crate::rewrite::Rebase;
 use crate::scim::route::Route;
-use crate::server::ConnInfo;
 use crate::snapshot::{Tenant, Upstream, UpstreamProtocol, UpstreamTarget};
 use crate::telemetry::emit::Emulated;
 use crate::upstream::emulate::patch::Views;

@@ -23,20 +23,16 @@ use crate::snapshot::{Upstream, UpstreamAuth, UpstreamTarget};
 use crate::telemetry::emit::{UpstreamFailed, UpstreamRetried};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
-use http_body_util::Full;
 use pool::{Pool, PoolSettings};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// A pooled HTTP(S) client for auxiliary calls (key sets, token
-/// endpoints): HTTP/1.1 and HTTP/2, rustls. Proxied requests use the
-/// upstream's own [`Pool`].
-pub type HttpClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
+/// The gateway's own client for auxiliary calls, now in
+/// [`crate::http_client`]; this path is kept while the layering moves land.
+/// Proxied requests use the upstream's own [`Pool`].
+pub use crate::http_client::HttpClient;
 
 /// A remote SCIM server: where it is, how its locations read, and the
 /// connection pool to it. Built once per config.

@@ -3,6 +3,7 @@
 //! mTLS), grants, limits, cache and IdP dialect. Its schema and journal
 //! are compiled beside it (`schema`, `events`) and set by the caller.
 use super::{auth, caps, duration, limits, tls, Problems};
+use crate::authn::TenantAuth;
 use crate::config::raw::{DialectSection, FileConfig, TenantSection};
 use crate::snapshot::{StaticToken, Tenant, TenantId, Upstream};
 use std::collections::{HashMap, HashSet};
@@ -110,11 +111,13 @@ pub(super) fn compile_tenant(
         id: id?,
         hosts,
         upstream: upstream?,
-        tokens,
-        jwt: jwt.map(|j| j.ok_or(())).transpose().ok()?,
-        introspection: introspection.map(|i| i.ok_or(())).transpose().ok()?,
-        grants,
-        mtls: mtls.map(|m| m.ok_or(())).transpose().ok()?,
+        auth: TenantAuth {
+            tokens,
+            jwt: jwt.map(|j| j.ok_or(())).transpose().ok()?,
+            introspection: introspection.map(|i| i.ok_or(())).transpose().ok()?,
+            mtls: mtls.map(|m| m.ok_or(())).transpose().ok()?,
+            grants,
+        },
         limits: t.limits.as_ref().map_or(Some(Default::default()), |l| {
             limits::limits(l, true, p, &format!("{loc}.limits"))
         })?,
