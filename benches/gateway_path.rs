@@ -11,7 +11,7 @@ use scim_gateway::authn::static_token::hash_token_hex;
 use scim_gateway::config::{compile, parse, ConfigHandle};
 use scim_gateway::conn_info::ConnInfo;
 use scim_gateway::snapshot::UpstreamTarget;
-use scim_gateway::stack::Gateway;
+use scim_gateway::stack::Pipeline;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -92,7 +92,7 @@ fn request_path(c: &mut Criterion) {
         UpstreamTarget::Builtin(s) => s.clone(),
         UpstreamTarget::Http { .. } => return,
     };
-    let gateway = Gateway::new(Arc::new(ConfigHandle::from_snapshot(
+    let gateway = Pipeline::new(Arc::new(ConfigHandle::from_snapshot(
         Path::new("bench.toml"),
         snapshot,
     )));

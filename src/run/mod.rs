@@ -6,8 +6,8 @@
 //! `main.rs`. The event delivery as the gateway runs it (its sinks taken
 //! from the live config) is in [`delivery`].
 use crate::config::ConfigHandle;
-use crate::server::{self, ConnInfo, Handler, Listening, SettingsSource};
-use crate::stack::Gateway;
+use crate::server::{self, ConnInfo, Listening, Respond, SettingsSource};
+use crate::stack::Pipeline;
 use crate::telemetry::admin::{admin_response, Readiness};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -66,7 +66,7 @@ pub async fn run(
     }
     let watcher = tokio::spawn(config.clone().watch(stopped(stop_rx.clone())));
     let admin = admin_listener.map(|l| {
-        let handler = Arc::new(AdminHandler {
+        let handler = Arc::new(AdminEndpoints {
             readiness: readiness.clone(),
         });
         let settings: SettingsSource = Arc::new(|| Listening {
@@ -118,7 +118,7 @@ pub async fn run(
         ))),
         _ => None,
     };
-    let gateway = crate::stack::Detached::new(Arc::new(Gateway::with_journal(
+    let gateway = crate::stack::Gateway::new(Arc::new(Pipeline::with_journal(
         config.clone(),
         journal.clone(),
     )));
@@ -167,11 +167,11 @@ pub async fn run(
 }
 
 /// Serves `/healthz`, `/readyz`, `/metrics`.
-struct AdminHandler {
+struct AdminEndpoints {
     readiness: Arc<Readiness>,
 }
 
-impl Handler for AdminHandler {
+impl Respond for AdminEndpoints {
     fn call<'a>(
         &'a self,
         req: Request<Incoming>,

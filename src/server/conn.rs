@@ -1,7 +1,7 @@
 //! One client connection: the TLS handshake and the HTTP session. What it
 //! learns is handed to each request as a [`ConnInfo`] (`crate::conn_info`).
 use super::idle::{Streams, Tracked};
-use super::{Handler, Listening};
+use super::{Listening, Respond};
 use crate::conn_info::{CertChecks, ConnAuth, ConnInfo};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -21,7 +21,7 @@ fn refuses_client_certificate(error: &str) -> bool {
     error.contains("peer sent no certificates") || error.contains("invalid peer certificate")
 }
 
-pub(super) async fn serve_connection<H: Handler>(
+pub(super) async fn serve_connection<H: Respond>(
     stream: TcpStream,
     peer: SocketAddr,
     local: SocketAddr,
@@ -97,7 +97,7 @@ async fn http<IO, H>(
     mut stop: watch::Receiver<bool>,
 ) where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-    H: Handler,
+    H: Respond,
 {
     let info = Arc::new(info);
     let streams = Streams::default();

@@ -29,7 +29,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 /// What answers requests.
-pub trait Handler: Send + Sync + 'static {
+pub trait Respond: Send + Sync + 'static {
     fn call<'a>(
         &'a self,
         req: Request<Incoming>,
@@ -59,13 +59,17 @@ pub struct Listening {
     pub idle_timeout: Duration,
 }
 
+/// The old name of [`Respond`], while the other layering branches merge
+/// (issue 18).
+pub use self::Respond as Handler;
+
 /// Where per-connection settings come from.
 pub type SettingsSource = Arc<dyn Fn() -> Listening + Send + Sync>;
 
 /// Serves `handler` on `listener` until `shutdown` completes; then stops
 /// accepting, asks every connection to finish its in-flight requests, and
 /// waits up to `drain` before returning.
-pub async fn serve<H: Handler>(
+pub async fn serve<H: Respond>(
     listener: TcpListener,
     settings: SettingsSource,
     caps: ConnectionCaps,

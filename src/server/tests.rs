@@ -9,7 +9,7 @@ use tokio::net::TcpStream;
 /// Answers with what it knows of the connection.
 struct Echo;
 
-impl Handler for Echo {
+impl Respond for Echo {
     fn call<'a>(
         &'a self,
         _req: Request<Incoming>,

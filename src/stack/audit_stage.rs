@@ -9,7 +9,7 @@
 //! A successful write that cannot be journaled turns into a 503: the
 //! backend has the change, but the gateway will not claim an unaudited
 //! success. The journal stops on the first I/O failure and writes are then
-//! refused before they reach an upstream ([`refuse_writes`]).
+//! refused before they reach an upstream ([`refuse_unaudited`]).
 use super::Trace;
 use crate::audit::{
     allowed_values, changed_attributes, Ack, AuditPrincipal, AuditRecord, Journal, Receipt,
@@ -41,15 +41,20 @@ pub(super) struct WriteTrace {
 
 /// 503 for a write while the journal is stopped (fail closed: nothing
 /// unaudited reaches the backend).
-pub(super) fn refuse_writes(journal: &Journal) -> Result<(), GatewayError> {
-    if journal.is_open() {
-        return Ok(());
+pub(super) fn refuse_unaudited(
+    journal: Option<&Journal>,
+    trace: &Trace<'_>,
+) -> Result<(), GatewayError> {
+    match journal {
+        Some(journal) if trace.write.is_some() && !journal.is_open() => {
+            Err(GatewayError::unavailable(
+                "the audit log cannot be written, so the gateway accepts no writes; reads still work",
+                "audit_unavailable",
+                30,
+            ))
+        }
+        _ => Ok(()),
     }
-    Err(GatewayError::unavailable(
-        "the audit log cannot be written, so the gateway accepts no writes; reads still work",
-        "audit_unavailable",
-        30,
-    ))
 }
 
 /// Journals what the request did and returns the answer to send.

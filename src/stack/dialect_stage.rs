@@ -158,3 +158,49 @@ impl Work {
         Ok((serde_json::to_vec(&value).ok().map(Bytes::from), applied))
     }
 }
+
+/// The pipeline's first dialect step, right after the tenant: the rules
+/// for this request, and the authorization header fixed before
+/// authentication reads it (`None`: the tenant has no dialect).
+pub(super) fn before_auth<B>(tenant: &Tenant, req: &mut http::Request<B>) -> Option<RuleSet> {
+    let dialect = tenant.dialect.as_ref()?;
+    let rules = rules(dialect, req.headers(), req.uri().query());
+    authorization(tenant, &rules, req.headers_mut());
+    Some(rules)
+}
+
+/// `auto` weighs the verified token's issuer too (the authorization
+/// header was fixed before there was a token to read).
+pub(super) fn after_auth<B>(
+    tenant: &Tenant,
+    rules: Option<RuleSet>,
+    req: &http::Request<B>,
+    issuer: Option<&str>,
+) -> Option<RuleSet> {
+    let after = tenant
+        .dialect
+        .as_ref()
+        .and_then(|d| rules_after_auth(d, req.headers(), req.uri().query(), issuer));
+    after.or(rules)
+}
+
+/// The query and the body in canonical form (as they came without a
+/// dialect).
+pub(super) async fn request(
+    tenant: &Tenant,
+    rules: Option<&RuleSet>,
+    parts: &http::request::Parts,
+    route: &Route,
+    body: Bytes,
+) -> Result<(Option<String>, Bytes), crate::error::GatewayError> {
+    let raw = parts.uri.query();
+    let Some(rules) = rules else {
+        return Ok((raw.map(str::to_string), body));
+    };
+    let query = query(tenant, rules, raw).or_else(|| raw.map(str::to_string));
+    let body = self::body(tenant, rules, &parts.method, &parts.headers, route, &body)
+        .await
+        .map_err(|e| crate::error::GatewayError::client_reason(e, "dialect"))?
+        .unwrap_or(body);
+    Ok((query, body))
+}

@@ -7,13 +7,16 @@
 //! with its CloudEvent (the IdP's event id kept for deduplication). Okta
 //! gets its 200 only once the journal has them, so a failure makes Okta
 //! deliver again.
-use super::{limited, read_body, Gateway};
+use super::authn_stage::too_many_failures;
+use super::body::read as read_body;
+use super::limit_stage::limited;
+use super::Pipeline;
 use crate::audit::{AuditKind, AuditPrincipal, AuditRecord};
+use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
 use crate::events::okta_hook;
 use crate::limit::Admitted;
 use crate::scim::error::ScimError;
-use crate::server::ConnInfo;
 use crate::snapshot::{Snapshot, Tenant};
 use crate::upstream::Deadline;
 use bytes::Bytes;
@@ -28,7 +31,7 @@ const HOOK_PRINCIPAL: &str = "okta-event-hook";
 /// Answers one request to the hook endpoint.
 pub(super) async fn okta<B>(
     snapshot: &Snapshot,
-    gateway: &Gateway,
+    gateway: &Pipeline,
     tenant: &Tenant,
     req: Request<B>,
     conn: &ConnInfo,
@@ -63,7 +66,7 @@ where
         }
         damper.failed(damping, tenant.id.as_str(), ip);
         return Err(match damped {
-            Some(wait) => super::too_many_failures(wait),
+            Some(wait) => too_many_failures(wait),
             None => GatewayError::client_reason(refused, "okta_hook_secret"),
         });
     }

@@ -8,7 +8,7 @@
 use super::routes::error_response;
 use super::Store;
 use crate::scim::error::ScimError;
-use crate::server::{self, ConnInfo, Handler, Listening, SettingsSource};
+use crate::server::{self, ConnInfo, Listening, Respond, SettingsSource};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
@@ -43,17 +43,17 @@ pub async fn serve(
         settings,
         server::ConnectionCaps::total(MAX_CONNECTIONS),
         DRAIN_TIMEOUT,
-        Arc::new(StoreHandler { store }),
+        Arc::new(StoreServer { store }),
         shutdown,
     )
     .await
 }
 
-struct StoreHandler {
+struct StoreServer {
     store: Arc<Store>,
 }
 
-impl Handler for StoreHandler {
+impl Respond for StoreServer {
     fn call<'a>(
         &'a self,
         req: Request<Incoming>,

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::test_pki::{ClientSpec, Leaf, TestCa};
 use super::{ClientCertPins, ClientCertPolicy, DeferredClientCertVerifier, TlsSelector};
-use crate::server::{serve, ConnInfo, Handler, Listening, SettingsSource};
+use crate::server::{serve, ConnInfo, Listening, Respond, SettingsSource};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -32,7 +32,7 @@ struct Inspect {
     tenant_a: ClientCertPolicy,
 }
 
-impl Handler for Inspect {
+impl Respond for Inspect {
     fn call<'a>(
         &'a self,
         _req: Request<Incoming>,

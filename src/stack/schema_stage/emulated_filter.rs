@@ -17,18 +17,19 @@
 //!
 //! A search at the root (`POST /.search`, several types) is not emulated:
 //! 400 `invalidFilter` pointing to the per-type search.
-use super::{json_response, Inbound};
+//!
+//! The upstream is called through the pipeline's one door
+//! (`stack::upstream_stage`), which runs [`run`] with its plain reads.
+use super::json_response;
 use crate::error::GatewayError;
 use crate::mapping::{CompiledMapping, MappingError, ResourceMapping};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::Filter;
 use crate::scim::query::{query_pairs, ListQuery};
 use crate::scim::schema::{ResourceType, SchemaRegistry};
-use crate::snapshot::{Upstream, UpstreamProtocol, UpstreamTarget};
-use crate::telemetry::emit::Emulated;
 use crate::upstream::emulate::filter::{evaluate, read_all, refuses_filter, Listing};
-use crate::upstream::emulate::{Context, Support};
-use crate::upstream::{Deadline, UpstreamRequest};
+use crate::upstream::emulate::Context;
+use crate::upstream::UpstreamRequest;
 use bytes::Bytes;
 use http::Response;
 use serde_json::Value;
@@ -163,54 +164,6 @@ pub fn refuse_at_root(table: &CompiledMapping, filter: &Filter) -> ScimResult<()
     Ok(())
 }
 
-/// Answers an emulated list: `inbound.emulated` must be set (else 500).
-/// Every upstream call goes through the normal upstream path (credential,
-/// timeouts, retries, the circuit breaker) within `deadline`.
-pub async fn list(
-    inbound: &Inbound<'_>,
-    upstream: &Upstream,
-    req: UpstreamRequest,
-    max_response: usize,
-    deadline: Deadline,
-) -> Result<Response<Bytes>, GatewayError> {
-    let Some(plan) = &inbound.emulated else {
-        return Err(GatewayError::internal("an emulated list without its plan"));
-    };
-    Emulated {
-        upstream: &upstream.name,
-        capability: CAPABILITY,
-    }
-    .emit();
-    let ctx = Context {
-        upstream: &upstream.name,
-        emulation: &upstream.emulation,
-        builtin: matches!(upstream.target, UpstreamTarget::Builtin(_)),
-        deadline,
-        patch_view: None,
-    };
-    // Plain list reads: nothing of them needs emulating.
-    let send = |r: UpstreamRequest| async move {
-        match upstream.protocol {
-            UpstreamProtocol::Scim2 => {
-                crate::upstream::send(upstream, r, max_response, deadline).await
-            }
-            UpstreamProtocol::Scim11 => {
-                Box::pin(super::super::scim11_stage::forward(
-                    upstream,
-                    r,
-                    max_response,
-                    deadline,
-                    // A listing: no PATCH.
-                    None,
-                ))
-                .await
-            }
-        }
-    };
-    let narrow = upstream_filters(&ctx, upstream);
-    run(plan, &ctx, &req, narrow, &send).await
-}
-
 /// The emulation against "the upstream" (`send`): generic, so that it is
 /// tested against in-process fakes. `narrow`: the upstream is known to
 /// filter, so the mappable part of the filter may go with each page.
@@ -280,20 +233,6 @@ pub fn answer(
         &tenant,
         max_results,
     )
-}
-
-/// Whether the upstream is known to filter (so a narrowing filter may go
-/// with each page): declared, the built-in store, or discovered. A SCIM 1.1
-/// upstream gets none (its stage would have to translate it).
-fn upstream_filters(ctx: &Context<'_>, upstream: &Upstream) -> bool {
-    if upstream.protocol != UpstreamProtocol::Scim2 {
-        return false;
-    }
-    match ctx.emulation.settings.filter {
-        Support::Yes => true,
-        Support::No => false,
-        Support::Auto => ctx.builtin || ctx.emulation.discovery.peek().is_some_and(|s| s.filter),
-    }
 }
 
 #[cfg(test)]

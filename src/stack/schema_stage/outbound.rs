@@ -1,6 +1,7 @@
 //! The way back: an upstream answer in the tenant's schema (resources,
 //! ListResponse items, Bulk responses, error details).
-use super::{fix_length, Inbound, Shape};
+use super::body::fix_length;
+use super::{Inbound, Shape};
 use bytes::Bytes;
 use http::Response;
 use serde_json::Value;

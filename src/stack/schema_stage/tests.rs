@@ -1,7 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+use super::body::to_bytes;
 use super::*;
 use crate::scim::error::ScimType;
+use crate::scim::query::encode_component;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::HeaderValue;
 use serde_json::json;
+use serde_json::Value;
 
 const BASE: &str = "https://gw.example/tenants/acme/scim/v2";
 

@@ -2,6 +2,7 @@
 use super::*;
 use crate::scim::error::ScimType;
 use crate::scim::schema::ENTERPRISE_USER_SCHEMA;
+use crate::upstream::Deadline;
 use serde_json::json;
 
 fn table(emulate: bool) -> CompiledMapping {

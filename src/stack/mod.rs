@@ -1,0 +1,291 @@
+//! The per-request pipeline, assembled in one place: [`pipeline`] calls
+//! one stage per line, in the order the design needs (docs/architecture.md,
+//! "The request path"); the comment above each line says why it sits where
+//! it does. Each stage is a plain function or `async fn` over concrete
+//! types in a file of its own; a stage that may answer the request itself
+//! returns a [`Step`]. [`Pipeline::handle`] runs the pipeline and its
+//! epilogue (`access_log`); [`Gateway`] is what the server runs.
+//!
+//! Imports: every stage below it, the request's snapshot and tenant
+//! resolution, the state kept across reloads (limiter, cache, damper,
+//! write order, journal). Nothing below the pipeline imports `stack`.
+use crate::audit::Journal;
+use crate::authn::damping::FailureDamper;
+use crate::authn::grants;
+use crate::cache::ResponseCache;
+use crate::config::reload::ConfigHandle;
+use crate::conn_info::ConnInfo;
+use crate::error::GatewayError;
+use crate::limit::ordering::WriteOrder;
+use crate::limit::{Admitted, Limiter};
+use crate::request_id::RequestId;
+use crate::server::Respond;
+use crate::snapshot::{Snapshot, Tenant, Upstream};
+use crate::tenant::{resolve_tenant, Origin};
+use crate::upstream::Deadline;
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+use trace::Trace;
+
+mod access_log;
+mod audit_stage;
+mod authn_stage;
+mod body;
+mod cache_stage;
+mod detached;
+mod dialect_stage;
+mod hook_stage;
+mod limit_stage;
+mod schema_stage;
+mod scim11_stage;
+mod trace;
+mod upstream_stage;
+
+pub use crate::request_id::X_REQUEST_ID;
+pub use detached::Gateway;
+/// The old name, while the other layering branches merge (issue 18).
+pub use detached::Gateway as Detached;
+
+/// The pipeline: the current configuration and what the stages share
+/// (kept across reloads).
+#[derive(Debug)]
+pub struct Pipeline {
+    config: Arc<ConfigHandle>,
+    /// Failed authentications per tenant and client (kept across reloads).
+    damper: FailureDamper,
+    /// Rate and concurrency state (kept across reloads).
+    limiter: Limiter,
+    /// Cached GET answers (per tenant keys; kept across reloads).
+    cache: ResponseCache,
+    /// One write at a time per resource.
+    write_order: WriteOrder,
+    /// The audit log and events outbox (`None`: `[audit] enabled = false`).
+    journal: Option<Journal>,
+}
+
+/// What a stage that may answer the request itself gives the pipeline.
+#[derive(Debug)]
+enum Step<T> {
+    /// Go on with this.
+    Next(T),
+    /// The answer (a cache hit, discovery): no later stage runs.
+    Answer(Response<Full<Bytes>>),
+}
+
+/// The value of a [`Step`], or return its answer from the pipeline.
+macro_rules! next {
+    ($step:expr) => {
+        match $step {
+            Step::Next(value) => value,
+            Step::Answer(answer) => return Ok(answer),
+        }
+    };
+}
+
+impl Pipeline {
+    /// A pipeline without an audit journal.
+    pub fn new(config: Arc<ConfigHandle>) -> Pipeline {
+        Pipeline::with_journal(config, None)
+    }
+
+    /// A pipeline that audits every write and authentication failure in
+    /// `journal` (kept across reloads, like the limiter and the cache).
+    pub fn with_journal(config: Arc<ConfigHandle>, journal: Option<Journal>) -> Pipeline {
+        let cache_max_bytes = config.load().server.cache_max_bytes;
+        Pipeline {
+            config,
+            damper: FailureDamper::new(),
+            limiter: Limiter::new(),
+            cache: ResponseCache::new(cache_max_bytes),
+            write_order: WriteOrder::new(),
+            journal,
+        }
+    }
+
+    pub fn config(&self) -> &Arc<ConfigHandle> {
+        &self.config
+    }
+
+    /// Handles one request; never fails: every error becomes a SCIM error
+    /// response (the rescue).
+    pub async fn handle<B>(&self, req: Request<B>, conn: Arc<ConnInfo>) -> Response<Full<Bytes>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send,
+        B::Error: std::error::Error + Send + Sync + 'static,
+    {
+        let started = Instant::now();
+        let method = req.method().clone();
+        // Shared with the client's header, or fresh (see `RequestId`).
+        let request_id = RequestId::of_request(req.headers());
+        // One snapshot for the whole request: a reload mid-request cannot
+        // mix two configs.
+        let snapshot = self.config.load();
+        let mut trace = Trace::default();
+        // The request deadline bounds every wait of the pipeline (the body
+        // read and the upstream call; the other stages do not wait).
+        let deadline = Deadline {
+            at: tokio::time::Instant::from_std(started) + snapshot.server.request_timeout,
+            within: snapshot.server.request_timeout,
+        };
+        // Boxed: the pipeline's state (about 2.9 KB) is allocated once,
+        // and this future stays small enough to move cheaply.
+        let outcome = Box::pin(pipeline(
+            &snapshot,
+            self,
+            req,
+            &conn,
+            &request_id,
+            deadline,
+            &mut trace,
+        ))
+        .await;
+        let mut response = outcome.unwrap_or_else(GatewayError::into_response);
+        // The answer waits until the journal has the write's record.
+        let journal = self.journal.as_ref();
+        let (rid, conn) = (&request_id, &*conn);
+        if let Some(journaled) =
+            access_log::journaled(journal, &trace, rid, &method, conn, started, &mut response)
+        {
+            response = journaled.await;
+        }
+        access_log::finish(&mut trace, rid, &method, conn, started, &mut response);
+        response
+    }
+}
+
+/// The stages, in order.
+async fn pipeline<'s, B>(
+    snapshot: &'s Snapshot,
+    shared: &Pipeline,
+    req: Request<B>,
+    conn: &ConnInfo,
+    request_id: &RequestId,
+    deadline: Deadline,
+    trace: &mut Trace<'s>,
+) -> Result<Response<Full<Bytes>>, GatewayError>
+where
+    B: hyper::body::Body<Data = Bytes> + Send,
+    B::Error: std::error::Error + Send + Sync + 'static,
+{
+    // Tenant first: everything after it (credentials, limits, upstream) is
+    // per tenant.
+    let origin = Origin {
+        tls: conn.tls,
+        sni: conn.sni.as_deref(),
+    };
+    let routed = resolve_tenant(snapshot.routing(), req.uri(), req.headers(), origin)?;
+    let tenant: &'s Tenant = routed.tenant;
+    // The tenant's IdP dialect, turned canonical before anything reads the
+    // request (the authorization header here, query and body below).
+    let mut req = req;
+    let rules = dialect_stage::before_auth(tenant, &mut req);
+    trace.tenant = Some(tenant);
+    // The Okta hook leaves here (boxed: a rare path whose state would
+    // otherwise enlarge every request's future).
+    if routed.hook {
+        let rid = request_id.as_str();
+        return Box::pin(hook_stage::okta(
+            snapshot, shared, tenant, req, conn, rid, deadline,
+        ))
+        .await;
+    }
+    // Every stage below reads this one parsed route, never the raw path.
+    let route = &routed.route;
+    trace.route(route);
+    // Authenticate before reading the body: an unauthenticated client
+    // costs one header check, not a body upload.
+    let (headers, damper) = (req.headers(), &shared.damper);
+    let principal =
+        authn_stage::authenticate(snapshot, damper, tenant, headers, conn, deadline).await?;
+    // Authorize: the tenant's grants cover this resource type and method.
+    let authorized = grants::authorize(&tenant.auth.grants, &principal, req.method(), route);
+    let credential = limit_stage::credential(&principal);
+    let rules = dialect_stage::after_auth(tenant, rules, &req, principal.issuer.as_deref());
+    trace.principal = Some(principal);
+    // A write is audited from here on, whatever its outcome (a refused
+    // authorization too).
+    trace.write(shared.journal.is_some(), route, req.method());
+    authorized?;
+    // The tenant's limits, and its principal's: after authentication, so
+    // that a limit counts who is calling. (Held until the answer.)
+    let mut admitted = Admitted::default();
+    let limiter = &shared.limiter;
+    limit_stage::admit_tenant(limiter, snapshot, tenant, &credential, &mut admitted).await?;
+    // Bounded body read (413 beyond the cap; 408 when the client is too
+    // slow for the request deadline).
+    let (parts, body) = req.into_parts();
+    let limit = snapshot.server.max_request_body_bytes;
+    let body = body::read_within(&parts.headers, body, limit, deadline).await?;
+    // The dialect on the query and the body, before the schema reads them.
+    let (query, body) = dialect_stage::request(tenant, rules.as_ref(), &parts, route, body).await?;
+    trace.body(&body);
+    // The tenant's schema: writes and searches validated and mapped to the
+    // upstream's schema; discovery answered here, from the tenant's view.
+    let base = &routed.public_base;
+    let mut inbound =
+        next!(schema_stage::step(&tenant.schema, &parts, route, query, body, base).await?);
+    let mut outgoing = upstream_stage::outgoing(tenant, rules.as_ref(), route, &mut inbound);
+    // The cache, where the tenant enables it: a hit costs the upstream
+    // (and its limits) nothing. A write invalidates (a drop guard, also
+    // when the client hangs up while the write is upstream).
+    let cache = &shared.cache;
+    let store = next!(cache_stage::lookup(cache, tenant, &parts, route, base));
+    let invalidate = cache_stage::invalidate_on_write(cache, tenant, &parts.method, route);
+    // The upstream's limits protect a backend that several tenants may
+    // share; they come last, right before the call.
+    let upstream: &'s Upstream = &tenant.upstream;
+    limit_stage::admit_upstream(limiter, snapshot, tenant, upstream, &mut admitted).await?;
+    trace.upstream = Some(upstream);
+    // Nothing unaudited reaches a backend: writes wait for a working
+    // journal.
+    audit_stage::refuse_unaudited(shared.journal.as_ref(), trace)?;
+    // Writes to one resource go one at a time (held until the answer).
+    let order = &shared.write_order;
+    trace.turn =
+        limit_stage::write_turn(order, snapshot, tenant, &parts.method, route, deadline).await?;
+    let started = Instant::now();
+    let (route, host) = (routed.route, routed.host);
+    let request = upstream_stage::request(
+        parts,
+        route,
+        host,
+        base,
+        upstream,
+        &mut outgoing,
+        request_id,
+        conn,
+    );
+    // The upstream call: 2.0, 1.1 or an emulated list, through one door.
+    let max_response = snapshot.server.max_response_body_bytes;
+    let (emulated, view) = (inbound.emulated.as_deref(), outgoing.patch_view);
+    let response =
+        upstream_stage::forward(upstream, emulated, request, max_response, deadline, view).await;
+    drop(invalidate);
+    let response = response?;
+    trace.upstream_latency = Some(started.elapsed());
+    trace.upstream_status = Some(response.status().as_u16());
+    // On the way back: locations point at the shared, never upstream.
+    let response = upstream_stage::rebase(response, upstream, &routed.public_base);
+    trace.answer(&inbound, &response);
+    // In the tenant's schema again.
+    let response = schema_stage::outbound_bounded(&tenant.schema, &inbound, response).await;
+    cache_stage::store(cache, store, &response);
+    let (parts, body) = response.into_parts();
+    Ok(Response::from_parts(parts, Full::new(body)))
+}
+
+impl Respond for Pipeline {
+    fn call<'a>(
+        &'a self,
+        req: Request<Incoming>,
+        conn: Arc<ConnInfo>,
+    ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
+        Box::pin(self.handle(req, conn))
+    }
+}
