@@ -9,7 +9,7 @@ use http::Request;
 use http_body_util::Full;
 use scim_gateway::authn::static_token::hash_token_hex;
 use scim_gateway::config::{compile, parse, ConfigHandle};
-use scim_gateway::server::ConnInfo;
+use scim_gateway::conn_info::ConnInfo;
 use scim_gateway::snapshot::UpstreamTarget;
 use scim_gateway::stack::Gateway;
 use std::path::Path;

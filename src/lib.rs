@@ -5,12 +5,15 @@
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
 pub mod audit;
 pub mod authn;
-pub mod authz;
+/// Now [`authn::grants`]; this path is kept while the layering moves land.
+pub use authn::grants as authz;
 pub mod cache;
 pub mod config;
+pub mod conn_info;
 pub mod dialect;
 pub mod error;
 pub mod events;
+pub mod http_client;
 pub mod limit;
 pub mod mapping;
 pub mod offload;

@@ -3,6 +3,8 @@
 //! loaded once per request, so a request never sees two configs.
 //!
 //! Built only by `config::compile`; read by every pipeline stage.
+/// Now in `authn`; these paths are kept while the layering moves land.
+pub use crate::authn::{StaticToken, TenantMtls};
 pub use crate::secret::Secret;
 use crate::store::Store;
 pub use crate::tenant_id::TenantId;
@@ -85,16 +87,9 @@ pub struct Tenant {
     /// Lower-cased host names that select this tenant.
     pub hosts: Vec<String>,
     pub upstream: Arc<Upstream>,
-    /// Accepted static bearer tokens, stored only as SHA-256 hashes.
-    pub tokens: Vec<StaticToken>,
-    /// OAuth 2.0 JWTs accepted, if any.
-    pub jwt: Option<crate::authn::JwtAuth>,
-    /// Opaque tokens checked by introspection, if configured.
-    pub introspection: Option<crate::authn::introspect::Introspector>,
-    /// What principals may do (empty: everything).
-    pub grants: crate::authz::Grants,
-    /// Client certificates from the tenant's own CAs, if configured.
-    pub mtls: Option<TenantMtls>,
+    /// How its clients authenticate (tokens, JWTs, introspection, client
+    /// certificates) and what they may do (grants).
+    pub auth: crate::authn::TenantAuth,
     /// Rate limits and the concurrency cap of the tenant.
     pub limits: crate::limit::Limits,
     /// Response caching, where enabled.
@@ -123,25 +118,6 @@ pub struct TenantJournal {
     /// Whether some sink takes the tenant's events (a webhook of its own
     /// or the shared Kafka sink): without one, no event is written.
     pub events: bool,
-}
-
-/// A tenant's client-certificate requirement.
-#[derive(Debug, Clone)]
-pub struct TenantMtls {
-    pub policy: Arc<crate::tls::ClientCertPolicy>,
-    /// Whether every request needs a certificate (else only checked when
-    /// one was sent).
-    pub required: bool,
-}
-
-/// An accepted static bearer token: a name for logs and the SHA-256 of the
-/// token.
-#[derive(Clone)]
-pub struct StaticToken {
-    pub name: String,
-    pub sha256: [u8; 32],
-    /// Scopes for `[[tenants.grants]]`.
-    pub scopes: Vec<String>,
 }
 
 /// One upstream SCIM service provider.
@@ -258,17 +234,6 @@ pub fn strip_port(host: &str) -> &str {
     host.rsplit_once(':').map_or(host, |(h, _)| h)
 }
 
-// === impl StaticToken ===
-
-impl fmt::Debug for StaticToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("StaticToken")
-            .field("name", &self.name)
-            .field("sha256", &"<redacted>")
-            .finish()
-    }
-}
-
 // === impl Tenant ===
 
 impl Tenant {
@@ -283,11 +248,10 @@ impl Tenant {
             id,
             hosts,
             upstream,
-            tokens,
-            jwt: None,
-            introspection: None,
-            grants: Default::default(),
-            mtls: None,
+            auth: crate::authn::TenantAuth {
+                tokens,
+                ..Default::default()
+            },
             limits: Default::default(),
             cache: None,
             dialect: None,

@@ -16,7 +16,7 @@ use crate::scim::error::ScimError;
 use crate::scim::route::RouteKind;
 use crate::server::{ConnInfo, Handler};
 use crate::snapshot::{Snapshot, Tenant, Upstream, UpstreamProtocol, UpstreamTarget};
-use crate::telemetry::events::{
+use crate::telemetry::emit::{
     AuthFailed, BulkCounted, CacheLookup, Deprovisioned, Limited as LimitedEvent, RequestCompleted,
 };
 use crate::telemetry::names::resource_type_label;
@@ -198,14 +198,16 @@ impl Gateway {
         }
         RequestCompleted {
             request_id: request_id.as_str(),
-            tenant,
+            tenant: tenant.map(|t| t.id.as_str()),
+            tenant_metrics: tenant.map(|t| &t.metrics),
             principal: trace.principal.as_ref().map(|p| p.credential.as_str()),
             auth_method: trace.principal.as_ref().map(|p| p.method.as_str()),
             subject: trace.principal.as_ref().map(|p| p.subject.as_str()),
             method: &method,
             resource_type: trace.other_resource.as_deref().or(trace.resource_type),
             resource_label: trace.resource_type.unwrap_or("base"),
-            upstream: trace.upstream,
+            upstream: trace.upstream.map(|u| u.name.as_str()),
+            upstream_metrics: trace.upstream.map(|u| &u.metrics),
             status: response.status().as_u16(),
             upstream_status: trace.upstream_status,
             latency: started.elapsed(),
@@ -296,7 +298,7 @@ where
     // introspection call is bounded by the request deadline.)
     let authenticated = tokio::time::timeout_at(
         deadline.at,
-        authn::authenticate(tenant, req.headers(), conn, reach),
+        authn::authenticate(&tenant.auth, &tenant.id, req.headers(), conn, reach),
     )
     .await;
     let principal: Principal = match authenticated {
@@ -323,7 +325,7 @@ where
         }
     };
     // Authorize: the tenant's grants cover this resource type and method.
-    let authorized = authz::authorize(&tenant.grants, &principal, req.method(), route);
+    let authorized = authz::authorize(&tenant.auth.grants, &principal, req.method(), route);
     // The principal's limits are keyed by auth method and credential: a
     // JWT client named like a static token has a budget of its own.
     let credential = [principal.method.as_str(), ":", &principal.credential].concat();

@@ -2,7 +2,7 @@
 //! core plus the extensions configured for the tenant), the mapping table
 //! from them to the upstream's own schema, and the capabilities the
 //! gateway advertises. Compiled from `[tenants.schema]` (see
-//! `config/compile_schema.rs`); used by the schema stage of the pipeline
+//! `config/compile/schema.rs`); used by the schema stage of the pipeline
 //! (`stack/schema_stage.rs`) to validate and map requests and answer
 //! discovery. The capabilities are fitted to the tenant's upstream at
 //! compile time ([`TenantSchema::capabilities_for`]): what it supports

@@ -88,7 +88,7 @@ impl Journal {
         }
         let runtime = tokio::runtime::Handle::try_current()
             .map_err(|_| "the audit journal needs a tokio runtime".to_string())?;
-        metrics::describe();
+        crate::telemetry::names::audit::describe();
         let lock = lock_dir(&settings.dir)?;
         let writer = Writer::open(&settings)?;
         let durable = writer.durable_outbox_seq();

@@ -8,18 +8,17 @@
 //! cached. Concurrent requests with the same token make one call.
 //!
 //! Owns: [`IntrospectionSettings`], [`Introspector`], [`Introspection`],
-//! [`IntrospectError`]. Depends on `crate::upstream::oauth` for the
-//! redacting `Secret` and the bounded form POST, and on
-//! `crate::config::client` for the HTTP client.
+//! [`IntrospectError`]. Depends on `crate::http_client` for the HTTP
+//! client and the bounded form POST, and on `crate::secret` for the
+//! redacting `Secret`.
 mod cache;
 mod error;
 mod response;
 #[cfg(test)]
 mod tests;
 
-use crate::upstream::oauth::form;
-use crate::upstream::oauth::Secret;
-use crate::upstream::HttpClient;
+use crate::http_client::{form, HttpClient};
+use crate::secret::Secret;
 use cache::{Cache, TokenKey};
 pub use error::IntrospectError;
 use error::{ErrorKind, Rejection};
@@ -134,12 +133,9 @@ impl Introspector {
     /// An introspector for `settings`. Builds the HTTP client (reading any
     /// CA file) but makes no request yet.
     pub fn new(settings: IntrospectionSettings) -> Result<Introspector, IntrospectError> {
-        let client = crate::config::client::build_http_client(
-            settings.ca_file.as_deref(),
-            settings.timeout,
-            2,
-        )
-        .map_err(|e| IntrospectError::new(ErrorKind::Setup(e)))?;
+        let client =
+            crate::http_client::build_http_client(settings.ca_file.as_deref(), settings.timeout, 2)
+                .map_err(|e| IntrospectError::new(ErrorKind::Setup(e)))?;
         let basic = form::basic_credentials(&settings.client_id, &settings.client_secret);
         let cache = Cache::new(settings.max_entries);
         Ok(Introspector {

@@ -13,7 +13,7 @@
 //!   stale_grace`: an issuer outage does not lock every client out.
 //! - Every fetch is bounded: a total timeout and a 1 MiB body cap.
 use super::jwt::{self, Claims, JwtError, JwtPolicy, KeySet, KeySetError};
-use crate::upstream::HttpClient;
+use crate::http_client::HttpClient;
 use arc_swap::ArcSwapOption;
 use bytes::Bytes;
 use http::header::ACCEPT;
@@ -138,7 +138,7 @@ impl Default for JwksSettings {
 impl JwksCache {
     /// A cache that has fetched nothing yet.
     pub fn new(source: JwksSource, settings: JwksSettings) -> Result<JwksCache, JwksError> {
-        let client = crate::config::client::build_http_client(
+        let client = crate::http_client::build_http_client(
             settings.ca_file.as_deref(),
             settings.connect_timeout,
             4,

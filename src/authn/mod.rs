@@ -1,59 +1,56 @@
 //! Authentication: turns a request's credentials into a [`Principal`] for
 //! its tenant, or a 401 with `WWW-Authenticate` (RFC 6750 §3).
 //!
-//! Methods are tried per tenant in a fixed order: static bearer tokens
-//! stored as SHA-256 hashes ([`static_token`]), OAuth 2.0 JWTs checked
-//! against the issuer's keys ([`jwt`], [`jwks`]), and opaque tokens
-//! checked by introspection ([`introspect`]). Each returns the same
-//! [`Principal`].
+//! Methods are tried per tenant in a fixed order: a client certificate
+//! from the tenant's own CAs ([`mtls`]), static bearer tokens stored as
+//! SHA-256 hashes ([`static_token`]), OAuth 2.0 JWTs checked against the
+//! issuer's keys ([`jwt`], [`jwks`]), and opaque tokens checked by
+//! introspection ([`introspect`]). Each returns the same [`Principal`]
+//! ([`principal`]), carrying which of the tenant's [`grants`] apply.
+//!
+//! The stage owns its settings: a tenant's [`TenantAuth`], compiled by
+//! `config` and held by the tenant. It depends only on ground and low
+//! modules (`tenant_id`, `secret`, `error`, `scim::error`, `tls`,
+//! `conn_info`, `http_client`), never on the snapshot, the server or the
+//! upstream.
 pub mod damping;
+pub mod grants;
 pub mod introspect;
 pub mod jwk;
 pub mod jwks;
 pub mod jwt;
+pub mod mtls;
+pub mod principal;
 pub mod static_token;
 
-use crate::authz::{Applying, Qualities};
+pub use mtls::TenantMtls;
+pub use principal::{AuthMethod, Principal};
+pub use static_token::StaticToken;
+
+use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
-use crate::server::ConnInfo;
-use crate::snapshot::{Tenant, TenantId, TenantMtls};
-use crate::tls::{CertError, ClientIdentity};
+use crate::tenant_id::TenantId;
+use grants::{Grants, Qualities};
 use http::header::AUTHORIZATION;
 use http::HeaderMap;
-use rustls::pki_types::UnixTime;
-use std::fmt;
+use mtls::{cert_refused, client_certificate};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-/// Who made a request. Carries no secret: safe for logs, metrics, limits
-/// and audit records.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Principal {
-    pub tenant: TenantId,
-    pub method: AuthMethod,
-    /// The authenticated subject (a static token's name, a JWT's subject
-    /// claim, an introspected `sub` or `username`).
-    pub subject: String,
-    /// The name of the credential that matched: a static token's name, the
-    /// OAuth client (`azp`, `appid`, `client_id`) of a token.
-    pub credential: String,
-    /// Granted scopes (JWT `scope`/`scp`/`roles`, introspection `scope`,
-    /// a static token's configured scopes).
-    pub scopes: Vec<String>,
-    /// Which of the tenant's grants apply.
-    pub grants: Applying,
-    /// The verified token's issuer (`iss` of a JWT or an introspection
-    /// answer): evidence for `[tenants.dialect] profile = "auto"`.
-    pub issuer: Option<String>,
-}
-
-/// How a principal authenticated.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthMethod {
-    StaticToken,
-    Jwt,
-    Introspection,
-    ClientCertificate,
+/// How a tenant's clients authenticate, and what they may do once they
+/// have: everything `[tenants]` configures for this stage.
+#[derive(Debug, Default)]
+pub struct TenantAuth {
+    /// Accepted static bearer tokens, stored only as SHA-256 hashes.
+    pub tokens: Vec<StaticToken>,
+    /// OAuth 2.0 JWTs accepted, if any.
+    pub jwt: Option<JwtAuth>,
+    /// Opaque tokens checked by introspection, if configured.
+    pub introspection: Option<introspect::Introspector>,
+    /// Client certificates from the tenant's own CAs, if configured.
+    pub mtls: Option<TenantMtls>,
+    /// What principals may do (empty: everything).
+    pub grants: Grants,
 }
 
 /// A tenant's JWT settings: the policy and the issuer's key cache.
@@ -83,11 +80,13 @@ pub enum Reach {
     Local,
 }
 
-/// Authenticates a request for `tenant`: a static token (checked first:
-/// one hash), else a JWT when the tenant accepts them and the token has
-/// the JWS compact shape, else introspection when configured.
+/// Authenticates a request for tenant `tenant` with its settings `auth`:
+/// a static token (checked first: one hash), else a JWT when the tenant
+/// accepts them and the token has the JWS compact shape, else
+/// introspection when configured.
 pub async fn authenticate(
-    tenant: &Tenant,
+    auth: &TenantAuth,
+    tenant: &TenantId,
     headers: &HeaderMap,
     conn: &ConnInfo,
     reach: Reach,
@@ -96,13 +95,14 @@ pub async fn authenticate(
     // was verified at the handshake for the tenant's own host names; here
     // it is verified against this tenant's policy once per connection, which
     // also covers tenants reached by path on a shared host).
-    if let Some(mtls) = &tenant.mtls {
+    if let Some(mtls) = &auth.mtls {
         let identity = client_certificate(tenant, mtls, conn)?;
         let bearer_configured =
-            !tenant.tokens.is_empty() || tenant.jwt.is_some() || tenant.introspection.is_some();
+            !auth.tokens.is_empty() || auth.jwt.is_some() || auth.introspection.is_some();
         match identity {
             Some(id) if !bearer_configured => {
                 return Ok(principal(
+                    auth,
                     tenant,
                     AuthMethod::ClientCertificate,
                     id.subject.clone(),
@@ -128,8 +128,9 @@ pub async fn authenticate(
         };
         unauthorized(tenant, detail, reason)
     })?;
-    if let Some(t) = static_token::verify(&tenant.tokens, token) {
+    if let Some(t) = static_token::verify(&auth.tokens, token) {
         return Ok(principal(
+            auth,
             tenant,
             AuthMethod::StaticToken,
             t.name.clone(),
@@ -139,7 +140,7 @@ pub async fn authenticate(
         ));
     }
     let jws_shaped = token.bytes().filter(|&b| b == b'.').count() == 2;
-    if let (Some(jwt), true) = (&tenant.jwt, jws_shaped) {
+    if let (Some(jwt), true) = (&auth.jwt, jws_shaped) {
         let now = SystemTime::now();
         // Boxed: the key cache's refresh is a large, rare state; it must
         // not weigh on every request's future.
@@ -162,6 +163,7 @@ pub async fn authenticate(
                     .unwrap_or("jwt")
                     .to_string();
                 Ok(principal(
+                    auth,
                     tenant,
                     AuthMethod::Jwt,
                     subject,
@@ -183,7 +185,7 @@ pub async fn authenticate(
             .with_cause(e)),
         };
     }
-    if let Some(introspector) = &tenant.introspection {
+    if let Some(introspector) = &auth.introspection {
         let introspected = match reach {
             Reach::Full => Box::pin(introspector.introspect(token)).await,
             Reach::Local => introspector
@@ -201,6 +203,7 @@ pub async fn authenticate(
                 let credential = info.client_id().unwrap_or("introspected").to_string();
                 let scopes = info.scopes().map(str::to_string).collect();
                 Ok(principal(
+                    auth,
                     tenant,
                     AuthMethod::Introspection,
                     subject,
@@ -230,73 +233,16 @@ pub async fn authenticate(
     ))
 }
 
-/// The verified identity of the connection's client certificate for this
-/// tenant; `None` when none was sent and none is required.
-fn client_certificate(
-    tenant: &Tenant,
-    mtls: &TenantMtls,
-    conn: &ConnInfo,
-) -> Result<Option<ClientIdentity>, GatewayError> {
-    let Some(chain) = &conn.peer_certificates else {
-        return if mtls.required {
-            Err(cert_refused(
-                "no_certificate",
-                &format!(
-                    "tenant \"{}\" requires a client certificate from its own CA",
-                    tenant.id
-                ),
-            ))
-        } else {
-            Ok(None)
-        };
-    };
-    conn.cert_checks
-        .get_or(mtls.policy.generation(), || {
-            mtls.policy.verify(chain, UnixTime::now()).map_err(|e| {
-                if let CertError::CrlExpired(_) = e {
-                    // The operator's to fix, not the client's: say so.
-                    tracing::warn!(
-                        tenant = tenant.id.as_str(),
-                        "client certificate refused: the tenant's CRL for its issuer is past its nextUpdate; publish a fresh CRL and reload (or set crl_expired = \"allow\")"
-                    );
-                }
-                (e.reason(), e.to_string())
-            })
-        })
-        .map(Some)
-        .map_err(|(reason, detail)| cert_refused(reason, &detail))
-}
-
-/// 403: the client certificate is not one this tenant accepts.
-fn cert_refused(reason: &str, detail: &str) -> GatewayError {
-    let label = match reason {
-        "no_certificate" => "client_certificate_missing",
-        "untrusted" => "client_certificate_untrusted",
-        "expired" => "client_certificate_expired",
-        "revoked" => "client_certificate_revoked",
-        "crl_expired" => "client_certificate_crl_expired",
-        "not_pinned" => "client_certificate_not_pinned",
-        _ => "client_certificate_invalid",
-    };
-    GatewayError::client_reason(
-        crate::scim::error::ScimError::new(
-            403,
-            None,
-            format!("the client certificate was refused: {detail}"),
-        ),
-        label,
-    )
-}
-
 fn principal(
-    tenant: &Tenant,
+    auth: &TenantAuth,
+    tenant: &TenantId,
     method: AuthMethod,
     subject: String,
     credential: String,
     scopes: Vec<String>,
     claims: Option<&serde_json::Map<String, serde_json::Value>>,
 ) -> Principal {
-    let grants = tenant.grants.applying(Qualities {
+    let grants = auth.grants.applying(Qualities {
         scopes: &scopes,
         claims,
         method,
@@ -307,7 +253,7 @@ fn principal(
         .and_then(serde_json::Value::as_str)
         .map(str::to_string);
     Principal {
-        tenant: tenant.id.clone(),
+        tenant: tenant.clone(),
         method,
         subject,
         credential,
@@ -359,7 +305,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
 
 /// 401 for a token [`Reach::Local`] cannot check (introspection not
 /// cached).
-fn not_checked(tenant: &Tenant) -> GatewayError {
+fn not_checked(tenant: &TenantId) -> GatewayError {
     unauthorized(
         tenant,
         "the bearer token could not be checked for this client now; try again later",
@@ -367,39 +313,14 @@ fn not_checked(tenant: &Tenant) -> GatewayError {
     )
 }
 
-fn unauthorized(tenant: &Tenant, detail: &str, reason: &'static str) -> GatewayError {
+fn unauthorized(tenant: &TenantId, detail: &str, reason: &'static str) -> GatewayError {
     let challenge = if reason == "missing_token" {
         // RFC 6750 §3.1: no error code when no credentials were sent.
-        format!("Bearer realm=\"{}\"", tenant.id)
+        format!("Bearer realm=\"{tenant}\"")
     } else {
-        format!("Bearer realm=\"{}\", error=\"invalid_token\"", tenant.id)
+        format!("Bearer realm=\"{tenant}\", error=\"invalid_token\"")
     };
     GatewayError::unauthorized(detail, reason, challenge)
-}
-
-impl fmt::Debug for Principal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Principal")
-            .field("tenant", &self.tenant)
-            .field("method", &self.method)
-            .field("subject", &self.subject)
-            .field("credential", &self.credential)
-            .field("scopes", &self.scopes)
-            .field("grants", &self.grants)
-            .field("issuer", &self.issuer)
-            .finish()
-    }
-}
-
-impl AuthMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuthMethod::StaticToken => "static_token",
-            AuthMethod::Jwt => "jwt",
-            AuthMethod::Introspection => "introspection",
-            AuthMethod::ClientCertificate => "client_certificate",
-        }
-    }
 }
 
 #[cfg(test)]

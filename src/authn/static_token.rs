@@ -2,9 +2,22 @@
 //! Tokens are high-entropy random strings (`scim-gateway hash-token
 //! --generate`), so a fast hash is right here; it would be wrong for
 //! passwords.
-use crate::snapshot::StaticToken;
+//!
+//! Owns [`StaticToken`] (a tenant's accepted token, compiled by `config`)
+//! and its check. Depends on no other module of the crate.
 use sha2::{Digest, Sha256};
+use std::fmt;
 use subtle::ConstantTimeEq;
+
+/// An accepted static bearer token: a name for logs and the SHA-256 of the
+/// token.
+#[derive(Clone)]
+pub struct StaticToken {
+    pub name: String,
+    pub sha256: [u8; 32],
+    /// Scopes for `[[tenants.grants]]`.
+    pub scopes: Vec<String>,
+}
 
 /// The SHA-256 of a token.
 pub fn hash_token(token: &str) -> [u8; 32] {
@@ -34,4 +47,13 @@ pub fn verify<'t>(accepted: &'t [StaticToken], presented: &str) -> Option<&'t St
         }
     }
     found
+}
+
+impl fmt::Debug for StaticToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StaticToken")
+            .field("name", &self.name)
+            .field("sha256", &"<redacted>")
+            .finish()
+    }
 }

@@ -1,23 +1,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::static_token::{hash_token, hash_token_hex};
 use super::*;
-use crate::snapshot::{StaticToken, Upstream, UpstreamAuth, UpstreamTarget};
-use crate::store::{Store, StoreConfig};
 use http::HeaderValue;
 use std::sync::Arc;
-use std::time::Duration;
 
-fn tenant() -> Tenant {
-    Tenant {
-        id: TenantId::new("acme").unwrap(),
-        hosts: vec![],
-        upstream: Arc::new(Upstream::new(
-            "s",
-            UpstreamTarget::Builtin(Arc::new(Store::new(StoreConfig::default()))),
-            UpstreamAuth::None,
-            Duration::from_secs(1),
-            Duration::from_secs(1),
-        )),
+fn tenant() -> TenantAuth {
+    TenantAuth {
         tokens: vec![
             StaticToken {
                 name: "old".into(),
@@ -30,17 +18,12 @@ fn tenant() -> Tenant {
                 scopes: vec![],
             },
         ],
-        jwt: None,
-        introspection: None,
-        grants: Default::default(),
-        mtls: None,
-        limits: Default::default(),
-        cache: None,
-        dialect: None,
-        schema: crate::tenant_schema::TenantSchema::shared_standard(),
-        journal: Default::default(),
-        metrics: Default::default(),
+        ..Default::default()
     }
+}
+
+fn acme() -> TenantId {
+    TenantId::new("acme").unwrap()
 }
 
 fn headers(auth: Option<&str>) -> HeaderMap {
@@ -56,6 +39,7 @@ async fn rotation_accepts_every_active_token_by_name() {
     let t = tenant();
     let p = authenticate(
         &t,
+        &acme(),
         &headers(Some("Bearer token-new-0123456789abcdef")),
         &conn(),
         Reach::Full,
@@ -68,6 +52,7 @@ async fn rotation_accepts_every_active_token_by_name() {
     );
     let p = authenticate(
         &t,
+        &acme(),
         &headers(Some("bearer token-old-0123456789abcdef")),
         &conn(),
         Reach::Full,
@@ -81,7 +66,7 @@ async fn rotation_accepts_every_active_token_by_name() {
 #[tokio::test]
 async fn failures_are_401_with_a_challenge() {
     let t = tenant();
-    let e = authenticate(&t, &headers(None), &conn(), Reach::Full)
+    let e = authenticate(&t, &acme(), &headers(None), &conn(), Reach::Full)
         .await
         .unwrap_err();
     assert_eq!((e.status(), e.reason()), (401, "missing_token"));
@@ -93,7 +78,7 @@ async fn failures_are_401_with_a_challenge() {
         ("Bearer", "malformed_authorization"),
         ("Bearer a b", "malformed_authorization"),
     ] {
-        let e = authenticate(&t, &headers(Some(auth)), &conn(), Reach::Full)
+        let e = authenticate(&t, &acme(), &headers(Some(auth)), &conn(), Reach::Full)
             .await
             .unwrap_err();
         assert_eq!((e.status(), e.reason()), (401, reason), "{auth}");
@@ -115,6 +100,7 @@ async fn principal_debug_has_no_secret() {
     let t = tenant();
     let p = authenticate(
         &t,
+        &acme(),
         &headers(Some("Bearer token-new-0123456789abcdef")),
         &conn(),
         Reach::Full,
@@ -146,11 +132,11 @@ async fn a_new_policy_at_a_reused_address_is_verified_again() {
     conn.peer_certificates = Some(Arc::new(leaf.chain.clone()));
     let mut t = tenant();
     t.tokens.clear();
-    t.mtls = Some(crate::snapshot::TenantMtls {
+    t.mtls = Some(TenantMtls {
         policy: Arc::new(policy(&ca_a)),
         required: true,
     });
-    let p = authenticate(&t, &headers(None), &conn, Reach::Full)
+    let p = authenticate(&t, &acme(), &headers(None), &conn, Reach::Full)
         .await
         .unwrap();
     assert_eq!(p.method, AuthMethod::ClientCertificate);
@@ -160,7 +146,7 @@ async fn a_new_policy_at_a_reused_address_is_verified_again() {
     let address = Arc::as_ptr(&mtls.policy);
     *Arc::get_mut(&mut mtls.policy).unwrap() = policy(&ca_b);
     assert_eq!(Arc::as_ptr(&mtls.policy), address);
-    let e = authenticate(&t, &headers(None), &conn, Reach::Full)
+    let e = authenticate(&t, &acme(), &headers(None), &conn, Reach::Full)
         .await
         .unwrap_err();
     assert_eq!(
@@ -189,8 +175,8 @@ fn every_compiled_policy_has_a_new_generation() {
     assert_eq!(first.clone().generation(), first.generation());
 }
 
-fn conn() -> crate::server::ConnInfo {
-    crate::server::ConnInfo {
+fn conn() -> crate::conn_info::ConnInfo {
+    crate::conn_info::ConnInfo {
         peer: ([127, 0, 0, 1], 40000).into(),
         local: ([127, 0, 0, 1], 443).into(),
         tls: true,

@@ -8,7 +8,7 @@
 use super::compile::load;
 use super::errors::ConfigErrors;
 use crate::snapshot::Snapshot;
-use crate::telemetry::events::ConfigReloaded;
+use crate::telemetry::emit::ConfigReloaded;
 use arc_swap::ArcSwap;
 use std::future::Future;
 use std::path::{Path, PathBuf};

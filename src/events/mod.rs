@@ -9,7 +9,10 @@
 //! ([`webhook`]), the Kafka sink ([`kafka`]), the inbound Okta Event Hooks
 //! that add Okta's own lifecycle events to the stream ([`okta_hook`]; pure),
 //! and the `events` subcommands ([`admin`]). The outbox itself is *written* by the audit journal
-//! (`src/audit/`); this module only reads it.
+//! (`src/audit/`); this module only reads it. Which sinks run is the
+//! binary's wiring: `src/run/delivery.rs` builds them from the live config
+//! and restarts the dispatcher on reload, so this module never reads the
+//! config or the snapshot.
 //!
 //! Delivery is at-least-once: a sink's cursor moves only after the sink
 //! acknowledged the event, so a crash repeats at most the events after the
@@ -31,7 +34,6 @@ pub mod metrics;
 pub mod okta_hook;
 pub mod outbox;
 pub mod retry;
-pub mod runner;
 pub mod webhook;
 
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};

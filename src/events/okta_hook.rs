@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::scim::error::ScimError;
-use crate::snapshot::Secret;
+use crate::secret::Secret;
 
 #[cfg(test)]
 #[path = "okta_hook_tests.rs"]

@@ -187,7 +187,7 @@ impl Limiter {
             Ok(Ok(())) => Some(Ok(())),
             Ok(Err(retry_after)) => Some(Err(Refused { kind, retry_after })),
             Err(e) => {
-                crate::telemetry::events::LimitFallback { error: &e }.emit();
+                crate::telemetry::emit::LimitFallback { error: &e }.emit();
                 None
             }
         }

@@ -13,7 +13,7 @@ use super::lease::{self, Lease, Taken, LEASE_MARGIN};
 use super::redis::RedisRates;
 use crate::scim::route::{Route, RouteKind};
 use crate::snapshot::Snapshot;
-use crate::telemetry::events::WriteOrderFallback;
+use crate::telemetry::emit::WriteOrderFallback;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;

@@ -3,12 +3,13 @@
 //! that anonymous clients cannot take every slot of `max_connections`.
 //!
 //! - A connection is anonymous from its accept until the pipeline marks it
-//!   authenticated ([`ConnAuth::mark`], after a request's credentials were
-//!   accepted). Anonymous connections past the budget are closed oldest
-//!   first when a new one arrives: the new one may be a legitimate client
-//!   about to authenticate, while the oldest had its chance. (Refusing the
-//!   new one instead would lock every client out while the budget is
-//!   held.) An anonymous connection is also closed `anonymous_timeout`
+//!   authenticated (`conn_info::ConnAuth::mark`, after a request's
+//!   credentials were accepted; the [`AnonymousBudget`] this module
+//!   implements is told). Anonymous connections past the budget are
+//!   closed oldest first when a new one arrives: the new one may be a
+//!   legitimate client about to authenticate, while the oldest had its
+//!   chance. (Refusing the new one instead would lock every client out
+//!   while the budget is held.) An anonymous connection is also closed `anonymous_timeout`
 //!   after its accept. Both closes are immediate, not graceful: nothing an
 //!   anonymous connection has in flight is worth finishing, and a graceful
 //!   close would let it keep its slot.
@@ -17,10 +18,10 @@
 //!
 //! The IP is the TCP peer's: behind a load balancer or NAT, clients share
 //! its address, so raise the per-IP cap there.
+use crate::conn_info::{AnonymousBudget, ConnAuth};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 use std::task::Poll;
 use std::time::Duration;
@@ -54,48 +55,6 @@ impl ConnectionCaps {
             per_ip: max_connections,
             anonymous: None,
         }
-    }
-}
-
-/// Whether the connection has carried an authenticated request. Clones
-/// share the state (they describe the same connection).
-#[derive(Clone, Default)]
-pub struct ConnAuth(Arc<AuthState>);
-
-#[derive(Default)]
-struct AuthState {
-    done: AtomicBool,
-    /// Where the connection is counted as anonymous.
-    budget: Option<(Weak<Admission>, u64)>,
-}
-
-impl ConnAuth {
-    /// A request on the connection authenticated: it no longer counts
-    /// against the anonymous budget, and its anonymous timeout is off.
-    pub fn mark(&self) {
-        // A load first: every request of the connection marks it, and
-        // only the first needs the write.
-        if self.is_authenticated() || self.0.done.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        if let Some((admission, id)) = &self.0.budget {
-            if let Some(admission) = admission.upgrade() {
-                admission.anonymous().open.remove(id);
-            }
-        }
-    }
-
-    #[inline]
-    pub fn is_authenticated(&self) -> bool {
-        self.0.done.load(Ordering::Acquire)
-    }
-}
-
-impl std::fmt::Debug for ConnAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("ConnAuth")
-            .field(&self.is_authenticated())
-            .finish()
     }
 }
 
@@ -176,15 +135,19 @@ impl Admission {
         anonymous.next += 1;
         anonymous.open.insert(id, evict.clone());
         drop(anonymous);
+        let budget: Weak<Admission> = Arc::downgrade(self);
         Some(Admitted {
             admission: self.clone(),
             ip,
-            auth: ConnAuth(Arc::new(AuthState {
-                done: AtomicBool::new(false),
-                budget: Some((Arc::downgrade(self), id)),
-            })),
+            auth: ConnAuth::counted(budget as Weak<dyn AnonymousBudget>, id),
             evict: Some(evict),
         })
+    }
+}
+
+impl AnonymousBudget for Admission {
+    fn release(&self, id: u64) {
+        self.anonymous().open.remove(&id);
     }
 }
 
@@ -238,8 +201,8 @@ impl Drop for Admitted {
                 }
             }
         }
-        if let Some((_, id)) = &self.auth.0.budget {
-            self.admission.anonymous().open.remove(id);
+        if let Some(id) = self.auth.budget_id() {
+            self.admission.anonymous().open.remove(&id);
         }
     }
 }

@@ -1,11 +1,11 @@
-//! One client connection: the TLS handshake and the HTTP session.
-use super::admit::ConnAuth;
+//! One client connection: the TLS handshake and the HTTP session. What it
+//! learns is handed to each request as a [`ConnInfo`] (`crate::conn_info`).
 use super::idle::{Streams, Tracked};
 use super::{Handler, Listening};
+use crate::conn_info::{CertChecks, ConnAuth, ConnInfo};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use rustls::pki_types::CertificateDer;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,77 +14,6 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_rustls::LazyConfigAcceptor;
-
-/// What the connection tells about each of its requests; passed to the
-/// handler with each.
-#[derive(Debug, Clone)]
-pub struct ConnInfo {
-    pub peer: SocketAddr,
-    pub local: SocketAddr,
-    pub tls: bool,
-    /// The SNI server name of the TLS handshake.
-    pub sni: Option<String>,
-    pub alpn: Option<Vec<u8>>,
-    /// The client's certificate chain (mTLS).
-    pub peer_certificates: Option<Arc<Vec<CertificateDer<'static>>>>,
-    /// Verdicts on that chain per tenant policy (by its generation), so
-    /// that a keep-alive connection verifies its certificate once per
-    /// tenant and policy, not per request, and again after a reload.
-    pub cert_checks: CertChecks,
-    /// Whether a request on the connection authenticated; until then the
-    /// connection counts against the anonymous budget (`server::admit`).
-    pub auth: ConnAuth,
-}
-
-impl ConnInfo {
-    /// A request's credentials were accepted: the connection is no
-    /// longer anonymous.
-    pub fn authenticated(&self) {
-        self.auth.mark();
-    }
-}
-
-/// See [`ConnInfo::cert_checks`]. Cloning gives an empty cache.
-#[derive(Default)]
-pub struct CertChecks(std::sync::Mutex<Vec<(u64, CertVerdict)>>);
-
-/// A cached verdict: the identity, or the refusal's reason and detail.
-pub type CertVerdict = Result<crate::tls::ClientIdentity, (&'static str, String)>;
-
-impl CertChecks {
-    /// The verdict for the policy of generation `generation`
-    /// ([`crate::tls::ClientCertPolicy::generation`]), computed once. Not
-    /// the policy's address: a reloaded policy may be allocated where the
-    /// old one was and would inherit its verdict.
-    pub fn get_or(&self, generation: u64, verify: impl FnOnce() -> CertVerdict) -> CertVerdict {
-        let mut checks = self
-            .0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some((_, v)) = checks.iter().find(|(g, _)| *g == generation) {
-            return v.clone();
-        }
-        let verdict = verify();
-        // Bounded: a connection rarely serves more than a few tenants.
-        if checks.len() >= 16 {
-            drop(checks.remove(0));
-        }
-        checks.push((generation, verdict.clone()));
-        verdict
-    }
-}
-
-impl Clone for CertChecks {
-    fn clone(&self) -> Self {
-        CertChecks::default()
-    }
-}
-
-impl std::fmt::Debug for CertChecks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CertChecks")
-    }
-}
 
 /// Whether a handshake error is our refusal of the client's certificate
 /// (missing, untrusted, expired, revoked), not some other failure.

@@ -11,8 +11,10 @@ mod admit;
 mod conn;
 mod idle;
 
-pub use admit::{AnonymousCaps, ConnAuth, ConnectionCaps};
-pub use conn::ConnInfo;
+/// Now in [`crate::conn_info`]; these paths are kept while the layering
+/// moves land.
+pub use crate::conn_info::{ConnAuth, ConnInfo};
+pub use admit::{AnonymousCaps, ConnectionCaps};
 
 use crate::telemetry::names::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED_TOTAL};
 use bytes::Bytes;

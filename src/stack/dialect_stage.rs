@@ -12,7 +12,7 @@ use crate::scim::patch::{check_operation_count, operation_count};
 use crate::scim::route::Route;
 use crate::scim::schema::{ResourceType, SchemaRegistry};
 use crate::snapshot::Tenant;
-use crate::telemetry::events::DialectApplied;
+use crate::telemetry::emit::DialectApplied;
 use bytes::Bytes;
 use http::header::{AUTHORIZATION, CONTENT_TYPE, USER_AGENT};
 use http::{HeaderMap, HeaderValue, Method};
@@ -49,10 +49,11 @@ fn registry() -> &'static SchemaRegistry {
 }
 
 fn report(tenant: &Tenant, applied: &Applied) {
-    if !applied.is_empty() {
+    for rule in applied.rules() {
         DialectApplied {
             tenant: tenant.id.as_str(),
-            rules: applied,
+            rule: rule.name(),
+            shadow: applied.shadow,
         }
         .emit();
     }

@@ -1,4 +1,11 @@
-//! Every metric name, in one place (documented in docs/observability.md).
+//! Every metric name, in one place (documented in docs/observability.md;
+//! the journal's in docs/audit.md): the gateway's here, the audit
+//! journal's in [`audit`], event delivery's in [`events`].
+//!
+//! Ground: imports only the `metrics` and `http` crates.
+pub mod audit;
+pub mod events;
+
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 
 /// Requests answered, by `tenant`, `upstream`, `method`, `resource_type`,
@@ -144,7 +151,7 @@ pub fn describe() {
         METRICS_UPKEEP_TOTAL,
         "Upkeeps of the metrics recorder run by its timer (histogram samples drained)."
     );
-    crate::events::metrics::describe();
+    events::describe();
 }
 
 /// A resource-type label from a SCIM path: a known endpoint or `other`.

@@ -20,23 +20,19 @@ use crate::error::GatewayError;
 use crate::request_id::RequestId;
 use crate::rewrite::Rebase;
 use crate::snapshot::{Upstream, UpstreamAuth, UpstreamTarget};
-use crate::telemetry::events::{UpstreamFailed, UpstreamRetried};
+use crate::telemetry::emit::{UpstreamFailed, UpstreamRetried};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method, Request, Response, Uri};
-use http_body_util::Full;
 use pool::{Pool, PoolSettings};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// A pooled HTTP(S) client for auxiliary calls (key sets, token
-/// endpoints): HTTP/1.1 and HTTP/2, rustls. Proxied requests use the
-/// upstream's own [`Pool`].
-pub type HttpClient = hyper_util::client::legacy::Client<
-    hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>,
-    Full<Bytes>,
->;
+/// The gateway's own client for auxiliary calls, now in
+/// [`crate::http_client`]; this path is kept while the layering moves land.
+/// Proxied requests use the upstream's own [`Pool`].
+pub use crate::http_client::HttpClient;
 
 /// A remote SCIM server: where it is, how its locations read, and the
 /// connection pool to it. Built once per config.
@@ -341,7 +337,7 @@ async fn forward_http(
             Ok(resp) if resilience::retriable_status(resp.status().as_u16()) => {
                 let status = resp.status().as_u16();
                 let wait = if status == 429 {
-                    crate::telemetry::events::UpstreamThrottled {
+                    crate::telemetry::emit::UpstreamThrottled {
                         upstream: &upstream.name,
                     }
                     .emit();

@@ -2,6 +2,7 @@
 use super::*;
 use crate::snapshot::{Secret, UpstreamAuth};
 use crate::store::{Store, StoreConfig};
+use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};

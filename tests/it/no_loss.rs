@@ -200,7 +200,7 @@ async fn wait_logged(gw: &crate::support::process::GatewayProcess, needle: &str,
 }
 
 /// Config reloads mid-stream restart event delivery with the new sinks
-/// (src/events/runner.rs): twice, while events flow.
+/// (src/run/delivery.rs): twice, while events flow.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_acknowledged_write_is_lost_across_config_reloads() {
     let Some(rig) = rig("nolose-reload", "interval", "resource").await else {

@@ -1,7 +1,7 @@
 //! Why introspection accepted no token: the token is bad (the client's
 //! fault) or the endpoint gave no usable answer. Opaque, with predicates
 //! and a stable `reason()`; `Display` never shows the token.
-use crate::upstream::oauth::form::PostError;
+use crate::http_client::form::PostError;
 use http::StatusCode;
 use std::fmt;
 

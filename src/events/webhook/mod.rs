@@ -18,7 +18,7 @@ pub use sign::{signature_header, SigningSecret};
 use crate::events::outbox::OutboxRecord;
 use crate::events::retry::RetryPolicy;
 use crate::events::{DeliveryError, DeliveryFuture, Sink};
-use crate::upstream::HttpClient;
+use crate::http_client::HttpClient;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
 use http::{HeaderValue, Request};
@@ -52,7 +52,7 @@ impl WebhookSink {
     /// Builds the sink and its pooled HTTP(S) client (needs a Tokio
     /// runtime context).
     pub fn new(config: WebhookConfig) -> Result<WebhookSink, String> {
-        let client = crate::config::client::build_http_client(
+        let client = crate::http_client::build_http_client(
             config.ca_file.as_deref(),
             config.connect_timeout,
             4,

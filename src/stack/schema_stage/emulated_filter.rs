@@ -25,7 +25,7 @@ use crate::scim::filter::Filter;
 use crate::scim::query::{query_pairs, ListQuery};
 use crate::scim::schema::{ResourceType, SchemaRegistry};
 use crate::snapshot::{Upstream, UpstreamProtocol, UpstreamTarget};
-use crate::telemetry::events::Emulated;
+use crate::telemetry::emit::Emulated;
 use crate::upstream::emulate::filter::{evaluate, read_all, refuses_filter, Listing};
 use crate::upstream::emulate::{Context, Support};
 use crate::upstream::{Deadline, UpstreamRequest};

@@ -10,7 +10,7 @@ use super::{health, Balancer};
 use crate::error::GatewayError;
 use crate::rewrite::Rebase;
 use crate::snapshot::Upstream;
-use crate::telemetry::events::UpstreamFailed;
+use crate::telemetry::emit::UpstreamFailed;
 use crate::upstream::{attempt, Deadline, HttpTarget, UpstreamRequest};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, LOCATION};

@@ -11,7 +11,7 @@
 use super::{json_of, json_response, Capability, Context, Support, Supported};
 use crate::error::GatewayError;
 use crate::scim::json::{get_ci, get_ci_mut, insert_ci};
-use crate::telemetry::events::CapabilitiesDiscovered;
+use crate::telemetry::emit::{Capabilities, CapabilitiesDiscovered};
 use crate::upstream::UpstreamRequest;
 use bytes::Bytes;
 use http::{Method, Response};
@@ -61,7 +61,12 @@ impl Discovery {
         };
         CapabilitiesDiscovered {
             upstream: ctx.upstream,
-            found: found.as_ref(),
+            found: found.map(|s| Capabilities {
+                patch: s.patch,
+                bulk: s.bulk,
+                filter: s.filter,
+                etag: s.etag,
+            }),
         }
         .emit();
         let (supported, ttl) = match found {

@@ -43,7 +43,7 @@ use super::{Deadline, UpstreamRequest};
 use crate::error::GatewayError;
 use crate::scim::query::query_pairs;
 use crate::scim::schema::SchemaRegistry;
-use crate::telemetry::events::Emulated;
+use crate::telemetry::emit::Emulated;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderValue, Method, Response, StatusCode};

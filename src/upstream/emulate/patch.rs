@@ -27,7 +27,7 @@ use crate::offload;
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
 use crate::scim::patch::PatchRequest;
-use crate::telemetry::events::EmulationConflict;
+use crate::telemetry::emit::EmulationConflict;
 use crate::upstream::UpstreamRequest;
 use bytes::Bytes;
 use http::header::{HeaderValue, IF_MATCH};

@@ -171,7 +171,7 @@ where
 /// Counts a PATCH whose upserts were resolved
 /// (`scim_gateway_emulated_total{capability="filtered_upsert"}`).
 pub fn upserted(ctx: &Context<'_>) {
-    crate::telemetry::events::Emulated {
+    crate::telemetry::emit::Emulated {
         upstream: ctx.upstream,
         capability: "filtered_upsert",
     }

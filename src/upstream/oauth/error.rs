@@ -1,6 +1,6 @@
 //! Why a token source gave no token: an opaque error with predicates
 //! (after hyper's), its `Display` naming the cause but never a credential.
-use super::form::PostError;
+use crate::http_client::form::PostError;
 use http::StatusCode;
 use std::fmt;
 

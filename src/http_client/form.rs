@@ -2,10 +2,13 @@
 //! authorization server (token endpoint, introspection endpoint), and the
 //! HTTP Basic client credentials of RFC 6749 §2.3.1.
 //!
-//! Depends on the pooled [`HttpClient`] only; knows nothing of the meaning
-//! of the fields it sends.
-use super::Secret;
-use crate::upstream::HttpClient;
+//! Used by both ends of OAuth 2.0 the gateway speaks: the client
+//! credentials grant (`upstream::oauth`) and token introspection
+//! (`authn::introspect`), so that neither imports the other.
+//! Depends on the pooled [`HttpClient`] and the redacting `Secret` only;
+//! knows nothing of the meaning of the fields it sends.
+use super::HttpClient;
+use crate::secret::Secret;
 use base64::Engine;
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};

@@ -1,7 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
-use crate::authn::AuthMethod;
-use crate::snapshot::TenantId;
+use crate::tenant_id::TenantId;
 use serde_json::json;
 
 fn grants() -> Grants {

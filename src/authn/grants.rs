@@ -11,7 +11,12 @@
 //! every authenticated principal do everything. Discovery (`GET` of
 //! `/ServiceProviderConfig`, `/Schemas`, `/ResourceTypes`) is open to every
 //! authenticated principal.
-use crate::authn::{AuthMethod, Principal};
+//!
+//! Part of the authentication stage (the grants are a tenant's
+//! [`super::TenantAuth`], decided at authentication); the check itself,
+//! [`authorize`], runs after it in the pipeline. Depends on the sibling
+//! [`super::principal`], `error` and `scim::route`.
+use super::principal::{AuthMethod, Principal};
 use crate::error::GatewayError;
 use crate::scim::route::{Route, RouteKind};
 use http::Method;
@@ -266,5 +271,5 @@ pub fn authorize(
 }
 
 #[cfg(test)]
-#[path = "authz_tests.rs"]
+#[path = "grants_tests.rs"]
 mod tests;

@@ -88,7 +88,7 @@ pub(super) fn selector(
     let server_tls = raw.server.tls.as_ref()?;
     let cert = resolve(base_dir, &server_tls.cert_file);
     let key = resolve(base_dir, &server_tls.key_file);
-    let deferred = path_routing && tenants.values().any(|t| t.mtls.is_some());
+    let deferred = path_routing && tenants.values().any(|t| t.auth.mtls.is_some());
     let mut selector = if deferred {
         let verifier: Arc<dyn ClientCertVerifier> = DeferredClientCertVerifier::new();
         match crate::tls::server_config_with(&cert, &key, Some(verifier)) {
@@ -105,7 +105,7 @@ pub(super) fn selector(
         let Some(tenant) = tenants.get(t.id.as_str()) else {
             continue;
         };
-        if t.tls.is_none() && tenant.mtls.is_none() {
+        if t.tls.is_none() && tenant.auth.mtls.is_none() {
             continue;
         }
         let loc = format!("tenants[{i}] (id \"{}\")", t.id);
@@ -124,6 +124,7 @@ pub(super) fn selector(
             None => (cert.clone(), key.clone()),
         };
         let verifier = tenant
+            .auth
             .mtls
             .as_ref()
             .map(|m| m.policy.tls_verifier(m.required));

@@ -1,5 +1,10 @@
 //! Start-up of the whole gateway: bind the listeners, serve, reload the
 //! config on change, report readiness, and drain on shutdown.
+//!
+//! Owns the wiring of the process: it may import everything (config,
+//! snapshot, server, stack, audit, events); nothing imports it but
+//! `main.rs`. The event delivery as the gateway runs it (its sinks taken
+//! from the live config) is in [`delivery`].
 use crate::config::ConfigHandle;
 use crate::server::{self, ConnInfo, Handler, Listening, SettingsSource};
 use crate::stack::Gateway;
@@ -15,6 +20,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+
+pub mod delivery;
 
 /// The addresses the gateway listens on (useful with port 0).
 #[derive(Debug, Clone, Copy)]
@@ -103,7 +110,7 @@ pub async fn run(
         }
     };
     let delivery = match (&journal, &snapshot.audit) {
-        (Some(journal), Some(settings)) => Some(tokio::spawn(crate::events::runner::run(
+        (Some(journal), Some(settings)) => Some(tokio::spawn(delivery::run(
             config.clone(),
             settings.dir.clone(),
             journal.outbox_watch(),

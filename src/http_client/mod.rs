@@ -1,12 +1,27 @@
-//! The pooled HTTP(S) client of an `http` upstream.
-use crate::upstream::HttpClient;
+//! The gateway's own outbound HTTP client: the calls it makes on its own
+//! account, not a client's (an issuer's key set, a token endpoint, an
+//! introspection endpoint, webhook endpoints). Proxied requests go through
+//! each upstream's own connection pool, not this.
+//!
+//! Owns [`HttpClient`], [`build_http_client`] and, in [`form`], the bounded
+//! form POST to an authorization server with its client credentials.
+//! Ground: depends on `tls` (client TLS settings) and `secret` only, so
+//! every stage may use it.
+pub mod form;
+
+use bytes::Bytes;
+use http_body_util::Full;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use std::path::Path;
 use std::time::Duration;
 
-/// A client for one upstream: HTTP/1.1 and HTTP/2 (ALPN), HTTPS through
+/// A pooled HTTP(S) client for auxiliary calls (key sets, token and
+/// introspection endpoints, webhooks): HTTP/1.1 and HTTP/2, rustls.
+pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+/// A client for one endpoint: HTTP/1.1 and HTTP/2 (ALPN), HTTPS through
 /// rustls trusting the public roots or only `ca_file`, TCP_NODELAY, a
 /// connect timeout, and up to `pool_max_idle` idle pooled connections.
 pub fn build_http_client(

@@ -125,7 +125,7 @@ fn read_only_members_are_cut_wherever_they_stand() {
 
 #[test]
 fn the_load_harness_user_is_forwarded_without_id_and_meta() {
-    let body = include_str!("../../benches/load/user.json");
+    let body = include_str!("../../../benches/load/user.json");
     let out = fast("User", body).expect("fast path");
     assert!(!out.contains("\"id\"") && !out.contains("\"meta\""));
     assert!(agrees("User", body));
@@ -396,8 +396,8 @@ fn generated_bodies_exercise_both_paths() {
 fn edited() -> impl Strategy<Value = String> {
     let bodies = prop::sample::select(vec![
         CANONICAL,
-        include_str!("../../benches/load/user.json"),
-        include_str!("../../tests/fixtures/user_full.json"),
+        include_str!("../../../benches/load/user.json"),
+        include_str!("../../../tests/fixtures/user_full.json"),
     ]);
     let piece = prop::sample::select(vec![
         "{",

@@ -25,12 +25,9 @@ use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
-#[path = "kafka_delivery.rs"]
 mod delivery;
-#[path = "kafka_settings.rs"]
 mod settings;
 #[cfg(test)]
-#[path = "kafka_tests.rs"]
 mod tests;
 
 pub use delivery::KafkaEventSink;

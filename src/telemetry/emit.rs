@@ -1,15 +1,30 @@
-//! Named telemetry events: each logs and counts together.
-use super::handles::{duration_histogram, requests_counter, RequestLabels};
+//! Named telemetry events: one struct per thing that happens, whose
+//! `emit()` writes the log line and counts the metrics together.
+//!
+//! Called `emit` (not `events`) so that it does not share a name with the
+//! change-event core (`src/events/`): these are log lines and metric
+//! samples, not SCIM change events, and every one of them is used as
+//! `Event { .. }.emit()`.
+//!
+//! Ground module: the events take plain values (names as `&str`, the
+//! metric handles of [`super::handles`], bools, numbers, durations), never
+//! the crate's domain types, so this file imports nothing above
+//! `telemetry`. Callers pass `tenant.id.as_str()`, `&tenant.metrics`, ...
+use super::handles::{
+    duration_histogram, requests_counter, RequestLabels, TenantMetrics, UpstreamMetrics,
+};
 use super::names::*;
-use crate::snapshot::{Tenant, Upstream};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// One request answered: the access-log line and the request metrics.
 #[derive(Debug)]
 pub struct RequestCompleted<'a> {
     pub request_id: &'a str,
-    /// The tenant, once resolved.
-    pub tenant: Option<&'a Tenant>,
+    /// The tenant's id, once resolved.
+    pub tenant: Option<&'a str>,
+    /// The tenant's cached metric handles (with `tenant`).
+    pub tenant_metrics: Option<&'a TenantMetrics>,
     /// The credential name of the principal.
     pub principal: Option<&'a str>,
     /// How it authenticated (`static_token`, `jwt`, ...).
@@ -22,8 +37,10 @@ pub struct RequestCompleted<'a> {
     /// Its metric label (see [`resource_type_label`]).
     pub resource_label: &'static str,
     pub status: u16,
-    /// The upstream, when it was called.
-    pub upstream: Option<&'a Upstream>,
+    /// The upstream's name, when it was called.
+    pub upstream: Option<&'a str>,
+    /// The upstream's metric handles (with `upstream`).
+    pub upstream_metrics: Option<&'a UpstreamMetrics>,
     pub upstream_status: Option<u16>,
     pub latency: Duration,
     pub upstream_latency: Option<Duration>,
@@ -34,8 +51,8 @@ pub struct RequestCompleted<'a> {
 
 impl RequestCompleted<'_> {
     pub fn emit(&self) {
-        let tenant = self.tenant.map_or("-", |t| t.id.as_str());
-        let upstream = self.upstream.map(|u| u.name.as_str());
+        let tenant = self.tenant.unwrap_or("-");
+        let upstream = self.upstream;
         tracing::info!(
             target: "access",
             request_id = self.request_id,
@@ -65,18 +82,18 @@ impl RequestCompleted<'_> {
             status_class: status_class(self.status),
         };
         let seconds = self.latency.as_secs_f64();
-        match self.tenant {
-            Some(t) => t.metrics.record(&labels, seconds),
+        match self.tenant_metrics {
+            Some(metrics) => metrics.record(&labels, seconds),
             // No tenant (unknown host): uncached, and rare.
             None => {
                 requests_counter(&labels).increment(1);
                 duration_histogram(tenant, labels.method).record(seconds);
             }
         }
-        if let (Some(upstream), Some(latency)) = (self.upstream, self.upstream_latency) {
-            upstream
-                .metrics
-                .record_latency(&upstream.name, latency.as_secs_f64());
+        if let (Some(upstream), Some(metrics), Some(latency)) =
+            (self.upstream, self.upstream_metrics, self.upstream_latency)
+        {
+            metrics.record_latency(upstream, latency.as_secs_f64());
         }
     }
 }
@@ -108,17 +125,8 @@ pub struct LimitFallback<'a> {
 
 impl LimitFallback<'_> {
     pub fn emit(&self) {
-        use std::sync::atomic::{AtomicU64, Ordering};
         static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let last = LAST_LOGGED.load(Ordering::Relaxed);
-        if now >= last + 10
-            && LAST_LOGGED
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if ten_seconds_since(&LAST_LOGGED) {
             tracing::warn!(error = %self.error, "shared limits unavailable: each replica enforces its share locally");
         }
         metrics::counter!(LIMIT_FALLBACKS_TOTAL).increment(1);
@@ -135,52 +143,49 @@ pub struct WriteOrderFallback<'a> {
 
 impl WriteOrderFallback<'_> {
     pub fn emit(&self) {
-        use std::sync::atomic::{AtomicU64, Ordering};
         static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let last = LAST_LOGGED.load(Ordering::Relaxed);
-        if now >= last + 10
-            && LAST_LOGGED
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
+        if ten_seconds_since(&LAST_LOGGED) {
             tracing::warn!(error = %self.error, "write-order leases unavailable: writes are ordered per replica only");
         }
-        metrics::counter!(super::names::WRITE_ORDER_FALLBACK_TOTAL).increment(1);
+        metrics::counter!(WRITE_ORDER_FALLBACK_TOTAL).increment(1);
     }
 }
 
-/// Dialect rules fired on a request (or would have, in shadow mode).
+/// True at most once every 10 s per `last` (a Unix time in seconds): the
+/// caller logs then. Of several threads at once, only one wins.
+fn ten_seconds_since(last: &AtomicU64) -> bool {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let before = last.load(Ordering::Relaxed);
+    now >= before + 10
+        && last
+            .compare_exchange(before, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+}
+
+/// A dialect rule fired on a request (or would have, in shadow mode): one
+/// event per rule.
 #[derive(Debug)]
 pub struct DialectApplied<'a> {
     pub tenant: &'a str,
-    pub rules: &'a crate::dialect::Applied,
+    /// The rule's name (a fixed list).
+    pub rule: &'static str,
+    /// The rules only reported; the request is unchanged.
+    pub shadow: bool,
 }
 
 impl DialectApplied<'_> {
     pub fn emit(&self) {
-        let mode = if self.rules.shadow {
-            "shadow"
-        } else {
-            "applied"
-        };
-        for rule in self.rules.rules() {
-            tracing::debug!(
-                tenant = self.tenant,
-                rule = rule.name(),
-                mode,
-                "dialect rule"
-            );
-            metrics::counter!(
-                DIALECT_RULES_TOTAL,
-                "tenant" => self.tenant.to_string(),
-                "rule" => rule.name(),
-                "mode" => mode
-            )
-            .increment(1);
-        }
+        let mode = if self.shadow { "shadow" } else { "applied" };
+        tracing::debug!(tenant = self.tenant, rule = self.rule, mode, "dialect rule");
+        metrics::counter!(
+            DIALECT_RULES_TOTAL,
+            "tenant" => self.tenant.to_string(),
+            "rule" => self.rule,
+            "mode" => mode
+        )
+        .increment(1);
     }
 }
 
@@ -370,7 +375,16 @@ impl EmulationConflict<'_> {
 #[derive(Debug)]
 pub struct CapabilitiesDiscovered<'a> {
     pub upstream: &'a str,
-    pub found: Option<&'a crate::upstream::emulate::Supported>,
+    pub found: Option<Capabilities>,
+}
+
+/// What an upstream says it supports, as logged.
+#[derive(Debug, Clone, Copy)]
+pub struct Capabilities {
+    pub patch: bool,
+    pub bulk: bool,
+    pub filter: bool,
+    pub etag: bool,
 }
 
 impl CapabilitiesDiscovered<'_> {

@@ -13,7 +13,7 @@
 //! returns `None` and the caller runs the full validator, which decides and
 //! words the error (RFC 7644 §3.12). So this path never accepts what the
 //! full one refuses and never forwards what the full one would change,
-//! member order and whitespace aside; `validate_raw_tests.rs` checks that
+//! member order and whitespace aside; `tests.rs` checks that
 //! against the full validator with generated bodies.
 //!
 //! Why: parsing into `serde_json::Value` (insertion-ordered maps, a
@@ -26,7 +26,6 @@ use crate::scim::schema::{AttrType, Attribute, Mutability, ResourceType, Schema,
 use crate::scim::validate::is_base64;
 use bytes::Bytes;
 
-#[path = "validate_raw_plan.rs"]
 mod plan;
 pub use plan::Plans;
 use plan::{Names, TypePlan};
@@ -312,5 +311,4 @@ fn check(s: &mut Scanner<'_>, attr: &Attribute, subs: &Names, whole: bool) -> Op
 }
 
 #[cfg(test)]
-#[path = "validate_raw_tests.rs"]
 mod tests;

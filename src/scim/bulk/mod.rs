@@ -6,7 +6,6 @@ use crate::scim::json::get_ci;
 use serde_json::Value;
 use std::collections::HashSet;
 
-#[path = "bulk_run.rs"]
 mod run;
 pub use run::BulkRun;
 
@@ -269,5 +268,4 @@ pub fn run_bulk(
 }
 
 #[cfg(test)]
-#[path = "bulk_tests.rs"]
 mod tests;

@@ -3,6 +3,9 @@
 //! that changes the config restarts it with the new sinks. Cursors live on
 //! disk, so a restart resumes where each sink stopped (an event in flight
 //! is delivered again: at-least-once).
+//!
+//! Part of the process wiring (`run`), not of `events`: it reads the
+//! config handle and the snapshot, which the events core must not.
 use crate::config::ConfigHandle;
 use crate::events::kafka::{KafkaEventSink, KafkaSink};
 use crate::events::{Dispatcher, DispatcherSettings, RetryPolicy, Sink};

@@ -1,0 +1,173 @@
+//! The raw configuration: a serde mirror of `gateway.toml`
+//! (`deny_unknown_fields` everywhere, a doc comment on every key). Only
+//! `compile` reads these types; runtime code sees the compiled snapshot.
+//!
+//! Durations are strings such as `"10s"`, `"250ms"`, `"2m"`. Secrets are
+//! never written inline: they are named by environment variable (`*_env`)
+//! or file (`*_file`), or stored as hashes.
+//!
+//! This file holds the whole file and the process-wide sections
+//! (`[server]`, `[admin]`, `[limits]`); an upstream's sections are in
+//! `upstream` and `endpoints`, a tenant's in `tenant` and `auth`, the audit
+//! log's and events' in `events`. Every type is re-exported here, so the
+//! compile step names them `config::raw::X`. Of the crate they import
+//! only the settings types that deserialize straight from the file (the
+//! audit fsync policy, the Kafka and webhook settings, event data).
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+mod auth;
+mod endpoints;
+mod events;
+mod tenant;
+mod upstream;
+pub use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
+pub use endpoints::{HealthSection, OutlierSection};
+pub use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
+pub use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection, TenantTlsSection};
+pub use upstream::{
+    CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,
+};
+
+/// The whole file.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    /// The public listener.
+    #[serde(default)]
+    pub server: ServerSection,
+    /// The admin listener (`/healthz`, `/readyz`, `/metrics`).
+    #[serde(default)]
+    pub admin: Option<AdminSection>,
+    /// Named upstreams; tenants refer to them by name.
+    #[serde(default)]
+    pub upstreams: BTreeMap<String, UpstreamSection>,
+    /// The tenants.
+    #[serde(default)]
+    pub tenants: Vec<TenantSection>,
+    /// Where rate limits are kept: this process, or Redis shared by replicas.
+    pub limits: Option<SharedLimitsSection>,
+    /// The tamper-evident audit log (and the events outbox beside it).
+    pub audit: Option<AuditSection>,
+    /// Delivery of change events: the dispatcher and the shared Kafka sink.
+    pub events: Option<EventsSection>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Address to listen on, e.g. `"127.0.0.1:8443"`.
+    pub listen: Option<String>,
+    /// TLS settings; required unless `plaintext = true`.
+    pub tls: Option<TlsSection>,
+    /// Serve plain HTTP (only behind a TLS-terminating load balancer).
+    #[serde(default)]
+    pub plaintext: bool,
+    /// Time allowed for a client to send the request headers. Default `"10s"`.
+    pub header_read_timeout: Option<String>,
+    /// Largest request head (request line plus headers), bytes. Default 16384.
+    pub max_header_bytes: Option<usize>,
+    /// Most concurrent client connections. Default 4096.
+    pub max_connections: Option<usize>,
+    /// Close a connection with no request in flight this long. Default `"60s"`.
+    pub idle_timeout: Option<String>,
+    /// Most concurrent connections from one client IP (IPv6: one /64).
+    /// Default 256 (at most `max_connections`).
+    pub max_connections_per_ip: Option<usize>,
+    /// Most concurrent connections that have not yet carried an
+    /// authenticated request. Default half of `max_connections`.
+    pub max_anonymous_connections: Option<usize>,
+    /// Close a connection that has not carried an authenticated request
+    /// this long after it was accepted. Default `"10s"`.
+    pub anonymous_timeout: Option<String>,
+    /// Bytes of cached answers over all tenants. Default 64 MiB.
+    pub cache_max_bytes: Option<usize>,
+    /// Whole-request deadline, upstream call included. Default `"60s"`.
+    pub request_timeout: Option<String>,
+    /// Largest request body, bytes (413 beyond). Default 2 MiB.
+    pub max_request_body_bytes: Option<usize>,
+    /// Largest upstream response body, bytes (502 beyond). Default 32 MiB.
+    pub max_response_body_bytes: Option<usize>,
+    /// Most operations in one PATCH request, or in one PATCH of a Bulk
+    /// request (400 `tooMany` beyond). Default 1000.
+    pub max_patch_operations: Option<usize>,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take. Default `"20s"`.
+    pub shutdown_timeout: Option<String>,
+    /// Tenant by path: `/tenants/{id}/scim/v2/...`. Default true.
+    pub path_routing: Option<bool>,
+    /// The SCIM base path under a tenant host name. Default `"/scim/v2"`.
+    pub base_path: Option<String>,
+    /// The host names (optionally `*.` wildcards of one label) on which
+    /// path-routed tenants are served. Default: the DNS names and IP
+    /// addresses of the `[server.tls]` certificate; with `plaintext = true`,
+    /// `localhost`, `127.0.0.1` and `[::1]`.
+    pub hosts: Option<Vec<String>>,
+    /// Failed authentications per tenant and client IP before 429. Default
+    /// 20; 0 turns damping off.
+    pub auth_failure_limit: Option<u32>,
+    /// The window of `auth_failure_limit`. Default `"1m"`.
+    pub auth_failure_window: Option<String>,
+}
+
+/// `[server.tls]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSection {
+    /// PEM certificate chain.
+    pub cert_file: String,
+    /// PEM private key.
+    pub key_file: String,
+    /// When the two files are missing, make a development CA and a server
+    /// certificate for `localhost` and every tenant host (never in
+    /// production).
+    #[serde(default)]
+    pub dev_certs: bool,
+}
+
+/// `[admin]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminSection {
+    /// Address of the admin listener (plain HTTP; keep it private), e.g.
+    /// `"127.0.0.1:9464"`.
+    pub listen: String,
+}
+
+/// `[limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SharedLimitsSection {
+    /// `"local"` (default) or `"redis"`.
+    pub backend: String,
+    /// `backend = "redis"`: `redis://host:port/db` (`rediss://` for TLS).
+    pub redis_url: Option<String>,
+    /// Gateway replicas sharing the limits; each enforces 1/replicas of a
+    /// limit while Redis is unreachable. Default 1.
+    pub replicas: Option<u32>,
+    /// The longest wait for Redis per decision. Default `"50ms"`.
+    pub timeout: Option<String>,
+    /// Prefix of the Redis keys. Default `"scimgw"`.
+    pub key_prefix: Option<String>,
+}
+
+/// `[tenants.limits]` and `[upstreams.NAME.limits]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Requests per second (fractions allowed, e.g. 0.5).
+    pub rate: Option<f64>,
+    /// Requests allowed at once above the steady rate. Default: one
+    /// second's worth (at least 1).
+    pub burst: Option<u32>,
+    /// Tenants: requests per second per principal (credential).
+    pub principal_rate: Option<f64>,
+    /// Tenants: the burst of `principal_rate`. Default one second's worth.
+    pub principal_burst: Option<u32>,
+    /// Requests in flight at once.
+    pub max_concurrent: Option<usize>,
+    /// Requests that may wait for a slot instead of getting 429. Default 0.
+    pub queue: Option<usize>,
+    /// The longest such wait. Default `"1s"`.
+    pub queue_timeout: Option<String>,
+}
