@@ -64,8 +64,7 @@ fn request_path(c: &mut Criterion) {
         registry,
     ));
     // The seed tenant shares the upstream: drop it so the upstream is ours.
-    first.tenants.clear();
-    first.hosts.clear();
+    first.tenants = Default::default();
     let Some(u) = first.upstreams.get_mut("store").and_then(Arc::get_mut) else {
         eprintln!("the seed upstream is still shared; not measured");
         return;

@@ -31,6 +31,7 @@ pub mod store;
 pub mod telemetry;
 pub mod tenant;
 pub mod tenant_id;
-pub mod tenant_schema;
+/// The old path of [`tenant::schema`] (kept while the layering moves land).
+pub use tenant::schema as tenant_schema;
 pub mod tls;
 pub mod upstream;

@@ -241,7 +241,7 @@ where
         tls: conn.tls,
         sni: conn.sni.as_deref(),
     };
-    let routed = resolve_tenant(snapshot, req.uri(), req.headers(), origin)?;
+    let routed = resolve_tenant(snapshot.routing(), req.uri(), req.headers(), origin)?;
     let tenant: &'s Tenant = routed.tenant;
     // The tenant's IdP dialect, turned canonical before anything reads
     // the request (the authorization header here, query and body below).
@@ -517,19 +517,26 @@ where
         audit_stage::refuse_writes(journal)?;
     }
     // Writes to one resource go one at a time (held until the answer).
+    let (shared, within) = (
+        snapshot.shared_limits.as_ref(),
+        snapshot.server.request_timeout,
+    );
     trace.turn = match WriteOrder::key(tenant.id.as_str(), &parts.method, route) {
         None => None,
         Some(key) => Some(
-            tokio::time::timeout_at(deadline.at, gateway.write_order.turn_shared(key, snapshot))
-                .await
-                .map_err(|_| {
-                    GatewayError::upstream(
-                        504,
-                        "an earlier write to this resource did not finish in time",
-                        "request_timeout",
-                        "write ordering wait",
-                    )
-                })?,
+            tokio::time::timeout_at(
+                deadline.at,
+                gateway.write_order.turn_shared(key, shared, within),
+            )
+            .await
+            .map_err(|_| {
+                GatewayError::upstream(
+                    504,
+                    "an earlier write to this resource did not finish in time",
+                    "request_timeout",
+                    "write ordering wait",
+                )
+            })?,
         ),
     };
     let started = Instant::now();
@@ -588,7 +595,9 @@ where
     // (The in-process store already wrote them with the public base.)
     let response = match &upstream.target {
         UpstreamTarget::Builtin(_) => response,
-        UpstreamTarget::Http(http) => rewrite_response(response, &http.rebase, &routed.public_base),
+        UpstreamTarget::Http(http) => {
+            rewrite_response(response, http.rebase(), &routed.public_base)
+        }
     };
     trace.deprovision = inbound.deprovision;
     if inbound.bulk && response.status().is_success() {

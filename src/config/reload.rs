@@ -38,7 +38,7 @@ impl ConfigHandle {
 
     /// Wraps an already compiled snapshot.
     pub fn from_snapshot(path: &Path, snapshot: Snapshot) -> ConfigHandle {
-        crate::upstream::balance::health::start_all(&snapshot);
+        crate::upstream::balance::health::start_all(snapshot.upstreams.values());
         ConfigHandle {
             path: path.to_path_buf(),
             current: ArcSwap::from_pointee(snapshot),
@@ -80,7 +80,7 @@ impl ConfigHandle {
                         "[audit] changed in the config; the audit log keeps its settings until a restart"
                     );
                 }
-                crate::upstream::balance::health::start_all(&next);
+                crate::upstream::balance::health::start_all(next.upstreams.values());
                 self.current.store(Arc::new(next));
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);
                 ConfigReloaded {

@@ -12,7 +12,6 @@
 use super::lease::{self, Lease, Taken, LEASE_MARGIN};
 use super::redis::RedisRates;
 use crate::scim::route::{Route, RouteKind};
-use crate::snapshot::Snapshot;
 use crate::telemetry::emit::WriteOrderFallback;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -74,16 +73,20 @@ impl WriteOrder {
         }
     }
 
-    /// [`WriteOrder::turn`], then, when the snapshot has a shared backend
-    /// (`[limits] backend = "redis"`), the resource's lease in Redis,
-    /// retried with a short backoff while another replica holds it. The
-    /// caller bounds the wait (by the request deadline).
-    pub async fn turn_shared(&self, key: String, snapshot: &Snapshot) -> Turn {
+    /// [`WriteOrder::turn`], then, with a shared backend (`[limits]
+    /// backend = "redis"`), the resource's lease in Redis, retried with a
+    /// short backoff while another replica holds it. The caller bounds the
+    /// wait (by the request deadline, at most `request_timeout`).
+    pub async fn turn_shared(
+        &self,
+        key: String,
+        shared: Option<&Arc<RedisRates>>,
+        request_timeout: Duration,
+    ) -> Turn {
         // No holder keeps its lease past its own request deadline; the TTL
         // adds a margin and bounds how long a crashed holder blocks.
-        let ttl = snapshot.server.request_timeout + LEASE_MARGIN;
-        self.turn_leased(key, snapshot.shared_limits.as_ref(), ttl)
-            .await
+        let ttl = request_timeout + LEASE_MARGIN;
+        self.turn_leased(key, shared, ttl).await
     }
 
     /// The local turn, then a lease of `ttl` from `shared` (if any).

@@ -96,7 +96,7 @@ pub fn from_config(path: &Path, name: &str) -> Result<(Arc<Upstream>, String), S
         ));
     };
     let url = match &upstream.target {
-        UpstreamTarget::Http(http) => http.base.to_string(),
+        UpstreamTarget::Http(http) => http.base().to_string(),
         UpstreamTarget::Builtin(_) => "builtin (in-process)".to_string(),
     };
     Ok((upstream.clone(), url))

@@ -67,7 +67,7 @@ pub async fn forward(
         return upstream::forward(upstream, req, max_response_body, deadline).await;
     };
     let base = match &upstream.target {
-        UpstreamTarget::Http(http) => Some(http.rebase.as_str().to_string()),
+        UpstreamTarget::Http(http) => Some(http.rebase().as_str().to_string()),
         UpstreamTarget::Builtin(_) => None,
     };
     let mut req = req;

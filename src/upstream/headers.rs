@@ -4,7 +4,6 @@
 //! headers); the upstream's own credential and the gateway's forwarding
 //! headers are added; the upstream's framing never reaches the client.
 use super::UpstreamRequest;
-use crate::snapshot::Upstream;
 use http::header::{
     HeaderName, HeaderValue, ACCEPT, ACCEPT_CHARSET, ACCEPT_LANGUAGE, AUTHORIZATION, CONNECTION,
     CONTENT_LANGUAGE, CONTENT_LENGTH, CONTENT_TYPE, HOST, IF_MATCH, IF_MODIFIED_SINCE,
@@ -95,13 +94,13 @@ static FROM_CLIENT: [HeaderName; 12] = [
 
 /// The headers sent upstream: the allow-listed ones of the client's
 /// ([`FROM_CLIENT`]), then the gateway's own (`Host`, `X-Forwarded-*`,
-/// `X-Request-Id`, the upstream credential). Built fresh rather than
+/// `X-Request-Id`, the upstream credential `authorization`). Built fresh rather than
 /// cloned and pruned: one pass over the client's headers, each checked
 /// against a short static table, no allocation beyond the map and the
 /// `X-Forwarded-For` value.
 pub fn clean_request_headers(
     client: &HeaderMap,
-    upstream: &Upstream,
+    authorization: Option<&HeaderValue>,
     req: &UpstreamRequest,
     host: HeaderValue,
 ) -> HeaderMap {
@@ -146,7 +145,7 @@ pub fn clean_request_headers(
         h.insert(X_FORWARDED_HOST.clone(), v);
     }
     h.insert(X_REQUEST_ID.clone(), req.request_id.header());
-    if let Some(v) = &upstream.authorization {
+    if let Some(v) = authorization {
         h.insert(AUTHORIZATION, v.clone());
     }
     h

@@ -1,30 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The forwarding headers, built without copies where possible.
 use super::*;
-use crate::snapshot::{UpstreamAuth, UpstreamTarget};
-use crate::upstream::HttpTarget;
 use bytes::Bytes;
 use http::Method;
-use std::sync::Arc;
-use std::time::Duration;
-
-fn upstream() -> Upstream {
-    Upstream::new(
-        "legacy",
-        UpstreamTarget::Http(Arc::new(
-            HttpTarget::new(
-                "http://10.0.0.1:8080/scim".parse().unwrap(),
-                None,
-                Duration::from_secs(2),
-                8,
-            )
-            .unwrap(),
-        )),
-        UpstreamAuth::None,
-        Duration::from_secs(2),
-        Duration::from_millis(500),
-    )
-}
 
 fn request(headers: HeaderMap, ip: &str, proto: &'static str, host: &str) -> UpstreamRequest {
     UpstreamRequest {
@@ -45,7 +23,8 @@ fn request(headers: HeaderMap, ip: &str, proto: &'static str, host: &str) -> Ups
 fn clean(req: &UpstreamRequest) -> HeaderMap {
     clean_request_headers(
         &req.headers,
-        &upstream(),
+        // No upstream credential: `upstream::tests` checks its injection.
+        None,
         req,
         HeaderValue::from_static("10.0.0.1:8080"),
     )

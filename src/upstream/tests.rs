@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
-use crate::snapshot::{Secret, UpstreamAuth};
+use crate::secret::Secret;
 use crate::store::{Store, StoreConfig};
+use endpoint::origin_form;
+use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::service::service_fn;

@@ -5,7 +5,7 @@ use super::{duration, upstream_url, Problems};
 use crate::config::raw::UpstreamSection;
 use crate::snapshot::{Upstream, UpstreamTarget};
 use crate::upstream::balance::{Balancer, HealthSettings, OutlierSettings, MAX_ENDPOINTS};
-use crate::upstream::HttpTarget;
+use crate::upstream::Endpoint;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -97,7 +97,7 @@ pub(super) fn balancer(
     let (health, outlier) = (health?, outlier?);
     let mut targets = Vec::with_capacity(bases.len());
     for (i, base) in bases.iter().enumerate() {
-        match HttpTarget::new(base.clone(), tls.clone(), connect_timeout, pool_max_idle) {
+        match Endpoint::new(base.clone(), tls.clone(), connect_timeout, pool_max_idle) {
             Ok(t) => targets.push(t),
             Err(e) => p.add(format!("{loc}.urls[{i}]"), e),
         }
@@ -201,7 +201,7 @@ pub(super) fn carry_over(new: &Upstream, previous: Option<&Arc<Upstream>>) {
     else {
         return;
     };
-    if let (Some(b), Some(old)) = (&new.balancer, &old.balancer) {
+    if let (Some(b), Some(old)) = (new.balancer(), old.balancer()) {
         b.carry_over(old);
     }
 }
@@ -248,11 +248,11 @@ hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
             panic!("http expected");
         };
         assert_eq!(
-            http.base.to_string(),
+            http.base().to_string(),
             "http://127.0.0.1:9/scim/v2",
             "the first is the base"
         );
-        let b = http.balancer.as_ref().expect("a balancer");
+        let b = http.balancer().expect("a balancer");
         let labels: Vec<&str> = b.endpoints().iter().map(|e| e.label.as_str()).collect();
         assert_eq!(labels, ["127.0.0.1:9", "127.0.0.2:9"]);
         assert_eq!(b.health.interval, Duration::from_secs(5));
@@ -267,7 +267,7 @@ hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         let UpstreamTarget::Http(http) = &s.upstreams["app"].target else {
             panic!("http expected");
         };
-        assert!(http.balancer.is_none(), "one URL: no balancer");
+        assert!(http.balancer().is_none(), "one URL: no balancer");
     }
 
     #[test]
@@ -277,7 +277,7 @@ hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         let UpstreamTarget::Http(http) = &s.upstreams["hr"].target else {
             panic!("http expected");
         };
-        assert_eq!(http.balancer.as_ref().unwrap().endpoints().len(), 2);
+        assert_eq!(http.balancer().unwrap().endpoints().len(), 2);
         assert!(s.shared_limits.is_some());
     }
 

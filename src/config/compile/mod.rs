@@ -14,7 +14,8 @@
 //! every settings type it builds; nothing at runtime imports it.
 use super::errors::{ConfigError, ConfigErrors};
 use super::raw::FileConfig;
-use crate::snapshot::{Snapshot, Tenant, TenantId, UpstreamTarget};
+use crate::snapshot::{Snapshot, Tenant, UpstreamTarget};
+use crate::tenant::Tenants;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -182,8 +183,7 @@ fn compile_with(
     let events = events::events(raw, audit_on, &mut p);
     let kafka_on = events.kafka.is_some();
 
-    let mut tenants: HashMap<TenantId, Arc<Tenant>> = HashMap::new();
-    let mut hosts: HashMap<String, Arc<Tenant>> = HashMap::new();
+    let mut tenants = Tenants::new();
     let mut host_owner: HashMap<String, String> = HashMap::new();
     let max_body = server
         .as_ref()
@@ -218,18 +218,13 @@ fn compile_with(
                 journal,
                 ..tenant
             };
-            if tenants.contains_key(tenant.id.as_str()) {
+            if !tenants.insert(Arc::new(tenant)) {
                 p.add(
                     format!("{loc}.id"),
                     format!("tenant id \"{}\" is used twice", t.id),
                 );
                 continue;
             }
-            let tenant = Arc::new(tenant);
-            for h in &tenant.hosts {
-                hosts.insert(h.clone(), tenant.clone());
-            }
-            tenants.insert(tenant.id.clone(), tenant);
         }
     }
     if raw.tenants.is_empty() {
@@ -271,7 +266,6 @@ fn compile_with(
             server,
             admin,
             tenants,
-            hosts,
             upstreams,
             shared_limits,
             audit,

@@ -44,7 +44,7 @@ async fn a_good_config_compiles() {
     let legacy = &s.upstreams["legacy"];
     match &legacy.target {
         UpstreamTarget::Http(http) => {
-            assert_eq!(http.base.to_string(), "http://127.0.0.1:9/scim/v2")
+            assert_eq!(http.base().to_string(), "http://127.0.0.1:9/scim/v2")
         }
         UpstreamTarget::Builtin(_) => panic!("http expected"),
     }

@@ -4,12 +4,12 @@
 //! [`TlsSelector`] that the listener consults by SNI.
 use super::{resolve, Problems};
 use crate::config::raw::{FileConfig, MtlsSection};
-use crate::snapshot::{Tenant, TenantId, TenantMtls};
+use crate::snapshot::TenantMtls;
+use crate::tenant::Tenants;
 use crate::tls::{
     ClientCertPins, ClientCertPolicy, DeferredClientCertVerifier, ExpiredCrls, TlsSelector,
 };
 use rustls::server::danger::ClientCertVerifier;
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -81,7 +81,7 @@ pub(super) fn selector(
     raw: &FileConfig,
     base_dir: &Path,
     default: &Arc<TlsSelector>,
-    tenants: &HashMap<TenantId, Arc<Tenant>>,
+    tenants: &Tenants,
     path_routing: bool,
     p: &mut Problems,
 ) -> Option<Arc<TlsSelector>> {
@@ -102,7 +102,7 @@ pub(super) fn selector(
         TlsSelector::new(default.default_config().clone())
     };
     for (i, t) in raw.tenants.iter().enumerate() {
-        let Some(tenant) = tenants.get(t.id.as_str()) else {
+        let Some(tenant) = tenants.by_id(t.id.as_str()) else {
             continue;
         };
         if t.tls.is_none() && tenant.auth.mtls.is_none() {

@@ -9,9 +9,11 @@
 use super::{health, Balancer};
 use crate::error::GatewayError;
 use crate::rewrite::Rebase;
-use crate::snapshot::Upstream;
 use crate::telemetry::emit::UpstreamFailed;
-use crate::upstream::{attempt, Deadline, HttpTarget, UpstreamRequest};
+use crate::upstream::attempt::attempt;
+use crate::upstream::endpoint::Endpoint;
+use crate::upstream::target::Upstream;
+use crate::upstream::{Deadline, UpstreamRequest};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, LOCATION};
 use http::{HeaderValue, Response};
@@ -27,7 +29,7 @@ pub const NO_ENDPOINT: &str = "no_endpoint";
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn attempt_balanced(
     upstream: &Upstream,
-    primary: &HttpTarget,
+    primary: &Endpoint,
     balancer: &Arc<Balancer>,
     req: &UpstreamRequest,
     max_response_body: usize,
@@ -36,7 +38,7 @@ pub(crate) async fn attempt_balanced(
     avoid: Option<usize>,
 ) -> (Option<usize>, Result<Response<Bytes>, GatewayError>) {
     health::start(balancer, &upstream.auth);
-    let (i, endpoint) = match balancer.pick(avoid) {
+    let (i, member) = match balancer.pick(avoid) {
         Ok(i) => match balancer.endpoint(i) {
             Some(e) => (i, e),
             None => {
@@ -67,7 +69,7 @@ pub(crate) async fn attempt_balanced(
     let in_flight = balancer.begin(i);
     let result = attempt(
         upstream,
-        &endpoint.target,
+        &member.endpoint,
         req,
         max_response_body,
         deadline,
@@ -79,14 +81,14 @@ pub(crate) async fn attempt_balanced(
     if failed {
         tracing::debug!(
             upstream = %upstream.name,
-            endpoint = %endpoint.label,
+            endpoint = %member.label,
             request_id = %req.request_id,
             "attempt failed on this endpoint"
         );
     }
     balancer.record(i, !failed);
     let result = match result {
-        Ok(response) if i != 0 => Ok(rebase(response, &endpoint.target.rebase, primary)),
+        Ok(response) if i != 0 => Ok(rebase(response, &member.endpoint.rebase, primary)),
         other => other,
     };
     (Some(i), result)
@@ -108,7 +110,7 @@ pub fn is_endpoint_failure(result: &Result<Response<Bytes>, GatewayError>) -> bo
 
 /// `Location` and JSON locations from the endpoint's base to the primary
 /// base.
-fn rebase(response: Response<Bytes>, from: &Rebase, primary: &HttpTarget) -> Response<Bytes> {
+fn rebase(response: Response<Bytes>, from: &Rebase, primary: &Endpoint) -> Response<Bytes> {
     let to = primary.rebase.as_str();
     let (mut parts, body) = response.into_parts();
     if let Some(new) = parts

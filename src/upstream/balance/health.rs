@@ -12,7 +12,7 @@
 //! the snapshot and the last request using the old one is done, the
 //! balancer is dropped and the task ends at its next tick.
 use super::Balancer;
-use crate::snapshot::{Snapshot, UpstreamAuth, UpstreamTarget};
+use crate::upstream::target::{Upstream, UpstreamAuth, UpstreamTarget};
 use bytes::Bytes;
 use http::{HeaderValue, Request};
 use std::sync::{Arc, Weak};
@@ -33,12 +33,13 @@ pub fn start(balancer: &Arc<Balancer>, auth: &UpstreamAuth) -> Option<tokio::tas
     Some(handle.spawn(run(Arc::downgrade(balancer), auth.clone())))
 }
 
-/// Starts the health checks of every upstream of `snapshot` that has
-/// several endpoints (each once; nothing without a Tokio runtime).
-pub fn start_all(snapshot: &Snapshot) {
-    for upstream in snapshot.upstreams.values() {
+/// Starts the health checks of every upstream with several endpoints
+/// among `upstreams` (a snapshot's: each once; nothing without a Tokio
+/// runtime).
+pub fn start_all<'a>(upstreams: impl IntoIterator<Item = &'a Arc<Upstream>>) {
+    for upstream in upstreams {
         if let UpstreamTarget::Http(http) = &upstream.target {
-            if let Some(balancer) = &http.balancer {
+            if let Some(balancer) = http.balancer() {
                 start(balancer, &upstream.auth);
             }
         }
@@ -76,7 +77,7 @@ async fn run(balancer: Weak<Balancer>, auth: UpstreamAuth) {
 
 /// One check of endpoint `i`: `true` when it answered 2xx in time.
 async fn check(b: &Balancer, i: usize, auth: &UpstreamAuth) -> bool {
-    let Some(endpoint) = b.endpoint(i) else {
+    let Some(member) = b.endpoint(i) else {
         return false;
     };
     let timeout = b.health.timeout;
@@ -91,13 +92,13 @@ async fn check(b: &Balancer, i: usize, auth: &UpstreamAuth) -> bool {
             },
             other => other.header_value(),
         };
-        let Ok(uri) = endpoint.target.target(&b.health.path, None) else {
+        let Ok(uri) = member.endpoint.target(&b.health.path, None) else {
             return false;
         };
         let mut request = Request::new(Bytes::new());
         *request.uri_mut() = uri;
         let headers = request.headers_mut();
-        headers.insert(http::header::HOST, endpoint.target.host.clone());
+        headers.insert(http::header::HOST, member.endpoint.host.clone());
         headers.insert(
             http::header::ACCEPT,
             HeaderValue::from_static("application/scim+json, application/json"),
@@ -110,8 +111,8 @@ async fn check(b: &Balancer, i: usize, auth: &UpstreamAuth) -> bool {
             headers.insert(http::header::AUTHORIZATION, v);
         }
         // Read to the end, so the connection can serve traffic again.
-        let passed = endpoint
-            .target
+        let passed = member
+            .endpoint
             .pool
             .exchange(request, MAX_HEALTH_BODY)
             .await
@@ -120,7 +121,7 @@ async fn check(b: &Balancer, i: usize, auth: &UpstreamAuth) -> bool {
     };
     let passed = tokio::time::timeout(timeout, probe).await.unwrap_or(false);
     if !passed {
-        tracing::debug!(upstream = %b.upstream(), endpoint = %endpoint.label, "health check failed");
+        tracing::debug!(upstream = %b.upstream(), endpoint = %member.label, "health check failed");
     }
     passed
 }

@@ -32,7 +32,7 @@ pub mod forward;
 pub mod health;
 mod outlier;
 
-use super::HttpTarget;
+use super::endpoint::Endpoint;
 use crate::telemetry::names::{
     UPSTREAM_ENDPOINT_EJECTIONS_TOTAL, UPSTREAM_ENDPOINT_HEALTHY, UPSTREAM_ENDPOINT_OUTSTANDING,
 };
@@ -99,7 +99,7 @@ impl Default for OutlierSettings {
 /// [`Balancer::carry_over`]).
 pub struct Balancer {
     upstream: String,
-    endpoints: Vec<Endpoint>,
+    endpoints: Vec<Member>,
     pub health: HealthSettings,
     pub outlier: OutlierSettings,
     /// Where the next scan starts (round-robin among equals).
@@ -112,9 +112,10 @@ pub struct Balancer {
     checking: AtomicBool,
 }
 
-/// One endpoint: its own base, `Host`, locations and connection pool.
-pub struct Endpoint {
-    pub target: HttpTarget,
+/// One endpoint in the rotation: the endpoint (its own base, `Host`,
+/// locations and connection pool) and what the balancer knows of it.
+pub struct Member {
+    pub endpoint: Endpoint,
     /// `host:port` for logs and metric labels (never credentials or paths).
     pub label: String,
     outstanding: AtomicUsize,
@@ -139,25 +140,25 @@ struct EndpointMetrics {
 
 /// A request in flight on an endpoint; counted until dropped.
 pub struct InFlight<'b> {
-    endpoint: &'b Endpoint,
+    member: &'b Member,
 }
 
 // === impl Balancer ===
 
 impl Balancer {
-    /// `targets` in config order (the first is the upstream's primary
+    /// `endpoints` in config order (the first is the upstream's primary
     /// base, into which the others' locations are rewritten).
     pub fn new(
         upstream: &str,
-        targets: Vec<HttpTarget>,
+        endpoints: Vec<Endpoint>,
         health: HealthSettings,
         outlier: OutlierSettings,
     ) -> Balancer {
-        let endpoints = targets
+        let endpoints = endpoints
             .into_iter()
-            .map(|target| Endpoint {
-                label: endpoint_label(&target.base),
-                target,
+            .map(|endpoint| Member {
+                label: endpoint_label(&endpoint.base),
+                endpoint,
                 outstanding: AtomicUsize::new(0),
                 healthy: AtomicBool::new(true),
                 checks_passed: AtomicU32::new(0),
@@ -180,11 +181,11 @@ impl Balancer {
         }
     }
 
-    pub fn endpoints(&self) -> &[Endpoint] {
+    pub fn endpoints(&self) -> &[Member] {
         &self.endpoints
     }
 
-    pub fn endpoint(&self, i: usize) -> Option<&Endpoint> {
+    pub fn endpoint(&self, i: usize) -> Option<&Member> {
         self.endpoints.get(i)
     }
 
@@ -267,10 +268,10 @@ impl Balancer {
 
     /// Counts a request in flight on endpoint `i` until the guard drops.
     pub fn begin(&self, i: usize) -> Option<InFlight<'_>> {
-        let endpoint = self.endpoints.get(i)?;
-        endpoint.outstanding.fetch_add(1, Ordering::Relaxed);
-        endpoint.metrics(&self.upstream).outstanding.increment(1.0);
-        Some(InFlight { endpoint })
+        let member = self.endpoints.get(i)?;
+        member.outstanding.fetch_add(1, Ordering::Relaxed);
+        member.metrics(&self.upstream).outstanding.increment(1.0);
+        Some(InFlight { member })
     }
 }
 
@@ -284,9 +285,9 @@ impl std::fmt::Debug for Balancer {
     }
 }
 
-// === impl Endpoint ===
+// === impl Member ===
 
-impl Endpoint {
+impl Member {
     fn available(&self, now_ms: u64) -> bool {
         self.healthy.load(Ordering::Relaxed)
             && self.ejected_until_ms.load(Ordering::Relaxed) <= now_ms
@@ -324,8 +325,8 @@ impl Endpoint {
 
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
-        self.endpoint.outstanding.fetch_sub(1, Ordering::Relaxed);
-        if let Some(m) = self.endpoint.metrics.get() {
+        self.member.outstanding.fetch_sub(1, Ordering::Relaxed);
+        if let Some(m) = self.member.metrics.get() {
             m.outstanding.decrement(1.0);
         }
     }

@@ -2,7 +2,7 @@
 //! outlier ejection on real traffic (consecutive failures, growing
 //! ejection times, the `max_ejected_percent` cap), the results of the
 //! active health checks, and what a reload carries over.
-use super::{Balancer, Endpoint};
+use super::{Balancer, Member};
 use std::sync::atomic::Ordering;
 use std::sync::PoisonError;
 use std::time::Duration;
@@ -66,7 +66,7 @@ impl Balancer {
 
     /// The multiplier before a new ejection: one less for every base
     /// ejection time the endpoint stayed in since its last ejection ended.
-    pub(super) fn decayed_multiplier(&self, e: &Endpoint, now: u64) -> u32 {
+    pub(super) fn decayed_multiplier(&self, e: &Member, now: u64) -> u32 {
         let k = e.ejections.load(Ordering::Relaxed);
         let ended = e.ejected_until_ms.load(Ordering::Relaxed);
         if k == 0 || ended == 0 {
@@ -146,7 +146,7 @@ impl Balancer {
             let Some(old) = previous
                 .endpoints
                 .iter()
-                .find(|o| o.target.base == e.target.base)
+                .find(|o| o.endpoint.base == e.endpoint.base)
             else {
                 continue;
             };

@@ -1,11 +1,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use crate::upstream::HttpTarget;
 use std::sync::Arc;
 
 fn balancer(n: usize, outlier: OutlierSettings) -> Balancer {
     let targets = (0..n)
         .map(|i| {
-            HttpTarget::new(
+            Endpoint::new(
                 format!("http://127.0.0.{}:8{i}/scim/v2", i + 1)
                     .parse()
                     .unwrap(),
@@ -217,9 +218,9 @@ async fn the_health_task_ends_with_its_balancer() {
     b.health.interval = Duration::from_millis(20);
     b.health.timeout = Duration::from_millis(20);
     let b = Arc::new(b);
-    let task = health::start(&b, &crate::snapshot::UpstreamAuth::None).unwrap();
+    let task = health::start(&b, &crate::upstream::target::UpstreamAuth::None).unwrap();
     assert!(
-        health::start(&b, &crate::snapshot::UpstreamAuth::None).is_none(),
+        health::start(&b, &crate::upstream::target::UpstreamAuth::None).is_none(),
         "once"
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -232,15 +233,15 @@ async fn the_health_task_ends_with_its_balancer() {
 }
 
 /// An upstream over two endpoints that refuse connections.
-fn dead_upstream(breaker_failures: u32) -> (crate::snapshot::Upstream, Arc<Balancer>) {
+fn dead_upstream(breaker_failures: u32) -> (crate::upstream::target::Upstream, Arc<Balancer>) {
     let free = || {
         std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
     };
-    let target = |addr: std::net::SocketAddr| {
-        HttpTarget::new(
+    let endpoint = |addr: std::net::SocketAddr| {
+        Endpoint::new(
             format!("http://{addr}/scim/v2").parse().unwrap(),
             None,
             Duration::from_secs(1),
@@ -251,16 +252,20 @@ fn dead_upstream(breaker_failures: u32) -> (crate::snapshot::Upstream, Arc<Balan
     let (a, b) = (free(), free());
     let balancer = Balancer::new(
         "app",
-        vec![target(a), target(b)],
+        vec![endpoint(a), endpoint(b)],
         HealthSettings::default(),
         OutlierSettings::default(),
     );
-    let http = target(a).with_balancer(balancer);
-    let shared = http.balancer.clone().unwrap();
-    let mut upstream = crate::snapshot::Upstream::new(
+    let balancer = Arc::new(balancer);
+    let shared = balancer.clone();
+    let http = HttpTarget::Balanced {
+        primary: endpoint(a),
+        balancer,
+    };
+    let mut upstream = crate::upstream::target::Upstream::new(
         "app",
-        crate::snapshot::UpstreamTarget::Http(Arc::new(http)),
-        crate::snapshot::UpstreamAuth::None,
+        crate::upstream::target::UpstreamTarget::Http(Arc::new(http)),
+        crate::upstream::target::UpstreamAuth::None,
         Duration::from_secs(1),
         Duration::from_secs(2),
     );

@@ -4,7 +4,8 @@
 //! resource's `meta.version` when it has one, else a weak tag derived from
 //! the resource (`W/"<FNV-1a 64 of its canonical JSON>"`, keys sorted,
 //! `meta.version` left out), which is then also written to `meta.version`
-//! (the design: `ETag` equals `meta.version`, RFC 7644 §3.14).
+//! (so a client sees one version whether it reads the header or the body:
+//! RFC 7644 §3.14 makes `ETag` and `meta.version` the same value).
 //!
 //! For an upstream that does not evaluate preconditions, the gateway does:
 //! `If-None-Match` on GET → 304 when the tag still matches; `If-Match` (and

@@ -26,12 +26,14 @@
 //! within the request's deadline; the limits were admitted once, for the
 //! client's request as a whole. The core is generic over "the upstream"
 //! (an async function from request to response), so it is tested against
-//! in-process fakes.
+//! in-process fakes. What an emulation reads of the request, and the
+//! requests it derives from it, are in `request`.
 pub mod bulk;
 pub mod discover;
 pub mod etag;
 pub mod filter;
 pub mod patch;
+mod request;
 mod schema_less;
 mod settings;
 pub mod upsert;
@@ -39,13 +41,14 @@ pub mod upsert;
 pub use discover::Discovery;
 pub use settings::{EmulationSettings, Support};
 
+use request::{endpoint_of, has_filter, has_patch_operation, is_discovery, is_special, segments};
+
 use super::{Deadline, UpstreamRequest};
 use crate::error::GatewayError;
-use crate::scim::query::query_pairs;
 use crate::scim::schema::SchemaRegistry;
 use crate::telemetry::emit::Emulated;
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
+use http::header::{CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderValue, Method, Response, StatusCode};
 use std::future::Future;
 use std::sync::OnceLock;
@@ -283,113 +286,12 @@ where
 
 // === helpers shared by the emulations ===
 
-impl UpstreamRequest {
-    /// A copy of this request (the body is shared, not copied).
-    pub fn clone_request(&self) -> UpstreamRequest {
-        self.derive(
-            self.method.clone(),
-            &self.path,
-            self.query.clone(),
-            self.body.clone(),
-        )
-    }
-
-    /// Another call on behalf of this request: same client context and
-    /// headers, minus the preconditions (the emulation sets its own) and the
-    /// content type (set for a non-empty body).
-    pub fn derive(
-        &self,
-        method: Method,
-        path: &str,
-        query: Option<String>,
-        body: Bytes,
-    ) -> UpstreamRequest {
-        let mut headers = self.headers.clone();
-        let keep_preconditions = method == self.method && path == self.path;
-        if !keep_preconditions {
-            headers.remove(IF_MATCH);
-            headers.remove(IF_NONE_MATCH);
-        }
-        headers.remove(CONTENT_LENGTH);
-        if body.is_empty() {
-            headers.remove(CONTENT_TYPE);
-        } else if !headers.contains_key(CONTENT_TYPE) || !keep_preconditions {
-            headers.insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
-        }
-        UpstreamRequest {
-            method,
-            path: path.to_string(),
-            query,
-            headers,
-            body,
-            request_id: self.request_id.clone(),
-            client_ip: self.client_ip,
-            client_proto: self.client_proto,
-            client_host: self.client_host.clone(),
-            public_base: self.public_base.clone(),
-            filtered_upsert: self.filtered_upsert,
-        }
-    }
-}
-
 /// The built-in schemas: emulation reads upstream-facing resources, whose
 /// attribute names are mostly those of RFC 7643 (others are handled
 /// schema-lessly, see [`schema_less`]).
 fn registry() -> &'static SchemaRegistry {
     static REGISTRY: OnceLock<SchemaRegistry> = OnceLock::new();
     REGISTRY.get_or_init(SchemaRegistry::builtin)
-}
-
-/// The non-empty segments of a SCIM path.
-/// The resource type's endpoint a request path names (`/Users/1` →
-/// `Users`), owned: the emulations keep it across their upstream calls.
-fn endpoint_of(path: &str) -> String {
-    path.trim_start_matches('/')
-        .split('/')
-        .next()
-        .unwrap_or("")
-        .to_string()
-}
-
-fn segments(path: &str) -> Vec<&str> {
-    path.split('/').filter(|s| !s.is_empty()).collect()
-}
-
-fn is_discovery(segment: &str) -> bool {
-    ["ServiceProviderConfig", "Schemas", "ResourceTypes", "Bulk"]
-        .iter()
-        .any(|s| s.eq_ignore_ascii_case(segment))
-}
-
-fn is_special(segments: &[&str]) -> bool {
-    segments.iter().any(|s| {
-        is_discovery(s) || s.eq_ignore_ascii_case(".search") || s.eq_ignore_ascii_case("Me")
-    })
-}
-
-fn has_filter(query: Option<&str>) -> bool {
-    query.is_some_and(|q| {
-        query_pairs(q)
-            .iter()
-            .any(|(k, v)| k.eq_ignore_ascii_case("filter") && !v.trim().is_empty())
-    })
-}
-
-/// Whether a BulkRequest body holds a PATCH operation (RFC 7644 §3.7).
-fn has_patch_operation(body: &Bytes) -> bool {
-    let Ok(serde_json::Value::Object(doc)) = serde_json::from_slice(body) else {
-        return false;
-    };
-    crate::scim::json::get_ci(&doc, "Operations")
-        .and_then(serde_json::Value::as_array)
-        .is_some_and(|ops| {
-            ops.iter().any(|op| {
-                op.as_object()
-                    .and_then(|o| crate::scim::json::get_ci(o, "method"))
-                    .and_then(serde_json::Value::as_str)
-                    .is_some_and(|m| m.eq_ignore_ascii_case("PATCH"))
-            })
-        })
 }
 
 /// The JSON body of a response, if it has one.

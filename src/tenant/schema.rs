@@ -3,7 +3,7 @@
 //! from them to the upstream's own schema, and the capabilities the
 //! gateway advertises. Compiled from `[tenants.schema]` (see
 //! `config/compile/schema.rs`); used by the schema stage of the pipeline
-//! (`stack/schema_stage.rs`) to validate and map requests and answer
+//! (`stack/schema_stage/`) to validate and map requests and answer
 //! discovery. The capabilities are fitted to the tenant's upstream at
 //! compile time ([`TenantSchema::capabilities_for`]): what it supports
 //! natively or the gateway emulates, with the bounds that apply.
@@ -11,8 +11,8 @@ use crate::mapping::CompiledMapping;
 use crate::scim::bulk::BulkLimits;
 use crate::scim::discovery::Capabilities;
 use crate::scim::schema::SchemaRegistry;
-use crate::snapshot::{Upstream, UpstreamProtocol, UpstreamTarget};
 use crate::upstream::emulate::Support;
+use crate::upstream::{Upstream, UpstreamProtocol, UpstreamTarget};
 use std::sync::{Arc, OnceLock};
 
 /// A tenant's SCIM face. Immutable; shared (one `Arc`) by every tenant
@@ -173,5 +173,4 @@ impl TenantSchema {
 }
 
 #[cfg(test)]
-#[path = "tenant_schema_tests.rs"]
 mod tests;

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! The capabilities a tenant is offered in front of its upstream, through
 //! the whole config compile step.
-use crate::snapshot::{Snapshot, TenantId};
+use crate::snapshot::Snapshot;
+use crate::tenant_id::TenantId;
 use std::path::Path;
 
 const HASH: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";

@@ -2,10 +2,14 @@
 //! header (checked against the TLS SNI) or from a path prefix
 //! `/tenants/{id}/scim/v2/...`, and what the tenant's public SCIM base URL
 //! is. A hash lookup per request, however many tenants there are.
+//!
+//! Reads the tenants and the listener's routing settings ([`Routing`],
+//! which the snapshot lends), never the snapshot itself.
+use super::host::{strip_port, valid_host_name};
+use super::{Tenant, Tenants};
 use crate::error::GatewayError;
 use crate::scim::error::ScimError;
 use crate::scim::route::{check_raw_path, Route};
-use crate::snapshot::{strip_port, valid_host_name, Snapshot, Tenant};
 use http::header::HOST;
 use http::{HeaderMap, StatusCode, Uri};
 use std::sync::Arc;
@@ -44,9 +48,23 @@ pub struct Origin<'a> {
     pub sni: Option<&'a str>,
 }
 
+/// What resolution reads: the tenants and how the listener routes to
+/// them (`[server]`'s `base_path`, `path_routing` and `hosts`).
+#[derive(Debug, Clone, Copy)]
+pub struct Routing<'s> {
+    pub tenants: &'s Tenants,
+    /// The SCIM base path under a tenant host, e.g. `/scim/v2`.
+    pub base_path: &'s str,
+    /// Whether `/tenants/{id}/scim/v2/...` selects a tenant.
+    pub path_routing: bool,
+    /// The lower-case host names (`*.` wildcards of one label) on which
+    /// path-routed tenants are served.
+    pub listener_hosts: &'s [String],
+}
+
 /// Resolves the tenant of a request and parses its route.
 pub fn resolve_tenant<'s>(
-    snapshot: &'s Snapshot,
+    routing: Routing<'s>,
     uri: &Uri,
     headers: &HeaderMap,
     origin: Origin<'_>,
@@ -58,7 +76,7 @@ pub fn resolve_tenant<'s>(
     // path that routes nowhere is checked here, so that its refusal names
     // the problem (a `..` that would have meant another path) rather than
     // a missing endpoint. One pass over the path on the hot path, not two.
-    route_by(snapshot, path, host, origin).map_err(|e| match check_raw_path(path) {
+    route_by(routing, path, host, origin).map_err(|e| match check_raw_path(path) {
         Err(problem) => invalid_path(problem.into_error()),
         Ok(()) => e,
     })
@@ -66,15 +84,15 @@ pub fn resolve_tenant<'s>(
 
 /// [`resolve_tenant`] once the host is known to be well-formed.
 fn route_by<'s>(
-    snapshot: &'s Snapshot,
+    routing: Routing<'s>,
     path: &str,
     host: &str,
     origin: Origin<'_>,
 ) -> Result<Routed<'s>, GatewayError> {
     let scheme = if origin.tls { "https" } else { "http" };
-    let base_path = snapshot.server.base_path.as_str();
+    let base_path = routing.base_path;
 
-    if let Some(tenant) = snapshot.tenant_by_host(host) {
+    if let Some(tenant) = routing.tenants.by_host(host) {
         // RFC 9110 §15.5.20: a request for a host this connection was not
         // set up for (SNI) is misdirected; this keeps one tenant's TLS
         // identity (and, with mTLS, its client certificate) from being
@@ -104,22 +122,23 @@ fn route_by<'s>(
         });
     }
 
-    if snapshot.server.path_routing {
+    if routing.path_routing {
         if let Some(after) = path.strip_prefix(TENANT_PATH_PREFIX) {
             let (id, rest) = after.split_once('/').map_or((after, ""), |(id, r)| (id, r));
-            let tenant = snapshot
-                .tenant(id)
+            let tenant = routing
+                .tenants
+                .by_id(id)
                 .ok_or_else(|| unknown_tenant(format!("unknown tenant \"{}\"", printable(id))))?;
             // Only the listener's own names serve tenants by path: the
             // public base URL (every location the gateway writes) is built
             // from this host.
-            if !listener_host(&snapshot.server.hosts, strip_port(host)) {
+            if !listener_host(routing.listener_hosts, strip_port(host)) {
                 return Err(misdirected(host));
             }
             if let Some(sni) = origin.sni {
                 // A host name that belongs to another tenant must not reach
                 // this one by path.
-                if let Some(owner) = snapshot.tenant_by_host(sni) {
+                if let Some(owner) = routing.tenants.by_host(sni) {
                     if owner.id != tenant.id {
                         return Err(misdirected(host));
                     }
@@ -297,5 +316,4 @@ fn misdirected(host: &str) -> GatewayError {
 }
 
 #[cfg(test)]
-#[path = "tenant_tests.rs"]
 pub(crate) mod tests;

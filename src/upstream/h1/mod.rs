@@ -17,9 +17,18 @@
 //! coding, or no framing at all, reads to the end of the connection;
 //! otherwise `Content-Length` (repeated only with one value). Anything else
 //! is an error, never a guess, and the connection is then dropped.
-use bytes::{Buf, Bytes, BytesMut};
+//!
+//! Here the connection, the request written and the body read; the head's
+//! parsing in `head`, the body's framing in `framing`. Imports nothing of
+//! the crate: it is the wire, below every policy.
+mod framing;
+mod head;
+
+use bytes::{Bytes, BytesMut};
+use framing::{chunk_size, framing, has_token, Framing, Length};
+use head::Head;
 use http::header::{CONNECTION, CONTENT_LENGTH, TRANSFER_ENCODING};
-use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Version};
+use http::{HeaderMap, Method, StatusCode, Version};
 use std::fmt;
 use std::io::Write;
 use std::pin::Pin;
@@ -92,15 +101,6 @@ impl std::error::Error for Error {}
 
 fn malformed(what: impl Into<String>) -> Error {
     Error::Malformed(what.into())
-}
-
-/// How the body of a response is delimited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framing {
-    Empty,
-    Length(usize),
-    Chunked,
-    UntilClose,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
@@ -250,85 +250,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
         }
     }
 
-    /// One head from the buffer, if it holds a whole one (consumed).
-    fn parse_head(&mut self) -> Result<Option<Head>, Error> {
-        // Left uninitialized (httparse fills what it uses): zeroing 100
-        // slots per answer showed in the profile.
-        let mut slots = [std::mem::MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
-        let mut response = httparse::Response::new(&mut []);
-        let parsed = httparse::ParserConfig::default().parse_response_with_uninit_headers(
-            &mut response,
-            &self.buf,
-            &mut slots,
-        );
-        let len = match parsed {
-            Ok(httparse::Status::Complete(len)) if len > MAX_HEAD => {
-                return Err(malformed(format!(
-                    "the response head is larger than {MAX_HEAD} bytes"
-                )))
-            }
-            Ok(httparse::Status::Complete(len)) => len,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(e) => return Err(malformed(e.to_string())),
-        };
-        let code = response.code.unwrap_or(0);
-        let status =
-            StatusCode::from_u16(code).map_err(|_| malformed(format!("status code {code}")))?;
-        if status.is_informational() {
-            if status == StatusCode::SWITCHING_PROTOCOLS {
-                return Err(malformed("an upgrade that was not asked for"));
-            }
-            self.buf.advance(len);
-            return Ok(Some(Head::Interim));
-        }
-        let version = match response.version {
-            Some(1) => Version::HTTP_11,
-            _ => Version::HTTP_10,
-        };
-        // Where each name and value sits in the head, so the values can
-        // share the head's buffer rather than be copied one by one.
-        // (As 16-bit offsets: a head is at most MAX_HEAD bytes.)
-        let base = self.buf.as_ptr() as usize;
-        let mut spans = [(0u16, 0u16, 0u16, 0u16); MAX_HEADERS];
-        let count = response.headers.len();
-        let offset = |p: *const u8, len: usize| {
-            let at = p as usize - base;
-            Some((u16::try_from(at).ok()?, u16::try_from(at + len).ok()?))
-        };
-        for (span, h) in spans.iter_mut().zip(response.headers.iter()) {
-            let (name, name_end) = offset(h.name.as_ptr(), h.name.len())
-                .ok_or_else(|| malformed("a header beyond the head"))?;
-            let (value, value_end) = offset(h.value.as_ptr(), h.value.len())
-                .ok_or_else(|| malformed("a header beyond the head"))?;
-            *span = (name, name_end, value, value_end);
-        }
-        let head = self.buf.split_to(len).freeze();
-        let mut headers = HeaderMap::with_capacity(count);
-        let mut length = Length::Absent;
-        for &(name_start, name_end, value_start, value_end) in &spans[..count] {
-            let (name_start, name_end) = (usize::from(name_start), usize::from(name_end));
-            let (value_start, value_end) = (usize::from(value_start), usize::from(value_end));
-            let name = head
-                .get(name_start..name_end)
-                .and_then(|n| HeaderName::from_bytes(n).ok())
-                .ok_or_else(|| malformed("a header field name"))?;
-            if value_end > head.len() {
-                return Err(malformed("a header field value"));
-            }
-            // Framing, read here and never passed on: the gateway frames
-            // what it sends from the body it holds (`headers::
-            // clean_response_headers`).
-            if name == CONTENT_LENGTH {
-                length = length.and(&head[value_start..value_end]);
-                continue;
-            }
-            let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
-                .map_err(|_| malformed(format!("the value of {name}")))?;
-            headers.append(name, value);
-        }
-        Ok(Some(Head::Final(status, version, headers, length)))
-    }
-
     /// `n` body bytes.
     async fn read_exact(&mut self, n: usize) -> Result<Bytes, Error> {
         while self.buf.len() < n {
@@ -409,120 +330,5 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Conn<S> {
     }
 }
 
-enum Head {
-    Interim,
-    Final(StatusCode, Version, HeaderMap, Length),
-}
-
-/// What a response's `Content-Length` fields say, all of them together
-/// (RFC 9112 §6.3: a list of equal values is that value).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Length {
-    Absent,
-    Is(usize),
-    /// Not a number, or values that differ.
-    Invalid(&'static str),
-}
-
-impl Length {
-    /// The lengths so far and one more field's value.
-    fn and(self, value: &[u8]) -> Length {
-        let mut length = self;
-        for part in value.split(|b| *b == b',') {
-            let part = part.trim_ascii();
-            let n = (!part.is_empty() && part.len() <= 19 && part.iter().all(u8::is_ascii_digit))
-                .then(|| {
-                    part.iter()
-                        .fold(0usize, |n, d| n * 10 + usize::from(d - b'0'))
-                });
-            length = match (length, n) {
-                (Length::Invalid(e), _) => Length::Invalid(e),
-                (_, None) => Length::Invalid("Content-Length is not a number"),
-                (Length::Is(l), Some(n)) if l != n => {
-                    Length::Invalid("Content-Length has different values")
-                }
-                (_, Some(n)) => Length::Is(n),
-            };
-        }
-        length
-    }
-}
-
-/// The body's framing (RFC 9112 §6.3).
-fn framing(
-    method: &Method,
-    status: StatusCode,
-    headers: &HeaderMap,
-    length: Length,
-) -> Result<Framing, Error> {
-    if *method == Method::HEAD
-        || status == StatusCode::NO_CONTENT
-        || status == StatusCode::NOT_MODIFIED
-    {
-        return Ok(Framing::Empty);
-    }
-    if headers.contains_key(TRANSFER_ENCODING) {
-        // The final coding decides; chunked anywhere else is invalid.
-        let codings: Vec<&str> = headers
-            .get_all(TRANSFER_ENCODING)
-            .iter()
-            .map(|v| v.to_str().map_err(|_| malformed("Transfer-Encoding")))
-            .collect::<Result<Vec<_>, _>>()?
-            .into_iter()
-            .flat_map(|v| v.split(','))
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .collect();
-        let last = codings
-            .last()
-            .is_some_and(|c| c.eq_ignore_ascii_case("chunked"));
-        let chunked_before = codings[..codings.len().saturating_sub(1)]
-            .iter()
-            .any(|c| c.eq_ignore_ascii_case("chunked"));
-        if chunked_before {
-            return Err(malformed("chunked is not the final transfer coding"));
-        }
-        return Ok(if last {
-            Framing::Chunked
-        } else {
-            Framing::UntilClose
-        });
-    }
-    Ok(match length {
-        Length::Is(0) => Framing::Empty,
-        Length::Is(n) => Framing::Length(n),
-        Length::Absent => Framing::UntilClose,
-        Length::Invalid(e) => return Err(malformed(e)),
-    })
-}
-
-/// The size of a chunk from its line (`1a;ext=x`).
-fn chunk_size(line: &[u8]) -> Result<usize, Error> {
-    let digits = line
-        .iter()
-        .position(|b| *b == b';' || *b == b' ' || *b == b'\t')
-        .map_or(line, |end| &line[..end]);
-    if digits.is_empty() || digits.len() > 15 {
-        return Err(malformed("a chunk size"));
-    }
-    digits.iter().try_fold(0usize, |n, b| {
-        let d = char::from(*b)
-            .to_digit(16)
-            .ok_or_else(|| malformed("a chunk size"))?;
-        Ok(n << 4 | d as usize)
-    })
-}
-
-/// Whether a comma-separated header holds `token` (ignoring case).
-fn has_token(headers: &HeaderMap, name: &HeaderName, token: &str) -> bool {
-    headers
-        .get_all(name)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|t| t.trim().eq_ignore_ascii_case(token))
-}
-
 #[cfg(test)]
-#[path = "h1_tests.rs"]
 mod tests;

@@ -1,5 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
+use http::HeaderValue;
 use tokio::io::{duplex, AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 fn headers(host: &str) -> HeaderMap {

@@ -1,7 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
-use crate::snapshot::{ServerSettings, TenantId, Upstream, UpstreamAuth, UpstreamTarget};
+use crate::snapshot::{ServerSettings, Snapshot};
 use crate::store::{Store, StoreConfig};
+use crate::tenant_id::TenantId;
+use crate::upstream::{Upstream, UpstreamAuth, UpstreamTarget};
 use http::HeaderValue;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -14,8 +16,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
         Duration::from_secs(1),
         Duration::from_secs(1),
     ));
-    let mut tenants = HashMap::new();
-    let mut hosts = HashMap::new();
+    let mut tenants = Tenants::new();
     for (id, host) in [("acme", "acme.example"), ("globex", "globex.example")] {
         let t = Arc::new(Tenant::new(
             TenantId::new(id).unwrap(),
@@ -23,8 +24,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             upstream.clone(),
             vec![],
         ));
-        hosts.insert(host.to_string(), t.clone());
-        tenants.insert(t.id.clone(), t);
+        tenants.insert(t);
     }
     Snapshot {
         server: ServerSettings {
@@ -51,7 +51,6 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
         },
         admin: None,
         tenants,
-        hosts,
         upstreams: HashMap::new(),
         shared_limits: None,
         audit: None,
@@ -72,7 +71,7 @@ fn resolve<'s>(
     let mut headers = HeaderMap::new();
     headers.insert(HOST, HeaderValue::from_str(host).unwrap());
     resolve_tenant(
-        s,
+        s.routing(),
         &uri.parse().unwrap(),
         &headers,
         Origin { tls: true, sni },
@@ -176,13 +175,13 @@ fn a_host_header_and_an_authority_must_agree() {
         sni: None,
     };
     let uri = "https://evil.example/scim/v2/Users".parse().unwrap();
-    let e = resolve_tenant(&s, &uri, &headers, origin).unwrap_err();
+    let e = resolve_tenant(s.routing(), &uri, &headers, origin).unwrap_err();
     assert_eq!((e.status(), e.reason()), (400, "bad_host"));
     let uri = "https://acme.example/scim/v2/Users".parse().unwrap();
-    assert!(resolve_tenant(&s, &uri, &headers, origin).is_ok());
+    assert!(resolve_tenant(s.routing(), &uri, &headers, origin).is_ok());
     headers.append(HOST, HeaderValue::from_static("acme.example"));
     let uri = "/scim/v2/Users".parse().unwrap();
-    let e = resolve_tenant(&s, &uri, &headers, origin).unwrap_err();
+    let e = resolve_tenant(s.routing(), &uri, &headers, origin).unwrap_err();
     assert_eq!((e.status(), e.reason()), (400, "bad_host"));
 }
 

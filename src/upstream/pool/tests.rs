@@ -2,6 +2,7 @@
 use super::*;
 use hyper::body::Incoming;
 use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::net::SocketAddr;

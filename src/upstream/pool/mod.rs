@@ -16,18 +16,23 @@
 //! servers, rarely races a request) or when the pool is full. An exchange
 //! that is dropped midway (the caller's timeout, a client gone) drops its
 //! connection. A request that was sent is never repeated here.
+//!
+//! Opening a connection (TCP, TLS, HTTP/2) is in `connect`. Imports only
+//! the HTTP/1.1 client beside it ([`h1`](super::h1)): no setting of the
+//! crate's, the caller hands in [`PoolSettings`].
+mod connect;
+
 use super::h1;
 use bytes::Bytes;
+use connect::{Conn, Stream};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{Request, Response, Uri};
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::client::conn::http2;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use rustls::pki_types::ServerName;
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::net::TcpStream;
 
 type Body = Full<Bytes>;
 
@@ -233,72 +238,6 @@ impl Pool {
         }
     }
 
-    /// A new connection: TCP (then TLS); an HTTP/2 connection runs in a
-    /// task of its own.
-    async fn connect(&self) -> Result<Conn, PoolError> {
-        let connect = async {
-            let tcp = self.tcp().await?;
-            match &self.tls {
-                None => Ok((Stream::Plain(tcp), false)),
-                Some((connector, name)) => {
-                    let tls = connector
-                        .connect(name.clone(), tcp)
-                        .await
-                        .map_err(|e| PoolError::connect(format!("TLS handshake: {e}")))?;
-                    let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
-                    Ok((Stream::Tls(Box::new(tls)), h2))
-                }
-            }
-        };
-        let (stream, h2) = tokio::time::timeout(self.connect_timeout, connect)
-            .await
-            .map_err(|_| {
-                PoolError::connect(format!(
-                    "connecting took longer than {}",
-                    humantime::format_duration(self.connect_timeout)
-                ))
-            })??;
-        if h2 {
-            let io = TokioIo::new(stream);
-            let (sender, conn) = http2::Builder::new(TokioExecutor::new())
-                .timer(TokioTimer::new())
-                .keep_alive_interval(Some(Duration::from_secs(30)))
-                .keep_alive_timeout(Duration::from_secs(20))
-                .handshake(io)
-                .await
-                .map_err(PoolError::protocol)?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "upstream HTTP/2 connection ended");
-                }
-            });
-            *self.lock_h2() = Some(sender.clone());
-            Ok(Conn::H2(sender))
-        } else {
-            Ok(Conn::H1(h1::Conn::new(stream)))
-        }
-    }
-
-    /// The first address of the upstream's host that accepts.
-    async fn tcp(&self) -> Result<TcpStream, PoolError> {
-        let addrs = tokio::net::lookup_host((self.host.as_str(), self.port))
-            .await
-            .map_err(|e| PoolError::connect(format!("resolving {}: {e}", self.host)))?;
-        let mut last = None;
-        for addr in addrs {
-            match TcpStream::connect(addr).await {
-                Ok(tcp) => {
-                    let _ = tcp.set_nodelay(true);
-                    return Ok(tcp);
-                }
-                Err(e) => last = Some(format!("{addr}: {e}")),
-            }
-        }
-        Err(PoolError::connect(last.unwrap_or_else(|| {
-            format!("{} has no addresses", self.host)
-        })))
-    }
-
     /// The URI in absolute form (HTTP/2 sends scheme and authority as
     /// pseudo-headers).
     fn absolute(&self, uri: &Uri) -> Uri {
@@ -324,81 +263,6 @@ impl Pool {
     /// How many idle connections the pool holds (for tests).
     pub fn idle_count(&self) -> usize {
         self.lock_idle().len()
-    }
-}
-
-enum Conn {
-    H1(h1::Conn<Stream>),
-    H2(http2::SendRequest<Body>),
-}
-
-/// Plain TCP or TLS over TCP.
-enum Stream {
-    Plain(TcpStream),
-    Tls(Box<tokio_rustls::client::TlsStream<TcpStream>>),
-}
-
-impl tokio::io::AsyncRead for Stream {
-    fn poll_read(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &mut tokio::io::ReadBuf<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => std::pin::Pin::new(s).poll_read(cx, buf),
-            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_read(cx, buf),
-        }
-    }
-}
-
-impl tokio::io::AsyncWrite for Stream {
-    fn poll_write(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => std::pin::Pin::new(s).poll_write(cx, buf),
-            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write(cx, buf),
-        }
-    }
-
-    fn poll_write_vectored(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> std::task::Poll<std::io::Result<usize>> {
-        match self.get_mut() {
-            Stream::Plain(s) => std::pin::Pin::new(s).poll_write_vectored(cx, bufs),
-            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_write_vectored(cx, bufs),
-        }
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            Stream::Plain(s) => s.is_write_vectored(),
-            Stream::Tls(s) => s.is_write_vectored(),
-        }
-    }
-
-    fn poll_flush(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => std::pin::Pin::new(s).poll_flush(cx),
-            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_flush(cx),
-        }
-    }
-
-    fn poll_shutdown(
-        self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
-        match self.get_mut() {
-            Stream::Plain(s) => std::pin::Pin::new(s).poll_shutdown(cx),
-            Stream::Tls(s) => std::pin::Pin::new(s.as_mut()).poll_shutdown(cx),
-        }
     }
 }
 
@@ -456,5 +320,4 @@ impl fmt::Debug for Pool {
 }
 
 #[cfg(test)]
-#[path = "pool_tests.rs"]
 mod tests;
