@@ -9,7 +9,7 @@
 //! the other: it depends on `tls` (the verified [`ClientIdentity`]) only.
 //! The anonymous-connection budget that [`ConnAuth`] releases belongs to
 //! the server, which hands it in as an [`AnonymousBudget`].
-use crate::tls::ClientIdentity;
+use crate::tls::{CertReason, ClientIdentity};
 use rustls::pki_types::CertificateDer;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,7 +49,7 @@ impl ConnInfo {
 pub struct CertChecks(std::sync::Mutex<Vec<(u64, CertVerdict)>>);
 
 /// A cached verdict: the identity, or the refusal's reason and detail.
-pub type CertVerdict = Result<ClientIdentity, (&'static str, String)>;
+pub type CertVerdict = Result<ClientIdentity, (CertReason, String)>;
 
 impl CertChecks {
     /// The verdict for the policy of generation `generation`

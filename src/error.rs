@@ -1,7 +1,12 @@
-//! The gateway's error: who caused it (client, upstream, gateway), the
-//! SCIM error the client sees, and the internal cause, which is logged but
-//! never sent. One rescue point ([`GatewayError::into_response`]) turns
-//! every failure into an RFC 7644 §3.12 response.
+//! The gateway's error: who caused it (client, upstream, gateway), why
+//! ([`Reason`], the label of metrics, access log and audit), the SCIM
+//! error the client sees (its status decided by who and why:
+//! [`status_of`]), and the internal cause, kept as an error, which is
+//! logged but never sent. One rescue point
+//! ([`GatewayError::into_response`]) turns every failure into an RFC 7644
+//! §3.12 response.
+//!
+//! Imports only `scim::error` (the SCIM error body).
 use crate::scim::error::ScimError;
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_TYPE, WWW_AUTHENTICATE};
@@ -10,16 +15,27 @@ use http_body_util::Full;
 use std::fmt;
 use std::sync::Arc;
 
+mod reason;
+pub use reason::{status_of, Reason};
+
 /// The media type of every SCIM body (RFC 7644 §3.1).
 pub const SCIM_MEDIA_TYPE: &str = "application/scim+json";
 
-/// Who caused a failure (pingora's `ErrorSource`): decides the status
-/// class, whether a retry may help, and how it is counted.
+/// An internal cause, as any error converts (strings too).
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The internal cause of a failure, kept as the error it was (its
+/// `source()` chain intact), shared by the clones of the error.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+
+/// Who caused a failure (pingora's `ErrorSource`): with the [`Reason`], it
+/// decides the status ([`status_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorSource {
     /// Bad request, bad credentials, unknown tenant: 4xx.
     Client,
-    /// The upstream refused, timed out or misbehaved: 502/504.
+    /// The upstream refused, timed out or misbehaved, or a service the
+    /// gateway depends on is down: 502/503/504.
     Upstream,
     /// A fault of the gateway itself: 500.
     Gateway,
@@ -36,10 +52,9 @@ pub struct GatewayError {
     /// `Retry-After` seconds for 429/503.
     retry_after: Option<u64>,
     /// The internal cause, for logs only (may name addresses; never secrets).
-    cause: Option<Arc<str>>,
-    /// A short machine-readable reason for metrics and the access log,
-    /// e.g. `unknown_tenant`, `upstream_timeout`.
-    reason: &'static str,
+    cause: Option<Cause>,
+    /// Why, for metrics, the access log and the audit record.
+    reason: Reason,
 }
 
 /// Carried in the extensions of an error response so that the access log
@@ -47,119 +62,147 @@ pub struct GatewayError {
 #[derive(Debug, Clone)]
 pub struct ErrorInfo {
     pub source: ErrorSource,
-    pub reason: &'static str,
-    pub cause: Option<Arc<str>>,
+    pub reason: Reason,
+    pub cause: Option<Cause>,
+}
+
+/// A cause with what the gateway was doing when it happened: printed
+/// `what: error`, the error kept as its source.
+#[derive(Debug)]
+pub struct Context<E> {
+    what: String,
+    error: E,
+}
+
+impl<E> Context<E> {
+    pub fn new(what: impl Into<String>, error: E) -> Self {
+        Context {
+            what: what.into(),
+            error,
+        }
+    }
+}
+
+impl<E: fmt::Display> fmt::Display for Context<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.what, self.error)
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for Context<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
 }
 
 // === impl GatewayError ===
 
 impl GatewayError {
+    /// An error whose status [`status_of`] decides, with `detail` for the
+    /// client.
+    fn decided(source: ErrorSource, reason: Reason, detail: &str) -> Self {
+        let status = status_of(source, reason);
+        debug_assert!(
+            status.is_some(),
+            "{reason} takes its status from a SCIM error"
+        );
+        GatewayError {
+            source,
+            scim: ScimError::new(status.unwrap_or(500), None, detail),
+            challenge: None,
+            retry_after: None,
+            cause: None,
+            reason,
+        }
+    }
+
     /// A client error with its SCIM body (validation, bad filter, ...).
     pub fn client(scim: ScimError) -> Self {
+        GatewayError::client_reason(scim, Reason::BadRequest)
+    }
+
+    /// A client error with a reason; the status is the SCIM error's own.
+    pub fn client_reason(scim: ScimError, reason: Reason) -> Self {
+        debug_assert!(
+            status_of(ErrorSource::Client, reason).is_none(),
+            "{reason} has a status of its own"
+        );
         GatewayError {
             source: ErrorSource::Client,
             scim,
             challenge: None,
             retry_after: None,
             cause: None,
-            reason: "bad_request",
-        }
-    }
-
-    /// A client error with a reason label.
-    pub fn client_reason(scim: ScimError, reason: &'static str) -> Self {
-        GatewayError {
             reason,
-            ..GatewayError::client(scim)
         }
     }
 
     /// 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3).
-    pub fn unauthorized(detail: &str, reason: &'static str, challenge: String) -> Self {
+    pub fn unauthorized(detail: &str, reason: Reason, challenge: String) -> Self {
         GatewayError {
-            source: ErrorSource::Client,
-            scim: ScimError::new(401, None, detail),
             challenge: Some(challenge),
-            retry_after: None,
-            cause: None,
-            reason,
+            ..GatewayError::decided(ErrorSource::Client, reason, detail)
         }
     }
 
     /// 403 with a `WWW-Authenticate` challenge (`insufficient_scope`).
-    pub fn forbidden(detail: &str, reason: &'static str, challenge: String) -> Self {
+    pub fn forbidden(detail: &str, reason: Reason, challenge: String) -> Self {
         GatewayError {
-            source: ErrorSource::Client,
-            scim: ScimError::new(403, None, detail),
             challenge: Some(challenge),
-            retry_after: None,
-            cause: None,
-            reason,
+            ..GatewayError::decided(ErrorSource::Client, reason, detail)
         }
     }
 
+    /// 403: the client certificate is not one the tenant accepts.
+    pub fn certificate_refused(detail: &str, reason: Reason) -> Self {
+        debug_assert!(reason.is_client_certificate(), "{reason}");
+        GatewayError::decided(ErrorSource::Client, reason, detail)
+    }
+
     /// 429 with `Retry-After`.
-    pub fn too_many_requests(detail: &str, reason: &'static str, retry_after: u64) -> Self {
+    pub fn too_many_requests(detail: &str, reason: Reason, retry_after: u64) -> Self {
         GatewayError {
-            source: ErrorSource::Client,
-            scim: ScimError::new(429, None, detail),
-            challenge: None,
             retry_after: Some(retry_after.max(1)),
-            cause: None,
-            reason,
+            ..GatewayError::decided(ErrorSource::Client, reason, detail)
         }
     }
 
     /// 503 with `Retry-After`: a service the gateway depends on (a key
     /// server, an introspection endpoint) is unavailable.
-    pub fn unavailable(detail: &str, reason: &'static str, retry_after: u64) -> Self {
+    pub fn unavailable(detail: &str, reason: Reason, retry_after: u64) -> Self {
         GatewayError {
-            source: ErrorSource::Upstream,
-            scim: ScimError::new(503, None, detail),
-            challenge: None,
             retry_after: Some(retry_after.max(1)),
-            cause: None,
-            reason,
+            ..GatewayError::decided(ErrorSource::Upstream, reason, detail)
         }
     }
 
-    /// An upstream failure: `status` is 502 or 504; `detail` is what the
-    /// client may read; `cause` is logged.
-    pub fn upstream(
-        status: u16,
-        detail: &str,
-        reason: &'static str,
-        cause: impl fmt::Display,
-    ) -> Self {
-        GatewayError {
-            source: ErrorSource::Upstream,
-            scim: ScimError::new(status, None, detail),
-            challenge: None,
-            retry_after: None,
-            cause: Some(Arc::from(cause.to_string())),
-            reason,
-        }
+    /// An upstream failure (502 or 504, by the reason); `detail` is what
+    /// the client may read; `cause` is logged.
+    pub fn upstream(detail: &str, reason: Reason, cause: impl Into<BoxError>) -> Self {
+        GatewayError::decided(ErrorSource::Upstream, reason, detail).with_cause(cause)
     }
 
     /// A fault of the gateway: 500 with a generic detail; `cause` is logged.
-    pub fn internal(cause: impl fmt::Display) -> Self {
+    pub fn internal(cause: impl Into<BoxError>) -> Self {
         GatewayError {
             source: ErrorSource::Gateway,
             scim: ScimError::internal("the gateway failed to process the request"),
             challenge: None,
             retry_after: None,
-            cause: Some(Arc::from(cause.to_string())),
-            reason: "internal",
+            cause: None,
+            reason: Reason::Internal,
         }
+        .with_cause(cause)
     }
 
     /// Adds an internal cause for the logs.
-    pub fn with_cause(mut self, cause: impl fmt::Display) -> Self {
-        self.cause = Some(Arc::from(cause.to_string()));
+    pub fn with_cause(mut self, cause: impl Into<BoxError>) -> Self {
+        self.cause = Some(Arc::from(cause.into()));
         self
     }
 
-    pub fn source(&self) -> ErrorSource {
+    /// Who caused the failure.
+    pub fn error_source(&self) -> ErrorSource {
         self.source
     }
 
@@ -169,11 +212,11 @@ impl GatewayError {
 
     /// The internal cause (for the logs, and for an operator's own tools
     /// such as `probe`; never for a client).
-    pub fn cause(&self) -> Option<&str> {
+    pub fn cause(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
         self.cause.as_deref()
     }
 
-    pub fn reason(&self) -> &'static str {
+    pub fn reason(&self) -> Reason {
         self.reason
     }
 
@@ -225,7 +268,13 @@ impl fmt::Display for GatewayError {
     }
 }
 
-impl std::error::Error for GatewayError {}
+impl std::error::Error for GatewayError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause
+            .as_deref()
+            .map(|c| c as &(dyn std::error::Error + 'static))
+    }
+}
 
 impl From<ScimError> for GatewayError {
     fn from(e: ScimError) -> Self {
@@ -242,16 +291,19 @@ mod tests {
     #[tokio::test]
     async fn the_cause_stays_inside() {
         let e = GatewayError::upstream(
-            502,
             "the upstream refused the connection",
-            "upstream_connect",
+            Reason::UpstreamConnect,
             "connect to 10.0.0.7:443: refused",
         );
         let resp = e.into_response();
         assert_eq!(resp.status(), 502);
         assert_eq!(resp.headers()[CONTENT_TYPE], SCIM_MEDIA_TYPE);
         let info = resp.extensions().get::<ErrorInfo>().cloned().unwrap();
-        assert_eq!(info.reason, "upstream_connect");
+        assert_eq!(info.reason.as_str(), "upstream_connect");
+        assert_eq!(
+            info.cause.map(|c| c.to_string()).as_deref(),
+            Some("connect to 10.0.0.7:443: refused")
+        );
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         let text = String::from_utf8(body.to_vec()).unwrap();
         assert!(!text.contains("10.0.0.7"), "{text}");
@@ -262,7 +314,7 @@ mod tests {
     fn unauthorized_carries_the_challenge() {
         let resp = GatewayError::unauthorized(
             "a bearer token is required",
-            "missing_token",
+            Reason::MissingToken,
             "Bearer realm=\"acme\"".into(),
         )
         .into_response();

@@ -17,7 +17,7 @@
 //! [`authorize`], runs after it in the pipeline. Depends on the sibling
 //! [`super::principal`], `error` and `scim::route`.
 use super::principal::{AuthMethod, Principal};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::scim::route::{Route, RouteKind};
 use http::Method;
 use serde_json::{Map, Value};
@@ -262,7 +262,7 @@ pub fn authorize(
             "this credential may not {method} {what}; none of its grants covers it",
             method = method.as_str()
         ),
-        "insufficient_scope",
+        Reason::InsufficientScope,
         format!(
             "Bearer realm=\"{}\", error=\"insufficient_scope\"",
             principal.tenant

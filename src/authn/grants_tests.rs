@@ -153,7 +153,10 @@ fn credential_names_carry_their_method() {
 fn forbidden_carries_insufficient_scope() {
     let p = principal(&["scim.read"], None, "c");
     let e = authorize(&grants(), &p, &Method::POST, &route("/Users")).unwrap_err();
-    assert_eq!((e.status(), e.reason()), (403, "insufficient_scope"));
+    assert_eq!(
+        (e.status(), e.reason().as_str()),
+        (403, "insufficient_scope")
+    );
     let resp = e.into_response();
     assert_eq!(
         resp.headers()["www-authenticate"],

@@ -28,7 +28,7 @@ pub use principal::{AuthMethod, Principal};
 pub use static_token::StaticToken;
 
 use crate::conn_info::ConnInfo;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::tenant_id::TenantId;
 use grants::{Grants, Qualities};
 use http::header::AUTHORIZATION;
@@ -113,7 +113,7 @@ pub async fn authenticate(
             }
             None if !bearer_configured => {
                 return Err(cert_refused(
-                    "no_certificate",
+                    crate::tls::CertReason::NoCertificate,
                     "this tenant requires a client certificate",
                 ))
             }
@@ -123,7 +123,7 @@ pub async fn authenticate(
     }
     let token = bearer_token(headers).map_err(|reason| {
         let detail = match reason {
-            "missing_token" => "a bearer token is required (Authorization: Bearer <token>)",
+            Reason::MissingToken => "a bearer token is required (Authorization: Bearer <token>)",
             _ => "the Authorization header must be \"Bearer <token>\"",
         };
         unauthorized(tenant, detail, reason)
@@ -179,7 +179,7 @@ pub async fn authenticate(
             )),
             Err(e) => Err(GatewayError::unavailable(
                 "the token issuer's keys are unavailable; try again later",
-                "jwks_unavailable",
+                Reason::JwksUnavailable,
                 30,
             )
             .with_cause(e)),
@@ -215,12 +215,12 @@ pub async fn authenticate(
             Err(e) if e.is_invalid_token() => Err(unauthorized(
                 tenant,
                 "the bearer token is not active for this tenant",
-                "invalid_token",
+                Reason::InvalidToken,
             )
             .with_cause(e.reason())),
             Err(e) => Err(GatewayError::unavailable(
                 "the token could not be checked; try again later",
-                "introspection_unavailable",
+                Reason::IntrospectionUnavailable,
                 5,
             )
             .with_cause(e)),
@@ -229,7 +229,7 @@ pub async fn authenticate(
     Err(unauthorized(
         tenant,
         "the bearer token is not valid for this tenant",
-        "invalid_token",
+        Reason::InvalidToken,
     ))
 }
 
@@ -264,31 +264,33 @@ fn principal(
 }
 
 /// The metric reason of a refused JWT.
-fn jwt_reason(e: &jwt::JwtError) -> &'static str {
+fn jwt_reason(e: &jwt::JwtError) -> Reason {
     match e.reason() {
-        "expired" => "token_expired",
-        "bad_issuer" | "bad_audience" => "token_wrong_audience",
-        "bad_signature" | "key_mismatch" | "unknown_kid" | "ambiguous_key" => "token_signature",
-        "bad_alg" => "token_algorithm",
-        _ => "invalid_token",
+        "expired" => Reason::TokenExpired,
+        "bad_issuer" | "bad_audience" => Reason::TokenWrongAudience,
+        "bad_signature" | "key_mismatch" | "unknown_kid" | "ambiguous_key" => {
+            Reason::TokenSignature
+        }
+        "bad_alg" => Reason::TokenAlgorithm,
+        _ => Reason::InvalidToken,
     }
 }
 
 /// The token of `Authorization: Bearer <token>` (scheme case-insensitive,
 /// RFC 7235 §2.1), or the reason it is missing or malformed.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
+fn bearer_token(headers: &HeaderMap) -> Result<&str, Reason> {
     let mut values = headers.get_all(AUTHORIZATION).iter();
-    let value = values.next().ok_or("missing_token")?;
+    let value = values.next().ok_or(Reason::MissingToken)?;
     if values.next().is_some() {
-        return Err("malformed_authorization");
+        return Err(Reason::MalformedAuthorization);
     }
-    let value = value.to_str().map_err(|_| "malformed_authorization")?;
+    let value = value.to_str().map_err(|_| Reason::MalformedAuthorization)?;
     let (scheme, token) = value
         .trim()
         .split_once(' ')
-        .ok_or("malformed_authorization")?;
+        .ok_or(Reason::MalformedAuthorization)?;
     if !scheme.eq_ignore_ascii_case("Bearer") {
-        return Err("malformed_authorization");
+        return Err(Reason::MalformedAuthorization);
     }
     let token = token.trim();
     // RFC 6750 §2.1 b64token characters.
@@ -299,7 +301,7 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, &'static str> {
     if ok {
         Ok(token)
     } else {
-        Err("malformed_authorization")
+        Err(Reason::MalformedAuthorization)
     }
 }
 
@@ -309,12 +311,12 @@ fn not_checked(tenant: &TenantId) -> GatewayError {
     unauthorized(
         tenant,
         "the bearer token could not be checked for this client now; try again later",
-        "not_checked",
+        Reason::NotChecked,
     )
 }
 
-fn unauthorized(tenant: &TenantId, detail: &str, reason: &'static str) -> GatewayError {
-    let challenge = if reason == "missing_token" {
+fn unauthorized(tenant: &TenantId, detail: &str, reason: Reason) -> GatewayError {
+    let challenge = if reason == Reason::MissingToken {
         // RFC 6750 §3.1: no error code when no credentials were sent.
         format!("Bearer realm=\"{tenant}\"")
     } else {

@@ -6,9 +6,9 @@
 //! (the chain and the per-connection verdict cache), `tenant_id`, `error`
 //! and `scim::error`.
 use crate::conn_info::ConnInfo;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::tenant_id::TenantId;
-use crate::tls::{CertError, ClientCertPolicy, ClientIdentity};
+use crate::tls::{CertError, CertReason, ClientCertPolicy, ClientIdentity};
 use rustls::pki_types::UnixTime;
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ pub(super) fn client_certificate(
     let Some(chain) = &conn.peer_certificates else {
         return if mtls.required {
             Err(cert_refused(
-                "no_certificate",
+                CertReason::NoCertificate,
                 &format!("tenant \"{tenant}\" requires a client certificate from its own CA"),
             ))
         } else {
@@ -56,22 +56,18 @@ pub(super) fn client_certificate(
 }
 
 /// 403: the client certificate is not one this tenant accepts.
-pub(super) fn cert_refused(reason: &str, detail: &str) -> GatewayError {
-    let label = match reason {
-        "no_certificate" => "client_certificate_missing",
-        "untrusted" => "client_certificate_untrusted",
-        "expired" => "client_certificate_expired",
-        "revoked" => "client_certificate_revoked",
-        "crl_expired" => "client_certificate_crl_expired",
-        "not_pinned" => "client_certificate_not_pinned",
-        _ => "client_certificate_invalid",
+pub(super) fn cert_refused(reason: CertReason, detail: &str) -> GatewayError {
+    let reason = match reason {
+        CertReason::NoCertificate => Reason::ClientCertificateMissing,
+        CertReason::Untrusted => Reason::ClientCertificateUntrusted,
+        CertReason::Expired => Reason::ClientCertificateExpired,
+        CertReason::Revoked => Reason::ClientCertificateRevoked,
+        CertReason::CrlExpired => Reason::ClientCertificateCrlExpired,
+        CertReason::NotPinned => Reason::ClientCertificateNotPinned,
+        CertReason::BadCertificate => Reason::ClientCertificateInvalid,
     };
-    GatewayError::client_reason(
-        crate::scim::error::ScimError::new(
-            403,
-            None,
-            format!("the client certificate was refused: {detail}"),
-        ),
-        label,
+    GatewayError::certificate_refused(
+        &format!("the client certificate was refused: {detail}"),
+        reason,
     )
 }

@@ -69,7 +69,7 @@ async fn failures_are_401_with_a_challenge() {
     let e = authenticate(&t, &acme(), &headers(None), &conn(), Reach::Full)
         .await
         .unwrap_err();
-    assert_eq!((e.status(), e.reason()), (401, "missing_token"));
+    assert_eq!((e.status(), e.reason().as_str()), (401, "missing_token"));
     let resp = e.into_response();
     assert_eq!(resp.headers()["www-authenticate"], "Bearer realm=\"acme\"");
     for (auth, reason) in [
@@ -81,7 +81,7 @@ async fn failures_are_401_with_a_challenge() {
         let e = authenticate(&t, &acme(), &headers(Some(auth)), &conn(), Reach::Full)
             .await
             .unwrap_err();
-        assert_eq!((e.status(), e.reason()), (401, reason), "{auth}");
+        assert_eq!((e.status(), e.reason().as_str()), (401, reason), "{auth}");
         assert!(!e.scim().detail().contains("wrong-token"));
     }
 }
@@ -150,7 +150,7 @@ async fn a_new_policy_at_a_reused_address_is_verified_again() {
         .await
         .unwrap_err();
     assert_eq!(
-        (e.status(), e.reason()),
+        (e.status(), e.reason().as_str()),
         (403, "client_certificate_untrusted")
     );
 }

@@ -13,7 +13,7 @@ use super::audit_stage;
 use super::trace::Trace;
 use crate::audit::Journal;
 use crate::conn_info::ConnInfo;
-use crate::error::ErrorInfo;
+use crate::error::{ErrorInfo, Reason};
 use crate::request_id::{RequestId, X_REQUEST_ID};
 use crate::snapshot::Tenant;
 use crate::telemetry::emit::{AuthFailed, BulkCounted, Deprovisioned, RequestCompleted};
@@ -88,10 +88,10 @@ fn emit(
     let error = response.extensions().get::<ErrorInfo>();
     let tenant = trace.tenant;
     if let (Some(e), Some(tenant)) = (error, tenant) {
-        if matches!(response.status().as_u16(), 401 | 403) || e.reason == "too_many_failures" {
+        if matches!(response.status().as_u16(), 401 | 403) || e.reason == Reason::TooManyFailures {
             AuthFailed {
                 tenant: tenant.id.as_str(),
-                reason: e.reason,
+                reason: e.reason.as_str(),
                 request_id: request_id.as_str(),
                 peer: conn.peer.ip(),
             }
@@ -133,8 +133,10 @@ fn emit(
         upstream_status: trace.upstream_status,
         latency: started.elapsed(),
         upstream_latency: trace.upstream_latency,
-        error: error.map(|e| e.reason),
-        cause: error.and_then(|e| e.cause.as_deref()),
+        error: error.map(|e| e.reason.as_str()),
+        cause: error
+            .and_then(|e| e.cause.as_deref())
+            .map(|c| c as &dyn std::error::Error),
         peer: conn.peer.ip(),
     }
     .emit();

@@ -14,7 +14,7 @@ use super::Trace;
 use crate::audit::{
     allowed_values, changed_attributes, Ack, AuditPrincipal, AuditRecord, Journal, Receipt,
 };
-use crate::error::{ErrorInfo, GatewayError};
+use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
 use crate::events::{build_event, new_event_id, ChangeInput, WriteMethod};
 use crate::scim::json::get_ci;
@@ -49,7 +49,7 @@ pub(super) fn refuse_unaudited(
         Some(journal) if trace.write.is_some() && !journal.is_open() => {
             Err(GatewayError::unavailable(
                 "the audit log cannot be written, so the gateway accepts no writes; reads still work",
-                "audit_unavailable",
+                Reason::AuditUnavailable,
                 30,
             ))
         }
@@ -77,7 +77,7 @@ pub(super) async fn journal(
             ip,
             tenant.map(|t| t.id.as_str()),
             status,
-            reason.unwrap_or("unauthenticated"),
+            reason.map_or("unauthenticated", Reason::as_str),
         );
         if let Err(e) = wait(ack).await {
             tracing::error!(request_id, error = %e, "an auth failure could not be audited");
@@ -153,7 +153,7 @@ pub(super) async fn journal(
             );
             GatewayError::unavailable(
                 "the backend applied the change, but the gateway could not write its audit record; it accepts no writes until the audit log is writable",
-                "audit_unavailable",
+                Reason::AuditUnavailable,
                 30,
             )
             .into_response()
@@ -172,7 +172,7 @@ struct Context<'a, 's> {
     request_id: &'a str,
     ip: IpAddr,
     latency: Duration,
-    reason: Option<&'static str>,
+    reason: Option<Reason>,
 }
 
 impl Context<'_, '_> {
@@ -182,7 +182,7 @@ impl Context<'_, '_> {
         record.principal = self.trace.principal.as_ref().map(AuditPrincipal::from);
         record.outcome.status = status;
         record.outcome.upstream_status = self.trace.upstream_status;
-        record.outcome.error = self.reason.map(str::to_string);
+        record.outcome.error = self.reason.map(|r| r.as_str().to_string());
         record.set_latency(self.latency);
         record
     }
@@ -355,8 +355,8 @@ impl<'de> serde::Deserialize<'de> for RawFields<'de> {
 /// 401s and client-certificate refusals. (The damper's 429s are not
 /// recorded: a damped client's failures would let a flood of them fill the
 /// disk; they are counted in `scim_gateway_auth_failures_total`.)
-fn is_auth_failure(status: u16, reason: Option<&str>) -> bool {
-    status == 401 || (status == 403 && reason.is_some_and(|r| r.starts_with("client_certificate")))
+fn is_auth_failure(status: u16, reason: Option<Reason>) -> bool {
+    status == 401 || (status == 403 && reason.is_some_and(Reason::is_client_certificate))
 }
 
 /// The journal's answer, bounded.
@@ -387,11 +387,12 @@ mod tests {
 
     #[test]
     fn auth_failures_are_told_from_refused_writes() {
-        assert!(is_auth_failure(401, Some("invalid_token")));
-        assert!(!is_auth_failure(429, Some("too_many_failures")));
-        assert!(is_auth_failure(403, Some("client_certificate_required")));
-        assert!(!is_auth_failure(403, Some("forbidden")));
-        assert!(!is_auth_failure(429, Some("rate_limited")));
+        assert!(is_auth_failure(401, Some(Reason::InvalidToken)));
+        assert!(is_auth_failure(401, None));
+        assert!(!is_auth_failure(429, Some(Reason::TooManyFailures)));
+        assert!(is_auth_failure(403, Some(Reason::ClientCertificateMissing)));
+        assert!(!is_auth_failure(403, Some(Reason::InsufficientScope)));
+        assert!(!is_auth_failure(429, Some(Reason::RateLimited)));
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
 use crate::conn_info::ConnInfo;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::snapshot::{Snapshot, Tenant};
 use crate::upstream::Deadline;
 use http::HeaderMap;
@@ -50,7 +50,9 @@ pub(super) async fn authenticate(
             Ok(principal)
         }
         Ok(Err(e)) => {
-            if e.status() == 401 || e.reason().starts_with("client_certificate") {
+            // A refused credential counts against the client's budget
+            // (a 401, or a refused certificate's 403).
+            if e.reason().is_auth_failure() {
                 damper.failed(damping, tenant.id.as_str(), ip);
             }
             Err(match damped {
@@ -60,7 +62,7 @@ pub(super) async fn authenticate(
         }
         Err(_) => Err(GatewayError::unavailable(
             "the credentials could not be checked in time; try again later",
-            "auth_timeout",
+            Reason::AuthTimeout,
             5,
         )),
     }
@@ -70,7 +72,7 @@ pub(super) async fn authenticate(
 pub(super) fn too_many_failures(wait: u64) -> GatewayError {
     GatewayError::too_many_requests(
         "too many failed authentications from this client; try again later",
-        "too_many_failures",
+        Reason::TooManyFailures,
         wait,
     )
 }

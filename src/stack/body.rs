@@ -4,7 +4,7 @@
 //!
 //! Imports: the error types and the upstream `Deadline`; nothing of the
 //! pipeline.
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::scim::error::ScimError;
 use crate::upstream::Deadline;
 use bytes::Bytes;
@@ -33,7 +33,7 @@ where
                     humantime::format_duration(deadline.within)
                 ),
             ),
-            "request_timeout",
+            Reason::RequestTimeout,
         )),
     }
 }
@@ -51,7 +51,7 @@ where
     let too_large = || {
         GatewayError::client_reason(
             ScimError::payload_too_large(format!("the request body is larger than {limit} bytes")),
-            "payload_too_large",
+            Reason::PayloadTooLarge,
         )
     };
     // Refuse early when the client announces too much.
@@ -67,7 +67,7 @@ where
         Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
         Err(e) => Err(GatewayError::client_reason(
             ScimError::invalid_syntax("the request body could not be read"),
-            "body_read",
+            Reason::BodyRead,
         )
         .with_cause(e)),
     }

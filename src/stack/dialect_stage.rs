@@ -200,7 +200,7 @@ pub(super) async fn request(
     let query = query(tenant, rules, raw).or_else(|| raw.map(str::to_string));
     let body = self::body(tenant, rules, &parts.method, &parts.headers, route, &body)
         .await
-        .map_err(|e| crate::error::GatewayError::client_reason(e, "dialect"))?
+        .map_err(|e| crate::error::GatewayError::client_reason(e, crate::error::Reason::Dialect))?
         .unwrap_or(body);
     Ok((query, body))
 }

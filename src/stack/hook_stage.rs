@@ -13,7 +13,7 @@ use super::limit_stage::limited;
 use super::Pipeline;
 use crate::audit::{AuditKind, AuditPrincipal, AuditRecord};
 use crate::conn_info::ConnInfo;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::events::okta_hook;
 use crate::limit::Admitted;
 use crate::scim::error::ScimError;
@@ -45,7 +45,7 @@ where
     let (Some(settings), Some(journal)) = (&tenant.journal.okta_hook, &gateway.journal) else {
         return Err(GatewayError::client_reason(
             ScimError::not_found("this tenant has no Okta event hook"),
-            "unknown_endpoint",
+            Reason::UnknownEndpoint,
         ));
     };
     // The secret first, from the headers alone: a wrong one spends no
@@ -62,12 +62,15 @@ where
     let damped = damper.check(damping, tenant.id.as_str(), ip).err();
     if let Err(refused) = okta_hook::precheck(settings, req.method(), req.headers()) {
         if refused.status() != 401 {
-            return Err(GatewayError::client_reason(refused, "method_not_allowed"));
+            return Err(GatewayError::client_reason(
+                refused,
+                Reason::MethodNotAllowed,
+            ));
         }
         damper.failed(damping, tenant.id.as_str(), ip);
         return Err(match damped {
             Some(wait) => too_many_failures(wait),
-            None => GatewayError::client_reason(refused, "okta_hook_secret"),
+            None => GatewayError::client_reason(refused, Reason::OktaHookSecret),
         });
     }
     let mut admitted = Admitted::default();
@@ -91,7 +94,7 @@ where
     .map_err(|_| {
         GatewayError::client_reason(
             ScimError::new(408, None, "the hook delivery did not arrive in time"),
-            "request_timeout",
+            Reason::RequestTimeout,
         )
     })??;
     let outcome = okta_hook::handle(
@@ -137,7 +140,7 @@ where
             );
             return Err(GatewayError::unavailable(
                 "the delivery could not be recorded; deliver it again later",
-                "audit_unavailable",
+                Reason::AuditUnavailable,
                 30,
             ));
         }

@@ -7,7 +7,7 @@
 //! Imports: `limit` (the limiter, the write order), the request's tenant,
 //! principal and route; nothing of the pipeline but its error type.
 use crate::authn::Principal;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::limit::ordering::{Turn, WriteOrder};
 use crate::limit::{Admitted, Limiter, Refused};
 use crate::scim::route::Route;
@@ -82,9 +82,8 @@ pub(super) async fn write_turn(
         .map(Some)
         .map_err(|_| {
             GatewayError::upstream(
-                504,
                 "an earlier write to this resource did not finish in time",
-                "request_timeout",
+                Reason::RequestTimeout,
                 "write ordering wait",
             )
         })
@@ -106,7 +105,7 @@ pub(super) fn limited(tenant: &Tenant, refused: Refused) -> GatewayError {
     };
     GatewayError::too_many_requests(
         &format!("{detail}; retry after the time in Retry-After"),
-        "rate_limited",
+        Reason::RateLimited,
         refused.retry_after_secs(),
     )
 }

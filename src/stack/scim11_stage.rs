@@ -18,7 +18,7 @@
 //!   (`{"Errors": [{"code", "description"}]}`) as SCIM 2.0.
 //! - Bulk has no translation yet: 501 (and the tenant's
 //!   /ServiceProviderConfig says `bulk.supported: false`).
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::scim::error::ScimError;
 use crate::scim::patch::PatchRequest;
 use crate::scim::query::ListQuery;
@@ -173,9 +173,8 @@ async fn emulate_patch(
         });
         let current = parse_json(read.body()).map_err(|_| {
             GatewayError::upstream(
-                502,
                 "the SCIM 1.1 backend answered a read with something that is not JSON",
-                "upstream_protocol",
+                Reason::UpstreamProtocol,
                 "scim1.1 emulation read",
             )
         })?;
@@ -288,5 +287,5 @@ fn parse_json(body: &Bytes) -> Result<Value, ScimError> {
 }
 
 fn client(e: ScimError) -> GatewayError {
-    GatewayError::client_reason(e, "scim11")
+    GatewayError::client_reason(e, Reason::Scim11)
 }

@@ -45,7 +45,9 @@ pub struct RequestCompleted<'a> {
     pub latency: Duration,
     pub upstream_latency: Option<Duration>,
     pub error: Option<&'a str>,
-    pub cause: Option<&'a str>,
+    /// The internal cause, printed as its `Display` (an error's own
+    /// text, as the access log has always shown it).
+    pub cause: Option<&'a dyn std::error::Error>,
     pub peer: std::net::IpAddr,
 }
 
@@ -53,6 +55,9 @@ impl RequestCompleted<'_> {
     pub fn emit(&self) {
         let tenant = self.tenant.unwrap_or("-");
         let upstream = self.upstream;
+        // Formatted only for a failed request: recorded as a string, like
+        // every other field of the line.
+        let cause = self.cause.map(ToString::to_string);
         tracing::info!(
             target: "access",
             request_id = self.request_id,
@@ -70,7 +75,7 @@ impl RequestCompleted<'_> {
                 .upstream_latency
                 .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
             error = self.error.unwrap_or("-"),
-            cause = self.cause.unwrap_or("-"),
+            cause = cause.as_deref().unwrap_or("-"),
             peer = %self.peer,
             "request"
         );

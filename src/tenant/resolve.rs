@@ -7,7 +7,7 @@
 //! which the snapshot lends), never the snapshot itself.
 use super::host::{strip_port, valid_host_name};
 use super::{Tenant, Tenants};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::scim::error::ScimError;
 use crate::scim::route::{check_raw_path, Route};
 use http::header::HOST;
@@ -178,9 +178,9 @@ fn route(tenant: &Tenant, scim_path: &str) -> Result<Route, GatewayError> {
 
 fn invalid_path(e: ScimError) -> GatewayError {
     let reason = if e.status() == 404 {
-        "not_found"
+        Reason::NotFound
     } else {
-        "invalid_path"
+        Reason::InvalidPath
     };
     GatewayError::client_reason(e, reason)
 }
@@ -218,7 +218,7 @@ fn concat(parts: &[&str]) -> String {
 /// 400: the host becomes every location the gateway writes.
 fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<&'a str, GatewayError> {
     let bad = |detail: &str| {
-        GatewayError::client_reason(ScimError::bad_request(detail.to_string()), "bad_host")
+        GatewayError::client_reason(ScimError::bad_request(detail.to_string()), Reason::BadHost)
     };
     let mut fields = headers.get_all(HOST).iter();
     let header = fields.next();
@@ -246,7 +246,7 @@ fn request_host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Result<&'a str, Gat
         (None, None) => {
             return Err(GatewayError::client_reason(
                 ScimError::bad_request("the request has no valid Host header"),
-                "no_host",
+                Reason::NoHost,
             ))
         }
     };
@@ -294,11 +294,11 @@ fn printable(s: &str) -> String {
 }
 
 fn not_found(detail: String) -> GatewayError {
-    GatewayError::client_reason(ScimError::not_found(detail), "not_found")
+    GatewayError::client_reason(ScimError::not_found(detail), Reason::NotFound)
 }
 
 fn unknown_tenant(detail: String) -> GatewayError {
-    GatewayError::client_reason(ScimError::not_found(detail), "unknown_tenant")
+    GatewayError::client_reason(ScimError::not_found(detail), Reason::UnknownTenant)
 }
 
 fn misdirected(host: &str) -> GatewayError {
@@ -311,7 +311,7 @@ fn misdirected(host: &str) -> GatewayError {
                 printable(strip_port(host))
             ),
         ),
-        "misdirected",
+        Reason::Misdirected,
     )
 }
 

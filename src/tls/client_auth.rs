@@ -301,18 +301,46 @@ fn classify(error: rustls::Error) -> CertError {
 // === impl CertError ===
 
 impl CertError {
+    /// Why, without the cause (a verdict a connection caches).
+    pub fn reason(&self) -> CertReason {
+        match self {
+            CertError::NoCertificate => CertReason::NoCertificate,
+            CertError::Untrusted(_) => CertReason::Untrusted,
+            CertError::Expired(_) => CertReason::Expired,
+            CertError::Revoked(_) => CertReason::Revoked,
+            CertError::CrlExpired(_) => CertReason::CrlExpired,
+            CertError::NotPinned => CertReason::NotPinned,
+            CertError::BadCertificate(_) => CertReason::BadCertificate,
+        }
+    }
+}
+
+/// Why a client certificate was refused, as [`CertError`] says it
+/// without its cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertReason {
+    NoCertificate,
+    Untrusted,
+    Expired,
+    Revoked,
+    CrlExpired,
+    NotPinned,
+    BadCertificate,
+}
+
+impl CertReason {
     /// A stable, low-cardinality label: `no_certificate`, `untrusted`,
     /// `expired`, `revoked`, `crl_expired`, `not_pinned`,
     /// `bad_certificate`.
-    pub fn reason(&self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
-            CertError::NoCertificate => "no_certificate",
-            CertError::Untrusted(_) => "untrusted",
-            CertError::Expired(_) => "expired",
-            CertError::Revoked(_) => "revoked",
-            CertError::CrlExpired(_) => "crl_expired",
-            CertError::NotPinned => "not_pinned",
-            CertError::BadCertificate(_) => "bad_certificate",
+            CertReason::NoCertificate => "no_certificate",
+            CertReason::Untrusted => "untrusted",
+            CertReason::Expired => "expired",
+            CertReason::Revoked => "revoked",
+            CertReason::CrlExpired => "crl_expired",
+            CertReason::NotPinned => "not_pinned",
+            CertReason::BadCertificate => "bad_certificate",
         }
     }
 }

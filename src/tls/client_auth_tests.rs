@@ -21,7 +21,7 @@ fn policy(
 fn reason(r: Result<super::ClientIdentity, CertError>) -> &'static str {
     match r {
         Ok(_) => "ok",
-        Err(e) => e.reason(),
+        Err(e) => e.reason().as_str(),
     }
 }
 

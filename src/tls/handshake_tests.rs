@@ -45,7 +45,7 @@ impl Respond for Inspect {
                 .map_or(&[][..], Vec::as_slice);
             let verdict = match self.tenant_a.verify(chain, UnixTime::now()) {
                 Ok(id) => format!("ok:{}", id.subject),
-                Err(e) => e.reason().to_string(),
+                Err(e) => e.reason().as_str().to_string(),
             };
             let body = format!(
                 "sni={} certs={} tenant_a={verdict}",

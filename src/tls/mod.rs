@@ -18,7 +18,7 @@ mod names;
 mod select;
 
 pub use client_auth::{
-    handshake_refusal_reason, BadCertificate, CertError, ClientCertPolicy, ExpiredCrls,
+    handshake_refusal_reason, BadCertificate, CertError, CertReason, ClientCertPolicy, ExpiredCrls,
 };
 pub use deferred::DeferredClientCertVerifier;
 pub use identity::{ClientCertPins, ClientIdentity};

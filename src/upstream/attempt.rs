@@ -9,7 +9,7 @@ use super::headers::{clean_request_headers, clean_response_headers};
 use super::oauth;
 use super::target::{Upstream, UpstreamAuth};
 use super::{Deadline, UpstreamRequest};
-use crate::error::GatewayError;
+use crate::error::{BoxError, Context, GatewayError, Reason};
 use crate::telemetry::emit::UpstreamFailed;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, Uri};
@@ -26,23 +26,22 @@ pub(super) async fn attempt(
     upstream_until: Instant,
 ) -> Result<Response<Bytes>, GatewayError> {
     let request_id = req.request_id.as_str();
-    let fail = |status: u16, detail: &str, reason: &'static str, cause: String| {
+    let fail = |detail: &str, reason: Reason, cause: BoxError| {
         UpstreamFailed {
             upstream: &upstream.name,
-            reason,
+            reason: reason.as_str(),
             request_id,
         }
         .emit();
-        GatewayError::upstream(status, detail, reason, cause)
+        GatewayError::upstream(detail, reason, cause)
     };
     let uri = endpoint
         .target(&req.path, req.query.as_deref())
         .map_err(|e| {
             fail(
-                502,
                 "the request path cannot be sent upstream",
-                "upstream_protocol",
-                format!("{e}"),
+                Reason::UpstreamProtocol,
+                e.into(),
             )
         })?;
     let headers = clean_request_headers(
@@ -58,23 +57,21 @@ pub(super) async fn attempt(
     let timed_out = || {
         if upstream_until <= deadline.at {
             fail(
-                504,
                 &format!(
                     "the upstream did not answer within {}",
                     humantime::format_duration(upstream.request_timeout)
                 ),
-                "upstream_timeout",
-                format!("{} timed out", upstream.name),
+                Reason::UpstreamTimeout,
+                format!("{} timed out", upstream.name).into(),
             )
         } else {
             fail(
-                504,
                 &format!(
                     "the request did not complete within {}",
                     humantime::format_duration(deadline.within)
                 ),
-                "request_timeout",
-                format!("{}: request deadline", upstream.name),
+                Reason::RequestTimeout,
+                format!("{}: request deadline", upstream.name).into(),
             )
         }
     };
@@ -84,26 +81,24 @@ pub(super) async fn attempt(
         {
             Err(_) => Err(timed_out()),
             Ok(Err(e)) => {
-                let cause = format!("{}: {e}", upstream.name);
-                Err(if e.is_connect() {
+                let (connect, too_large) = (e.is_connect(), e.is_too_large());
+                let cause = Context::new(upstream.name.as_str(), e).into();
+                Err(if connect {
                     fail(
-                        502,
                         "the upstream could not be reached",
-                        "upstream_connect",
+                        Reason::UpstreamConnect,
                         cause,
                     )
-                } else if e.is_too_large() {
+                } else if too_large {
                     fail(
-                        502,
                         &format!("the upstream response exceeded {max_response_body} bytes"),
-                        "upstream_too_large",
+                        Reason::UpstreamTooLarge,
                         cause,
                     )
                 } else {
                     fail(
-                        502,
                         "the upstream connection failed",
-                        "upstream_protocol",
+                        Reason::UpstreamProtocol,
                         cause,
                     )
                 })
@@ -154,20 +149,18 @@ pub(super) async fn attempt(
 async fn oauth_token(
     source: &oauth::TokenSource,
     until: Instant,
-    fail: &impl Fn(u16, &str, &'static str, String) -> GatewayError,
+    fail: &impl Fn(&str, Reason, BoxError) -> GatewayError,
 ) -> Result<oauth::AccessToken, GatewayError> {
     match tokio::time::timeout_at(until, source.token()).await {
         Ok(Ok(token)) => Ok(token),
         Ok(Err(e)) => Err(fail(
-            502,
             "the gateway could not obtain its credential for the upstream",
-            "upstream_credential",
-            e.to_string(),
+            Reason::UpstreamCredential { timed_out: false },
+            e.into(),
         )),
         Err(_) => Err(fail(
-            504,
             "the gateway's credential for the upstream did not arrive in time",
-            "upstream_credential",
+            Reason::UpstreamCredential { timed_out: true },
             "token endpoint timed out".into(),
         )),
     }

@@ -11,7 +11,7 @@ use super::headers::clean_request_headers;
 use super::resilience;
 use super::target::{Upstream, UpstreamProtocol, UpstreamTarget};
 use super::{public_base_of, Deadline, UpstreamRequest};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::telemetry::emit::{UpstreamFailed, UpstreamRetried, UpstreamThrottled};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
@@ -121,13 +121,13 @@ async fn forward_http(
     if let resilience::Admission::Open(wait) = admission {
         UpstreamFailed {
             upstream: &upstream.name,
-            reason: "circuit_open",
+            reason: Reason::CircuitOpen.as_str(),
             request_id: req.request_id.as_str(),
         }
         .emit();
         return Err(GatewayError::unavailable(
             "the upstream is failing; the gateway has paused requests to it",
-            "circuit_open",
+            Reason::CircuitOpen,
             wait.as_secs() + 1,
         ));
     }
@@ -205,7 +205,7 @@ async fn forward_http(
             // A 5xx counts against the upstream's health (but only the
             // ones above are worth a retry).
             Ok(resp) => (resp.status().is_server_error(), None),
-            Err(e) if matches!(e.reason(), "upstream_connect" | "upstream_protocol") => {
+            Err(e) if e.reason().retryable() => {
                 (true, Some(resilience::backoff(tries + 1, settings)))
             }
             Err(_) => (true, None),
@@ -222,7 +222,7 @@ async fn forward_http(
             upstream: &upstream.name,
             reason: match &result {
                 Ok(resp) => resilience_reason(resp.status().as_u16()),
-                Err(e) => e.reason(),
+                Err(e) => e.reason().as_str(),
             },
         }
         .emit();

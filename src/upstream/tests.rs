@@ -173,7 +173,10 @@ async fn failures_are_classified_without_leaking_addresses() {
     )
     .await
     .unwrap_err();
-    assert_eq!((slow.status(), slow.reason()), (504, "upstream_timeout"));
+    assert_eq!(
+        (slow.status(), slow.reason().as_str()),
+        (504, "upstream_timeout")
+    );
     let huge = forward(
         &upstream(&format!("http://{addr}/scim/v2"), UpstreamAuth::None),
         request("/huge", None),
@@ -182,7 +185,10 @@ async fn failures_are_classified_without_leaking_addresses() {
     )
     .await
     .unwrap_err();
-    assert_eq!((huge.status(), huge.reason()), (502, "upstream_too_large"));
+    assert_eq!(
+        (huge.status(), huge.reason().as_str()),
+        (502, "upstream_too_large")
+    );
     // A port nothing listens on.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -196,7 +202,10 @@ async fn failures_are_classified_without_leaking_addresses() {
     )
     .await
     .unwrap_err();
-    assert_eq!((down.status(), down.reason()), (502, "upstream_connect"));
+    assert_eq!(
+        (down.status(), down.reason().as_str()),
+        (502, "upstream_connect")
+    );
     assert!(
         !down.scim().detail().contains("127.0.0.1"),
         "{}",

@@ -27,7 +27,7 @@
 //!
 //! Imports: `scim`, `mapping`, the tenant's schema; the pipeline's `Step`.
 use super::Step;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::mapping::{CompiledMapping, ResourceMapping};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::patch::PatchRequest;
@@ -72,7 +72,7 @@ pub(super) async fn step<'t>(
     // Off the reactor when the body is large: `crate::offload`.
     let stage = inbound_bounded(schema, method, headers, route, query, body, public_base)
         .await
-        .map_err(|e| GatewayError::client_reason(e, "schema"))?;
+        .map_err(|e| GatewayError::client_reason(e, Reason::Schema))?;
     Ok(match stage {
         Stage::Forward(inbound) => Step::Next(inbound),
         Stage::Answer(answer) => {

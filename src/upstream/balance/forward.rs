@@ -7,7 +7,7 @@
 //! upstream's primary base (the first URL), which the pipeline then
 //! rewrites to the tenant's public base like for any upstream.
 use super::{health, Balancer};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::rewrite::Rebase;
 use crate::telemetry::emit::UpstreamFailed;
 use crate::upstream::attempt::attempt;
@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 /// The `reason` of the 503 when no endpoint is available.
-pub const NO_ENDPOINT: &str = "no_endpoint";
+pub const NO_ENDPOINT: Reason = Reason::NoEndpoint;
 
 /// An attempt on the least loaded available endpoint other than `avoid`;
 /// returns the endpoint used (`None` when none was available: then the
@@ -51,7 +51,7 @@ pub(crate) async fn attempt_balanced(
         Err(wait) => {
             UpstreamFailed {
                 upstream: &upstream.name,
-                reason: NO_ENDPOINT,
+                reason: NO_ENDPOINT.as_str(),
                 request_id: req.request_id.as_str(),
             }
             .emit();
@@ -101,10 +101,7 @@ pub(crate) async fn attempt_balanced(
 pub fn is_endpoint_failure(result: &Result<Response<Bytes>, GatewayError>) -> bool {
     match result {
         Ok(response) => response.status().is_server_error(),
-        Err(e) => matches!(
-            e.reason(),
-            "upstream_connect" | "upstream_protocol" | "upstream_timeout"
-        ),
+        Err(e) => e.reason().counts_against_endpoint(),
     }
 }
 

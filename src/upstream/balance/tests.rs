@@ -305,7 +305,7 @@ async fn no_endpoint_left_is_503_at_once_and_never_wedges_the_breaker() {
     let e = crate::upstream::forward(&upstream, get(), 1 << 20, far())
         .await
         .unwrap_err();
-    assert_eq!(e.reason(), "upstream_connect");
+    assert_eq!(e.reason().as_str(), "upstream_connect");
     let failures = |i: usize| balancer.endpoints()[i].failures.load(Ordering::Relaxed);
     assert_eq!(failures(0) + failures(1), 3, "three attempts");
     assert!(failures(0) >= 1 && failures(1) >= 1, "retries alternate");

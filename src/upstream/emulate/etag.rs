@@ -16,7 +16,7 @@
 //! turn over both calls); across replicas it is best effort unless a
 //! shared lease is configured.
 use super::{json_of, Capability, Context, Support};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::scim::error::ScimError;
 use crate::scim::etag::{check_if_match, if_none_match_hits, weak_etag};
 use crate::scim::json::{get_ci, get_ci_mut, insert_ci};
@@ -224,7 +224,7 @@ where
 }
 
 fn precondition(e: ScimError) -> GatewayError {
-    GatewayError::client_reason(e, "precondition_failed")
+    GatewayError::client_reason(e, Reason::PreconditionFailed)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@
 //! 400 `tooMany` (§3.12) naming the bound; a response carries at most
 //! `filter_max_results` resources (advertised as `filter.maxResults`).
 use super::{endpoint_of, json_of, json_response, registry, Capability, Context};
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::offload;
 use crate::scim::error::{ScimError, ScimType};
 use crate::scim::filter::EvalContext;
@@ -179,7 +179,7 @@ where
                      ({page_size}) resources; /{endpoint} holds {total}"
                 ),
             ),
-            "emulation_too_many",
+            Reason::EmulationTooMany,
         )
     };
     let narrow = listing
@@ -203,9 +203,8 @@ where
         }
         let Some(Value::Object(list)) = json_of(&page) else {
             return Err(GatewayError::upstream(
-                502,
                 "the upstream's list could not be read to evaluate the filter",
-                "upstream_protocol",
+                Reason::UpstreamProtocol,
                 "emulated filter: the list body is not a JSON object",
             ));
         };

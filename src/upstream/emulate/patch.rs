@@ -22,7 +22,7 @@
 //! upstream resource to write, and the request's body is not read here.
 use super::{endpoint_of, etag, json_of, json_response, schema_less, Context};
 use crate::dialect::has_upsert_candidates;
-use crate::error::GatewayError;
+use crate::error::{GatewayError, Reason};
 use crate::offload;
 use crate::scim::error::ScimError;
 use crate::scim::etag::check_if_match;
@@ -98,7 +98,7 @@ where
         }
         // The client's own precondition, against what is there now.
         check_if_match(if_match.as_deref(), Some(&applied.tag))
-            .map_err(|e| GatewayError::client_reason(e, "precondition_failed"))?;
+            .map_err(|e| GatewayError::client_reason(e, Reason::PreconditionFailed))?;
         let body = match applied.put {
             Err(e) => return Err(client(e)),
             Ok(None) => {
@@ -141,7 +141,7 @@ where
              (the upstream has no PATCH: the gateway reads, patches and writes back with \
              If-Match); send the PATCH again"
         )),
-        "emulation_conflict",
+        Reason::EmulationConflict,
     ))
 }
 
@@ -236,9 +236,8 @@ impl Step {
     fn apply(&self, current: &Response<Bytes>) -> Result<Applied, GatewayError> {
         let Some(resource) = json_of(current).filter(Value::is_object) else {
             return Err(GatewayError::upstream(
-                502,
                 "the upstream's resource could not be read to apply the PATCH",
-                "upstream_protocol",
+                Reason::UpstreamProtocol,
                 "emulated PATCH: the GET body is not a JSON object",
             ));
         };

@@ -1,0 +1,530 @@
+//! Why a request failed, as a type: [`Reason`], one variant per label the
+//! gateway writes in its metrics, access log and audit records
+//! ([`Reason::as_str`]), the questions the pipeline asks of a failure
+//! (retry it? count it against an endpoint, against the client's failure
+//! budget?) as predicates, and the status an error the gateway originates
+//! has, by who caused it and why ([`status_of`]).
+//!
+//! Imports nothing but its parent's [`ErrorSource`].
+use super::ErrorSource;
+
+/// Why a request failed: a short machine-readable label for metrics, the
+/// access log and the audit record (e.g. `unknown_tenant`,
+/// `upstream_timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    // --- The request itself (client errors with their own SCIM status) ---
+    /// A SCIM error of the request (validation, a bad filter, ...).
+    BadRequest,
+    /// The host names no tenant.
+    UnknownTenant,
+    /// No endpoint at this path.
+    NotFound,
+    /// The path is not a SCIM path of the tenant.
+    InvalidPath,
+    /// The `Host` header is malformed or disagrees with the authority.
+    BadHost,
+    /// The request has no host.
+    NoHost,
+    /// The connection's TLS server name is not the request's host (421).
+    Misdirected,
+    /// `If-Match` did not match (an emulated ETag).
+    PreconditionFailed,
+    /// An emulated PATCH lost every race for the resource.
+    EmulationConflict,
+    /// An emulated filter would read too many pages.
+    EmulationTooMany,
+    /// The body does not fit the tenant's schema.
+    Schema,
+    /// The IdP dialect's translation refused the request.
+    Dialect,
+    /// The SCIM 1.1 translation refused the request.
+    Scim11,
+    /// The tenant has no such endpoint (the Okta event hook).
+    UnknownEndpoint,
+    /// The method is not one the endpoint accepts.
+    MethodNotAllowed,
+    /// The Okta event hook's shared secret is missing or wrong (401).
+    OktaHookSecret,
+    /// The request (408 from the client) or the upstream call (504 under
+    /// the request's deadline) did not finish in time.
+    RequestTimeout,
+    /// The body is larger than allowed.
+    PayloadTooLarge,
+    /// The body could not be read.
+    BodyRead,
+
+    // --- Authentication: 401 (RFC 6750 §3.1) ---
+    MissingToken,
+    MalformedAuthorization,
+    InvalidToken,
+    /// A damped client's token that only a remote check could verify.
+    NotChecked,
+    TokenExpired,
+    TokenWrongAudience,
+    TokenSignature,
+    TokenAlgorithm,
+
+    // --- Client certificates: 403 ---
+    ClientCertificateMissing,
+    ClientCertificateUntrusted,
+    ClientCertificateExpired,
+    ClientCertificateRevoked,
+    ClientCertificateCrlExpired,
+    ClientCertificateNotPinned,
+    ClientCertificateInvalid,
+
+    // --- Authorization: 403 ---
+    InsufficientScope,
+
+    // --- Limits: 429 ---
+    /// A client the failure damper holds failed again.
+    TooManyFailures,
+    RateLimited,
+
+    // --- A service the gateway depends on: 503 ---
+    JwksUnavailable,
+    IntrospectionUnavailable,
+    AuthTimeout,
+    AuditUnavailable,
+    CircuitOpen,
+    /// No endpoint of a balanced upstream is available.
+    NoEndpoint,
+
+    // --- The upstream: 502/504 ---
+    UpstreamConnect,
+    UpstreamProtocol,
+    UpstreamTooLarge,
+    UpstreamTimeout,
+    /// The gateway's own credential for the upstream (an OAuth 2.0 token)
+    /// was refused (502) or did not arrive in time (504).
+    UpstreamCredential {
+        timed_out: bool,
+    },
+
+    // --- The gateway: 500 ---
+    Internal,
+}
+
+impl Reason {
+    /// Every reason, once (one entry per label).
+    pub const ALL: [Reason; 49] = {
+        use Reason::*;
+        [
+            BadRequest,
+            UnknownTenant,
+            NotFound,
+            InvalidPath,
+            BadHost,
+            NoHost,
+            Misdirected,
+            PreconditionFailed,
+            EmulationConflict,
+            EmulationTooMany,
+            Schema,
+            Dialect,
+            Scim11,
+            UnknownEndpoint,
+            MethodNotAllowed,
+            OktaHookSecret,
+            RequestTimeout,
+            PayloadTooLarge,
+            BodyRead,
+            MissingToken,
+            MalformedAuthorization,
+            InvalidToken,
+            NotChecked,
+            TokenExpired,
+            TokenWrongAudience,
+            TokenSignature,
+            TokenAlgorithm,
+            ClientCertificateMissing,
+            ClientCertificateUntrusted,
+            ClientCertificateExpired,
+            ClientCertificateRevoked,
+            ClientCertificateCrlExpired,
+            ClientCertificateNotPinned,
+            ClientCertificateInvalid,
+            InsufficientScope,
+            TooManyFailures,
+            RateLimited,
+            JwksUnavailable,
+            IntrospectionUnavailable,
+            AuthTimeout,
+            AuditUnavailable,
+            CircuitOpen,
+            NoEndpoint,
+            UpstreamConnect,
+            UpstreamProtocol,
+            UpstreamTooLarge,
+            UpstreamTimeout,
+            UpstreamCredential { timed_out: false },
+            Internal,
+        ]
+    };
+
+    /// The label in metrics, the access log and the audit record.
+    pub const fn as_str(self) -> &'static str {
+        use Reason::*;
+        match self {
+            BadRequest => "bad_request",
+            UnknownTenant => "unknown_tenant",
+            NotFound => "not_found",
+            InvalidPath => "invalid_path",
+            BadHost => "bad_host",
+            NoHost => "no_host",
+            Misdirected => "misdirected",
+            PreconditionFailed => "precondition_failed",
+            EmulationConflict => "emulation_conflict",
+            EmulationTooMany => "emulation_too_many",
+            Schema => "schema",
+            Dialect => "dialect",
+            Scim11 => "scim11",
+            UnknownEndpoint => "unknown_endpoint",
+            MethodNotAllowed => "method_not_allowed",
+            OktaHookSecret => "okta_hook_secret",
+            RequestTimeout => "request_timeout",
+            PayloadTooLarge => "payload_too_large",
+            BodyRead => "body_read",
+            MissingToken => "missing_token",
+            MalformedAuthorization => "malformed_authorization",
+            InvalidToken => "invalid_token",
+            NotChecked => "not_checked",
+            TokenExpired => "token_expired",
+            TokenWrongAudience => "token_wrong_audience",
+            TokenSignature => "token_signature",
+            TokenAlgorithm => "token_algorithm",
+            ClientCertificateMissing => "client_certificate_missing",
+            ClientCertificateUntrusted => "client_certificate_untrusted",
+            ClientCertificateExpired => "client_certificate_expired",
+            ClientCertificateRevoked => "client_certificate_revoked",
+            ClientCertificateCrlExpired => "client_certificate_crl_expired",
+            ClientCertificateNotPinned => "client_certificate_not_pinned",
+            ClientCertificateInvalid => "client_certificate_invalid",
+            InsufficientScope => "insufficient_scope",
+            TooManyFailures => "too_many_failures",
+            RateLimited => "rate_limited",
+            JwksUnavailable => "jwks_unavailable",
+            IntrospectionUnavailable => "introspection_unavailable",
+            AuthTimeout => "auth_timeout",
+            AuditUnavailable => "audit_unavailable",
+            CircuitOpen => "circuit_open",
+            NoEndpoint => "no_endpoint",
+            UpstreamConnect => "upstream_connect",
+            UpstreamProtocol => "upstream_protocol",
+            UpstreamTooLarge => "upstream_too_large",
+            UpstreamTimeout => "upstream_timeout",
+            UpstreamCredential { .. } => "upstream_credential",
+            Internal => "internal",
+        }
+    }
+
+    /// Whether the upstream retry loop may try the request again (an
+    /// idempotent one, within its budget and deadline: see
+    /// `upstream::resilience`): the connection failed, or the exchange on
+    /// it broke. A timeout is not retried.
+    pub const fn retryable(self) -> bool {
+        matches!(self, Reason::UpstreamConnect | Reason::UpstreamProtocol)
+    }
+
+    /// Whether the failure counts against a balanced upstream's endpoint:
+    /// it could not be reached, broke the connection or did not answer
+    /// within the upstream's timeout. (The request's own deadline, a
+    /// credential problem or an oversized answer are not the endpoint's
+    /// health.)
+    pub const fn counts_against_endpoint(self) -> bool {
+        matches!(
+            self,
+            Reason::UpstreamConnect | Reason::UpstreamProtocol | Reason::UpstreamTimeout
+        )
+    }
+
+    /// Whether a client certificate was refused.
+    pub const fn is_client_certificate(self) -> bool {
+        use Reason::*;
+        matches!(
+            self,
+            ClientCertificateMissing
+                | ClientCertificateUntrusted
+                | ClientCertificateExpired
+                | ClientCertificateRevoked
+                | ClientCertificateCrlExpired
+                | ClientCertificateNotPinned
+                | ClientCertificateInvalid
+        )
+    }
+
+    /// Whether a credential the client sent (or had to send) was refused:
+    /// a bearer token, the Okta hook's secret or a client certificate.
+    /// These count against the client's failure budget (brute-force
+    /// damping); the damper's own 429 ([`Reason::TooManyFailures`]) does
+    /// not.
+    pub const fn is_auth_failure(self) -> bool {
+        use Reason::*;
+        self.is_client_certificate()
+            || matches!(
+                self,
+                MissingToken
+                    | MalformedAuthorization
+                    | InvalidToken
+                    | NotChecked
+                    | TokenExpired
+                    | TokenWrongAudience
+                    | TokenSignature
+                    | TokenAlgorithm
+                    | OktaHookSecret
+            )
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The HTTP status of an error, by who caused it and why; `None` where
+/// the status is the SCIM error's own: a client error built from a
+/// [`crate::scim::error::ScimError`] keeps the status RFC 7644 §3.12 gives
+/// its `scimType` (or the one its maker chose: 404, 408, 413, 421, ...).
+///
+/// The one place that says which reason answers which status; the
+/// constructors of [`super::GatewayError`] build their SCIM error with it.
+/// Every reason sits in one of the client arms, so a new reason must be
+/// placed here before it compiles.
+pub const fn status_of(source: ErrorSource, reason: Reason) -> Option<u16> {
+    use ErrorSource::{Client, Gateway, Upstream};
+    use Reason::*;
+    match (source, reason) {
+        // The request's own mistakes: the SCIM error says.
+        (
+            Client,
+            BadRequest | UnknownTenant | NotFound | InvalidPath | BadHost | NoHost | Misdirected
+            | PreconditionFailed | EmulationConflict | EmulationTooMany | Schema | Dialect | Scim11
+            | UnknownEndpoint | MethodNotAllowed | OktaHookSecret | RequestTimeout
+            | PayloadTooLarge | BodyRead,
+        ) => None,
+        // RFC 6750 §3.1: no (valid) credential.
+        (
+            Client,
+            MissingToken
+            | MalformedAuthorization
+            | InvalidToken
+            | NotChecked
+            | TokenExpired
+            | TokenWrongAudience
+            | TokenSignature
+            | TokenAlgorithm,
+        ) => Some(401),
+        // A credential that is not enough: a refused client certificate,
+        // or a token whose grants do not cover the request.
+        (
+            Client,
+            ClientCertificateMissing
+            | ClientCertificateUntrusted
+            | ClientCertificateExpired
+            | ClientCertificateRevoked
+            | ClientCertificateCrlExpired
+            | ClientCertificateNotPinned
+            | ClientCertificateInvalid
+            | InsufficientScope,
+        ) => Some(403),
+        (Client, TooManyFailures | RateLimited) => Some(429),
+        // What the gateway depends on is down: try again later.
+        (
+            Upstream,
+            JwksUnavailable
+            | IntrospectionUnavailable
+            | AuthTimeout
+            | AuditUnavailable
+            | CircuitOpen
+            | NoEndpoint,
+        ) => Some(503),
+        (
+            Upstream,
+            UpstreamConnect
+            | UpstreamProtocol
+            | UpstreamTooLarge
+            | UpstreamCredential { timed_out: false },
+        ) => Some(502),
+        (Upstream, UpstreamTimeout | RequestTimeout | UpstreamCredential { timed_out: true }) => {
+            Some(504)
+        }
+        (Gateway, Internal) => Some(500),
+        // No constructor pairs these: were one made, it is the gateway's
+        // fault.
+        (
+            Client,
+            JwksUnavailable
+            | IntrospectionUnavailable
+            | AuthTimeout
+            | AuditUnavailable
+            | CircuitOpen
+            | NoEndpoint
+            | UpstreamConnect
+            | UpstreamProtocol
+            | UpstreamTooLarge
+            | UpstreamTimeout
+            | UpstreamCredential { .. }
+            | Internal,
+        )
+        | (Upstream | Gateway, _) => Some(500),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    /// Today's labels, as metrics, access logs and audit records carry
+    /// them: a rename is a breaking change for dashboards and alerts.
+    const LABELS: [&str; 49] = [
+        "bad_request",
+        "unknown_tenant",
+        "not_found",
+        "invalid_path",
+        "bad_host",
+        "no_host",
+        "misdirected",
+        "precondition_failed",
+        "emulation_conflict",
+        "emulation_too_many",
+        "schema",
+        "dialect",
+        "scim11",
+        "unknown_endpoint",
+        "method_not_allowed",
+        "okta_hook_secret",
+        "request_timeout",
+        "payload_too_large",
+        "body_read",
+        "missing_token",
+        "malformed_authorization",
+        "invalid_token",
+        "not_checked",
+        "token_expired",
+        "token_wrong_audience",
+        "token_signature",
+        "token_algorithm",
+        "client_certificate_missing",
+        "client_certificate_untrusted",
+        "client_certificate_expired",
+        "client_certificate_revoked",
+        "client_certificate_crl_expired",
+        "client_certificate_not_pinned",
+        "client_certificate_invalid",
+        "insufficient_scope",
+        "too_many_failures",
+        "rate_limited",
+        "jwks_unavailable",
+        "introspection_unavailable",
+        "auth_timeout",
+        "audit_unavailable",
+        "circuit_open",
+        "no_endpoint",
+        "upstream_connect",
+        "upstream_protocol",
+        "upstream_too_large",
+        "upstream_timeout",
+        "upstream_credential",
+        "internal",
+    ];
+
+    #[test]
+    fn every_reason_has_its_label_and_no_two_share_one() {
+        let labels: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        assert_eq!(labels, LABELS);
+        assert_eq!(labels.iter().collect::<HashSet<_>>().len(), labels.len());
+        let timed_out = Reason::UpstreamCredential { timed_out: true };
+        assert_eq!(timed_out.as_str(), "upstream_credential");
+        assert_eq!(timed_out.to_string(), "upstream_credential");
+        for label in labels {
+            assert!(
+                label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{label}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_a_broken_exchange_is_retried() {
+        let retried: Vec<_> = Reason::ALL.into_iter().filter(|r| r.retryable()).collect();
+        assert_eq!(retried, [Reason::UpstreamConnect, Reason::UpstreamProtocol]);
+        let against: Vec<_> = Reason::ALL
+            .into_iter()
+            .filter(|r| r.counts_against_endpoint())
+            .collect();
+        assert_eq!(
+            against,
+            [
+                Reason::UpstreamConnect,
+                Reason::UpstreamProtocol,
+                Reason::UpstreamTimeout
+            ]
+        );
+        assert!(!Reason::RequestTimeout.counts_against_endpoint());
+        assert!(!Reason::UpstreamCredential { timed_out: true }.counts_against_endpoint());
+    }
+
+    #[test]
+    fn auth_failures_are_the_refused_credentials() {
+        for r in Reason::ALL {
+            assert_eq!(
+                r.is_client_certificate(),
+                r.as_str().starts_with("client_certificate"),
+                "{r}"
+            );
+            // A refused credential is a 401, or a refused certificate's
+            // 403; the Okta hook's secret is refused with its SCIM 401.
+            let refused = status_of(ErrorSource::Client, r) == Some(401)
+                || r.is_client_certificate()
+                || r == Reason::OktaHookSecret;
+            assert_eq!(r.is_auth_failure(), refused, "{r}");
+        }
+        assert!(!Reason::TooManyFailures.is_auth_failure());
+        assert!(!Reason::InsufficientScope.is_auth_failure());
+    }
+
+    #[test]
+    fn the_status_is_decided_by_who_and_why() {
+        use ErrorSource::{Client, Gateway, Upstream};
+        let cases = [
+            (Client, Reason::BadRequest, None),
+            (Client, Reason::RequestTimeout, None),
+            (Client, Reason::OktaHookSecret, None),
+            (Client, Reason::MissingToken, Some(401)),
+            (Client, Reason::TokenSignature, Some(401)),
+            (Client, Reason::ClientCertificateRevoked, Some(403)),
+            (Client, Reason::InsufficientScope, Some(403)),
+            (Client, Reason::TooManyFailures, Some(429)),
+            (Client, Reason::RateLimited, Some(429)),
+            (Upstream, Reason::CircuitOpen, Some(503)),
+            (Upstream, Reason::AuditUnavailable, Some(503)),
+            (Upstream, Reason::NoEndpoint, Some(503)),
+            (Upstream, Reason::UpstreamConnect, Some(502)),
+            (Upstream, Reason::UpstreamTooLarge, Some(502)),
+            (
+                Upstream,
+                Reason::UpstreamCredential { timed_out: false },
+                Some(502),
+            ),
+            (
+                Upstream,
+                Reason::UpstreamCredential { timed_out: true },
+                Some(504),
+            ),
+            (Upstream, Reason::UpstreamTimeout, Some(504)),
+            (Upstream, Reason::RequestTimeout, Some(504)),
+            (Gateway, Reason::Internal, Some(500)),
+            // Pairs no constructor makes.
+            (Gateway, Reason::MissingToken, Some(500)),
+            (Client, Reason::UpstreamConnect, Some(500)),
+        ];
+        for (source, reason, status) in cases {
+            assert_eq!(status_of(source, reason), status, "{source:?} {reason}");
+        }
+    }
+}
