@@ -265,14 +265,21 @@ fn principal(
 
 /// The metric reason of a refused JWT.
 fn jwt_reason(e: &jwt::JwtError) -> Reason {
-    match e.reason() {
-        "expired" => Reason::TokenExpired,
-        "bad_issuer" | "bad_audience" => Reason::TokenWrongAudience,
-        "bad_signature" | "key_mismatch" | "unknown_kid" | "ambiguous_key" => {
+    use jwt::JwtError as E;
+    match e {
+        E::Expired => Reason::TokenExpired,
+        E::BadIssuer | E::BadAudience => Reason::TokenWrongAudience,
+        E::BadSignature | E::KeyMismatch | E::UnknownKid | E::AmbiguousKey => {
             Reason::TokenSignature
         }
-        "bad_alg" => Reason::TokenAlgorithm,
-        _ => Reason::InvalidToken,
+        E::BadAlg => Reason::TokenAlgorithm,
+        E::TooLarge
+        | E::Malformed(_)
+        | E::CritHeader
+        | E::NotYetValid
+        | E::MissingClaim(_)
+        | E::BadClaim(_)
+        | E::KeysUnavailable(_) => Reason::InvalidToken,
     }
 }
 

@@ -42,8 +42,31 @@ pub struct Limits {
 /// Why a request was turned away, and when to come back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Refused {
-    pub kind: &'static str,
+    pub kind: LimitKind,
     pub retry_after: Duration,
+}
+
+/// Which limit turned a request away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitKind {
+    TenantRate,
+    PrincipalRate,
+    UpstreamRate,
+    TenantConcurrency,
+    UpstreamConcurrency,
+}
+
+impl LimitKind {
+    /// The label of the `kind` in metrics and logs.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LimitKind::TenantRate => "tenant_rate",
+            LimitKind::PrincipalRate => "principal_rate",
+            LimitKind::UpstreamRate => "upstream_rate",
+            LimitKind::TenantConcurrency => "tenant_concurrency",
+            LimitKind::UpstreamConcurrency => "upstream_concurrency",
+        }
+    }
 }
 
 /// The limiter state of the process.
@@ -100,19 +123,33 @@ impl Limiter {
     ) -> Result<(), Refused> {
         if let Some(rate) = limits.rate {
             match self
-                .shared_step(shared, || format!("t:{tenant}"), rate, "tenant_rate")
+                .shared_step(
+                    shared,
+                    || format!("t:{tenant}"),
+                    rate,
+                    LimitKind::TenantRate,
+                )
                 .await
             {
                 Some(decided) => decided?,
                 None => {
                     let rate = shared.map_or(rate, |s| s.local_share(rate));
-                    step(&self.tenants, tenant, rate, self.now_ns(), "tenant_rate")?;
+                    step(
+                        &self.tenants,
+                        tenant,
+                        rate,
+                        self.now_ns(),
+                        LimitKind::TenantRate,
+                    )?;
                 }
             }
         }
         if let Some(rate) = limits.principal_rate {
             let key = || format!("p:{tenant}:{principal}");
-            match self.shared_step(shared, key, rate, "principal_rate").await {
+            match self
+                .shared_step(shared, key, rate, LimitKind::PrincipalRate)
+                .await
+            {
                 Some(decided) => decided?,
                 None => {
                     let rate = shared.map_or(rate, |s| s.local_share(rate));
@@ -120,19 +157,20 @@ impl Limiter {
                     let mut all = lock(&self.principals);
                     // No allocation once the tenant is known.
                     if let Some(per) = all.get_mut(tenant) {
-                        step_in(per, principal, rate, now, "principal_rate")?;
+                        step_in(per, principal, rate, now, LimitKind::PrincipalRate)?;
                     } else {
                         let per = all.entry(tenant.to_string()).or_default();
-                        step_in(per, principal, rate, now, "principal_rate")?;
+                        step_in(per, principal, rate, now, LimitKind::PrincipalRate)?;
                     }
                 }
             }
         }
         if let Some(cap) = limits.max_concurrent {
             let key = format!("t:{tenant}");
-            admitted
-                .0
-                .push(self.slot(&key, cap, limits, "tenant_concurrency").await?);
+            admitted.0.push(
+                self.slot(&key, cap, limits, LimitKind::TenantConcurrency)
+                    .await?,
+            );
         }
         Ok(())
     }
@@ -147,7 +185,10 @@ impl Limiter {
     ) -> Result<(), Refused> {
         if let Some(rate) = limits.rate {
             let key = || format!("u:{upstream}");
-            match self.shared_step(shared, key, rate, "upstream_rate").await {
+            match self
+                .shared_step(shared, key, rate, LimitKind::UpstreamRate)
+                .await
+            {
                 Some(decided) => decided?,
                 None => {
                     let rate = shared.map_or(rate, |s| s.local_share(rate));
@@ -156,16 +197,17 @@ impl Limiter {
                         upstream,
                         rate,
                         self.now_ns(),
-                        "upstream_rate",
+                        LimitKind::UpstreamRate,
                     )?;
                 }
             }
         }
         if let Some(cap) = limits.max_concurrent {
             let key = format!("u:{upstream}");
-            admitted
-                .0
-                .push(self.slot(&key, cap, limits, "upstream_concurrency").await?);
+            admitted.0.push(
+                self.slot(&key, cap, limits, LimitKind::UpstreamConcurrency)
+                    .await?,
+            );
         }
         Ok(())
     }
@@ -178,7 +220,7 @@ impl Limiter {
         shared: Option<&RedisRates>,
         key: impl FnOnce() -> String,
         rate: Rate,
-        kind: &'static str,
+        kind: LimitKind,
     ) -> Option<Result<(), Refused>> {
         let redis = shared?;
         // Boxed: the Redis round trip's state would otherwise make every
@@ -199,7 +241,7 @@ impl Limiter {
         key: &str,
         cap: usize,
         limits: &Limits,
-        kind: &'static str,
+        kind: LimitKind,
     ) -> Result<OwnedSemaphorePermit, Refused> {
         let slots = {
             let mut all = lock(&self.slots);
@@ -266,7 +308,7 @@ fn step(
     key: &str,
     rate: Rate,
     now: u64,
-    kind: &'static str,
+    kind: LimitKind,
 ) -> Result<(), Refused> {
     step_in(&mut lock(map), key, rate, now, kind)
 }
@@ -276,7 +318,7 @@ fn step_in(
     key: &str,
     rate: Rate,
     now: u64,
-    kind: &'static str,
+    kind: LimitKind,
 ) -> Result<(), Refused> {
     let tat = map.get(key).copied().unwrap_or(0);
     match rate.step(tat, now) {

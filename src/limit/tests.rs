@@ -25,7 +25,7 @@ async fn tenant_rates_are_separate_and_say_when_to_retry() {
         .admit_tenant(None, "acme", "a", &lim, &mut held)
         .await
         .unwrap_err();
-    assert_eq!(refused.kind, "tenant_rate");
+    assert_eq!(refused.kind.as_str(), "tenant_rate");
     assert!(refused.retry_after <= Duration::from_secs(1));
     assert_eq!(refused.retry_after_secs(), 1);
     // Another tenant has its own budget.
@@ -51,7 +51,7 @@ async fn principals_of_one_tenant_are_limited_each() {
         .admit_tenant(None, "acme", "okta", &lim, &mut held)
         .await
         .unwrap_err();
-    assert_eq!(r.kind, "principal_rate");
+    assert_eq!(r.kind.as_str(), "principal_rate");
     assert!(l
         .admit_tenant(None, "acme", "auditor", &lim, &mut held)
         .await
@@ -79,7 +79,7 @@ async fn concurrency_caps_refuse_or_queue_briefly() {
         .admit_upstream(None, "legacy", &capped, &mut second)
         .await
         .unwrap_err();
-    assert_eq!(r.kind, "upstream_concurrency");
+    assert_eq!(r.kind.as_str(), "upstream_concurrency");
     // With a queue, the next request waits for the slot.
     let queued = Limits {
         queue: 1,
@@ -148,4 +148,26 @@ async fn a_new_cap_on_reload_takes_effect() {
         .admit_tenant(None, "acme", "x", &two, &mut b)
         .await
         .is_err());
+}
+
+#[test]
+fn limit_kinds_keep_their_labels() {
+    let kinds = [
+        LimitKind::TenantRate,
+        LimitKind::PrincipalRate,
+        LimitKind::UpstreamRate,
+        LimitKind::TenantConcurrency,
+        LimitKind::UpstreamConcurrency,
+    ];
+    let labels: Vec<_> = kinds.iter().map(|k| k.as_str()).collect();
+    assert_eq!(
+        labels,
+        [
+            "tenant_rate",
+            "principal_rate",
+            "upstream_rate",
+            "tenant_concurrency",
+            "upstream_concurrency"
+        ]
+    );
 }

@@ -9,7 +9,7 @@
 use crate::authn::Principal;
 use crate::error::{GatewayError, Reason};
 use crate::limit::ordering::{Turn, WriteOrder};
-use crate::limit::{Admitted, Limiter, Refused};
+use crate::limit::{Admitted, LimitKind, Limiter, Refused};
 use crate::scim::route::Route;
 use crate::snapshot::{Snapshot, Tenant, Upstream};
 use crate::telemetry::emit::Limited as LimitedEvent;
@@ -93,15 +93,15 @@ pub(super) async fn write_turn(
 pub(super) fn limited(tenant: &Tenant, refused: Refused) -> GatewayError {
     LimitedEvent {
         tenant: tenant.id.as_str(),
-        kind: refused.kind,
+        kind: refused.kind.as_str(),
     }
     .emit();
     let detail = match refused.kind {
-        "tenant_rate" => "this tenant's request rate is exceeded",
-        "principal_rate" => "this credential's request rate is exceeded",
-        "upstream_rate" => "the backend's request rate is exceeded",
-        "tenant_concurrency" => "this tenant has too many requests in flight",
-        _ => "the backend has too many requests in flight",
+        LimitKind::TenantRate => "this tenant's request rate is exceeded",
+        LimitKind::PrincipalRate => "this credential's request rate is exceeded",
+        LimitKind::UpstreamRate => "the backend's request rate is exceeded",
+        LimitKind::TenantConcurrency => "this tenant has too many requests in flight",
+        LimitKind::UpstreamConcurrency => "the backend has too many requests in flight",
     };
     GatewayError::too_many_requests(
         &format!("{detail}; retry after the time in Retry-After"),
