@@ -65,17 +65,6 @@ impl Tenants {
     }
 }
 
-impl FromIterator<Arc<Tenant>> for Tenants {
-    /// The tenants, a later one with an id already taken left out.
-    fn from_iter<I: IntoIterator<Item = Arc<Tenant>>>(tenants: I) -> Tenants {
-        let mut index = Tenants::new();
-        for t in tenants {
-            index.insert(t);
-        }
-        index
-    }
-}
-
 /// `tenants["acme"]`, as for a map: panics when there is no such tenant
 /// (tests; the request path uses [`Tenants::by_id`]).
 impl std::ops::Index<&str> for Tenants {
