@@ -2,6 +2,7 @@
 //! path routing and the runners) or by host name ([`Tenants::by_host`],
 //! for every request that names its tenant's host). Two hash maps over the
 //! same `Arc`s: one lookup per request, however many tenants there are.
+//! Imports the tenant beside it and the ground `TenantId`.
 use super::host::strip_port;
 use super::Tenant;
 use crate::tenant_id::TenantId;
