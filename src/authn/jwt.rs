@@ -435,9 +435,7 @@ fn decode_object(b64: &str) -> Option<Map<String, Value>> {
 }
 
 #[cfg(test)]
-#[path = "jwt_tests.rs"]
 mod tests;
 
 #[cfg(test)]
-#[path = "jwt_test_keys.rs"]
 pub(crate) mod test_keys;

@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-#[path = "../../src/authn/jwt_test_keys.rs"]
+#[path = "../../src/authn/jwt/test_keys.rs"]
 pub mod keys;
 
 /// The introspection client the gateway must present.

@@ -24,7 +24,8 @@
 //! (`value_hash`) answers "already there" for every new value. A new
 //! primary value clears the others' `primary`, which changes them: such a
 //! run goes the sequential way.
-use super::apply::{apply_op, canonical_key, holder_mut, is_primary, target_of};
+use super::apply::{apply_op, holder_mut, target_of};
+use super::apply_attr::{canonical_key, is_primary};
 use super::value_hash::ValueIndex;
 use super::{PatchOpKind, PatchOperation};
 use crate::scim::error::ScimError;

@@ -1,6 +1,7 @@
 //! PATCH, RFC 7644 §3.5.2: parsing of a PatchOp request and its atomic
 //! application to a resource.
 mod apply;
+mod apply_attr;
 mod apply_run;
 mod check;
 mod parse;
