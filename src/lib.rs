@@ -5,8 +5,6 @@
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
 pub mod audit;
 pub mod authn;
-/// Now [`authn::grants`]; this path is kept while the layering moves land.
-pub use authn::grants as authz;
 pub mod cache;
 pub mod config;
 pub mod conn_info;
@@ -31,7 +29,5 @@ pub mod store;
 pub mod telemetry;
 pub mod tenant;
 pub mod tenant_id;
-/// The old path of [`tenant::schema`] (kept while the layering moves land).
-pub use tenant::schema as tenant_schema;
 pub mod tls;
 pub mod upstream;

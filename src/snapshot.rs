@@ -10,14 +10,8 @@
 //! (`upstream::Upstream`) are owned by their own modules.
 use crate::tenant::{Routing, Tenants};
 
-// Old paths of types now owned by their modules, kept while the layering
-// moves land.
-pub use crate::authn::{StaticToken, TenantMtls};
-pub use crate::secret::Secret;
-pub use crate::tenant::host::{strip_port, valid_host_name};
-pub use crate::tenant::{Tenant, TenantJournal};
-pub use crate::tenant_id::TenantId;
-pub use crate::upstream::target::{Upstream, UpstreamAuth, UpstreamProtocol, UpstreamTarget};
+use crate::tenant::Tenant;
+use crate::upstream::Upstream;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -2,9 +2,6 @@
 //! checks everything and reports every problem with its location
 //! ([`compile`]), and the reload that swaps in a new
 //! [`crate::snapshot::Snapshot`] or keeps the old one ([`reload`]).
-/// The gateway's own HTTP client, moved to [`crate::http_client`]; this
-/// path is kept while the layering moves land.
-pub use crate::http_client as client;
 pub mod compile;
 pub mod errors;
 pub mod raw;

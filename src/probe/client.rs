@@ -4,7 +4,7 @@
 //! per-request timeout, every request recorded (and, with `--dry-run`,
 //! only recorded).
 use crate::request_id::RequestId;
-use crate::snapshot::Upstream;
+use crate::upstream::Upstream;
 use crate::upstream::{self, Deadline, UpstreamRequest};
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Method};

@@ -26,7 +26,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::snapshot::Upstream;
+use crate::upstream::Upstream;
 
 /// How one probe runs.
 #[derive(Debug, Clone)]

@@ -2,8 +2,9 @@
 //! credential), or a named upstream of a gateway config (its URL, TLS
 //! settings and credential, OAuth 2.0 included, exactly as the gateway
 //! would use them).
-use crate::snapshot::{Secret, Upstream, UpstreamAuth, UpstreamTarget};
+use crate::secret::Secret;
 use crate::upstream::HttpTarget;
+use crate::upstream::{Upstream, UpstreamAuth, UpstreamTarget};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;

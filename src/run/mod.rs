@@ -6,7 +6,8 @@
 //! `main.rs`. The event delivery as the gateway runs it (its sinks taken
 //! from the live config) is in [`delivery`].
 use crate::config::ConfigHandle;
-use crate::server::{self, ConnInfo, Listening, Respond, SettingsSource};
+use crate::conn_info::ConnInfo;
+use crate::server::{self, Listening, Respond, SettingsSource};
 use crate::stack::Pipeline;
 use crate::telemetry::admin::{admin_response, Readiness};
 use bytes::Bytes;

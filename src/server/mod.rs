@@ -11,11 +11,9 @@ mod admit;
 mod conn;
 mod idle;
 
-/// Now in [`crate::conn_info`]; these paths are kept while the layering
-/// moves land.
-pub use crate::conn_info::{ConnAuth, ConnInfo};
 pub use admit::{AnonymousCaps, ConnectionCaps};
 
+use crate::conn_info::ConnInfo;
 use crate::telemetry::names::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED_TOTAL};
 use bytes::Bytes;
 use http::{Request, Response};
@@ -58,10 +56,6 @@ pub struct Listening {
     pub max_header_bytes: usize,
     pub idle_timeout: Duration,
 }
-
-/// The old name of [`Respond`], while the other layering branches merge
-/// (issue 18).
-pub use self::Respond as Handler;
 
 /// Where per-connection settings come from.
 pub type SettingsSource = Arc<dyn Fn() -> Listening + Send + Sync>;

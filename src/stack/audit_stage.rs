@@ -19,7 +19,7 @@ use crate::events::bulk::bulk_operations;
 use crate::events::{build_event, new_event_id, ChangeInput, WriteMethod};
 use crate::scim::json::get_ci;
 use crate::scim::route::{Route, RouteKind};
-use crate::snapshot::Tenant;
+use crate::tenant::Tenant;
 use bytes::Bytes;
 use http::{Method, Response};
 use http_body_util::{BodyExt, Full};

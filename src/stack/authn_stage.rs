@@ -9,7 +9,8 @@ use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
 use crate::conn_info::ConnInfo;
 use crate::error::{GatewayError, Reason};
-use crate::snapshot::{Snapshot, Tenant};
+use crate::snapshot::Snapshot;
+use crate::tenant::Tenant;
 use crate::upstream::Deadline;
 use http::HeaderMap;
 

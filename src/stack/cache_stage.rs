@@ -10,8 +10,8 @@
 use super::Step;
 use crate::cache::{CacheKey, ResponseCache};
 use crate::scim::route::{Route, RouteKind};
-use crate::snapshot::Tenant;
 use crate::telemetry::emit::CacheLookup;
+use crate::tenant::Tenant;
 use bytes::Bytes;
 use http::{Method, Response};
 use http_body_util::Full;

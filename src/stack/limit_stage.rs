@@ -11,9 +11,11 @@ use crate::error::{GatewayError, Reason};
 use crate::limit::ordering::{Turn, WriteOrder};
 use crate::limit::{Admitted, LimitKind, Limiter, Refused};
 use crate::scim::route::Route;
-use crate::snapshot::{Snapshot, Tenant, Upstream};
+use crate::snapshot::Snapshot;
 use crate::telemetry::emit::Limited as LimitedEvent;
+use crate::tenant::Tenant;
 use crate::upstream::Deadline;
+use crate::upstream::Upstream;
 use http::Method;
 
 /// The key of the principal's limits: by auth method and credential, so a

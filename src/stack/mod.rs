@@ -20,9 +20,11 @@ use crate::limit::ordering::WriteOrder;
 use crate::limit::{Admitted, Limiter};
 use crate::request_id::RequestId;
 use crate::server::Respond;
-use crate::snapshot::{Snapshot, Tenant, Upstream};
+use crate::snapshot::Snapshot;
+use crate::tenant::Tenant;
 use crate::tenant::{resolve_tenant, Origin};
 use crate::upstream::Deadline;
+use crate::upstream::Upstream;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
@@ -49,8 +51,6 @@ mod upstream_stage;
 
 pub use crate::request_id::X_REQUEST_ID;
 pub use detached::Gateway;
-/// The old name, while the other layering branches merge (issue 18).
-pub use detached::Gateway as Detached;
 
 /// The pipeline: the current configuration and what the stages share
 /// (kept across reloads).

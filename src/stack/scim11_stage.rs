@@ -27,9 +27,9 @@ use crate::scim11::{
     emulate_patch_put, patch_to_scim11, query_to_scim11, resource_from_scim11, resource_to_scim11,
     response_from_scim11, ResourceKind,
 };
-use crate::snapshot::{Upstream, UpstreamTarget};
 use crate::upstream::emulate::patch::{View, Views};
 use crate::upstream::{self, Deadline, UpstreamRequest};
+use crate::upstream::{Upstream, UpstreamTarget};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, ETAG, IF_MATCH};
 use http::{HeaderValue, Method, Response};

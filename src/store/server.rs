@@ -7,8 +7,9 @@
 //! bounded in size and time.
 use super::routes::error_response;
 use super::Store;
+use crate::conn_info::ConnInfo;
 use crate::scim::error::ScimError;
-use crate::server::{self, ConnInfo, Listening, Respond, SettingsSource};
+use crate::server::{self, Listening, Respond, SettingsSource};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};

@@ -11,10 +11,6 @@ pub mod handles;
 pub mod names;
 pub mod upkeep;
 
-/// The events' old path, kept while the layering branches of issue 18
-/// merge; the final sweep removes it.
-pub use emit as events;
-
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
 

@@ -2,6 +2,7 @@
 //! path routing and the runners) or by host name ([`Tenants::by_host`],
 //! for every request that names its tenant's host). Two hash maps over the
 //! same `Arc`s: one lookup per request, however many tenants there are.
+//! Imports the tenant beside it and the ground `TenantId`.
 use super::host::strip_port;
 use super::Tenant;
 use crate::tenant_id::TenantId;
@@ -62,17 +63,6 @@ impl Tenants {
 
     pub fn is_empty(&self) -> bool {
         self.by_id.is_empty()
-    }
-}
-
-impl FromIterator<Arc<Tenant>> for Tenants {
-    /// The tenants, a later one with an id already taken left out.
-    fn from_iter<I: IntoIterator<Item = Arc<Tenant>>>(tenants: I) -> Tenants {
-        let mut index = Tenants::new();
-        for t in tenants {
-            index.insert(t);
-        }
-        index
     }
 }
 

@@ -4,7 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::test_pki::{ClientSpec, Leaf, TestCa};
 use super::{ClientCertPins, ClientCertPolicy, DeferredClientCertVerifier, TlsSelector};
-use crate::server::{serve, ConnInfo, Listening, Respond, SettingsSource};
+use crate::conn_info::ConnInfo;
+use crate::server::{serve, Listening, Respond, SettingsSource};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;

@@ -4,6 +4,7 @@
 //! whole exchange, and the failure classified (connect → 502, timeout →
 //! 504, oversized or broken response → 502) with a detail safe for the
 //! client; the internal cause goes to the logs only.
+//! Imports the upstream's own parts and the ground (`error`, `telemetry`).
 use super::endpoint::Endpoint;
 use super::headers::{clean_request_headers, clean_response_headers};
 use super::oauth;

@@ -3,6 +3,7 @@
 //! attempts on an `http` upstream its resilience: the circuit breaker
 //! first, then attempts, retried where safe (see [`super::resilience`]),
 //! each on the one endpoint or on the one the balancer picks.
+//! Imports the upstream's own parts and the ground (`error`, `telemetry`).
 use super::attempt::attempt;
 use super::balance;
 use super::emulate;

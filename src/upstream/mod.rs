@@ -43,11 +43,6 @@ use std::net::IpAddr;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The gateway's own client for auxiliary calls, now in
-/// [`crate::http_client`]; this path is kept while the layering moves land.
-/// Proxied requests use the upstream's own [`pool::Pool`].
-pub use crate::http_client::HttpClient;
-
 /// A request on its way upstream.
 #[derive(Debug)]
 pub struct UpstreamRequest {

@@ -17,6 +17,7 @@ pub(crate) mod test_server;
 mod tests;
 
 use crate::http_client::{form, HttpClient};
+use crate::secret::Secret;
 use error::ErrorKind;
 pub use error::OAuthError;
 use http::{HeaderValue, StatusCode, Uri};
@@ -65,10 +66,6 @@ pub enum ClientAuthMethod {
     /// `client_id` and `client_secret` in the form body.
     ClientSecretPost,
 }
-
-/// The redacting secret, now [`crate::secret::Secret`]; this path is kept
-/// while the layering moves land.
-pub use crate::secret::Secret;
 
 /// An access token for upstream requests. `Debug` never shows its value.
 #[derive(Clone)]

@@ -1,11 +1,11 @@
 //! The compile step for a tenant's inbound authentication and grants:
 //! `[tenants.jwt]`, `[tenants.introspection]`, `[[tenants.grants]]`.
 use super::{duration, duration_or_zero, resolve, secret, Problems};
+use crate::authn::grants::{CredentialName, Grant, Grants, Methods, MAX_GRANTS};
 use crate::authn::introspect::{IntrospectionSettings, Introspector};
 use crate::authn::jwks::{JwksCache, JwksSettings, JwksSource};
 use crate::authn::jwt::{Alg, JwtPolicy};
 use crate::authn::JwtAuth;
-use crate::authz::{CredentialName, Grant, Grants, Methods, MAX_GRANTS};
 use crate::config::raw::{GrantSection, IntrospectionSection, JwtSection};
 use std::path::Path;
 use std::sync::Arc;
@@ -159,7 +159,7 @@ pub(super) fn introspection(
     let mut settings = IntrospectionSettings::new(
         endpoint?,
         i.client_id.clone(),
-        crate::upstream::oauth::Secret::new(client_secret?.expose()),
+        crate::secret::Secret::new(client_secret?.expose()),
     );
     settings.cache_max_ttl = max_ttl?;
     settings.negative_ttl = negative_ttl?;

@@ -3,9 +3,9 @@
 //! [`Balancer`] (see `upstream::balance`).
 use super::{duration, upstream_url, Problems};
 use crate::config::raw::UpstreamSection;
-use crate::snapshot::{Upstream, UpstreamTarget};
 use crate::upstream::balance::{Balancer, HealthSettings, OutlierSettings, MAX_ENDPOINTS};
 use crate::upstream::Endpoint;
+use crate::upstream::{Upstream, UpstreamTarget};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -210,7 +210,7 @@ pub(super) fn carry_over(new: &Upstream, previous: Option<&Arc<Upstream>>) {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::super::{compile, parse};
-    use crate::snapshot::UpstreamTarget;
+    use crate::upstream::UpstreamTarget;
     use std::path::Path;
     use std::time::Duration;
 

@@ -14,8 +14,10 @@
 //! every settings type it builds; nothing at runtime imports it.
 use super::errors::{ConfigError, ConfigErrors};
 use super::raw::FileConfig;
-use crate::snapshot::{Snapshot, Tenant, UpstreamTarget};
+use crate::snapshot::Snapshot;
+use crate::tenant::Tenant;
 use crate::tenant::Tenants;
+use crate::upstream::UpstreamTarget;
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -194,7 +196,8 @@ fn compile_with(
             s.max_patch_operations
         });
     let standard = Arc::new(
-        crate::tenant_schema::TenantSchema::standard(max_body).with_max_patch_operations(max_patch),
+        crate::tenant::schema::TenantSchema::standard(max_body)
+            .with_max_patch_operations(max_patch),
     );
     let mut fitted = HashMap::new();
     for (i, t) in raw.tenants.iter().enumerate() {

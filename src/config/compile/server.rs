@@ -167,7 +167,7 @@ fn listener_hosts(
         for (i, h) in list.iter().enumerate() {
             let name = h.to_ascii_lowercase();
             let bare = name.strip_prefix("*.").unwrap_or(&name);
-            if crate::snapshot::valid_host_name(bare) {
+            if crate::tenant::valid_host_name(bare) {
                 out.push(name);
             } else {
                 p.add(

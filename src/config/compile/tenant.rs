@@ -3,9 +3,12 @@
 //! mTLS), grants, limits, cache and IdP dialect. Its schema and journal
 //! are compiled beside it (`schema`, `events`) and set by the caller.
 use super::{auth, caps, duration, limits, tls, Problems};
+use crate::authn::StaticToken;
 use crate::authn::TenantAuth;
 use crate::config::raw::{DialectSection, FileConfig, TenantSection};
-use crate::snapshot::{StaticToken, Tenant, TenantId, Upstream};
+use crate::tenant::Tenant;
+use crate::tenant_id::TenantId;
+use crate::upstream::Upstream;
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
@@ -149,7 +152,7 @@ pub(super) fn compile_tenant(
             Some(d) => Some(dialect(d, p, &format!("{loc}.dialect"))?),
         },
         // Set by the caller (`schema::fit_to_upstream`).
-        schema: crate::tenant_schema::TenantSchema::shared_standard(),
+        schema: crate::tenant::schema::TenantSchema::shared_standard(),
         // Set by the caller (`events::tenant`).
         journal: Default::default(),
         metrics: Default::default(),

@@ -1,7 +1,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::*;
 use crate::config::raw::FileConfig;
-use crate::snapshot::{Secret, UpstreamAuth};
+use crate::secret::Secret;
+use crate::upstream::UpstreamAuth;
 use std::time::Duration;
 
 const HASH: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";

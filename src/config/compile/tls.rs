@@ -3,8 +3,8 @@
 //! certificates from the tenant's CAs), assembled into one
 //! [`TlsSelector`] that the listener consults by SNI.
 use super::{resolve, Problems};
+use crate::authn::TenantMtls;
 use crate::config::raw::{FileConfig, MtlsSection};
-use crate::snapshot::TenantMtls;
 use crate::tenant::Tenants;
 use crate::tls::{
     ClientCertPins, ClientCertPolicy, DeferredClientCertVerifier, ExpiredCrls, TlsSelector,

@@ -7,10 +7,10 @@ use super::{
     Problems,
 };
 use crate::config::raw::{UpstreamAuthSection, UpstreamSection};
-use crate::snapshot::{Upstream, UpstreamAuth, UpstreamTarget};
 use crate::store::{Store, StoreConfig};
 use crate::upstream::oauth::{ClientAuthMethod, ClientCredentials, TokenSource};
 use crate::upstream::HttpTarget;
+use crate::upstream::{Upstream, UpstreamAuth, UpstreamTarget};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -168,8 +168,8 @@ pub(super) fn compile_upstream(
             capabilities::capabilities(c, p, &format!("{loc}.capabilities"))?;
     }
     upstream.protocol = match (u.dialect.as_deref(), &upstream.target) {
-        (None | Some("scim2"), _) => crate::snapshot::UpstreamProtocol::Scim2,
-        (Some("scim1.1"), UpstreamTarget::Http(_)) => crate::snapshot::UpstreamProtocol::Scim11,
+        (None | Some("scim2"), _) => crate::upstream::UpstreamProtocol::Scim2,
+        (Some("scim1.1"), UpstreamTarget::Http(_)) => crate::upstream::UpstreamProtocol::Scim11,
         (Some("scim1.1"), UpstreamTarget::Builtin(_)) => {
             p.add(
                 format!("{loc}.dialect"),
@@ -326,7 +326,7 @@ fn upstream_oauth2(
     let mut settings = ClientCredentials::new(
         token_url?,
         client_id?,
-        crate::upstream::oauth::Secret::new(client_secret?.expose()),
+        crate::secret::Secret::new(client_secret?.expose()),
     );
     settings.scopes = a.scopes.clone();
     settings.audience = a.audience.clone();

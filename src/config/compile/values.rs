@@ -2,7 +2,7 @@
 //! their location: addresses, durations, positive counts, paths relative
 //! to the config file, and secrets read from the environment or a file.
 use super::Problems;
-use crate::snapshot::Secret;
+use crate::secret::Secret;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -10,7 +10,7 @@ use crate::scim::patch::{check_operation_count, check_patch, operation_count, Pa
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::validate_resource_owned;
 use crate::scim::validate_raw::verbatim;
-use crate::tenant_schema::TenantSchema;
+use crate::tenant::schema::TenantSchema;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue};

@@ -10,7 +10,7 @@ use crate::scim::bulk::{BulkMethod, BulkRequest};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::patch::{check_operation_count, check_patch, operation_count, PatchRequest};
 use crate::scim::validate::validate_resource;
-use crate::tenant_schema::TenantSchema;
+use crate::tenant::schema::TenantSchema;
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;

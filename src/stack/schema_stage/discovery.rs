@@ -7,7 +7,7 @@
 use crate::scim::discovery;
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::route::Discovery;
-use crate::tenant_schema::TenantSchema;
+use crate::tenant::schema::TenantSchema;
 use bytes::Bytes;
 use http::header::CONTENT_TYPE;
 use http::{HeaderValue, Method, Response};

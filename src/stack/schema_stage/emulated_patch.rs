@@ -36,7 +36,7 @@ use crate::scim::json::{get_ci, key_ci};
 use crate::scim::patch::{apply_patch, PatchOperation, PatchRequest};
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::validate_resource;
-use crate::tenant_schema::TenantSchema;
+use crate::tenant::schema::TenantSchema;
 use crate::upstream::emulate::patch::{View, Viewed, Views};
 use serde_json::{Map, Value};
 use std::sync::Arc;

@@ -33,7 +33,7 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::patch::PatchRequest;
 use crate::scim::query::ListQuery;
 use crate::scim::route::{Route, RouteKind};
-use crate::tenant_schema::TenantSchema;
+use crate::tenant::schema::TenantSchema;
 use body::{deactivates_patch, deactivates_put, json_body, patch_body, resource_body};
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response};

@@ -11,7 +11,7 @@ use super::{inbound, outbound, Inbound, Shape, Stage};
 use crate::offload;
 use crate::scim::error::ScimResult;
 use crate::scim::route::Route;
-use crate::tenant_schema::TenantSchema;
+use crate::tenant::schema::TenantSchema;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Response};
 use std::sync::Arc;

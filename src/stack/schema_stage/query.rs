@@ -13,7 +13,7 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::filter::Filter;
 use crate::scim::path::AttrPath;
 use crate::scim::query::{encode_component, query_pairs, ListQuery};
-use crate::tenant_schema::TenantSchema;
+use crate::tenant::schema::TenantSchema;
 use bytes::Bytes;
 use http::HeaderMap;
 use serde_json::Value;

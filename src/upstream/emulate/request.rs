@@ -2,6 +2,7 @@
 //! calls from it: a copy or a derived request with the same client
 //! context ([`UpstreamRequest::derive`]), and the tests on its path,
 //! query and body that decide which emulation applies.
+//! Imports the upstream's request type and `scim`'s query parser.
 use super::SCIM_JSON;
 use crate::scim::query::query_pairs;
 use crate::upstream::UpstreamRequest;

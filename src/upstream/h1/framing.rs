@@ -1,6 +1,7 @@
 //! How a response body is delimited (RFC 9112 §6.3): `Content-Length`
 //! fields read together, the final transfer coding, and the chunk-size
 //! line; plus the token test for list-valued headers (`Connection`).
+//! Imports only the error type beside it.
 use super::{malformed, Error};
 use http::header::TRANSFER_ENCODING;
 use http::{HeaderMap, HeaderName, Method, StatusCode};

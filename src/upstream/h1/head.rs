@@ -2,6 +2,7 @@
 //! parsed with `httparse` from the connection's buffer, interim 1xx
 //! answers told apart, the values kept in the head's buffer without a
 //! copy each, and the `Content-Length` fields read (never passed on).
+//! Imports only the connection and framing beside it.
 use super::framing::Length;
 use super::{malformed, Conn, Error, MAX_HEAD, MAX_HEADERS};
 use bytes::Buf;

@@ -2,6 +2,7 @@
 //! Token source against a real token endpoint on a loopback socket.
 use super::test_server::{MockEndpoint, Reply};
 use super::*;
+use crate::secret::Secret;
 use std::time::Duration;
 
 const SECRET: &str = "s3cr3t+/:value";

@@ -2,6 +2,7 @@
 //! first address that accepts, TLS where the base is `https` (ALPN `h2`
 //! makes it one shared HTTP/2 connection, driven by hyper in a task of its
 //! own), and the stream types the connections run over.
+//! Imports only the pool and the HTTP/1.1 client beside it.
 use super::{Body, Pool, PoolError};
 use crate::upstream::h1;
 use hyper::client::conn::http2;

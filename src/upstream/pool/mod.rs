@@ -1,5 +1,5 @@
 //! The connection pool of one `http` upstream: HTTP/1.1 connections kept
-//! alive and reused last-in first-out ([`h1`](super::h1), driven in the
+//! alive and reused last-in first-out ([`h1`], driven in the
 //! request's own task), or one shared HTTP/2 connection (hyper's, in a
 //! task of its own) when TLS negotiates `h2` by ALPN.
 //!
@@ -18,7 +18,7 @@
 //! connection. A request that was sent is never repeated here.
 //!
 //! Opening a connection (TCP, TLS, HTTP/2) is in `connect`. Imports only
-//! the HTTP/1.1 client beside it ([`h1`](super::h1)): no setting of the
+//! the HTTP/1.1 client beside it ([`h1`]): no setting of the
 //! crate's, the caller hands in [`PoolSettings`].
 mod connect;
 

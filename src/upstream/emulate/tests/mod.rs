@@ -440,11 +440,8 @@ fn an_unreadable_config_counts_as_supported() {
     assert!(!s.patch && s.etag && s.bulk);
 }
 
-#[path = "tests_large.rs"]
 mod large;
 
-#[path = "tests_view.rs"]
 mod view;
 
-#[path = "tests_bulk_patch.rs"]
 mod bulk_patch;
