@@ -321,4 +321,84 @@ mod tests {
         assert_eq!(resp.status(), 401);
         assert_eq!(resp.headers()[WWW_AUTHENTICATE], "Bearer realm=\"acme\"");
     }
+
+    #[test]
+    fn each_constructor_answers_the_status_its_reason_decides() {
+        use std::error::Error as _;
+        let ch = || "Bearer realm=\"t\"".to_string();
+        let cases = [
+            (
+                GatewayError::unauthorized("d", Reason::TokenExpired, ch()),
+                401,
+            ),
+            (
+                GatewayError::forbidden("d", Reason::InsufficientScope, ch()),
+                403,
+            ),
+            (
+                GatewayError::certificate_refused("d", Reason::ClientCertificateRevoked),
+                403,
+            ),
+            (
+                GatewayError::too_many_requests("d", Reason::RateLimited, 3),
+                429,
+            ),
+            (GatewayError::unavailable("d", Reason::CircuitOpen, 3), 503),
+            (
+                GatewayError::upstream("d", Reason::UpstreamProtocol, "x"),
+                502,
+            ),
+            (
+                GatewayError::upstream("d", Reason::RequestTimeout, "x"),
+                504,
+            ),
+            (
+                GatewayError::upstream("d", Reason::UpstreamCredential { timed_out: true }, "x"),
+                504,
+            ),
+            (
+                GatewayError::upstream("d", Reason::UpstreamCredential { timed_out: false }, "x"),
+                502,
+            ),
+            (GatewayError::internal("x"), 500),
+        ];
+        for (e, status) in cases {
+            assert_eq!(e.status(), status, "{e}");
+            assert_eq!(status_of(e.error_source(), e.reason()), Some(status), "{e}");
+        }
+        // A client error keeps its SCIM error's status (RFC 7644 §3.12).
+        let timeout = ScimError::new(408, None, "the request did not arrive in time");
+        let e = GatewayError::client_reason(timeout, Reason::RequestTimeout);
+        assert_eq!((e.status(), e.error_source()), (408, ErrorSource::Client));
+        let sensitive = ScimError::typed(crate::scim::error::ScimType::Sensitive, "d");
+        let e = GatewayError::from(sensitive);
+        assert_eq!((e.status(), e.reason()), (403, Reason::BadRequest));
+        assert!(e.source().is_none());
+    }
+
+    #[test]
+    fn the_cause_is_kept_as_an_error_with_its_context() {
+        use std::error::Error as _;
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let e = GatewayError::upstream(
+            "the upstream could not be reached",
+            Reason::UpstreamConnect,
+            Context::new("crm", io),
+        );
+        // Printed as the access log always showed it.
+        assert_eq!(
+            e.cause().map(|c| c.to_string()).as_deref(),
+            Some("crm: refused")
+        );
+        let context = e.source().unwrap();
+        let io = context.source().unwrap();
+        assert_eq!(
+            io.downcast_ref::<std::io::Error>().unwrap().kind(),
+            std::io::ErrorKind::ConnectionRefused
+        );
+        assert_eq!(
+            e.to_string(),
+            "502 upstream_connect: the upstream could not be reached"
+        );
+    }
 }
