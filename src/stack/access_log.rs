@@ -152,8 +152,9 @@ pub(super) fn handshake_refused(
     reason: &str,
 ) {
     let request_id = RequestId::generate();
-    let label = crate::tls::handshake_refusal_reason(reason);
-    if label == "client_certificate_crl_expired" {
+    let refusal = crate::tls::handshake_refusal_reason(reason);
+    let label = refusal.as_str();
+    if refusal == crate::tls::HandshakeRefusal::CrlExpired {
         tracing::warn!(tenant = tenant.id.as_str(), "client certificate refused at the TLS handshake: the tenant's CRL for its issuer is past its nextUpdate; publish a fresh CRL and reload (or set crl_expired = \"allow\")");
     }
     AuthFailed {

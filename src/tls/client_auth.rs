@@ -255,16 +255,32 @@ fn newest_per_issuer(
     Ok(newest.into_iter().map(|(_, _, crl)| crl).collect())
 }
 
-/// The metric reason of a client certificate refused in a TLS handshake,
-/// from the handshake error's text (rustls hands the server only that):
-/// `client_certificate_crl_expired` when the tenant's CRL was past its
-/// `nextUpdate` (the operator's to fix), `client_certificate_refused`
-/// otherwise.
-pub fn handshake_refusal_reason(error: &str) -> &'static str {
+/// Why a client certificate was refused in a TLS handshake, from the
+/// handshake error's text (rustls hands the server only that).
+pub fn handshake_refusal_reason(error: &str) -> HandshakeRefusal {
     if error.contains("revocation list expired") || error.contains("ExpiredRevocationList") {
-        "client_certificate_crl_expired"
+        HandshakeRefusal::CrlExpired
     } else {
-        "client_certificate_refused"
+        HandshakeRefusal::Refused
+    }
+}
+
+/// Why a client certificate was refused in a TLS handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HandshakeRefusal {
+    /// The tenant's CRL was past its `nextUpdate` (the operator's to fix).
+    CrlExpired,
+    /// Missing, foreign CA, expired or revoked.
+    Refused,
+}
+
+impl HandshakeRefusal {
+    /// The metric and audit reason.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HandshakeRefusal::CrlExpired => "client_certificate_crl_expired",
+            HandshakeRefusal::Refused => "client_certificate_refused",
+        }
     }
 }
 

@@ -133,14 +133,14 @@ fn a_handshake_refused_for_an_expired_crl_has_its_own_reason() {
     for e in [context, plain] {
         let text = std::io::Error::new(std::io::ErrorKind::InvalidData, e).to_string();
         assert_eq!(
-            super::handshake_refusal_reason(&text),
+            super::handshake_refusal_reason(&text).as_str(),
             "client_certificate_crl_expired",
             "{text}"
         );
     }
     let revoked = rustls::Error::InvalidCertificate(CertificateError::Revoked).to_string();
     assert_eq!(
-        super::handshake_refusal_reason(&revoked),
+        super::handshake_refusal_reason(&revoked).as_str(),
         "client_certificate_refused"
     );
 }

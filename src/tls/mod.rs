@@ -19,6 +19,7 @@ mod select;
 
 pub use client_auth::{
     handshake_refusal_reason, BadCertificate, CertError, CertReason, ClientCertPolicy, ExpiredCrls,
+    HandshakeRefusal,
 };
 pub use deferred::DeferredClientCertVerifier;
 pub use identity::{ClientCertPins, ClientIdentity};
