@@ -67,7 +67,9 @@ pub struct ErrorInfo {
 }
 
 /// A cause with what the gateway was doing when it happened: printed
-/// `what: error`, the error kept as its source.
+/// `what: error`, the error kept as its source. (The text includes the
+/// error's because the access log prints the cause's `Display` alone, as
+/// the crate's own errors do, rather than walking the chain.)
 #[derive(Debug)]
 pub struct Context<E> {
     what: String,

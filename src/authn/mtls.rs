@@ -3,8 +3,8 @@
 //! against it, once per connection and policy.
 //!
 //! Depends on `tls` (the compiled policy and its verdicts), `conn_info`
-//! (the chain and the per-connection verdict cache), `tenant_id`, `error`
-//! and `scim::error`.
+//! (the chain and the per-connection verdict cache), `tenant_id` and
+//! `error` (the refusal's [`crate::error::Reason`]).
 use crate::conn_info::ConnInfo;
 use crate::error::{GatewayError, Reason};
 use crate::tenant_id::TenantId;
