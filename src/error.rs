@@ -61,7 +61,6 @@ pub struct GatewayError {
 /// can name the cause without the client ever seeing it.
 #[derive(Debug, Clone)]
 pub struct ErrorInfo {
-    pub source: ErrorSource,
     pub reason: Reason,
     pub cause: Option<Cause>,
 }
@@ -250,7 +249,6 @@ impl GatewayError {
                 .insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response.extensions_mut().insert(ErrorInfo {
-            source: self.source,
             reason: self.reason,
             cause: self.cause,
         });

@@ -11,13 +11,13 @@
 //! and the `metrics` facade; nothing on the request path depends on the
 //! disk except through an [`Ack`].
 mod attributes;
-pub mod chain;
-pub mod files;
+pub(crate) mod chain;
+pub(crate) mod files;
 mod journal;
-pub mod metrics;
+pub(crate) mod metrics;
 mod record;
-pub mod settings;
-pub mod verify;
+pub(crate) mod settings;
+pub(crate) mod verify;
 mod writer;
 
 pub use attributes::{allowed_values, changed_attributes};

@@ -116,6 +116,7 @@ impl FailureDamper {
     }
 
     /// Pairs tracked (for tests).
+    #[cfg(test)]
     pub fn tracked(&self) -> usize {
         self.lock().values().map(Vec::len).sum()
     }

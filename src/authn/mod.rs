@@ -13,14 +13,14 @@
 //! modules (`tenant_id`, `secret`, `error`, `scim::error`, `tls`,
 //! `conn_info`, `http_client`), never on the snapshot, the server or the
 //! upstream.
-pub mod damping;
-pub mod grants;
-pub mod introspect;
+pub(crate) mod damping;
+pub(crate) mod grants;
+pub(crate) mod introspect;
 pub mod jwk;
-pub mod jwks;
+pub(crate) mod jwks;
 pub mod jwt;
-pub mod mtls;
-pub mod principal;
+pub(crate) mod mtls;
+pub(crate) mod principal;
 pub mod static_token;
 
 pub use mtls::TenantMtls;

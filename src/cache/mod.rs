@@ -330,6 +330,7 @@ impl ResponseCache {
     }
 
     /// Entries held (for tests).
+    #[cfg(test)]
     pub fn len(&self) -> u64 {
         let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
         tenants
@@ -341,16 +342,13 @@ impl ResponseCache {
             .sum()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Bytes held by every tenant's entries (for tests and metrics).
     pub fn used_bytes(&self) -> u64 {
         self.used.load(Ordering::Acquire)
     }
 
-    /// Bytes held by `tenant`'s entries.
+    /// Bytes held by `tenant`'s entries (for tests).
+    #[cfg(test)]
     pub fn tenant_bytes(&self, tenant: &str) -> u64 {
         let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
         tenants

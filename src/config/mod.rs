@@ -2,10 +2,10 @@
 //! checks everything and reports every problem with its location
 //! ([`compile`]), and the reload that swaps in a new
 //! [`crate::snapshot::Snapshot`] or keeps the old one ([`reload`]).
-pub mod compile;
-pub mod errors;
-pub mod raw;
-pub mod reload;
+pub(crate) mod compile;
+pub(crate) mod errors;
+pub(crate) mod raw;
+pub(crate) mod reload;
 
 pub use compile::{check, compile, load, parse};
 pub use errors::{ConfigError, ConfigErrors};

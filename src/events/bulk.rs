@@ -5,11 +5,14 @@
 //! when it has one, else by position (§3.7.3: the response lists the
 //! operations in the order they were processed, which for a request
 //! without forward references is request order).
-use crate::events::cloudevent::{build_event, ChangeInput, EventData, WriteMethod};
+use crate::events::cloudevent::WriteMethod;
+#[cfg(test)]
+use crate::events::cloudevent::{build_event, ChangeInput, EventData};
 use crate::scim::json::get_ci;
 use serde_json::{Map, Value};
 
-/// One successful write inside a Bulk request.
+/// One successful write inside a Bulk request (for tests).
+#[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
 pub struct BulkChange {
     /// Position in the BulkResponse `Operations`.
@@ -92,6 +95,7 @@ pub fn bulk_operations(request: &Value, response: &Value) -> Vec<BulkOperation> 
 /// The successful (2xx) operations of `response`, each with its request
 /// `data`. Operations whose resource id cannot be found (no `location`, no
 /// id in the path) are skipped: no event can name their subject.
+#[cfg(test)]
 pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
     bulk_operations(request, response)
         .into_iter()
@@ -111,6 +115,7 @@ pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
 
 /// The events of a Bulk request: one per successful operation, with ids
 /// `<base_id>-<index>` so each is unique and stable.
+#[cfg(test)]
 pub fn bulk_events(
     base_id: &str,
     time: &str,

@@ -23,17 +23,17 @@
 //! webhook client. Nothing on the request path depends on this module
 //! except through the journal.
 pub mod admin;
-pub mod bulk;
-pub mod changes;
-pub mod cloudevent;
+pub(crate) mod bulk;
+pub(crate) mod changes;
+pub(crate) mod cloudevent;
 pub mod cursor;
 pub mod deadletter;
-pub mod dispatch;
+pub(crate) mod dispatch;
 pub mod kafka;
-pub mod metrics;
-pub mod okta_hook;
+pub(crate) mod metrics;
+pub(crate) mod okta_hook;
 pub mod outbox;
-pub mod retry;
+pub(crate) mod retry;
 pub mod webhook;
 
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};

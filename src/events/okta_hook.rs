@@ -280,6 +280,7 @@ enum TargetKind {
 
 /// The Okta event types the hook understands (System Log event types that Okta
 /// lets event hooks subscribe to), and the CloudEvents type each becomes.
+#[cfg(test)]
 pub fn cloud_event_type(okta_type: &str) -> Option<&'static str> {
     mapping(okta_type).map(|m| m.cloud_type)
 }

@@ -7,7 +7,7 @@
 //! form POST to an authorization server with its client credentials.
 //! Ground: depends on `tls` (client TLS settings) and `secret` only, so
 //! every stage may use it.
-pub mod form;
+pub(crate) mod form;
 
 use bytes::Bytes;
 use http_body_util::Full;

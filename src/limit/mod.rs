@@ -8,10 +8,10 @@
 //! lives in the [`Limiter`], which outlives config reloads: a reload
 //! changes the limits, not who has used them. Keys are config names
 //! (tenant ids, upstream names) and credential names, never secrets.
-pub mod gcra;
+pub(crate) mod gcra;
 pub mod lease;
 pub mod ordering;
-pub mod redis;
+pub(crate) mod redis;
 
 use self::redis::RedisRates;
 use gcra::{Decision, Rate};

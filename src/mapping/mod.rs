@@ -25,7 +25,7 @@ mod patch;
 mod query;
 mod resolve;
 mod resource;
-pub mod table;
+pub(crate) mod table;
 mod transform;
 
 pub use compile::compile;

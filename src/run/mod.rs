@@ -22,7 +22,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-pub mod delivery;
+pub(crate) mod delivery;
 
 /// The addresses the gateway listens on (useful with port 0).
 #[derive(Debug, Clone, Copy)]

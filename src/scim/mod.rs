@@ -5,11 +5,11 @@
 //! network code (the built-in store, the gateway pipeline) calls into it.
 pub mod bulk;
 pub mod datetime;
-pub mod discovery;
-pub mod error;
-pub mod etag;
+pub(crate) mod discovery;
+pub(crate) mod error;
+pub(crate) mod etag;
 pub mod filter;
-pub mod json;
+pub(crate) mod json;
 pub mod json_scan;
 pub mod patch;
 pub mod path;

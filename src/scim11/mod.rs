@@ -62,10 +62,10 @@
 //! # Ok(())
 //! # }
 //! ```
-pub mod patch;
-pub mod query;
-pub mod resource;
-pub mod response;
+pub(crate) mod patch;
+pub(crate) mod query;
+pub(crate) mod resource;
+pub(crate) mod response;
 
 pub use patch::{emulate_patch_put, patch_to_scim11};
 pub use query::{filter_to_scim11, path_to_scim11, query_to_scim11, Scim11Query};

@@ -5,11 +5,11 @@
 //! Label values are bounded: tenants and upstreams come from the config,
 //! resource types and methods from fixed lists; nothing a client sends
 //! verbatim becomes a label, and no secret ever does.
-pub mod admin;
-pub mod emit;
-pub mod handles;
-pub mod names;
-pub mod upkeep;
+pub(crate) mod admin;
+pub(crate) mod emit;
+pub(crate) mod handles;
+pub(crate) mod names;
+pub(crate) mod upkeep;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;

@@ -3,8 +3,8 @@
 //! journal's in [`audit`], event delivery's in [`events`].
 //!
 //! Ground: imports only the `metrics` and `http` crates.
-pub mod audit;
-pub mod events;
+pub(crate) mod audit;
+pub(crate) mod events;
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 

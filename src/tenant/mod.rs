@@ -9,14 +9,14 @@
 //! `cache`, `dialect`, `events`, `upstream`, `telemetry` handles) and the
 //! pure cores; never the snapshot (which holds the tenants) or the
 //! config (which compiles them).
-pub mod host;
+pub(crate) mod host;
 mod index;
-pub mod resolve;
-pub mod schema;
+pub(crate) mod resolve;
+pub(crate) mod schema;
 
-pub use host::{strip_port, valid_host_name};
+pub use host::valid_host_name;
 pub use index::Tenants;
-pub use resolve::{resolve_tenant, Origin, Routed, Routing, OKTA_HOOK_PATH, TENANT_PATH_PREFIX};
+pub use resolve::{resolve_tenant, Origin, Routing};
 
 use crate::authn::{StaticToken, TenantAuth};
 use crate::tenant_id::TenantId;

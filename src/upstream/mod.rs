@@ -18,18 +18,18 @@
 //! never the snapshot, a tenant or the config: callers pass what a
 //! function needs.
 mod attempt;
-pub mod balance;
+pub(crate) mod balance;
 mod call;
-pub mod emulate;
-pub mod endpoint;
+pub(crate) mod emulate;
+pub(crate) mod endpoint;
 // Public only for the fuzz target of the response parser (fuzz/).
 #[doc(hidden)]
 pub mod h1;
 mod headers;
-pub mod oauth;
-pub mod pool;
-pub mod resilience;
-pub mod target;
+pub(crate) mod oauth;
+pub(crate) mod pool;
+pub(crate) mod resilience;
+pub(crate) mod target;
 
 pub use call::{forward, forward_with, send};
 pub use endpoint::{Endpoint, HttpTarget};

@@ -24,7 +24,7 @@ mod upstream;
 pub use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
 pub use endpoints::{HealthSection, OutlierSection};
 pub use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
-pub use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection, TenantTlsSection};
+pub use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection};
 pub use upstream::{
     CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,
 };

@@ -9,8 +9,8 @@
 //! including 410 Gone) is permanent: the endpoint will not take this event
 //! as it is, so it goes straight to the dead-letter store, where
 //! `events redeliver` can replay it once the endpoint is fixed.
-pub mod settings;
-pub mod sign;
+pub(crate) mod settings;
+pub(crate) mod sign;
 
 pub use settings::{WebhookConfig, WebhookSettings};
 pub use sign::{signature_header, SigningSecret};

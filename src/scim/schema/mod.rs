@@ -11,7 +11,7 @@
 use crate::scim::error::{ScimError, ScimResult};
 use serde_json::{json, Map, Value};
 
-pub mod builtin;
+pub(crate) mod builtin;
 mod registry;
 
 pub use builtin::{core_group, core_user, enterprise_user};

@@ -28,8 +28,8 @@
 //!
 //! Single-endpoint upstreams have no balancer at all: their hot path is
 //! unchanged (no allocation, no lock, no atomic).
-pub mod forward;
-pub mod health;
+pub(crate) mod forward;
+pub(crate) mod health;
 mod outlier;
 
 use super::endpoint::Endpoint;

@@ -28,15 +28,15 @@
 //! (an async function from request to response), so it is tested against
 //! in-process fakes. What an emulation reads of the request, and the
 //! requests it derives from it, are in `request`.
-pub mod bulk;
-pub mod discover;
-pub mod etag;
-pub mod filter;
-pub mod patch;
+pub(crate) mod bulk;
+pub(crate) mod discover;
+pub(crate) mod etag;
+pub(crate) mod filter;
+pub(crate) mod patch;
 mod request;
 mod schema_less;
 mod settings;
-pub mod upsert;
+pub(crate) mod upsert;
 
 pub use discover::Discovery;
 pub use settings::{EmulationSettings, Support};
