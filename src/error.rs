@@ -16,17 +16,17 @@ use std::fmt;
 use std::sync::Arc;
 
 mod reason;
-pub use reason::{status_of, Reason};
+pub(crate) use reason::{status_of, Reason};
 
 /// The media type of every SCIM body (RFC 7644 §3.1).
-pub const SCIM_MEDIA_TYPE: &str = "application/scim+json";
+pub(crate) const SCIM_MEDIA_TYPE: &str = "application/scim+json";
 
 /// An internal cause, as any error converts (strings too).
-pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The internal cause of a failure, kept as the error it was (its
 /// `source()` chain intact), shared by the clones of the error.
-pub type Cause = Arc<dyn std::error::Error + Send + Sync>;
+pub(crate) type Cause = Arc<dyn std::error::Error + Send + Sync>;
 
 /// Who caused a failure (pingora's `ErrorSource`): with the [`Reason`], it
 /// decides the status ([`status_of`]).
@@ -60,7 +60,7 @@ pub struct GatewayError {
 /// Carried in the extensions of an error response so that the access log
 /// can name the cause without the client ever seeing it.
 #[derive(Debug, Clone)]
-pub struct ErrorInfo {
+pub(crate) struct ErrorInfo {
     pub reason: Reason,
     pub cause: Option<Cause>,
 }
@@ -70,13 +70,13 @@ pub struct ErrorInfo {
 /// error's because the access log prints the cause's `Display` alone, as
 /// the crate's own errors do, rather than walking the chain.)
 #[derive(Debug)]
-pub struct Context<E> {
+pub(crate) struct Context<E> {
     what: String,
     error: E,
 }
 
 impl<E> Context<E> {
-    pub fn new(what: impl Into<String>, error: E) -> Self {
+    pub(crate) fn new(what: impl Into<String>, error: E) -> Self {
         Context {
             what: what.into(),
             error,

@@ -3,6 +3,11 @@
 //! The pure SCIM protocol core lives in [`scim`]; the built-in reference
 //! store (the embedded default upstream) lives in [`store`]; the gateway's
 //! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
+//!
+//! What is `pub` is the API the crate's other targets use (the binary, the
+//! integration tests, the benches, the fuzz targets); everything else is
+//! `pub(crate)`, and `unreachable_pub` keeps it so.
+#![warn(unreachable_pub)]
 pub mod audit;
 pub mod authn;
 pub(crate) mod cache;

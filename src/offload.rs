@@ -41,19 +41,19 @@ use std::sync::{Arc, OnceLock};
 use tokio::sync::Semaphore;
 
 /// Bodies up to this size are worked on in the request's task.
-pub const INLINE_MAX_BYTES: usize = 64 * 1024;
+pub(crate) const INLINE_MAX_BYTES: usize = 64 * 1024;
 
 /// Lists of up to this many resources are evaluated in the request's
 /// task (an emulated filter over a listing: about 64 KB of typical Users).
-pub const INLINE_MAX_RESOURCES: usize = 64;
+pub(crate) const INLINE_MAX_RESOURCES: usize = 64;
 
 /// Whether a body of `bytes` goes to the blocking pool.
-pub fn worth_it(bytes: usize) -> bool {
+pub(crate) fn worth_it(bytes: usize) -> bool {
     bytes > INLINE_MAX_BYTES
 }
 
 /// Whether a list of `resources` is evaluated on the blocking pool.
-pub fn worth_it_resources(resources: usize) -> bool {
+pub(crate) fn worth_it_resources(resources: usize) -> bool {
     resources > INLINE_MAX_RESOURCES
 }
 
@@ -70,7 +70,7 @@ fn permits() -> Arc<Semaphore> {
 
 /// Runs `work` on tokio's blocking pool and waits for its result without
 /// holding the worker thread.
-pub async fn blocking<T, F>(work: F) -> ScimResult<T>
+pub(crate) async fn blocking<T, F>(work: F) -> ScimResult<T>
 where
     T: Send + 'static,
     F: FnOnce() -> T + Send + 'static,

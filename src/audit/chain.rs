@@ -10,11 +10,12 @@
 use sha2::{Digest, Sha256};
 
 /// `prev` of the first record of a fresh log.
-pub const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub(crate) const ZERO_HASH: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// The end of the chain: the last line written.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainHead {
+pub(crate) struct ChainHead {
     /// Its `seq` (0 before the first record).
     pub seq: u64,
     /// The SHA-256 of its bytes (all zeros before the first record).
@@ -25,7 +26,7 @@ pub struct ChainHead {
 
 impl ChainHead {
     /// The head of an empty log.
-    pub fn fresh() -> ChainHead {
+    pub(crate) fn fresh() -> ChainHead {
         ChainHead {
             seq: 0,
             hash: [0; 32],
@@ -33,7 +34,7 @@ impl ChainHead {
     }
 
     /// The head after `line`, which carries `seq`.
-    pub fn after(seq: u64, line: &[u8]) -> ChainHead {
+    pub(crate) fn after(seq: u64, line: &[u8]) -> ChainHead {
         ChainHead {
             seq,
             hash: line_hash(line),
@@ -41,18 +42,18 @@ impl ChainHead {
     }
 
     /// The hash in hex, as the next line's `prev`.
-    pub fn hash_hex(&self) -> String {
+    pub(crate) fn hash_hex(&self) -> String {
         hex(&self.hash)
     }
 }
 
 /// SHA-256 of a line's bytes (without the newline).
-pub fn line_hash(line: &[u8]) -> [u8; 32] {
+pub(crate) fn line_hash(line: &[u8]) -> [u8; 32] {
     Sha256::digest(line).into()
 }
 
 /// Lowercase hex.
-pub fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
@@ -67,7 +68,7 @@ pub fn hex(bytes: &[u8]) -> String {
 /// returns the range of `out` that holds the line (without the newline,
 /// which is appended too). `object` not starting with `{` is written as an
 /// empty object's fields.
-pub fn push_line(
+pub(crate) fn push_line(
     out: &mut Vec<u8>,
     fields: &[(&str, FieldValue<'_>)],
     object: &[u8],
@@ -107,7 +108,7 @@ pub fn push_line(
 /// A value written by [`push_line`]: numbers, strings that need no JSON
 /// escaping (hex, digits), or raw JSON.
 #[derive(Debug, Clone, Copy)]
-pub enum FieldValue<'a> {
+pub(crate) enum FieldValue<'a> {
     U64(u64),
     Str(&'a str),
     Raw(&'a [u8]),

@@ -11,11 +11,11 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Where the outbox lives inside the audit directory.
-pub const OUTBOX_DIR: &str = "outbox";
+pub(crate) const OUTBOX_DIR: &str = "outbox";
 
 /// The name of the audit file whose first record is `first_seq`, started
 /// at `created`.
-pub fn audit_file_name(first_seq: u64, created: DateTime) -> String {
+pub(crate) fn audit_file_name(first_seq: u64, created: DateTime) -> String {
     let t = created.to_rfc3339();
     let compact: String = t
         .chars()
@@ -26,7 +26,7 @@ pub fn audit_file_name(first_seq: u64, created: DateTime) -> String {
 }
 
 /// `(first seq, start time in Unix seconds)` of an audit file name.
-pub fn parse_audit_file_name(name: &str) -> Option<(u64, i64)> {
+pub(crate) fn parse_audit_file_name(name: &str) -> Option<(u64, i64)> {
     let rest = name.strip_prefix("audit-")?.strip_suffix(".jsonl")?;
     let (seq, time) = rest.split_once('-')?;
     if seq.len() != 20 || time.len() != 16 {
@@ -47,12 +47,12 @@ pub fn parse_audit_file_name(name: &str) -> Option<(u64, i64)> {
 }
 
 /// The name of the outbox segment whose first event is `first_seq`.
-pub fn segment_name(first_seq: u64) -> String {
+pub(crate) fn segment_name(first_seq: u64) -> String {
     format!("{first_seq:020}.jsonl")
 }
 
 /// The first seq of an outbox segment name.
-pub fn parse_segment_name(name: &str) -> Option<u64> {
+pub(crate) fn parse_segment_name(name: &str) -> Option<u64> {
     let seq = name.strip_suffix(".jsonl")?;
     if seq.len() != 20 || !seq.bytes().all(|b| b.is_ascii_digit()) {
         return None;
@@ -62,7 +62,10 @@ pub fn parse_segment_name(name: &str) -> Option<u64> {
 
 /// The files in `dir` whose names `parse` accepts, sorted by name (so by
 /// first seq), with what `parse` made of each name.
-pub fn list<T>(dir: &Path, parse: impl Fn(&str) -> Option<T>) -> io::Result<Vec<(PathBuf, T)>> {
+pub(crate) fn list<T>(
+    dir: &Path,
+    parse: impl Fn(&str) -> Option<T>,
+) -> io::Result<Vec<(PathBuf, T)>> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -80,7 +83,7 @@ pub fn list<T>(dir: &Path, parse: impl Fn(&str) -> Option<T>) -> io::Result<Vec<
 
 /// The end of a log file as found on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Tail {
+pub(crate) struct Tail {
     /// Length up to and including the last newline.
     pub good_len: u64,
     /// Bytes after the last newline: a line whose write never completed.
@@ -90,7 +93,7 @@ pub struct Tail {
 }
 
 /// Reads the end of `path` backwards until the last complete line is found.
-pub fn read_tail(path: &Path) -> io::Result<Tail> {
+pub(crate) fn read_tail(path: &Path) -> io::Result<Tail> {
     const CHUNK: u64 = 64 * 1024;
     let mut file = File::open(path)?;
     let len = file.metadata()?.len();
@@ -140,13 +143,13 @@ pub fn read_tail(path: &Path) -> io::Result<Tail> {
 }
 
 /// Cuts `path` to `len` bytes and makes that durable.
-pub fn truncate(path: &Path, len: u64) -> io::Result<()> {
+pub(crate) fn truncate(path: &Path, len: u64) -> io::Result<()> {
     let file = OpenOptions::new().write(true).open(path)?;
     file.set_len(len)?;
     file.sync_all()
 }
 
 /// Makes the directory entries in `dir` durable (after creating a file).
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }

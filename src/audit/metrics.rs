@@ -8,13 +8,13 @@ use std::time::Duration;
 
 /// Which file a figure is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     Audit,
     Outbox,
 }
 
 impl FileKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             FileKind::Audit => "audit",
             FileKind::Outbox => "outbox",
@@ -23,7 +23,7 @@ impl FileKind {
 }
 
 /// One group commit written: counts records, events and bytes.
-pub fn batch_written(
+pub(crate) fn batch_written(
     writes: u64,
     auth_failures: u64,
     events: u64,
@@ -43,36 +43,36 @@ pub fn batch_written(
 }
 
 /// One fsync done.
-pub fn fsynced(file: FileKind, took: Duration) {
+pub(crate) fn fsynced(file: FileKind, took: Duration) {
     histogram!(AUDIT_FSYNC_DURATION_SECONDS, "file" => file.as_str()).record(took.as_secs_f64());
 }
 
 /// A write the backend accepted could not be audited.
-pub fn unacknowledged(tenant: &str) {
+pub(crate) fn unacknowledged(tenant: &str) {
     counter!(AUDIT_UNACKNOWLEDGED_TOTAL, "tenant" => tenant.to_string()).increment(1);
 }
 
 /// The queue's depth, sampled by the writer.
-pub fn queue_depth(depth: usize) {
+pub(crate) fn queue_depth(depth: usize) {
     gauge!(AUDIT_QUEUE_DEPTH).set(depth as f64);
 }
 
 /// The outbox is durable up to `seq`.
-pub fn outbox_durable(seq: u64) {
+pub(crate) fn outbox_durable(seq: u64) {
     gauge!(OUTBOX_HIGHEST_SEQ).set(seq as f64);
 }
 
 /// A new file was started.
-pub fn rotated(file: FileKind) {
+pub(crate) fn rotated(file: FileKind) {
     counter!(AUDIT_ROTATIONS_TOTAL, "file" => file.as_str()).increment(1);
 }
 
 /// A torn last line was cut off at start-up.
-pub fn torn_tail(file: FileKind) {
+pub(crate) fn torn_tail(file: FileKind) {
     counter!(AUDIT_TORN_TAILS_TOTAL, "file" => file.as_str()).increment(1);
 }
 
 /// The journal failed on `file`.
-pub fn failed(file: FileKind) {
+pub(crate) fn failed(file: FileKind) {
     counter!(AUDIT_ERRORS_TOTAL, "file" => file.as_str()).increment(1);
 }

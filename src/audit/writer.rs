@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// One queued entry: the record and its event, already serialized by the
 /// caller (so the writer only frames, hashes and writes).
 #[derive(Debug)]
-pub struct Entry {
+pub(super) struct Entry {
     /// The record's JSON object.
     pub record: Vec<u8>,
     /// The event's JSON object, for the outbox.
@@ -46,7 +46,7 @@ struct LogFile {
 
 /// The writer's state.
 #[derive(Debug)]
-pub struct Writer {
+pub(super) struct Writer {
     dir: PathBuf,
     outbox_dir: PathBuf,
     max_file_bytes: u64,
@@ -67,7 +67,7 @@ impl Writer {
     /// Opens the directory, creating it if needed, and finds where the
     /// chain and the outbox continue: a torn last line is cut off (it was
     /// never acknowledged) and logged.
-    pub fn open(settings: &AuditSettings) -> Result<Writer, String> {
+    pub(super) fn open(settings: &AuditSettings) -> Result<Writer, String> {
         let dir = settings.dir.clone();
         let outbox_dir = settings.outbox_dir();
         for d in [&dir, &outbox_dir] {
@@ -91,12 +91,12 @@ impl Writer {
     }
 
     /// The end of the chain.
-    pub fn head(&self) -> &ChainHead {
+    pub(super) fn head(&self) -> &ChainHead {
         &self.head
     }
 
     /// The highest outbox seq known to be on disk.
-    pub fn durable_outbox_seq(&self) -> u64 {
+    pub(super) fn durable_outbox_seq(&self) -> u64 {
         self.durable_outbox_seq
     }
 
@@ -105,7 +105,7 @@ impl Writer {
     /// On error nothing after the failure point is written whole; the
     /// caller must stop using the writer (the torn tail is cut at the next
     /// open).
-    pub fn write_batch(
+    pub(super) fn write_batch(
         &mut self,
         entries: &[Entry],
         sync: bool,
@@ -180,7 +180,7 @@ impl Writer {
     /// fsyncs (fdatasync) whatever was written since the last sync: the
     /// audit file first, then the outbox, so an event is never durable
     /// before its record. Returns whether anything was synced.
-    pub fn sync(&mut self) -> Result<bool, (FileKind, io::Error)> {
+    pub(super) fn sync(&mut self) -> Result<bool, (FileKind, io::Error)> {
         let a =
             sync_file(self.audit.as_mut(), FileKind::Audit).map_err(|e| (FileKind::Audit, e))?;
         let o =

@@ -26,7 +26,7 @@ pub struct DampingSettings {
 
 /// The failure counters.
 #[derive(Debug, Default)]
-pub struct FailureDamper {
+pub(crate) struct FailureDamper {
     /// By client IP, then tenant (an IP rarely fails at many tenants).
     windows: Mutex<HashMap<IpAddr, Vec<(String, Window)>>>,
 }
@@ -38,13 +38,18 @@ struct Window {
 }
 
 impl FailureDamper {
-    pub fn new() -> FailureDamper {
+    pub(crate) fn new() -> FailureDamper {
         FailureDamper::default()
     }
 
     /// `Err(seconds to wait)` when this client is over the limit for this
     /// tenant (its failing requests are then answered 429).
-    pub fn check(&self, settings: DampingSettings, tenant: &str, ip: IpAddr) -> Result<(), u64> {
+    pub(crate) fn check(
+        &self,
+        settings: DampingSettings,
+        tenant: &str,
+        ip: IpAddr,
+    ) -> Result<(), u64> {
         if settings.max_failures == 0 {
             return Ok(());
         }
@@ -68,7 +73,7 @@ impl FailureDamper {
     }
 
     /// Counts a failed authentication.
-    pub fn failed(&self, settings: DampingSettings, tenant: &str, ip: IpAddr) {
+    pub(crate) fn failed(&self, settings: DampingSettings, tenant: &str, ip: IpAddr) {
         if settings.max_failures == 0 {
             return;
         }
@@ -117,7 +122,7 @@ impl FailureDamper {
 
     /// Pairs tracked (for tests).
     #[cfg(test)]
-    pub fn tracked(&self) -> usize {
+    pub(crate) fn tracked(&self) -> usize {
         self.lock().values().map(Vec::len).sum()
     }
 

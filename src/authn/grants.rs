@@ -23,7 +23,7 @@ use http::Method;
 use serde_json::{Map, Value};
 
 /// At most this many grants per tenant (they are a bit set).
-pub const MAX_GRANTS: usize = 64;
+pub(crate) const MAX_GRANTS: usize = 64;
 
 /// A tenant's grants.
 #[derive(Debug, Default, Clone)]
@@ -211,7 +211,7 @@ impl Grant {
 /// Checks that `principal` may send `method` to `route` (the request's
 /// one parsed target). 403 with `insufficient_scope` (RFC 6750 §3.1)
 /// otherwise.
-pub fn authorize(
+pub(crate) fn authorize(
     grants: &Grants,
     principal: &Principal,
     method: &Method,

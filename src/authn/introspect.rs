@@ -20,7 +20,7 @@ mod tests;
 use crate::http_client::{form, HttpClient};
 use crate::secret::Secret;
 use cache::{Cache, TokenKey};
-pub use error::IntrospectError;
+pub(crate) use error::IntrospectError;
 use error::{ErrorKind, Rejection};
 use http::{HeaderValue, StatusCode, Uri};
 use std::collections::HashMap;

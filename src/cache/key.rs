@@ -27,7 +27,7 @@ const SCIM_PARAMETERS: [&str; 7] = [
 /// A response cache key: the tenant whose budget the entry counts against,
 /// and the canonical request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CacheKey {
+pub(crate) struct CacheKey {
     pub(super) tenant: String,
     pub(super) text: String,
 }

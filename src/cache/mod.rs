@@ -22,7 +22,7 @@
 //!   1/[`MAX_ENTRY_SHARE`] of its tenant's budget is not cached.
 mod key;
 
-pub use key::CacheKey;
+pub(crate) use key::CacheKey;
 
 use crate::telemetry::names::{CACHE_BYTES, CACHE_EVICTIONS_TOTAL, CACHE_REQUESTS_TOTAL};
 use bytes::Bytes;
@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 /// An entry larger than 1/8 of its tenant's budget is not cached: a few
 /// large lists must not flush everything else.
-pub const MAX_ENTRY_SHARE: u64 = 8;
+pub(crate) const MAX_ENTRY_SHARE: u64 = 8;
 
 /// What an entry costs beyond its body, headers and key: moka's node, the
 /// `Cached` struct, the header map's table (an estimate, on the high side).
@@ -56,7 +56,7 @@ pub struct CacheSettings {
 
 /// What a hit answers with.
 #[derive(Debug, Clone)]
-pub struct Cached {
+pub(crate) struct Cached {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -66,7 +66,7 @@ pub struct Cached {
 }
 
 /// The process's cache.
-pub struct ResponseCache {
+pub(crate) struct ResponseCache {
     /// The process budget, bytes.
     max_bytes: u64,
     /// Bytes reserved by every tenant's entries.
@@ -166,7 +166,7 @@ impl TenantCache {
 
 impl ResponseCache {
     /// At most `max_bytes` of cached answers in all.
-    pub fn new(max_bytes: u64) -> ResponseCache {
+    pub(crate) fn new(max_bytes: u64) -> ResponseCache {
         ResponseCache {
             max_bytes,
             used: Arc::default(),
@@ -192,7 +192,7 @@ impl ResponseCache {
     /// The key of a GET of `path` with `query` for `tenant`, whose answer
     /// carries `public_base`; `None`: not cacheable (a query parameter
     /// outside SCIM's, or one repeated; see [`key`]).
-    pub fn key(
+    pub(crate) fn key(
         &self,
         tenant: &str,
         resource_type: &str,
@@ -209,7 +209,7 @@ impl ResponseCache {
         key
     }
 
-    pub fn get(&self, key: &CacheKey) -> Option<Cached> {
+    pub(crate) fn get(&self, key: &CacheKey) -> Option<Cached> {
         let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
         tenants.get(&key.tenant)?.entries.get(&key.text)
     }
@@ -217,7 +217,7 @@ impl ResponseCache {
     /// Keeps a 200 answer unless its `Cache-Control` forbids it, it is too
     /// large for the tenant's budget of `max_bytes`, or the process budget
     /// has no room.
-    pub fn put(
+    pub(crate) fn put(
         &self,
         key: CacheKey,
         max_bytes: u64,
@@ -315,7 +315,7 @@ impl ResponseCache {
 
     /// A write for `resource_type` of `tenant` went upstream: its cached
     /// answers are stale (for Bulk, every type's).
-    pub fn invalidate(&self, tenant: &str, resource_type: &str) {
+    pub(crate) fn invalidate(&self, tenant: &str, resource_type: &str) {
         let mut g = self
             .generations
             .lock()
@@ -331,7 +331,7 @@ impl ResponseCache {
 
     /// Entries held (for tests).
     #[cfg(test)]
-    pub fn len(&self) -> u64 {
+    pub(crate) fn len(&self) -> u64 {
         let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
         tenants
             .values()
@@ -343,13 +343,13 @@ impl ResponseCache {
     }
 
     /// Bytes held by every tenant's entries (for tests and metrics).
-    pub fn used_bytes(&self) -> u64 {
+    pub(crate) fn used_bytes(&self) -> u64 {
         self.used.load(Ordering::Acquire)
     }
 
     /// Bytes held by `tenant`'s entries (for tests).
     #[cfg(test)]
-    pub fn tenant_bytes(&self, tenant: &str) -> u64 {
+    pub(crate) fn tenant_bytes(&self, tenant: &str) -> u64 {
         let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
         tenants
             .get(tenant)
@@ -389,7 +389,7 @@ fn allowed_ttl(headers: &HeaderMap, ttl: Duration) -> Option<Duration> {
 
 impl Cached {
     /// The response headers of a hit.
-    pub fn headers_with_age(&self) -> HeaderMap {
+    pub(crate) fn headers_with_age(&self) -> HeaderMap {
         let mut h = self.headers.clone();
         h.insert("x-cache", HeaderValue::from_static("hit"));
         h

@@ -29,7 +29,11 @@ pub(super) enum Shape {
 }
 
 impl<'a> Fixer<'a> {
-    pub fn new(rules: &'a RuleSet, registry: &'a SchemaRegistry, rt: &'a ResourceType) -> Self {
+    pub(super) fn new(
+        rules: &'a RuleSet,
+        registry: &'a SchemaRegistry,
+        rt: &'a ResourceType,
+    ) -> Self {
         Fixer {
             rules,
             registry,
@@ -50,7 +54,7 @@ impl<'a> Fixer<'a> {
     /// Fixes every attribute of a resource-shaped object: a resource body
     /// or a path-less PATCH value. Keys may be attribute names, URN-
     /// qualified or dotted paths, or extension URNs holding an object.
-    pub fn fix_resource_object(&mut self, obj: &mut Map<String, Value>) {
+    pub(super) fn fix_resource_object(&mut self, obj: &mut Map<String, Value>) {
         for (key, value) in obj.iter_mut() {
             if key.eq_ignore_ascii_case("schemas") {
                 continue;
@@ -77,7 +81,7 @@ impl<'a> Fixer<'a> {
     }
 
     /// Fixes the attributes inside an extension object `resource[urn]`.
-    pub fn fix_extension_object(&mut self, urn: &str, ext: &mut Map<String, Value>) {
+    pub(super) fn fix_extension_object(&mut self, urn: &str, ext: &mut Map<String, Value>) {
         let registry = self.registry;
         let Some(schema) = registry.schema(urn) else {
             return;
@@ -91,7 +95,13 @@ impl<'a> Fixer<'a> {
 
     /// Fixes one value of `attr`. `is_sub` is true when `attr` is a
     /// sub-attribute (a sub-attribute is never complex, RFC 7643 §2.3.8).
-    pub fn fix_value(&mut self, attr: &Attribute, is_sub: bool, shape: Shape, value: &mut Value) {
+    pub(super) fn fix_value(
+        &mut self,
+        attr: &Attribute,
+        is_sub: bool,
+        shape: Shape,
+        value: &mut Value,
+    ) {
         if attr.is_complex() && !is_sub {
             self.fix_complex(attr, shape, value);
         } else if attr.attr_type == AttrType::Boolean {

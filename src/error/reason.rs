@@ -292,7 +292,7 @@ impl std::fmt::Display for Reason {
 /// constructors of [`super::GatewayError`] build their SCIM error with it.
 /// Every reason sits in one of the client arms, so a new reason must be
 /// placed here before it compiles.
-pub const fn status_of(source: ErrorSource, reason: Reason) -> Option<u16> {
+pub(crate) const fn status_of(source: ErrorSource, reason: Reason) -> Option<u16> {
     use ErrorSource::{Client, Gateway, Upstream};
     use Reason::*;
     match (source, reason) {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 /// One successful write inside a Bulk request (for tests).
 #[cfg(test)]
 #[derive(Debug, Clone, PartialEq)]
-pub struct BulkChange {
+pub(crate) struct BulkChange {
     /// Position in the BulkResponse `Operations`.
     pub index: usize,
     pub method: WriteMethod,
@@ -29,7 +29,7 @@ pub struct BulkChange {
 
 /// One answered operation of a Bulk request, successful or not.
 #[derive(Debug, Clone, PartialEq)]
-pub struct BulkOperation {
+pub(crate) struct BulkOperation {
     /// Position in the BulkResponse `Operations`.
     pub index: usize,
     pub method: WriteMethod,
@@ -47,7 +47,7 @@ pub struct BulkOperation {
 
 /// Every operation of `response` that names a write method, each with its
 /// request `data` and whatever names its resource.
-pub fn bulk_operations(request: &Value, response: &Value) -> Vec<BulkOperation> {
+pub(crate) fn bulk_operations(request: &Value, response: &Value) -> Vec<BulkOperation> {
     let request_ops = operations(request);
     let response_ops = operations(response);
     let mut out = Vec::new();
@@ -96,7 +96,7 @@ pub fn bulk_operations(request: &Value, response: &Value) -> Vec<BulkOperation> 
 /// `data`. Operations whose resource id cannot be found (no `location`, no
 /// id in the path) are skipped: no event can name their subject.
 #[cfg(test)]
-pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
+pub(crate) fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
     bulk_operations(request, response)
         .into_iter()
         .filter(|op| op.status.is_some_and(|s| (200..300).contains(&s)))
@@ -116,7 +116,7 @@ pub fn bulk_changes(request: &Value, response: &Value) -> Vec<BulkChange> {
 /// The events of a Bulk request: one per successful operation, with ids
 /// `<base_id>-<index>` so each is unique and stable.
 #[cfg(test)]
-pub fn bulk_events(
+pub(crate) fn bulk_events(
     base_id: &str,
     time: &str,
     tenant: &str,

@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 /// A top-level attribute a write touched: `(urn, attr)`, `urn` set for an
 /// extension attribute (its value lives inside `resource[urn]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChangedAttr {
+pub(crate) struct ChangedAttr {
     pub urn: Option<String>,
     pub attr: String,
     /// The value the request gave it, when the request says it plainly
@@ -26,7 +26,7 @@ pub struct ChangedAttr {
 
 /// Whether the write sets a User's `active` to false and the resource
 /// after it (when known) is not active.
-pub fn sets_active_false(
+pub(crate) fn sets_active_false(
     method: WriteMethod,
     request: Option<&Value>,
     response: Option<&Value>,
@@ -65,7 +65,7 @@ pub fn sets_active_false(
 }
 
 /// Whether a PATCH has an operation on a Group's `members`.
-pub fn patches_members(request: Option<&Value>) -> bool {
+pub(crate) fn patches_members(request: Option<&Value>) -> bool {
     let Some(request) = request.and_then(Value::as_object) else {
         return false;
     };
@@ -83,7 +83,7 @@ pub fn patches_members(request: Option<&Value>) -> bool {
 
 /// The attributes a write touched, in request order, without duplicates.
 /// `schemas`, `id` and `meta` are not changes of their own.
-pub fn changed_attributes(method: WriteMethod, request: Option<&Value>) -> Vec<ChangedAttr> {
+pub(crate) fn changed_attributes(method: WriteMethod, request: Option<&Value>) -> Vec<ChangedAttr> {
     let mut out: Vec<ChangedAttr> = Vec::new();
     let Some(request) = request.and_then(Value::as_object) else {
         return out;
@@ -115,7 +115,7 @@ pub fn changed_attributes(method: WriteMethod, request: Option<&Value>) -> Vec<C
 /// The `changes` data: `id` and each changed attribute with its value in
 /// the resource after the write (`null` when it is gone), or, without a
 /// resource (a 204 answer), the value the request gave it when known.
-pub fn changed_data(
+pub(crate) fn changed_data(
     method: WriteMethod,
     request: Option<&Value>,
     response: Option<&Map<String, Value>>,

@@ -14,9 +14,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// CloudEvents `specversion`.
-pub const SPEC_VERSION: &str = "1.0";
+pub(crate) const SPEC_VERSION: &str = "1.0";
 /// `datacontenttype` of every event.
-pub const DATA_CONTENT_TYPE: &str = "application/json";
+pub(crate) const DATA_CONTENT_TYPE: &str = "application/json";
 
 /// The write that happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,14 +150,14 @@ pub fn build_event(input: &ChangeInput<'_>) -> Value {
 }
 
 /// Sets the `sequence` extension attribute (20 digits, zero-padded).
-pub fn set_sequence(event: &mut Value, seq: u64) {
+pub(crate) fn set_sequence(event: &mut Value, seq: u64) {
     if let Value::Object(map) = event {
         map.insert("sequence".into(), format!("{seq:020}").into());
     }
 }
 
 /// The `tenant` extension attribute of an event.
-pub fn event_tenant(event: &Value) -> Option<&str> {
+pub(crate) fn event_tenant(event: &Value) -> Option<&str> {
     event.get("tenant").and_then(Value::as_str)
 }
 

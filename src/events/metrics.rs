@@ -9,7 +9,7 @@ use std::time::Duration;
 
 /// A sink acknowledged an event.
 #[derive(Debug)]
-pub struct EventDelivered<'a> {
+pub(crate) struct EventDelivered<'a> {
     pub sink: &'a str,
     pub seq: u64,
     pub id: &'a str,
@@ -21,7 +21,7 @@ pub struct EventDelivered<'a> {
 
 /// A delivery attempt failed.
 #[derive(Debug)]
-pub struct DeliveryFailed<'a> {
+pub(crate) struct DeliveryFailed<'a> {
     pub sink: &'a str,
     pub seq: u64,
     pub id: &'a str,
@@ -34,7 +34,7 @@ pub struct DeliveryFailed<'a> {
 
 /// An event went to the dead-letter store.
 #[derive(Debug)]
-pub struct EventDeadLettered<'a> {
+pub(crate) struct EventDeadLettered<'a> {
     pub sink: &'a str,
     pub seq: u64,
     pub id: &'a str,
@@ -45,7 +45,7 @@ pub struct EventDeadLettered<'a> {
 // === impl EventDelivered ===
 
 impl EventDelivered<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::debug!(
             target: "events",
             sink = self.sink,
@@ -69,7 +69,7 @@ impl EventDelivered<'_> {
 // === impl DeliveryFailed ===
 
 impl DeliveryFailed<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::warn!(
             target: "events",
             sink = self.sink,
@@ -93,7 +93,7 @@ impl DeliveryFailed<'_> {
 // === impl EventDeadLettered ===
 
 impl EventDeadLettered<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::error!(
             target: "events",
             sink = self.sink,
@@ -108,11 +108,11 @@ impl EventDeadLettered<'_> {
 }
 
 /// Sets a sink's oldest-undelivered age.
-pub fn set_oldest_age(sink: &str, age: Duration) {
+pub(crate) fn set_oldest_age(sink: &str, age: Duration) {
     gauge!(OLDEST_UNDELIVERED_AGE_SECONDS, "sink" => sink.to_string()).set(age.as_secs_f64());
 }
 
 /// Sets the outbox depth.
-pub fn set_depth(depth: u64) {
+pub(crate) fn set_depth(depth: u64) {
     gauge!(OUTBOX_DEPTH).set(depth as f64);
 }

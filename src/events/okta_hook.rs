@@ -42,10 +42,10 @@ use crate::secret::Secret;
 mod tests;
 
 /// The header of Okta's one-time verification request.
-pub const VERIFICATION_HEADER: &str = "x-okta-verification-challenge";
+pub(crate) const VERIFICATION_HEADER: &str = "x-okta-verification-challenge";
 /// Default for [`OktaHookConfig::max_body_bytes`]: Okta batches up to a few
 /// dozen events of a few KiB each into one delivery.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// `[tenants.okta_hook]` as written in the config file.
 #[derive(Debug, Clone, Deserialize)]
@@ -78,7 +78,7 @@ pub struct OktaHookSettings {
 
 /// What to answer and what to append to the outbox.
 #[derive(Debug, Clone, PartialEq)]
-pub struct HookOutcome {
+pub(crate) struct HookOutcome {
     pub status: StatusCode,
     /// The JSON answer (a SCIM error body when `status` is not 2xx).
     pub body: Value,
@@ -154,7 +154,7 @@ impl HookOutcome {
 /// The verification `GET` needs no secret (Okta's docs do not promise the
 /// authentication header on it, and echoing the challenge discloses nothing),
 /// but a wrong secret, when one is sent, is refused. Every `POST` must carry it.
-pub fn precheck(
+pub(crate) fn precheck(
     settings: &OktaHookSettings,
     method: &Method,
     headers: &HeaderMap,
@@ -176,7 +176,7 @@ pub fn precheck(
 
 /// Handles one request to a tenant's Okta hook endpoint ([`precheck`]
 /// first, then the verification or the delivery).
-pub fn handle(
+pub(crate) fn handle(
     settings: &OktaHookSettings,
     method: &Method,
     headers: &HeaderMap,
@@ -281,7 +281,7 @@ enum TargetKind {
 /// The Okta event types the hook understands (System Log event types that Okta
 /// lets event hooks subscribe to), and the CloudEvents type each becomes.
 #[cfg(test)]
-pub fn cloud_event_type(okta_type: &str) -> Option<&'static str> {
+pub(crate) fn cloud_event_type(okta_type: &str) -> Option<&'static str> {
     mapping(okta_type).map(|m| m.cloud_type)
 }
 

@@ -67,7 +67,7 @@ impl RetryPolicy {
 }
 
 /// A uniform random number in `[0, 1)` for jitter (not for secrets).
-pub fn jitter() -> f64 {
+pub(crate) fn jitter() -> f64 {
     use ring::rand::SecureRandom;
     let mut b = [0u8; 4];
     if ring::rand::SystemRandom::new().fill(&mut b).is_err() {

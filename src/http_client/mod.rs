@@ -19,12 +19,12 @@ use std::time::Duration;
 
 /// A pooled HTTP(S) client for auxiliary calls (key sets, token and
 /// introspection endpoints, webhooks): HTTP/1.1 and HTTP/2, rustls.
-pub type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+pub(crate) type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
 
 /// A client for one endpoint: HTTP/1.1 and HTTP/2 (ALPN), HTTPS through
 /// rustls trusting the public roots or only `ca_file`, TCP_NODELAY, a
 /// connect timeout, and up to `pool_max_idle` idle pooled connections.
-pub fn build_http_client(
+pub(crate) fn build_http_client(
     ca_file: Option<&Path>,
     connect_timeout: Duration,
     pool_max_idle: usize,

@@ -31,12 +31,12 @@ pub(crate) struct Endpoint {
 
 impl Endpoint {
     /// The same attribute (URN and name), ignoring case.
-    pub fn same_attr(&self, urn: Option<&str>, attr: &str) -> bool {
+    pub(super) fn same_attr(&self, urn: Option<&str>, attr: &str) -> bool {
         self.attr.eq_ignore_ascii_case(attr) && opt_eq(self.urn.as_deref(), urn)
     }
 
     /// The path as a PATCH path (`emails[type eq "work"].value`).
-    pub fn patch_path(&self) -> PatchPath {
+    pub(super) fn patch_path(&self) -> PatchPath {
         let attr = AttrPath {
             urn: self.urn.clone(),
             attr: self.attr.clone(),
@@ -61,7 +61,7 @@ impl Endpoint {
     }
 
     /// The attribute path without the selector (`emails.value`).
-    pub fn attr_path(&self) -> AttrPath {
+    pub(super) fn attr_path(&self) -> AttrPath {
         AttrPath {
             urn: self.urn.clone(),
             attr: self.attr.clone(),
@@ -70,7 +70,7 @@ impl Endpoint {
     }
 
     /// A copy of the value at this endpoint.
-    pub fn get(&self, resource: &Value) -> Option<Value> {
+    pub(super) fn get(&self, resource: &Value) -> Option<Value> {
         let holder = self.holder(resource)?;
         let v = get_ci(holder, &self.attr)?;
         if !self.select.is_empty() {
@@ -92,7 +92,7 @@ impl Endpoint {
 
     /// Removes and returns the value. A selected element keeps its selector
     /// keys; [`prune`] removes it once every rule has taken its part.
-    pub fn take(&self, resource: &mut Value) -> Option<Value> {
+    pub(super) fn take(&self, resource: &mut Value) -> Option<Value> {
         let holder = self.holder_mut(resource)?;
         if self.select.is_empty() && self.sub.is_none() {
             return remove_ci(holder, &self.attr);
@@ -121,7 +121,7 @@ impl Endpoint {
 
     /// Writes `value` here, creating the holder, the element or the
     /// complex value as needed.
-    pub fn put(&self, resource: &mut Value, value: Value, primary: bool) {
+    pub(super) fn put(&self, resource: &mut Value, value: Value, primary: bool) {
         let Some(root) = resource.as_object_mut() else {
             return;
         };

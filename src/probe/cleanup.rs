@@ -7,7 +7,7 @@ use std::sync::Mutex;
 /// The resources the probe created (paths such as `/Users/123`), in
 /// creation order, and those already deleted by a check.
 #[derive(Debug, Default)]
-pub struct Made {
+pub(super) struct Made {
     paths: Mutex<Vec<String>>,
     deleted: Mutex<Vec<String>>,
 }
@@ -15,7 +15,7 @@ pub struct Made {
 impl Made {
     /// Records a resource as soon as its id is known (before any check
     /// on it can fail).
-    pub fn add(&self, path: String) {
+    pub(super) fn add(&self, path: String) {
         if let Ok(mut p) = self.paths.lock() {
             if !p.contains(&path) {
                 p.push(path);
@@ -24,7 +24,7 @@ impl Made {
     }
 
     /// A check deleted it already.
-    pub fn deleted(&self, path: &str) {
+    pub(super) fn deleted(&self, path: &str) {
         if let Ok(mut d) = self.deleted.lock() {
             d.push(path.to_string());
         }
@@ -50,7 +50,7 @@ impl Made {
 /// what a lost answer kept from being recorded; a listed resource is
 /// deleted only when its own name starts with the prefix, so an upstream
 /// that ignores the filter loses nothing of its own. Returns what is left.
-pub async fn run(client: &Client, made: &Made, prefix: &str, sweep: bool) -> Vec<String> {
+pub(super) async fn run(client: &Client, made: &Made, prefix: &str, sweep: bool) -> Vec<String> {
     let mut left = Vec::new();
     for path in made.pending().into_iter().rev() {
         let r = client.delete(&path).await;

@@ -17,7 +17,7 @@ use std::time::Duration;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
 /// The SCIM media type (RFC 7644 §3.1).
-pub const SCIM_JSON: &str = "application/scim+json";
+pub(super) const SCIM_JSON: &str = "application/scim+json";
 
 /// An upstream's answer, as far as the checks need it.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ impl Reply {
 }
 
 /// `s` cut to `n` characters.
-pub fn shorten(s: &str, n: usize) -> String {
+pub(super) fn shorten(s: &str, n: usize) -> String {
     if s.chars().count() <= n {
         s.to_string()
     } else {
@@ -259,7 +259,7 @@ fn transport(note: String) -> Reply {
 /// Percent-encodes a query parameter value (RFC 3986 §2.1: everything
 /// but the unreserved characters), `%20` for spaces rather than `+`,
 /// which not every SCIM server decodes.
-pub fn encode(value: &str) -> String {
+pub(super) fn encode(value: &str) -> String {
     let mut s = String::with_capacity(value.len() * 2);
     for b in value.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 /// upstream is not: a partly working PATCH or filter is worse than none,
 /// as the gateway only falls back per request on 405/501 or
 /// `invalidFilter`), `"auto"` when nothing was observed.
-pub fn recommend(checks: &[Check]) -> Capabilities {
+pub(super) fn recommend(checks: &[Check]) -> Capabilities {
     let of = |area: Area| {
         let ran: Vec<&Check> = checks
             .iter()
@@ -31,7 +31,11 @@ pub fn recommend(checks: &[Check]) -> Capabilities {
 }
 
 /// Fills in each check's [`Action`] under the recommended capabilities.
-pub fn with_actions(mut checks: Vec<Check>, caps: &Capabilities, version: &str) -> Vec<Check> {
+pub(super) fn with_actions(
+    mut checks: Vec<Check>,
+    caps: &Capabilities,
+    version: &str,
+) -> Vec<Check> {
     let emulated = |s: Setting| {
         if s == Setting::False {
             Action::Emulate

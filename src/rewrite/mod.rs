@@ -65,14 +65,22 @@ fn strip_base<'v>(value: &'v str, from: &Base<'_>) -> Option<&'v str> {
 
 /// Rewrites one URL from `from_base` to `to_base`, or `None` when it does
 /// not point under `from_base`.
-pub fn rewrite_location_header(value: &str, from_base: &str, to_base: &str) -> Option<String> {
+pub(crate) fn rewrite_location_header(
+    value: &str,
+    from_base: &str,
+    to_base: &str,
+) -> Option<String> {
     let from = split(from_base)?;
     let after = strip_base(value, &from)?;
     Some(format!("{}{after}", to_base.trim_end_matches('/')))
 }
 
 /// Rewrites every location in a JSON value; `true` when something changed.
-pub fn rewrite_locations(body: &mut serde_json::Value, from_base: &str, to_base: &str) -> bool {
+pub(crate) fn rewrite_locations(
+    body: &mut serde_json::Value,
+    from_base: &str,
+    to_base: &str,
+) -> bool {
     use serde_json::Value;
     match body {
         Value::String(s) => match rewrite_location_header(s, from_base, to_base) {
@@ -96,7 +104,11 @@ pub fn rewrite_locations(body: &mut serde_json::Value, from_base: &str, to_base:
 /// changed (the common case for bodies without locations costs one scan).
 /// For tests: the live path calls [`Rebase`] directly.
 #[cfg(test)]
-pub fn rewrite_response_body(bytes: &Bytes, from_base: &str, to_base: &str) -> Option<Bytes> {
+pub(crate) fn rewrite_response_body(
+    bytes: &Bytes,
+    from_base: &str,
+    to_base: &str,
+) -> Option<Bytes> {
     Rebase::new(from_base)?.body(bytes, to_base)
 }
 

@@ -22,11 +22,11 @@ const CONFIG_CHECK: Duration = Duration::from_secs(1);
 const REBUILD_AFTER: Duration = Duration::from_secs(30);
 
 /// The Kafka sink's name (its cursor file and metric label).
-pub const KAFKA_SINK: &str = "kafka";
+pub(crate) const KAFKA_SINK: &str = "kafka";
 
 /// A broker outage must not dead-letter events: retries for a week, at
 /// most a minute apart.
-pub const KAFKA_POLICY: RetryPolicy = RetryPolicy {
+pub(crate) const KAFKA_POLICY: RetryPolicy = RetryPolicy {
     initial_backoff: Duration::from_secs(1),
     max_backoff: Duration::from_secs(60),
     max_attempts: u32::MAX,
@@ -35,7 +35,7 @@ pub const KAFKA_POLICY: RetryPolicy = RetryPolicy {
 
 /// Runs the dispatcher over `dir` (the audit directory: `outbox/`,
 /// cursors, `deadletter/`) until `shutdown` completes.
-pub async fn run(
+pub(crate) async fn run(
     config: Arc<ConfigHandle>,
     dir: PathBuf,
     durable: watch::Receiver<u64>,

@@ -7,7 +7,7 @@ use crate::scim::schema::SchemaRegistry;
 use serde_json::{json, Value};
 
 /// The ServiceProviderConfig schema URN (RFC 7643 §5).
-pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
+pub(crate) const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 
 /// What a service provider supports (RFC 7643 §5).
@@ -42,7 +42,7 @@ impl Default for Capabilities {
 }
 
 /// The `/ServiceProviderConfig` body (RFC 7643 §5, example §8.5).
-pub fn service_provider_config(caps: &Capabilities, base_url: &str) -> Value {
+pub(crate) fn service_provider_config(caps: &Capabilities, base_url: &str) -> Value {
     let (bulk_ok, max_ops, max_payload) = match caps.bulk {
         Some(b) => (true, b.max_operations, b.max_payload_size),
         None => (false, 0, 0),
@@ -78,7 +78,7 @@ pub fn service_provider_config(caps: &Capabilities, base_url: &str) -> Value {
 
 /// The `/Schemas` ListResponse. Locations keep the URN's colons as they
 /// are (clients look schemas up by that exact path).
-pub fn schemas_response(registry: &SchemaRegistry, base_url: &str) -> Value {
+pub(crate) fn schemas_response(registry: &SchemaRegistry, base_url: &str) -> Value {
     let items: Vec<Value> = registry
         .schemas()
         .iter()
@@ -88,7 +88,7 @@ pub fn schemas_response(registry: &SchemaRegistry, base_url: &str) -> Value {
 }
 
 /// The `/ResourceTypes` ListResponse.
-pub fn resource_types_response(registry: &SchemaRegistry, base_url: &str) -> Value {
+pub(crate) fn resource_types_response(registry: &SchemaRegistry, base_url: &str) -> Value {
     let items: Vec<Value> = registry
         .resource_types()
         .iter()

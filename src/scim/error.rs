@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::fmt;
 
 /// The schema URN of an error response body (RFC 7644 §3.12).
-pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub(crate) const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// The `scimType` values of RFC 7644 §3.12, Table 9.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -5,7 +5,7 @@ use crate::scim::error::{ScimError, ScimResult};
 
 /// One entity tag of an `If-Match`/`If-None-Match` list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct EntityTag {
+pub(crate) struct EntityTag {
     pub weak: bool,
     /// The opaque tag without quotes.
     pub opaque: String,
@@ -14,7 +14,7 @@ pub struct EntityTag {
 /// A weak version tag derived from content (`W/"<16 hex>"`, FNV-1a 64),
 /// for resources that carry no version of their own. Stable across
 /// processes and releases.
-pub fn weak_etag(content: &[u8]) -> String {
+pub(crate) fn weak_etag(content: &[u8]) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in content {
         h ^= u64::from(*b);
@@ -25,7 +25,7 @@ pub fn weak_etag(content: &[u8]) -> String {
 
 /// Parses a list of entity tags (`W/"a", "b"`). `*` is not a tag: callers
 /// check it first. Malformed members are skipped.
-pub fn parse_entity_tags(header: &str) -> Vec<EntityTag> {
+pub(crate) fn parse_entity_tags(header: &str) -> Vec<EntityTag> {
     let mut tags = Vec::new();
     let mut rest = header.trim_start();
     while !rest.is_empty() {
@@ -74,7 +74,7 @@ fn any_matches(header: &str, current: &str) -> bool {
 
 /// `If-Match`: `Ok` when absent, `*` with an existing resource, or one of
 /// the listed tags equals `current`; else 412 naming both versions.
-pub fn check_if_match(if_match: Option<&str>, current: Option<&str>) -> ScimResult<()> {
+pub(crate) fn check_if_match(if_match: Option<&str>, current: Option<&str>) -> ScimResult<()> {
     let Some(header) = if_match.map(str::trim).filter(|h| !h.is_empty()) else {
         return Ok(());
     };
@@ -94,7 +94,7 @@ pub fn check_if_match(if_match: Option<&str>, current: Option<&str>) -> ScimResu
 
 /// `If-None-Match` on a read: `true` when the client's copy is current
 /// (answer 304 Not Modified).
-pub fn if_none_match_hits(if_none_match: Option<&str>, current: &str) -> bool {
+pub(crate) fn if_none_match_hits(if_none_match: Option<&str>, current: &str) -> bool {
     match if_none_match.map(str::trim) {
         None | Some("") => false,
         Some("*") => true,

@@ -6,7 +6,7 @@
 use serde_json::{Map, Value};
 
 /// The key of `obj` equal to `name` ignoring case (exact match first).
-pub fn key_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a String> {
+pub(crate) fn key_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a String> {
     if let Some((k, _)) = obj.get_key_value(name) {
         return Some(k);
     }
@@ -14,7 +14,7 @@ pub fn key_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a String>
 }
 
 /// The member of `obj` named `name`, ignoring case.
-pub fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+pub(crate) fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
     match obj.get(name) {
         Some(v) => Some(v),
         None => obj
@@ -25,20 +25,20 @@ pub fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> 
 }
 
 /// The member of `obj` named `name`, ignoring case, mutably.
-pub fn get_ci_mut<'a>(obj: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
+pub(crate) fn get_ci_mut<'a>(obj: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
     let key = key_ci(obj, name)?.clone();
     obj.get_mut(&key)
 }
 
 /// Removes the member named `name` (ignoring case), returning its value.
-pub fn remove_ci(obj: &mut Map<String, Value>, name: &str) -> Option<Value> {
+pub(crate) fn remove_ci(obj: &mut Map<String, Value>, name: &str) -> Option<Value> {
     let key = key_ci(obj, name)?.clone();
     obj.shift_remove(&key)
 }
 
 /// Inserts `value` under `name`, replacing a member whose name differs only
 /// in case (the canonical spelling `name` wins).
-pub fn insert_ci(obj: &mut Map<String, Value>, name: &str, value: Value) {
+pub(crate) fn insert_ci(obj: &mut Map<String, Value>, name: &str, value: Value) {
     if let Some(old) = key_ci(obj, name).cloned() {
         if old != name {
             obj.shift_remove(&old);
@@ -50,7 +50,7 @@ pub fn insert_ci(obj: &mut Map<String, Value>, name: &str, value: Value) {
 /// Checks that a protocol message (PatchOp, SearchRequest, BulkRequest)
 /// lists its message schema URN in `schemas`; else 400 `invalidSyntax`
 /// naming the message and the URN.
-pub fn require_message_schema(
+pub(crate) fn require_message_schema(
     obj: &Map<String, Value>,
     urn: &str,
     message: &str,

@@ -103,7 +103,7 @@ fn list_extensions(resource: &mut Map<String, Value>) {
 }
 
 /// Maps one schema URN to its 1.1 counterpart; other URNs are kept.
-pub fn schema_urn_to_scim11(urn: &str) -> &str {
+pub(crate) fn schema_urn_to_scim11(urn: &str) -> &str {
     if urn.eq_ignore_ascii_case(USER_SCHEMA) || urn.eq_ignore_ascii_case(GROUP_SCHEMA) {
         CORE_SCHEMA_11
     } else if urn.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA) {
@@ -114,7 +114,7 @@ pub fn schema_urn_to_scim11(urn: &str) -> &str {
 }
 
 /// Maps one 1.1 schema URN to its 2.0 counterpart for `kind`.
-pub fn schema_urn_from_scim11(urn: &str, kind: ResourceKind) -> &str {
+pub(crate) fn schema_urn_from_scim11(urn: &str, kind: ResourceKind) -> &str {
     if urn.eq_ignore_ascii_case(CORE_SCHEMA_11) {
         kind.core_schema()
     } else if urn.eq_ignore_ascii_case(ENTERPRISE_SCHEMA_11) {

@@ -87,7 +87,7 @@ pub(super) struct Admitted {
 }
 
 impl Admission {
-    pub fn new(caps: ConnectionCaps) -> Arc<Admission> {
+    pub(super) fn new(caps: ConnectionCaps) -> Arc<Admission> {
         Arc::new(Admission {
             caps,
             per_ip: Mutex::default(),
@@ -103,7 +103,7 @@ impl Admission {
 
     /// A place for a connection from `ip`, or `None` when that IP holds
     /// its cap. May close the oldest anonymous connection to make room.
-    pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
+    pub(super) fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
         let ip = ip_key(ip);
         {
             let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
@@ -152,7 +152,7 @@ impl AnonymousBudget for Admission {
 }
 
 impl Admitted {
-    pub fn auth(&self) -> ConnAuth {
+    pub(super) fn auth(&self) -> ConnAuth {
         self.auth.clone()
     }
 
@@ -160,7 +160,7 @@ impl Admitted {
     /// room for a newer anonymous connection, or still anonymous at its
     /// timeout. Never completes for an authenticated connection or on a
     /// listener without an anonymous budget.
-    pub async fn closed(&self) -> &'static str {
+    pub(super) async fn closed(&self) -> &'static str {
         let (Some(evict), Some(caps)) = (&self.evict, self.admission.caps.anonymous) else {
             return std::future::pending().await;
         };

@@ -30,7 +30,7 @@ struct Counts {
 
 impl Streams {
     /// A request arrived; it ends when the guard is dropped.
-    pub fn begin(&self) -> Stream {
+    pub(super) fn begin(&self) -> Stream {
         self.0.open.fetch_add(1, Ordering::AcqRel);
         self.0.changes.fetch_add(1, Ordering::AcqRel);
         Stream(self.0.clone())
@@ -38,7 +38,7 @@ impl Streams {
 
     /// `None` while a request is open; otherwise the count of changes,
     /// unchanged between two ticks when the connection was idle.
-    pub fn quiet_since(&self) -> Option<u64> {
+    pub(super) fn quiet_since(&self) -> Option<u64> {
         let changes = self.0.changes.load(Ordering::Acquire);
         (self.0.open.load(Ordering::Acquire) == 0).then_some(changes)
     }

@@ -11,7 +11,7 @@ mod admit;
 mod conn;
 mod idle;
 
-pub use admit::{AnonymousCaps, ConnectionCaps};
+pub(crate) use admit::{AnonymousCaps, ConnectionCaps};
 
 use crate::conn_info::ConnInfo;
 use crate::telemetry::names::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED_TOTAL};
@@ -27,7 +27,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
 /// What answers requests.
-pub trait Respond: Send + Sync + 'static {
+pub(crate) trait Respond: Send + Sync + 'static {
     fn call<'a>(
         &'a self,
         req: Request<Incoming>,
@@ -48,7 +48,7 @@ pub trait Respond: Send + Sync + 'static {
 
 /// Per-connection settings, taken from the current config.
 #[derive(Clone)]
-pub struct Listening {
+pub(crate) struct Listening {
     /// `None`: plain HTTP. Otherwise the server config is chosen per
     /// connection by the ClientHello's SNI.
     pub tls: Option<Arc<crate::tls::TlsSelector>>,
@@ -58,12 +58,12 @@ pub struct Listening {
 }
 
 /// Where per-connection settings come from.
-pub type SettingsSource = Arc<dyn Fn() -> Listening + Send + Sync>;
+pub(crate) type SettingsSource = Arc<dyn Fn() -> Listening + Send + Sync>;
 
 /// Serves `handler` on `listener` until `shutdown` completes; then stops
 /// accepting, asks every connection to finish its in-flight requests, and
 /// waits up to `drain` before returning.
-pub async fn serve<H: Respond>(
+pub(crate) async fn serve<H: Respond>(
     listener: TcpListener,
     settings: SettingsSource,
     caps: ConnectionCaps,

@@ -20,7 +20,7 @@ use std::sync::OnceLock;
 
 /// The rules for one request of a tenant (`auto` resolved from what the
 /// request shows).
-pub fn rules(dialect: &TenantDialect, headers: &HeaderMap, query: Option<&str>) -> RuleSet {
+pub(super) fn rules(dialect: &TenantDialect, headers: &HeaderMap, query: Option<&str>) -> RuleSet {
     let ua = headers.get(USER_AGENT).and_then(|v| v.to_str().ok());
     dialect.rules(ua, query)
 }
@@ -28,7 +28,7 @@ pub fn rules(dialect: &TenantDialect, headers: &HeaderMap, query: Option<&str>) 
 /// The rules again once the token is verified, for `auto` when the token
 /// names an issuer (Entra sends its own token when the tenant leaves
 /// Entra's "Secret Token" blank); `None` when they cannot change.
-pub fn rules_after_auth(
+pub(super) fn rules_after_auth(
     dialect: &TenantDialect,
     headers: &HeaderMap,
     query: Option<&str>,
@@ -60,7 +60,7 @@ fn report(tenant: &Tenant, applied: &Applied) {
 }
 
 /// `Bearer Bearer <token>` and the like, before authentication.
-pub fn authorization(tenant: &Tenant, rules: &RuleSet, headers: &mut HeaderMap) {
+pub(super) fn authorization(tenant: &Tenant, rules: &RuleSet, headers: &mut HeaderMap) {
     let Some(value) = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
         return;
     };
@@ -76,7 +76,7 @@ pub fn authorization(tenant: &Tenant, rules: &RuleSet, headers: &mut HeaderMap) 
 }
 
 /// The query without IdP-only flags; `None` when unchanged.
-pub fn query(tenant: &Tenant, rules: &RuleSet, query: Option<&str>) -> Option<String> {
+pub(super) fn query(tenant: &Tenant, rules: &RuleSet, query: Option<&str>) -> Option<String> {
     let (fixed, applied) = normalize_query(query?, rules);
     report(tenant, &applied);
     (!applied.is_empty() && !applied.shadow).then_some(fixed)
@@ -87,7 +87,7 @@ pub fn query(tenant: &Tenant, rules: &RuleSet, query: Option<&str>) -> Option<St
 /// A PATCH over the tenant's `max_patch_operations` is refused here,
 /// before any rule looks at its operations; a large body is worked on off
 /// the reactor (`crate::offload`).
-pub async fn body(
+pub(super) async fn body(
     tenant: &Tenant,
     rules: &RuleSet,
     method: &Method,

@@ -40,7 +40,7 @@ use std::sync::Arc;
 const EMULATION_TRIES: usize = 3;
 
 /// Sends a SCIM 2.0 request to a SCIM 1.1 upstream and answers in 2.0.
-pub async fn forward(
+pub(super) async fn forward(
     upstream: &Upstream,
     req: UpstreamRequest,
     max_response_body: usize,

@@ -45,7 +45,7 @@ pub(super) struct Trace<'s> {
 impl Trace<'_> {
     /// The resource type the route names, as a label (and the segment
     /// itself, shortened, when it is none of the known types).
-    pub fn route(&mut self, route: &Route) {
+    pub(super) fn route(&mut self, route: &Route) {
         let segment = route.first_segment();
         let label = resource_type_label(segment);
         self.resource_type = Some(label);
@@ -56,7 +56,7 @@ impl Trace<'_> {
 
     /// From here on a write is audited, whatever its outcome (`audited`:
     /// the gateway has a journal).
-    pub fn write(&mut self, audited: bool, route: &Route, method: &Method) {
+    pub(super) fn write(&mut self, audited: bool, route: &Route, method: &Method) {
         if audited && route.is_write(method) {
             self.write = Some(WriteTrace {
                 route: route.clone(),
@@ -67,7 +67,7 @@ impl Trace<'_> {
 
     /// The write's body as the tenant sent it (after the dialect), for
     /// its audit record.
-    pub fn body(&mut self, body: &Bytes) {
+    pub(super) fn body(&mut self, body: &Bytes) {
         if let Some(write) = &mut self.write {
             write.body = body.clone();
         }
@@ -75,7 +75,7 @@ impl Trace<'_> {
 
     /// What the answer tells the metrics: a User deprovisioned, a Bulk
     /// request's operations counted (when it succeeded).
-    pub fn answer(&mut self, inbound: &Inbound<'_>, response: &Response<Bytes>) {
+    pub(super) fn answer(&mut self, inbound: &Inbound<'_>, response: &Response<Bytes>) {
         self.deprovision = inbound.deprovision;
         if inbound.bulk && response.status().is_success() {
             self.bulk = schema_stage::bulk_outcomes(response.body());

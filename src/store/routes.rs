@@ -17,7 +17,7 @@ use http::{HeaderMap, Method, Request, Response, StatusCode};
 use serde_json::Value;
 
 /// The media type of every SCIM body (RFC 7644 §3.1).
-pub const SCIM_MEDIA_TYPE: &str = "application/scim+json";
+pub(super) const SCIM_MEDIA_TYPE: &str = "application/scim+json";
 
 /// Path prefixes clients commonly put before the SCIM endpoints; the store
 /// answers under each of them and at the root.
@@ -273,7 +273,7 @@ fn reply_response(reply: Reply) -> Response<Bytes> {
 }
 
 /// The RFC 7644 §3.12 error response.
-pub fn error_response(e: &ScimError) -> Response<Bytes> {
+pub(super) fn error_response(e: &ScimError) -> Response<Bytes> {
     let status = StatusCode::from_u16(e.status()).unwrap_or(StatusCode::BAD_REQUEST);
     let mut builder = Response::builder()
         .status(status)

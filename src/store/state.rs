@@ -48,7 +48,7 @@ pub(crate) struct State {
 
 impl Kind {
     /// The resource type name (`User`, `Group`).
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Kind::User => "User",
             Kind::Group => "Group",
@@ -56,7 +56,7 @@ impl Kind {
     }
 
     /// The endpoint (`/Users`, `/Groups`).
-    pub fn endpoint(self) -> &'static str {
+    pub(crate) fn endpoint(self) -> &'static str {
         match self {
             Kind::User => "/Users",
             Kind::Group => "/Groups",
@@ -64,7 +64,7 @@ impl Kind {
     }
 
     /// The attribute that is unique across the collection, ignoring case.
-    pub fn unique_attr(self) -> &'static str {
+    pub(crate) fn unique_attr(self) -> &'static str {
         match self {
             Kind::User => "userName",
             Kind::Group => "displayName",
@@ -72,7 +72,7 @@ impl Kind {
     }
 
     /// From an endpoint segment (`Users`), ignoring case.
-    pub fn from_segment(segment: &str) -> Option<Kind> {
+    pub(crate) fn from_segment(segment: &str) -> Option<Kind> {
         if segment.eq_ignore_ascii_case("Users") {
             Some(Kind::User)
         } else if segment.eq_ignore_ascii_case("Groups") {
@@ -87,12 +87,12 @@ impl Kind {
 
 impl Collection {
     /// The id owning the unique name `name`, ignoring case.
-    pub fn id_by_name(&self, name: &str) -> Option<&String> {
+    pub(crate) fn id_by_name(&self, name: &str) -> Option<&String> {
         self.names.get(&name.to_lowercase())
     }
 
     /// Stored resources in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = &Value> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Value> {
         self.by_seq
             .values()
             .filter_map(|id| self.by_id.get(id).map(|e| &e.resource))
@@ -102,7 +102,7 @@ impl Collection {
 // === impl State ===
 
 impl State {
-    pub fn new() -> State {
+    pub(crate) fn new() -> State {
         State {
             users: Collection::default(),
             groups: Collection::default(),
@@ -113,14 +113,14 @@ impl State {
         }
     }
 
-    pub fn collection(&self, kind: Kind) -> &Collection {
+    pub(crate) fn collection(&self, kind: Kind) -> &Collection {
         match kind {
             Kind::User => &self.users,
             Kind::Group => &self.groups,
         }
     }
 
-    pub fn collection_mut(&mut self, kind: Kind) -> &mut Collection {
+    pub(crate) fn collection_mut(&mut self, kind: Kind) -> &mut Collection {
         match kind {
             Kind::User => &mut self.users,
             Kind::Group => &mut self.groups,
@@ -128,12 +128,12 @@ impl State {
     }
 
     /// Number of resources of all types.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.users.by_id.len() + self.groups.by_id.len()
     }
 
     /// Which collection holds `id`, if any.
-    pub fn kind_of(&self, id: &str) -> Option<Kind> {
+    pub(crate) fn kind_of(&self, id: &str) -> Option<Kind> {
         if self.users.by_id.contains_key(id) {
             Some(Kind::User)
         } else if self.groups.by_id.contains_key(id) {
@@ -145,7 +145,7 @@ impl State {
 
     /// A fresh resource id in UUID form: unique (a counter is mixed in) and
     /// not guessable from the previous one.
-    pub fn new_id(&mut self) -> String {
+    pub(crate) fn new_id(&mut self) -> String {
         loop {
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -170,14 +170,14 @@ impl State {
     }
 
     /// A new resource version, `W/"<n>"`, never reused within the process.
-    pub fn new_version(&mut self) -> String {
+    pub(crate) fn new_version(&mut self) -> String {
         let v = self.next_version;
         self.next_version += 1;
         format!("W/\"{v}\"")
     }
 
     /// Inserts or replaces a resource, keeping the name index current.
-    pub fn put(&mut self, kind: Kind, id: &str, resource: Value) {
+    pub(crate) fn put(&mut self, kind: Kind, id: &str, resource: Value) {
         let name = unique_name(kind, &resource);
         let seq = self.next_seq;
         let coll = self.collection_mut(kind);
@@ -201,7 +201,7 @@ impl State {
     }
 
     /// Removes a resource and its name; returns it.
-    pub fn take(&mut self, kind: Kind, id: &str) -> Option<Value> {
+    pub(crate) fn take(&mut self, kind: Kind, id: &str) -> Option<Value> {
         let coll = self.collection_mut(kind);
         let entry = coll.by_id.remove(id)?;
         coll.by_seq.remove(&entry.seq);

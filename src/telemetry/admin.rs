@@ -9,20 +9,20 @@ use std::sync::atomic::{AtomicBool, Ordering};
 /// Readiness: set once the config is loaded and the listeners are bound,
 /// cleared when shutdown begins.
 #[derive(Debug, Default)]
-pub struct Readiness(AtomicBool);
+pub(crate) struct Readiness(AtomicBool);
 
 impl Readiness {
-    pub fn set(&self, ready: bool) {
+    pub(crate) fn set(&self, ready: bool) {
         self.0.store(ready, Ordering::SeqCst);
     }
 
-    pub fn is_ready(&self) -> bool {
+    pub(crate) fn is_ready(&self) -> bool {
         self.0.load(Ordering::SeqCst)
     }
 }
 
 /// Answers one admin request.
-pub fn admin_response<B>(req: &Request<B>, readiness: &Readiness) -> Response<Full<Bytes>> {
+pub(crate) fn admin_response<B>(req: &Request<B>, readiness: &Readiness) -> Response<Full<Bytes>> {
     let text = |status: StatusCode, body: String| {
         let mut r = Response::new(Full::new(Bytes::from(body)));
         *r.status_mut() = status;

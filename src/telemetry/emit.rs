@@ -19,7 +19,7 @@ use std::time::Duration;
 
 /// One request answered: the access-log line and the request metrics.
 #[derive(Debug)]
-pub struct RequestCompleted<'a> {
+pub(crate) struct RequestCompleted<'a> {
     pub request_id: &'a str,
     /// The tenant's id, once resolved.
     pub tenant: Option<&'a str>,
@@ -52,7 +52,7 @@ pub struct RequestCompleted<'a> {
 }
 
 impl RequestCompleted<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         let tenant = self.tenant.unwrap_or("-");
         let upstream = self.upstream;
         // Formatted only for a failed request: recorded as a string, like
@@ -105,7 +105,7 @@ impl RequestCompleted<'_> {
 
 /// A request was refused by a rate limit or concurrency cap.
 #[derive(Debug)]
-pub struct Limited<'a> {
+pub(crate) struct Limited<'a> {
     pub tenant: &'a str,
     /// `tenant_rate`, `principal_rate`, `upstream_rate`,
     /// `tenant_concurrency`, `upstream_concurrency`.
@@ -113,7 +113,7 @@ pub struct Limited<'a> {
 }
 
 impl Limited<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::debug!(tenant = self.tenant, kind = self.kind, "request limited");
         metrics::counter!(LIMITED_TOTAL, "tenant" => self.tenant.to_string(), "kind" => self.kind)
             .increment(1);
@@ -124,12 +124,12 @@ impl Limited<'_> {
 /// its local share of the limit. Logged at most every 10 s; every one is
 /// counted.
 #[derive(Debug)]
-pub struct LimitFallback<'a> {
+pub(crate) struct LimitFallback<'a> {
     pub error: &'a dyn std::error::Error,
 }
 
 impl LimitFallback<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
         if ten_seconds_since(&LAST_LOGGED) {
             tracing::warn!(error = %self.error, "shared limits unavailable: each replica enforces its share locally");
@@ -142,12 +142,12 @@ impl LimitFallback<'_> {
 /// did not answer for the resource's lease. Logged at most every 10 s;
 /// every one is counted.
 #[derive(Debug)]
-pub struct WriteOrderFallback<'a> {
+pub(crate) struct WriteOrderFallback<'a> {
     pub error: &'a dyn std::error::Error,
 }
 
 impl WriteOrderFallback<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
         if ten_seconds_since(&LAST_LOGGED) {
             tracing::warn!(error = %self.error, "write-order leases unavailable: writes are ordered per replica only");
@@ -172,7 +172,7 @@ fn ten_seconds_since(last: &AtomicU64) -> bool {
 /// A dialect rule fired on a request (or would have, in shadow mode): one
 /// event per rule.
 #[derive(Debug)]
-pub struct DialectApplied<'a> {
+pub(crate) struct DialectApplied<'a> {
     pub tenant: &'a str,
     /// The rule's name (a fixed list).
     pub rule: &'static str,
@@ -181,7 +181,7 @@ pub struct DialectApplied<'a> {
 }
 
 impl DialectApplied<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         let mode = if self.shadow { "shadow" } else { "applied" };
         tracing::debug!(tenant = self.tenant, rule = self.rule, mode, "dialect rule");
         metrics::counter!(
@@ -196,13 +196,13 @@ impl DialectApplied<'_> {
 
 /// A response cache lookup.
 #[derive(Debug)]
-pub struct CacheLookup<'a> {
+pub(crate) struct CacheLookup<'a> {
     pub tenant: &'a str,
     pub hit: bool,
 }
 
 impl CacheLookup<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         metrics::counter!(
             CACHE_REQUESTS_TOTAL,
             "tenant" => self.tenant.to_string(),
@@ -214,14 +214,14 @@ impl CacheLookup<'_> {
 
 /// An upstream call failed.
 #[derive(Debug)]
-pub struct UpstreamFailed<'a> {
+pub(crate) struct UpstreamFailed<'a> {
     pub upstream: &'a str,
     pub reason: &'static str,
     pub request_id: &'a str,
 }
 
 impl UpstreamFailed<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::warn!(
             upstream = self.upstream,
             reason = self.reason,
@@ -235,13 +235,13 @@ impl UpstreamFailed<'_> {
 
 /// An upstream call is being retried.
 #[derive(Debug)]
-pub struct UpstreamRetried<'a> {
+pub(crate) struct UpstreamRetried<'a> {
     pub upstream: &'a str,
     pub reason: &'static str,
 }
 
 impl UpstreamRetried<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::debug!(
             upstream = self.upstream,
             reason = self.reason,
@@ -254,14 +254,14 @@ impl UpstreamRetried<'_> {
 
 /// A User deprovisioned (the deprovision-latency SLI).
 #[derive(Debug)]
-pub struct Deprovisioned<'a> {
+pub(crate) struct Deprovisioned<'a> {
     pub tenant: &'a str,
     pub ok: bool,
     pub latency: std::time::Duration,
 }
 
 impl Deprovisioned<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         let outcome = if self.ok { "success" } else { "failure" };
         metrics::histogram!(DEPROVISION_DURATION_SECONDS, "tenant" => self.tenant.to_string(), "outcome" => outcome)
             .record(self.latency.as_secs_f64());
@@ -270,14 +270,14 @@ impl Deprovisioned<'_> {
 
 /// The operations of one Bulk request (the bulk-failure-ratio SLI).
 #[derive(Debug)]
-pub struct BulkCounted<'a> {
+pub(crate) struct BulkCounted<'a> {
     pub tenant: &'a str,
     pub ok: u64,
     pub failed: u64,
 }
 
 impl BulkCounted<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         let tenant = self.tenant.to_string();
         metrics::counter!(BULK_OPERATIONS_TOTAL, "tenant" => tenant.clone(), "outcome" => "ok")
             .increment(self.ok);
@@ -288,12 +288,12 @@ impl BulkCounted<'_> {
 
 /// An upstream answered 429.
 #[derive(Debug)]
-pub struct UpstreamThrottled<'a> {
+pub(crate) struct UpstreamThrottled<'a> {
     pub upstream: &'a str,
 }
 
 impl UpstreamThrottled<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         metrics::counter!(UPSTREAM_THROTTLED_TOTAL, "upstream" => self.upstream.to_string())
             .increment(1);
     }
@@ -301,7 +301,7 @@ impl UpstreamThrottled<'_> {
 
 /// An authentication failed.
 #[derive(Debug)]
-pub struct AuthFailed<'a> {
+pub(crate) struct AuthFailed<'a> {
     pub tenant: &'a str,
     pub reason: &'static str,
     pub request_id: &'a str,
@@ -309,7 +309,7 @@ pub struct AuthFailed<'a> {
 }
 
 impl AuthFailed<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::warn!(tenant = self.tenant, reason = self.reason, request_id = self.request_id, peer = %self.peer, "authentication failed");
         metrics::counter!(AUTH_FAILURES_TOTAL, "tenant" => self.tenant.to_string(), "reason" => self.reason)
             .increment(1);
@@ -318,13 +318,13 @@ impl AuthFailed<'_> {
 
 /// A configuration reload finished.
 #[derive(Debug)]
-pub struct ConfigReloaded<'a> {
+pub(crate) struct ConfigReloaded<'a> {
     pub ok: bool,
     pub problems: &'a [String],
 }
 
 impl ConfigReloaded<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         if self.ok {
             tracing::info!("config reloaded");
         } else {
@@ -338,13 +338,13 @@ impl ConfigReloaded<'_> {
 /// A request (or Bulk operation) emulated for an upstream that lacks a
 /// capability.
 #[derive(Debug)]
-pub struct Emulated<'a> {
+pub(crate) struct Emulated<'a> {
     pub upstream: &'a str,
     pub capability: &'static str,
 }
 
 impl Emulated<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::debug!(
             upstream = self.upstream,
             capability = self.capability,
@@ -357,14 +357,14 @@ impl Emulated<'_> {
 
 /// An emulated PATCH found the resource changed under it and reads again.
 #[derive(Debug)]
-pub struct EmulationConflict<'a> {
+pub(crate) struct EmulationConflict<'a> {
     pub upstream: &'a str,
     /// The attempt that failed (1-based).
     pub attempt: u32,
 }
 
 impl EmulationConflict<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         tracing::debug!(
             upstream = self.upstream,
             attempt = self.attempt,
@@ -378,14 +378,14 @@ impl EmulationConflict<'_> {
 /// An upstream's `/ServiceProviderConfig` was read for `"auto"`
 /// capabilities (`found` is `None` when it could not be read).
 #[derive(Debug)]
-pub struct CapabilitiesDiscovered<'a> {
+pub(crate) struct CapabilitiesDiscovered<'a> {
     pub upstream: &'a str,
     pub found: Option<Capabilities>,
 }
 
 /// What an upstream says it supports, as logged.
 #[derive(Debug, Clone, Copy)]
-pub struct Capabilities {
+pub(crate) struct Capabilities {
     pub patch: bool,
     pub bulk: bool,
     pub filter: bool,
@@ -393,7 +393,7 @@ pub struct Capabilities {
 }
 
 impl CapabilitiesDiscovered<'_> {
-    pub fn emit(&self) {
+    pub(crate) fn emit(&self) {
         match self.found {
             Some(s) => tracing::info!(
                 upstream = self.upstream,

@@ -57,7 +57,7 @@ impl TenantMetrics {
 }
 
 /// The counter of requests with these labels (a registry lookup).
-pub fn requests_counter(labels: &RequestLabels<'_>) -> Counter {
+pub(crate) fn requests_counter(labels: &RequestLabels<'_>) -> Counter {
     super::metrics_handle();
     metrics::counter!(
         REQUESTS_TOTAL,
@@ -70,7 +70,7 @@ pub fn requests_counter(labels: &RequestLabels<'_>) -> Counter {
 }
 
 /// The request latency histogram of a tenant and method.
-pub fn duration_histogram(tenant: &str, method: &'static str) -> Histogram {
+pub(crate) fn duration_histogram(tenant: &str, method: &'static str) -> Histogram {
     super::metrics_handle();
     metrics::histogram!(REQUEST_DURATION_SECONDS, "tenant" => tenant.to_string(), "method" => method)
 }

@@ -10,79 +10,79 @@ use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 
 /// Requests answered, by `tenant`, `upstream`, `method`, `resource_type`,
 /// `status_class` (`2xx` ... `5xx`).
-pub const REQUESTS_TOTAL: &str = "scim_gateway_requests_total";
+pub(crate) const REQUESTS_TOTAL: &str = "scim_gateway_requests_total";
 /// Time from request head to response head, by `tenant`, `method`.
-pub const REQUEST_DURATION_SECONDS: &str = "scim_gateway_request_duration_seconds";
+pub(crate) const REQUEST_DURATION_SECONDS: &str = "scim_gateway_request_duration_seconds";
 /// Time spent in the upstream call, by `upstream`.
-pub const UPSTREAM_DURATION_SECONDS: &str = "scim_gateway_upstream_duration_seconds";
+pub(crate) const UPSTREAM_DURATION_SECONDS: &str = "scim_gateway_upstream_duration_seconds";
 /// Upstream failures (connect, timeout, protocol, oversized), by
 /// `upstream`, `reason`.
-pub const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_total";
+pub(crate) const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_total";
 /// Upstream calls retried, by `upstream`, `reason` (`upstream_connect`,
 /// `upstream_protocol`, `upstream_429`, `upstream_502`, `upstream_503`,
 /// `upstream_504`).
-pub const UPSTREAM_RETRIES_TOTAL: &str = "scim_gateway_upstream_retries_total";
+pub(crate) const UPSTREAM_RETRIES_TOTAL: &str = "scim_gateway_upstream_retries_total";
 /// Time to deprovision a User (delete, or `active` set to false).
-pub const DEPROVISION_DURATION_SECONDS: &str = "scim_gateway_deprovision_duration_seconds";
+pub(crate) const DEPROVISION_DURATION_SECONDS: &str = "scim_gateway_deprovision_duration_seconds";
 /// Operations of Bulk requests, by outcome.
-pub const BULK_OPERATIONS_TOTAL: &str = "scim_gateway_bulk_operations_total";
+pub(crate) const BULK_OPERATIONS_TOTAL: &str = "scim_gateway_bulk_operations_total";
 /// 429 answers received from upstreams (retried or passed on).
-pub const UPSTREAM_THROTTLED_TOTAL: &str = "scim_gateway_upstream_throttled_total";
+pub(crate) const UPSTREAM_THROTTLED_TOTAL: &str = "scim_gateway_upstream_throttled_total";
 /// Whether an endpoint of an upstream with several `urls` passes its
 /// health checks (1) or not (0), by `upstream`, `endpoint` (`host:port`).
-pub const UPSTREAM_ENDPOINT_HEALTHY: &str = "scim_gateway_upstream_endpoint_healthy";
+pub(crate) const UPSTREAM_ENDPOINT_HEALTHY: &str = "scim_gateway_upstream_endpoint_healthy";
 /// Requests in flight per endpoint, by `upstream`, `endpoint`.
-pub const UPSTREAM_ENDPOINT_OUTSTANDING: &str = "scim_gateway_upstream_endpoint_outstanding";
+pub(crate) const UPSTREAM_ENDPOINT_OUTSTANDING: &str = "scim_gateway_upstream_endpoint_outstanding";
 /// Endpoints ejected by outlier detection, by `upstream`, `endpoint`.
-pub const UPSTREAM_ENDPOINT_EJECTIONS_TOTAL: &str =
+pub(crate) const UPSTREAM_ENDPOINT_EJECTIONS_TOTAL: &str =
     "scim_gateway_upstream_endpoint_ejections_total";
 /// Writes ordered in-process only because Redis did not grant or answer
 /// for the resource's lease.
-pub const WRITE_ORDER_FALLBACK_TOTAL: &str = "scim_gateway_write_order_fallback_total";
+pub(crate) const WRITE_ORDER_FALLBACK_TOTAL: &str = "scim_gateway_write_order_fallback_total";
 /// Failed authentications, by `tenant`, `reason`.
-pub const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
+pub(crate) const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
 /// Requests refused with 429 by a limit, by `tenant`, `kind`
 /// (`tenant_rate`, `principal_rate`, `upstream_rate`, `tenant_concurrency`,
 /// `upstream_concurrency`).
-pub const LIMITED_TOTAL: &str = "scim_gateway_limited_total";
+pub(crate) const LIMITED_TOTAL: &str = "scim_gateway_limited_total";
 /// Limit decisions taken locally because the shared backend (Redis)
 /// did not answer in time.
-pub const LIMIT_FALLBACKS_TOTAL: &str = "scim_gateway_limit_fallbacks_total";
+pub(crate) const LIMIT_FALLBACKS_TOTAL: &str = "scim_gateway_limit_fallbacks_total";
 /// IdP dialect rules that fired, by `tenant`, `rule`, `mode` (`applied`,
 /// `shadow`).
-pub const DIALECT_RULES_TOTAL: &str = "scim_gateway_dialect_rules_total";
+pub(crate) const DIALECT_RULES_TOTAL: &str = "scim_gateway_dialect_rules_total";
 /// Response cache lookups, by `tenant`, `result` (`hit`, `miss`).
-pub const CACHE_REQUESTS_TOTAL: &str = "scim_gateway_cache_requests_total";
+pub(crate) const CACHE_REQUESTS_TOTAL: &str = "scim_gateway_cache_requests_total";
 /// Cached responses evicted for space.
-pub const CACHE_EVICTIONS_TOTAL: &str = "scim_gateway_cache_evictions_total";
+pub(crate) const CACHE_EVICTIONS_TOTAL: &str = "scim_gateway_cache_evictions_total";
 /// Gauge: bytes held by a tenant's cached answers, by `tenant`.
-pub const CACHE_BYTES: &str = "scim_gateway_cache_bytes";
+pub(crate) const CACHE_BYTES: &str = "scim_gateway_cache_bytes";
 /// Config reloads, by `outcome` (`ok`, `failed`).
-pub const CONFIG_RELOADS_TOTAL: &str = "scim_gateway_config_reloads_total";
+pub(crate) const CONFIG_RELOADS_TOTAL: &str = "scim_gateway_config_reloads_total";
 /// Open client connections.
-pub const CONNECTIONS_OPEN: &str = "scim_gateway_connections_open";
+pub(crate) const CONNECTIONS_OPEN: &str = "scim_gateway_connections_open";
 /// Counter: client connections refused at accept or closed early, by
 /// `reason` (`per_ip`, `anonymous_budget`, `anonymous_timeout`).
-pub const CONNECTIONS_REFUSED_TOTAL: &str = "scim_gateway_connections_refused_total";
+pub(crate) const CONNECTIONS_REFUSED_TOTAL: &str = "scim_gateway_connections_refused_total";
 /// Counter: requests (and Bulk operations) the gateway emulated for an
 /// upstream that lacks a capability, by `upstream` and `capability`
 /// (`patch`, `bulk`, `filter`, `etag`, `mapped_filter`, and
 /// `filtered_upsert`: an Entra PATCH whose filtered adds were resolved into
 /// creates).
-pub const EMULATED_TOTAL: &str = "scim_gateway_emulated_total";
+pub(crate) const EMULATED_TOTAL: &str = "scim_gateway_emulated_total";
 /// Counter: emulated PATCHes that found the resource changed between the
 /// read and the write (412) and read it again, by `upstream`.
-pub const EMULATION_CONFLICTS_TOTAL: &str = "scim_gateway_emulation_conflicts_total";
+pub(crate) const EMULATION_CONFLICTS_TOTAL: &str = "scim_gateway_emulation_conflicts_total";
 /// Counter: looks at an upstream's `/ServiceProviderConfig`, by `upstream`
 /// and `outcome` (`read`, `unreadable`).
-pub const CAPABILITY_DISCOVERIES_TOTAL: &str = "scim_gateway_capability_discoveries_total";
+pub(crate) const CAPABILITY_DISCOVERIES_TOTAL: &str = "scim_gateway_capability_discoveries_total";
 /// Counter: upkeeps of the metrics recorder run by its timer (histogram
 /// samples drained into their distributions, every 5 s whether or not
 /// `/metrics` is scraped).
-pub const METRICS_UPKEEP_TOTAL: &str = "scim_gateway_metrics_upkeep_total";
+pub(crate) const METRICS_UPKEEP_TOTAL: &str = "scim_gateway_metrics_upkeep_total";
 
 /// Registers descriptions and units.
-pub fn describe() {
+pub(crate) fn describe() {
     describe_counter!(REQUESTS_TOTAL, "Requests answered by the gateway.");
     describe_histogram!(
         REQUEST_DURATION_SECONDS,
@@ -155,7 +155,7 @@ pub fn describe() {
 }
 
 /// A resource-type label from a SCIM path: a known endpoint or `other`.
-pub fn resource_type_label(first_segment: Option<&str>) -> &'static str {
+pub(crate) fn resource_type_label(first_segment: Option<&str>) -> &'static str {
     const KNOWN: [&str; 9] = [
         "Users",
         "Groups",
@@ -177,7 +177,7 @@ pub fn resource_type_label(first_segment: Option<&str>) -> &'static str {
 }
 
 /// A method label: a standard method or `other`.
-pub fn method_label(method: &http::Method) -> &'static str {
+pub(crate) fn method_label(method: &http::Method) -> &'static str {
     match *method {
         http::Method::GET => "GET",
         http::Method::POST => "POST",
@@ -191,7 +191,7 @@ pub fn method_label(method: &http::Method) -> &'static str {
 }
 
 /// `2xx`, `4xx`, ...
-pub fn status_class(status: u16) -> &'static str {
+pub(crate) fn status_class(status: u16) -> &'static str {
     match status {
         100..=199 => "1xx",
         200..=299 => "2xx",

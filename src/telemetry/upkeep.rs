@@ -16,11 +16,11 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::time::Duration;
 
 /// How often the upkeep runs (the exporter's own default).
-pub const EVERY: Duration = Duration::from_secs(5);
+pub(crate) const EVERY: Duration = Duration::from_secs(5);
 
 /// Starts the timer for `handle` (once per process: called where the
 /// recorder is installed).
-pub fn start(handle: PrometheusHandle) {
+pub(crate) fn start(handle: PrometheusHandle) {
     let spawned = std::thread::Builder::new()
         .name("metrics-upkeep".into())
         .spawn(move || loop {

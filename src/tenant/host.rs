@@ -5,7 +5,7 @@
 
 /// A DNS name (letters, digits, `-`, `_`, dots between labels), an IPv4
 /// address, or an IPv6 address in brackets; at most 253 characters.
-pub fn valid_host_name(name: &str) -> bool {
+pub(crate) fn valid_host_name(name: &str) -> bool {
     if let Some(inner) = name.strip_prefix('[').and_then(|n| n.strip_suffix(']')) {
         return inner.parse::<std::net::Ipv6Addr>().is_ok();
     }
@@ -34,7 +34,7 @@ pub fn valid_host_name(name: &str) -> bool {
 }
 
 /// `host:port` → `host`; `[v6]:port` → `[v6]`.
-pub fn strip_port(host: &str) -> &str {
+pub(crate) fn strip_port(host: &str) -> &str {
     if host.starts_with('[') {
         return host.find(']').map_or(host, |i| &host[..=i]);
     }

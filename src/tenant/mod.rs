@@ -14,9 +14,9 @@ mod index;
 pub(crate) mod resolve;
 pub(crate) mod schema;
 
-pub use host::valid_host_name;
-pub use index::Tenants;
-pub use resolve::{resolve_tenant, Origin, Routing};
+pub(crate) use host::valid_host_name;
+pub(crate) use index::Tenants;
+pub(crate) use resolve::{resolve_tenant, Origin, Routing};
 
 use crate::authn::{StaticToken, TenantAuth};
 use crate::tenant_id::TenantId;

@@ -15,14 +15,14 @@ use http::{HeaderMap, StatusCode, Uri};
 use std::sync::Arc;
 
 /// The path prefix of path-routed tenants.
-pub const TENANT_PATH_PREFIX: &str = "/tenants/";
+pub(crate) const TENANT_PATH_PREFIX: &str = "/tenants/";
 /// A tenant's Okta Event Hook endpoint, beside (not under) its SCIM base:
 /// `/hooks/okta` on its hosts, `/tenants/{id}/hooks/okta` by path.
-pub const OKTA_HOOK_PATH: &str = "/hooks/okta";
+pub(crate) const OKTA_HOOK_PATH: &str = "/hooks/okta";
 
 /// A request matched to a tenant.
 #[derive(Debug, Clone)]
-pub struct Routed<'s> {
+pub(crate) struct Routed<'s> {
     pub tenant: &'s Arc<Tenant>,
     /// The request target below the tenant's SCIM base, parsed once
     /// ([`Route`]): every later stage and the upstream call read it.
@@ -41,7 +41,7 @@ pub struct Routed<'s> {
 
 /// What the connection tells about the request's origin.
 #[derive(Debug, Clone, Copy)]
-pub struct Origin<'a> {
+pub(crate) struct Origin<'a> {
     /// Whether the connection is TLS.
     pub tls: bool,
     /// The SNI host name of the TLS handshake, if any.
@@ -63,7 +63,7 @@ pub struct Routing<'s> {
 }
 
 /// Resolves the tenant of a request and parses its route.
-pub fn resolve_tenant<'s>(
+pub(crate) fn resolve_tenant<'s>(
     routing: Routing<'s>,
     uri: &Uri,
     headers: &HeaderMap,

@@ -19,7 +19,7 @@ mod tests;
 use crate::http_client::{form, HttpClient};
 use crate::secret::Secret;
 use error::ErrorKind;
-pub use error::OAuthError;
+pub(crate) use error::OAuthError;
 use http::{HeaderValue, StatusCode, Uri};
 use std::fmt;
 use std::path::PathBuf;

@@ -198,7 +198,7 @@ impl Drop for Probe<'_> {
 
 /// The wait before retry `attempt` (1 = the first retry): exponential,
 /// with full jitter.
-pub fn backoff(attempt: u32, s: &ResilienceSettings) -> Duration {
+pub(crate) fn backoff(attempt: u32, s: &ResilienceSettings) -> Duration {
     let exp = s
         .backoff
         .saturating_mul(1u32 << attempt.saturating_sub(1).min(16))
@@ -212,7 +212,7 @@ pub fn backoff(attempt: u32, s: &ResilienceSettings) -> Duration {
 }
 
 /// GET, HEAD, PUT, DELETE: repeating them is harmless.
-pub fn idempotent(method: &Method) -> bool {
+pub(crate) fn idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE
@@ -220,13 +220,13 @@ pub fn idempotent(method: &Method) -> bool {
 }
 
 /// An upstream status worth a retry.
-pub fn retriable_status(status: u16) -> bool {
+pub(crate) fn retriable_status(status: u16) -> bool {
     matches!(status, 429 | 502 | 503 | 504)
 }
 
 /// `Retry-After` as seconds (the HTTP-date form is not honoured: treated as
 /// absent).
-pub fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &http::HeaderMap) -> Option<Duration> {
     headers
         .get(http::header::RETRY_AFTER)?
         .to_str()

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// A fresh, unique temp directory.
-pub fn temp_dir(name: &str) -> PathBuf {
+pub(super) fn temp_dir(name: &str) -> PathBuf {
     static N: AtomicU64 = AtomicU64::new(0);
     let dir = std::env::temp_dir().join(format!(
         "scim-audit-{name}-{}-{}",
@@ -15,7 +15,7 @@ pub fn temp_dir(name: &str) -> PathBuf {
     dir
 }
 
-pub fn settings(dir: &std::path::Path) -> AuditSettings {
+pub(super) fn settings(dir: &std::path::Path) -> AuditSettings {
     AuditSettings {
         dir: dir.to_path_buf(),
         max_file_bytes: 4096,
@@ -24,7 +24,7 @@ pub fn settings(dir: &std::path::Path) -> AuditSettings {
     }
 }
 
-pub fn entry(i: u64, event: bool) -> Entry {
+pub(super) fn entry(i: u64, event: bool) -> Entry {
     let record = AuditRecord::write(&format!("req-{i}"), "POST", [127, 0, 0, 1].into());
     Entry {
         record: serde_json::to_vec(&record).unwrap(),
@@ -34,7 +34,7 @@ pub fn entry(i: u64, event: bool) -> Entry {
 }
 
 /// Writes `n` records (rotating at 4 KiB) and returns the audit files.
-pub fn write_log(dir: &std::path::Path, n: u64) -> Vec<PathBuf> {
+pub(super) fn write_log(dir: &std::path::Path, n: u64) -> Vec<PathBuf> {
     let mut w = Writer::open(&settings(dir)).unwrap();
     for i in 0..n {
         w.write_batch(&[entry(i, true)], false).unwrap();
@@ -43,7 +43,7 @@ pub fn write_log(dir: &std::path::Path, n: u64) -> Vec<PathBuf> {
     audit_files(dir)
 }
 
-pub fn audit_files(dir: &std::path::Path) -> Vec<PathBuf> {
+pub(super) fn audit_files(dir: &std::path::Path) -> Vec<PathBuf> {
     crate::audit::files::list(dir, crate::audit::files::parse_audit_file_name)
         .unwrap()
         .into_iter()

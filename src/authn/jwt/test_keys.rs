@@ -14,18 +14,18 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-pub const ISS: &str = "https://issuer.example/";
-pub const AUD: &str = "api://scim-gateway";
+pub(crate) const ISS: &str = "https://issuer.example/";
+pub(crate) const AUD: &str = "api://scim-gateway";
 
 /// One key of each supported type.
-pub struct TestKeys {
+pub(crate) struct TestKeys {
     pub rsa: &'static RsaKeyPair,
     pub ec: EcdsaKeyPair,
     pub ed: Ed25519KeyPair,
 }
 
 /// The process-wide 2048-bit RSA key (PKCS#8 DER from openssl).
-pub fn rsa_key() -> &'static RsaKeyPair {
+pub(crate) fn rsa_key() -> &'static RsaKeyPair {
     static KEY: OnceLock<RsaKeyPair> = OnceLock::new();
     KEY.get_or_init(|| {
         let out = Command::new("openssl")
@@ -48,25 +48,25 @@ pub fn rsa_key() -> &'static RsaKeyPair {
     })
 }
 
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-pub fn now() -> SystemTime {
+pub(crate) fn now() -> SystemTime {
     SystemTime::now()
 }
 
-pub fn secs(t: SystemTime) -> u64 {
+pub(crate) fn secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).unwrap().as_secs()
 }
 
 /// Valid claims for [`ISS`] and [`AUD`] at `now`, expiring in 5 minutes.
-pub fn claims(now: SystemTime) -> Value {
+pub(crate) fn claims(now: SystemTime) -> Value {
     let t = secs(now);
     json!({"iss": ISS, "aud": AUD, "sub": "alice", "iat": t, "nbf": t, "exp": t + 300})
 }
 
-pub fn at(now: SystemTime, offset_secs: i64) -> SystemTime {
+pub(crate) fn at(now: SystemTime, offset_secs: i64) -> SystemTime {
     if offset_secs >= 0 {
         now + Duration::from_secs(offset_secs as u64)
     } else {
@@ -75,7 +75,7 @@ pub fn at(now: SystemTime, offset_secs: i64) -> SystemTime {
 }
 
 /// `b64(header).b64(claims)`: the JWS signing input.
-pub fn signing_input(header: &Value, claims: &Value) -> String {
+pub(crate) fn signing_input(header: &Value, claims: &Value) -> String {
     format!(
         "{}.{}",
         b64(header.to_string().as_bytes()),
@@ -86,7 +86,7 @@ pub fn signing_input(header: &Value, claims: &Value) -> String {
 // === impl TestKeys ===
 
 impl TestKeys {
-    pub fn new() -> TestKeys {
+    pub(crate) fn new() -> TestKeys {
         let rng = SystemRandom::new();
         let ec_pkcs8 =
             EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
@@ -102,34 +102,34 @@ impl TestKeys {
         }
     }
 
-    pub fn rsa_public(&self) -> RsaPublicKeyComponents<Vec<u8>> {
+    pub(crate) fn rsa_public(&self) -> RsaPublicKeyComponents<Vec<u8>> {
         RsaPublicKeyComponents::<Vec<u8>>::from(self.rsa.public())
     }
 
-    pub fn jwk_rsa(&self, kid: &str) -> Value {
+    pub(crate) fn jwk_rsa(&self, kid: &str) -> Value {
         let p = self.rsa_public();
         json!({"kty": "RSA", "kid": kid, "use": "sig", "n": b64(&p.n), "e": b64(&p.e)})
     }
 
-    pub fn jwk_ec(&self, kid: &str) -> Value {
+    pub(crate) fn jwk_ec(&self, kid: &str) -> Value {
         let point = self.ec.public_key().as_ref();
         json!({"kty": "EC", "kid": kid, "crv": "P-256",
                "x": b64(&point[1..33]), "y": b64(&point[33..65])})
     }
 
-    pub fn jwk_ed(&self, kid: &str) -> Value {
+    pub(crate) fn jwk_ed(&self, kid: &str) -> Value {
         json!({"kty": "OKP", "kid": kid, "crv": "Ed25519",
                "x": b64(self.ed.public_key().as_ref())})
     }
 
     /// A JWKS with `rsa-1`, `ec-1` and `ed-1`.
-    pub fn jwks(&self) -> Value {
+    pub(crate) fn jwks(&self) -> Value {
         json!({"keys": [self.jwk_rsa("rsa-1"), self.jwk_ec("ec-1"), self.jwk_ed("ed-1")]})
     }
 
     /// A token with header `{alg, kid}` signed with the key type `alg`
     /// names (`RS256`/`PS256`: RSA, `ES256`: EC, `EdDSA`: Ed25519).
-    pub fn sign(&self, alg: &str, kid: Option<&str>, claims: &Value) -> String {
+    pub(crate) fn sign(&self, alg: &str, kid: Option<&str>, claims: &Value) -> String {
         let mut header = json!({"alg": alg, "typ": "JWT"});
         if let Some(kid) = kid {
             header["kid"] = json!(kid);
@@ -137,13 +137,13 @@ impl TestKeys {
         self.sign_with_header(&header, claims)
     }
 
-    pub fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
+    pub(crate) fn sign_with_header(&self, header: &Value, claims: &Value) -> String {
         let input = signing_input(header, claims);
         let sig = self.signature(header["alg"].as_str().unwrap(), input.as_bytes());
         format!("{input}.{}", b64(&sig))
     }
 
-    pub fn signature(&self, alg: &str, msg: &[u8]) -> Vec<u8> {
+    pub(crate) fn signature(&self, alg: &str, msg: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
         match alg {
             "RS256" | "PS256" => {

@@ -21,11 +21,11 @@ mod endpoints;
 mod events;
 mod tenant;
 mod upstream;
-pub use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
-pub use endpoints::{HealthSection, OutlierSection};
-pub use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
-pub use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection};
-pub use upstream::{
+pub(crate) use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
+pub(crate) use endpoints::{HealthSection, OutlierSection};
+pub(crate) use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
+pub(crate) use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection};
+pub(crate) use upstream::{
     CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,
 };
 

@@ -15,7 +15,7 @@ pub struct SigningSecret {
 }
 
 /// The spec's secret prefix.
-pub const SECRET_PREFIX: &str = "whsec_";
+pub(crate) const SECRET_PREFIX: &str = "whsec_";
 
 // === impl SigningSecret ===
 

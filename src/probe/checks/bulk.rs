@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 const BULK_REQUEST: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
 
-pub async fn run(ctx: &mut Ctx<'_>) {
+pub(super) async fn run(ctx: &mut Ctx<'_>) {
     let p = ctx.prefix.clone();
     let body = json!({
         "schemas": [BULK_REQUEST],

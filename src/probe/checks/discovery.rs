@@ -10,7 +10,7 @@ const SPC_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderC
 const SCIM11_CORE: &str = "urn:scim:schemas:core:1.0";
 const LIST_RESPONSE: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 
-pub async fn run(ctx: &mut Ctx<'_>) {
+pub(super) async fn run(ctx: &mut Ctx<'_>) {
     let spc = ctx.client.get("/ServiceProviderConfig", None).await;
     let v2 = spc.ok() && has_schema(&spc.body, SPC_SCHEMA);
     if v2 {
@@ -131,7 +131,7 @@ pub async fn run(ctx: &mut Ctx<'_>) {
 /// After the run: each capability the upstream claims (or denies) against
 /// what the checks saw. A gateway with `"auto"` believes the claim; where
 /// it is wrong, the block pins the capability.
-pub fn truthfulness(ctx: &mut Ctx<'_>) {
+pub(super) fn truthfulness(ctx: &mut Ctx<'_>) {
     let a = ctx.facts.advertised.clone();
     for (name, claim, area) in [
         ("claims: patch", a.patch, Area::Patch),

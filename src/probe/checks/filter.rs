@@ -9,7 +9,7 @@ use crate::probe::client::{encode, Reply};
 use crate::probe::{Area, Outcome};
 use serde_json::Value;
 
-pub async fn run(ctx: &mut Ctx<'_>) {
+pub(super) async fn run(ctx: &mut Ctx<'_>) {
     let (Some(alice), Some(bob)) = (ctx.facts.alice.clone(), ctx.facts.bob.clone()) else {
         return;
     };

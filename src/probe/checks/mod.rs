@@ -15,25 +15,25 @@ use super::{Advertised, Area, Check, Outcome};
 use serde_json::{json, Value};
 
 /// The core User schema (RFC 7643 §4.1).
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(super) const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// The core Group schema (RFC 7643 §4.2).
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub(super) const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// The enterprise User extension (RFC 7643 §4.3).
-pub const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+pub(super) const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// The PATCH request schema (RFC 7644 §3.5.2).
-pub const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(super) const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 /// The error schema (RFC 7644 §3.12).
-pub const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub(super) const ERROR_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
 /// A resource the probe made.
 #[derive(Debug, Clone)]
-pub struct Made1 {
+pub(super) struct Made1 {
     pub id: String,
 }
 
 /// What the checks learned that later checks and the report need.
 #[derive(Debug, Default)]
-pub struct Facts {
+pub(super) struct Facts {
     pub version: &'static str,
     pub advertised: Advertised,
     /// `/Schemas` or `/ResourceTypes` name the enterprise extension.
@@ -47,7 +47,7 @@ pub struct Facts {
 }
 
 /// The state of one run.
-pub struct Ctx<'a> {
+pub(super) struct Ctx<'a> {
     pub client: &'a Client,
     pub made: &'a Made,
     pub prefix: String,
@@ -56,7 +56,7 @@ pub struct Ctx<'a> {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(client: &'a Client, made: &'a Made, prefix: String) -> Ctx<'a> {
+    pub(super) fn new(client: &'a Client, made: &'a Made, prefix: String) -> Ctx<'a> {
         Ctx {
             client,
             made,
@@ -69,7 +69,13 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn record(&mut self, area: Area, name: &str, outcome: Outcome, detail: impl Into<String>) {
+    pub(super) fn record(
+        &mut self,
+        area: Area,
+        name: &str,
+        outcome: Outcome,
+        detail: impl Into<String>,
+    ) {
         self.checks.push(Check {
             area,
             name: name.to_string(),
@@ -81,12 +87,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Pass when `ok`, else fail, with `detail` either way.
-    pub fn verdict(&mut self, area: Area, name: &str, ok: bool, detail: impl Into<String>) {
+    pub(super) fn verdict(&mut self, area: Area, name: &str, ok: bool, detail: impl Into<String>) {
         let outcome = if ok { Outcome::Pass } else { Outcome::Fail };
         self.record(area, name, outcome, detail);
     }
 
-    pub fn skip(&mut self, area: Area, names: &[&str], why: &str) {
+    pub(super) fn skip(&mut self, area: Area, names: &[&str], why: &str) {
         for name in names {
             self.record(area, name, Outcome::Skip, why);
         }
@@ -94,7 +100,7 @@ impl<'a> Ctx<'a> {
 
     /// `Some(true)` when every check of `area` that ran passed,
     /// `Some(false)` when one failed, `None` when none ran.
-    pub fn area_result(&self, area: Area) -> Option<bool> {
+    pub(super) fn area_result(&self, area: Area) -> Option<bool> {
         let ran: Vec<&Check> = self
             .checks
             .iter()
@@ -103,12 +109,12 @@ impl<'a> Ctx<'a> {
         (!ran.is_empty()).then(|| ran.iter().all(|c| c.outcome == Outcome::Pass))
     }
 
-    pub fn finish(self) -> (Vec<Check>, Facts) {
+    pub(super) fn finish(self) -> (Vec<Check>, Facts) {
         (self.checks, self.facts)
     }
 
     /// Creates a resource at `endpoint` and records it for the cleanup.
-    pub async fn create(&mut self, endpoint: &str, body: &Value) -> (Reply, Option<Made1>) {
+    pub(super) async fn create(&mut self, endpoint: &str, body: &Value) -> (Reply, Option<Made1>) {
         let reply = self.client.post(endpoint, body).await;
         let made = reply.str("id").map(|id| Made1 { id: id.to_string() });
         if let Some(m) = &made {
@@ -118,13 +124,13 @@ impl<'a> Ctx<'a> {
     }
 
     /// A PatchOp request body.
-    pub fn patch_body(ops: Value) -> Value {
+    pub(super) fn patch_body(ops: Value) -> Value {
         json!({ "schemas": [PATCH_OP], "Operations": ops })
     }
 
     /// The resource after a write: the write's answer when it carries the
     /// resource, else a fresh GET (a 204 answer, RFC 7644 §3.5.2).
-    pub async fn after_write(&self, reply: &Reply, path: &str) -> Value {
+    pub(super) async fn after_write(&self, reply: &Reply, path: &str) -> Value {
         if reply.body.get("id").is_some() {
             reply.body.clone()
         } else {
@@ -134,7 +140,7 @@ impl<'a> Ctx<'a> {
 }
 
 /// Runs every check in order.
-pub async fn run_all(ctx: &mut Ctx<'_>) {
+pub(super) async fn run_all(ctx: &mut Ctx<'_>) {
     discovery::run(ctx).await;
     if ctx.facts.version == "1.1" {
         ctx.skip(
@@ -155,7 +161,7 @@ pub async fn run_all(ctx: &mut Ctx<'_>) {
 }
 
 /// The ids of a ListResponse's resources.
-pub fn ids(reply: &Reply) -> Vec<String> {
+pub(super) fn ids(reply: &Reply) -> Vec<String> {
     reply
         .body
         .get("Resources")

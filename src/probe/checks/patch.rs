@@ -13,7 +13,7 @@ struct Case {
     holds: Box<dyn Fn(&Value) -> bool + Send + Sync>,
 }
 
-pub async fn run(ctx: &mut Ctx<'_>) {
+pub(super) async fn run(ctx: &mut Ctx<'_>) {
     let (Some(alice), Some(bob)) = (ctx.facts.alice.clone(), ctx.facts.bob.clone()) else {
         return;
     };

@@ -6,7 +6,7 @@ use crate::probe::{Area, Outcome};
 use serde_json::{json, Value};
 
 /// A User the probe makes.
-pub fn user(prefix: &str, given: &str) -> Value {
+pub(super) fn user(prefix: &str, given: &str) -> Value {
     let lower = given.to_ascii_lowercase();
     json!({
         "schemas": [USER_SCHEMA],
@@ -21,7 +21,7 @@ pub fn user(prefix: &str, given: &str) -> Value {
 /// Creates the probe's users and group and checks reading, replacing,
 /// errors and versions. `false` when nothing could be created (the other
 /// checks are then skipped).
-pub async fn run(ctx: &mut Ctx<'_>) -> bool {
+pub(super) async fn run(ctx: &mut Ctx<'_>) -> bool {
     let prefix = ctx.prefix.clone();
     let mut alice_body = user(&prefix, "Alice");
     // Only Alice has a nickName: the `pr` filter and PATCH remove use it.
@@ -171,7 +171,7 @@ async fn etags(ctx: &mut Ctx<'_>, path: &str, body: &Value) {
 }
 
 /// Deletes Bob and reads him back (404 expected).
-pub async fn delete(ctx: &mut Ctx<'_>) {
+pub(super) async fn delete(ctx: &mut Ctx<'_>) {
     let Some(Made1 { id, .. }) = ctx.facts.bob.clone() else {
         return;
     };
@@ -215,7 +215,7 @@ fn error_detail(r: &Reply) -> String {
     s
 }
 
-pub fn member_ids(group: &Value) -> Vec<String> {
+pub(super) fn member_ids(group: &Value) -> Vec<String> {
     group
         .get("members")
         .and_then(Value::as_array)

@@ -23,7 +23,7 @@ pub(super) struct Token {
 
 impl Tok {
     /// How the token reads in an error message.
-    pub fn describe(&self) -> String {
+    pub(super) fn describe(&self) -> String {
         match self {
             Tok::LParen => "\"(\"".into(),
             Tok::RParen => "\")\"".into(),

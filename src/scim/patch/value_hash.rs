@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 
 /// The hash of `v`: equal values hash equally.
-pub fn value_hash(v: &Value) -> u64 {
+pub(super) fn value_hash(v: &Value) -> u64 {
     let mut h = DefaultHasher::new();
     feed(v, &mut h);
     h.finish()
@@ -54,13 +54,13 @@ fn feed(v: &Value, h: &mut DefaultHasher) {
 }
 
 /// The positions of a list's values by their hash.
-pub struct ValueIndex {
+pub(super) struct ValueIndex {
     by_hash: HashMap<u64, Vec<usize>>,
 }
 
 impl ValueIndex {
     /// Indexes every value of `items`.
-    pub fn of(items: &[Value]) -> ValueIndex {
+    pub(super) fn of(items: &[Value]) -> ValueIndex {
         let mut index = ValueIndex {
             by_hash: HashMap::with_capacity(items.len()),
         };
@@ -71,13 +71,13 @@ impl ValueIndex {
     }
 
     /// Records that `items[at]` is `v`.
-    pub fn insert(&mut self, at: usize, v: &Value) {
+    pub(super) fn insert(&mut self, at: usize, v: &Value) {
         self.by_hash.entry(value_hash(v)).or_default().push(at);
     }
 
     /// Whether `items` (the list this index describes) holds a value
     /// equal to `v`.
-    pub fn contains(&self, items: &[Value], v: &Value) -> bool {
+    pub(super) fn contains(&self, items: &[Value], v: &Value) -> bool {
         self.by_hash
             .get(&value_hash(v))
             .is_some_and(|at| at.iter().any(|&i| items.get(i) == Some(v)))

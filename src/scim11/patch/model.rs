@@ -8,7 +8,7 @@ use crate::scim::json::{get_ci, get_ci_mut, insert_ci, remove_ci};
 use crate::scim::path::{has_urn_prefix, AttrPath};
 use serde_json::{Map, Value};
 
-pub fn apply_scim11_patch(resource: &Value, body: &Value) -> Value {
+pub(super) fn apply_scim11_patch(resource: &Value, body: &Value) -> Value {
     let mut out = resource.as_object().cloned().unwrap_or_default();
     let body = body.as_object().cloned().unwrap_or_default();
     let removals: Vec<String> = body
@@ -126,7 +126,7 @@ fn tidy(obj: &mut Map<String, Value>) {
 
 /// A resource without what each side manages on its own (`schemas`,
 /// `meta`), for comparison.
-pub fn comparable(resource: &Value) -> Value {
+pub(super) fn comparable(resource: &Value) -> Value {
     let mut obj = resource.as_object().cloned().unwrap_or_default();
     obj.remove("schemas");
     obj.remove("meta");

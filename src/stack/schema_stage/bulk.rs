@@ -128,7 +128,7 @@ pub(super) fn check_bulk_op(
 
 /// The operations of a BulkResponse: (succeeded, failed), by each
 /// operation's `status` (RFC 7644 §3.7.3).
-pub fn bulk_outcomes(body: &[u8]) -> Option<(u64, u64)> {
+pub(crate) fn bulk_outcomes(body: &[u8]) -> Option<(u64, u64)> {
     let v: Value = serde_json::from_slice(body).ok()?;
     let ops = v
         .as_object()

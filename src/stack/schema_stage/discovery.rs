@@ -50,7 +50,7 @@ pub(super) fn answer(
 }
 
 /// A JSON answer with the SCIM media type.
-pub fn json_response(status: u16, body: &Value) -> Response<Bytes> {
+pub(crate) fn json_response(status: u16, body: &Value) -> Response<Bytes> {
     let bytes = Bytes::from(serde_json::to_vec(body).unwrap_or_default());
     let mut response = Response::new(bytes);
     *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::OK);

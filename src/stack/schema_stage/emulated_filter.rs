@@ -38,12 +38,12 @@ use std::future::Future;
 /// The `capability` label of `scim_gateway_emulated_total` for a filter
 /// evaluated because of the mapping (not because the upstream cannot
 /// filter).
-pub const CAPABILITY: &str = "mapped_filter";
+pub(crate) const CAPABILITY: &str = "mapped_filter";
 
 /// A list the gateway filters itself: the tenant's query, in the tenant's
 /// names.
 #[derive(Debug)]
-pub struct EmulatedList<'t> {
+pub(crate) struct EmulatedList<'t> {
     pub mapping: &'t ResourceMapping,
     /// The tenant-facing resource type and schemas (types, `caseExact`).
     pub resource_type: &'t ResourceType,
@@ -59,7 +59,7 @@ pub struct EmulatedList<'t> {
 }
 
 /// A `GET /Type?...` list: `Some` when its filter needs the gateway.
-pub fn plan_query<'t>(
+pub(crate) fn plan_query<'t>(
     registry: &'t SchemaRegistry,
     rt: &'t ResourceType,
     mapping: Option<&'t ResourceMapping>,
@@ -79,7 +79,7 @@ pub fn plan_query<'t>(
 }
 
 /// A `POST /Type/.search` body: `Some` when its filter needs the gateway.
-pub fn plan_search<'t>(
+pub(crate) fn plan_search<'t>(
     registry: &'t SchemaRegistry,
     rt: &'t ResourceType,
     mapping: Option<&'t ResourceMapping>,
@@ -150,7 +150,7 @@ fn narrow(m: &ResourceMapping, f: &Filter) -> Option<Filter> {
 /// A root `/.search` whose filter some type would need the gateway for:
 /// refused with a pointer to the per-type search (the emulation reads one
 /// collection).
-pub fn refuse_at_root(table: &CompiledMapping, filter: &Filter) -> ScimResult<()> {
+pub(crate) fn refuse_at_root(table: &CompiledMapping, filter: &Filter) -> ScimResult<()> {
     for m in table.resources() {
         if let Err(MappingError::NeedsEmulation { attribute }) = m.filter_to_upstream(filter) {
             let endpoint = m.endpoint().trim_start_matches('/');
@@ -167,7 +167,7 @@ pub fn refuse_at_root(table: &CompiledMapping, filter: &Filter) -> ScimResult<()
 /// The emulation against "the upstream" (`send`): generic, so that it is
 /// tested against in-process fakes. `narrow`: the upstream is known to
 /// filter, so the mappable part of the filter may go with each page.
-pub async fn run<S, F>(
+pub(crate) async fn run<S, F>(
     plan: &EmulatedList<'_>,
     ctx: &Context<'_>,
     req: &UpstreamRequest,
@@ -217,7 +217,7 @@ where
 
 /// The ListResponse: upstream resources mapped to the tenant's schema,
 /// then filtered, sorted, paged and projected in the tenant's names.
-pub fn answer(
+pub(crate) fn answer(
     plan: &EmulatedList<'_>,
     upstream_resources: Vec<Value>,
     max_results: usize,

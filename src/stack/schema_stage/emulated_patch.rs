@@ -43,7 +43,7 @@ use std::sync::Arc;
 
 /// A tenant's PATCH, applied in the tenant's view.
 #[derive(Debug)]
-pub struct TenantView {
+pub(crate) struct TenantView {
     schema: Arc<TenantSchema>,
     /// The tenant-facing resource type (its mapping, if any, has the same
     /// name).
@@ -54,7 +54,11 @@ pub struct TenantView {
 /// The views an emulated PATCH of this request applies in: `Some` when
 /// the stage kept the tenant's parsed PATCH (or a Bulk request's); its
 /// resource type is the one at `endpoint` (`Users`).
-pub fn view(schema: &Arc<TenantSchema>, endpoint: &str, patch: TenantPatch) -> Option<Views> {
+pub(crate) fn view(
+    schema: &Arc<TenantSchema>,
+    endpoint: &str,
+    patch: TenantPatch,
+) -> Option<Views> {
     let viewed = |resource_type: String, request| -> Arc<dyn View> {
         Arc::new(TenantView {
             schema: schema.clone(),

@@ -52,11 +52,11 @@ mod query;
 #[cfg(test)]
 mod tests;
 
-pub use bulk::bulk_outcomes;
-pub use discovery::json_response;
-pub use emulated_filter::EmulatedList;
-pub use offloaded::{inbound_bounded, outbound_bounded};
-pub use outbound::outbound;
+pub(super) use bulk::bulk_outcomes;
+pub(super) use discovery::json_response;
+pub(super) use emulated_filter::EmulatedList;
+pub(super) use offloaded::{inbound_bounded, outbound_bounded};
+pub(super) use outbound::outbound;
 
 /// The pipeline's call: [`inbound_bounded`] on the request's parts; an
 /// answer of the stage's own (discovery) ends the pipeline.
@@ -84,7 +84,7 @@ pub(super) async fn step<'t>(
 
 /// What the upstream answer will be, for mapping it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shape {
+pub(super) enum Shape {
     /// One resource (or an error about one).
     Resource,
     /// A ListResponse.
@@ -99,7 +99,7 @@ pub enum Shape {
 
 /// The request as it goes upstream, and how to read the answer.
 #[derive(Debug)]
-pub struct Inbound<'t> {
+pub(super) struct Inbound<'t> {
     pub query: Option<String>,
     pub body: Bytes,
     /// The resource type's mapping, when the tenant maps.
@@ -125,7 +125,7 @@ pub struct Inbound<'t> {
 
 /// A tenant's PATCHes as the client sent them (after the dialect).
 #[derive(Debug, Default)]
-pub enum TenantPatch {
+pub(super) enum TenantPatch {
     #[default]
     None,
     /// The request's (of the resource type its route names).
@@ -137,7 +137,7 @@ pub enum TenantPatch {
 
 /// The outcome of the stage.
 #[derive(Debug)]
-pub enum Stage<'t> {
+pub(super) enum Stage<'t> {
     /// Send this upstream.
     Forward(Inbound<'t>),
     /// Answered here (discovery).
@@ -147,7 +147,7 @@ pub enum Stage<'t> {
 /// Validates and maps one request. `route` is the request's one parsed
 /// target below the tenant's base (`/Users/123`); `public_base` is the
 /// tenant's public base URL (for discovery locations).
-pub fn inbound<'t>(
+pub(super) fn inbound<'t>(
     schema: &'t TenantSchema,
     method: &Method,
     headers: &HeaderMap,

@@ -37,7 +37,7 @@ enum Detached {
 }
 
 /// [`inbound`], off the reactor when the body is large.
-pub async fn inbound_bounded<'t>(
+pub(crate) async fn inbound_bounded<'t>(
     schema: &'t Arc<TenantSchema>,
     method: &Method,
     headers: &HeaderMap,
@@ -120,7 +120,7 @@ fn mapping_index(schema: &TenantSchema, inbound: &Inbound<'_>) -> Option<usize> 
 }
 
 /// [`outbound`], off the reactor when the answer is large and mapped.
-pub async fn outbound_bounded(
+pub(crate) async fn outbound_bounded(
     schema: &Arc<TenantSchema>,
     inbound: &Inbound<'_>,
     response: Response<Bytes>,

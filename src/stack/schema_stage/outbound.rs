@@ -8,7 +8,7 @@ use serde_json::Value;
 
 /// Maps a JSON answer of a mapped tenant; anything else passes untouched
 /// (an answer that is not JSON cannot hold mapped attributes).
-pub fn outbound(inbound: &Inbound<'_>, response: Response<Bytes>) -> Response<Bytes> {
+pub(crate) fn outbound(inbound: &Inbound<'_>, response: Response<Bytes>) -> Response<Bytes> {
     let Some(table) = inbound.table else {
         return response;
     };

@@ -8,32 +8,32 @@ use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 use std::sync::Once;
 
 /// Audit records written (after write(2)), by `kind`.
-pub const AUDIT_RECORDS_TOTAL: &str = "scim_gateway_audit_records_total";
+pub(crate) const AUDIT_RECORDS_TOTAL: &str = "scim_gateway_audit_records_total";
 /// Bytes written to the audit log and the outbox, by `file`.
-pub const AUDIT_BYTES_TOTAL: &str = "scim_gateway_audit_bytes_total";
+pub(crate) const AUDIT_BYTES_TOTAL: &str = "scim_gateway_audit_bytes_total";
 /// Time of one fsync (fdatasync) of the audit log or the outbox, by `file`.
-pub const AUDIT_FSYNC_DURATION_SECONDS: &str = "scim_gateway_audit_fsync_duration_seconds";
+pub(crate) const AUDIT_FSYNC_DURATION_SECONDS: &str = "scim_gateway_audit_fsync_duration_seconds";
 /// Entries waiting in the journal's queue.
-pub const AUDIT_QUEUE_DEPTH: &str = "scim_gateway_audit_queue_depth";
+pub(crate) const AUDIT_QUEUE_DEPTH: &str = "scim_gateway_audit_queue_depth";
 /// Entries per group commit (one write per file, one fsync per file).
-pub const AUDIT_BATCH_SIZE: &str = "scim_gateway_audit_batch_size";
+pub(crate) const AUDIT_BATCH_SIZE: &str = "scim_gateway_audit_batch_size";
 /// Files started by rotation, by `file`.
-pub const AUDIT_ROTATIONS_TOTAL: &str = "scim_gateway_audit_rotations_total";
+pub(crate) const AUDIT_ROTATIONS_TOTAL: &str = "scim_gateway_audit_rotations_total";
 /// Torn last lines truncated at start-up, by `file`.
-pub const AUDIT_TORN_TAILS_TOTAL: &str = "scim_gateway_audit_torn_tails_total";
+pub(crate) const AUDIT_TORN_TAILS_TOTAL: &str = "scim_gateway_audit_torn_tails_total";
 /// I/O failures of the journal (each one stops it), by `file`.
-pub const AUDIT_ERRORS_TOTAL: &str = "scim_gateway_audit_errors_total";
+pub(crate) const AUDIT_ERRORS_TOTAL: &str = "scim_gateway_audit_errors_total";
 /// Events appended to the outbox (after write(2)).
-pub const OUTBOX_EVENTS_TOTAL: &str = "scim_gateway_outbox_events_total";
+pub(crate) const OUTBOX_EVENTS_TOTAL: &str = "scim_gateway_outbox_events_total";
 /// The highest durable (fsynced) outbox seq.
-pub const OUTBOX_HIGHEST_SEQ: &str = "scim_gateway_outbox_highest_seq";
+pub(crate) const OUTBOX_HIGHEST_SEQ: &str = "scim_gateway_outbox_highest_seq";
 
 /// Writes the backend accepted whose audit record could not be written
 /// (each answered 503), by `tenant`.
-pub const AUDIT_UNACKNOWLEDGED_TOTAL: &str = "scim_gateway_audit_unacknowledged_total";
+pub(crate) const AUDIT_UNACKNOWLEDGED_TOTAL: &str = "scim_gateway_audit_unacknowledged_total";
 
 /// Registers descriptions and units, once per process.
-pub fn describe() {
+pub(crate) fn describe() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         describe_counter!(AUDIT_RECORDS_TOTAL, "Audit records written.");

@@ -7,24 +7,24 @@
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 
 /// Events between the newest in the outbox and the slowest sink's cursor.
-pub const OUTBOX_DEPTH: &str = "scim_gateway_events_outbox_depth";
+pub(crate) const OUTBOX_DEPTH: &str = "scim_gateway_events_outbox_depth";
 /// Age of the oldest event a sink has not delivered yet (0 when caught
 /// up), by `sink`.
-pub const OLDEST_UNDELIVERED_AGE_SECONDS: &str =
+pub(crate) const OLDEST_UNDELIVERED_AGE_SECONDS: &str =
     "scim_gateway_events_oldest_undelivered_age_seconds";
 /// From the write (event `time`) to the sink's acknowledgement, by `sink`.
-pub const DELIVERY_LATENCY_SECONDS: &str = "scim_gateway_events_delivery_latency_seconds";
+pub(crate) const DELIVERY_LATENCY_SECONDS: &str = "scim_gateway_events_delivery_latency_seconds";
 /// Events a sink acknowledged, by `sink`.
-pub const DELIVERED_TOTAL: &str = "scim_gateway_events_delivered_total";
+pub(crate) const DELIVERED_TOTAL: &str = "scim_gateway_events_delivered_total";
 /// Failed delivery attempts, by `sink`, `retryable` (`true`, `false`).
-pub const DELIVERY_FAILURES_TOTAL: &str = "scim_gateway_events_delivery_failures_total";
+pub(crate) const DELIVERY_FAILURES_TOTAL: &str = "scim_gateway_events_delivery_failures_total";
 /// Events moved to the dead-letter store, by `sink`.
-pub const DEAD_LETTERED_TOTAL: &str = "scim_gateway_events_dead_lettered_total";
+pub(crate) const DEAD_LETTERED_TOTAL: &str = "scim_gateway_events_dead_lettered_total";
 /// Dead-lettered events delivered after `events redeliver`, by `sink`.
-pub const REDELIVERED_TOTAL: &str = "scim_gateway_events_redelivered_total";
+pub(crate) const REDELIVERED_TOTAL: &str = "scim_gateway_events_redelivered_total";
 
 /// Registers descriptions and units (called from [`super::describe`]).
-pub fn describe() {
+pub(crate) fn describe() {
     describe_gauge!(
         OUTBOX_DEPTH,
         "Events in the outbox not yet delivered by every sink."

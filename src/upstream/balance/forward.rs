@@ -21,7 +21,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 
 /// The `reason` of the 503 when no endpoint is available.
-pub const NO_ENDPOINT: Reason = Reason::NoEndpoint;
+pub(crate) const NO_ENDPOINT: Reason = Reason::NoEndpoint;
 
 /// An attempt on the least loaded available endpoint other than `avoid`;
 /// returns the endpoint used (`None` when none was available: then the
@@ -98,7 +98,7 @@ pub(crate) async fn attempt_balanced(
 /// connection, did not answer within the upstream's timeout, or answered
 /// 5xx. (The request's own deadline, a credential problem or an oversized
 /// answer are not the endpoint's health.)
-pub fn is_endpoint_failure(result: &Result<Response<Bytes>, GatewayError>) -> bool {
+pub(crate) fn is_endpoint_failure(result: &Result<Response<Bytes>, GatewayError>) -> bool {
     match result {
         Ok(response) => response.status().is_server_error(),
         Err(e) => e.reason().counts_against_endpoint(),

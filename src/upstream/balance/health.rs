@@ -22,7 +22,10 @@ const MAX_HEALTH_BODY: usize = 64 * 1024;
 
 /// Starts the health-check task of `balancer` once (later calls return at
 /// once). Without a Tokio runtime nothing starts.
-pub fn start(balancer: &Arc<Balancer>, auth: &UpstreamAuth) -> Option<tokio::task::JoinHandle<()>> {
+pub(crate) fn start(
+    balancer: &Arc<Balancer>,
+    auth: &UpstreamAuth,
+) -> Option<tokio::task::JoinHandle<()>> {
     if balancer.health_checks_started() {
         return None;
     }
@@ -36,7 +39,7 @@ pub fn start(balancer: &Arc<Balancer>, auth: &UpstreamAuth) -> Option<tokio::tas
 /// Starts the health checks of every upstream with several endpoints
 /// among `upstreams` (a snapshot's: each once; nothing without a Tokio
 /// runtime).
-pub fn start_all<'a>(upstreams: impl IntoIterator<Item = &'a Arc<Upstream>>) {
+pub(crate) fn start_all<'a>(upstreams: impl IntoIterator<Item = &'a Arc<Upstream>>) {
     for upstream in upstreams {
         if let UpstreamTarget::Http(http) = &upstream.target {
             if let Some(balancer) = http.balancer() {

@@ -42,7 +42,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Most endpoints per upstream (the scan reads all of them).
-pub const MAX_ENDPOINTS: usize = 16;
+pub(crate) const MAX_ENDPOINTS: usize = 16;
 
 /// Active health checks of each endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -334,7 +334,7 @@ impl Drop for InFlight<'_> {
 
 /// `host:port` of a base URL (the port explicit, default or not); no
 /// user information, no path.
-pub fn endpoint_label(base: &http::Uri) -> String {
+pub(crate) fn endpoint_label(base: &http::Uri) -> String {
     let host = base.host().unwrap_or("unknown");
     let port = base
         .port_u16()

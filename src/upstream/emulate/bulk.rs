@@ -27,7 +27,7 @@ use serde_json::Value;
 use std::future::Future;
 
 /// Runs a BulkRequest operation by operation.
-pub async fn run<S, F>(
+pub(crate) async fn run<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
     send: &S,

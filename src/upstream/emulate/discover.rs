@@ -117,7 +117,7 @@ impl Discovery {
 
 /// The capabilities a ServiceProviderConfig document declares; what it
 /// leaves out counts as supported (the gateway then passes through).
-pub fn read_config(doc: &Value) -> Supported {
+pub(crate) fn read_config(doc: &Value) -> Supported {
     let supported = |name: &str| {
         doc.as_object()
             .and_then(|o| get_ci(o, name))
@@ -135,7 +135,7 @@ pub fn read_config(doc: &Value) -> Supported {
 
 /// `GET /ServiceProviderConfig`: the upstream's document, learnt from,
 /// with what the gateway emulates advertised as supported.
-pub async fn serve_config<S, F>(
+pub(crate) async fn serve_config<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
     send: &S,

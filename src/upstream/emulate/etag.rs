@@ -29,7 +29,7 @@ use std::future::Future;
 
 /// The version an upstream gave a resource: its `ETag`, else its
 /// `meta.version`.
-pub fn native_version(headers: &HeaderMap, resource: &Value) -> Option<String> {
+pub(crate) fn native_version(headers: &HeaderMap, resource: &Value) -> Option<String> {
     headers
         .get(ETAG)
         .and_then(|v| v.to_str().ok())
@@ -44,7 +44,7 @@ fn meta_version(resource: &Value) -> Option<&str> {
 
 /// The derived weak tag of a resource (stable across processes: keys
 /// sorted, `meta.version` left out).
-pub fn derived_version(resource: &Value) -> String {
+pub(crate) fn derived_version(resource: &Value) -> String {
     let mut bytes = Vec::with_capacity(512);
     canonical(resource, true, &mut bytes);
     weak_etag(&bytes)
@@ -52,7 +52,7 @@ pub fn derived_version(resource: &Value) -> String {
 
 /// The version of a resource as the gateway compares it: native, else
 /// derived.
-pub fn version(headers: &HeaderMap, resource: &Value) -> String {
+pub(crate) fn version(headers: &HeaderMap, resource: &Value) -> String {
     native_version(headers, resource).unwrap_or_else(|| derived_version(resource))
 }
 
@@ -102,7 +102,7 @@ fn canonical(v: &Value, top: bool, out: &mut Vec<u8>) {
 /// Gives a single-resource answer without an `ETag` one (and a
 /// `meta.version` when it has none), unless the upstream is declared to
 /// have ETags.
-pub fn derive(
+pub(crate) fn derive(
     ctx: &Context<'_>,
     response: Response<Bytes>,
     single_resource: bool,
@@ -167,7 +167,7 @@ fn set_meta_version(resource: &mut Value, tag: &str) {
 }
 
 /// A conditional request on one resource, evaluated at the gateway.
-pub async fn conditional<S, F>(
+pub(crate) async fn conditional<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
     send: &S,

@@ -29,7 +29,7 @@ use std::collections::HashSet;
 use std::future::Future;
 
 /// A filtered list (`GET /Users?filter=...` or `POST /Users/.search`).
-pub async fn list<S, F>(
+pub(crate) async fn list<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
     send: &S,

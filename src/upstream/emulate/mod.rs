@@ -38,8 +38,8 @@ mod schema_less;
 mod settings;
 pub(crate) mod upsert;
 
-pub use discover::Discovery;
-pub use settings::{EmulationSettings, Support};
+pub(crate) use discover::Discovery;
+pub(crate) use settings::{EmulationSettings, Support};
 
 use request::{endpoint_of, has_filter, has_patch_operation, is_discovery, is_special, segments};
 
@@ -178,7 +178,7 @@ impl Context<'_> {
 
 /// Sends `req` upstream through `send`, emulating what the upstream
 /// lacks. The one entry point: [`super::forward`] calls it.
-pub async fn forward<S, F>(
+pub(crate) async fn forward<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
     send: &S,
@@ -220,7 +220,7 @@ where
 
 /// A request on one resource (or anything else that needs no Bulk or list
 /// emulation): PATCH and ETag emulation. Bulk operations come here too.
-pub async fn single<S, F>(
+pub(crate) async fn single<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
     send: &S,

@@ -37,7 +37,7 @@ use std::future::Future;
 use std::sync::Arc;
 
 /// Runs one PATCH as GET + apply + PUT.
-pub async fn run<S, F>(
+pub(crate) async fn run<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
     send: &S,

@@ -19,7 +19,7 @@ use crate::scim::schema::{AttrType, Attribute, ResourceType, Schema};
 use serde_json::Value;
 
 /// The patched resource (`endpoint` is the first path segment, `Users`).
-pub fn apply(endpoint: &str, resource: &Value, patch: &PatchRequest) -> ScimResult<Value> {
+pub(super) fn apply(endpoint: &str, resource: &Value, patch: &PatchRequest) -> ScimResult<Value> {
     let known = registry().resource_type_by_endpoint(endpoint);
     if let Some(rt) = known {
         match apply_patch(registry(), rt, resource, patch) {

@@ -37,7 +37,7 @@ use std::sync::Arc;
 
 /// The parsed PATCH when it has operations that may be upserts (a large
 /// body is parsed off the reactor, `crate::offload`).
-pub async fn candidates(req: &UpstreamRequest) -> Option<Arc<PatchRequest>> {
+pub(crate) async fn candidates(req: &UpstreamRequest) -> Option<Arc<PatchRequest>> {
     if !req.filtered_upsert || req.method != Method::PATCH {
         return None;
     }
@@ -56,12 +56,16 @@ pub async fn candidates(req: &UpstreamRequest) -> Option<Arc<PatchRequest>> {
 
 /// `patch` with its upserts resolved against `resource` (read from
 /// `endpoint`, the first path segment); `None` when nothing changes.
-pub fn resolve(endpoint: &str, resource: &Value, patch: &PatchRequest) -> Option<PatchRequest> {
+pub(crate) fn resolve(
+    endpoint: &str,
+    resource: &Value,
+    patch: &PatchRequest,
+) -> Option<PatchRequest> {
     resolve_upserts(resource, patch, |r, p| schema_less::apply(endpoint, r, p))
 }
 
 /// What resolves the upserts of a PATCH sent natively.
-pub enum Resolver {
+pub(crate) enum Resolver {
     /// The request's own PatchOp, in the upstream's names, resolved
     /// schema-lessly against the upstream resource ([`candidates`]).
     Upstream(Arc<PatchRequest>),
@@ -123,7 +127,7 @@ async fn resolve_read(
 
 /// Sends the PATCH natively, its upserts resolved first (see the module
 /// doc).
-pub async fn native<S, F>(
+pub(crate) async fn native<S, F>(
     ctx: &Context<'_>,
     req: UpstreamRequest,
     resolver: Resolver,
@@ -170,7 +174,7 @@ where
 
 /// Counts a PATCH whose upserts were resolved
 /// (`scim_gateway_emulated_total{capability="filtered_upsert"}`).
-pub fn upserted(ctx: &Context<'_>) {
+pub(crate) fn upserted(ctx: &Context<'_>) {
     crate::telemetry::emit::Emulated {
         upstream: ctx.upstream,
         capability: "filtered_upsert",

@@ -41,7 +41,7 @@ pub(crate) struct MockEndpoint {
 }
 
 impl Reply {
-    pub fn json(status: u16, body: impl Into<String>) -> Reply {
+    pub(crate) fn json(status: u16, body: impl Into<String>) -> Reply {
         Reply {
             status,
             body: body.into(),
@@ -49,14 +49,14 @@ impl Reply {
         }
     }
 
-    pub fn after(mut self, delay: Duration) -> Reply {
+    pub(crate) fn after(mut self, delay: Duration) -> Reply {
         self.delay = delay;
         self
     }
 }
 
 impl Recorded {
-    pub fn field(&self, name: &str) -> Option<&str> {
+    pub(crate) fn field(&self, name: &str) -> Option<&str> {
         self.form
             .iter()
             .find(|(k, _)| k == name)
@@ -64,7 +64,7 @@ impl Recorded {
     }
 
     /// The Basic credentials, decoded per RFC 6749 §2.3.1.
-    pub fn basic(&self) -> Option<(String, String)> {
+    pub(crate) fn basic(&self) -> Option<(String, String)> {
         let b64 = self.authorization.as_deref()?.strip_prefix("Basic ")?;
         let raw = base64::engine::general_purpose::STANDARD.decode(b64).ok()?;
         let raw = String::from_utf8(raw).ok()?;
@@ -81,7 +81,7 @@ impl Recorded {
 impl MockEndpoint {
     /// Serves `respond(n, request)` for the n-th request (0-based) over
     /// plain HTTP/1.1.
-    pub async fn start(
+    pub(crate) async fn start(
         respond: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
     ) -> MockEndpoint {
         MockEndpoint::spawn(Arc::new(respond), None).await
@@ -89,7 +89,7 @@ impl MockEndpoint {
 
     /// The same over HTTPS at `https://localhost:PORT`, with a certificate
     /// from a fresh development CA; the CA file is `self.ca_file()`.
-    pub async fn start_tls(
+    pub(crate) async fn start_tls(
         respond: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
     ) -> MockEndpoint {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
@@ -111,7 +111,7 @@ impl MockEndpoint {
     }
 
     /// The CA bundle that trusts a [`start_tls`](Self::start_tls) endpoint.
-    pub fn ca_file(&self) -> PathBuf {
+    pub(crate) fn ca_file(&self) -> PathBuf {
         self.dir.as_ref().unwrap().join("ca.crt")
     }
 
@@ -159,11 +159,11 @@ impl MockEndpoint {
     }
 
     /// How many requests arrived so far.
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.count.load(Ordering::SeqCst)
     }
 
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
 }
