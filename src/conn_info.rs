@@ -49,7 +49,7 @@ impl ConnInfo {
 pub struct CertChecks(std::sync::Mutex<Vec<(u64, CertVerdict)>>);
 
 /// A cached verdict: the identity, or the refusal's reason and detail.
-pub type CertVerdict = Result<ClientIdentity, (CertReason, String)>;
+pub(crate) type CertVerdict = Result<ClientIdentity, (CertReason, String)>;
 
 impl CertChecks {
     /// The verdict for the policy of generation `generation`

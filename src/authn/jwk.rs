@@ -10,9 +10,9 @@ use std::fmt;
 
 /// RSA moduli below this are refused (RFC 8725 §3.5, NIST SP 800-131A);
 /// ring's verifiers refuse them as well.
-pub const RSA_MIN_BITS: usize = 2048;
+pub(crate) const RSA_MIN_BITS: usize = 2048;
 /// ring's upper bound for RSA verification.
-pub const RSA_MAX_BITS: usize = 8192;
+pub(crate) const RSA_MAX_BITS: usize = 8192;
 /// At most this many keys are kept from one document.
 pub const MAX_KEYS: usize = 100;
 

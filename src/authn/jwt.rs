@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use super::jwk::{Jwk, KeyMaterial, KeySet, KeySetError, SkippedKey};
 
 /// Tokens longer than this are refused before any decoding.
-pub const MAX_TOKEN_LEN: usize = 16 * 1024;
+pub(crate) const MAX_TOKEN_LEN: usize = 16 * 1024;
 
 /// What a tenant accepts from its issuer(s).
 #[derive(Debug, Clone)]

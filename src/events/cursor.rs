@@ -10,12 +10,12 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 /// `<dir>/outbox`.
-pub fn outbox_dir(dir: &Path) -> PathBuf {
+pub(crate) fn outbox_dir(dir: &Path) -> PathBuf {
     dir.join("outbox")
 }
 
 /// `<dir>/outbox/cursors`.
-pub fn cursors_dir(dir: &Path) -> PathBuf {
+pub(crate) fn cursors_dir(dir: &Path) -> PathBuf {
     outbox_dir(dir).join("cursors")
 }
 
@@ -36,7 +36,7 @@ pub fn read_cursor(dir: &Path, sink: &str) -> io::Result<Option<u64>> {
 }
 
 /// Stores the sink's cursor durably.
-pub fn write_cursor(dir: &Path, sink: &str, seq: u64) -> io::Result<()> {
+pub(crate) fn write_cursor(dir: &Path, sink: &str, seq: u64) -> io::Result<()> {
     let cursors = cursors_dir(dir);
     fs::create_dir_all(&cursors)?;
     write_atomic(&cursors.join(sink), format!("{seq}\n").as_bytes())
@@ -44,7 +44,7 @@ pub fn write_cursor(dir: &Path, sink: &str, seq: u64) -> io::Result<()> {
 
 /// Every cursor file: `(sink, seq)`, sorted by sink name. Unreadable
 /// files are skipped.
-pub fn list_cursors(dir: &Path) -> io::Result<Vec<(String, u64)>> {
+pub(crate) fn list_cursors(dir: &Path) -> io::Result<Vec<(String, u64)>> {
     let entries = match fs::read_dir(cursors_dir(dir)) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -69,7 +69,7 @@ pub fn list_cursors(dir: &Path) -> io::Result<Vec<(String, u64)>> {
 
 /// Replaces `path` with `bytes` atomically and durably: the data is on
 /// disk and the rename is in the directory before this returns.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let parent = path.parent().unwrap_or(Path::new("."));
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = parent.join(format!(".{name}.tmp"));
@@ -83,7 +83,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 }
 
 /// fsync of a directory, so a rename or unlink in it survives a crash.
-pub fn sync_dir(dir: &Path) -> io::Result<()> {
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
     fs::File::open(dir)?.sync_all()
 }
 

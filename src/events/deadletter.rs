@@ -36,7 +36,7 @@ pub struct DeadLetter {
 
 /// What a requeue did for one sink.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequeueReport {
+pub(crate) struct RequeueReport {
     pub sink: String,
     /// Moved to the retry queue.
     pub requeued: usize,
@@ -65,12 +65,12 @@ impl DeadLetter {
 }
 
 /// `<dir>/deadletter/<sink>`.
-pub fn sink_dir(dir: &Path, sink: &str) -> PathBuf {
+pub(crate) fn sink_dir(dir: &Path, sink: &str) -> PathBuf {
     dir.join("deadletter").join(sink)
 }
 
 /// `<dir>/deadletter/<sink>/retry`.
-pub fn retry_dir(dir: &Path, sink: &str) -> PathBuf {
+pub(crate) fn retry_dir(dir: &Path, sink: &str) -> PathBuf {
     sink_dir(dir, sink).join("retry")
 }
 
@@ -153,7 +153,7 @@ pub fn sinks(dir: &Path) -> io::Result<Vec<String>> {
 
 /// Moves dead letters (of one sink or all; of one tenant or all) into the
 /// retry queue that the running dispatcher drains.
-pub fn requeue(
+pub(crate) fn requeue(
     dir: &Path,
     sink: Option<&str>,
     tenant: Option<&str>,

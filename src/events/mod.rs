@@ -48,7 +48,8 @@ use std::pin::Pin;
 use std::time::Duration;
 
 /// What [`Sink::deliver`] returns.
-pub type DeliveryFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
+pub(crate) type DeliveryFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<(), DeliveryError>> + Send + 'a>>;
 
 /// A destination for events (a webhook endpoint, a Kafka topic, ...).
 ///
@@ -130,7 +131,7 @@ impl std::error::Error for DeliveryError {}
 
 /// Whether `name` can name a sink (a file name on every platform, a
 /// metric label).
-pub fn is_valid_sink_name(name: &str) -> bool {
+pub(crate) fn is_valid_sink_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 128
         && !name.starts_with('.')

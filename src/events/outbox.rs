@@ -263,7 +263,7 @@ pub fn list_segments(outbox: &Path) -> io::Result<Vec<Segment>> {
 /// next segment's first seq − 1) is at or below `min_cursor`. The newest
 /// segment is never deleted (the journal appends to it). Returns how many
 /// were deleted.
-pub fn remove_delivered_segments(dir: &Path, min_cursor: u64) -> io::Result<usize> {
+pub(crate) fn remove_delivered_segments(dir: &Path, min_cursor: u64) -> io::Result<usize> {
     let outbox = outbox_dir(dir);
     let segments = list_segments(&outbox)?;
     let mut removed = 0;
@@ -286,7 +286,7 @@ pub fn remove_delivered_segments(dir: &Path, min_cursor: u64) -> io::Result<usiz
 
 /// The highest complete sequence number in the outbox (the last complete
 /// line of the newest non-empty segment), `None` when it is empty.
-pub fn highest_seq(dir: &Path) -> io::Result<Option<u64>> {
+pub(crate) fn highest_seq(dir: &Path) -> io::Result<Option<u64>> {
     let segments = list_segments(&outbox_dir(dir))?;
     for segment in segments.iter().rev() {
         if let Some(seq) = last_seq_in(&segment.path)? {

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Added to the holder's remaining request time to make the lease's TTL.
-pub const LEASE_MARGIN: Duration = Duration::from_secs(2);
+pub(crate) const LEASE_MARGIN: Duration = Duration::from_secs(2);
 
 /// Deletes the key only if it still holds our token.
 const RELEASE: &str = r"
@@ -36,7 +36,7 @@ return 0
 ";
 
 /// A lease held in Redis: released (compare-and-delete) by its holder.
-pub struct Lease {
+pub(crate) struct Lease {
     redis: Arc<RedisRates>,
     key: String,
     token: String,
@@ -44,7 +44,7 @@ pub struct Lease {
 
 /// Whether a lease was taken.
 #[derive(Debug)]
-pub enum Taken {
+pub(crate) enum Taken {
     Held(Lease),
     /// Another holder has it now.
     Busy,
@@ -84,7 +84,7 @@ fn new_token() -> String {
 }
 
 /// One attempt to take the lease of `order_key` for `ttl`.
-pub async fn try_take(
+pub(crate) async fn try_take(
     redis: &Arc<RedisRates>,
     order_key: &str,
     ttl: Duration,
@@ -143,7 +143,7 @@ impl Drop for Unsure {
 /// The wait before attempt `n` (from 0) to take a busy lease: 5 ms
 /// doubling to 100 ms, with jitter (replicas waiting for one resource do
 /// not retry in lockstep).
-pub fn retry_wait(n: u32) -> Duration {
+pub(crate) fn retry_wait(n: u32) -> Duration {
     use std::hash::{BuildHasher, Hasher};
     let base = Duration::from_millis(5)
         .saturating_mul(1 << n.min(5))
@@ -158,7 +158,7 @@ pub fn retry_wait(n: u32) -> Duration {
 impl Lease {
     /// Gives the lease back (if it is still ours); bounded by the Redis
     /// timeout. A failure only means the lease runs out at its TTL.
-    pub async fn release(self) {
+    pub(crate) async fn release(self) {
         let timeout = self.redis.settings().timeout;
         let run = async {
             let mut conn = self.redis.connection().await?;

@@ -71,7 +71,7 @@ impl LimitKind {
 
 /// The limiter state of the process.
 #[derive(Debug)]
-pub struct Limiter {
+pub(crate) struct Limiter {
     epoch: Instant,
     tenants: Mutex<HashMap<String, u64>>,
     principals: Mutex<HashMap<String, HashMap<String, u64>>>,
@@ -88,7 +88,7 @@ struct Slots {
 
 /// Holds the concurrency slots of a request until it is dropped.
 #[derive(Debug, Default)]
-pub struct Admitted(Vec<OwnedSemaphorePermit>);
+pub(crate) struct Admitted(Vec<OwnedSemaphorePermit>);
 
 impl Default for Limiter {
     fn default() -> Self {
@@ -103,7 +103,7 @@ impl Default for Limiter {
 }
 
 impl Limiter {
-    pub fn new() -> Limiter {
+    pub(crate) fn new() -> Limiter {
         Limiter::default()
     }
 
@@ -113,7 +113,7 @@ impl Limiter {
 
     /// One request of `tenant` (and its `principal`) against the tenant's
     /// limits.
-    pub async fn admit_tenant(
+    pub(crate) async fn admit_tenant(
         &self,
         shared: Option<&RedisRates>,
         tenant: &str,
@@ -176,7 +176,7 @@ impl Limiter {
     }
 
     /// One request to `upstream` against the upstream's limits.
-    pub async fn admit_upstream(
+    pub(crate) async fn admit_upstream(
         &self,
         shared: Option<&RedisRates>,
         upstream: &str,

@@ -14,7 +14,7 @@
 //! was 3 µs of the gateway's 32 µs per POST; this reads it in well under 1.
 
 /// Deeper documents are left to serde_json (whose own limit is 128).
-pub const MAX_DEPTH: usize = 64;
+pub(crate) const MAX_DEPTH: usize = 64;
 
 /// A string token: its text between the quotes, as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -450,7 +450,7 @@ fn top_level_meta(text: &str, at: usize) -> Option<std::borrow::Cow<'_, str>> {
 /// longest, if the key is repeated), without building values: the cap on
 /// PATCH operations for a request nobody else parses. `Some(0)` when there
 /// is no such array; `None` when the scanner declines the document.
-pub fn operations_len(text: &str) -> Option<usize> {
+pub(crate) fn operations_len(text: &str) -> Option<usize> {
     let mut s = Scanner::new(text);
     s.begin_object()?;
     let mut longest = 0;

@@ -111,13 +111,13 @@ impl fmt::Display for AttrPath {
 }
 
 /// True when `s` starts with `urn:` in any case.
-pub fn has_urn_prefix(s: &str) -> bool {
+pub(crate) fn has_urn_prefix(s: &str) -> bool {
     s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
 }
 
 /// `ATTRNAME = ALPHA *(nameChar)`, `nameChar = "-" / "_" / DIGIT / ALPHA`
 /// (RFC 7644 §3.4.2.2), plus `$ref` (RFC 7643 §2.4).
-pub fn is_attr_name(s: &str) -> bool {
+pub(crate) fn is_attr_name(s: &str) -> bool {
     if s == "$ref" || s.eq_ignore_ascii_case("$ref") {
         return true;
     }
@@ -130,7 +130,7 @@ pub fn is_attr_name(s: &str) -> bool {
 }
 
 /// `nameChar` of RFC 7644 §3.4.2.2.
-pub fn is_name_char(c: char) -> bool {
+pub(crate) fn is_name_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || c == '-' || c == '_'
 }
 

@@ -12,9 +12,10 @@ use serde_json::{json, Value};
 use std::cmp::Ordering;
 
 /// The ListResponse message URN (RFC 7644 §3.4.2).
-pub const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+pub(crate) const LIST_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 /// The SearchRequest message URN (RFC 7644 §3.4.3).
-pub const SEARCH_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+pub(crate) const SEARCH_REQUEST_SCHEMA: &str =
+    "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
 
 /// `sortOrder`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -285,7 +286,7 @@ fn parse_count(s: &str) -> ScimResult<usize> {
 
 /// Splits a raw query string into percent-decoded `(name, value)` pairs
 /// (`+` is a space; invalid escapes are kept as they are).
-pub fn query_pairs(query: &str) -> Vec<(String, String)> {
+pub(crate) fn query_pairs(query: &str) -> Vec<(String, String)> {
     query
         .split('&')
         .filter(|p| !p.is_empty())
@@ -299,7 +300,7 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
 /// Percent-encodes a query name or value: everything but the RFC 3986
 /// unreserved characters (so a space is `%20`, never `+`, which some
 /// servers read literally).
-pub fn encode_component(s: &str) -> String {
+pub(crate) fn encode_component(s: &str) -> String {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let mut out = String::with_capacity(s.len() + 8);
     for &b in s.as_bytes() {

@@ -78,14 +78,14 @@ use crate::scim::error::ScimError;
 use std::fmt;
 
 /// The SCIM 1.1 core schema URN, shared by Users and Groups.
-pub const CORE_SCHEMA_11: &str = "urn:scim:schemas:core:1.0";
+pub(crate) const CORE_SCHEMA_11: &str = "urn:scim:schemas:core:1.0";
 /// The SCIM 1.1 enterprise User extension URN.
-pub const ENTERPRISE_SCHEMA_11: &str = "urn:scim:schemas:extension:enterprise:1.0";
+pub(crate) const ENTERPRISE_SCHEMA_11: &str = "urn:scim:schemas:extension:enterprise:1.0";
 
 /// The multi-valued attributes of the 1.1 core schema (Users §6, Groups §8).
 /// 1.1 merges these by `value` in PATCH and removes elements marked
 /// `"operation": "delete"`.
-pub const MULTI_VALUED_11: &[&str] = &[
+pub(crate) const MULTI_VALUED_11: &[&str] = &[
     "emails",
     "phoneNumbers",
     "ims",

@@ -61,7 +61,7 @@ pub fn metrics_handle() -> &'static PrometheusHandle {
 }
 
 /// The `/metrics` page.
-pub fn render_metrics() -> String {
+pub(crate) fn render_metrics() -> String {
     metrics_handle().render()
 }
 

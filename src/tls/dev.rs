@@ -159,7 +159,7 @@ pub fn make_dev_pki(dir: &Path, hosts: &[String], clients: &[&str]) -> Result<De
 /// for localhost and `hosts`, signed by the development CA in the same
 /// directory (created, or reused when `ca.key` exists). `Ok(true)` when it
 /// wrote files.
-pub fn ensure_dev_certs(
+pub(crate) fn ensure_dev_certs(
     cert_file: &Path,
     key_file: &Path,
     hosts: &[String],

@@ -53,19 +53,22 @@ pub fn load_certs(file: &Path) -> Result<Vec<CertificateDer<'static>>, String> {
 
 /// Reads a PEM private key (PKCS#8, PKCS#1 or SEC1). The error never
 /// contains key material.
-pub fn load_key(file: &Path) -> Result<PrivateKeyDer<'static>, String> {
+pub(crate) fn load_key(file: &Path) -> Result<PrivateKeyDer<'static>, String> {
     PrivateKeyDer::from_pem_file(file)
         .map_err(|_| format!("{}: no readable PEM private key", file.display()))
 }
 
 /// The server configuration of the public listener.
-pub fn server_config(cert_file: &Path, key_file: &Path) -> Result<Arc<ServerConfig>, String> {
+pub(crate) fn server_config(
+    cert_file: &Path,
+    key_file: &Path,
+) -> Result<Arc<ServerConfig>, String> {
     server_config_with(cert_file, key_file, None)
 }
 
 /// A server configuration from PEM certificate and key files, checking
 /// client certificates with `client_verifier` (`None`: no client auth).
-pub fn server_config_with(
+pub(crate) fn server_config_with(
     cert_file: &Path,
     key_file: &Path,
     client_verifier: Option<Arc<dyn ClientCertVerifier>>,
@@ -113,7 +116,7 @@ pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
 
 /// [`client_config`] presenting a client certificate chain and key (mTLS
 /// to an upstream) when `identity` is given.
-pub fn client_config_with_identity(
+pub(crate) fn client_config_with_identity(
     ca_file: Option<&Path>,
     identity: Option<(&Path, &Path)>,
 ) -> Result<ClientConfig, String> {

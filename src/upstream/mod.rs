@@ -79,7 +79,7 @@ pub struct Deadline {
 
 /// The base URL the upstream writes into its locations (for the built-in
 /// store, a synthetic base that the gateway rewrites back).
-pub fn public_base_of(upstream: &Upstream) -> String {
+pub(crate) fn public_base_of(upstream: &Upstream) -> String {
     match &upstream.target {
         UpstreamTarget::Http(http) => http.rebase().as_str().to_string(),
         UpstreamTarget::Builtin(_) => format!("http://builtin.invalid/{}", upstream.name),

@@ -26,7 +26,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The structured-mode content type.
-pub const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
+pub(crate) const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 /// The most of a response body read (and then dropped).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 

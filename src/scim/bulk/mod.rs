@@ -10,8 +10,8 @@ mod run;
 pub use run::BulkRun;
 
 /// The BulkRequest and BulkResponse message URNs.
-pub const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
-pub const BULK_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
+pub(crate) const BULK_REQUEST_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";
+pub(crate) const BULK_RESPONSE_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:BulkResponse";
 
 /// The prefix of a reference to a resource created earlier in the request.
 const BULK_ID_PREFIX: &str = "bulkId:";
@@ -255,7 +255,7 @@ fn collect_refs(v: &Value, out: &mut Vec<String>) {
 /// `failOnErrors`, and returns the BulkResponse body. The order and the
 /// reference rules are those of [`BulkRun`], which async callers drive
 /// themselves.
-pub fn run_bulk(
+pub(crate) fn run_bulk(
     request: &BulkRequest,
     mut exec: impl FnMut(&BulkOperation) -> BulkOutcome,
 ) -> Value {

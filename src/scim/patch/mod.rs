@@ -15,15 +15,15 @@ use crate::scim::filter::Filter;
 use crate::scim::path::AttrPath;
 
 /// The PatchOp message URN.
-pub const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+pub(crate) const PATCH_OP_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
 /// The default of `max_patch_operations` (`[server]`): the most operations
 /// one PATCH request (or one PATCH inside a Bulk request) may carry.
-pub const DEFAULT_MAX_OPERATIONS: usize = 1000;
+pub(crate) const DEFAULT_MAX_OPERATIONS: usize = 1000;
 
 /// The length of a PatchOp body's `Operations` array (0 when there is
 /// none: [`PatchRequest::parse`] refuses that).
-pub fn operation_count(body: &serde_json::Value) -> usize {
+pub(crate) fn operation_count(body: &serde_json::Value) -> usize {
     body.as_object()
         .and_then(|o| crate::scim::json::get_ci(o, "Operations"))
         .and_then(serde_json::Value::as_array)
@@ -34,7 +34,7 @@ pub fn operation_count(body: &serde_json::Value) -> usize {
 /// bound on one PATCH; the gateway's keeps the work of one request
 /// bounded, and is checked before any of that work (dialect, schema
 /// check, mapping, application) starts.
-pub fn check_operation_count(count: usize, max: usize) -> ScimResult<()> {
+pub(crate) fn check_operation_count(count: usize, max: usize) -> ScimResult<()> {
     if count > max {
         return Err(ScimError::too_many(format!(
             "this PATCH has {count} operations; at most {max} are accepted in one request \

@@ -20,19 +20,16 @@ pub use registry::{
 };
 
 /// URN of the core User schema (RFC 7643 §4.1).
-pub const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
+pub(crate) const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 /// URN of the core Group schema (RFC 7643 §4.2).
-pub const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
+pub(crate) const GROUP_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 /// URN of the Enterprise User extension (RFC 7643 §4.3).
-pub const ENTERPRISE_USER_SCHEMA: &str =
+pub(crate) const ENTERPRISE_USER_SCHEMA: &str =
     "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 /// URN of the Schema resource schema (RFC 7643 §7).
-pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
+pub(crate) const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 /// URN of the ResourceType schema (RFC 7643 §6).
-pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
-/// URN of the ServiceProviderConfig schema (RFC 7643 §5).
-pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub(crate) const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 
 /// An attribute's data type (RFC 7643 §2.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
