@@ -2,7 +2,7 @@
 //!
 //! The pure SCIM protocol core lives in [`scim`]; the built-in reference
 //! store (the embedded default upstream) lives in [`store`]; the gateway's
-//! runtime configuration is a [`snapshot::Snapshot`] compiled by [`config`].
+//! runtime configuration is a `snapshot::Snapshot` compiled by [`config`].
 //!
 //! What is `pub` is the API the crate's other targets use (the binary, the
 //! integration tests, the benches, the fuzz targets); everything else is
