@@ -27,7 +27,7 @@ const NEVER_RECORDED: &str = "password";
 /// - PATCH (RFC 7644 §3.5.2): each operation's `path` (its top-level
 ///   attribute), or for a path-less operation the keys of its `value`;
 /// - DELETE and anything else: none.
-pub fn changed_attributes(method: &str, body: Option<&Value>) -> Vec<String> {
+pub(crate) fn changed_attributes(method: &str, body: Option<&Value>) -> Vec<String> {
     let mut names = Names::default();
     let Some(Value::Object(obj)) = body else {
         return names.0;
@@ -57,7 +57,7 @@ pub fn changed_attributes(method: &str, body: Option<&Value>) -> Vec<String> {
 /// POST/PUT map each name to its value in the body. PATCH maps each name
 /// to the list of operations on it, each `{"op", "path"?, "value"?}`
 /// (for a path-less operation, `value` is the attribute's part of it).
-pub fn allowed_values(
+pub(crate) fn allowed_values(
     method: &str,
     body: Option<&Value>,
     allow_list: &[String],

@@ -20,12 +20,12 @@ pub(crate) mod settings;
 pub(crate) mod verify;
 mod writer;
 
-pub use attributes::{allowed_values, changed_attributes};
+pub(crate) use attributes::{allowed_values, changed_attributes};
 pub use journal::{Ack, Journal, JournalError, MAX_BATCH};
 pub use record::{AuditKind, AuditOutcome, AuditPrincipal, AuditRecord};
 pub use settings::{AuditSettings, FsyncPolicy};
 pub use verify::{verify_paths, Problem, VerifyFailure, VerifyOptions, VerifyReport};
-pub use writer::Receipt;
+pub(crate) use writer::Receipt;
 
 #[cfg(test)]
 mod tests;

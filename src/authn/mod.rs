@@ -23,8 +23,8 @@ pub(crate) mod mtls;
 pub(crate) mod principal;
 pub mod static_token;
 
-pub use mtls::TenantMtls;
-pub use principal::{AuthMethod, Principal};
+pub(crate) use mtls::TenantMtls;
+pub(crate) use principal::{AuthMethod, Principal};
 pub use static_token::StaticToken;
 
 use crate::conn_info::ConnInfo;

@@ -8,5 +8,4 @@ pub(crate) mod raw;
 pub(crate) mod reload;
 
 pub use compile::{check, compile, load, parse};
-pub use errors::{ConfigError, ConfigErrors};
 pub use reload::ConfigHandle;

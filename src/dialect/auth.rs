@@ -11,7 +11,10 @@ use std::borrow::Cow;
 ///
 /// Borrowed (unchanged) unless [`Rule::DoubledBearer`] is on, not in shadow
 /// mode, and the scheme repeats.
-pub fn normalize_authorization<'a>(value: &'a str, rules: &RuleSet) -> (Cow<'a, str>, Applied) {
+pub(crate) fn normalize_authorization<'a>(
+    value: &'a str,
+    rules: &RuleSet,
+) -> (Cow<'a, str>, Applied) {
     let mut applied = Applied::default();
     if !rules.is_on(Rule::DoubledBearer) {
         return (Cow::Borrowed(value), applied);

@@ -38,7 +38,7 @@
 use super::Profile;
 
 /// The profile of the client that sent a request (for `auto`).
-pub fn detect(
+pub(crate) fn detect(
     user_agent: Option<&str>,
     token_issuer: Option<&str>,
     query: Option<&str>,

@@ -40,13 +40,13 @@ mod rules;
 mod upsert;
 mod values;
 
-pub use auth::normalize_authorization;
-pub use detect::detect;
+pub(crate) use auth::normalize_authorization;
+pub(crate) use detect::detect;
 pub use patch::normalize_patch;
-pub use query::normalize_query;
-pub use resource::normalize_resource;
+pub(crate) use query::normalize_query;
+pub(crate) use resource::normalize_resource;
 pub use rules::{Applied, Rule, RuleSet, UnknownName};
-pub use upsert::{has_upsert_candidates, resolve_upserts};
+pub(crate) use upsert::{has_upsert_candidates, resolve_upserts};
 
 use std::fmt;
 use std::str::FromStr;

@@ -11,7 +11,7 @@ use super::{Applied, Rule, RuleSet};
 /// `query` is the part after `?` (a leading `?` is kept if present). With
 /// [`Rule::AadQueryFlags`] off the query is returned unchanged; in shadow
 /// mode too, with the rule reported.
-pub fn normalize_query(query: &str, rules: &RuleSet) -> (String, Applied) {
+pub(crate) fn normalize_query(query: &str, rules: &RuleSet) -> (String, Applied) {
     let mut applied = Applied::default();
     if !rules.is_on(Rule::AadQueryFlags) {
         return (query.to_string(), applied);

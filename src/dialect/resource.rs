@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 /// Normalizes a POST or PUT body of a resource of type `rt` in place and
 /// reports the rules that fired. A body that is not a JSON object is left
 /// for validation to reject.
-pub fn normalize_resource(
+pub(crate) fn normalize_resource(
     body: &mut Value,
     kind: WriteKind,
     rules: &RuleSet,

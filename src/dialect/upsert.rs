@@ -35,7 +35,7 @@ use serde_json::{Map, Value};
 
 /// Whether any operation could be an upsert (an add or replace with a
 /// value on a value-filtered path): only then is the resource read.
-pub fn has_upsert_candidates(patch: &PatchRequest) -> bool {
+pub(crate) fn has_upsert_candidates(patch: &PatchRequest) -> bool {
     patch.operations.iter().any(|op| element_for(op).is_some())
 }
 
@@ -46,7 +46,7 @@ pub fn has_upsert_candidates(patch: &PatchRequest) -> bool {
 /// whatever schema knowledge it has); an operation it refuses otherwise
 /// than with `noTarget` ends the resolution, and the rest is left as sent
 /// for the real application to refuse.
-pub fn resolve_upserts(
+pub(crate) fn resolve_upserts(
     resource: &Value,
     patch: &PatchRequest,
     apply: impl Fn(&Value, &PatchRequest) -> ScimResult<Value>,

@@ -39,7 +39,7 @@ pub mod webhook;
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};
 pub use dispatch::{Dispatcher, DispatcherSettings};
 pub use outbox::{OutboxReader, OutboxRecord};
-pub use retry::RetryPolicy;
+pub(crate) use retry::RetryPolicy;
 pub use webhook::{WebhookSettings, WebhookSink};
 
 use std::fmt;

@@ -278,7 +278,7 @@ impl fmt::Display for ScimError {
 impl std::error::Error for ScimError {}
 
 /// The result type of the protocol core.
-pub type ScimResult<T> = Result<T, ScimError>;
+pub(crate) type ScimResult<T> = Result<T, ScimError>;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

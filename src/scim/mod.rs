@@ -20,4 +20,6 @@ pub mod schema;
 pub mod validate;
 pub mod validate_raw;
 
-pub use error::{ScimError, ScimResult, ScimType};
+/// The SCIM error types by a short path, for the unit tests.
+#[cfg(test)]
+pub(crate) use error::{ScimError, ScimResult, ScimType};

@@ -49,7 +49,6 @@ mod scim11_stage;
 mod trace;
 mod upstream_stage;
 
-pub use crate::request_id::X_REQUEST_ID;
 pub use detached::Gateway;
 
 /// The pipeline: the current configuration and what the stages share

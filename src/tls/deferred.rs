@@ -17,7 +17,7 @@ use std::sync::Arc;
 /// known yet). Never use it without a later
 /// [`super::ClientCertPolicy::verify`].
 #[derive(Debug)]
-pub struct DeferredClientCertVerifier {
+pub(crate) struct DeferredClientCertVerifier {
     algorithms: WebPkiSupportedAlgorithms,
 }
 
@@ -25,7 +25,7 @@ pub struct DeferredClientCertVerifier {
 
 impl DeferredClientCertVerifier {
     /// The verifier, with the signature algorithms of [`super::provider`].
-    pub fn new() -> Arc<Self> {
+    pub(crate) fn new() -> Arc<Self> {
         Arc::new(Self {
             algorithms: super::provider().signature_verification_algorithms,
         })

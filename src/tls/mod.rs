@@ -21,10 +21,10 @@ pub use client_auth::{
     handshake_refusal_reason, BadCertificate, CertError, CertReason, ClientCertPolicy, ExpiredCrls,
     HandshakeRefusal,
 };
-pub use deferred::DeferredClientCertVerifier;
-pub use identity::{ClientCertPins, ClientIdentity};
-pub use names::certificate_host_names;
-pub use select::TlsSelector;
+pub(crate) use deferred::DeferredClientCertVerifier;
+pub(crate) use identity::{ClientCertPins, ClientIdentity};
+pub(crate) use names::certificate_host_names;
+pub(crate) use select::TlsSelector;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};

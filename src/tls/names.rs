@@ -6,7 +6,7 @@ use x509_parser::extensions::GeneralName;
 
 /// The DNS names (lower case) and IP addresses (IPv6 in brackets, as a
 /// `Host` header writes them) of the first certificate in `cert_file`.
-pub fn certificate_host_names(cert_file: &Path) -> Result<Vec<String>, String> {
+pub(crate) fn certificate_host_names(cert_file: &Path) -> Result<Vec<String>, String> {
     let certs = super::load_certs(cert_file)?;
     let Some(first) = certs.first() else {
         return Ok(Vec::new());

@@ -98,7 +98,7 @@ static FROM_CLIENT: [HeaderName; 12] = [
 /// cloned and pruned: one pass over the client's headers, each checked
 /// against a short static table, no allocation beyond the map and the
 /// `X-Forwarded-For` value.
-pub fn clean_request_headers(
+pub(super) fn clean_request_headers(
     client: &HeaderMap,
     authorization: Option<&HeaderValue>,
     req: &UpstreamRequest,
@@ -172,7 +172,7 @@ fn forwarded_for(ip: IpAddr) -> Option<HeaderValue> {
 /// which RFC 9112 §6.3 says to ignore, or a body rewritten since) would
 /// desynchronise the client's connection: the bytes after the announced
 /// length would be read as the next response (response splitting).
-pub fn clean_response_headers(headers: &mut HeaderMap) {
+pub(super) fn clean_response_headers(headers: &mut HeaderMap) {
     headers.remove(CONTENT_LENGTH);
     let hop = hop_by_hop();
     if headers.keys().any(|name| hop.contains(&name)) {

@@ -32,8 +32,7 @@ pub(crate) mod resilience;
 pub(crate) mod target;
 
 pub use call::{forward, forward_with, send};
-pub use endpoint::{Endpoint, HttpTarget};
-pub use headers::{clean_request_headers, clean_response_headers};
+pub(crate) use endpoint::{Endpoint, HttpTarget};
 pub use target::{Upstream, UpstreamAuth, UpstreamProtocol, UpstreamTarget};
 
 use crate::request_id::RequestId;

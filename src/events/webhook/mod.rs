@@ -13,7 +13,7 @@ pub(crate) mod settings;
 pub(crate) mod sign;
 
 pub use settings::{WebhookConfig, WebhookSettings};
-pub use sign::{signature_header, SigningSecret};
+pub(crate) use sign::signature_header;
 
 use crate::events::outbox::OutboxRecord;
 use crate::events::retry::RetryPolicy;

@@ -75,7 +75,7 @@ impl fmt::Debug for SigningSecret {
 }
 
 /// The `webhook-signature` header: one `v1,...` per secret, space-separated.
-pub fn signature_header(
+pub(crate) fn signature_header(
     secrets: &[SigningSecret],
     id: &str,
     timestamp: u64,

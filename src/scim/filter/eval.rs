@@ -287,36 +287,3 @@ fn string_op(s: &str, op: CompareOp, l: &str, case_exact: bool) -> bool {
     let (a, b) = (s.to_lowercase(), l.to_lowercase());
     string_op(&a, op, &b, true)
 }
-
-/// Orders two attribute values the way filters compare them: strings by
-/// `caseExact` (dateTimes chronologically), numbers numerically, booleans
-/// false < true. `None` when the values are not comparable.
-pub fn compare_values(a: &Value, b: &Value, attr: Option<&Attribute>) -> Option<Ordering> {
-    match (a, b) {
-        (Value::String(x), Value::String(y)) => {
-            if attr.is_some_and(|d| d.attr_type == AttrType::DateTime) {
-                if let (Some(p), Some(q)) = (DateTime::parse(x), DateTime::parse(y)) {
-                    return Some(p.cmp(&q));
-                }
-            }
-            if attr.is_some_and(|d| d.case_exact) {
-                Some(x.cmp(y))
-            } else {
-                Some(
-                    x.chars()
-                        .flat_map(char::to_lowercase)
-                        .cmp(y.chars().flat_map(char::to_lowercase)),
-                )
-            }
-        }
-        (Value::Number(x), Value::Number(y)) => match (x.as_i64(), y.as_i64()) {
-            (Some(i), Some(j)) => Some(i.cmp(&j)),
-            _ => x
-                .as_f64()
-                .zip(y.as_f64())
-                .and_then(|(p, q)| p.partial_cmp(&q)),
-        },
-        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
-        _ => None,
-    }
-}

@@ -7,8 +7,6 @@ mod lexer;
 mod parser;
 mod print;
 
-pub use eval::compare_values;
-
 use crate::scim::error::ScimResult;
 use crate::scim::path::AttrPath;
 use crate::scim::schema::{ResourceType, SchemaRegistry};

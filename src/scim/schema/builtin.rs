@@ -78,7 +78,7 @@ fn multi_valued(name: &str, value: Attribute, types: &[&str], what: &str) -> Att
 }
 
 /// The core User schema, `urn:ietf:params:scim:schemas:core:2.0:User`.
-pub fn core_user() -> Schema {
+pub(crate) fn core_user() -> Schema {
     let name = complex(
         "name",
         vec![
@@ -183,7 +183,7 @@ pub fn core_user() -> Schema {
 }
 
 /// The core Group schema, `urn:ietf:params:scim:schemas:core:2.0:Group`.
-pub fn core_group() -> Schema {
+pub(crate) fn core_group() -> Schema {
     Schema {
         id: GROUP_SCHEMA.to_string(),
         name: "Group".to_string(),
@@ -220,7 +220,7 @@ pub fn core_group() -> Schema {
 
 /// The Enterprise User extension,
 /// `urn:ietf:params:scim:schemas:extension:enterprise:2.0:User`.
-pub fn enterprise_user() -> Schema {
+pub(crate) fn enterprise_user() -> Schema {
     Schema {
         id: ENTERPRISE_USER_SCHEMA.to_string(),
         name: "EnterpriseUser".to_string(),

@@ -14,7 +14,7 @@ use serde_json::{json, Map, Value};
 pub(crate) mod builtin;
 mod registry;
 
-pub use builtin::{core_group, core_user, enterprise_user};
+pub(crate) use builtin::{core_group, core_user, enterprise_user};
 pub use registry::{
     common_attributes, ResolvedAttr, ResourceType, SchemaExtension, SchemaRegistry,
 };

@@ -27,7 +27,7 @@ use crate::scim::validate::is_base64;
 use bytes::Bytes;
 
 mod plan;
-pub use plan::Plans;
+pub(crate) use plan::Plans;
 use plan::{Names, TypePlan};
 
 /// The bytes to forward for `body`, a POST or PUT of a resource of type
