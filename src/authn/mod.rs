@@ -84,7 +84,7 @@ pub enum Reach {
 /// a static token (checked first: one hash), else a JWT when the tenant
 /// accepts them and the token has the JWS compact shape, else
 /// introspection when configured.
-pub async fn authenticate(
+pub(crate) async fn authenticate(
     auth: &TenantAuth,
     tenant: &TenantId,
     headers: &HeaderMap,

@@ -20,7 +20,7 @@ pub struct StaticToken {
 }
 
 /// The SHA-256 of a token.
-pub fn hash_token(token: &str) -> [u8; 32] {
+pub(crate) fn hash_token(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 

@@ -132,7 +132,7 @@ pub fn list_requeued(dir: &Path, sink: &str) -> io::Result<Vec<(PathBuf, DeadLet
 }
 
 /// The sinks that have a dead-letter directory.
-pub fn sinks(dir: &Path) -> io::Result<Vec<String>> {
+pub(crate) fn sinks(dir: &Path) -> io::Result<Vec<String>> {
     let entries = match fs::read_dir(dir.join("deadletter")) {
         Ok(e) => e,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

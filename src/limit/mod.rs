@@ -41,7 +41,7 @@ pub struct Limits {
 
 /// Why a request was turned away, and when to come back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refused {
+pub(crate) struct Refused {
     pub kind: LimitKind,
     pub retry_after: Duration,
 }
@@ -342,7 +342,7 @@ fn step_in(
 
 impl Refused {
     /// `Retry-After` in whole seconds, rounded up (at least 1).
-    pub fn retry_after_secs(&self) -> u64 {
+    pub(crate) fn retry_after_secs(&self) -> u64 {
         let d = self.retry_after;
         (d.as_secs() + u64::from(d.subsec_nanos() > 0)).max(1)
     }

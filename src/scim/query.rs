@@ -316,7 +316,7 @@ pub(crate) fn encode_component(s: &str) -> String {
 }
 
 /// Decodes `%XX` escapes and `+` (a query name or value).
-pub fn decode(s: &str) -> String {
+pub(crate) fn decode(s: &str) -> String {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;

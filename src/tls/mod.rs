@@ -110,7 +110,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The client configuration for HTTPS upstreams: the public web PKI, or
 /// only the CAs of `ca_file` when given.
-pub fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
+pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
     client_config_with_identity(ca_file, None)
 }
 

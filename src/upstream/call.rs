@@ -22,7 +22,7 @@ use tokio::time::Instant;
 /// `max_response_body` bytes, the upstream's request timeout and the
 /// request's deadline), emulating what the upstream cannot do (PATCH,
 /// Bulk, filtering, ETags: see [`emulate`]).
-pub async fn forward(
+pub(crate) async fn forward(
     upstream: &Upstream,
     req: UpstreamRequest,
     max_response_body: usize,
@@ -33,7 +33,7 @@ pub async fn forward(
 
 /// [`forward`], with the view an emulated PATCH applies in
 /// (`emulate::Context::patch_view`: a mapped tenant's).
-pub async fn forward_with(
+pub(crate) async fn forward_with(
     upstream: &Upstream,
     req: UpstreamRequest,
     max_response_body: usize,
@@ -59,7 +59,7 @@ pub async fn forward_with(
 }
 
 /// One call to the upstream, as the request says (no emulation).
-pub async fn send(
+pub(crate) async fn send(
     upstream: &Upstream,
     req: UpstreamRequest,
     max_response_body: usize,

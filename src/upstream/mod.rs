@@ -31,7 +31,7 @@ pub(crate) mod pool;
 pub(crate) mod resilience;
 pub(crate) mod target;
 
-pub use call::{forward, forward_with, send};
+pub(crate) use call::{forward, forward_with, send};
 pub(crate) use endpoint::{Endpoint, HttpTarget};
 pub use target::{Upstream, UpstreamAuth, UpstreamProtocol, UpstreamTarget};
 
