@@ -269,7 +269,7 @@ where
     let response = response?;
     trace.upstream_latency = Some(started.elapsed());
     trace.upstream_status = Some(response.status().as_u16());
-    // On the way back: locations point at the shared, never upstream.
+    // On the way back: locations point at the gateway, never at the upstream.
     let response = upstream_stage::rebase(response, upstream, &routed.public_base);
     trace.answer(&inbound, &response);
     // In the tenant's schema again.
