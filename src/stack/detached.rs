@@ -35,11 +35,16 @@ pub struct Gateway {
     writes: Arc<InFlight>,
 }
 
-/// `/Bulk` (under any tenant prefix), in any case.
-fn is_bulk_path(path: &str) -> bool {
+/// Whether a POST to `path` may be Bulk: its last segment is `Bulk` in any
+/// case, or is percent-encoded. Decided before the pipeline parses the
+/// route, so it must never be weaker than the parse: the route decodes
+/// each segment (`/%42ulk` is Bulk), and a Bulk request run in the
+/// connection's task could be cancelled between its operations. When in
+/// doubt the request is detached, which costs a task, never a write.
+fn may_be_bulk(path: &str) -> bool {
     let path = path.trim_end_matches('/');
-    path.get(path.len().saturating_sub(5)..)
-        .is_some_and(|tail| tail.eq_ignore_ascii_case("/Bulk"))
+    let last = path.rsplit('/').next().unwrap_or(path);
+    last.eq_ignore_ascii_case("Bulk") || last.contains('%')
 }
 
 /// Detached writes still running.
@@ -111,7 +116,7 @@ impl Respond for Gateway {
         );
         let lone_create = *req.method() == http::Method::POST
             && self.pipeline.journal.is_none()
-            && !is_bulk_path(req.uri().path());
+            && !may_be_bulk(req.uri().path());
         if read || lone_create {
             return Box::pin(self.pipeline.handle(req, conn));
         }
@@ -128,5 +133,39 @@ impl Respond for Gateway {
                 GatewayError::internal(e).into_response()
             })
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_be_bulk;
+    use crate::scim::route::{Route, RouteKind};
+    use crate::scim::schema::SchemaRegistry;
+
+    /// Every path the route parser takes for Bulk is detached, however it
+    /// is spelled; plain creates are not.
+    #[test]
+    fn every_path_the_route_reads_as_bulk_is_detached() {
+        let registry = SchemaRegistry::builtin();
+        let bulk = [
+            "/Bulk",
+            "/bulk",
+            "/BULK",
+            "/%42ulk",
+            "/%42%55%4C%4B",
+            "/b%75lk",
+        ];
+        for path in bulk {
+            let parsed = Route::parse(path, &registry).map(|r| r.kind());
+            assert!(
+                matches!(parsed, Ok(RouteKind::Bulk)),
+                "{path} parses as {parsed:?}"
+            );
+            let under_tenant = format!("/tenants/acme/scim/v2{path}");
+            assert!(may_be_bulk(path) && may_be_bulk(&under_tenant), "{path}");
+        }
+        for path in ["/Users", "/Groups/", "/scim/v2/Users", "/Bulkx", "/x/Bulk2"] {
+            assert!(!may_be_bulk(path), "{path}");
+        }
     }
 }
