@@ -124,8 +124,15 @@ pub(crate) async fn try_take(
             key,
             token,
         }))),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(RedisRateError::Timeout(timeout)),
+        // With Sentinel, the master may have moved: look now.
+        Ok(Err(e)) => {
+            redis.shared().suspect();
+            Err(e)
+        }
+        Err(_) => {
+            redis.shared().suspect();
+            Err(RedisRateError::Timeout(timeout))
+        }
     }
 }
 

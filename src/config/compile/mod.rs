@@ -30,6 +30,7 @@ mod events;
 mod limits;
 mod schema;
 mod server;
+mod shared_redis;
 mod tenant;
 mod tls;
 mod upstream;
@@ -262,7 +263,7 @@ fn compile_with(
     let shared_limits = raw
         .limits
         .as_ref()
-        .and_then(|l| limits::shared_limits(l, previous, &mut p));
+        .and_then(|l| limits::shared_limits(l, &base_dir, previous, &mut p));
 
     match (server, audit, p.list.is_empty()) {
         (Some(server), Some(audit), true) => Ok(Snapshot {

@@ -1,0 +1,166 @@
+//! The compile step for how the shared Redis connection is reached:
+//! `[limits.redis_tls]` (files read and checked now, so a missing or
+//! unreadable file is a config error naming its path) and
+//! `[limits.redis_sentinel]` (the master's name from `redis_url`'s host).
+//! No message here ever holds the URL's credentials or key material.
+use super::{duration, resolve, Problems};
+use crate::config::raw::{RedisSentinelSection, RedisTlsSection, SharedLimitsSection};
+use crate::redis_conn::{RedisLink, RedisTls, SentinelSettings};
+use std::path::Path;
+
+/// `[limits.redis_tls]` and `[limits.redis_sentinel]` for `url`.
+pub(super) fn redis_link(
+    l: &SharedLimitsSection,
+    url: &str,
+    base_dir: &Path,
+    p: &mut Problems,
+) -> Option<RedisLink> {
+    let sentinel = match &l.redis_sentinel {
+        None => None,
+        Some(s) => Some(sentinel(s, url, p)?),
+    };
+    let tls = match &l.redis_tls {
+        None => None,
+        Some(t) => {
+            let any_tls = is_tls(url)
+                || sentinel
+                    .as_ref()
+                    .is_some_and(|s| s.sentinels.iter().any(|u| is_tls(u)));
+            if !any_tls {
+                p.add(
+                    "limits.redis_tls",
+                    "applies to rediss:// connections; redis_url (and every sentinel) is redis://",
+                );
+                return None;
+            }
+            Some(tls(t, base_dir, p)?)
+        }
+    };
+    Some(RedisLink { tls, sentinel })
+}
+
+fn is_tls(url: &str) -> bool {
+    url.get(..9)
+        .is_some_and(|s| s.eq_ignore_ascii_case("rediss://"))
+}
+
+fn tls(t: &RedisTlsSection, base_dir: &Path, p: &mut Problems) -> Option<RedisTls> {
+    let read = |key: &str, file: &str, p: &mut Problems| {
+        let path = resolve(base_dir, file);
+        match std::fs::read(&path) {
+            Ok(bytes) => Some((path, bytes)),
+            Err(e) => {
+                p.add(
+                    format!("limits.redis_tls.{key}"),
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+        }
+    };
+    let mut ok = true;
+    let ca_pem = match &t.ca_file {
+        None => None,
+        Some(file) => {
+            let (path, bytes) = read("ca_file", file, p)?;
+            if let Err(e) = crate::tls::load_certs(&path) {
+                p.add("limits.redis_tls.ca_file", e);
+                ok = false;
+            }
+            Some(bytes)
+        }
+    };
+    let client = match (&t.client_cert_file, &t.client_key_file) {
+        (None, None) => None,
+        (Some(cert), Some(key)) => {
+            let (cert_path, cert) = read("client_cert_file", cert, p)?;
+            let (key_path, key) = read("client_key_file", key, p)?;
+            if let Err(e) = crate::tls::load_certs(&cert_path) {
+                p.add("limits.redis_tls.client_cert_file", e);
+                ok = false;
+            }
+            // The message names the file, never the key's bytes.
+            if let Err(e) = crate::tls::load_key(&key_path) {
+                p.add("limits.redis_tls.client_key_file", e);
+                ok = false;
+            }
+            Some((cert, key))
+        }
+        _ => {
+            p.add(
+                "limits.redis_tls",
+                "set both client_cert_file and client_key_file, or neither",
+            );
+            return None;
+        }
+    };
+    ok.then_some(RedisTls { ca_pem, client })
+}
+
+fn sentinel(s: &RedisSentinelSection, url: &str, p: &mut Problems) -> Option<SentinelSettings> {
+    let mut ok = true;
+    if s.sentinels.is_empty() {
+        p.add(
+            "limits.redis_sentinel.sentinels",
+            "name at least one sentinel, e.g. [\"redis://10.0.0.1:26379\"] (three for a quorum)",
+        );
+        ok = false;
+    }
+    for (i, u) in s.sentinels.iter().enumerate() {
+        let lower = u.to_ascii_lowercase();
+        if !lower.starts_with("redis://") && !lower.starts_with("rediss://") {
+            p.add(
+                format!("limits.redis_sentinel.sentinels[{i}]"),
+                "must be a redis:// or rediss:// URL",
+            );
+            ok = false;
+        }
+    }
+    let master_name = master_name(url);
+    if master_name.is_none() {
+        p.add(
+            "limits.redis_url",
+            "with [limits.redis_sentinel], the host of redis_url is the master's name (as in \
+             `sentinel monitor NAME`), without a port: e.g. \"redis://scimgw/0\"",
+        );
+        ok = false;
+    }
+    let poll = duration(p, "limits.redis_sentinel.poll", s.poll.as_deref(), "1s")?;
+    if poll.is_zero() {
+        p.add("limits.redis_sentinel.poll", "must be more than zero");
+        ok = false;
+    }
+    ok.then_some(())?;
+    Some(SentinelSettings {
+        master_name: master_name?,
+        sentinels: s.sentinels.clone(),
+        poll,
+    })
+}
+
+/// The host of `redis[s]://[credentials@]host[/db]`, when there is one and
+/// no port.
+fn master_name(url: &str) -> Option<String> {
+    let rest = url.split_once("://")?.1;
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, after)| after);
+    let host = rest.split(['/', '?', '#']).next()?;
+    (!host.is_empty() && !host.contains(':') && !host.contains('[')).then(|| host.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_master_name_is_the_urls_host_without_a_port() {
+        assert_eq!(master_name("redis://scimgw/0").as_deref(), Some("scimgw"));
+        assert_eq!(
+            master_name("rediss://:p@ss/w@mymaster").as_deref(),
+            Some("mymaster")
+        );
+        assert_eq!(master_name("redis://scimgw:6379/0"), None);
+        assert_eq!(master_name("redis:///0"), None);
+        assert_eq!(master_name("scimgw"), None);
+        assert!(is_tls("REDISS://h") && !is_tls("redis://h") && !is_tls("r"));
+    }
+}

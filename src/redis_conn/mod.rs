@@ -1,0 +1,235 @@
+//! The gateway's one connection to Redis, shared by every function that
+//! keeps state across replicas (shared rate limits, write-order leases,
+//! and whatever else needs the replicas to agree): one handle,
+//! [`SharedRedis`], cloned by its users, made from [`RedisSettings`] and
+//! [`RedisLink`] (see docs/redis.md).
+//!
+//! - **Single server**: `redis://` or `rediss://` (rustls; a private CA
+//!   and a client certificate from [`RedisTls`]). The connection is made
+//!   on first use and reconnected by the redis crate's manager.
+//! - **Sentinel**: the master's address is asked of the sentinels (all at
+//!   once, the first answer wins), checked with `ROLE` on the master, and
+//!   asked again every `poll` (and at once when a user reports a failure
+//!   with [`SharedRedis::suspect`]), so a promoted replica is followed
+//!   within a poll of the sentinels' promotion.
+//! - **Bounded**: [`SharedRedis::connection`] answers within the
+//!   configured `timeout`, with a connection or an error; its users fall
+//!   back on their own (see each user's policy), never wait longer.
+//!
+//! Ground layer: imports only `telemetry` of the crate (for its events),
+//! so every stage may use it.
+mod sentinel;
+mod settings;
+
+pub use settings::{redact_url, RedisLink, RedisSettings, RedisTls, SentinelSettings};
+
+use arc_swap::ArcSwapOption;
+use redis::aio::ConnectionManager;
+use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A cheap-to-clone handle on the shared connection.
+#[derive(Clone)]
+pub struct SharedRedis {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: RedisSettings,
+    link: RedisLink,
+    target: Target,
+    /// The live connection and where it goes (`host:port`, for logs).
+    current: ArcSwapOption<Current>,
+    /// One connection attempt at a time.
+    connecting: tokio::sync::Mutex<()>,
+    /// Wakes the Sentinel watcher before its next poll.
+    wake: Arc<tokio::sync::Notify>,
+    watching: AtomicBool,
+}
+
+struct Current {
+    addr: String,
+    conn: ConnectionManager,
+}
+
+enum Target {
+    Single(Client),
+    Sentinel {
+        /// The master's scheme, credentials and database.
+        master: ConnectionInfo,
+        sentinels: Vec<Client>,
+    },
+}
+
+impl SharedRedis {
+    /// Checks the settings (no connection yet). The error names what is
+    /// wrong without the URL's credentials.
+    pub fn new(settings: RedisSettings, link: RedisLink) -> Result<SharedRedis, String> {
+        let tls = link.tls.as_ref();
+        let info = settings.url.as_str().into_connection_info().map_err(|e| {
+            format!(
+                "\"{}\" is not a usable Redis URL: {e}",
+                redact_url(&settings.url)
+            )
+        })?;
+        if tls.is_some() && !is_tls(&info) {
+            return Err("TLS files are set but the URL is not rediss://".into());
+        }
+        let target = match &link.sentinel {
+            None => Target::Single(
+                client_for(info, tls)
+                    .map_err(|e| format!("\"{}\": {e}", redact_url(&settings.url)))?,
+            ),
+            Some(s) => {
+                let mut sentinels = Vec::with_capacity(s.sentinels.len());
+                for url in &s.sentinels {
+                    let info = url.as_str().into_connection_info().map_err(|e| {
+                        format!("\"{}\" is not a usable sentinel URL: {e}", redact_url(url))
+                    })?;
+                    sentinels.push(
+                        client_for(info, tls)
+                            .map_err(|e| format!("\"{}\": {e}", redact_url(url)))?,
+                    );
+                }
+                if sentinels.is_empty() {
+                    return Err("Sentinel needs at least one sentinel address".into());
+                }
+                Target::Sentinel {
+                    master: info,
+                    sentinels,
+                }
+            }
+        };
+        Ok(SharedRedis {
+            inner: Arc::new(Inner {
+                settings,
+                link,
+                target,
+                current: ArcSwapOption::empty(),
+                connecting: tokio::sync::Mutex::new(()),
+                wake: Arc::new(tokio::sync::Notify::new()),
+                watching: AtomicBool::new(false),
+            }),
+        })
+    }
+
+    pub fn settings(&self) -> &RedisSettings {
+        &self.inner.settings
+    }
+
+    pub fn link(&self) -> &RedisLink {
+        &self.inner.link
+    }
+
+    /// The shared connection, within the configured timeout: made on
+    /// first use (through the sentinels with Sentinel), then reused; the
+    /// manager reconnects by itself. An error is a timeout, a refused
+    /// connection, a TLS or authentication failure.
+    pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
+        if let Some(current) = self.inner.current.load_full() {
+            return Ok(current.conn.clone());
+        }
+        let timeout = self.inner.settings.timeout;
+        match tokio::time::timeout(timeout, self.connect()).await {
+            Ok(result) => result,
+            Err(_) => Err(timed_out(timeout)),
+        }
+    }
+
+    /// A user saw Redis fail: with Sentinel, ask the sentinels now rather
+    /// than at the next poll (the master may have moved).
+    pub fn suspect(&self) {
+        self.inner.wake.notify_one();
+    }
+
+    /// Where the live connection goes (`host:port`), if one was made.
+    pub fn master_addr(&self) -> Option<String> {
+        self.inner.current.load().as_ref().map(|c| c.addr.clone())
+    }
+
+    async fn connect(&self) -> Result<ConnectionManager, RedisError> {
+        let _one = self.inner.connecting.lock().await;
+        if let Some(current) = self.inner.current.load_full() {
+            return Ok(current.conn.clone());
+        }
+        let timeout = self.inner.settings.timeout;
+        let current = match &self.inner.target {
+            Target::Single(client) => Current {
+                addr: addr_label(client.get_connection_info()),
+                conn: manager(client.clone(), timeout).await?,
+            },
+            Target::Sentinel { .. } => {
+                let current = sentinel::find_master(&self.inner).await?;
+                self.watch();
+                current
+            }
+        };
+        let conn = current.conn.clone();
+        self.inner.current.store(Some(Arc::new(current)));
+        Ok(conn)
+    }
+
+    /// Starts the Sentinel watcher once; it ends when the last handle goes.
+    fn watch(&self) {
+        let Some(settings) = &self.inner.link.sentinel else {
+            return;
+        };
+        if !self.inner.watching.swap(true, Ordering::SeqCst) {
+            tokio::spawn(sentinel::watch(
+                Arc::downgrade(&self.inner),
+                self.inner.wake.clone(),
+                settings.poll,
+            ));
+        }
+    }
+}
+
+impl std::fmt::Debug for SharedRedis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedRedis")
+            .field("settings", &self.inner.settings)
+            .field("link", &self.inner.link)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A connection manager that gives up within `timeout` per attempt.
+async fn manager(client: Client, timeout: Duration) -> Result<ConnectionManager, RedisError> {
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(timeout)
+        .set_response_timeout(timeout)
+        .set_number_of_retries(1);
+    ConnectionManager::new_with_config(client, config).await
+}
+
+fn is_tls(info: &ConnectionInfo) -> bool {
+    matches!(info.addr, ConnectionAddr::TcpTls { .. })
+}
+
+/// A client for `info`, with the configured TLS material when it is a
+/// `rediss://` address (without it, the system's roots).
+fn client_for(info: ConnectionInfo, tls: Option<&RedisTls>) -> Result<Client, RedisError> {
+    match tls {
+        Some(tls) if is_tls(&info) => Client::build_with_tls(info, tls.certificates()),
+        _ => Client::open(info),
+    }
+}
+
+/// `host:port` of an address, never its credentials.
+fn addr_label(info: &ConnectionInfo) -> String {
+    match &info.addr {
+        ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. } => {
+            format!("{host}:{port}")
+        }
+        _ => "a local socket".into(),
+    }
+}
+
+fn timed_out(timeout: Duration) -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("redis did not answer within {timeout:?}"),
+    ))
+}
