@@ -28,6 +28,7 @@ mod oauth;
 mod peers_selftest;
 mod probe;
 mod race;
+mod redis_tls;
 mod replay;
 mod resilience;
 mod scim11;

@@ -1,8 +1,11 @@
 //! A real `redis-server` (Debian's package, installed by `tests/run`) on
-//! an ephemeral loopback port, without persistence, stopped on drop. A
-//! missing `redis-server` fails the test: it is a required component.
+//! an ephemeral loopback port, without persistence, stopped on drop: a
+//! plain server, a replica, a TLS-only server (Debian builds Redis with
+//! TLS), or a sentinel (`redis-server FILE --sentinel`). A missing
+//! `redis-server` fails the test: it is a required component.
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,24 +14,100 @@ pub struct RedisServer {
     child: Option<Child>,
 }
 
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The TLS files of a `rediss://` server (PEM paths).
+pub struct RedisTlsFiles<'a> {
+    pub ca: &'a Path,
+    pub cert: &'a Path,
+    pub key: &'a Path,
+    /// `tls-auth-clients yes`: a client certificate from `ca` is required.
+    pub auth_clients: bool,
+}
+
 impl RedisServer {
     pub fn start() -> RedisServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let port = free_port();
+        RedisServer::spawn(port, &["--port".into(), port.to_string()], true)
+    }
+
+    /// A replica of the server on `master`.
+    pub fn start_replica_of(master: u16) -> RedisServer {
+        let port = free_port();
+        let args = [
+            "--port".into(),
+            port.to_string(),
+            "--replicaof".into(),
+            "127.0.0.1".into(),
+            master.to_string(),
+        ];
+        RedisServer::spawn(port, &args, true)
+    }
+
+    /// A server that speaks TLS only (`port` is the TLS port).
+    pub fn start_tls(tls: &RedisTlsFiles<'_>) -> RedisServer {
+        let port = free_port();
+        let path = |p: &Path| p.to_str().unwrap().to_string();
+        let args = [
+            "--port".into(),
+            "0".into(),
+            "--tls-port".into(),
+            port.to_string(),
+            "--tls-cert-file".into(),
+            path(tls.cert),
+            "--tls-key-file".into(),
+            path(tls.key),
+            "--tls-ca-cert-file".into(),
+            path(tls.ca),
+            "--tls-auth-clients".into(),
+            if tls.auth_clients { "yes" } else { "no" }.into(),
+        ];
+        RedisServer::spawn(port, &args, false)
+    }
+
+    /// A sentinel watching `name` at `master_port` (quorum 2), quick to
+    /// call the master down and fail over. Its config file (which the
+    /// sentinel rewrites) is in `dir`.
+    pub fn start_sentinel(dir: &Path, name: &str, master_port: u16) -> RedisServer {
+        let port = free_port();
+        let conf: PathBuf = dir.join(format!("sentinel-{port}.conf"));
+        std::fs::write(
+            &conf,
+            format!(
+                "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                 sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
+                 sentinel down-after-milliseconds {name} 500\n\
+                 sentinel failover-timeout {name} 3000\n\
+                 sentinel parallel-syncs {name} 1\n",
+                dir = dir.display()
+            ),
+        )
+        .unwrap();
+        RedisServer::spawn_with(
+            port,
+            &[conf.to_str().unwrap().to_string(), "--sentinel".into()],
+            true,
+            false,
+        )
+    }
+
+    fn spawn(port: u16, args: &[String], ping: bool) -> RedisServer {
+        RedisServer::spawn_with(port, args, ping, true)
+    }
+
+    fn spawn_with(port: u16, args: &[String], ping: bool, server_flags: bool) -> RedisServer {
+        let mut command = Command::new("redis-server");
+        command.args(args);
+        if server_flags {
+            command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        }
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -40,7 +119,12 @@ impl RedisServer {
             child: Some(child),
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while !server.ping() {
+        // A TLS port cannot answer a plaintext PING: its listening is enough.
+        while !(if ping {
+            server.ping()
+        } else {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        }) {
             assert!(Instant::now() < deadline, "redis-server did not start");
             std::thread::sleep(Duration::from_millis(20));
         }
