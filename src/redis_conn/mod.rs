@@ -15,20 +15,30 @@
 //! - **Bounded**: [`SharedRedis::connection`] answers within the
 //!   configured `timeout`, with a connection or an error; its users fall
 //!   back on their own (see each user's policy), never wait longer.
+//! - **Held off after a failure**: once a user reports a failure
+//!   ([`SharedRedis::suspect`]), [`SharedRedis::connection`] answers with
+//!   an error at once for [`HOLD_OFF`] (or until Sentinel names a new
+//!   master), so that a blackholed Redis costs one request per second a
+//!   `timeout`, not every request several.
 //!
 //! Ground layer: imports only `telemetry` of the crate (for its events),
 //! so every stage may use it.
 mod sentinel;
 mod settings;
+#[cfg(test)]
+mod tests;
 
 pub use settings::{redact_url, RedisLink, RedisSettings, RedisTls, SentinelSettings};
 
 use arc_swap::ArcSwapOption;
 use redis::aio::ConnectionManager;
 use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+/// How long after a reported failure Redis is not asked again.
+pub const HOLD_OFF: Duration = Duration::from_secs(1);
 
 /// A cheap-to-clone handle on the shared connection.
 #[derive(Clone)]
@@ -47,6 +57,10 @@ struct Inner {
     /// Wakes the Sentinel watcher before its next poll.
     wake: Arc<tokio::sync::Notify>,
     watching: AtomicBool,
+    /// When the last failure was reported: milliseconds since `epoch`,
+    /// plus one (0: none since the last success).
+    failed_at: AtomicU64,
+    epoch: Instant,
 }
 
 struct Current {
@@ -111,6 +125,8 @@ impl SharedRedis {
                 connecting: tokio::sync::Mutex::new(()),
                 wake: Arc::new(tokio::sync::Notify::new()),
                 watching: AtomicBool::new(false),
+                failed_at: AtomicU64::new(0),
+                epoch: Instant::now(),
             }),
         })
     }
@@ -128,6 +144,12 @@ impl SharedRedis {
     /// manager reconnects by itself. An error is a timeout, a refused
     /// connection, a TLS or authentication failure.
     pub async fn connection(&self) -> Result<ConnectionManager, RedisError> {
+        if self.inner.holding_off() {
+            return Err(RedisError::from(std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                "redis failed less than a second ago; not asked again yet",
+            )));
+        }
         if let Some(current) = self.inner.current.load_full() {
             return Ok(current.conn.clone());
         }
@@ -138,9 +160,18 @@ impl SharedRedis {
         }
     }
 
-    /// A user saw Redis fail: with Sentinel, ask the sentinels now rather
-    /// than at the next poll (the master may have moved).
+    /// A user saw Redis fail (an error or a timeout): nobody asks it again
+    /// for [`HOLD_OFF`], and with Sentinel the sentinels are asked now
+    /// rather than at the next poll (the master may have moved).
     pub fn suspect(&self) {
+        // Not again while holding off: the fallbacks of the hold-off would
+        // otherwise keep it going for as long as traffic flows.
+        if !self.inner.holding_off() {
+            let now = self.inner.millis();
+            self.inner
+                .failed_at
+                .store(now.saturating_add(1), Ordering::Relaxed);
+        }
         self.inner.wake.notify_one();
     }
 
@@ -183,6 +214,23 @@ impl SharedRedis {
                 settings.poll,
             ));
         }
+    }
+}
+
+impl Inner {
+    fn millis(&self) -> u64 {
+        u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
+    }
+
+    fn holding_off(&self) -> bool {
+        let failed = self.failed_at.load(Ordering::Relaxed);
+        let hold = u64::try_from(HOLD_OFF.as_millis()).unwrap_or(u64::MAX);
+        failed != 0 && self.millis() < (failed - 1).saturating_add(hold)
+    }
+
+    /// A new master to try: the hold-off of the old one is over.
+    fn clear_hold_off(&self) {
+        self.failed_at.store(0, Ordering::Relaxed);
     }
 }
 

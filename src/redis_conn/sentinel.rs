@@ -164,6 +164,7 @@ async fn check(inner: &Inner) {
             );
             metrics::counter!(REDIS_MASTER_CHANGES_TOTAL).increment(1);
             inner.current.store(Some(Arc::new(current)));
+            inner.clear_hold_off();
         }
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "the sentinels name a new Redis master that cannot be used yet")

@@ -28,6 +28,8 @@ mod oauth;
 mod peers_selftest;
 mod probe;
 mod race;
+mod redis_down;
+mod redis_sentinel;
 mod redis_tls;
 mod replay;
 mod resilience;

@@ -105,7 +105,18 @@ impl RedisServer {
         let mut command = Command::new("redis-server");
         command.args(args);
         if server_flags {
+            // Nothing on disk, not even for a replica's first sync (which
+            // would otherwise wait 5 s and write an RDB file in the cwd).
+            let dir = std::env::temp_dir();
             command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+            command.arg("--dir").arg(&dir);
+            command.args([
+                "--repl-diskless-sync",
+                "yes",
+                "--repl-diskless-sync-delay",
+                "0",
+            ]);
+            command.args(["--repl-diskless-load", "on-empty-db"]);
         }
         let child = command
             .stdout(Stdio::null())
@@ -145,6 +156,23 @@ impl RedisServer {
         }
         let mut buf = [0u8; 7];
         s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    /// Freezes the server (SIGSTOP): connections stay open and nothing
+    /// answers, as with a hung or blackholed Redis.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Undoes [`RedisServer::pause`] (SIGCONT).
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().unwrap().id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status().unwrap();
+        assert!(status.success(), "kill {signal} {pid}");
     }
 
     /// Stops the server now (to test the fallback).
