@@ -2,58 +2,112 @@
 //! replica and three sentinels (real `redis-server` processes); the
 //! gateway finds the master through the sentinels, keeps deciding (on its
 //! local share, never hanging) while the master is gone, and decides
-//! through the promoted replica again within a bound.
-use super::redis_tls::{config, counter, get, tempdir};
+//! through the promoted replica again within a bound. The same with
+//! everything in TLS (servers, replication, sentinels, the gateway with a
+//! client certificate from the test PKI).
+use super::redis_tls::{config, counter, get, pki, tempdir};
 use crate::support::echo::EchoUpstream;
 use crate::support::process::GatewayProcess;
-use crate::support::redis::RedisServer;
+use crate::support::redis::{RedisServer, RedisTlsFiles};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const KEY: &str = "scimgw:t:acme";
 
-async fn conn(port: u16) -> redis::aio::MultiplexedConnection {
+async fn conn(
+    port: u16,
+    tls: Option<&redis::TlsCertificates>,
+) -> redis::aio::MultiplexedConnection {
     let config = redis::AsyncConnectionConfig::new()
         .set_connection_timeout(Duration::from_secs(2))
         .set_response_timeout(Duration::from_secs(2));
-    redis::Client::open(format!("redis://127.0.0.1:{port}"))
-        .unwrap()
-        .get_multiplexed_async_connection_with_config(&config)
-        .await
-        .unwrap()
+    match tls {
+        None => redis::Client::open(format!("redis://127.0.0.1:{port}")),
+        Some(certs) => {
+            redis::Client::build_with_tls(format!("rediss://127.0.0.1:{port}"), certs.clone())
+        }
+    }
+    .unwrap()
+    .get_multiplexed_async_connection_with_config(&config)
+    .await
+    .unwrap()
 }
 
-async fn master_info(sentinel: u16) -> HashMap<String, String> {
+async fn master_info(
+    sentinel: u16,
+    tls: Option<&redis::TlsCertificates>,
+) -> HashMap<String, String> {
     redis::cmd("SENTINEL")
         .arg("master")
         .arg("scimgw")
-        .query_async(&mut conn(sentinel).await)
+        .query_async(&mut conn(sentinel, tls).await)
         .await
         .unwrap()
 }
 
-async fn get_key(port: u16) -> Option<String> {
+async fn get_key(port: u16, tls: Option<&redis::TlsCertificates>) -> Option<String> {
     redis::cmd("GET")
         .arg(KEY)
-        .query_async(&mut conn(port).await)
+        .query_async(&mut conn(port, tls).await)
         .await
         .unwrap()
 }
 
 #[tokio::test]
 async fn sentinel_follows_a_failover_and_shared_limits_resume_within_a_bound() {
-    let dir = tempdir("sentinel");
-    let mut master = RedisServer::start();
-    let replica = RedisServer::start_replica_of(master.port);
+    failover(false).await;
+}
+
+#[tokio::test]
+async fn sentinel_over_tls_follows_a_failover_too() {
+    failover(true).await;
+}
+
+async fn failover(tls: bool) {
+    let dir = tempdir(if tls { "sentinel-tls" } else { "sentinel" });
+    let pki = tls.then(|| pki(&dir));
+    let files = pki.as_ref().map(|p| RedisTlsFiles {
+        ca: &p.ca,
+        cert: &p.server_cert,
+        key: &p.server_key,
+        auth_clients: true,
+        client: Some((&p.client_cert, &p.client_key)),
+    });
+    let certs = pki.as_ref().map(|p| redis::TlsCertificates {
+        client_tls: Some(redis::ClientTlsConfig {
+            client_cert: std::fs::read(&p.client_cert).unwrap(),
+            client_key: std::fs::read(&p.client_key).unwrap(),
+        }),
+        root_cert: Some(std::fs::read(&p.ca).unwrap()),
+    });
+    let certs = certs.as_ref();
+    let mut master = match &files {
+        None => RedisServer::start(),
+        Some(f) => RedisServer::start_tls(f),
+    };
+    let replica = match &files {
+        None => RedisServer::start_replica_of(master.port),
+        Some(f) => {
+            let of = [
+                "--replicaof".into(),
+                "127.0.0.1".into(),
+                master.port.to_string(),
+            ];
+            RedisServer::start_tls_with(f, &of)
+        }
+    };
     let sentinels: Vec<RedisServer> = (0..3)
-        .map(|_| RedisServer::start_sentinel(&dir, "scimgw", master.port))
+        .map(|_| match &files {
+            None => RedisServer::start_sentinel(&dir, "scimgw", master.port),
+            Some(f) => RedisServer::start_tls_sentinel(&dir, "scimgw", master.port, f),
+        })
         .collect();
     // Each sentinel must know the replica and the two others before the
     // master goes, or there is nothing to promote and no quorum.
     let deadline = Instant::now() + Duration::from_secs(15);
     for s in &sentinels {
         loop {
-            let info = master_info(s.port).await;
+            let info = master_info(s.port, certs).await;
             let n = |k: &str| info.get(k).and_then(|v| v.parse::<u32>().ok()).unwrap_or(0);
             if n("num-slaves") >= 1 && n("num-other-sentinels") >= 2 {
                 break;
@@ -67,15 +121,24 @@ async fn sentinel_follows_a_failover_and_shared_limits_resume_within_a_bound() {
     }
 
     let echo = EchoUpstream::spawn();
+    let scheme = if tls { "rediss" } else { "redis" };
     let addrs: Vec<String> = sentinels
         .iter()
-        .map(|s| format!("\"redis://127.0.0.1:{}\"", s.port))
+        .map(|s| format!("\"{scheme}://127.0.0.1:{}\"", s.port))
         .collect();
-    let limits = format!(
-        "[limits]\nbackend = \"redis\"\nredis_url = \"redis://scimgw/0\"\nreplicas = 2\n\
+    let mut limits = format!(
+        "[limits]\nbackend = \"redis\"\nredis_url = \"{scheme}://scimgw/0\"\nreplicas = 2\n\
          timeout = \"200ms\"\n\n[limits.redis_sentinel]\nsentinels = [{}]\npoll = \"500ms\"\n",
         addrs.join(", ")
     );
+    if let Some(p) = &pki {
+        limits.push_str(&format!(
+            "\n[limits.redis_tls]\nca_file = \"{}\"\nclient_cert_file = \"{}\"\nclient_key_file = \"{}\"\n",
+            p.ca.display(),
+            p.client_cert.display(),
+            p.client_key.display()
+        ));
+    }
     let gw = GatewayProcess::spawn(&config(&dir, "gw", &limits, &echo.url()));
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -87,7 +150,11 @@ async fn sentinel_follows_a_failover_and_shared_limits_resume_within_a_bound() {
         let status = get(&client, &gw).await;
         assert!(matches!(status, 200 | 429), "{status}\n{}", gw.log_tail());
     }
-    assert!(get_key(master.port).await.is_some(), "{}", gw.log_tail());
+    assert!(
+        get_key(master.port, certs).await.is_some(),
+        "{}",
+        gw.log_tail()
+    );
     let fallbacks = "scim_gateway_limit_fallbacks_total";
     assert_eq!(counter(&client, &gw, fallbacks).await, 0.0);
 
@@ -95,8 +162,8 @@ async fn sentinel_follows_a_failover_and_shared_limits_resume_within_a_bound() {
     // the gateway can change once the replica is promoted.
     let deadline = Instant::now() + Duration::from_secs(5);
     let before = loop {
-        match get_key(replica.port).await {
-            Some(v) if Some(&v) == get_key(master.port).await.as_ref() => break Some(v),
+        match get_key(replica.port, certs).await {
+            Some(v) if Some(&v) == get_key(master.port, certs).await.as_ref() => break Some(v),
             _ => assert!(Instant::now() < deadline, "not replicated"),
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -111,7 +178,7 @@ async fn sentinel_follows_a_failover_and_shared_limits_resume_within_a_bound() {
             asked.elapsed() < Duration::from_secs(1),
             "each decision is bounded by the 200 ms timeout, never a hang"
         );
-        if get_key(replica.port).await != before {
+        if get_key(replica.port, certs).await != before {
             break killed.elapsed();
         }
         assert!(
@@ -121,7 +188,7 @@ async fn sentinel_follows_a_failover_and_shared_limits_resume_within_a_bound() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    eprintln!("shared limits through the promoted replica {followed:?} after the master died");
+    eprintln!("shared limits through the promoted replica {followed:?} after the master died (tls: {tls})");
     assert_eq!(
         counter(&client, &gw, "scim_gateway_redis_master_changes_total").await,
         1.0

@@ -156,6 +156,7 @@ async fn rediss_with_a_private_ca_and_a_client_certificate_shares_limits() {
         cert: &pki.server_cert,
         key: &pki.server_key,
         auth_clients: true,
+        client: None,
     });
     // The server really requires a client certificate.
     let ca_pem = std::fs::read(&pki.ca).unwrap();
@@ -220,6 +221,7 @@ async fn a_wrong_ca_or_no_client_certificate_falls_back_at_once_and_logs_no_pass
         cert: &pki.server_cert,
         key: &pki.server_key,
         auth_clients: true,
+        client: None,
     });
     let echo = EchoUpstream::spawn();
     let url = format!("rediss://:hunter2@127.0.0.1:{}/0", redis.port);

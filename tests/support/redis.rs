@@ -29,6 +29,30 @@ pub struct RedisTlsFiles<'a> {
     pub key: &'a Path,
     /// `tls-auth-clients yes`: a client certificate from `ca` is required.
     pub auth_clients: bool,
+    /// The certificate and key the server presents when it connects out
+    /// (a replica to its master, a sentinel to what it watches), with
+    /// `tls-replication yes`.
+    pub client: Option<(&'a Path, &'a Path)>,
+}
+
+/// `key value` lines of the TLS settings (config file or `--key value`).
+fn tls_conf(tls: &RedisTlsFiles<'_>) -> Vec<String> {
+    let path = |p: &Path| p.to_str().unwrap().to_string();
+    let mut lines = vec![
+        format!("tls-cert-file {}", path(tls.cert)),
+        format!("tls-key-file {}", path(tls.key)),
+        format!("tls-ca-cert-file {}", path(tls.ca)),
+        format!(
+            "tls-auth-clients {}",
+            if tls.auth_clients { "yes" } else { "no" }
+        ),
+    ];
+    if let Some((cert, key)) = tls.client {
+        lines.push("tls-replication yes".into());
+        lines.push(format!("tls-client-cert-file {}", path(cert)));
+        lines.push(format!("tls-client-key-file {}", path(key)));
+    }
+    lines
 }
 
 impl RedisServer {
@@ -52,22 +76,24 @@ impl RedisServer {
 
     /// A server that speaks TLS only (`port` is the TLS port).
     pub fn start_tls(tls: &RedisTlsFiles<'_>) -> RedisServer {
+        RedisServer::start_tls_with(tls, &[])
+    }
+
+    /// [`RedisServer::start_tls`] with more arguments (`--replicaof`, ...).
+    pub fn start_tls_with(tls: &RedisTlsFiles<'_>, more: &[String]) -> RedisServer {
         let port = free_port();
-        let path = |p: &Path| p.to_str().unwrap().to_string();
-        let args = [
+        let mut args = vec![
             "--port".into(),
             "0".into(),
             "--tls-port".into(),
             port.to_string(),
-            "--tls-cert-file".into(),
-            path(tls.cert),
-            "--tls-key-file".into(),
-            path(tls.key),
-            "--tls-ca-cert-file".into(),
-            path(tls.ca),
-            "--tls-auth-clients".into(),
-            if tls.auth_clients { "yes" } else { "no" }.into(),
         ];
+        for line in tls_conf(tls) {
+            let (key, value) = line.split_once(' ').unwrap();
+            args.push(format!("--{key}"));
+            args.push(value.to_string());
+        }
+        args.extend_from_slice(more);
         RedisServer::spawn(port, &args, false)
     }
 
@@ -75,12 +101,37 @@ impl RedisServer {
     /// call the master down and fail over. Its config file (which the
     /// sentinel rewrites) is in `dir`.
     pub fn start_sentinel(dir: &Path, name: &str, master_port: u16) -> RedisServer {
+        RedisServer::sentinel(dir, name, master_port, None)
+    }
+
+    /// A sentinel that speaks TLS only, to its clients and to the
+    /// servers and sentinels it watches (`tls-replication yes`), with
+    /// `client` as its own certificate.
+    pub fn start_tls_sentinel(
+        dir: &Path,
+        name: &str,
+        master_port: u16,
+        tls: &RedisTlsFiles<'_>,
+    ) -> RedisServer {
+        RedisServer::sentinel(dir, name, master_port, Some(tls))
+    }
+
+    fn sentinel(
+        dir: &Path,
+        name: &str,
+        master_port: u16,
+        tls: Option<&RedisTlsFiles<'_>>,
+    ) -> RedisServer {
         let port = free_port();
         let conf: PathBuf = dir.join(format!("sentinel-{port}.conf"));
+        let listen = match tls {
+            None => format!("port {port}\n"),
+            Some(tls) => format!("port 0\ntls-port {port}\n{}\n", tls_conf(tls).join("\n")),
+        };
         std::fs::write(
             &conf,
             format!(
-                "port {port}\nbind 127.0.0.1\ndir {dir}\n\
+                "{listen}bind 127.0.0.1\ndir {dir}\n\
                  sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {name} 500\n\
                  sentinel failover-timeout {name} 3000\n\
@@ -92,7 +143,7 @@ impl RedisServer {
         RedisServer::spawn_with(
             port,
             &[conf.to_str().unwrap().to_string(), "--sentinel".into()],
-            true,
+            tls.is_none(),
             false,
         )
     }
