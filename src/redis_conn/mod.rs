@@ -150,6 +150,13 @@ impl SharedRedis {
                 "redis failed less than a second ago; not asked again yet",
             )));
         }
+        self.connection_anyway().await
+    }
+
+    /// [`SharedRedis::connection`] even while holding off: for giving
+    /// back what this process holds (a write-order lease), which must not
+    /// wait for its TTL because another decision failed a moment ago.
+    pub async fn connection_anyway(&self) -> Result<ConnectionManager, RedisError> {
         if let Some(current) = self.inner.current.load_full() {
             return Ok(current.conn.clone());
         }

@@ -37,6 +37,12 @@ async fn a_failure_holds_off_every_user_for_a_second_then_redis_is_asked_again()
     redis.suspect();
     let held = redis.connection().await.err().unwrap();
     assert!(held.to_string().contains("not asked again yet"), "{held}");
+    // Giving back a lease still tries Redis.
+    let anyway = redis.connection_anyway().await.err().unwrap();
+    assert!(
+        !anyway.to_string().contains("not asked again yet"),
+        "{anyway}"
+    );
     // Reports while holding off do not extend it.
     tokio::time::sleep(HOLD_OFF / 2).await;
     redis.suspect();

@@ -149,7 +149,101 @@ fn master_name(url: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
+    use std::sync::Arc;
+
+    fn pem(der: &[u8]) -> String {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+        let lines: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap())
+            .collect();
+        format!(
+            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
+            lines.join("\n")
+        )
+    }
+
+    #[tokio::test]
+    async fn a_reload_keeps_the_connection_unless_a_tls_file_changed() {
+        use crate::tls::test_pki::TestCa;
+        let dir = std::env::temp_dir().join(format!("scimgw-redis-reload-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let ca = dir.join("ca.pem");
+        std::fs::write(&ca, pem(TestCa::root("one").cert.as_ref())).unwrap();
+        let text = r#"
+[server]
+listen = "127.0.0.1:0"
+plaintext = true
+
+[limits]
+backend = "redis"
+redis_url = "rediss://:hunter2@127.0.0.1:1/0"
+
+[limits.redis_tls]
+ca_file = "ca.pem"
+
+[upstreams.store]
+kind = "builtin"
+
+[[tenants]]
+id = "acme"
+hosts = ["acme.example"]
+upstream = "store"
+[[tenants.tokens]]
+name = "okta"
+hash = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+"#;
+        let source = dir.join("gw.toml");
+        let raw = super::super::parse(text, "gw.toml").unwrap();
+        let first = super::super::compile(&raw, &source, None).unwrap();
+        let second = super::super::compile(&raw, &source, Some(&first)).unwrap();
+        let shared = |s: &crate::snapshot::Snapshot| s.shared_limits.clone().unwrap();
+        assert!(Arc::ptr_eq(&shared(&first), &shared(&second)), "kept");
+        let link = shared(&first).shared().link().clone();
+        assert!(link.tls.unwrap().ca_pem.is_some());
+        assert!(!format!("{:?}", shared(&first)).contains("hunter2"));
+        // A rotated CA file: a new connection with the new contents.
+        std::fs::write(&ca, pem(TestCa::root("two").cert.as_ref())).unwrap();
+        let third = super::super::compile(&raw, &source, Some(&second)).unwrap();
+        assert!(!Arc::ptr_eq(&shared(&second), &shared(&third)), "remade");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sentinel_and_tls_keys_are_checked_with_their_names() {
+        let text = r#"
+[server]
+listen = "127.0.0.1:0"
+plaintext = true
+
+[limits]
+backend = "redis"
+redis_url = "redis://scimgw:6379/0"
+
+[limits.redis_sentinel]
+sentinels = ["http://10.0.0.1:26379"]
+poll = "0s"
+
+[limits.redis_tls]
+client_cert_file = "c.pem"
+"#;
+        let raw = super::super::parse(text, "gw.toml").unwrap();
+        let errors = super::super::compile(&raw, Path::new("/nonexistent/gw.toml"), None)
+            .err()
+            .unwrap()
+            .to_string();
+        for expected in [
+            "limits.redis_url",
+            "limits.redis_sentinel.sentinels[0]",
+            "limits.redis_sentinel.poll",
+        ] {
+            assert!(errors.contains(expected), "{expected} missing: {errors}");
+        }
+    }
 
     #[test]
     fn the_master_name_is_the_urls_host_without_a_port() {
