@@ -28,7 +28,7 @@ mod settings;
 #[cfg(test)]
 mod tests;
 
-pub use settings::{redact_url, RedisLink, RedisSettings, RedisTls, SentinelSettings};
+pub use settings::{redact_url, RedisAuth, RedisLink, RedisSettings, RedisTls, SentinelSettings};
 
 use arc_swap::ArcSwapOption;
 use redis::aio::ConnectionManager;
@@ -82,12 +82,23 @@ impl SharedRedis {
     /// wrong without the URL's credentials.
     pub fn new(settings: RedisSettings, link: RedisLink) -> Result<SharedRedis, String> {
         let tls = link.tls.as_ref();
-        let info = settings.url.as_str().into_connection_info().map_err(|e| {
+        let mut info = settings.url.as_str().into_connection_info().map_err(|e| {
             format!(
                 "\"{}\" is not a usable Redis URL: {e}",
                 redact_url(&settings.url)
             )
         })?;
+        if let Some(auth) = &link.auth {
+            if info.redis.password.is_some() {
+                return Err(
+                    "a password both in the URL and in [limits.redis_auth]: keep one".into(),
+                );
+            }
+            info.redis.password = Some(auth.password.expose().to_string());
+            if auth.username.is_some() {
+                info.redis.username = auth.username.clone();
+            }
+        }
         if tls.is_some() && !is_tls(&info) {
             return Err("TLS files are set but the URL is not rediss://".into());
         }

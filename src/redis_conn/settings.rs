@@ -31,13 +31,23 @@ impl std::fmt::Debug for RedisSettings {
     }
 }
 
-/// How to reach Redis beyond the URL: TLS material and Sentinel.
+/// How to reach Redis beyond the URL: TLS material, Sentinel, the
+/// password.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RedisLink {
     /// For every `rediss://` connection (the server and the sentinels).
     pub tls: Option<RedisTls>,
     /// Ask these sentinels where the master is, instead of the URL's host.
     pub sentinel: Option<SentinelSettings>,
+    /// The server's (master's) ACL user and password, instead of the URL's.
+    pub auth: Option<RedisAuth>,
+}
+
+/// `AUTH [username] password` for the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedisAuth {
+    pub username: Option<String>,
+    pub password: crate::secret::Secret,
 }
 
 /// TLS material for `rediss://`, read from the configured files (the

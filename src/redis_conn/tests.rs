@@ -68,6 +68,7 @@ async fn sentinels_that_do_not_answer_cost_one_timeout() {
             ],
             poll: Duration::from_secs(1),
         }),
+        auth: None,
     };
     let redis = SharedRedis::new(settings("redis://:hunter2@scimgw/0".into()), link).unwrap();
     let started = Instant::now();
@@ -86,7 +87,7 @@ fn tls_files_need_a_rediss_url_and_errors_hide_the_password() {
             ca_pem: None,
             client: None,
         }),
-        sentinel: None,
+        ..RedisLink::default()
     };
     let e = SharedRedis::new(settings("redis://:hunter2@h:1".into()), tls).unwrap_err();
     assert!(e.contains("rediss://"), "{e}");
@@ -96,4 +97,22 @@ fn tls_files_need_a_rediss_url_and_errors_hide_the_password() {
     )
     .unwrap_err();
     assert!(!e.contains("hunter2") && e.contains("<redacted>"), "{e}");
+}
+
+#[test]
+fn a_password_in_two_places_is_refused() {
+    let link = RedisLink {
+        auth: Some(RedisAuth {
+            username: None,
+            password: crate::secret::Secret::new("hunter2"),
+        }),
+        ..RedisLink::default()
+    };
+    let e = SharedRedis::new(settings("redis://:other@h:1".into()), link.clone()).unwrap_err();
+    assert!(
+        e.contains("keep one") && !e.contains("hunter2") && !e.contains("other"),
+        "{e}"
+    );
+    let ok = SharedRedis::new(settings("redis://h:1".into()), link).unwrap();
+    assert!(!format!("{ok:?}").contains("hunter2"));
 }

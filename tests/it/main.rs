@@ -28,6 +28,7 @@ mod oauth;
 mod peers_selftest;
 mod probe;
 mod race;
+mod redis_auth;
 mod redis_down;
 mod redis_sentinel;
 mod redis_tls;

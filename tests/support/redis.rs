@@ -57,8 +57,16 @@ fn tls_conf(tls: &RedisTlsFiles<'_>) -> Vec<String> {
 
 impl RedisServer {
     pub fn start() -> RedisServer {
+        RedisServer::start_with(&[])
+    }
+
+    /// A plain server with more arguments (`--requirepass`, ...); its
+    /// readiness is checked by connecting only.
+    pub fn start_with(more: &[String]) -> RedisServer {
         let port = free_port();
-        RedisServer::spawn(port, &["--port".into(), port.to_string()], true)
+        let mut args = vec!["--port".into(), port.to_string()];
+        args.extend_from_slice(more);
+        RedisServer::spawn(port, &args, more.is_empty())
     }
 
     /// A replica of the server on `master`.

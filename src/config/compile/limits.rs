@@ -95,6 +95,7 @@ pub(super) fn shared_limits(
                 ("redis_url", l.redis_url.is_some()),
                 ("redis_tls", l.redis_tls.is_some()),
                 ("redis_sentinel", l.redis_sentinel.is_some()),
+                ("redis_auth", l.redis_auth.is_some()),
             ] {
                 if set {
                     p.add(

@@ -1,11 +1,14 @@
 //! The compile step for how the shared Redis connection is reached:
 //! `[limits.redis_tls]` (files read and checked now, so a missing or
 //! unreadable file is a config error naming its path) and
-//! `[limits.redis_sentinel]` (the master's name from `redis_url`'s host).
+//! `[limits.redis_sentinel]` (the master's name from `redis_url`'s host)
+//! and `[limits.redis_auth]` (the password from the environment or a file).
 //! No message here ever holds the URL's credentials or key material.
-use super::{duration, resolve, Problems};
-use crate::config::raw::{RedisSentinelSection, RedisTlsSection, SharedLimitsSection};
-use crate::redis_conn::{RedisLink, RedisTls, SentinelSettings};
+use super::{duration, resolve, secret, Problems};
+use crate::config::raw::{
+    RedisAuthSection, RedisSentinelSection, RedisTlsSection, SharedLimitsSection,
+};
+use crate::redis_conn::{RedisAuth, RedisLink, RedisTls, SentinelSettings};
 use std::path::Path;
 
 /// `[limits.redis_tls]` and `[limits.redis_sentinel]` for `url`.
@@ -36,7 +39,30 @@ pub(super) fn redis_link(
             Some(tls(t, base_dir, p)?)
         }
     };
-    Some(RedisLink { tls, sentinel })
+    let auth = match &l.redis_auth {
+        None => None,
+        Some(a) => Some(auth(a, base_dir, p)?),
+    };
+    Some(RedisLink {
+        tls,
+        sentinel,
+        auth,
+    })
+}
+
+fn auth(a: &RedisAuthSection, base_dir: &Path, p: &mut Problems) -> Option<RedisAuth> {
+    let password = secret(
+        a.password_env.as_deref(),
+        a.password_file.as_deref(),
+        base_dir,
+        p,
+        "limits.redis_auth",
+        "password",
+    )?;
+    Some(RedisAuth {
+        username: a.username.clone(),
+        password,
+    })
 }
 
 fn is_tls(url: &str) -> bool {

@@ -25,7 +25,7 @@ mod upstream;
 pub(crate) use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
 pub(crate) use endpoints::{HealthSection, OutlierSection};
 pub(crate) use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
-pub(crate) use shared_redis::{RedisSentinelSection, RedisTlsSection};
+pub(crate) use shared_redis::{RedisAuthSection, RedisSentinelSection, RedisTlsSection};
 pub(crate) use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection};
 pub(crate) use upstream::{
     CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,
@@ -155,6 +155,8 @@ pub struct SharedLimitsSection {
     pub redis_tls: Option<RedisTlsSection>,
     /// Redis Sentinel: follow the master of a named service.
     pub redis_sentinel: Option<RedisSentinelSection>,
+    /// The password (from the environment or a file) and ACL user.
+    pub redis_auth: Option<RedisAuthSection>,
 }
 
 /// `[tenants.limits]` and `[upstreams.NAME.limits]`

@@ -1,6 +1,8 @@
 //! Raw sections of the shared Redis connection (`[limits] backend =
 //! "redis"`): `[limits.redis_tls]` (the files of a `rediss://`
-//! connection) and `[limits.redis_sentinel]` (where the sentinels are).
+//! connection), `[limits.redis_sentinel]` (where the sentinels are) and
+//! `[limits.redis_auth]` (the server's user and password, kept out of the
+//! URL and the config file).
 //! See docs/redis.md.
 use serde::Deserialize;
 
@@ -31,4 +33,18 @@ pub struct RedisSentinelSection {
     /// How often the sentinels are asked whether the master moved.
     /// Default `"1s"`.
     pub poll: Option<String>,
+}
+
+/// `[limits.redis_auth]`: Redis's ACL user and password (`AUTH`), for the
+/// server (with Sentinel, the master); instead of a password in
+/// `redis_url`. Sentinels that need a password take it in their URL.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisAuthSection {
+    /// The ACL user. Default: `default`.
+    pub username: Option<String>,
+    /// Environment variable holding the password.
+    pub password_env: Option<String>,
+    /// File holding the password.
+    pub password_file: Option<String>,
 }
