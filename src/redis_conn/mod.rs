@@ -40,6 +40,11 @@ use std::time::{Duration, Instant};
 /// How long after a reported failure Redis is not asked again.
 pub const HOLD_OFF: Duration = Duration::from_secs(1);
 
+/// The least time a connection attempt (TCP, TLS, `AUTH`, and with
+/// Sentinel the sentinels and `ROLE`) may take in the background, when
+/// the decision `timeout` is shorter.
+pub const CONNECT_BOUND: Duration = Duration::from_secs(1);
+
 /// A cheap-to-clone handle on the shared connection.
 #[derive(Clone)]
 pub struct SharedRedis {
@@ -61,6 +66,12 @@ struct Inner {
     /// plus one (0: none since the last success).
     failed_at: AtomicU64,
     epoch: Instant,
+    /// A connection attempt is running (see [`SharedRedis::start_attempt`]).
+    attempting: AtomicBool,
+    /// Woken when an attempt ends.
+    attempted: tokio::sync::Notify,
+    /// Why the last attempt failed (no credentials: a redis error's text).
+    last_error: std::sync::Mutex<Option<String>>,
 }
 
 struct Current {
@@ -138,6 +149,9 @@ impl SharedRedis {
                 watching: AtomicBool::new(false),
                 failed_at: AtomicU64::new(0),
                 epoch: Instant::now(),
+                attempting: AtomicBool::new(false),
+                attempted: tokio::sync::Notify::new(),
+                last_error: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -171,11 +185,52 @@ impl SharedRedis {
         if let Some(current) = self.inner.current.load_full() {
             return Ok(current.conn.clone());
         }
+        // Registered before the attempt starts, so its end is not missed.
+        let attempted = self.inner.attempted.notified();
+        tokio::pin!(attempted);
+        attempted.as_mut().enable();
+        self.start_attempt();
         let timeout = self.inner.settings.timeout;
-        match tokio::time::timeout(timeout, self.connect()).await {
-            Ok(result) => result,
-            Err(_) => Err(timed_out(timeout)),
+        let ended = tokio::time::timeout(timeout, attempted).await.is_ok();
+        if let Some(current) = self.inner.current.load_full() {
+            return Ok(current.conn.clone());
         }
+        let why = ended
+            .then(|| lock(&self.inner.last_error).clone())
+            .flatten();
+        Err(why.map_or_else(
+            || timed_out(timeout),
+            |why| RedisError::from(std::io::Error::other(why)),
+        ))
+    }
+
+    /// One connection attempt at a time, in a task of its own: a request
+    /// waits for it at most `timeout`, but the attempt goes on for up to
+    /// [`CONNECT_BOUND`], so a first connection slower than one decision
+    /// (TLS through Sentinel on a loaded host) is made anyway, and used by
+    /// the next request, instead of being cut short by every request.
+    fn start_attempt(&self) {
+        if self.inner.attempting.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let this = self.clone();
+        tokio::spawn(async move {
+            let bound = this.inner.connect_bound();
+            let result = match tokio::time::timeout(bound, this.connect()).await {
+                Ok(result) => result.map(drop),
+                Err(_) => Err(timed_out(bound)),
+            };
+            match result {
+                // A new connection: whatever failed before is over.
+                Ok(()) => this.inner.clear_hold_off(),
+                Err(e) => {
+                    *lock(&this.inner.last_error) = Some(e.to_string());
+                    this.suspect();
+                }
+            }
+            this.inner.attempting.store(false, Ordering::SeqCst);
+            this.inner.attempted.notify_waiters();
+        });
     }
 
     /// A user saw Redis fail (an error or a timeout): nobody asks it again
@@ -203,11 +258,10 @@ impl SharedRedis {
         if let Some(current) = self.inner.current.load_full() {
             return Ok(current.conn.clone());
         }
-        let timeout = self.inner.settings.timeout;
         let current = match &self.inner.target {
             Target::Single(client) => Current {
                 addr: addr_label(client.get_connection_info()),
-                conn: manager(client.clone(), timeout).await?,
+                conn: manager(client.clone(), &self.inner).await?,
             },
             Target::Sentinel { .. } => {
                 let current = sentinel::find_master(&self.inner).await?;
@@ -236,6 +290,11 @@ impl SharedRedis {
 }
 
 impl Inner {
+    /// How long a connection attempt may take (in the background).
+    fn connect_bound(&self) -> Duration {
+        self.settings.timeout.max(CONNECT_BOUND)
+    }
+
     fn millis(&self) -> u64 {
         u64::try_from(self.epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
     }
@@ -246,7 +305,7 @@ impl Inner {
         failed != 0 && self.millis() < (failed - 1).saturating_add(hold)
     }
 
-    /// A new master to try: the hold-off of the old one is over.
+    /// A new connection or master: the hold-off of the old one is over.
     fn clear_hold_off(&self) {
         self.failed_at.store(0, Ordering::Relaxed);
     }
@@ -261,13 +320,22 @@ impl std::fmt::Debug for SharedRedis {
     }
 }
 
-/// A connection manager that gives up within `timeout` per attempt.
-async fn manager(client: Client, timeout: Duration) -> Result<ConnectionManager, RedisError> {
+/// A connection manager: each connection attempt bounded by
+/// [`Inner::connect_bound`], each command by the timeout. No retries of
+/// its own: the crate's backoff waits a second or more before a retry,
+/// which would end in the caller's timeout and hide why the connection
+/// failed (a TLS error read as "did not answer"); the hold-off paces the
+/// attempts instead, and each failure is reported as it is.
+async fn manager(client: Client, inner: &Inner) -> Result<ConnectionManager, RedisError> {
     let config = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(timeout)
-        .set_response_timeout(timeout)
-        .set_number_of_retries(1);
+        .set_connection_timeout(inner.connect_bound())
+        .set_response_timeout(inner.settings.timeout)
+        .set_number_of_retries(0);
     ConnectionManager::new_with_config(client, config).await
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn is_tls(info: &ConnectionInfo) -> bool {

@@ -39,7 +39,9 @@ async fn ask(inner: &Inner) -> Result<(String, u16), RedisError> {
             "not a Sentinel setup",
         )));
     };
-    let timeout = inner.settings.timeout;
+    // In the background (a first connection, or the watcher): as long as a
+    // connection may take.
+    let timeout = inner.connect_bound();
     let mut asking = tokio::task::JoinSet::new();
     for sentinel in sentinels {
         let (sentinel, name) = (sentinel.clone(), settings.master_name.clone());
@@ -108,7 +110,7 @@ async fn connect_master(inner: &Inner, host: String, port: u16) -> Result<Curren
     };
     let addr = format!("{host}:{port}");
     let client = client_for(info, inner.link.tls.as_ref())?;
-    let mut conn = manager(client, inner.settings.timeout).await?;
+    let mut conn = manager(client, inner).await?;
     let role: redis::Role = redis::cmd("ROLE").query_async(&mut conn).await?;
     if !matches!(role, redis::Role::Primary { .. }) {
         return Err(RedisError::from((
@@ -153,7 +155,7 @@ async fn check(inner: &Inner) {
     }
     // In the background, so a little longer than a decision's timeout
     // (a new TLS connection and ROLE) does not lose the switch.
-    let bound = inner.settings.timeout.max(Duration::from_secs(1));
+    let bound = inner.connect_bound();
     let _one = inner.connecting.lock().await;
     match tokio::time::timeout(bound, connect_master(inner, host, port)).await {
         Ok(Ok(current)) => {

@@ -228,12 +228,19 @@ async fn a_wrong_ca_or_no_client_certificate_falls_back_at_once_and_logs_no_pass
     let client_cert = Some((pki.client_cert.as_path(), pki.client_key.as_path()));
     let wrong_ca = tls_limits(&url, &pki.other_ca, client_cert);
     let no_cert = tls_limits(&url, &pki.ca, None);
+    // Each logs why, as rustls says it (not as a timeout).
     let gateways = [
-        GatewayProcess::spawn(&config(&dir, "wrong-ca", &wrong_ca, &echo.url())),
-        GatewayProcess::spawn(&config(&dir, "no-cert", &no_cert, &echo.url())),
+        (
+            GatewayProcess::spawn(&config(&dir, "wrong-ca", &wrong_ca, &echo.url())),
+            "UnknownIssuer",
+        ),
+        (
+            GatewayProcess::spawn(&config(&dir, "no-cert", &no_cert, &echo.url())),
+            "CertificateRequired",
+        ),
     ];
     let client = client();
-    for gw in &gateways {
+    for (gw, why) in &gateways {
         let mut ok = 0;
         for _ in 0..6 {
             let asked = Instant::now();
@@ -252,6 +259,11 @@ async fn a_wrong_ca_or_no_client_certificate_falls_back_at_once_and_logs_no_pass
         assert!(
             gw.log_count("shared limits unavailable") >= 1,
             "the fallback is logged\n{}",
+            gw.log_tail()
+        );
+        assert!(
+            gw.log_count(why) >= 1,
+            "the cause is logged\n{}",
             gw.log_tail()
         );
         assert_eq!(gw.log_count("hunter2"), 0, "{}", gw.log_tail());

@@ -142,7 +142,7 @@ impl RedisServer {
                 "{listen}bind 127.0.0.1\ndir {dir}\n\
                  sentinel monitor {name} 127.0.0.1 {master_port} 2\n\
                  sentinel down-after-milliseconds {name} 500\n\
-                 sentinel failover-timeout {name} 3000\n\
+                 sentinel failover-timeout {name} 2000\n\
                  sentinel parallel-syncs {name} 1\n",
                 dir = dir.display()
             ),
