@@ -21,8 +21,8 @@
 //!   master), so that a blackholed Redis costs one request per second a
 //!   `timeout`, not every request several.
 //!
-//! Ground layer: imports only `telemetry` of the crate (for its events),
-//! so every stage may use it.
+//! Ground layer: imports only `telemetry` (its metric names) and `secret`
+//! of the crate, so every stage may use it.
 mod sentinel;
 mod settings;
 #[cfg(test)]

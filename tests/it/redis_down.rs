@@ -4,26 +4,11 @@
 //! each request waits at most one `timeout` for Redis (then the hold-off
 //! answers at once), nothing fails, both fallbacks are counted, and once
 //! Redis answers again it decides again within the hold-off.
-use super::redis_tls::{config, counter, get, tempdir};
+use super::redis_tls::{config, counter, get, put, tempdir};
 use crate::support::echo::EchoUpstream;
-use crate::support::gateway::token_for;
 use crate::support::process::GatewayProcess;
 use crate::support::redis::RedisServer;
 use std::time::{Duration, Instant};
-
-async fn put(client: &reqwest::Client, gw: &GatewayProcess) -> u16 {
-    client
-        .put(format!("http://{}/scim/v2/Users/u1", gw.public))
-        .header("host", "acme.localhost")
-        .header("content-type", "application/scim+json")
-        .bearer_auth(token_for("acme"))
-        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u1"}"#)
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
-}
 
 #[tokio::test]
 async fn a_hung_redis_costs_one_timeout_then_falls_back_and_is_asked_again_when_back() {

@@ -5,7 +5,7 @@
 //! through the promoted replica again within a bound. The same with
 //! everything in TLS (servers, replication, sentinels, the gateway with a
 //! client certificate from the test PKI).
-use super::redis_tls::{config, counter, get, pki, tempdir};
+use super::redis_tls::{config, counter, get, pki, put, tempdir};
 use crate::support::echo::EchoUpstream;
 use crate::support::process::GatewayProcess;
 use crate::support::redis::{RedisServer, RedisTlsFiles};
@@ -221,16 +221,26 @@ async fn failover(tls: bool) {
     );
     assert!(gw.log_count("Redis master moved") >= 1, "{}", gw.log_tail());
 
-    // From now on Redis decides again: no more fallbacks.
+    // From now on Redis decides again: no more fallbacks, neither for the
+    // limits nor for the write-order leases.
+    let order_fallbacks = "scim_gateway_write_order_fallback_total";
     let counted = counter(&client, &gw, fallbacks).await;
-    for _ in 0..5 {
-        let status = get(&client, &gw).await;
-        assert!(matches!(status, 200 | 429), "{status}");
+    let ordered = counter(&client, &gw, order_fallbacks).await;
+    let mut written = 0;
+    for _ in 0..3 {
+        // A second apart: the tenant's rate (1/s) lets each through.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let status = put(&client, &gw).await;
+        assert!(status < 500, "{status}");
+        // Past the limits: this write took its turn and lease.
+        written += usize::from((200..300).contains(&status));
     }
+    assert!(written >= 1, "no write got past the limits");
+    let log = gw.log_tail();
+    assert_eq!(counter(&client, &gw, fallbacks).await, counted, "{log}");
     assert_eq!(
-        counter(&client, &gw, fallbacks).await,
-        counted,
-        "{}",
-        gw.log_tail()
+        counter(&client, &gw, order_fallbacks).await,
+        ordered,
+        "{log}"
     );
 }

@@ -94,6 +94,21 @@ pub(crate) async fn get(client: &reqwest::Client, gw: &GatewayProcess) -> u16 {
         .as_u16()
 }
 
+/// A write (one resource: it takes a write-order turn and lease).
+pub(crate) async fn put(client: &reqwest::Client, gw: &GatewayProcess) -> u16 {
+    client
+        .put(format!("http://{}/scim/v2/Users/u1", gw.public))
+        .header("host", "acme.localhost")
+        .header("content-type", "application/scim+json")
+        .bearer_auth(token_for("acme"))
+        .body(r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"u1"}"#)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// The value of a counter on the admin listener (0 when never counted).
 pub(crate) async fn counter(client: &reqwest::Client, gw: &GatewayProcess, name: &str) -> f64 {
     let text = client
