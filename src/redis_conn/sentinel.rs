@@ -14,6 +14,7 @@
 use super::{client_for, is_tls, manager, timed_out, Current, Inner, Target};
 use crate::telemetry::names::REDIS_MASTER_CHANGES_TOTAL;
 use redis::{Client, ConnectionAddr, ErrorKind, RedisError};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -145,7 +146,20 @@ async fn check(inner: &Inner) {
     let (host, port) = match ask(inner).await {
         Ok(addr) => addr,
         Err(e) => {
-            tracing::debug!(error = %e, "no sentinel answered; keeping the current master");
+            // Worth a warning (a failover would not be followed), at most
+            // once a minute: the watcher asks every poll.
+            static LAST: AtomicU64 = AtomicU64::new(0);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let last = LAST.load(Ordering::Relaxed);
+            if now >= last + 60
+                && LAST
+                    .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                    .is_ok()
+            {
+                tracing::warn!(error = %e, "no Redis sentinel answered: keeping the current master, a failover would not be followed");
+            }
             return;
         }
     };
