@@ -244,3 +244,81 @@ async fn failover(tls: bool) {
         "{log}"
     );
 }
+
+/// A stand-in sentinel that names `addr` as the master of any service
+/// (a stale or lying sentinel), and says OK to anything else.
+async fn fake_sentinel(addr: u16) -> u16 {
+    use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                loop {
+                    // One command: *N, then N bulk strings.
+                    let mut line = String::new();
+                    if stream.read_line(&mut line).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    let n: usize = line.trim()[1..].parse().unwrap_or(0);
+                    let mut args = Vec::new();
+                    for _ in 0..n {
+                        line.clear();
+                        stream.read_line(&mut line).await.unwrap();
+                        let len: usize = line.trim()[1..].parse().unwrap();
+                        let mut arg = vec![0; len + 2];
+                        stream.read_exact(&mut arg).await.unwrap();
+                        args.push(String::from_utf8_lossy(&arg[..len]).to_string());
+                    }
+                    let reply = if args[0].eq_ignore_ascii_case("SENTINEL") {
+                        let port = addr.to_string();
+                        format!("*2\r\n$9\r\n127.0.0.1\r\n${}\r\n{port}\r\n", port.len())
+                    } else {
+                        "+OK\r\n".to_string()
+                    };
+                    stream.get_mut().write_all(reply.as_bytes()).await.unwrap();
+                }
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn a_sentinel_naming_a_replica_is_not_followed() {
+    use scim_gateway::redis_conn::{RedisLink, RedisSettings, SentinelSettings, SharedRedis};
+    let master = RedisServer::start();
+    let replica = RedisServer::start_replica_of(master.port);
+    let shared = |sentinel: u16| {
+        let settings = RedisSettings {
+            url: "redis://scimgw/0".into(),
+            replicas: 1,
+            timeout: Duration::from_millis(500),
+            prefix: "t".into(),
+        };
+        let link = RedisLink {
+            sentinel: Some(SentinelSettings {
+                master_name: "scimgw".into(),
+                sentinels: vec![format!("redis://127.0.0.1:{sentinel}")],
+                poll: Duration::from_secs(1),
+            }),
+            ..RedisLink::default()
+        };
+        SharedRedis::new(settings, link).unwrap()
+    };
+    // Named a replica: no connection, so no write can go there.
+    let lying = shared(fake_sentinel(replica.port).await);
+    let refused = lying.connection().await.err().unwrap().to_string();
+    assert!(refused.contains("not a master"), "{refused}");
+    assert_eq!(lying.master_addr(), None);
+    // Named the master: used.
+    let honest = shared(fake_sentinel(master.port).await);
+    let mut conn = honest.connection().await.ok().unwrap();
+    let pong: String = redis::cmd("PING").query_async(&mut conn).await.unwrap();
+    assert_eq!(pong, "PONG");
+    assert_eq!(
+        honest.master_addr(),
+        Some(format!("127.0.0.1:{}", master.port))
+    );
+}
