@@ -212,6 +212,24 @@ impl CacheLookup<'_> {
     }
 }
 
+/// A write's cache invalidation never reached Redis within the tenant's
+/// cache TTL: other replicas may have served the old answer meanwhile.
+#[derive(Debug)]
+pub(crate) struct CacheInvalidationLost<'a> {
+    pub tenant: &'a str,
+}
+
+impl CacheInvalidationLost<'_> {
+    pub(crate) fn emit(&self) {
+        tracing::error!(
+            tenant = self.tenant,
+            "a write's cache invalidation never reached redis; other replicas may have served the old answer until its TTL"
+        );
+        metrics::counter!(CACHE_INVALIDATIONS_LOST_TOTAL, "tenant" => self.tenant.to_string())
+            .increment(1);
+    }
+}
+
 /// An upstream call failed.
 #[derive(Debug)]
 pub(crate) struct UpstreamFailed<'a> {

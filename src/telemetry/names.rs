@@ -51,10 +51,15 @@ pub(crate) const LIMIT_FALLBACKS_TOTAL: &str = "scim_gateway_limit_fallbacks_tot
 /// IdP dialect rules that fired, by `tenant`, `rule`, `mode` (`applied`,
 /// `shadow`).
 pub(crate) const DIALECT_RULES_TOTAL: &str = "scim_gateway_dialect_rules_total";
-/// Response cache lookups, by `tenant`, `result` (`hit`, `miss`).
+/// Response cache lookups, by `tenant`, `result` (`hit`, `miss`,
+/// `bypass`: not cacheable, or the shared generations unreadable).
 pub(crate) const CACHE_REQUESTS_TOTAL: &str = "scim_gateway_cache_requests_total";
 /// Cached responses evicted for space.
 pub(crate) const CACHE_EVICTIONS_TOTAL: &str = "scim_gateway_cache_evictions_total";
+/// Writes whose cache invalidation never reached Redis (other replicas
+/// may serve the old answer until its TTL), by `tenant`.
+pub(crate) const CACHE_INVALIDATIONS_LOST_TOTAL: &str =
+    "scim_gateway_cache_invalidations_lost_total";
 /// Gauge: bytes held by a tenant's cached answers, by `tenant`.
 pub(crate) const CACHE_BYTES: &str = "scim_gateway_cache_bytes";
 /// Config reloads, by `outcome` (`ok`, `failed`).
@@ -140,6 +145,10 @@ pub(crate) fn describe() {
     );
     describe_counter!(CACHE_REQUESTS_TOTAL, "Response cache lookups by result.");
     describe_counter!(CACHE_EVICTIONS_TOTAL, "Cached responses evicted for space.");
+    describe_counter!(
+        CACHE_INVALIDATIONS_LOST_TOTAL,
+        "Writes whose cache invalidation never reached Redis within the tenant's cache TTL."
+    );
     describe_gauge!(CACHE_BYTES, "Bytes held by a tenant's cached responses.");
     describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");
