@@ -146,10 +146,16 @@ impl Pipeline {
         .await;
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         // The answer waits until the journal has the write's record.
-        let journal = self.journal.as_ref();
+        let to = self
+            .journal
+            .as_ref()
+            .map(|journal| audit_stage::Journaling {
+                journal,
+                versions: snapshot.shared_limits.as_deref(),
+            });
         let (rid, conn) = (&request_id, &*conn);
         if let Some(journaled) =
-            access_log::journaled(journal, &trace, rid, &method, conn, started, &mut response)
+            access_log::journaled(to, &trace, rid, &method, conn, started, &mut response)
         {
             response = journaled.await;
         }

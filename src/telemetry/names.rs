@@ -39,6 +39,9 @@ pub(crate) const UPSTREAM_ENDPOINT_EJECTIONS_TOTAL: &str =
 /// Writes ordered in-process only because Redis did not grant or answer
 /// for the resource's lease.
 pub(crate) const WRITE_ORDER_FALLBACK_TOTAL: &str = "scim_gateway_write_order_fallback_total";
+/// Change events whose `resourceversion` came from the replica's clock
+/// because Redis did not answer, by `tenant`.
+pub(crate) const EVENT_VERSION_FALLBACKS_TOTAL: &str = "scim_gateway_event_version_fallbacks_total";
 /// Failed authentications, by `tenant`, `reason`.
 pub(crate) const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
 /// Requests refused with 429 by a limit, by `tenant`, `kind`
@@ -145,6 +148,10 @@ pub(crate) fn describe() {
     );
     describe_counter!(CACHE_REQUESTS_TOTAL, "Response cache lookups by result.");
     describe_counter!(CACHE_EVICTIONS_TOTAL, "Cached responses evicted for space.");
+    describe_counter!(
+        EVENT_VERSION_FALLBACKS_TOTAL,
+        "Change events versioned by the replica's clock because Redis did not answer."
+    );
     describe_counter!(
         CACHE_INVALIDATIONS_LOST_TOTAL,
         "Writes whose cache invalidation never reached Redis within the tenant's cache TTL."

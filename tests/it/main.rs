@@ -29,6 +29,7 @@ mod peers_selftest;
 mod probe;
 mod race;
 mod replay;
+mod replica_events;
 mod replicas;
 mod resilience;
 mod scim11;
