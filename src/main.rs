@@ -329,10 +329,17 @@ fn check_config(path: &Path) -> Result<(), String> {
     let _guard = rt.enter();
     match config::check(path) {
         Ok(s) => {
+            for warning in &s.warnings {
+                println!("warning: {warning}");
+            }
             println!(
-                "ok: {} tenants, {} upstreams",
+                "ok: {} tenants, {} upstreams{}",
                 s.tenants.len(),
-                s.upstreams.len()
+                s.upstreams.len(),
+                match s.warnings.len() {
+                    0 => String::new(),
+                    n => format!(", {n} warning(s)"),
+                }
             );
             Ok(())
         }

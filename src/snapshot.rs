@@ -37,6 +37,10 @@ pub struct Snapshot {
     pub events: EventsSettings,
     /// Where the config came from (for logs).
     pub source: PathBuf,
+    /// What the config holds that works but the operator should know
+    /// (`check-config` prints them, `run` logs them), each "location:
+    /// message".
+    pub warnings: Vec<String>,
 }
 
 /// `[events]`: how the dispatcher runs and the Kafka sink, if any.

@@ -80,6 +80,9 @@ impl ConfigHandle {
                         "[audit] changed in the config; the audit log keeps its settings until a restart"
                     );
                 }
+                for warning in &next.warnings {
+                    tracing::warn!(warning = %warning, "the reloaded config works, but note");
+                }
                 crate::upstream::balance::health::start_all(next.upstreams.values());
                 self.current.store(Arc::new(next));
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);

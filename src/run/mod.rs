@@ -123,6 +123,9 @@ pub async fn run(
         config.clone(),
         journal.clone(),
     )));
+    for warning in &snapshot.warnings {
+        tracing::warn!(warning = %warning, "the config works, but note");
+    }
     readiness.set(true);
     tracing::info!(
         address = %bound.public,

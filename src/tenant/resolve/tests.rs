@@ -59,6 +59,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             kafka: None,
         },
         source: "test.toml".into(),
+        warnings: Vec::new(),
     }
 }
 
