@@ -38,7 +38,8 @@ enum Command {
         text_logs: bool,
         /// Threads serving requests (default: one per CPU). With 1 the
         /// gateway runs a single-threaded event loop, like one nginx worker;
-        /// run one process per core behind SO_REUSEPORT or a balancer.
+        /// run one process per core on one port (`[server] reuse_port =
+        /// true`, SO_REUSEPORT) or behind a balancer.
         #[arg(long)]
         worker_threads: Option<usize>,
     },

@@ -55,6 +55,8 @@ pub struct EventsSettings {
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
+    /// SO_REUSEPORT on the listener (fixed at start).
+    pub reuse_port: bool,
     /// The TLS configuration per SNI host name; `None` = plain HTTP
     /// (`plaintext = true`).
     pub tls: Option<Arc<crate::tls::TlsSelector>>,

@@ -63,7 +63,10 @@ impl ConfigHandle {
         let current = self.load();
         match load(&self.path, Some(&current)) {
             Ok(next) => {
-                if next.server.listen != current.server.listen || next.admin != current.admin {
+                if next.server.listen != current.server.listen
+                    || next.server.reuse_port != current.server.reuse_port
+                    || next.admin != current.admin
+                {
                     tracing::warn!(
                         "listen addresses changed in the config; they take effect after a restart"
                     );

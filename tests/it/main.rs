@@ -32,6 +32,7 @@ mod replay;
 mod replica_events;
 mod replicas;
 mod resilience;
+mod reuse_port;
 mod scim11;
 mod security;
 mod shared_limits;
