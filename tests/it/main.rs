@@ -36,6 +36,7 @@ mod reuse_port;
 mod scim11;
 mod security;
 mod shared_limits;
+mod shipped_configs;
 mod slis;
 mod store_api;
 mod store_errors;
