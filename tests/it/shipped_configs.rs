@@ -41,7 +41,8 @@ async fn every_shipped_config_parses_and_the_self_contained_ones_compile() {
             // Only the absent deployment paths may fail.
             let text = e.to_string();
             assert!(
-                text.lines().all(|l| l.contains("/var/lib/") || l.contains("dev_certs")),
+                text.lines()
+                    .all(|l| l.contains("/var/lib/") || l.contains("dev_certs")),
                 "{}: {text}",
                 file.display()
             );
