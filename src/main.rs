@@ -329,6 +329,10 @@ fn check_config(path: &Path) -> Result<(), String> {
     let _guard = rt.enter();
     match config::check(path) {
         Ok(s) => {
+            // Allowed but unwise (e.g. a SASL/PLAIN password sent in clear).
+            for w in s.events.kafka.iter().flat_map(|k| k.warnings()) {
+                println!("warning: events.kafka.{w}");
+            }
             println!(
                 "ok: {} tenants, {} upstreams",
                 s.tenants.len(),
