@@ -15,6 +15,7 @@ mod events;
 mod faults;
 mod gateway;
 mod kafka;
+mod kafka_tls;
 mod limits;
 mod mapped_filter;
 mod mapped_patch;

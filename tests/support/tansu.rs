@@ -21,12 +21,34 @@ pub struct Tansu {
     bin: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    options: TansuOptions,
+}
+
+/// How [`Tansu::start_with`] runs the broker.
+#[derive(Debug, Clone, Default)]
+pub struct TansuOptions {
+    /// The port advertised in metadata (clients reconnect there), e.g. a
+    /// TLS proxy's in front of the broker; default the broker's own.
+    pub advertised_port: Option<u16>,
+    /// `--authentication`: every request but ApiVersions and the SASL ones
+    /// needs a SASL login first.
+    pub authentication: bool,
+    /// `--storage-engine` (default `memory://tansu/`). tansu resolves a
+    /// `sqlite://` path against its working directory, `dir`.
+    pub storage: Option<String>,
+    /// The broker's working directory (default: inherited).
+    pub dir: Option<PathBuf>,
 }
 
 impl Tansu {
     /// Starts a broker, or returns `None` when tansu is not installed and this
     /// is not CI (the caller returns early: a skip, announced on stderr).
     pub fn start() -> Option<Tansu> {
+        Tansu::start_with(TansuOptions::default())
+    }
+
+    /// [`Tansu::start`] with [`TansuOptions`].
+    pub fn start_with(options: TansuOptions) -> Option<Tansu> {
         let bin = tansu_bin()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -39,9 +61,15 @@ impl Tansu {
             bin,
             log,
             child: None,
+            options,
         };
         broker.spawn();
         Some(broker)
+    }
+
+    /// The tansu binary (for its other commands, e.g. `tansu user create`).
+    pub fn bin(&self) -> &Path {
+        &self.bin
     }
 
     /// `host:port` for `bootstrap.servers`.
@@ -86,23 +114,40 @@ impl Tansu {
 
     fn spawn(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!(
+            "tcp://127.0.0.1:{}",
+            self.options.advertised_port.unwrap_or(self.port)
+        );
+        let storage = self
+            .options
+            .storage
+            .clone()
+            .unwrap_or_else(|| "memory://tansu/".into());
+        let mut args = vec![
+            "broker",
+            "--cluster-id",
+            "scim-gateway-test",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &advertised,
+            "--storage-engine",
+            &storage,
+        ];
+        if self.options.authentication {
+            args.push("--authentication");
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(&self.bin)
-            .args([
-                "broker",
-                "--cluster-id",
-                "scim-gateway-test",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
+        let mut command = Command::new(&self.bin);
+        if let Some(dir) = &self.options.dir {
+            command.current_dir(dir);
+        }
+        let child = command
+            .args(&args)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .stderr(log)
