@@ -4,113 +4,13 @@
 //! reconnection after the bootstrap goes through TLS as well; tansu's own
 //! port speaks plaintext, which a client set to TLS cannot use, so a
 //! delivered event proves that the whole path was TLS.
-use std::path::Path;
 use std::time::{Duration, Instant};
 
-use rdkafka::config::ClientConfig;
-use scim_gateway::events::kafka::{KafkaSettings, KafkaSink};
+use scim_gateway::events::kafka::KafkaSink;
 use serde_json::{json, Value};
 
-use crate::support::audited::temp_dir;
-use crate::support::kafka_tls::{KafkaPki, TlsProxy};
-use crate::support::kafka_topic::{create_topic_with, TopicReader};
-use crate::support::tansu::{Tansu, TansuOptions};
-
-const PARTITIONS: i32 = 2;
-
-/// tansu, HAProxy in front of it with `crt`, and the PKI.
-struct Rig {
-    broker: Tansu,
-    proxy: TlsProxy,
-    pki: KafkaPki,
-}
-
-/// `crt`: which server certificate HAProxy presents; `mtls`: require a
-/// client certificate from the test CA.
-fn rig(name: &str, crt: impl Fn(&KafkaPki) -> &Path, mtls: bool) -> Option<Rig> {
-    let dir = temp_dir(name);
-    let pki = KafkaPki::write(&dir);
-    let port = TlsProxy::reserve_port();
-    let broker = Tansu::start_with(TansuOptions {
-        advertised_port: Some(port),
-        ..TansuOptions::default()
-    })?;
-    let client_ca = mtls.then_some(pki.ca_file.as_path());
-    let proxy = TlsProxy::start(&dir, port, broker.port, crt(&pki), client_ca)?;
-    Some(Rig { broker, proxy, pki })
-}
-
-impl Rig {
-    /// A TLS client (admin, consumer) that trusts the test CA and has the
-    /// client certificate.
-    fn client(&self) -> ClientConfig {
-        let mut c = ClientConfig::new();
-        c.set("bootstrap.servers", self.proxy.bootstrap())
-            .set("security.protocol", "ssl")
-            .set("ssl.ca.location", self.pki.ca_file.display().to_string())
-            .set(
-                "ssl.certificate.location",
-                self.pki.client_cert.display().to_string(),
-            )
-            .set(
-                "ssl.key.location",
-                self.pki.client_key.display().to_string(),
-            );
-        c
-    }
-
-    async fn create_topic(&self, topic: &str) {
-        create_topic_with(&self.client(), &self.broker, topic, PARTITIONS).await;
-    }
-
-    /// The sink's settings: `tls` is the body of `[tls]`.
-    fn settings(&self, topic: &str, tls: &str) -> KafkaSettings {
-        toml::from_str(&format!(
-            "brokers = [\"{}\"]\ntopic = \"{topic}\"\nmessage_timeout = \"3s\"\n\
-             request_timeout = \"2s\"\nconnect_timeout = \"1s\"\n[tls]\n{tls}",
-            self.proxy.bootstrap()
-        ))
-        .unwrap()
-    }
-
-    fn ca(&self) -> String {
-        format!("ca_file = \"{}\"\n", self.pki.ca_file.display())
-    }
-
-    fn client_cert(&self) -> String {
-        format!(
-            "client_cert_file = \"{}\"\nclient_key_file = \"{}\"\n",
-            self.pki.client_cert.display(),
-            self.pki.client_key.display()
-        )
-    }
-
-    /// The `data.seq` of the events on `topic` for `key`, in order,
-    /// once `want` of them arrived (bounded).
-    async fn read(&self, topic: &str, key: &str, want: usize) -> Vec<u64> {
-        let mut reader = TopicReader::with_config(&self.client(), topic, PARTITIONS);
-        let count = |records: &[crate::support::kafka_topic::KafkaRecord]| {
-            records.iter().filter(|r| r.key == key).count()
-        };
-        reader
-            .read_until(Duration::from_secs(20), |r| count(r) >= want)
-            .await;
-        reader
-            .records
-            .iter()
-            .filter(|r| r.key == key)
-            .map(|r| r.event["data"]["seq"].as_u64().unwrap())
-            .collect()
-    }
-
-    fn logs(&self) -> String {
-        format!(
-            "tansu:\n{}\nhaproxy:\n{}",
-            self.broker.log_tail(),
-            self.proxy.log_text()
-        )
-    }
-}
+use crate::support::kafka_tls::{rig, PARTITIONS};
+use crate::support::kafka_topic::create_topic_with;
 
 fn event(resource: &str, seq: u64) -> Value {
     json!({
@@ -236,6 +136,7 @@ async fn mutual_tls_refuses_a_client_without_a_certificate() {
         .expect_err("no client certificate: the proxy must refuse");
     eprintln!("no client certificate: {e}");
     assert!(e.retryable, "{e}");
+    assert!(e.detail.contains("certificate required"), "{e}");
     let with_cert = format!("{}{}", rig.ca(), rig.client_cert());
     let sink = KafkaSink::new(&rig.settings(topic, &with_cert)).unwrap();
     for seq in 0..3 {

@@ -15,6 +15,8 @@ mod events;
 mod faults;
 mod gateway;
 mod kafka;
+mod kafka_gateway_tls;
+mod kafka_sasl;
 mod kafka_tls;
 mod limits;
 mod mapped_filter;

@@ -42,7 +42,7 @@ pub async fn create_topic_with(
         ),
     )
     .await
-    .expect("create_topics timed out")
+    .unwrap_or_else(|_| panic!("create_topics timed out:\n{}", broker.log_tail()))
     .unwrap();
     for r in created {
         if let Err((name, code)) = r {

@@ -10,7 +10,7 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// How long a broker may take to accept ApiVersions after its start.
@@ -21,7 +21,8 @@ pub struct Tansu {
     bin: PathBuf,
     log: PathBuf,
     child: Option<Child>,
-    options: TansuOptions,
+    /// Changed between [`Tansu::restart`]s (e.g. authentication on).
+    pub options: TansuOptions,
 }
 
 /// How [`Tansu::start_with`] runs the broker.
@@ -148,8 +149,13 @@ impl Tansu {
         }
         let child = command
             .args(&args)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            // TANSU_LOG=debug to see what the broker does.
+            .env(
+                "RUST_LOG",
+                std::env::var("TANSU_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            // Its tracing output goes to stdout.
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));
