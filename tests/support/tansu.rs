@@ -5,7 +5,7 @@
 //! can stop and restart it.
 //!
 //! A missing binary fails the test when `CI=true`; elsewhere the test is
-//! skipped with a message (a first install builds for 5 to 15 minutes: run
+//! skipped with a message (a first install builds for 10 to 30 minutes: run
 //! `tests/run` or the install script once).
 use std::io::{Read, Write};
 use std::net::TcpStream;
