@@ -1,6 +1,6 @@
 //! The gateway binary with its Kafka sink over TLS and SASL/SCRAM (tansu
 //! with `--authentication` behind HAProxy terminating TLS, see
-//! tests/support/kafka_tls.rs): what `check-config` prints about it, events
+//! tests/support/kafka_rig.rs): what `check-config` prints about it, events
 //! kept (not dead-lettered) while the CA is wrong and delivered once a reload
 //! fixes it, and the SASL password in no output and no log line.
 use std::path::Path;
@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::support::audited::{temp_dir, AuditedConfig, ACME_TOPIC};
 use crate::support::gateway::token_for;
 use crate::support::http::user;
-use crate::support::kafka_tls::{scram_rig, PARTITIONS, SCRAM_USER};
+use crate::support::kafka_rig::{scram_rig, PARTITIONS, SCRAM_USER};
 use crate::support::kafka_topic::TopicReader;
 use crate::support::no_loss_rig::spawn_gateway;
 use crate::support::store::TestStore;

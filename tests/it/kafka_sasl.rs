@@ -1,6 +1,6 @@
 //! The Kafka sink with SASL/SCRAM against a real broker: tansu with
 //! `--authentication` and SQL storage (where it keeps SCRAM credentials),
-//! users made with `tansu user create` (tests/support/kafka_tls.rs). Over
+//! users made with `tansu user create` (tests/support/kafka_rig.rs). Over
 //! plaintext (SASL_PLAINTEXT) straight to the broker, and over TLS
 //! (SASL_SSL) through HAProxy. tansu 0.6 has no SASL/PLAIN, so PLAIN is
 //! covered by the property mapping's unit tests only.
@@ -10,7 +10,7 @@ use scim_gateway::events::kafka::{KafkaSettings, KafkaSink};
 use serde_json::{json, Value};
 
 use crate::support::audited::temp_dir;
-use crate::support::kafka_tls::{scram_rig, scram_users, sqlite, SCRAM_USER};
+use crate::support::kafka_rig::{scram_rig, scram_users, sqlite, SCRAM_USER};
 use crate::support::kafka_topic::{create_topic_with, TopicReader};
 use crate::support::tansu::{Tansu, TansuOptions};
 

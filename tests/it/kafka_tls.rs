@@ -1,5 +1,5 @@
 //! The Kafka sink over TLS against a real broker: tansu behind Debian's
-//! HAProxy terminating TLS (tests/support/kafka_tls.rs; tansu 0.6 serves
+//! HAProxy terminating TLS (tests/support/kafka_tls.rs, kafka_rig.rs; tansu 0.6 serves
 //! plaintext only). tansu advertises the proxy's port, so the client's
 //! reconnection after the bootstrap goes through TLS as well; tansu's own
 //! port speaks plaintext, which a client set to TLS cannot use, so a
@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use scim_gateway::events::kafka::KafkaSink;
 use serde_json::{json, Value};
 
-use crate::support::kafka_tls::{rig, PARTITIONS};
+use crate::support::kafka_rig::{rig, PARTITIONS};
 use crate::support::kafka_topic::create_topic_with;
 
 fn event(resource: &str, seq: u64) -> Value {

@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod http;
 pub mod idp_replay;
 pub mod issuer;
+pub mod kafka_rig;
 pub mod kafka_tls;
 pub mod kafka_topic;
 pub mod matrix;

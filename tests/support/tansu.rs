@@ -1,8 +1,9 @@
 //! A real Kafka-protocol broker for the Kafka sink tests: `tansu` (installed
 //! by `tests/support/install-tansu.sh` into a cache outside the clone; `tests/run`
 //! runs it and exports `TANSU_BIN`), on an ephemeral loopback port, with
-//! in-memory storage, stopped on drop. Each test starts its own broker so it
-//! can stop and restart it.
+//! in-memory storage (or SQLite, for SCRAM credentials: [`TansuOptions`]),
+//! stopped on drop. Each test starts its own broker so it can stop and
+//! restart it.
 //!
 //! A missing binary fails the test when `CI=true`; elsewhere the test is
 //! skipped with a message (a first install builds for 10 to 30 minutes: run
