@@ -13,9 +13,9 @@
 //! compiles from source and links statically: no OpenSSL at run time.
 //!
 //! Depends on: rdkafka, serde, arc-swap, humantime, rustls-pki-types (PEM
-//! checks). The dispatcher drives it
-//! as a [`KafkaEventSink`] (the `events::Sink` trait, one event at a time);
-//! [`KafkaSink::send`] and [`KafkaSink::send_batch`] are the direct API, and
+//! checks). The dispatcher drives it as a [`KafkaEventSink`] (the
+//! `events::Sink` trait, one event at a time); [`KafkaSink::send`] and
+//! [`KafkaSink::send_batch`] are the direct API, and
 //! [`KafkaError::retryable`] decides between retry and dead-letter.
 use std::collections::HashSet;
 use std::fmt;
