@@ -27,7 +27,7 @@ pub(super) struct SinkContext {
 // === impl LastError ===
 
 impl LastError {
-    fn record(&self, reason: String) {
+    pub(super) fn record(&self, reason: String) {
         self.0.store(Some(Arc::new((Instant::now(), reason))));
     }
 

@@ -202,3 +202,36 @@ fn batch_results_are_a_prefix_per_resource() {
         .detail
         .contains("earlier event"));
 }
+
+#[test]
+fn a_failure_carries_the_last_connection_error_while_it_is_recent() {
+    use rdkafka::client::ClientContext;
+    let last = context::LastError::default();
+    let minute = Duration::from_secs(60);
+    assert_eq!(last.explain("timed out", minute), "timed out");
+    let ctx = context::SinkContext {
+        last_error: last.clone(),
+    };
+    ctx.error(
+        RdError::Global(RDKafkaErrorCode::SSL),
+        "SSL handshake failed: certificate verify failed",
+    );
+    // "All brokers down" follows the cause; it must not hide it.
+    ctx.error(
+        RdError::Global(RDKafkaErrorCode::AllBrokersDown),
+        "1/1 brokers are down",
+    );
+    let explained = last.explain("timed out", minute);
+    assert!(
+        explained.ends_with(
+            "last broker connection error: SSL handshake failed: certificate verify failed"
+        ),
+        "{explained}"
+    );
+    // An old error is about another outage.
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(
+        last.explain("timed out", Duration::from_millis(1)),
+        "timed out"
+    );
+}
