@@ -138,6 +138,12 @@ fn the_password_comes_from_env_or_file_and_is_never_in_a_message() {
         assert!(!e.detail.contains(PASSWORD), "{e}");
         assert!(!e.retryable);
     }
+    // No inline password: the key does not exist.
+    let inline = toml::from_str::<KafkaSettings>(
+        "brokers = [\"k:1\"]\ntopic = \"t\"\n[sasl]\nmechanism = \"PLAIN\"\nusername = \"gw\"\npassword = \"x\"\n",
+    )
+    .unwrap_err();
+    assert!(inline.to_string().contains("password"), "{inline}");
     // Settings (what the snapshot keeps and Debug prints) hold no password.
     let s = settings(&sasl("PLAIN", &dir));
     assert!(!format!("{s:?}").contains(PASSWORD));
