@@ -77,6 +77,9 @@ pub(super) fn events(
         if let Err(e) = kafka.validate() {
             p.add("events.kafka", e.detail);
         }
+        for (key, warning) in kafka.warnings() {
+            p.warn(format!("events.kafka.{key}"), warning);
+        }
         if !audit_on {
             p.add(
                 "events.kafka",

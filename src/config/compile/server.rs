@@ -127,6 +127,7 @@ pub(super) fn compile_server(
     let listener_hosts = listener_hosts(s, base_dir, hosts, p);
     Some(ServerSettings {
         listen: listen?,
+        reuse_port: s.reuse_port,
         tls: tls?,
         header_read_timeout: header_read_timeout?,
         max_header_bytes,

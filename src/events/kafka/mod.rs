@@ -97,9 +97,6 @@ impl KafkaSink {
     pub fn new(settings: &KafkaSettings) -> Result<KafkaSink, KafkaError> {
         let topic = TopicTemplate::parse(&settings.topic)?;
         let (config, message_timeout) = client_config(settings)?;
-        for warning in settings.warnings() {
-            tracing::warn!(%warning, "events.kafka");
-        }
         let last_error = LastError::default();
         let producer = create_producer(&config, &last_error)?;
         Ok(KafkaSink {

@@ -69,25 +69,27 @@ const MECHANISMS: [&str; 3] = ["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"];
 // === impl KafkaSettings ===
 
 impl KafkaSettings {
-    /// What is allowed but unwise, one line each (`check-config` prints
-    /// them; the sink logs them when it starts). Never a secret.
-    pub fn warnings(&self) -> Vec<String> {
+    /// What is allowed but unwise: (key under `events.kafka`, message)
+    /// pairs for the config compiler's warnings (`check-config` prints them,
+    /// `run` logs them). Never a secret.
+    pub fn warnings(&self) -> Vec<(&'static str, String)> {
         let mut out = Vec::new();
         if let Some(sasl) = &self.sasl {
             if self.tls.is_none() && sasl.mechanism.eq_ignore_ascii_case("PLAIN") {
-                out.push(
-                    "sasl: PLAIN without [events.kafka.tls] sends the password in clear text \
+                out.push((
+                    "sasl",
+                    "PLAIN without [events.kafka.tls] sends the password in clear text \
                      to every broker: add [events.kafka.tls] or use SCRAM-SHA-512"
                         .to_string(),
-                );
+                ));
             }
         }
         if self.tls.as_ref().is_some_and(|t| !t.verify_server_name) {
-            out.push(
-                "tls.verify_server_name = false: any certificate from the trusted CAs is \
-                 accepted for every broker"
+            out.push((
+                "tls.verify_server_name",
+                "false: any certificate from the trusted CAs is accepted for every broker"
                     .to_string(),
-            );
+            ));
         }
         out
     }
