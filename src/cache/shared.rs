@@ -99,21 +99,25 @@ pub(crate) async fn read(redis: &RedisRates, tenant: &str, scope: &str) -> Optio
     match tokio::time::timeout(timeout, run).await {
         Ok(Ok(token)) => Some(token),
         Ok(Err(e)) => {
-            tracing::warn!(tenant, error = %e, "cache generations unreadable in redis; not using the cache for this request");
+            redis.shared().suspect();
+            tracing::debug!(tenant, error = %e, "cache generations unreadable in redis; not using the cache for this request");
             None
         }
         Err(_) => {
-            tracing::warn!(tenant, ?timeout, "redis did not give the cache generations in time; not using the cache for this request");
+            redis.shared().suspect();
+            tracing::debug!(tenant, ?timeout, "redis did not give the cache generations in time; not using the cache for this request");
             None
         }
     }
 }
 
 /// Bumps `scope`'s generation of `tenant` once; whether Redis took it.
+/// Tried even while the connection holds off after a failure (like a
+/// lease's release): a bump that waits hides nothing.
 pub(crate) async fn bump_once(redis: &RedisRates, tenant: &str, scope: &str) -> bool {
     let timeout = redis.settings().timeout;
     let run = async {
-        let mut conn = redis.connection().await?;
+        let mut conn = redis.shared().connection_anyway().await?;
         let _: i64 = BUMP_SCRIPT
             .key(hash_key(redis, tenant))
             .arg(field(scope))
@@ -122,7 +126,11 @@ pub(crate) async fn bump_once(redis: &RedisRates, tenant: &str, scope: &str) -> 
             .await?;
         Ok::<_, redis::RedisError>(())
     };
-    matches!(tokio::time::timeout(timeout, run).await, Ok(Ok(())))
+    let took = matches!(tokio::time::timeout(timeout, run).await, Ok(Ok(())));
+    if !took {
+        redis.shared().suspect();
+    }
+    took
 }
 
 /// Retries a bump that failed, with a backoff from 50 ms doubling to 2 s,

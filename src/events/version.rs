@@ -120,7 +120,10 @@ pub(crate) async fn stamp(redis: Option<&RedisRates>, tenant: &str, events: &mut
                 error: "redis answered with the wrong number of versions",
             }
             .emit(),
-            Err(e) => EventVersionFallback { tenant, error: &e }.emit(),
+            Err(e) => {
+                redis.shared().suspect();
+                EventVersionFallback { tenant, error: &e }.emit();
+            }
         }
     }
     for event in events.iter_mut() {
