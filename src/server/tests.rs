@@ -50,6 +50,7 @@ async fn start_with(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let settings: SettingsSource = Arc::new(move || Listening {
+        identity: Default::default(),
         tls: tls
             .clone()
             .map(|c| Arc::new(crate::tls::TlsSelector::new(c))),

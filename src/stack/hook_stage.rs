@@ -12,6 +12,7 @@ use super::body::read as read_body;
 use super::limit_stage::limited;
 use super::Pipeline;
 use crate::audit::{AuditKind, AuditPrincipal, AuditRecord};
+use crate::client_addr::Client;
 use crate::conn_info::ConnInfo;
 use crate::error::{GatewayError, Reason};
 use crate::events::okta_hook;
@@ -36,6 +37,7 @@ pub(super) async fn okta<B>(
     tenant: &Tenant,
     req: Request<B>,
     conn: &ConnInfo,
+    client: &Client,
     request_id: &str,
     deadline: Deadline,
 ) -> Result<Response<Full<Bytes>>, GatewayError>
@@ -58,7 +60,7 @@ where
     let (damper, damping, ip) = (
         &gateway.damper,
         snapshot.server.auth_damping,
-        conn.peer.ip(),
+        client.ip,
     );
     let damped = damper.check(damping, tenant.id.as_str(), ip).err();
     if let Err(refused) = okta_hook::precheck(settings, req.method(), req.headers()) {

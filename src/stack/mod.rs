@@ -14,6 +14,7 @@ use crate::authn::damping::FailureDamper;
 use crate::authn::grants;
 use crate::cache::ResponseCache;
 use crate::config::reload::ConfigHandle;
+use crate::client_addr::Client;
 use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
 use crate::limit::ordering::WriteOrder;
@@ -126,6 +127,10 @@ impl Pipeline {
         // mix two configs.
         let snapshot = self.config.load();
         let mut trace = Trace::default();
+        // Who the client is, once: every stage, log line and audit record
+        // below uses this (never the socket peer, a proxy's address when
+        // one stands in front).
+        let client = conn.client(req.headers(), &snapshot.server.identity.forwarding);
         // The request deadline bounds every wait of the pipeline (the body
         // read and the upstream call; the other stages do not wait).
         let deadline = Deadline {
@@ -139,6 +144,7 @@ impl Pipeline {
             self,
             req,
             &conn,
+            &client,
             &request_id,
             deadline,
             &mut trace,
@@ -147,13 +153,13 @@ impl Pipeline {
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         // The answer waits until the journal has the write's record.
         let journal = self.journal.as_ref();
-        let (rid, conn) = (&request_id, &*conn);
+        let rid = &request_id;
         if let Some(journaled) =
-            access_log::journaled(journal, &trace, rid, &method, conn, started, &mut response)
+            access_log::journaled(journal, &trace, rid, &method, &client, started, &mut response)
         {
             response = journaled.await;
         }
-        access_log::finish(&mut trace, rid, &method, conn, started, &mut response);
+        access_log::finish(&mut trace, rid, &method, &client, started, &mut response);
         response
     }
 }
@@ -164,6 +170,7 @@ async fn pipeline<'s, B>(
     shared: &Pipeline,
     req: Request<B>,
     conn: &ConnInfo,
+    client: &Client,
     request_id: &RequestId,
     deadline: Deadline,
     trace: &mut Trace<'s>,
@@ -190,7 +197,7 @@ where
     if routed.hook {
         let rid = request_id.as_str();
         return Box::pin(hook_stage::okta(
-            snapshot, shared, tenant, req, conn, rid, deadline,
+            snapshot, shared, tenant, req, conn, client, rid, deadline,
         ))
         .await;
     }
@@ -201,7 +208,8 @@ where
     // costs one header check, not a body upload.
     let (headers, damper) = (req.headers(), &shared.damper);
     let principal =
-        authn_stage::authenticate(snapshot, damper, tenant, headers, conn, deadline).await?;
+        authn_stage::authenticate(snapshot, damper, tenant, headers, conn, client, deadline)
+            .await?;
     // Authorize: the tenant's grants cover this resource type and method.
     let authorized = grants::authorize(&tenant.auth.grants, &principal, req.method(), route);
     let credential = limit_stage::credential(&principal);
@@ -259,6 +267,7 @@ where
         &mut outgoing,
         request_id,
         conn,
+        client,
     );
     // The upstream call: 2.0, 1.1 or an emulated list, through one door.
     let max_response = snapshot.server.max_response_body_bytes;
