@@ -68,3 +68,64 @@ fn ranges(list: &[String], key: &str, p: &mut Problems) -> CidrSet {
     }
     set
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use std::path::Path;
+
+    fn config(server: &str) -> String {
+        format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nplaintext = true\n{server}\n[upstreams.store]\nkind = \"builtin\"\n"
+        )
+    }
+
+    fn errors(server: &str) -> String {
+        let raw = super::super::parse(&config(server), "t.toml").unwrap();
+        super::super::compile(&raw, Path::new("t.toml"), None)
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn ranges_compile_and_bad_ones_are_named_by_key_and_index() {
+        let raw = super::super::parse(
+            &config("trusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\"]\nforwarded_header = \"Forwarded\"\n[server.proxy_protocol]\nallow = [\"127.0.0.1/32\"]\n"),
+            "t.toml",
+        )
+        .unwrap();
+        let s = super::super::compile(&raw, Path::new("t.toml"), None).unwrap();
+        let id = &s.server.identity;
+        assert!(id.forwarding.trusts("10.2.3.4".parse().unwrap()));
+        assert!(!id.forwarding.trusts("192.0.2.8".parse().unwrap()));
+        assert_eq!(id.forwarding.header, crate::client_addr::ForwardedHeader::Forwarded);
+        assert!(id.proxy_protocol.as_ref().unwrap().contains("127.0.0.1".parse().unwrap()));
+        // Off by default.
+        let s = super::super::compile(
+            &super::super::parse(&config(""), "t.toml").unwrap(),
+            Path::new("t.toml"),
+            None,
+        )
+        .unwrap();
+        assert!(s.server.identity.proxy_protocol.is_none());
+        assert!(!s.server.identity.forwarding.is_on());
+
+        let e = errors("trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.300\"]\n");
+        assert!(e.contains("server.trusted_proxies[1]") && e.contains("\"10.0.0.300\" is not an address range"), "{e}");
+        let e = errors("trusted_proxies = [\"10.1.0.0/8\"]\n");
+        assert!(e.contains("did you mean \"10.0.0.0/8\""), "{e}");
+        let e = errors("trusted_proxies = [\"0.0.0.0/0\"]\n");
+        assert!(e.contains("covers every address"), "{e}");
+        let e = errors("trusted_proxies = [\"10.0.0.0/8\"]\nforwarded_header = \"x-real-ip\"\n");
+        assert!(e.contains("server.forwarded_header"), "{e}");
+        let e = errors("forwarded_header = \"forwarded\"\n");
+        assert!(e.contains("has no effect without trusted_proxies"), "{e}");
+        let e = errors("[server.proxy_protocol]\nallow = []\n");
+        assert!(e.contains("server.proxy_protocol.allow") && e.contains("is empty"), "{e}");
+        let e = errors("[server.proxy_protocol]\nallow = [\"::/0\"]\n");
+        assert!(e.contains("covers every address"), "{e}");
+        let e = errors("[server.proxy_protocol]\nallow = [\"lb.example\"]\n");
+        assert!(e.contains("server.proxy_protocol.allow[0]"), "{e}");
+    }
+}
