@@ -82,9 +82,9 @@ impl FromStr for Cidr {
         let max = if ip.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             None => max,
-            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => {
-                p.parse::<u8>().map_err(|_| bad("the prefix is not a number"))?
-            }
+            Some(p) if !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()) => p
+                .parse::<u8>()
+                .map_err(|_| bad("the prefix is not a number"))?,
             Some(_) => return Err(bad("the prefix is not a number")),
         };
         if prefix > max {
@@ -171,12 +171,27 @@ mod tests {
     #[test]
     fn bad_ranges_are_refused_with_a_reason() {
         for bad in [
-            "", "10.0.0.0/", "10.0.0.0/33", "::/129", "10.0.0.0/-1", "10.0.0.0/+8",
-            "10.0.0.0/8/8", "10.0.0/8", "localhost", "10.0.0.1/8", "10.0.0.0/0008",
-            " 10.0.0.0/8", "10.0.0.0 /8", "2001:db8::1/32", "010.0.0.0/8",
+            "",
+            "10.0.0.0/",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0.0/-1",
+            "10.0.0.0/+8",
+            "10.0.0.0/8/8",
+            "10.0.0/8",
+            "localhost",
+            "10.0.0.1/8",
+            "10.0.0.0/0008",
+            " 10.0.0.0/8",
+            "10.0.0.0 /8",
+            "2001:db8::1/32",
+            "010.0.0.0/8",
         ] {
             let e = bad.parse::<Cidr>().unwrap_err();
-            assert!(e.to_string().contains("is not an address range"), "{bad}: {e}");
+            assert!(
+                e.to_string().contains("is not an address range"),
+                "{bad}: {e}"
+            );
         }
         let e = "10.1.2.3/8".parse::<Cidr>().unwrap_err();
         assert!(e.to_string().contains("did you mean \"10.0.0.0/8\""), "{e}");

@@ -21,6 +21,7 @@
 //! request) and the config (the ranges) all name these types.
 mod cidr;
 mod forwarded;
+pub mod proxy_header;
 
 pub use cidr::{canonical, Cidr, CidrError, CidrSet};
 pub use forwarded::{entries_from_right, ForwardedHeader, Malformed};
@@ -97,7 +98,12 @@ impl Forwarding {
     /// connection's own client, with its chain when a balancer sent a
     /// PROXY header). Allocates only when a trusted proxy forwarded the
     /// request.
-    pub fn resolve(&self, peer: IpAddr, headers: &HeaderMap, base: impl FnOnce() -> Client) -> Client {
+    pub fn resolve(
+        &self,
+        peer: IpAddr,
+        headers: &HeaderMap,
+        base: impl FnOnce() -> Client,
+    ) -> Client {
         if self.trusted.is_empty() || !self.trusted.contains(peer) {
             return base();
         }

@@ -256,7 +256,10 @@ mod tests {
         assert!(a.admit(Some(ip)).is_none());
         assert!(a.admit(Some("10.0.0.2".parse().unwrap())).is_some());
         drop(first);
-        assert!(a.admit(Some(ip)).is_some(), "a place given back is free again");
+        assert!(
+            a.admit(Some(ip)).is_some(),
+            "a place given back is free again"
+        );
         // A trusted proxy's connections are not capped per IP.
         let proxied: Vec<_> = (0..5).map(|_| a.admit(None).unwrap()).collect();
         assert_eq!(proxied.len(), 5);

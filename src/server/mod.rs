@@ -16,14 +16,14 @@ mod proxy_protocol;
 pub(crate) use admit::{AnonymousCaps, ConnectionCaps};
 
 use crate::conn_info::{ConnInfo, Proxied};
-use proxy_protocol::Prefixed;
-use std::net::SocketAddr;
 use crate::telemetry::names::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED_TOTAL};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use proxy_protocol::Prefixed;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;

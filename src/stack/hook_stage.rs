@@ -31,6 +31,7 @@ use serde_json::Value;
 const HOOK_PRINCIPAL: &str = "okta-event-hook";
 
 /// Answers one request to the hook endpoint.
+#[allow(clippy::too_many_arguments)] // the request's parts, each once
 pub(super) async fn okta<B>(
     snapshot: &Snapshot,
     gateway: &Pipeline,
@@ -57,11 +58,7 @@ where
     // until the client's failure budget at this tenant is spent, then 429
     // until the window ends; the right secret always passes), and counted
     // and audited as one by the caller (a 401 with its reason).
-    let (damper, damping, ip) = (
-        &gateway.damper,
-        snapshot.server.auth_damping,
-        client.ip,
-    );
+    let (damper, damping, ip) = (&gateway.damper, snapshot.server.auth_damping, client.ip);
     let damped = damper.check(damping, tenant.id.as_str(), ip).err();
     if let Err(refused) = okta_hook::precheck(settings, req.method(), req.headers()) {
         if refused.status() != 401 {

@@ -13,8 +13,8 @@ use crate::audit::Journal;
 use crate::authn::damping::FailureDamper;
 use crate::authn::grants;
 use crate::cache::ResponseCache;
-use crate::config::reload::ConfigHandle;
 use crate::client_addr::Client;
+use crate::config::reload::ConfigHandle;
 use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
 use crate::limit::ordering::WriteOrder;
@@ -154,9 +154,15 @@ impl Pipeline {
         // The answer waits until the journal has the write's record.
         let journal = self.journal.as_ref();
         let rid = &request_id;
-        if let Some(journaled) =
-            access_log::journaled(journal, &trace, rid, &method, &client, started, &mut response)
-        {
+        if let Some(journaled) = access_log::journaled(
+            journal,
+            &trace,
+            rid,
+            &method,
+            &client,
+            started,
+            &mut response,
+        ) {
             response = journaled.await;
         }
         access_log::finish(&mut trace, rid, &method, &client, started, &mut response);
@@ -165,6 +171,7 @@ impl Pipeline {
 }
 
 /// The stages, in order.
+#[allow(clippy::too_many_arguments)] // the request's parts, each once
 async fn pipeline<'s, B>(
     snapshot: &'s Snapshot,
     shared: &Pipeline,

@@ -109,7 +109,10 @@ fn forwarded_for_is_the_resolved_chain_never_the_clients_claim() {
         auth: Default::default(),
     };
     let mut headers = HeaderMap::new();
-    headers.append(&X_FORWARDED_FOR, HeaderValue::from_static("198.51.100.1, 203.0.113.5"));
+    headers.append(
+        &X_FORWARDED_FOR,
+        HeaderValue::from_static("198.51.100.1, 203.0.113.5"),
+    );
     let forwarding = crate::client_addr::Forwarding {
         trusted: crate::client_addr::CidrSet::new(vec!["10.0.0.0/8".parse().unwrap()]),
         header: crate::client_addr::ForwardedHeader::XForwardedFor,

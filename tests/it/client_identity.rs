@@ -78,14 +78,23 @@ fn client_from(source: [u8; 4]) -> reqwest::Client {
 
 /// A write through `to` as `token`: (status, answer); the answer is the
 /// echo upstream's account of what it received.
-async fn write(c: &reqwest::Client, to: SocketAddr, token: &str, id: &str, xff: Option<&str>) -> (u16, Value) {
+async fn write(
+    c: &reqwest::Client,
+    to: SocketAddr,
+    token: &str,
+    id: &str,
+    xff: Option<&str>,
+) -> (u16, Value) {
     let mut req = c
         .post(format!("http://{to}/scim/v2/Users"))
         .header("host", "acme.localhost")
         .header("x-request-id", id)
         .header("content-type", "application/scim+json")
         .bearer_auth(token)
-        .body(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": id}).to_string());
+        .body(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": id})
+                .to_string(),
+        );
     if let Some(xff) = xff {
         req = req.header("x-forwarded-for", xff);
     }
@@ -120,7 +129,11 @@ async fn clients_are_themselves(gw: &GatewayProcess, dir: &Path, front: SocketAd
     let (a, b) = (client_from(A), client_from(B));
     let id = format!("{tag}-a-write");
     let (status, echoed) = write(&a, front, &token_for("acme"), &id, Some("127.0.0.99")).await;
-    assert!((200..300).contains(&status), "{status}: {echoed}\n{}", gw.log_tail());
+    assert!(
+        (200..300).contains(&status),
+        "{status}: {echoed}\n{}",
+        gw.log_tail()
+    );
     let records = audited(dir, &id);
     assert!(!records.is_empty(), "no audit record for {id}");
     for r in &records {
@@ -128,7 +141,10 @@ async fn clients_are_themselves(gw: &GatewayProcess, dir: &Path, front: SocketAd
     }
     let line = access_line(gw, &id);
     assert_eq!(line["peer"], "127.0.0.7", "{line}");
-    assert_eq!(line["via"], "127.0.0.1", "the balancer, logged beside the client: {line}");
+    assert_eq!(
+        line["via"], "127.0.0.1",
+        "the balancer, logged beside the client: {line}"
+    );
     // Upstream: the chain the gateway vouches for, never the claim.
     assert_eq!(
         echoed["headers"]["x-forwarded-for"], "127.0.0.7, 127.0.0.1",
@@ -139,19 +155,38 @@ async fn clients_are_themselves(gw: &GatewayProcess, dir: &Path, front: SocketAd
     let mut statuses = Vec::new();
     for i in 0..=FAILURE_LIMIT {
         let id = format!("{tag}-a-bad-{i}");
-        statuses.push(write(&a, front, "wrong-token-0123456789", &id, None).await.0);
+        statuses.push(
+            write(&a, front, "wrong-token-0123456789", &id, None)
+                .await
+                .0,
+        );
     }
     assert_eq!(statuses.last(), Some(&429), "A is damped: {statuses:?}");
-    assert!(statuses[..FAILURE_LIMIT].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(
+        statuses[..FAILURE_LIMIT].iter().all(|s| *s == 401),
+        "{statuses:?}"
+    );
     let failed = audited(dir, &format!("{tag}-a-bad-0"));
-    assert_eq!(failed.first().map(|r| r["client_ip"].clone()), Some(json!("127.0.0.7")), "{failed:?}");
+    assert_eq!(
+        failed.first().map(|r| r["client_ip"].clone()),
+        Some(json!("127.0.0.7")),
+        "{failed:?}"
+    );
     // B, behind the same balancer: its own budget, untouched.
     let id = format!("{tag}-b-bad");
-    assert_eq!(write(&b, front, "wrong-token-0123456789", &id, None).await.0, 401);
+    assert_eq!(
+        write(&b, front, "wrong-token-0123456789", &id, None)
+            .await
+            .0,
+        401
+    );
     assert_eq!(audited(dir, &id)[0]["client_ip"], "127.0.0.8");
     let id = format!("{tag}-b-write");
     let (status, _) = write(&b, front, &token_for("acme"), &id, None).await;
-    assert!((200..300).contains(&status), "B is not locked out: {status}");
+    assert!(
+        (200..300).contains(&status),
+        "B is not locked out: {status}"
+    );
     assert_eq!(access_line(gw, &id)["peer"], "127.0.0.8");
 }
 
@@ -179,7 +214,10 @@ async fn refused(gw: &GatewayProcess, reason: &str) -> u64 {
         .await
         .unwrap();
     page.lines()
-        .filter(|l| l.starts_with("scim_gateway_connections_refused_total") && l.contains(&format!("reason=\"{reason}\"")))
+        .filter(|l| {
+            l.starts_with("scim_gateway_connections_refused_total")
+                && l.contains(&format!("reason=\"{reason}\""))
+        })
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .map(|v| v as u64)
         .sum()
@@ -188,7 +226,11 @@ async fn refused(gw: &GatewayProcess, reason: &str) -> u64 {
 async fn behind_proxy_protocol(proxy: Proxy, tag: &str) {
     let echo = EchoUpstream::spawn();
     let dir = temp_dir(tag);
-    let path = config(&dir, &echo.url(), "[server.proxy_protocol]\nallow = [\"127.0.0.1/32\"]");
+    let path = config(
+        &dir,
+        &echo.url(),
+        "[server.proxy_protocol]\nallow = [\"127.0.0.1/32\"]",
+    );
     let gw = GatewayProcess::spawn(&path);
     let haproxy = HaProxy::start(&[gw.public], Mode::Tcp, proxy);
     clients_are_themselves(&gw, &dir, haproxy.addr(), tag).await;
@@ -196,7 +238,8 @@ async fn behind_proxy_protocol(proxy: Proxy, tag: &str) {
     // Straight to the gateway from a client: not the balancer, closed
     // unread, whether it speaks HTTP or forges a PROXY header naming
     // someone else.
-    let request = b"GET /scim/v2/Users HTTP/1.1\r\nhost: acme.localhost\r\nconnection: close\r\n\r\n";
+    let request =
+        b"GET /scim/v2/Users HTTP/1.1\r\nhost: acme.localhost\r\nconnection: close\r\n\r\n";
     assert_eq!(raw_exchange(A, gw.public, request).await, b"");
     let mut forged = b"PROXY TCP4 127.0.0.99 127.0.0.1 4000 443\r\n".to_vec();
     forged.extend_from_slice(request);
@@ -209,7 +252,11 @@ async fn behind_proxy_protocol(proxy: Proxy, tag: &str) {
     // The allow-listed address with a valid header of its own is served
     // as the client it names: that is what the allow-list vouches for.
     let answer = raw_exchange([127, 0, 0, 1], gw.public, &forged).await;
-    assert!(answer.starts_with(b"HTTP/1.1 401"), "{}", String::from_utf8_lossy(&answer));
+    assert!(
+        answer.starts_with(b"HTTP/1.1 401"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
     assert!(gw.log_count("\"peer\":\"127.0.0.99\"") >= 1);
 }
 
@@ -236,7 +283,14 @@ async fn trusted_proxies_behind_haproxy_forwardfor_name_each_client_and_spoofing
     // X-Forwarded-For is ignored, it is the client, and the upstream
     // hears nothing of its claim.
     let c = client_from([127, 0, 0, 9]);
-    let (status, echoed) = write(&c, gw.public, &token_for("acme"), "xff-direct", Some("127.0.0.7")).await;
+    let (status, echoed) = write(
+        &c,
+        gw.public,
+        &token_for("acme"),
+        "xff-direct",
+        Some("127.0.0.7"),
+    )
+    .await;
     assert!((200..300).contains(&status), "{status}");
     assert_eq!(audited(&dir, "xff-direct")[0]["client_ip"], "127.0.0.9");
     let line = access_line(&gw, "xff-direct");
@@ -245,5 +299,16 @@ async fn trusted_proxies_behind_haproxy_forwardfor_name_each_client_and_spoofing
     assert_eq!(echoed["headers"]["x-forwarded-for"], "127.0.0.9");
     // And it is not A: A's damping does not touch it, its own failures
     // do not touch A's budget elsewhere.
-    assert_eq!(write(&c, gw.public, "wrong-token-0123456789", "xff-direct-bad", Some("127.0.0.7")).await.0, 401);
+    assert_eq!(
+        write(
+            &c,
+            gw.public,
+            "wrong-token-0123456789",
+            "xff-direct-bad",
+            Some("127.0.0.7")
+        )
+        .await
+        .0,
+        401
+    );
 }

@@ -57,7 +57,10 @@ impl HaProxy {
             .collect();
         let (mode_name, http_options) = match mode {
             Mode::Tcp => ("tcp", ""),
-            Mode::Http => ("http", "    option forwardfor\n    option http-server-close\n"),
+            Mode::Http => (
+                "http",
+                "    option forwardfor\n    option http-server-close\n",
+            ),
         };
         let config = format!(
             "global\n    maxconn 512\n\ndefaults\n    mode {mode_name}\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\nbackend be\n    balance roundrobin\n{http_options}{servers}"
@@ -82,7 +85,11 @@ impl HaProxy {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            if let Some(status) = haproxy.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+            if let Some(status) = haproxy
+                .child
+                .as_mut()
+                .and_then(|c| c.try_wait().ok().flatten())
+            {
                 panic!("haproxy exited ({status}); its config:\n{config}");
             }
             assert!(Instant::now() < deadline, "haproxy did not start");

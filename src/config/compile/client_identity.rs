@@ -44,10 +44,7 @@ pub(super) fn compile_identity(s: &ServerSection, p: &mut Problems) -> ListenerI
     });
     ListenerIdentity {
         proxy_protocol,
-        forwarding: Arc::new(Forwarding {
-            trusted,
-            header,
-        }),
+        forwarding: Arc::new(Forwarding { trusted, header }),
     }
 }
 
@@ -76,7 +73,7 @@ mod tests {
 
     fn config(server: &str) -> String {
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nplaintext = true\n{server}\n[upstreams.store]\nkind = \"builtin\"\n"
+            "[server]\nlisten = \"127.0.0.1:0\"\nplaintext = true\n{server}\n[upstreams.store]\nkind = \"builtin\"\n\n[[tenants]]\nid = \"acme\"\nhosts = [\"acme.example\"]\nupstream = \"store\"\n[[tenants.tokens]]\nname = \"t\"\nhash = \"sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"\n"
         )
     }
 
@@ -99,8 +96,15 @@ mod tests {
         let id = &s.server.identity;
         assert!(id.forwarding.trusts("10.2.3.4".parse().unwrap()));
         assert!(!id.forwarding.trusts("192.0.2.8".parse().unwrap()));
-        assert_eq!(id.forwarding.header, crate::client_addr::ForwardedHeader::Forwarded);
-        assert!(id.proxy_protocol.as_ref().unwrap().contains("127.0.0.1".parse().unwrap()));
+        assert_eq!(
+            id.forwarding.header,
+            crate::client_addr::ForwardedHeader::Forwarded
+        );
+        assert!(id
+            .proxy_protocol
+            .as_ref()
+            .unwrap()
+            .contains("127.0.0.1".parse().unwrap()));
         // Off by default.
         let s = super::super::compile(
             &super::super::parse(&config(""), "t.toml").unwrap(),
@@ -112,7 +116,11 @@ mod tests {
         assert!(!s.server.identity.forwarding.is_on());
 
         let e = errors("trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.300\"]\n");
-        assert!(e.contains("server.trusted_proxies[1]") && e.contains("\"10.0.0.300\" is not an address range"), "{e}");
+        assert!(
+            e.contains("server.trusted_proxies[1]")
+                && e.contains("\"10.0.0.300\" is not an address range"),
+            "{e}"
+        );
         let e = errors("trusted_proxies = [\"10.1.0.0/8\"]\n");
         assert!(e.contains("did you mean \"10.0.0.0/8\""), "{e}");
         let e = errors("trusted_proxies = [\"0.0.0.0/0\"]\n");
@@ -122,7 +130,10 @@ mod tests {
         let e = errors("forwarded_header = \"forwarded\"\n");
         assert!(e.contains("has no effect without trusted_proxies"), "{e}");
         let e = errors("[server.proxy_protocol]\nallow = []\n");
-        assert!(e.contains("server.proxy_protocol.allow") && e.contains("is empty"), "{e}");
+        assert!(
+            e.contains("server.proxy_protocol.allow") && e.contains("is empty"),
+            "{e}"
+        );
         let e = errors("[server.proxy_protocol]\nallow = [\"::/0\"]\n");
         assert!(e.contains("covers every address"), "{e}");
         let e = errors("[server.proxy_protocol]\nallow = [\"lb.example\"]\n");
