@@ -15,7 +15,7 @@
 use crate::support::audit_log::read_records;
 use crate::support::audited::temp_dir;
 use crate::support::echo::EchoUpstream;
-use crate::support::gateway::token_for;
+use crate::support::gateway::{token_for, TestGateway};
 use crate::support::haproxy::{HaProxy, Mode, Proxy};
 use crate::support::process::GatewayProcess;
 use scim_gateway::authn::static_token::hash_token_hex;
@@ -103,22 +103,38 @@ async fn write(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
-/// The audit records of request `id` (the answer waited for them).
+/// The audit records of request `id` (the answer waited for the
+/// journal; the file is read until they are there, at most 10 s).
 fn audited(dir: &Path, id: &str) -> Vec<Value> {
-    read_records(&dir.join("audit"))
-        .into_iter()
-        .filter(|r| r["request_id"] == id)
-        .collect()
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let records: Vec<Value> = read_records(&dir.join("audit"))
+            .into_iter()
+            .filter(|r| r["request_id"] == id)
+            .collect();
+        if !records.is_empty() || std::time::Instant::now() >= deadline {
+            return records;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
-/// The access log line of request `id`.
+/// The access log line of request `id` (written before the answer, but
+/// read from the process's stdout by a thread of the test: waited for).
 fn access_line(gw: &GatewayProcess, id: &str) -> Value {
-    let lines = gw.log_lines(&format!("\"request_id\":\"{id}\""));
-    let line = lines
-        .iter()
-        .find(|l| l.contains("\"target\":\"access\""))
-        .unwrap_or_else(|| panic!("no access log line for {id}:\n{}", gw.log_tail()));
-    serde_json::from_str(line).unwrap()
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines = gw.log_lines(&format!("\"request_id\":\"{id}\""));
+        if let Some(line) = lines.iter().find(|l| l.contains("\"target\":\"access\"")) {
+            return serde_json::from_str(line).unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no access log line for {id}:\n{}",
+            gw.log_tail()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Client A writes (its address in the audit, the access log and the
@@ -257,7 +273,11 @@ async fn behind_proxy_protocol(proxy: Proxy, tag: &str) {
         "{}",
         String::from_utf8_lossy(&answer)
     );
-    assert!(gw.log_count("\"peer\":\"127.0.0.99\"") >= 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while gw.log_count("\"peer\":\"127.0.0.99\"") == 0 {
+        assert!(std::time::Instant::now() < deadline, "{}", gw.log_tail());
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -311,4 +331,54 @@ async fn trusted_proxies_behind_haproxy_forwardfor_name_each_client_and_spoofing
         .0,
         401
     );
+}
+
+/// PROXY protocol on a TLS listener: the header comes before the TLS
+/// handshake (HAProxy in `mode tcp` passes the TLS bytes through), and
+/// the certificate is still chosen by SNI behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proxy_protocol_comes_before_the_tls_handshake() {
+    let echo = EchoUpstream::spawn();
+    let gw = TestGateway::builder()
+        .server("[server.proxy_protocol]\nallow = [\"127.0.0.1\"]")
+        .http("echo", &echo.url(), "")
+        .tenant("acme", &["acme.localhost"], "echo")
+        .spawn();
+    let haproxy = HaProxy::start(&[gw.bound.public], Mode::Tcp, Proxy::V2);
+    let client = |source: [u8; 4], to: SocketAddr| {
+        reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(gw.ca_pem().as_bytes()).unwrap())
+            .tls_built_in_root_certs(false)
+            .resolve("acme.localhost", to)
+            .local_address(IpAddr::from(source))
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap()
+    };
+    let resp = client(A, haproxy.addr())
+        .get(format!(
+            "https://acme.localhost:{}/scim/v2/Users/x",
+            haproxy.port
+        ))
+        .bearer_auth(token_for("acme"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let echoed: Value = resp.json().await.unwrap();
+    assert_eq!(
+        echoed["headers"]["x-forwarded-for"], "127.0.0.7, 127.0.0.1",
+        "{echoed}"
+    );
+    assert_eq!(echoed["headers"]["x-forwarded-proto"], "https", "{echoed}");
+    // Straight to the gateway over TLS: refused before the handshake.
+    let direct = client(A, gw.bound.public)
+        .get(format!(
+            "https://acme.localhost:{}/scim/v2/Users/x",
+            gw.bound.public.port()
+        ))
+        .bearer_auth(token_for("acme"))
+        .send()
+        .await;
+    assert!(direct.is_err(), "{direct:?}");
 }
