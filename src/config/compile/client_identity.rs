@@ -85,6 +85,15 @@ mod tests {
             .unwrap_or_default()
     }
 
+    #[test]
+    fn the_replicas_example_has_its_balancer_name_the_clients() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/examples/replicas.toml");
+        let s = super::super::check(&path).unwrap_or_else(|e| panic!("{e}"));
+        let allow = s.server.identity.proxy_protocol.as_ref().unwrap();
+        assert!(allow.contains("10.0.1.9".parse().unwrap()));
+        assert!(!allow.contains("10.0.2.9".parse().unwrap()));
+    }
+
     #[tokio::test]
     async fn ranges_compile_and_bad_ones_are_named_by_key_and_index() {
         let raw = super::super::parse(
