@@ -8,8 +8,8 @@
 //! claim:
 //!
 //! - the PROXY protocol header of a connection from an allow-listed
-//!   balancer (read by `server`; the connection's client, per
-//!   connection), and
+//!   balancer (parsed by [`proxy_header`], read off the socket by
+//!   `server`; the connection's client, per connection), and
 //! - `X-Forwarded-For` or `Forwarded` (one of the two, per
 //!   [`ForwardedHeader`]) from a peer in `trusted_proxies`, per request
 //!   ([`Forwarding::resolve`]): the client is the rightmost address of the

@@ -107,11 +107,10 @@ pub(crate) async fn serve<H: Respond>(
         };
         let listening = settings();
         let ip = peer.ip();
-        let proxy = listening.identity.proxy_protocol.clone();
         // Admitted at accept, by the socket peer; on a PROXY listener
         // only the allow-list is checked here, and the connection is
         // admitted by its real client once the header is read.
-        let admitted = match &proxy {
+        let admitted = match &listening.identity.proxy_protocol {
             Some(allow) if !allow.contains(ip) => {
                 tracing::debug!(%peer, "refused: not an allow-listed PROXY protocol sender");
                 metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => admit::PROXY_NOT_ALLOWED)
