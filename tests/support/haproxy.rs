@@ -1,7 +1,11 @@
 //! A real HAProxy (Debian's package, installed by `tests/run`) in front of
 //! N backends on an ephemeral 127.0.0.1 port: `mode tcp` or `mode http`
 //! (with `option forwardfor`), round robin, optionally sending a PROXY
-//! protocol header (v1 or v2) to each backend. Its config is written to a
+//! protocol header (v1 or v2) to each backend. Backends are health
+//! checked every 500 ms (a TCP connect, with the PROXY header when one is
+//! sent, so the checks are not refused), and a request whose backend
+//! refuses the connection is retried on another: a killed replica drops
+//! out of the rotation within about a second. Its config is written to a
 //! temp dir; it runs in the foreground and is stopped on drop. A missing
 //! `haproxy` fails the test: it is a required component.
 use std::net::{SocketAddr, TcpStream};
@@ -47,13 +51,13 @@ impl HaProxy {
         std::fs::create_dir_all(&dir).unwrap();
         let send = match proxy {
             Proxy::None => "",
-            Proxy::V1 => " send-proxy",
-            Proxy::V2 => " send-proxy-v2",
+            Proxy::V1 => " send-proxy check-send-proxy",
+            Proxy::V2 => " send-proxy-v2 check-send-proxy",
         };
         let servers: String = backends
             .iter()
             .enumerate()
-            .map(|(i, b)| format!("    server s{i} {b}{send}\n"))
+            .map(|(i, b)| format!("    server s{i} {b}{send} check inter 500ms fall 2 rise 2\n"))
             .collect();
         let (mode_name, http_options) = match mode {
             Mode::Tcp => ("tcp", ""),
@@ -63,7 +67,7 @@ impl HaProxy {
             ),
         };
         let config = format!(
-            "global\n    maxconn 512\n\ndefaults\n    mode {mode_name}\n    timeout connect 2s\n    timeout client 30s\n    timeout server 30s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\nbackend be\n    balance roundrobin\n{http_options}{servers}"
+            "global\n    maxconn 512\n\ndefaults\n    mode {mode_name}\n    retries 3\n    option redispatch\n    timeout connect 2s\n    timeout check 1s\n    timeout client 30s\n    timeout server 30s\n\nfrontend fe\n    bind 127.0.0.1:{port}\n    default_backend be\n\nbackend be\n    balance roundrobin\n{http_options}{servers}"
         );
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, &config).unwrap();
