@@ -382,3 +382,43 @@ async fn proxy_protocol_comes_before_the_tls_handshake() {
         .await;
     assert!(direct.is_err(), "{direct:?}");
 }
+
+/// `check-config` (the built binary) names every bad range by key and
+/// index, and passes the same file once they are fixed.
+#[test]
+fn check_config_reports_bad_ranges() {
+    let dir = temp_dir("identity-check");
+    let bad = "trusted_proxies = [\"10.0.0.0/8\", \"10.0.0.300\"]\n[server.proxy_protocol]\nallow = [\"10.1.2.3/8\", \"0.0.0.0/0\"]";
+    let path = config(&dir, "http://127.0.0.1:9/scim/v2", bad);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    for expected in [
+        "server.trusted_proxies[1]: \"10.0.0.300\" is not an address range",
+        "server.proxy_protocol.allow[0]: \"10.1.2.3/8\" is not an address range: the address has bits set beyond the /8 prefix (did you mean \"10.0.0.0/8\"?)",
+        "server.proxy_protocol.allow: covers every address",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing from:\n{text}");
+    }
+    let good =
+        "trusted_proxies = [\"10.0.0.0/8\"]\n[server.proxy_protocol]\nallow = [\"10.1.0.0/16\"]";
+    let path = config(&dir, "http://127.0.0.1:9/scim/v2", good);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
