@@ -38,7 +38,8 @@ enum Command {
         text_logs: bool,
         /// Threads serving requests (default: one per CPU). With 1 the
         /// gateway runs a single-threaded event loop, like one nginx worker;
-        /// run one process per core behind SO_REUSEPORT or a balancer.
+        /// run one process per core on one port (`[server] reuse_port =
+        /// true`, SO_REUSEPORT) or behind a balancer.
         #[arg(long)]
         worker_threads: Option<usize>,
     },
@@ -329,10 +330,17 @@ fn check_config(path: &Path) -> Result<(), String> {
     let _guard = rt.enter();
     match config::check(path) {
         Ok(s) => {
+            for warning in &s.warnings {
+                println!("warning: {warning}");
+            }
             println!(
-                "ok: {} tenants, {} upstreams",
+                "ok: {} tenants, {} upstreams{}",
                 s.tenants.len(),
-                s.upstreams.len()
+                s.upstreams.len(),
+                match s.warnings.len() {
+                    0 => String::new(),
+                    n => format!(", {n} warning(s)"),
+                }
             );
             Ok(())
         }

@@ -37,6 +37,10 @@ pub struct Snapshot {
     pub events: EventsSettings,
     /// Where the config came from (for logs).
     pub source: PathBuf,
+    /// What the config holds that works but the operator should know
+    /// (`check-config` prints them, `run` logs them), each "location:
+    /// message".
+    pub warnings: Vec<String>,
 }
 
 /// `[events]`: how the dispatcher runs and the Kafka sink, if any.
@@ -51,6 +55,8 @@ pub struct EventsSettings {
 #[derive(Debug, Clone)]
 pub struct ServerSettings {
     pub listen: SocketAddr,
+    /// SO_REUSEPORT on the listener (fixed at start).
+    pub reuse_port: bool,
     /// The TLS configuration per SNI host name; `None` = plain HTTP
     /// (`plaintext = true`).
     pub tls: Option<Arc<crate::tls::TlsSelector>>,

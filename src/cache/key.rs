@@ -36,16 +36,16 @@ impl CacheKey {
     /// `None` when the query cannot be keyed (see [`canonical_query`]).
     pub(super) fn new(
         tenant: &str,
-        generations: (u64, u64),
+        generation: &str,
         public_base: &str,
         path: &str,
         query: Option<&str>,
     ) -> Option<CacheKey> {
         let query = canonical_query(query)?;
-        let (all, of_type) = generations;
-        // NUL cannot occur in a tenant id, a URL or a path the gateway
-        // accepted, so the fields cannot run into each other.
-        let text = format!("{tenant}\u{0}{all}.{of_type}\u{0}{public_base}\u{0}{path}\u{0}{query}");
+        // NUL cannot occur in a tenant id, a generation token, a URL or a
+        // path the gateway accepted, so the fields cannot run into each
+        // other.
+        let text = format!("{tenant}\u{0}{generation}\u{0}{public_base}\u{0}{path}\u{0}{query}");
         Some(CacheKey {
             tenant: tenant.to_string(),
             text,
@@ -130,7 +130,7 @@ mod tests {
         };
         let base = key(
             "acme",
-            (0, 0),
+            "l0.0",
             "https://a/scim/v2",
             "/Users",
             Some("count=1"),
@@ -139,42 +139,42 @@ mod tests {
         for other in [
             key(
                 "globex",
-                (0, 0),
+                "l0.0",
                 "https://a/scim/v2",
                 "/Users",
                 Some("count=1"),
             ),
             key(
                 "acme",
-                (1, 0),
+                "l1.0",
                 "https://a/scim/v2",
                 "/Users",
                 Some("count=1"),
             ),
             key(
                 "acme",
-                (0, 1),
+                "l0.1",
                 "https://a/scim/v2",
                 "/Users",
                 Some("count=1"),
             ),
             key(
                 "acme",
-                (0, 0),
+                "l0.0",
                 "https://evil/scim/v2",
                 "/Users",
                 Some("count=1"),
             ),
             key(
                 "acme",
-                (0, 0),
+                "l0.0",
                 "https://a/scim/v2",
                 "/Groups",
                 Some("count=1"),
             ),
             key(
                 "acme",
-                (0, 0),
+                "l0.0",
                 "https://a/scim/v2",
                 "/Users",
                 Some("count=2"),
@@ -185,7 +185,7 @@ mod tests {
         assert_eq!(
             key(
                 "acme",
-                (0, 0),
+                "l0.0",
                 "https://a/scim/v2",
                 "/Users",
                 Some("count=1&junk=1")

@@ -6,13 +6,16 @@
 //!   request with a query parameter outside SCIM's is not cached.
 //! - Every write the gateway forwards for a tenant (POST, PUT, PATCH,
 //!   DELETE, Bulk) invalidates that tenant's entries of the resource type
-//!   (all of them for Bulk) by bumping a generation that is part of the
-//!   key; the stale entries are unreachable at once and age out.
+//!   (all of them for Bulk and for types the tenant does not declare) by
+//!   bumping a generation that is part of the key; the stale entries are
+//!   unreachable at once and age out. The generations are the process's
+//!   own, or, with the Redis backend, shared by every replica
+//!   ([`shared`]).
 //! - The upstream's `Cache-Control` is honoured: `no-store`, `private` and
 //!   `no-cache` are not cached, `max-age` shortens the TTL.
 //! - Only complete 200 answers are kept (after location rewriting, so a
-//!   hit costs no rewriting either). Per process: replicas each keep
-//!   their own.
+//!   hit costs no rewriting either). The entries are per process (each
+//!   replica keeps its own); only the generations may be shared.
 //! - Memory is bounded in bytes, not entries: an entry weighs its body,
 //!   kept headers, key and a fixed overhead. Each tenant has a moka cache
 //!   of its own budget (so one tenant's traffic never evicts another's
@@ -21,6 +24,7 @@
 //!   not cached, when the process budget is spent). An entry larger than
 //!   1/[`MAX_ENTRY_SHARE`] of its tenant's budget is not cached.
 mod key;
+pub(crate) mod shared;
 
 pub(crate) use key::CacheKey;
 
@@ -175,8 +179,10 @@ impl ResponseCache {
         }
     }
 
-    /// The tenant's generation (bumped by Bulk) and its type's.
-    fn generation(&self, tenant: &str, resource_type: &str) -> (u64, u64) {
+    /// The generation token of the process's own generations: the
+    /// tenant's (bumped by Bulk and by writes to undeclared types) and the
+    /// scope's (see [`ResponseCache::invalidate`]).
+    pub(crate) fn local_generation(&self, tenant: &str, scope: &str) -> String {
         let g = self
             .generations
             .lock()
@@ -186,12 +192,13 @@ impl ResponseCache {
                 .copied()
                 .unwrap_or(0)
         };
-        (get(""), get(&resource_type.to_ascii_lowercase()))
+        format!("l{}.{}", get(""), get(&scope_of(scope)))
     }
 
     /// The key of a GET of `path` with `query` for `tenant`, whose answer
-    /// carries `public_base`; `None`: not cacheable (a query parameter
-    /// outside SCIM's, or one repeated; see [`key`]).
+    /// carries `public_base`, under the process's own generations (for
+    /// tests; the stage uses [`ResponseCache::key_with`]).
+    #[cfg(test)]
     pub(crate) fn key(
         &self,
         tenant: &str,
@@ -200,11 +207,25 @@ impl ResponseCache {
         path: &str,
         query: Option<&str>,
     ) -> Option<CacheKey> {
-        let generations = self.generation(tenant, resource_type);
-        let key = CacheKey::new(tenant, generations, public_base, path, query);
+        let generation = self.local_generation(tenant, resource_type);
+        self.key_with(tenant, &generation, public_base, path, query)
+    }
+
+    /// The key of a GET of `path` with `query` for `tenant` under the
+    /// generation token `generation` (the process's own, or the shared
+    /// ones read from Redis: `shared`); `None`: not cacheable (a query
+    /// parameter outside SCIM's, or one repeated; see [`key`]).
+    pub(crate) fn key_with(
+        &self,
+        tenant: &str,
+        generation: &str,
+        public_base: &str,
+        path: &str,
+        query: Option<&str>,
+    ) -> Option<CacheKey> {
+        let key = CacheKey::new(tenant, generation, public_base, path, query);
         if key.is_none() {
-            metrics::counter!(CACHE_REQUESTS_TOTAL, "tenant" => tenant.to_string(), "result" => "bypass")
-                .increment(1);
+            bypassed(tenant);
         }
         key
     }
@@ -314,19 +335,17 @@ impl ResponseCache {
     }
 
     /// A write for `resource_type` of `tenant` went upstream: its cached
-    /// answers are stale (for Bulk, every type's).
+    /// answers are stale. `"Bulk"` or `""` (a write to a type the tenant
+    /// does not declare) bumps the tenant-wide generation, part of every
+    /// key of the tenant; so the map holds at most one entry per declared
+    /// type, whatever paths clients write to.
     pub(crate) fn invalidate(&self, tenant: &str, resource_type: &str) {
         let mut g = self
             .generations
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        // Bulk may touch every type: the tenant-wide generation ("").
-        let scope = if resource_type.eq_ignore_ascii_case("bulk") {
-            String::new()
-        } else {
-            resource_type.to_ascii_lowercase()
-        };
-        *g.entry((tenant.to_string(), scope)).or_insert(0) += 1;
+        *g.entry((tenant.to_string(), scope_of(resource_type)))
+            .or_insert(0) += 1;
     }
 
     /// Entries held (for tests).
@@ -355,6 +374,22 @@ impl ResponseCache {
             .get(tenant)
             .map_or(0, |t| t.account.used.load(Ordering::Acquire))
     }
+}
+
+/// The generation scope of a resource type: `""` (tenant-wide) for Bulk
+/// and for no type, the type's lowercase name otherwise.
+pub(crate) fn scope_of(resource_type: &str) -> String {
+    if resource_type.eq_ignore_ascii_case("bulk") {
+        String::new()
+    } else {
+        resource_type.to_ascii_lowercase()
+    }
+}
+
+/// Counts a request the cache did not serve nor keep.
+pub(crate) fn bypassed(tenant: &str) {
+    metrics::counter!(CACHE_REQUESTS_TOTAL, "tenant" => tenant.to_string(), "result" => "bypass")
+        .increment(1);
 }
 
 /// What an entry costs: body, kept headers, key and [`ENTRY_OVERHEAD`].

@@ -63,7 +63,10 @@ impl ConfigHandle {
         let current = self.load();
         match load(&self.path, Some(&current)) {
             Ok(next) => {
-                if next.server.listen != current.server.listen || next.admin != current.admin {
+                if next.server.listen != current.server.listen
+                    || next.server.reuse_port != current.server.reuse_port
+                    || next.admin != current.admin
+                {
                     tracing::warn!(
                         "listen addresses changed in the config; they take effect after a restart"
                     );
@@ -80,8 +83,12 @@ impl ConfigHandle {
                         "[audit] changed in the config; the audit log keeps its settings until a restart"
                     );
                 }
+                for warning in &next.warnings {
+                    tracing::warn!(warning = %warning, "the reloaded config works, but note");
+                }
                 crate::upstream::balance::health::start_all(next.upstreams.values());
-                self.current.store(Arc::new(next));
+                let old = self.current.swap(Arc::new(next));
+                free_off_the_request_path(old);
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);
                 ConfigReloaded {
                     ok: true,
@@ -113,7 +120,9 @@ impl ConfigHandle {
     /// Reloads on SIGHUP and whenever the config file changes, until
     /// `shutdown` completes.
     pub async fn watch(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<()>(16);
+        // `true`: a file event (debounced: an editor may still be
+        // writing); `false`: SIGHUP (the operator asked: at once).
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<bool>(16);
         let watcher = file_watcher(&self.path, tx.clone());
         if let Err(e) = &watcher {
             tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
@@ -128,7 +137,7 @@ impl ConfigHandle {
                     return;
                 };
                 while hup.recv().await.is_some() {
-                    let _ = tx.try_send(());
+                    let _ = tx.try_send(false);
                 }
             })
         };
@@ -137,11 +146,14 @@ impl ConfigHandle {
             tokio::select! {
                 () = &mut shutdown => break,
                 got = rx.recv() => {
-                    if got.is_none() {
+                    let Some(file_event) = got else {
                         break;
+                    };
+                    // A file event: let the writer finish. Then reload once
+                    // for everything that arrived meanwhile.
+                    if file_event {
+                        tokio::time::sleep(DEBOUNCE).await;
                     }
-                    // Let the writer finish, then reload once.
-                    tokio::time::sleep(DEBOUNCE).await;
                     while rx.try_recv().is_ok() {}
                     let handle = self.clone();
                     let _ = tokio::task::spawn_blocking(move || handle.reload()).await;
@@ -154,11 +166,34 @@ impl ConfigHandle {
     }
 }
 
+/// Frees a replaced snapshot on a thread of its own once the requests that
+/// still hold it are done, not on whichever request thread lets go last:
+/// dropping thousands of tenants takes milliseconds that no request should
+/// wait for. Gives up waiting (and lets the last holder free it) after
+/// [`REAP_WITHIN`]: something long-lived may hold it.
+fn free_off_the_request_path(old: Arc<Snapshot>) {
+    let reaper = std::thread::Builder::new()
+        .name("snapshot-reaper".into())
+        .spawn(move || {
+            let deadline = std::time::Instant::now() + REAP_WITHIN;
+            while Arc::strong_count(&old) > 1 && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            drop(old);
+        });
+    if let Err(e) = reaper {
+        tracing::debug!(error = %e, "no thread to free the old config on");
+    }
+}
+
+/// How long [`free_off_the_request_path`] waits for the last request.
+const REAP_WITHIN: Duration = Duration::from_secs(120);
+
 /// Watches the directory of `path` (editors replace files by renaming) and
 /// signals `tx` on events for the file.
 fn file_watcher(
     path: &Path,
-    tx: tokio::sync::mpsc::Sender<()>,
+    tx: tokio::sync::mpsc::Sender<bool>,
 ) -> notify::Result<notify::RecommendedWatcher> {
     use notify::{RecursiveMode, Watcher};
     let dir = path
@@ -173,7 +208,7 @@ fn file_watcher(
                 .iter()
                 .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
             if ours && !matches!(event.kind, notify::EventKind::Access(_)) {
-                let _ = tx.try_send(());
+                let _ = tx.try_send(true);
             }
         }
     })?;

@@ -5,9 +5,11 @@
 //! `id` (stable across retries: it is fixed when the event is written to
 //! the outbox), `source` = `/tenants/<tenant>`, `type`, `subject` = the
 //! resource id, `time`, `datacontenttype` = `application/json`, and the
-//! extension attributes `tenant`, `resourcetype` and `sequence` (the
+//! extension attributes `tenant`, `resourcetype`, `sequence` (the
 //! outbox sequence number, zero-padded so it also orders as a string, as
-//! the CloudEvents sequence extension asks).
+//! the CloudEvents sequence extension asks) and `resourceversion` (the
+//! resource's version across replicas, set by [`super::version`] before
+//! the event enters the outbox).
 use crate::events::changes;
 use crate::scim::json::{get_ci, remove_ci};
 use serde::{Deserialize, Serialize};

@@ -34,6 +34,7 @@ pub(crate) mod metrics;
 pub(crate) mod okta_hook;
 pub mod outbox;
 pub(crate) mod retry;
+pub(crate) mod version;
 pub mod webhook;
 
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};

@@ -42,7 +42,7 @@ pub async fn run(
     // Install the metrics recorder before anything is counted.
     crate::telemetry::metrics_handle();
     let snapshot = config.load();
-    let listener = TcpListener::bind(snapshot.server.listen).await?;
+    let listener = bind(snapshot.server.listen, snapshot.server.reuse_port)?;
     let admin_listener = match snapshot.admin {
         Some(addr) => Some(TcpListener::bind(addr).await?),
         None => None,
@@ -125,6 +125,9 @@ pub async fn run(
         config.clone(),
         journal.clone(),
     )));
+    for warning in &snapshot.warnings {
+        tracing::warn!(warning = %warning, "the config works, but note");
+    }
     readiness.set(true);
     tracing::info!(
         address = %bound.public,
@@ -182,4 +185,21 @@ impl Respond for AdminEndpoints {
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         Box::pin(async move { admin_response(&req, &self.readiness) })
     }
+}
+
+/// The public listener: as `TcpListener::bind` does it (SO_REUSEADDR, a
+/// backlog of 1024), plus SO_REUSEPORT when several processes are to share
+/// the port.
+fn bind(addr: std::net::SocketAddr, reuse_port: bool) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    if reuse_port {
+        socket.set_reuseport(true)?;
+    }
+    socket.bind(addr)?;
+    socket.listen(1024)
 }

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 /// the request's future does not carry its state. (`response` is taken
 /// when this answers `Some`; the future gives the answer to send.)
 pub(super) fn journaled<'a>(
-    journal: Option<&'a Journal>,
+    to: Option<audit_stage::Journaling<'a>>,
     trace: &'a Trace<'_>,
     request_id: &'a RequestId,
     method: &'a Method,
@@ -39,7 +39,7 @@ pub(super) fn journaled<'a>(
     started: Instant,
     response: &mut Response<Full<Bytes>>,
 ) -> Option<Pin<Box<impl Future<Output = Response<Full<Bytes>>> + 'a>>> {
-    let journal = journal?;
+    let to = to?;
     let status = response.status();
     if trace.write.is_none()
         && status != StatusCode::UNAUTHORIZED
@@ -48,7 +48,7 @@ pub(super) fn journaled<'a>(
         return None;
     }
     Some(Box::pin(audit_stage::journal(
-        journal,
+        to,
         trace,
         request_id.as_str(),
         method,

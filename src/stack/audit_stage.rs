@@ -17,6 +17,7 @@ use crate::audit::{
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
 use crate::events::{build_event, new_event_id, ChangeInput, WriteMethod};
+use crate::limit::redis::RedisRates;
 use crate::scim::json::get_ci;
 use crate::scim::route::{Route, RouteKind};
 use crate::tenant::Tenant;
@@ -58,8 +59,16 @@ pub(super) fn refuse_unaudited(
 }
 
 /// Journals what the request did and returns the answer to send.
+/// Where a request's record and events go: the journal, and Redis for the
+/// events' `resourceversion` when replicas share it.
+#[derive(Clone, Copy)]
+pub(super) struct Journaling<'a> {
+    pub journal: &'a Journal,
+    pub versions: Option<&'a RedisRates>,
+}
+
 pub(super) async fn journal(
-    journal: &Journal,
+    to: Journaling<'_>,
     trace: &Trace<'_>,
     request_id: &str,
     method: &Method,
@@ -71,7 +80,7 @@ pub(super) async fn journal(
     let reason = response.extensions().get::<ErrorInfo>().map(|e| e.reason);
     let tenant = trace.tenant;
     if is_auth_failure(status, reason) {
-        let ack = journal.auth_failure(
+        let ack = to.journal.auth_failure(
             request_id,
             method.as_str(),
             ip,
@@ -129,11 +138,16 @@ pub(super) async fn journal(
             status,
         ));
     }
+    // Each event's resourceversion, taken while the write's turn (and its
+    // lease across replicas) is still held: versions follow the order in
+    // which the upstream applied the writes.
+    let mut events: Vec<&mut Value> = entries.iter_mut().filter_map(|(_, e)| e.as_mut()).collect();
+    crate::events::version::stamp(to.versions, tenant.id.as_str(), &mut events).await;
     let mut acks = Vec::with_capacity(entries.len());
     let mut changed = false;
     for (record, event) in entries {
         changed |= record.outcome.status < 300 && record.outcome.status >= 200;
-        acks.push(journal.append(record, event));
+        acks.push(to.journal.append(record, event));
     }
     let mut failure = None;
     for ack in acks {

@@ -152,17 +152,17 @@ impl Pipeline {
         .await;
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         // The answer waits until the journal has the write's record.
-        let journal = self.journal.as_ref();
+        let to = self
+            .journal
+            .as_ref()
+            .map(|journal| audit_stage::Journaling {
+                journal,
+                versions: snapshot.shared_limits.as_deref(),
+            });
         let rid = &request_id;
-        if let Some(journaled) = access_log::journaled(
-            journal,
-            &trace,
-            rid,
-            &method,
-            &client,
-            started,
-            &mut response,
-        ) {
+        if let Some(journaled) =
+            access_log::journaled(to, &trace, rid, &method, &client, started, &mut response)
+        {
             response = journaled.await;
         }
         access_log::finish(&mut trace, rid, &method, &client, started, &mut response);
@@ -246,11 +246,13 @@ where
         next!(schema_stage::step(&tenant.schema, &parts, route, query, body, base).await?);
     let mut outgoing = upstream_stage::outgoing(tenant, rules.as_ref(), route, &mut inbound);
     // The cache, where the tenant enables it: a hit costs the upstream
-    // (and its limits) nothing. A write invalidates (a drop guard, also
-    // when the client hangs up while the write is upstream).
-    let cache = &shared.cache;
-    let store = next!(cache_stage::lookup(cache, tenant, &parts, route, base));
-    let invalidate = cache_stage::invalidate_on_write(cache, tenant, &parts.method, route);
+    // (and its limits) nothing. A write invalidates (on every replica
+    // with shared generations; a drop guard, also when the client hangs
+    // up while the write is upstream).
+    let (cache, redis) = (&shared.cache, snapshot.shared_limits.as_ref());
+    let store =
+        next!(cache_stage::lookup(cache, redis.map(|r| &**r), tenant, &parts, route, base).await);
+    let invalidate = cache_stage::invalidate_on_write(cache, redis, tenant, &parts.method, route);
     // The upstream's limits protect a backend that several tenants may
     // share; they come last, right before the call.
     let upstream: &'s Upstream = &tenant.upstream;
@@ -281,7 +283,10 @@ where
     let (emulated, view) = (inbound.emulated.as_deref(), outgoing.patch_view);
     let response =
         upstream_stage::forward(upstream, emulated, request, max_response, deadline, view).await;
-    drop(invalidate);
+    // Stale on every replica before the client hears of the write.
+    if let Some(invalidate) = invalidate {
+        invalidate.done().await;
+    }
     let response = response?;
     trace.upstream_latency = Some(started.elapsed());
     trace.upstream_status = Some(response.status().as_u16());

@@ -160,6 +160,30 @@ impl WriteOrderFallback<'_> {
     }
 }
 
+/// Redis did not give a write's events their `resourceversion`: they got
+/// the replica's clock instead. Logged at most every 10 s; every one is
+/// counted.
+#[derive(Debug)]
+pub(crate) struct EventVersionFallback<'a> {
+    pub tenant: &'a str,
+    pub error: &'a str,
+}
+
+impl EventVersionFallback<'_> {
+    pub(crate) fn emit(&self) {
+        static LAST_LOGGED: AtomicU64 = AtomicU64::new(0);
+        if ten_seconds_since(&LAST_LOGGED) {
+            tracing::warn!(
+                tenant = self.tenant,
+                error = self.error,
+                "event versions from this replica's clock: redis did not answer"
+            );
+        }
+        metrics::counter!(EVENT_VERSION_FALLBACKS_TOTAL, "tenant" => self.tenant.to_string())
+            .increment(1);
+    }
+}
+
 /// True at most once every 10 s per `last` (a Unix time in seconds): the
 /// caller logs then. Of several threads at once, only one wins.
 fn ten_seconds_since(last: &AtomicU64) -> bool {
@@ -213,6 +237,24 @@ impl CacheLookup<'_> {
             "result" => if self.hit { "hit" } else { "miss" }
         )
         .increment(1);
+    }
+}
+
+/// A write's cache invalidation never reached Redis within the tenant's
+/// cache TTL: other replicas may have served the old answer meanwhile.
+#[derive(Debug)]
+pub(crate) struct CacheInvalidationLost<'a> {
+    pub tenant: &'a str,
+}
+
+impl CacheInvalidationLost<'_> {
+    pub(crate) fn emit(&self) {
+        tracing::error!(
+            tenant = self.tenant,
+            "a write's cache invalidation never reached redis; other replicas may have served the old answer until its TTL"
+        );
+        metrics::counter!(CACHE_INVALIDATIONS_LOST_TOTAL, "tenant" => self.tenant.to_string())
+            .increment(1);
     }
 }
 

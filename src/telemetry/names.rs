@@ -39,6 +39,9 @@ pub(crate) const UPSTREAM_ENDPOINT_EJECTIONS_TOTAL: &str =
 /// Writes ordered in-process only because Redis did not grant or answer
 /// for the resource's lease.
 pub(crate) const WRITE_ORDER_FALLBACK_TOTAL: &str = "scim_gateway_write_order_fallback_total";
+/// Change events whose `resourceversion` came from the replica's clock
+/// because Redis did not answer, by `tenant`.
+pub(crate) const EVENT_VERSION_FALLBACKS_TOTAL: &str = "scim_gateway_event_version_fallbacks_total";
 /// Failed authentications, by `tenant`, `reason`.
 pub(crate) const AUTH_FAILURES_TOTAL: &str = "scim_gateway_auth_failures_total";
 /// Requests refused with 429 by a limit, by `tenant`, `kind`
@@ -51,10 +54,15 @@ pub(crate) const LIMIT_FALLBACKS_TOTAL: &str = "scim_gateway_limit_fallbacks_tot
 /// IdP dialect rules that fired, by `tenant`, `rule`, `mode` (`applied`,
 /// `shadow`).
 pub(crate) const DIALECT_RULES_TOTAL: &str = "scim_gateway_dialect_rules_total";
-/// Response cache lookups, by `tenant`, `result` (`hit`, `miss`).
+/// Response cache lookups, by `tenant`, `result` (`hit`, `miss`,
+/// `bypass`: not cacheable, or the shared generations unreadable).
 pub(crate) const CACHE_REQUESTS_TOTAL: &str = "scim_gateway_cache_requests_total";
 /// Cached responses evicted for space.
 pub(crate) const CACHE_EVICTIONS_TOTAL: &str = "scim_gateway_cache_evictions_total";
+/// Writes whose cache invalidation never reached Redis (other replicas
+/// may serve the old answer until its TTL), by `tenant`.
+pub(crate) const CACHE_INVALIDATIONS_LOST_TOTAL: &str =
+    "scim_gateway_cache_invalidations_lost_total";
 /// Gauge: bytes held by a tenant's cached answers, by `tenant`.
 pub(crate) const CACHE_BYTES: &str = "scim_gateway_cache_bytes";
 /// Config reloads, by `outcome` (`ok`, `failed`).
@@ -140,6 +148,14 @@ pub(crate) fn describe() {
     );
     describe_counter!(CACHE_REQUESTS_TOTAL, "Response cache lookups by result.");
     describe_counter!(CACHE_EVICTIONS_TOTAL, "Cached responses evicted for space.");
+    describe_counter!(
+        EVENT_VERSION_FALLBACKS_TOTAL,
+        "Change events versioned by the replica's clock because Redis did not answer."
+    );
+    describe_counter!(
+        CACHE_INVALIDATIONS_LOST_TOTAL,
+        "Writes whose cache invalidation never reached Redis within the tenant's cache TTL."
+    );
     describe_gauge!(CACHE_BYTES, "Bytes held by a tenant's cached responses.");
     describe_counter!(CONFIG_RELOADS_TOTAL, "Configuration reloads by outcome.");
     describe_gauge!(CONNECTIONS_OPEN, "Open client connections.");

@@ -29,6 +29,7 @@ mod client_identity;
 mod endpoints;
 mod events;
 mod limits;
+mod replicas;
 mod schema;
 mod server;
 mod tenant;
@@ -44,15 +45,24 @@ use values::{addr, duration, duration_or_zero, positive, resolve, secret};
 /// Largest config file read.
 const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
 
-/// Collects problems with their locations.
+/// Collects problems (the config is refused) and warnings (it is
+/// accepted, and the operator is told) with their locations.
 struct Problems {
     file: String,
     list: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
 }
 
 impl Problems {
     fn add(&mut self, location: impl AsRef<str>, message: impl Into<String>) {
         self.list.push(ConfigError {
+            location: format!("{}: {}", self.file, location.as_ref()),
+            message: message.into(),
+        });
+    }
+
+    fn warn(&mut self, location: impl AsRef<str>, message: impl Into<String>) {
+        self.warnings.push(ConfigError {
             location: format!("{}: {}", self.file, location.as_ref()),
             message: message.into(),
         });
@@ -142,6 +152,7 @@ fn compile_with(
     let mut p = Problems {
         file,
         list: Vec::new(),
+        warnings: Vec::new(),
     };
 
     let all_hosts: Vec<String> = raw
@@ -264,6 +275,7 @@ fn compile_with(
         .limits
         .as_ref()
         .and_then(|l| limits::shared_limits(l, previous, &mut p));
+    replicas::check(raw, &mut p);
 
     match (server, audit, p.list.is_empty()) {
         (Some(server), Some(audit), true) => Ok(Snapshot {
@@ -275,6 +287,7 @@ fn compile_with(
             audit,
             events,
             source: source.to_path_buf(),
+            warnings: p.warnings.iter().map(ToString::to_string).collect(),
         }),
         _ => Err(ConfigErrors(p.list)),
     }

@@ -128,6 +128,7 @@ pub(super) fn compile_server(
     let identity = super::client_identity::compile_identity(s, p);
     Some(ServerSettings {
         listen: listen?,
+        reuse_port: s.reuse_port,
         tls: tls?,
         header_read_timeout: header_read_timeout?,
         max_header_bytes,

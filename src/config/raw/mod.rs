@@ -61,6 +61,11 @@ pub struct FileConfig {
 pub struct ServerSection {
     /// Address to listen on, e.g. `"127.0.0.1:8443"`.
     pub listen: Option<String>,
+    /// Set SO_REUSEPORT on the listener, so that several gateway processes
+    /// on one host share its port (the kernel spreads connections over
+    /// them). Default false: a second process on the port fails to start.
+    #[serde(default)]
+    pub reuse_port: bool,
     /// TLS settings; required unless `plaintext = true`.
     pub tls: Option<TlsSection>,
     /// Serve plain HTTP (only behind a TLS-terminating load balancer).

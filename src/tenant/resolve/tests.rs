@@ -29,6 +29,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
     Snapshot {
         server: ServerSettings {
             listen: "127.0.0.1:0".parse().unwrap(),
+            reuse_port: false,
             tls: None,
             header_read_timeout: Duration::from_secs(1),
             max_header_bytes: 16384,
@@ -60,6 +61,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             kafka: None,
         },
         source: "test.toml".into(),
+        warnings: Vec::new(),
     }
 }
 
