@@ -71,7 +71,7 @@ impl HaProxy {
         );
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, &config).unwrap();
-        let child = Command::new("haproxy")
+        let child = Command::new(haproxy_bin())
             // -db: foreground, no daemon; -f: the config.
             .arg("-db")
             .arg("-f")
@@ -114,6 +114,23 @@ impl HaProxy {
             let _ = c.wait();
         }
     }
+}
+
+/// Debian's haproxy: on the PATH, or in /usr/sbin (often not on a
+/// user's PATH). Missing fails the test: `tests/run` installs it.
+fn haproxy_bin() -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("haproxy"))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    on_path
+        .into_iter()
+        .chain([PathBuf::from("/usr/sbin/haproxy")])
+        .find(|p| p.is_file())
+        .expect("haproxy is required for these tests (tests/run installs Debian's package)")
 }
 
 impl Drop for HaProxy {

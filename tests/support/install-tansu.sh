@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs tansu (an Apache Kafka compatible broker written in Rust) for the
-# Kafka sink tests: `cargo install tansu --locked --features dynostore`, into a
-# cache directory outside the clone so every checkout reuses one build.
+# Kafka sink tests: `cargo install tansu --locked --features dynostore,libsql`,
+# into a cache directory outside the clone so every checkout reuses one build.
+# dynostore: the in-memory storage most tests use; libsql: SQLite storage, the
+# only one (with PostgreSQL) where tansu keeps SCRAM credentials, for the
+# SASL/SCRAM tests.
 #
 #   tests/support/install-tansu.sh        # prints the tansu binary path on stdout
 #
@@ -13,11 +16,11 @@
 # Idempotent: a stamp file holding the version and features makes a re-run a
 # no-op; a failed install leaves no stamp. Concurrent runs serialise on a lock
 # file. Progress goes to stderr; stdout carries only the binary path.
-# A first build takes 5-15 minutes on two cores.
+# A first build takes 10-30 minutes on two cores (libsql compiles SQLite).
 set -euo pipefail
 
 version="${TANSU_VERSION:-0.6.0}"
-features="dynostore"
+features="dynostore,libsql"
 cache="${SCIM_GATEWAY_CACHE:-$HOME/.cache/scim-gateway}"
 root="${TANSU_ROOT:-$cache/tansu}"
 target_dir="${TANSU_TARGET_DIR:-/tmp/target-tansu}"

@@ -20,10 +20,19 @@ pub struct KafkaRecord {
 
 /// Creates `topic` with `partitions` partitions.
 pub async fn create_topic(broker: &Tansu, topic: &str, partitions: i32) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", broker.bootstrap())
-        .create()
-        .unwrap();
+    let mut config = ClientConfig::new();
+    config.set("bootstrap.servers", broker.bootstrap());
+    create_topic_with(&config, broker, topic, partitions).await;
+}
+
+/// [`create_topic`] through a client configured by the caller (TLS, SASL).
+pub async fn create_topic_with(
+    config: &ClientConfig,
+    broker: &Tansu,
+    topic: &str,
+    partitions: i32,
+) {
+    let admin: AdminClient<DefaultClientContext> = config.create().unwrap();
     let opts = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
     let created = tokio::time::timeout(
         Duration::from_secs(20),
@@ -33,7 +42,7 @@ pub async fn create_topic(broker: &Tansu, topic: &str, partitions: i32) {
         ),
     )
     .await
-    .expect("create_topics timed out")
+    .unwrap_or_else(|_| panic!("create_topics timed out:\n{}", broker.log_tail()))
     .unwrap();
     for r in created {
         if let Err((name, code)) = r {
@@ -54,8 +63,15 @@ pub struct TopicReader {
 
 impl TopicReader {
     pub fn new(broker: &Tansu, topic: &str, partitions: i32) -> TopicReader {
-        let consumer: StreamConsumer = ClientConfig::new()
-            .set("bootstrap.servers", broker.bootstrap())
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", broker.bootstrap());
+        TopicReader::with_config(&config, topic, partitions)
+    }
+
+    /// [`TopicReader::new`] through a client configured by the caller.
+    pub fn with_config(config: &ClientConfig, topic: &str, partitions: i32) -> TopicReader {
+        let consumer: StreamConsumer = config
+            .clone()
             .set("group.id", format!("verify-{topic}-{}", std::process::id()))
             .set("enable.auto.commit", "false")
             .create()

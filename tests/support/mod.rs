@@ -11,6 +11,8 @@ pub mod haproxy;
 pub mod http;
 pub mod idp_replay;
 pub mod issuer;
+pub mod kafka_rig;
+pub mod kafka_tls;
 pub mod kafka_topic;
 pub mod matrix;
 pub mod no_loss_rig;

@@ -1,16 +1,17 @@
 //! A real Kafka-protocol broker for the Kafka sink tests: `tansu` (installed
 //! by `tests/support/install-tansu.sh` into a cache outside the clone; `tests/run`
 //! runs it and exports `TANSU_BIN`), on an ephemeral loopback port, with
-//! in-memory storage, stopped on drop. Each test starts its own broker so it
-//! can stop and restart it.
+//! in-memory storage (or SQLite, for SCRAM credentials: [`TansuOptions`]),
+//! stopped on drop. Each test starts its own broker so it can stop and
+//! restart it.
 //!
 //! A missing binary fails the test when `CI=true`; elsewhere the test is
-//! skipped with a message (a first install builds for 5 to 15 minutes: run
+//! skipped with a message (a first install builds for 10 to 30 minutes: run
 //! `tests/run` or the install script once).
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 /// How long a broker may take to accept ApiVersions after its start.
@@ -21,12 +22,35 @@ pub struct Tansu {
     bin: PathBuf,
     log: PathBuf,
     child: Option<Child>,
+    /// Changed between [`Tansu::restart`]s (e.g. authentication on).
+    pub options: TansuOptions,
+}
+
+/// How [`Tansu::start_with`] runs the broker.
+#[derive(Debug, Clone, Default)]
+pub struct TansuOptions {
+    /// The port advertised in metadata (clients reconnect there), e.g. a
+    /// TLS proxy's in front of the broker; default the broker's own.
+    pub advertised_port: Option<u16>,
+    /// `--authentication`: every request but ApiVersions and the SASL ones
+    /// needs a SASL login first.
+    pub authentication: bool,
+    /// `--storage-engine` (default `memory://tansu/`). tansu resolves a
+    /// `sqlite://` path against its working directory, `dir`.
+    pub storage: Option<String>,
+    /// The broker's working directory (default: inherited).
+    pub dir: Option<PathBuf>,
 }
 
 impl Tansu {
     /// Starts a broker, or returns `None` when tansu is not installed and this
     /// is not CI (the caller returns early: a skip, announced on stderr).
     pub fn start() -> Option<Tansu> {
+        Tansu::start_with(TansuOptions::default())
+    }
+
+    /// [`Tansu::start`] with [`TansuOptions`].
+    pub fn start_with(options: TansuOptions) -> Option<Tansu> {
         let bin = tansu_bin()?;
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -39,9 +63,15 @@ impl Tansu {
             bin,
             log,
             child: None,
+            options,
         };
         broker.spawn();
         Some(broker)
+    }
+
+    /// The tansu binary (for its other commands, e.g. `tansu user create`).
+    pub fn bin(&self) -> &Path {
+        &self.bin
     }
 
     /// `host:port` for `bootstrap.servers`.
@@ -86,25 +116,47 @@ impl Tansu {
 
     fn spawn(&mut self) {
         let url = format!("tcp://127.0.0.1:{}", self.port);
+        let advertised = format!(
+            "tcp://127.0.0.1:{}",
+            self.options.advertised_port.unwrap_or(self.port)
+        );
+        let storage = self
+            .options
+            .storage
+            .clone()
+            .unwrap_or_else(|| "memory://tansu/".into());
+        let mut args = vec![
+            "broker",
+            "--cluster-id",
+            "scim-gateway-test",
+            "--listener-url",
+            &url,
+            "--advertised-listener-url",
+            &advertised,
+            "--storage-engine",
+            &storage,
+        ];
+        if self.options.authentication {
+            args.push("--authentication");
+        }
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&self.log)
             .unwrap();
-        let child = Command::new(&self.bin)
-            .args([
-                "broker",
-                "--cluster-id",
-                "scim-gateway-test",
-                "--listener-url",
-                &url,
-                "--advertised-listener-url",
-                &url,
-                "--storage-engine",
-                "memory://tansu/",
-            ])
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+        let mut command = Command::new(&self.bin);
+        if let Some(dir) = &self.options.dir {
+            command.current_dir(dir);
+        }
+        let child = command
+            .args(&args)
+            // TANSU_LOG=debug to see what the broker does.
+            .env(
+                "RUST_LOG",
+                std::env::var("TANSU_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            // Its tracing output goes to stdout.
+            .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", self.bin.display()));

@@ -55,8 +55,17 @@ pub(super) fn audit(
 }
 
 /// `[events]`.
-pub(super) fn events(raw: &FileConfig, audit_on: bool, p: &mut Problems) -> EventsSettings {
-    let section = raw.events.clone().unwrap_or_default();
+pub(super) fn events(
+    raw: &FileConfig,
+    base_dir: &Path,
+    audit_on: bool,
+    p: &mut Problems,
+) -> EventsSettings {
+    let mut section = raw.events.clone().unwrap_or_default();
+    if let Some(kafka) = section.kafka.as_mut() {
+        // Files named relative to the config file.
+        kafka.resolve_paths(base_dir);
+    }
     let poll_interval = duration(
         p,
         "events.poll_interval",
@@ -67,6 +76,9 @@ pub(super) fn events(raw: &FileConfig, audit_on: bool, p: &mut Problems) -> Even
     if let Some(kafka) = &section.kafka {
         if let Err(e) = kafka.validate() {
             p.add("events.kafka", e.detail);
+        }
+        for (key, warning) in kafka.warnings() {
+            p.warn(format!("events.kafka.{key}"), warning);
         }
         if !audit_on {
             p.add(

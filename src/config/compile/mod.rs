@@ -194,7 +194,7 @@ fn compile_with(
 
     let audit = events::audit(raw, &base_dir, &mut p);
     let audit_on = matches!(audit, Some(Some(_)));
-    let events = events::events(raw, audit_on, &mut p);
+    let events = events::events(raw, &base_dir, audit_on, &mut p);
     let kafka_on = events.kafka.is_some();
 
     let mut tenants = Tenants::new();

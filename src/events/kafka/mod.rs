@@ -8,11 +8,14 @@
 //! idempotent with `acks=all`: a retried batch is never written twice nor
 //! reordered within a partition, and a send succeeds only once every in-sync
 //! replica has the event. Those two are not settings because the outbox relies
-//! on them for at-least-once, per-resource ordered delivery.
+//! on them for at-least-once, per-resource ordered delivery. TLS and SASL
+//! (PLAIN, SCRAM) go through the OpenSSL that rdkafka's `ssl-vendored`
+//! compiles from source and links statically: no OpenSSL at run time.
 //!
-//! Depends on: rdkafka, serde, arc-swap, humantime. The dispatcher drives it
-//! as a [`KafkaEventSink`] (the `events::Sink` trait, one event at a time);
-//! [`KafkaSink::send`] and [`KafkaSink::send_batch`] are the direct API, and
+//! Depends on: rdkafka, serde, arc-swap, humantime, rustls-pki-types (PEM
+//! checks). The dispatcher drives it as a [`KafkaEventSink`] (the
+//! `events::Sink` trait, one event at a time); [`KafkaSink::send`] and
+//! [`KafkaSink::send_batch`] are the direct API, and
 //! [`KafkaError::retryable`] decides between retry and dead-letter.
 use std::collections::HashSet;
 use std::fmt;
@@ -25,16 +28,21 @@ use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer};
 
+mod context;
 mod delivery;
+mod security;
+#[cfg(test)]
+mod security_tests;
 mod settings;
 #[cfg(test)]
 mod tests;
 
+use context::{LastError, SinkContext};
 pub use delivery::KafkaEventSink;
+pub use security::{KafkaSasl, KafkaTls};
 use settings::{client_config, TopicTemplate};
 pub use settings::{
-    KafkaSasl, KafkaSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MESSAGE_TIMEOUT,
-    DEFAULT_REQUEST_TIMEOUT,
+    KafkaSettings, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MESSAGE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT,
 };
 
 /// The content type of a structured-mode CloudEvent (CloudEvents Kafka
@@ -48,12 +56,18 @@ pub struct KafkaSink {
     inner: Arc<Inner>,
 }
 
+/// The producer type: librdkafka's, with the context that remembers why
+/// connections fail.
+type SinkProducer = FutureProducer<SinkContext>;
+
 struct Inner {
     config: ClientConfig,
     topic: TopicTemplate,
     message_timeout: Duration,
+    /// Why connections failed lately (shared by every producer of this sink).
+    last_error: LastError,
     /// Replaced after a fatal error or a message timeout (see [`is_stale`]).
-    producer: ArcSwap<FutureProducer>,
+    producer: ArcSwap<SinkProducer>,
 }
 
 /// A failed send. `retryable` tells the dispatcher whether trying again later
@@ -78,16 +92,19 @@ pub struct KafkaEvent<'a> {
 
 impl KafkaSink {
     /// Builds the producer (no network yet: librdkafka connects lazily).
-    /// Errors (bad settings, unreadable SASL password) are not retryable.
+    /// Errors (bad settings, unreadable SASL password or TLS file, a client
+    /// key that does not match its certificate) are not retryable.
     pub fn new(settings: &KafkaSettings) -> Result<KafkaSink, KafkaError> {
         let topic = TopicTemplate::parse(&settings.topic)?;
         let (config, message_timeout) = client_config(settings)?;
-        let producer = create_producer(&config)?;
+        let last_error = LastError::default();
+        let producer = create_producer(&config, &last_error)?;
         Ok(KafkaSink {
             inner: Arc::new(Inner {
                 config,
                 topic,
                 message_timeout,
+                last_error,
                 producer: ArcSwap::from_pointee(producer),
             }),
         })
@@ -149,6 +166,7 @@ impl KafkaSink {
             results.push(result);
         }
         fail_after_first_failure(events, &mut results);
+        self.explain_failures(&mut results);
         if stale || producer.client().fatal_error().is_some() {
             self.replace_producer(&producer);
             // Dropping a producer purges and flushes for up to 500 ms: not on
@@ -170,9 +188,22 @@ impl KafkaSink {
             .map_err(|e| KafkaError::from_rdkafka(&e))
     }
 
+    /// Appends the latest connection error (TLS, SASL, refused) to each
+    /// retryable failure: "Message timed out" alone does not tell the
+    /// operator what to fix.
+    fn explain_failures(&self, results: &mut [Result<(), KafkaError>]) {
+        // Errors older than two send timeouts are about another outage.
+        let window = self.inner.message_timeout.saturating_mul(2);
+        for e in results.iter_mut().filter_map(|r| r.as_mut().err()) {
+            if e.retryable {
+                e.detail = self.inner.last_error.explain(&e.detail, window);
+            }
+        }
+    }
+
     fn enqueue(
         &self,
-        producer: &FutureProducer,
+        producer: &SinkProducer,
         e: &KafkaEvent<'_>,
     ) -> Result<rdkafka::producer::DeliveryFuture, KafkaError> {
         let topic = self.inner.topic.render(e.tenant)?;
@@ -204,12 +235,12 @@ impl KafkaSink {
 
     /// Swaps in a fresh producer if `failed` is still the current one (two
     /// concurrent batches seeing the same fatal error rebuild it once).
-    fn replace_producer(&self, failed: &Arc<FutureProducer>) {
+    fn replace_producer(&self, failed: &Arc<SinkProducer>) {
         let current = self.inner.producer.load();
         if !Arc::ptr_eq(&current, failed) {
             return;
         }
-        match create_producer(&self.inner.config) {
+        match create_producer(&self.inner.config, &self.inner.last_error) {
             Ok(fresh) => {
                 tracing::warn!(
                     reason = ?failed.client().fatal_error().map(|(_, why)| why),
@@ -254,8 +285,14 @@ fn fail_after_first_failure(events: &[KafkaEvent<'_>], results: &mut [Result<(),
     }
 }
 
-fn create_producer(config: &ClientConfig) -> Result<FutureProducer, KafkaError> {
-    config.create().map_err(|e| KafkaError {
+fn create_producer(
+    config: &ClientConfig,
+    last_error: &LastError,
+) -> Result<SinkProducer, KafkaError> {
+    let context = SinkContext {
+        last_error: last_error.clone(),
+    };
+    config.create_with_context(context).map_err(|e| KafkaError {
         retryable: false,
         detail: format!("cannot create the kafka producer: {e}"),
     })

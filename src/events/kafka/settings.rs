@@ -1,10 +1,12 @@
 //! The Kafka sink's settings (`[events.kafka]`): the raw serde type, its
-//! translation into librdkafka properties, and the topic template.
+//! translation into librdkafka properties (TLS and SASL in [`super::security`]),
+//! and the topic template.
 use std::time::Duration;
 
 use rdkafka::config::ClientConfig;
 use serde::Deserialize;
 
+use super::security::{self, KafkaSasl, KafkaTls};
 use super::KafkaError;
 
 /// Default for [`KafkaSettings::message_timeout`].
@@ -43,32 +45,19 @@ pub struct KafkaSettings {
     /// default `"5ms"`).
     #[serde(default)]
     pub linger: Option<String>,
-    /// SASL authentication (over plaintext: this build has no TLS to Kafka).
+    /// TLS to the brokers (see [`KafkaTls`]); absent: plaintext.
+    #[serde(default)]
+    pub tls: Option<KafkaTls>,
+    /// SASL authentication (see [`KafkaSasl`]); absent: none.
     #[serde(default)]
     pub sasl: Option<KafkaSasl>,
-}
-
-/// `[events.kafka.sasl]`: SASL/PLAIN credentials, the password named by
-/// environment variable or file, never inline.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KafkaSasl {
-    /// Only `"PLAIN"` (SCRAM needs librdkafka built with OpenSSL).
-    pub mechanism: String,
-    pub username: String,
-    /// Environment variable holding the password.
-    #[serde(default)]
-    pub password_env: Option<String>,
-    /// File holding the password (trailing newline ignored).
-    #[serde(default)]
-    pub password_file: Option<String>,
 }
 
 // === impl KafkaSettings ===
 
 impl KafkaSettings {
     /// Checks everything [`super::KafkaSink::new`] would (topic template,
-    /// durations, brokers, SASL password readable) without creating a
+    /// durations, brokers, TLS files, SASL password readable) without creating a
     /// producer: for the config compiler, which reports every problem at once.
     pub fn validate(&self) -> Result<(), KafkaError> {
         TopicTemplate::parse(&self.topic)?;
@@ -127,45 +116,8 @@ pub(super) fn client_config(s: &KafkaSettings) -> Result<(ClientConfig, Duration
         .set("reconnect.backoff.max.ms", "2000")
         // Same key → same partition as the Java client picks.
         .set("partitioner", "murmur2_random");
-    if let Some(sasl) = &s.sasl {
-        if !sasl.mechanism.eq_ignore_ascii_case("PLAIN") {
-            return Err(KafkaError::config(&format!(
-                "sasl.mechanism: {:?} is not supported (only PLAIN)",
-                sasl.mechanism
-            )));
-        }
-        let password = sasl_password(sasl)?;
-        c.set("security.protocol", "sasl_plaintext")
-            .set("sasl.mechanism", "PLAIN")
-            .set("sasl.username", &sasl.username)
-            .set("sasl.password", password);
-    }
+    security::apply(s, &mut c)?;
     Ok((c, message_timeout))
-}
-
-fn sasl_password(sasl: &KafkaSasl) -> Result<String, KafkaError> {
-    match (&sasl.password_env, &sasl.password_file) {
-        (Some(var), None) => match std::env::var(var) {
-            Ok(v) if !v.is_empty() => Ok(v),
-            _ => Err(KafkaError::config(&format!(
-                "sasl.password_env: environment variable {var} is not set or empty"
-            ))),
-        },
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(v) if !v.trim_end_matches(['\n', '\r']).is_empty() => {
-                Ok(v.trim_end_matches(['\n', '\r']).to_string())
-            }
-            Ok(_) => Err(KafkaError::config(&format!(
-                "sasl.password_file: {path} is empty"
-            ))),
-            Err(e) => Err(KafkaError::config(&format!(
-                "sasl.password_file: cannot read {path}: {e}"
-            ))),
-        },
-        _ => Err(KafkaError::config(
-            "sasl: set exactly one of password_env or password_file",
-        )),
-    }
 }
 
 fn duration(name: &str, value: &Option<String>, default: Duration) -> Result<Duration, KafkaError> {

@@ -44,7 +44,7 @@ fn the_producer_is_always_idempotent_with_acks_all() {
     assert_eq!(c.get("acks"), Some("all"));
     assert_eq!(c.get("client.id"), Some("scim-gateway"));
     assert_eq!(timeout, DEFAULT_MESSAGE_TIMEOUT);
-    assert_eq!(c.get("security.protocol"), None);
+    assert_eq!(c.get("security.protocol"), Some("plaintext"));
 }
 
 #[test]
@@ -120,7 +120,7 @@ fn sasl_plain_reads_the_password_from_env_or_file() {
 
     let mut bad = s.clone();
     if let Some(sasl) = bad.sasl.as_mut() {
-        sasl.mechanism = "SCRAM-SHA-512".into();
+        sasl.mechanism = "GSSAPI".into();
     }
     assert!(client_config(&bad).unwrap_err().detail.contains("PLAIN"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -201,4 +201,37 @@ fn batch_results_are_a_prefix_per_resource() {
         .unwrap_err()
         .detail
         .contains("earlier event"));
+}
+
+#[test]
+fn a_failure_carries_the_last_connection_error_while_it_is_recent() {
+    use rdkafka::client::ClientContext;
+    let last = context::LastError::default();
+    let minute = Duration::from_secs(60);
+    assert_eq!(last.explain("timed out", minute), "timed out");
+    let ctx = context::SinkContext {
+        last_error: last.clone(),
+    };
+    ctx.error(
+        RdError::Global(RDKafkaErrorCode::SSL),
+        "SSL handshake failed: certificate verify failed",
+    );
+    // "All brokers down" follows the cause; it must not hide it.
+    ctx.error(
+        RdError::Global(RDKafkaErrorCode::AllBrokersDown),
+        "1/1 brokers are down",
+    );
+    let explained = last.explain("timed out", minute);
+    assert!(
+        explained.ends_with(
+            "last broker connection error: SSL handshake failed: certificate verify failed"
+        ),
+        "{explained}"
+    );
+    // An old error is about another outage.
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(
+        last.explain("timed out", Duration::from_millis(1)),
+        "timed out"
+    );
 }
