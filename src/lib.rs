@@ -22,6 +22,7 @@ pub mod limit;
 pub mod mapping;
 pub(crate) mod offload;
 pub mod probe;
+pub mod redis_conn;
 pub(crate) mod request_id;
 pub(crate) mod rewrite;
 pub mod run;

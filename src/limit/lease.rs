@@ -124,8 +124,15 @@ pub(crate) async fn try_take(
             key,
             token,
         }))),
-        Ok(Err(e)) => Err(e),
-        Err(_) => Err(RedisRateError::Timeout(timeout)),
+        // With Sentinel, the master may have moved: look now.
+        Ok(Err(e)) => {
+            redis.shared().suspect();
+            Err(e)
+        }
+        Err(_) => {
+            redis.shared().suspect();
+            Err(RedisRateError::Timeout(timeout))
+        }
     }
 }
 
@@ -161,7 +168,9 @@ impl Lease {
     pub(crate) async fn release(self) {
         let timeout = self.redis.settings().timeout;
         let run = async {
-            let mut conn = self.redis.connection().await?;
+            // Even while holding off after someone's failure: a lease left
+            // behind would hold the resource up for its whole TTL.
+            let mut conn = self.redis.shared().connection_anyway().await?;
             Script::new(RELEASE)
                 .key(&self.key)
                 .arg(&self.token)

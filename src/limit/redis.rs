@@ -12,7 +12,6 @@ use super::gcra::Rate;
 use redis::aio::ConnectionManager;
 use redis::Script;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 /// `KEYS[1]`: the key. `ARGV`: interval and tolerance in microseconds.
 /// Returns `{1, 0}` when allowed, `{0, wait_us}` when not. The TAT is kept
@@ -34,24 +33,13 @@ redis.call('SET', KEYS[1], string.format('%d', new), 'PX', math.ceil((new - now)
 return {1, 0}
 ";
 
-/// Where the shared state is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RedisSettings {
-    /// `redis://host:port/db` (or `rediss://` with TLS).
-    pub url: String,
-    /// How many gateway replicas share the limits (for the fallback).
-    pub replicas: u32,
-    /// The longest wait for Redis before falling back.
-    pub timeout: Duration,
-    /// Prefix of every key, e.g. `scimgw`.
-    pub prefix: String,
-}
+pub(crate) use crate::redis_conn::RedisSettings;
+use crate::redis_conn::{RedisLink, SharedRedis};
 
-/// A connection to Redis (made on first use, reconnected by the manager).
+/// The limiter's use of the shared connection ([`SharedRedis`]: made on
+/// first use, reconnected by the manager, moved by Sentinel).
 pub struct RedisRates {
-    settings: RedisSettings,
-    client: redis::Client,
-    conn: OnceCell<ConnectionManager>,
+    redis: SharedRedis,
     script: Script,
 }
 
@@ -65,19 +53,29 @@ pub enum RedisRateError {
 }
 
 impl RedisRates {
+    /// A single server at `settings.url`, no TLS files, no Sentinel.
     pub fn new(settings: RedisSettings) -> Result<RedisRates, String> {
-        let client = redis::Client::open(settings.url.as_str())
-            .map_err(|e| format!("\"{}\" is not a usable Redis URL: {e}", settings.url))?;
+        RedisRates::with_link(settings, RedisLink::default())
+    }
+
+    /// With TLS material and/or Sentinel.
+    pub(crate) fn with_link(
+        settings: RedisSettings,
+        link: RedisLink,
+    ) -> Result<RedisRates, String> {
         Ok(RedisRates {
-            settings,
-            client,
-            conn: OnceCell::new(),
+            redis: SharedRedis::new(settings, link)?,
             script: Script::new(GCRA),
         })
     }
 
     pub fn settings(&self) -> &RedisSettings {
-        &self.settings
+        self.redis.settings()
+    }
+
+    /// The shared connection handle itself (for other users of Redis).
+    pub(crate) fn shared(&self) -> &SharedRedis {
+        &self.redis
     }
 
     /// One GCRA step for `key`: `Ok(Ok(()))` allowed, `Ok(Err(wait))`
@@ -87,12 +85,12 @@ impl RedisRates {
         key: &str,
         rate: Rate,
     ) -> Result<Result<(), Duration>, RedisRateError> {
-        let timeout = self.settings.timeout;
+        let timeout = self.settings().timeout;
         let run = async {
             let mut conn = self.connection().await?;
             let (allowed, wait_us): (i64, i64) = self
                 .script
-                .key(format!("{}:{key}", self.settings.prefix))
+                .key(format!("{}:{key}", self.settings().prefix))
                 .arg(rate.interval_ns / 1000)
                 .arg(rate.tolerance_ns / 1000)
                 .invoke_async(&mut conn)
@@ -103,32 +101,27 @@ impl RedisRates {
                 Err(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
             })
         };
-        match tokio::time::timeout(timeout, run).await {
+        let result = match tokio::time::timeout(timeout, run).await {
             Ok(result) => result,
             Err(_) => Err(RedisRateError::Timeout(timeout)),
+        };
+        if result.is_err() {
+            // With Sentinel, the master may have moved: look now.
+            self.redis.suspect();
         }
+        result
     }
 
-    /// The shared connection (made on first use; the manager reconnects).
+    /// The shared connection (made on first use, within the timeout; the
+    /// manager reconnects).
     pub(crate) async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        let timeout = self.settings.timeout;
-        let conn = self
-            .conn
-            .get_or_try_init(|| async {
-                let config = redis::aio::ConnectionManagerConfig::new()
-                    .set_connection_timeout(timeout)
-                    .set_response_timeout(timeout)
-                    .set_number_of_retries(1);
-                ConnectionManager::new_with_config(self.client.clone(), config).await
-            })
-            .await?;
-        Ok(conn.clone())
+        self.redis.connection().await
     }
 
     /// The rate each replica enforces alone while Redis is away: the
     /// steady rate and the burst divided by the number of replicas.
     pub fn local_share(&self, rate: Rate) -> Rate {
-        let n = u64::from(self.settings.replicas.max(1));
+        let n = u64::from(self.settings().replicas.max(1));
         let burst = rate.tolerance_ns / rate.interval_ns.max(1) + 1;
         let share = burst.div_ceil(n).max(1);
         let interval_ns = rate.interval_ns.saturating_mul(n);
@@ -142,8 +135,7 @@ impl RedisRates {
 impl std::fmt::Debug for RedisRates {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisRates")
-            .field("replicas", &self.settings.replicas)
-            .field("timeout", &self.settings.timeout)
+            .field("redis", &self.redis)
             .finish_non_exhaustive()
     }
 }

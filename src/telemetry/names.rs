@@ -51,6 +51,8 @@ pub(crate) const LIMITED_TOTAL: &str = "scim_gateway_limited_total";
 /// Limit decisions taken locally because the shared backend (Redis)
 /// did not answer in time.
 pub(crate) const LIMIT_FALLBACKS_TOTAL: &str = "scim_gateway_limit_fallbacks_total";
+/// Times the shared Redis connection followed a new master (Sentinel).
+pub(crate) const REDIS_MASTER_CHANGES_TOTAL: &str = "scim_gateway_redis_master_changes_total";
 /// IdP dialect rules that fired, by `tenant`, `rule`, `mode` (`applied`,
 /// `shadow`).
 pub(crate) const DIALECT_RULES_TOTAL: &str = "scim_gateway_dialect_rules_total";
@@ -141,6 +143,10 @@ pub(crate) fn describe() {
     describe_counter!(
         LIMIT_FALLBACKS_TOTAL,
         "Limit decisions taken locally because Redis did not answer."
+    );
+    describe_counter!(
+        REDIS_MASTER_CHANGES_TOTAL,
+        "Times the shared Redis connection followed a new master (Sentinel)."
     );
     describe_counter!(
         DIALECT_RULES_TOTAL,

@@ -85,13 +85,24 @@ pub(super) fn limits(
 /// its settings did not change (keeping its connection).
 pub(super) fn shared_limits(
     l: &SharedLimitsSection,
+    base_dir: &std::path::Path,
     previous: Option<&Snapshot>,
     p: &mut Problems,
 ) -> Option<Arc<RedisRates>> {
     match l.backend.as_str() {
         "local" => {
-            if l.redis_url.is_some() {
-                p.add("limits.redis_url", "only applies to backend = \"redis\"");
+            for (key, set) in [
+                ("redis_url", l.redis_url.is_some()),
+                ("redis_tls", l.redis_tls.is_some()),
+                ("redis_sentinel", l.redis_sentinel.is_some()),
+                ("redis_auth", l.redis_auth.is_some()),
+            ] {
+                if set {
+                    p.add(
+                        format!("limits.{key}"),
+                        "only applies to backend = \"redis\"",
+                    );
+                }
             }
             None
         }
@@ -107,6 +118,7 @@ pub(super) fn shared_limits(
                 p.add("limits.replicas", "must be at least 1");
             }
             let timeout = duration(p, "limits.timeout", l.timeout.as_deref(), "50ms")?;
+            let link = super::shared_redis::redis_link(l, &url, base_dir, p)?;
             let settings = RedisSettings {
                 url,
                 replicas: l.replicas.unwrap_or(1).max(1),
@@ -114,11 +126,11 @@ pub(super) fn shared_limits(
                 prefix: l.key_prefix.clone().unwrap_or_else(|| "scimgw".into()),
             };
             if let Some(old) = previous.and_then(|s| s.shared_limits.as_ref()) {
-                if *old.settings() == settings {
+                if *old.settings() == settings && *old.shared().link() == link {
                     return Some(old.clone());
                 }
             }
-            RedisRates::new(settings)
+            RedisRates::with_link(settings, link)
                 .map(Arc::new)
                 .map_err(|e| p.add("limits.redis_url", e))
                 .ok()

@@ -32,6 +32,7 @@ mod limits;
 mod replicas;
 mod schema;
 mod server;
+mod shared_redis;
 mod tenant;
 mod tls;
 mod upstream;
@@ -274,7 +275,7 @@ fn compile_with(
     let shared_limits = raw
         .limits
         .as_ref()
-        .and_then(|l| limits::shared_limits(l, previous, &mut p));
+        .and_then(|l| limits::shared_limits(l, &base_dir, previous, &mut p));
     replicas::check(raw, &mut p);
 
     match (server, audit, p.list.is_empty()) {

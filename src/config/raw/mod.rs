@@ -20,12 +20,14 @@ mod auth;
 mod client_identity;
 mod endpoints;
 mod events;
+mod shared_redis;
 mod tenant;
 mod upstream;
 pub(crate) use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
 pub(crate) use client_identity::ProxyProtocolSection;
 pub(crate) use endpoints::{HealthSection, OutlierSection};
 pub(crate) use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
+pub(crate) use shared_redis::{RedisAuthSection, RedisSentinelSection, RedisTlsSection};
 pub(crate) use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection};
 pub(crate) use upstream::{
     CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,
@@ -164,6 +166,12 @@ pub struct SharedLimitsSection {
     pub timeout: Option<String>,
     /// Prefix of the Redis keys. Default `"scimgw"`.
     pub key_prefix: Option<String>,
+    /// `rediss://`: a private CA, a client certificate.
+    pub redis_tls: Option<RedisTlsSection>,
+    /// Redis Sentinel: follow the master of a named service.
+    pub redis_sentinel: Option<RedisSentinelSection>,
+    /// The password (from the environment or a file) and ACL user.
+    pub redis_auth: Option<RedisAuthSection>,
 }
 
 /// `[tenants.limits]` and `[upstreams.NAME.limits]`

@@ -1,0 +1,78 @@
+//! The Redis-down policy (docs/redis.md) with a hung Redis (SIGSTOP:
+//! connections open, nothing answers), the hardest case for a timeout:
+//! limits fall back to each replica's share and writes to the local order,
+//! each request waits at most one `timeout` for Redis (then the hold-off
+//! answers at once), nothing fails, both fallbacks are counted, and once
+//! Redis answers again it decides again within the hold-off.
+use super::redis_tls::{config, counter, get, put, tempdir};
+use crate::support::echo::EchoUpstream;
+use crate::support::process::GatewayProcess;
+use crate::support::redis::RedisServer;
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn a_hung_redis_costs_one_timeout_then_falls_back_and_is_asked_again_when_back() {
+    let dir = tempdir("redis-down");
+    let redis = RedisServer::start();
+    let echo = EchoUpstream::spawn();
+    let limits = format!(
+        "[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\nreplicas = 2\ntimeout = \"200ms\"\n",
+        redis.url()
+    );
+    let gw = GatewayProcess::spawn(&config(&dir, "gw", &limits, &echo.url()));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    assert_eq!(get(&client, &gw).await, 200);
+    assert!(put(&client, &gw).await < 500);
+    let limit_fallbacks = "scim_gateway_limit_fallbacks_total";
+    let order_fallbacks = "scim_gateway_write_order_fallback_total";
+    assert_eq!(counter(&client, &gw, limit_fallbacks).await, 0.0);
+    assert_eq!(counter(&client, &gw, order_fallbacks).await, 0.0);
+
+    redis.pause();
+    let mut slow = 0;
+    for i in 0..10 {
+        let asked = Instant::now();
+        let status = if i % 2 == 0 {
+            get(&client, &gw).await
+        } else {
+            put(&client, &gw).await
+        };
+        let took = asked.elapsed();
+        assert!(
+            matches!(status, 200 | 429) || (i % 2 == 1 && status < 500),
+            "{status}"
+        );
+        assert!(took < Duration::from_secs(1), "bounded: {took:?}");
+        if took >= Duration::from_millis(150) {
+            slow += 1;
+        }
+    }
+    // The first request pays the timeout; the hold-off answers the rest at
+    // once (one more may pay if the second's hold-off ended meanwhile).
+    assert!(
+        (1..=2).contains(&slow),
+        "{slow} of 10 requests waited for Redis"
+    );
+    assert!(counter(&client, &gw, limit_fallbacks).await >= 1.0);
+    assert!(counter(&client, &gw, order_fallbacks).await >= 1.0);
+
+    redis.resume();
+    let back = Instant::now();
+    loop {
+        let before = counter(&client, &gw, limit_fallbacks).await;
+        let status = get(&client, &gw).await;
+        assert!(matches!(status, 200 | 429), "{status}");
+        if counter(&client, &gw, limit_fallbacks).await == before {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(3),
+            "Redis decides again after the hold-off\n{}",
+            gw.log_tail()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
