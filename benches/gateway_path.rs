@@ -97,7 +97,8 @@ fn request_path(c: &mut Criterion) {
         snapshot,
     )));
     let conn = Arc::new(ConnInfo {
-        peer: ([127, 0, 0, 1], 40000).into(),
+        socket_peer: ([127, 0, 0, 1], 40000).into(),
+        proxied: None,
         local: ([127, 0, 0, 1], 443).into(),
         tls: false,
         sni: None,

@@ -49,7 +49,8 @@ fn tenant_scale(c: &mut Criterion) {
     let _guard = rt.enter();
     scim_gateway::telemetry::metrics_handle();
     let conn = Arc::new(ConnInfo {
-        peer: ([127, 0, 0, 1], 40000).into(),
+        socket_peer: ([127, 0, 0, 1], 40000).into(),
+        proxied: None,
         local: ([127, 0, 0, 1], 443).into(),
         tls: false,
         sni: None,

@@ -3,13 +3,21 @@
 //! that chain per tenant policy, and whether the connection has
 //! authenticated.
 //!
+//! The client of a request is [`ConnInfo::client`], the one way to get
+//! it: the PROXY-protocol header's client, or the socket peer, or (from a
+//! trusted proxy) the forwarding headers' client (`crate::client_addr`).
+//! `socket_peer` is the TCP peer only, for what concerns the connection
+//! itself.
+//!
 //! The server fills a [`ConnInfo`] once per connection; the stages read it
 //! (authentication verifies the certificate chain and marks the
 //! connection authenticated). It sits low so that neither has to import
 //! the other: it depends on `tls` (the verified [`ClientIdentity`]) only.
 //! The anonymous-connection budget that [`ConnAuth`] releases belongs to
 //! the server, which hands it in as an [`AnonymousBudget`].
+use crate::client_addr::{Client, Forwarding};
 use crate::tls::{CertReason, ClientIdentity};
+use http::{HeaderMap, HeaderValue};
 use rustls::pki_types::CertificateDer;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +27,11 @@ use std::sync::{Arc, Weak};
 /// handler with each.
 #[derive(Debug, Clone)]
 pub struct ConnInfo {
-    pub peer: SocketAddr,
+    /// The TCP peer: a balancer or proxy when one stands in front. Never
+    /// a request's client: that is [`ConnInfo::client`].
+    pub socket_peer: SocketAddr,
+    /// The client a PROXY protocol header named (a PROXY listener only).
+    pub proxied: Option<Proxied>,
     pub local: SocketAddr,
     pub tls: bool,
     /// The SNI server name of the TLS handshake.
@@ -36,7 +48,36 @@ pub struct ConnInfo {
     pub auth: ConnAuth,
 }
 
+/// What an allow-listed balancer's PROXY header said.
+#[derive(Debug, Clone)]
+pub struct Proxied {
+    /// The client's address and port.
+    pub source: SocketAddr,
+    /// `CLIENT, BALANCER`, the `X-Forwarded-For` chain so far (made once
+    /// per connection).
+    pub forwarded_for: Option<HeaderValue>,
+}
+
 impl ConnInfo {
+    /// The client of a request with these headers: the address every
+    /// per-client decision, log line and audit record uses. The
+    /// connection's client (the PROXY header's, else the socket peer),
+    /// or, when that is one of `forwarding`'s trusted proxies, the client
+    /// its forwarding header names. Free of allocation unless a proxy
+    /// stands in front.
+    pub fn client(&self, headers: &HeaderMap, forwarding: &Forwarding) -> Client {
+        let base = || match &self.proxied {
+            Some(p) => Client {
+                ip: crate::client_addr::canonical(p.source.ip()),
+                via: Some(self.socket_peer.ip()),
+                forwarded_for: p.forwarded_for.clone(),
+            },
+            None => Client::direct(crate::client_addr::canonical(self.socket_peer.ip())),
+        };
+        let peer = self.proxied.as_ref().map_or(self.socket_peer, |p| p.source);
+        forwarding.resolve(peer.ip(), headers, base)
+    }
+
     /// A request's credentials were accepted: the connection is no
     /// longer anonymous.
     pub fn authenticated(&self) {

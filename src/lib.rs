@@ -11,6 +11,7 @@
 pub mod audit;
 pub mod authn;
 pub(crate) mod cache;
+pub mod client_addr;
 pub mod config;
 pub mod conn_info;
 pub mod dialect;

@@ -85,6 +85,9 @@ pub struct ServerSettings {
     /// The response cache's budget over all tenants, bytes (fixed at
     /// start).
     pub cache_max_bytes: u64,
+    /// Who a request's client is behind balancers and proxies (PROXY
+    /// protocol, `trusted_proxies`).
+    pub identity: crate::client_addr::ListenerIdentity,
 }
 
 // === impl Snapshot ===

@@ -177,7 +177,8 @@ fn every_compiled_policy_has_a_new_generation() {
 
 fn conn() -> crate::conn_info::ConnInfo {
     crate::conn_info::ConnInfo {
-        peer: ([127, 0, 0, 1], 40000).into(),
+        socket_peer: ([127, 0, 0, 1], 40000).into(),
+        proxied: None,
         local: ([127, 0, 0, 1], 443).into(),
         tls: true,
         sni: None,

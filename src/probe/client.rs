@@ -165,6 +165,7 @@ impl Client {
             body: body.map_or_else(Bytes::new, |b| Bytes::from(b.to_string())),
             request_id: RequestId::generate(),
             client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            forwarded_for: None,
             client_proto: "http",
             client_host: "scim-gateway-probe".into(),
             public_base: None,

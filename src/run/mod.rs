@@ -71,6 +71,7 @@ pub async fn run(
             readiness: readiness.clone(),
         });
         let settings: SettingsSource = Arc::new(|| Listening {
+            identity: Default::default(),
             tls: None,
             header_read_timeout: Duration::from_secs(10),
             max_header_bytes: 16 * 1024,
@@ -95,6 +96,7 @@ pub async fn run(
                 header_read_timeout: s.server.header_read_timeout,
                 max_header_bytes: s.server.max_header_bytes,
                 idle_timeout: s.server.idle_timeout,
+                identity: s.server.identity.clone(),
             }
         })
     };

@@ -16,8 +16,14 @@
 //! - Connections from one client IP (IPv6: one /64, what one host usually
 //!   gets) beyond `max_connections_per_ip` are closed at accept.
 //!
-//! The IP is the TCP peer's: behind a load balancer or NAT, clients share
-//! its address, so raise the per-IP cap there.
+//! The IP is the connection's client: the TCP peer's, or on a PROXY
+//! listener the client the balancer's header names (admitted once the
+//! header is read). A connection from a trusted proxy (`trusted_proxies`)
+//! carries many clients' requests: it has no per-IP cap (the proxy's own
+//! connection limit and `max_connections` bound it), but it is anonymous
+//! until one of its requests authenticates, like any other, so a proxy
+//! relaying unauthenticated floods cannot hold every slot. Behind NAT,
+//! clients share its address: raise the per-IP cap there.
 use crate::conn_info::{AnonymousBudget, ConnAuth};
 use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
@@ -76,11 +82,16 @@ struct Anonymous {
 pub(super) const PER_IP: &str = "per_ip";
 pub(super) const ANONYMOUS_BUDGET: &str = "anonymous_budget";
 pub(super) const ANONYMOUS_TIMEOUT: &str = "anonymous_timeout";
+/// A connection to a PROXY listener from outside its allow-list.
+pub(super) const PROXY_NOT_ALLOWED: &str = "proxy_not_allowed";
+/// No valid PROXY header in time on a PROXY listener.
+pub(super) const PROXY_HEADER: &str = "proxy_header";
 
 /// A connection's place; given back when dropped.
 pub(super) struct Admitted {
     admission: Arc<Admission>,
-    ip: IpAddr,
+    /// `None`: not counted per IP (a trusted proxy's connection).
+    ip: Option<IpAddr>,
     auth: ConnAuth,
     /// Told when the connection is closed to make room (anonymous only).
     evict: Option<Arc<Notify>>,
@@ -102,10 +113,11 @@ impl Admission {
     }
 
     /// A place for a connection from `ip`, or `None` when that IP holds
-    /// its cap. May close the oldest anonymous connection to make room.
-    pub(super) fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
-        let ip = ip_key(ip);
-        {
+    /// its cap (`ip` `None`: a trusted proxy's, not capped per IP). May
+    /// close the oldest anonymous connection to make room.
+    pub(super) fn admit(self: &Arc<Self>, ip: Option<IpAddr>) -> Option<Admitted> {
+        let ip = ip.map(ip_key);
+        if let Some(ip) = ip {
             let mut per_ip = self.per_ip.lock().unwrap_or_else(PoisonError::into_inner);
             let held = per_ip.entry(ip).or_insert(0);
             if *held >= self.caps.per_ip {
@@ -188,16 +200,16 @@ impl Admitted {
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        {
+        if let Some(ip) = self.ip {
             let mut per_ip = self
                 .admission
                 .per_ip
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Some(held) = per_ip.get_mut(&self.ip) {
+            if let Some(held) = per_ip.get_mut(&ip) {
                 *held -= 1;
                 if *held == 0 {
-                    per_ip.remove(&self.ip);
+                    per_ip.remove(&ip);
                 }
             }
         }
@@ -239,12 +251,18 @@ mod tests {
     fn one_ip_holds_at_most_its_cap() {
         let a = Admission::new(caps(2, 100));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let first = a.admit(ip).unwrap();
-        let _second = a.admit(ip).unwrap();
-        assert!(a.admit(ip).is_none());
-        assert!(a.admit("10.0.0.2".parse().unwrap()).is_some());
+        let first = a.admit(Some(ip)).unwrap();
+        let _second = a.admit(Some(ip)).unwrap();
+        assert!(a.admit(Some(ip)).is_none());
+        assert!(a.admit(Some("10.0.0.2".parse().unwrap())).is_some());
         drop(first);
-        assert!(a.admit(ip).is_some(), "a place given back is free again");
+        assert!(
+            a.admit(Some(ip)).is_some(),
+            "a place given back is free again"
+        );
+        // A trusted proxy's connections are not capped per IP.
+        let proxied: Vec<_> = (0..5).map(|_| a.admit(None).unwrap()).collect();
+        assert_eq!(proxied.len(), 5);
         // One /64 is one client; IPv4-mapped is IPv4.
         assert_eq!(
             ip_key("2001:db8::1".parse().unwrap()),
@@ -261,13 +279,13 @@ mod tests {
     async fn the_oldest_anonymous_connection_makes_room_and_authenticated_ones_do_not_count() {
         let a = Admission::new(caps(100, 2));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let oldest = a.admit(ip).unwrap();
-        let authed = a.admit(ip).unwrap();
+        let oldest = a.admit(Some(ip)).unwrap();
+        let authed = a.admit(Some(ip)).unwrap();
         authed.auth().mark();
-        let second = a.admit(ip).unwrap();
+        let second = a.admit(Some(ip)).unwrap();
         // The authenticated one left the budget (2): `third` only makes
         // `oldest` go.
-        let third = a.admit(ip).unwrap();
+        let third = a.admit(Some(ip)).unwrap();
         let closed = tokio::time::timeout(Duration::from_millis(100), oldest.closed()).await;
         assert_eq!(closed, Ok(ANONYMOUS_BUDGET));
         for kept in [&authed, &second, &third] {
@@ -281,8 +299,8 @@ mod tests {
     async fn an_anonymous_connection_times_out_unless_authenticated() {
         let a = Admission::new(caps(100, 10));
         let ip: IpAddr = "10.0.0.1".parse().unwrap();
-        let anonymous = a.admit(ip).unwrap();
-        let authed = a.admit(ip).unwrap();
+        let anonymous = a.admit(Some(ip)).unwrap();
+        let authed = a.admit(Some(ip)).unwrap();
         authed.auth().mark();
         let closed = tokio::time::timeout(Duration::from_secs(5), anonymous.closed()).await;
         assert_eq!(closed, Ok(ANONYMOUS_TIMEOUT));

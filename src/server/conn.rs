@@ -1,8 +1,9 @@
 //! One client connection: the TLS handshake and the HTTP session. What it
 //! learns is handed to each request as a [`ConnInfo`] (`crate::conn_info`).
 use super::idle::{Streams, Tracked};
+use super::proxy_protocol::Prefixed;
 use super::{Listening, Respond};
-use crate::conn_info::{CertChecks, ConnAuth, ConnInfo};
+use crate::conn_info::{CertChecks, ConnAuth, ConnInfo, Proxied};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -21,9 +22,13 @@ fn refuses_client_certificate(error: &str) -> bool {
     error.contains("peer sent no certificates") || error.contains("invalid peer certificate")
 }
 
+/// `stream` is the socket with what was read past a PROXY header, if
+/// any, in front (nothing otherwise); `proxied` what the header said.
+#[allow(clippy::too_many_arguments)] // the connection's facts, each once
 pub(super) async fn serve_connection<H: Respond>(
-    stream: TcpStream,
+    stream: Prefixed<TcpStream>,
     peer: SocketAddr,
+    proxied: Option<Proxied>,
     local: SocketAddr,
     listening: Listening,
     handler: Arc<H>,
@@ -32,7 +37,8 @@ pub(super) async fn serve_connection<H: Respond>(
 ) {
     let Some(tls) = listening.tls.clone() else {
         let info = ConnInfo {
-            peer,
+            socket_peer: peer,
+            proxied,
             local,
             tls: false,
             sni: None,
@@ -64,7 +70,10 @@ pub(super) async fn serve_connection<H: Respond>(
         Ok(Err(e)) => {
             tracing::debug!(%peer, error = %e, "TLS handshake failed");
             if refuses_client_certificate(&e) {
-                handler.client_certificate_refused(peer, hello_sni.as_deref(), &e);
+                // The connection's client: the balancer's word for it on
+                // a PROXY listener (no request, so no forwarding header).
+                let client = proxied.as_ref().map_or(peer, |p| p.source);
+                handler.client_certificate_refused(client, hello_sni.as_deref(), &e);
             }
             return;
         }
@@ -75,7 +84,8 @@ pub(super) async fn serve_connection<H: Respond>(
     };
     let (_, session) = stream.get_ref();
     let info = ConnInfo {
-        peer,
+        socket_peer: peer,
+        proxied,
         local,
         tls: true,
         sni,

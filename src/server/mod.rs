@@ -1,7 +1,8 @@
 //! The listeners: accept loop, connection caps (in all, per client IP,
 //! not yet authenticated: `admit`), TLS handshake (the config chosen from
 //! the ClientHello), HTTP/1.1 and HTTP/2, header-read and idle timeouts,
-//! and graceful drain on shutdown.
+//! PROXY protocol from allow-listed balancers (`proxy_protocol`), and
+//! graceful drain on shutdown.
 //!
 //! Settings are read from the current snapshot for every new connection,
 //! so a reload applies to new connections (a new certificate, new
@@ -10,20 +11,23 @@
 mod admit;
 mod conn;
 mod idle;
+mod proxy_protocol;
 
 pub(crate) use admit::{AnonymousCaps, ConnectionCaps};
 
-use crate::conn_info::ConnInfo;
+use crate::conn_info::{ConnInfo, Proxied};
 use crate::telemetry::names::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED_TOTAL};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
 use hyper::body::Incoming;
+use proxy_protocol::Prefixed;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
 
 /// What answers requests.
@@ -55,6 +59,8 @@ pub(crate) struct Listening {
     pub header_read_timeout: Duration,
     pub max_header_bytes: usize,
     pub idle_timeout: Duration,
+    /// PROXY protocol and trusted proxies (`crate::client_addr`).
+    pub identity: crate::client_addr::ListenerIdentity,
 }
 
 /// Where per-connection settings come from.
@@ -99,36 +105,64 @@ pub(crate) async fn serve<H: Respond>(
                 continue;
             }
         };
-        let Some(admitted) = admission.admit(peer.ip()) else {
-            // This client holds its share already: closed at once.
-            metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => admit::PER_IP).increment(1);
-            drop(stream);
-            continue;
+        let listening = settings();
+        let ip = peer.ip();
+        // Admitted at accept, by the socket peer; on a PROXY listener
+        // only the allow-list is checked here, and the connection is
+        // admitted by its real client once the header is read.
+        let admitted = match &listening.identity.proxy_protocol {
+            Some(allow) if !allow.contains(ip) => {
+                tracing::debug!(%peer, "refused: not an allow-listed PROXY protocol sender");
+                metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => admit::PROXY_NOT_ALLOWED)
+                    .increment(1);
+                drop(stream);
+                continue;
+            }
+            Some(_) => None,
+            None => {
+                let key = (!listening.identity.forwarding.trusts(ip)).then_some(ip);
+                let Some(admitted) = admission.admit(key) else {
+                    // This client holds its share already: closed at once.
+                    metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => admit::PER_IP)
+                        .increment(1);
+                    drop(stream);
+                    continue;
+                };
+                Some(admitted)
+            }
         };
         // Headers and body go out in separate writes; without TCP_NODELAY
         // delayed ACKs stall each response by ~40 ms.
         let _ = stream.set_nodelay(true);
         let local = stream.local_addr().unwrap_or(peer);
-        let listening = settings();
         let handler = handler.clone();
         let stop = stop_rx.clone();
+        let admission = admission.clone();
         while tasks.try_join_next().is_some() {}
         tasks.spawn(async move {
             metrics::gauge!(CONNECTIONS_OPEN).increment(1.0);
-            let auth = admitted.auth();
-            let serve = conn::serve_connection(stream, peer, local, listening, handler, stop, auth);
-            tokio::select! {
-                // In order: no random draw on each of the many wakes.
-                biased;
-                () = serve => {}
-                // Dropping the connection closes it at once (see `admit`).
-                reason = admitted.closed() => {
-                    tracing::debug!(%peer, reason, "anonymous connection closed");
-                    metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => reason).increment(1);
+            let opened = match admitted {
+                Some(admitted) => Some((admitted, Prefixed::new(Bytes::new(), stream), None)),
+                None => proxied(stream, peer, &listening, &admission).await,
+            };
+            if let Some((admitted, stream, proxied)) = opened {
+                let auth = admitted.auth();
+                let serve = conn::serve_connection(
+                    stream, peer, proxied, local, listening, handler, stop, auth,
+                );
+                tokio::select! {
+                    // In order: no random draw on each of the many wakes.
+                    biased;
+                    () = serve => {}
+                    // Dropping the connection closes it at once (see `admit`).
+                    reason = admitted.closed() => {
+                        tracing::debug!(%peer, reason, "anonymous connection closed");
+                        metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => reason).increment(1);
+                    }
                 }
+                drop(admitted);
             }
             metrics::gauge!(CONNECTIONS_OPEN).decrement(1.0);
-            drop(admitted);
             drop(permit);
         });
     }
@@ -144,6 +178,45 @@ pub(crate) async fn serve<H: Respond>(
         tasks.abort_all();
     }
     Ok(())
+}
+
+/// A PROXY listener's connection from an allow-listed balancer: the
+/// header read (bounded by `header_read_timeout` and in bytes), then the
+/// connection admitted by the client it names. `None`: refused (counted).
+async fn proxied(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    listening: &Listening,
+    admission: &Arc<admit::Admission>,
+) -> Option<(admit::Admitted, Prefixed<TcpStream>, Option<Proxied>)> {
+    let read = proxy_protocol::read_header(&mut stream);
+    let (header, rest) = match tokio::time::timeout(listening.header_read_timeout, read).await {
+        Ok(Ok(read)) => read,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, reason = e.0, "refused: no valid PROXY protocol header");
+            metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => admit::PROXY_HEADER)
+                .increment(1);
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "refused: no PROXY protocol header in time");
+            metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => admit::PROXY_HEADER)
+                .increment(1);
+            return None;
+        }
+    };
+    // LOCAL, UNKNOWN and the like: the balancer's own connection.
+    let proxied = header.source.map(|source| Proxied {
+        source,
+        forwarded_for: crate::client_addr::chain_of(source.ip(), peer.ip()),
+    });
+    let client = proxied.as_ref().map_or(peer.ip(), |p| p.source.ip());
+    let key = (!listening.identity.forwarding.trusts(client)).then_some(client);
+    let Some(admitted) = admission.admit(key) else {
+        metrics::counter!(CONNECTIONS_REFUSED_TOTAL, "reason" => admit::PER_IP).increment(1);
+        return None;
+    };
+    Some((admitted, Prefixed::new(rest, stream), proxied))
 }
 
 #[cfg(test)]

@@ -13,12 +13,14 @@ struct Echo;
 impl Respond for Echo {
     fn call<'a>(
         &'a self,
-        _req: Request<Incoming>,
+        req: Request<Incoming>,
         conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         Box::pin(async move {
+            let forwarding = crate::client_addr::Forwarding::default();
             let body = format!(
-                "tls={} sni={}",
+                "client={} tls={} sni={}",
+                conn.client(req.headers(), &forwarding).ip,
                 conn.tls,
                 conn.sni.as_deref().unwrap_or("-")
             );
@@ -50,6 +52,7 @@ async fn start_with(
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let settings: SettingsSource = Arc::new(move || Listening {
+        identity: Default::default(),
         tls: tls
             .clone()
             .map(|c| Arc::new(crate::tls::TlsSelector::new(c))),
@@ -228,5 +231,100 @@ async fn tls_12_and_13_with_alpn_and_sni() {
     let mut stalled = TcpStream::connect(r.addr).await.unwrap();
     let (_, closed) = read_all(&mut stalled, Duration::from_secs(3)).await;
     assert!(closed, "handshake timeout");
+    r.stop().await;
+}
+
+/// A PROXY listener allowing `allow`, one connection per client IP.
+async fn start_proxy(allow: &str) -> Running {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let allow = Arc::new(crate::client_addr::CidrSet::new(vec![allow
+        .parse()
+        .unwrap()]));
+    let settings: SettingsSource = Arc::new(move || Listening {
+        identity: crate::client_addr::ListenerIdentity {
+            proxy_protocol: Some(allow.clone()),
+            forwarding: Default::default(),
+        },
+        tls: None,
+        header_read_timeout: Duration::from_millis(300),
+        max_header_bytes: 8192,
+        idle_timeout: Duration::from_secs(30),
+    });
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let caps = ConnectionCaps {
+        max_connections: 16,
+        per_ip: 1,
+        anonymous: None,
+    };
+    let done = tokio::spawn(serve(
+        listener,
+        settings,
+        caps,
+        Duration::from_secs(2),
+        Arc::new(Echo),
+        async {
+            let _ = rx.await;
+        },
+    ));
+    Running {
+        addr,
+        stop: Some(tx),
+        done,
+    }
+}
+
+/// A connection that sends `header` and a keep-alive request; the answer
+/// (empty when refused) and the still open stream.
+async fn proxied_request(addr: std::net::SocketAddr, header: &[u8]) -> (String, TcpStream) {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    let mut bytes = header.to_vec();
+    bytes.extend_from_slice(b"GET / HTTP/1.1\r\nhost: x\r\n\r\n");
+    let _ = s.write_all(&bytes).await;
+    let mut buf = vec![0u8; 1024];
+    let n = tokio::time::timeout(Duration::from_secs(3), s.read(&mut buf))
+        .await
+        .expect("answered or closed")
+        .unwrap_or(0);
+    (String::from_utf8_lossy(&buf[..n]).into_owned(), s)
+}
+
+#[tokio::test]
+async fn a_proxy_listener_admits_by_the_client_the_header_names() {
+    let r = start_proxy("127.0.0.1/32").await;
+    let v1 = |client: &str| format!("PROXY TCP4 {client} 127.0.0.1 40000 443\r\n").into_bytes();
+    let (text, _held) = proxied_request(r.addr, &v1("192.0.2.1")).await;
+    assert!(
+        text.starts_with("HTTP/1.1 200") && text.contains("client=192.0.2.1 "),
+        "{text}"
+    );
+    // The per-IP cap (1) counts 192.0.2.1, not the balancer's address.
+    let (text, _) = proxied_request(r.addr, &v1("192.0.2.1")).await;
+    assert_eq!(text, "", "a second connection of the same client is closed");
+    let (text, _other) = proxied_request(r.addr, &v1("192.0.2.2")).await;
+    assert!(text.contains("client=192.0.2.2 "), "{text}");
+    // v2 LOCAL (a health check): the balancer's own connection.
+    let local = b"\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00";
+    let (text, _) = proxied_request(r.addr, local).await;
+    assert!(text.contains("client=127.0.0.1 "), "{text}");
+    // No header, a garbage one, or one that never completes: closed.
+    let (text, _) = proxied_request(r.addr, b"").await;
+    assert_eq!(text, "");
+    let (text, _) = proxied_request(r.addr, b"PROXY TCP4 1.2.3.4 5.6.7.8 1 99999\r\n").await;
+    assert_eq!(text, "");
+    let mut slow = TcpStream::connect(r.addr).await.unwrap();
+    slow.write_all(b"PROXY TCP4 1.2.3.4").await.unwrap();
+    let (_, closed) = read_all(&mut slow, Duration::from_secs(3)).await;
+    assert!(
+        closed,
+        "a header that never completes is cut off at the timeout"
+    );
+    r.stop().await;
+
+    // A sender outside the allow-list is closed before a byte is read,
+    // header or not.
+    let r = start_proxy("10.0.0.0/8").await;
+    let (text, _) = proxied_request(r.addr, &v1("192.0.2.1")).await;
+    assert_eq!(text, "");
     r.stop().await;
 }

@@ -12,7 +12,7 @@
 use super::audit_stage;
 use super::trace::Trace;
 use crate::audit::Journal;
-use crate::conn_info::ConnInfo;
+use crate::client_addr::Client;
 use crate::error::{ErrorInfo, Reason};
 use crate::request_id::{RequestId, X_REQUEST_ID};
 use crate::telemetry::emit::{AuthFailed, BulkCounted, Deprovisioned, RequestCompleted};
@@ -35,7 +35,7 @@ pub(super) fn journaled<'a>(
     trace: &'a Trace<'_>,
     request_id: &'a RequestId,
     method: &'a Method,
-    conn: &ConnInfo,
+    client: &Client,
     started: Instant,
     response: &mut Response<Full<Bytes>>,
 ) -> Option<Pin<Box<impl Future<Output = Response<Full<Bytes>>> + 'a>>> {
@@ -52,7 +52,7 @@ pub(super) fn journaled<'a>(
         trace,
         request_id.as_str(),
         method,
-        conn.peer.ip(),
+        client.ip,
         started,
         std::mem::take(response),
     )))
@@ -64,7 +64,7 @@ pub(super) fn finish(
     trace: &mut Trace<'_>,
     request_id: &RequestId,
     method: &Method,
-    conn: &ConnInfo,
+    client: &Client,
     started: Instant,
     response: &mut Response<Full<Bytes>>,
 ) {
@@ -73,7 +73,7 @@ pub(super) fn finish(
     response
         .headers_mut()
         .insert(X_REQUEST_ID.clone(), request_id.header());
-    emit(trace, request_id, method, conn, started, response);
+    emit(trace, request_id, method, client, started, response);
 }
 
 /// The events of one answered request.
@@ -81,7 +81,7 @@ fn emit(
     trace: &Trace<'_>,
     request_id: &RequestId,
     method: &Method,
-    conn: &ConnInfo,
+    client: &Client,
     started: Instant,
     response: &Response<Full<Bytes>>,
 ) {
@@ -93,7 +93,7 @@ fn emit(
                 tenant: tenant.id.as_str(),
                 reason: e.reason.as_str(),
                 request_id: request_id.as_str(),
-                peer: conn.peer.ip(),
+                peer: client.ip,
             }
             .emit();
         }
@@ -137,7 +137,8 @@ fn emit(
         cause: error
             .and_then(|e| e.cause.as_deref())
             .map(|c| c as &dyn std::error::Error),
-        peer: conn.peer.ip(),
+        peer: client.ip,
+        via: client.via,
     }
     .emit();
 }

@@ -7,6 +7,7 @@
 //! `conn_info::ConnInfo`; nothing of the pipeline but its error type.
 use crate::authn::damping::FailureDamper;
 use crate::authn::{self, Principal};
+use crate::client_addr::Client;
 use crate::conn_info::ConnInfo;
 use crate::error::{GatewayError, Reason};
 use crate::snapshot::Snapshot;
@@ -30,10 +31,13 @@ pub(super) async fn authenticate(
     tenant: &Tenant,
     headers: &HeaderMap,
     conn: &ConnInfo,
+    client: &Client,
     deadline: Deadline,
 ) -> Result<Principal, GatewayError> {
     let damping = snapshot.server.auth_damping;
-    let ip = conn.peer.ip();
+    // Per client, never per balancer: one client's failures must not lock
+    // out everyone behind the same proxy.
+    let ip = client.ip;
     let damped = damper.check(damping, tenant.id.as_str(), ip).err();
     let reach = match damped {
         Some(_) => authn::Reach::Local,

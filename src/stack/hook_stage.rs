@@ -12,6 +12,7 @@ use super::body::read as read_body;
 use super::limit_stage::limited;
 use super::Pipeline;
 use crate::audit::{AuditKind, AuditPrincipal, AuditRecord};
+use crate::client_addr::Client;
 use crate::conn_info::ConnInfo;
 use crate::error::{GatewayError, Reason};
 use crate::events::okta_hook;
@@ -30,12 +31,14 @@ use serde_json::Value;
 const HOOK_PRINCIPAL: &str = "okta-event-hook";
 
 /// Answers one request to the hook endpoint.
+#[allow(clippy::too_many_arguments)] // the request's parts, each once
 pub(super) async fn okta<B>(
     snapshot: &Snapshot,
     gateway: &Pipeline,
     tenant: &Tenant,
     req: Request<B>,
     conn: &ConnInfo,
+    client: &Client,
     request_id: &str,
     deadline: Deadline,
 ) -> Result<Response<Full<Bytes>>, GatewayError>
@@ -55,11 +58,7 @@ where
     // until the client's failure budget at this tenant is spent, then 429
     // until the window ends; the right secret always passes), and counted
     // and audited as one by the caller (a 401 with its reason).
-    let (damper, damping, ip) = (
-        &gateway.damper,
-        snapshot.server.auth_damping,
-        conn.peer.ip(),
-    );
+    let (damper, damping, ip) = (&gateway.damper, snapshot.server.auth_damping, client.ip);
     let damped = damper.check(damping, tenant.id.as_str(), ip).err();
     if let Err(refused) = okta_hook::precheck(settings, req.method(), req.headers()) {
         if refused.status() != 401 {

@@ -13,6 +13,7 @@ use crate::audit::Journal;
 use crate::authn::damping::FailureDamper;
 use crate::authn::grants;
 use crate::cache::ResponseCache;
+use crate::client_addr::Client;
 use crate::config::reload::ConfigHandle;
 use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
@@ -126,6 +127,10 @@ impl Pipeline {
         // mix two configs.
         let snapshot = self.config.load();
         let mut trace = Trace::default();
+        // Who the client is, once: every stage, log line and audit record
+        // below uses this (never the socket peer, a proxy's address when
+        // one stands in front).
+        let client = conn.client(req.headers(), &snapshot.server.identity.forwarding);
         // The request deadline bounds every wait of the pipeline (the body
         // read and the upstream call; the other stages do not wait).
         let deadline = Deadline {
@@ -139,6 +144,7 @@ impl Pipeline {
             self,
             req,
             &conn,
+            &client,
             &request_id,
             deadline,
             &mut trace,
@@ -153,23 +159,25 @@ impl Pipeline {
                 journal,
                 versions: snapshot.shared_limits.as_deref(),
             });
-        let (rid, conn) = (&request_id, &*conn);
+        let rid = &request_id;
         if let Some(journaled) =
-            access_log::journaled(to, &trace, rid, &method, conn, started, &mut response)
+            access_log::journaled(to, &trace, rid, &method, &client, started, &mut response)
         {
             response = journaled.await;
         }
-        access_log::finish(&mut trace, rid, &method, conn, started, &mut response);
+        access_log::finish(&mut trace, rid, &method, &client, started, &mut response);
         response
     }
 }
 
 /// The stages, in order.
+#[allow(clippy::too_many_arguments)] // the request's parts, each once
 async fn pipeline<'s, B>(
     snapshot: &'s Snapshot,
     shared: &Pipeline,
     req: Request<B>,
     conn: &ConnInfo,
+    client: &Client,
     request_id: &RequestId,
     deadline: Deadline,
     trace: &mut Trace<'s>,
@@ -196,7 +204,7 @@ where
     if routed.hook {
         let rid = request_id.as_str();
         return Box::pin(hook_stage::okta(
-            snapshot, shared, tenant, req, conn, rid, deadline,
+            snapshot, shared, tenant, req, conn, client, rid, deadline,
         ))
         .await;
     }
@@ -207,7 +215,8 @@ where
     // costs one header check, not a body upload.
     let (headers, damper) = (req.headers(), &shared.damper);
     let principal =
-        authn_stage::authenticate(snapshot, damper, tenant, headers, conn, deadline).await?;
+        authn_stage::authenticate(snapshot, damper, tenant, headers, conn, client, deadline)
+            .await?;
     // Authorize: the tenant's grants cover this resource type and method.
     let authorized = grants::authorize(&tenant.auth.grants, &principal, req.method(), route);
     let credential = limit_stage::credential(&principal);
@@ -267,6 +276,7 @@ where
         &mut outgoing,
         request_id,
         conn,
+        client,
     );
     // The upstream call: 2.0, 1.1 or an emulated list, through one door.
     let max_response = snapshot.server.max_response_body_bytes;

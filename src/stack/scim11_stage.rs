@@ -232,6 +232,7 @@ fn derived(req: &UpstreamRequest, method: Method, body: Bytes) -> UpstreamReques
         body,
         request_id: req.request_id.clone(),
         client_ip: req.client_ip,
+        forwarded_for: req.forwarded_for.clone(),
         client_proto: req.client_proto,
         client_host: req.client_host.clone(),
         public_base: req.public_base.clone(),

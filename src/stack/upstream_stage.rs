@@ -13,6 +13,7 @@
 use super::schema_stage::emulated_filter::{self, EmulatedList};
 use super::schema_stage::{emulated_patch, Inbound};
 use super::scim11_stage;
+use crate::client_addr::Client;
 use crate::conn_info::ConnInfo;
 use crate::dialect::{Rule, RuleSet};
 use crate::error::GatewayError;
@@ -87,6 +88,7 @@ pub(super) fn request(
     outgoing: &mut Outgoing,
     request_id: &RequestId,
     conn: &ConnInfo,
+    client: &Client,
 ) -> UpstreamRequest {
     UpstreamRequest {
         method: parts.method,
@@ -95,7 +97,8 @@ pub(super) fn request(
         headers: parts.headers,
         body: std::mem::take(&mut outgoing.body),
         request_id: request_id.clone(),
-        client_ip: conn.peer.ip(),
+        client_ip: client.ip,
+        forwarded_for: client.forwarded_for.clone(),
         client_proto: if conn.tls { "https" } else { "http" },
         client_host: host,
         public_base: match upstream.target {

@@ -34,6 +34,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let settings: SettingsSource = Arc::new(|| Listening {
+        identity: Default::default(),
         tls: None,
         header_read_timeout: READ_TIMEOUT,
         max_header_bytes: 16 * 1024,

@@ -48,7 +48,10 @@ pub(crate) struct RequestCompleted<'a> {
     /// The internal cause, printed as its `Display` (an error's own
     /// text, as the access log has always shown it).
     pub cause: Option<&'a dyn std::error::Error>,
+    /// The request's client (resolved behind balancers and proxies).
     pub peer: std::net::IpAddr,
+    /// The TCP peer, when a balancer or proxy stood in front.
+    pub via: Option<std::net::IpAddr>,
 }
 
 impl RequestCompleted<'_> {
@@ -77,6 +80,7 @@ impl RequestCompleted<'_> {
             error = self.error.unwrap_or("-"),
             cause = cause.as_deref().unwrap_or("-"),
             peer = %self.peer,
+            via = self.via.map(tracing::field::display),
             "request"
         );
         let labels = RequestLabels {

@@ -108,6 +108,7 @@ mod tests {
             error: None,
             cause: None,
             peer: std::net::IpAddr::from([127, 0, 0, 1]),
+            via: None,
         }
         .emit();
         let page = super::render_metrics();

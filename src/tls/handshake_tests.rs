@@ -100,6 +100,7 @@ async fn world() -> World {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let settings: SettingsSource = Arc::new(move || Listening {
+        identity: Default::default(),
         tls: Some(selector.clone()),
         header_read_timeout: Duration::from_secs(5),
         max_header_bytes: 8192,

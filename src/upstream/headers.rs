@@ -118,12 +118,15 @@ pub(super) fn clean_request_headers(
         }
     }
     h.insert(HOST, host);
-    // The forwarding headers are the gateway's alone: the TCP peer, the
+    // The forwarding headers are the gateway's alone: the client, the
     // scheme it was reached by and the host it was addressed as. No
-    // client value is kept or appended to (there is no trusted proxy in
-    // front whose word could be taken). They are made without copying
-    // where the value already exists as a header.
-    if let Some(v) = forwarded_for(req.client_ip) {
+    // client value is kept or appended to: the `X-Forwarded-For` chain is
+    // the client the gateway resolved, then the proxies it trusts
+    // (`trusted_proxies`, a PROXY-protocol balancer), rewritten from
+    // parsed addresses; whatever an untrusted peer claimed is not in it.
+    // They are made without copying where the value already exists.
+    let chain = req.forwarded_for.clone();
+    if let Some(v) = chain.or_else(|| forwarded_for(req.client_ip)) {
         h.insert(X_FORWARDED_FOR.clone(), v);
     }
     let proto = match req.client_proto {
@@ -151,7 +154,7 @@ pub(super) fn clean_request_headers(
     h
 }
 
-/// `X-Forwarded-For`: the TCP peer, written on the stack and copied once,
+/// `X-Forwarded-For`: the client alone, written on the stack and copied once,
 /// into the value.
 fn forwarded_for(ip: IpAddr) -> Option<HeaderValue> {
     // The longest address (IPv6 with an embedded IPv4) is 45 bytes.

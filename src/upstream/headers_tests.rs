@@ -13,6 +13,7 @@ fn request(headers: HeaderMap, ip: &str, proto: &'static str, host: &str) -> Ups
         body: Bytes::new(),
         request_id: "r1".into(),
         client_ip: ip.parse().unwrap(),
+        forwarded_for: None,
         client_proto: proto,
         client_host: host.into(),
         public_base: None,
@@ -89,6 +90,47 @@ fn forwarded_for_is_the_client_alone_when_nothing_came_before() {
         assert_eq!(h[&X_FORWARDED_FOR], ip, "{ip}");
         assert_eq!(h.get_all(&X_FORWARDED_FOR).iter().count(), 1);
     }
+}
+
+#[test]
+fn forwarded_for_is_the_resolved_chain_never_the_clients_claim() {
+    // Resolved through a trusted proxy (`client_addr`): the chain the
+    // gateway vouches for replaces the client's header, whose own claim
+    // ("198.51.100.1", left of the first untrusted address) is gone.
+    let conn = crate::conn_info::ConnInfo {
+        socket_peer: ([10, 0, 0, 1], 5000).into(),
+        proxied: None,
+        local: ([127, 0, 0, 1], 443).into(),
+        tls: true,
+        sni: None,
+        alpn: None,
+        peer_certificates: None,
+        cert_checks: Default::default(),
+        auth: Default::default(),
+    };
+    let mut headers = HeaderMap::new();
+    headers.append(
+        &X_FORWARDED_FOR,
+        HeaderValue::from_static("198.51.100.1, 203.0.113.5"),
+    );
+    let forwarding = crate::client_addr::Forwarding {
+        trusted: crate::client_addr::CidrSet::new(vec!["10.0.0.0/8".parse().unwrap()]),
+        header: crate::client_addr::ForwardedHeader::XForwardedFor,
+    };
+    let client = conn.client(&headers, &forwarding);
+    let mut req = request(headers.clone(), "127.0.0.1", "https", "acme.example");
+    req.client_ip = client.ip;
+    req.forwarded_for = client.forwarded_for;
+    let h = clean(&req);
+    assert_eq!(h[&X_FORWARDED_FOR], "203.0.113.5, 10.0.0.1");
+    assert_eq!(h.get_all(&X_FORWARDED_FOR).iter().count(), 1);
+    // The same request from a peer nobody trusts: the peer alone.
+    let untrusted = crate::client_addr::Forwarding::default();
+    let client = conn.client(&headers, &untrusted);
+    let mut req = request(headers, "127.0.0.1", "https", "acme.example");
+    req.client_ip = client.ip;
+    req.forwarded_for = client.forwarded_for;
+    assert_eq!(clean(&req)[&X_FORWARDED_FOR], "10.0.0.1");
 }
 
 #[test]

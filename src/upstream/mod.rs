@@ -54,7 +54,12 @@ pub struct UpstreamRequest {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub request_id: RequestId,
+    /// The request's client (resolved behind balancers and proxies).
     pub client_ip: IpAddr,
+    /// The `X-Forwarded-For` chain vouched for (client, proxies, the
+    /// socket peer), when proxies stood in front; `None`: `client_ip`
+    /// alone (`crate::client_addr::Client::forwarded_for`).
+    pub forwarded_for: Option<http::HeaderValue>,
     pub client_proto: &'static str,
     pub client_host: String,
     /// The tenant's public SCIM base URL. The in-process store writes its

@@ -102,6 +102,7 @@ fn request(path: &str, query: Option<&str>) -> UpstreamRequest {
         body: Bytes::new(),
         request_id: "req-1".into(),
         client_ip: "127.0.0.9".parse().unwrap(),
+        forwarded_for: None,
         client_proto: "https",
         client_host: "acme.example".into(),
         public_base: None,

@@ -8,6 +8,7 @@ mod audit_events;
 mod audit_file;
 mod balance;
 mod cache;
+mod client_identity;
 mod conformance;
 mod dialect;
 mod emulation;

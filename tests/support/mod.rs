@@ -7,6 +7,7 @@ pub mod echo;
 pub mod faulty;
 pub mod flaky;
 pub mod gateway;
+pub mod haproxy;
 pub mod http;
 pub mod idp_replay;
 pub mod issuer;

@@ -113,6 +113,17 @@ impl GatewayProcess {
             .join("\n")
     }
 
+    /// The logged lines that contain `needle`.
+    pub fn log_lines(&self, needle: &str) -> Vec<String> {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
+    }
+
     /// How many logged lines contain `needle`.
     pub fn log_count(&self, needle: &str) -> usize {
         self.log

@@ -25,6 +25,7 @@ use std::sync::Arc;
 mod auth;
 mod capabilities;
 mod caps;
+mod client_identity;
 mod endpoints;
 mod events;
 mod limits;

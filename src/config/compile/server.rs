@@ -125,6 +125,7 @@ pub(super) fn compile_server(
         );
     }
     let listener_hosts = listener_hosts(s, base_dir, hosts, p);
+    let identity = super::client_identity::compile_identity(s, p);
     Some(ServerSettings {
         listen: listen?,
         reuse_port: s.reuse_port,
@@ -151,6 +152,7 @@ pub(super) fn compile_server(
             window: auth_failure_window?,
         },
         cache_max_bytes: cache_max_bytes as u64,
+        identity,
     })
 }
 

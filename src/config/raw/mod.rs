@@ -17,12 +17,14 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 
 mod auth;
+mod client_identity;
 mod endpoints;
 mod events;
 mod shared_redis;
 mod tenant;
 mod upstream;
 pub(crate) use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
+pub(crate) use client_identity::ProxyProtocolSection;
 pub(crate) use endpoints::{HealthSection, OutlierSection};
 pub(crate) use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
 pub(crate) use shared_redis::{RedisAuthSection, RedisSentinelSection, RedisTlsSection};
@@ -115,6 +117,14 @@ pub struct ServerSection {
     pub auth_failure_limit: Option<u32>,
     /// The window of `auth_failure_limit`. Default `"1m"`.
     pub auth_failure_window: Option<String>,
+    /// Proxies (ranges or addresses) whose `forwarded_header` names the
+    /// client. Default none: the connection's peer is the client.
+    pub trusted_proxies: Option<Vec<String>>,
+    /// The header `trusted_proxies` write: `"x-forwarded-for"` (default)
+    /// or `"forwarded"` (RFC 7239). Never both.
+    pub forwarded_header: Option<String>,
+    /// PROXY protocol from allow-listed balancers on this listener.
+    pub proxy_protocol: Option<ProxyProtocolSection>,
 }
 
 /// `[server.tls]`

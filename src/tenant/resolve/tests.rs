@@ -49,6 +49,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
                 window: Duration::from_secs(60),
             },
             cache_max_bytes: 1 << 20,
+            identity: Default::default(),
         },
         admin: None,
         tenants,

@@ -284,6 +284,7 @@ fn get() -> crate::upstream::UpstreamRequest {
         body: bytes::Bytes::new(),
         request_id: "r1".into(),
         client_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        forwarded_for: None,
         client_proto: "https",
         client_host: "acme.example".into(),
         public_base: None,

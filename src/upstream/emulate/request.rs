@@ -51,6 +51,7 @@ impl UpstreamRequest {
             body,
             request_id: self.request_id.clone(),
             client_ip: self.client_ip,
+            forwarded_for: self.forwarded_for.clone(),
             client_proto: self.client_proto,
             client_host: self.client_host.clone(),
             public_base: self.public_base.clone(),

@@ -29,6 +29,7 @@ fn request(method: Method, path: &str, query: Option<&str>, body: Value) -> Upst
         body,
         request_id: "t".into(),
         client_ip: std::net::IpAddr::from([127, 0, 0, 1]),
+        forwarded_for: None,
         client_proto: "https",
         client_host: "gw".into(),
         public_base: None,
