@@ -10,6 +10,7 @@ mod balance;
 mod cache;
 mod client_identity;
 mod conformance;
+mod deployment;
 mod dialect;
 mod emulation;
 mod events;
