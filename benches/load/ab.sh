@@ -43,17 +43,7 @@ start_gateway() {
     hash="$(printf '%s' "$TOKEN" | "$2" hash-token)"
     {
         gateway_head "$3"
-        cat <<CONF
-[audit]
-enabled = false
-[[tenants]]
-id = "load"
-hosts = ["localhost"]
-upstream = "origin"
-[[tenants.tokens]]
-name = "load"
-hash = "$hash"
-CONF
+        default_tenant "$hash"
     } >"$work/$1.toml"
     RUST_LOG=warn taskset -c "$PROXY_CPU" "$2" run --worker-threads 1 --config "$work/$1.toml" \
         >"$work/$1.log" 2>&1 &

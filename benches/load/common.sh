@@ -121,3 +121,19 @@ kind = "http"
 url = "http://127.0.0.1:$ORIGIN_PORT/scim/v2"
 CONF
 }
+
+# default_tenant HASH: after gateway_head, the default tenant the load
+# scripts compare (validating, audit off) with the token hash HASH.
+default_tenant() {
+    cat <<CONF
+[audit]
+enabled = false
+[[tenants]]
+id = "load"
+hosts = ["localhost"]
+upstream = "origin"
+[[tenants.tokens]]
+name = "load"
+hash = "$1"
+CONF
+}

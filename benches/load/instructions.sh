@@ -59,17 +59,7 @@ count() {
     hash="$(printf '%s' "$TOKEN" | "$2" hash-token)"
     {
         gateway_head "$port"
-        cat <<CONF
-[audit]
-enabled = false
-[[tenants]]
-id = "load"
-hosts = ["localhost"]
-upstream = "origin"
-[[tenants.tokens]]
-name = "load"
-hash = "$hash"
-CONF
+        default_tenant "$hash"
     } >"$work/$1.toml"
     out="$work/$1.callgrind"
     RUST_LOG=warn taskset -c "$PROXY_CPU" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \

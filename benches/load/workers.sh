@@ -39,17 +39,7 @@ hash="$(printf '%s' "$TOKEN" | "$BIN" hash-token)"
 config() {
     {
         gateway_head "$2"
-        cat <<CONF
-[audit]
-enabled = false
-[[tenants]]
-id = "load"
-hosts = ["localhost"]
-upstream = "origin"
-[[tenants.tokens]]
-name = "load"
-hash = "$hash"
-CONF
+        default_tenant "$hash"
     } | sed 's/^\[server\]$/[server]\nreuse_port = true/' >"$work/$1.toml"
 }
 
