@@ -76,3 +76,65 @@ async fn a_hung_redis_costs_one_timeout_then_falls_back_and_is_asked_again_when_
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A Redis restarted empty at the same address (a crash without
+/// persistence): under steady traffic the gateway uses it again within a
+/// few hold-offs, and its limit decisions stop falling back.
+#[tokio::test]
+async fn a_restarted_redis_is_used_again_within_seconds() {
+    let dir = tempdir("redis-restart");
+    let mut redis = RedisServer::start();
+    let echo = EchoUpstream::spawn();
+    let limits = format!(
+        "[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\nreplicas = 2\ntimeout = \"200ms\"\n",
+        redis.url()
+    );
+    let gw = GatewayProcess::spawn(&config(&dir, "gw", &limits, &echo.url()));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let fallbacks = "scim_gateway_limit_fallbacks_total";
+    assert_eq!(get(&client, &gw).await, 200);
+    assert_eq!(counter(&client, &gw, fallbacks).await, 0.0);
+    // Six clients at once, all the time, as an IdP's sync would.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = tokio::task::JoinSet::new();
+    for _ in 0..6 {
+        let (client, stop, gw_public) = (client.clone(), stop.clone(), gw.public);
+        load.spawn(async move {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let _ = client
+                    .get(format!("http://{gw_public}/scim/v2/Users?count=1"))
+                    .header("host", "acme.localhost")
+                    .bearer_auth(crate::support::gateway::token_for("acme"))
+                    .send()
+                    .await;
+            }
+        });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    redis.restart();
+    let restarted = Instant::now();
+    // Recovered once the fallbacks stop growing for longer than a hold-off.
+    let (mut last, mut still_since) = (counter(&client, &gw, fallbacks).await, Instant::now());
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = counter(&client, &gw, fallbacks).await;
+        if now != last {
+            (last, still_since) = (now, Instant::now());
+        } else if still_since.elapsed() > Duration::from_millis(1500) {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(8),
+            "8 s after the restart the limits still fall back ({now} so far)"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    while load.join_next().await.is_some() {}
+    eprintln!(
+        "redis restart: used again after {:?} ({last} fallbacks)",
+        still_since - restarted
+    );
+}

@@ -234,6 +234,14 @@ impl RedisServer {
         assert!(status.success(), "kill {signal} {pid}");
     }
 
+    /// Stops the server and starts a plain one on the same port: empty,
+    /// as a Redis restarted without persistence.
+    pub fn restart(&mut self) {
+        self.stop();
+        let port = self.port;
+        *self = RedisServer::spawn(port, &["--port".into(), port.to_string()], true);
+    }
+
     /// Stops the server now (to test the fallback).
     pub fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
