@@ -8,7 +8,7 @@ fn shipped() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut files = vec![
         root.join("config/gateway.toml"),
-        root.join("deploy/kubernetes/gateway.toml"),
+        root.join("config/kubernetes/gateway.toml"),
     ];
     let mut examples: Vec<PathBuf> = std::fs::read_dir(root.join("config/examples"))
         .unwrap()
