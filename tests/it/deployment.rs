@@ -14,6 +14,7 @@ use crate::support::gateway::token_for;
 use crate::support::haproxy::{HaProxy, Mode, Proxy};
 use crate::support::kafka_topic::{create_topic, TopicReader};
 use crate::support::process::GatewayProcess;
+use crate::support::redis::free_port;
 use crate::support::store::TestStore;
 use crate::support::tansu::Tansu;
 use scim_gateway::authn::static_token::hash_token_hex;
@@ -78,14 +79,6 @@ impl Drop for Redis {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn config(dir: &Path, n: usize, port: u16, redis: &str, kafka: &str, store: &str) -> PathBuf {

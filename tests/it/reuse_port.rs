@@ -1,9 +1,11 @@
 //! `[server] reuse_port = true`: two gateway processes on one port, the
 //! kernel spreading new connections over them; without it the second
 //! process fails to start.
+use crate::support::audited::temp_dir;
 use crate::support::echo::EchoUpstream;
 use crate::support::gateway::token_for;
 use crate::support::process::GatewayProcess;
+use crate::support::redis::free_port;
 use scim_gateway::authn::static_token::hash_token_hex;
 use std::time::{Duration, Instant};
 
@@ -45,14 +47,6 @@ hash = "{hash}"
     path
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Requests the process answered (its own `/metrics`).
 async fn served(gw: &GatewayProcess) -> u64 {
     let text = reqwest::get(format!("http://{}/metrics", gw.admin.unwrap()))
@@ -65,13 +59,6 @@ async fn served(gw: &GatewayProcess) -> u64 {
         .filter(|l| l.starts_with("scim_gateway_requests_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum::<f64>() as u64
-}
-
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("scimgw-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[tokio::test]
