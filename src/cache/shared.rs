@@ -27,6 +27,7 @@
 //! - Nothing here holds identity data: fields are type names, values are
 //!   counters and a random epoch.
 use crate::limit::redis::RedisRates;
+use crate::redis_conn::Ask;
 use redis::Script;
 use std::sync::LazyLock;
 use std::time::Duration;
@@ -80,32 +81,28 @@ fn fresh_epoch() -> String {
 /// Redis; `None` when Redis did not answer in time (the caller bypasses
 /// the cache).
 pub(crate) async fn read(redis: &RedisRates, tenant: &str, scope: &str) -> Option<String> {
-    let timeout = redis.settings().timeout;
-    let run = async {
-        let mut conn = redis.connection().await?;
-        let (epoch, all, of_type): (Option<String>, Option<u64>, Option<u64>) = READ_SCRIPT
-            .key(hash_key(redis, tenant))
-            .arg(field(scope))
-            .arg(fresh_epoch())
-            .invoke_async(&mut conn)
-            .await?;
-        Ok::<_, redis::RedisError>(format!(
+    let key = hash_key(redis, tenant);
+    let read = redis
+        .shared()
+        .run(Ask::Decide, |mut conn, _| {
+            let mut invocation = READ_SCRIPT.key(&key);
+            invocation.arg(field(scope)).arg(fresh_epoch());
+            async move {
+                invocation
+                    .invoke_async::<(Option<String>, Option<u64>, Option<u64>)>(&mut conn)
+                    .await
+            }
+        })
+        .await;
+    match read {
+        Ok((epoch, all, of_type)) => Some(format!(
             "r{}.{}.{}",
             epoch.unwrap_or_default(),
             all.unwrap_or(0),
             of_type.unwrap_or(0)
-        ))
-    };
-    match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(token)) => Some(token),
-        Ok(Err(e)) => {
-            redis.shared().suspect();
-            tracing::debug!(tenant, error = %e, "cache generations unreadable in redis; not using the cache for this request");
-            None
-        }
-        Err(_) => {
-            redis.shared().suspect();
-            tracing::debug!(tenant, ?timeout, "redis did not give the cache generations in time; not using the cache for this request");
+        )),
+        Err(e) => {
+            tracing::debug!(tenant, error = %e, "cache generations not read from redis in time; not using the cache for this request");
             None
         }
     }
@@ -115,22 +112,16 @@ pub(crate) async fn read(redis: &RedisRates, tenant: &str, scope: &str) -> Optio
 /// Tried even while the connection holds off after a failure (like a
 /// lease's release): a bump that waits hides nothing.
 pub(crate) async fn bump_once(redis: &RedisRates, tenant: &str, scope: &str) -> bool {
-    let timeout = redis.settings().timeout;
-    let run = async {
-        let mut conn = redis.shared().connection_anyway().await?;
-        let _: i64 = BUMP_SCRIPT
-            .key(hash_key(redis, tenant))
-            .arg(field(scope))
-            .arg(fresh_epoch())
-            .invoke_async(&mut conn)
-            .await?;
-        Ok::<_, redis::RedisError>(())
-    };
-    let took = matches!(tokio::time::timeout(timeout, run).await, Ok(Ok(())));
-    if !took {
-        redis.shared().suspect();
-    }
-    took
+    let key = hash_key(redis, tenant);
+    redis
+        .shared()
+        .run(Ask::Anyway, |mut conn, _| {
+            let mut invocation = BUMP_SCRIPT.key(&key);
+            invocation.arg(field(scope)).arg(fresh_epoch());
+            async move { invocation.invoke_async::<i64>(&mut conn).await }
+        })
+        .await
+        .is_ok()
 }
 
 /// Retries a bump that failed, with a backoff from 50 ms doubling to 2 s,

@@ -23,6 +23,7 @@
 //! - The value is a string of 20 digits (CloudEvents integers are 32-bit;
 //!   zero-padded it orders as a string and as a number).
 use crate::limit::redis::RedisRates;
+use crate::redis_conn::Ask;
 use crate::telemetry::emit::EventVersionFallback;
 use redis::Script;
 use serde_json::Value;
@@ -121,7 +122,6 @@ pub(crate) async fn stamp(redis: Option<&RedisRates>, tenant: &str, events: &mut
             }
             .emit(),
             Err(e) => {
-                redis.shared().suspect();
                 EventVersionFallback { tenant, error: &e }.emit();
             }
         }
@@ -137,21 +137,19 @@ async fn shared(
     events: &[&mut Value],
 ) -> Result<Vec<u64>, String> {
     let settings = redis.settings();
-    let timeout = settings.timeout;
     let mut invocation = NEXT_SCRIPT.prepare_invoke();
     for event in events {
         invocation.key(key(&settings.prefix, tenant, event));
     }
     invocation.arg(u64::try_from(KEEP.as_millis()).unwrap_or(u64::MAX));
-    let run = async {
-        let mut conn = redis.connection().await?;
-        invocation.invoke_async::<Vec<String>>(&mut conn).await
-    };
-    let versions = match tokio::time::timeout(timeout, run).await {
-        Ok(Ok(versions)) => versions,
-        Ok(Err(e)) => return Err(format!("redis: {e}")),
-        Err(_) => return Err(format!("redis did not answer within {timeout:?}")),
-    };
+    let versions: Vec<String> = redis
+        .shared()
+        .run(Ask::Decide, |mut conn, _| {
+            let invocation = &invocation;
+            async move { invocation.invoke_async(&mut conn).await }
+        })
+        .await
+        .map_err(|e| format!("redis: {e}"))?;
     versions
         .iter()
         .map(|v| v.parse::<u64>().map_err(|_| format!("redis gave {v:?}")))

@@ -19,6 +19,7 @@
 //! - **Redis unreachable**: the caller keeps the in-process order only,
 //!   logs and counts it; the request never fails for it.
 use super::redis::{RedisRateError, RedisRates};
+use crate::redis_conn::{Ask, Try};
 use redis::Script;
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
@@ -28,12 +29,16 @@ use std::time::Duration;
 pub(crate) const LEASE_MARGIN: Duration = Duration::from_secs(2);
 
 /// Deletes the key only if it still holds our token.
-const RELEASE: &str = r"
+static RELEASE_SCRIPT: std::sync::LazyLock<Script> = std::sync::LazyLock::new(|| {
+    Script::new(
+        r"
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
-";
+",
+    )
+});
 
 /// A lease held in Redis: released (compare-and-delete) by its holder.
 pub(crate) struct Lease {
@@ -89,7 +94,6 @@ pub(crate) async fn try_take(
     order_key: &str,
     ttl: Duration,
 ) -> Result<Taken, RedisRateError> {
-    let timeout = redis.settings().timeout;
     let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
     // Until Redis has answered, the lease may or may not be ours: if this
     // ends any other way (an error, a timeout, the caller giving up), what
@@ -102,38 +106,39 @@ pub(crate) async fn try_take(
         key: key.clone(),
         token: token.clone(),
     }));
-    let set = async {
-        let mut conn = redis.connection().await?;
-        let reply: Option<String> = redis::cmd("SET")
-            .arg(&key)
-            .arg(&token)
-            .arg("NX")
-            .arg("PX")
-            .arg(ttl_ms)
-            .query_async(&mut conn)
-            .await?;
-        Ok::<_, RedisRateError>(reply.is_some())
-    };
-    match tokio::time::timeout(timeout, set).await {
-        Ok(Ok(false)) => {
-            unsure.0 = None;
-            Ok(Taken::Busy)
-        }
-        Ok(Ok(true)) => Ok(Taken::Held(unsure.0.take().unwrap_or_else(|| Lease {
-            redis: redis.clone(),
-            key,
-            token,
-        }))),
-        // With Sentinel, the master may have moved: look now.
-        Ok(Err(e)) => {
-            redis.shared().suspect();
-            Err(e)
-        }
-        Err(_) => {
-            redis.shared().suspect();
-            Err(RedisRateError::Timeout(timeout))
-        }
+    let taken = redis
+        .shared()
+        .run(Ask::Decide, |mut conn, again| {
+            let (key, token) = (&key, &token);
+            async move {
+                let reply: Option<String> = redis::cmd("SET")
+                    .arg(key)
+                    .arg(token)
+                    .arg("NX")
+                    .arg("PX")
+                    .arg(ttl_ms)
+                    .query_async(&mut conn)
+                    .await?;
+                if reply.is_some() || again == Try::First {
+                    return Ok(reply.is_some());
+                }
+                // The first SET may have taken it before its connection
+                // died: then the holder is this very token.
+                let holder: Option<String> =
+                    redis::cmd("GET").arg(key).query_async(&mut conn).await?;
+                Ok(holder.as_deref() == Some(token.as_str()))
+            }
+        })
+        .await?;
+    if !taken {
+        unsure.0 = None;
+        return Ok(Taken::Busy);
     }
+    Ok(Taken::Held(unsure.0.take().unwrap_or_else(|| Lease {
+        redis: redis.clone(),
+        key,
+        token,
+    })))
 }
 
 /// A lease whose `SET` had no answer yet: released on drop.
@@ -166,23 +171,19 @@ impl Lease {
     /// Gives the lease back (if it is still ours); bounded by the Redis
     /// timeout. A failure only means the lease runs out at its TTL.
     pub(crate) async fn release(self) {
-        let timeout = self.redis.settings().timeout;
-        let run = async {
-            // Even while holding off after someone's failure: a lease left
-            // behind would hold the resource up for its whole TTL.
-            let mut conn = self.redis.shared().connection_anyway().await?;
-            Script::new(RELEASE)
-                .key(&self.key)
-                .arg(&self.token)
-                .invoke_async::<i64>(&mut conn)
-                .await
-        };
-        match tokio::time::timeout(timeout, run).await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => {
-                tracing::debug!(error = %e, "write-order lease not released; it expires by itself")
-            }
-            Err(_) => tracing::debug!("write-order lease release timed out; it expires by itself"),
+        // Even while holding off after someone's failure: a lease left
+        // behind would hold the resource up for its whole TTL.
+        let released = self
+            .redis
+            .shared()
+            .run(Ask::Anyway, |mut conn, _| {
+                let mut invocation = RELEASE_SCRIPT.key(&self.key);
+                invocation.arg(&self.token);
+                async move { invocation.invoke_async::<i64>(&mut conn).await }
+            })
+            .await;
+        if let Err(e) = released {
+            tracing::debug!(error = %e, "write-order lease not released; it expires by itself");
         }
     }
 }

@@ -9,7 +9,6 @@
 //! let through unlimited nor held up, and the fallback is logged and
 //! counted.
 use super::gcra::Rate;
-use redis::aio::ConnectionManager;
 use redis::Script;
 use std::time::Duration;
 
@@ -34,7 +33,7 @@ return {1, 0}
 ";
 
 pub(crate) use crate::redis_conn::RedisSettings;
-use crate::redis_conn::{RedisLink, SharedRedis};
+use crate::redis_conn::{Ask, RedisLink, SharedRedis};
 
 /// The limiter's use of the shared connection ([`SharedRedis`]: made on
 /// first use, reconnected by the manager, moved by Sentinel).
@@ -46,8 +45,6 @@ pub struct RedisRates {
 /// Why Redis did not decide.
 #[derive(Debug, thiserror::Error)]
 pub enum RedisRateError {
-    #[error("redis did not answer within {0:?}")]
-    Timeout(Duration),
     #[error("redis: {0}")]
     Redis(#[from] redis::RedisError),
 }
@@ -85,37 +82,22 @@ impl RedisRates {
         key: &str,
         rate: Rate,
     ) -> Result<Result<(), Duration>, RedisRateError> {
-        let timeout = self.settings().timeout;
-        let run = async {
-            let mut conn = self.connection().await?;
-            let (allowed, wait_us): (i64, i64) = self
-                .script
-                .key(format!("{}:{key}", self.settings().prefix))
-                .arg(rate.interval_ns / 1000)
-                .arg(rate.tolerance_ns / 1000)
-                .invoke_async(&mut conn)
-                .await?;
-            Ok::<_, RedisRateError>(if allowed == 1 {
-                Ok(())
-            } else {
-                Err(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
+        let prefixed = format!("{}:{key}", self.settings().prefix);
+        let (allowed, wait_us): (i64, i64) = self
+            .redis
+            .run(Ask::Decide, |mut conn, _| {
+                let mut invocation = self.script.key(&prefixed);
+                invocation
+                    .arg(rate.interval_ns / 1000)
+                    .arg(rate.tolerance_ns / 1000);
+                async move { invocation.invoke_async(&mut conn).await }
             })
-        };
-        let result = match tokio::time::timeout(timeout, run).await {
-            Ok(result) => result,
-            Err(_) => Err(RedisRateError::Timeout(timeout)),
-        };
-        if result.is_err() {
-            // With Sentinel, the master may have moved: look now.
-            self.redis.suspect();
-        }
-        result
-    }
-
-    /// The shared connection (made on first use, within the timeout; the
-    /// manager reconnects).
-    pub(crate) async fn connection(&self) -> Result<ConnectionManager, redis::RedisError> {
-        self.redis.connection().await
+            .await?;
+        Ok(if allowed == 1 {
+            Ok(())
+        } else {
+            Err(Duration::from_micros(u64::try_from(wait_us).unwrap_or(0)))
+        })
     }
 
     /// The rate each replica enforces alone while Redis is away: the

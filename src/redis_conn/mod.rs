@@ -15,6 +15,12 @@
 //! - **Bounded**: [`SharedRedis::connection`] answers within the
 //!   configured `timeout`, with a connection or an error; its users fall
 //!   back on their own (see each user's policy), never wait longer.
+//! - **One command, one call**: [`SharedRedis::run`] gives a command
+//!   the connection, the timeout, the report of a failure, and one
+//!   immediate second try when the connection turns out to be dead (Redis
+//!   restarted, or something between dropped an idle connection): the
+//!   manager only notices a dead connection when a command fails on it,
+//!   and a restart must not cost each replica a hold-off.
 //! - **Held off after a failure**: once a user reports a failure
 //!   ([`SharedRedis::suspect`]), [`SharedRedis::connection`] answers with
 //!   an error at once for [`HOLD_OFF`] (or until Sentinel names a new
@@ -33,6 +39,7 @@ pub use settings::{redact_url, RedisAuth, RedisLink, RedisSettings, RedisTls, Se
 use arc_swap::ArcSwapOption;
 use redis::aio::ConnectionManager;
 use redis::{Client, ConnectionAddr, ConnectionInfo, IntoConnectionInfo, RedisError};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -44,6 +51,27 @@ pub const HOLD_OFF: Duration = Duration::from_secs(1);
 /// Sentinel the sentinels and `ROLE`) may take in the background, when
 /// the decision `timeout` is shorter.
 pub const CONNECT_BOUND: Duration = Duration::from_secs(1);
+
+/// Whether a command waits out the hold-off after someone's failure.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ask {
+    /// A decision with a local fallback (a limit, a lease, a cache
+    /// lookup): not asked while holding off.
+    Decide,
+    /// Giving back or catching up (a lease's release, a cache bump):
+    /// asked even while holding off, since waiting hides nothing.
+    Anyway,
+}
+
+/// Which try of a command this is (see [`SharedRedis::run`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Try {
+    First,
+    /// After the first failed on a dead connection. The first may or may
+    /// not have reached Redis before the connection died: a command that
+    /// is not idempotent checks what the first did.
+    Again,
+}
 
 /// A cheap-to-clone handle on the shared connection.
 #[derive(Clone)]
@@ -176,6 +204,50 @@ impl SharedRedis {
             )));
         }
         self.connection_anyway().await
+    }
+
+    /// Runs `command` on the shared connection, all of it within the
+    /// configured timeout, and reports a failure ([`SharedRedis::suspect`]).
+    /// When the command fails because the connection is dead (a broken
+    /// pipe, a reset, an end of stream: Redis restarted, or a firewall or
+    /// balancer dropped the idle connection), or because the manager still
+    /// holds the failed reconnection from while Redis was down, the
+    /// manager starts a new connection at once, and the command is tried
+    /// once more on it ([`Try::Again`]) instead of failing and holding off
+    /// every user for [`HOLD_OFF`]: the first command after a restart is
+    /// not a failure of Redis. A Redis still down refuses the second try
+    /// at once too, and only then is the failure reported.
+    pub async fn run<T, F, Fut>(&self, ask: Ask, mut command: F) -> Result<T, RedisError>
+    where
+        F: FnMut(ConnectionManager, Try) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
+        let timeout = self.inner.settings.timeout;
+        let attempt = async {
+            let conn = match ask {
+                Ask::Decide => self.connection().await?,
+                Ask::Anyway => self.connection_anyway().await?,
+            };
+            match command(conn.clone(), Try::First).await {
+                // The errors on which the manager replaces its connection:
+                // this one was dead (a broken pipe, a reset), or it is the
+                // failed attempt the manager kept from while Redis was down.
+                Err(e) if e.is_unrecoverable_error() => {
+                    tracing::debug!(error = %e, "redis connection found dead; once more on a new one");
+                    command(conn, Try::Again).await
+                }
+                done => done,
+            }
+        };
+        let result = match tokio::time::timeout(timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(timed_out(timeout)),
+        };
+        if let Err(e) = &result {
+            tracing::debug!(error = %e, "redis command failed");
+            self.suspect();
+        }
+        result
     }
 
     /// [`SharedRedis::connection`] even while holding off: for giving

@@ -138,3 +138,50 @@ async fn a_restarted_redis_is_used_again_within_seconds() {
         still_since - restarted
     );
 }
+
+/// Redis restarted while the gateway was idle: its pooled connection is
+/// dead, and only the next command finds out. That command is tried again
+/// at once on a new connection, so the restart costs no decision at all:
+/// not a limit taken locally, not a write out of the shared order, and no
+/// hold-off that would let every replica grant a fresh local burst.
+#[tokio::test]
+async fn an_idle_connection_to_a_restarted_redis_costs_no_fallback() {
+    let dir = tempdir("redis-idle-restart");
+    let mut redis = RedisServer::start();
+    let echo = EchoUpstream::spawn();
+    let limits = format!(
+        "[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\nreplicas = 2\ntimeout = \"500ms\"\n",
+        redis.url()
+    );
+    let gw = GatewayProcess::spawn(&config(&dir, "gw", &limits, &echo.url()));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let limit_fallbacks = "scim_gateway_limit_fallbacks_total";
+    let order_fallbacks = "scim_gateway_write_order_fallback_total";
+    for round in 0..3 {
+        assert!(matches!(get(&client, &gw).await, 200 | 429));
+        assert!(put(&client, &gw).await < 500);
+        // The write's lease is given back after its answer: let that end
+        // (a release cut by the restart would be a failure of Redis).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        redis.restart();
+        for _ in 0..5 {
+            assert!(matches!(get(&client, &gw).await, 200 | 429));
+            assert!(put(&client, &gw).await < 500);
+        }
+        assert_eq!(
+            counter(&client, &gw, limit_fallbacks).await,
+            0.0,
+            "round {round}: a limit decided locally after the restart\n{}",
+            gw.log_tail()
+        );
+        assert_eq!(
+            counter(&client, &gw, order_fallbacks).await,
+            0.0,
+            "round {round}: a write left the shared order after the restart\n{}",
+            gw.log_tail()
+        );
+    }
+}

@@ -25,7 +25,10 @@ impl GatewayProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
             .args(["run", "--config"])
             .arg(config)
-            .env("RUST_LOG", "info")
+            .env(
+                "RUST_LOG",
+                std::env::var("TEST_GATEWAY_LOG").unwrap_or_else(|_| "info".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
