@@ -63,6 +63,9 @@ pub struct GatewayError {
 pub(crate) struct ErrorInfo {
     pub reason: Reason,
     pub cause: Option<Cause>,
+    /// The `scimType` the client got, if any (for the admin API's recent
+    /// errors).
+    pub scim_type: Option<&'static str>,
 }
 
 /// A cause with what the gateway was doing when it happened: printed
@@ -251,6 +254,7 @@ impl GatewayError {
         response.extensions_mut().insert(ErrorInfo {
             reason: self.reason,
             cause: self.cause,
+            scim_type: self.scim.scim_type().map(|t| t.as_str()),
         });
         response
     }

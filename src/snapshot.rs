@@ -24,6 +24,12 @@ pub struct Snapshot {
     pub server: ServerSettings,
     /// The admin listener (`/healthz`, `/readyz`, `/metrics`), if any.
     pub admin: Option<SocketAddr>,
+    /// The SHA-256 of the admin API's bearer token (`[admin] token_hash`);
+    /// `None`: the admin API needs no token (a loopback listener only).
+    pub admin_token: Option<[u8; 32]>,
+    /// The file this snapshot was compiled from: its hash, when, and the
+    /// document with every secret redacted (for the admin API).
+    pub loaded: Loaded,
     /// The tenants, by id and by host name.
     pub tenants: Tenants,
     /// Upstreams by name.
@@ -41,6 +47,18 @@ pub struct Snapshot {
     /// (`check-config` prints them, `run` logs them), each "location:
     /// message".
     pub warnings: Vec<String>,
+}
+
+/// What the admin API shows of the loaded file. Empty for a snapshot
+/// compiled from raw types (tests), not read from a file.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    /// `sha256:<hex>` of the file's bytes.
+    pub hash: String,
+    /// When it was read.
+    pub at: Option<std::time::SystemTime>,
+    /// The file as a JSON document, every secret replaced by `"<redacted>"`.
+    pub redacted: Arc<serde_json::Value>,
 }
 
 /// `[events]`: how the dispatcher runs and the Kafka sink, if any.

@@ -32,6 +32,9 @@ pub struct Journal {
     outbox: watch::Receiver<u64>,
     /// Set once a write or fsync failed (the task answers errors since).
     stopped: Arc<AtomicBool>,
+    /// The chain's head after the last batch written (for the admin API;
+    /// set by the journal's task, never on a request's path).
+    head: Arc<std::sync::Mutex<super::chain::ChainHead>>,
 }
 
 /// Resolves when the entry is as durable as the policy promises:
@@ -105,11 +108,17 @@ impl Journal {
         let (watch_tx, outbox) = watch::channel(durable);
         let stopped = Arc::new(AtomicBool::new(false));
         let stopped_flag = stopped.clone();
-        runtime.spawn(run(rx, writer, settings, watch_tx, stopped, lock));
+        let head = Arc::new(std::sync::Mutex::new(writer.head().clone()));
+        let task = Task {
+            head: head.clone(),
+            lock,
+        };
+        runtime.spawn(run(rx, writer, settings, watch_tx, stopped, task));
         Ok(Journal {
             tx,
             outbox,
             stopped: stopped_flag,
+            head,
         })
     }
 
@@ -166,6 +175,16 @@ impl Journal {
         let record =
             AuditRecord::auth_failure(request_id, method, client_ip, tenant, status, reason);
         self.append(record, None)
+    }
+
+    /// The chain's head: the last record's `seq` and the SHA-256 (hex) of
+    /// its line, as of the last batch written.
+    pub fn head(&self) -> (u64, String) {
+        let head = self
+            .head
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        (head.seq, head.hash_hex())
     }
 
     /// Whether the journal still takes entries: `false` after a shutdown
@@ -300,6 +319,13 @@ fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
     Ok(file)
 }
 
+/// What the journal's task keeps besides the writer: where it publishes
+/// the chain's head, and the directory's lock (held while it runs).
+struct Task {
+    head: Arc<std::sync::Mutex<super::chain::ChainHead>>,
+    lock: std::fs::File,
+}
+
 /// The writer moves into the blocking pool for each batch and comes back.
 async fn run(
     mut rx: mpsc::Receiver<Command>,
@@ -307,8 +333,9 @@ async fn run(
     settings: AuditSettings,
     watch_tx: watch::Sender<u64>,
     stopped: Arc<AtomicBool>,
-    lock: std::fs::File,
+    task: Task,
 ) {
+    let Task { head, lock } = task;
     let per_record = settings.fsync == FsyncPolicy::PerRecord;
     let mut writer = Some(writer);
     let mut failed: Option<JournalError> = None;
@@ -369,6 +396,7 @@ async fn run(
         };
         match result {
             Some((w, Ok(receipts))) => {
+                *head.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = w.head().clone();
                 writer = Some(w);
                 if per_record {
                     publish(&writer, &watch_tx);

@@ -361,6 +361,18 @@ impl ResponseCache {
             .sum()
     }
 
+    /// A tenant's entries (moka's count, which lags inserts slightly) and
+    /// bytes held, for the admin API; `None` before its first entry.
+    pub(crate) fn tenant_usage(&self, tenant: &str) -> Option<(u64, u64)> {
+        let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
+        tenants.get(tenant).map(|t| {
+            (
+                t.entries.entry_count(),
+                t.account.used.load(Ordering::Acquire),
+            )
+        })
+    }
+
     /// Bytes held by every tenant's entries (for tests and metrics).
     pub(crate) fn used_bytes(&self) -> u64 {
         self.used.load(Ordering::Acquire)

@@ -5,6 +5,7 @@
 pub(crate) mod compile;
 pub(crate) mod errors;
 pub(crate) mod raw;
+pub(crate) mod redact;
 pub(crate) mod reload;
 
 pub use compile::{check, compile, load, parse};

@@ -27,6 +27,16 @@ pub struct ConfigHandle {
     current: ArcSwap<Snapshot>,
     reloads_ok: AtomicU64,
     reloads_failed: AtomicU64,
+    /// The problems of the last refused reload and when (cleared by a
+    /// successful one), for the admin API.
+    last_error: std::sync::Mutex<Option<ReloadError>>,
+}
+
+/// A refused reload, as the admin API shows it.
+#[derive(Debug, Clone)]
+pub struct ReloadError {
+    pub at: std::time::SystemTime,
+    pub problems: Vec<String>,
 }
 
 impl ConfigHandle {
@@ -44,6 +54,7 @@ impl ConfigHandle {
             current: ArcSwap::from_pointee(snapshot),
             reloads_ok: AtomicU64::new(0),
             reloads_failed: AtomicU64::new(0),
+            last_error: std::sync::Mutex::new(None),
         }
     }
 
@@ -90,6 +101,7 @@ impl ConfigHandle {
                 let old = self.current.swap(Arc::new(next));
                 free_off_the_request_path(old);
                 self.reloads_ok.fetch_add(1, Ordering::Relaxed);
+                *self.last_error_slot() = None;
                 ConfigReloaded {
                     ok: true,
                     problems: &[],
@@ -99,6 +111,10 @@ impl ConfigHandle {
             }
             Err(e) => {
                 self.reloads_failed.fetch_add(1, Ordering::Relaxed);
+                *self.last_error_slot() = Some(ReloadError {
+                    at: std::time::SystemTime::now(),
+                    problems: e.lines(),
+                });
                 ConfigReloaded {
                     ok: false,
                     problems: &e.lines(),
@@ -115,6 +131,17 @@ impl ConfigHandle {
             self.reloads_ok.load(Ordering::Relaxed),
             self.reloads_failed.load(Ordering::Relaxed),
         )
+    }
+
+    /// The last refused reload since the last successful one, if any.
+    pub fn last_reload_error(&self) -> Option<ReloadError> {
+        self.last_error_slot().clone()
+    }
+
+    fn last_error_slot(&self) -> std::sync::MutexGuard<'_, Option<ReloadError>> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Reloads on SIGHUP and whenever the config file changes, until

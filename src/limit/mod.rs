@@ -79,6 +79,14 @@ pub(crate) struct Limiter {
     slots: Mutex<HashMap<String, Slots>>,
 }
 
+/// The concurrency of a tenant or upstream at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub(crate) struct Usage {
+    pub cap: usize,
+    pub in_flight: usize,
+    pub waiting: usize,
+}
+
 #[derive(Debug, Clone)]
 struct Slots {
     cap: usize,
@@ -236,6 +244,17 @@ impl Limiter {
     }
 
     /// A slot of a capped scope: at once, or after a bounded wait.
+    /// A tenant's (`t:<id>`) or upstream's (`u:<name>`) concurrency now,
+    /// for the admin API: `None` before its first capped request.
+    pub(crate) fn usage(&self, key: &str) -> Option<Usage> {
+        let all = lock(&self.slots);
+        all.get(key).map(|s| Usage {
+            cap: s.cap,
+            in_flight: s.cap.saturating_sub(s.semaphore.available_permits()),
+            waiting: s.waiting.load(Ordering::Acquire),
+        })
+    }
+
     async fn slot(
         &self,
         key: &str,

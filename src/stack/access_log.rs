@@ -16,6 +16,7 @@ use crate::client_addr::Client;
 use crate::error::{ErrorInfo, Reason};
 use crate::request_id::{RequestId, X_REQUEST_ID};
 use crate::telemetry::emit::{AuthFailed, BulkCounted, Deprovisioned, RequestCompleted};
+use crate::telemetry::recent_errors::ErrorAnswered;
 use crate::tenant::Tenant;
 use bytes::Bytes;
 use http::{Method, Response, StatusCode};
@@ -87,6 +88,19 @@ fn emit(
 ) {
     let error = response.extensions().get::<ErrorInfo>();
     let tenant = trace.tenant;
+    let status = response.status().as_u16();
+    if status >= 400 {
+        ErrorAnswered {
+            tenant: tenant.map(|t| t.id.as_str()),
+            status,
+            scim_type: error.and_then(|e| e.scim_type),
+            reason: error.map(|e| e.reason.as_str()),
+            method: crate::telemetry::names::method_label(method),
+            resource_label: trace.resource_type.unwrap_or("base"),
+            request_id: request_id.as_str(),
+        }
+        .emit();
+    }
     if let (Some(e), Some(tenant)) = (error, tenant) {
         if matches!(response.status().as_u16(), 401 | 403) || e.reason == Reason::TooManyFailures {
             AuthFailed {

@@ -112,6 +112,16 @@ impl Pipeline {
         &self.config
     }
 
+    /// The rate and concurrency state (for the admin API).
+    pub(crate) fn limiter(&self) -> &Limiter {
+        &self.limiter
+    }
+
+    /// The response cache (for the admin API).
+    pub(crate) fn cache(&self) -> &ResponseCache {
+        &self.cache
+    }
+
     /// Handles one request; never fails: every error becomes a SCIM error
     /// response (the rescue).
     pub async fn handle<B>(&self, req: Request<B>, conn: Arc<ConnInfo>) -> Response<Full<Bytes>>

@@ -11,6 +11,9 @@ use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
 /// Requests answered, by `tenant`, `upstream`, `method`, `resource_type`,
 /// `status_class` (`2xx` ... `5xx`).
 pub(crate) const REQUESTS_TOTAL: &str = "scim_gateway_requests_total";
+/// Error answers (status 400 and above), by `tenant`, `status` (`400` to
+/// `599`) and `scim_type` (`-` when none).
+pub(crate) const ERRORS_TOTAL: &str = "scim_gateway_errors_total";
 /// Time from request head to response head, by `tenant`, `method`.
 pub(crate) const REQUEST_DURATION_SECONDS: &str = "scim_gateway_request_duration_seconds";
 /// Time spent in the upstream call, by `upstream`.
@@ -94,6 +97,10 @@ pub(crate) const METRICS_UPKEEP_TOTAL: &str = "scim_gateway_metrics_upkeep_total
 /// Registers descriptions and units.
 pub(crate) fn describe() {
     describe_counter!(REQUESTS_TOTAL, "Requests answered by the gateway.");
+    describe_counter!(
+        ERRORS_TOTAL,
+        "Error answers (status 400 and above) by tenant, status and scimType."
+    );
     describe_histogram!(
         REQUEST_DURATION_SECONDS,
         Unit::Seconds,

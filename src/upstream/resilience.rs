@@ -166,6 +166,17 @@ impl Resilience {
         }
     }
 
+    /// The breaker as the admin API shows it: `closed`, `open` or
+    /// `half_open` (the open time is over; the next request probes).
+    pub fn state_label(&self) -> &'static str {
+        let st = self.lock();
+        match st.open_until {
+            None => "closed",
+            Some(until) if until > Instant::now() && !st.probing => "open",
+            Some(_) => "half_open",
+        }
+    }
+
     /// Whether the circuit is open now (for tests and metrics).
     pub fn is_open(&self) -> bool {
         self.lock().open_until.is_some_and(|u| Instant::now() < u)

@@ -105,7 +105,39 @@ fn load_with(
     let text = std::fs::read_to_string(path)
         .map_err(|e| one(format!("cannot read the config file: {e}")))?;
     let raw = parse(&text, &file)?;
-    compile_with(&raw, path, previous, make_dev_certs)
+    let mut snapshot = compile_with(&raw, path, previous, make_dev_certs)?;
+    snapshot.loaded = super::redact::loaded(&text);
+    Ok(snapshot)
+}
+
+/// `[admin] token_hash`, required when the admin listener is reachable
+/// from other hosts: the admin API shows the config and can drain.
+fn admin_token(
+    section: &super::raw::AdminSection,
+    listen: Option<std::net::SocketAddr>,
+    p: &mut Problems,
+) -> Option<[u8; 32]> {
+    match &section.token_hash {
+        Some(hash) => {
+            let parsed = tenant::parse_hash(hash);
+            if parsed.is_none() {
+                p.add(
+                    "admin.token_hash",
+                    "expected \"sha256:<64 hex digits>\" (scim-gateway hash-token makes one)",
+                );
+            }
+            parsed
+        }
+        None => {
+            if listen.is_some_and(|a| !a.ip().is_loopback()) {
+                p.add(
+                    "admin.token_hash",
+                    "the admin listener is not on a loopback address: set token_hash (scim-gateway hash-token) so that the admin API needs a bearer token",
+                );
+            }
+            None
+        }
+    }
 }
 
 /// Parses TOML into the raw types; syntax errors and unknown keys are
@@ -166,6 +198,7 @@ fn compile_with(
         .admin
         .as_ref()
         .and_then(|a| addr(&mut p, "admin.listen", &a.listen));
+    let admin_token = raw.admin.as_ref().and_then(|a| admin_token(a, admin, &mut p));
 
     let mut upstreams = HashMap::new();
     for (name, section) in &raw.upstreams {
@@ -282,6 +315,8 @@ fn compile_with(
         (Some(server), Some(audit), true) => Ok(Snapshot {
             server,
             admin,
+            admin_token,
+            loaded: Default::default(),
             tenants,
             upstreams,
             shared_limits,

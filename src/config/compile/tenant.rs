@@ -160,7 +160,7 @@ pub(super) fn compile_tenant(
 }
 
 /// `sha256:<64 hex>` → the digest.
-fn parse_hash(s: &str) -> Option<[u8; 32]> {
+pub(super) fn parse_hash(s: &str) -> Option<[u8; 32]> {
     let hex = s.strip_prefix("sha256:")?;
     if hex.len() != 64 {
         return None;

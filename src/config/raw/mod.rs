@@ -40,7 +40,8 @@ pub struct FileConfig {
     /// The public listener.
     #[serde(default)]
     pub server: ServerSection,
-    /// The admin listener (`/healthz`, `/readyz`, `/metrics`).
+    /// The admin listener (`/healthz`, `/readyz`, `/metrics`, the admin
+    /// API and console).
     #[serde(default)]
     pub admin: Option<AdminSection>,
     /// Named upstreams; tenants refer to them by name.
@@ -149,6 +150,9 @@ pub struct AdminSection {
     /// Address of the admin listener (plain HTTP; keep it private), e.g.
     /// `"127.0.0.1:9464"`.
     pub listen: String,
+    /// The admin API's bearer token, as `sha256:<hex>` (`scim-gateway
+    /// hash-token`); required when `listen` is not a loopback address.
+    pub token_hash: Option<String>,
 }
 
 /// `[limits]`

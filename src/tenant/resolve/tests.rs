@@ -52,6 +52,8 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             identity: Default::default(),
         },
         admin: None,
+        admin_token: None,
+        loaded: Default::default(),
         tenants,
         upstreams: HashMap::new(),
         shared_limits: None,

@@ -36,6 +36,14 @@ struct Known {
 }
 
 impl Discovery {
+    /// What was discovered and is still trusted, if anything (for the
+    /// admin API).
+    pub fn known(&self) -> Option<Supported> {
+        (*self.lock())
+            .filter(|k| k.until > Instant::now())
+            .map(|k| k.supported)
+    }
+
     /// The upstream's capabilities: cached, or read now.
     pub async fn supported<S, F>(
         &self,
