@@ -51,30 +51,47 @@ pub(crate) fn loaded(text: &str) -> Loaded {
 
 /// `value` with every secret replaced (see the module docs).
 pub(crate) fn redact(value: Value) -> Value {
+    redact_in(value, false)
+}
+
+/// `strict`: inside a table or list whose own key says secret (`tokens`,
+/// `[upstreams.X.auth]`'s secrets): only `name` and the `*_env`/`*_file`
+/// references stay readable there.
+fn redact_in(value: Value, strict: bool) -> Value {
     match value {
         Value::Object(map) => Value::Object(
             map.into_iter()
                 .map(|(k, v)| {
-                    let v = if is_secret_key(&k) {
+                    let secret = is_secret_key(&k);
+                    let container = v.is_object()
+                        || v.as_array().is_some_and(|a| a.iter().all(Value::is_object) && !a.is_empty());
+                    let v = if container {
+                        redact_in(v, strict || secret)
+                    } else if secret || (strict && !is_reference(&k) && k != "name") {
                         Value::String(REDACTED.into())
                     } else {
-                        redact(v)
+                        redact_in(v, strict)
                     };
                     (k, v)
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(redact).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().map(|v| redact_in(v, strict)).collect()),
         Value::String(s) => Value::String(without_url_credentials(&s)),
         other => other,
     }
+}
+
+/// A key that names where a secret is, never the secret.
+fn is_reference(key: &str) -> bool {
+    key.ends_with("_env") || key.ends_with("_file")
 }
 
 /// Whether a key's value is secret: a secret word in its name, unless it
 /// only names where the secret is (`*_env`, `*_file`).
 fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    if key.ends_with("_env") || key.ends_with("_file") {
+    if is_reference(&key) {
         return false;
     }
     SECRET_WORDS.iter().any(|w| key.contains(w))
@@ -82,7 +99,7 @@ fn is_secret_key(key: &str) -> bool {
 
 /// `scheme://user:pass@host/...` → `scheme://<redacted>@host/...`; any
 /// other string unchanged.
-fn without_url_credentials(s: &str) -> String {
+pub(crate) fn without_url_credentials(s: &str) -> String {
     let Some(scheme_end) = s.find("://") else {
         return s.to_string();
     };
@@ -125,17 +142,26 @@ id = "acme"
 [[tenants.tokens]]
 name = "okta"
 hash = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+[tenants.secrets]
+anything = "inline-under-a-secret-table"
 "#;
         let loaded = loaded(text);
         let shown = loaded.redacted.to_string();
-        for secret in ["aaaaaaaa", "bbbbbbbb", "hunter2", "s3cr3t", "inline-client-secret"] {
+        for secret in [
+            "aaaaaaaa",
+            "bbbbbbbb",
+            "hunter2",
+            "s3cr3t",
+            "inline-client-secret",
+            "inline-under-a-secret-table",
+        ] {
             assert!(!shown.contains(secret), "{secret} shown in {shown}");
         }
         // What is not secret stays readable.
         assert!(shown.contains("redis://<redacted>@redis.internal:6379/0"), "{shown}");
         assert!(shown.contains("https://b.example/scim"), "{shown}");
         assert!(shown.contains("REDIS_PASSWORD"), "{shown}");
-        assert!(shown.contains("\"okta\""), "{shown}");
+        assert!(shown.contains("\"okta\""), "a token's name is not secret: {shown}");
         assert!(loaded.hash.starts_with("sha256:") && loaded.hash.len() == 71);
     }
 

@@ -4,25 +4,22 @@
 //! Owns the wiring of the process: it may import everything (config,
 //! snapshot, server, stack, audit, events); nothing imports it but
 //! `main.rs`. The event delivery as the gateway runs it (its sinks taken
-//! from the live config) is in [`delivery`].
+//! from the live config) is in [`delivery`]; the admin listener's API and
+//! console in [`admin`]; how a drain begins in [`drain`].
 use crate::config::ConfigHandle;
-use crate::conn_info::ConnInfo;
-use crate::server::{self, Listening, Respond, SettingsSource};
+use crate::server::{self, Listening, SettingsSource};
 use crate::stack::Pipeline;
-use crate::telemetry::admin::{admin_response, Readiness};
-use bytes::Bytes;
-use http::{Request, Response};
-use http_body_util::Full;
-use hyper::body::Incoming;
+use crate::telemetry::admin::Readiness;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub(crate) mod admin;
 pub(crate) mod delivery;
+pub(crate) mod drain;
 
 /// The addresses the gateway listens on (useful with port 0).
 #[derive(Debug, Clone, Copy)]
@@ -56,36 +53,18 @@ pub async fn run(
     let stopped = |mut rx: watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
+    let drain_request = Arc::new(drain::DrainRequest::default());
     {
-        let readiness = readiness.clone();
+        let (readiness, drain_request) = (readiness.clone(), drain_request.clone());
         tokio::spawn(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing requests in flight");
-            readiness.set(false);
-            let _ = stop_tx.send(true);
+            let why = tokio::select! {
+                () = shutdown => "signal",
+                () = drain_request.asked() => "admin_api",
+            };
+            drain::begin(&readiness, &stop_tx, why);
         });
     }
     let watcher = tokio::spawn(config.clone().watch(stopped(stop_rx.clone())));
-    let admin = admin_listener.map(|l| {
-        let handler = Arc::new(AdminEndpoints {
-            readiness: readiness.clone(),
-        });
-        let settings: SettingsSource = Arc::new(|| Listening {
-            identity: Default::default(),
-            tls: None,
-            header_read_timeout: Duration::from_secs(10),
-            max_header_bytes: 16 * 1024,
-            idle_timeout: Duration::from_secs(30),
-        });
-        tokio::spawn(server::serve(
-            l,
-            settings,
-            server::ConnectionCaps::total(64),
-            Duration::from_secs(1),
-            handler,
-            stopped(stop_rx.clone()),
-        ))
-    });
 
     let settings: SettingsSource = {
         let config = config.clone();
@@ -121,10 +100,33 @@ pub async fn run(
         ))),
         _ => None,
     };
-    let gateway = crate::stack::Gateway::new(Arc::new(Pipeline::with_journal(
-        config.clone(),
-        journal.clone(),
-    )));
+    let pipeline = Arc::new(Pipeline::with_journal(config.clone(), journal.clone()));
+    let gateway = crate::stack::Gateway::new(pipeline.clone());
+    let admin = admin_listener.map(|l| {
+        let handler = Arc::new(admin::AdminState {
+            config: config.clone(),
+            pipeline,
+            journal: journal.clone(),
+            audit_dir: snapshot.audit.as_ref().map(|a| a.dir.clone()),
+            readiness: readiness.clone(),
+            drain: drain_request,
+        });
+        let settings: SettingsSource = Arc::new(|| Listening {
+            identity: Default::default(),
+            tls: None,
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            idle_timeout: Duration::from_secs(30),
+        });
+        tokio::spawn(server::serve(
+            l,
+            settings,
+            server::ConnectionCaps::total(64),
+            Duration::from_secs(1),
+            handler,
+            stopped(stop_rx.clone()),
+        ))
+    });
     for warning in &snapshot.warnings {
         tracing::warn!(warning = %warning, "the config works, but note");
     }
@@ -170,21 +172,6 @@ pub async fn run(
     }
     let _ = watcher.await;
     result
-}
-
-/// Serves `/healthz`, `/readyz`, `/metrics`.
-struct AdminEndpoints {
-    readiness: Arc<Readiness>,
-}
-
-impl Respond for AdminEndpoints {
-    fn call<'a>(
-        &'a self,
-        req: Request<Incoming>,
-        _conn: Arc<ConnInfo>,
-    ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
-        Box::pin(async move { admin_response(&req, &self.readiness) })
-    }
 }
 
 /// The public listener: as `TcpListener::bind` does it (SO_REUSEADDR, a

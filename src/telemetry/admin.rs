@@ -1,5 +1,6 @@
-//! The admin endpoints: `/healthz`, `/readyz`, `/metrics`. Served on the
-//! admin listener only (plain HTTP: keep it private).
+//! The admin listener's open endpoints: `/healthz`, `/readyz`, `/metrics`
+//! (plain HTTP: keep it private). The admin API and console beside them
+//! are `run::admin`'s.
 use bytes::Bytes;
 use http::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use http::{Method, Request, Response, StatusCode};
@@ -55,7 +56,7 @@ pub(crate) fn admin_response<B>(req: &Request<B>, readiness: &Readiness) -> Resp
         }
         _ => text(
             StatusCode::NOT_FOUND,
-            "not found: try /healthz, /readyz or /metrics\n".into(),
+            "not found: try /healthz, /readyz, /metrics, /admin/v1/ or /admin/\n".into(),
         ),
     }
 }

@@ -1,0 +1,186 @@
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`
+//! (`telemetry::admin`), the admin API under `/admin/v1/` ([`api`],
+//! [`stats`]) and the web console at `/admin/` ([`console`]).
+//!
+//! The API answers JSON and only reads, except `POST /admin/v1/drain`.
+//! With `[admin] token_hash` set, every API request needs
+//! `Authorization: Bearer <token>` (compared as SHA-256 digests in
+//! constant time, like tenant tokens); the config refuses a listener off
+//! loopback without one. The console's files hold no data and are served
+//! without the token; the page asks for it and sends it with each call.
+//! Health, readiness and metrics stay open (probes and scrapers).
+//!
+//! It sits with the process wiring (`run`) because it reads everything:
+//! the live config, the pipeline's state, the audit journal.
+mod api;
+mod console;
+mod stats;
+
+use super::drain::DrainRequest;
+use crate::audit::Journal;
+use crate::config::ConfigHandle;
+use crate::conn_info::ConnInfo;
+use crate::server::Respond;
+use crate::stack::Pipeline;
+use crate::telemetry::admin::{admin_response, Readiness};
+use bytes::Bytes;
+use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use subtle::ConstantTimeEq;
+
+/// What the admin listener reads: handles the run loop already holds.
+pub(crate) struct AdminState {
+    pub config: Arc<ConfigHandle>,
+    pub pipeline: Arc<Pipeline>,
+    pub journal: Option<Journal>,
+    /// The audit directory (the outbox is beneath it); `None`: no audit.
+    pub audit_dir: Option<PathBuf>,
+    pub readiness: Arc<Readiness>,
+    pub drain: Arc<DrainRequest>,
+}
+
+impl AdminState {
+    fn stats(&self) -> stats::Stats {
+        api::current_stats()
+    }
+
+    fn respond<B>(&self, req: &Request<B>) -> Response<Full<Bytes>> {
+        let path = req.uri().path();
+        if path == "/admin" {
+            let mut r = Response::new(Full::new(Bytes::new()));
+            *r.status_mut() = StatusCode::PERMANENT_REDIRECT;
+            r.headers_mut()
+                .insert(http::header::LOCATION, HeaderValue::from_static("/admin/"));
+            return r;
+        }
+        if let Some(asset) = console::asset(path) {
+            return match *req.method() {
+                Method::GET | Method::HEAD => console::serve(asset),
+                _ => not_allowed("GET, HEAD"),
+            };
+        }
+        let Some(route) = path.strip_prefix("/admin/v1") else {
+            return admin_response(req, &self.readiness);
+        };
+        if !self.authorized(req) {
+            let mut r = json_response(
+                StatusCode::UNAUTHORIZED,
+                &json!({ "error": "a bearer token is required: Authorization: Bearer <the admin token>" }),
+            );
+            r.headers_mut().insert(
+                WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"scim-gateway admin\""),
+            );
+            return r;
+        }
+        let read = matches!(*req.method(), Method::GET | Method::HEAD);
+        let answer = match (route, read) {
+            ("" | "/", true) => Some(index()),
+            ("/config", true) => Some(api::config(self)),
+            ("/tenants", true) => api::tenants(self, None),
+            ("/upstreams", true) => Some(api::upstreams(self)),
+            ("/events", true) => Some(api::events(self)),
+            ("/audit", true) => Some(api::audit(self)),
+            ("/errors", true) => Some(api::errors()),
+            ("/stats", true) => Some(api::stats(self)),
+            ("/drain", false) if req.method() == Method::POST => {
+                let first = self.drain.ask();
+                return json_response(
+                    StatusCode::ACCEPTED,
+                    &json!({ "draining": true, "already_draining": !first }),
+                );
+            }
+            ("/drain", _) => return not_allowed("POST"),
+            (r, true) if r.starts_with("/tenants/") => {
+                let id = r.trim_start_matches("/tenants/");
+                api::tenants(self, Some(id))
+            }
+            (_, false) => return not_allowed("GET, HEAD"),
+            _ => None,
+        };
+        match answer {
+            Some(body) => json_response(StatusCode::OK, &body),
+            None => json_response(
+                StatusCode::NOT_FOUND,
+                &json!({ "error": "not found", "endpoints": index()["endpoints"] }),
+            ),
+        }
+    }
+
+    /// Whether the request may use the API: always without a token
+    /// configured (a loopback listener), else with the right bearer token.
+    fn authorized<B>(&self, req: &Request<B>) -> bool {
+        let Some(expected) = self.config.load().admin_token else {
+            return true;
+        };
+        let presented = req
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                let (scheme, token) = v.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            });
+        let Some(token) = presented else {
+            return false;
+        };
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        bool::from(digest.ct_eq(&expected))
+    }
+}
+
+impl Respond for AdminState {
+    fn call<'a>(
+        &'a self,
+        req: Request<Incoming>,
+        _conn: Arc<ConnInfo>,
+    ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
+        Box::pin(async move { self.respond(&req) })
+    }
+}
+
+/// `GET /admin/v1/`: what there is.
+fn index() -> Value {
+    json!({
+        "version": "v1",
+        "endpoints": [
+            "GET /admin/v1/config",
+            "GET /admin/v1/tenants",
+            "GET /admin/v1/tenants/{id}",
+            "GET /admin/v1/upstreams",
+            "GET /admin/v1/events",
+            "GET /admin/v1/audit",
+            "GET /admin/v1/errors",
+            "GET /admin/v1/stats",
+            "POST /admin/v1/drain",
+        ],
+        "console": "/admin/",
+    })
+}
+
+fn json_response(status: StatusCode, body: &Value) -> Response<Full<Bytes>> {
+    let bytes = serde_json::to_vec_pretty(body).unwrap_or_default();
+    let mut r = Response::new(Full::new(Bytes::from(bytes)));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
+    let mut r = json_response(
+        StatusCode::METHOD_NOT_ALLOWED,
+        &json!({ "error": "method not allowed" }),
+    );
+    r.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    r
+}
