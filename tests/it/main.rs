@@ -4,6 +4,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin_api;
 mod audit_events;
 mod audit_file;
 mod balance;

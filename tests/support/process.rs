@@ -98,6 +98,12 @@ impl GatewayProcess {
         None
     }
 
+    /// `Some(clean exit)` once the process has exited (by itself or not);
+    /// `None` while it runs.
+    pub fn exited(&mut self) -> Option<bool> {
+        self.child.try_wait().ok().flatten().map(|s| s.success())
+    }
+
     /// Sends `signal` (`-HUP`, `-STOP`, ...) with kill(1).
     pub fn signal(&self, signal: &str) {
         let pid = self.child.id().to_string();
