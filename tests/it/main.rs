@@ -11,6 +11,7 @@ mod balance;
 mod cache;
 mod client_identity;
 mod conformance;
+mod console;
 mod deployment;
 mod dialect;
 mod emulation;
