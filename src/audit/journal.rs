@@ -396,7 +396,9 @@ async fn run(
         };
         match result {
             Some((w, Ok(receipts))) => {
-                *head.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = w.head().clone();
+                *head
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = w.head().clone();
                 writer = Some(w);
                 if per_record {
                     publish(&writer, &watch_tx);

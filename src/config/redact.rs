@@ -64,7 +64,8 @@ fn redact_in(value: Value, strict: bool) -> Value {
                 .map(|(k, v)| {
                     let secret = is_secret_key(&k);
                     let container = v.is_object()
-                        || v.as_array().is_some_and(|a| a.iter().all(Value::is_object) && !a.is_empty());
+                        || v.as_array()
+                            .is_some_and(|a| a.iter().all(Value::is_object) && !a.is_empty());
                     let v = if container {
                         redact_in(v, strict || secret)
                     } else if secret || (strict && !is_reference(&k) && k != "name") {
@@ -76,7 +77,9 @@ fn redact_in(value: Value, strict: bool) -> Value {
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.into_iter().map(|v| redact_in(v, strict)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| redact_in(v, strict)).collect())
+        }
         Value::String(s) => Value::String(without_url_credentials(&s)),
         other => other,
     }
@@ -158,16 +161,27 @@ anything = "inline-under-a-secret-table"
             assert!(!shown.contains(secret), "{secret} shown in {shown}");
         }
         // What is not secret stays readable.
-        assert!(shown.contains("redis://<redacted>@redis.internal:6379/0"), "{shown}");
+        assert!(
+            shown.contains("redis://<redacted>@redis.internal:6379/0"),
+            "{shown}"
+        );
         assert!(shown.contains("https://b.example/scim"), "{shown}");
         assert!(shown.contains("REDIS_PASSWORD"), "{shown}");
-        assert!(shown.contains("\"okta\""), "a token's name is not secret: {shown}");
+        assert!(
+            shown.contains("\"okta\""),
+            "a token's name is not secret: {shown}"
+        );
         assert!(loaded.hash.starts_with("sha256:") && loaded.hash.len() == 71);
     }
 
     #[test]
     fn strings_without_credentials_are_kept() {
-        for s in ["plain", "https://a.example/x@y", "mailto:a@b", "http://h:1/p?q=a@b"] {
+        for s in [
+            "plain",
+            "https://a.example/x@y",
+            "mailto:a@b",
+            "http://h:1/p?q=a@b",
+        ] {
             assert_eq!(without_url_credentials(s), s);
         }
         assert_eq!(

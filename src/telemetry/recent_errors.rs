@@ -61,7 +61,7 @@ pub(crate) fn recent() -> Vec<ErrorRecord> {
         .iter()
         .filter_map(|s| s.load_full().map(|r| (*r).clone()))
         .collect();
-    all.sort_by(|a, b| b.seq.cmp(&a.seq));
+    all.sort_by_key(|r| std::cmp::Reverse(r.seq));
     all
 }
 
@@ -140,9 +140,14 @@ mod tests {
         assert_eq!(kept.len(), CAPACITY);
         assert!(kept.windows(2).all(|w| w[0].seq > w[1].seq));
         // Other tests may add records meanwhile; ours are the newest of ours.
-        let ours: Vec<_> = kept.iter().filter(|r| r.request_id.starts_with("ring-")).collect();
+        let ours: Vec<_> = kept
+            .iter()
+            .filter(|r| r.request_id.starts_with("ring-"))
+            .collect();
         assert!(ours.iter().all(|r| r.route == "GET /Users"));
-        assert!(ours.iter().any(|r| r.request_id == format!("ring-{}", CAPACITY + 4)));
+        assert!(ours
+            .iter()
+            .any(|r| r.request_id == format!("ring-{}", CAPACITY + 4)));
         assert!(!ours.iter().any(|r| r.request_id == "ring-0"));
     }
 

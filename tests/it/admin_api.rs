@@ -144,20 +144,57 @@ async fn admin_api_answers_after_traffic_and_shows_no_secret() {
 
     // Traffic: a create, a read twice (a cache miss, then a hit), a 404,
     // a 401, a 400 whose filter holds something personal.
-    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada"});
+    let user =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "ada"});
     let post = reqwest::Method::POST;
     let get = reqwest::Method::GET;
-    assert_eq!(scim(&c, gw.public, post, "/Users", &token, Some(user)).await, 201);
-    assert_eq!(scim(&c, gw.public, get.clone(), "/Users", &token, None).await, 200);
-    assert_eq!(scim(&c, gw.public, get.clone(), "/Users", &token, None).await, 200);
-    assert_eq!(scim(&c, gw.public, get.clone(), "/Users/missing", &token, None).await, 404);
-    assert_eq!(scim(&c, gw.public, get.clone(), "/Users", "wrong-token-xxxxxxxxxxxxxxxx", None).await, 401);
+    assert_eq!(
+        scim(&c, gw.public, post, "/Users", &token, Some(user)).await,
+        201
+    );
+    assert_eq!(
+        scim(&c, gw.public, get.clone(), "/Users", &token, None).await,
+        200
+    );
+    assert_eq!(
+        scim(&c, gw.public, get.clone(), "/Users", &token, None).await,
+        200
+    );
+    assert_eq!(
+        scim(&c, gw.public, get.clone(), "/Users/missing", &token, None).await,
+        404
+    );
+    assert_eq!(
+        scim(
+            &c,
+            gw.public,
+            get.clone(),
+            "/Users",
+            "wrong-token-xxxxxxxxxxxxxxxx",
+            None
+        )
+        .await,
+        401
+    );
     let pii = "pii-marker-jane.doe@example.com";
     let bad_filter = format!("/Users?filter=userName%20eq%20%22{pii}%22%20zz");
-    assert_eq!(scim(&c, gw.public, get, &bad_filter, &token, None).await, 400);
+    assert_eq!(
+        scim(&c, gw.public, get, &bad_filter, &token, None).await,
+        400
+    );
 
     let mut everything = String::new();
-    for path in ["", "/config", "/tenants", "/tenants/acme", "/upstreams", "/events", "/audit", "/errors", "/stats"] {
+    for path in [
+        "",
+        "/config",
+        "/tenants",
+        "/tenants/acme",
+        "/upstreams",
+        "/events",
+        "/audit",
+        "/errors",
+        "/stats",
+    ] {
         let (status, body) = admin(&c, to, path).await;
         assert_eq!(status, 200, "{path}: {body}");
         everything.push_str(&body);
@@ -175,7 +212,10 @@ async fn admin_api_answers_after_traffic_and_shows_no_secret() {
         "jane.doe".to_string(),
     ];
     for secret in &secrets {
-        assert!(!everything.contains(secret.as_str()), "{secret} shown by the admin API");
+        assert!(
+            !everything.contains(secret.as_str()),
+            "{secret} shown by the admin API"
+        );
     }
 
     let get_json = |path: &'static str| {
@@ -201,7 +241,10 @@ async fn admin_api_answers_after_traffic_and_shows_no_secret() {
     assert_eq!(acme["auth"]["token_names"], json!(["idp"]));
     assert_eq!(acme["upstream"], "store");
     assert_eq!(acme["limits"]["max_concurrent"], 4);
-    assert_eq!(acme["usage"], json!({"cap": 4, "in_flight": 0, "waiting": 0}));
+    assert_eq!(
+        acme["usage"],
+        json!({"cap": 4, "in_flight": 0, "waiting": 0})
+    );
     let ratio = acme["cache"]["hit_ratio"].as_f64().unwrap();
     assert!(ratio > 0.0 && ratio < 1.0, "{acme}");
     assert!(acme["cache"]["entries"].as_u64().unwrap() >= 1, "{acme}");
@@ -212,7 +255,10 @@ async fn admin_api_answers_after_traffic_and_shows_no_secret() {
     let remote = &upstreams["upstreams"][0];
     assert_eq!(remote["name"], "remote");
     assert_eq!(remote["breaker"], "closed");
-    assert_eq!(remote["endpoints"][0]["url"], "http://<redacted>@127.0.0.1:9/scim/v2");
+    assert_eq!(
+        remote["endpoints"][0]["url"],
+        "http://<redacted>@127.0.0.1:9/scim/v2"
+    );
     assert_eq!(remote["capabilities"]["declared"]["patch"], "auto");
     assert_eq!(upstreams["upstreams"][1]["kind"], "builtin");
 
@@ -244,8 +290,20 @@ async fn admin_api_answers_after_traffic_and_shows_no_secret() {
     let seq = audit["head"]["seq"].as_u64().unwrap();
     assert!(seq >= 1, "{audit}");
     assert_eq!(audit["head"]["hash"].as_str().unwrap().len(), 64);
-    let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "grace"});
-    assert_eq!(scim(&c, gw.public, reqwest::Method::POST, "/Users", &token, Some(user)).await, 201);
+    let user =
+        json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": "grace"});
+    assert_eq!(
+        scim(
+            &c,
+            gw.public,
+            reqwest::Method::POST,
+            "/Users",
+            &token,
+            Some(user)
+        )
+        .await,
+        201
+    );
     let after = get_json("/audit").await;
     assert_eq!(after["head"]["seq"].as_u64().unwrap(), seq + 1, "{after}");
     assert_ne!(after["head"]["hash"], audit["head"]["hash"]);
@@ -300,7 +358,12 @@ async fn drain_through_the_admin_api_ends_the_gateway_like_sigterm() {
     // `terminate` finds it gone, or gone within the bound.
     let exited = wait_exit(&mut gw, Duration::from_secs(20));
     assert_eq!(exited, Some(true), "{}", gw.log_tail());
-    assert_eq!(gw.log_lines("\"by\":\"admin_api\"").len(), 1, "{}", gw.log_tail());
+    assert_eq!(
+        gw.log_lines("\"by\":\"admin_api\"").len(),
+        1,
+        "{}",
+        gw.log_tail()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -344,7 +407,8 @@ hash = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
             .unwrap();
         (
             out.status.success(),
-            String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+            String::from_utf8_lossy(&out.stdout).to_string()
+                + &String::from_utf8_lossy(&out.stderr),
         )
     };
     let (ok, out) = check("listen = \"0.0.0.0:9464\"");

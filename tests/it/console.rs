@@ -227,29 +227,102 @@ async fn the_console_shows_the_numbers_of_the_admin_api() {
     // acme: creates, reads (a cache miss, then hits), a 404, a 401, a
     // deprovisioning (DELETE), an Entra-style PATCH the dialect fixes.
     let mut ids = Vec::new();
-    for name in ["pii-ada-lovelace", "pii-grace-hopper", "pii-edsger-dijkstra"] {
-        let user = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
-        let (status, body) = send(&c, gw.public, "acme", Method::POST, "/Users", &acme, Some(user)).await;
+    for name in [
+        "pii-ada-lovelace",
+        "pii-grace-hopper",
+        "pii-edsger-dijkstra",
+    ] {
+        let user =
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": name});
+        let (status, body) = send(
+            &c,
+            gw.public,
+            "acme",
+            Method::POST,
+            "/Users",
+            &acme,
+            Some(user),
+        )
+        .await;
         assert_eq!(status, 201, "{body}");
         ids.push(body["id"].as_str().unwrap().to_string());
     }
     for _ in 0..3 {
-        assert_eq!(send(&c, gw.public, "acme", Method::GET, "/Users", &acme, None).await.0, 200);
+        assert_eq!(
+            send(&c, gw.public, "acme", Method::GET, "/Users", &acme, None)
+                .await
+                .0,
+            200
+        );
     }
-    assert_eq!(send(&c, gw.public, "acme", Method::GET, "/Users/missing", &acme, None).await.0, 404);
-    assert_eq!(send(&c, gw.public, "acme", Method::GET, "/Users", "not-the-token-xxxxxxxxxxxx", None).await.0, 401);
+    assert_eq!(
+        send(
+            &c,
+            gw.public,
+            "acme",
+            Method::GET,
+            "/Users/missing",
+            &acme,
+            None
+        )
+        .await
+        .0,
+        404
+    );
+    assert_eq!(
+        send(
+            &c,
+            gw.public,
+            "acme",
+            Method::GET,
+            "/Users",
+            "not-the-token-xxxxxxxxxxxx",
+            None
+        )
+        .await
+        .0,
+        401
+    );
     let patch = json!({
         "schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
         "Operations": [{"op": "Replace", "path": "active", "value": "False"}]
     });
     let path = format!("/Users/{}", ids[0]);
-    assert_eq!(send(&c, gw.public, "acme", Method::PATCH, &path, &acme, Some(patch)).await.0, 200);
+    assert_eq!(
+        send(
+            &c,
+            gw.public,
+            "acme",
+            Method::PATCH,
+            &path,
+            &acme,
+            Some(patch)
+        )
+        .await
+        .0,
+        200
+    );
     let path = format!("/Users/{}", ids[1]);
-    assert_eq!(send(&c, gw.public, "acme", Method::DELETE, &path, &acme, None).await.0, 204);
+    assert_eq!(
+        send(&c, gw.public, "acme", Method::DELETE, &path, &acme, None)
+            .await
+            .0,
+        204
+    );
     // beta: one request allowed, the next two refused.
-    assert_eq!(send(&c, gw.public, "beta", Method::GET, "/Users", &beta, None).await.0, 200);
+    assert_eq!(
+        send(&c, gw.public, "beta", Method::GET, "/Users", &beta, None)
+            .await
+            .0,
+        200
+    );
     for _ in 0..2 {
-        assert_eq!(send(&c, gw.public, "beta", Method::GET, "/Users", &beta, None).await.0, 429);
+        assert_eq!(
+            send(&c, gw.public, "beta", Method::GET, "/Users", &beta, None)
+                .await
+                .0,
+            429
+        );
     }
 
     let before = stats(&c, admin).await;
@@ -257,7 +330,10 @@ async fn the_console_shows_the_numbers_of_the_admin_api() {
     let dom = browse(&url, &["--dump-dom"]);
     let after = stats(&c, admin).await;
     assert_eq!(before, after, "the stats moved while the page loaded");
-    assert!(dom.contains("data-ready=\"1\""), "the page did not finish: {dom}");
+    assert!(
+        dom.contains("data-ready=\"1\""),
+        "the page did not finish: {dom}"
+    );
 
     let shown = rendered_stats(&dom);
     for (path, value) in &shown {
@@ -266,7 +342,10 @@ async fn the_console_shows_the_numbers_of_the_admin_api() {
             (Some(a), Some(b)) => a == b,
             _ => value == api,
         };
-        assert!(equal, "{path:?}: the page shows {value}, the API says {api}");
+        assert!(
+            equal,
+            "{path:?}: the page shows {value}, the API says {api}"
+        );
     }
     // The page shows what the traffic made (so the comparison above
     // covered them), and the API agrees with the traffic.
@@ -308,7 +387,10 @@ async fn the_console_shows_the_numbers_of_the_admin_api() {
         rules.as_object().is_some_and(|r| !r.is_empty()),
         "the dialect fixed the PATCH: {rules}"
     );
-    assert!(dom.contains("data-breaker=\"store\""), "breaker states shown");
+    assert!(
+        dom.contains("data-breaker=\"store\""),
+        "breaker states shown"
+    );
     // No token, no hash, no personal data on the page.
     for secret in [acme.as_str(), beta.as_str(), "pii-", "lovelace"] {
         assert!(!dom.contains(secret), "{secret} on the page");
@@ -318,10 +400,13 @@ async fn the_console_shows_the_numbers_of_the_admin_api() {
     let _ = std::fs::remove_file(&png);
     browse(
         &url,
-        &["--screenshot=".to_string() + png.to_str().unwrap(), "--window-size=1366,900".into()]
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>(),
+        &[
+            "--screenshot=".to_string() + png.to_str().unwrap(),
+            "--window-size=1366,900".into(),
+        ]
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>(),
     );
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG"), "a PNG at {}", png.display());

@@ -198,7 +198,10 @@ fn compile_with(
         .admin
         .as_ref()
         .and_then(|a| addr(&mut p, "admin.listen", &a.listen));
-    let admin_token = raw.admin.as_ref().and_then(|a| admin_token(a, admin, &mut p));
+    let admin_token = raw
+        .admin
+        .as_ref()
+        .and_then(|a| admin_token(a, admin, &mut p));
 
     let mut upstreams = HashMap::new();
     for (name, section) in &raw.upstreams {

@@ -142,9 +142,10 @@ fn upstream(state: &AdminState, u: &Upstream, stats: &Stats) -> Value {
         UpstreamTarget::Http(target) => ("http", endpoints(target)),
     };
     let declared = &u.emulation.settings;
-    let discovered = u.emulation.discovery.known().map(|s| {
-        json!({ "patch": s.patch, "bulk": s.bulk, "filter": s.filter, "etag": s.etag })
-    });
+    let discovered =
+        u.emulation.discovery.known().map(
+            |s| json!({ "patch": s.patch, "bulk": s.bulk, "filter": s.filter, "etag": s.etag }),
+        );
     json!({
         "name": u.name,
         "kind": kind,
@@ -211,12 +212,16 @@ fn support(s: Support) -> &'static str {
 /// `GET /admin/v1/events`.
 pub(super) fn events(state: &AdminState) -> Value {
     let stats = state.stats();
-    let outbox = state.audit_dir.as_deref().map(|dir| {
-        match crate::events::admin::outbox_status(dir) {
-            Ok(s) => json!(s),
-            Err(_) => json!({ "error": "the outbox could not be read (see the gateway's log)" }),
-        }
-    });
+    let outbox =
+        state
+            .audit_dir
+            .as_deref()
+            .map(|dir| match crate::events::admin::outbox_status(dir) {
+                Ok(s) => json!(s),
+                Err(_) => {
+                    json!({ "error": "the outbox could not be read (see the gateway's log)" })
+                }
+            });
     json!({
         "enabled": state.audit_dir.is_some(),
         "outbox": outbox,
@@ -266,7 +271,11 @@ pub(super) fn stats(state: &AdminState) -> Value {
         let (healthy, total) = match &u.target {
             UpstreamTarget::Http(t) => match t.as_ref() {
                 HttpTarget::Balanced { balancer, .. } => (
-                    balancer.endpoints().iter().filter(|m| m.is_healthy()).count(),
+                    balancer
+                        .endpoints()
+                        .iter()
+                        .filter(|m| m.is_healthy())
+                        .count(),
                     balancer.endpoints().len(),
                 ),
                 HttpTarget::Single(_) => (1, 1),

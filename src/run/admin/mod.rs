@@ -24,7 +24,9 @@ use crate::server::Respond;
 use crate::stack::Pipeline;
 use crate::telemetry::admin::{admin_response, Readiness};
 use bytes::Bytes;
-use http::header::{HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::header::{
+    HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE,
+};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
 use hyper::body::Incoming;
@@ -181,6 +183,7 @@ fn not_allowed(allow: &'static str) -> Response<Full<Bytes>> {
         StatusCode::METHOD_NOT_ALLOWED,
         &json!({ "error": "method not allowed" }),
     );
-    r.headers_mut().insert(ALLOW, HeaderValue::from_static(allow));
+    r.headers_mut()
+        .insert(ALLOW, HeaderValue::from_static(allow));
     r
 }

@@ -9,8 +9,9 @@ use crate::telemetry::names::events::{
 };
 use crate::telemetry::names::{
     AUTH_FAILURES_TOTAL, CACHE_REQUESTS_TOTAL, DEPROVISION_DURATION_SECONDS, DIALECT_RULES_TOTAL,
-    ERRORS_TOTAL, LIMITED_TOTAL, REQUESTS_TOTAL, REQUEST_DURATION_SECONDS, UPSTREAM_DURATION_SECONDS,
-    UPSTREAM_ERRORS_TOTAL, UPSTREAM_RETRIES_TOTAL, UPSTREAM_THROTTLED_TOTAL,
+    ERRORS_TOTAL, LIMITED_TOTAL, REQUESTS_TOTAL, REQUEST_DURATION_SECONDS,
+    UPSTREAM_DURATION_SECONDS, UPSTREAM_ERRORS_TOTAL, UPSTREAM_RETRIES_TOTAL,
+    UPSTREAM_THROTTLED_TOTAL,
 };
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -210,7 +211,11 @@ pub(super) fn compute(text: &str) -> Stats {
             }
             (n, Some(t), _, _) if n == bucket(DEPROVISION_DURATION_SECONDS) => {
                 if let (Some(le), Some("success")) = (le, s.label("outcome")) {
-                    add_bucket(deprovision_buckets.entry(t.into()).or_default(), le, s.value);
+                    add_bucket(
+                        deprovision_buckets.entry(t.into()).or_default(),
+                        le,
+                        s.value,
+                    );
                 }
             }
             (DIALECT_RULES_TOTAL, Some(t), _, _) => {
@@ -397,6 +402,9 @@ scim_gateway_events_outbox_depth 7
         assert_eq!(quantile(0.5, &b), Some(0.15000000000000002));
         assert_eq!(quantile(0.5, &[(f64::INFINITY, 0.0)]), None);
         // Everything above the last finite bound: that bound.
-        assert_eq!(quantile(0.99, &[(0.1, 0.0), (f64::INFINITY, 3.0)]), Some(0.1));
+        assert_eq!(
+            quantile(0.99, &[(0.1, 0.0), (f64::INFINITY, 3.0)]),
+            Some(0.1)
+        );
     }
 }
