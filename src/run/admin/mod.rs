@@ -14,6 +14,7 @@
 //! the live config, the pipeline's state, the audit journal.
 mod api;
 mod console;
+mod prom_text;
 mod stats;
 
 use super::drain::DrainRequest;
