@@ -110,6 +110,7 @@ pub async fn run(
             audit_dir: snapshot.audit.as_ref().map(|a| a.dir.clone()),
             readiness: readiness.clone(),
             drain: drain_request,
+            last_verify: Default::default(),
         });
         let settings: SettingsSource = Arc::new(|| Listening {
             identity: Default::default(),

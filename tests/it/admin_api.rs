@@ -307,6 +307,40 @@ async fn admin_api_answers_after_traffic_and_shows_no_secret() {
     let after = get_json("/audit").await;
     assert_eq!(after["head"]["seq"].as_u64().unwrap(), seq + 1, "{after}");
     assert_ne!(after["head"]["hash"], audit["head"]["hash"]);
+    assert_eq!(after["last_verify"], Value::Null, "none asked for yet");
+
+    // A verification asked for: the whole chain, up to the head shown.
+    let verified = get_json("/audit?verify=true").await;
+    let last = &verified["last_verify"];
+    assert_eq!(last["ok"], true, "{verified}");
+    assert_eq!(last["last_seq"], after["head"]["seq"], "{verified}");
+    assert_eq!(last["head"], after["head"]["hash"], "{verified}");
+    // The first record's bytes changed (one character of its request id,
+    // in place): the next verification names it.
+    let file = std::fs::read_dir(dir.join("audit"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "jsonl"))
+        .unwrap();
+    let text = std::fs::read_to_string(&file).unwrap();
+    let key = "\"request_id\":\"";
+    let at = text.find(key).expect("a record has a request id") + key.len();
+    let flipped = if text.as_bytes()[at] == b'0' {
+        b"1"
+    } else {
+        b"0"
+    };
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::OpenOptions::new().write(true).open(&file).unwrap();
+        f.seek(SeekFrom::Start(at as u64)).unwrap();
+        f.write_all(flipped).unwrap();
+    }
+    let verified = get_json("/audit?verify=true").await;
+    let last = &verified["last_verify"];
+    assert_eq!(last["ok"], false, "{verified}");
+    assert_eq!(last["problem"], "modified", "{verified}");
+    assert_eq!(last["seq"], 1, "{verified}");
 
     let events = get_json("/events").await;
     assert_eq!(events["enabled"], true);

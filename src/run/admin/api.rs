@@ -240,9 +240,8 @@ pub(super) fn audit(state: &AdminState) -> Value {
                 "enabled": true,
                 "open": journal.is_open(),
                 "head": { "seq": seq, "hash": hash },
-                // Verification is `scim-gateway audit verify`, a command
-                // of its own: the gateway keeps no result of one.
-                "last_verify": Value::Null,
+                // Asked for with `?verify=true` (this process only).
+                "last_verify": state.last_verify.get(),
             })
         }
     }
