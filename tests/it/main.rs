@@ -26,6 +26,7 @@ mod mapped_patch;
 mod mapped_scim11;
 mod mapped_upsert;
 mod matrix;
+mod monitoring;
 mod mtls;
 mod no_loss;
 mod no_loss_hangup;
