@@ -34,6 +34,7 @@ mod oauth;
 mod peers_selftest;
 mod probe;
 mod race;
+mod readme;
 mod redis_auth;
 mod redis_down;
 mod redis_sentinel;
