@@ -8,17 +8,13 @@
 //! `tests/run` installs chromium; a missing browser fails the test (set
 //! `CHROMIUM` to use another binary).
 use crate::support::audited::temp_dir;
+use crate::support::chromium::{browse, rendered_stats, screenshot_path};
 use crate::support::gateway::token_for;
 use crate::support::process::GatewayProcess;
 use scim_gateway::authn::static_token::hash_token_hex;
 use serde_json::{json, Value};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
-
-/// Longest a browser run may take before it is killed.
-const BROWSER_BOUND: Duration = Duration::from_secs(60);
 
 fn config(dir: &Path) -> PathBuf {
     let text = format!(
@@ -94,95 +90,6 @@ async fn send(
     (status, r.json().await.unwrap_or(Value::Null))
 }
 
-/// The browser: `CHROMIUM`, else `chromium` on the PATH.
-fn chromium() -> String {
-    let bin = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
-    let found = Command::new(&bin)
-        .arg("--version")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        found,
-        "{bin} is required for the console test (tests/run installs Debian's chromium)"
-    );
-    bin
-}
-
-/// Runs headless chromium on `url` with `extra` arguments, killed after
-/// [`BROWSER_BOUND`]; its stdout.
-fn browse(url: &str, extra: &[&str]) -> String {
-    let profile = temp_dir("chromium-profile");
-    let mut child = Command::new(chromium())
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--no-first-run",
-            "--virtual-time-budget=5000",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .args(extra)
-        .arg(url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut out = String::new();
-        let _ = std::io::Read::read_to_string(&mut stdout, &mut out);
-        out
-    });
-    let deadline = Instant::now() + BROWSER_BOUND;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let out = reader.join().unwrap();
-    let _ = std::fs::remove_dir_all(&profile);
-    assert!(
-        status.is_some_and(|s| s.success()),
-        "chromium did not finish within {BROWSER_BOUND:?}: {status:?}"
-    );
-    out
-}
-
-/// Every `data-stat`/`data-value` pair of the dumped DOM: the JSON path
-/// into the stats and the value shown.
-fn rendered_stats(dom: &str) -> Vec<(Vec<String>, Value)> {
-    let unescape = |s: &str| {
-        s.replace("&quot;", "\"")
-            .replace("&lt;", "<")
-            .replace("&gt;", ">")
-            .replace("&amp;", "&")
-    };
-    let attr = |tag: &str, name: &str| -> Option<String> {
-        let start = tag.find(&format!("{name}=\""))? + name.len() + 2;
-        let len = tag.get(start..)?.find('"')?;
-        Some(unescape(tag.get(start..start + len)?))
-    };
-    dom.split('<')
-        .filter(|tag| tag.contains("data-stat=\""))
-        .map(|tag| {
-            let path: Vec<String> = serde_json::from_str(&attr(tag, "data-stat").unwrap()).unwrap();
-            let value: Value = serde_json::from_str(&attr(tag, "data-value").unwrap()).unwrap();
-            (path, value)
-        })
-        .collect()
-}
-
 fn at<'v>(v: &'v Value, path: &[String]) -> &'v Value {
     path.iter().fold(v, |v, k| &v[k.as_str()])
 }
@@ -199,20 +106,6 @@ async fn stats(c: &reqwest::Client, admin: SocketAddr) -> Value {
     // The time of the answer is the one thing that moves.
     v["at_ms"] = Value::Null;
     v
-}
-
-/// `<target dir>/test-artifacts/console.png` (the target dir is the test
-/// binary's grandparent, `CARGO_TARGET_DIR` or `target/`).
-fn screenshot_path() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let target = exe
-        .ancestors()
-        .nth(3)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("target"));
-    let dir = target.join("test-artifacts");
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join("console.png")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -411,6 +304,30 @@ async fn the_console_shows_the_numbers_of_the_admin_api() {
     let bytes = std::fs::read(&png).unwrap();
     assert!(bytes.starts_with(b"\x89PNG"), "a PNG at {}", png.display());
     println!("console screenshot: {}", png.display());
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn with_a_token_configured_the_console_asks_for_it_and_shows_nothing() {
+    let dir = temp_dir("console-token");
+    let path = config(&dir);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n",
+        &format!(
+            "[admin]\nlisten = \"127.0.0.1:0\"\ntoken_hash = \"{}\"\n",
+            hash_token_hex("console-admin-token-0123456789")
+        ),
+    );
+    std::fs::write(&path, text).unwrap();
+    let gw = GatewayProcess::spawn(&path);
+    let dom = browse(&format!("http://{}/admin/", gw.admin.unwrap()), &["--dump-dom"]);
+    // The page loaded (its files need no token) and asks for the token.
+    assert!(dom.contains("id=\"token-form\""), "{dom}");
+    assert!(!dom.contains("id=\"token-form\" hidden"), "the form is shown: {dom}");
+    assert!(dom.contains("needs a token"), "{dom}");
+    assert!(rendered_stats(&dom).is_empty(), "no numbers without the token");
+    assert!(!dom.contains("data-ready"), "{dom}");
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 pub mod audit_log;
 pub mod audited;
+pub mod chromium;
 pub mod delivery;
 pub mod echo;
 pub mod faulty;
