@@ -321,12 +321,21 @@ fn with_a_token_configured_the_console_asks_for_it_and_shows_nothing() {
     );
     std::fs::write(&path, text).unwrap();
     let gw = GatewayProcess::spawn(&path);
-    let dom = browse(&format!("http://{}/admin/", gw.admin.unwrap()), &["--dump-dom"]);
+    let dom = browse(
+        &format!("http://{}/admin/", gw.admin.unwrap()),
+        &["--dump-dom"],
+    );
     // The page loaded (its files need no token) and asks for the token.
     assert!(dom.contains("id=\"token-form\""), "{dom}");
-    assert!(!dom.contains("id=\"token-form\" hidden"), "the form is shown: {dom}");
+    assert!(
+        !dom.contains("id=\"token-form\" hidden"),
+        "the form is shown: {dom}"
+    );
     assert!(dom.contains("needs a token"), "{dom}");
-    assert!(rendered_stats(&dom).is_empty(), "no numbers without the token");
+    assert!(
+        rendered_stats(&dom).is_empty(),
+        "no numbers without the token"
+    );
     assert!(!dom.contains("data-ready"), "{dom}");
     drop(gw);
     let _ = std::fs::remove_dir_all(&dir);
