@@ -459,3 +459,50 @@ hash = "sha256:0000000000000000000000000000000000000000000000000000000000000000"
     assert!(!ok && out.contains("admin.token_hash"), "{out}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_reload_shows_in_config_until_one_succeeds() {
+    let dir = temp_dir("admin-reload");
+    let gw = spawn(&dir);
+    let to = gw.admin.unwrap();
+    let c = reqwest::Client::new();
+    let path = dir.join("gateway.toml");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let first: Value = serde_json::from_str(&admin(&c, to, "/config").await.1).unwrap();
+
+    // An unknown key: refused, the previous config stays. (SIGHUP, and
+    // the file watcher may reload once more: counts are at least.)
+    std::fs::write(&path, format!("{good}\n[server.nonsense]\nx = 1\n")).unwrap();
+    gw.signal("-HUP");
+    let refused = poll_config(&c, to, |v| v["reloads"]["failed"].as_u64() >= Some(1)).await;
+    let problems = refused["last_reload_error"]["problems"].as_array().unwrap();
+    assert!(!problems.is_empty(), "{refused}");
+    assert!(refused["last_reload_error"]["at_ms"].as_u64().unwrap() > 0);
+    assert_eq!(
+        refused["hash"], first["hash"],
+        "the loaded config is unchanged"
+    );
+
+    // Fixed: loaded, and the error is gone.
+    std::fs::write(&path, format!("{good}\n# edited\n")).unwrap();
+    gw.signal("-HUP");
+    let ok = poll_config(&c, to, |v| v["reloads"]["ok"].as_u64() >= Some(1)).await;
+    assert_eq!(ok["last_reload_error"], Value::Null, "{ok}");
+    assert_ne!(ok["hash"], first["hash"]);
+    assert!(ok["loaded_at_ms"].as_u64() >= first["loaded_at_ms"].as_u64());
+    drop(gw);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `/admin/v1/config` once `done` holds (at most 10 s).
+async fn poll_config(c: &reqwest::Client, to: SocketAddr, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let v: Value = serde_json::from_str(&admin(c, to, "/config").await.1).unwrap();
+        if done(&v) || std::time::Instant::now() >= deadline {
+            assert!(done(&v), "{v}");
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
