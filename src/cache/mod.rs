@@ -361,11 +361,13 @@ impl ResponseCache {
             .sum()
     }
 
-    /// A tenant's entries (moka's count, which lags inserts slightly) and
-    /// bytes held, for the admin API; `None` before its first entry.
+    /// A tenant's entries and bytes held, for the admin API; `None`
+    /// before its first entry. (moka counts entries lazily: its pending
+    /// maintenance runs first, on the admin's call, not a request's.)
     pub(crate) fn tenant_usage(&self, tenant: &str) -> Option<(u64, u64)> {
         let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
         tenants.get(tenant).map(|t| {
+            t.entries.run_pending_tasks();
             (
                 t.entries.entry_count(),
                 t.account.used.load(Ordering::Acquire),
