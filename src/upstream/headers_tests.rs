@@ -28,6 +28,7 @@ fn clean(req: &UpstreamRequest) -> HeaderMap {
         None,
         req,
         HeaderValue::from_static("10.0.0.1:8080"),
+        None,
     )
 }
 

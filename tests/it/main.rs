@@ -49,4 +49,5 @@ mod shipped_configs;
 mod slis;
 mod store_api;
 mod store_errors;
+mod traces;
 mod write_order;
