@@ -137,9 +137,11 @@ impl Pipeline {
         // One snapshot for the whole request: a reload mid-request cannot
         // mix two configs.
         let snapshot = self.config.load();
-        let mut trace = Trace::default();
-        // The caller's trace continued (or a new one), when traces are on.
-        trace.spans = spans::begin(self.tracer.as_deref(), req.headers());
+        let mut trace = Trace {
+            // The caller's trace continued (or a new one), when traces are on.
+            spans: spans::begin(self.tracer.as_deref(), req.headers()),
+            ..Trace::default()
+        };
         // Who the client is, once: every stage, log line and audit record
         // below uses this (never the socket peer, a proxy's address when
         // one stands in front).

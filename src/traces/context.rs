@@ -130,6 +130,7 @@ fn hex_into(text: &[u8], out: &mut [u8]) -> Option<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

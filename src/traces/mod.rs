@@ -232,6 +232,7 @@ impl Drop for ChildSpan {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

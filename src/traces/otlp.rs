@@ -96,6 +96,8 @@ pub(crate) struct AnyValue {
 }
 
 pub(crate) mod any_value {
+    // The names of the `.proto` file's oneof.
+    #[allow(clippy::enum_variant_names)]
     #[derive(Clone, PartialEq, prost::Oneof)]
     pub(crate) enum Value {
         #[prost(string, tag = "1")]

@@ -215,9 +215,9 @@ pub fn render(spans: &[Span]) -> String {
     let mut out = String::new();
     // Roots: spans whose parent is not in the set (the caller's, or none).
     let ids: Vec<&[u8]> = spans.iter().map(|s| s.span_id.as_slice()).collect();
-    for root in spans
+    if let Some(root) = spans
         .iter()
-        .filter(|s| !ids.contains(&s.parent_span_id.as_slice()))
+        .find(|s| !ids.contains(&s.parent_span_id.as_slice()))
     {
         out.push_str(&format!(
             "trace {} (parent {})\n",
@@ -229,7 +229,6 @@ pub fn render(spans: &[Span]) -> String {
             }
         ));
         walk(spans, &root.parent_span_id, 0, &mut out);
-        break;
     }
     out
 }
