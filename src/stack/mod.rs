@@ -154,23 +154,30 @@ impl Pipeline {
         };
         // Boxed: the pipeline's state (about 2.9 KB) is allocated once,
         // and this future stays small enough to move cheaply.
-        // Scoped: the calls below the pipeline (upstream attempts, key
-        // fetches, introspection) find the request's trace.
         let spans = trace.spans.clone();
-        let outcome = Box::pin(crate::traces::scoped(
-            spans.clone(),
-            pipeline(
-                &snapshot,
-                self,
-                req,
-                &conn,
-                &client,
-                &request_id,
-                deadline,
-                &mut trace,
-            ),
-        ))
-        .await;
+        macro_rules! run {
+            () => {
+                pipeline(
+                    &snapshot,
+                    self,
+                    req,
+                    &conn,
+                    &client,
+                    &request_id,
+                    deadline,
+                    &mut trace,
+                )
+            };
+        }
+        // With traces on, scoped: the calls below the pipeline (upstream
+        // attempts, key fetches, introspection) find the request's trace.
+        // The pipeline's future is made inside each arm: a wrapper, or a
+        // local holding it, would put its state in this future too (which
+        // the server boxes and copies per request), traces on or off.
+        let outcome = match spans.clone() {
+            None => Box::pin(run!()).await,
+            Some(t) => Box::pin(crate::traces::scope(t, run!())).await,
+        };
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         // The answer waits until the journal has the write's record.
         let to = self

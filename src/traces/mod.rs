@@ -21,6 +21,13 @@ pub(crate) mod span;
 pub(crate) use export::TraceSettings;
 pub(crate) use span::{Kind, Mark, RequestTrace, Value};
 
+use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether any tracer was started in this process: until one is, code
+/// below the pipeline skips even the task-local look-up.
+static STARTED: AtomicBool = AtomicBool::new(false);
+
 use export::Queue;
 use http::{HeaderMap, HeaderValue};
 use std::future::Future;
@@ -40,6 +47,7 @@ pub(crate) struct Tracer {
 impl Tracer {
     /// Starts the exporter (a task on the current runtime) for `settings`.
     pub(crate) fn start(settings: &TraceSettings) -> Result<Arc<Tracer>, String> {
+        STARTED.store(true, Ordering::Relaxed);
         Ok(Arc::new(Tracer {
             sampling_ratio: settings.sampling_ratio,
             parent_based: settings.parent_based,
@@ -122,28 +130,40 @@ fn ratio_sampled(trace_id: &context::TraceId, ratio: f64) -> bool {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Spans<'a>(pub Option<&'a RequestTrace>);
 
+/// A stage's span while it runs: its place in the request's list. Four
+/// bytes (`Option` included), since the pipeline's future holds one
+/// across each stage's await.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Stage(NonZeroU32);
+
 impl Spans<'_> {
-    /// Starts a stage's span (under the innermost open one).
+    /// Starts a stage's span (under the innermost open one); `None` when
+    /// the request is not recorded.
     #[inline]
-    pub(crate) fn start(self, name: &'static str) -> Option<Mark> {
-        self.0.map(|t| t.start(name, Kind::Internal))
+    pub(crate) fn start(self, name: &'static str) -> Option<Stage> {
+        let trace = self.0.filter(|t| t.sampled)?;
+        let index = trace.start(name, Kind::Internal).index;
+        u32::try_from(index)
+            .ok()
+            .and_then(NonZeroU32::new)
+            .map(Stage)
     }
 
     /// Ends a stage's span, marked failed when the stage failed; passes
     /// the stage's result on.
     #[inline]
-    pub(crate) fn close<T, E>(self, mark: Option<Mark>, result: Result<T, E>) -> Result<T, E> {
-        if let (Some(t), Some(m)) = (self.0, mark) {
-            t.end(m, result.is_err());
+    pub(crate) fn close<T, E>(self, stage: Option<Stage>, result: Result<T, E>) -> Result<T, E> {
+        if let (Some(t), Some(s)) = (self.0, stage) {
+            t.end(s.0.get() as usize, result.is_err());
         }
         result
     }
 
     /// Ends a span that cannot fail.
     #[inline]
-    pub(crate) fn end(self, mark: Option<Mark>) {
-        if let (Some(t), Some(m)) = (self.0, mark) {
-            t.end(m, false);
+    pub(crate) fn end(self, stage: Option<Stage>) {
+        if let (Some(t), Some(s)) = (self.0, stage) {
+            t.end(s.0.get() as usize, false);
         }
     }
 
@@ -151,14 +171,12 @@ impl Spans<'_> {
     #[inline]
     pub(crate) fn attribute<V: Into<Value>>(
         self,
-        mark: Option<Mark>,
+        stage: Option<Stage>,
         key: &'static str,
         value: impl FnOnce() -> V,
     ) {
-        if let (Some(t), Some(m)) = (self.0, mark) {
-            if t.sampled {
-                t.attribute(m, key, value());
-            }
+        if let (Some(t), Some(s)) = (self.0, stage) {
+            t.attribute(s.0.get() as usize, key, value());
         }
     }
 }
@@ -168,12 +186,12 @@ tokio::task_local! {
     static CURRENT: Arc<RequestTrace>;
 }
 
-/// Runs `fut` with `trace` as its request's trace (for [`child`]).
-pub(crate) async fn scoped<F: Future>(trace: Option<Arc<RequestTrace>>, fut: F) -> F::Output {
-    match trace {
-        Some(trace) => CURRENT.scope(trace, fut).await,
-        None => fut.await,
-    }
+/// `fut`, run with `trace` as its request's trace (for [`child`]).
+pub(crate) fn scope<F: Future>(
+    trace: Arc<RequestTrace>,
+    fut: F,
+) -> impl Future<Output = F::Output> {
+    CURRENT.scope(trace, fut)
 }
 
 /// A span of a call made below the pipeline, under the innermost open
@@ -195,6 +213,9 @@ pub(crate) struct Propagation {
 /// Starts a span for a call, when the current task serves a request whose
 /// trace is on (`None` when traces are off).
 pub(crate) fn child(name: &'static str, kind: Kind) -> Option<ChildSpan> {
+    if !STARTED.load(Ordering::Relaxed) {
+        return None;
+    }
     CURRENT
         .try_with(|trace| ChildSpan {
             mark: trace.start(name, kind),
@@ -206,7 +227,7 @@ pub(crate) fn child(name: &'static str, kind: Kind) -> Option<ChildSpan> {
 
 impl ChildSpan {
     pub(crate) fn attribute(&self, key: &'static str, value: impl Into<Value>) {
-        self.trace.attribute(self.mark, key, value);
+        self.trace.attribute(self.mark.index, key, value);
     }
 
     /// The headers naming this span as the callee's parent.
@@ -218,7 +239,7 @@ impl ChildSpan {
     }
 
     pub(crate) fn end(mut self, error: bool) {
-        self.trace.end(self.mark, error);
+        self.trace.end(self.mark.index, error);
         self.ended = true;
     }
 }
@@ -226,7 +247,7 @@ impl ChildSpan {
 impl Drop for ChildSpan {
     fn drop(&mut self) {
         if !self.ended {
-            self.trace.end(self.mark, true);
+            self.trace.end(self.mark.index, true);
         }
     }
 }

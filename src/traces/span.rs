@@ -78,11 +78,12 @@ pub(crate) struct SpanRecord {
     pub error: bool,
 }
 
-/// A span started and not yet ended: where it is in the request's list.
+/// A span started and not yet ended: its id, and where it is in the
+/// request's list (0: not recorded).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Mark {
     pub id: SpanId,
-    index: usize,
+    pub index: usize,
 }
 
 /// One request's trace.
@@ -186,23 +187,23 @@ impl RequestTrace {
     }
 
     /// Adds an attribute to a span.
-    pub(crate) fn attribute(&self, mark: Mark, key: &'static str, value: impl Into<Value>) {
+    pub(crate) fn attribute(&self, index: usize, key: &'static str, value: impl Into<Value>) {
         if !self.sampled {
             return;
         }
-        if let Some(span) = self.lock().spans.get_mut(mark.index) {
+        if let Some(span) = self.lock().spans.get_mut(index) {
             span.attributes.push((key, value.into()));
         }
     }
 
     /// Ends a span (`error`: its work failed); its parent is the innermost
     /// open span again. Ending a span twice keeps the first end.
-    pub(crate) fn end(&self, mark: Mark, error: bool) {
-        if !self.sampled || mark.index == 0 {
+    pub(crate) fn end(&self, index: usize, error: bool) {
+        if !self.sampled || index == 0 {
             return;
         }
         let mut state = self.lock();
-        let parent = match state.spans.get_mut(mark.index) {
+        let parent = match state.spans.get_mut(index) {
             Some(span) if span.end == 0 => {
                 span.end = now_nanos();
                 span.error = error;
@@ -210,7 +211,7 @@ impl RequestTrace {
             }
             _ => return,
         };
-        if state.current == mark.index {
+        if state.current == index {
             let back = state.spans.iter().rposition(|s| Some(s.id) == parent);
             state.current = back.unwrap_or(0);
         }
@@ -262,10 +263,10 @@ mod tests {
         let t = RequestTrace::new(new_trace_id(), None, true, None, now_nanos());
         let auth = t.start("authenticate", Kind::Internal);
         let fetch = t.start("jwks fetch", Kind::Client);
-        t.end(fetch, false);
-        t.end(auth, true);
+        t.end(fetch.index, false);
+        t.end(auth.index, true);
         let upstream = t.start("upstream", Kind::Internal);
-        t.attribute(upstream, "scim_gateway.upstream", "backend");
+        t.attribute(upstream.index, "scim_gateway.upstream", "backend");
         let spans = t.finish(false);
         assert_eq!(spans.len(), 4);
         let (root, auth, fetch, upstream) = (&spans[0], &spans[1], &spans[2], &spans[3]);
@@ -284,7 +285,7 @@ mod tests {
         let m = t.start("upstream attempt", Kind::Client);
         assert_ne!(m.id, [0; 8]);
         assert!(t.traceparent(&m.id).to_str().unwrap().ends_with("-00"));
-        t.end(m, false);
+        t.end(m.index, false);
         assert!(t.finish(false).is_empty());
     }
 }
