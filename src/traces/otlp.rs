@@ -1,113 +1,17 @@
 //! The OTLP/HTTP request body (`ExportTraceServiceRequest`, protobuf) for
-//! a batch of spans: the subset of opentelemetry-proto's `trace/v1` and
-//! `common/v1` messages the gateway writes, declared with prost's derive
-//! and the field numbers of the `.proto` files. Written out here rather
-//! than taken from the `opentelemetry-proto` crate, whose generated types
-//! bring tonic and the OpenTelemetry SDK into the build; the test suite's
-//! receiver decodes with that crate, so a wrong number here fails a test.
+//! a batch of spans, written by hand: the few messages the gateway sends
+//! (`collector/trace/v1`, `trace/v1`, `common/v1`, `resource/v1` of
+//! opentelemetry-proto), with the `.proto` files' field numbers below.
+//!
+//! By hand rather than through prost's generated or derived types: those
+//! compute every nested message's length again at each level of nesting
+//! and want owned strings and byte vectors for every field, which made
+//! encoding the largest cost of a traced request. Here each span is
+//! written once into a scratch buffer from the recorded values, and its
+//! length prefix taken from it. The test suite's receiver decodes with the
+//! `opentelemetry-proto` crate's generated types, so a wrong field number
+//! or wire type fails the tests (`tests/it/traces.rs`).
 use super::span::{Kind, SpanRecord, Value};
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct ExportTraceServiceRequest {
-    #[prost(message, repeated, tag = "1")]
-    pub resource_spans: Vec<ResourceSpans>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct ResourceSpans {
-    #[prost(message, optional, tag = "1")]
-    pub resource: Option<Resource>,
-    #[prost(message, repeated, tag = "2")]
-    pub scope_spans: Vec<ScopeSpans>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Resource {
-    #[prost(message, repeated, tag = "1")]
-    pub attributes: Vec<KeyValue>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct ScopeSpans {
-    #[prost(message, optional, tag = "1")]
-    pub scope: Option<InstrumentationScope>,
-    #[prost(message, repeated, tag = "2")]
-    pub spans: Vec<Span>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct InstrumentationScope {
-    #[prost(string, tag = "1")]
-    pub name: String,
-    #[prost(string, tag = "2")]
-    pub version: String,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Span {
-    #[prost(bytes = "vec", tag = "1")]
-    pub trace_id: Vec<u8>,
-    #[prost(bytes = "vec", tag = "2")]
-    pub span_id: Vec<u8>,
-    #[prost(string, tag = "3")]
-    pub trace_state: String,
-    #[prost(bytes = "vec", tag = "4")]
-    pub parent_span_id: Vec<u8>,
-    #[prost(string, tag = "5")]
-    pub name: String,
-    /// `SpanKind`: 1 internal, 2 server, 3 client.
-    #[prost(int32, tag = "6")]
-    pub kind: i32,
-    #[prost(fixed64, tag = "7")]
-    pub start_time_unix_nano: u64,
-    #[prost(fixed64, tag = "8")]
-    pub end_time_unix_nano: u64,
-    #[prost(message, repeated, tag = "9")]
-    pub attributes: Vec<KeyValue>,
-    #[prost(message, optional, tag = "15")]
-    pub status: Option<Status>,
-    /// `SpanFlags`: bit 0 sampled; bits 8 and 9 say whether the parent is
-    /// remote.
-    #[prost(fixed32, tag = "16")]
-    pub flags: u32,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct Status {
-    #[prost(string, tag = "2")]
-    pub message: String,
-    /// `StatusCode`: 0 unset, 1 ok, 2 error.
-    #[prost(int32, tag = "3")]
-    pub code: i32,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct KeyValue {
-    #[prost(string, tag = "1")]
-    pub key: String,
-    #[prost(message, optional, tag = "2")]
-    pub value: Option<AnyValue>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub(crate) struct AnyValue {
-    #[prost(oneof = "any_value::Value", tags = "1, 2, 3")]
-    pub value: Option<any_value::Value>,
-}
-
-pub(crate) mod any_value {
-    // The names of the `.proto` file's oneof.
-    #[allow(clippy::enum_variant_names)]
-    #[derive(Clone, PartialEq, prost::Oneof)]
-    pub(crate) enum Value {
-        #[prost(string, tag = "1")]
-        StringValue(String),
-        #[prost(bool, tag = "2")]
-        BoolValue(bool),
-        #[prost(int64, tag = "3")]
-        IntValue(i64),
-    }
-}
 
 /// One trace's spans, as finished, with what OTLP needs beside them.
 #[derive(Debug)]
@@ -119,78 +23,195 @@ pub(crate) struct FinishedTrace {
     pub spans: Vec<SpanRecord>,
 }
 
+// Wire types.
+const VARINT: u32 = 0;
+const FIXED64: u32 = 1;
+const LEN: u32 = 2;
+const FIXED32: u32 = 5;
+
 /// The request body for a batch of traces.
 pub(crate) fn encode(service_name: &str, traces: &[FinishedTrace]) -> Vec<u8> {
-    let string = |key: &str, value: &str| KeyValue {
-        key: key.to_string(),
-        value: Some(AnyValue {
-            value: Some(any_value::Value::StringValue(value.to_string())),
-        }),
-    };
-    let spans = traces
-        .iter()
-        .flat_map(|t| t.spans.iter().map(move |s| span(t, s)))
-        .collect();
-    let request = ExportTraceServiceRequest {
-        resource_spans: vec![ResourceSpans {
-            resource: Some(Resource {
-                attributes: vec![
-                    string("service.name", service_name),
-                    string("service.version", env!("CARGO_PKG_VERSION")),
-                ],
-            }),
-            scope_spans: vec![ScopeSpans {
-                scope: Some(InstrumentationScope {
-                    name: "scim-gateway".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                }),
-                spans,
-            }],
-        }],
-    };
-    prost::Message::encode_to_vec(&request)
+    let version = env!("CARGO_PKG_VERSION");
+    // ScopeSpans: 1 scope (InstrumentationScope: 1 name, 2 version),
+    // 2 spans.
+    let mut scope_spans = Vec::with_capacity(256 * traces.len() * 16);
+    let mut scope = Vec::with_capacity(64);
+    string_field(&mut scope, 1, "scim-gateway");
+    string_field(&mut scope, 2, version);
+    bytes_field(&mut scope_spans, 1, &scope);
+    let mut scratch = Vec::with_capacity(512);
+    for trace in traces {
+        for span in &trace.spans {
+            scratch.clear();
+            write_span(&mut scratch, trace, span);
+            bytes_field(&mut scope_spans, 2, &scratch);
+        }
+    }
+    // ResourceSpans: 1 resource (Resource: 1 attributes), 2 scope_spans.
+    let mut resource = Vec::with_capacity(96);
+    key_value(
+        &mut resource,
+        1,
+        "service.name",
+        &Value::Str(service_name.to_string().into()),
+    );
+    key_value(
+        &mut resource,
+        1,
+        "service.version",
+        &Value::Str(version.into()),
+    );
+    let mut resource_spans = Vec::with_capacity(scope_spans.len() + resource.len() + 16);
+    bytes_field(&mut resource_spans, 1, &resource);
+    bytes_field(&mut resource_spans, 2, &scope_spans);
+    // ExportTraceServiceRequest: 1 resource_spans.
+    let mut request = Vec::with_capacity(resource_spans.len() + 8);
+    bytes_field(&mut request, 1, &resource_spans);
+    request
 }
 
-fn span(trace: &FinishedTrace, s: &SpanRecord) -> Span {
-    // SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK (0x100), and
-    // SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK (0x200) for the root under a caller.
-    let is_root = s.kind == Kind::Server;
-    let remote = if is_root && trace.remote_parent {
+/// A `Span`.
+fn write_span(out: &mut Vec<u8>, trace: &FinishedTrace, s: &SpanRecord) {
+    bytes_field(out, 1, &trace.trace_id);
+    bytes_field(out, 2, &s.id);
+    if !trace.tracestate.is_empty() {
+        string_field(out, 3, &trace.tracestate);
+    }
+    if let Some(parent) = &s.parent {
+        bytes_field(out, 4, parent);
+    }
+    string_field(out, 5, &s.name);
+    // SpanKind: 1 internal, 2 server, 3 client.
+    let kind = match s.kind {
+        Kind::Internal => 1,
+        Kind::Server => 2,
+        Kind::Client => 3,
+    };
+    tag(out, 6, VARINT);
+    varint(out, kind);
+    tag(out, 7, FIXED64);
+    out.extend_from_slice(&s.start.to_le_bytes());
+    tag(out, 8, FIXED64);
+    out.extend_from_slice(&s.end.to_le_bytes());
+    for (key, value) in &s.attributes {
+        key_value(out, 9, key, value);
+    }
+    // Status: 3 code (2 = error); unset stays absent.
+    if s.error {
+        tag(out, 15, LEN);
+        varint(out, 2);
+        tag(out, 3, VARINT);
+        varint(out, 2);
+    }
+    // SpanFlags: bit 0 sampled; 0x100 "is the parent remote" is known,
+    // 0x200 it is (the root under a caller's span).
+    let remote = if s.kind == Kind::Server && trace.remote_parent {
         0x200
     } else {
         0
     };
-    Span {
-        trace_id: trace.trace_id.to_vec(),
-        span_id: s.id.to_vec(),
-        trace_state: trace.tracestate.clone(),
-        parent_span_id: s.parent.map(|p| p.to_vec()).unwrap_or_default(),
-        name: s.name.to_string(),
-        kind: match s.kind {
-            Kind::Internal => 1,
-            Kind::Server => 2,
-            Kind::Client => 3,
-        },
-        start_time_unix_nano: s.start,
-        end_time_unix_nano: s.end,
-        attributes: s
-            .attributes
-            .iter()
-            .map(|(key, value)| KeyValue {
-                key: (*key).to_string(),
-                value: Some(AnyValue {
-                    value: Some(match value {
-                        Value::Str(v) => any_value::Value::StringValue(v.to_string()),
-                        Value::Int(n) => any_value::Value::IntValue(*n),
-                        Value::Bool(b) => any_value::Value::BoolValue(*b),
-                    }),
-                }),
-            })
-            .collect(),
-        status: Some(Status {
-            message: String::new(),
-            code: if s.error { 2 } else { 0 },
-        }),
-        flags: 0x1 | 0x100 | remote,
+    tag(out, 16, FIXED32);
+    out.extend_from_slice(&(0x1u32 | 0x100 | remote).to_le_bytes());
+}
+
+/// A `KeyValue` (1 key, 2 value: `AnyValue` with 1 string, 2 bool or
+/// 3 int) as field `field` of the enclosing message.
+fn key_value(out: &mut Vec<u8>, field: u32, key: &str, value: &Value) {
+    let any_len = match value {
+        Value::Str(s) => 1 + varint_len(s.len() as u64) + s.len(),
+        Value::Bool(_) => 2,
+        // int64: negative numbers take ten bytes, as two's complement.
+        Value::Int(n) => 1 + varint_len(*n as u64),
+    };
+    let kv_len =
+        1 + varint_len(key.len() as u64) + key.len() + 1 + varint_len(any_len as u64) + any_len;
+    tag(out, field, LEN);
+    varint(out, kv_len as u64);
+    string_field(out, 1, key);
+    tag(out, 2, LEN);
+    varint(out, any_len as u64);
+    match value {
+        Value::Str(s) => string_field(out, 1, s),
+        Value::Bool(b) => {
+            tag(out, 2, VARINT);
+            varint(out, u64::from(*b));
+        }
+        Value::Int(n) => {
+            tag(out, 3, VARINT);
+            varint(out, *n as u64);
+        }
+    }
+}
+
+fn tag(out: &mut Vec<u8>, field: u32, wire: u32) {
+    varint(out, u64::from(field << 3 | wire));
+}
+
+fn varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push((v as u8 & 0x7f) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+fn varint_len(v: u64) -> usize {
+    // Seven bits a byte; zero takes one.
+    (64 - (v | 1).leading_zeros() as usize).div_ceil(7)
+}
+
+fn bytes_field(out: &mut Vec<u8>, field: u32, bytes: &[u8]) {
+    tag(out, field, LEN);
+    varint(out, bytes.len() as u64);
+    out.extend_from_slice(bytes);
+}
+
+fn string_field(out: &mut Vec<u8>, field: u32, s: &str) {
+    bytes_field(out, field, s.as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_are_protobufs() {
+        for (v, bytes) in [
+            (0u64, vec![0u8]),
+            (1, vec![1]),
+            (127, vec![127]),
+            (128, vec![0x80, 1]),
+            (300, vec![0xac, 0x02]),
+            (
+                u64::MAX,
+                vec![0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 1],
+            ),
+        ] {
+            let mut out = Vec::new();
+            varint(&mut out, v);
+            assert_eq!(out, bytes, "{v}");
+            assert_eq!(varint_len(v), bytes.len(), "{v}");
+        }
+        let mut out = Vec::new();
+        tag(&mut out, 16, FIXED32);
+        assert_eq!(out, [0x85, 0x01]);
+    }
+
+    #[test]
+    fn a_key_values_length_prefixes_are_its_own() {
+        for value in [
+            Value::Str("acme".into()),
+            Value::Int(-1),
+            Value::Int(201),
+            Value::Bool(true),
+        ] {
+            let mut out = Vec::new();
+            key_value(&mut out, 9, "k", &value);
+            // tag, length, then exactly that many bytes.
+            assert_eq!(usize::from(out[1]), out.len() - 2, "{value:?}");
+            // key: tag, length 1, "k"; value: tag, length, the rest.
+            assert_eq!(&out[2..5], [0x0a, 1, b'k']);
+            assert_eq!(usize::from(out[6]), out.len() - 7, "{value:?}");
+        }
     }
 }
