@@ -191,3 +191,42 @@ impl Exporter {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::traces::span::{new_trace_id, now_nanos, RequestTrace};
+
+    fn finished(spans: usize) -> FinishedTrace {
+        let t = RequestTrace::new(new_trace_id(), None, true, None, now_nanos());
+        for _ in 1..spans {
+            let m = t.start("stage", crate::traces::Kind::Internal);
+            t.end(m.index, false);
+        }
+        FinishedTrace {
+            trace_id: t.trace_id,
+            tracestate: String::new(),
+            remote_parent: false,
+            spans: t.finish(false),
+        }
+    }
+
+    #[test]
+    fn a_full_queue_drops_instead_of_waiting() {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let queue = Queue {
+            tx,
+            queued: Arc::new(AtomicUsize::new(0)),
+            max: 5,
+        };
+        queue.push(finished(3));
+        queue.push(finished(3)); // 6 > 5: dropped
+        queue.push(finished(2));
+        assert_eq!(queue.queued.load(Ordering::Relaxed), 5);
+        let mut sizes = Vec::new();
+        while let Ok(Message::Trace(t)) = rx.try_recv() {
+            sizes.push(t.spans.len());
+        }
+        assert_eq!(sizes, [3, 2]);
+    }
+}
