@@ -52,4 +52,5 @@ mod slis;
 mod store_api;
 mod store_errors;
 mod traces;
+mod traces_auth;
 mod write_order;

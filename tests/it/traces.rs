@@ -1,47 +1,45 @@
 //! OpenTelemetry traces over real sockets: a real OTLP/HTTP receiver that
 //! decodes the protobuf with the OpenTelemetry project's own types
 //! (`support::otlp`), the echo upstream reporting the `traceparent` it
-//! received, a faulty upstream for retries, a real issuer for key fetches
-//! and a webhook receiver for events.
+//! received, a faulty upstream for retries and a webhook receiver for
+//! events. The authentication's calls are in `traces_auth`.
 use crate::support::echo::EchoUpstream;
 use crate::support::faulty::{Fault, FaultyUpstream};
 use crate::support::gateway::{token_for, TestGateway};
-use crate::support::issuer::keys::{secs, TestKeys};
-use crate::support::issuer::Issuer;
 use crate::support::otlp::{attribute, hex, render, OtlpReceiver};
 use crate::support::webhook::{secret, WebhookReceiver};
 use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{json, Value};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const CALLER_SPAN: &str = "00f067aa0ba902b7";
+pub(crate) const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+pub(crate) const CALLER_SPAN: &str = "00f067aa0ba902b7";
 
-fn traces_section(receiver: &OtlpReceiver, extra: &str) -> String {
+pub(crate) fn traces_section(receiver: &OtlpReceiver, extra: &str) -> String {
     format!(
         "[telemetry.traces]\nendpoint = \"{}\"\nexport_interval = \"20ms\"\n{extra}\n",
         receiver.endpoint()
     )
 }
 
-fn unhex(s: &str) -> Vec<u8> {
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
     (0..s.len())
         .step_by(2)
         .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
         .collect()
 }
 
-fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
+pub(crate) fn named<'a>(spans: &'a [Span], name: &str) -> Vec<&'a Span> {
     spans.iter().filter(|s| s.name == name).collect()
 }
 
-fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
+pub(crate) fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     let found = named(spans, name);
     assert_eq!(found.len(), 1, "one {name} span in {}", render(spans));
     found[0]
 }
 
-fn root(spans: &[Span]) -> &Span {
+pub(crate) fn root(spans: &[Span]) -> &Span {
     let roots: Vec<&Span> = spans.iter().filter(|s| s.kind == 2).collect();
     assert_eq!(roots.len(), 1, "{}", render(spans));
     roots[0]
@@ -337,51 +335,6 @@ async fn sampling_zero_exports_nothing_but_a_sampled_caller_is_followed() {
     for trace in unsampled {
         assert!(spans.iter().all(|s| hex(&s.trace_id) != trace));
     }
-}
-
-#[tokio::test]
-async fn key_fetches_are_children_of_authentication() {
-    let receiver = OtlpReceiver::spawn();
-    let keys = TestKeys::new();
-    let issuer = Issuer::spawn(keys.jwks());
-    let echo = EchoUpstream::spawn();
-    let aud = "api://scim-traced";
-    let gw = TestGateway::builder()
-        .http("echo", &echo.url(), "")
-        .raw_upstream(&traces_section(&receiver, ""))
-        .tenant_with(
-            "acme",
-            &["acme.localhost"],
-            "echo",
-            &format!(
-                "[tenants.jwt]\nissuers = [\"{}\"]\naudiences = [\"{aud}\"]\n",
-                issuer.issuer()
-            ),
-        )
-        .spawn();
-    let t = secs(SystemTime::now());
-    let claims = json!({"iss": issuer.issuer(), "aud": aud, "sub": "okta-app",
-                        "iat": t, "nbf": t, "exp": t + 300, "scope": "scim.read scim.write"});
-    let token = keys.sign("ES256", Some("ec-1"), &claims);
-    let resp = gw
-        .client()
-        .get(format!("{}/Users", gw.base("acme.localhost")))
-        .bearer_auth(&token)
-        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    let spans = receiver.wait_for_trace(&unhex(TRACE_ID), 6).await;
-    let authenticate = one(&spans, "authenticate");
-    let fetches = named(&spans, "jwks fetch");
-    assert!(!fetches.is_empty(), "{}", render(&spans));
-    for f in fetches {
-        assert_eq!(f.parent_span_id, authenticate.span_id);
-        assert_eq!(f.kind, 3);
-    }
-    let bodies = receiver.raw_bodies().concat();
-    assert!(!bodies.windows(token.len()).any(|w| w == token.as_bytes()));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
