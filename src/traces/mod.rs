@@ -226,6 +226,11 @@ pub(crate) fn child(name: &'static str, kind: Kind) -> Option<ChildSpan> {
 }
 
 impl ChildSpan {
+    /// Whether the span is recorded (attributes are worth computing).
+    pub(crate) fn recording(&self) -> bool {
+        self.trace.sampled
+    }
+
     pub(crate) fn attribute(&self, key: &'static str, value: impl Into<Value>) {
         self.trace.attribute(self.mark.index, key, value);
     }

@@ -152,8 +152,10 @@ async fn forward_http(
         // Each attempt is a span of its own, and the upstream's parent.
         let span = traces::child("upstream attempt", traces::Kind::Client);
         let propagation = span.as_ref().map(|s| {
-            s.attribute("scim_gateway.attempt", tries + 1);
-            s.attribute("scim_gateway.upstream", upstream.name.clone());
+            if s.recording() {
+                s.attribute("scim_gateway.attempt", tries + 1);
+                s.attribute("scim_gateway.upstream", upstream.name.clone());
+            }
             s.propagation()
         });
         let trace = propagation.as_ref();
