@@ -53,4 +53,6 @@ mod shipped_configs;
 mod slis;
 mod store_api;
 mod store_errors;
+mod traces;
+mod traces_auth;
 mod write_order;
