@@ -100,23 +100,32 @@ fn is_secret_key(key: &str) -> bool {
     SECRET_WORDS.iter().any(|w| key.contains(w))
 }
 
-/// `scheme://user:pass@host/...` → `scheme://<redacted>@host/...`; any
-/// other string unchanged.
+/// `scheme://user:pass@host/path?query#f` →
+/// `scheme://<redacted>@host/path?<redacted>#f`: the credentials and the
+/// query (where a receiver's token often sits, e.g. a webhook URL's) go;
+/// any string that is not a URL stays unchanged.
 pub(crate) fn without_url_credentials(s: &str) -> String {
     let Some(scheme_end) = s.find("://") else {
         return s.to_string();
     };
-    let rest = s.get(scheme_end + 3..).unwrap_or("");
+    let (scheme, rest) = s.split_at(scheme_end + 3);
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let authority = rest.get(..authority_end).unwrap_or("");
-    match authority.rfind('@') {
-        Some(at) => format!(
-            "{}{REDACTED}{}",
-            s.get(..scheme_end + 3).unwrap_or(""),
-            rest.get(at..).unwrap_or("")
-        ),
-        None => s.to_string(),
-    }
+    let (authority, tail) = rest.split_at(authority_end);
+    let host = match authority.rfind('@') {
+        Some(at) => format!("{REDACTED}{}", authority.get(at..).unwrap_or("")),
+        None => authority.to_string(),
+    };
+    let tail = match tail.find('?') {
+        Some(q) => {
+            let fragment = tail
+                .get(q..)
+                .and_then(|t| t.find('#'))
+                .map_or("", |f| tail.get(q + f..).unwrap_or(""));
+            format!("{}?{REDACTED}{fragment}", tail.get(..q).unwrap_or(""))
+        }
+        None => tail.to_string(),
+    };
+    format!("{scheme}{host}{tail}")
 }
 
 #[cfg(test)]
@@ -180,10 +189,14 @@ anything = "inline-under-a-secret-table"
             "plain",
             "https://a.example/x@y",
             "mailto:a@b",
-            "http://h:1/p?q=a@b",
+            "http://h:1/p#f",
         ] {
             assert_eq!(without_url_credentials(s), s);
         }
+        assert_eq!(
+            without_url_credentials("https://hooks.example/in?token=abc@d#top"),
+            "https://hooks.example/in?<redacted>#top"
+        );
         assert_eq!(
             without_url_credentials("rediss://:pw@h:6380"),
             "rediss://<redacted>@h:6380"
