@@ -7,7 +7,7 @@
 //! from the live config) is in [`delivery`].
 use crate::config::ConfigHandle;
 use crate::conn_info::ConnInfo;
-use crate::server::{self, Listening, Respond, SettingsSource};
+use crate::server::{self, Drain, Listening, Respond, SettingsSource};
 use crate::stack::Pipeline;
 use crate::telemetry::admin::{admin_response, Readiness};
 use bytes::Bytes;
@@ -20,7 +20,6 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 pub(crate) mod delivery;
 
@@ -31,8 +30,9 @@ pub struct Bound {
     pub admin: Option<SocketAddr>,
 }
 
-/// Runs the gateway until `shutdown` completes, then stops accepting,
-/// finishes in-flight requests within `server.shutdown_timeout`, and
+/// Runs the gateway until `shutdown` completes, then drains: readiness
+/// fails at once, the listeners stop accepting `server.drain_delay` later,
+/// in-flight requests finish within `server.shutdown_timeout`, and it
 /// returns. `on_bound` learns the bound addresses once listening.
 pub async fn run(
     config: Arc<ConfigHandle>,
@@ -52,23 +52,20 @@ pub async fn run(
         admin: admin_listener.as_ref().and_then(|l| l.local_addr().ok()),
     };
     let readiness = Arc::new(Readiness::default());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
+    // SIGTERM/SIGINT and the admin API's drain both go through `drain`:
+    // readiness fails first, the listeners close `drain_delay` later.
+    let drain = Drain::new(readiness.clone(), snapshot.server.drain_delay);
     {
-        let readiness = readiness.clone();
+        let drain = drain.clone();
         tokio::spawn(async move {
             shutdown.await;
-            tracing::info!("shutting down: no new connections, finishing requests in flight");
-            readiness.set(false);
-            let _ = stop_tx.send(true);
+            drain.begin_drain();
         });
     }
-    let watcher = tokio::spawn(config.clone().watch(stopped(stop_rx.clone())));
+    let watcher = tokio::spawn(config.clone().watch(drain.closing()));
     let admin = admin_listener.map(|l| {
         let handler = Arc::new(AdminEndpoints {
-            readiness: readiness.clone(),
+            drain: drain.clone(),
         });
         let settings: SettingsSource = Arc::new(|| Listening {
             identity: Default::default(),
@@ -83,7 +80,7 @@ pub async fn run(
             server::ConnectionCaps::total(64),
             Duration::from_secs(1),
             handler,
-            stopped(stop_rx.clone()),
+            drain.closing(),
         ))
     });
 
@@ -117,7 +114,7 @@ pub async fn run(
             config.clone(),
             settings.dir.clone(),
             journal.outbox_watch(),
-            stopped(stop_rx.clone()),
+            drain.closing(),
         ))),
         _ => None,
     };
@@ -128,7 +125,10 @@ pub async fn run(
     for warning in &snapshot.warnings {
         tracing::warn!(warning = %warning, "the config works, but note");
     }
-    readiness.set(true);
+    // A signal during start-up has begun the drain already: stay unready.
+    if !drain.is_draining() {
+        readiness.set(true);
+    }
     tracing::info!(
         address = %bound.public,
         admin = ?bound.admin,
@@ -145,13 +145,14 @@ pub async fn run(
     // snapshot (and stop what belongs to it, e.g. health checks).
     drop(snapshot);
     on_bound(bound);
+    crate::telemetry::sd_notify::notify("READY=1");
     let result = server::serve(
         listener,
         settings,
         caps,
         shutdown_timeout,
         Arc::new(gateway.clone()),
-        stopped(stop_rx.clone()),
+        drain.closing(),
     )
     .await;
     if let Some(a) = admin {
@@ -172,9 +173,10 @@ pub async fn run(
     result
 }
 
-/// Serves `/healthz`, `/readyz`, `/metrics`.
+/// Serves `/healthz`, `/readyz`, `/metrics`. Holds the process's
+/// [`Drain`] (its readiness, and `begin_drain` for an admin drain).
 struct AdminEndpoints {
-    readiness: Arc<Readiness>,
+    drain: Arc<Drain>,
 }
 
 impl Respond for AdminEndpoints {
@@ -183,7 +185,7 @@ impl Respond for AdminEndpoints {
         req: Request<Incoming>,
         _conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
-        Box::pin(async move { admin_response(&req, &self.readiness) })
+        Box::pin(async move { admin_response(&req, self.drain.readiness()) })
     }
 }
 

@@ -9,6 +9,7 @@ pub(crate) mod admin;
 pub(crate) mod emit;
 pub(crate) mod handles;
 pub(crate) mod names;
+pub(crate) mod sd_notify;
 pub(crate) mod upkeep;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};

@@ -12,6 +12,7 @@ mod client_identity;
 mod conformance;
 mod deployment;
 mod dialect;
+mod drain;
 mod emulation;
 mod events;
 mod faults;

@@ -103,6 +103,10 @@ pub struct ServerSection {
     pub max_patch_operations: Option<usize>,
     /// On SIGTERM/SIGINT, how long in-flight requests may take. Default `"20s"`.
     pub shutdown_timeout: Option<String>,
+    /// On SIGTERM/SIGINT (or an admin drain), how long `/readyz` answers
+    /// 503 while the listener still serves, so that balancers stop sending
+    /// before the port closes. Default `"5s"`; `"0s"` closes at once.
+    pub drain_delay: Option<String>,
     /// Tenant by path: `/tenants/{id}/scim/v2/...`. Default true.
     pub path_routing: Option<bool>,
     /// The SCIM base path under a tenant host name. Default `"/scim/v2"`.
