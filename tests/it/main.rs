@@ -8,6 +8,7 @@ mod audit_events;
 mod audit_file;
 mod balance;
 mod cache;
+mod cli;
 mod client_identity;
 mod conformance;
 mod deployment;
