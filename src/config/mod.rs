@@ -6,6 +6,7 @@ pub(crate) mod compile;
 pub(crate) mod errors;
 pub(crate) mod raw;
 pub(crate) mod reload;
+mod watch;
 
 pub use compile::{check, compile, load, parse};
 pub use reload::ConfigHandle;

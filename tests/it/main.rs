@@ -36,6 +36,7 @@ mod peers_selftest;
 mod probe;
 mod race;
 mod redis_auth;
+mod reload_files;
 mod redis_down;
 mod redis_sentinel;
 mod redis_tls;
