@@ -187,6 +187,18 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Print a shell completion script, e.g.
+    /// `scim-gateway completions bash > /etc/bash_completion.d/scim-gateway`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `scim-gateway man > scim-gateway.1`.
+    Man,
+    /// Print a JSON Schema of the config file, for editors (e.g. a TOML
+    /// language server) and CI checks.
+    ConfigSchema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -327,11 +339,39 @@ fn offline(command: &Command) -> Option<Result<(), Failed>> {
             }))
         }
         Command::Events { command } => done(events(command)),
+        // Rendered whole, then written: a closed pipe (`| head`) is an
+        // error message, not a panic.
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cli, "scim-gateway", &mut out);
+            done(write_stdout(&out))
+        }
+        Command::Man => {
+            let mut out = Vec::new();
+            let rendered = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
+                .render(&mut out)
+                .map_err(|e| format!("the man page: {e}"));
+            done(rendered.and_then(|()| write_stdout(&out)))
+        }
+        Command::ConfigSchema => done(
+            serde_json::to_string_pretty(&config::json_schema())
+                .map_err(|e| format!("the schema: {e}"))
+                .and_then(|text| write_stdout(format!("{text}\n").as_bytes())),
+        ),
         Command::Audit {
             command: AuditCommand::Verify { paths, partial },
         } => done(audit_verify(paths, *partial)),
         _ => None,
     }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("writing to stdout: {e}"))
 }
 
 fn events(command: &EventsCommand) -> Result<(), String> {
@@ -453,6 +493,9 @@ async fn run(command: Command) -> Result<(), Failed> {
         | Command::HashToken { .. }
         | Command::DevCerts { .. }
         | Command::Events { .. }
+        | Command::Completions { .. }
+        | Command::Man
+        | Command::ConfigSchema
         | Command::Audit { .. } => Ok(()),
         Command::Probe {
             url,

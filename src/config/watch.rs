@@ -15,7 +15,8 @@
 //!
 //! Which files are referenced is read from the raw TOML by key name, not
 //! from the compiled snapshot: every string under a key ending in `_file`,
-//! every element under one ending in `_files`, `mapping` and `schemas_dir`
+//! every element under one ending in `_files` (or `_file`: a webhook's
+`secret_file` is a list), `mapping` and `schemas_dir`
 //! (relative to the config's directory, as the compile step resolves
 //! them). A key added later with such a name is watched without a change
 //! here.
@@ -103,7 +104,8 @@ fn collect(value: &toml::Value, base: &Path, found: &mut BTreeSet<PathBuf>) {
             for (key, v) in table {
                 match v {
                     toml::Value::String(s) if names_a_path(key) => add(found, s),
-                    toml::Value::Array(items) if key.ends_with("_files") => {
+                    // `ca_files`, `crl_files`; a webhook's `secret_file` is a list too.
+                    toml::Value::Array(items) if key.ends_with("_files") || names_a_path(key) => {
                         for s in items.iter().filter_map(toml::Value::as_str) {
                             add(found, s);
                         }
@@ -175,6 +177,10 @@ schemas_dir = "schemas"
 [tenants.mtls]
 ca_files = ["ca/a.pem", "ca/b.pem"]
 crl_files = ["ca/a.crl"]
+[[tenants.webhooks]]
+name = "hr"
+url = "https://hooks.example/scim"
+secret_file = ["secrets/whsec-old", "secrets/whsec-new"]
 [audit]
 dir = "audit"
 "#,
@@ -191,6 +197,8 @@ dir = "audit"
             dir.join("ca/a.pem"),
             dir.join("ca/b.pem"),
             dir.join("ca/a.crl"),
+            dir.join("secrets/whsec-old"),
+            dir.join("secrets/whsec-new"),
         ]
         .into_iter()
         .collect();

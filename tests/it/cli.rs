@@ -98,3 +98,86 @@ fn version_names_the_commit_and_the_build_date() {
         "{line}"
     );
 }
+
+/// The binary's stdout for `args` (which must succeed).
+fn stdout_of(args: &[&str]) -> String {
+    let out = gateway(args, None);
+    assert!(out.status.success(), "{args:?}: {}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every gateway config shipped in `config/` (mapping tables are another
+/// format), and the quickstart with its commented IdP tenants uncommented.
+fn shipped_configs() -> Vec<(String, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut found = Vec::new();
+    for dir in ["config", "config/examples", "config/kubernetes"] {
+        for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let name = path.strip_prefix(root).unwrap().display().to_string();
+                found.push((name, std::fs::read_to_string(&path).unwrap()));
+            }
+        }
+    }
+    let quickstart = std::fs::read_to_string(root.join("config/gateway.toml")).unwrap();
+    let (head, example) = quickstart
+        .split_once("# --- An identity provider's tenant")
+        .unwrap();
+    let (_, commented) = example.split_once("\n#\n").unwrap();
+    let uncommented: Vec<&str> = commented
+        .lines()
+        .map(|l| l.strip_prefix("# ").unwrap_or(l.trim_start_matches('#')))
+        .collect();
+    found.push((
+        "config/gateway.toml (IdP tenants uncommented)".into(),
+        format!("{head}\n{}\n", uncommented.join("\n")),
+    ));
+    found
+}
+
+#[test]
+fn config_schema_accepts_every_shipped_config_and_refuses_mistakes() {
+    let schema: serde_json::Value = serde_json::from_str(&stdout_of(&["config-schema"])).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let as_json = |toml_text: &str| serde_json::to_value(toml::from_str::<toml::Value>(toml_text).unwrap()).unwrap();
+
+    let shipped = shipped_configs();
+    assert!(shipped.len() >= 5, "{:?}", shipped.iter().map(|s| &s.0).collect::<Vec<_>>());
+    for (name, text) in &shipped {
+        let errors: Vec<String> = validator
+            .iter_errors(&as_json(text))
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{name} fails the schema:\n{}", errors.join("\n"));
+    }
+    for (mistake, text) in [
+        ("an unknown key", "[server]\nlisten = \"127.0.0.1:8443\"\nlisen = \"x\"\n"),
+        ("a wrong type", "[server]\nmax_connections = \"many\"\n"),
+        ("tenants as a table", "[tenants]\nid = \"acme\"\n"),
+        ("a tenant without id", "[[tenants]]\nupstream = \"store\"\n"),
+    ] {
+        assert!(!validator.is_valid(&as_json(text)), "{mistake} passes the schema");
+    }
+    // Descriptions come from the doc comments (what an editor shows).
+    let drain = &schema["$defs"]["ServerSection"]["properties"]["drain_delay"];
+    assert!(
+        drain["description"].as_str().unwrap_or_default().contains("/readyz"),
+        "{drain}"
+    );
+}
+
+#[test]
+fn completions_and_the_man_page_name_every_command() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let script = stdout_of(&["completions", shell]);
+        for command in ["check-config", "config-schema", "hash-token"] {
+            assert!(script.contains(command), "{shell} completions lack {command}");
+        }
+    }
+    let man = stdout_of(&["man"]);
+    assert!(man.starts_with(".ie") || man.contains(".TH scim-gateway 1"), "{man}");
+    assert!(man.contains(".TH scim-gateway 1"), "{man}");
+    assert!(man.contains("check\\-config"), "{man}");
+    assert!(gateway(&["completions", "tcsh"], None).status.code() == Some(2));
+}

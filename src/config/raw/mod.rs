@@ -34,7 +34,7 @@ pub(crate) use upstream::{
 };
 
 /// The whole file.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// The public listener.
@@ -58,7 +58,7 @@ pub struct FileConfig {
 }
 
 /// `[server]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// Address to listen on, e.g. `"127.0.0.1:8443"`.
@@ -132,7 +132,7 @@ pub struct ServerSection {
 }
 
 /// `[server.tls]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     /// PEM certificate chain.
@@ -147,7 +147,7 @@ pub struct TlsSection {
 }
 
 /// `[admin]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSection {
     /// Address of the admin listener (plain HTTP; keep it private), e.g.
@@ -156,7 +156,7 @@ pub struct AdminSection {
 }
 
 /// `[limits]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SharedLimitsSection {
     /// `"local"` (default) or `"redis"`.
@@ -179,7 +179,7 @@ pub struct SharedLimitsSection {
 }
 
 /// `[tenants.limits]` and `[upstreams.NAME.limits]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
     /// Requests per second (fractions allowed, e.g. 0.5).
