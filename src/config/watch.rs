@@ -16,7 +16,7 @@
 //! Which files are referenced is read from the raw TOML by key name, not
 //! from the compiled snapshot: every string under a key ending in `_file`,
 //! every element under one ending in `_files` (or `_file`: a webhook's
-`secret_file` is a list), `mapping` and `schemas_dir`
+//! `secret_file` is a list), `mapping` and `schemas_dir`
 //! (relative to the config's directory, as the compile step resolves
 //! them). A key added later with such a name is watched without a change
 //! here.
