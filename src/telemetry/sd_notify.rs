@@ -56,4 +56,17 @@ mod tests {
         assert_eq!(&buf[..n], b"READY=1");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_abstract_socket_is_named_with_an_at_sign() {
+        use std::os::linux::net::SocketAddrExt;
+        let name = format!("scimgw-notify-{}", std::process::id());
+        let addr = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
+        let receiver = UnixDatagram::bind_addr(&addr).unwrap();
+        send(std::ffi::OsStr::new(&format!("@{name}")), "STOPPING=1").unwrap();
+        let mut buf = [0u8; 64];
+        let n = receiver.recv(&mut buf).unwrap();
+        assert_eq!(&buf[..n], b"STOPPING=1");
+    }
 }

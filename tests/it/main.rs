@@ -45,6 +45,7 @@ mod replica_events;
 mod replicas;
 mod resilience;
 mod reuse_port;
+mod systemd;
 mod scim11;
 mod security;
 mod shared_limits;
