@@ -111,7 +111,7 @@ fn stdout_of(args: &[&str]) -> String {
 fn shipped_configs() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut found = Vec::new();
-    for dir in ["config", "config/examples", "config/kubernetes"] {
+    for dir in ["config", "config/examples", "config/kubernetes", "config/docker"] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
@@ -143,7 +143,7 @@ fn config_schema_accepts_every_shipped_config_and_refuses_mistakes() {
     let as_json = |toml_text: &str| serde_json::to_value(toml::from_str::<toml::Value>(toml_text).unwrap()).unwrap();
 
     let shipped = shipped_configs();
-    assert!(shipped.len() >= 5, "{:?}", shipped.iter().map(|s| &s.0).collect::<Vec<_>>());
+    assert!(shipped.len() >= 6, "{:?}", shipped.iter().map(|s| &s.0).collect::<Vec<_>>());
     for (name, text) in &shipped {
         let errors: Vec<String> = validator
             .iter_errors(&as_json(text))

@@ -13,6 +13,7 @@ mod client_identity;
 mod conformance;
 mod deployment;
 mod dialect;
+mod docker;
 mod drain;
 mod emulation;
 mod events;
