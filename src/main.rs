@@ -321,7 +321,9 @@ fn exit(outcome: Result<(), Failed>) -> ExitCode {
 fn offline(command: &Command) -> Option<Result<(), Failed>> {
     let done = |r: Result<(), String>| Some(r.map_err(Failed::from));
     match command {
-        Command::CheckConfig { config, path } => Some(check_config(path.as_ref().unwrap_or(config))),
+        Command::CheckConfig { config, path } => {
+            Some(check_config(path.as_ref().unwrap_or(config)))
+        }
         Command::HashToken { generate } => done(hash_token(*generate)),
         Command::DevCerts {
             dir,
@@ -509,23 +511,21 @@ async fn run(command: Command) -> Result<(), Failed> {
             dry_run,
             timeout,
             max_time,
-        } => {
-            scim_gateway::probe::cli::main(scim_gateway::probe::cli::Args {
-                url,
-                bearer_file,
-                basic,
-                ca_file,
-                config,
-                upstream,
-                name,
-                json,
-                dry_run,
-                timeout,
-                max_time,
-            })
-            .await
-            .map_err(Failed::from)
-        }
+        } => scim_gateway::probe::cli::main(scim_gateway::probe::cli::Args {
+            url,
+            bearer_file,
+            basic,
+            ca_file,
+            config,
+            upstream,
+            name,
+            json,
+            dry_run,
+            timeout,
+            max_time,
+        })
+        .await
+        .map_err(Failed::from),
         Command::Store {
             listen,
             max_resources,

@@ -51,8 +51,10 @@ impl Watched {
             old.insert(config.to_path_buf());
             old
         });
-        let now: BTreeMap<PathBuf, Fingerprint> =
-            paths.into_iter().map(|p| (p.clone(), fingerprint(&p))).collect();
+        let now: BTreeMap<PathBuf, Fingerprint> = paths
+            .into_iter()
+            .map(|p| (p.clone(), fingerprint(&p)))
+            .collect();
         let changed = now != self.seen;
         self.seen = now;
         changed
@@ -211,7 +213,11 @@ dir = "audit"
         let dir = std::env::temp_dir().join(format!("scimgw-watch-fp-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("gateway.toml");
-        std::fs::write(&config, "[[tenants]]\nid = \"a\"\n[tenants.schema]\nmapping = \"m.toml\"\n").unwrap();
+        std::fs::write(
+            &config,
+            "[[tenants]]\nid = \"a\"\n[tenants.schema]\nmapping = \"m.toml\"\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("m.toml"), "one").unwrap();
         let mut w = Watched::new(&config);
         assert!(!w.refresh(&config), "nothing changed");

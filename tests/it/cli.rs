@@ -42,7 +42,11 @@ fn a_config_error_exits_78_from_run_and_check_config_alike() {
     let good = dir.join("good.toml");
     let bad = dir.join("bad.toml");
     std::fs::write(&good, GOOD).unwrap();
-    std::fs::write(&bad, GOOD.replace("upstream = \"store\"", "upstream = \"nope\"")).unwrap();
+    std::fs::write(
+        &bad,
+        GOOD.replace("upstream = \"store\"", "upstream = \"nope\""),
+    )
+    .unwrap();
     let (good_s, bad_s) = (good.to_str().unwrap(), bad.to_str().unwrap());
 
     for (args, env, want) in [
@@ -57,7 +61,11 @@ fn a_config_error_exits_78_from_run_and_check_config_alike() {
         (vec!["check-config", "--config", good_s], Some(&bad), 0),
         (vec!["run", "--config", bad_s], None, 78),
         (vec!["run"], Some(&bad), 78),
-        (vec!["check-config", "--config", "/nonexistent/gateway.toml"], None, 78),
+        (
+            vec!["check-config", "--config", "/nonexistent/gateway.toml"],
+            None,
+            78,
+        ),
         (vec!["run", "--no-such-flag"], None, 2),
     ] {
         let out = gateway(&args, env.map(|p| p.as_path()));
@@ -69,7 +77,11 @@ fn a_config_error_exits_78_from_run_and_check_config_alike() {
         );
     }
     let out = gateway(&["run"], Some(&bad));
-    assert!(text(&out).contains("no upstream named \"nope\""), "{}", text(&out));
+    assert!(
+        text(&out).contains("no upstream named \"nope\""),
+        "{}",
+        text(&out)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -80,8 +92,12 @@ fn version_names_the_commit_and_the_build_date() {
     let line = String::from_utf8(out.stdout).unwrap();
     // `scim-gateway 0.1.0 (commit 0123456789ab, built 2026-01-31)`; the
     // commit is "unknown" only outside a git checkout.
-    let (_, rest) = line.split_once(" (commit ").unwrap_or_else(|| panic!("{line}"));
-    let (commit, rest) = rest.split_once(", built ").unwrap_or_else(|| panic!("{line}"));
+    let (_, rest) = line
+        .split_once(" (commit ")
+        .unwrap_or_else(|| panic!("{line}"));
+    let (commit, rest) = rest
+        .split_once(", built ")
+        .unwrap_or_else(|| panic!("{line}"));
     let date = rest.trim_end().trim_end_matches(')');
     let in_git = Path::new(env!("CARGO_MANIFEST_DIR")).join(".git").exists();
     if in_git {
@@ -111,7 +127,12 @@ fn stdout_of(args: &[&str]) -> String {
 fn shipped_configs() -> Vec<(String, String)> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut found = Vec::new();
-    for dir in ["config", "config/examples", "config/kubernetes", "config/docker"] {
+    for dir in [
+        "config",
+        "config/examples",
+        "config/kubernetes",
+        "config/docker",
+    ] {
         for entry in std::fs::read_dir(root.join(dir)).unwrap() {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
@@ -140,29 +161,48 @@ fn shipped_configs() -> Vec<(String, String)> {
 fn config_schema_accepts_every_shipped_config_and_refuses_mistakes() {
     let schema: serde_json::Value = serde_json::from_str(&stdout_of(&["config-schema"])).unwrap();
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let as_json = |toml_text: &str| serde_json::to_value(toml::from_str::<toml::Value>(toml_text).unwrap()).unwrap();
+    let as_json = |toml_text: &str| {
+        serde_json::to_value(toml::from_str::<toml::Value>(toml_text).unwrap()).unwrap()
+    };
 
     let shipped = shipped_configs();
-    assert!(shipped.len() >= 6, "{:?}", shipped.iter().map(|s| &s.0).collect::<Vec<_>>());
+    assert!(
+        shipped.len() >= 6,
+        "{:?}",
+        shipped.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
     for (name, text) in &shipped {
         let errors: Vec<String> = validator
             .iter_errors(&as_json(text))
             .map(|e| format!("{} at {}", e, e.instance_path()))
             .collect();
-        assert!(errors.is_empty(), "{name} fails the schema:\n{}", errors.join("\n"));
+        assert!(
+            errors.is_empty(),
+            "{name} fails the schema:\n{}",
+            errors.join("\n")
+        );
     }
     for (mistake, text) in [
-        ("an unknown key", "[server]\nlisten = \"127.0.0.1:8443\"\nlisen = \"x\"\n"),
+        (
+            "an unknown key",
+            "[server]\nlisten = \"127.0.0.1:8443\"\nlisen = \"x\"\n",
+        ),
         ("a wrong type", "[server]\nmax_connections = \"many\"\n"),
         ("tenants as a table", "[tenants]\nid = \"acme\"\n"),
         ("a tenant without id", "[[tenants]]\nupstream = \"store\"\n"),
     ] {
-        assert!(!validator.is_valid(&as_json(text)), "{mistake} passes the schema");
+        assert!(
+            !validator.is_valid(&as_json(text)),
+            "{mistake} passes the schema"
+        );
     }
     // Descriptions come from the doc comments (what an editor shows).
     let drain = &schema["$defs"]["ServerSection"]["properties"]["drain_delay"];
     assert!(
-        drain["description"].as_str().unwrap_or_default().contains("/readyz"),
+        drain["description"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("/readyz"),
         "{drain}"
     );
 }
@@ -172,11 +212,17 @@ fn completions_and_the_man_page_name_every_command() {
     for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
         let script = stdout_of(&["completions", shell]);
         for command in ["check-config", "config-schema", "hash-token"] {
-            assert!(script.contains(command), "{shell} completions lack {command}");
+            assert!(
+                script.contains(command),
+                "{shell} completions lack {command}"
+            );
         }
     }
     let man = stdout_of(&["man"]);
-    assert!(man.starts_with(".ie") || man.contains(".TH scim-gateway 1"), "{man}");
+    assert!(
+        man.starts_with(".ie") || man.contains(".TH scim-gateway 1"),
+        "{man}"
+    );
     assert!(man.contains(".TH scim-gateway 1"), "{man}");
     assert!(man.contains("check\\-config"), "{man}");
     assert!(gateway(&["completions", "tcsh"], None).status.code() == Some(2));

@@ -41,8 +41,16 @@ fn the_dockerfile_builds_in_stages_runs_as_non_root_and_checks_readyz() {
     };
     let froms = with("FROM");
     assert_eq!(froms.len(), 2, "{froms:?}");
-    assert!(froms[0].contains("rust:") && froms[0].ends_with("AS builder"), "{}", froms[0]);
-    assert!(froms[1].contains("-slim") && froms[1].ends_with("AS runtime"), "{}", froms[1]);
+    assert!(
+        froms[0].contains("rust:") && froms[0].ends_with("AS builder"),
+        "{}",
+        froms[0]
+    );
+    assert!(
+        froms[1].contains("-slim") && froms[1].ends_with("AS runtime"),
+        "{}",
+        froms[1]
+    );
 
     // The last USER is the one the container runs as: not root.
     let user = with("USER").last().map(|u| u.to_string()).expect("a USER");
@@ -76,7 +84,10 @@ fn the_dockerfile_builds_in_stages_runs_as_non_root_and_checks_readyz() {
             if *source == "." {
                 continue;
             }
-            assert!(root().join(source).exists(), "COPY {source}: not in the repository");
+            assert!(
+                root().join(source).exists(),
+                "COPY {source}: not in the repository"
+            );
             let first = source.split('/').next().unwrap();
             assert!(
                 !ignored.lines().any(|l| l.trim_end_matches('/') == first),
@@ -89,10 +100,14 @@ fn the_dockerfile_builds_in_stages_runs_as_non_root_and_checks_readyz() {
     }
     let config_dest = config_dest.expect("the image copies config/docker/gateway.toml");
     assert!(
-        with("ENV").iter().any(|e| e.contains(&format!("SCIM_GATEWAY_CONFIG={config_dest}"))),
+        with("ENV")
+            .iter()
+            .any(|e| e.contains(&format!("SCIM_GATEWAY_CONFIG={config_dest}"))),
         "SCIM_GATEWAY_CONFIG does not name {config_dest}"
     );
-    assert!(!ignored.lines().any(|l| matches!(l.trim(), "src/" | "src" | "Cargo.lock")));
+    assert!(!ignored
+        .lines()
+        .any(|l| matches!(l.trim(), "src/" | "src" | "Cargo.lock")));
 }
 
 #[test]
@@ -103,7 +118,11 @@ fn the_image_config_loads_and_writes_only_to_the_volume() {
         .arg(&path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     // What the gateway writes (the audit log, the development
     // certificates) must be on the writable volume.
     let config: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();

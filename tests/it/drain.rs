@@ -40,7 +40,11 @@ async fn readiness_fails_first_and_the_port_closes_after_the_drain_delay() {
         .send()
         .await
         .unwrap();
-    assert_eq!(served.status(), 200, "a new request is served while draining");
+    assert_eq!(
+        served.status(),
+        200,
+        "a new request is served while draining"
+    );
     assert!(
         began.elapsed() < DELAY,
         "the checks above ran within the drain delay ({:?}): the test proves nothing otherwise",
@@ -49,15 +53,23 @@ async fn readiness_fails_first_and_the_port_closes_after_the_drain_delay() {
 
     // Then the port closes, not before the delay.
     let closed = loop {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             break began.elapsed();
         }
-        assert!(began.elapsed() < Duration::from_secs(60), "the port never closed");
+        assert!(
+            began.elapsed() < Duration::from_secs(60),
+            "the port never closed"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(
         closed >= DELAY,
         "the port closed after {closed:?}, before the drain delay of {DELAY:?}"
     );
-    tokio::task::spawn_blocking(move || gw.join()).await.unwrap();
+    tokio::task::spawn_blocking(move || gw.join())
+        .await
+        .unwrap();
 }

@@ -111,7 +111,10 @@ async fn a_configmap_symlink_swap_reloads_the_config_and_its_files() {
         configmap_version(&dir, n, &text, &mapping(0));
     })
     .await;
-    assert!(handle.load().tenant("globex").is_some(), "the swapped-in config is live");
+    assert!(
+        handle.load().tenant("globex").is_some(),
+        "the swapped-in config is live"
+    );
 
     // Only the referenced mapping table changes, through the same swap.
     until_reloaded(&handle, |n| {
@@ -150,10 +153,17 @@ async fn a_broken_referenced_file_keeps_the_old_config_and_is_logged() {
         if gw.log_count("config reload refused") > 0 {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(30), "no refusal logged:\n{}", gw.log_tail());
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no refusal logged:\n{}",
+            gw.log_tail()
+        );
     }
     let refusal = gw.log_lines("config reload refused").join("\n");
-    assert!(refusal.contains("mapping"), "the problem names the key: {refusal}");
+    assert!(
+        refusal.contains("mapping"),
+        "the problem names the key: {refusal}"
+    );
     assert_eq!(get().await, 200, "the old config still serves");
     let _ = std::fs::remove_dir_all(&dir);
 }

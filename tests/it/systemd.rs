@@ -10,7 +10,9 @@ use std::time::Duration;
 /// The next datagram, as text (fails after a generous bound).
 fn next(socket: &UnixDatagram) -> String {
     let mut buf = [0u8; 512];
-    let n = socket.recv(&mut buf).expect("a notification within the bound");
+    let n = socket
+        .recv(&mut buf)
+        .expect("a notification within the bound");
     String::from_utf8_lossy(&buf[..n]).into_owned()
 }
 
@@ -28,7 +30,9 @@ fn ready_reloading_and_stopping_reach_the_notify_socket() {
     .unwrap();
     let path = dir.join("notify.sock");
     let socket = UnixDatagram::bind(&path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
 
     let mut gw = GatewayProcess::spawn_with_env(&config, &[("NOTIFY_SOCKET", path.as_os_str())]);
     assert_eq!(next(&socket), "READY=1", "{}", gw.log_tail());
@@ -39,7 +43,12 @@ fn ready_reloading_and_stopping_reach_the_notify_socket() {
     assert_eq!(next(&socket), "RELOADING=1");
     assert_eq!(next(&socket), "READY=1");
 
-    assert_eq!(gw.terminate(Duration::from_secs(20)), Some(true), "{}", gw.log_tail());
+    assert_eq!(
+        gw.terminate(Duration::from_secs(20)),
+        Some(true),
+        "{}",
+        gw.log_tail()
+    );
     assert_eq!(next(&socket), "STOPPING=1");
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -47,7 +56,8 @@ fn ready_reloading_and_stopping_reach_the_notify_socket() {
 #[test]
 fn the_unit_is_notify_reloads_by_sighup_and_is_sandboxed() {
     let unit = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/systemd/scim-gateway.service"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config/systemd/scim-gateway.service"),
     )
     .unwrap();
     let lines: Vec<&str> = unit.lines().map(str::trim).collect();

@@ -115,7 +115,11 @@ impl GatewayBuilder {
         };
         // Tests stop gateways by the hundred: no drain delay unless a test
         // asks for one (the default, 5 s, would add that much to each stop).
-        let drain = if self.server.iter().any(|l| l.trim_start().starts_with("drain_delay")) {
+        let drain = if self
+            .server
+            .iter()
+            .any(|l| l.trim_start().starts_with("drain_delay"))
+        {
             ""
         } else {
             "drain_delay = \"0s\"\n"
