@@ -135,7 +135,11 @@ impl ConfigHandle {
         // `true`: a file event (debounced: an editor may still be
         // writing); `false`: SIGHUP (the operator asked: at once).
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bool>(16);
-        let mut watched = Watched::new(&self.path);
+        // Reading and hashing every referenced file is blocking work.
+        let path = self.path.clone();
+        let mut watched = tokio::task::spawn_blocking(move || Watched::new(&path))
+            .await
+            .unwrap_or_default();
         let mut dirs = match DirWatcher::new(tx.clone()) {
             Ok(mut w) => {
                 w.sync(&watched.directories());
