@@ -8,7 +8,9 @@
 #                 worker each, one per CPU
 #
 # Prints requests/s and the gateway's CPU per request (all its processes,
-# from /proc). On a 2-core machine the load generator and the origin share
+# from /proc), and, where `perf` is installed (Debian's linux-perf; software
+# counters work in VMs too), its context switches per request: a runtime
+# whose workers hand requests to each other would show it there. On a 2-core machine the load generator and the origin share
 # the cores with the two-core shapes, so their requests/s cannot double;
 # CPU per request says whether the work per request grows with workers.
 #
@@ -66,13 +68,24 @@ path="/scim/v2/Users/2819c223-7f76-453a-919d-413861904646"
 run() {
     local name=$1 port=$2 before=0 after=0 p out requests rps
     shift 2
+    local perfpid="" plist
+    plist=$(IFS=,; echo "$*")
+    if command -v perf >/dev/null; then
+        perf stat -x, -e context-switches -p "$plist" -o "$work/perf-$name" -- sleep "$DURATION" &
+        perfpid=$!
+    fi
     for p in "$@"; do before=$((before + $(cpu_ticks "$p"))); done
     out="$(wrk -t2 -c64 -d"${DURATION}s" -H "Authorization: Bearer $TOKEN" "https://localhost:$port$path")"
     for p in "$@"; do after=$((after + $(cpu_ticks "$p"))); done
+    local switches=-1
+    if [[ -n "$perfpid" ]]; then
+        wait "$perfpid" || true
+        switches="$(awk -F, '/context-switches/ {print $1}' "$work/perf-$name")"
+    fi
     requests="$(awk '/requests in/ {print $1}' <<<"$out")"
     rps="$(awk '/Requests\/sec/ {print $2}' <<<"$out")"
-    awk -v n="$name" -v a="$after" -v b="$before" -v r="$requests" -v rps="$rps" -v hz="$(getconf CLK_TCK)" \
-        'BEGIN { printf "%s %s %.2f\n", n, rps, (a - b) / hz * 1000000 / r }'
+    awk -v n="$name" -v a="$after" -v b="$before" -v r="$requests" -v rps="$rps" -v hz="$(getconf CLK_TCK)" -v cs="$switches" \
+        'BEGIN { printf "%s %s %.2f %.3f\n", n, rps, (a - b) / hz * 1000000 / r, cs < 0 ? -1 : cs / r }'
 }
 for port in "$one_port" "$two_port" "$procs_port"; do
     wrk -t2 -c64 -d2s -H "Authorization: Bearer $TOKEN" "https://localhost:$port$path" >/dev/null
@@ -86,12 +99,14 @@ python3 - "$work/results" <<'PY'
 import collections, statistics, sys
 runs = collections.defaultdict(list)
 for line in open(sys.argv[1]):
-    name, rps, cpu = line.split()
-    runs[name].append((float(rps), float(cpu)))
-base = statistics.median(r for r, _ in runs["one-worker"])
+    name, rps, cpu, cs = line.split()
+    runs[name].append((float(rps), float(cpu), float(cs)))
+base = statistics.median(r[0] for r in runs["one-worker"])
 print("\nGET by id, medians:")
 for name in ("one-worker", "two-workers", "two-procs"):
-    rps = statistics.median(r for r, _ in runs[name])
-    cpu = statistics.median(c for _, c in runs[name])
-    print(f"  {name:12} {rps:9.0f} req/s ({rps / base:.2f}x)  {cpu:6.2f} µs CPU/request")
+    rps = statistics.median(r[0] for r in runs[name])
+    cpu = statistics.median(r[1] for r in runs[name])
+    cs = statistics.median(r[2] for r in runs[name])
+    switches = f"  {cs:5.2f} context switches/request" if cs >= 0 else ""
+    print(f"  {name:12} {rps:9.0f} req/s ({rps / base:.2f}x)  {cpu:6.2f} µs CPU/request{switches}")
 PY

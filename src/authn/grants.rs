@@ -202,9 +202,11 @@ impl Grant {
 
     fn covers(&self, resource: &str, kind: Methods) -> bool {
         self.methods.contains(kind)
-            && self.resources.as_ref().as_ref().map_or(true, |names| {
-                names.iter().any(|n| n.eq_ignore_ascii_case(resource))
-            })
+            && self
+                .resources
+                .as_ref()
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(resource)))
     }
 }
 

@@ -101,7 +101,7 @@ fn element_for(op: &PatchOperation) -> Option<Map<String, Value>> {
     if !matches!(op.op, PatchOpKind::Add | PatchOpKind::Replace) {
         return None;
     }
-    if !op.value.as_ref().is_some_and(|v| !v.is_null()) {
+    if op.value.as_ref().is_none_or(|v| v.is_null()) {
         return None;
     }
     let path = op.path.as_ref()?;

@@ -53,7 +53,7 @@ pub(crate) fn sets_active_false(
                         && tail.is_empty()
                         && urn
                             .as_deref()
-                            .map_or(true, |u| u.eq_ignore_ascii_case(USER_SCHEMA))
+                            .is_none_or(|u| u.eq_ignore_ascii_case(USER_SCHEMA))
                         && is_false(v)
                 }
                 (None, Some(Value::Object(obj))) => get_ci(obj, "active").is_some_and(is_false),
@@ -74,7 +74,7 @@ pub(crate) fn patches_members(request: Option<&Value>) -> bool {
             attr.eq_ignore_ascii_case("members")
                 && urn
                     .as_deref()
-                    .map_or(true, |u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
+                    .is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
         }
         (None, Some(Value::Object(obj))) => get_ci(obj, "members").is_some(),
         _ => false,

@@ -224,7 +224,7 @@ pub async fn resend(dir: &Path, sink: &dyn Sink, tenant: Option<&str>) -> io::Re
 
 /// `None` matches anything; `Some(t)` matches only `Some(t)`.
 fn matches(filter: Option<&str>, value: Option<&str>) -> bool {
-    filter.map_or(true, |want| value == Some(want))
+    filter.is_none_or(|want| value == Some(want))
 }
 
 #[cfg(test)]

@@ -72,7 +72,7 @@ impl ResourceMapping {
             let at_start = detail[..i]
                 .chars()
                 .next_back()
-                .map_or(true, |c| !is_name_char(c) && c != '.' && c != ':');
+                .is_none_or(|c| !is_name_char(c) && c != '.' && c != ':');
             if at_start {
                 for (up, tenant) in &pairs {
                     let end = i + up.len();
@@ -84,7 +84,7 @@ impl ResourceMapping {
                     if detail[end..]
                         .chars()
                         .next()
-                        .map_or(true, |c| !is_name_char(c))
+                        .is_none_or(|c| !is_name_char(c))
                     {
                         out.push_str(tenant);
                         i = end;

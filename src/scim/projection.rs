@@ -163,7 +163,7 @@ impl Projection {
                         .into_iter()
                         .filter(|(k, _)| {
                             attr.sub_attribute(k)
-                                .map_or(true, |sub| self.decide(urn, attr, Some(sub)) == Keep::All)
+                                .is_none_or(|sub| self.decide(urn, attr, Some(sub)) == Keep::All)
                         })
                         .collect();
                     (!kept.is_empty()).then_some(Value::Object(kept))
@@ -284,7 +284,7 @@ fn strip_never(attr: &Attribute, value: Value) -> Value {
             o.into_iter()
                 .filter(|(k, _)| {
                     attr.sub_attribute(k)
-                        .map_or(true, |s| s.returned != Returned::Never)
+                        .is_none_or(|s| s.returned != Returned::Never)
                 })
                 .collect(),
         ),

@@ -170,6 +170,18 @@ pub(crate) fn describe() {
         "Client connections refused or closed early by the connection caps, by reason."
     );
     describe_counter!(
+        EMULATED_TOTAL,
+        "Requests answered by emulating a capability the upstream lacks, by capability."
+    );
+    describe_counter!(
+        EMULATION_CONFLICTS_TOTAL,
+        "Emulated writes refused because the resource changed meanwhile."
+    );
+    describe_counter!(
+        CAPABILITY_DISCOVERIES_TOTAL,
+        "Reads of an upstream's /ServiceProviderConfig, by outcome."
+    );
+    describe_counter!(
         METRICS_UPKEEP_TOTAL,
         "Upkeeps of the metrics recorder run by its timer (histogram samples drained)."
     );

@@ -274,7 +274,7 @@ fn valid_host(s: &str) -> bool {
     let Some((name, port)) = split else {
         return false;
     };
-    let port_ok = port.map_or(true, |p| {
+    let port_ok = port.is_none_or(|p| {
         (1..=5).contains(&p.len())
             && p.bytes().all(|b| b.is_ascii_digit())
             && p.parse::<u32>().is_ok_and(|n| n <= 65535)

@@ -51,7 +51,7 @@ async fn create_user(gw: &TestGateway, client: &reqwest::Client, n: usize) {
         .json(&json!({
             "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", ENTERPRISE],
             "userName": format!("user{n:02}"),
-            "active": n % 2 == 0,
+            "active": n.is_multiple_of(2),
             "name": {"givenName": "Given", "familyName": format!("Family{n:02}")},
             ENTERPRISE: {"department": DEPARTMENTS[n % 3]}
         }))

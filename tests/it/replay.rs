@@ -373,6 +373,6 @@ trait NoneOrEmpty {
 
 impl NoneOrEmpty for Option<&Value> {
     fn is_none_or_empty(&self) -> bool {
-        self.map_or(true, |v| v.as_array().is_some_and(Vec::is_empty))
+        self.is_none_or(|v| v.as_array().is_some_and(Vec::is_empty))
     }
 }

@@ -49,7 +49,7 @@ pub(super) async fn run(ctx: &mut Ctx<'_>) {
         Case {
             name: "remove with path",
             ops: json!([{ "op": "remove", "path": "nickName" }]),
-            holds: Box::new(|r| r.get("nickName").map_or(true, Value::is_null)),
+            holds: Box::new(|r| r.get("nickName").is_none_or(Value::is_null)),
         },
         Case {
             name: "replace with a value filter",

@@ -232,7 +232,7 @@ impl Balancer {
                 continue;
             }
             let load = e.outstanding.load(Ordering::Relaxed);
-            if best.map_or(true, |(_, least)| load < least) {
+            if best.is_none_or(|(_, least)| load < least) {
                 best = Some((i, load));
             }
         }

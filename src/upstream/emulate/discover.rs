@@ -123,7 +123,7 @@ pub(crate) fn read_config(doc: &Value) -> Supported {
             .and_then(|o| get_ci(o, name))
             .and_then(Value::as_object)
             .and_then(|o| get_ci(o, "supported"))
-            .map_or(true, |v| v.as_bool().unwrap_or(true))
+            .is_none_or(|v| v.as_bool().unwrap_or(true))
     };
     Supported {
         patch: supported("patch"),

@@ -113,7 +113,7 @@ pub(crate) fn evaluate(
     };
     let mut matching: Vec<&Value> = resources
         .iter()
-        .filter(|r| query.filter.as_ref().map_or(true, |f| f.matches(r, &eval)))
+        .filter(|r| query.filter.as_ref().is_none_or(|f| f.matches(r, &eval)))
         .collect();
     query.sort(&mut matching, &eval);
     query.count = Some(query.count.map_or(max_results, |c| c.min(max_results)));
@@ -224,7 +224,7 @@ where
             // An upstream that ignores startIndex repeats itself: each
             // resource counts once.
             let id = item.get("id").and_then(Value::as_str).map(str::to_string);
-            if id.map_or(true, |id| ids.insert(id)) {
+            if id.is_none_or(|id| ids.insert(id)) {
                 out.push(item);
             }
         }

@@ -21,7 +21,7 @@ fn upstream_user(i: usize) -> Value {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "id": format!("id{i:02}"),
         "userName": format!("user{i:02}"),
-        "active": i % 2 == 0,
+        "active": i.is_multiple_of(2),
         "title": code,
         "meta": {"resourceType": "User"}
     })
@@ -226,7 +226,7 @@ impl Fake {
         let matching: Vec<&Value> = self
             .users
             .iter()
-            .filter(|u| query.filter.as_ref().map_or(true, |f| f.matches(u, &eval)))
+            .filter(|u| query.filter.as_ref().is_none_or(|f| f.matches(u, &eval)))
             .collect();
         let range = query.page_range(matching.len());
         let page: Vec<Value> = matching[range].iter().map(|v| (*v).clone()).collect();
