@@ -54,7 +54,10 @@ pub async fn run(
     let readiness = Arc::new(Readiness::default());
     // SIGTERM/SIGINT and the admin API's drain both go through `drain`:
     // readiness fails first, the listeners close `drain_delay` later.
-    let drain = Drain::new(readiness.clone(), snapshot.server.drain_delay);
+    let drain = Drain::new(readiness.clone(), {
+        let config = config.clone();
+        Box::new(move || config.load().server.drain_delay)
+    });
     {
         let drain = drain.clone();
         tokio::spawn(async move {

@@ -15,18 +15,29 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
+/// The drain delay as the current config has it (read when the drain
+/// begins, so a reload applies to it).
+pub(crate) type DelaySource = Box<dyn Fn() -> Duration + Send + Sync>;
+
 /// One process's drain: begun at most once.
-#[derive(Debug)]
 pub(crate) struct Drain {
     readiness: Arc<Readiness>,
-    delay: Duration,
+    delay: DelaySource,
     begun: AtomicBool,
     /// `true` once the listeners are to close (after the delay).
     close: watch::Sender<bool>,
 }
 
+impl std::fmt::Debug for Drain {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Drain")
+            .field("begun", &self.begun)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drain {
-    pub(crate) fn new(readiness: Arc<Readiness>, delay: Duration) -> Arc<Drain> {
+    pub(crate) fn new(readiness: Arc<Readiness>, delay: DelaySource) -> Arc<Drain> {
         Arc::new(Drain {
             readiness,
             delay,
@@ -46,15 +57,16 @@ impl Drain {
         }
         self.readiness.set(false);
         crate::telemetry::sd_notify::notify("STOPPING=1");
+        let delay = (self.delay)();
         tracing::info!(
-            drain_delay = ?self.delay,
+            drain_delay = ?delay,
             "draining: /readyz answers 503; the listeners close after the drain delay, then requests in flight finish"
         );
         let this = self.clone();
         match tokio::runtime::Handle::try_current() {
-            Ok(rt) if !self.delay.is_zero() => {
+            Ok(rt) if !delay.is_zero() => {
                 rt.spawn(async move {
-                    tokio::time::sleep(this.delay).await;
+                    tokio::time::sleep(delay).await;
                     this.close_now();
                 });
             }
@@ -97,7 +109,7 @@ mod tests {
     async fn readiness_fails_first_and_the_listeners_close_after_the_delay() {
         let readiness = Arc::new(Readiness::default());
         readiness.set(true);
-        let drain = Drain::new(readiness.clone(), Duration::from_millis(400));
+        let drain = Drain::new(readiness.clone(), Box::new(|| Duration::from_millis(400)));
         let closing = drain.closing();
         tokio::pin!(closing);
         assert!(drain.begin_drain());
@@ -119,7 +131,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_zero_delay_closes_at_once() {
-        let drain = Drain::new(Arc::new(Readiness::default()), Duration::ZERO);
+        let drain = Drain::new(Arc::new(Readiness::default()), Box::new(|| Duration::ZERO));
         assert!(drain.begin_drain());
         tokio::time::timeout(Duration::from_secs(1), drain.closing())
             .await
