@@ -194,8 +194,12 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff), e.g. `scim-gateway man > scim-gateway.1`.
-    Man,
+    /// Print the man page (roff), e.g. `scim-gateway man > scim-gateway.1`,
+    /// or a command's own page: `scim-gateway man run > scim-gateway-run.1`.
+    Man {
+        /// The command whose page to print (default: the overview).
+        command: Option<String>,
+    },
     /// Print a JSON Schema of the config file, for editors (e.g. a TOML
     /// language server) and CI checks.
     ConfigSchema,
@@ -349,13 +353,7 @@ fn offline(command: &Command) -> Option<Result<(), Failed>> {
             clap_complete::generate(*shell, &mut cli, "scim-gateway", &mut out);
             done(write_stdout(&out))
         }
-        Command::Man => {
-            let mut out = Vec::new();
-            let rendered = clap_mangen::Man::new(<Cli as clap::CommandFactory>::command())
-                .render(&mut out)
-                .map_err(|e| format!("the man page: {e}"));
-            done(rendered.and_then(|()| write_stdout(&out)))
-        }
+        Command::Man { command } => done(man_page(command.as_deref())),
         Command::ConfigSchema => done(
             serde_json::to_string_pretty(&config::json_schema())
                 .map_err(|e| format!("the schema: {e}"))
@@ -366,6 +364,33 @@ fn offline(command: &Command) -> Option<Result<(), Failed>> {
         } => done(audit_verify(paths, *partial)),
         _ => None,
     }
+}
+
+/// The overview page, or `scim-gateway-COMMAND(1)` for one command.
+fn man_page(command: Option<&str>) -> Result<(), String> {
+    let root = <Cli as clap::CommandFactory>::command();
+    let (page, title) = match command {
+        None => (root, "scim-gateway".to_string()),
+        Some(name) => {
+            let Some(sub) = root.find_subcommand(name) else {
+                let names: Vec<&str> = root.get_subcommands().map(|c| c.get_name()).collect();
+                return Err(format!("no command {name:?}; one of {}", names.join(", ")));
+            };
+            (
+                sub.clone()
+                    .name(format!("scim-gateway-{name}"))
+                    .bin_name(format!("scim-gateway {name}"))
+                    .version(VERSION),
+                format!("scim-gateway-{name}"),
+            )
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .title(title)
+        .render(&mut out)
+        .map_err(|e| format!("the man page: {e}"))?;
+    write_stdout(&out)
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<(), String> {
@@ -496,7 +521,7 @@ async fn run(command: Command) -> Result<(), Failed> {
         | Command::DevCerts { .. }
         | Command::Events { .. }
         | Command::Completions { .. }
-        | Command::Man
+        | Command::Man { .. }
         | Command::ConfigSchema
         | Command::Audit { .. } => Ok(()),
         Command::Probe {

@@ -225,5 +225,10 @@ fn completions_and_the_man_page_name_every_command() {
     );
     assert!(man.contains(".TH scim-gateway 1"), "{man}");
     assert!(man.contains("check\\-config"), "{man}");
+    // One page per command, with its options.
+    let run = stdout_of(&["man", "run"]);
+    assert!(run.contains(".TH scim-gateway-run 1"), "{run}");
+    assert!(run.contains("SCIM_GATEWAY_CONFIG"), "{run}");
+    assert_eq!(gateway(&["man", "nope"], None).status.code(), Some(1));
     assert!(gateway(&["completions", "tcsh"], None).status.code() == Some(2));
 }
