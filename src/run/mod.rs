@@ -128,10 +128,7 @@ pub async fn run(
     for warning in &snapshot.warnings {
         tracing::warn!(warning = %warning, "the config works, but note");
     }
-    // A signal during start-up has begun the drain already: stay unready.
-    if !drain.is_draining() {
-        readiness.set(true);
-    }
+    drain.mark_ready();
     tracing::info!(
         address = %bound.public,
         admin = ?bound.admin,

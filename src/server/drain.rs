@@ -80,6 +80,16 @@ impl Drain {
         &self.readiness
     }
 
+    /// Readiness on, once serving, unless a drain has begun (a signal
+    /// during start-up): set first, then checked, so that whichever of
+    /// this and [`Drain::begin_drain`] runs last, a begun drain is unready.
+    pub(crate) fn mark_ready(&self) {
+        self.readiness.set(true);
+        if self.is_draining() {
+            self.readiness.set(false);
+        }
+    }
+
     /// Whether a drain has begun (readiness fails from then on).
     pub(crate) fn is_draining(&self) -> bool {
         self.begun.load(Ordering::SeqCst)
@@ -127,6 +137,16 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(10), &mut closing)
             .await
             .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_drain_begun_during_start_up_stays_unready() {
+        let drain = Drain::new(Arc::new(Readiness::default()), Box::new(|| Duration::ZERO));
+        drain.mark_ready();
+        assert!(drain.readiness().is_ready());
+        assert!(drain.begin_drain());
+        drain.mark_ready();
+        assert!(!drain.readiness().is_ready());
     }
 
     #[tokio::test]
