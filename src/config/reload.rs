@@ -131,10 +131,42 @@ impl ConfigHandle {
     /// Reloads on SIGHUP and whenever the config file or a file it
     /// references changes (by content, symlinks followed: see
     /// [`super::watch`]), until `shutdown` completes.
-    pub async fn watch(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+    ///
+    /// SIGHUP is taken over when this is called, not when the future first
+    /// runs: `run` calls it before it tells systemd `READY=1`, and a SIGHUP
+    /// before the handler exists would end the process (its default).
+    /// Call it within the Tokio runtime.
+    pub fn watch(self: Arc<Self>, shutdown: impl Future<Output = ()>) -> impl Future<Output = ()> {
+        #[cfg(unix)]
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        async move {
+            #[cfg(unix)]
+            self.watch_with(hup.ok(), shutdown).await;
+            #[cfg(not(unix))]
+            self.watch_with(shutdown).await;
+        }
+    }
+
+    async fn watch_with(
+        self: Arc<Self>,
+        #[cfg(unix)] hup: Option<tokio::signal::unix::Signal>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         // `true`: a file event (debounced: an editor may still be
         // writing); `false`: SIGHUP (the operator asked: at once).
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bool>(16);
+        #[cfg(unix)]
+        let sighup = {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let Some(mut hup) = hup else {
+                    return;
+                };
+                while hup.recv().await.is_some() {
+                    let _ = tx.try_send(false);
+                }
+            })
+        };
         // Reading and hashing every referenced file is blocking work.
         let path = self.path.clone();
         let mut watched = tokio::task::spawn_blocking(move || Watched::new(&path))
@@ -149,20 +181,6 @@ impl ConfigHandle {
                 tracing::warn!(error = %e, "cannot watch the config files; reload with SIGHUP");
                 None
             }
-        };
-        #[cfg(unix)]
-        let sighup = {
-            let tx = tx.clone();
-            tokio::spawn(async move {
-                let Ok(mut hup) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                else {
-                    return;
-                };
-                while hup.recv().await.is_some() {
-                    let _ = tx.try_send(false);
-                }
-            })
         };
         tokio::pin!(shutdown);
         loop {
