@@ -37,4 +37,5 @@ pub mod telemetry;
 pub(crate) mod tenant;
 pub(crate) mod tenant_id;
 pub mod tls;
+pub(crate) mod traces;
 pub mod upstream;

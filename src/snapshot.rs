@@ -35,6 +35,8 @@ pub struct Snapshot {
     pub audit: Option<crate::audit::AuditSettings>,
     /// Event delivery shared by every tenant.
     pub events: EventsSettings,
+    /// Traces (`[telemetry.traces]`; `None`: off). Read once at start.
+    pub(crate) traces: Option<crate::traces::TraceSettings>,
     /// Where the config came from (for logs).
     pub source: PathBuf,
     /// What the config holds that works but the operator should know

@@ -6,6 +6,12 @@
 #
 #   benches/load/instructions.sh OLD_BINARY NEW_BINARY [get|post]
 #   N=2000 benches/load/instructions.sh ...
+#   NEW_CONFIG='[telemetry.traces]
+#   endpoint = "http://127.0.0.1:ORIGIN_PORT/v1/traces"' benches/load/instructions.sh ...
+#
+# NEW_CONFIG: TOML appended to the new gateway's config only (ORIGIN_PORT
+# is replaced by the origin's port; the origin answers any POST with 200,
+# so it serves as a trace receiver that costs the gateway nothing more).
 #
 # Each gateway (the default tenant of ab.sh, one worker thread) runs under
 # callgrind against the same nginx origin. curl sends WARM requests, the
@@ -60,6 +66,9 @@ count() {
     {
         gateway_head "$port"
         default_tenant "$hash"
+        if [[ "$1" == new && -n "${NEW_CONFIG:-}" ]]; then
+            printf '%s\n' "${NEW_CONFIG//ORIGIN_PORT/$ORIGIN_PORT}"
+        fi
     } >"$work/$1.toml"
     out="$work/$1.callgrind"
     RUST_LOG=warn taskset -c "$PROXY_CPU" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \

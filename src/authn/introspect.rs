@@ -235,15 +235,23 @@ impl Inner {
             .append_pair("token", token)
             .append_pair("token_type_hint", "access_token")
             .finish();
-        let response = form::post_form(
+        // A span of the request that asks (traces on); never the token.
+        let span = crate::traces::child("token introspection", crate::traces::Kind::Client);
+        let posted = form::post_form(
             &self.client,
             &s.endpoint,
             Some(&self.basic),
             form,
             s.timeout,
         )
-        .await
-        .map_err(|e| IntrospectError::new(ErrorKind::Post(e)))?;
+        .await;
+        if let Some(span) = span {
+            if let Ok(response) = &posted {
+                span.attribute("http.response.status_code", response.status.as_u16());
+            }
+            span.end(posted.as_ref().map_or(true, |r| r.status != StatusCode::OK));
+        }
+        let response = posted.map_err(|e| IntrospectError::new(ErrorKind::Post(e)))?;
         if response.status != StatusCode::OK {
             return Err(IntrospectError::new(ErrorKind::Status(response.status)));
         }

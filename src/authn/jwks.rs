@@ -371,9 +371,15 @@ impl JwksCache {
             Ok(body.to_bytes())
         };
         let limit = self.settings.fetch_timeout;
-        tokio::time::timeout(limit, exchange)
+        // A span of the request that waits for the keys (traces on).
+        let span = crate::traces::child("jwks fetch", crate::traces::Kind::Client);
+        let fetched = tokio::time::timeout(limit, exchange)
             .await
-            .map_err(|_| JwksError::Timeout(limit))?
+            .map_err(|_| JwksError::Timeout(limit))?;
+        if let Some(span) = span {
+            span.end(fetched.is_err());
+        }
+        fetched
     }
 }
 

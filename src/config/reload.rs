@@ -94,6 +94,11 @@ impl ConfigHandle {
                         "[audit] changed in the config; the audit log keeps its settings until a restart"
                     );
                 }
+                if next.traces != current.traces {
+                    tracing::warn!(
+                        "[telemetry.traces] changed in the config; traces keep their settings until a restart"
+                    );
+                }
                 for warning in &next.warnings {
                     tracing::warn!(warning = %warning, "the reloaded config works, but note");
                 }

@@ -160,6 +160,25 @@ pub(crate) fn set_sequence(event: &mut Value, seq: u64) {
     }
 }
 
+/// The CloudEvents Distributed Tracing extension: the request's trace
+/// context (`traceparent`, and `tracestate` if the caller sent one), which
+/// the sinks carry as headers so that a consumer continues the trace.
+pub(crate) fn set_trace_context(event: &mut Value, traceparent: &str, tracestate: Option<&str>) {
+    if let Value::Object(map) = event {
+        map.insert("traceparent".into(), traceparent.into());
+        if let Some(state) = tracestate {
+            map.insert("tracestate".into(), state.into());
+        }
+    }
+}
+
+/// An event's trace context attributes (`traceparent`, `tracestate`), for
+/// the headers of its delivery.
+pub(crate) fn trace_context(event: &Value) -> (Option<&str>, Option<&str>) {
+    let attr = |name| event.get(name).and_then(Value::as_str);
+    (attr("traceparent"), attr("tracestate"))
+}
+
 /// The `tenant` extension attribute of an event.
 pub(crate) fn event_tenant(event: &Value) -> Option<&str> {
     event.get("tenant").and_then(Value::as_str)

@@ -121,10 +121,16 @@ pub async fn run(
         ))),
         _ => None,
     };
-    let gateway = crate::stack::Gateway::new(Arc::new(Pipeline::with_journal(
-        config.clone(),
-        journal.clone(),
-    )));
+    // Traces, when configured: the exporter runs until the gateway stops.
+    let tracer = match &snapshot.traces {
+        Some(settings) => Some(
+            crate::traces::Tracer::start(settings)
+                .map_err(|e| std::io::Error::other(format!("the trace exporter: {e}")))?,
+        ),
+        None => None,
+    };
+    let pipeline = Pipeline::with_journal(config.clone(), journal.clone()).traced(tracer.clone());
+    let gateway = crate::stack::Gateway::new(Arc::new(pipeline));
     for warning in &snapshot.warnings {
         tracing::warn!(warning = %warning, "the config works, but note");
     }
@@ -161,6 +167,9 @@ pub async fn run(
     // Requests are done (writes whose client left may still run, bounded
     // by their deadline): what they journaled is made durable before exit.
     gateway.drained(shutdown_timeout).await;
+    if let Some(tracer) = &tracer {
+        tracer.flush(Duration::from_secs(2)).await;
+    }
     if let Some(journal) = &journal {
         if let Err(e) = journal.shutdown().await {
             tracing::error!(error = %e, "the audit journal did not close cleanly");

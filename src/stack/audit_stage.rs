@@ -143,6 +143,17 @@ pub(super) async fn journal(
     // which the upstream applied the writes.
     let mut events: Vec<&mut Value> = entries.iter_mut().filter_map(|(_, e)| e.as_mut()).collect();
     crate::events::version::stamp(to.versions, tenant.id.as_str(), &mut events).await;
+    // Traces on: each event carries the request's trace to its consumer.
+    if let Some(spans) = &trace.spans {
+        let parent = spans.traceparent(&spans.root);
+        let (parent, state) = (parent.to_str().ok(), spans.tracestate.as_ref());
+        let state = state.and_then(|s| s.to_str().ok());
+        for event in &mut events {
+            if let Some(parent) = parent {
+                crate::events::cloudevent::set_trace_context(event, parent, state);
+            }
+        }
+    }
     let mut acks = Vec::with_capacity(entries.len());
     let mut changed = false;
     for (record, event) in entries {

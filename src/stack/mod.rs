@@ -24,6 +24,7 @@ use crate::server::Respond;
 use crate::snapshot::Snapshot;
 use crate::tenant::Tenant;
 use crate::tenant::{resolve_tenant, Origin};
+use crate::traces::{Spans, Tracer};
 use crate::upstream::Deadline;
 use crate::upstream::Upstream;
 use bytes::Bytes;
@@ -47,6 +48,7 @@ mod hook_stage;
 mod limit_stage;
 mod schema_stage;
 mod scim11_stage;
+mod spans;
 mod trace;
 mod upstream_stage;
 
@@ -67,6 +69,8 @@ pub struct Pipeline {
     write_order: WriteOrder,
     /// The audit log and events outbox (`None`: `[audit] enabled = false`).
     journal: Option<Journal>,
+    /// Traces (`None`: off, the default).
+    tracer: Option<Arc<Tracer>>,
 }
 
 /// What a stage that may answer the request itself gives the pipeline.
@@ -105,7 +109,14 @@ impl Pipeline {
             cache: ResponseCache::new(cache_max_bytes),
             write_order: WriteOrder::new(),
             journal,
+            tracer: None,
         }
+    }
+
+    /// This pipeline, recording every request's trace with `tracer`.
+    pub(crate) fn traced(mut self, tracer: Option<Arc<Tracer>>) -> Pipeline {
+        self.tracer = tracer;
+        self
     }
 
     pub fn config(&self) -> &Arc<ConfigHandle> {
@@ -126,7 +137,11 @@ impl Pipeline {
         // One snapshot for the whole request: a reload mid-request cannot
         // mix two configs.
         let snapshot = self.config.load();
-        let mut trace = Trace::default();
+        let mut trace = Trace {
+            // The caller's trace continued (or a new one), when traces are on.
+            spans: spans::begin(self.tracer.as_deref(), req.headers()),
+            ..Trace::default()
+        };
         // Who the client is, once: every stage, log line and audit record
         // below uses this (never the socket peer, a proxy's address when
         // one stands in front).
@@ -139,17 +154,30 @@ impl Pipeline {
         };
         // Boxed: the pipeline's state (about 2.9 KB) is allocated once,
         // and this future stays small enough to move cheaply.
-        let outcome = Box::pin(pipeline(
-            &snapshot,
-            self,
-            req,
-            &conn,
-            &client,
-            &request_id,
-            deadline,
-            &mut trace,
-        ))
-        .await;
+        let spans = trace.spans.clone();
+        macro_rules! run {
+            () => {
+                pipeline(
+                    &snapshot,
+                    self,
+                    req,
+                    &conn,
+                    &client,
+                    &request_id,
+                    deadline,
+                    &mut trace,
+                )
+            };
+        }
+        // With traces on, scoped: the calls below the pipeline (upstream
+        // attempts, key fetches, introspection) find the request's trace.
+        // The pipeline's future is made inside each arm: a wrapper, or a
+        // local holding it, would put its state in this future too (which
+        // the server boxes and copies per request), traces on or off.
+        let outcome = match spans.clone() {
+            None => Box::pin(run!()).await,
+            Some(t) => Box::pin(crate::traces::scope(t, run!())).await,
+        };
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         // The answer waits until the journal has the write's record.
         let to = self
@@ -163,9 +191,22 @@ impl Pipeline {
         if let Some(journaled) =
             access_log::journaled(to, &trace, rid, &method, &client, started, &mut response)
         {
+            let spans = Spans(spans.as_deref());
+            let audit = spans.start("audit");
             response = journaled.await;
+            spans.end(audit);
         }
         access_log::finish(&mut trace, rid, &method, &client, started, &mut response);
+        if let (Some(tracer), Some(spans)) = (&self.tracer, &spans) {
+            spans::finish(
+                tracer,
+                spans,
+                &trace,
+                &method,
+                &request_id,
+                response.status(),
+            );
+        }
         response
     }
 }
@@ -192,7 +233,13 @@ where
         tls: conn.tls,
         sni: conn.sni.as_deref(),
     };
-    let routed = resolve_tenant(snapshot.routing(), req.uri(), req.headers(), origin)?;
+    let rt = trace.spans.clone();
+    let spans = Spans(rt.as_deref());
+    let s = spans.start("tenant");
+    let routed = spans.close(
+        s,
+        resolve_tenant(snapshot.routing(), req.uri(), req.headers(), origin),
+    )?;
     let tenant: &'s Tenant = routed.tenant;
     // The tenant's IdP dialect, turned canonical before anything reads the
     // request (the authorization header here, query and body below).
@@ -214,9 +261,11 @@ where
     // Authenticate before reading the body: an unauthenticated client
     // costs one header check, not a body upload.
     let (headers, damper) = (req.headers(), &shared.damper);
-    let principal =
-        authn_stage::authenticate(snapshot, damper, tenant, headers, conn, client, deadline)
-            .await?;
+    let s = spans.start("authenticate");
+    let principal = spans.close(
+        s,
+        authn_stage::authenticate(snapshot, damper, tenant, headers, conn, client, deadline).await,
+    )?;
     // Authorize: the tenant's grants cover this resource type and method.
     let authorized = grants::authorize(&tenant.auth.grants, &principal, req.method(), route);
     let credential = limit_stage::credential(&principal);
@@ -230,41 +279,58 @@ where
     // that a limit counts who is calling. (Held until the answer.)
     let mut admitted = Admitted::default();
     let limiter = &shared.limiter;
-    limit_stage::admit_tenant(limiter, snapshot, tenant, &credential, &mut admitted).await?;
+    let s = spans.start("limits tenant");
+    let admit = limit_stage::admit_tenant(limiter, snapshot, tenant, &credential, &mut admitted);
+    spans.close(s, admit.await)?;
     // Bounded body read (413 beyond the cap; 408 when the client is too
     // slow for the request deadline).
     let (parts, body) = req.into_parts();
     let limit = snapshot.server.max_request_body_bytes;
-    let body = body::read_within(&parts.headers, body, limit, deadline).await?;
+    let s = spans.start("read body");
+    let body = spans.close(
+        s,
+        body::read_within(&parts.headers, body, limit, deadline).await,
+    )?;
     // The dialect on the query and the body, before the schema reads them.
-    let (query, body) = dialect_stage::request(tenant, rules.as_ref(), &parts, route, body).await?;
+    let s = spans.start("dialect");
+    let dialected = dialect_stage::request(tenant, rules.as_ref(), &parts, route, body).await;
+    let (query, body) = spans.close(s, dialected)?;
     trace.body(&body);
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;
-    let mut inbound =
-        next!(schema_stage::step(&tenant.schema, &parts, route, query, body, base).await?);
+    let s = spans.start("validate and map");
+    let schema = schema_stage::step(&tenant.schema, &parts, route, query, body, base).await;
+    let mut inbound = next!(spans.close(s, schema)?);
     let mut outgoing = upstream_stage::outgoing(tenant, rules.as_ref(), route, &mut inbound);
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. A write invalidates (on every replica
     // with shared generations; a drop guard, also when the client hangs
     // up while the write is upstream).
     let (cache, redis) = (&shared.cache, snapshot.shared_limits.as_ref());
-    let store =
-        next!(cache_stage::lookup(cache, redis.map(|r| &**r), tenant, &parts, route, base).await);
+    let s = spans.start("cache lookup");
+    let looked = cache_stage::lookup(cache, redis.map(|r| &**r), tenant, &parts, route, base).await;
+    spans.attribute(s, "scim_gateway.cache.hit", || {
+        matches!(looked, Step::Answer(_))
+    });
+    spans.end(s);
+    let store = next!(looked);
     let invalidate = cache_stage::invalidate_on_write(cache, redis, tenant, &parts.method, route);
     // The upstream's limits protect a backend that several tenants may
     // share; they come last, right before the call.
     let upstream: &'s Upstream = &tenant.upstream;
-    limit_stage::admit_upstream(limiter, snapshot, tenant, upstream, &mut admitted).await?;
+    let s = spans.start("limits upstream");
+    let admit = limit_stage::admit_upstream(limiter, snapshot, tenant, upstream, &mut admitted);
+    spans.close(s, admit.await)?;
     trace.upstream = Some(upstream);
     // Nothing unaudited reaches a backend: writes wait for a working
     // journal.
     audit_stage::refuse_unaudited(shared.journal.as_ref(), trace)?;
     // Writes to one resource go one at a time (held until the answer).
     let order = &shared.write_order;
-    trace.turn =
-        limit_stage::write_turn(order, snapshot, tenant, &parts.method, route, deadline).await?;
+    let s = spans.start("write order");
+    let turn = limit_stage::write_turn(order, snapshot, tenant, &parts.method, route, deadline);
+    trace.turn = spans.close(s, turn.await)?;
     let started = Instant::now();
     let (route, host) = (routed.route, routed.host);
     let request = upstream_stage::request(
@@ -281,8 +347,11 @@ where
     // The upstream call: 2.0, 1.1 or an emulated list, through one door.
     let max_response = snapshot.server.max_response_body_bytes;
     let (emulated, view) = (inbound.emulated.as_deref(), outgoing.patch_view);
+    let s = spans.start("upstream");
+    spans.attribute(s, "scim_gateway.upstream", || upstream.name.clone());
     let response =
         upstream_stage::forward(upstream, emulated, request, max_response, deadline, view).await;
+    let response = spans.close(s, response);
     // Stale on every replica before the client hears of the write.
     if let Some(invalidate) = invalidate {
         invalidate.done().await;
@@ -294,7 +363,9 @@ where
     let response = upstream_stage::rebase(response, upstream, &routed.public_base);
     trace.answer(&inbound, &response);
     // In the tenant's schema again.
+    let s = spans.start("map response");
     let response = schema_stage::outbound_bounded(&tenant.schema, &inbound, response).await;
+    spans.end(s);
     cache_stage::store(cache, store, &response);
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, Full::new(body)))

@@ -8,12 +8,14 @@ use super::audit_stage::WriteTrace;
 use super::schema_stage::{self, Inbound};
 use crate::authn::Principal;
 use crate::limit::ordering::Turn;
-use crate::scim::route::Route;
+use crate::scim::route::{Route, RouteKind};
 use crate::telemetry::names::resource_type_label;
 use crate::tenant::Tenant;
+use crate::traces::RequestTrace;
 use crate::upstream::Upstream;
 use bytes::Bytes;
 use http::{Method, Response};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the access log and metrics learn about a request (borrowed from
@@ -40,6 +42,12 @@ pub(super) struct Trace<'s> {
     /// outbox then has one resource's events in the order the upstream
     /// applied the writes.
     pub turn: Option<Turn>,
+    /// What the route addresses (the span's route template).
+    pub route_kind: Option<RouteKind>,
+    /// The route names a resource or a discovery item by id.
+    pub route_has_id: bool,
+    /// The request's trace, when traces are on.
+    pub spans: Option<Arc<RequestTrace>>,
 }
 
 impl Trace<'_> {
@@ -49,6 +57,8 @@ impl Trace<'_> {
         let segment = route.first_segment();
         let label = resource_type_label(segment);
         self.resource_type = Some(label);
+        self.route_kind = Some(route.kind());
+        self.route_has_id = route.id().is_some();
         if label == "other" {
             self.other_resource = segment.map(|s| s.chars().take(32).collect());
         }

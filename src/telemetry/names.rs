@@ -90,10 +90,20 @@ pub(crate) const CAPABILITY_DISCOVERIES_TOTAL: &str = "scim_gateway_capability_d
 /// samples drained into their distributions, every 5 s whether or not
 /// `/metrics` is scraped).
 pub(crate) const METRICS_UPKEEP_TOTAL: &str = "scim_gateway_metrics_upkeep_total";
+/// Counter: spans sent to the OTLP endpoint (`[telemetry.traces]`).
+pub(crate) const TRACE_SPANS_EXPORTED_TOTAL: &str = "scim_gateway_trace_spans_exported_total";
+/// Counter: spans not exported, by `reason` (`queue_full`,
+/// `export_failed`, `exporter_stopped`).
+pub(crate) const TRACE_SPANS_DROPPED_TOTAL: &str = "scim_gateway_trace_spans_dropped_total";
 
 /// Registers descriptions and units.
 pub(crate) fn describe() {
     describe_counter!(REQUESTS_TOTAL, "Requests answered by the gateway.");
+    describe_counter!(
+        TRACE_SPANS_EXPORTED_TOTAL,
+        "Spans sent to the OTLP endpoint."
+    );
+    describe_counter!(TRACE_SPANS_DROPPED_TOTAL, "Spans not exported.");
     describe_histogram!(
         REQUEST_DURATION_SECONDS,
         Unit::Seconds,

@@ -12,6 +12,7 @@ use super::target::{Upstream, UpstreamAuth};
 use super::{Deadline, UpstreamRequest};
 use crate::error::{BoxError, Context, GatewayError, Reason};
 use crate::telemetry::emit::UpstreamFailed;
+use crate::traces::Propagation;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, Uri};
 use tokio::time::Instant;
@@ -25,6 +26,7 @@ pub(super) async fn attempt(
     max_response_body: usize,
     deadline: Deadline,
     upstream_until: Instant,
+    trace: Option<&Propagation>,
 ) -> Result<Response<Bytes>, GatewayError> {
     let request_id = req.request_id.as_str();
     let fail = |detail: &str, reason: Reason, cause: BoxError| {
@@ -50,6 +52,7 @@ pub(super) async fn attempt(
         upstream.authorization.as_ref(),
         req,
         endpoint.host.clone(),
+        trace,
     );
 
     // One timer for the call: the upstream's timeout or what is left of

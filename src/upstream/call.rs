@@ -14,6 +14,7 @@ use super::target::{Upstream, UpstreamProtocol, UpstreamTarget};
 use super::{public_base_of, Deadline, UpstreamRequest};
 use crate::error::{GatewayError, Reason};
 use crate::telemetry::emit::{UpstreamFailed, UpstreamRetried, UpstreamThrottled};
+use crate::traces;
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response};
 use tokio::time::Instant;
@@ -80,6 +81,7 @@ pub(crate) async fn send(
                     upstream.authorization.as_ref(),
                     &req,
                     HeaderValue::from_static("builtin.invalid"),
+                    None,
                 );
             }
             let request = builder
@@ -147,6 +149,16 @@ async fn forward_http(
     // retry prefers another).
     let mut last = None;
     loop {
+        // Each attempt is a span of its own, and the upstream's parent.
+        let span = traces::child("upstream attempt", traces::Kind::Client);
+        let propagation = span.as_ref().map(|s| {
+            if s.recording() {
+                s.attribute("scim_gateway.attempt", tries + 1);
+                s.attribute("scim_gateway.upstream", upstream.name.clone());
+            }
+            s.propagation()
+        });
+        let trace = propagation.as_ref();
         let result = match http {
             HttpTarget::Single(endpoint) => {
                 attempt(
@@ -156,6 +168,7 @@ async fn forward_http(
                     max_response_body,
                     deadline,
                     upstream_until,
+                    trace,
                 )
                 .await
             }
@@ -171,6 +184,7 @@ async fn forward_http(
                     deadline,
                     upstream_until,
                     last,
+                    trace,
                 ))
                 .await;
                 if used.is_none() {
@@ -211,6 +225,18 @@ async fn forward_http(
             }
             Err(_) => (true, None),
         };
+        if let Some(span) = span {
+            match &result {
+                Ok(resp) => {
+                    span.attribute("http.response.status_code", resp.status().as_u16());
+                    span.end(resp.status().is_server_error());
+                }
+                Err(e) => {
+                    span.attribute("error.type", e.reason().as_str());
+                    span.end(true);
+                }
+            }
+        }
         let retry = wait.filter(|w| {
             Instant::now() + *w < until && state.may_retry(&req.method, tries, settings)
         });

@@ -4,6 +4,7 @@
 //! headers); the upstream's own credential and the gateway's forwarding
 //! headers are added; the upstream's framing never reaches the client.
 use super::UpstreamRequest;
+use crate::traces::Propagation;
 use http::header::{
     HeaderName, HeaderValue, ACCEPT, ACCEPT_CHARSET, ACCEPT_LANGUAGE, AUTHORIZATION, CONNECTION,
     CONTENT_LANGUAGE, CONTENT_LENGTH, CONTENT_TYPE, HOST, IF_MATCH, IF_MODIFIED_SINCE,
@@ -87,10 +88,14 @@ static FROM_CLIENT: [HeaderName; 12] = [
     IF_MODIFIED_SINCE,
     IF_UNMODIFIED_SINCE,
     USER_AGENT,
-    // W3C Trace Context: the client's trace continues upstream.
+    // W3C Trace Context: with traces off, the client's trace goes on
+    // upstream as it came; with traces on, the gateway's own replace it.
     HeaderName::from_static("traceparent"),
     HeaderName::from_static("tracestate"),
 ];
+
+static TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// The headers sent upstream: the allow-listed ones of the client's
 /// ([`FROM_CLIENT`]), then the gateway's own (`Host`, `X-Forwarded-*`,
@@ -103,6 +108,7 @@ pub(super) fn clean_request_headers(
     authorization: Option<&HeaderValue>,
     req: &UpstreamRequest,
     host: HeaderValue,
+    trace: Option<&Propagation>,
 ) -> HeaderMap {
     // An allowed header the client's `Connection` names is hop-by-hop
     // (RFC 9110 §7.6.1) and stays here too.
@@ -116,6 +122,15 @@ pub(super) fn clean_request_headers(
         if FROM_CLIENT.contains(name) && !named_by_connection.contains(name) {
             h.append(name.clone(), value.clone());
         }
+    }
+    // Traces on: the upstream's parent is the gateway's attempt span
+    // (the caller's `tracestate` goes on beside it, bounded).
+    if let Some(trace) = trace {
+        h.insert(TRACEPARENT.clone(), trace.traceparent.clone());
+        match &trace.tracestate {
+            Some(state) => h.insert(TRACESTATE.clone(), state.clone()),
+            None => h.remove(&TRACESTATE),
+        };
     }
     h.insert(HOST, host);
     // The forwarding headers are the gateway's alone: the client, the

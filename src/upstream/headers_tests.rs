@@ -28,6 +28,7 @@ fn clean(req: &UpstreamRequest) -> HeaderMap {
         None,
         req,
         HeaderValue::from_static("10.0.0.1:8080"),
+        None,
     )
 }
 
@@ -260,4 +261,38 @@ fn the_upstreams_framing_never_reaches_the_client() {
     headers.insert(CONTENT_LENGTH, HeaderValue::from_static("7"));
     clean_response_headers(&mut headers);
     assert!(headers.is_empty());
+}
+
+#[test]
+fn the_trace_context_is_the_clients_when_traces_are_off_and_the_gateways_when_on() {
+    let mut client = HeaderMap::new();
+    let theirs = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    client.insert("traceparent", HeaderValue::from_static(theirs));
+    client.insert("tracestate", HeaderValue::from_static("congo=t61rcWkgMzE"));
+    let req = request(client, "192.0.2.7", "https", "acme.example");
+    let off = clean(&req);
+    assert_eq!(off["traceparent"], theirs);
+    assert_eq!(off["tracestate"], "congo=t61rcWkgMzE");
+    let ours = "00-4bf92f3577b34da6a3ce929d0e0e4736-1111111111111111-01";
+    let on = |tracestate: Option<HeaderValue>| {
+        clean_request_headers(
+            &req.headers,
+            None,
+            &req,
+            HeaderValue::from_static("10.0.0.1:8080"),
+            Some(&crate::traces::Propagation {
+                traceparent: HeaderValue::from_static(ours),
+                tracestate,
+            }),
+        )
+    };
+    let kept = on(Some(HeaderValue::from_static("congo=t61rcWkgMzE")));
+    assert_eq!(
+        kept.get_all("traceparent").iter().collect::<Vec<_>>(),
+        [ours]
+    );
+    assert_eq!(kept["tracestate"], "congo=t61rcWkgMzE");
+    // A tracestate the gateway did not keep (no valid parent, too long)
+    // is not passed on.
+    assert!(on(None).get("tracestate").is_none());
 }

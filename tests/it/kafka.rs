@@ -99,6 +99,8 @@ fn event(resource: &str, seq: usize) -> Value {
         "type": "scim.user.updated",
         "subject": resource,
         "data": {"seq": seq},
+        // The request's trace (CloudEvents Distributed Tracing extension).
+        "traceparent": format!("00-{:032x}-{:016x}-01", seq + 1, seq + 1),
     })
 }
 
@@ -172,6 +174,14 @@ async fn every_event_arrives_in_order_per_resource() {
         r.headers.get("ce_id"),
         r.event["id"].as_str().map(str::to_string).as_ref()
     );
+    // The trace context goes on as W3C Trace Context record headers.
+    for r in &records {
+        assert_eq!(
+            r.headers.get("traceparent"),
+            r.event["traceparent"].as_str().map(str::to_string).as_ref()
+        );
+        assert!(!r.headers.contains_key("tracestate"));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

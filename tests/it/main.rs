@@ -56,4 +56,6 @@ mod slis;
 mod store_api;
 mod store_errors;
 mod systemd;
+mod traces;
+mod traces_auth;
 mod write_order;

@@ -16,6 +16,7 @@ pub mod kafka_tls;
 pub mod kafka_topic;
 pub mod matrix;
 pub mod no_loss_rig;
+pub mod otlp;
 pub mod outbox;
 pub mod pairwise;
 pub mod peers;

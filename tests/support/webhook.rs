@@ -31,6 +31,8 @@ pub struct Received {
     pub id: String,
     pub timestamp: String,
     pub content_type: String,
+    /// The `traceparent` header ("" when absent).
+    pub traceparent: String,
     pub body: Value,
 }
 
@@ -223,6 +225,7 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) {
                 header("webhook-signature"),
                 header("content-type"),
             );
+            let traceparent = header("traceparent");
             let mode = {
                 let mut s = state.lock().unwrap();
                 s.attempts += 1;
@@ -258,6 +261,7 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) {
                             id,
                             timestamp,
                             content_type,
+                            traceparent,
                             body: serde_json::from_slice(&body).unwrap_or(Value::Null),
                         });
                         204

@@ -33,6 +33,7 @@ mod replicas;
 mod schema;
 mod server;
 mod shared_redis;
+mod telemetry;
 mod tenant;
 mod tls;
 mod upstream;
@@ -277,6 +278,7 @@ fn compile_with(
         .as_ref()
         .and_then(|l| limits::shared_limits(l, &base_dir, previous, &mut p));
     replicas::check(raw, &mut p);
+    let traces = telemetry::traces(raw, &base_dir, &mut p);
 
     match (server, audit, p.list.is_empty()) {
         (Some(server), Some(audit), true) => Ok(Snapshot {
@@ -287,6 +289,7 @@ fn compile_with(
             shared_limits,
             audit,
             events,
+            traces,
             source: source.to_path_buf(),
             warnings: p.warnings.iter().map(ToString::to_string).collect(),
         }),

@@ -289,3 +289,50 @@ async fn the_quickstart_idp_tenants_compile_uncommented() {
     let _ = std::fs::remove_dir_all(&dir);
     assert!(checked.is_ok(), "{checked:?}");
 }
+
+#[tokio::test]
+async fn traces_are_off_by_default_and_checked_when_configured() {
+    let s = compile(&toml(&good()), Path::new("t.toml"), None).unwrap();
+    assert!(s.traces.is_none());
+    let on = format!(
+        "[telemetry.traces]\nendpoint = \"http://127.0.0.1:4318/v1/traces\"\nca_file = \"ca.pem\"\n{}",
+        good()
+    );
+    let s = compile(&toml(&on), Path::new("/etc/gw/t.toml"), None).unwrap();
+    let t = s.traces.unwrap();
+    assert_eq!(t.endpoint, "http://127.0.0.1:4318/v1/traces");
+    assert_eq!((t.sampling_ratio, t.parent_based), (1.0, true));
+    assert_eq!((t.max_queue_spans, t.max_export_batch_spans), (4096, 512));
+    assert_eq!(t.export_interval, Duration::from_secs(1));
+    assert_eq!(t.export_timeout, Duration::from_secs(10));
+    assert_eq!(t.service_name, "scim-gateway");
+    assert_eq!(t.ca_file.as_deref(), Some(Path::new("/etc/gw/ca.pem")));
+    let off = format!("[telemetry.traces]\nenabled = false\n{}", good());
+    assert!(compile(&toml(&off), Path::new("t.toml"), None)
+        .unwrap()
+        .traces
+        .is_none());
+    let bad = format!(
+        "[telemetry.traces]\nendpoint = \"grpc://x\"\nsampling_ratio = 1.5\nmax_queue_spans = 0\nexport_timeout = \"0s\"\n{}",
+        good()
+    );
+    let errors = compile(&toml(&bad), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    for key in [
+        "endpoint",
+        "sampling_ratio",
+        "max_queue_spans",
+        "export_timeout",
+    ] {
+        assert!(
+            errors.contains(&format!("telemetry.traces.{key}")),
+            "{key}: {errors}"
+        );
+    }
+    let missing = format!("[telemetry.traces]\n{}", good());
+    let errors = compile(&toml(&missing), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(errors.contains("telemetry.traces.endpoint"), "{errors}");
+}

@@ -21,6 +21,7 @@ mod client_identity;
 mod endpoints;
 mod events;
 mod shared_redis;
+mod telemetry;
 mod tenant;
 mod upstream;
 pub(crate) use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
@@ -28,6 +29,7 @@ pub(crate) use client_identity::ProxyProtocolSection;
 pub(crate) use endpoints::{HealthSection, OutlierSection};
 pub(crate) use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
 pub(crate) use shared_redis::{RedisAuthSection, RedisSentinelSection, RedisTlsSection};
+pub(crate) use telemetry::TelemetrySection;
 pub(crate) use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection};
 pub(crate) use upstream::{
     CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,
@@ -55,6 +57,8 @@ pub struct FileConfig {
     pub audit: Option<AuditSection>,
     /// Delivery of change events: the dispatcher and the shared Kafka sink.
     pub events: Option<EventsSection>,
+    /// Traces (`[telemetry.traces]`).
+    pub telemetry: Option<TelemetrySection>,
 }
 
 /// `[server]`

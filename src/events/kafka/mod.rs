@@ -222,6 +222,16 @@ impl KafkaSink {
                 value: Some(id),
             });
         }
+        // The request's trace, as W3C Trace Context headers.
+        let (parent, state) = crate::events::cloudevent::trace_context(e.event);
+        for (key, value) in [("traceparent", parent), ("tracestate", state)] {
+            if let Some(value) = value {
+                headers = headers.insert(Header {
+                    key,
+                    value: Some(value),
+                });
+            }
+        }
         let record = FutureRecord::to(&topic)
             .key(&key)
             .payload(&payload)

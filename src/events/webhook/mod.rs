@@ -94,7 +94,19 @@ impl WebhookSink {
             )
             .header("webhook-id", id_header)
             .header("webhook-timestamp", timestamp)
-            .header("webhook-signature", signature)
+            .header("webhook-signature", signature);
+        // The request's trace goes on to the receiver (W3C Trace Context).
+        let request = match trace_headers(&record.event) {
+            (Some(parent), state) => {
+                let request = request.header("traceparent", parent);
+                match state {
+                    Some(state) => request.header("tracestate", state),
+                    None => request,
+                }
+            }
+            _ => request,
+        };
+        let request = request
             .body(Full::new(Bytes::from(body)))
             .map_err(|e| DeliveryError::permanent(format!("cannot build the request: {e}")))?;
         let exchange = async {
@@ -144,6 +156,14 @@ impl Sink for WebhookSink {
 }
 
 /// The outcome of an answer with `status`.
+/// The event's trace context, as header values (an attribute that is not
+/// a valid header value is left out).
+fn trace_headers(event: &serde_json::Value) -> (Option<HeaderValue>, Option<HeaderValue>) {
+    let (parent, state) = crate::events::cloudevent::trace_context(event);
+    let value = |v: Option<&str>| v.and_then(|v| HeaderValue::from_str(v).ok());
+    (value(parent), value(state))
+}
+
 fn classify(status: u16, retry_after: Option<Duration>, url: &str) -> Result<(), DeliveryError> {
     match status {
         200..=299 => Ok(()),

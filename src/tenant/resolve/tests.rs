@@ -61,6 +61,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             poll_interval: Duration::from_millis(250),
             kafka: None,
         },
+        traces: None,
         source: "test.toml".into(),
         warnings: Vec::new(),
     }

@@ -10,6 +10,7 @@ use super::{health, Balancer};
 use crate::error::{GatewayError, Reason};
 use crate::rewrite::Rebase;
 use crate::telemetry::emit::UpstreamFailed;
+use crate::traces::Propagation;
 use crate::upstream::attempt::attempt;
 use crate::upstream::endpoint::Endpoint;
 use crate::upstream::target::Upstream;
@@ -36,6 +37,7 @@ pub(crate) async fn attempt_balanced(
     deadline: Deadline,
     upstream_until: Instant,
     avoid: Option<usize>,
+    trace: Option<&Propagation>,
 ) -> (Option<usize>, Result<Response<Bytes>, GatewayError>) {
     health::start(balancer, &upstream.auth);
     let (i, member) = match balancer.pick(avoid) {
@@ -74,6 +76,7 @@ pub(crate) async fn attempt_balanced(
         max_response_body,
         deadline,
         upstream_until,
+        trace,
     )
     .await;
     drop(in_flight);
