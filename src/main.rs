@@ -18,9 +18,32 @@ use std::sync::Arc;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `--version`: the crate version, the git commit and the build date
+/// (from build.rs; "unknown" outside a git checkout).
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("SCIM_GATEWAY_COMMIT"),
+    ", built ",
+    env!("SCIM_GATEWAY_BUILD_DATE"),
+    ")"
+);
+
+/// Exit status for a config that does not load (EX_CONFIG in sysexits.h):
+/// `run` and `check-config`. A supervisor can tell it from a crash (1) and
+/// need not restart in a loop. Usage errors exit 2 (clap).
+const EX_CONFIG: u8 = 78;
+
+/// The default of every `--config`, overridden by `SCIM_GATEWAY_CONFIG`.
+const DEFAULT_CONFIG: &str = "config/gateway.toml";
+
 /// A multi-tenant SCIM 2.0 gateway and reverse proxy.
+///
+/// Exit status: 0 success, 1 a failure at run time (a port in use, an audit
+/// log that cannot open, a failed command), 2 a usage error, 78 a config
+/// that does not load (`run`, `check-config`).
 #[derive(Debug, Parser)]
-#[command(name = "scim-gateway", version, about)]
+#[command(name = "scim-gateway", version = VERSION, about, long_about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -31,7 +54,7 @@ enum Command {
     /// Run the gateway.
     Run {
         /// The config file.
-        #[arg(long, default_value = "config/gateway.toml")]
+        #[arg(long, value_name = "PATH", env = "SCIM_GATEWAY_CONFIG", default_value = DEFAULT_CONFIG)]
         config: PathBuf,
         /// Log as text instead of JSON lines.
         #[arg(long)]
@@ -43,10 +66,16 @@ enum Command {
         #[arg(long)]
         worker_threads: Option<usize>,
     },
-    /// Check a config file and print every problem with its location.
+    /// Check a config file and print every problem with its location
+    /// (exit status 78 if there is any).
     CheckConfig {
         /// The config file.
-        path: PathBuf,
+        #[arg(long, value_name = "PATH", env = "SCIM_GATEWAY_CONFIG", default_value = DEFAULT_CONFIG)]
+        config: PathBuf,
+        /// The config file, as a positional argument (the older form;
+        /// wins over --config).
+        #[arg(value_name = "PATH")]
+        path: Option<PathBuf>,
     },
     /// Read a token on stdin and print the hash to put in the config.
     HashToken {
@@ -158,6 +187,22 @@ enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Print a shell completion script, e.g.
+    /// `scim-gateway completions bash > /etc/bash_completion.d/scim-gateway`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff), e.g. `scim-gateway man > scim-gateway.1`,
+    /// or a command's own page: `scim-gateway man run > scim-gateway-run.1`.
+    Man {
+        /// The command whose page to print (default: the overview).
+        command: Option<String>,
+    },
+    /// Print a JSON Schema of the config file, for editors (e.g. a TOML
+    /// language server) and CI checks.
+    ConfigSchema,
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,13 +264,8 @@ fn main() -> ExitCode {
     } else {
         telemetry::init_logging(format);
     }
-    match offline(&cli.command) {
-        Some(Ok(())) => return ExitCode::SUCCESS,
-        Some(Err(message)) => {
-            eprintln!("scim-gateway: {message}");
-            return ExitCode::FAILURE;
-        }
-        None => {}
+    if let Some(outcome) = offline(&cli.command) {
+        return exit(outcome);
     }
     let mut builder = match &cli.command {
         Command::Run {
@@ -249,9 +289,32 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    exit(runtime.block_on(run(cli.command)))
+}
+
+/// Why a command failed, which decides the exit status.
+enum Failed {
+    /// The config does not load: [`EX_CONFIG`].
+    Config(String),
+    /// Anything else: 1.
+    Other(String),
+}
+
+impl From<String> for Failed {
+    fn from(message: String) -> Failed {
+        Failed::Other(message)
+    }
+}
+
+/// Prints a failure and turns an outcome into the exit status.
+fn exit(outcome: Result<(), Failed>) -> ExitCode {
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
+        Err(Failed::Config(message)) => {
+            eprintln!("scim-gateway: {message}");
+            ExitCode::from(EX_CONFIG)
+        }
+        Err(Failed::Other(message)) => {
             eprintln!("scim-gateway: {message}");
             ExitCode::FAILURE
         }
@@ -259,17 +322,20 @@ fn main() -> ExitCode {
 }
 
 /// The commands that need no async runtime.
-fn offline(command: &Command) -> Option<Result<(), String>> {
+fn offline(command: &Command) -> Option<Result<(), Failed>> {
+    let done = |r: Result<(), String>| Some(r.map_err(Failed::from));
     match command {
-        Command::CheckConfig { path } => Some(check_config(path)),
-        Command::HashToken { generate } => Some(hash_token(*generate)),
+        Command::CheckConfig { config, path } => {
+            Some(check_config(path.as_ref().unwrap_or(config)))
+        }
+        Command::HashToken { generate } => done(hash_token(*generate)),
         Command::DevCerts {
             dir,
             hosts,
             clients,
         } => {
             let clients: Vec<&str> = clients.iter().map(String::as_str).collect();
-            Some(tls::dev::make_dev_pki(dir, hosts, &clients).map(|pki| {
+            done(tls::dev::make_dev_pki(dir, hosts, &clients).map(|pki| {
                 for f in &pki.files {
                     println!("wrote {}", f.display());
                 }
@@ -278,12 +344,61 @@ fn offline(command: &Command) -> Option<Result<(), String>> {
                 );
             }))
         }
-        Command::Events { command } => Some(events(command)),
+        Command::Events { command } => done(events(command)),
+        // Rendered whole, then written: a closed pipe (`| head`) is an
+        // error message, not a panic.
+        Command::Completions { shell } => {
+            let mut out = Vec::new();
+            let mut cli = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut cli, "scim-gateway", &mut out);
+            done(write_stdout(&out))
+        }
+        Command::Man { command } => done(man_page(command.as_deref())),
+        Command::ConfigSchema => done(
+            serde_json::to_string_pretty(&config::json_schema())
+                .map_err(|e| format!("the schema: {e}"))
+                .and_then(|text| write_stdout(format!("{text}\n").as_bytes())),
+        ),
         Command::Audit {
             command: AuditCommand::Verify { paths, partial },
-        } => Some(audit_verify(paths, *partial)),
+        } => done(audit_verify(paths, *partial)),
         _ => None,
     }
+}
+
+/// The overview page, or `scim-gateway-COMMAND(1)` for one command.
+fn man_page(command: Option<&str>) -> Result<(), String> {
+    let root = <Cli as clap::CommandFactory>::command();
+    let (page, title) = match command {
+        None => (root, "scim-gateway".to_string()),
+        Some(name) => {
+            let Some(sub) = root.find_subcommand(name) else {
+                let names: Vec<&str> = root.get_subcommands().map(|c| c.get_name()).collect();
+                return Err(format!("no command {name:?}; one of {}", names.join(", ")));
+            };
+            (
+                sub.clone()
+                    .name(format!("scim-gateway-{name}"))
+                    .bin_name(format!("scim-gateway {name}"))
+                    .version(VERSION),
+                format!("scim-gateway-{name}"),
+            )
+        }
+    };
+    let mut out = Vec::new();
+    clap_mangen::Man::new(page)
+        .title(title)
+        .render(&mut out)
+        .map_err(|e| format!("the man page: {e}"))?;
+    write_stdout(&out)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("writing to stdout: {e}"))
 }
 
 fn events(command: &EventsCommand) -> Result<(), String> {
@@ -321,7 +436,7 @@ fn audit_verify(paths: &[PathBuf], partial: bool) -> Result<(), String> {
     }
 }
 
-fn check_config(path: &Path) -> Result<(), String> {
+fn check_config(path: &Path) -> Result<(), Failed> {
     // Building upstream clients needs a runtime context.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -348,11 +463,11 @@ fn check_config(path: &Path) -> Result<(), String> {
             for e in &errors.0 {
                 println!("{e}");
             }
-            Err(format!(
+            Err(Failed::Config(format!(
                 "{} problem(s) in {}",
                 errors.0.len(),
                 path.display()
-            ))
+            )))
         }
     }
 }
@@ -388,19 +503,26 @@ fn hash_token(generate: bool) -> Result<(), String> {
     Ok(())
 }
 
-async fn run(command: Command) -> Result<(), String> {
+async fn run(command: Command) -> Result<(), Failed> {
     match command {
         Command::Run { config, .. } => {
-            let handle =
-                ConfigHandle::new(&config).map_err(|e| format!("the config has problems:\n{e}"))?;
+            let handle = ConfigHandle::new(&config).map_err(|e| {
+                Failed::Config(format!(
+                    "the config {} has problems:\n{e}",
+                    config.display()
+                ))
+            })?;
             scim_gateway::run::run(Arc::new(handle), shutdown_signal(), |_| {})
                 .await
-                .map_err(|e| format!("serving: {e}"))
+                .map_err(|e| Failed::Other(format!("serving: {e}")))
         }
         Command::CheckConfig { .. }
         | Command::HashToken { .. }
         | Command::DevCerts { .. }
         | Command::Events { .. }
+        | Command::Completions { .. }
+        | Command::Man { .. }
+        | Command::ConfigSchema
         | Command::Audit { .. } => Ok(()),
         Command::Probe {
             url,
@@ -414,22 +536,21 @@ async fn run(command: Command) -> Result<(), String> {
             dry_run,
             timeout,
             max_time,
-        } => {
-            scim_gateway::probe::cli::main(scim_gateway::probe::cli::Args {
-                url,
-                bearer_file,
-                basic,
-                ca_file,
-                config,
-                upstream,
-                name,
-                json,
-                dry_run,
-                timeout,
-                max_time,
-            })
-            .await
-        }
+        } => scim_gateway::probe::cli::main(scim_gateway::probe::cli::Args {
+            url,
+            bearer_file,
+            basic,
+            ca_file,
+            config,
+            upstream,
+            name,
+            json,
+            dry_run,
+            timeout,
+            max_time,
+        })
+        .await
+        .map_err(Failed::from),
         Command::Store {
             listen,
             max_resources,
@@ -464,7 +585,7 @@ async fn run(command: Command) -> Result<(), String> {
             tracing::info!(address = %listen, "built-in SCIM store listening (base URL http://{listen}/scim/v2)");
             store::server::serve(listener, store, shutdown_signal())
                 .await
-                .map_err(|e| format!("serving: {e}"))
+                .map_err(|e| Failed::Other(format!("serving: {e}")))
         }
     }
 }

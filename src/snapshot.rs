@@ -93,6 +93,8 @@ pub struct ServerSettings {
     /// Most operations in one PATCH (also one inside a Bulk request).
     pub max_patch_operations: usize,
     pub shutdown_timeout: Duration,
+    /// How long readiness fails before the listeners close on shutdown.
+    pub drain_delay: Duration,
     /// Whether `/tenants/{id}/scim/v2/...` selects a tenant.
     pub path_routing: bool,
     /// The SCIM base path under a tenant host, e.g. `/scim/v2`.

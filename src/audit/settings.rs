@@ -35,7 +35,7 @@ pub struct AuditSettings {
 }
 
 /// When an acknowledged entry is on disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FsyncPolicy {
     /// fsync every `fsync_interval`; acknowledge after write(2).

@@ -1,15 +1,18 @@
 //! The live configuration: one [`Snapshot`] behind an `ArcSwap`, loaded
-//! once per request; replaced whole on reload (SIGHUP or a change of the
-//! file), or kept when the new file does not compile.
+//! once per request; replaced whole on reload (SIGHUP, or a change of the
+//! file or of a file it references: [`super::watch`]), or kept when the
+//! new file does not compile.
 //!
 //! Listener addresses and TLS settings of already-open connections are not
 //! re-bound: a changed `listen` needs a restart (logged), while a changed
 //! certificate applies to new connections.
 use super::compile::load;
 use super::errors::ConfigErrors;
+use super::watch::Watched;
 use crate::snapshot::Snapshot;
 use crate::telemetry::emit::ConfigReloaded;
 use arc_swap::ArcSwap;
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -71,6 +74,14 @@ impl ConfigHandle {
     /// Recompiles the file; swaps on success, keeps the current snapshot on
     /// failure.
     pub fn reload(&self) -> Result<(), ConfigErrors> {
+        // systemd (`Type=notify`) shows the unit as reloading until READY=1.
+        crate::telemetry::sd_notify::notify("RELOADING=1");
+        let outcome = self.reload_now();
+        crate::telemetry::sd_notify::notify("READY=1");
+        outcome
+    }
+
+    fn reload_now(&self) -> Result<(), ConfigErrors> {
         let current = self.load();
         match load(&self.path, Some(&current)) {
             Ok(next) => {
@@ -149,29 +160,59 @@ impl ConfigHandle {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Reloads on SIGHUP and whenever the config file changes, until
-    /// `shutdown` completes.
-    pub async fn watch(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+    /// Reloads on SIGHUP and whenever the config file or a file it
+    /// references changes (by content, symlinks followed: see
+    /// [`super::watch`]), until `shutdown` completes.
+    ///
+    /// SIGHUP is taken over when this is called, not when the future first
+    /// runs: `run` calls it before it tells systemd `READY=1`, and a SIGHUP
+    /// before the handler exists would end the process (its default).
+    /// Call it within the Tokio runtime.
+    pub fn watch(self: Arc<Self>, shutdown: impl Future<Output = ()>) -> impl Future<Output = ()> {
+        #[cfg(unix)]
+        let hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
+        async move {
+            #[cfg(unix)]
+            self.watch_with(hup.ok(), shutdown).await;
+            #[cfg(not(unix))]
+            self.watch_with(shutdown).await;
+        }
+    }
+
+    async fn watch_with(
+        self: Arc<Self>,
+        #[cfg(unix)] hup: Option<tokio::signal::unix::Signal>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         // `true`: a file event (debounced: an editor may still be
         // writing); `false`: SIGHUP (the operator asked: at once).
         let (tx, mut rx) = tokio::sync::mpsc::channel::<bool>(16);
-        let watcher = file_watcher(&self.path, tx.clone());
-        if let Err(e) = &watcher {
-            tracing::warn!(error = %e, "cannot watch the config file; reload with SIGHUP");
-        }
         #[cfg(unix)]
         let sighup = {
             let tx = tx.clone();
             tokio::spawn(async move {
-                let Ok(mut hup) =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                else {
+                let Some(mut hup) = hup else {
                     return;
                 };
                 while hup.recv().await.is_some() {
                     let _ = tx.try_send(false);
                 }
             })
+        };
+        // Reading and hashing every referenced file is blocking work.
+        let path = self.path.clone();
+        let mut watched = tokio::task::spawn_blocking(move || Watched::new(&path))
+            .await
+            .unwrap_or_default();
+        let mut dirs = match DirWatcher::new(tx.clone()) {
+            Ok(mut w) => {
+                w.sync(&watched.directories());
+                Some(w)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch the config files; reload with SIGHUP");
+                None
+            }
         };
         tokio::pin!(shutdown);
         loop {
@@ -181,20 +222,40 @@ impl ConfigHandle {
                     let Some(file_event) = got else {
                         break;
                     };
-                    // A file event: let the writer finish. Then reload once
+                    // A file event: let the writer finish. Then decide once
                     // for everything that arrived meanwhile.
                     if file_event {
                         tokio::time::sleep(DEBOUNCE).await;
                     }
-                    while rx.try_recv().is_ok() {}
+                    let mut asked = !file_event;
+                    while let Ok(e) = rx.try_recv() {
+                        asked |= !e;
+                    }
                     let handle = self.clone();
-                    let _ = tokio::task::spawn_blocking(move || handle.reload()).await;
+                    let checked = tokio::task::spawn_blocking(move || {
+                        // SIGHUP reloads in any case; a file event only when
+                        // a watched file reads differently.
+                        if watched.refresh(&handle.path) || asked {
+                            let _ = handle.reload();
+                        }
+                        watched
+                    })
+                    .await;
+                    let Ok(checked) = checked else {
+                        break;
+                    };
+                    watched = checked;
+                    // The files may live elsewhere now (a new mapping
+                    // table, a ConfigMap's new `..data` target).
+                    if let Some(d) = dirs.as_mut() {
+                        d.sync(&watched.directories());
+                    }
                 }
             }
         }
         #[cfg(unix)]
         sighup.abort();
-        drop(watcher);
+        drop(dirs);
     }
 }
 
@@ -221,31 +282,53 @@ fn free_off_the_request_path(old: Arc<Snapshot>) {
 /// How long [`free_off_the_request_path`] waits for the last request.
 const REAP_WITHIN: Duration = Duration::from_secs(120);
 
-/// Watches the directory of `path` (editors replace files by renaming) and
-/// signals `tx` on events for the file.
-fn file_watcher(
-    path: &Path,
-    tx: tokio::sync::mpsc::Sender<bool>,
-) -> notify::Result<notify::RecommendedWatcher> {
-    use notify::{RecursiveMode, Watcher};
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let name = path.file_name().map(|n| n.to_os_string());
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if let Ok(event) = event {
-            let ours = event
-                .paths
-                .iter()
-                .any(|p| p.file_name().map(|n| n.to_os_string()) == name);
-            if ours && !matches!(event.kind, notify::EventKind::Access(_)) {
-                let _ = tx.try_send(true);
+/// Watches directories (not recursively) and signals `tx` on any event
+/// but a read in them; [`Watched`] decides whether it mattered. Directories
+/// are watched, not files, because editors and the kubelet replace files
+/// by renaming.
+struct DirWatcher {
+    watcher: notify::RecommendedWatcher,
+    watching: BTreeSet<PathBuf>,
+}
+
+impl DirWatcher {
+    fn new(tx: tokio::sync::mpsc::Sender<bool>) -> notify::Result<DirWatcher> {
+        let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            // Reads are our own fingerprinting, among others: never a change.
+            if let Ok(event) = event {
+                if !matches!(event.kind, notify::EventKind::Access(_)) {
+                    let _ = tx.try_send(true);
+                }
+            }
+        })?;
+        Ok(DirWatcher {
+            watcher,
+            watching: BTreeSet::new(),
+        })
+    }
+
+    /// Watches exactly `want`. A directory that cannot be watched (not yet
+    /// there) is tried again at the next sync.
+    fn sync(&mut self, want: &BTreeSet<PathBuf>) {
+        use notify::{RecursiveMode, Watcher};
+        for gone in self.watching.difference(want) {
+            let _ = self.watcher.unwatch(gone);
+        }
+        self.watching.retain(|d| want.contains(d));
+        for dir in want {
+            if self.watching.contains(dir) {
+                continue;
+            }
+            match self.watcher.watch(dir, RecursiveMode::NonRecursive) {
+                Ok(()) => {
+                    self.watching.insert(dir.clone());
+                }
+                Err(e) => {
+                    tracing::debug!(dir = %dir.display(), error = %e, "cannot watch a config directory (yet)");
+                }
             }
         }
-    })?;
-    watcher.watch(&dir, RecursiveMode::NonRecursive)?;
-    Ok(watcher)
+    }
 }
 
 #[cfg(test)]

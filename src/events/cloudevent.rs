@@ -30,7 +30,9 @@ pub enum WriteMethod {
 }
 
 /// Which `data` a tenant's events carry.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EventData {
     /// The resource after the write, as the tenant sees it.

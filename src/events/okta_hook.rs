@@ -48,7 +48,7 @@ pub(crate) const VERIFICATION_HEADER: &str = "x-okta-verification-challenge";
 pub(crate) const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 
 /// `[tenants.okta_hook]` as written in the config file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OktaHookConfig {
     /// The header Okta sends the secret in: the hook's "Authentication field"

@@ -5,9 +5,9 @@
 //! snapshot, server, stack, audit, events); nothing imports it but
 //! `main.rs`. The event delivery as the gateway runs it (its sinks taken
 //! from the live config) is in [`delivery`]; the admin listener's API and
-//! console in [`admin`]; how a drain begins in [`drain`].
+//! console in [`admin`].
 use crate::config::ConfigHandle;
-use crate::server::{self, Listening, SettingsSource};
+use crate::server::{self, Drain, Listening, SettingsSource};
 use crate::stack::Pipeline;
 use crate::telemetry::admin::Readiness;
 use std::future::Future;
@@ -15,11 +15,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
 pub(crate) mod admin;
 pub(crate) mod delivery;
-pub(crate) mod drain;
 
 /// The addresses the gateway listens on (useful with port 0).
 #[derive(Debug, Clone, Copy)]
@@ -28,8 +26,9 @@ pub struct Bound {
     pub admin: Option<SocketAddr>,
 }
 
-/// Runs the gateway until `shutdown` completes, then stops accepting,
-/// finishes in-flight requests within `server.shutdown_timeout`, and
+/// Runs the gateway until `shutdown` completes, then drains: readiness
+/// fails at once, the listeners stop accepting `server.drain_delay` later,
+/// in-flight requests finish within `server.shutdown_timeout`, and it
 /// returns. `on_bound` learns the bound addresses once listening.
 pub async fn run(
     config: Arc<ConfigHandle>,
@@ -49,23 +48,20 @@ pub async fn run(
         admin: admin_listener.as_ref().and_then(|l| l.local_addr().ok()),
     };
     let readiness = Arc::new(Readiness::default());
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
-    let drain_request = Arc::new(drain::DrainRequest::default());
+    // SIGTERM/SIGINT and the admin API's drain both go through `drain`:
+    // readiness fails first, the listeners close `drain_delay` later.
+    let drain = Drain::new(readiness.clone(), {
+        let config = config.clone();
+        Box::new(move || config.load().server.drain_delay)
+    });
     {
-        let (readiness, drain_request) = (readiness.clone(), drain_request.clone());
+        let drain = drain.clone();
         tokio::spawn(async move {
-            let why = tokio::select! {
-                () = shutdown => "signal",
-                () = drain_request.asked() => "admin_api",
-            };
-            drain::begin(&readiness, &stop_tx, why);
+            shutdown.await;
+            drain.begin_drain();
         });
     }
-    let watcher = tokio::spawn(config.clone().watch(stopped(stop_rx.clone())));
-
+    let watcher = tokio::spawn(config.clone().watch(drain.closing()));
     let settings: SettingsSource = {
         let config = config.clone();
         Arc::new(move || {
@@ -96,7 +92,7 @@ pub async fn run(
             config.clone(),
             settings.dir.clone(),
             journal.outbox_watch(),
-            stopped(stop_rx.clone()),
+            drain.closing(),
         ))),
         _ => None,
     };
@@ -111,14 +107,16 @@ pub async fn run(
     let pipeline =
         Arc::new(Pipeline::with_journal(config.clone(), journal.clone()).traced(tracer.clone()));
     let gateway = crate::stack::Gateway::new(pipeline.clone());
+    // The admin listener serves once the pipeline exists (its API reads
+    // the pipeline's state); until then its connections wait in the
+    // backlog.
     let admin = admin_listener.map(|l| {
         let handler = Arc::new(admin::AdminState {
             config: config.clone(),
             pipeline,
             journal: journal.clone(),
             audit_dir: snapshot.audit.as_ref().map(|a| a.dir.clone()),
-            readiness: readiness.clone(),
-            drain: drain_request,
+            drain: drain.clone(),
             last_verify: Default::default(),
         });
         let settings: SettingsSource = Arc::new(|| Listening {
@@ -134,13 +132,14 @@ pub async fn run(
             server::ConnectionCaps::total(64),
             Duration::from_secs(1),
             handler,
-            stopped(stop_rx.clone()),
+            drain.closing(),
         ))
     });
+
     for warning in &snapshot.warnings {
         tracing::warn!(warning = %warning, "the config works, but note");
     }
-    readiness.set(true);
+    drain.mark_ready();
     tracing::info!(
         address = %bound.public,
         admin = ?bound.admin,
@@ -157,13 +156,14 @@ pub async fn run(
     // snapshot (and stop what belongs to it, e.g. health checks).
     drop(snapshot);
     on_bound(bound);
+    crate::telemetry::sd_notify::notify("READY=1");
     let result = server::serve(
         listener,
         settings,
         caps,
         shutdown_timeout,
         Arc::new(gateway.clone()),
-        stopped(stop_rx.clone()),
+        drain.closing(),
     )
     .await;
     if let Some(a) = admin {

@@ -10,10 +10,12 @@
 //! start.
 mod admit;
 mod conn;
+mod drain;
 mod idle;
 mod proxy_protocol;
 
 pub(crate) use admit::{AnonymousCaps, ConnectionCaps};
+pub(crate) use drain::Drain;
 
 use crate::conn_info::{ConnInfo, Proxied};
 use crate::telemetry::names::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED_TOTAL};

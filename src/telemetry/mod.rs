@@ -10,6 +10,7 @@ pub(crate) mod emit;
 pub(crate) mod handles;
 pub(crate) mod names;
 pub(crate) mod recent_errors;
+pub(crate) mod sd_notify;
 pub(crate) mod upkeep;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};

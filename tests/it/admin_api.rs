@@ -25,6 +25,7 @@ fn config(dir: &Path) -> PathBuf {
         r#"[server]
 listen = "127.0.0.1:0"
 plaintext = true
+drain_delay = "1s"
 
 [admin]
 listen = "127.0.0.1:0"
@@ -377,7 +378,16 @@ async fn drain_through_the_admin_api_ends_the_gateway_like_sigterm() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401, "drain needs the token too");
-    assert_eq!(gw.log_count("shutting down"), 0);
+    assert_eq!(gw.log_count("draining"), 0);
+    let ready = |c: reqwest::Client| async move {
+        c.get(format!("http://{to}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(ready(c.clone()).await, 200);
 
     let r = c
         .post(format!("http://{to}/admin/v1/drain"))
@@ -388,16 +398,30 @@ async fn drain_through_the_admin_api_ends_the_gateway_like_sigterm() {
     assert_eq!(r.status(), 202);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body, json!({"draining": true, "already_draining": false}));
-    // The process drains and exits cleanly on its own (no signal sent):
-    // `terminate` finds it gone, or gone within the bound.
+    // As SIGTERM: readiness fails at once while the listeners still serve
+    // for `drain_delay` (1 s here); a second ask changes nothing.
+    assert_eq!(ready(c.clone()).await, 503);
+    let again: Value = c
+        .post(format!("http://{to}/admin/v1/drain"))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again, json!({"draining": true, "already_draining": true}));
+    // Then the process closes its listeners and exits cleanly on its own
+    // (no signal sent).
     let exited = wait_exit(&mut gw, Duration::from_secs(20));
     assert_eq!(exited, Some(true), "{}", gw.log_tail());
     assert_eq!(
-        gw.log_lines("\"by\":\"admin_api\"").len(),
+        gw.log_count("draining: /readyz answers 503"),
         1,
         "{}",
         gw.log_tail()
     );
+    assert_eq!(gw.log_count("shutting down"), 1, "{}", gw.log_tail());
     let _ = std::fs::remove_dir_all(&dir);
 }
 

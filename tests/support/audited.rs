@@ -37,6 +37,7 @@ impl AuditedConfig {
 listen = "127.0.0.1:0"
 plaintext = true
 auth_failure_limit = 0
+drain_delay = "0s"
 
 [audit]
 dir = "audit"

@@ -113,8 +113,19 @@ impl GatewayBuilder {
         } else {
             (String::new(), tls)
         };
+        // Tests stop gateways by the hundred: no drain delay unless a test
+        // asks for one (the default, 5 s, would add that much to each stop).
+        let drain = if self
+            .server
+            .iter()
+            .any(|l| l.trim_start().starts_with("drain_delay"))
+        {
+            ""
+        } else {
+            "drain_delay = \"0s\"\n"
+        };
         format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\n{}\n{server_tls}{sub_tls}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n{}\n{}",
+            "[server]\nlisten = \"127.0.0.1:0\"\n{drain}{}\n{server_tls}{sub_tls}\n[admin]\nlisten = \"127.0.0.1:0\"\n\n{}\n{}",
             self.server.join("\n"),
             self.upstreams.join("\n"),
             self.tenants.join("\n")

@@ -22,9 +22,16 @@ pub struct GatewayProcess {
 
 impl GatewayProcess {
     pub fn spawn(config: &Path) -> GatewayProcess {
+        GatewayProcess::spawn_with_env(config, &[])
+    }
+
+    /// [`GatewayProcess::spawn`] with extra environment variables (e.g.
+    /// `NOTIFY_SOCKET`).
+    pub fn spawn_with_env(config: &Path, env: &[(&str, &std::ffi::OsStr)]) -> GatewayProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
             .args(["run", "--config"])
             .arg(config)
+            .envs(env.iter().copied())
             .env(
                 "RUST_LOG",
                 std::env::var("TEST_GATEWAY_LOG").unwrap_or_else(|_| "info".into()),

@@ -1,6 +1,6 @@
 //! The compile step for `[server]`: the public listener's address, TLS,
 //! timeouts, body and header bounds, and the host names it answers for.
-use super::{addr, caps, duration, positive, resolve, Problems};
+use super::{addr, caps, duration, duration_or_zero, positive, resolve, Problems};
 use crate::config::raw::{FileConfig, ServerSection};
 use crate::snapshot::ServerSettings;
 use std::path::Path;
@@ -84,6 +84,7 @@ pub(super) fn compile_server(
         s.shutdown_timeout.as_deref(),
         "20s",
     );
+    let drain_delay = duration_or_zero(p, "server.drain_delay", s.drain_delay.as_deref(), "5s");
     let max_header_bytes = positive(p, "server.max_header_bytes", s.max_header_bytes, 16 * 1024);
     let max_connections = positive(p, "server.max_connections", s.max_connections, 4096);
     let connections = caps::connections(s, max_connections, p);
@@ -140,6 +141,7 @@ pub(super) fn compile_server(
         max_response_body_bytes,
         max_patch_operations,
         shutdown_timeout: shutdown_timeout?,
+        drain_delay: drain_delay?,
         path_routing: s.path_routing.unwrap_or(true),
         base_path: if base_path == "/" {
             String::new()

@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 /// `[[tenants.tokens]]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenSection {
     /// A name for logs and metrics (never the token).
@@ -17,7 +17,7 @@ pub struct TokenSection {
 }
 
 /// `[tenants.jwt]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct JwtSection {
     /// Accepted `iss` values, exactly as the issuer writes them.
@@ -46,7 +46,7 @@ pub struct JwtSection {
 }
 
 /// `[tenants.introspection]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntrospectionSection {
     /// The RFC 7662 endpoint.
@@ -73,7 +73,7 @@ pub struct IntrospectionSection {
 }
 
 /// `[tenants.mtls]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MtlsSection {
     /// PEM bundles of the CAs whose client certificates this tenant accepts.
@@ -101,7 +101,7 @@ pub struct MtlsSection {
 /// `[[tenants.grants]]`: who may do what. A grant applies to a client that
 /// has one of its `scopes`, one of the `values` of its `claim`, or is one
 /// of its `credentials`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GrantSection {
     /// OAuth scopes (JWT `scope`/`scp`/`roles`, introspection `scope`,

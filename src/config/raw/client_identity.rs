@@ -4,7 +4,7 @@
 use serde::Deserialize;
 
 /// `[server.proxy_protocol]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyProtocolSection {
     /// The balancers' addresses (ranges such as `"10.0.0.0/8"` or single

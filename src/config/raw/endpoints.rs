@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// `[upstreams.NAME.health]`: active checks of every endpoint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HealthSection {
     /// Time between two checks. Default `"10s"`.
@@ -19,7 +19,7 @@ pub struct HealthSection {
 }
 
 /// `[upstreams.NAME.outlier]`: ejection on failures seen on real traffic.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OutlierSection {
     /// Consecutive failures (connect errors, timeouts, broken connections,

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// `[audit]` (on by default: an absent section means every default).
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct AuditSection {
     /// Default true. `false` turns off the audit log, the events outbox and
@@ -28,7 +28,7 @@ pub struct AuditSection {
 }
 
 /// `[events]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct EventsSection {
     /// How often sinks look for new events when nothing woke them.
@@ -39,7 +39,7 @@ pub struct EventsSection {
 }
 
 /// `[tenants.events]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TenantEventsSection {
     /// `"resource"` (default: the resource after the write, as the tenant
@@ -48,7 +48,7 @@ pub struct TenantEventsSection {
 }
 
 /// `[tenants.audit]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TenantAuditSection {
     /// Attributes whose values are kept in audit records (the rest are

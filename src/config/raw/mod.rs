@@ -36,7 +36,7 @@ pub(crate) use upstream::{
 };
 
 /// The whole file.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
     /// The public listener.
@@ -63,7 +63,7 @@ pub struct FileConfig {
 }
 
 /// `[server]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ServerSection {
     /// Address to listen on, e.g. `"127.0.0.1:8443"`.
@@ -108,6 +108,10 @@ pub struct ServerSection {
     pub max_patch_operations: Option<usize>,
     /// On SIGTERM/SIGINT, how long in-flight requests may take. Default `"20s"`.
     pub shutdown_timeout: Option<String>,
+    /// On SIGTERM/SIGINT (or an admin drain), how long `/readyz` answers
+    /// 503 while the listener still serves, so that balancers stop sending
+    /// before the port closes. Default `"5s"`; `"0s"` closes at once.
+    pub drain_delay: Option<String>,
     /// Tenant by path: `/tenants/{id}/scim/v2/...`. Default true.
     pub path_routing: Option<bool>,
     /// The SCIM base path under a tenant host name. Default `"/scim/v2"`.
@@ -133,7 +137,7 @@ pub struct ServerSection {
 }
 
 /// `[server.tls]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TlsSection {
     /// PEM certificate chain.
@@ -148,7 +152,7 @@ pub struct TlsSection {
 }
 
 /// `[admin]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AdminSection {
     /// Address of the admin listener (plain HTTP; keep it private), e.g.
@@ -160,7 +164,7 @@ pub struct AdminSection {
 }
 
 /// `[limits]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SharedLimitsSection {
     /// `"local"` (default) or `"redis"`.
@@ -183,7 +187,7 @@ pub struct SharedLimitsSection {
 }
 
 /// `[tenants.limits]` and `[upstreams.NAME.limits]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LimitsSection {
     /// Requests per second (fractions allowed, e.g. 0.5).

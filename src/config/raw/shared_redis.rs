@@ -9,7 +9,7 @@ use serde::Deserialize;
 /// `[limits.redis_tls]`: for every `rediss://` connection (the server,
 /// and the sentinels and master with Sentinel). Named like an upstream's
 /// TLS files.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisTlsSection {
     /// PEM bundle of CAs to trust instead of the system's roots (the
@@ -25,7 +25,7 @@ pub struct RedisTlsSection {
 /// `[limits.redis_sentinel]`: the master is asked of these sentinels;
 /// `redis_url`'s host is then the master's name (`sentinel monitor NAME`),
 /// and its scheme, credentials and database are the master's.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisSentinelSection {
     /// `redis://host:26379` (or `rediss://`), one per sentinel.
@@ -38,7 +38,7 @@ pub struct RedisSentinelSection {
 /// `[limits.redis_auth]`: Redis's ACL user and password (`AUTH`), for the
 /// server (with Sentinel, the master); instead of a password in
 /// `redis_url`. Sentinels that need a password take it in their URL.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedisAuthSection {
     /// The ACL user. Default: `default`.

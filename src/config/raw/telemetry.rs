@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 /// `[telemetry]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TelemetrySection {
     /// Traces: spans of every stage, exported to an OTLP/HTTP endpoint.
@@ -11,7 +11,7 @@ pub struct TelemetrySection {
 }
 
 /// `[telemetry.traces]`
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TracesSection {
     /// Default true; `false` turns traces off and keeps the section.

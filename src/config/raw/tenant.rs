@@ -7,7 +7,7 @@ use super::{
 use serde::Deserialize;
 
 /// `[[tenants]]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantSection {
     /// The tenant id: `[a-z0-9-]`, used in paths, logs and metrics.
@@ -52,7 +52,7 @@ pub struct TenantSection {
 }
 
 /// `[tenants.schema]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SchemaSection {
     /// Validate requests at the gateway. Default true.
@@ -68,7 +68,7 @@ pub struct SchemaSection {
 }
 
 /// `[tenants.dialect]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DialectSection {
     /// `"entra"`, `"okta"`, `"generic"` or `"auto"`. Default `"generic"`.
@@ -85,7 +85,7 @@ pub struct DialectSection {
 }
 
 /// `[tenants.cache]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheSection {
     /// Default true when the section is present.
@@ -100,7 +100,7 @@ pub struct CacheSection {
 }
 
 /// `[tenants.tls]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TenantTlsSection {
     /// PEM certificate chain for the tenant's host names.

@@ -5,7 +5,7 @@ use super::{HealthSection, LimitsSection, OutlierSection};
 use serde::Deserialize;
 
 /// `[upstreams.NAME]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamSection {
     /// `"http"` (a remote SCIM server) or `"builtin"` (the in-process store).
@@ -49,7 +49,7 @@ pub struct UpstreamSection {
 }
 
 /// `true`, `false` or `"auto"`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(untagged)]
 pub enum Toggle {
     Bool(bool),
@@ -57,7 +57,7 @@ pub enum Toggle {
 }
 
 /// `[upstreams.NAME.capabilities]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CapabilitiesSection {
     /// PATCH: `true`, `false` (the gateway does GET + PUT) or `"auto"`
@@ -84,7 +84,7 @@ pub struct CapabilitiesSection {
 }
 
 /// `[upstreams.NAME.resilience]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResilienceSection {
     /// Attempts in all for GET, HEAD, PUT, DELETE (1 = no retries). Default 3.
@@ -104,7 +104,7 @@ pub struct ResilienceSection {
 }
 
 /// `[upstreams.NAME.auth]`
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpstreamAuthSection {
     /// `"bearer"`, `"basic"`, `"oauth2"` (client credentials) or `"none"`.

@@ -24,7 +24,7 @@ const MAX_PASSWORD_BYTES: u64 = 64 * 1024;
 
 /// `[events.kafka.tls]`: TLS to every broker. Its presence turns TLS on
 /// (`security.protocol` `SSL`, or `SASL_SSL` with `[events.kafka.sasl]`).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaTls {
     /// PEM bundle of CAs to trust instead of the system's trust store.
@@ -44,7 +44,7 @@ pub struct KafkaTls {
 
 /// `[events.kafka.sasl]`: credentials, the password named by environment
 /// variable or file, never inline.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KafkaSasl {
     /// `"PLAIN"`, `"SCRAM-SHA-256"` or `"SCRAM-SHA-512"`.

@@ -17,7 +17,7 @@ use std::time::Duration;
 /// secret_env = ["ACME_HR_WEBHOOK_SECRET"]
 /// max_age = "48h"
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
     /// Unique within the tenant: `A-Z a-z 0-9 _ -`. The sink (cursor file,

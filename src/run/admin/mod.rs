@@ -18,13 +18,12 @@ mod prom_text;
 mod stats;
 mod verify;
 
-use super::drain::DrainRequest;
 use crate::audit::Journal;
 use crate::config::ConfigHandle;
 use crate::conn_info::ConnInfo;
-use crate::server::Respond;
+use crate::server::{Drain, Respond};
 use crate::stack::Pipeline;
-use crate::telemetry::admin::{admin_response, Readiness};
+use crate::telemetry::admin::admin_response;
 use bytes::Bytes;
 use http::header::{
     HeaderValue, ALLOW, AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE,
@@ -47,8 +46,9 @@ pub(crate) struct AdminState {
     pub journal: Option<Journal>,
     /// The audit directory (the outbox is beneath it); `None`: no audit.
     pub audit_dir: Option<PathBuf>,
-    pub readiness: Arc<Readiness>,
-    pub drain: Arc<DrainRequest>,
+    /// The process's drain (and the readiness it fails), shared with the
+    /// shutdown signal.
+    pub drain: Arc<Drain>,
     /// The last audit verification asked for (`/audit?verify=true`).
     pub last_verify: verify::LastVerify,
 }
@@ -74,7 +74,7 @@ impl AdminState {
             };
         }
         let Some(route) = path.strip_prefix("/admin/v1") else {
-            return admin_response(req, &self.readiness);
+            return admin_response(req, self.drain.readiness());
         };
         if !self.authorized(req) {
             let mut r = json_response(
@@ -98,7 +98,9 @@ impl AdminState {
             ("/errors", true) => Some(api::errors()),
             ("/stats", true) => Some(api::stats(self)),
             ("/drain", false) if req.method() == Method::POST => {
-                let first = self.drain.ask();
+                // What SIGTERM does: readiness fails now, the listeners
+                // close after `server.drain_delay`.
+                let first = self.drain.begin_drain();
                 return json_response(
                     StatusCode::ACCEPTED,
                     &json!({ "draining": true, "already_draining": !first }),

@@ -41,6 +41,7 @@ pub(crate) fn snapshot(path_routing: bool) -> Snapshot {
             max_response_body_bytes: 1024,
             max_patch_operations: 1000,
             shutdown_timeout: Duration::from_secs(1),
+            drain_delay: Duration::ZERO,
             path_routing,
             base_path: "/scim/v2".into(),
             hosts: vec!["gw.example".into(), "*.gw.example".into()],
