@@ -46,8 +46,8 @@ impl Made {
 
 /// Deletes what the probe made, newest first (a group before the users it
 /// holds). With `sweep`, also lists `/Users` and `/Groups` by the prefix
-/// (the upstream filters `eq`/`sw` correctly, as checked) and deletes
-/// what a lost answer kept from being recorded; a listed resource is
+/// (when the upstream filters `eq`/`sw` correctly, as checked, or after a
+/// run cut short) and deletes what a lost answer kept from being recorded; a listed resource is
 /// deleted only when its own name starts with the prefix, so an upstream
 /// that ignores the filter loses nothing of its own. Returns what is left.
 pub(super) async fn run(client: &Client, made: &Made, prefix: &str, sweep: bool) -> Vec<String> {

@@ -189,7 +189,13 @@ pub async fn run(
             format!("stopped early ({why}); the checks not run are missing"),
         );
     }
-    let left_behind = cleanup::run(&client, &made, &prefix, ctx.facts.filter_eq_works).await;
+    // Sweep by the prefix when the upstream's filter is known to work, and
+    // after a run cut short too (a create in flight when it stopped may
+    // have been made without its answer being seen, and the filter check
+    // may not have run yet): the sweep deletes only resources whose own
+    // name carries the prefix, so it is safe on any upstream.
+    let sweep = ctx.facts.filter_eq_works || stopped.is_some();
+    let left_behind = cleanup::run(&client, &made, &prefix, sweep).await;
     let (mut checks, facts) = ctx.finish();
     // Stable: the checks of a group keep the order they ran in.
     checks.sort_by_key(|c| c.area);
