@@ -4,11 +4,14 @@ use super::idle::{Streams, Tracked};
 use super::proxy_protocol::Prefixed;
 use super::{Listening, Respond};
 use crate::conn_info::{CertChecks, ConnAuth, ConnInfo, Proxied};
+use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -109,24 +112,15 @@ async fn http<IO, H>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Respond,
 {
+    // ALPN `http/1.1` binds the client to HTTP/1.1 (RFC 7301): served by
+    // hyper's HTTP/1 connection alone. Otherwise (ALPN `h2`, or none:
+    // HTTP/1.1 or HTTP/2 with prior knowledge) the version is read from
+    // the first bytes. The second kind is boxed, so that an HTTP/1.1
+    // connection's task does not carry HTTP/2's larger state inline: the
+    // task is what an idle keep-alive connection costs.
+    let http1_only = info.alpn.as_deref() == Some(b"http/1.1".as_slice());
     let info = Arc::new(info);
     let streams = Streams::default();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(listening.header_read_timeout)
-        .max_buf_size(listening.max_header_bytes.max(8192));
-    let idle = listening.idle_timeout;
-    // Keep-alive pings find dead peers of busy connections; they do not
-    // keep an idle one open (`idle`), so pinging at least twice per idle
-    // timeout costs nothing there.
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .keep_alive_interval(Some((idle / 2).min(Duration::from_secs(30))))
-        .keep_alive_timeout(Duration::from_secs(20))
-        .max_header_list_size(u32::try_from(listening.max_header_bytes).unwrap_or(u32::MAX));
     let requests = streams.clone();
     let service = service_fn(move |req| {
         let handler = handler.clone();
@@ -139,8 +133,53 @@ async fn http<IO, H>(
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, stream)))
         }
     });
-    let conn = builder.serve_connection(TokioIo::new(io), service);
-    tokio::pin!(conn);
+    let idle = listening.idle_timeout;
+    if http1_only {
+        let mut builder = http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(listening.header_read_timeout)
+            .max_buf_size(listening.max_header_bytes.max(8192));
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        tokio::pin!(conn);
+        supervise(conn, |c| c.graceful_shutdown(), &streams, idle, &mut stop).await;
+        return;
+    }
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(listening.header_read_timeout)
+        .max_buf_size(listening.max_header_bytes.max(8192));
+    // Keep-alive pings find dead peers of busy connections; they do not
+    // keep an idle one open (`idle`), so pinging at least twice per idle
+    // timeout costs nothing there.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(Some((idle / 2).min(Duration::from_secs(30))))
+        .keep_alive_timeout(Duration::from_secs(20))
+        .max_header_list_size(u32::try_from(listening.max_header_bytes).unwrap_or(u32::MAX));
+    let mut conn = Box::pin(builder.serve_connection(TokioIo::new(io), service));
+    supervise(
+        conn.as_mut(),
+        |c| c.graceful_shutdown(),
+        &streams,
+        idle,
+        &mut stop,
+    )
+    .await;
+}
+
+/// Drives `conn` to its end; `finish` asks it to close gracefully on
+/// shutdown (`stop`) or once no request has been open for `idle`.
+async fn supervise<C: Future>(
+    mut conn: Pin<&mut C>,
+    finish: impl Fn(Pin<&mut C>),
+    streams: &Streams,
+    idle: Duration,
+    stop: &mut watch::Receiver<bool>,
+) {
     let tick = (idle / 4).max(Duration::from_millis(50));
     let mut closing = false;
     let mut last = streams.quiet_since();
@@ -154,7 +193,7 @@ async fn http<IO, H>(
             changed = stop.changed(), if !closing => {
                 if changed.is_err() || *stop.borrow() {
                     closing = true;
-                    conn.as_mut().graceful_shutdown();
+                    finish(conn.as_mut());
                 }
             }
             () = tokio::time::sleep(tick), if !closing => {
@@ -170,7 +209,7 @@ async fn http<IO, H>(
                 }
                 if quiet >= idle {
                     closing = true;
-                    conn.as_mut().graceful_shutdown();
+                    finish(conn.as_mut());
                 }
             }
         }

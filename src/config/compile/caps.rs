@@ -117,10 +117,10 @@ mod tests {
     async fn defaults_follow_the_connection_cap_and_the_cache_budget() {
         let s = compiled("", "").unwrap();
         let caps = s.server.connections;
-        assert_eq!(caps.max_connections, 4096);
+        assert_eq!(caps.max_connections, 16384);
         assert_eq!(caps.per_ip, 256);
         let anonymous = caps.anonymous.unwrap();
-        assert_eq!(anonymous.max, 2048);
+        assert_eq!(anonymous.max, 8192);
         assert_eq!(anonymous.timeout, std::time::Duration::from_secs(10));
         assert_eq!(s.server.cache_max_bytes, 64 << 20);
         let tenant = s.tenant("acme").unwrap();

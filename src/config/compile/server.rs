@@ -86,7 +86,7 @@ pub(super) fn compile_server(
     );
     let drain_delay = duration_or_zero(p, "server.drain_delay", s.drain_delay.as_deref(), "5s");
     let max_header_bytes = positive(p, "server.max_header_bytes", s.max_header_bytes, 16 * 1024);
-    let max_connections = positive(p, "server.max_connections", s.max_connections, 4096);
+    let max_connections = positive(p, "server.max_connections", s.max_connections, 16384);
     let connections = caps::connections(s, max_connections, p);
     let cache_max_bytes = caps::cache_max_bytes(s, p);
     let max_request_body_bytes = positive(

@@ -82,7 +82,7 @@ pub struct ServerSection {
     pub header_read_timeout: Option<String>,
     /// Largest request head (request line plus headers), bytes. Default 16384.
     pub max_header_bytes: Option<usize>,
-    /// Most concurrent client connections. Default 4096.
+    /// Most concurrent client connections. Default 16384.
     pub max_connections: Option<usize>,
     /// Close a connection with no request in flight this long. Default `"60s"`.
     pub idle_timeout: Option<String>,

@@ -1,7 +1,7 @@
-//! HTTP/2 idle timeout: a connection with no open stream for
+//! Idle timeout: an HTTP/2 connection with no open stream for
 //! `idle_timeout` is closed, whatever pings flow (the client's, and the
 //! server's own keep-alive pings that the client answers).
-use super::tls_connect;
+use super::{closed_within, get, tls_connect};
 use crate::support::echo::EchoUpstream;
 use crate::support::gateway::{token_for, TestGateway};
 use std::time::{Duration, Instant};
@@ -87,4 +87,28 @@ async fn an_open_stream_keeps_an_http2_connection_past_the_idle_timeout() {
     // Then idle again: closed.
     let closed = tokio::time::timeout(Duration::from_secs(6), connection).await;
     assert!(closed.is_ok(), "closed once idle");
+}
+
+/// ALPN `http/1.1` is served by hyper's HTTP/1 connection alone (not the
+/// version-sniffing one): the idle timeout closes it too, well before
+/// hyper's own header-read timeout (10 s by default) could, and the
+/// connection carries more than one request until then.
+#[tokio::test]
+async fn an_http1_connection_by_alpn_is_kept_alive_then_closed_when_idle() {
+    let echo = EchoUpstream::spawn();
+    let gw = gateway(&echo);
+    let mut tls = tls_connect(&gw, "idle.localhost", &[b"http/1.1"]).await;
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"http/1.1"[..]));
+    let token = token_for("idle");
+    let path = "/scim/v2/Users/1";
+    for _ in 0..2 {
+        let status = get(&mut tls, "idle.localhost", path, Some(&token)).await;
+        assert_eq!(status, Some(200), "answered on the kept-alive connection");
+    }
+    let started = Instant::now();
+    assert!(
+        closed_within(&mut tls, Duration::from_secs(6)).await,
+        "still open {:?} after the 1 s idle timeout",
+        started.elapsed()
+    );
 }
