@@ -14,6 +14,10 @@
 //!   `excludedAttributes=members`;
 //! - `get_member_groups/N`: GET of one member with `attributes=groups`.
 //!
+//! Then the same member changes through the whole gateway pipeline in
+//! process (`large_groups_gateway`, see `gateway.rs`), natively and with
+//! PATCH emulated (GET + apply + PUT) for an upstream without PATCH.
+//!
 //! Each timed add is followed by an untimed remove of the same member
 //! (and each timed remove preceded by an untimed add), so the Group keeps
 //! its size. The time per member change should not grow with N.
@@ -58,41 +62,38 @@ fn create_user(store: &Store, name: &str) -> String {
     created["id"].as_str().unwrap_or_default().to_string()
 }
 
-/// A store with a Group of `n` members and `SPARE` Users outside it.
-fn build(n: usize) -> Option<(Store, String, Vec<String>, Vec<String>)> {
-    let store = Store::new(StoreConfig {
-        max_resources: n + SPARE + 10,
-        ..Default::default()
-    });
+/// A Group of `n` new members in `store` and `SPARE` new Users outside
+/// it; `tag` keeps the names unique when a store holds several Groups.
+fn populate(store: &Store, n: usize, tag: &str) -> Option<(String, Vec<String>, Vec<String>)> {
     let members: Vec<String> = (0..n)
-        .map(|i| create_user(&store, &format!("m{i}@example.com")))
+        .map(|i| create_user(store, &format!("{tag}m{i}@example.com")))
         .collect();
     let spare: Vec<String> = (0..SPARE)
-        .map(|i| create_user(&store, &format!("s{i}@example.com")))
+        .map(|i| create_user(store, &format!("{tag}s{i}@example.com")))
         .collect();
     let group = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-        "displayName": format!("big{n}"),
+        "displayName": format!("{tag}big{n}"),
         "members": members.iter().map(|id| json!({"value": id})).collect::<Vec<_>>(),
     });
-    let created = call(&store, "POST", "/Groups", "", Some(&group));
+    let created = call(store, "POST", "/Groups", "", Some(&group));
     let gid = created["id"].as_str()?.to_string();
-    let got = call(&store, "GET", &format!("/Groups/{gid}"), "", None);
+    let got = call(store, "GET", &format!("/Groups/{gid}"), "", None);
     let count = got["members"].as_array().map_or(0, Vec::len);
     if count != n {
         eprintln!("large_groups: the Group holds {count} members, not {n}; not measured");
         return None;
     }
-    Some((store, gid, members, spare))
+    Some((gid, members, spare))
 }
 
-fn add_op(id: &str) -> Value {
+pub(crate) fn add_op(id: &str) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "add", "path": "members", "value": [{"value": id}]}
     ]})
 }
 
-fn remove_op(id: &str) -> Value {
+pub(crate) fn remove_op(id: &str) -> Value {
     json!({"schemas": [PATCH_OP], "Operations": [
         {"op": "remove", "path": format!("members[value eq \"{id}\"]")}
     ]})
@@ -105,7 +106,11 @@ fn large_groups(c: &mut Criterion) {
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(2));
     for n in SIZES {
-        let Some((store, gid, members, spare)) = build(n) else {
+        let store = Store::new(StoreConfig {
+            max_resources: n + SPARE + 10,
+            ..Default::default()
+        });
+        let Some((gid, members, spare)) = populate(&store, n, "") else {
             continue;
         };
         let path = format!("/Groups/{gid}");
@@ -170,5 +175,7 @@ fn large_groups(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, large_groups);
+mod gateway;
+
+criterion_group!(benches, large_groups, gateway::through_gateway);
 criterion_main!(benches);
