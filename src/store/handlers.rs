@@ -142,9 +142,7 @@ impl Store {
     ) -> ScimResult<Reply> {
         let request = PatchRequest::parse(body)?;
         if kind == Kind::Group {
-            if let Some(reply) =
-                self.modify_members(id, &request, if_match, base, projection)?
-            {
+            if let Some(reply) = self.modify_members(id, &request, if_match, base, projection)? {
                 return Ok(reply);
             }
         }

@@ -125,9 +125,8 @@ fn plan(request: &PatchRequest) -> Option<Vec<Change<'_>>> {
                     value: CompValue::String(value),
                 }),
             ) => {
-                let by_value = p.urn.is_none()
-                    && p.sub_attr.is_none()
-                    && p.attr.eq_ignore_ascii_case("value");
+                let by_value =
+                    p.urn.is_none() && p.sub_attr.is_none() && p.attr.eq_ignore_ascii_case("value");
                 if !by_value || op.value.is_some() || !seen.insert(value) {
                     return None;
                 }

@@ -84,10 +84,24 @@ fn the_fast_path_stores_what_the_general_path_stores() {
                     "value": [{"value": users[8], "display": "Eight"},
                               {"value": users[9], "type": "User"},
                               {"value": nested, "type": "Group"}]}])),
-        ops(json!([remove(&users[3]), add(&users[10]), remove(&users[7])])),
-        ops(json!([remove(&users[9]), remove(&users[8]), remove(&users[1])])),
-        ops(json!([remove(&users[2]), remove(&users[4]), remove(&users[5]),
-                   remove(&users[6]), remove(&users[10]), remove(&nested)])),
+        ops(json!([
+            remove(&users[3]),
+            add(&users[10]),
+            remove(&users[7])
+        ])),
+        ops(json!([
+            remove(&users[9]),
+            remove(&users[8]),
+            remove(&users[1])
+        ])),
+        ops(json!([
+            remove(&users[2]),
+            remove(&users[4]),
+            remove(&users[5]),
+            remove(&users[6]),
+            remove(&users[10]),
+            remove(&nested)
+        ])),
         ops(json!([add(&users[11]), add(&users[12])])),
         ops(json!([remove(&users[11])])),
     ];
@@ -102,10 +116,17 @@ fn the_fast_path_stores_what_the_general_path_stores() {
             .unwrap();
         let f = get(&store, &format!("/Groups/{fast}"));
         let s = get(&store, &format!("/Groups/{slow}"));
-        assert_eq!(reply.body.as_ref(), Some(&f), "step {i}: the reply is the stored Group");
+        assert_eq!(
+            reply.body.as_ref(),
+            Some(&f),
+            "step {i}: the reply is the stored Group"
+        );
         assert_eq!(comparable(f.clone()), comparable(s), "step {i}");
         assert_ne!(f["meta"]["version"], before["meta"]["version"], "step {i}");
-        assert_eq!(reply.etag.as_ref(), f["meta"]["version"].as_str().map(str::to_string).as_ref());
+        assert_eq!(
+            reply.etag.as_ref(),
+            f["meta"]["version"].as_str().map(str::to_string).as_ref()
+        );
         // Every User is in both Groups or in neither.
         for u in &users {
             let groups = get(&store, &format!("/Users/{u}"))["groups"].clone();
@@ -113,7 +134,11 @@ fn the_fast_path_stores_what_the_general_path_stores() {
                 .as_array()
                 .map(|gs| gs.iter().filter_map(|g| g["value"].as_str()).collect())
                 .unwrap_or_default();
-            assert_eq!(ids.contains(&fast.as_str()), ids.contains(&slow.as_str()), "step {i}: {u}");
+            assert_eq!(
+                ids.contains(&fast.as_str()),
+                ids.contains(&slow.as_str()),
+                "step {i}: {u}"
+            );
         }
     }
     let last = get(&store, &format!("/Groups/{fast}"));
@@ -145,7 +170,9 @@ fn requests_whose_outcome_is_uncertain_take_the_general_path() {
         json!([{"op": "remove", "path": "members"}]),
     ];
     for list in uncertain {
-        let r = store.modify_members(&g, &ops(list.clone()), None, BASE, &none).unwrap();
+        let r = store
+            .modify_members(&g, &ops(list.clone()), None, BASE, &none)
+            .unwrap();
         assert!(r.is_none(), "{list}");
     }
     // A stale If-Match is refused as on the general path (412).
