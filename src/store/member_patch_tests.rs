@@ -1,6 +1,7 @@
 //! The member PATCH fast path stores what the general path stores: the
 //! same requests applied to two identical Groups, one each way, leave the
 //! same members (as a set), attributes and memberships.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 use super::super::{Store, StoreConfig};
 use crate::scim::patch::PatchRequest;
 use crate::scim::projection::Projection;
@@ -78,7 +79,7 @@ fn the_fast_path_stores_what_the_general_path_stores() {
     let none = Projection::default();
     let add = |m: &str| json!({"op": "add", "path": "members", "value": [{"value": m}]});
     let remove = |m: &str| json!({"op": "remove", "path": format!("members[value eq \"{m}\"]")});
-    let steps = vec![
+    let steps = [
         ops(json!([remove(&users[0])])),
         ops(json!([{"op": "add", "path": "members",
                     "value": [{"value": users[8], "display": "Eight"},
