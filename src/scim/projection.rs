@@ -62,14 +62,26 @@ impl Projection {
         let Value::Object(obj) = resource else {
             return resource.clone();
         };
-        // Copy only what may be returned: dropping an attribute must not
-        // cost a copy of it (a Group's 10,000 members).
-        let kept: Map<String, Value> = obj
-            .iter()
+        let kept = self.copy_kept(registry, rt, obj);
+        self.apply_owned(registry, rt, Value::Object(kept))
+    }
+
+    /// A copy of the top-level members of `obj` that the projection may
+    /// return, to finish with [`Projection::apply_owned`]: dropping an
+    /// attribute must not cost a copy of it (a Group's 100,000 members).
+    pub fn copy_kept(
+        &self,
+        registry: &SchemaRegistry,
+        rt: &ResourceType,
+        obj: &Map<String, Value>,
+    ) -> Map<String, Value> {
+        if self.is_default() {
+            return obj.clone();
+        }
+        obj.iter()
             .filter(|(k, _)| self.may_keep(registry, rt, k))
             .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
-        self.apply_owned(registry, rt, Value::Object(kept))
+            .collect()
     }
 
     /// False when the top-level member `key` is certainly not returned.

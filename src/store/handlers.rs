@@ -38,7 +38,7 @@ impl Reply {
         }
     }
 
-    fn resource(status: u16, body: Value, version: Option<String>) -> Reply {
+    pub(super) fn resource(status: u16, body: Value, version: Option<String>) -> Reply {
         Reply {
             status,
             body: Some(body),
@@ -141,8 +141,26 @@ impl Store {
         projection: &Projection,
     ) -> ScimResult<Reply> {
         let request = PatchRequest::parse(body)?;
+        if kind == Kind::Group {
+            if let Some(reply) = self.modify_members(id, &request, if_match, base, projection)? {
+                return Ok(reply);
+            }
+        }
+        self.modify_general(kind, id, &request, if_match, base, projection)
+    }
+
+    /// PATCH by copying, patching and re-validating the whole resource.
+    pub(crate) fn modify_general(
+        &self,
+        kind: Kind,
+        id: &str,
+        request: &PatchRequest,
+        if_match: Option<&str>,
+        base: &str,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
         self.update(kind, id, if_match, base, projection, |rt, existing| {
-            let patched = apply_patch(&self.registry, rt, existing, &request)?;
+            let patched = apply_patch(&self.registry, rt, existing, request)?;
             validate_resource(&self.registry, rt, &patched, Some(existing))
         })
     }
@@ -342,7 +360,12 @@ impl Store {
         projection: &Projection,
     ) -> ScimResult<Value> {
         let rt = self.resource_type(kind)?;
-        let mut out = stored.clone();
+        // Copy only what the projection may return (a Group's members are
+        // neither copied nor given `$ref`s when excluded).
+        let mut out = match stored {
+            Value::Object(o) => Value::Object(projection.copy_kept(&self.registry, rt, o)),
+            other => other.clone(),
+        };
         if let Some(Value::Object(meta)) = out.get_mut("meta") {
             meta.insert(
                 "location".into(),
@@ -383,7 +406,7 @@ impl Store {
 }
 
 /// The stored resource or 404.
-fn find<'s>(state: &'s State, kind: Kind, id: &str) -> ScimResult<&'s Value> {
+pub(super) fn find<'s>(state: &'s State, kind: Kind, id: &str) -> ScimResult<&'s Value> {
     state
         .collection(kind)
         .by_id
@@ -393,7 +416,7 @@ fn find<'s>(state: &'s State, kind: Kind, id: &str) -> ScimResult<&'s Value> {
 }
 
 /// `meta.version`.
-fn version_of(resource: &Value) -> Option<String> {
+pub(super) fn version_of(resource: &Value) -> Option<String> {
     resource
         .pointer("/meta/version")
         .and_then(Value::as_str)

@@ -116,6 +116,7 @@ pub(crate) fn forget(state: &mut State, kind: Kind, id: &str, deleted: &Value, n
         for gid in parents {
             let version = state.new_version();
             if let Some(entry) = state.groups.by_id.get_mut(&gid) {
+                entry.member_pos = None;
                 let g = &mut entry.resource;
                 if let Some(ms) = g.get_mut("members").and_then(Value::as_array_mut) {
                     ms.retain(|m| m.get("value").and_then(Value::as_str) != Some(id));
@@ -156,7 +157,7 @@ pub(crate) fn groups_of(state: &State, id: &str, base_url: &str) -> Option<Value
 
 /// Gives User `id` a new version: its `groups` changed through a Group.
 /// (Groups have no `groups` attribute, so a nested Group is unchanged.)
-fn touch(state: &mut State, id: &str, now: &str) {
+pub(crate) fn touch(state: &mut State, id: &str, now: &str) {
     if state.kind_of(id) != Some(Kind::User) {
         return;
     }

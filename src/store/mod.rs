@@ -15,6 +15,7 @@
 //! Depends on `crate::scim`, `http` and `bytes`; nothing async except the
 //! `server` module.
 mod handlers;
+mod member_patch;
 mod members;
 mod routes;
 pub mod server;

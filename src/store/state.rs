@@ -20,6 +20,11 @@ pub(crate) enum Kind {
 pub(crate) struct Entry {
     pub seq: u64,
     pub resource: Value,
+    /// For a Group: member id → its index in `members`, built on the first
+    /// single-member removal and kept by the member PATCH fast path
+    /// (`member_patch`), so removing one member of 100,000 does not scan
+    /// them. `None` (rebuilt when next needed) after any other change.
+    pub member_pos: Option<HashMap<String, usize>>,
 }
 
 /// The resources of one type.
@@ -196,7 +201,14 @@ impl State {
         if let Some(name) = name {
             coll.names.insert(name, id.to_string());
         }
-        coll.by_id.insert(id.to_string(), Entry { seq, resource });
+        coll.by_id.insert(
+            id.to_string(),
+            Entry {
+                seq,
+                resource,
+                member_pos: None,
+            },
+        );
         self.next_seq += 1;
     }
 
