@@ -10,7 +10,7 @@
 //!   declared without PATCH (`capabilities.patch = false`), so the gateway
 //!   emulates it: GET the Group, apply, PUT it back (docs/emulation.md).
 //!   Its cost grows with N; measured at smaller N to keep the run short.
-use super::{add_op, populate, remove_op, SPARE};
+use super::{add_op, populate, remove_op, sizes, SPARE};
 use bytes::Bytes;
 use criterion::{black_box, BenchmarkId, Criterion, SamplingMode};
 use http::Request;
@@ -108,13 +108,13 @@ pub fn through_gateway(c: &mut Criterion) {
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(2));
-    let runs = NATIVE
-        .iter()
-        .map(|&n| ("native", "acme.example", native.clone(), n))
+    let runs = sizes(&NATIVE)
+        .into_iter()
+        .map(|n| ("native", "acme.example", native.clone(), n))
         .chain(
-            EMULATED
-                .iter()
-                .map(|&n| ("emulated", "legacy.example", legacy.clone(), n)),
+            sizes(&EMULATED)
+                .into_iter()
+                .map(|n| ("emulated", "legacy.example", legacy.clone(), n)),
         );
     for (how, host, store, n) in runs {
         let Some((gid, _, spare)) = populate(&store, n, &format!("{how}{n}")) else {

@@ -31,6 +31,17 @@ use std::time::{Duration, Instant};
 const BASE: &str = "http://acme.example/scim/v2";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 const SIZES: [usize; 2] = [1_000, 100_000];
+
+/// The group sizes to run: all of them under `cargo bench`; under `cargo
+/// test` (each benchmark once, as a smoke test) only sizes up to 1,000,
+/// since building 100,000 users is most of a run and proves nothing more.
+pub(crate) fn sizes(all: &[usize]) -> Vec<usize> {
+    let benching = std::env::args().any(|a| a == "--bench");
+    all.iter()
+        .copied()
+        .filter(|&n| benching || n <= 1_000)
+        .collect()
+}
 /// Users outside the Group that the add/remove benchmarks cycle through.
 const SPARE: usize = 64;
 
@@ -105,7 +116,7 @@ fn large_groups(c: &mut Criterion) {
     g.sample_size(10);
     g.warm_up_time(Duration::from_millis(500));
     g.measurement_time(Duration::from_secs(2));
-    for n in SIZES {
+    for n in sizes(&SIZES) {
         let store = Store::new(StoreConfig {
             max_resources: n + SPARE + 10,
             ..Default::default()
