@@ -10,35 +10,57 @@ use crate::support::process::GatewayProcess;
 use crate::support::redis::RedisServer;
 use std::time::{Duration, Instant};
 
+/// A Redis, an echo upstream and one gateway process sharing limits and
+/// write order through that Redis with the given decision `timeout`.
+struct Rig {
+    redis: RedisServer,
+    gw: GatewayProcess,
+    client: reqwest::Client,
+    _echo: EchoUpstream,
+}
+
+impl Rig {
+    fn start(name: &str, timeout: &str) -> Rig {
+        let dir = tempdir(name);
+        let redis = RedisServer::start();
+        let echo = EchoUpstream::spawn();
+        let limits = format!(
+            "[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\nreplicas = 2\ntimeout = \"{timeout}\"\n",
+            redis.url()
+        );
+        let gw = GatewayProcess::spawn(&config(&dir, "gw", &limits, &echo.url()));
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Rig {
+            redis,
+            gw,
+            client,
+            _echo: echo,
+        }
+    }
+}
+
 #[tokio::test]
 async fn a_hung_redis_costs_one_timeout_then_falls_back_and_is_asked_again_when_back() {
-    let dir = tempdir("redis-down");
-    let redis = RedisServer::start();
-    let echo = EchoUpstream::spawn();
-    let limits = format!(
-        "[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\nreplicas = 2\ntimeout = \"200ms\"\n",
-        redis.url()
-    );
-    let gw = GatewayProcess::spawn(&config(&dir, "gw", &limits, &echo.url()));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    assert_eq!(get(&client, &gw).await, 200);
-    assert!(put(&client, &gw).await < 500);
+    let rig = Rig::start("redis-down", "200ms");
+    let (redis, gw, client) = (&rig.redis, &rig.gw, &rig.client);
+    assert_eq!(get(client, gw).await, 200);
+    assert!(put(client, gw).await < 500);
     let limit_fallbacks = "scim_gateway_limit_fallbacks_total";
     let order_fallbacks = "scim_gateway_write_order_fallback_total";
-    assert_eq!(counter(&client, &gw, limit_fallbacks).await, 0.0);
-    assert_eq!(counter(&client, &gw, order_fallbacks).await, 0.0);
+    assert_eq!(counter(client, gw, limit_fallbacks).await, 0.0);
+    assert_eq!(counter(client, gw, order_fallbacks).await, 0.0);
 
     redis.pause();
     let mut slow = 0;
     for i in 0..10 {
         let asked = Instant::now();
         let status = if i % 2 == 0 {
-            get(&client, &gw).await
+            get(client, gw).await
         } else {
-            put(&client, &gw).await
+            put(client, gw).await
         };
         let took = asked.elapsed();
         assert!(
@@ -56,16 +78,16 @@ async fn a_hung_redis_costs_one_timeout_then_falls_back_and_is_asked_again_when_
         (1..=2).contains(&slow),
         "{slow} of 10 requests waited for Redis"
     );
-    assert!(counter(&client, &gw, limit_fallbacks).await >= 1.0);
-    assert!(counter(&client, &gw, order_fallbacks).await >= 1.0);
+    assert!(counter(client, gw, limit_fallbacks).await >= 1.0);
+    assert!(counter(client, gw, order_fallbacks).await >= 1.0);
 
     redis.resume();
     let back = Instant::now();
     loop {
-        let before = counter(&client, &gw, limit_fallbacks).await;
-        let status = get(&client, &gw).await;
+        let before = counter(client, gw, limit_fallbacks).await;
+        let status = get(client, gw).await;
         assert!(matches!(status, 200 | 429), "{status}");
-        if counter(&client, &gw, limit_fallbacks).await == before {
+        if counter(client, gw, limit_fallbacks).await == before {
             break;
         }
         assert!(
@@ -82,21 +104,11 @@ async fn a_hung_redis_costs_one_timeout_then_falls_back_and_is_asked_again_when_
 /// few hold-offs, and its limit decisions stop falling back.
 #[tokio::test]
 async fn a_restarted_redis_is_used_again_within_seconds() {
-    let dir = tempdir("redis-restart");
-    let mut redis = RedisServer::start();
-    let echo = EchoUpstream::spawn();
-    let limits = format!(
-        "[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\nreplicas = 2\ntimeout = \"200ms\"\n",
-        redis.url()
-    );
-    let gw = GatewayProcess::spawn(&config(&dir, "gw", &limits, &echo.url()));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let mut rig = Rig::start("redis-restart", "200ms");
+    let (redis, gw, client) = (&mut rig.redis, &rig.gw, &rig.client);
     let fallbacks = "scim_gateway_limit_fallbacks_total";
-    assert_eq!(get(&client, &gw).await, 200);
-    assert_eq!(counter(&client, &gw, fallbacks).await, 0.0);
+    assert_eq!(get(client, gw).await, 200);
+    assert_eq!(counter(client, gw, fallbacks).await, 0.0);
     // Six clients at once, all the time, as an IdP's sync would.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut load = tokio::task::JoinSet::new();
@@ -117,10 +129,10 @@ async fn a_restarted_redis_is_used_again_within_seconds() {
     redis.restart();
     let restarted = Instant::now();
     // Recovered once the fallbacks stop growing for longer than a hold-off.
-    let (mut last, mut still_since) = (counter(&client, &gw, fallbacks).await, Instant::now());
+    let (mut last, mut still_since) = (counter(client, gw, fallbacks).await, Instant::now());
     loop {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let now = counter(&client, &gw, fallbacks).await;
+        let now = counter(client, gw, fallbacks).await;
         if now != last {
             (last, still_since) = (now, Instant::now());
         } else if still_since.elapsed() > Duration::from_millis(1500) {
@@ -146,39 +158,29 @@ async fn a_restarted_redis_is_used_again_within_seconds() {
 /// hold-off that would let every replica grant a fresh local burst.
 #[tokio::test]
 async fn an_idle_connection_to_a_restarted_redis_costs_no_fallback() {
-    let dir = tempdir("redis-idle-restart");
-    let mut redis = RedisServer::start();
-    let echo = EchoUpstream::spawn();
-    let limits = format!(
-        "[limits]\nbackend = \"redis\"\nredis_url = \"{}\"\nreplicas = 2\ntimeout = \"500ms\"\n",
-        redis.url()
-    );
-    let gw = GatewayProcess::spawn(&config(&dir, "gw", &limits, &echo.url()));
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let mut rig = Rig::start("redis-idle-restart", "500ms");
+    let (redis, gw, client) = (&mut rig.redis, &rig.gw, &rig.client);
     let limit_fallbacks = "scim_gateway_limit_fallbacks_total";
     let order_fallbacks = "scim_gateway_write_order_fallback_total";
     for round in 0..3 {
-        assert!(matches!(get(&client, &gw).await, 200 | 429));
-        assert!(put(&client, &gw).await < 500);
+        assert!(matches!(get(client, gw).await, 200 | 429));
+        assert!(put(client, gw).await < 500);
         // The write's lease is given back after its answer: let that end
         // (a release cut by the restart would be a failure of Redis).
         tokio::time::sleep(Duration::from_millis(300)).await;
         redis.restart();
         for _ in 0..5 {
-            assert!(matches!(get(&client, &gw).await, 200 | 429));
-            assert!(put(&client, &gw).await < 500);
+            assert!(matches!(get(client, gw).await, 200 | 429));
+            assert!(put(client, gw).await < 500);
         }
         assert_eq!(
-            counter(&client, &gw, limit_fallbacks).await,
+            counter(client, gw, limit_fallbacks).await,
             0.0,
             "round {round}: a limit decided locally after the restart\n{}",
             gw.log_tail()
         );
         assert_eq!(
-            counter(&client, &gw, order_fallbacks).await,
+            counter(client, gw, order_fallbacks).await,
             0.0,
             "round {round}: a write left the shared order after the restart\n{}",
             gw.log_tail()
