@@ -6,9 +6,14 @@
 #
 #   benches/load/instructions.sh OLD_BINARY NEW_BINARY [get|post]
 #   N=2000 benches/load/instructions.sh ...
+#   TENANT=mapped benches/load/instructions.sh ...   # default|mapped|audited
 #   NEW_CONFIG='[telemetry.traces]
 #   endpoint = "http://127.0.0.1:ORIGIN_PORT/v1/traces"' benches/load/instructions.sh ...
 #
+# TENANT: the tenant both gateways serve, as run.sh's targets: "default"
+# (validating, audit off), "mapped" (the same behind run.sh's mapping
+# table) or "audited" (the audit log on and the tenant's change events
+# delivered to a webhook on the origin, which answers 200).
 # NEW_CONFIG: TOML appended to the new gateway's config only (ORIGIN_PORT
 # is replaced by the origin's port; the origin answers any POST with 200,
 # so it serves as a trace receiver that costs the gateway nothing more).
@@ -25,6 +30,7 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OLD="${1:?usage: instructions.sh OLD_BINARY NEW_BINARY [get|post]}"
 NEW="${2:?usage: instructions.sh OLD_BINARY NEW_BINARY [get|post]}"
 MODE="${3:-get}"
+TENANT="${TENANT:-default}"
 N="${N:-1000}"
 WARM="${WARM:-200}"
 LOAD_CPU="${LOAD_CPU:-0}"
@@ -58,6 +64,40 @@ requests() {
     taskset -c "$LOAD_CPU" curl "${curl_args[@]}" -K "$cfg" >/dev/null
 }
 
+# tenant_config NAME HASH: the tenant of $TENANT for the gateway NAME.
+tenant_config() {
+    case "$TENANT" in
+        default) default_tenant "$2" ;;
+        mapped)
+            default_tenant "$2"
+            printf '[tenants.schema]\nmapping = "%s"\n' "$here/../../tests/fixtures/mapping/store-legacy.toml"
+            ;;
+        audited)
+            python3 -c 'import base64,os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())' \
+                >"$work/webhook.secret"
+            cat <<CONF
+[audit]
+dir = "$work/audit-$1"
+[[tenants]]
+id = "load"
+hosts = ["localhost"]
+upstream = "origin"
+[[tenants.tokens]]
+name = "load"
+hash = "$2"
+[[tenants.webhooks]]
+name = "sync"
+url = "http://127.0.0.1:$ORIGIN_PORT/hook"
+secret_file = ["$work/webhook.secret"]
+CONF
+            ;;
+        *)
+            log "TENANT must be default, mapped or audited"
+            exit 2
+            ;;
+    esac
+}
+
 # count NAME BINARY: prints "NAME instructions_per_request".
 count() {
     local port hash pid out ir
@@ -65,7 +105,7 @@ count() {
     hash="$(printf '%s' "$TOKEN" | "$2" hash-token)"
     {
         gateway_head "$port"
-        default_tenant "$hash"
+        tenant_config "$1" "$hash"
         if [[ "$1" == new && -n "${NEW_CONFIG:-}" ]]; then
             printf '%s\n' "${NEW_CONFIG//ORIGIN_PORT/$ORIGIN_PORT}"
         fi
@@ -94,10 +134,10 @@ count() {
 old="$(count old "$OLD")"
 new="$(count new "$NEW")"
 printf '%s\n%s\n' "$old" "$new"
-python3 - "$old" "$new" "$MODE" "$N" <<'PY'
+python3 - "$old" "$new" "$MODE" "$N" "$TENANT" <<'PY'
 import sys
 old = float(sys.argv[1].split()[1])
 new = float(sys.argv[2].split()[1])
-print(f"\n{sys.argv[3]}, instructions per request over {sys.argv[4]} requests:")
+print(f"\n{sys.argv[3]} ({sys.argv[5]} tenant), instructions per request over {sys.argv[4]} requests:")
 print(f"  old {old:12.0f}\n  new {new:12.0f}\n  new - old: {new - old:+.0f} ({(new / old - 1) * 100:+.2f} %)")
 PY
