@@ -4,6 +4,7 @@
 //! with its location (`NAME: resources.User.rules[3] (from "...")`), not
 //! just the first.
 use super::endpoint::{disjoint, same_select, Endpoint};
+use super::members::MemberPlan;
 use super::resolve::{declarations, fits, opt_eq, tenant_side, upstream_side, Decl, Report};
 use super::table::{MappingTable, ResourceTable, RuleTable};
 use super::transform::check;
@@ -67,6 +68,7 @@ fn compile_resource(
         constants: Vec::new(),
         hidden: Vec::new(),
         never_upstream: Vec::new(),
+        members: Default::default(),
     };
     // (location, endpoint) of every upstream writer and tenant reader.
     let mut writers: Vec<(String, Endpoint)> = Vec::new();
@@ -158,6 +160,7 @@ fn compile_resource(
     if unmapped == Unmapped::Pass {
         pass_through_clashes(at, &out, &decls, rt, tenant, errors);
     }
+    out.members = MemberPlan::new(&out);
     out
 }
 

@@ -13,7 +13,9 @@
 //! 3. the immutable [`CompiledMapping`] then rewrites, per resource type
 //!    ([`ResourceMapping`]): resources both ways, ListResponses, Bulk
 //!    requests and responses, PATCH requests, filters, `attributes` /
-//!    `excludedAttributes`, `sortBy` and error details.
+//!    `excludedAttributes`, `sortBy` and error details. Whole resources
+//!    also map member by member from their JSON text ([`members`]): only
+//!    the members the rules touch are parsed, the rest copied as written.
 //!
 //! Depends on serde_json, toml and the [`crate::scim`] ASTs only: nothing
 //! async. The gateway pipeline calls it after validation (way in) and before
@@ -21,6 +23,7 @@
 mod compile;
 mod endpoint;
 mod filter;
+mod members;
 mod patch;
 mod query;
 mod resolve;
@@ -29,6 +32,7 @@ pub(crate) mod table;
 mod transform;
 
 pub use compile::compile;
+pub use members::{scan_members, RawMember};
 pub use patch::patch_to_json;
 pub use table::{Case, MappingTable, RuleTable, Transform, Unmapped};
 
@@ -64,6 +68,9 @@ pub struct ResourceMapping {
     hidden: Vec<Endpoint>,
     /// Tenant attributes never sent upstream.
     never_upstream: Vec<Endpoint>,
+    /// The top-level members the rules read and write, each way (the
+    /// member-wise path, `members.rs`).
+    members: members::MemberPlan,
 }
 
 /// A compiled move rule.

@@ -16,7 +16,7 @@ use crate::scim::path::has_urn_prefix;
 use serde_json::{Map, Value};
 
 /// Members that pass through whatever the table says.
-const ALWAYS: [&str; 2] = ["id", "meta"];
+pub(super) const ALWAYS: [&str; 2] = ["id", "meta"];
 
 // === impl ResourceMapping ===
 
@@ -36,6 +36,19 @@ impl ResourceMapping {
     /// Tenant → upstream; `full` for a whole resource (defaults, constants
     /// and `schemas`), not for a PATCH value.
     pub(crate) fn map_in(&self, resource: Value, full: bool) -> ScimResult<Value> {
+        let (mut out, rest) = self.map_in_parts(resource, full)?;
+        self.merge_rest(&mut out, rest);
+        if full {
+            set_schemas(&mut out, &self.upstream_schema);
+        }
+        Ok(out)
+    }
+
+    /// The way in up to the merge: what the rules and constants wrote
+    /// (`schemas` and `id` first for a full resource), and what is left of
+    /// the input for [`Self::merge_rest`]. The member-wise path
+    /// (`members.rs`) runs it on the members the table touches only.
+    pub(super) fn map_in_parts(&self, resource: Value, full: bool) -> ScimResult<(Value, Value)> {
         let mut rest = resource;
         let mut out = start(&rest, full);
         for ep in &self.never_upstream {
@@ -67,11 +80,7 @@ impl ResourceMapping {
             .chain(&self.never_upstream)
             .collect();
         prune(&mut rest, &touched);
-        self.merge_rest(&mut out, rest);
-        if full {
-            set_schemas(&mut out, &self.upstream_schema);
-        }
-        Ok(out)
+        Ok((out, rest))
     }
 
     /// An upstream resource in the tenant-facing schema. Never fails: a
@@ -82,6 +91,14 @@ impl ResourceMapping {
 
     /// [`Self::to_tenant`] on an owned resource, saving a copy.
     pub fn into_tenant(&self, resource: Value) -> Value {
+        let (mut out, rest) = self.to_tenant_parts(resource);
+        self.merge_rest(&mut out, rest);
+        set_schemas(&mut out, &self.tenant_schema);
+        out
+    }
+
+    /// The way out up to the merge, as [`Self::map_in_parts`].
+    pub(super) fn to_tenant_parts(&self, resource: Value) -> (Value, Value) {
         let mut rest = resource;
         let mut out = start(&rest, true);
         for ep in self
@@ -104,9 +121,7 @@ impl ResourceMapping {
             .chain(self.constants.iter().map(|(e, _)| e))
             .collect();
         prune(&mut rest, &touched);
-        self.merge_rest(&mut out, rest);
-        set_schemas(&mut out, &self.tenant_schema);
-        out
+        (out, rest)
     }
 
     /// A ListResponse from the upstream with every item mapped
@@ -126,7 +141,7 @@ impl ResourceMapping {
     /// Whatever no rule took: merged into `out` when unmapped attributes
     /// pass (arrays appended, objects merged member by member, a rule's
     /// value winning a clash), else only `id` and `meta` are kept.
-    fn merge_rest(&self, out: &mut Value, rest: Value) {
+    pub(super) fn merge_rest(&self, out: &mut Value, rest: Value) {
         let (Some(out), Value::Object(rest)) = (out.as_object_mut(), rest) else {
             return;
         };

@@ -155,6 +155,14 @@ impl<'a> Scanner<'a> {
         })
     }
 
+    /// Where the scanner is: the byte after the last token read (after
+    /// [`Scanner::peek`], the next value's first byte). Callers that keep
+    /// a value's text slice the input from one position to the next.
+    #[inline]
+    pub fn pos(&self) -> usize {
+        self.pos
+    }
+
     /// Only whitespace is left.
     pub fn end(&mut self) -> Option<()> {
         self.ws();

@@ -7,7 +7,7 @@ use super::*;
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-const TABLES: [&str; 5] = ["legacy-hr", "ldap", "crm-extension", "saas-app", "payroll"];
+pub(super) const TABLES: [&str; 5] = ["legacy-hr", "ldap", "crm-extension", "saas-app", "payroll"];
 
 fn opt<T: std::fmt::Debug + Clone + 'static>(
     s: impl Strategy<Value = T> + 'static,
@@ -48,7 +48,7 @@ prop_compose! {
 }
 
 prop_compose! {
-    fn user()(
+    pub(super) fn user()(
         user_name in "[a-z][a-z0-9.]{0,12}@[a-z]{1,8}\\.com",
         given in opt(word()), family in opt(word()), middle in opt(word()),
         display in opt("[A-Za-z ]{1,20}"), title in opt(word()), user_type in opt(word()),

@@ -34,6 +34,44 @@ use plan::{Names, TypePlan};
 /// `rt`, when they need no normalization beyond cutting readOnly members;
 /// `None` when the full validator must decide.
 pub fn verbatim(registry: &SchemaRegistry, rt: &ResourceType, body: &Bytes) -> Option<Bytes> {
+    let (_, members) = scan(registry, rt, body)?;
+    if members.iter().all(|m| !m.cut) {
+        return Some(body.clone());
+    }
+    cut(body, &members).map(Bytes::from)
+}
+
+/// What [`verbatim`] would forward, as its top-level members in the
+/// body's order, each as its key and its value's text (both borrowed from
+/// `body`; keys are written without escapes): for a mapped tenant, whose
+/// table rewrites the members (`mapping::members`) from this one scan
+/// instead of parsing the body again. `None` when the full validator must
+/// decide.
+pub fn verbatim_members<'b>(
+    registry: &SchemaRegistry,
+    rt: &ResourceType,
+    body: &'b [u8],
+) -> Option<Vec<(&'b str, &'b str)>> {
+    let (text, members) = scan(registry, rt, body)?;
+    let close = body.iter().rposition(|b| !b.is_ascii_whitespace())?;
+    let mut out = Vec::with_capacity(members.len());
+    for (i, m) in members.iter().enumerate() {
+        if m.cut {
+            continue;
+        }
+        let (_, end) = member_span(body, &members, i, close)?;
+        let key = text.get(m.key_start + 1..m.key_start + 1 + m.key_len)?;
+        out.push((key, text.get(m.value_start..end)?));
+    }
+    Some(out)
+}
+
+/// The body checked against the schema: its text and top-level members.
+fn scan<'b>(
+    registry: &SchemaRegistry,
+    rt: &ResourceType,
+    body: &'b [u8],
+) -> Option<(&'b str, Vec<Member>)> {
     let plan = registry.raw_plans().for_type(registry, rt)?;
     let core = &registry.schemas()[plan.core];
     // serde_json checks UTF-8 inside strings; outside them any non-ASCII
@@ -43,16 +81,16 @@ pub fn verbatim(registry: &SchemaRegistry, rt: &ResourceType, body: &Bytes) -> O
     let mut s = Scanner::new(text);
     let members = top(&mut s, registry, rt, core, plan)?;
     s.end()?;
-    if members.iter().all(|m| !m.cut) {
-        return Some(body.clone());
-    }
-    cut(body, &members).map(Bytes::from)
+    Some((text, members))
 }
 
-/// One top-level member: where its key starts (the opening quote) and
-/// whether it is cut.
+/// One top-level member: where its key starts (the opening quote), the
+/// key's length (it has no escapes), where its value starts, and whether
+/// it is cut.
 struct Member {
     key_start: usize,
+    key_len: usize,
+    value_start: usize,
     cut: bool,
 }
 
@@ -150,6 +188,8 @@ fn top(
         first = false;
         // An escaped key is re-spelled by the full path.
         let name = key.plain()?;
+        s.peek()?;
+        let value_start = s.pos();
         let mut cut = false;
         if name == "schemas" {
             if listed.is_some() {
@@ -197,6 +237,8 @@ fn top(
         }
         members.push(Member {
             key_start: key.start,
+            key_len: name.len(),
+            value_start,
             cut,
         });
     }

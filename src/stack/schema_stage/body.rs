@@ -4,12 +4,12 @@
 //!
 //! Imports: `scim` (parsing, validation, PATCH), `mapping`, the tenant's
 //! schema.
-use crate::mapping::{patch_to_json, ResourceMapping};
+use crate::mapping::{patch_to_json, scan_members, ResourceMapping};
 use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::patch::{check_operation_count, check_patch, operation_count, PatchRequest};
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::validate_resource_owned;
-use crate::scim::validate_raw::verbatim;
+use crate::scim::validate_raw::{verbatim, verbatim_members};
 use crate::tenant::schema::TenantSchema;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -70,6 +70,18 @@ pub(super) fn resource_body(
         return Ok(body.clone());
     }
     check_media_type(headers)?;
+    if let Some(m) = mapping {
+        // Member by member, from one scan: only the members the table
+        // touches are parsed (`mapping::members`).
+        let members = if schema.validate {
+            verbatim_members(&schema.registry, rt, body)
+        } else {
+            scan_members(body)
+        };
+        if let Some(mapped) = members.and_then(|ms| m.members_to_upstream(&ms, schema.validate)) {
+            return mapped.map(Bytes::from);
+        }
+    }
     if mapping.is_none() {
         // Most bodies need no normalization: checked without building
         // values and forwarded as written, readOnly members cut.

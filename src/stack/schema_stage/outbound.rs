@@ -19,6 +19,15 @@ pub(crate) fn outbound(inbound: &Inbound<'_>, response: Response<Bytes>) -> Resp
     if body.is_empty() {
         return Response::from_parts(parts, body);
     }
+    if let (true, Shape::Resource, Some(m)) =
+        (parts.status.is_success(), inbound.shape, inbound.mapping)
+    {
+        // Member by member: only what the table touches is parsed.
+        if let Some(mapped) = m.bytes_to_tenant(&body) {
+            fix_length(&mut parts.headers, mapped.len());
+            return Response::from_parts(parts, Bytes::from(mapped));
+        }
+    }
     let Ok(value) = serde_json::from_slice::<Value>(&body) else {
         return Response::from_parts(parts, body);
     };
