@@ -324,17 +324,24 @@ fn sub_of<'v>(v: &'v Value, sub: Option<&str>) -> Option<&'v Value> {
 /// The object member `name` (any case), created when missing; `None` when
 /// it holds something else.
 fn object_at<'m>(m: &'m mut Map<String, Value>, name: &str) -> Option<&'m mut Map<String, Value>> {
-    let key = key_ci(m, name).cloned().unwrap_or_else(|| name.to_string());
-    m.entry(key)
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
+    member_at(m, name, || Value::Object(Map::new()))?.as_object_mut()
 }
 
 fn array_at<'m>(m: &'m mut Map<String, Value>, name: &str) -> Option<&'m mut Vec<Value>> {
-    let key = key_ci(m, name).cloned().unwrap_or_else(|| name.to_string());
-    m.entry(key)
-        .or_insert_with(|| Value::Array(Vec::new()))
-        .as_array_mut()
+    member_at(m, name, || Value::Array(Vec::new()))?.as_array_mut()
+}
+
+/// The member `name` (any case), inserted from `new` when missing; found
+/// without hashing or copying its name when present (`get_ci_mut`).
+fn member_at<'m>(
+    m: &'m mut Map<String, Value>,
+    name: &str,
+    new: impl FnOnce() -> Value,
+) -> Option<&'m mut Value> {
+    if key_ci(m, name).is_none() {
+        return Some(m.entry(name.to_string()).or_insert_with(new));
+    }
+    get_ci_mut(m, name)
 }
 
 fn opt_eq(a: Option<&str>, b: Option<&str>) -> bool {

@@ -38,7 +38,7 @@ use super::endpoint::Endpoint;
 use super::resource::ALWAYS;
 use super::ResourceMapping;
 use crate::scim::error::ScimResult;
-use crate::scim::json_scan::Scanner;
+use crate::scim::json_scan::{is_plain, Scanner};
 use crate::scim::path::has_urn_prefix;
 use serde_json::{Map, Value};
 
@@ -256,25 +256,77 @@ fn write(core: &str, entries: &[(usize, &str, Text<'_>)]) -> Option<Vec<u8>> {
         .sum();
     let mut buf = Vec::with_capacity(len + 4 * entries.len() + core.len() + 128);
     buf.extend_from_slice(b"{\"schemas\":[");
-    serde_json::to_writer(&mut buf, core).ok()?;
+    write_str(&mut buf, core)?;
     for (_, k, t) in entries {
         if has_urn_prefix(k) && t.is_object() {
             buf.push(b',');
-            serde_json::to_writer(&mut buf, k).ok()?;
+            write_str(&mut buf, k)?;
         }
     }
     buf.push(b']');
     for (_, k, t) in entries {
         buf.push(b',');
-        serde_json::to_writer(&mut buf, k).ok()?;
-        buf.push(b':');
         match t {
-            Text::Value(v) => serde_json::to_writer(&mut buf, v).ok()?,
-            Text::Raw(r) => buf.extend_from_slice(r.as_bytes()),
+            Text::Value(v) => {
+                write_str(&mut buf, k)?;
+                buf.push(b':');
+                write_value(&mut buf, v)?;
+            }
+            Text::Raw(r) => {
+                // An input name, read without escapes: written as it is.
+                buf.push(b'"');
+                buf.extend_from_slice(k.as_bytes());
+                buf.extend_from_slice(b"\":");
+                buf.extend_from_slice(r.as_bytes());
+            }
         }
     }
     buf.push(b'}');
     Some(buf)
+}
+
+/// A value as `serde_json::to_writer` writes it (compact, members in
+/// order), with strings that need no escapes copied as they are.
+fn write_value(buf: &mut Vec<u8>, v: &Value) -> Option<()> {
+    match v {
+        Value::String(s) => write_str(buf, s)?,
+        Value::Array(items) => {
+            buf.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_value(buf, item)?;
+            }
+            buf.push(b']');
+        }
+        Value::Object(o) => {
+            buf.push(b'{');
+            for (i, (k, item)) in o.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_str(buf, k)?;
+                buf.push(b':');
+                write_value(buf, item)?;
+            }
+            buf.push(b'}');
+        }
+        scalar => serde_json::to_writer(buf, scalar).ok()?,
+    }
+    Some(())
+}
+
+/// A JSON string as serde_json writes it: most need no escapes, and are
+/// copied as they are.
+fn write_str(buf: &mut Vec<u8>, s: &str) -> Option<()> {
+    if is_plain(s) {
+        buf.push(b'"');
+        buf.extend_from_slice(s.as_bytes());
+        buf.push(b'"');
+        return Some(());
+    }
+    serde_json::to_writer(buf, s).ok()
 }
 
 /// The top-level members of a JSON object, by the strict scanner; `None`
@@ -295,4 +347,3 @@ pub fn scan_members(body: &[u8]) -> Option<Vec<RawMember<'_>>> {
     s.end()?;
     Some(out)
 }
-

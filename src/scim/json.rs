@@ -5,8 +5,34 @@
 //! ASCII case, preferring an exact match.
 use serde_json::{Map, Value};
 
+/// Objects of up to this many members are searched by comparing names
+/// rather than by hashing: SipHash of one name costs more than a dozen
+/// comparisons of short names that mostly differ in length, and SCIM
+/// objects are mostly that small (the mapping engine looks members up
+/// several times per rule).
+const LINEAR: usize = 16;
+
+/// The place of the member named `name` in a small object: the exact
+/// spelling, else the first one equal ignoring case.
+fn position_ci<'a>(keys: impl Iterator<Item = &'a String>, name: &str) -> Option<usize> {
+    let mut found = None;
+    for (i, k) in keys.enumerate() {
+        if k.eq_ignore_ascii_case(name) {
+            if k == name {
+                return Some(i);
+            }
+            found = found.or(Some(i));
+        }
+    }
+    found
+}
+
 /// The key of `obj` equal to `name` ignoring case (exact match first).
 pub(crate) fn key_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a String> {
+    if obj.len() <= LINEAR {
+        let i = position_ci(obj.keys(), name)?;
+        return obj.keys().nth(i);
+    }
     if let Some((k, _)) = obj.get_key_value(name) {
         return Some(k);
     }
@@ -15,6 +41,10 @@ pub(crate) fn key_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a 
 
 /// The member of `obj` named `name`, ignoring case.
 pub(crate) fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a Value> {
+    if obj.len() <= LINEAR {
+        let i = position_ci(obj.keys(), name)?;
+        return obj.values().nth(i);
+    }
     match obj.get(name) {
         Some(v) => Some(v),
         None => obj
@@ -26,13 +56,21 @@ pub(crate) fn get_ci<'a>(obj: &'a Map<String, Value>, name: &str) -> Option<&'a 
 
 /// The member of `obj` named `name`, ignoring case, mutably.
 pub(crate) fn get_ci_mut<'a>(obj: &'a mut Map<String, Value>, name: &str) -> Option<&'a mut Value> {
+    if obj.len() <= LINEAR {
+        let i = position_ci(obj.keys(), name)?;
+        return obj.values_mut().nth(i);
+    }
     let key = key_ci(obj, name)?.clone();
     obj.get_mut(&key)
 }
 
 /// Removes the member named `name` (ignoring case), returning its value.
 pub(crate) fn remove_ci(obj: &mut Map<String, Value>, name: &str) -> Option<Value> {
-    let key = key_ci(obj, name)?.clone();
+    let key = key_ci(obj, name)?;
+    if key == name {
+        return obj.shift_remove(name);
+    }
+    let key = key.clone();
     obj.shift_remove(&key)
 }
 
@@ -86,5 +124,29 @@ mod tests {
         assert!(obj.get("UserName").is_none());
         assert_eq!(remove_ci(&mut obj, "USERNAME2"), Some(json!(1)));
         assert!(get_ci_mut(&mut obj, "missing").is_none());
+    }
+
+    /// Small objects are searched linearly, large ones by hash first: both
+    /// prefer the exact spelling, else the first equal ignoring case.
+    #[test]
+    fn small_and_large_objects_find_the_same_member() {
+        for extra in [0, 40] {
+            let mut obj = Map::new();
+            for i in 0..extra {
+                obj.insert(format!("filler{i}"), Value::from(i));
+            }
+            obj.insert("TITLE".into(), json!(1));
+            obj.insert("Title".into(), json!(2));
+            obj.insert("title".into(), json!(3));
+            assert_eq!(key_ci(&obj, "title").map(String::as_str), Some("title"));
+            assert_eq!(get_ci(&obj, "title"), Some(&json!(3)));
+            assert_eq!(get_ci(&obj, "tItle"), Some(&json!(1)));
+            assert_eq!(get_ci_mut(&mut obj, "Title"), Some(&mut json!(2)));
+            assert_eq!(get_ci_mut(&mut obj, "tItle"), Some(&mut json!(1)));
+            assert_eq!(remove_ci(&mut obj, "tiTLE"), Some(json!(1)));
+            assert_eq!(remove_ci(&mut obj, "title"), Some(json!(3)));
+            assert_eq!(get_ci(&obj, "TITLE"), Some(&json!(2)));
+            assert_eq!(get_ci(&obj, "nothing"), None);
+        }
     }
 }

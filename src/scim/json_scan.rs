@@ -114,6 +114,12 @@ fn next_special(bytes: &[u8], mut i: usize) -> Option<usize> {
     Some(i + bytes.get(i..)?.iter().position(special)?)
 }
 
+/// True when `s` can be written as a JSON string between quotes as it is
+/// (no `"`, `\\` or control character: what serde_json would escape).
+pub fn is_plain(s: &str) -> bool {
+    next_special(s.as_bytes(), 0).is_none()
+}
+
 #[derive(Debug)]
 pub struct Scanner<'a> {
     text: &'a str,
@@ -279,6 +285,26 @@ impl<'a> Scanner<'a> {
         })
     }
 
+    /// A string read and dropped: [`Scanner::string`] without building
+    /// its token.
+    #[inline]
+    fn skip_string(&mut self) -> Option<()> {
+        let mut i = self.pos + 1;
+        loop {
+            i = next_special(self.bytes, i)?;
+            match self.bytes[i] {
+                b'"' => break,
+                b'\\' => match *self.bytes.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+        self.pos = i + 1;
+        Some(())
+    }
+
     /// A number (RFC 8259 §6). Exponents and numbers longer than 20
     /// characters are declined (serde_json's range rules apply there).
     pub fn number(&mut self) -> Option<Num> {
@@ -359,9 +385,7 @@ impl<'a> Scanner<'a> {
                     self.skip()?;
                 }
             }
-            Kind::String => {
-                self.string()?;
-            }
+            Kind::String => self.skip_string()?,
             Kind::Number => {
                 self.number()?;
             }

@@ -23,7 +23,10 @@ fn both_to_tenant(m: &ResourceMapping, text: &str) -> (String, String) {
 }
 
 /// The way in without validation, both ways.
-fn both_to_upstream(m: &ResourceMapping, text: &str) -> (Result<String, String>, Result<String, String>) {
+fn both_to_upstream(
+    m: &ResourceMapping,
+    text: &str,
+) -> (Result<String, String>, Result<String, String>) {
     let members = scan_members(text.as_bytes()).expect("an object");
     let fast = m.members_to_upstream(&members, false).expect("member-wise");
     let general = m.into_upstream(serde_json::from_str(text).unwrap());
@@ -54,7 +57,8 @@ fn both_validated(m: &ResourceMapping, text: &str) -> Option<(String, String)> {
 
 /// The load benchmark's table and answer.
 fn store_legacy() -> CompiledMapping {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping/store-legacy.toml");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping/store-legacy.toml");
     CompiledMapping::load(&path, &SchemaRegistry::builtin()).unwrap()
 }
 
@@ -73,7 +77,9 @@ fn the_benchmarks_user_maps_the_same_both_ways() {
     let (fast, general) = both_validated(users, BENCH_USER).expect("a normal-form body");
     assert_eq!(fast, general);
     // And back: the upstream's answer to it.
-    let up = users.to_upstream(&serde_json::from_str(BENCH_USER).unwrap()).unwrap();
+    let up = users
+        .to_upstream(&serde_json::from_str(BENCH_USER).unwrap())
+        .unwrap();
     let (fast, general) = both_to_tenant(users, &up.to_string());
     assert_eq!(fast, general);
     assert!(fast.contains("\"title\":\"Tour Guide\""), "{fast}");
@@ -129,7 +135,8 @@ fn a_strict_map_refuses_as_in_the_general_path() {
         transform = [{ map_strict = { Employee = "E" } }]
         "#,
     );
-    let (fast, general) = both_to_upstream(users(&m), r#"{"userName":"a","userType":"Contractor"}"#);
+    let (fast, general) =
+        both_to_upstream(users(&m), r#"{"userName":"a","userType":"Contractor"}"#);
     assert!(general.is_err());
     assert_eq!(fast, general);
 }
