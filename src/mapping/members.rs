@@ -19,7 +19,10 @@
 //!    defaults and constants always write; `schemas` is rebuilt;
 //! 3. the touched members, parsed, go through the general mapping
 //!    ([`ResourceMapping::map_in_parts`] or
-//!    [`ResourceMapping::to_tenant_parts`], then `merge_rest`);
+//!    [`ResourceMapping::to_tenant_parts`], then `merge_rest`); when
+//!    nothing but `id` is touched and nothing is always written (an answer
+//!    holding none of the attributes the table reads), there is nothing to
+//!    run: `id` is copied after `schemas`, as the general path puts it;
 //! 4. the output: `schemas` (the side's core URN, then every extension
 //!    object present, in output order), what the rules wrote, then what is
 //!    left of the touched members and the untouched members, in input
@@ -156,6 +159,22 @@ impl ResourceMapping {
             return None;
         }
         let touched = touched(members, way);
+        if way.always.is_empty()
+            && !touched
+                .iter()
+                .zip(members)
+                .any(|(&t, (k, _))| t && *k != "id")
+        {
+            // Nothing for the rules to read or write: the general path
+            // would only put `id` (copied) after `schemas`.
+            let mut entries = Vec::with_capacity(members.len());
+            if let Some((_, id)) = members.iter().find(|(k, _)| *k == "id") {
+                entries.push((0, "id", Text::Raw(id)));
+            }
+            self.untouched(&mut entries, members, &touched, &order);
+            entries.sort_by_key(|e| e.0);
+            return Some(Ok(write(core, &entries)?));
+        }
         let mut picked: Vec<usize> = (0..members.len()).filter(|&i| touched[i]).collect();
         picked.sort_by_key(|&i| order(i, members[i].0));
         let mut input = Map::with_capacity(picked.len());
@@ -175,7 +194,7 @@ impl ResourceMapping {
         if out.keys().next().map(String::as_str) != Some("schemas") {
             return None;
         }
-        let mut entries: Vec<(usize, &str, Text<'_>)> = Vec::with_capacity(members.len());
+        let mut entries: Vec<(usize, &str, Text<'_>)> = Vec::with_capacity(members.len() + head);
         for (k, v) in out.iter().take(head).skip(1) {
             entries.push((0, k, Text::Value(v)));
         }
@@ -183,14 +202,26 @@ impl ResourceMapping {
             let i = picked.iter().find(|&&i| members[i].0 == k)?;
             entries.push((1 + order(*i, k), k, Text::Value(v)));
         }
+        self.untouched(&mut entries, members, &touched, &order);
+        entries.sort_by_key(|e| e.0);
+        Some(Ok(write(core, &entries)?))
+    }
+
+    /// The untouched members the output keeps (all of them when unmapped
+    /// attributes pass, else `meta`), as they are written, by input place.
+    fn untouched<'a>(
+        &self,
+        entries: &mut Vec<(usize, &'a str, Text<'a>)>,
+        members: &'a [RawMember<'a>],
+        touched: &[bool],
+        order: &impl Fn(usize, &str) -> usize,
+    ) {
         for (i, (k, text)) in members.iter().enumerate() {
             let keep = self.passes() || ALWAYS.iter().any(|a| a.eq_ignore_ascii_case(k));
             if !touched[i] && keep && !k.eq_ignore_ascii_case("schemas") {
                 entries.push((1 + order(i, k), k, Text::Raw(text)));
             }
         }
-        entries.sort_by_key(|e| e.0);
-        Some(Ok(write(core, &entries)?))
     }
 }
 
