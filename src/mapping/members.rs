@@ -65,6 +65,14 @@ struct WayPlan {
     reads: Vec<(String, Option<String>)>,
     /// Members written whatever the input holds (defaults, constants).
     always: Vec<String>,
+    /// The lengths of every name above (and `id`), as [`length_bit`]s: a
+    /// member of another length is untouched without comparing names.
+    lengths: u64,
+}
+
+/// A name's length as one bit of a set (lengths from 64 up share one).
+fn length_bit(name: &str) -> u64 {
+    1 << name.len().min(63)
 }
 
 /// The top-level member an endpoint lives in: its extension, or itself.
@@ -97,6 +105,15 @@ impl MemberPlan {
         for (e, _) in &m.constants {
             plan.way_in.always.push(top(e));
             plan.way_out.reads.push((top(e), None));
+        }
+        for way in [&mut plan.way_in, &mut plan.way_out] {
+            let names = way
+                .reads
+                .iter()
+                .flat_map(|(r, w)| std::iter::once(r).chain(w));
+            way.lengths = names
+                .chain(&way.always)
+                .fold(length_bit("id"), |set, n| set | length_bit(n));
         }
         plan
     }
@@ -243,10 +260,13 @@ impl Text<'_> {
 /// No two members whose names are equal ignoring case (the general path
 /// reads them by case-blind lookups, the first found winning).
 fn distinct(members: &[RawMember<'_>]) -> bool {
+    // Names are compared only with earlier ones of the same length.
+    let mut lengths = 0u64;
     members.iter().enumerate().all(|(i, (a, _))| {
-        members[i + 1..]
-            .iter()
-            .all(|(b, _)| a.len() != b.len() || !a.eq_ignore_ascii_case(b))
+        let bit = length_bit(a);
+        let seen = lengths & bit != 0;
+        lengths |= bit;
+        !seen || members[..i].iter().all(|(b, _)| !a.eq_ignore_ascii_case(b))
     })
 }
 
@@ -255,6 +275,9 @@ fn touched(members: &[RawMember<'_>], way: &WayPlan) -> Vec<bool> {
     let mut touched = vec![false; members.len()];
     let mut written: Vec<&str> = way.always.iter().map(String::as_str).collect();
     for (i, (k, _)) in members.iter().enumerate() {
+        if way.lengths & length_bit(k) == 0 {
+            continue;
+        }
         if k.eq_ignore_ascii_case("id") {
             touched[i] = true;
         }
@@ -266,7 +289,7 @@ fn touched(members: &[RawMember<'_>], way: &WayPlan) -> Vec<bool> {
         }
     }
     for (i, (k, _)) in members.iter().enumerate() {
-        if !touched[i] && !k.eq_ignore_ascii_case("schemas") {
+        if !touched[i] && way.lengths & length_bit(k) != 0 {
             touched[i] = written.iter().any(|w| w.eq_ignore_ascii_case(k));
         }
     }
