@@ -17,7 +17,10 @@
 # alone on CPU 1, the gateway with one tokio worker. Targets interleaved
 # over REPS; per target the median over REPS of the achieved rate and the
 # p50/p99/p99.9, and the p99 added over direct (the median of each
-# repetition's difference, so the pairs share the machine's moment).
+# repetition's difference, so the pairs share the machine's moment), and
+# how long the server under test (the origin's worker for direct) waited
+# in a run queue for its CPU, in ms per s of the run: near 0 when it has
+# its core, tens to hundreds when other work on the machine takes it.
 #
 # The generator is oha (crates.io) with `-q RATE --latency-correction`: a
 # timer task queues one request every 1/RATE s into an unbounded queue,
@@ -113,6 +116,7 @@ CONF
     RUST_LOG=warn "${rt[@]}" taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/gateway.toml" \
         >"$work/gateway.log" 2>&1 &
     pids+=($!)
+    GATEWAY_PID=$!
     wait_port "$GATEWAY_PORT"
 }
 
@@ -144,7 +148,14 @@ CONF
     RUST_LOG=warn "${rt[@]}" taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/audited.toml" \
         >"$work/audited.log" 2>&1 &
     pids+=($!)
+    AUDITED_PID=$!
     wait_port "$AUDITED_PORT"
+}
+
+# runq_ns PID: nanoseconds the process's threads have waited in a run
+# queue for a CPU (schedstat), summed: how much the neighbours took.
+runq_ns() {
+    cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%.0f", s}'
 }
 
 # run_oha OUT URL SECONDS SCENARIO [oha args]: one fixed-rate run, oha's
@@ -232,6 +243,11 @@ main() {
         [nginx]="https://localhost:$NGINX_PORT/scim/v2/Users"
     )
     ((RT)) && log "RT=1: generator, origin and proxies at SCHED_RR priority 50"
+    # Whose run-queue wait a run reports: the server under test.
+    local origin_worker
+    origin_worker="$(pgrep -P "$(cat "$work/origin.pid")" | head -1)"
+    declare -A server=([direct]=$origin_worker [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID
+        [audited]=${AUDITED_PID:-0} [nginx]=$NGINX_WORKER)
     log "warm-up ${WARMUP}s per target and scenario; load average $(cut -d' ' -f1-3 /proc/loadavg)"
     for t in $TARGETS; do
         for s in $SCENARIOS; do
@@ -247,11 +263,15 @@ main() {
             for s in $SCENARIOS; do
                 local u="${urls[$t]}"
                 [[ $s == get ]] && u="$u/$id"
+                local before after waited
+                before="$(runq_ns "${server[$t]}")"
                 run_oha "$work/out" "$u" "$DURATION" "$s" --latency-correction
+                after="$(runq_ns "${server[$t]}")"
+                waited="$(awk -v a="$after" -v b="$before" -v d="$DURATION" 'BEGIN {printf "%.1f", (a - b) / 1e6 / d}')"
                 read -r rps p50 p99 p999 bad <<<"$(summary "$work/out")"
                 ((bad > 0)) && log "warning: $bad failed or non-2xx answers from $t"
-                echo "$rep $s $t $rps $p50 $p99 $p999" >>"$work/results"
-                log "$s $t: $rps req/s p50 ${p50}us p99 ${p99}us p99.9 ${p999}us"
+                echo "$rep $s $t $rps $p50 $p99 $p999 $waited" >>"$work/results"
+                log "$s $t: $rps req/s p50 ${p50}us p99 ${p99}us p99.9 ${p999}us, run queue ${waited} ms/s"
             done
         done
     done
