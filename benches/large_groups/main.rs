@@ -8,15 +8,17 @@
 //!   value), the response projected with `excludedAttributes=members`;
 //! - `patch_remove/N`: PATCH removing one member by filter
 //!   (`remove` of `members[value eq "ID"]`), same projection;
-//! - `patch_add_full_response/N`: the add with the whole Group in the
-//!   response (what a client that does not project gets);
+//! - `patch_add_no_parameters/N`: the add as the IdPs send it, with no
+//!   `attributes` parameters: answered 204 (before, with the whole Group);
 //! - `get_excluded_members/N`: GET of the Group with
 //!   `excludedAttributes=members`;
 //! - `get_member_groups/N`: GET of one member with `attributes=groups`.
 //!
 //! Then the same member changes through the whole gateway pipeline in
 //! process (`large_groups_gateway`, see `gateway.rs`), natively and with
-//! PATCH emulated (GET + apply + PUT) for an upstream without PATCH.
+//! PATCH emulated (GET + apply + PUT) for an upstream without PATCH, and
+//! through the gateway to the store over HTTP (`large_groups_http`, see
+//! `over_http.rs`).
 //!
 //! Each timed add is followed by an untimed remove of the same member
 //! (and each timed remove preceded by an untimed add), so the Group keeps
@@ -160,7 +162,7 @@ fn large_groups(c: &mut Criterion) {
                 total
             })
         });
-        g.bench_function(BenchmarkId::new("patch_add_full_response", n), |b| {
+        g.bench_function(BenchmarkId::new("patch_add_no_parameters", n), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -187,6 +189,12 @@ fn large_groups(c: &mut Criterion) {
 }
 
 mod gateway;
+mod over_http;
 
-criterion_group!(benches, large_groups, gateway::through_gateway);
+criterion_group!(
+    benches,
+    large_groups,
+    gateway::through_gateway,
+    over_http::over_http
+);
 criterion_main!(benches);

@@ -140,13 +140,32 @@ impl Store {
         base: &str,
         projection: &Projection,
     ) -> ScimResult<Reply> {
-        let request = PatchRequest::parse(body)?;
+        self.modify_parsed(
+            kind,
+            id,
+            &PatchRequest::parse(body)?,
+            if_match,
+            base,
+            projection,
+        )
+    }
+
+    /// [`Store::modify`] of a parsed request.
+    pub(crate) fn modify_parsed(
+        &self,
+        kind: Kind,
+        id: &str,
+        request: &PatchRequest,
+        if_match: Option<&str>,
+        base: &str,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
         if kind == Kind::Group {
-            if let Some(reply) = self.modify_members(id, &request, if_match, base, projection)? {
+            if let Some(reply) = self.modify_members(id, request, if_match, base, projection)? {
                 return Ok(reply);
             }
         }
-        self.modify_general(kind, id, &request, if_match, base, projection)
+        self.modify_general(kind, id, request, if_match, base, projection)
     }
 
     /// PATCH by copying, patching and re-validating the whole resource.

@@ -25,6 +25,7 @@ use crate::scim::etag;
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::patch::{PatchOpKind, PatchRequest};
 use crate::scim::projection::Projection;
+use crate::scim::schema::GROUP_SCHEMA;
 use serde_json::{json, Map, Value};
 use std::collections::{HashMap, HashSet};
 
@@ -38,6 +39,35 @@ enum Change<'r> {
 // === impl Store ===
 
 impl Store {
+    /// PATCH of one resource at the top level (not inside Bulk). A PATCH
+    /// of a Group whose every operation is on `members` and that names
+    /// neither `attributes` nor `excludedAttributes` is answered 204 No
+    /// Content with the new `ETag` (RFC 7644 §3.5.2 allows 200 with the
+    /// resource or 204): the whole Group is what the client would
+    /// otherwise get, 14 MB and 0.3 s at 100,000 members, for a change of
+    /// one member, and the IdPs (Entra ID, Okta) send member PATCHes
+    /// without those parameters and take a 204. Any other PATCH, and a
+    /// client that names what it wants back, gets 200 with the resource.
+    pub(crate) fn modify_top_level(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        base: &str,
+        projection: &Projection,
+    ) -> ScimResult<Reply> {
+        let request = PatchRequest::parse(body)?;
+        if kind != Kind::Group || !projection.is_default() || !only_members(&request) {
+            return self.modify_parsed(kind, id, &request, if_match, base, projection);
+        }
+        let mut reply =
+            self.modify_parsed(kind, id, &request, if_match, base, &without_members())?;
+        reply.status = 204;
+        reply.body = None;
+        Ok(reply)
+    }
+
     /// PATCH of Group `id` by the fast path; `None` when the request does
     /// not qualify (the caller takes the general path).
     pub(crate) fn modify_members(
@@ -87,6 +117,27 @@ impl Store {
         let body = self.render(&state, Kind::Group, id, stored, base, projection)?;
         Ok(Some(Reply::resource(200, body, version)))
     }
+}
+
+/// `excludedAttributes=members`: what a Group PATCH renders when its
+/// answer is not the Group (a 204, a Bulk operation): `id` and `meta`
+/// without copying the members.
+pub(crate) fn without_members() -> Projection {
+    Projection::parse(None, Some("members")).unwrap_or_default()
+}
+
+/// Whether every operation has a path on `members` (a filter or not).
+fn only_members(request: &PatchRequest) -> bool {
+    !request.operations.is_empty()
+        && request.operations.iter().all(|op| {
+            op.path.as_ref().is_some_and(|p| {
+                p.attr.attr.eq_ignore_ascii_case("members")
+                    && p.attr
+                        .urn
+                        .as_deref()
+                        .is_none_or(|u| u.eq_ignore_ascii_case(GROUP_SCHEMA))
+            })
+        })
 }
 
 /// The member changes of a request made only of member adds and removes

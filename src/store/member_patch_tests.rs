@@ -186,3 +186,133 @@ fn requests_whose_outcome_is_uncertain_take_the_general_path() {
     );
     assert_eq!(stale.unwrap_err().status(), 412);
 }
+
+/// One request through the store's HTTP mapping: status, `ETag`, body.
+fn send(store: &Store, method: &str, uri: &str, body: Value) -> (u16, Option<String>, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(uri)
+        .header("content-type", "application/scim+json")
+        .body(Bytes::from(serde_json::to_vec(&body).unwrap()))
+        .unwrap();
+    let path = uri.split('?').next().unwrap();
+    let resp = store.handle_at(&req, BASE, path);
+    let etag = resp
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_string());
+    let body = serde_json::from_slice(resp.body()).unwrap_or(Value::Null);
+    (resp.status().as_u16(), etag, body)
+}
+
+#[test]
+fn a_member_patch_that_asks_for_nothing_is_answered_204_and_others_200() {
+    let store = Store::new(StoreConfig::default());
+    let users: Vec<String> = (0..4).map(|i| user(&store, &format!("p{i}"))).collect();
+    let g = group(&store, "g", &users[..1]);
+    let path = format!("/Groups/{g}");
+    let patch = |list: Value| json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": list});
+    let add = |m: &str| json!([{"op": "add", "path": "members", "value": [{"value": m}]}]);
+
+    // Member changes, fast path and general path, with the core URN too:
+    // 204, no body, the new version as ETag, and the change stored.
+    let member_only = [
+        add(&users[1]),
+        json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", users[1])}]),
+        json!([{"op": "add",
+                "path": "urn:ietf:params:scim:schemas:core:2.0:Group:members",
+                "value": [{"value": users[2]}]}]),
+        // Already a member: the general path, still a member change.
+        add(&users[2]),
+    ];
+    for list in member_only {
+        let (status, etag, body) = send(&store, "PATCH", &path, patch(list.clone()));
+        assert_eq!(status, 204, "{list}: {body}");
+        assert_eq!(body, Value::Null, "{list}");
+        let now = get(&store, &path);
+        assert_eq!(etag.as_deref(), now["meta"]["version"].as_str(), "{list}");
+    }
+    let members = get(&store, &path)["members"].clone();
+    let ids: Vec<&str> = members
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["value"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2, "{members}");
+    assert!(ids.contains(&users[0].as_str()) && ids.contains(&users[2].as_str()));
+
+    // Asking for attributes: 200 with them (members excluded here).
+    let (status, _, body) = send(
+        &store,
+        "PATCH",
+        &format!("{path}?excludedAttributes=members"),
+        patch(add(&users[3])),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["id"], g.as_str());
+    assert!(body.get("members").is_none(), "{body}");
+    let (status, _, body) = send(
+        &store,
+        "PATCH",
+        &format!("{path}?attributes=members"),
+        patch(json!([{"op": "remove", "path": format!("members[value eq \"{}\"]", users[3])}])),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["members"].as_array().map(Vec::len), Some(2), "{body}");
+
+    // Another attribute, or a User: 200 with the resource.
+    let (status, _, body) = send(
+        &store,
+        "PATCH",
+        &path,
+        patch(json!([{"op": "replace", "path": "displayName", "value": "h"}])),
+    );
+    assert_eq!(
+        (status, body["displayName"].as_str()),
+        (200, Some("h")),
+        "{body}"
+    );
+    let (status, _, body) = send(
+        &store,
+        "PATCH",
+        &path,
+        patch(
+            json!([{"op": "replace", "path": "displayName", "value": "i"},
+                     {"op": "add", "path": "members", "value": [{"value": users[3]}]}]),
+        ),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["members"].as_array().map(Vec::len), Some(3), "{body}");
+    let (status, _, body) = send(
+        &store,
+        "PATCH",
+        &format!("/Users/{}", users[0]),
+        patch(json!([{"op": "replace", "path": "displayName", "value": "Zero"}])),
+    );
+    assert_eq!(
+        (status, body["displayName"].as_str()),
+        (200, Some("Zero")),
+        "{body}"
+    );
+
+    // Inside Bulk a member PATCH keeps its operation answer: 200 with the
+    // location and version.
+    let (status, _, body) = send(
+        &store,
+        "POST",
+        "/Bulk",
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+               "Operations": [{"method": "PATCH", "path": path, "data": patch(json!([
+                   {"op": "remove", "path": format!("members[value eq \"{}\"]", users[3])}]))}]}),
+    );
+    assert_eq!(status, 200, "{body}");
+    let op = &body["Operations"][0];
+    assert_eq!(op["status"], "200", "{body}");
+    assert_eq!(op["location"], format!("{BASE}/Groups/{g}"), "{body}");
+    assert_eq!(
+        op["version"],
+        get(&store, &path)["meta"]["version"],
+        "{body}"
+    );
+}

@@ -2,6 +2,7 @@
 //! SCIM headers and body, and turns every outcome (including every error)
 //! into a SCIM response with `application/scim+json`.
 use super::handlers::Reply;
+use super::member_patch::without_members;
 use super::state::Kind;
 use super::Store;
 use crate::scim::bulk::{run_bulk, BulkMethod, BulkOperation, BulkOutcome, BulkRequest};
@@ -163,7 +164,7 @@ impl Store {
                     )),
                     Method::PATCH => {
                         let body = parse_body(headers, body)?;
-                        self.modify(kind, id, &body, if_match, base, &projection)
+                        self.modify_top_level(kind, id, &body, if_match, base, &projection)
                     }
                     Method::DELETE => self.delete(kind, id, if_match),
                     _ => Err(not_allowed(method, "GET, PUT, PATCH, DELETE")),
@@ -230,8 +231,15 @@ impl Store {
             (BulkMethod::Patch, [_, _]) if !self.config.patch => Err(ScimError::not_implemented(
                 "PATCH is switched off in this store (--no-patch); use PUT",
             )),
+            // The operation's answer keeps only the id and location: a
+            // Group's members are not rendered for nothing.
             (BulkMethod::Patch, [coll, id]) => {
-                self.modify(kind_of(coll)?, id, &data()?, version, base, &none)
+                let kind = kind_of(coll)?;
+                let projection = match kind {
+                    Kind::Group => without_members(),
+                    _ => Projection::default(),
+                };
+                self.modify(kind, id, &data()?, version, base, &projection)
             }
             (BulkMethod::Delete, [coll, id]) => self.delete(kind_of(coll)?, id, version),
             _ => Err(ScimError::invalid_path(format!(

@@ -25,6 +25,7 @@ mod kafka;
 mod kafka_gateway_tls;
 mod kafka_sasl;
 mod kafka_tls;
+mod large_groups;
 mod limits;
 mod mapped_filter;
 mod mapped_patch;
