@@ -196,6 +196,12 @@ impl OutboxReader {
                 self.position = Some((segment.clone(), offset));
                 return Ok(true);
             }
+            // Lines before the wanted seq (a reader started again at its
+            // cursor) are skipped without parsing their events.
+            if leading_seq(&line).is_some_and(|seq| seq < self.next_seq) {
+                offset += n as u64;
+                continue;
+            }
             let record: OutboxRecord = match serde_json::from_slice(&line) {
                 Ok(r) => r,
                 Err(e) => {
@@ -334,6 +340,17 @@ fn last_seq_in(path: &Path) -> io::Result<Option<u64>> {
         }
         window = window.saturating_mul(4);
     }
+}
+
+/// The seq of a line as the journal writes it (`{"seq":N,...`), without
+/// parsing the rest; `None` for any other shape (then parsed in full).
+fn leading_seq(line: &[u8]) -> Option<u64> {
+    let digits = line.strip_prefix(b"{\"seq\":")?;
+    let end = digits.iter().position(|b| !b.is_ascii_digit())?;
+    if end == 0 || end > 19 || digits.get(end) != Some(&b',') {
+        return None;
+    }
+    std::str::from_utf8(digits.get(..end)?).ok()?.parse().ok()
 }
 
 #[derive(Deserialize)]

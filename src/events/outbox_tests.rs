@@ -175,3 +175,13 @@ proptest::proptest! {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn the_leading_seq_is_read_only_from_the_journal_s_shape() {
+    assert_eq!(leading_seq(b"{\"seq\":42,\"event\":{}}\n"), Some(42));
+    assert_eq!(leading_seq(b"{\"seq\": 42,\"event\":{}}"), None);
+    assert_eq!(leading_seq(b"{\"event\":{},\"seq\":42}"), None);
+    assert_eq!(leading_seq(b"{\"seq\":,\"event\":{}}"), None);
+    assert_eq!(leading_seq(b"{\"seq\":42"), None);
+    assert_eq!(leading_seq(b"{\"seq\":99999999999999999999,\"e\":1}"), None);
+}

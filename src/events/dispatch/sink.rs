@@ -6,6 +6,7 @@ use crate::events::cursor::{read_cursor, write_cursor};
 use crate::events::deadletter::{self, DeadLetter};
 use crate::events::metrics::{self, DeliveryFailed, EventDeadLettered, EventDelivered};
 use crate::events::outbox::{OutboxReader, OutboxRecord};
+use crate::events::recent::{RecentEvent, RecentEvents};
 use crate::events::retry::{jitter, RetryPolicy};
 use crate::events::Sink;
 use crate::scim::datetime::DateTime;
@@ -28,15 +29,42 @@ pub(super) struct SinkTask {
     pub(super) sink: Arc<dyn Sink>,
     pub(super) policy: RetryPolicy,
     pub(super) durable: Option<watch::Receiver<u64>>,
+    /// The journal's newest events, taken instead of reading the file
+    /// when they are there (only with `durable`).
+    pub(super) recent: Option<Arc<RecentEvents>>,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) cursor: CursorState,
 }
 
+/// An event to deliver: read from the outbox file, or handed over in
+/// memory by the journal.
+enum Pending {
+    File(OutboxRecord),
+    Memory(Arc<RecentEvent>),
+}
+
+impl Pending {
+    fn record(&self) -> &OutboxRecord {
+        match self {
+            Pending::File(record) => record,
+            Pending::Memory(event) => &event.record,
+        }
+    }
+
+    fn recent(&self) -> Option<&RecentEvent> {
+        match self {
+            Pending::File(_) => None,
+            Pending::Memory(event) => Some(event),
+        }
+    }
+}
+
 /// The sink's progress: `done` in memory, `written` on disk. Writing
 /// after every event would cost two fsyncs each; instead the cursor is
-/// written at most every `cursor_flush_interval`, at the end of each batch,
-/// before waiting to retry, and at shutdown. A crash repeats at most the
-/// events since the last write (at-least-once either way).
+/// written once `cursor_flush_interval` has passed since the last write
+/// (while events flow, and when the sink catches up: it waits no longer
+/// than that), before waiting to retry, and at shutdown. A crash repeats
+/// at most the events since the last write (at-least-once either way).
 #[derive(Debug)]
 pub(super) struct CursorState {
     pub(super) done: u64,
@@ -87,33 +115,59 @@ impl SinkTask {
             let durable = self.durable.as_ref().map(|d| *d.borrow());
             let max = self.shared.settings.batch_size.max(1);
             let done = self.cursor.done;
-            let mut r = reader
-                .take()
-                .unwrap_or_else(|| OutboxReader::new(&dir, done));
-            let (r, batch) = tokio::task::spawn_blocking(move || {
-                let batch = r.read_batch(max, durable);
-                (r, batch)
-            })
-            .await
-            .map_err(io::Error::other)?;
-            reader = Some(r);
-            let batch = batch?;
+            let from_memory = match (&self.recent, durable) {
+                (Some(recent), Some(durable)) => {
+                    recent.take(done.saturating_add(1), durable, max)
+                }
+                _ => None,
+            };
+            let batch: Vec<Pending> = match from_memory {
+                Some(events) => {
+                    // The file reader's place is behind now: it starts
+                    // again from the cursor if it is needed.
+                    reader = None;
+                    events.into_iter().map(Pending::Memory).collect()
+                }
+                None => {
+                    let mut r = reader
+                        .take()
+                        .unwrap_or_else(|| OutboxReader::new(&dir, done));
+                    let (r, batch) = tokio::task::spawn_blocking(move || {
+                        let batch = r.read_batch(max, durable);
+                        (r, batch)
+                    })
+                    .await
+                    .map_err(io::Error::other)?;
+                    reader = Some(r);
+                    batch?.into_iter().map(Pending::File).collect()
+                }
+            };
             if batch.is_empty() {
                 metrics::set_oldest_age(&name, Duration::ZERO);
                 self.working_on(IDLE);
-                if self.wait_for_more().await {
-                    return Ok(());
+                // Caught up: the cursor is written once the flush interval
+                // is over, not after every batch (two fsyncs and a rename
+                // per event when writes come one at a time).
+                let interval = self.shared.settings.cursor_flush_interval;
+                if self.cursor.last_flush.elapsed() >= interval {
+                    self.flush_cursor().await?;
+                }
+                let flush_in = (self.cursor.done != self.cursor.written)
+                    .then(|| interval.saturating_sub(self.cursor.last_flush.elapsed()));
+                if self.wait_for_more(flush_in).await {
+                    return self.flush_cursor().await;
                 }
                 continue;
             }
-            for record in &batch {
+            for pending in &batch {
+                let record = pending.record();
                 let wanted = match self.sink.tenant() {
                     // Isolation: a tenant's sink never sees another's events.
                     Some(tenant) => record.tenant() == Some(tenant),
                     None => true,
                 };
                 if wanted {
-                    match self.deliver(record, 0, None, false).await {
+                    match self.deliver(record, pending.recent(), 0, None, false).await {
                         Outcome::Stopped => return self.flush_cursor().await,
                         Outcome::Delivered => {}
                         Outcome::DeadLettered(letter) => {
@@ -131,7 +185,6 @@ impl SinkTask {
                     self.flush_cursor().await?;
                 }
             }
-            self.flush_cursor().await?;
         }
     }
 
@@ -148,6 +201,7 @@ impl SinkTask {
             let outcome = self
                 .deliver(
                     &letter.record(),
+                    None,
                     letter.attempts,
                     Some(letter.first_attempt.clone()),
                     true,
@@ -171,10 +225,12 @@ impl SinkTask {
         Ok(true)
     }
 
-    /// One event, retried until delivered, dead-lettered or stopped.
+    /// One event, retried until delivered, dead-lettered or stopped
+    /// (`recent`: the same event as the journal handed it over).
     async fn deliver(
         &mut self,
         record: &OutboxRecord,
+        recent: Option<&RecentEvent>,
         prior_attempts: u32,
         first_attempt: Option<String>,
         redelivery: bool,
@@ -189,8 +245,12 @@ impl SinkTask {
             attempts = attempts.saturating_add(1);
             metrics::set_oldest_age(&name, age(written));
             let sink = self.sink.clone();
+            let delivery = match recent {
+                Some(event) => sink.deliver_recent(event),
+                None => sink.deliver(record),
+            };
             let result = tokio::select! {
-                r = sink.deliver(record) => r,
+                r = delivery => r,
                 _ = self.stop.wait_for(|s| *s) => return Outcome::Stopped,
             };
             let error = match result {
@@ -289,10 +349,12 @@ impl SinkTask {
         stopped || *self.stop.borrow()
     }
 
-    /// Waits for the durable seq to move or the poll interval; `true` when
-    /// stopped meanwhile.
-    async fn wait_for_more(&mut self) -> bool {
+    /// Waits for the durable seq to move or the poll interval (or
+    /// `flush_in`, when the cursor is due to be written sooner); `true`
+    /// when stopped meanwhile.
+    async fn wait_for_more(&mut self, flush_in: Option<Duration>) -> bool {
         let poll = self.shared.settings.poll_interval;
+        let poll = flush_in.map_or(poll, |f| poll.min(f));
         let durable = async {
             let moved = match self.durable.as_mut() {
                 Some(rx) => rx.changed().await.is_ok(),
