@@ -122,6 +122,8 @@ impl SinkTask {
                 _ => None,
             };
             let batch: Vec<Pending> = match from_memory {
+                // Nothing durable past the cursor: nothing to read.
+                None if durable.is_some_and(|d| d <= done) => Vec::new(),
                 Some(events) => {
                     // The file reader's place is behind now: it starts
                     // again from the cursor if it is needed.
