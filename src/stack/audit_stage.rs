@@ -16,7 +16,7 @@ use crate::audit::{
 };
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
-use crate::events::{build_event, new_event_id, ChangeInput, WriteMethod};
+use crate::events::{build_event, new_event_id, ChangeInput, EventData, WriteMethod};
 use crate::limit::redis::RedisRates;
 use crate::scim::json::get_ci;
 use crate::scim::route::{Route, RouteKind};
@@ -114,15 +114,15 @@ pub(super) async fn journal(
     // of the request's attributes, the allow-listed values and, for a
     // create, the id the upstream assigned: parsed only that deep.
     let whole = tenant.journal.events || bulk;
-    let request = if whole || *method == Method::PATCH {
-        serde_json::from_slice(&write.body).ok()
-    } else {
-        shallow_request(&write.body, &tenant.journal.audit_values)
-    };
     let answer: Option<Value> = match parts.status.is_success() {
         true if whole => serde_json::from_slice(&body).ok(),
         true if *method == Method::POST => created_id(&body),
         _ => None,
+    };
+    let request = if whole_request(tenant, method, bulk, answer.as_ref()) {
+        serde_json::from_slice(&write.body).ok()
+    } else {
+        shallow_request(&write.body, &tenant.journal.audit_values)
     };
     let mut entries = match &answer {
         Some(answer) if bulk => bulk_entries(&ctx, request.as_ref(), answer),
@@ -188,6 +188,18 @@ pub(super) async fn journal(
             Response::from_parts(parts, Full::new(body))
         }
     }
+}
+
+/// Whether the request body is needed whole, not just [`shallow_request`]:
+/// for Bulk and PATCH (the operations), and for an event, except a
+/// create's whose data is the created resource the upstream answered
+/// (its type is `created` whatever the request said).
+fn whole_request(tenant: &Tenant, method: &Method, bulk: bool, answer: Option<&Value>) -> bool {
+    let journal = &tenant.journal;
+    let event_from_answer = *method == Method::POST
+        && journal.data == EventData::Resource
+        && answer.is_some_and(Value::is_object);
+    bulk || *method == Method::PATCH || (journal.events && !event_from_answer)
 }
 
 /// The parts of a record every entry of a request shares.
