@@ -16,6 +16,7 @@ use crate::audit::{
 };
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
+use crate::events::cloudevent::build_event_owned;
 use crate::events::{build_event, new_event_id, ChangeInput, EventData, WriteMethod};
 use crate::limit::redis::RedisRates;
 use crate::scim::json::get_ci;
@@ -134,7 +135,7 @@ pub(super) async fn journal(
             method,
             &write.route,
             request.as_ref(),
-            answer.as_ref(),
+            answer,
             status,
         ));
     }
@@ -231,14 +232,14 @@ impl Context<'_, '_> {
         method: WriteMethod,
         resource_type: &str,
         request: Option<&Value>,
-        response: Option<&Value>,
+        response: Answer<'_>,
     ) -> Option<Value> {
         let journal = &self.tenant.journal;
         if !journal.events {
             return None;
         }
         let resource_id = record.resource_id.as_deref()?;
-        Some(build_event(&ChangeInput {
+        let input = ChangeInput {
             id,
             time: &record.time,
             tenant: self.tenant.id.as_str(),
@@ -246,10 +247,25 @@ impl Context<'_, '_> {
             resource_type,
             resource_id,
             request_body: request,
-            response_body: response.filter(|r| r.is_object()),
+            response_body: None,
             data: journal.data,
-        }))
+        };
+        Some(match response {
+            Answer::Lent(response) => build_event(&ChangeInput {
+                response_body: response.filter(|r| r.is_object()),
+                ..input
+            }),
+            Answer::Given(response) => build_event_owned(&input, response),
+        })
     }
+}
+
+/// The upstream's answer for an event: lent (a Bulk operation's, part of
+/// the whole answer) or given (a plain write's: it may become the event's
+/// `data` without a copy).
+enum Answer<'a> {
+    Lent(Option<&'a Value>),
+    Given(Option<Value>),
 }
 
 /// One record (and event) for a plain write.
@@ -258,7 +274,7 @@ fn single_entry(
     method: &Method,
     route: &Route,
     request: Option<&Value>,
-    answer: Option<&Value>,
+    answer: Option<Value>,
     status: u16,
 ) -> (AuditRecord, Option<Value>) {
     let mut record = ctx.record(method.as_str(), status);
@@ -267,6 +283,7 @@ fn single_entry(
     // The id decoded: the record names the resource, not its spelling.
     record.resource_id = route.id_decoded().map(String::from).or_else(|| {
         answer
+            .as_ref()
             .and_then(Value::as_object)
             .and_then(|a| get_ci(a, "id"))
             .and_then(Value::as_str)
@@ -275,7 +292,7 @@ fn single_entry(
     fill_attributes(ctx, &mut record, method.as_str(), request);
     let event = match (WriteMethod::parse(method.as_str()), segment) {
         (Some(m), Some(s)) if (200..300).contains(&status) => {
-            ctx.event(&new_event_id(), &record, m, s, request, answer)
+            ctx.event(&new_event_id(), &record, m, s, request, Answer::Given(answer))
         }
         _ => None,
     };
@@ -313,7 +330,7 @@ fn bulk_entries(
                     op.method,
                     segment,
                     op.request.as_ref(),
-                    op.response.as_ref(),
+                    Answer::Lent(op.response.as_ref()),
                 ),
                 _ => None,
             };
