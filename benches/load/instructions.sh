@@ -14,6 +14,8 @@
 # (validating, audit off), "mapped" (the same behind run.sh's mapping
 # table) or "audited" (the audit log on and the tenant's change events
 # delivered to a webhook on the origin, which answers 200).
+# HTTP: 1.1 (the default, what wrk speaks in run.sh) or 2.
+# KEEP_DIR: where to keep the callgrind dumps (for callgrind_annotate).
 # NEW_CONFIG: TOML appended to the new gateway's config only (ORIGIN_PORT
 # is replaced by the origin's port; the origin answers any POST with 200,
 # so it serves as a trace receiver that costs the gateway nothing more).
@@ -48,7 +50,9 @@ ORIGIN_PORT="$(free_port)"
 start_origin
 
 url="https://localhost:PORT/scim/v2/Users"
-curl_args=(-s --fail --cacert "$work/certs/ca.crt" -H "Authorization: Bearer $TOKEN")
+# HTTP/1.1 as wrk speaks it in run.sh (HTTP=2 for the HTTP/2 path).
+if [[ "${HTTP:-1.1}" == 2 ]]; then http_flag=--http2; else http_flag=--http1.1; fi
+curl_args=(-s --fail "$http_flag" --cacert "$work/certs/ca.crt" -H "Authorization: Bearer $TOKEN")
 if [[ "$MODE" == post ]]; then
     curl_args+=(-H "Content-Type: application/scim+json" --data-binary "@$work/user.json")
 else
@@ -128,6 +132,10 @@ count() {
     done | sort -n | tail -1)"
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
+    if [[ -n "${KEEP_DIR:-}" ]]; then
+        mkdir -p "$KEEP_DIR"
+        cp "$out.$pid".* "$KEEP_DIR/" 2>/dev/null || true
+    fi
     awk -v n="$1" -v ir="$ir" -v r="$N" 'BEGIN { printf "%s %.0f\n", n, ir / r }'
 }
 

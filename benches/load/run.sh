@@ -21,6 +21,8 @@
 #
 #   benches/load/run.sh            # REPS=3 DURATION=10 CONNECTIONS=32
 #   TARGETS="gateway nginx" SCENARIOS=post benches/load/run.sh   # a subset
+#   RESULTS_OUT=/tmp/run1 benches/load/run.sh   # keep the raw results; then
+#   python3 benches/load/report.py /tmp/run1 /tmp/run2 /tmp/run3   # several runs
 #
 # Needs nginx and wrk (installed from Debian's packages when missing).
 set -euo pipefail
@@ -227,6 +229,9 @@ main() {
         done
     done
     python3 "$here/report.py" "$work/results"
+    if [[ -n "${RESULTS_OUT:-}" ]]; then
+        cp "$work/results" "$RESULTS_OUT"
+    fi
     if [[ " $TARGETS " == *" audited "* ]]; then
         local records
         records="$(cat "$work"/audit/audit-*.jsonl | wc -l)"

@@ -302,9 +302,9 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Reason> {
     let token = token.trim();
     // RFC 6750 §2.1 b64token characters.
     let ok = !token.is_empty()
-        && token
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b));
+        && token.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/' | b'=')
+        });
     if ok {
         Ok(token)
     } else {

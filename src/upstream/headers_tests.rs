@@ -296,3 +296,44 @@ fn the_trace_context_is_the_clients_when_traces_are_off_and_the_gateways_when_on
     // is not passed on.
     assert!(on(None).get("tracestate").is_none());
 }
+
+#[test]
+fn forwarded_for_writes_ipv4_as_its_display_does() {
+    // Every octet value in every position, against std's `Display`.
+    for v in 0..=255u8 {
+        for octets in [[v, 0, 0, 0], [1, v, 2, 3], [10, 0, v, 255], [255, 9, 99, v]] {
+            let ip = IpAddr::from(octets);
+            assert_eq!(forwarded_for(ip).unwrap(), ip.to_string().as_str(), "{ip}");
+        }
+    }
+    let v6: IpAddr = "2001:db8::7".parse().unwrap();
+    assert_eq!(forwarded_for(v6).unwrap(), "2001:db8::7");
+    let mapped: IpAddr = "::ffff:192.0.2.128".parse().unwrap();
+    assert_eq!(forwarded_for(mapped).unwrap(), mapped.to_string().as_str());
+}
+
+#[test]
+fn a_plain_connection_header_and_the_hop_by_hop_ones_beside_it_are_removed() {
+    for connection in ["keep-alive", "Keep-Alive", "close"] {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONNECTION, HeaderValue::from_static(connection));
+        headers.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        headers.insert(TRANSFER_ENCODING, HeaderValue::from_static("chunked"));
+        headers.insert(UPGRADE, HeaderValue::from_static("h2c"));
+        headers.insert("etag", HeaderValue::from_static("W/\"1\""));
+        headers.insert("location", HeaderValue::from_static("/Users/1"));
+        clean_response_headers(&mut headers);
+        let mut left: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["etag", "location"], "Connection: {connection}");
+    }
+    // Two Connection fields, one of them naming a header: the general path.
+    let mut headers = HeaderMap::new();
+    headers.append(CONNECTION, HeaderValue::from_static("keep-alive"));
+    headers.append(CONNECTION, HeaderValue::from_static("x-private"));
+    headers.insert("x-private", HeaderValue::from_static("1"));
+    headers.insert("etag", HeaderValue::from_static("W/\"1\""));
+    clean_response_headers(&mut headers);
+    let left: Vec<_> = headers.keys().map(HeaderName::as_str).collect();
+    assert_eq!(left, ["etag"]);
+}
