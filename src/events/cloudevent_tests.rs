@@ -257,7 +257,9 @@ fn event_ids_are_fresh_and_safe_for_signing() {
     assert_ne!(a, b);
     assert!(a.starts_with("evt_") && a.len() == 36, "{a}");
     assert!(
-        a.bytes().skip(4).all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+        a.bytes()
+            .skip(4)
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
         "{a}"
     );
     assert!(!a.contains('.'));

@@ -60,7 +60,11 @@ impl RecentEvent {
         let spliceable = self.record.event.get("sequence").is_none()
             && self.record.event.as_object().is_some_and(|m| !m.is_empty())
             && json.last() == Some(&b'}');
-        let Some(head) = json.split_last().map(|(_, head)| head).filter(|_| spliceable) else {
+        let Some(head) = json
+            .split_last()
+            .map(|(_, head)| head)
+            .filter(|_| spliceable)
+        else {
             return self.record.body();
         };
         let mut body = Vec::with_capacity(json.len() + 36);

@@ -48,7 +48,11 @@ fn takes_contiguous_durable_events_from_the_asked_seq() {
     assert!(ring.take(1, 10, 10).is_none(), "empty");
     ring.push((5..=9).map(plain));
     assert_eq!(seqs(&ring.take(5, 9, 100).unwrap()), [5, 6, 7, 8, 9]);
-    assert_eq!(seqs(&ring.take(6, 7, 100).unwrap()), [6, 7], "not above upto");
+    assert_eq!(
+        seqs(&ring.take(6, 7, 100).unwrap()),
+        [6, 7],
+        "not above upto"
+    );
     assert_eq!(seqs(&ring.take(6, 9, 2).unwrap()), [6, 7], "at most max");
     assert!(ring.take(4, 9, 100).is_none(), "older than the oldest kept");
     assert!(ring.take(10, 20, 100).is_none(), "not pushed yet");

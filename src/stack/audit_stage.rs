@@ -291,9 +291,14 @@ fn single_entry(
     });
     fill_attributes(ctx, &mut record, method.as_str(), request);
     let event = match (WriteMethod::parse(method.as_str()), segment) {
-        (Some(m), Some(s)) if (200..300).contains(&status) => {
-            ctx.event(&new_event_id(), &record, m, s, request, Answer::Given(answer))
-        }
+        (Some(m), Some(s)) if (200..300).contains(&status) => ctx.event(
+            &new_event_id(),
+            &record,
+            m,
+            s,
+            request,
+            Answer::Given(answer),
+        ),
         _ => None,
     };
     (record, event)

@@ -19,8 +19,8 @@ mod sink;
 
 use crate::events::metrics;
 use crate::events::outbox::{highest_seq, remove_delivered_segments};
-use crate::events::retry::RetryPolicy;
 use crate::events::recent::RecentEvents;
+use crate::events::retry::RetryPolicy;
 use crate::events::{is_valid_sink_name, Sink};
 use sink::SinkTask;
 use std::future::Future;

@@ -116,9 +116,7 @@ impl SinkTask {
             let max = self.shared.settings.batch_size.max(1);
             let done = self.cursor.done;
             let from_memory = match (&self.recent, durable) {
-                (Some(recent), Some(durable)) => {
-                    recent.take(done.saturating_add(1), durable, max)
-                }
+                (Some(recent), Some(durable)) => recent.take(done.saturating_add(1), durable, max),
                 _ => None,
             };
             let batch: Vec<Pending> = match from_memory {
