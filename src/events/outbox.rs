@@ -97,6 +97,12 @@ impl OutboxReader {
         self.next_seq
     }
 
+    /// Wants nothing before `seq` (delivered some other way), keeping its
+    /// place in the file: the lines in between are passed over.
+    pub fn skip_to(&mut self, seq: u64) {
+        self.next_seq = self.next_seq.max(seq);
+    }
+
     /// Up to `max` complete records in order, none above `durable` when
     /// given (the writer's highest fsynced seq). Complete lines that do not
     /// parse are skipped with an error log: they can never become valid.
@@ -145,11 +151,6 @@ impl OutboxReader {
     /// The segment and offset to read next, `None` when the outbox is
     /// empty.
     fn locate(&mut self, segments: &[Segment]) -> Option<(Segment, u64)> {
-        if let Some((seg, off)) = &self.position {
-            if segments.contains(seg) {
-                return Some((seg.clone(), *off));
-            }
-        }
         // The last segment starting at or before the wanted seq, else the
         // oldest (everything before it was delivered and removed).
         let seg = segments
@@ -158,6 +159,13 @@ impl OutboxReader {
             .find(|s| s.first_seq <= self.next_seq)
             .or_else(|| segments.first())?
             .clone();
+        if let Some((at, off)) = &self.position {
+            // Where it stopped, unless the wanted seq is in a later
+            // segment (it was told to skip ahead).
+            if segments.contains(at) && at.first_seq >= seg.first_seq {
+                return Some((at.clone(), *off));
+            }
+        }
         self.position = Some((seg.clone(), 0));
         Some((seg, 0))
     }

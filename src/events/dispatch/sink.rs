@@ -122,16 +122,16 @@ impl SinkTask {
             let batch: Vec<Pending> = match from_memory {
                 // Nothing durable past the cursor: nothing to read.
                 None if durable.is_some_and(|d| d <= done) => Vec::new(),
-                Some(events) => {
-                    // The file reader's place is behind now: it starts
-                    // again from the cursor if it is needed.
-                    reader = None;
-                    events.into_iter().map(Pending::Memory).collect()
-                }
+                Some(events) => events.into_iter().map(Pending::Memory).collect(),
                 None => {
+                    // After events from memory the reader's place is
+                    // behind: it skips to the cursor from where it was
+                    // (each line passed over once, its seq read alone),
+                    // rather than reading the segment from its start.
                     let mut r = reader
                         .take()
                         .unwrap_or_else(|| OutboxReader::new(&dir, done));
+                    r.skip_to(done.saturating_add(1));
                     let (r, batch) = tokio::task::spawn_blocking(move || {
                         let batch = r.read_batch(max, durable);
                         (r, batch)
