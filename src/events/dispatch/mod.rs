@@ -43,10 +43,9 @@ pub struct DispatcherSettings {
     pub batch_size: usize,
     /// How often to delete delivered segments and publish the depth.
     pub housekeeping_interval: Duration,
-    /// The longest a sink's cursor lags its acknowledged events on disk,
-    /// also once it caught up (it is written at most this often, and also
-    /// before a retry wait and at shutdown): what a crash may deliver
-    /// twice.
+    /// The longest a sink's cursor lags its acknowledged events on disk
+    /// (it is also written at the end of each batch, before a retry wait
+    /// and at shutdown): what a crash may deliver twice.
     pub cursor_flush_interval: Duration,
 }
 

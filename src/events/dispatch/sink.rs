@@ -61,10 +61,9 @@ impl Pending {
 
 /// The sink's progress: `done` in memory, `written` on disk. Writing
 /// after every event would cost two fsyncs each; instead the cursor is
-/// written once `cursor_flush_interval` has passed since the last write
-/// (while events flow, and when the sink catches up: it waits no longer
-/// than that), before waiting to retry, and at shutdown. A crash repeats
-/// at most the events since the last write (at-least-once either way).
+/// written at most every `cursor_flush_interval`, at the end of each batch,
+/// before waiting to retry, and at shutdown. A crash repeats at most the
+/// events since the last write (at-least-once either way).
 #[derive(Debug)]
 pub(super) struct CursorState {
     pub(super) done: u64,
@@ -145,16 +144,7 @@ impl SinkTask {
             if batch.is_empty() {
                 metrics::set_oldest_age(&name, Duration::ZERO);
                 self.working_on(IDLE);
-                // Caught up: the cursor is written once the flush interval
-                // is over, not after every batch (two fsyncs and a rename
-                // per event when writes come one at a time).
-                let interval = self.shared.settings.cursor_flush_interval;
-                if self.cursor.last_flush.elapsed() >= interval {
-                    self.flush_cursor().await?;
-                }
-                let flush_in = (self.cursor.done != self.cursor.written)
-                    .then(|| interval.saturating_sub(self.cursor.last_flush.elapsed()));
-                if self.wait_for_more(flush_in).await {
+                if self.wait_for_more().await {
                     return self.flush_cursor().await;
                 }
                 continue;
@@ -185,6 +175,7 @@ impl SinkTask {
                     self.flush_cursor().await?;
                 }
             }
+            self.flush_cursor().await?;
         }
     }
 
@@ -349,12 +340,10 @@ impl SinkTask {
         stopped || *self.stop.borrow()
     }
 
-    /// Waits for the durable seq to move or the poll interval (or
-    /// `flush_in`, when the cursor is due to be written sooner); `true`
-    /// when stopped meanwhile.
-    async fn wait_for_more(&mut self, flush_in: Option<Duration>) -> bool {
+    /// Waits for the durable seq to move or the poll interval; `true` when
+    /// stopped meanwhile.
+    async fn wait_for_more(&mut self) -> bool {
         let poll = self.shared.settings.poll_interval;
-        let poll = flush_in.map_or(poll, |f| poll.min(f));
         let durable = async {
             let moved = match self.durable.as_mut() {
                 Some(rx) => rx.changed().await.is_ok(),
