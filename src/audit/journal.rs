@@ -11,6 +11,7 @@ use super::metrics::{self, FileKind};
 use super::record::AuditRecord;
 use super::settings::{AuditSettings, FsyncPolicy};
 use super::writer::{Entry, Receipt, Writer};
+use crate::events::{OutboxRecord, RecentEvent, RecentEvents};
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -35,6 +36,8 @@ pub struct Journal {
     /// The chain's head after the last batch written (for the admin API;
     /// set by the journal's task, never on a request's path).
     head: Arc<std::sync::Mutex<super::chain::ChainHead>>,
+    /// The newest events, for the dispatcher (filled by the task).
+    recent: Arc<RecentEvents>,
 }
 
 /// Resolves when the entry is as durable as the policy promises:
@@ -74,7 +77,13 @@ enum ErrorKind {
 }
 
 enum Command {
-    Append(Entry, oneshot::Sender<Result<Receipt, JournalError>>),
+    /// The entry, the event it serialized (kept for the dispatcher) and
+    /// where to answer.
+    Append(
+        Entry,
+        Option<serde_json::Value>,
+        oneshot::Sender<Result<Receipt, JournalError>>,
+    ),
     Shutdown(oneshot::Sender<Result<(), JournalError>>),
 }
 
@@ -109,9 +118,11 @@ impl Journal {
         let stopped = Arc::new(AtomicBool::new(false));
         let stopped_flag = stopped.clone();
         let head = Arc::new(std::sync::Mutex::new(writer.head().clone()));
+        let recent = Arc::new(RecentEvents::new());
         let task = Task {
             head: head.clone(),
             lock,
+            recent: recent.clone(),
         };
         runtime.spawn(run(rx, writer, settings, watch_tx, stopped, task));
         Ok(Journal {
@@ -119,6 +130,7 @@ impl Journal {
             outbox,
             stopped: stopped_flag,
             head,
+            recent,
         })
     }
 
@@ -130,16 +142,18 @@ impl Journal {
             let e = event.as_ref().map(serde_json::to_vec).transpose()?;
             Ok((r, e))
         });
-        let Ok((record, event)) = serialized else {
+        let Ok((record, json)) = serialized else {
             return Ack::ready(Err(JournalError::new(ErrorKind::Serialize)));
         };
         let entry = Entry {
             record,
-            event,
+            event: json,
             auth_failure,
         };
+        // The event goes on to the dispatcher as built (`RecentEvents`),
+        // so a caught-up sink neither reads nor parses it back.
         let (reply, answer) = oneshot::channel();
-        match self.tx.try_send(Command::Append(entry, reply)) {
+        match self.tx.try_send(Command::Append(entry, event, reply)) {
             Ok(()) => Ack {
                 state: AckState::Queued(answer),
             },
@@ -200,6 +214,12 @@ impl Journal {
     /// seq that is then reused.
     pub fn outbox_watch(&self) -> watch::Receiver<u64> {
         self.outbox.clone()
+    }
+
+    /// The newest events written, in memory, for the dispatcher
+    /// ([`RecentEvents`]; read only up to [`Self::outbox_watch`]).
+    pub fn recent_events(&self) -> Arc<RecentEvents> {
+        self.recent.clone()
     }
 
     /// Stops taking entries, writes everything already queued, fsyncs, and
@@ -324,6 +344,7 @@ fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
 struct Task {
     head: Arc<std::sync::Mutex<super::chain::ChainHead>>,
     lock: std::fs::File,
+    recent: Arc<RecentEvents>,
 }
 
 /// The writer moves into the blocking pool for each batch and comes back.
@@ -335,7 +356,7 @@ async fn run(
     stopped: Arc<AtomicBool>,
     task: Task,
 ) {
-    let Task { head, lock } = task;
+    let Task { head, lock, recent } = task;
     let per_record = settings.fsync == FsyncPolicy::PerRecord;
     let mut writer = Some(writer);
     let mut failed: Option<JournalError> = None;
@@ -357,12 +378,14 @@ async fn run(
         };
         let Some(first) = first else { break };
         let mut entries = Vec::new();
+        let mut values = Vec::new();
         let mut replies = Vec::new();
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
-                Command::Append(entry, reply) => {
+                Command::Append(entry, value, reply) => {
                     entries.push(entry);
+                    values.push(value);
                     replies.push(reply);
                 }
                 Command::Shutdown(reply) => {
@@ -388,18 +411,20 @@ async fn run(
         let result = match writer.take() {
             Some(mut w) => tokio::task::spawn_blocking(move || {
                 let r = w.write_batch(&entries, per_record);
-                (w, r)
+                (w, r, entries)
             })
             .await
             .ok(),
             None => None,
         };
         match result {
-            Some((w, Ok(receipts))) => {
+            Some((w, Ok(receipts), entries)) => {
                 *head
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = w.head().clone();
                 writer = Some(w);
+                // Before the durable seq that wakes the sinks moves.
+                recent.push(recent_events(entries, values, &receipts));
                 if per_record {
                     publish(&writer, &watch_tx);
                 } else if sync_due.is_none() {
@@ -409,7 +434,7 @@ async fn run(
                     let _ = reply.send(Ok(receipt));
                 }
             }
-            Some((_, Err((kind, e)))) => {
+            Some((_, Err((kind, e)), _)) => {
                 fail(&mut failed, kind, &e);
                 for reply in replies {
                     let _ = reply.send(Err(JournalError::new(ErrorKind::Failed(kind))));
@@ -445,6 +470,27 @@ async fn run(
     for reply in shutdown_waiters {
         let _ = reply.send(outcome.clone());
     }
+}
+
+/// The written events of a batch, for [`RecentEvents`].
+fn recent_events(
+    entries: Vec<Entry>,
+    values: Vec<Option<serde_json::Value>>,
+    receipts: &[Receipt],
+) -> impl Iterator<Item = RecentEvent> + '_ {
+    entries
+        .into_iter()
+        .zip(values)
+        .zip(receipts)
+        .filter_map(|((entry, value), receipt)| {
+            Some(RecentEvent {
+                record: OutboxRecord {
+                    seq: receipt.outbox_seq?,
+                    event: value?,
+                },
+                json: bytes::Bytes::from(entry.event?),
+            })
+        })
 }
 
 async fn sleep_until(due: Option<Instant>) {

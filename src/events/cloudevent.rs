@@ -127,20 +127,51 @@ pub fn event_type(
 /// Builds the CloudEvent (without `sequence`, which the outbox assigns:
 /// see [`set_sequence`]).
 pub fn build_event(input: &ChangeInput<'_>) -> Value {
+    let kind = event_type(
+        input.method,
+        input.resource_type,
+        input.request_body,
+        input.response_body,
+    );
+    assemble(input, kind, event_data(input))
+}
+
+/// [`build_event`] with the response (`input.response_body` is ignored)
+/// given, not lent: when it becomes the event's `data` whole, it is moved
+/// there instead of copied. The same event either way.
+pub(crate) fn build_event_owned(input: &ChangeInput<'_>, response: Option<Value>) -> Value {
+    let response = response.filter(Value::is_object);
+    let lent = ChangeInput {
+        response_body: response.as_ref(),
+        ..*input
+    };
+    let kind = event_type(
+        lent.method,
+        lent.resource_type,
+        lent.request_body,
+        lent.response_body,
+    );
+    let data = match (input.method, input.data, response) {
+        (method, EventData::Resource, Some(Value::Object(resource)))
+            if method != WriteMethod::Delete =>
+        {
+            finish_data(resource, input.resource_id)
+        }
+        (_, _, response) => event_data(&ChangeInput {
+            response_body: response.as_ref(),
+            ..*input
+        }),
+    };
+    assemble(input, kind, data)
+}
+
+/// The event's attributes around its `type` and `data`, in their order.
+fn assemble(input: &ChangeInput<'_>, kind: String, data: Map<String, Value>) -> Value {
     let mut event = Map::new();
     event.insert("specversion".into(), SPEC_VERSION.into());
     event.insert("id".into(), input.id.into());
     event.insert("source".into(), format!("/tenants/{}", input.tenant).into());
-    event.insert(
-        "type".into(),
-        event_type(
-            input.method,
-            input.resource_type,
-            input.request_body,
-            input.response_body,
-        )
-        .into(),
-    );
+    event.insert("type".into(), kind.into());
     event.insert("subject".into(), input.resource_id.into());
     event.insert("time".into(), input.time.into());
     event.insert("datacontenttype".into(), DATA_CONTENT_TYPE.into());
@@ -149,7 +180,7 @@ pub fn build_event(input: &ChangeInput<'_>) -> Value {
         "resourcetype".into(),
         canonical_type_name(input.resource_type).into(),
     );
-    event.insert("data".into(), Value::Object(event_data(input)));
+    event.insert("data".into(), Value::Object(data));
     Value::Object(event)
 }
 
@@ -202,8 +233,11 @@ pub fn new_event_id() -> String {
     }
     let mut id = String::with_capacity(36);
     id.push_str("evt_");
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     for b in bytes {
-        id.push_str(&format!("{b:02x}"));
+        for nibble in [b >> 4, b & 0x0f] {
+            id.push(char::from(HEX[usize::from(nibble)]));
+        }
     }
     id
 }
@@ -239,17 +273,23 @@ fn canonical_type_name(resource_type: &str) -> &str {
 /// DELETE. Never carries `password` (RFC 7643 §4.1.1: returned "never").
 fn event_data(input: &ChangeInput<'_>) -> Map<String, Value> {
     let response = input.response_body.and_then(Value::as_object);
-    let mut data = match (input.method, input.data, response) {
+    let data = match (input.method, input.data, response) {
         (WriteMethod::Delete, _, _) => Map::new(),
         (_, EventData::Resource, Some(resource)) => resource.clone(),
         (_, EventData::Resource, None) | (_, EventData::Changes, _) => {
             changes::changed_data(input.method, input.request_body, response)
         }
     };
+    finish_data(data, input.resource_id)
+}
+
+/// `data` without `password` (returned "never"), with `id` first when it
+/// has none.
+fn finish_data(mut data: Map<String, Value>, resource_id: &str) -> Map<String, Value> {
     remove_ci(&mut data, "password");
     if get_ci(&data, "id").is_none() {
         let mut with_id = Map::with_capacity(data.len() + 1);
-        with_id.insert("id".into(), input.resource_id.into());
+        with_id.insert("id".into(), resource_id.into());
         with_id.extend(data);
         data = with_id;
     }

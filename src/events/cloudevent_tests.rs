@@ -256,6 +256,12 @@ fn event_ids_are_fresh_and_safe_for_signing() {
     let b = new_event_id();
     assert_ne!(a, b);
     assert!(a.starts_with("evt_") && a.len() == 36, "{a}");
+    assert!(
+        a.bytes()
+            .skip(4)
+            .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f')),
+        "{a}"
+    );
     assert!(!a.contains('.'));
 }
 
@@ -265,4 +271,32 @@ fn write_methods_parse_in_any_case() {
     assert_eq!(WriteMethod::parse("GET"), None);
     let d: EventData = serde_json::from_value(json!("changes")).unwrap();
     assert_eq!(d, EventData::Changes);
+}
+
+#[test]
+fn an_event_built_from_a_given_answer_is_the_one_built_from_a_lent_one() {
+    let resource = json!({"id": "u1", "userName": "a", "password": "p", "active": false});
+    let no_id = json!({"userName": "a", "PassWord": "p"});
+    let put = json!({"userName": "a", "active": false});
+    let patch = json!({"Operations": [{"op": "replace", "path": "active", "value": false}]});
+    let text = json!("not an object");
+    let methods = [
+        (WriteMethod::Post, Some(&put)),
+        (WriteMethod::Put, Some(&put)),
+        (WriteMethod::Patch, Some(&patch)),
+        (WriteMethod::Delete, None),
+    ];
+    for (method, request) in methods {
+        for data in [EventData::Resource, EventData::Changes] {
+            for answer in [Some(&resource), Some(&no_id), Some(&text), None] {
+                let lent = build_event(&input(method, request, answer, data));
+                let given = build_event_owned(&input(method, request, None, data), answer.cloned());
+                assert_eq!(
+                    serde_json::to_string(&given).unwrap(),
+                    serde_json::to_string(&lent).unwrap(),
+                    "{method:?} {data:?} {answer:?}"
+                );
+            }
+        }
+    }
 }

@@ -3,7 +3,8 @@
 //!
 //! Owns: the CloudEvent shape and type decisions ([`cloudevent`],
 //! [`changes`], [`bulk`]; pure, serde_json only), reading the outbox in
-//! sequence order ([`outbox`]), per-sink cursors ([`cursor`]), the retry
+//! sequence order ([`outbox`]) or, for the newest events, in memory from
+//! the journal ([`recent`]), per-sink cursors ([`cursor`]), the retry
 //! schedule ([`retry`]), the dead-letter store ([`deadletter`]), the
 //! dispatcher that drives every sink ([`dispatch`]), and the webhook sink
 //! ([`webhook`]), the Kafka sink ([`kafka`]), the inbound Okta Event Hooks
@@ -33,6 +34,7 @@ pub mod kafka;
 pub(crate) mod metrics;
 pub(crate) mod okta_hook;
 pub mod outbox;
+pub mod recent;
 pub(crate) mod retry;
 pub(crate) mod version;
 pub mod webhook;
@@ -40,6 +42,7 @@ pub mod webhook;
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};
 pub use dispatch::{Dispatcher, DispatcherSettings};
 pub use outbox::{OutboxReader, OutboxRecord};
+pub use recent::{RecentEvent, RecentEvents};
 pub(crate) use retry::RetryPolicy;
 pub use webhook::{WebhookSettings, WebhookSink};
 
@@ -73,6 +76,12 @@ pub trait Sink: Send + Sync {
     fn tenant(&self) -> Option<&str>;
     /// Delivers one event (the outbox record: `seq` and the CloudEvent).
     fn deliver<'a>(&'a self, record: &'a OutboxRecord) -> DeliveryFuture<'a>;
+    /// Delivers one event the journal handed over in memory: the same
+    /// event as `event.record`, with its serialization (`event.json`) to
+    /// reuse. A sink that has no use for it keeps this default.
+    fn deliver_recent<'a>(&'a self, event: &'a RecentEvent) -> DeliveryFuture<'a> {
+        self.deliver(&event.record)
+    }
 }
 
 /// Why a delivery failed, and whether trying again may help.

@@ -97,6 +97,12 @@ impl OutboxReader {
         self.next_seq
     }
 
+    /// Wants nothing before `seq` (delivered some other way), keeping its
+    /// place in the file: the lines in between are passed over.
+    pub fn skip_to(&mut self, seq: u64) {
+        self.next_seq = self.next_seq.max(seq);
+    }
+
     /// Up to `max` complete records in order, none above `durable` when
     /// given (the writer's highest fsynced seq). Complete lines that do not
     /// parse are skipped with an error log: they can never become valid.
@@ -145,11 +151,6 @@ impl OutboxReader {
     /// The segment and offset to read next, `None` when the outbox is
     /// empty.
     fn locate(&mut self, segments: &[Segment]) -> Option<(Segment, u64)> {
-        if let Some((seg, off)) = &self.position {
-            if segments.contains(seg) {
-                return Some((seg.clone(), *off));
-            }
-        }
         // The last segment starting at or before the wanted seq, else the
         // oldest (everything before it was delivered and removed).
         let seg = segments
@@ -158,6 +159,13 @@ impl OutboxReader {
             .find(|s| s.first_seq <= self.next_seq)
             .or_else(|| segments.first())?
             .clone();
+        if let Some((at, off)) = &self.position {
+            // Where it stopped, unless the wanted seq is in a later
+            // segment (it was told to skip ahead).
+            if segments.contains(at) && at.first_seq >= seg.first_seq {
+                return Some((at.clone(), *off));
+            }
+        }
         self.position = Some((seg.clone(), 0));
         Some((seg, 0))
     }
@@ -195,6 +203,12 @@ impl OutboxReader {
                 // End of file, or a torn last line: not ours yet.
                 self.position = Some((segment.clone(), offset));
                 return Ok(true);
+            }
+            // Lines before the wanted seq (a reader started again at its
+            // cursor) are skipped without parsing their events.
+            if leading_seq(&line).is_some_and(|seq| seq < self.next_seq) {
+                offset += n as u64;
+                continue;
             }
             let record: OutboxRecord = match serde_json::from_slice(&line) {
                 Ok(r) => r,
@@ -334,6 +348,17 @@ fn last_seq_in(path: &Path) -> io::Result<Option<u64>> {
         }
         window = window.saturating_mul(4);
     }
+}
+
+/// The seq of a line as the journal writes it (`{"seq":N,...`), without
+/// parsing the rest; `None` for any other shape (then parsed in full).
+fn leading_seq(line: &[u8]) -> Option<u64> {
+    let digits = line.strip_prefix(b"{\"seq\":")?;
+    let end = digits.iter().position(|b| !b.is_ascii_digit())?;
+    if end == 0 || end > 19 || digits.get(end) != Some(&b',') {
+        return None;
+    }
+    std::str::from_utf8(digits.get(..end)?).ok()?.parse().ok()
 }
 
 #[derive(Deserialize)]

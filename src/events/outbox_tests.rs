@@ -175,3 +175,35 @@ proptest::proptest! {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[test]
+fn the_leading_seq_is_read_only_from_the_journal_s_shape() {
+    assert_eq!(leading_seq(b"{\"seq\":42,\"event\":{}}\n"), Some(42));
+    assert_eq!(leading_seq(b"{\"seq\": 42,\"event\":{}}"), None);
+    assert_eq!(leading_seq(b"{\"event\":{},\"seq\":42}"), None);
+    assert_eq!(leading_seq(b"{\"seq\":,\"event\":{}}"), None);
+    assert_eq!(leading_seq(b"{\"seq\":42"), None);
+    assert_eq!(leading_seq(b"{\"seq\":99999999999999999999,\"e\":1}"), None);
+}
+
+#[test]
+fn a_reader_told_to_skip_goes_on_from_the_skipped_seq() {
+    let dir = tmp("skip");
+    append(&dir, 1, &(1..=3).map(line).collect::<String>());
+    append(&dir, 4, &(4..=6).map(line).collect::<String>());
+    let mut r = OutboxReader::new(&dir, 0);
+    assert_eq!(seqs(&r.read_batch(1, None).unwrap()), [1]);
+    r.skip_to(3);
+    assert_eq!(seqs(&r.read_batch(10, None).unwrap()), [3, 4, 5, 6]);
+    // Into a later segment: read from that segment's start.
+    let mut r = OutboxReader::new(&dir, 0);
+    assert_eq!(seqs(&r.read_batch(1, None).unwrap()), [1]);
+    r.skip_to(5);
+    assert_eq!(seqs(&r.read_batch(10, None).unwrap()), [5, 6]);
+    // Never backwards.
+    r.skip_to(2);
+    assert!(r.read_batch(10, None).unwrap().is_empty());
+    append(&dir, 4, &line(7));
+    assert_eq!(seqs(&r.read_batch(10, Some(7)).unwrap()), [7]);
+    fs::remove_dir_all(&dir).unwrap();
+}

@@ -8,7 +8,7 @@
 //! config handle and the snapshot, which the events core must not.
 use crate::config::ConfigHandle;
 use crate::events::kafka::{KafkaEventSink, KafkaSink};
-use crate::events::{Dispatcher, DispatcherSettings, RetryPolicy, Sink};
+use crate::events::{Dispatcher, DispatcherSettings, RecentEvents, RetryPolicy, Sink};
 use crate::snapshot::Snapshot;
 use std::future::Future;
 use std::path::PathBuf;
@@ -34,11 +34,13 @@ pub(crate) const KAFKA_POLICY: RetryPolicy = RetryPolicy {
 };
 
 /// Runs the dispatcher over `dir` (the audit directory: `outbox/`,
-/// cursors, `deadletter/`) until `shutdown` completes.
+/// cursors, `deadletter/`) until `shutdown` completes. `durable` and
+/// `recent` are the journal's durable outbox seq and newest events.
 pub(crate) async fn run(
     config: Arc<ConfigHandle>,
     dir: PathBuf,
     durable: watch::Receiver<u64>,
+    recent: Arc<RecentEvents>,
     shutdown: impl Future<Output = ()>,
 ) {
     tokio::pin!(shutdown);
@@ -71,7 +73,7 @@ pub(crate) async fn run(
                 running = Some(Running::start(
                     &snapshot,
                     dir.clone(),
-                    durable.clone(),
+                    (durable.clone(), recent.clone()),
                     sinks,
                 ));
             }
@@ -125,12 +127,14 @@ impl Running {
     fn start(
         snapshot: &Snapshot,
         dir: PathBuf,
-        durable: watch::Receiver<u64>,
+        (durable, recent): (watch::Receiver<u64>, Arc<RecentEvents>),
         sinks: Vec<PolicedSink>,
     ) -> Running {
         let mut settings = DispatcherSettings::new(dir);
         settings.poll_interval = snapshot.events.poll_interval;
-        let mut dispatcher = Dispatcher::new(settings).with_durable_seq(durable);
+        let mut dispatcher = Dispatcher::new(settings)
+            .with_durable_seq(durable)
+            .with_recent(recent);
         for (sink, policy) in sinks {
             dispatcher = dispatcher.with_sink(sink, policy);
         }

@@ -92,6 +92,7 @@ pub async fn run(
             config.clone(),
             settings.dir.clone(),
             journal.outbox_watch(),
+            journal.recent_events(),
             drain.closing(),
         ))),
         _ => None,

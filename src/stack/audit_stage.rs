@@ -16,7 +16,8 @@ use crate::audit::{
 };
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
-use crate::events::{build_event, new_event_id, ChangeInput, WriteMethod};
+use crate::events::cloudevent::build_event_owned;
+use crate::events::{build_event, new_event_id, ChangeInput, EventData, WriteMethod};
 use crate::limit::redis::RedisRates;
 use crate::scim::json::get_ci;
 use crate::scim::route::{Route, RouteKind};
@@ -114,15 +115,15 @@ pub(super) async fn journal(
     // of the request's attributes, the allow-listed values and, for a
     // create, the id the upstream assigned: parsed only that deep.
     let whole = tenant.journal.events || bulk;
-    let request = if whole || *method == Method::PATCH {
-        serde_json::from_slice(&write.body).ok()
-    } else {
-        shallow_request(&write.body, &tenant.journal.audit_values)
-    };
     let answer: Option<Value> = match parts.status.is_success() {
         true if whole => serde_json::from_slice(&body).ok(),
         true if *method == Method::POST => created_id(&body),
         _ => None,
+    };
+    let request = if whole_request(tenant, method, bulk, answer.as_ref()) {
+        serde_json::from_slice(&write.body).ok()
+    } else {
+        shallow_request(&write.body, &tenant.journal.audit_values)
     };
     let mut entries = match &answer {
         Some(answer) if bulk => bulk_entries(&ctx, request.as_ref(), answer),
@@ -134,7 +135,7 @@ pub(super) async fn journal(
             method,
             &write.route,
             request.as_ref(),
-            answer.as_ref(),
+            answer,
             status,
         ));
     }
@@ -190,6 +191,18 @@ pub(super) async fn journal(
     }
 }
 
+/// Whether the request body is needed whole, not just [`shallow_request`]:
+/// for Bulk and PATCH (the operations), and for an event, except a
+/// create's whose data is the created resource the upstream answered
+/// (its type is `created` whatever the request said).
+fn whole_request(tenant: &Tenant, method: &Method, bulk: bool, answer: Option<&Value>) -> bool {
+    let journal = &tenant.journal;
+    let event_from_answer = *method == Method::POST
+        && journal.data == EventData::Resource
+        && answer.is_some_and(Value::is_object);
+    bulk || *method == Method::PATCH || (journal.events && !event_from_answer)
+}
+
 /// The parts of a record every entry of a request shares.
 struct Context<'a, 's> {
     tenant: &'s Tenant,
@@ -219,14 +232,14 @@ impl Context<'_, '_> {
         method: WriteMethod,
         resource_type: &str,
         request: Option<&Value>,
-        response: Option<&Value>,
+        response: Answer<'_>,
     ) -> Option<Value> {
         let journal = &self.tenant.journal;
         if !journal.events {
             return None;
         }
         let resource_id = record.resource_id.as_deref()?;
-        Some(build_event(&ChangeInput {
+        let input = ChangeInput {
             id,
             time: &record.time,
             tenant: self.tenant.id.as_str(),
@@ -234,10 +247,25 @@ impl Context<'_, '_> {
             resource_type,
             resource_id,
             request_body: request,
-            response_body: response.filter(|r| r.is_object()),
+            response_body: None,
             data: journal.data,
-        }))
+        };
+        Some(match response {
+            Answer::Lent(response) => build_event(&ChangeInput {
+                response_body: response.filter(|r| r.is_object()),
+                ..input
+            }),
+            Answer::Given(response) => build_event_owned(&input, response),
+        })
     }
+}
+
+/// The upstream's answer for an event: lent (a Bulk operation's, part of
+/// the whole answer) or given (a plain write's: it may become the event's
+/// `data` without a copy).
+enum Answer<'a> {
+    Lent(Option<&'a Value>),
+    Given(Option<Value>),
 }
 
 /// One record (and event) for a plain write.
@@ -246,7 +274,7 @@ fn single_entry(
     method: &Method,
     route: &Route,
     request: Option<&Value>,
-    answer: Option<&Value>,
+    answer: Option<Value>,
     status: u16,
 ) -> (AuditRecord, Option<Value>) {
     let mut record = ctx.record(method.as_str(), status);
@@ -255,6 +283,7 @@ fn single_entry(
     // The id decoded: the record names the resource, not its spelling.
     record.resource_id = route.id_decoded().map(String::from).or_else(|| {
         answer
+            .as_ref()
             .and_then(Value::as_object)
             .and_then(|a| get_ci(a, "id"))
             .and_then(Value::as_str)
@@ -262,9 +291,14 @@ fn single_entry(
     });
     fill_attributes(ctx, &mut record, method.as_str(), request);
     let event = match (WriteMethod::parse(method.as_str()), segment) {
-        (Some(m), Some(s)) if (200..300).contains(&status) => {
-            ctx.event(&new_event_id(), &record, m, s, request, answer)
-        }
+        (Some(m), Some(s)) if (200..300).contains(&status) => ctx.event(
+            &new_event_id(),
+            &record,
+            m,
+            s,
+            request,
+            Answer::Given(answer),
+        ),
         _ => None,
     };
     (record, event)
@@ -301,7 +335,7 @@ fn bulk_entries(
                     op.method,
                     segment,
                     op.request.as_ref(),
-                    op.response.as_ref(),
+                    Answer::Lent(op.response.as_ref()),
                 ),
                 _ => None,
             };

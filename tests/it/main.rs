@@ -61,4 +61,5 @@ mod store_errors;
 mod systemd;
 mod traces;
 mod traces_auth;
+mod webhook_delivery;
 mod write_order;

@@ -42,6 +42,8 @@ struct State {
     received: Vec<Received>,
     attempts: usize,
     bad_signatures: usize,
+    /// TCP connections accepted.
+    connections: usize,
 }
 
 pub struct WebhookReceiver {
@@ -90,6 +92,7 @@ impl WebhookReceiver {
             received: Vec::new(),
             attempts: 0,
             bad_signatures: 0,
+            connections: 0,
         }));
         let shared = state.clone();
         let (up, mut up_rx) = tokio::sync::watch::channel(true);
@@ -111,6 +114,7 @@ impl WebhookReceiver {
                         Some(l) => tokio::select! {
                             a = l.accept() => {
                                 let Ok((stream, _)) = a else { continue };
+                                shared.lock().unwrap().connections += 1;
                                 let state = shared.clone();
                                 conns.spawn(serve(stream, state));
                             }
@@ -174,6 +178,11 @@ impl WebhookReceiver {
 
     pub fn bad_signatures(&self) -> usize {
         self.state.lock().unwrap().bad_signatures
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state.lock().unwrap().connections
     }
 
     /// Waits until `n` distinct event ids were accepted (panics after

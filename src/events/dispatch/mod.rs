@@ -10,12 +10,16 @@
 //! A housekeeping task deletes the segments every sink is done with and
 //! publishes the outbox depth.
 //!
+//! A caught-up sink takes the newest events from the journal's memory
+//! ([`RecentEvents`]) instead of reading them back from the file.
+//!
 //! One dispatcher per outbox directory: cursors are not shared between
 //! processes.
 mod sink;
 
 use crate::events::metrics;
 use crate::events::outbox::{highest_seq, remove_delivered_segments};
+use crate::events::recent::RecentEvents;
 use crate::events::retry::RetryPolicy;
 use crate::events::{is_valid_sink_name, Sink};
 use sink::SinkTask;
@@ -50,6 +54,7 @@ pub struct Dispatcher {
     settings: DispatcherSettings,
     sinks: Vec<(Arc<dyn Sink>, RetryPolicy)>,
     durable: Option<watch::Receiver<u64>>,
+    recent: Option<Arc<RecentEvents>>,
 }
 
 struct Shared {
@@ -91,6 +96,7 @@ impl Dispatcher {
             settings,
             sinks: Vec::new(),
             durable: None,
+            recent: None,
         }
     }
 
@@ -104,6 +110,14 @@ impl Dispatcher {
     /// soon as it moves (instead of waiting for the next poll).
     pub fn with_durable_seq(mut self, durable: watch::Receiver<u64>) -> Self {
         self.durable = Some(durable);
+        self
+    }
+
+    /// Takes the newest events from the journal's memory rather than
+    /// reading them back from the outbox file (used only together with
+    /// [`Self::with_durable_seq`], whose seq still decides what is read).
+    pub fn with_recent(mut self, recent: Arc<RecentEvents>) -> Self {
+        self.recent = Some(recent);
         self
     }
 
@@ -147,6 +161,7 @@ impl Dispatcher {
                 sink,
                 policy,
                 durable: self.durable.clone(),
+                recent: self.recent.clone(),
                 stop: stop_rx.clone(),
                 cursor: sink::CursorState {
                     done: 0,

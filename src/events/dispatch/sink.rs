@@ -6,6 +6,7 @@ use crate::events::cursor::{read_cursor, write_cursor};
 use crate::events::deadletter::{self, DeadLetter};
 use crate::events::metrics::{self, DeliveryFailed, EventDeadLettered, EventDelivered};
 use crate::events::outbox::{OutboxReader, OutboxRecord};
+use crate::events::recent::{RecentEvent, RecentEvents};
 use crate::events::retry::{jitter, RetryPolicy};
 use crate::events::Sink;
 use crate::scim::datetime::DateTime;
@@ -28,8 +29,34 @@ pub(super) struct SinkTask {
     pub(super) sink: Arc<dyn Sink>,
     pub(super) policy: RetryPolicy,
     pub(super) durable: Option<watch::Receiver<u64>>,
+    /// The journal's newest events, taken instead of reading the file
+    /// when they are there (only with `durable`).
+    pub(super) recent: Option<Arc<RecentEvents>>,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) cursor: CursorState,
+}
+
+/// An event to deliver: read from the outbox file, or handed over in
+/// memory by the journal.
+enum Pending {
+    File(OutboxRecord),
+    Memory(Arc<RecentEvent>),
+}
+
+impl Pending {
+    fn record(&self) -> &OutboxRecord {
+        match self {
+            Pending::File(record) => record,
+            Pending::Memory(event) => &event.record,
+        }
+    }
+
+    fn recent(&self) -> Option<&RecentEvent> {
+        match self {
+            Pending::File(_) => None,
+            Pending::Memory(event) => Some(event),
+        }
+    }
 }
 
 /// The sink's progress: `done` in memory, `written` on disk. Writing
@@ -87,33 +114,50 @@ impl SinkTask {
             let durable = self.durable.as_ref().map(|d| *d.borrow());
             let max = self.shared.settings.batch_size.max(1);
             let done = self.cursor.done;
-            let mut r = reader
-                .take()
-                .unwrap_or_else(|| OutboxReader::new(&dir, done));
-            let (r, batch) = tokio::task::spawn_blocking(move || {
-                let batch = r.read_batch(max, durable);
-                (r, batch)
-            })
-            .await
-            .map_err(io::Error::other)?;
-            reader = Some(r);
-            let batch = batch?;
+            let from_memory = match (&self.recent, durable) {
+                (Some(recent), Some(durable)) => recent.take(done.saturating_add(1), durable, max),
+                _ => None,
+            };
+            let batch: Vec<Pending> = match from_memory {
+                // Nothing durable past the cursor: nothing to read.
+                None if durable.is_some_and(|d| d <= done) => Vec::new(),
+                Some(events) => events.into_iter().map(Pending::Memory).collect(),
+                None => {
+                    // After events from memory the reader's place is
+                    // behind: it skips to the cursor from where it was
+                    // (each line passed over once, its seq read alone),
+                    // rather than reading the segment from its start.
+                    let mut r = reader
+                        .take()
+                        .unwrap_or_else(|| OutboxReader::new(&dir, done));
+                    r.skip_to(done.saturating_add(1));
+                    let (r, batch) = tokio::task::spawn_blocking(move || {
+                        let batch = r.read_batch(max, durable);
+                        (r, batch)
+                    })
+                    .await
+                    .map_err(io::Error::other)?;
+                    reader = Some(r);
+                    batch?.into_iter().map(Pending::File).collect()
+                }
+            };
             if batch.is_empty() {
                 metrics::set_oldest_age(&name, Duration::ZERO);
                 self.working_on(IDLE);
                 if self.wait_for_more().await {
-                    return Ok(());
+                    return self.flush_cursor().await;
                 }
                 continue;
             }
-            for record in &batch {
+            for pending in &batch {
+                let record = pending.record();
                 let wanted = match self.sink.tenant() {
                     // Isolation: a tenant's sink never sees another's events.
                     Some(tenant) => record.tenant() == Some(tenant),
                     None => true,
                 };
                 if wanted {
-                    match self.deliver(record, 0, None, false).await {
+                    match self.deliver(record, pending.recent(), 0, None, false).await {
                         Outcome::Stopped => return self.flush_cursor().await,
                         Outcome::Delivered => {}
                         Outcome::DeadLettered(letter) => {
@@ -148,6 +192,7 @@ impl SinkTask {
             let outcome = self
                 .deliver(
                     &letter.record(),
+                    None,
                     letter.attempts,
                     Some(letter.first_attempt.clone()),
                     true,
@@ -171,10 +216,12 @@ impl SinkTask {
         Ok(true)
     }
 
-    /// One event, retried until delivered, dead-lettered or stopped.
+    /// One event, retried until delivered, dead-lettered or stopped
+    /// (`recent`: the same event as the journal handed it over).
     async fn deliver(
         &mut self,
         record: &OutboxRecord,
+        recent: Option<&RecentEvent>,
         prior_attempts: u32,
         first_attempt: Option<String>,
         redelivery: bool,
@@ -189,8 +236,12 @@ impl SinkTask {
             attempts = attempts.saturating_add(1);
             metrics::set_oldest_age(&name, age(written));
             let sink = self.sink.clone();
+            let delivery = match recent {
+                Some(event) => sink.deliver_recent(event),
+                None => sink.deliver(record),
+            };
             let result = tokio::select! {
-                r = sink.deliver(record) => r,
+                r = delivery => r,
                 _ = self.stop.wait_for(|s| *s) => return Outcome::Stopped,
             };
             let error = match result {

@@ -16,6 +16,7 @@ pub use settings::{WebhookConfig, WebhookSettings};
 pub(crate) use sign::signature_header;
 
 use crate::events::outbox::OutboxRecord;
+use crate::events::recent::RecentEvent;
 use crate::events::retry::RetryPolicy;
 use crate::events::{DeliveryError, DeliveryFuture, Sink};
 use crate::http_client::HttpClient;
@@ -65,7 +66,13 @@ impl WebhookSink {
         self.config.policy
     }
 
-    async fn post(&self, record: &OutboxRecord) -> Result<(), DeliveryError> {
+    /// POSTs one event (`recent`: the same event as the journal handed it
+    /// over, whose serialization makes the body without re-serializing).
+    async fn post(
+        &self,
+        record: &OutboxRecord,
+        recent: Option<&RecentEvent>,
+    ) -> Result<(), DeliveryError> {
         let id = record.id();
         if id.is_empty() {
             return Err(DeliveryError::permanent(format!(
@@ -73,7 +80,10 @@ impl WebhookSink {
                 record.seq
             )));
         }
-        let body = record.body();
+        let body = match recent {
+            Some(event) => event.delivered_body(),
+            None => record.body(),
+        };
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
@@ -151,7 +161,11 @@ impl Sink for WebhookSink {
     }
 
     fn deliver<'a>(&'a self, record: &'a OutboxRecord) -> DeliveryFuture<'a> {
-        Box::pin(self.post(record))
+        Box::pin(self.post(record, None))
+    }
+
+    fn deliver_recent<'a>(&'a self, event: &'a RecentEvent) -> DeliveryFuture<'a> {
+        Box::pin(self.post(&event.record, Some(event)))
     }
 }
 
