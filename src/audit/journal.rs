@@ -6,7 +6,10 @@
 //! writes it with one write(2) per file and, under `fsync = "per_record"`,
 //! one fsync per file, then resolves the batch's acks. The file work runs
 //! on tokio's blocking pool, so a slow disk never stalls a request thread;
-//! entries queued meanwhile form the next batch.
+//! entries queued meanwhile form the next batch. Under `fsync = "interval"`
+//! the periodic fsync runs beside the loop on descriptors of its own
+//! (`Writer::begin_sync`): batches go on being written while it runs, and
+//! only what was written before it began is published as durable.
 use super::metrics::{self, FileKind};
 use super::record::AuditRecord;
 use super::settings::{AuditSettings, FsyncPolicy};
@@ -20,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use tokio::sync::{mpsc, oneshot, watch};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 /// Most entries in one group commit.
@@ -361,6 +365,10 @@ async fn run(
     let mut writer = Some(writer);
     let mut failed: Option<JournalError> = None;
     let mut sync_due: Option<Instant> = None;
+    // The interval fsync in flight: it runs beside the loop, so batches
+    // go on being written (and their writes answered) while the disk
+    // flushes, instead of every request of those milliseconds waiting.
+    let mut syncing: Option<JoinHandle<SyncOutcome>> = None;
     let mut shutdown_waiters = Vec::new();
     loop {
         if failed.is_some() {
@@ -368,13 +376,20 @@ async fn run(
         }
         // Checked first, so that a queue that never empties cannot starve
         // the interval fsync.
-        if sync_due.is_some_and(|due| Instant::now() >= due) {
+        if syncing.is_none() && sync_due.is_some_and(|due| Instant::now() >= due) {
             sync_due = None;
-            sync(&mut writer, &mut failed, &watch_tx).await;
+            syncing = begin_sync(&mut writer, &mut failed);
         }
+        let idle = syncing.is_none();
         let first = tokio::select! {
+            biased;
+            outcome = sync_done(&mut syncing) => {
+                syncing = None;
+                end_sync(outcome, &mut writer, &mut failed, &watch_tx);
+                continue;
+            }
             command = rx.recv() => command,
-            () = sleep_until(sync_due) => continue,
+            () = sleep_until(sync_due), if idle => continue,
         };
         let Some(first) = first else { break };
         let mut entries = Vec::new();
@@ -450,6 +465,9 @@ async fn run(
         }
     }
     // Every sender is gone or shutdown was asked: make it all durable.
+    if let Some(pending) = syncing.take() {
+        end_sync(pending.await, &mut writer, &mut failed, &watch_tx);
+    }
     sync(&mut writer, &mut failed, &watch_tx).await;
     stopped.store(true, Ordering::Release);
     // Released before anyone hears of the shutdown, so the directory can
@@ -497,6 +515,60 @@ async fn sleep_until(due: Option<Instant>) {
     match due {
         Some(due) => tokio::time::sleep_until(due).await,
         None => std::future::pending().await,
+    }
+}
+
+/// What an interval fsync off the loop gives back.
+type SyncOutcome = Result<u64, (FileKind, std::io::Error)>;
+
+/// Starts the interval fsync on the blocking pool (`None` when the
+/// journal already failed, or when taking the files failed: then it has).
+fn begin_sync(
+    writer: &mut Option<Writer>,
+    failed: &mut Option<JournalError>,
+) -> Option<JoinHandle<SyncOutcome>> {
+    if failed.is_some() {
+        return None;
+    }
+    match writer.as_mut()?.begin_sync() {
+        Ok(pending) => Some(tokio::task::spawn_blocking(move || pending.run())),
+        Err((kind, e)) => {
+            fail(failed, kind, &e);
+            None
+        }
+    }
+}
+
+async fn sync_done(
+    syncing: &mut Option<JoinHandle<SyncOutcome>>,
+) -> Result<SyncOutcome, tokio::task::JoinError> {
+    match syncing {
+        Some(pending) => pending.await,
+        None => std::future::pending().await,
+    }
+}
+
+/// An interval fsync ended: what it covered is durable and published, or
+/// the journal fails closed.
+fn end_sync(
+    outcome: Result<SyncOutcome, tokio::task::JoinError>,
+    writer: &mut Option<Writer>,
+    failed: &mut Option<JournalError>,
+    watch_tx: &watch::Sender<u64>,
+) {
+    match outcome {
+        Ok(Ok(seq)) => {
+            if let Some(w) = writer.as_mut() {
+                w.synced(seq);
+            }
+            publish(writer, watch_tx);
+        }
+        Ok(Err((kind, e))) => fail(failed, kind, &e),
+        Err(_) => fail(
+            failed,
+            FileKind::Audit,
+            &std::io::Error::other("the journal's fsync panicked"),
+        ),
     }
 }
 

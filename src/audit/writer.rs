@@ -189,6 +189,28 @@ impl Writer {
         Ok(a || o)
     }
 
+    /// Starts an interval sync that runs beside the writer, so that
+    /// batches go on being written while the disk flushes: the files
+    /// written since the last sync, as new descriptors of the same open
+    /// files (`dup`), and the outbox seq written so far. What is written
+    /// after this is left dirty for the next sync; only the seq taken here
+    /// becomes durable when [`PendingSync::run`] succeeds
+    /// ([`Writer::synced`]).
+    pub(super) fn begin_sync(&mut self) -> Result<PendingSync, (FileKind, io::Error)> {
+        let audit = dup_dirty(self.audit.as_mut()).map_err(|e| (FileKind::Audit, e))?;
+        let outbox = dup_dirty(self.outbox.as_mut()).map_err(|e| (FileKind::Outbox, e))?;
+        Ok(PendingSync {
+            audit,
+            outbox,
+            outbox_seq: self.outbox_seq,
+        })
+    }
+
+    /// A [`PendingSync`] begun at outbox seq `seq` succeeded.
+    pub(super) fn synced(&mut self, seq: u64) {
+        self.durable_outbox_seq = self.durable_outbox_seq.max(seq);
+    }
+
     /// Whether adding `pending` bytes to the current file of `kind` must
     /// start a new file first (no file yet, too big, or too old).
     fn needs_rotation(&self, kind: FileKind, pending: u64, now: i64) -> bool {
@@ -269,6 +291,46 @@ fn sync_file(file: Option<&mut LogFile>, kind: FileKind) -> io::Result<bool> {
             Ok(true)
         }
         _ => Ok(false),
+    }
+}
+
+/// An interval sync taken off the writer ([`Writer::begin_sync`]).
+#[derive(Debug)]
+pub(super) struct PendingSync {
+    audit: Option<File>,
+    outbox: Option<File>,
+    outbox_seq: u64,
+}
+
+impl PendingSync {
+    /// fsyncs (fdatasync) the audit file, then the outbox (an event is
+    /// never durable before its record); the outbox seq now durable. Runs
+    /// on the blocking pool.
+    pub(super) fn run(self) -> Result<u64, (FileKind, io::Error)> {
+        for (file, kind) in [
+            (self.audit, FileKind::Audit),
+            (self.outbox, FileKind::Outbox),
+        ] {
+            if let Some(f) = file {
+                let start = Instant::now();
+                f.sync_data().map_err(|e| (kind, e))?;
+                metrics::fsynced(kind, start.elapsed());
+            }
+        }
+        Ok(self.outbox_seq)
+    }
+}
+
+/// A second descriptor of `file` when it was written since its last sync
+/// (marked clean: what is written from now on makes it dirty again).
+fn dup_dirty(file: Option<&mut LogFile>) -> io::Result<Option<File>> {
+    match file {
+        Some(f) if f.dirty => {
+            let dup = f.file.try_clone()?;
+            f.dirty = false;
+            Ok(Some(dup))
+        }
+        _ => Ok(None),
     }
 }
 
