@@ -530,7 +530,7 @@ fn begin_sync(
     if failed.is_some() {
         return None;
     }
-    match writer.as_mut()?.begin_sync() {
+    match writer.as_ref()?.begin_sync() {
         Ok(pending) => Some(tokio::task::spawn_blocking(move || pending.run())),
         Err((kind, e)) => {
             fail(failed, kind, &e);

@@ -191,14 +191,13 @@ impl Writer {
 
     /// Starts an interval sync that runs beside the writer, so that
     /// batches go on being written while the disk flushes: the files
-    /// written since the last sync, as new descriptors of the same open
-    /// files (`dup`), and the outbox seq written so far. What is written
-    /// after this is left dirty for the next sync; only the seq taken here
+    /// written since the last full sync, as new descriptors of the same
+    /// open files (`dup`), and the outbox seq written so far. Only the seq taken here
     /// becomes durable when [`PendingSync::run`] succeeds
     /// ([`Writer::synced`]).
-    pub(super) fn begin_sync(&mut self) -> Result<PendingSync, (FileKind, io::Error)> {
-        let audit = dup_dirty(self.audit.as_mut()).map_err(|e| (FileKind::Audit, e))?;
-        let outbox = dup_dirty(self.outbox.as_mut()).map_err(|e| (FileKind::Outbox, e))?;
+    pub(super) fn begin_sync(&self) -> Result<PendingSync, (FileKind, io::Error)> {
+        let audit = dup_dirty(self.audit.as_ref()).map_err(|e| (FileKind::Audit, e))?;
+        let outbox = dup_dirty(self.outbox.as_ref()).map_err(|e| (FileKind::Outbox, e))?;
         Ok(PendingSync {
             audit,
             outbox,
@@ -321,15 +320,14 @@ impl PendingSync {
     }
 }
 
-/// A second descriptor of `file` when it was written since its last sync
-/// (marked clean: what is written from now on makes it dirty again).
-fn dup_dirty(file: Option<&mut LogFile>) -> io::Result<Option<File>> {
+/// A second descriptor of `file` when it was written since its last
+/// sync. It stays marked dirty: a rotation fsyncs the file it closes
+/// itself, so that a file's end is durable before the next file exists
+/// whatever sync is still in flight (the chain never has a gap between
+/// files); a second fsync of clean pages costs next to nothing.
+fn dup_dirty(file: Option<&LogFile>) -> io::Result<Option<File>> {
     match file {
-        Some(f) if f.dirty => {
-            let dup = f.file.try_clone()?;
-            f.dirty = false;
-            Ok(Some(dup))
-        }
+        Some(f) if f.dirty => Ok(Some(f.file.try_clone()?)),
         _ => Ok(None),
     }
 }

@@ -99,8 +99,7 @@ fn an_interval_sync_beside_the_writer_makes_durable_only_what_came_before_it() {
     assert_eq!(seq, 2);
     w.synced(seq);
     assert_eq!(w.durable_outbox_seq(), 2);
-    // The third is still dirty: the next sync takes it (a clean writer
-    // takes nothing and still reports how far it was written).
+    // The next sync takes the third.
     let next = w.begin_sync().unwrap();
     assert_eq!(next.run().unwrap(), 3);
     w.synced(3);
