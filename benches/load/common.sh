@@ -137,3 +137,31 @@ name = "load"
 hash = "$1"
 CONF
 }
+
+# The mapping table of the "mapped" targets (a tenant's `[tenants.schema]
+# mapping`).
+MAPPING_TABLE="$here/../../tests/fixtures/mapping/store-legacy.toml"
+
+# audited_tenant HASH AUDIT_DIR: after gateway_head, the "audited" target's
+# tenant: the audit log in AUDIT_DIR, the tenant on localhost with the
+# token hash HASH, and its change events delivered to a webhook on the
+# origin (which answers 200). Writes the webhook's secret into $work.
+audited_tenant() {
+    python3 -c 'import base64,os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())' \
+        >"$work/webhook.secret"
+    cat <<CONF
+[audit]
+dir = "$2"
+[[tenants]]
+id = "audited"
+hosts = ["localhost"]
+upstream = "origin"
+[[tenants.tokens]]
+name = "load"
+hash = "$1"
+[[tenants.webhooks]]
+name = "sync"
+url = "http://127.0.0.1:$ORIGIN_PORT/hook"
+secret_file = ["$work/webhook.secret"]
+CONF
+}

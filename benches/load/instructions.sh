@@ -74,27 +74,9 @@ tenant_config() {
         default) default_tenant "$2" ;;
         mapped)
             default_tenant "$2"
-            printf '[tenants.schema]\nmapping = "%s"\n' "$here/../../tests/fixtures/mapping/store-legacy.toml"
+            printf '[tenants.schema]\nmapping = "%s"\n' "$MAPPING_TABLE"
             ;;
-        audited)
-            python3 -c 'import base64,os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())' \
-                >"$work/webhook.secret"
-            cat <<CONF
-[audit]
-dir = "$work/audit-$1"
-[[tenants]]
-id = "load"
-hosts = ["localhost"]
-upstream = "origin"
-[[tenants.tokens]]
-name = "load"
-hash = "$2"
-[[tenants.webhooks]]
-name = "sync"
-url = "http://127.0.0.1:$ORIGIN_PORT/hook"
-secret_file = ["$work/webhook.secret"]
-CONF
-            ;;
+        audited) audited_tenant "$2" "$work/audit-$1" ;;
         *)
             log "TENANT must be default, mapped or audited"
             exit 2

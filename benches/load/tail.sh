@@ -110,7 +110,7 @@ upstream = "origin"
 name = "load"
 hash = "$hash"
 [tenants.schema]
-mapping = "$repo/tests/fixtures/mapping/store-legacy.toml"
+mapping = "$MAPPING_TABLE"
 CONF
     } >"$work/gateway.toml"
     RUST_LOG=warn "${rt[@]}" taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/gateway.toml" \
@@ -125,25 +125,9 @@ CONF
 start_audited_gateway() {
     local hash
     hash="$(printf '%s' "$TOKEN" | "$BIN" hash-token)"
-    python3 -c 'import base64,os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())' \
-        >"$work/webhook.secret"
     {
         gateway_head "$AUDITED_PORT"
-        cat <<CONF
-[audit]
-dir = "$work/audit"
-[[tenants]]
-id = "audited"
-hosts = ["localhost"]
-upstream = "origin"
-[[tenants.tokens]]
-name = "load"
-hash = "$hash"
-[[tenants.webhooks]]
-name = "sync"
-url = "http://127.0.0.1:$ORIGIN_PORT/hook"
-secret_file = ["$work/webhook.secret"]
-CONF
+        audited_tenant "$hash" "$work/audit"
     } >"$work/audited.toml"
     RUST_LOG=warn "${rt[@]}" taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/audited.toml" \
         >"$work/audited.log" 2>&1 &
