@@ -1,13 +1,17 @@
-//! One client connection: the TLS handshake and the HTTP session. What it
+//! One client connection: the TLS handshake, the protocol (ALPN, or the
+//! first bytes), and the HTTP session: HTTP/1 served by `super::h1`,
+//! HTTP/2 by hyper. What it
 //! learns is handed to each request as a [`ConnInfo`] (`crate::conn_info`).
 use super::idle::{Streams, Tracked};
 use super::proxy_protocol::Prefixed;
-use super::{Listening, Respond};
+use super::{h1, Listening, RequestBody, Respond};
 use crate::conn_info::{CertChecks, ConnAuth, ConnInfo, Proxied};
-use hyper::server::conn::http1;
+use bytes::BytesMut;
+use http::Request;
+use hyper::body::Incoming;
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -103,6 +107,81 @@ pub(super) async fn serve_connection<H: Respond>(
 }
 
 async fn http<IO, H>(
+    mut io: IO,
+    info: ConnInfo,
+    listening: &Listening,
+    handler: Arc<H>,
+    mut stop: watch::Receiver<bool>,
+) where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    H: Respond,
+{
+    let settings = h1::Settings {
+        header_read_timeout: listening.header_read_timeout,
+        idle_timeout: listening.idle_timeout,
+        max_header_bytes: listening.max_header_bytes,
+    };
+    // ALPN binds the client to the protocol it names (RFC 7301). Without
+    // ALPN (plain TCP, or TLS without it) the first bytes tell: HTTP/2
+    // with prior knowledge opens with its preface (RFC 9113 §3.3),
+    // anything else is HTTP/1.
+    let mut read = BytesMut::new();
+    match info.alpn.as_deref() {
+        Some(b"h2") => {}
+        Some(b"http/1.1") => {
+            let info = Arc::new(info);
+            return h1::serve(io, read, info, settings, handler, &mut stop).await;
+        }
+        _ => {
+            let sniff = sniff(&mut io, &mut read);
+            let version = tokio::select! {
+                biased;
+                v = tokio::time::timeout(listening.header_read_timeout, sniff) => v,
+                _ = stop.wait_for(|s| *s) => return,
+            };
+            match version {
+                Ok(Some(Version::Http1)) => {
+                    let info = Arc::new(info);
+                    return h1::serve(io, read, info, settings, handler, &mut stop).await;
+                }
+                Ok(Some(Version::Http2)) => {}
+                Ok(None) | Err(_) => return,
+            }
+        }
+    }
+    let io = Prefixed::new(read.freeze(), io);
+    // Boxed: HTTP/2's state is large, and it is built only here.
+    Box::pin(http2(io, info, listening, handler, stop)).await;
+}
+
+enum Version {
+    Http1,
+    Http2,
+}
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads until the first bytes are, or cannot be, the HTTP/2 preface.
+/// `None`: the connection closed first.
+async fn sniff<IO: AsyncRead + Unpin>(io: &mut IO, read: &mut BytesMut) -> Option<Version> {
+    loop {
+        let n = read.len().min(PREFACE.len());
+        if read[..n] != PREFACE[..n] {
+            return Some(Version::Http1);
+        }
+        if n == PREFACE.len() {
+            return Some(Version::Http2);
+        }
+        match h1::read_some(io, read).await {
+            Ok(n) if n > 0 => {}
+            _ => return None,
+        }
+    }
+}
+
+/// An HTTP/2 connection, served by hyper.
+async fn http2<IO, H>(
     io: IO,
     info: ConnInfo,
     listening: &Listening,
@@ -112,55 +191,32 @@ async fn http<IO, H>(
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     H: Respond,
 {
-    // ALPN `http/1.1` binds the client to HTTP/1.1 (RFC 7301): served by
-    // hyper's HTTP/1 connection alone. Otherwise (ALPN `h2`, or none:
-    // HTTP/1.1 or HTTP/2 with prior knowledge) the version is read from
-    // the first bytes. The second kind is boxed, so that an HTTP/1.1
-    // connection's task does not carry HTTP/2's larger state inline: the
-    // task is what an idle keep-alive connection costs.
-    let http1_only = info.alpn.as_deref() == Some(b"http/1.1".as_slice());
     let info = Arc::new(info);
     let streams = Streams::default();
     let requests = streams.clone();
-    let service = service_fn(move |req| {
+    let service = service_fn(move |req: Request<Incoming>| {
         let handler = handler.clone();
         let info = info.clone();
         // Open from here until the response body is written (or the
         // request is dropped).
         let stream = requests.begin();
         async move {
-            let response = handler.call(req, info).await;
+            let response = handler.call(req.map(RequestBody::from), info).await;
             Ok::<_, Infallible>(response.map(|body| Tracked::new(body, stream)))
         }
     });
     let idle = listening.idle_timeout;
-    if http1_only {
-        let mut builder = http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(listening.header_read_timeout)
-            .max_buf_size(listening.max_header_bytes.max(8192));
-        let conn = builder.serve_connection(TokioIo::new(io), service);
-        tokio::pin!(conn);
-        supervise(conn, |c| c.graceful_shutdown(), &streams, idle, &mut stop).await;
-        return;
-    }
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(listening.header_read_timeout)
-        .max_buf_size(listening.max_header_bytes.max(8192));
+    let mut builder = http2::Builder::new(TokioExecutor::new());
     // Keep-alive pings find dead peers of busy connections; they do not
     // keep an idle one open (`idle`), so pinging at least twice per idle
     // timeout costs nothing there.
     builder
-        .http2()
         .timer(TokioTimer::new())
         .keep_alive_interval(Some((idle / 2).min(Duration::from_secs(30))))
         .keep_alive_timeout(Duration::from_secs(20))
         .max_header_list_size(u32::try_from(listening.max_header_bytes).unwrap_or(u32::MAX));
-    let mut conn = Box::pin(builder.serve_connection(TokioIo::new(io), service));
+    let conn = builder.serve_connection(TokioIo::new(io), service);
+    tokio::pin!(conn);
     supervise(
         conn.as_mut(),
         |c| c.graceful_shutdown(),

@@ -9,12 +9,15 @@
 //! timeouts); the listen address and the connection caps are fixed at
 //! start.
 mod admit;
+mod body;
 mod conn;
 mod drain;
+pub(crate) mod h1;
 mod idle;
 mod proxy_protocol;
 
 pub(crate) use admit::{AnonymousCaps, ConnectionCaps};
+pub(crate) use body::RequestBody;
 pub(crate) use drain::Drain;
 
 use crate::conn_info::{ConnInfo, Proxied};
@@ -22,7 +25,6 @@ use crate::telemetry::names::{CONNECTIONS_OPEN, CONNECTIONS_REFUSED_TOTAL};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use proxy_protocol::Prefixed;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -36,7 +38,7 @@ use tokio::sync::{watch, Semaphore};
 pub(crate) trait Respond: Send + Sync + 'static {
     fn call<'a>(
         &'a self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>>;
 

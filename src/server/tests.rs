@@ -13,7 +13,7 @@ struct Echo;
 impl Respond for Echo {
     fn call<'a>(
         &'a self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         Box::pin(async move {

@@ -9,11 +9,11 @@
 use super::{access_log, Pipeline};
 use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
+use crate::server::RequestBody;
 use crate::server::Respond;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,7 +107,7 @@ impl Respond for Gateway {
 
     fn call<'a>(
         &'a self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         let read = matches!(

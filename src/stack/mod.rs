@@ -20,6 +20,7 @@ use crate::error::GatewayError;
 use crate::limit::ordering::WriteOrder;
 use crate::limit::{Admitted, Limiter};
 use crate::request_id::RequestId;
+use crate::server::RequestBody;
 use crate::server::Respond;
 use crate::snapshot::Snapshot;
 use crate::tenant::Tenant;
@@ -30,7 +31,6 @@ use crate::upstream::Upstream;
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -384,7 +384,7 @@ where
 impl Respond for Pipeline {
     fn call<'a>(
         &'a self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         Box::pin(self.handle(req, conn))

@@ -9,11 +9,11 @@ use super::routes::error_response;
 use super::Store;
 use crate::conn_info::ConnInfo;
 use crate::scim::error::ScimError;
+use crate::server::RequestBody;
 use crate::server::{self, Listening, Respond, SettingsSource};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -58,7 +58,7 @@ struct StoreServer {
 impl Respond for StoreServer {
     fn call<'a>(
         &'a self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         _conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         Box::pin(async move { answer(&self.store, req).await.map(Full::new) })
@@ -66,7 +66,7 @@ impl Respond for StoreServer {
 }
 
 /// Reads the body (bounded) and hands the request to the store.
-async fn answer(store: &Store, req: Request<Incoming>) -> Response<Bytes> {
+async fn answer(store: &Store, req: Request<RequestBody>) -> Response<Bytes> {
     let (parts, body) = req.into_parts();
     let limit = store.config().max_body_bytes;
     let read = tokio::time::timeout(READ_TIMEOUT, Limited::new(body, limit).collect()).await;

@@ -5,11 +5,11 @@
 use super::test_pki::{ClientSpec, Leaf, TestCa};
 use super::{ClientCertPins, ClientCertPolicy, DeferredClientCertVerifier, TlsSelector};
 use crate::conn_info::ConnInfo;
+use crate::server::RequestBody;
 use crate::server::{serve, Listening, Respond, SettingsSource};
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use rustls::client::ResolvesClientCert;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::sign::CertifiedKey;
@@ -36,7 +36,7 @@ struct Inspect {
 impl Respond for Inspect {
     fn call<'a>(
         &'a self,
-        _req: Request<Incoming>,
+        _req: Request<RequestBody>,
         conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         Box::pin(async move {

@@ -21,6 +21,7 @@ mod verify;
 use crate::audit::Journal;
 use crate::config::ConfigHandle;
 use crate::conn_info::ConnInfo;
+use crate::server::RequestBody;
 use crate::server::{Drain, Respond};
 use crate::stack::Pipeline;
 use crate::telemetry::admin::admin_response;
@@ -30,7 +31,6 @@ use http::header::{
 };
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::Full;
-use hyper::body::Incoming;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::future::Future;
@@ -148,7 +148,7 @@ impl AdminState {
 impl Respond for AdminState {
     fn call<'a>(
         &'a self,
-        req: Request<Incoming>,
+        req: Request<RequestBody>,
         _conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         Box::pin(async move {
