@@ -5,5 +5,6 @@
 mod bounded;
 mod findings_a;
 mod findings_b;
+mod http1_framing;
 mod memconn;
 mod routing;
