@@ -170,6 +170,17 @@ def main():
     for i, r in enumerate(h1):
         put("h1", bytes([i % 8]) + r)
 
+    h1_server = [b"GET /scim/v2/Users?filter=userName%20eq%20%22a%22 HTTP/1.1\r\nHost: a.test\r\nAuthorization: Bearer x\r\n\r\n",
+                 b"POST /scim/v2/Users HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}GET /b HTTP/1.1\r\n\r\n",
+                 b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: t\r\n\r\nGET /c HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+                 b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                 b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n3\nabc\r\n0\r\n\r\n",
+                 b"PUT /a HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\nhello",
+                 b"OPTIONS * HTTP/1.1\r\n\r\nGET http://b.test/x HTTP/1.1\r\nHost: a\r\n\r\n",
+                 b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"]
+    for i, r in enumerate(h1_server):
+        put("h1_server", bytes([i * 5 % 32]) + r)
+
     for p in ["config/gateway.toml"] + sorted(glob.glob(os.path.join(ROOT, "config/examples/*.toml"))):
         text = read(p) if not os.path.isabs(p) else open(p, "rb").read()
         # Paths confined to the run's directory (the target skips `..`).

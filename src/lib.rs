@@ -30,6 +30,9 @@ pub mod scim;
 pub mod scim11;
 pub(crate) mod secret;
 pub(crate) mod server;
+/// The HTTP/1 server's parsers as the fuzz target drives them.
+#[doc(hidden)]
+pub use server::h1::fuzz as server_h1;
 pub(crate) mod snapshot;
 pub mod stack;
 pub mod store;

@@ -32,6 +32,7 @@
 //! `idle_timeout` for the wait between requests and for each write.
 mod body;
 pub(crate) mod decode;
+pub mod fuzz;
 pub(crate) mod head;
 mod write;
 

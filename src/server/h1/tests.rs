@@ -564,3 +564,39 @@ fn an_idle_connection_holds_no_buffer_and_its_future_is_small() {
         "{size} bytes"
     );
 }
+
+#[test]
+fn a_stream_is_read_the_same_whole_or_in_pieces() {
+    use super::fuzz::{requests, Parsed};
+    let streams: [&[u8]; 6] = [
+        b"POST /a HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}GET /b HTTP/1.1\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;x=y\r\nhello\r\n0\r\nT: t\r\n\r\nGET /c HTTP/1.0\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\nabc\r\n0\r\n\r\n",
+        b"OPTIONS * HTTP/1.1\r\n\r\nGET http://b.test/x HTTP/1.1\r\n\r\nGET /y",
+        b"GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n",
+    ];
+    for wire in streams {
+        let whole = requests(wire, wire.len());
+        for step in 1..=32 {
+            assert_eq!(
+                requests(wire, step),
+                whole,
+                "{step}: {:?}",
+                String::from_utf8_lossy(wire)
+            );
+        }
+    }
+    let read = requests(streams[1], 3);
+    assert!(
+        matches!(&read[0], Parsed::Request { body, .. } if body == b"hello"),
+        "{read:?}"
+    );
+    assert!(
+        matches!(&read[1], Parsed::Request { method, .. } if method == "GET"),
+        "{read:?}"
+    );
+    assert_eq!(requests(streams[2], 1), [Parsed::Refused(400)]);
+    assert!(matches!(requests(streams[3], 1)[0], Parsed::Broken(_)));
+    assert_eq!(requests(streams[4], 5).last(), Some(&Parsed::Incomplete));
+}
