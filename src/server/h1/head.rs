@@ -6,7 +6,7 @@
 //! refused and the connection closed: a head two parsers could read two
 //! ways is how requests are smuggled.
 use super::decode::Decoder;
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use http::header::{CONNECTION, CONTENT_LENGTH, EXPECT, TRANSFER_ENCODING};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri, Version};
 use std::mem::MaybeUninit;
@@ -54,18 +54,42 @@ fn bad(detail: &'static str) -> Refusal {
     }
 }
 
-/// One head from `buf` if it holds a whole one (consumed from it), within
-/// `max` bytes. `Ok(None)`: more bytes are needed.
+/// One head from `buf` if it holds a whole one (consumed from it, the
+/// bytes after it left in `buf`), within `max` bytes. `Ok(None)`: more
+/// bytes are needed.
 pub(crate) fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, Refusal> {
+    let parsed = parse_split(buf, max)?;
+    Ok(parsed.map(|(head, rest)| {
+        buf.extend_from_slice(&rest);
+        head
+    }))
+}
+
+/// [`parse`], with the bytes after the head returned rather than put
+/// back (`buf` is then empty): a body that arrived with its head is
+/// handed over without a copy.
+pub(crate) fn parse_split(
+    buf: &mut BytesMut,
+    max: usize,
+) -> Result<Option<(Head, Bytes)>, Refusal> {
+    // The buffer is frozen first, so that the values can be cut from it
+    // as they are parsed (no table of offsets to fill and zero); a
+    // partial head gets its buffer back as it was (unshared: no copy).
+    let frozen = std::mem::take(buf).freeze();
     // Left uninitialized: httparse fills what it uses.
     let mut slots = [MaybeUninit::<httparse::Header<'_>>::uninit(); MAX_HEADERS];
     let mut request = httparse::Request::new(&mut []);
-    let parsed = request.parse_with_uninit_headers(buf, &mut slots);
+    let parsed = request.parse_with_uninit_headers(&frozen, &mut slots);
     let len = match parsed {
-        Ok(httparse::Status::Complete(len)) if len > max => return Err(too_large(buf, max)),
+        Ok(httparse::Status::Complete(len)) if len > max => return Err(too_large(&frozen, max)),
         Ok(httparse::Status::Complete(len)) => len,
-        Ok(httparse::Status::Partial) if buf.len() > max => return Err(too_large(buf, max)),
-        Ok(httparse::Status::Partial) => return Ok(None),
+        Ok(httparse::Status::Partial) if frozen.len() > max => return Err(too_large(&frozen, max)),
+        Ok(httparse::Status::Partial) => {
+            *buf = frozen
+                .try_into_mut()
+                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+            return Ok(None);
+        }
         Err(httparse::Error::TooManyHeaders) => {
             return Err(refuse(
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
@@ -88,34 +112,20 @@ pub(crate) fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, Refu
         Some(1) => Version::HTTP_11,
         _ => Version::HTTP_10,
     };
-    // Where the target, each name and each value sit in the head, so
-    // that they can share the head's buffer once it is split off.
-    let base = buf.as_ptr() as usize;
-    let span = |s: &[u8]| {
-        let at = s.as_ptr() as usize - base;
-        (at, at + s.len())
-    };
-    let target = span(request.path.unwrap_or_default().as_bytes());
-    let count = request.headers.len();
-    let mut spans = [((0usize, 0usize), (0usize, 0usize)); MAX_HEADERS];
-    for (slot, h) in spans.iter_mut().zip(request.headers.iter()) {
-        *slot = (span(h.name.as_bytes()), span(h.value));
-    }
-    let head = buf.split_to(len).freeze();
-    let uri = Uri::from_maybe_shared(head.slice(target.0..target.1))
+    let uri = Uri::from_maybe_shared(frozen.slice_ref(request.path.unwrap_or_default().as_bytes()))
         .map_err(|_| bad("the request target is not a valid URI"))?;
     check_target(&method, &uri)?;
 
     let http11 = version == Version::HTTP_11;
-    let mut headers = HeaderMap::with_capacity(count);
+    let mut headers = HeaderMap::with_capacity(request.headers.len());
     let mut length: Option<u64> = None;
     let mut chunked = None;
     let mut keep_alive = http11;
     let mut expect_continue = false;
-    for &((name_start, name_end), (value_start, value_end)) in &spans[..count] {
-        let name = HeaderName::from_bytes(&head[name_start..name_end])
+    for field in request.headers.iter() {
+        let name = HeaderName::from_bytes(field.name.as_bytes())
             .map_err(|_| bad("a header field name is not valid"))?;
-        let value = HeaderValue::from_maybe_shared(head.slice(value_start..value_end))
+        let value = HeaderValue::from_maybe_shared(frozen.slice_ref(field.value))
             .map_err(|_| bad("a header field value is not valid"))?;
         if name == CONTENT_LENGTH {
             let n = content_length(value.as_bytes())?;
@@ -162,7 +172,7 @@ pub(crate) fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, Refu
         (None, Some(0) | None) => None,
         (None, Some(n)) => Some(Decoder::Length(n)),
     };
-    Ok(Some(Head {
+    let head = Head {
         method,
         uri,
         version,
@@ -170,11 +180,12 @@ pub(crate) fn parse(buf: &mut BytesMut, max: usize) -> Result<Option<Head>, Refu
         expect_continue: expect_continue && body.is_some(),
         body,
         keep_alive,
-    }))
+    };
+    Ok(Some((head, frozen.slice(len..))))
 }
 
 /// 414 when the request line alone is over the bound, 431 otherwise.
-fn too_large(buf: &BytesMut, max: usize) -> Refusal {
+fn too_large(buf: &[u8], max: usize) -> Refusal {
     let line_end = buf.iter().position(|b| *b == b'\n');
     if line_end.is_none_or(|end| end > max) {
         return refuse(

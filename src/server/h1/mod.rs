@@ -114,8 +114,8 @@ pub(crate) async fn serve<IO, H>(
         };
         first = false;
         let head = loop {
-            match head::parse(&mut buf, settings.max_header_bytes) {
-                Ok(Some(head)) => break Some(head),
+            match head::parse_split(&mut buf, settings.max_header_bytes) {
+                Ok(Some(parsed)) => break Some(parsed),
                 Ok(None) => {}
                 Err(refusal) => {
                     let out = write::refusal(&refusal, false);
@@ -129,12 +129,12 @@ pub(crate) async fn serve<IO, H>(
                 _ => break None,
             }
         };
-        let Some(head) = head else { break };
+        let Some(parsed) = head else { break };
         // Boxed: a request's state (its head, the handler's future, the
         // response) is allocated while it is in hand, not carried by an
         // idle connection's task.
         let keep = Box::pin(exchange(
-            &mut io, &mut buf, head, &info, &settings, &*handler, stop,
+            &mut io, &mut buf, parsed, &info, &settings, &*handler, stop,
         ))
         .await;
         if !keep {
@@ -148,7 +148,7 @@ pub(crate) async fn serve<IO, H>(
 async fn exchange<IO, H>(
     io: &mut IO,
     buf: &mut BytesMut,
-    head: head::Head,
+    (head, mut rest): (head::Head, Bytes),
     info: &Arc<ConnInfo>,
     settings: &Settings,
     handler: &H,
@@ -168,14 +168,26 @@ where
         expect_continue,
     } = head;
     let is_head = method == Method::HEAD;
+    let body = match body {
+        None => None,
+        Some(Decoder::Length(n)) if rest.len() as u64 >= n => {
+            // Whole already, in the head's buffer: no copy. (`n` fits,
+            // it is at most `rest.len()`.)
+            let n = usize::try_from(n).unwrap_or(rest.len());
+            Some(Err(Body::whole(rest.split_to(n))))
+        }
+        Some(decoder) => Some(Ok(decoder)),
+    };
+    // What follows (a body still arriving, or pipelined requests) is the
+    // connection's to read.
+    if !rest.is_empty() {
+        buf.extend_from_slice(&rest);
+    }
+    drop(rest);
     let (body, mut feeding) = match body {
         None => (Body::empty(), None),
-        Some(Decoder::Length(n)) if buf.len() as u64 >= n => {
-            // Whole already: `n` fits, it is at most `buf.len()`.
-            let n = usize::try_from(n).unwrap_or(buf.len());
-            (Body::whole(buf.split_to(n).freeze()), None)
-        }
-        Some(decoder) => {
+        Some(Err(whole)) => (whole, None),
+        Some(Ok(decoder)) => {
             let (body, shared) = Body::fed(decoder);
             let feeding = Feeding {
                 decoder,
