@@ -9,13 +9,14 @@
 #
 #   benches/load/idle_conns.sh                 # COUNTS="2000 10000"
 #   COUNTS=2000 TARGETS=gateway benches/load/idle_conns.sh
+#   BIN=/path/to/scim-gateway TARGETS=gateway ...   # that binary, no build
 #
 # The bench config differs from the default in three keys only, because
 # every connection comes from 127.0.0.1 and opening 10,000 takes longer
 # than the timeouts: `max_connections_per_ip` (default 256) is raised to
 # `max_connections`, and `idle_timeout` and `header_read_timeout` to 10
-# minutes (hyper runs the header read timeout across the keep-alive wait
-# too: with the defaults an idle HTTP/1.1 connection closes after 10 s). `max_connections`
+# minutes (builds before the gateway's own HTTP/1 server ran the header
+# read timeout across the keep-alive wait too). `max_connections`
 # keeps its default unless MAX_CONNECTIONS is set. The client needs more
 # descriptors than the usual 1024: `ulimit -n` is raised to 20000 (or the
 # hard limit).
@@ -113,10 +114,12 @@ main() {
         exit 1
     }
     NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
-    log "building the release binary"
-    (cd "$repo" && cargo build --release -q)
-    BIN="$repo/target/release/scim-gateway"
-    [[ -n "${CARGO_TARGET_DIR:-}" ]] && BIN="$CARGO_TARGET_DIR/release/scim-gateway"
+    if [[ -z "${BIN:-}" ]]; then
+        log "building the release binary"
+        (cd "$repo" && cargo build --release -q)
+        BIN="$repo/target/release/scim-gateway"
+        [[ -n "${CARGO_TARGET_DIR:-}" ]] && BIN="$CARGO_TARGET_DIR/release/scim-gateway"
+    fi
     "$BIN" dev-certs "$work/certs" --host localhost >/dev/null
     ORIGIN_PORT="$(free_port)"
     start_origin
