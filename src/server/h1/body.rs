@@ -134,7 +134,7 @@ impl hyper::body::Body for Body {
             Kind::Whole(bytes) => {
                 SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64))
             }
-            Kind::Fed { hint, .. } => hint.clone(),
+            Kind::Fed { hint, .. } => *hint,
         }
     }
 }

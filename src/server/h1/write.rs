@@ -45,16 +45,17 @@ pub(super) fn encode(
             continue;
         }
         if name == CONTENT_LENGTH {
-            if !(framing.head && !bodyless) || length_set {
+            if !framing.head || bodyless || length_set {
                 continue;
             }
             length_set = true;
         }
         header(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
-    if !bodyless && !length_set && !(framing.head && body.is_empty()) {
-        let mut digits = itoa_buf(body.len() as u64);
-        header(&mut out, b"content-length", digits.as_bytes_mut());
+    // (A HEAD answer without a body announces no length: hyper's rule.)
+    if !(bodyless || length_set || framing.head && body.is_empty()) {
+        let digits = itoa_buf(body.len() as u64);
+        header(&mut out, b"content-length", digits.as_bytes());
     }
     if !headers.contains_key(DATE) {
         date(&mut out);
@@ -109,7 +110,7 @@ struct Digits {
 }
 
 impl Digits {
-    fn as_bytes_mut(&mut self) -> &[u8] {
+    fn as_bytes(&self) -> &[u8] {
         &self.buf[self.start..]
     }
 }
