@@ -19,7 +19,9 @@
 //!    defaults and constants always write; `schemas` is rebuilt;
 //! 3. the touched members, parsed, go through the general mapping
 //!    ([`ResourceMapping::map_in_parts`] or
-//!    [`ResourceMapping::to_tenant_parts`], then `merge_rest`); when
+//!    [`ResourceMapping::to_tenant_parts`], then `merge_rest`), or, on the
+//!    way in under a table of plain renames, the same steps over their
+//!    text (`flat.rs`, nothing parsed); when
 //!    nothing but `id` is touched and nothing is always written (an answer
 //!    holding none of the attributes the table reads), there is nothing to
 //!    run: `id` is copied after `schemas`, as the general path puts it;
@@ -38,6 +40,7 @@
 //! scanner declines) return `None`, and the caller takes the general path.
 //! `tests/members.rs` holds both paths to the same outputs.
 use super::endpoint::Endpoint;
+use super::flat::{self, Flat};
 use super::resource::ALWAYS;
 use super::ResourceMapping;
 use crate::scim::error::ScimResult;
@@ -68,6 +71,9 @@ struct WayPlan {
     /// The lengths of every name above (and `id`), as [`length_bit`]s: a
     /// member of another length is untouched without comparing names.
     lengths: u64,
+    /// The rules are plain renames: the touched members are mapped on
+    /// their text (`flat.rs`), without building values (way in only).
+    flat: bool,
 }
 
 /// A name's length as one bit of a set (lengths from 64 up share one).
@@ -106,6 +112,7 @@ impl MemberPlan {
             plan.way_in.always.push(top(e));
             plan.way_out.reads.push((top(e), None));
         }
+        plan.way_in.flat = flat::qualifies(m);
         for way in [&mut plan.way_in, &mut plan.way_out] {
             let names = way
                 .reads
@@ -194,6 +201,24 @@ impl ResourceMapping {
         }
         let mut picked: Vec<usize> = (0..members.len()).filter(|&i| touched[i]).collect();
         picked.sort_by_key(|&i| order(i, members[i].0));
+        if way.flat {
+            if let Ok((out, head)) = self.flat_in(flat::input(members, &picked)) {
+                // As below, over the members' text.
+                let mut entries = Vec::with_capacity(members.len() + head);
+                for (k, v) in out.iter().take(head).skip(1) {
+                    entries.push((0, *k, Text::Flat(v)));
+                }
+                for (k, v) in out.iter().skip(head) {
+                    let i = picked.iter().find(|&&i| members[i].0 == *k)?;
+                    entries.push((1 + order(*i, k), *k, Text::Flat(v)));
+                }
+                self.untouched(&mut entries, members, &touched, &order);
+                entries.sort_by_key(|e| e.0);
+                #[cfg(test)]
+                FLAT_TAKEN.with(|n| n.set(n.get() + 1));
+                return Some(Ok(write(core, &entries)?));
+            }
+        }
         let mut input = Map::with_capacity(picked.len());
         for &i in &picked {
             let (key, text) = members[i];
@@ -242,10 +267,19 @@ impl ResourceMapping {
     }
 }
 
-/// An output member's value: mapped, or the input's text.
+#[cfg(test)]
+thread_local! {
+    /// How often this thread's mappings took the flat path (tests hold the
+    /// path to being taken where it should be).
+    pub(super) static FLAT_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// An output member's value: mapped, the input's text, or the flat
+/// path's.
 enum Text<'a> {
     Value(&'a Value),
     Raw(&'a str),
+    Flat(&'a Flat<'a>),
 }
 
 impl Text<'_> {
@@ -253,6 +287,7 @@ impl Text<'_> {
         match self {
             Text::Value(v) => v.is_object(),
             Text::Raw(t) => t.starts_with('{'),
+            Text::Flat(f) => f.is_object(),
         }
     }
 }
@@ -304,7 +339,7 @@ fn write(core: &str, entries: &[(usize, &str, Text<'_>)]) -> Option<Vec<u8>> {
             k.len()
                 + match t {
                     Text::Raw(r) => r.len(),
-                    Text::Value(_) => 64,
+                    Text::Value(_) | Text::Flat(_) => 64,
                 }
         })
         .sum();
@@ -325,6 +360,11 @@ fn write(core: &str, entries: &[(usize, &str, Text<'_>)]) -> Option<Vec<u8>> {
                 write_str(&mut buf, k)?;
                 buf.push(b':');
                 write_value(&mut buf, v)?;
+            }
+            Text::Flat(f) => {
+                write_str(&mut buf, k)?;
+                buf.push(b':');
+                write_flat(&mut buf, f)?;
             }
             Text::Raw(r) => {
                 // An input name, read without escapes: written as it is.
@@ -367,6 +407,26 @@ fn write_value(buf: &mut Vec<u8>, v: &Value) -> Option<()> {
             buf.push(b'}');
         }
         scalar => serde_json::to_writer(buf, scalar).ok()?,
+    }
+    Some(())
+}
+
+/// A flat value: the input's text as it is, an object member by member.
+fn write_flat(buf: &mut Vec<u8>, v: &Flat<'_>) -> Option<()> {
+    match v {
+        Flat::Raw(t) => buf.extend_from_slice(t.as_bytes()),
+        Flat::Obj(members) => {
+            buf.push(b'{');
+            for (i, (k, item)) in members.iter().enumerate() {
+                if i > 0 {
+                    buf.push(b',');
+                }
+                write_str(buf, k)?;
+                buf.push(b':');
+                write_flat(buf, item)?;
+            }
+            buf.push(b'}');
+        }
     }
     Some(())
 }

@@ -23,6 +23,7 @@
 mod compile;
 mod endpoint;
 mod filter;
+mod flat;
 mod members;
 mod patch;
 mod query;
