@@ -40,12 +40,12 @@
 //! scanner declines) return `None`, and the caller takes the general path.
 //! `tests/members.rs` holds both paths to the same outputs.
 use super::endpoint::Endpoint;
-use super::flat::{self, Flat};
+use super::flat;
+use super::output::{write, Text};
 use super::resource::ALWAYS;
 use super::ResourceMapping;
 use crate::scim::error::ScimResult;
-use crate::scim::json_scan::{is_plain, Scanner};
-use crate::scim::path::has_urn_prefix;
+use crate::scim::json_scan::Scanner;
 use serde_json::{Map, Value};
 
 /// A top-level member as written: its key (without escapes) and its
@@ -274,24 +274,6 @@ thread_local! {
     pub(super) static FLAT_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
-/// An output member's value: mapped, the input's text, or the flat
-/// path's.
-enum Text<'a> {
-    Value(&'a Value),
-    Raw(&'a str),
-    Flat(&'a Flat<'a>),
-}
-
-impl Text<'_> {
-    fn is_object(&self) -> bool {
-        match self {
-            Text::Value(v) => v.is_object(),
-            Text::Raw(t) => t.starts_with('{'),
-            Text::Flat(f) => f.is_object(),
-        }
-    }
-}
-
 /// No two members whose names are equal ignoring case (the general path
 /// reads them by case-blind lookups, the first found winning).
 fn distinct(members: &[RawMember<'_>]) -> bool {
@@ -329,118 +311,6 @@ fn touched(members: &[RawMember<'_>], way: &WayPlan) -> Vec<bool> {
         }
     }
     touched
-}
-
-/// The output text: `schemas`, then the entries in order.
-fn write(core: &str, entries: &[(usize, &str, Text<'_>)]) -> Option<Vec<u8>> {
-    let len: usize = entries
-        .iter()
-        .map(|(_, k, t)| {
-            k.len()
-                + match t {
-                    Text::Raw(r) => r.len(),
-                    Text::Value(_) | Text::Flat(_) => 64,
-                }
-        })
-        .sum();
-    let mut buf = Vec::with_capacity(len + 4 * entries.len() + core.len() + 128);
-    buf.extend_from_slice(b"{\"schemas\":[");
-    write_str(&mut buf, core)?;
-    for (_, k, t) in entries {
-        if has_urn_prefix(k) && t.is_object() {
-            buf.push(b',');
-            write_str(&mut buf, k)?;
-        }
-    }
-    buf.push(b']');
-    for (_, k, t) in entries {
-        buf.push(b',');
-        match t {
-            Text::Value(v) => {
-                write_str(&mut buf, k)?;
-                buf.push(b':');
-                write_value(&mut buf, v)?;
-            }
-            Text::Flat(f) => {
-                write_str(&mut buf, k)?;
-                buf.push(b':');
-                write_flat(&mut buf, f)?;
-            }
-            Text::Raw(r) => {
-                // An input name, read without escapes: written as it is.
-                buf.push(b'"');
-                buf.extend_from_slice(k.as_bytes());
-                buf.extend_from_slice(b"\":");
-                buf.extend_from_slice(r.as_bytes());
-            }
-        }
-    }
-    buf.push(b'}');
-    Some(buf)
-}
-
-/// A value as `serde_json::to_writer` writes it (compact, members in
-/// order), with strings that need no escapes copied as they are.
-fn write_value(buf: &mut Vec<u8>, v: &Value) -> Option<()> {
-    match v {
-        Value::String(s) => write_str(buf, s)?,
-        Value::Array(items) => {
-            buf.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                write_value(buf, item)?;
-            }
-            buf.push(b']');
-        }
-        Value::Object(o) => {
-            buf.push(b'{');
-            for (i, (k, item)) in o.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                write_str(buf, k)?;
-                buf.push(b':');
-                write_value(buf, item)?;
-            }
-            buf.push(b'}');
-        }
-        scalar => serde_json::to_writer(buf, scalar).ok()?,
-    }
-    Some(())
-}
-
-/// A flat value: the input's text as it is, an object member by member.
-fn write_flat(buf: &mut Vec<u8>, v: &Flat<'_>) -> Option<()> {
-    match v {
-        Flat::Raw(t) => buf.extend_from_slice(t.as_bytes()),
-        Flat::Obj(members) => {
-            buf.push(b'{');
-            for (i, (k, item)) in members.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                write_str(buf, k)?;
-                buf.push(b':');
-                write_flat(buf, item)?;
-            }
-            buf.push(b'}');
-        }
-    }
-    Some(())
-}
-
-/// A JSON string as serde_json writes it: most need no escapes, and are
-/// copied as they are.
-fn write_str(buf: &mut Vec<u8>, s: &str) -> Option<()> {
-    if is_plain(s) {
-        buf.push(b'"');
-        buf.extend_from_slice(s.as_bytes());
-        buf.push(b'"');
-        return Some(());
-    }
-    serde_json::to_writer(buf, s).ok()
 }
 
 /// The top-level members of a JSON object, by the strict scanner; `None`

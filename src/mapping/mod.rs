@@ -25,6 +25,7 @@ mod endpoint;
 mod filter;
 mod flat;
 mod members;
+mod output;
 mod patch;
 mod query;
 mod resolve;
