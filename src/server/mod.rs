@@ -1,6 +1,8 @@
 //! The listeners: accept loop, connection caps (in all, per client IP,
 //! not yet authenticated: `admit`), TLS handshake (the config chosen from
-//! the ClientHello), HTTP/1.1 and HTTP/2, header-read and idle timeouts,
+//! the ClientHello), HTTP/1.x (the server's own, `h1`) and HTTP/2 (hyper),
+//! chosen in `conn`; the request body either way a [`RequestBody`];
+//! header-read and idle timeouts,
 //! PROXY protocol from allow-listed balancers (`proxy_protocol`), and
 //! graceful drain on shutdown.
 //!
