@@ -126,23 +126,25 @@ async fn http<IO, H>(
     // with prior knowledge opens with its preface (RFC 9113 §3.3),
     // anything else is HTTP/1.
     let mut read = BytesMut::new();
+    let opened = tokio::time::Instant::now();
     match info.alpn.as_deref() {
         Some(b"h2") => {}
         Some(b"http/1.1") => {
             let info = Arc::new(info);
-            return h1::serve(io, read, info, settings, handler, &mut stop).await;
+            return h1::serve(io, (read, opened), info, settings, handler, &mut stop).await;
         }
         _ => {
             let sniff = sniff(&mut io, &mut read);
             let version = tokio::select! {
                 biased;
-                v = tokio::time::timeout(listening.header_read_timeout, sniff) => v,
+                // The first head's time starts here too (`opened`).
+                v = tokio::time::timeout_at(opened + listening.header_read_timeout, sniff) => v,
                 _ = stop.wait_for(|s| *s) => return,
             };
             match version {
                 Ok(Some(Version::Http1)) => {
                     let info = Arc::new(info);
-                    return h1::serve(io, read, info, settings, handler, &mut stop).await;
+                    return h1::serve(io, (read, opened), info, settings, handler, &mut stop).await;
                 }
                 Ok(Some(Version::Http2)) => {}
                 Ok(None) | Err(_) => return,

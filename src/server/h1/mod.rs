@@ -72,10 +72,11 @@ pub(crate) struct Settings {
 }
 
 /// Serves HTTP/1 requests on `io` until the client closes, a timeout, a
-/// refused request, or `stop`. `buf` holds bytes already read (sniffed).
+/// refused request, or `stop`. `buf` holds bytes already read (sniffed)
+/// since `opened`, when the wait for the first request began.
 pub(crate) async fn serve<IO, H>(
     mut io: IO,
-    mut buf: BytesMut,
+    (mut buf, opened): (BytesMut, Instant),
     info: Arc<ConnInfo>,
     settings: Settings,
     handler: Arc<H>,
@@ -84,7 +85,6 @@ pub(crate) async fn serve<IO, H>(
     IO: AsyncRead + AsyncWrite + Unpin + Send,
     H: Respond,
 {
-    let opened = Instant::now();
     let mut first = true;
     loop {
         // The wait for a request: no buffer is held until bytes arrive.

@@ -331,7 +331,7 @@ fn connect(
     let task = tokio::spawn(async move {
         serve(
             server,
-            BytesMut::new(),
+            (BytesMut::new(), Instant::now()),
             info(),
             settings,
             handler,
@@ -549,7 +549,7 @@ fn an_idle_connection_holds_no_buffer_and_its_future_is_small() {
     let handler = Arc::new(Echo::default());
     let fut = serve(
         server,
-        BytesMut::new(),
+        (BytesMut::new(), Instant::now()),
         info(),
         SETTINGS,
         handler,
