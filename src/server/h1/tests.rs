@@ -600,3 +600,36 @@ fn a_stream_is_read_the_same_whole_or_in_pieces() {
     assert!(matches!(requests(streams[3], 1)[0], Parsed::Broken(_)));
     assert_eq!(requests(streams[4], 5).last(), Some(&Parsed::Incomplete));
 }
+
+#[tokio::test]
+async fn a_client_that_does_not_read_cannot_hold_the_connection() {
+    let short = Settings {
+        idle_timeout: Duration::from_millis(300),
+        ..SETTINGS
+    };
+    let (client, server) = tokio::io::duplex(16 * 1024);
+    let (_stop_tx, mut stop) = watch::channel(false);
+    let handler = Arc::new(Echo::default());
+    let task = tokio::spawn(async move {
+        serve(
+            server,
+            (BytesMut::new(), Instant::now()),
+            info(),
+            short,
+            handler,
+            &mut stop,
+        )
+        .await;
+    });
+    // A body of 200 KB is read (and echoed: an answer four times the
+    // pipe's size) by a client that then reads nothing.
+    let (_read_half, mut write_half) = tokio::io::split(client);
+    let body = vec![b'a'; 200 * 1024];
+    let head = format!("POST /a HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len());
+    write_half.write_all(head.as_bytes()).await.unwrap();
+    write_half.write_all(&body).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("the write is bounded")
+        .unwrap();
+}
