@@ -233,11 +233,15 @@ where
         keep_alive_10: keep_alive && version == http::Version::HTTP_10,
     };
     let out = write::encode(parts.status, &parts.headers, &bytes, &framing);
+    let mut written = write_all(io, &out, settings.idle_timeout).await;
+    drop(out);
+    if written && write::body_apart(parts.status, &bytes, &framing) {
+        written = write_all(io, &bytes, settings.idle_timeout).await;
+    }
     drop(bytes);
-    if !write_all(io, &out, settings.idle_timeout).await || close {
+    if !written || close {
         return false;
     }
-    drop(out);
     match feeding {
         Some(feeding) if !feeding.ended => {
             drain(io, buf, feeding.decoder, settings.header_read_timeout).await

@@ -633,3 +633,26 @@ async fn a_client_that_does_not_read_cannot_hold_the_connection() {
         .expect("the write is bounded")
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_large_answer_is_written_whole_after_its_head() {
+    let (mut client, _echo, _stop, task) = connect(SETTINGS);
+    let body = "b".repeat(100 * 1024);
+    let wire = format!(
+        "POST /big HTTP/1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let writer = tokio::spawn(async move {
+        client.write_all(wire.as_bytes()).await.unwrap();
+        read_to_end(&mut client).await
+    });
+    let text = writer.await.unwrap();
+    let expected = format!("POST /big [{body}]");
+    assert!(text.contains(&format!("content-length: {}\r\n", expected.len())));
+    assert!(
+        text.ends_with(&format!("\r\n\r\n{expected}")),
+        "{}",
+        &text[..200]
+    );
+    task.await.unwrap();
+}

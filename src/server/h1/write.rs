@@ -19,7 +19,12 @@ pub(super) struct Framing {
     pub keep_alive_10: bool,
 }
 
-/// The response, head and body, as bytes to write.
+/// Bodies up to this size go in the head's buffer (one write); a larger
+/// one is written from where it is, not copied.
+pub(super) const COALESCE: usize = 64 * 1024;
+
+/// The response as bytes to write: the head, and the body when it is
+/// sent and at most `COALESCE` bytes (see [`body_apart`]).
 pub(super) fn encode(
     status: StatusCode,
     headers: &HeaderMap,
@@ -29,9 +34,9 @@ pub(super) fn encode(
     let bodyless = status.is_informational()
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED;
-    let send_body = !bodyless && !framing.head;
+    let inline = !bodyless && !framing.head && body.len() <= COALESCE;
     let mut out =
-        Vec::with_capacity(128 + headers.len() * 40 + if send_body { body.len() } else { 0 });
+        Vec::with_capacity(128 + headers.len() * 40 + if inline { body.len() } else { 0 });
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(status.as_str().as_bytes());
     out.push(b' ');
@@ -66,10 +71,18 @@ pub(super) fn encode(
         out.extend_from_slice(b"connection: keep-alive\r\n");
     }
     out.extend_from_slice(b"\r\n");
-    if send_body {
+    if inline {
         out.extend_from_slice(body);
     }
     out
+}
+
+/// Whether the body must be written after what [`encode`] returned.
+pub(super) fn body_apart(status: StatusCode, body: &Bytes, framing: &Framing) -> bool {
+    let bodyless = status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED;
+    !bodyless && !framing.head && body.len() > COALESCE
 }
 
 /// A refusal as a SCIM error (RFC 7644 §3.12); the connection closes.
