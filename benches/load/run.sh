@@ -12,6 +12,8 @@
 #            the tenant's change events delivered to a webhook (the origin):
 #            every POST journaled (record + event, fsync every 100 ms) and
 #            delivered; the first process runs with `[audit] enabled = false`
+#   audited-batch  the same as audited in a third process, its webhook
+#            taking opt-in CloudEvents batches (`max_batch`, common.sh)
 #   nginx    wrk → nginx (TLS, proxy_pass, keepalive) → origin
 # The origin is nginx answering `return 200` with a ~1 KB SCIM User, so
 # only the proxies differ. Fair on a 2-core machine: load generator and
@@ -106,19 +108,23 @@ CONF
 }
 
 # The same gateway with the audit log and a webhook sink for the tenant's
-# events (the origin answers the deliveries with 200).
+# events (the origin answers the deliveries with 200); with "batch", the
+# webhook takes batches (the audited-batch target).
 start_audited_gateway() {
-    local hash
+    local hash name=audited port=$AUDITED_PORT max_batch=""
+    if [[ "${1:-}" == batch ]]; then
+        name=audited-batch port=$AUDITED_BATCH_PORT max_batch=$AUDITED_MAX_BATCH
+    fi
     hash="$(printf '%s' "$TOKEN" | "$BIN" hash-token)"
     {
-        gateway_head "$AUDITED_PORT"
-        audited_tenant "$hash" "$work/audit"
-    } >"$work/audited.toml"
-    RUST_LOG=warn taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/audited.toml" \
-        >"$work/audited.log" 2>&1 &
-    AUDITED_PID=$!
-    pids+=($AUDITED_PID)
-    wait_port "$AUDITED_PORT"
+        gateway_head "$port"
+        audited_tenant "$hash" "$work/$name" $max_batch
+    } >"$work/$name.toml"
+    RUST_LOG=warn taskset -c "$PROXY_CPU" "$BIN" run --worker-threads 1 --config "$work/$name.toml" \
+        >"$work/$name.log" 2>&1 &
+    if [[ -n "$max_batch" ]]; then AUDITED_BATCH_PID=$!; else AUDITED_PID=$!; fi
+    pids+=($!)
+    wait_port "$port"
 }
 
 # run_wrk TARGET-URL SECONDS [extra wrk args]: prints "requests rps p50_us p99_us".
@@ -176,10 +182,15 @@ main() {
     NGINX_PORT="$(free_port)"
     GATEWAY_PORT="$(free_port)"
     AUDITED_PORT="$(free_port)"
+    AUDITED_BATCH_PORT="$(free_port)"
+    AUDITED_BATCH_PID=0
     start_origin
     start_nginx_proxy
     start_gateway
     start_audited_gateway
+    if [[ " $TARGETS " == *" audited-batch "* ]]; then
+        start_audited_gateway batch
+    fi
     export BODY_FILE="$work/user.json"
 
     local id=2819c223-7f76-453a-919d-413861904646
@@ -190,9 +201,10 @@ main() {
         [guarded]="https://127.0.0.1:$GATEWAY_PORT/tenants/guarded/scim/v2/Users"
         [passthrough]="https://127.0.0.1:$GATEWAY_PORT/tenants/passthrough/scim/v2/Users"
         [audited]="https://localhost:$AUDITED_PORT/scim/v2/Users"
+        [audited-batch]="https://localhost:$AUDITED_BATCH_PORT/scim/v2/Users"
         [nginx]="https://localhost:$NGINX_PORT/scim/v2/Users"
     )
-    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID [guarded]=$GATEWAY_PID [passthrough]=$GATEWAY_PID [audited]=$AUDITED_PID [nginx]=$NGINX_WORKER)
+    declare -A cpu_pid=([direct]=0 [gateway]=$GATEWAY_PID [mapped]=$GATEWAY_PID [guarded]=$GATEWAY_PID [passthrough]=$GATEWAY_PID [audited]=$AUDITED_PID [audited-batch]=$AUDITED_BATCH_PID [nginx]=$NGINX_WORKER)
 
     log "warm-up ${WARMUP}s per target"
     for t in $TARGETS; do
@@ -214,11 +226,13 @@ main() {
     if [[ -n "${RESULTS_OUT:-}" ]]; then
         cp "$work/results" "$RESULTS_OUT"
     fi
-    if [[ " $TARGETS " == *" audited "* ]]; then
-        local records
-        records="$(cat "$work"/audit/audit-*.jsonl | wc -l)"
-        log "audited: $records audit records written; $("$BIN" audit verify "$work/audit" | head -c 200)"
-    fi
+    local t records
+    for t in audited audited-batch; do
+        if [[ " $TARGETS " == *" $t "* ]]; then
+            records="$(cat "$work/$t"/audit-*.jsonl | wc -l)"
+            log "$t: $records audit records written; $("$BIN" audit verify "$work/$t" | head -c 200)"
+        fi
+    done
 }
 
 main "$@"
