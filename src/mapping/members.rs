@@ -19,7 +19,9 @@
 //!    defaults and constants always write; `schemas` is rebuilt;
 //! 3. the touched members, parsed, go through the general mapping
 //!    ([`ResourceMapping::map_in_parts`] or
-//!    [`ResourceMapping::to_tenant_parts`], then `merge_rest`); when
+//!    [`ResourceMapping::to_tenant_parts`], then `merge_rest`), or, on the
+//!    way in under a table of plain renames, the same steps over their
+//!    text (`flat.rs`, nothing parsed); when
 //!    nothing but `id` is touched and nothing is always written (an answer
 //!    holding none of the attributes the table reads), there is nothing to
 //!    run: `id` is copied after `schemas`, as the general path puts it;
@@ -38,11 +40,12 @@
 //! scanner declines) return `None`, and the caller takes the general path.
 //! `tests/members.rs` holds both paths to the same outputs.
 use super::endpoint::Endpoint;
+use super::flat;
+use super::output::{write, Text};
 use super::resource::ALWAYS;
 use super::ResourceMapping;
 use crate::scim::error::ScimResult;
-use crate::scim::json_scan::{is_plain, Scanner};
-use crate::scim::path::has_urn_prefix;
+use crate::scim::json_scan::Scanner;
 use serde_json::{Map, Value};
 
 /// A top-level member as written: its key (without escapes) and its
@@ -68,6 +71,9 @@ struct WayPlan {
     /// The lengths of every name above (and `id`), as [`length_bit`]s: a
     /// member of another length is untouched without comparing names.
     lengths: u64,
+    /// The rules are plain renames: the touched members are mapped on
+    /// their text (`flat.rs`), without building values (way in only).
+    flat: bool,
 }
 
 /// A name's length as one bit of a set (lengths from 64 up share one).
@@ -106,6 +112,7 @@ impl MemberPlan {
             plan.way_in.always.push(top(e));
             plan.way_out.reads.push((top(e), None));
         }
+        plan.way_in.flat = flat::qualifies(m);
         for way in [&mut plan.way_in, &mut plan.way_out] {
             let names = way
                 .reads
@@ -194,6 +201,24 @@ impl ResourceMapping {
         }
         let mut picked: Vec<usize> = (0..members.len()).filter(|&i| touched[i]).collect();
         picked.sort_by_key(|&i| order(i, members[i].0));
+        if way.flat {
+            if let Ok((out, head)) = self.flat_in(flat::input(members, &picked)) {
+                // As below, over the members' text.
+                let mut entries = Vec::with_capacity(members.len() + head);
+                for (k, v) in out.iter().take(head).skip(1) {
+                    entries.push((0, *k, Text::Flat(v)));
+                }
+                for (k, v) in out.iter().skip(head) {
+                    let i = picked.iter().find(|&&i| members[i].0 == *k)?;
+                    entries.push((1 + order(*i, k), *k, Text::Flat(v)));
+                }
+                self.untouched(&mut entries, members, &touched, &order);
+                entries.sort_by_key(|e| e.0);
+                #[cfg(test)]
+                FLAT_TAKEN.with(|n| n.set(n.get() + 1));
+                return Some(Ok(write(core, &entries)?));
+            }
+        }
         let mut input = Map::with_capacity(picked.len());
         for &i in &picked {
             let (key, text) = members[i];
@@ -242,19 +267,11 @@ impl ResourceMapping {
     }
 }
 
-/// An output member's value: mapped, or the input's text.
-enum Text<'a> {
-    Value(&'a Value),
-    Raw(&'a str),
-}
-
-impl Text<'_> {
-    fn is_object(&self) -> bool {
-        match self {
-            Text::Value(v) => v.is_object(),
-            Text::Raw(t) => t.starts_with('{'),
-        }
-    }
+#[cfg(test)]
+thread_local! {
+    /// How often this thread's mappings took the flat path (tests hold the
+    /// path to being taken where it should be).
+    pub(super) static FLAT_TAKEN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 /// No two members whose names are equal ignoring case (the general path
@@ -294,93 +311,6 @@ fn touched(members: &[RawMember<'_>], way: &WayPlan) -> Vec<bool> {
         }
     }
     touched
-}
-
-/// The output text: `schemas`, then the entries in order.
-fn write(core: &str, entries: &[(usize, &str, Text<'_>)]) -> Option<Vec<u8>> {
-    let len: usize = entries
-        .iter()
-        .map(|(_, k, t)| {
-            k.len()
-                + match t {
-                    Text::Raw(r) => r.len(),
-                    Text::Value(_) => 64,
-                }
-        })
-        .sum();
-    let mut buf = Vec::with_capacity(len + 4 * entries.len() + core.len() + 128);
-    buf.extend_from_slice(b"{\"schemas\":[");
-    write_str(&mut buf, core)?;
-    for (_, k, t) in entries {
-        if has_urn_prefix(k) && t.is_object() {
-            buf.push(b',');
-            write_str(&mut buf, k)?;
-        }
-    }
-    buf.push(b']');
-    for (_, k, t) in entries {
-        buf.push(b',');
-        match t {
-            Text::Value(v) => {
-                write_str(&mut buf, k)?;
-                buf.push(b':');
-                write_value(&mut buf, v)?;
-            }
-            Text::Raw(r) => {
-                // An input name, read without escapes: written as it is.
-                buf.push(b'"');
-                buf.extend_from_slice(k.as_bytes());
-                buf.extend_from_slice(b"\":");
-                buf.extend_from_slice(r.as_bytes());
-            }
-        }
-    }
-    buf.push(b'}');
-    Some(buf)
-}
-
-/// A value as `serde_json::to_writer` writes it (compact, members in
-/// order), with strings that need no escapes copied as they are.
-fn write_value(buf: &mut Vec<u8>, v: &Value) -> Option<()> {
-    match v {
-        Value::String(s) => write_str(buf, s)?,
-        Value::Array(items) => {
-            buf.push(b'[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                write_value(buf, item)?;
-            }
-            buf.push(b']');
-        }
-        Value::Object(o) => {
-            buf.push(b'{');
-            for (i, (k, item)) in o.iter().enumerate() {
-                if i > 0 {
-                    buf.push(b',');
-                }
-                write_str(buf, k)?;
-                buf.push(b':');
-                write_value(buf, item)?;
-            }
-            buf.push(b'}');
-        }
-        scalar => serde_json::to_writer(buf, scalar).ok()?,
-    }
-    Some(())
-}
-
-/// A JSON string as serde_json writes it: most need no escapes, and are
-/// copied as they are.
-fn write_str(buf: &mut Vec<u8>, s: &str) -> Option<()> {
-    if is_plain(s) {
-        buf.push(b'"');
-        buf.extend_from_slice(s.as_bytes());
-        buf.push(b'"');
-        return Some(());
-    }
-    serde_json::to_writer(buf, s).ok()
 }
 
 /// The top-level members of a JSON object, by the strict scanner; `None`

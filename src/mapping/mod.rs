@@ -23,7 +23,9 @@
 mod compile;
 mod endpoint;
 mod filter;
+mod flat;
 mod members;
+mod output;
 mod patch;
 mod query;
 mod resolve;

@@ -23,7 +23,7 @@ fn both_to_tenant(m: &ResourceMapping, text: &str) -> (String, String) {
 }
 
 /// The way in without validation, both ways.
-fn both_to_upstream(
+pub(super) fn both_to_upstream(
     m: &ResourceMapping,
     text: &str,
 ) -> (Result<String, String>, Result<String, String>) {
@@ -40,7 +40,7 @@ fn both_to_upstream(
 
 /// The way in of a body the raw validator passes, both ways: `None` when
 /// it does not pass.
-fn both_validated(m: &ResourceMapping, text: &str) -> Option<(String, String)> {
+pub(super) fn both_validated(m: &ResourceMapping, text: &str) -> Option<(String, String)> {
     let registry = SchemaRegistry::builtin();
     let rt = registry.resource_type("User").unwrap();
     let members = verbatim_members(&registry, rt, text.as_bytes())?;
@@ -56,7 +56,7 @@ fn both_validated(m: &ResourceMapping, text: &str) -> Option<(String, String)> {
 }
 
 /// The load benchmark's table and answer.
-fn store_legacy() -> CompiledMapping {
+pub(super) fn store_legacy() -> CompiledMapping {
     let path =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping/store-legacy.toml");
     CompiledMapping::load(&path, &SchemaRegistry::builtin()).unwrap()

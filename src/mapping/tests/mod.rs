@@ -9,6 +9,7 @@ use std::path::PathBuf;
 mod compile_errors;
 mod filter;
 mod fixtures;
+mod flat;
 mod members;
 mod patch;
 mod prop;
