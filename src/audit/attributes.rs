@@ -8,6 +8,10 @@
 //! (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`),
 //! the full form of RFC 7644 §3.10. A sub-attribute change (`name.givenName`,
 //! `emails[type eq "work"].value`) names its top-level attribute.
+mod raw;
+
+pub(crate) use raw::resource_names_raw;
+
 use crate::scim::json::get_ci;
 use crate::scim::patch::PatchPath;
 use serde_json::{Map, Value};

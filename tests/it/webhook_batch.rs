@@ -5,6 +5,8 @@
 //! `max_batch` events, the events in write order across batches; a batch
 //! that failed is retried as the same events under the same `webhook-id`;
 //! a refused batch dead-letters each of its events and later ones flow.
+//! And the create's audit record, whose attribute names are read from the
+//! body's bytes when the tenant keeps no values.
 use crate::support::gateway::{token_for, TestGateway};
 use crate::support::webhook::{secret, Mode, Received, WebhookReceiver};
 use serde_json::{json, Value};
@@ -173,4 +175,66 @@ async fn a_refused_batch_dead_letters_each_event_and_later_batches_flow() {
     let received = wait_for_events(&receiver, 2).await;
     let all: Vec<Value> = batches(&received).into_iter().flatten().collect();
     assert_eq!(user_names(&all), ["ok-0", "ok-1"]);
+}
+
+#[tokio::test]
+async fn a_create_records_the_names_it_changes_read_from_its_bytes() {
+    let key = secret(23);
+    let receiver = WebhookReceiver::spawn(&[&key]);
+    let gw = spawn(&receiver, &key, "names");
+    let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let user = json!({
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", enterprise],
+        "userName": "names-0",
+        "name": {"givenName": "Ada"},
+        "emails": [{"value": "ada@example.com", "type": "work"}],
+        "password": "hunter2-secret",
+        "active": true,
+        enterprise: {"department": "R&D", "costCenter": "4130"},
+    });
+    let answer = gw
+        .client()
+        .post(format!("{}/Users", gw.base("batched.localhost")))
+        .bearer_auth(token_for("batched"))
+        .header("content-type", "application/scim+json")
+        .header("x-request-id", "req-names")
+        .body(user.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let received = wait_for_events(&receiver, 1).await;
+    let event = &batches(&received)[0][0];
+    assert_eq!(event["data"]["userName"], "names-0");
+    assert!(!received[0].body.to_string().contains("hunter2"));
+    // The tenant keeps no values: its record names what the create set
+    // (without reading the body into a tree: the same names as the tree).
+    let audit = gw.dir.join("audit");
+    let mut record = None;
+    for entry in std::fs::read_dir(&audit).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "jsonl") {
+            for line in std::fs::read_to_string(&path).unwrap().lines() {
+                let line: Value = serde_json::from_str(line).unwrap();
+                if line["request_id"] == "req-names" {
+                    record = Some(line);
+                }
+            }
+        }
+    }
+    let record = record.expect("the create's audit record");
+    assert_eq!(
+        record["attributes"],
+        json!([
+            "userName",
+            "name",
+            "emails",
+            "password",
+            "active",
+            format!("{enterprise}:department"),
+            format!("{enterprise}:costCenter"),
+        ])
+    );
+    assert!(record.get("values").is_none_or(Value::is_null), "{record}");
+    assert_eq!(record["resource_id"], event["subject"]);
 }
