@@ -221,6 +221,10 @@ fn scrubbed(value: &Value) -> Value {
 }
 
 fn truncated(s: &str) -> String {
+    // No more bytes than the limit: no more characters either.
+    if s.len() <= MAX_NAME_CHARS {
+        return s.to_string();
+    }
     match s.char_indices().nth(MAX_NAME_CHARS) {
         Some((i, _)) => s.get(..i).unwrap_or(s).to_string(),
         None => s.to_string(),

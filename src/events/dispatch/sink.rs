@@ -253,7 +253,8 @@ impl SinkTask {
     ) -> Outcome {
         let name = self.sink.name().to_string();
         let written = record.time().and_then(DateTime::parse);
-        let first_attempt = first_attempt.unwrap_or_else(|| DateTime::now().to_rfc3339());
+        // Formatted only for a dead letter (most events never need it).
+        let started_at = DateTime::now();
         let started = Instant::now();
         self.working_on(unix_ms(written.unwrap_or_else(DateTime::now)));
         // A sink that takes batches takes every event as one (of one here).
@@ -320,7 +321,7 @@ impl SinkTask {
                     sink: name,
                     tenant: record.tenant().map(str::to_string),
                     attempts: total,
-                    first_attempt,
+                    first_attempt: first_attempt.unwrap_or_else(|| started_at.to_rfc3339()),
                     dead_lettered_at: DateTime::now().to_rfc3339(),
                     last_error: error.detail,
                     event: record.event.clone(),

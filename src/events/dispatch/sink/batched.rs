@@ -98,7 +98,8 @@ impl SinkTask {
             return BatchOutcome::Delivered;
         };
         let name = self.sink.name().to_string();
-        let first_attempt = DateTime::now().to_rfc3339();
+        // Formatted only for dead letters.
+        let started_at = DateTime::now();
         let written = first.record.time().and_then(DateTime::parse);
         let started = Instant::now();
         self.working_on(unix_ms(written.unwrap_or_else(DateTime::now)));
@@ -151,6 +152,7 @@ impl SinkTask {
             .emit();
             let Some(wait) = wait else {
                 let now = DateTime::now().to_rfc3339();
+                let first_attempt = started_at.to_rfc3339();
                 let letters = events
                     .iter()
                     .map(|event| {
