@@ -36,7 +36,10 @@ pub(crate) fn resource_names_raw(body: &[u8]) -> Option<Vec<String>> {
 /// A JSON object's members in order: each key, and for a `urn:` key whose
 /// value is an object, that object's keys. A repeated key keeps its first
 /// place and its last value, as a `serde_json::Map` does.
-struct Members<'a>(Vec<(Cow<'a, str>, Option<Vec<Cow<'a, str>>>)>);
+struct Members<'a>(Vec<Member<'a>>);
+
+/// A key, and the keys of its value when it is an extension object.
+type Member<'a> = (Cow<'a, str>, Option<Vec<Cow<'a, str>>>);
 
 impl<'de> serde::Deserialize<'de> for Members<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -47,7 +50,7 @@ impl<'de> serde::Deserialize<'de> for Members<'de> {
                 f.write_str("a JSON object")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut out: Vec<(Cow<'de, str>, Option<Vec<Cow<'de, str>>>)> = Vec::new();
+                let mut out: Vec<Member<'de>> = Vec::new();
                 while let Some(key) = map.next_key_seed(Key)? {
                     let subs = if is_urn(&key) {
                         map.next_value_seed(KeysIfObject)?
