@@ -73,9 +73,8 @@ impl Pending {
 /// after every event (or every batch: under load a batch is a handful of
 /// events) would cost two fsyncs each; instead a moved cursor is written
 /// once its last write is `cursor_flush_interval` old, whether events flow
-/// or the sink went
-/// idle (the idle wait ends at that deadline), before waiting to retry,
-/// and at shutdown. A crash repeats at most the events acknowledged since
+/// or the sink went idle (the idle wait ends at that deadline), before
+/// waiting to retry, and at shutdown. A crash repeats at most the events acknowledged since
 /// the last write, which is never older than the interval (at-least-once
 /// either way).
 #[derive(Debug)]
