@@ -142,10 +142,12 @@ CONF
 # mapping`).
 MAPPING_TABLE="$here/../../tests/fixtures/mapping/store-legacy.toml"
 
-# audited_tenant HASH AUDIT_DIR: after gateway_head, the "audited" target's
-# tenant: the audit log in AUDIT_DIR, the tenant on localhost with the
-# token hash HASH, and its change events delivered to a webhook on the
-# origin (which answers 200). Writes the webhook's secret into $work.
+# audited_tenant HASH AUDIT_DIR [MAX_BATCH]: after gateway_head, the
+# "audited" target's tenant: the audit log in AUDIT_DIR, the tenant on
+# localhost with the token hash HASH, and its change events delivered to a
+# webhook on the origin (which answers 200), one event per POST, or with
+# MAX_BATCH (the "audited-batch" target) as CloudEvents batches of up to
+# that many. Writes the webhook's secret into $work.
 audited_tenant() {
     python3 -c 'import base64,os; print("whsec_" + base64.b64encode(os.urandom(32)).decode())' \
         >"$work/webhook.secret"
@@ -164,4 +166,10 @@ name = "sync"
 url = "http://127.0.0.1:$ORIGIN_PORT/hook"
 secret_file = ["$work/webhook.secret"]
 CONF
+    if [[ -n "${3:-}" ]]; then
+        printf 'max_batch = %s\n' "$3"
+    fi
 }
+
+# The batch size of the "audited-batch" targets.
+AUDITED_MAX_BATCH=256

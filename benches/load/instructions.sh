@@ -6,7 +6,7 @@
 #
 #   benches/load/instructions.sh OLD_BINARY NEW_BINARY [get|post]
 #   N=2000 benches/load/instructions.sh ...
-#   TENANT=mapped benches/load/instructions.sh ...   # default|mapped|audited
+#   TENANT=mapped benches/load/instructions.sh ...   # default|mapped|audited|audited-batch
 #   NEW_CONFIG='[telemetry.traces]
 #   endpoint = "http://127.0.0.1:ORIGIN_PORT/v1/traces"' benches/load/instructions.sh ...
 #
@@ -77,8 +77,9 @@ tenant_config() {
             printf '[tenants.schema]\nmapping = "%s"\n' "$MAPPING_TABLE"
             ;;
         audited) audited_tenant "$2" "$work/audit-$1" ;;
+        audited-batch) audited_tenant "$2" "$work/audit-$1" "$AUDITED_MAX_BATCH" ;;
         *)
-            log "TENANT must be default, mapped or audited"
+            log "TENANT must be default, mapped, audited or audited-batch"
             exit 2
             ;;
     esac

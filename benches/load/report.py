@@ -20,6 +20,7 @@ TARGETS = {
     ("gateway", "nginx"): 1.00,
     ("mapped", "gateway"): 1.40,
     ("audited", "gateway"): 1.50,
+    ("audited-batch", "gateway"): 1.50,
 }
 
 
@@ -45,7 +46,9 @@ def ratio(rows, scenario, a, b, col):
 
 
 def judged(scenario, target, base):
-    return base == "nginx" or (base == "gateway" and (target != "audited" or scenario == "post"))
+    return base == "nginx" or (
+        base == "gateway" and (not target.startswith("audited") or scenario == "post")
+    )
 
 
 def verdict(value, limit):
@@ -56,7 +59,7 @@ def ratios(rows):
     """{(scenario, what): value}: every ratio the report prints."""
     out = {}
     for scenario in sorted({s for s, _ in rows}):
-        for target in ("gateway", "passthrough", "mapped", "guarded", "audited"):
+        for target in ("gateway", "passthrough", "mapped", "guarded", "audited", "audited-batch"):
             for col, name in ((0, "throughput"), (3, "cpu")):
                 r = ratio(rows, scenario, target, "nginx", col)
                 if r is not None:

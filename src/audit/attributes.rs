@@ -8,6 +8,10 @@
 //! (`urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager`),
 //! the full form of RFC 7644 §3.10. A sub-attribute change (`name.givenName`,
 //! `emails[type eq "work"].value`) names its top-level attribute.
+mod raw;
+
+pub(crate) use raw::resource_names_raw;
+
 use crate::scim::json::get_ci;
 use crate::scim::patch::PatchPath;
 use serde_json::{Map, Value};
@@ -217,6 +221,10 @@ fn scrubbed(value: &Value) -> Value {
 }
 
 fn truncated(s: &str) -> String {
+    // No more bytes than the limit: no more characters either.
+    if s.len() <= MAX_NAME_CHARS {
+        return s.to_string();
+    }
     match s.char_indices().nth(MAX_NAME_CHARS) {
         Some((i, _)) => s.get(..i).unwrap_or(s).to_string(),
         None => s.to_string(),

@@ -20,7 +20,7 @@ pub(crate) mod settings;
 pub(crate) mod verify;
 mod writer;
 
-pub(crate) use attributes::{allowed_values, changed_attributes};
+pub(crate) use attributes::{allowed_values, changed_attributes, resource_names_raw};
 pub use journal::{Ack, Journal, JournalError, MAX_BATCH};
 pub use record::{AuditKind, AuditOutcome, AuditPrincipal, AuditRecord};
 pub use settings::{AuditSettings, FsyncPolicy};

@@ -195,7 +195,8 @@ pub(crate) fn requeue(
 }
 
 /// Delivers a sink's dead letters (of one tenant or all) straight to
-/// `sink`, one try each, in seq order; each delivered one is deleted.
+/// `sink`, one try each, in seq order (as batches of one to a sink that
+/// takes batches); each delivered one is deleted.
 pub async fn resend(dir: &Path, sink: &dyn Sink, tenant: Option<&str>) -> io::Result<ResendReport> {
     let mut report = ResendReport::default();
     for (path, letter) in read_folder(&sink_dir(dir, sink.name()))? {
@@ -208,7 +209,19 @@ pub async fn resend(dir: &Path, sink: &dyn Sink, tenant: Option<&str>) -> io::Re
             report.skipped += 1;
             continue;
         }
-        match sink.deliver(&letter.record()).await {
+        let record = letter.record();
+        // A sink that takes batches takes every event as one (of one here).
+        let delivery = match sink.batch_limits() {
+            Some(_) => {
+                let one = [crate::events::BatchEvent {
+                    record: &record,
+                    body: record.body(),
+                }];
+                sink.deliver_batch(&one).await
+            }
+            None => sink.deliver(&record).await,
+        };
+        match delivery {
             Ok(()) => {
                 fs::remove_file(&path)?;
                 report.delivered += 1;

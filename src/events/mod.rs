@@ -57,9 +57,10 @@ pub(crate) type DeliveryFuture<'a> =
 
 /// A destination for events (a webhook endpoint, a Kafka topic, ...).
 ///
-/// The dispatcher calls `deliver` for one event at a time, in outbox
-/// sequence order, and never calls it again before the previous call
-/// returned: a sink needs no ordering logic of its own. `Ok` means the
+/// The dispatcher calls `deliver` (or `deliver_batch`, for a sink that
+/// takes batches) for one event (one batch) at a time, in outbox sequence
+/// order, and never calls it again before the previous call returned: a
+/// sink needs no ordering logic of its own. `Ok` means the
 /// destination has durably accepted the event; the cursor then moves past
 /// it. An `Err` is retried (when `retryable`) with the sink's
 /// [`retry::RetryPolicy`] or dead-lettered.
@@ -82,6 +83,43 @@ pub trait Sink: Send + Sync {
     fn deliver_recent<'a>(&'a self, event: &'a RecentEvent) -> DeliveryFuture<'a> {
         self.deliver(&event.record)
     }
+    /// `Some`: the sink takes several events per delivery, through
+    /// [`Sink::deliver_batch`] only (requeued dead letters too, as batches
+    /// of one). `None` (the default): one event per [`Sink::deliver`].
+    fn batch_limits(&self) -> Option<BatchLimits> {
+        None
+    }
+    /// Delivers consecutive events of the sink in outbox order, at once:
+    /// `Ok` acknowledges all of them, an `Err` none (the dispatcher retries
+    /// the same events together, or dead-letters each of them). Called
+    /// only when [`Sink::batch_limits`] is `Some`, never with more than its
+    /// limits allow (but always with at least one event, even a larger
+    /// one).
+    fn deliver_batch<'a>(&'a self, events: &'a [BatchEvent<'a>]) -> DeliveryFuture<'a> {
+        let _ = events;
+        Box::pin(async {
+            Err(DeliveryError::permanent(
+                "this sink does not deliver batches",
+            ))
+        })
+    }
+}
+
+/// How much one [`Sink::deliver_batch`] takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchLimits {
+    /// The most events (at least 1).
+    pub max_events: usize,
+    /// The most bytes of the events' bodies together.
+    pub max_bytes: usize,
+}
+
+/// One event of a batch: its outbox record and its body as delivered
+/// alone (the CloudEvent with `sequence`, [`OutboxRecord::body`]).
+#[derive(Debug)]
+pub struct BatchEvent<'a> {
+    pub record: &'a OutboxRecord,
+    pub body: Vec<u8>,
 }
 
 /// Why a delivery failed, and whether trying again may help.

@@ -12,7 +12,8 @@
 //! refused before they reach an upstream ([`refuse_unaudited`]).
 use super::Trace;
 use crate::audit::{
-    allowed_values, changed_attributes, Ack, AuditPrincipal, AuditRecord, Journal, Receipt,
+    allowed_values, changed_attributes, resource_names_raw, Ack, AuditPrincipal, AuditRecord,
+    Journal, Receipt,
 };
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
@@ -120,8 +121,16 @@ pub(super) async fn journal(
         true if *method == Method::POST => created_id(&body),
         _ => None,
     };
+    // A POST or PUT whose record keeps no values needs only the names of
+    // the body's members: read from its bytes, no tree built.
+    let mut names = None;
     let request = if whole_request(tenant, method, bulk, answer.as_ref()) {
         serde_json::from_slice(&write.body).ok()
+    } else if tenant.journal.audit_values.is_empty()
+        && (*method == Method::POST || *method == Method::PUT)
+    {
+        names = Some(resource_names_raw(&write.body).unwrap_or_default());
+        None
     } else {
         shallow_request(&write.body, &tenant.journal.audit_values)
     };
@@ -134,7 +143,10 @@ pub(super) async fn journal(
             &ctx,
             method,
             &write.route,
-            request.as_ref(),
+            Request {
+                body: request.as_ref(),
+                names,
+            },
             answer,
             status,
         ));
@@ -268,15 +280,27 @@ enum Answer<'a> {
     Given(Option<Value>),
 }
 
+/// What a plain write's record and event take of its request: the body
+/// parsed (whole or shallow), or, when neither its event nor its record's
+/// values need it, only the names of the attributes it changes.
+struct Request<'a> {
+    body: Option<&'a Value>,
+    names: Option<Vec<String>>,
+}
+
 /// One record (and event) for a plain write.
 fn single_entry(
     ctx: &Context<'_, '_>,
     method: &Method,
     route: &Route,
-    request: Option<&Value>,
+    request: Request<'_>,
     answer: Option<Value>,
     status: u16,
 ) -> (AuditRecord, Option<Value>) {
+    let Request {
+        body: request,
+        names,
+    } = request;
     let mut record = ctx.record(method.as_str(), status);
     let segment = route.first_segment();
     record.resource_type = segment.map(|s| resource_type_name(ctx.tenant, s));
@@ -289,7 +313,11 @@ fn single_entry(
             .and_then(Value::as_str)
             .map(str::to_string)
     });
-    fill_attributes(ctx, &mut record, method.as_str(), request);
+    match names {
+        // No allow-listed values: `values` stays empty, as it would.
+        Some(names) => record.attributes = names,
+        None => fill_attributes(ctx, &mut record, method.as_str(), request),
+    }
     let event = match (WriteMethod::parse(method.as_str()), segment) {
         (Some(m), Some(s)) if (200..300).contains(&status) => ctx.event(
             &new_event_id(),

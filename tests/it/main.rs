@@ -61,5 +61,6 @@ mod store_errors;
 mod systemd;
 mod traces;
 mod traces_auth;
+mod webhook_batch;
 mod webhook_delivery;
 mod write_order;

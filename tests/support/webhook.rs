@@ -41,6 +41,8 @@ struct State {
     mode: Mode,
     received: Vec<Received>,
     attempts: usize,
+    /// The `webhook-id` of every request, whatever the answer.
+    tried: Vec<String>,
     bad_signatures: usize,
     /// TCP connections accepted.
     connections: usize,
@@ -91,6 +93,7 @@ impl WebhookReceiver {
             mode: Mode::Accept,
             received: Vec::new(),
             attempts: 0,
+            tried: Vec::new(),
             bad_signatures: 0,
             connections: 0,
         }));
@@ -176,6 +179,11 @@ impl WebhookReceiver {
         self.state.lock().unwrap().attempts
     }
 
+    /// The `webhook-id` of every request so far, in arrival order.
+    pub fn tried(&self) -> Vec<String> {
+        self.state.lock().unwrap().tried.clone()
+    }
+
     pub fn bad_signatures(&self) -> usize {
         self.state.lock().unwrap().bad_signatures
     }
@@ -238,6 +246,7 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) {
             let mode = {
                 let mut s = state.lock().unwrap();
                 s.attempts += 1;
+                s.tried.push(id.clone());
                 s.mode
             };
             let body = req

@@ -1,5 +1,7 @@
 //! The dispatcher: one task per sink reads the outbox after the sink's
-//! cursor and hands it the events in sequence order, one at a time.
+//! cursor and hands it the events in sequence order, one at a time (or,
+//! to a sink that takes batches, one batch of consecutive events at a
+//! time: `sink/batched.rs`).
 //!
 //! A failed event blocks its sink (retried with the sink's
 //! [`RetryPolicy`]) until it is delivered or dead-lettered, so a sink sees
@@ -43,9 +45,10 @@ pub struct DispatcherSettings {
     pub batch_size: usize,
     /// How often to delete delivered segments and publish the depth.
     pub housekeeping_interval: Duration,
-    /// The longest a sink's cursor lags its acknowledged events on disk
-    /// (it is also written at the end of each batch, before a retry wait
-    /// and at shutdown): what a crash may deliver twice.
+    /// The longest a sink's cursor lags its acknowledged events on disk,
+    /// while events flow and when the sink goes idle (it is also written
+    /// before a retry wait and at shutdown): what a crash may deliver
+    /// twice.
     pub cursor_flush_interval: Duration,
 }
 
@@ -76,7 +79,7 @@ const IDLE: i64 = i64::MIN;
 
 impl DispatcherSettings {
     /// Defaults: poll every 250 ms, batches of 256, housekeeping every 5 s,
-    /// cursor written at least every 200 ms while events flow.
+    /// cursor at most 200 ms behind the acknowledged events.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         DispatcherSettings {
             dir: dir.into(),
@@ -181,6 +184,15 @@ impl Dispatcher {
         shutdown.await;
         let _ = stop_tx.send(true);
         while tasks.join_next().await.is_some() {}
+        // The sinks wrote their cursors as they stopped: what they are all
+        // done with goes now, not at the next start.
+        if !shared.cursors.is_empty() {
+            let min = min_cursor(&shared);
+            let dir = shared.settings.dir.clone();
+            if let Err(e) = blocking(move || remove_delivered_segments(&dir, min)).await {
+                tracing::warn!(error = %e, "outbox housekeeping failed");
+            }
+        }
         Ok(())
     }
 }
@@ -192,12 +204,7 @@ async fn housekeeping(
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
-        let min = shared
-            .cursors
-            .iter()
-            .map(|c| c.load(Ordering::Acquire))
-            .min()
-            .unwrap_or(0);
+        let min = min_cursor(&shared);
         let dir = shared.settings.dir.clone();
         let known = durable.as_ref().map(|d| *d.borrow());
         let result = blocking(move || {
@@ -237,6 +244,16 @@ async fn housekeeping(
             _ = stop.wait_for(|s| *s) => return,
         }
     }
+}
+
+/// The lowest cursor of every sink, as last written.
+fn min_cursor(shared: &Shared) -> u64 {
+    shared
+        .cursors
+        .iter()
+        .map(|c| c.load(Ordering::Acquire))
+        .min()
+        .unwrap_or(0)
 }
 
 /// Milliseconds since the Unix epoch.

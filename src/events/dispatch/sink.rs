@@ -1,6 +1,8 @@
 //! One sink's loop: requeued dead letters first, then outbox events after
 //! the sink's cursor, each retried until delivered, dead-lettered or
 //! stopped; the cursor follows acknowledgements (see [`CursorState`]).
+mod batched;
+
 use super::{blocking, unix_ms, Shared, IDLE};
 use crate::events::cursor::{read_cursor, write_cursor};
 use crate::events::deadletter::{self, DeadLetter};
@@ -8,7 +10,7 @@ use crate::events::metrics::{self, DeliveryFailed, EventDeadLettered, EventDeliv
 use crate::events::outbox::{OutboxReader, OutboxRecord};
 use crate::events::recent::{RecentEvent, RecentEvents};
 use crate::events::retry::{jitter, RetryPolicy};
-use crate::events::Sink;
+use crate::events::{BatchEvent, Sink};
 use crate::scim::datetime::DateTime;
 use std::io;
 use std::sync::atomic::Ordering;
@@ -57,13 +59,24 @@ impl Pending {
             Pending::Memory(event) => Some(event),
         }
     }
+
+    /// The event as delivered alone ([`OutboxRecord::body`]).
+    fn body(&self) -> Vec<u8> {
+        match self {
+            Pending::File(record) => record.body(),
+            Pending::Memory(event) => event.delivered_body(),
+        }
+    }
 }
 
 /// The sink's progress: `done` in memory, `written` on disk. Writing
-/// after every event would cost two fsyncs each; instead the cursor is
-/// written at most every `cursor_flush_interval`, at the end of each batch,
-/// before waiting to retry, and at shutdown. A crash repeats at most the
-/// events since the last write (at-least-once either way).
+/// after every event (or every batch: under load a batch is a handful of
+/// events) would cost two fsyncs each; instead a moved cursor is written
+/// once its last write is `cursor_flush_interval` old, whether events flow
+/// or the sink went idle (the idle wait ends at that deadline), before
+/// waiting to retry, and at shutdown. A crash repeats at most the events acknowledged since
+/// the last write, which is never older than the interval (at-least-once
+/// either way).
 #[derive(Debug)]
 pub(super) struct CursorState {
     pub(super) done: u64,
@@ -144,19 +157,23 @@ impl SinkTask {
             if batch.is_empty() {
                 metrics::set_oldest_age(&name, Duration::ZERO);
                 self.working_on(IDLE);
+                if self.cursor_due() {
+                    self.flush_cursor().await?;
+                }
                 if self.wait_for_more().await {
+                    return self.flush_cursor().await;
+                }
+                continue;
+            }
+            if let Some(limits) = self.sink.batch_limits() {
+                if !self.deliver_batched(&batch, limits).await? {
                     return self.flush_cursor().await;
                 }
                 continue;
             }
             for pending in &batch {
                 let record = pending.record();
-                let wanted = match self.sink.tenant() {
-                    // Isolation: a tenant's sink never sees another's events.
-                    Some(tenant) => record.tenant() == Some(tenant),
-                    None => true,
-                };
-                if wanted {
+                if self.wants(record) {
                     match self.deliver(record, pending.recent(), 0, None, false).await {
                         Outcome::Stopped => return self.flush_cursor().await,
                         Outcome::Delivered => {}
@@ -171,11 +188,19 @@ impl SinkTask {
                     }
                 }
                 self.cursor.done = record.seq;
-                if self.cursor.last_flush.elapsed() >= self.shared.settings.cursor_flush_interval {
+                if self.cursor_due() {
                     self.flush_cursor().await?;
                 }
             }
-            self.flush_cursor().await?;
+        }
+    }
+
+    /// Whether the sink takes `record`. Isolation: a tenant's sink never
+    /// sees another tenant's events.
+    fn wants(&self, record: &OutboxRecord) -> bool {
+        match self.sink.tenant() {
+            Some(tenant) => record.tenant() == Some(tenant),
+            None => true,
         }
     }
 
@@ -228,17 +253,26 @@ impl SinkTask {
     ) -> Outcome {
         let name = self.sink.name().to_string();
         let written = record.time().and_then(DateTime::parse);
-        let first_attempt = first_attempt.unwrap_or_else(|| DateTime::now().to_rfc3339());
+        // Formatted only for a dead letter (most events never need it).
+        let started_at = DateTime::now();
         let started = Instant::now();
         self.working_on(unix_ms(written.unwrap_or_else(DateTime::now)));
+        // A sink that takes batches takes every event as one (of one here).
+        let alone = self.sink.batch_limits().map(|_| {
+            [BatchEvent {
+                record,
+                body: recent.map_or_else(|| record.body(), RecentEvent::delivered_body),
+            }]
+        });
         let mut attempts = 0u32;
         loop {
             attempts = attempts.saturating_add(1);
             metrics::set_oldest_age(&name, age(written));
             let sink = self.sink.clone();
-            let delivery = match recent {
-                Some(event) => sink.deliver_recent(event),
-                None => sink.deliver(record),
+            let delivery = match (&alone, recent) {
+                (Some(one), _) => sink.deliver_batch(one),
+                (None, Some(event)) => sink.deliver_recent(event),
+                (None, None) => sink.deliver(record),
             };
             let result = tokio::select! {
                 r = delivery => r,
@@ -287,7 +321,7 @@ impl SinkTask {
                     sink: name,
                     tenant: record.tenant().map(str::to_string),
                     attempts: total,
-                    first_attempt,
+                    first_attempt: first_attempt.unwrap_or_else(|| started_at.to_rfc3339()),
                     dead_lettered_at: DateTime::now().to_rfc3339(),
                     last_error: error.detail,
                     event: record.event.clone(),
@@ -301,6 +335,23 @@ impl SinkTask {
                 return Outcome::Stopped;
             }
         }
+    }
+
+    /// Whether the cursor moved and its last write is
+    /// `cursor_flush_interval` old.
+    fn cursor_due(&self) -> bool {
+        self.cursor.done != self.cursor.written
+            && self.cursor.last_flush.elapsed() >= self.shared.settings.cursor_flush_interval
+    }
+
+    /// How long until the moved cursor is due (`None`: it has not moved).
+    fn cursor_deadline(&self) -> Option<Duration> {
+        (self.cursor.done != self.cursor.written).then(|| {
+            self.shared
+                .settings
+                .cursor_flush_interval
+                .saturating_sub(self.cursor.last_flush.elapsed())
+        })
     }
 
     /// Writes the cursor if it moved since the last write.
@@ -340,10 +391,12 @@ impl SinkTask {
         stopped || *self.stop.borrow()
     }
 
-    /// Waits for the durable seq to move or the poll interval; `true` when
-    /// stopped meanwhile.
+    /// Waits for the durable seq to move or the poll interval (shorter
+    /// when the cursor is due to be written before); `true` when stopped
+    /// meanwhile.
     async fn wait_for_more(&mut self) -> bool {
         let poll = self.shared.settings.poll_interval;
+        let poll = self.cursor_deadline().map_or(poll, |due| due.min(poll));
         let durable = async {
             let moved = match self.durable.as_mut() {
                 Some(rx) => rx.changed().await.is_ok(),

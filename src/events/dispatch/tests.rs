@@ -215,3 +215,137 @@ async fn the_oldest_age_stays_fresh_while_a_sink_waits_to_retry() {
     assert_eq!(read_cursor(&dir, "stuck").unwrap(), None);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn the_cursor_waits_for_its_interval_not_for_the_end_of_a_batch() {
+    let dir = outbox("interval", &["acme", "acme"]);
+    let sink = ScriptedSink::new(None, Vec::new());
+    let mut settings = DispatcherSettings::new(&dir);
+    settings.poll_interval = Duration::from_millis(5);
+    settings.cursor_flush_interval = Duration::from_secs(3600);
+    let dispatcher = Dispatcher::new(settings).with_sink(sink.clone(), fast());
+    let (watched, d) = (sink.clone(), dir.clone());
+    dispatcher
+        .run(async move {
+            while watched.delivered.lock().unwrap().len() < 2 {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            // Idle for many polls: the batch's end wrote nothing.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(read_cursor(&d, "scripted").unwrap(), None);
+        })
+        .await
+        .unwrap();
+    // Shutdown writes it.
+    assert_eq!(read_cursor(&dir, "scripted").unwrap(), Some(2));
+
+    // With a short interval, an idle sink's cursor follows within it.
+    let dir2 = outbox("interval-idle", &["acme", "acme", "acme"]);
+    let sink = ScriptedSink::new(None, Vec::new());
+    let mut settings = DispatcherSettings::new(&dir2);
+    settings.poll_interval = Duration::from_secs(3600);
+    settings.cursor_flush_interval = Duration::from_millis(50);
+    let dispatcher = Dispatcher::new(settings).with_sink(sink, fast());
+    let d = dir2.clone();
+    dispatcher
+        .run(async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while read_cursor(&d, "scripted").unwrap() != Some(3) {
+                assert!(std::time::Instant::now() < deadline, "timed out");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&dir2).unwrap();
+}
+
+/// Takes batches of at most `max` events, answering from a script (then
+/// `Ok`); records each attempt's seqs.
+struct BatchSink {
+    max: usize,
+    script: Mutex<VecDeque<Result<(), DeliveryError>>>,
+    attempts: Mutex<Vec<Vec<u64>>>,
+}
+
+impl Sink for BatchSink {
+    fn name(&self) -> &str {
+        "batched"
+    }
+    fn tenant(&self) -> Option<&str> {
+        Some("acme")
+    }
+    fn deliver<'a>(&'a self, _: &'a OutboxRecord) -> DeliveryFuture<'a> {
+        Box::pin(async { panic!("a batch sink is only handed batches") })
+    }
+    fn batch_limits(&self) -> Option<crate::events::BatchLimits> {
+        Some(crate::events::BatchLimits {
+            max_events: self.max,
+            max_bytes: 1 << 20,
+        })
+    }
+    fn deliver_batch<'a>(
+        &'a self,
+        events: &'a [crate::events::BatchEvent<'a>],
+    ) -> DeliveryFuture<'a> {
+        Box::pin(async move {
+            let seqs = events.iter().map(|e| e.record.seq).collect();
+            self.attempts.lock().unwrap().push(seqs);
+            for e in events {
+                // The body is the event as delivered alone.
+                let body: serde_json::Value = serde_json::from_slice(&e.body).unwrap();
+                assert_eq!(body["sequence"], format!("{:020}", e.record.seq));
+            }
+            self.script.lock().unwrap().pop_front().unwrap_or(Ok(()))
+        })
+    }
+}
+
+#[tokio::test]
+async fn batches_hold_a_tenants_consecutive_events_and_fail_whole() {
+    let tenants = [
+        "acme", "globex", "acme", "acme", "acme", "globex", "acme", "acme",
+    ];
+    let dir = outbox("batches", &tenants);
+    let sink = Arc::new(BatchSink {
+        max: 2,
+        script: Mutex::new(
+            vec![
+                Err(DeliveryError::retryable("503")),
+                Ok(()),
+                Err(DeliveryError::permanent("400")),
+            ]
+            .into(),
+        ),
+        attempts: Mutex::new(Vec::new()),
+    });
+    let mut settings = DispatcherSettings::new(&dir);
+    settings.poll_interval = Duration::from_millis(5);
+    let dispatcher = Dispatcher::new(settings).with_sink(sink.clone(), fast());
+    let d = dir.clone();
+    dispatcher
+        .run(async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while read_cursor(&d, "batched").unwrap() != Some(8) {
+                assert!(std::time::Instant::now() < deadline, "timed out");
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await
+        .unwrap();
+    // [1, 3] failed and was retried as the same events; [4, 5] was
+    // refused, so each of its events is a dead letter; later ones flowed.
+    assert_eq!(
+        *sink.attempts.lock().unwrap(),
+        [vec![1, 3], vec![1, 3], vec![4, 5], vec![7, 8]]
+    );
+    let letters = deadletter::list(&dir, "batched").unwrap();
+    let seqs: Vec<u64> = letters.iter().map(|l| l.seq).collect();
+    assert_eq!(seqs, [4, 5]);
+    assert!(letters
+        .iter()
+        .all(|l| l.last_error == "400" && l.attempts == 1));
+    assert!(letters.iter().all(|l| l.tenant.as_deref() == Some("acme")));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,9 +1,9 @@
 //! Webhook settings: the raw serde form a tenant's config embeds
 //! (`deny_unknown_fields`, durations as strings, secrets by environment
 //! variable or file name only) and the compiled form the sink runs on.
-use crate::events::is_valid_sink_name;
 use crate::events::retry::RetryPolicy;
 use crate::events::webhook::sign::SigningSecret;
+use crate::events::{is_valid_sink_name, BatchLimits};
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -50,6 +50,14 @@ pub struct WebhookSettings {
     pub max_backoff: Option<String>,
     /// PEM CA bundle to trust instead of the public roots.
     pub ca_file: Option<String>,
+    /// Opt-in batches: above 1, each POST carries up to this many events
+    /// as a CloudEvents batch (`application/cloudevents-batch+json`).
+    /// Default 1: one event per POST, as Standard Webhooks receivers
+    /// expect.
+    pub max_batch: Option<usize>,
+    /// With `max_batch` above 1: the most bytes of events per POST (one
+    /// larger event still goes alone). Default 1048576 (1 MiB).
+    pub max_batch_bytes: Option<usize>,
 }
 
 /// Validated settings with secrets loaded.
@@ -66,7 +74,14 @@ pub struct WebhookConfig {
     pub timeout: Duration,
     pub policy: RetryPolicy,
     pub ca_file: Option<PathBuf>,
+    /// `Some` when `max_batch` is above 1.
+    pub batch: Option<BatchLimits>,
 }
+
+/// The most events a batch may be configured for.
+const MAX_BATCH: usize = 10_000;
+/// `max_batch_bytes` by default.
+const DEFAULT_BATCH_BYTES: usize = 1024 * 1024;
 
 // === impl WebhookSettings ===
 
@@ -161,6 +176,18 @@ impl WebhookSettings {
                 at("initial_backoff")
             ));
         }
+        let max_batch = self.max_batch.unwrap_or(1);
+        if !(1..=MAX_BATCH).contains(&max_batch) {
+            problems.push(format!("{}: must be 1 to {MAX_BATCH}", at("max_batch")));
+        }
+        let max_bytes = self.max_batch_bytes.unwrap_or(DEFAULT_BATCH_BYTES);
+        if max_bytes == 0 {
+            problems.push(format!("{}: must be at least 1", at("max_batch_bytes")));
+        }
+        let batch = (max_batch > 1).then_some(BatchLimits {
+            max_events: max_batch,
+            max_bytes,
+        });
         match (url, problems.is_empty()) {
             (Some(url), true) => Ok(WebhookConfig {
                 sink_name,
@@ -172,6 +199,7 @@ impl WebhookSettings {
                 timeout,
                 policy,
                 ca_file: self.ca_file.as_ref().map(PathBuf::from),
+                batch,
             }),
             _ => Err(problems),
         }
@@ -214,6 +242,19 @@ mod tests {
         assert_eq!(c.timeout, Duration::from_secs(15));
         assert_eq!(c.policy.max_age, Duration::from_secs(7200));
         assert_eq!(c.policy.max_attempts, 30);
+        assert_eq!(c.batch, None, "one event per POST unless asked");
+        let batched = WebhookSettings {
+            max_batch: Some(100),
+            ..s.clone()
+        };
+        let limits = batched.compile("acme").unwrap().batch.unwrap();
+        assert_eq!((limits.max_events, limits.max_bytes), (100, 1024 * 1024));
+        let zero = WebhookSettings {
+            max_batch: Some(0),
+            max_batch_bytes: Some(0),
+            ..s
+        };
+        assert_eq!(zero.compile("acme").unwrap_err().len(), 2);
         std::fs::remove_file(file).unwrap();
     }
 
