@@ -129,7 +129,7 @@ async fn http<IO, H>(
     let opened = tokio::time::Instant::now();
     match info.alpn.as_deref() {
         Some(b"h2") => {}
-        Some(b"http/1.1") => {
+        Some(b"http/1.1" | b"http/1.0") => {
             let info = Arc::new(info);
             return h1::serve(io, (read, opened), info, settings, handler, &mut stop).await;
         }

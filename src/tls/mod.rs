@@ -94,7 +94,9 @@ pub fn server_config_from(
         )
         .with_single_cert(certs, key)
         .map_err(|e| format!("not a usable certificate and key: {e}"))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // `http/1.0` last: a client that offers only it (`curl --http1.0`)
+    // is served rather than refused with `no_application_protocol`.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec(), b"http/1.0".to_vec()];
     Ok(Arc::new(config))
 }
 

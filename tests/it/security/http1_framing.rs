@@ -336,3 +336,31 @@ async fn continue_only_for_a_request_the_gateway_reads() {
     assert!(text.starts_with("HTTP/1.1 20"), "{text}");
     assert_eq!(echo.hits(), 1);
 }
+
+/// A client that names HTTP/1.0 by ALPN (and only it) is served by the
+/// HTTP/1 server: answered in HTTP/1.0's terms (no keep-alive asked for,
+/// so the connection closes after the answer), not refused in the
+/// handshake.
+#[tokio::test]
+async fn a_client_that_offers_only_http10_by_alpn_is_served() {
+    let echo = EchoUpstream::spawn();
+    let gw = gateway(&echo, false);
+    let config = client_config(&gw, &[b"http/1.0"], None);
+    let mut stream = tls_connect_with(&gw, HOST, config).await;
+    assert_eq!(stream.get_ref().1.alpn_protocol(), Some(&b"http/1.0"[..]));
+    let wire = format!(
+        "GET /scim/v2/Users/ten HTTP/1.0\r\nhost: {HOST}\r\nauthorization: Bearer {}\r\n\r\n",
+        token_for("smuggle")
+    );
+    stream.write_all(wire.as_bytes()).await.unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut got)).await;
+    assert!(
+        read.is_ok(),
+        "the gateway did not close the HTTP/1.0 connection"
+    );
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    assert!(text.contains("/Users/ten"), "the upstream's echo: {text}");
+    assert_eq!(echo.hits(), 1);
+}
