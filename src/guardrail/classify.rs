@@ -337,6 +337,7 @@ fn count_ci(haystack: &str, needle: &str) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::guardrail::settings::Mode;

@@ -48,12 +48,9 @@ pub(super) async fn route(
             json!({ "error": format!("no tenant \"{tenant}\"") }),
         ));
     };
-    let Some(settings) = &t.guardrail else {
-        return Some((
-            StatusCode::NOT_FOUND,
-            json!({ "error": format!("tenant \"{tenant}\" has no [tenants.guardrail]") }),
-        ));
-    };
+    // Without `[tenants.guardrail]` (any more), what was held before
+    // can still be listed and decided on.
+    let settings = t.guardrail.as_ref();
     let guardrail = state.pipeline.guardrail();
     let read = matches!(*method, Method::GET | Method::HEAD);
     let answer = match ask {
@@ -62,9 +59,9 @@ pub(super) async fn route(
                 StatusCode::OK,
                 json!({
                     "tenant": tenant,
-                    "mode": settings.mode.as_str(),
-                    "max_deprovisions": settings.max_deprovisions,
-                    "window_seconds": settings.window.as_secs(),
+                    "mode": settings.map(|s| s.mode.as_str()),
+                    "max_deprovisions": settings.map(|s| s.max_deprovisions),
+                    "window_seconds": settings.map(|s| s.window.as_secs()),
                     "pending": ops.iter().filter(|o| o.state.pending()).count(),
                     "held": ops.iter().map(|o| summary(o, false)).collect::<Vec<_>>(),
                 }),
