@@ -233,6 +233,17 @@ async fn a_mass_deactivation_is_held_survives_a_restart_and_is_released_by_an_op
     .await;
     a.assert_error(503, None);
 
+    // A Bulk request holding a deprovision is held whole: its create
+    // waits with it.
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "n1", "data": user("bulk-new")},
+            {"method": "DELETE", "path": format!("/Users/{}", ids[5])}]});
+    let a = call(gw.public, "acme", Method::POST, "/Bulk", Some(&bulk)).await;
+    a.assert_error(503, None);
+    let a = call(gw.public, "acme", Method::GET, "/Users?filter=userName%20eq%20%22bulk-new%22", None).await;
+    assert_eq!(a.body["totalResults"], 0, "{}", a.body);
+
     // The IdP retries a held request: the same entry, no new one.
     let a = call(
         gw.public,
@@ -245,7 +256,8 @@ async fn a_mass_deactivation_is_held_survives_a_restart_and_is_released_by_an_op
     a.assert_error(503, None);
     let (status, list) = admin_get(gw.admin.unwrap(), "/tenants/acme/guardrail").await;
     assert_eq!(status, 200, "{list}");
-    assert_eq!(list["pending"], 4, "{list}");
+    assert_eq!(list["pending"], 5, "{list}");
+    assert!(list["held"].as_array().unwrap().iter().any(|o| o["kind"] == "bulk" && o["weight"] == 1));
     let held: Vec<&Value> = list["held"].as_array().unwrap().iter().collect();
     assert!(held
         .iter()
@@ -259,7 +271,7 @@ async fn a_mass_deactivation_is_held_survives_a_restart_and_is_released_by_an_op
     let admin = gw.admin.unwrap();
     let (text, ok) = cli(admin, &dir, &["list", "--tenant", "acme"]);
     assert!(ok, "{text}");
-    assert!(text.starts_with("tenant acme: 4 pending"), "{text}");
+    assert!(text.starts_with("tenant acme: 5 pending"), "{text}");
     for id in &ids[3..] {
         assert!(text.contains(&format!("/Users/{id}")), "{text}");
     }
@@ -348,9 +360,9 @@ async fn a_mass_deactivation_is_held_survives_a_restart_and_is_released_by_an_op
     let detail = a.assert_error(403, None);
     assert!(detail.contains("dropped"), "{detail}");
 
-    // Two still wait (users 5 and 6); the metric says so.
+    // Three still wait (users 5 and 6, the Bulk); the metric says so.
     let (_, list) = admin_get(admin, "/tenants/acme/guardrail").await;
-    assert_eq!(list["pending"], 2, "{list}");
+    assert_eq!(list["pending"], 3, "{list}");
     let metrics = reqwest::get(format!("http://{admin}/metrics"))
         .await
         .unwrap()
@@ -358,7 +370,7 @@ async fn a_mass_deactivation_is_held_survives_a_restart_and_is_released_by_an_op
         .await
         .unwrap();
     assert!(
-        metrics.contains(r#"scim_gateway_guardrail_pending{tenant="acme"} 2"#),
+        metrics.contains(r#"scim_gateway_guardrail_pending{tenant="acme"} 3"#),
         "{}",
         metrics
             .lines()
