@@ -241,7 +241,14 @@ async fn a_mass_deactivation_is_held_survives_a_restart_and_is_released_by_an_op
             {"method": "DELETE", "path": format!("/Users/{}", ids[5])}]});
     let a = call(gw.public, "acme", Method::POST, "/Bulk", Some(&bulk)).await;
     a.assert_error(503, None);
-    let a = call(gw.public, "acme", Method::GET, "/Users?filter=userName%20eq%20%22bulk-new%22", None).await;
+    let a = call(
+        gw.public,
+        "acme",
+        Method::GET,
+        "/Users?filter=userName%20eq%20%22bulk-new%22",
+        None,
+    )
+    .await;
     assert_eq!(a.body["totalResults"], 0, "{}", a.body);
 
     // The IdP retries a held request: the same entry, no new one.
@@ -257,7 +264,11 @@ async fn a_mass_deactivation_is_held_survives_a_restart_and_is_released_by_an_op
     let (status, list) = admin_get(gw.admin.unwrap(), "/tenants/acme/guardrail").await;
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["pending"], 5, "{list}");
-    assert!(list["held"].as_array().unwrap().iter().any(|o| o["kind"] == "bulk" && o["weight"] == 1));
+    assert!(list["held"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|o| o["kind"] == "bulk" && o["weight"] == 1));
     let held: Vec<&Value> = list["held"].as_array().unwrap().iter().collect();
     assert!(held
         .iter()
@@ -511,4 +522,122 @@ async fn a_dry_run_holds_nothing_and_an_ambiguous_body_is_refused() {
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["scimType"], "invalidSyntax", "{v}");
     assert_eq!(active_in_store(&store, &id).await, Some(true));
+}
+
+/// The legacy backend of `mapped_patch` (no PATCH, its own extension),
+/// recording what it receives.
+fn legacy_backend() -> crate::support::recorder::RecordingStore {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping");
+    let mut registry = scim_gateway::scim::schema::SchemaRegistry::builtin();
+    registry.load_schema_dir(&fixtures).unwrap();
+    registry
+        .extend_resource_type("User", "urn:example:legacy:2.0:User", false)
+        .unwrap();
+    let config = scim_gateway::store::StoreConfig {
+        patch: false,
+        ..Default::default()
+    };
+    crate::support::recorder::RecordingStore::spawn_with(config, registry)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_mapping_and_emulated_patch_a_held_deactivation_is_released_in_the_backends_names() {
+    use crate::support::gateway::TestGateway;
+    let backend = legacy_backend();
+    let table = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mapping/store-legacy.toml");
+    let extra = format!(
+        "[tenants.schema]\nmapping = \"{}\"\n[tenants.dialect]\nprofile = \"entra\"\n[tenants.guardrail]\nmax_deprovisions = 1\n",
+        table.display()
+    );
+    let gw = TestGateway::builder()
+        .http("legacy", &backend.url(), "")
+        .tenant_with("legacy", &["legacy.localhost"], "legacy", &extra)
+        .spawn();
+    let base = gw.base("legacy.localhost");
+    let c = gw.client();
+    let send = |method: reqwest::Method, path: String, body: Option<Value>| {
+        let mut r = c
+            .request(method, format!("{base}{path}"))
+            .bearer_auth(token_for("legacy"));
+        if let Some(b) = body {
+            r = r
+                .header("content-type", "application/scim+json")
+                .body(b.to_string());
+        }
+        r.send()
+    };
+    let mut ids = Vec::new();
+    for name in ["m1", "m2"] {
+        let body = json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
+            "userName": name, "title": "Engineer"});
+        let r = send(reqwest::Method::POST, "/Users".into(), Some(body))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        ids.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    backend.take();
+    // Entra's deactivation, in the tenant's names: the first passes as an
+    // emulated PATCH (a GET and a PUT upstream), the second is held.
+    for (i, id) in ids.iter().enumerate() {
+        let r = send(
+            reqwest::Method::PATCH,
+            format!("/Users/{id}"),
+            Some(deactivate()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(r.status().as_u16(), if i == 0 { 200 } else { 503 }, "{i}");
+    }
+    let seen = backend.take();
+    let puts: Vec<_> = seen.iter().filter(|r| r.method == "PUT").collect();
+    assert_eq!(puts.len(), 1, "{seen:?}");
+    assert!(puts[0].target.ends_with(&ids[0]));
+    assert_eq!(puts[0].body["active"], false);
+    assert_eq!(
+        puts[0].body["urn:example:legacy:2.0:User"]["jobTitle"],
+        "Engineer"
+    );
+
+    // Released: the same emulated PATCH reaches the backend, in its names.
+    let list: Value = c
+        .get(gw.admin_url("/admin/v1/tenants/legacy/guardrail"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let held = list["held"][0]["id"].as_str().unwrap().to_string();
+    let r = c
+        .post(gw.admin_url(&format!(
+            "/admin/v1/tenants/legacy/guardrail/{held}/release?by=carol"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let released: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            released["state"].as_str(),
+            released["upstream_status"].as_u64()
+        ),
+        (Some("released"), Some(200))
+    );
+    let seen = backend.take();
+    let puts: Vec<_> = seen.iter().filter(|r| r.method == "PUT").collect();
+    assert_eq!(puts.len(), 1, "{seen:?}");
+    assert!(puts[0].target.ends_with(&ids[1]));
+    assert_eq!(puts[0].body["active"], false);
+    assert_eq!(
+        puts[0].body["urn:example:legacy:2.0:User"]["jobTitle"],
+        "Engineer"
+    );
 }
