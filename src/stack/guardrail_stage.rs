@@ -241,23 +241,8 @@ pub(super) async fn check(
         return Ok(());
     }
     let registry = &tenant.schema.registry;
-    let target_of = |path: &'_ str| -> (bool, Option<String>) {
-        // `/Users/{id}` or `Users/{id}` (Bulk paths): the resource type
-        // by its endpoint, and the id as written.
-        let mut parts = path.trim_start_matches('/').splitn(2, '/');
-        let endpoint = parts.next().unwrap_or("");
-        let id = parts
-            .next()
-            .filter(|id| !id.is_empty() && !id.contains('/'))
-            .map(str::to_string);
-        let user = registry
-            .resource_type_by_endpoint(endpoint)
-            .map(|rt| rt.name.eq_ignore_ascii_case("User"));
-        (user.unwrap_or(false), id.filter(|_| user.is_some()))
-    };
-    let kind = req.route.kind();
     let method = req.method.as_str();
-    let deprovision = match kind {
+    let deprovision = match req.route.kind() {
         RouteKind::Bulk if *req.method == Method::POST => {
             let body = match crate::guardrail::classify::parse_unique(req.body) {
                 Ok(body) => body,
@@ -266,30 +251,27 @@ pub(super) async fn check(
                 }
                 Err(_) => return Ok(()),
             };
-            let targets: Vec<(String, bool, Option<String>)> = bulk_paths(&body)
+            // Each operation's path read by the same route parser as a
+            // request's (case, percent-encoding, dot segments).
+            let targets: Vec<(String, Owned)> = bulk_paths(&body)
                 .into_iter()
                 .map(|p| {
-                    let (user, id) = target_of(&p);
-                    (p, user, id)
+                    let rooted = format!("/{}", p.trim_start_matches('/'));
+                    let target = Route::parse(&rooted, registry)
+                        .map_or(Owned::Other, |route| target_of(registry, &route));
+                    (p, target)
                 })
                 .collect();
             classify_bulk(settings, &body, |path| {
-                match targets.iter().find(|(p, _, _)| p == path) {
-                    Some((_, true, Some(_))) => Target::User,
-                    Some((_, false, Some(id))) if is_group(registry, path) => Target::Group(id),
-                    _ => Target::Other,
-                }
+                targets
+                    .iter()
+                    .find(|(p, _)| p == path)
+                    .map_or(Target::Other, |(_, t)| t.as_target())
             })
         }
         RouteKind::Resource => {
-            let (user, _) = target_of(req.route.path());
-            let id = req.route.id_decoded();
-            let target = match id.as_deref() {
-                Some(_) if user => Target::User,
-                Some(id) if is_group(registry, req.route.path()) => Target::Group(id),
-                _ => Target::Other,
-            };
-            classify(settings, target, method, req.body)
+            let target = target_of(registry, req.route);
+            classify(settings, target.as_target(), method, req.body)
         }
         _ => Ok(None),
     };
@@ -386,12 +368,41 @@ fn note(action: &str, id: Option<&str>, by: Option<&str>) -> GuardrailNote {
     }
 }
 
-/// Whether `path`'s endpoint is the Group resource type's.
-fn is_group(registry: &crate::scim::schema::SchemaRegistry, path: &str) -> bool {
-    let endpoint = path.trim_start_matches('/').split('/').next().unwrap_or("");
-    registry
+/// What a route addresses, owned (a Bulk operation's route is parsed
+/// from its body).
+enum Owned {
+    User,
+    Group(String),
+    Other,
+}
+
+impl Owned {
+    fn as_target(&self) -> Target<'_> {
+        match self {
+            Owned::User => Target::User,
+            Owned::Group(id) => Target::Group(id),
+            Owned::Other => Target::Other,
+        }
+    }
+}
+
+/// A User or Group resource (`/Users/{id}`), by the tenant's resource
+/// types, with its id percent-decoded.
+fn target_of(registry: &crate::scim::schema::SchemaRegistry, route: &Route) -> Owned {
+    if route.kind() != RouteKind::Resource {
+        return Owned::Other;
+    }
+    let (Some(endpoint), Some(id)) = (route.first_segment(), route.id_decoded()) else {
+        return Owned::Other;
+    };
+    match registry
         .resource_type_by_endpoint(endpoint)
-        .is_some_and(|rt| rt.name.eq_ignore_ascii_case("Group"))
+        .map(|rt| rt.name.as_str())
+    {
+        Some(name) if name.eq_ignore_ascii_case("User") => Owned::User,
+        Some(name) if name.eq_ignore_ascii_case("Group") => Owned::Group(id.into_owned()),
+        _ => Owned::Other,
+    }
 }
 
 /// The `path` of every operation of a Bulk request.
@@ -405,4 +416,27 @@ fn bulk_paths(body: &serde_json::Value) -> Vec<String> {
         .filter_map(|op| crate::scim::json::get_ci(op, "path").and_then(serde_json::Value::as_str))
         .map(str::to_string)
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::scim::schema::SchemaRegistry;
+
+    #[test]
+    fn a_route_is_read_as_the_upstream_would_read_it() {
+        let registry = SchemaRegistry::builtin();
+        let group = |raw: &str| match target_of(&registry, &Route::parse(raw, &registry).unwrap()) {
+            Owned::Group(id) => Some(id),
+            _ => None,
+        };
+        // Percent-encoded, differently cased endpoint: the same group.
+        assert_eq!(group("/Groups/admin%73").as_deref(), Some("admins"));
+        assert_eq!(group("/groups/admins").as_deref(), Some("admins"));
+        let user = Route::parse("/USERS/u1", &registry).unwrap();
+        assert!(matches!(target_of(&registry, &user), Owned::User));
+        let list = Route::parse("/Users", &registry).unwrap();
+        assert!(matches!(target_of(&registry, &list), Owned::Other));
+    }
 }
