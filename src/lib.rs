@@ -17,6 +17,7 @@ pub mod conn_info;
 pub mod dialect;
 pub(crate) mod error;
 pub mod events;
+pub mod guardrail;
 pub(crate) mod http_client;
 pub mod limit;
 pub mod mapping;

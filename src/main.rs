@@ -182,6 +182,12 @@ enum Command {
         #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
         max_time: std::time::Duration,
     },
+    /// The deprovisioning guardrail of a running gateway: list, show,
+    /// release or drop held operations (through the admin API).
+    Guardrail {
+        #[command(subcommand)]
+        command: scim_gateway::run::guardrail_cli::GuardrailCommand,
+    },
     /// Change events: replay dead letters, show delivery progress.
     Events {
         #[command(subcommand)]
@@ -524,6 +530,9 @@ async fn run(command: Command) -> Result<(), Failed> {
         | Command::Man { .. }
         | Command::ConfigSchema
         | Command::Audit { .. } => Ok(()),
+        Command::Guardrail { command } => scim_gateway::run::guardrail_cli::main(command)
+            .await
+            .map_err(Failed::from),
         Command::Probe {
             url,
             bearer_file,

@@ -22,7 +22,7 @@ mod writer;
 
 pub(crate) use attributes::{allowed_values, changed_attributes, resource_names_raw};
 pub use journal::{Ack, Journal, JournalError, MAX_BATCH};
-pub use record::{AuditKind, AuditOutcome, AuditPrincipal, AuditRecord};
+pub use record::{AuditKind, AuditOutcome, AuditPrincipal, AuditRecord, GuardrailNote};
 pub use settings::{AuditSettings, FsyncPolicy};
 pub use verify::{verify_paths, Problem, VerifyFailure, VerifyOptions, VerifyReport};
 pub(crate) use writer::Receipt;

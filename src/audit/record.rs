@@ -48,6 +48,27 @@ pub struct AuditRecord {
     /// Time from request head to response, in milliseconds (microsecond
     /// precision).
     pub latency_ms: f64,
+    /// What the deprovisioning guardrail did (docs/safety.md); absent
+    /// when it did nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub guardrail: Option<GuardrailNote>,
+}
+
+/// The guardrail's part in a record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardrailNote {
+    /// `held` (not sent upstream), `would_hold` (dry run: sent),
+    /// `released` or `dropped` (an operator's decision, in a record of
+    /// kind `operator`), `replay` (the released operation sent upstream)
+    /// or `after_release` (the IdP sending again an operation already
+    /// released: sent, not counted).
+    pub action: String,
+    /// The held operation's id (`scim-gateway guardrail list`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The operator who decided (as they named themselves).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
 }
 
 /// The kind of record.
@@ -62,6 +83,9 @@ pub enum AuditKind {
     /// An identity change the IdP reported through an event hook (one
     /// record per reported event; `request_id` is the hook delivery's).
     IdpEvent,
+    /// An operator's decision on a held operation (`guardrail` says
+    /// which); `principal` is null, `request_id` the admin call's.
+    Operator,
 }
 
 /// The authenticated party. `credential` is the NAME of the credential
@@ -113,6 +137,7 @@ impl AuditRecord {
                 error: None,
             },
             latency_ms: 0.0,
+            guardrail: None,
         }
     }
 

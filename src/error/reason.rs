@@ -53,6 +53,9 @@ pub enum Reason {
     PayloadTooLarge,
     /// The body could not be read.
     BodyRead,
+    /// An operator dropped this deprovision, held by the tenant's
+    /// guardrail (403: retrying will not help).
+    GuardrailDropped,
 
     // --- Authentication: 401 (RFC 6750 §3.1) ---
     MissingToken,
@@ -87,6 +90,8 @@ pub enum Reason {
     IntrospectionUnavailable,
     AuthTimeout,
     AuditUnavailable,
+    /// A deprovision past the tenant's guardrail, held for an operator.
+    GuardrailHeld,
     CircuitOpen,
     /// No endpoint of a balanced upstream is available.
     NoEndpoint,
@@ -110,7 +115,7 @@ impl Reason {
     /// Every reason, once (one entry per label): what the tests walk to
     /// check labels, predicates and statuses; nothing else needs it.
     #[cfg(test)]
-    pub(crate) const ALL: [Reason; 49] = {
+    pub(crate) const ALL: [Reason; 51] = {
         use Reason::*;
         [
             BadRequest,
@@ -132,6 +137,7 @@ impl Reason {
             RequestTimeout,
             PayloadTooLarge,
             BodyRead,
+            GuardrailDropped,
             MissingToken,
             MalformedAuthorization,
             InvalidToken,
@@ -154,6 +160,7 @@ impl Reason {
             IntrospectionUnavailable,
             AuthTimeout,
             AuditUnavailable,
+            GuardrailHeld,
             CircuitOpen,
             NoEndpoint,
             UpstreamConnect,
@@ -188,6 +195,7 @@ impl Reason {
             RequestTimeout => "request_timeout",
             PayloadTooLarge => "payload_too_large",
             BodyRead => "body_read",
+            GuardrailDropped => "guardrail_dropped",
             MissingToken => "missing_token",
             MalformedAuthorization => "malformed_authorization",
             InvalidToken => "invalid_token",
@@ -210,6 +218,7 @@ impl Reason {
             IntrospectionUnavailable => "introspection_unavailable",
             AuthTimeout => "auth_timeout",
             AuditUnavailable => "audit_unavailable",
+            GuardrailHeld => "guardrail_held",
             CircuitOpen => "circuit_open",
             NoEndpoint => "no_endpoint",
             UpstreamConnect => "upstream_connect",
@@ -304,7 +313,7 @@ pub(crate) const fn status_of(source: ErrorSource, reason: Reason) -> Option<u16
             BadRequest | UnknownTenant | NotFound | InvalidPath | BadHost | NoHost | Misdirected
             | PreconditionFailed | EmulationConflict | EmulationTooMany | Schema | Dialect | Scim11
             | UnknownEndpoint | MethodNotAllowed | OktaHookSecret | RequestTimeout
-            | PayloadTooLarge | BodyRead,
+            | PayloadTooLarge | BodyRead | GuardrailDropped,
         ) => None,
         // RFC 6750 §3.1: no (valid) credential.
         (
@@ -340,7 +349,10 @@ pub(crate) const fn status_of(source: ErrorSource, reason: Reason) -> Option<u16
             | AuthTimeout
             | AuditUnavailable
             | CircuitOpen
-            | NoEndpoint,
+            | NoEndpoint
+            // Held, not failed: 503 with Retry-After is what Entra ID and
+            // Okta retry later (a 4xx they would record as a failure).
+            | GuardrailHeld,
         ) => Some(503),
         (
             Upstream,
@@ -361,6 +373,7 @@ pub(crate) const fn status_of(source: ErrorSource, reason: Reason) -> Option<u16
             | IntrospectionUnavailable
             | AuthTimeout
             | AuditUnavailable
+            | GuardrailHeld
             | CircuitOpen
             | NoEndpoint
             | UpstreamConnect

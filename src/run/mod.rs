@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 pub(crate) mod admin;
 pub mod admin_client;
 pub(crate) mod delivery;
+pub mod guardrail_cli;
 
 /// The addresses the gateway listens on (useful with port 0).
 #[derive(Debug, Clone, Copy)]
@@ -108,6 +109,14 @@ pub async fn run(
     };
     let pipeline =
         Arc::new(Pipeline::with_journal(config.clone(), journal.clone()).traced(tracer.clone()));
+    // Held operations from before a restart, read now: a bad guardrail
+    // directory stops the start, and the pending gauge starts right.
+    if snapshot.tenants.values().any(|t| t.guardrail.is_some()) {
+        pipeline
+            .guardrail()
+            .open_now()
+            .map_err(std::io::Error::other)?;
+    }
     let gateway = crate::stack::Gateway::new(pipeline.clone());
     // The admin listener serves once the pipeline exists (its API reads
     // the pipeline's state); until then its connections wait in the

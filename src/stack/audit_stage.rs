@@ -234,6 +234,7 @@ impl Context<'_, '_> {
         record.outcome.upstream_status = self.trace.upstream_status;
         record.outcome.error = self.reason.map(|r| r.as_str().to_string());
         record.set_latency(self.latency);
+        record.guardrail = self.trace.guardrail.clone();
         record
     }
 

@@ -17,6 +17,7 @@ use crate::client_addr::Client;
 use crate::config::reload::ConfigHandle;
 use crate::conn_info::ConnInfo;
 use crate::error::GatewayError;
+use crate::guardrail::Guardrail;
 use crate::limit::ordering::WriteOrder;
 use crate::limit::{Admitted, Limiter};
 use crate::request_id::RequestId;
@@ -44,6 +45,7 @@ mod body;
 mod cache_stage;
 mod detached;
 mod dialect_stage;
+mod guardrail_stage;
 mod hook_stage;
 mod limit_stage;
 mod schema_stage;
@@ -53,6 +55,7 @@ mod trace;
 mod upstream_stage;
 
 pub use detached::Gateway;
+pub(crate) use guardrail_stage::{drop_held, release};
 
 /// The pipeline: the current configuration and what the stages share
 /// (kept across reloads).
@@ -69,6 +72,9 @@ pub struct Pipeline {
     write_order: WriteOrder,
     /// The audit log and events outbox (`None`: `[audit] enabled = false`).
     journal: Option<Journal>,
+    /// The deprovisioning guardrail's windows and held operations (kept
+    /// beside the audit journal).
+    guardrail: Guardrail,
     /// Traces (`None`: off, the default).
     tracer: Option<Arc<Tracer>>,
 }
@@ -101,7 +107,9 @@ impl Pipeline {
     /// A pipeline that audits every write and authentication failure in
     /// `journal` (kept across reloads, like the limiter and the cache).
     pub fn with_journal(config: Arc<ConfigHandle>, journal: Option<Journal>) -> Pipeline {
-        let cache_max_bytes = config.load().server.cache_max_bytes;
+        let snapshot = config.load();
+        let cache_max_bytes = snapshot.server.cache_max_bytes;
+        let guardrail_dir = snapshot.audit.as_ref().map(|a| a.dir.join("guardrail"));
         Pipeline {
             config,
             damper: FailureDamper::new(),
@@ -109,6 +117,7 @@ impl Pipeline {
             cache: ResponseCache::new(cache_max_bytes),
             write_order: WriteOrder::new(),
             journal,
+            guardrail: Guardrail::new(guardrail_dir),
             tracer: None,
         }
     }
@@ -131,6 +140,16 @@ impl Pipeline {
     /// The response cache (for the admin API).
     pub(crate) fn cache(&self) -> &ResponseCache {
         &self.cache
+    }
+
+    /// The deprovisioning guardrail (for the admin API).
+    pub(crate) fn guardrail(&self) -> &Guardrail {
+        &self.guardrail
+    }
+
+    /// The audit journal, when on.
+    pub(crate) fn journal(&self) -> Option<&Journal> {
+        self.journal.as_ref()
     }
 
     /// Handles one request; never fails: every error becomes a SCIM error
@@ -245,11 +264,15 @@ where
     };
     let rt = trace.spans.clone();
     let spans = Spans(rt.as_deref());
+    // An operation the guardrail held and an operator released, sent by
+    // the gateway itself (never set by a client's request).
+    let released = req.extensions().get::<guardrail_stage::Released>().cloned();
     let s = spans.start("tenant");
-    let routed = spans.close(
-        s,
-        resolve_tenant(snapshot.routing(), req.uri(), req.headers(), origin),
-    )?;
+    let resolved = match &released {
+        None => resolve_tenant(snapshot.routing(), req.uri(), req.headers(), origin),
+        Some(r) => guardrail_stage::resolve_released(snapshot.routing(), r),
+    };
+    let routed = spans.close(s, resolved)?;
     let tenant: &'s Tenant = routed.tenant;
     // The tenant's IdP dialect, turned canonical before anything reads the
     // request (the authorization header here, query and body below).
@@ -272,10 +295,15 @@ where
     // costs one header check, not a body upload.
     let (headers, damper) = (req.headers(), &shared.damper);
     let s = spans.start("authenticate");
-    let principal = spans.close(
-        s,
-        authn_stage::authenticate(snapshot, damper, tenant, headers, conn, client, deadline).await,
-    )?;
+    let principal = match &released {
+        None => {
+            authn_stage::authenticate(snapshot, damper, tenant, headers, conn, client, deadline)
+                .await
+        }
+        // Authenticated when it was held; released by an operator.
+        Some(r) => Ok(guardrail_stage::released_principal(tenant, r)),
+    };
+    let principal = spans.close(s, principal)?;
     // Authorize: the tenant's grants cover this resource type and method.
     let authorized = grants::authorize(&tenant.auth.grants, &principal, req.method(), route);
     let credential = limit_stage::credential(&principal);
@@ -306,12 +334,35 @@ where
     let dialected = dialect_stage::request(tenant, rules.as_ref(), &parts, route, body).await;
     let (query, body) = spans.close(s, dialected)?;
     trace.body(&body);
+    // What the guardrail reads and keeps: the request after the dialect,
+    // before mapping (a reference count, not a copy).
+    let before_mapping = tenant
+        .guardrail
+        .as_ref()
+        .map(|_| (query.clone(), body.clone()));
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;
     let s = spans.start("validate and map");
     let schema = schema_stage::step(&tenant.schema, &parts, route, query, body, base).await;
     let mut inbound = next!(spans.close(s, schema)?);
+    // The deprovisioning guardrail: after the schema stage (a refused
+    // request deprovisions nothing), before the cache and the upstream (a
+    // held one reaches neither).
+    if let Some((query, body)) = &before_mapping {
+        let s = spans.start("guardrail");
+        let asked = guardrail_stage::Request {
+            method: &parts.method,
+            route,
+            query: query.as_deref(),
+            body,
+            released: released.as_ref(),
+            request_id: request_id.as_str(),
+            client: client.ip.to_string(),
+        };
+        let checked = guardrail_stage::check(&shared.guardrail, tenant, asked, trace).await;
+        spans.close(s, checked)?;
+    }
     let mut outgoing = upstream_stage::outgoing(tenant, rules.as_ref(), route, &mut inbound);
     // The cache, where the tenant enables it: a hit costs the upstream
     // (and its limits) nothing. A write invalidates (on every replica

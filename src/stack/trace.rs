@@ -34,6 +34,8 @@ pub(super) struct Trace<'s> {
     pub upstream_latency: Option<Duration>,
     /// A User deprovisioned (delete, or `active` set to false).
     pub deprovision: bool,
+    /// What the deprovisioning guardrail did (for the audit record).
+    pub guardrail: Option<crate::audit::GuardrailNote>,
     /// A Bulk request's operations: (succeeded, failed).
     pub bulk: Option<(u64, u64)>,
     /// A write to audit (only while a journal is open).

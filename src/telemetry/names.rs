@@ -27,6 +27,15 @@ pub(crate) const UPSTREAM_ERRORS_TOTAL: &str = "scim_gateway_upstream_errors_tot
 pub(crate) const UPSTREAM_RETRIES_TOTAL: &str = "scim_gateway_upstream_retries_total";
 /// Time to deprovision a User (delete, or `active` set to false).
 pub(crate) const DEPROVISION_DURATION_SECONDS: &str = "scim_gateway_deprovision_duration_seconds";
+/// Deprovisions the guardrail let through (counted in its window), by
+/// `tenant`.
+pub(crate) const GUARDRAIL_DEPROVISIONS_TOTAL: &str = "scim_gateway_guardrail_deprovisions_total";
+/// Deprovisions the guardrail held for an operator, by `tenant`, `kind`.
+pub(crate) const GUARDRAIL_HELD_TOTAL: &str = "scim_gateway_guardrail_held_total";
+/// Held operations waiting for an operator, by `tenant`.
+pub(crate) const GUARDRAIL_PENDING: &str = "scim_gateway_guardrail_pending";
+/// Deprovisions a dry-run guardrail would have held, by `tenant`.
+pub(crate) const GUARDRAIL_WOULD_HOLD_TOTAL: &str = "scim_gateway_guardrail_would_hold_total";
 /// Operations of Bulk requests, by outcome.
 pub(crate) const BULK_OPERATIONS_TOTAL: &str = "scim_gateway_bulk_operations_total";
 /// 429 answers received from upstreams (retried or passed on).
@@ -127,6 +136,22 @@ pub(crate) fn describe() {
         DEPROVISION_DURATION_SECONDS,
         metrics::Unit::Seconds,
         "Time to deprovision a User (DELETE, or active set to false), by outcome."
+    );
+    describe_counter!(
+        GUARDRAIL_DEPROVISIONS_TOTAL,
+        "Deprovisions the guardrail let through, counted in its window."
+    );
+    describe_counter!(
+        GUARDRAIL_HELD_TOTAL,
+        "Deprovisions the guardrail held for an operator."
+    );
+    describe_gauge!(
+        GUARDRAIL_PENDING,
+        "Held operations waiting for an operator's release or drop."
+    );
+    describe_counter!(
+        GUARDRAIL_WOULD_HOLD_TOTAL,
+        "Deprovisions a dry-run guardrail would have held."
     );
     describe_counter!(
         BULK_OPERATIONS_TOTAL,

@@ -39,6 +39,8 @@ pub struct Tenant {
     pub cache: Option<crate::cache::CacheSettings>,
     /// The IdP dialect normalized, where configured.
     pub dialect: Option<crate::dialect::TenantDialect>,
+    /// The deprovisioning guardrail (`[tenants.guardrail]`), when on.
+    pub guardrail: Option<crate::guardrail::GuardrailSettings>,
     /// The tenant-facing schemas, validation and mapping.
     pub schema: Arc<schema::TenantSchema>,
     /// What the tenant's audit records keep and where its events go.
@@ -84,6 +86,7 @@ impl Tenant {
             limits: Default::default(),
             cache: None,
             dialect: None,
+            guardrail: None,
             schema: schema::TenantSchema::shared_standard(),
             journal: Default::default(),
             metrics: Default::default(),

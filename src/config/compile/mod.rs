@@ -262,6 +262,14 @@ fn compile_with(
         );
         let compiled = compile_tenant(t, &loc, raw, &base_dir, &upstreams, &mut host_owner, &mut p);
         let journal = events::tenant(t, &base_dir, audit_on, kafka_on, &mut p, &loc);
+        if t.guardrail.is_some() && !audit_on {
+            // Held operations are kept beside the journal, and every hold,
+            // release and drop is audited.
+            p.add(
+                format!("{loc}.guardrail"),
+                "the guardrail needs the audit journal (held operations are kept beside it): remove [audit] enabled = false",
+            );
+        }
         if let (Some(tenant), Some(schema), Some(journal)) = (compiled, schema, journal) {
             // What the tenant is offered in front of its upstream (natively
             // or emulated; a SCIM 1.1 backend gets no Bulk).

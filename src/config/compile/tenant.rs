@@ -5,7 +5,7 @@
 use super::{auth, caps, duration, limits, tls, Problems};
 use crate::authn::StaticToken;
 use crate::authn::TenantAuth;
-use crate::config::raw::{DialectSection, FileConfig, TenantSection};
+use crate::config::raw::{DialectSection, FileConfig, GuardrailSection, TenantSection};
 use crate::tenant::Tenant;
 use crate::tenant_id::TenantId;
 use crate::upstream::Upstream;
@@ -151,6 +151,10 @@ pub(super) fn compile_tenant(
             None => None,
             Some(d) => Some(dialect(d, p, &format!("{loc}.dialect"))?),
         },
+        guardrail: match &t.guardrail {
+            None => None,
+            Some(g) => Some(guardrail(g, p, &format!("{loc}.guardrail"))?),
+        },
         // Set by the caller (`schema::fit_to_upstream`).
         schema: crate::tenant::schema::TenantSchema::shared_standard(),
         // Set by the caller (`events::tenant`).
@@ -170,6 +174,61 @@ pub(super) fn parse_hash(s: &str) -> Option<[u8; 32]> {
         *slot = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
     Some(out)
+}
+
+/// `[tenants.guardrail]`.
+fn guardrail(
+    g: &GuardrailSection,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<crate::guardrail::GuardrailSettings> {
+    use crate::guardrail::Mode;
+    let mut ok = true;
+    if g.max_deprovisions == 0 {
+        p.add(
+            format!("{loc}.max_deprovisions"),
+            "at least 1 (0 would hold every deprovision: use a small number and release by hand)",
+        );
+        ok = false;
+    }
+    let window = duration(p, &format!("{loc}.window"), g.window.as_deref(), "1h");
+    let retry_after = duration(
+        p,
+        &format!("{loc}.retry_after"),
+        g.retry_after.as_deref(),
+        "10m",
+    );
+    let mode = match g.mode.as_deref() {
+        None | Some("hold") => Some(Mode::Hold),
+        Some("dry_run") => Some(Mode::DryRun),
+        Some(other) => {
+            p.add(
+                format!("{loc}.mode"),
+                format!("\"{other}\" is not a mode: \"hold\" or \"dry_run\""),
+            );
+            None
+        }
+    };
+    let mut privileged_groups = Vec::new();
+    for (j, id) in g.privileged_groups.iter().enumerate() {
+        if id.is_empty() || id.len() > 1024 || id.chars().any(char::is_control) {
+            p.add(
+                format!("{loc}.privileged_groups[{j}]"),
+                "a group id: 1 to 1024 characters, no control characters",
+            );
+            ok = false;
+        } else if !privileged_groups.contains(id) {
+            privileged_groups.push(id.clone());
+        }
+    }
+    let settings = crate::guardrail::GuardrailSettings {
+        max_deprovisions: g.max_deprovisions,
+        window: window?,
+        mode: mode?,
+        privileged_groups,
+        retry_after: retry_after?,
+    };
+    ok.then_some(settings)
 }
 
 /// `[tenants.dialect]`.

@@ -49,6 +49,28 @@ pub struct TenantSection {
     /// Okta Event Hooks received at `/tenants/{id}/hooks/okta` (or
     /// `/hooks/okta` on the tenant's hosts).
     pub okta_hook: Option<crate::events::okta_hook::OktaHookConfig>,
+    /// At most so many deprovisions per window; past it they are held
+    /// for an operator (docs/safety.md). Needs the audit journal.
+    pub guardrail: Option<GuardrailSection>,
+}
+
+/// `[tenants.guardrail]`
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GuardrailSection {
+    /// Deprovisions (User deletes, `active` set to false, removals from
+    /// the privileged groups) allowed per window.
+    pub max_deprovisions: u32,
+    /// The sliding window. Default `"1h"`.
+    pub window: Option<String>,
+    /// `"hold"` (the default) or `"dry_run"` (count and log, hold
+    /// nothing).
+    pub mode: Option<String>,
+    /// Group ids whose member removals count as deprovisions.
+    #[serde(default)]
+    pub privileged_groups: Vec<String>,
+    /// `Retry-After` of a held request. Default `"10m"`.
+    pub retry_after: Option<String>,
 }
 
 /// `[tenants.schema]`

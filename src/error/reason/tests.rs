@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 /// Today's labels, as metrics, access logs and audit records carry
 /// them: a rename is a breaking change for dashboards and alerts.
-const LABELS: [&str; 49] = [
+const LABELS: [&str; 51] = [
     "bad_request",
     "unknown_tenant",
     "not_found",
@@ -24,6 +24,7 @@ const LABELS: [&str; 49] = [
     "request_timeout",
     "payload_too_large",
     "body_read",
+    "guardrail_dropped",
     "missing_token",
     "malformed_authorization",
     "invalid_token",
@@ -46,6 +47,7 @@ const LABELS: [&str; 49] = [
     "introspection_unavailable",
     "auth_timeout",
     "audit_unavailable",
+    "guardrail_held",
     "circuit_open",
     "no_endpoint",
     "upstream_connect",
@@ -128,6 +130,8 @@ fn the_status_is_decided_by_who_and_why() {
         (Client, Reason::RateLimited, Some(429)),
         (Upstream, Reason::CircuitOpen, Some(503)),
         (Upstream, Reason::AuditUnavailable, Some(503)),
+        (Upstream, Reason::GuardrailHeld, Some(503)),
+        (Client, Reason::GuardrailDropped, None),
         (Upstream, Reason::NoEndpoint, Some(503)),
         (Upstream, Reason::UpstreamConnect, Some(502)),
         (Upstream, Reason::UpstreamTooLarge, Some(502)),

@@ -2,7 +2,8 @@
 //! (`telemetry::admin`), the admin API under `/admin/v1/` ([`api`],
 //! [`stats`]) and the web console at `/admin/` ([`console`]).
 //!
-//! The API answers JSON and only reads, except `POST /admin/v1/drain`.
+//! The API answers JSON and only reads, except `POST /admin/v1/drain` and
+//! the guardrail's release and drop ([`guardrail`]).
 //! With `[admin] token_hash` set, every API request needs
 //! `Authorization: Bearer <token>` (compared as SHA-256 digests in
 //! constant time, like tenant tokens); the config refuses a listener off
@@ -14,6 +15,7 @@
 //! the live config, the pipeline's state, the audit journal.
 mod api;
 mod console;
+mod guardrail;
 mod prom_text;
 mod stats;
 mod verify;
@@ -152,7 +154,18 @@ impl Respond for AdminState {
         _conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
         Box::pin(async move {
-            // The one answer that waits: the chain verified first.
+            // The guardrail's answers (a release waits for the upstream).
+            let path = req.uri().path();
+            if path.starts_with("/admin/v1/tenants/")
+                && path.contains("/guardrail")
+                && self.authorized(&req)
+            {
+                let (method, query) = (req.method(), req.uri().query());
+                if let Some((status, body)) = guardrail::route(self, method, path, query).await {
+                    return json_response(status, &body);
+                }
+            }
+            // The chain verified first.
             if req.uri().path() == "/admin/v1/audit"
                 && req.uri().query() == Some("verify=true")
                 && req.method() == Method::GET
@@ -175,6 +188,10 @@ fn index() -> Value {
             "GET /admin/v1/config",
             "GET /admin/v1/tenants",
             "GET /admin/v1/tenants/{id}",
+            "GET /admin/v1/tenants/{id}/guardrail",
+            "GET /admin/v1/tenants/{id}/guardrail/{held id}",
+            "POST /admin/v1/tenants/{id}/guardrail/{held id}/release?by=NAME",
+            "POST /admin/v1/tenants/{id}/guardrail/{held id}/drop?by=NAME",
             "GET /admin/v1/upstreams",
             "GET /admin/v1/events",
             "GET /admin/v1/audit",
