@@ -16,6 +16,7 @@ use crate::cache::ResponseCache;
 use crate::client_addr::Client;
 use crate::config::reload::ConfigHandle;
 use crate::conn_info::ConnInfo;
+use crate::creates::ReplayWindow;
 use crate::error::GatewayError;
 use crate::limit::ordering::WriteOrder;
 use crate::limit::{Admitted, Limiter};
@@ -42,6 +43,7 @@ mod audit_stage;
 mod authn_stage;
 mod body;
 mod cache_stage;
+mod create_stage;
 mod detached;
 mod dialect_stage;
 mod hook_stage;
@@ -67,6 +69,8 @@ pub struct Pipeline {
     cache: ResponseCache,
     /// One write at a time per resource.
     write_order: WriteOrder,
+    /// Creates made within each tenant's replay window.
+    creates: ReplayWindow,
     /// The audit log and events outbox (`None`: `[audit] enabled = false`).
     journal: Option<Journal>,
     /// Traces (`None`: off, the default).
@@ -108,6 +112,7 @@ impl Pipeline {
             limiter: Limiter::new(),
             cache: ResponseCache::new(cache_max_bytes),
             write_order: WriteOrder::new(),
+            creates: ReplayWindow::new(),
             journal,
             tracer: None,
         }
@@ -306,6 +311,8 @@ where
     let dialected = dialect_stage::request(tenant, rules.as_ref(), &parts, route, body).await;
     let (query, body) = spans.close(s, dialected)?;
     trace.body(&body);
+    // A create the tenant makes idempotent keeps its body as sent.
+    let create = create_stage::plan(tenant, &parts.method, route, &body);
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;
@@ -359,8 +366,26 @@ where
     let (emulated, view) = (inbound.emulated.as_deref(), outgoing.patch_view);
     let s = spans.start("upstream");
     spans.attribute(s, "scim_gateway.upstream", || upstream.name.clone());
-    let response =
-        upstream_stage::forward(upstream, emulated, request, max_response, deadline, view).await;
+    let response = match &create {
+        None => {
+            upstream_stage::forward(upstream, emulated, request, max_response, deadline, view).await
+        }
+        // Around the call: the replay window, a duplicate answered with the
+        // existing resource (boxed: the rare path's state).
+        Some(create) => {
+            let door = create_stage::Door {
+                tenant,
+                upstream,
+                window: &shared.creates,
+                schema: &tenant.schema,
+                mapping: inbound.mapping,
+                public_base: base,
+                max_response,
+                deadline,
+            };
+            Box::pin(create_stage::forward(create, &door, request, view, trace)).await
+        }
+    };
     let response = spans.close(s, response);
     // Stale on every replica before the client hears of the write.
     if let Some(invalidate) = invalidate {
@@ -368,7 +393,10 @@ where
     }
     let response = response?;
     trace.upstream_latency = Some(started.elapsed());
-    trace.upstream_status = Some(response.status().as_u16());
+    // (The create stage may have set the status that tells its story.)
+    if trace.upstream_status.is_none() {
+        trace.upstream_status = Some(response.status().as_u16());
+    }
     // On the way back: locations point at the gateway, never at the upstream.
     let response = upstream_stage::rebase(response, upstream, &routed.public_base);
     trace.answer(&inbound, &response);

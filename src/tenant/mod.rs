@@ -6,7 +6,7 @@
 //!
 //! A tenant holds the settings of every stage that serves it, so this
 //! folder may import those stages' settings types (`authn`, `limit`,
-//! `cache`, `dialect`, `events`, `upstream`, `telemetry` handles) and the
+//! `cache`, `creates`, `dialect`, `events`, `upstream`, `telemetry` handles) and the
 //! pure cores; never the snapshot (which holds the tenants) or the
 //! config (which compiles them).
 pub(crate) mod host;
@@ -39,6 +39,8 @@ pub struct Tenant {
     pub cache: Option<crate::cache::CacheSettings>,
     /// The IdP dialect normalized, where configured.
     pub dialect: Option<crate::dialect::TenantDialect>,
+    /// Idempotent creates (off by default).
+    pub creates: crate::creates::CreateSettings,
     /// The tenant-facing schemas, validation and mapping.
     pub schema: Arc<schema::TenantSchema>,
     /// What the tenant's audit records keep and where its events go.
@@ -84,6 +86,7 @@ impl Tenant {
             limits: Default::default(),
             cache: None,
             dialect: None,
+            creates: Default::default(),
             schema: schema::TenantSchema::shared_standard(),
             journal: Default::default(),
             metrics: Default::default(),

@@ -21,6 +21,7 @@ mod emulation;
 mod events;
 mod faults;
 mod gateway;
+mod idempotent_creates;
 mod kafka;
 mod kafka_gateway_tls;
 mod kafka_sasl;

@@ -30,7 +30,9 @@ pub(crate) use endpoints::{HealthSection, OutlierSection};
 pub(crate) use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
 pub(crate) use shared_redis::{RedisAuthSection, RedisSentinelSection, RedisTlsSection};
 pub(crate) use telemetry::TelemetrySection;
-pub(crate) use tenant::{CacheSection, DialectSection, SchemaSection, TenantSection};
+pub(crate) use tenant::{
+    CacheSection, CreatesSection, DialectSection, SchemaSection, TenantSection,
+};
 pub(crate) use upstream::{
     CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,
 };
