@@ -34,10 +34,9 @@ use crate::scim::json::get_ci;
 use crate::scim::query::encode_component;
 use crate::scim::route::{Route, RouteKind};
 use crate::telemetry::emit::IdempotentCreate;
-use crate::tenant::schema::TenantSchema;
 use crate::tenant::Tenant;
 use crate::upstream::emulate::patch::Views;
-use crate::upstream::{Deadline, Upstream, UpstreamRequest};
+use crate::upstream::{Deadline, UpstreamRequest};
 use bytes::Bytes;
 use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, ETAG, LOCATION};
 use http::{Method, Response, StatusCode};
@@ -81,18 +80,36 @@ pub(super) fn plan(
     })
 }
 
-/// What the stage reads through, besides the request.
+/// What the stage reads through, besides the request: the tenant's
+/// upstream (the one door) and schema, the replay window.
 pub(super) struct Door<'a> {
-    pub tenant: &'a Tenant,
-    pub upstream: &'a Upstream,
-    pub window: &'a ReplayWindow,
-    pub schema: &'a TenantSchema,
+    tenant: &'a Tenant,
+    window: &'a ReplayWindow,
     /// The resource type's mapping, when the tenant maps.
-    pub mapping: Option<&'a ResourceMapping>,
+    mapping: Option<&'a ResourceMapping>,
     /// The tenant's public base (the answers' `Location`).
-    pub public_base: &'a str,
-    pub max_response: usize,
-    pub deadline: Deadline,
+    public_base: &'a str,
+    max_response: usize,
+    deadline: Deadline,
+}
+
+/// The stage's [`Door`].
+pub(super) fn door<'a>(
+    tenant: &'a Tenant,
+    window: &'a ReplayWindow,
+    mapping: Option<&'a ResourceMapping>,
+    public_base: &'a str,
+    max_response: usize,
+    deadline: Deadline,
+) -> Door<'a> {
+    Door {
+        tenant,
+        window,
+        mapping,
+        public_base,
+        max_response,
+        deadline,
+    }
 }
 
 /// The upstream call of a create: answered from the replay window, sent,
@@ -122,7 +139,7 @@ pub(super) async fn forward(
             }
         }
     }
-    let (upstream, max, deadline) = (door.upstream, door.max_response, door.deadline);
+    let (upstream, max, deadline) = (&*door.tenant.upstream, door.max_response, door.deadline);
     let response = upstream_stage::forward(upstream, None, request, max, deadline, view).await?;
     let response = match settings.on_conflict {
         OnConflict::Existing if is_duplicate(&response) => {
@@ -243,7 +260,7 @@ async fn existing(create: &Create, door: &Door<'_>, reads: &Reads) -> Option<Res
             continue;
         };
         // A filter the mapping cannot send upstream: not this way.
-        let Ok(Some(query)) = lookup_query(door.schema, door.mapping, &filter) else {
+        let Ok(Some(query)) = lookup_query(&door.tenant.schema, door.mapping, &filter) else {
             continue;
         };
         let read = reads.get(reads.path.clone(), Some(query));
@@ -365,7 +382,7 @@ async fn door_read(
     read: UpstreamRequest,
 ) -> Result<Response<Bytes>, GatewayError> {
     let (max, deadline) = (door.max_response, door.deadline);
-    upstream_stage::forward(door.upstream, None, read, max, deadline, None).await
+    upstream_stage::forward(&door.tenant.upstream, None, read, max, deadline, None).await
 }
 
 /// The create's request, kept to make reads of the same collection with

@@ -373,16 +373,8 @@ where
         // Around the call: the replay window, a duplicate answered with the
         // existing resource (boxed: the rare path's state).
         Some(create) => {
-            let door = create_stage::Door {
-                tenant,
-                upstream,
-                window: &shared.creates,
-                schema: &tenant.schema,
-                mapping: inbound.mapping,
-                public_base: base,
-                max_response,
-                deadline,
-            };
+            let (window, mapping) = (&shared.creates, inbound.mapping);
+            let door = create_stage::door(tenant, window, mapping, base, max_response, deadline);
             Box::pin(create_stage::forward(create, &door, request, view, trace)).await
         }
     };

@@ -336,6 +336,54 @@ async fn after_the_window_the_same_create_is_sent_again() {
     assert_ne!(second["id"], first["id"]);
 }
 
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_made_twice() {
+    // Without the audit journal (creates would otherwise run in the
+    // connection's task), an upstream that takes 600 ms, an IdP that gives
+    // up after 150 ms and retries.
+    let upstream = QuirkyStore::spawn(Quirks {
+        no_uniqueness: true,
+        slow_create: Some(Duration::from_millis(600)),
+        ..Quirks::default()
+    });
+    let gw = TestGateway::builder()
+        .http("dupes", &upstream.url(), "")
+        .raw_upstream("[audit]\nenabled = false\n")
+        .tenant_with(
+            "lost",
+            &["lost.localhost"],
+            "dupes",
+            "[tenants.creates]\nreplay_window = \"1m\"\n",
+        )
+        .spawn();
+    let ada = json!({"schemas": [USER], "userName": "ada"});
+    let impatient = gw
+        .client_builder()
+        .timeout(Duration::from_millis(150))
+        .build()
+        .unwrap();
+    let gave_up = impatient
+        .post(format!("{}/Users", gw.base("lost.localhost")))
+        .bearer_auth(token_for("lost"))
+        .header("content-type", "application/scim+json")
+        .body(ada.to_string())
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the IdP should have given up");
+    // The retry, while the first create may still be upstream, and again
+    // after it was made: the resource the first one made, each time.
+    let (status, retried, _) = post(&gw, "lost", "/Users", &ada, "l1").await;
+    assert_eq!(status, 201, "{retried}");
+    let (status, again, _) = post(&gw, "lost", "/Users", &ada, "l2").await;
+    assert_eq!((status, again["id"].clone()), (201, retried["id"].clone()));
+    assert_eq!(
+        list_store(&upstream).len(),
+        1,
+        "{:?}",
+        list_store(&upstream)
+    );
+}
+
 /// The userNames the upstream store holds.
 fn list_store(upstream: &QuirkyStore) -> Vec<String> {
     let req = http::Request::builder()

@@ -32,7 +32,7 @@ pub struct Quirks {
     /// stored User has gets 409 `uniqueness` (as many backends do).
     pub unique_external_id: bool,
     /// A POST waits this long before the store sees it (two creates
-    /// overlap).
+    /// overlap), and is made even if the client hangs up meanwhile.
     pub slow_create: Option<Duration>,
 }
 
@@ -75,12 +75,21 @@ impl QuirkyStore {
                                     .await
                                     .map(|c| c.to_bytes())
                                     .unwrap_or_default();
-                                if parts.method == http::Method::POST {
-                                    if let Some(wait) = quirks.slow_create {
-                                        tokio::time::sleep(wait).await;
-                                    }
-                                }
-                                Ok::<_, Infallible>(answer(&store, quirks, &mut parts, body))
+                                let slow = quirks
+                                    .slow_create
+                                    .filter(|_| parts.method == http::Method::POST);
+                                let Some(wait) = slow else {
+                                    return Ok::<_, Infallible>(answer(
+                                        &store, quirks, &mut parts, body,
+                                    ));
+                                };
+                                // Made even when the client hangs up meanwhile
+                                // (a backend commits what it received).
+                                let made = tokio::spawn(async move {
+                                    tokio::time::sleep(wait).await;
+                                    answer(&store, quirks, &mut parts, body)
+                                });
+                                Ok(made.await.unwrap())
                             }
                         });
                         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
