@@ -14,6 +14,7 @@ pub(crate) mod cache;
 pub mod client_addr;
 pub mod config;
 pub mod conn_info;
+pub(crate) mod creates;
 pub mod dialect;
 pub(crate) mod error;
 pub mod events;

@@ -111,6 +111,13 @@ pub struct AuditOutcome {
     /// nor client input; `null` on success.
     #[serde(default)]
     pub error: Option<String>,
+    /// A create the upstream did not make (docs/safety.md, "Idempotent
+    /// creates"): `existing` (refused as a duplicate, answered with the
+    /// resource that exists) or `replayed` (the same create again within
+    /// the replay window, answered with the resource the first one made);
+    /// absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub create: Option<String>,
 }
 
 // === impl AuditRecord ===
@@ -135,6 +142,7 @@ impl AuditRecord {
                 status: 0,
                 upstream_status: None,
                 error: None,
+                create: None,
             },
             latency_ms: 0.0,
             guardrail: None,

@@ -233,6 +233,7 @@ impl Context<'_, '_> {
         record.outcome.status = status;
         record.outcome.upstream_status = self.trace.upstream_status;
         record.outcome.error = self.reason.map(|r| r.as_str().to_string());
+        record.outcome.create = self.trace.create.map(str::to_string);
         record.set_latency(self.latency);
         record.guardrail = self.trace.guardrail.clone();
         record
@@ -319,8 +320,11 @@ fn single_entry(
         Some(names) => record.attributes = names,
         None => fill_attributes(ctx, &mut record, method.as_str(), request),
     }
+    // A create the upstream did not make (an existing resource, a
+    // replay) changed nothing: no event.
+    let changed = (200..300).contains(&status) && ctx.trace.create.is_none();
     let event = match (WriteMethod::parse(method.as_str()), segment) {
-        (Some(m), Some(s)) if (200..300).contains(&status) => ctx.event(
+        (Some(m), Some(s)) if changed => ctx.event(
             &new_event_id(),
             &record,
             m,

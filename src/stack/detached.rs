@@ -26,9 +26,12 @@ use std::time::Duration;
 /// still answered by the upstream, audited and its event kept, and the
 /// resource's write turn is held until then). That is every write when
 /// the audit journal is on; without it, PUT, PATCH and DELETE (their
-/// write-order turn) and Bulk. A create without a journal has nothing to
-/// lose (its cache invalidation is a drop guard) and, like reads, stays in
-/// the connection's task: a task per request costs about 2 µs of CPU.
+/// write-order turn), Bulk, and every create once a tenant has a replay
+/// window for creates (docs/safety.md: the window must learn of a create
+/// the upstream made, even when the IdP hung up before the answer).
+/// Otherwise a create without a journal has nothing to lose (its cache
+/// invalidation is a drop guard) and, like reads, stays in the
+/// connection's task: a task per request costs about 2 µs of CPU.
 #[derive(Debug, Clone)]
 pub struct Gateway {
     pipeline: Arc<Pipeline>,
@@ -114,9 +117,12 @@ impl Respond for Gateway {
             *req.method(),
             http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
         );
+        // A create some tenant's replay window must record: a hang-up
+        // after the upstream made it would leave the retry unrecognised.
         let lone_create = *req.method() == http::Method::POST
             && self.pipeline.journal.is_none()
-            && !may_be_bulk(req.uri().path());
+            && !may_be_bulk(req.uri().path())
+            && !self.pipeline.config.load().tenants.replays_creates();
         if read || lone_create {
             return Box::pin(self.pipeline.handle(req, conn));
         }

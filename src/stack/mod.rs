@@ -16,6 +16,7 @@ use crate::cache::ResponseCache;
 use crate::client_addr::Client;
 use crate::config::reload::ConfigHandle;
 use crate::conn_info::ConnInfo;
+use crate::creates::ReplayWindow;
 use crate::error::GatewayError;
 use crate::guardrail::Guardrail;
 use crate::limit::ordering::WriteOrder;
@@ -43,6 +44,7 @@ mod audit_stage;
 mod authn_stage;
 mod body;
 mod cache_stage;
+mod create_stage;
 mod detached;
 mod dialect_stage;
 mod guardrail_stage;
@@ -70,6 +72,8 @@ pub struct Pipeline {
     cache: ResponseCache,
     /// One write at a time per resource.
     write_order: WriteOrder,
+    /// Creates made within each tenant's replay window.
+    creates: ReplayWindow,
     /// The audit log and events outbox (`None`: `[audit] enabled = false`).
     journal: Option<Journal>,
     /// The deprovisioning guardrail's windows and held operations (kept
@@ -116,6 +120,7 @@ impl Pipeline {
             limiter: Limiter::new(),
             cache: ResponseCache::new(cache_max_bytes),
             write_order: WriteOrder::new(),
+            creates: ReplayWindow::new(),
             journal,
             guardrail: Guardrail::new(guardrail_dir),
             tracer: None,
@@ -340,6 +345,8 @@ where
         .guardrail
         .as_ref()
         .map(|_| (query.clone(), body.clone()));
+    // A create the tenant makes idempotent keeps its body as sent.
+    let create = create_stage::plan(tenant, &parts.method, route, &body);
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;
@@ -410,8 +417,18 @@ where
     let (emulated, view) = (inbound.emulated.as_deref(), outgoing.patch_view);
     let s = spans.start("upstream");
     spans.attribute(s, "scim_gateway.upstream", || upstream.name.clone());
-    let response =
-        upstream_stage::forward(upstream, emulated, request, max_response, deadline, view).await;
+    let response = match &create {
+        None => {
+            upstream_stage::forward(upstream, emulated, request, max_response, deadline, view).await
+        }
+        // Around the call: the replay window, a duplicate answered with the
+        // existing resource (boxed: the rare path's state).
+        Some(create) => {
+            let (window, mapping) = (&shared.creates, inbound.mapping);
+            let door = create_stage::door(tenant, window, mapping, base, max_response, deadline);
+            Box::pin(create_stage::forward(create, &door, request, view, trace)).await
+        }
+    };
     let response = spans.close(s, response);
     // Stale on every replica before the client hears of the write.
     if let Some(invalidate) = invalidate {
@@ -419,7 +436,10 @@ where
     }
     let response = response?;
     trace.upstream_latency = Some(started.elapsed());
-    trace.upstream_status = Some(response.status().as_u16());
+    // (The create stage may have set the status that tells its story.)
+    if trace.upstream_status.is_none() {
+        trace.upstream_status = Some(response.status().as_u16());
+    }
     // On the way back: locations point at the gateway, never at the upstream.
     let response = upstream_stage::rebase(response, upstream, &routed.public_base);
     trace.answer(&inbound, &response);

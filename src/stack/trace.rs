@@ -48,6 +48,9 @@ pub(super) struct Trace<'s> {
     pub route_kind: Option<RouteKind>,
     /// The route names a resource or a discovery item by id.
     pub route_has_id: bool,
+    /// A create the upstream did not make: `existing` or `replayed`
+    /// (`create_stage`).
+    pub create: Option<&'static str>,
     /// The request's trace, when traces are on.
     pub spans: Option<Arc<RequestTrace>>,
 }

@@ -401,6 +401,26 @@ impl Emulated<'_> {
     }
 }
 
+/// A create answered with a resource the upstream already had
+/// (`existing` or `replayed`: docs/safety.md).
+#[derive(Debug)]
+pub(crate) struct IdempotentCreate<'a> {
+    pub tenant: &'a str,
+    pub outcome: &'static str,
+}
+
+impl IdempotentCreate<'_> {
+    pub(crate) fn emit(&self) {
+        tracing::debug!(
+            tenant = self.tenant,
+            outcome = self.outcome,
+            "create answered with an existing resource"
+        );
+        metrics::counter!(CREATES_IDEMPOTENT_TOTAL, "tenant" => self.tenant.to_string(), "outcome" => self.outcome)
+            .increment(1);
+    }
+}
+
 /// An emulated PATCH found the resource changed under it and reads again.
 #[derive(Debug)]
 pub(crate) struct EmulationConflict<'a> {

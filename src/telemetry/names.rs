@@ -86,6 +86,11 @@ pub(crate) const CONNECTIONS_OPEN: &str = "scim_gateway_connections_open";
 /// Counter: client connections refused at accept or closed early, by
 /// `reason` (`per_ip`, `anonymous_budget`, `anonymous_timeout`).
 pub(crate) const CONNECTIONS_REFUSED_TOTAL: &str = "scim_gateway_connections_refused_total";
+/// Counter: creates the upstream did not make (docs/safety.md), by
+/// `tenant` and `outcome` (`existing`: a refused duplicate answered with the
+/// resource that exists; `replayed`: the same create again within the
+/// replay window).
+pub(crate) const CREATES_IDEMPOTENT_TOTAL: &str = "scim_gateway_creates_idempotent_total";
 /// Counter: requests (and Bulk operations) the gateway emulated for an
 /// upstream that lacks a capability, by `upstream` and `capability`
 /// (`patch`, `bulk`, `filter`, `etag`, `mapped_filter`, and
@@ -210,6 +215,10 @@ pub(crate) fn describe() {
     describe_counter!(
         CONNECTIONS_REFUSED_TOTAL,
         "Client connections refused or closed early by the connection caps, by reason."
+    );
+    describe_counter!(
+        CREATES_IDEMPOTENT_TOTAL,
+        "Creates answered with a resource the upstream already had (existing, replayed), by tenant."
     );
     describe_counter!(
         EMULATED_TOTAL,

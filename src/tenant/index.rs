@@ -16,6 +16,10 @@ pub struct Tenants {
     by_id: HashMap<TenantId, Arc<Tenant>>,
     /// Tenants by lower-cased host name without port.
     by_host: HashMap<String, Arc<Tenant>>,
+    /// Some tenant remembers creates for replays (`[tenants.creates]
+    /// replay_window`): its creates must not be cancelled by a client that
+    /// hangs up (`stack::Gateway`).
+    replays_creates: bool,
 }
 
 impl Tenants {
@@ -32,8 +36,14 @@ impl Tenants {
         for h in &tenant.hosts {
             self.by_host.insert(h.clone(), tenant.clone());
         }
+        self.replays_creates |= tenant.creates.replay_window.is_some();
         self.by_id.insert(tenant.id.clone(), tenant);
         true
+    }
+
+    /// Whether some tenant remembers creates for replays.
+    pub fn replays_creates(&self) -> bool {
+        self.replays_creates
     }
 
     /// The tenant named `id`.

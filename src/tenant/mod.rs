@@ -6,7 +6,7 @@
 //!
 //! A tenant holds the settings of every stage that serves it, so this
 //! folder may import those stages' settings types (`authn`, `limit`,
-//! `cache`, `dialect`, `events`, `upstream`, `telemetry` handles) and the
+//! `cache`, `creates`, `dialect`, `events`, `upstream`, `telemetry` handles) and the
 //! pure cores; never the snapshot (which holds the tenants) or the
 //! config (which compiles them).
 pub(crate) mod host;
@@ -41,6 +41,8 @@ pub struct Tenant {
     pub dialect: Option<crate::dialect::TenantDialect>,
     /// The deprovisioning guardrail (`[tenants.guardrail]`), when on.
     pub guardrail: Option<crate::guardrail::GuardrailSettings>,
+    /// Idempotent creates (off by default).
+    pub creates: crate::creates::CreateSettings,
     /// The tenant-facing schemas, validation and mapping.
     pub schema: Arc<schema::TenantSchema>,
     /// What the tenant's audit records keep and where its events go.
@@ -87,6 +89,7 @@ impl Tenant {
             cache: None,
             dialect: None,
             guardrail: None,
+            creates: Default::default(),
             schema: schema::TenantSchema::shared_standard(),
             journal: Default::default(),
             metrics: Default::default(),

@@ -22,6 +22,7 @@ mod events;
 mod faults;
 mod gateway;
 mod guardrail;
+mod idempotent_creates;
 mod kafka;
 mod kafka_gateway_tls;
 mod kafka_sasl;

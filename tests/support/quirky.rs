@@ -11,6 +11,7 @@ use scim_gateway::store::{Store, StoreConfig};
 use serde_json::Value;
 use std::convert::Infallible;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,6 +24,16 @@ pub struct Quirks {
     /// A PATCH whose body has a value-filter path (`[`) gets 400
     /// `invalidPath`.
     pub no_value_filter_patch: bool,
+    /// No uniqueness check on create: a POST's `userName` (or Group
+    /// `displayName`) gets a `~n` suffix before the store sees it, so every
+    /// create makes a new resource (a backend that would make duplicates).
+    pub no_uniqueness: bool,
+    /// A User's `externalId` is unique too: a create whose `externalId` a
+    /// stored User has gets 409 `uniqueness` (as many backends do).
+    pub unique_external_id: bool,
+    /// A POST waits this long before the store sees it (two creates
+    /// overlap), and is made even if the client hangs up meanwhile.
+    pub slow_create: Option<Duration>,
 }
 
 pub struct QuirkyStore {
@@ -64,7 +75,21 @@ impl QuirkyStore {
                                     .await
                                     .map(|c| c.to_bytes())
                                     .unwrap_or_default();
-                                Ok::<_, Infallible>(answer(&store, quirks, &mut parts, body))
+                                let slow = quirks
+                                    .slow_create
+                                    .filter(|_| parts.method == http::Method::POST);
+                                let Some(wait) = slow else {
+                                    return Ok::<_, Infallible>(answer(
+                                        &store, quirks, &mut parts, body,
+                                    ));
+                                };
+                                // Made even when the client hangs up meanwhile
+                                // (a backend commits what it received).
+                                let made = tokio::spawn(async move {
+                                    tokio::time::sleep(wait).await;
+                                    answer(&store, quirks, &mut parts, body)
+                                });
+                                Ok(made.await.unwrap())
                             }
                         });
                         let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
@@ -112,6 +137,20 @@ fn answer(
             r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"400","scimType":"invalidPath","detail":"value filters are not supported"}"#.into(),
         );
     }
+    if quirks.unique_external_id
+        && parts.method == http::Method::POST
+        && parts.uri.path().ends_with("/Users")
+        && external_id_taken(store, &body)
+    {
+        return json(
+            409,
+            r#"{"schemas":["urn:ietf:params:scim:api:messages:2.0:Error"],"status":"409","scimType":"uniqueness","detail":"externalId is taken"}"#.into(),
+        );
+    }
+    let body = match quirks.no_uniqueness && parts.method == http::Method::POST {
+        true => suffixed(body),
+        false => body,
+    };
     let spc = parts.uri.path().ends_with("/ServiceProviderConfig");
     let resp = store.handle(&hyper::Request::from_parts(parts.clone(), body));
     let (head, bytes) = resp.into_parts();
@@ -121,6 +160,42 @@ fn answer(
         return json(200, doc.to_string());
     }
     hyper::Response::from_parts(head, Full::new(bytes))
+}
+
+/// Whether a stored User has the create's `externalId`.
+fn external_id_taken(store: &Store, body: &Bytes) -> bool {
+    let Some(wanted) = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|b| b["externalId"].as_str().map(str::to_string))
+    else {
+        return false;
+    };
+    let req = hyper::Request::builder()
+        .uri("/scim/v2/Users")
+        .body(Bytes::new())
+        .unwrap();
+    let list: Value = serde_json::from_slice(store.handle(&req).body()).unwrap_or_default();
+    list["Resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|u| u["externalId"].as_str() == Some(wanted.as_str()))
+}
+
+/// The create's `userName` / `displayName` made unique (`~n`).
+fn suffixed(body: Bytes) -> Bytes {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let Ok(mut doc) = serde_json::from_slice::<Value>(&body) else {
+        return body;
+    };
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    for key in ["userName", "displayName"] {
+        if let Some(Value::String(v)) = doc.get_mut(key) {
+            v.push_str(&format!("~{n}"));
+            break;
+        }
+    }
+    Bytes::from(doc.to_string())
 }
 
 fn json(status: u16, body: String) -> hyper::Response<Full<Bytes>> {

@@ -1,11 +1,14 @@
 //! The compile step for one `[[tenants]]` entry: its id and host names,
 //! its upstream, inbound credentials (static tokens, JWT, introspection,
-//! mTLS), grants, limits, cache and IdP dialect. Its schema and journal
+//! mTLS), grants, limits, cache, idempotent creates and IdP dialect. Its schema and journal
 //! are compiled beside it (`schema`, `events`) and set by the caller.
 use super::{auth, caps, duration, limits, tls, Problems};
+use super::{duration_or_zero, positive};
 use crate::authn::StaticToken;
 use crate::authn::TenantAuth;
-use crate::config::raw::{DialectSection, FileConfig, GuardrailSection, TenantSection};
+use crate::config::raw::{
+    CreatesSection, DialectSection, FileConfig, GuardrailSection, TenantSection,
+};
 use crate::tenant::Tenant;
 use crate::tenant_id::TenantId;
 use crate::upstream::Upstream;
@@ -147,6 +150,10 @@ pub(super) fn compile_tenant(
             }
             _ => None,
         },
+        creates: match &t.creates {
+            None => Default::default(),
+            Some(c) => creates(c, p, &format!("{loc}.creates"))?,
+        },
         dialect: match &t.dialect {
             None => None,
             Some(d) => Some(dialect(d, p, &format!("{loc}.dialect"))?),
@@ -231,6 +238,43 @@ fn guardrail(
     ok.then_some(settings)
 }
 
+/// `[tenants.creates]`.
+fn creates(
+    c: &CreatesSection,
+    p: &mut Problems,
+    loc: &str,
+) -> Option<crate::creates::CreateSettings> {
+    use crate::creates::{CreateSettings, OnConflict, REPLAY_MAX_ENTRIES};
+    let on_conflict = match c.on_conflict.as_deref() {
+        None | Some("error") => Some(OnConflict::Error),
+        Some("existing") => Some(OnConflict::Existing),
+        Some(other) => {
+            p.add(
+                format!("{loc}.on_conflict"),
+                format!("\"{other}\" is not \"error\" or \"existing\""),
+            );
+            None
+        }
+    };
+    let window = duration_or_zero(
+        p,
+        &format!("{loc}.replay_window"),
+        c.replay_window.as_deref(),
+        "0s",
+    );
+    let max = positive(
+        p,
+        &format!("{loc}.replay_max_entries"),
+        c.replay_max_entries,
+        REPLAY_MAX_ENTRIES,
+    );
+    Some(CreateSettings {
+        on_conflict: on_conflict?,
+        replay_window: Some(window?).filter(|d| !d.is_zero()),
+        replay_max_entries: max,
+    })
+}
+
 /// `[tenants.dialect]`.
 fn dialect(
     d: &DialectSection,
@@ -263,4 +307,49 @@ fn dialect(
         disable,
         shadow: d.shadow,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use crate::config::compile::{compile, parse};
+    use crate::creates::{CreateSettings, OnConflict};
+    use std::path::Path;
+    use std::time::Duration;
+
+    const HASH: &str = "sha256:ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+
+    fn compiled(creates: &str) -> Result<crate::snapshot::Snapshot, String> {
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nplaintext = true\n\
+             [upstreams.store]\nkind = \"builtin\"\n\
+             [[tenants]]\nid = \"acme\"\nhosts = [\"acme.example\"]\nupstream = \"store\"\n\
+             [[tenants.tokens]]\nname = \"okta\"\nhash = \"{HASH}\"\n{creates}\n"
+        );
+        let raw = parse(&text, "g.toml").unwrap();
+        compile(&raw, Path::new("g.toml"), None).map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn creates_are_off_unless_configured_and_each_check_names_its_key() {
+        let creates = |section: &str| compiled(section).unwrap().tenant("acme").unwrap().creates;
+        assert_eq!(creates(""), CreateSettings::default());
+        assert!(!creates("[tenants.creates]").is_on());
+        let on = creates(
+            "[tenants.creates]\non_conflict = \"existing\"\nreplay_window = \"10m\"\nreplay_max_entries = 5",
+        );
+        assert_eq!(on.on_conflict, OnConflict::Existing);
+        assert_eq!(on.replay_window, Some(Duration::from_secs(600)));
+        assert_eq!(on.replay_max_entries, 5);
+        for (section, needle) in [
+            ("on_conflict = \"merge\"", "creates.on_conflict"),
+            ("replay_window = \"soon\"", "creates.replay_window"),
+            ("replay_max_entries = 0", "creates.replay_max_entries"),
+        ] {
+            let e = compiled(&format!("[tenants.creates]\n{section}"))
+                .map(|_| ())
+                .unwrap_err();
+            assert!(e.contains(needle), "expected {needle:?} in {e}");
+        }
+    }
 }

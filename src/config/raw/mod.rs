@@ -31,7 +31,7 @@ pub(crate) use events::{AuditSection, EventsSection, TenantAuditSection, TenantE
 pub(crate) use shared_redis::{RedisAuthSection, RedisSentinelSection, RedisTlsSection};
 pub(crate) use telemetry::TelemetrySection;
 pub(crate) use tenant::{
-    CacheSection, DialectSection, GuardrailSection, SchemaSection, TenantSection,
+    CacheSection, CreatesSection, DialectSection, GuardrailSection, SchemaSection, TenantSection,
 };
 pub(crate) use upstream::{
     CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,

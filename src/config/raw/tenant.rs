@@ -35,6 +35,9 @@ pub struct TenantSection {
     pub limits: Option<LimitsSection>,
     /// Caching of GET answers for the tenant.
     pub cache: Option<CacheSection>,
+    /// Idempotent creates: a refused duplicate answered with the existing
+    /// resource, a retried create answered without a second one.
+    pub creates: Option<CreatesSection>,
     /// The IdP dialect normalized for this tenant.
     pub dialect: Option<DialectSection>,
     /// The tenant-facing schemas, validation and the mapping table.
@@ -119,6 +122,25 @@ pub struct CacheSection {
     /// Bytes of this tenant's cached answers. Default 16 MiB (at most
     /// `server.cache_max_bytes`).
     pub max_bytes: Option<usize>,
+}
+
+/// `[tenants.creates]` (docs/safety.md, "Idempotent creates")
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatesSection {
+    /// What a POST to /Users or /Groups that the upstream refuses with 409
+    /// `uniqueness` gets: `"error"` (the 409, the default) or `"existing"`
+    /// (the one existing resource with the request's `userName`, else
+    /// `externalId`, or Group `displayName`, answered 200).
+    pub on_conflict: Option<String>,
+    /// How long a create is remembered: the same create (same body, after
+    /// the dialect and the schema) again within it is answered with the
+    /// resource the first one made, never sent upstream. Default `"0s"`
+    /// (off).
+    pub replay_window: Option<String>,
+    /// The most creates the window remembers for the tenant (the oldest
+    /// are forgotten first). Default 10000.
+    pub replay_max_entries: Option<usize>,
 }
 
 /// `[tenants.tls]`

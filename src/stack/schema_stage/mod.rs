@@ -82,6 +82,18 @@ pub(super) async fn step<'t>(
     })
 }
 
+/// The query of a list read by `filter` (the tenant's view), checked and
+/// mapped like a client's list query (the create stage's lookup of an
+/// existing resource). `Ok(None)` never happens for a filter.
+pub(super) fn lookup_query(
+    schema: &TenantSchema,
+    mapping: Option<&ResourceMapping>,
+    filter: &str,
+) -> ScimResult<Option<String>> {
+    let query = format!("filter={}", crate::scim::query::encode_component(filter));
+    list_query(schema, mapping, Some(query))
+}
+
 /// What the upstream answer will be, for mapping it back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Shape {
