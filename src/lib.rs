@@ -15,6 +15,7 @@ pub mod client_addr;
 pub mod config;
 pub mod conn_info;
 pub mod dialect;
+pub mod drift;
 pub(crate) mod error;
 pub mod events;
 pub(crate) mod http_client;

@@ -18,6 +18,7 @@ use tokio::net::TcpListener;
 
 pub(crate) mod admin;
 pub(crate) mod delivery;
+mod schedule;
 
 /// The addresses the gateway listens on (useful with port 0).
 #[derive(Debug, Clone, Copy)]
@@ -105,8 +106,19 @@ pub async fn run(
         ),
         None => None,
     };
-    let pipeline =
-        Arc::new(Pipeline::with_journal(config.clone(), journal.clone()).traced(tracer.clone()));
+    // Drift digests live beside the journal (`<audit dir>/drift/`).
+    let drift = snapshot
+        .audit
+        .as_ref()
+        .map(|a| Arc::new(crate::drift::Drift::new(a.dir.join("drift"))));
+    let pipeline = Arc::new(
+        Pipeline::with_journal(config.clone(), journal.clone())
+            .traced(tracer.clone())
+            .with_drift(drift.clone()),
+    );
+    if drift.is_some() {
+        tokio::spawn(schedule::drift_runs(pipeline.clone(), drain.closing()));
+    }
     let gateway = crate::stack::Gateway::new(pipeline.clone());
     // The admin listener serves once the pipeline exists (its API reads
     // the pipeline's state); until then its connections wait in the

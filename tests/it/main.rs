@@ -15,6 +15,7 @@ mod conformance;
 mod console;
 mod deployment;
 mod dialect;
+mod drift;
 mod docker;
 mod drain;
 mod emulation;

@@ -2,7 +2,8 @@
 //! (`telemetry::admin`), the admin API under `/admin/v1/` ([`api`],
 //! [`stats`]) and the web console at `/admin/` ([`console`]).
 //!
-//! The API answers JSON and only reads, except `POST /admin/v1/drain`.
+//! The API answers JSON and only reads, except `POST /admin/v1/drain`
+//! and `POST /admin/v1/tenants/{id}/drift` (starts a drift run: [`drift`]).
 //! With `[admin] token_hash` set, every API request needs
 //! `Authorization: Bearer <token>` (compared as SHA-256 digests in
 //! constant time, like tenant tokens); the config refuses a listener off
@@ -14,6 +15,7 @@
 //! the live config, the pipeline's state, the audit journal.
 mod api;
 mod console;
+mod drift;
 mod prom_text;
 mod stats;
 mod verify;
@@ -86,6 +88,12 @@ impl AdminState {
                 HeaderValue::from_static("Bearer realm=\"scim-gateway admin\""),
             );
             return r;
+        }
+        if let Some(tenant) = route
+            .strip_prefix("/tenants/")
+            .and_then(|r| r.strip_suffix("/drift"))
+        {
+            return drift::answer(self, req.method(), tenant);
         }
         let read = matches!(*req.method(), Method::GET | Method::HEAD);
         let answer = match (route, read) {
@@ -175,6 +183,8 @@ fn index() -> Value {
             "GET /admin/v1/config",
             "GET /admin/v1/tenants",
             "GET /admin/v1/tenants/{id}",
+            "GET /admin/v1/tenants/{id}/drift",
+            "POST /admin/v1/tenants/{id}/drift",
             "GET /admin/v1/upstreams",
             "GET /admin/v1/events",
             "GET /admin/v1/audit",
