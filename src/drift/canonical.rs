@@ -2,7 +2,10 @@
 //!
 //! What the gateway answered the IdP and what a later listing shows must
 //! digest alike when nothing changed, whatever the backend does on its
-//! own: `meta` goes (lastModified and version move by themselves), every
+//! own: `meta` goes (lastModified and version move by themselves), so
+//! does a User's `groups` (readOnly, kept by the backend from the Groups'
+//! `members`: a write to a Group changes it, and the Group's own digest
+//! covers the membership), every
 //! `$ref` goes (it holds the base URL the request came in on), object keys
 //! are lower-cased and sorted (SCIM names are case-insensitive), `null`
 //! and empty arrays are dropped (RFC 7643 §2.5: unassigned), and the
@@ -36,7 +39,7 @@ pub(crate) fn write(value: &Value, top: bool, out: &mut Vec<u8>) {
             let mut keys: Vec<(String, &Value)> = map
                 .iter()
                 .filter(|(k, v)| {
-                    !(top && k.eq_ignore_ascii_case("meta"))
+                    !(top && (k.eq_ignore_ascii_case("meta") || k.eq_ignore_ascii_case("groups")))
                         && !k.eq_ignore_ascii_case("$ref")
                         && !is_unassigned(v)
                 })
@@ -105,6 +108,9 @@ mod tests {
 
     #[test]
     fn meta_refs_order_and_case_of_names_do_not_count() {
+        let user = json!({"id":"1","userName":"b"});
+        let grouped = json!({"id":"1","userName":"b","groups":[{"value":"g1","display":"Ops"}]});
+        assert_eq!(digest(&key(), &user), digest(&key(), &grouped));
         let a = json!({"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"id":"g1",
             "displayName":"Ops","members":[{"value":"1","$ref":"https://a/Users/1"},{"value":"2"}],
             "meta":{"version":"W/\"1\"","location":"https://a/Groups/g1"}});

@@ -266,3 +266,24 @@ async fn a_mapped_tenant_compares_in_its_view_and_digests_survive_a_restart() {
     gw.stop();
     let _ = std::fs::remove_dir_all(&audit);
 }
+
+#[tokio::test]
+async fn a_tenant_with_an_interval_is_compared_on_its_own() {
+    let gw = TestGateway::builder()
+        .builtin("store")
+        .tenant_with("cron", &["cron.localhost"], "store", "[tenants.drift]\ninterval = \"1s\"\nmax_rate = 50\n")
+        .spawn();
+    create(&gw, "cron", "cron.user@example.com").await;
+    let url = gw.admin_url("/admin/v1/tenants/cron/drift");
+    let until = Instant::now() + Duration::from_secs(15);
+    loop {
+        let got: Value = gw.client().get(&url).send().await.unwrap().json().await.unwrap();
+        // The first run is one interval after start-up, the next ones follow.
+        if got["run"]["state"] == "done" && got["run"]["counts"]["clean"] == 1 {
+            assert!(got["run"]["run_id"].as_u64().unwrap() >= 1);
+            break;
+        }
+        assert!(Instant::now() < until, "no periodic run: {got}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
