@@ -155,11 +155,11 @@ impl Drift {
 
     /// Starts a run for `tenant`, or gives the one running (one at a time
     /// per tenant).
-    pub(crate) fn begin(&self, tenant: &str) -> Result<report::Run, Report> {
+    pub(crate) fn begin(&self, tenant: &str) -> Result<report::Run, Box<Report>> {
         let mut runs = self.runs.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(r) = runs.get(tenant) {
             if r.state == RunState::Running {
-                return Err(r.clone());
+                return Err(Box::new(r.clone()));
             }
         }
         let id = self

@@ -229,6 +229,7 @@ fn hex(d: &Digest) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -251,7 +252,10 @@ mod tests {
         let text = std::fs::read_to_string(dir.join("acme.log")).unwrap();
         assert_eq!(text.lines().count(), 3);
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.join("acme.log")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.join("acme.log"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         std::fs::remove_dir_all(&dir).unwrap();
     }

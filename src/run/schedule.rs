@@ -36,7 +36,11 @@ pub(super) async fn drift_runs(pipeline: Arc<Pipeline>, closing: impl Future<Out
             };
             let next = if next <= now {
                 if let Err(running) = drift_run::start(&pipeline, id) {
-                    tracing::debug!(tenant = id, run = running.run_id, "a periodic drift run is due while one runs");
+                    tracing::debug!(
+                        tenant = id,
+                        run = running.run_id,
+                        "a periodic drift run is due while one runs"
+                    );
                 }
                 now + interval
             } else {

@@ -30,9 +30,9 @@ const PRINCIPAL: &str = "drift:run";
 
 /// Starts a run of `tenant` in a task of its own: `Ok` with the new run's
 /// report (running), `Err` with the one already running.
-pub(crate) fn start(pipeline: &Arc<Pipeline>, tenant: &str) -> Result<Report, Report> {
+pub(crate) fn start(pipeline: &Arc<Pipeline>, tenant: &str) -> Result<Report, Box<Report>> {
     let Some(drift) = pipeline.drift.clone() else {
-        return Err(Report::unavailable(tenant));
+        return Err(Box::new(Report::unavailable(tenant)));
     };
     let run = drift.begin(tenant)?;
     let report = run.report.clone();
@@ -172,7 +172,12 @@ async fn page(
         };
         let Some(refused) = refused else { break };
         admitted = Admitted::default();
-        tokio::time::sleep(refused.retry_after.clamp(Duration::from_millis(10), Duration::from_secs(10))).await;
+        tokio::time::sleep(
+            refused
+                .retry_after
+                .clamp(Duration::from_millis(10), Duration::from_secs(10)),
+        )
+        .await;
     }
     let within = snapshot.server.request_timeout;
     let deadline = Deadline {
@@ -213,8 +218,9 @@ async fn page(
     let response = schema_stage::outbound(&inbound, response);
     let list: Value = serde_json::from_slice(response.body())
         .map_err(|_| format!("a page of {} was not JSON", rt.endpoint))?;
-    let resources = crate::scim::json::get_ci(list.as_object().ok_or("not a ListResponse")?, "Resources")
-        .and_then(Value::as_array);
+    let resources =
+        crate::scim::json::get_ci(list.as_object().ok_or("not a ListResponse")?, "Resources")
+            .and_then(Value::as_array);
     let total = list
         .as_object()
         .and_then(|o| crate::scim::json::get_ci(o, "totalResults"))

@@ -34,9 +34,7 @@ pub(super) fn pending(
     tenant.journal.drift.as_ref()?;
     let create = match route.kind() {
         RouteKind::Collection if *method == Method::POST => true,
-        RouteKind::Resource
-            if matches!(*method, Method::PUT | Method::PATCH | Method::DELETE) =>
-        {
+        RouteKind::Resource if matches!(*method, Method::PUT | Method::PATCH | Method::DELETE) => {
             false
         }
         _ => return None,
@@ -86,11 +84,7 @@ pub(super) fn record(
     }
 }
 
-fn answered(
-    drift: &Drift,
-    p: &Pending,
-    body: &Bytes,
-) -> std::io::Result<Option<(String, State)>> {
+fn answered(drift: &Drift, p: &Pending, body: &Bytes) -> std::io::Result<Option<(String, State)>> {
     if p.delete {
         return Ok(p.id.clone().map(|id| (id, State::Deleted)));
     }

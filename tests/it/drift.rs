@@ -17,9 +17,18 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-async fn send(gw: &TestGateway, tenant: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn send(
+    gw: &TestGateway,
+    tenant: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let url = format!("{}{path}", gw.base(&format!("{tenant}.localhost")));
-    let mut req = gw.client().request(method, url).bearer_auth(token_for(tenant));
+    let mut req = gw
+        .client()
+        .request(method, url)
+        .bearer_auth(token_for(tenant));
     if let Some(b) = body {
         req = req.header("content-type", "application/scim+json").json(&b);
     }
@@ -37,7 +46,12 @@ async fn create(gw: &TestGateway, tenant: &str, user_name: &str) -> String {
 }
 
 /// Sends straight to a store, bypassing the gateway.
-async fn direct(base: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+async fn direct(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
     let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
     if let Some(b) = body {
         req = req.header("content-type", "application/scim+json").json(&b);
@@ -61,7 +75,15 @@ async fn report(gw: &TestGateway, tenant: &str, id: u64) -> Value {
     let url = gw.admin_url(&format!("/admin/v1/tenants/{tenant}/drift"));
     let until = Instant::now() + Duration::from_secs(30);
     loop {
-        let got: Value = gw.client().get(&url).send().await.unwrap().json().await.unwrap();
+        let got: Value = gw
+            .client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         if got["run"]["run_id"] == id && got["run"]["state"] != "running" {
             assert_eq!(got["run"]["state"], "done", "{got}");
             return got["run"].clone();
@@ -96,7 +118,12 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
         .http("quirky", &store.url(), "")
         .http("other", &other.base_url(), "")
         .tenant_with("acme", &["acme.localhost"], "quirky", drift)
-        .tenant_with("beta", &["beta.localhost"], "other", "[tenants.drift]\nmax_rate = 50\n")
+        .tenant_with(
+            "beta",
+            &["beta.localhost"],
+            "other",
+            "[tenants.drift]\nmax_rate = 50\n",
+        )
         .tenant("plain", &["plain.localhost"], "other")
         .spawn();
     let keep = create(&gw, "acme", "keep.jensen@example.com").await;
@@ -109,21 +136,43 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
         "acme",
         reqwest::Method::POST,
         "/Groups",
-        Some(json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
-            "displayName": "Ops", "members": [{"value": keep}]})),
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"],
+            "displayName": "Ops", "members": [{"value": keep}]}),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{group}");
     // Through the gateway: a PATCH the backend answers 204 (no body to
     // digest), a delete (a tombstone, not "missing").
     let op = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "P"}]});
-    let (status, _) = send(&gw, "acme", reqwest::Method::PATCH, &format!("/Users/{patched}"), Some(op.clone())).await;
+    let (status, _) = send(
+        &gw,
+        "acme",
+        reqwest::Method::PATCH,
+        &format!("/Users/{patched}"),
+        Some(op.clone()),
+    )
+    .await;
     assert_eq!(status, 204);
-    let (status, _) = send(&gw, "acme", reqwest::Method::DELETE, &format!("/Users/{gone}"), None).await;
+    let (status, _) = send(
+        &gw,
+        "acme",
+        reqwest::Method::DELETE,
+        &format!("/Users/{gone}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
     // Behind its back: one changed, one created, one deleted.
     let base = store.url();
-    let (status, _) = direct(&base, reqwest::Method::PATCH, &format!("/Users/{changed}"), Some(op)).await;
+    let (status, _) = direct(
+        &base,
+        reqwest::Method::PATCH,
+        &format!("/Users/{changed}"),
+        Some(op),
+    )
+    .await;
     assert_eq!(status, 204);
     let (status, outside) = direct(
         &base,
@@ -134,7 +183,13 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
     .await;
     assert_eq!(status, 201);
     let outside = outside["id"].as_str().unwrap().to_string();
-    let (status, _) = direct(&base, reqwest::Method::DELETE, &format!("/Users/{removed}"), None).await;
+    let (status, _) = direct(
+        &base,
+        reqwest::Method::DELETE,
+        &format!("/Users/{removed}"),
+        None,
+    )
+    .await;
     assert_eq!(status, 204);
     // Tenant beta, on its own store: its one user.
     let beta_user = create(&gw, "beta", "beta.user@example.com").await;
@@ -150,9 +205,17 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
     let report = report(&gw, "acme", first["run_id"].as_u64().unwrap()).await;
 
     assert_eq!(ids(&report, "changed"), vec![changed.clone()], "{report}");
-    assert_eq!(ids(&report, "created_outside"), vec![outside.clone()], "{report}");
+    assert_eq!(
+        ids(&report, "created_outside"),
+        vec![outside.clone()],
+        "{report}"
+    );
     assert_eq!(ids(&report, "missing"), vec![removed.clone()], "{report}");
-    assert_eq!(ids(&report, "unverified"), vec![patched.clone()], "{report}");
+    assert_eq!(
+        ids(&report, "unverified"),
+        vec![patched.clone()],
+        "{report}"
+    );
     // keep and the group.
     assert_eq!(report["counts"]["clean"], 2, "{report}");
     assert_eq!(report["changed"][0]["resource_type"], "User");
@@ -160,19 +223,32 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
     for value in ["jensen", "example.com", "Person", "Ops"] {
         assert!(!text.contains(value), "a value in the report: {text}");
     }
-    assert!(!text.contains(&gone), "a resource the gateway deleted is not drift");
-    println!("drift report of the changed store:\n{}", serde_json::to_string_pretty(&report).unwrap());
+    assert!(
+        !text.contains(&gone),
+        "a resource the gateway deleted is not drift"
+    );
+    println!(
+        "drift report of the changed store:\n{}",
+        serde_json::to_string_pretty(&report).unwrap()
+    );
 
     // The gauges of the last run.
     let metrics = gw.metrics().await;
     for kind in ["changed", "created_outside", "missing", "unverified"] {
         let line = metrics
             .lines()
-            .find(|l| l.starts_with("scim_gateway_drift_resources{") && l.contains("tenant=\"acme\"") && l.contains(&format!("kind=\"{kind}\"")))
+            .find(|l| {
+                l.starts_with("scim_gateway_drift_resources{")
+                    && l.contains("tenant=\"acme\"")
+                    && l.contains(&format!("kind=\"{kind}\""))
+            })
             .unwrap_or_else(|| panic!("no gauge for {kind}: {metrics}"));
         assert!(line.ends_with(" 1"), "{line}");
     }
-    assert!(metrics.contains("scim_gateway_drift_last_run_timestamp_seconds{"), "{metrics}");
+    assert!(
+        metrics.contains("scim_gateway_drift_last_run_timestamp_seconds{"),
+        "{metrics}"
+    );
 
     // Tenant beta's run sees its own store and digests only.
     let beta = run(&gw, "beta").await;
@@ -181,14 +257,27 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
     assert_eq!(beta["counts"]["missing"], 0, "{beta}");
     let text = beta.to_string();
     for id in [&keep, &changed, &removed, &patched, &outside] {
-        assert!(!text.contains(id.as_str()), "acme's {id} in beta's report: {text}");
+        assert!(
+            !text.contains(id.as_str()),
+            "acme's {id} in beta's report: {text}"
+        );
     }
     assert!(!report.to_string().contains(&beta_user));
 
     // A tenant without drift reports, and one that does not exist.
-    let plain = gw.client().post(gw.admin_url("/admin/v1/tenants/plain/drift")).send().await.unwrap();
+    let plain = gw
+        .client()
+        .post(gw.admin_url("/admin/v1/tenants/plain/drift"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(plain.status().as_u16(), 409);
-    let nobody = gw.client().get(gw.admin_url("/admin/v1/tenants/nobody/drift")).send().await.unwrap();
+    let nobody = gw
+        .client()
+        .get(gw.admin_url("/admin/v1/tenants/nobody/drift"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(nobody.status().as_u16(), 404);
 
     // Written through the gateway again: clean again, and the tombstone
@@ -238,7 +327,13 @@ async fn a_mapped_tenant_compares_in_its_view_and_digests_survive_a_restart() {
     assert_eq!(status, 201, "{created}");
     let id = created["id"].as_str().unwrap().to_string();
     // The store keeps the department as a code: not what the tenant sees.
-    let (_, stored) = direct(&store.base_url(), reqwest::Method::GET, &format!("/Users/{id}"), None).await;
+    let (_, stored) = direct(
+        &store.base_url(),
+        reqwest::Method::GET,
+        &format!("/Users/{id}"),
+        None,
+    )
+    .await;
     assert_eq!(stored["title"], "S01", "{stored}");
     let clean = run(&gw, "mapped").await;
     assert_eq!(clean["counts"]["clean"], 1, "{clean}");
@@ -248,7 +343,10 @@ async fn a_mapped_tenant_compares_in_its_view_and_digests_survive_a_restart() {
     // The key and the digests are private to the gateway's user.
     use std::os::unix::fs::PermissionsExt;
     for file in ["drift/key", "drift/mapped.log"] {
-        let mode = std::fs::metadata(audit.join(file)).unwrap().permissions().mode();
+        let mode = std::fs::metadata(audit.join(file))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "{file}");
     }
 
@@ -259,7 +357,13 @@ async fn a_mapped_tenant_compares_in_its_view_and_digests_survive_a_restart() {
     assert_eq!(after["counts"]["clean"], 1, "{after}");
     assert_eq!(after["counts"]["created_outside"], 0, "{after}");
     let op = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "E01"}]});
-    let (status, _) = direct(&store.base_url(), reqwest::Method::PATCH, &format!("/Users/{id}"), Some(op)).await;
+    let (status, _) = direct(
+        &store.base_url(),
+        reqwest::Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(op),
+    )
+    .await;
     assert_eq!(status, 200);
     let changed = run(&gw, "mapped").await;
     assert_eq!(ids(&changed, "changed"), vec![id], "{changed}");
@@ -271,13 +375,26 @@ async fn a_mapped_tenant_compares_in_its_view_and_digests_survive_a_restart() {
 async fn a_tenant_with_an_interval_is_compared_on_its_own() {
     let gw = TestGateway::builder()
         .builtin("store")
-        .tenant_with("cron", &["cron.localhost"], "store", "[tenants.drift]\ninterval = \"1s\"\nmax_rate = 50\n")
+        .tenant_with(
+            "cron",
+            &["cron.localhost"],
+            "store",
+            "[tenants.drift]\ninterval = \"1s\"\nmax_rate = 50\n",
+        )
         .spawn();
     create(&gw, "cron", "cron.user@example.com").await;
     let url = gw.admin_url("/admin/v1/tenants/cron/drift");
     let until = Instant::now() + Duration::from_secs(15);
     loop {
-        let got: Value = gw.client().get(&url).send().await.unwrap().json().await.unwrap();
+        let got: Value = gw
+            .client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         // The first run is one interval after start-up, the next ones follow.
         if got["run"]["state"] == "done" && got["run"]["counts"]["clean"] == 1 {
             assert!(got["run"]["run_id"].as_u64().unwrap() >= 1);

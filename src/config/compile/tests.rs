@@ -351,8 +351,14 @@ async fn drift_reports_need_the_audit_journal_and_sane_settings() {
     let errors = compile(&toml(&off), Path::new("t.toml"), None)
         .unwrap_err()
         .to_string();
-    assert!(errors.contains("drift reports keep their digests beside the audit journal"), "{errors}");
-    let bad = format!("{}\n[tenants.drift]\nmax_rate = 0\npage_size = 5000\ninterval = \"soon\"\n", good());
+    assert!(
+        errors.contains("drift reports keep their digests beside the audit journal"),
+        "{errors}"
+    );
+    let bad = format!(
+        "{}\n[tenants.drift]\nmax_rate = 0\npage_size = 5000\ninterval = \"soon\"\n",
+        good()
+    );
     let errors = compile(&toml(&bad), Path::new("t.toml"), None)
         .unwrap_err()
         .to_string();
