@@ -17,6 +17,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 
 pub(crate) mod admin;
+pub mod admin_client;
 pub(crate) mod delivery;
 mod schedule;
 
