@@ -19,6 +19,7 @@ use tokio::net::TcpListener;
 pub(crate) mod admin;
 pub mod admin_client;
 pub(crate) mod delivery;
+pub mod drift_cli;
 mod schedule;
 
 /// The addresses the gateway listens on (useful with port 0).

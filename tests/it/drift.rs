@@ -250,6 +250,33 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
         "{metrics}"
     );
 
+    // The command: a run through the admin API, a table of ids, exit 3.
+    let admin = gw.admin_url("");
+    let cli = |extra: &[&str]| {
+        let mut args = vec!["drift", "--tenant", "acme", "--admin", admin.as_str(), "--wait"];
+        args.extend_from_slice(extra);
+        std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
+            .args(&args)
+            .output()
+            .unwrap()
+    };
+    let out = cli(&[]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{table} {}", String::from_utf8_lossy(&out.stderr));
+    for line in [
+        format!("changed          User   {changed}"),
+        format!("created_outside  User   {outside}"),
+        format!("missing          User   {removed}"),
+        format!("unverified       User   {patched}"),
+    ] {
+        assert!(table.contains(&line), "{line} in {table}");
+    }
+    assert!(!table.contains("jensen"), "{table}");
+    let out = cli(&["--json"]);
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["counts"]["changed"], 1, "{json}");
+    println!("scim-gateway drift --tenant acme --wait:\n{table}");
+
     // Tenant beta's run sees its own store and digests only.
     let beta = run(&gw, "beta").await;
     assert_eq!(beta["counts"]["clean"], 1, "{beta}");
