@@ -74,12 +74,18 @@ async fn drift(args: &DriftArgs) -> Result<i32, String> {
             break run.clone();
         }
         if Instant::now() > until {
-            return Err(format!("run {run_id} did not end within {:?}", args.wait_timeout));
+            return Err(format!(
+                "run {run_id} did not end within {:?}",
+                args.wait_timeout
+            ));
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
     } else {
         print!("{}", table(&report));
     }
@@ -97,7 +103,10 @@ async fn drift(args: &DriftArgs) -> Result<i32, String> {
 /// The report as text: the counts, then one line per resource listed.
 pub(crate) fn table(report: &Value) -> String {
     let mut out = String::new();
-    let took = match (report["started_at_ms"].as_u64(), report["finished_at_ms"].as_u64()) {
+    let took = match (
+        report["started_at_ms"].as_u64(),
+        report["finished_at_ms"].as_u64(),
+    ) {
         (Some(a), Some(b)) => format!(" in {:.1} s", b.saturating_sub(a) as f64 / 1000.0),
         _ => String::new(),
     };
@@ -111,7 +120,14 @@ pub(crate) fn table(report: &Value) -> String {
     if let Some(e) = report["error"].as_str() {
         out.push_str(&format!("error: {e}\n"));
     }
-    let kinds = ["clean", "changed", "created_outside", "missing", "unverified", "written_during_run"];
+    let kinds = [
+        "clean",
+        "changed",
+        "created_outside",
+        "missing",
+        "unverified",
+        "written_during_run",
+    ];
     for k in kinds {
         out.push_str(&format!("  {k:<20} {}\n", report["counts"][k]));
     }

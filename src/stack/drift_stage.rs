@@ -20,6 +20,9 @@ pub(super) struct Pending {
     /// From the route (`None` for a create: the answer names it).
     id: Option<String>,
     delete: bool,
+    /// A Bulk request (its body, as the tenant sent it): each operation's
+    /// outcome is recorded.
+    bulk: Option<Bytes>,
 }
 
 /// What to record for this request, if anything: a write of a User or a
@@ -29,9 +32,18 @@ pub(super) fn pending(
     tenant: &Tenant,
     method: &Method,
     route: &Route,
+    body: Option<&Bytes>,
 ) -> Option<Pending> {
     drift?;
     tenant.journal.drift.as_ref()?;
+    if route.kind() == RouteKind::Bulk && *method == Method::POST {
+        return Some(Pending {
+            kind: Kind::User,
+            id: None,
+            delete: false,
+            bulk: Some(body.cloned().unwrap_or_default()),
+        });
+    }
     let create = match route.kind() {
         RouteKind::Collection if *method == Method::POST => true,
         RouteKind::Resource if matches!(*method, Method::PUT | Method::PATCH | Method::DELETE) => {
@@ -50,6 +62,7 @@ pub(super) fn pending(
             Some(route.id_decoded()?.into_owned())
         },
         delete: *method == Method::DELETE,
+        bulk: None,
     })
 }
 
@@ -66,6 +79,9 @@ pub(super) fn record(
     };
     if !response.status().is_success() {
         return;
+    }
+    if let Some(request) = &p.bulk {
+        return bulk(drift, tenant, request, response.body());
     }
     let tenant = tenant.id.as_str();
     let (id, state) = match answered(drift, &p, response.body()) {
@@ -101,4 +117,70 @@ fn answered(drift: &Drift, p: &Pending, body: &Bytes) -> std::io::Result<Option<
     };
     let digest = canonical::digest(drift.key()?, &value);
     Ok(Some((id, State::Digest(digest))))
+}
+
+/// A Bulk answer: each operation that succeeded, by its `location` (or,
+/// when the answer gives none, as a DELETE's often does not, the path of
+/// the request's operation in the same place), as `unverified` (a
+/// BulkResponse carries no resource to digest) or, for a DELETE, a
+/// tombstone. Without this a resource written by Bulk would be reported
+/// as created outside the gateway, or missing.
+fn bulk(drift: &Drift, tenant: &Tenant, request: &Bytes, body: &Bytes) {
+    let Ok(answer) = serde_json::from_slice::<Value>(body) else {
+        return;
+    };
+    let request = serde_json::from_slice::<Value>(request).unwrap_or_default();
+    let operations = |v: &Value| {
+        v.as_object()
+            .and_then(|o| crate::scim::json::get_ci(o, "Operations"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (ops, asked) = (operations(&answer), operations(&request));
+    let registry = &tenant.schema.registry;
+    for (i, op) in ops.iter().enumerate() {
+        let status = match &op["status"] {
+            Value::String(s) => s.parse::<u16>().ok(),
+            Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+            _ => None,
+        };
+        if !status.is_some_and(|s| (200..300).contains(&s)) {
+            continue;
+        }
+        let path = (ops.len() == asked.len())
+            .then(|| asked[i]["path"].as_str())
+            .flatten();
+        let Some(location) = op["location"].as_str().or(path) else {
+            continue;
+        };
+        // `…/Users/{id}`: the last two segments.
+        let mut segments = location.trim_end_matches('/').rsplit('/');
+        let (Some(id), Some(endpoint)) = (segments.next(), segments.next()) else {
+            continue;
+        };
+        let Some(kind) = registry
+            .resource_type_by_endpoint(endpoint)
+            .and_then(|rt| Kind::parse(&rt.name))
+        else {
+            continue;
+        };
+        // Decoded, as routes give ids (a segment that does not decode is
+        // no id the gateway wrote).
+        let Ok(id) = crate::scim::route::decode_segment(id) else {
+            continue;
+        };
+        let delete = op["method"]
+            .as_str()
+            .is_some_and(|m| m.eq_ignore_ascii_case("DELETE"));
+        let state = if delete {
+            State::Deleted
+        } else {
+            State::Unverified
+        };
+        if let Err(e) = drift.record(tenant.id.as_str(), kind, &id, state) {
+            tracing::error!(tenant = tenant.id.as_str(), error = %e, "a drift digest could not be written (a drift run may report the resource as drifted)");
+            return;
+        }
+    }
 }

@@ -360,7 +360,8 @@ where
     trace.turn = spans.close(s, turn.await)?;
     // A write whose answer is digested for drift reports (where enabled).
     let drift = shared.drift.as_deref();
-    let digest = drift_stage::pending(drift, tenant, &parts.method, &routed.route);
+    let bulk_body = trace.write.as_ref().map(|w| &w.body);
+    let digest = drift_stage::pending(drift, tenant, &parts.method, &routed.route, bulk_body);
     let started = Instant::now();
     let (route, host) = (routed.route, routed.host);
     let request = upstream_stage::request(

@@ -253,7 +253,14 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
     // The command: a run through the admin API, a table of ids, exit 3.
     let admin = gw.admin_url("");
     let cli = |extra: &[&str]| {
-        let mut args = vec!["drift", "--tenant", "acme", "--admin", admin.as_str(), "--wait"];
+        let mut args = vec![
+            "drift",
+            "--tenant",
+            "acme",
+            "--admin",
+            admin.as_str(),
+            "--wait",
+        ];
         args.extend_from_slice(extra);
         std::process::Command::new(env!("CARGO_BIN_EXE_scim-gateway"))
             .args(&args)
@@ -262,7 +269,12 @@ async fn a_run_lists_what_changed_outside_the_gateway_and_nothing_else() {
     };
     let out = cli(&[]);
     let table = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(3), "{table} {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "{table} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     for line in [
         format!("changed          User   {changed}"),
         format!("created_outside  User   {outside}"),
@@ -430,4 +442,37 @@ async fn a_tenant_with_an_interval_is_compared_on_its_own() {
         assert!(Instant::now() < until, "no periodic run: {got}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+#[tokio::test]
+async fn resources_written_by_bulk_are_unverified_not_created_outside() {
+    let gw = TestGateway::builder()
+        .builtin("store")
+        .tenant_with(
+            "bulk",
+            &["bulk.localhost"],
+            "store",
+            "[tenants.drift]\nmax_rate = 50\n",
+        )
+        .spawn();
+    let doomed = create(&gw, "bulk", "doomed.user@example.com").await;
+    let body = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "a",
+             "data": {"schemas": [USER], "userName": "bulk.user@example.com"}},
+            {"method": "DELETE", "path": format!("/Users/{doomed}")}
+        ]
+    });
+    let (status, answer) = send(&gw, "bulk", reqwest::Method::POST, "/Bulk", Some(body)).await;
+    assert_eq!(status, 200, "{answer}");
+    let location = answer["Operations"][0]["location"].as_str().unwrap();
+    let created = location.rsplit('/').next().unwrap().to_string();
+    let report = run(&gw, "bulk").await;
+    assert_eq!(ids(&report, "unverified"), vec![created], "{report}");
+    assert_eq!(report["counts"]["created_outside"], 0, "{report}");
+    assert_eq!(
+        report["counts"]["missing"], 0,
+        "the Bulk delete is the gateway's: {report}"
+    );
 }
