@@ -185,6 +185,7 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
