@@ -36,44 +36,52 @@ pub(crate) fn digest(key: &hmac::Key, resource: &Value) -> Digest {
 pub(crate) fn write(value: &Value, top: bool, out: &mut Vec<u8>) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<(String, &Value)> = map
+            // Sorted by the lower-cased name, compared without allocating.
+            let mut keys: Vec<(&String, &Value)> = map
                 .iter()
                 .filter(|(k, v)| {
                     !(top && (k.eq_ignore_ascii_case("meta") || k.eq_ignore_ascii_case("groups")))
                         && !k.eq_ignore_ascii_case("$ref")
                         && !is_unassigned(v)
                 })
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
                 .collect();
-            keys.sort_by(|a, b| a.0.cmp(&b.0));
+            keys.sort_unstable_by(|a, b| lower(a.0).cmp(lower(b.0)));
             out.push(b'{');
             for (i, (k, v)) in keys.iter().enumerate() {
                 if i > 0 {
                     out.push(b',');
                 }
+                let start = out.len();
                 string(k, out);
+                out[start..].make_ascii_lowercase();
                 out.push(b':');
                 write(v, false, out);
             }
             out.push(b'}');
         }
         Value::Array(items) => {
-            let mut parts: Vec<Vec<u8>> = items
-                .iter()
-                .filter(|v| !is_unassigned(v))
-                .map(|v| {
-                    let mut b = Vec::new();
-                    write(v, false, &mut b);
-                    b
-                })
-                .collect();
-            parts.sort();
             out.push(b'[');
-            for (i, p) in parts.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
+            let kept = items.iter().filter(|v| !is_unassigned(v));
+            if items.len() == 1 {
+                // One element: nothing to sort.
+                for v in kept {
+                    write(v, false, out);
                 }
-                out.extend_from_slice(p);
+            } else {
+                let mut parts: Vec<Vec<u8>> = kept
+                    .map(|v| {
+                        let mut b = Vec::new();
+                        write(v, false, &mut b);
+                        b
+                    })
+                    .collect();
+                parts.sort_unstable();
+                for (i, p) in parts.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    out.extend_from_slice(p);
+                }
             }
             out.push(b']');
         }
@@ -82,6 +90,10 @@ pub(crate) fn write(value: &Value, top: bool, out: &mut Vec<u8>) {
         Value::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
         Value::Null => out.extend_from_slice(b"null"),
     }
+}
+
+fn lower(s: &str) -> impl Iterator<Item = u8> + '_ {
+    s.bytes().map(|c| c.to_ascii_lowercase())
 }
 
 fn is_unassigned(v: &Value) -> bool {
@@ -93,11 +105,12 @@ fn is_unassigned(v: &Value) -> bool {
 }
 
 fn string(s: &str, out: &mut Vec<u8>) {
-    // serde_json's escaping: one spelling per string.
-    out.extend_from_slice(serde_json::to_string(s).unwrap_or_default().as_bytes());
+    // serde_json's escaping: one spelling per string (written in place).
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use serde_json::json;
@@ -131,6 +144,17 @@ mod tests {
         ] {
             assert_ne!(digest(&key(), &a), digest(&key(), &b), "{b}");
         }
+    }
+
+    #[test]
+    fn the_canonical_bytes() {
+        let v = json!({"B":[{"v":2},{"v":1}],"a":"x\n","meta":{"version":"1"},"c":[3],"d":null});
+        let mut out = Vec::new();
+        write(&v, true, &mut out);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            r#"{"a":"x\n","b":[{"v":1},{"v":2}],"c":[3]}"#
+        );
     }
 
     #[test]
