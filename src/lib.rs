@@ -16,6 +16,7 @@ pub mod config;
 pub mod conn_info;
 pub(crate) mod creates;
 pub mod dialect;
+pub mod drift;
 pub(crate) mod error;
 pub mod events;
 pub mod guardrail;

@@ -95,6 +95,12 @@ enum Command {
         #[arg(long = "client")]
         clients: Vec<String>,
     },
+    /// Compare a tenant's upstream with what the gateway wrote to it: a
+    /// drift run in the running gateway (its admin API), listing resources
+    /// changed, created or deleted outside the gateway (docs/safety.md).
+    /// Exit status 0: no drift (or, without --wait, the run started); 3:
+    /// drift found; 1: an error or a failed run.
+    Drift(scim_gateway::run::drift_cli::DriftArgs),
     /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
@@ -295,6 +301,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Drift(args) = cli.command {
+        // Its own exit statuses (3: drift found).
+        let code = runtime.block_on(scim_gateway::run::drift_cli::command(args));
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
     exit(runtime.block_on(run(cli.command)))
 }
 
@@ -529,7 +540,8 @@ async fn run(command: Command) -> Result<(), Failed> {
         | Command::Completions { .. }
         | Command::Man { .. }
         | Command::ConfigSchema
-        | Command::Audit { .. } => Ok(()),
+        | Command::Audit { .. }
+        | Command::Drift(_) => Ok(()),
         Command::Guardrail { command } => scim_gateway::run::guardrail_cli::main(command)
             .await
             .map_err(Failed::from),

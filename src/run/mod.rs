@@ -19,7 +19,9 @@ use tokio::net::TcpListener;
 pub(crate) mod admin;
 pub mod admin_client;
 pub(crate) mod delivery;
+pub mod drift_cli;
 pub mod guardrail_cli;
+mod schedule;
 
 /// The addresses the gateway listens on (useful with port 0).
 #[derive(Debug, Clone, Copy)]
@@ -107,8 +109,16 @@ pub async fn run(
         ),
         None => None,
     };
-    let pipeline =
-        Arc::new(Pipeline::with_journal(config.clone(), journal.clone()).traced(tracer.clone()));
+    // Drift digests live beside the journal (`<audit dir>/drift/`).
+    let drift = snapshot
+        .audit
+        .as_ref()
+        .map(|a| Arc::new(crate::drift::Drift::new(a.dir.join("drift"))));
+    let pipeline = Arc::new(
+        Pipeline::with_journal(config.clone(), journal.clone())
+            .traced(tracer.clone())
+            .with_drift(drift.clone()),
+    );
     // Held operations from before a restart, read now: a bad guardrail
     // directory stops the start, and the pending gauge starts right.
     if snapshot.tenants.values().any(|t| t.guardrail.is_some()) {
@@ -116,6 +126,9 @@ pub async fn run(
             .guardrail()
             .open_now()
             .map_err(std::io::Error::other)?;
+    }
+    if drift.is_some() {
+        tokio::spawn(schedule::drift_runs(pipeline.clone(), drain.closing()));
     }
     let gateway = crate::stack::Gateway::new(pipeline.clone());
     // The admin listener serves once the pipeline exists (its API reads

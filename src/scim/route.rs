@@ -402,7 +402,7 @@ const PLAIN: [bool; 256] = {
 };
 
 /// A segment percent-decoded and checked.
-fn decode_segment(segment: &str) -> Result<Cow<'_, str>, PathProblem> {
+pub(crate) fn decode_segment(segment: &str) -> Result<Cow<'_, str>, PathProblem> {
     if segment.is_empty() {
         return Err(PathProblem::EmptySegment);
     }

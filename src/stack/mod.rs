@@ -47,6 +47,8 @@ mod cache_stage;
 mod create_stage;
 mod detached;
 mod dialect_stage;
+pub(crate) mod drift_run;
+mod drift_stage;
 mod guardrail_stage;
 mod hook_stage;
 mod limit_stage;
@@ -81,6 +83,8 @@ pub struct Pipeline {
     guardrail: Guardrail,
     /// Traces (`None`: off, the default).
     tracer: Option<Arc<Tracer>>,
+    /// Drift digests and runs (`None`: no audit journal to keep them by).
+    drift: Option<Arc<crate::drift::Drift>>,
 }
 
 /// What a stage that may answer the request itself gives the pipeline.
@@ -124,7 +128,20 @@ impl Pipeline {
             journal,
             guardrail: Guardrail::new(guardrail_dir),
             tracer: None,
+            drift: None,
         }
+    }
+
+    /// This pipeline, recording drift digests (for the tenants with
+    /// `[tenants.drift]`) in `drift`.
+    pub(crate) fn with_drift(mut self, drift: Option<Arc<crate::drift::Drift>>) -> Pipeline {
+        self.drift = drift;
+        self
+    }
+
+    /// The drift state (for the admin API and periodic runs).
+    pub(crate) fn drift(&self) -> Option<&Arc<crate::drift::Drift>> {
+        self.drift.as_ref()
     }
 
     /// This pipeline, recording every request's trace with `tracer`.
@@ -399,6 +416,10 @@ where
     let s = spans.start("write order");
     let turn = limit_stage::write_turn(order, snapshot, tenant, &parts.method, route, deadline);
     trace.turn = spans.close(s, turn.await)?;
+    // A write whose answer is digested for drift reports (where enabled).
+    let drift = shared.drift.as_deref();
+    let bulk_body = trace.write.as_ref().map(|w| &w.body);
+    let digest = drift_stage::pending(drift, tenant, &parts.method, &routed.route, bulk_body);
     let started = Instant::now();
     let (route, host) = (routed.route, routed.host);
     let request = upstream_stage::request(
@@ -447,6 +468,8 @@ where
     let s = spans.start("map response");
     let response = schema_stage::outbound_bounded(&tenant.schema, &inbound, response).await;
     spans.end(s);
+    // What the IdP was answered, digested (the tenant's view).
+    drift_stage::record(drift, tenant, digest, &response);
     cache_stage::store(cache, store, &response);
     let (parts, body) = response.into_parts();
     Ok(Response::from_parts(parts, Full::new(body)))

@@ -4,6 +4,7 @@
 //!
 //! Ground: imports only the `metrics` and `http` crates.
 pub(crate) mod audit;
+pub(crate) mod drift;
 pub(crate) mod events;
 
 use metrics::{describe_counter, describe_gauge, describe_histogram, Unit};
@@ -237,6 +238,7 @@ pub(crate) fn describe() {
         "Upkeeps of the metrics recorder run by its timer (histogram samples drained)."
     );
     events::describe();
+    drift::describe();
 }
 
 /// A resource-type label from a SCIM path: a known endpoint or `other`.

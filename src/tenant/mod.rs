@@ -65,6 +65,8 @@ pub struct TenantJournal {
     /// Whether some sink takes the tenant's events (a webhook of its own
     /// or the shared Kafka sink): without one, no event is written.
     pub events: bool,
+    /// Drift reports, where enabled (`[tenants.drift]`).
+    pub drift: Option<crate::drift::DriftSettings>,
 }
 
 // === impl Tenant ===

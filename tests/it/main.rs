@@ -17,6 +17,7 @@ mod deployment;
 mod dialect;
 mod docker;
 mod drain;
+mod drift;
 mod emulation;
 mod events;
 mod faults;

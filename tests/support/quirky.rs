@@ -1,7 +1,8 @@
 //! A built-in store over HTTP with the quirks of real backends, each
 //! switched on by the test: a `/ServiceProviderConfig` that claims PATCH
 //! while PATCH answers 501, filters ignored (every list is the whole
-//! collection), PATCH paths with a value filter refused. The store's state
+//! collection), PATCH paths with a value filter refused, PATCH answered
+//! 204 without a body. The store's state
 //! is the truth the test checks against.
 use bytes::Bytes;
 use http_body_util::Full;
@@ -34,6 +35,9 @@ pub struct Quirks {
     /// A POST waits this long before the store sees it (two creates
     /// overlap), and is made even if the client hangs up meanwhile.
     pub slow_create: Option<Duration>,
+    /// A PATCH the store applied is answered 204 without a body (RFC 7644
+    /// §3.5.2 allows it; some backends always do).
+    pub patch_no_content: bool,
 }
 
 pub struct QuirkyStore {
@@ -158,6 +162,11 @@ fn answer(
         let mut doc: Value = serde_json::from_slice(&bytes).unwrap();
         doc["patch"]["supported"] = Value::Bool(true);
         return json(200, doc.to_string());
+    }
+    if quirks.patch_no_content && parts.method == http::Method::PATCH && head.status.is_success() {
+        let mut r = hyper::Response::new(Full::new(Bytes::new()));
+        *r.status_mut() = hyper::StatusCode::NO_CONTENT;
+        return r;
     }
     hyper::Response::from_parts(head, Full::new(bytes))
 }

@@ -168,7 +168,10 @@ pub(super) fn tenant(
         );
         ok = false;
     }
+    let drift = super::drift::tenant(t.drift.as_ref(), audit_on, p, &format!("{loc}.drift"));
+    ok &= drift.is_ok();
     ok.then(|| TenantJournal {
+        drift: drift.ok().flatten(),
         audit_values: t
             .audit
             .as_ref()

@@ -26,6 +26,7 @@ mod auth;
 mod capabilities;
 mod caps;
 mod client_identity;
+mod drift;
 mod endpoints;
 mod events;
 mod limits;

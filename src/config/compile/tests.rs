@@ -336,3 +336,33 @@ async fn traces_are_off_by_default_and_checked_when_configured() {
         .to_string();
     assert!(errors.contains("telemetry.traces.endpoint"), "{errors}");
 }
+
+#[tokio::test]
+async fn drift_reports_need_the_audit_journal_and_sane_settings() {
+    let on = format!(
+        "{}\n[tenants.drift]\ninterval = \"24h\"\nmax_rate = 5\n",
+        good()
+    );
+    let s = compile(&toml(&on), Path::new("t.toml"), None).unwrap();
+    let drift = s.tenant("acme").unwrap().journal.drift.clone().unwrap();
+    assert_eq!(drift.interval, Some(std::time::Duration::from_secs(86_400)));
+    assert_eq!((drift.max_rate, drift.page_size), (5.0, 100));
+    let off = format!("[audit]\nenabled = false\n{on}");
+    let errors = compile(&toml(&off), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        errors.contains("drift reports keep their digests beside the audit journal"),
+        "{errors}"
+    );
+    let bad = format!(
+        "{}\n[tenants.drift]\nmax_rate = 0\npage_size = 5000\ninterval = \"soon\"\n",
+        good()
+    );
+    let errors = compile(&toml(&bad), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    for key in ["drift.max_rate", "drift.page_size", "drift.interval"] {
+        assert!(errors.contains(key), "{key}: {errors}");
+    }
+}

@@ -56,3 +56,22 @@ pub struct TenantAuditSection {
     #[serde(default)]
     pub values: Vec<String>,
 }
+
+/// `[tenants.drift]`: drift reports (docs/safety.md, "Drift reports").
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDriftSection {
+    /// Keep a digest of every resource the gateway writes and allow drift
+    /// runs. Default true when the section is present. Needs the audit
+    /// journal.
+    pub enabled: Option<bool>,
+    /// Run every this often (e.g. `"24h"`); default: only when asked for
+    /// (`scim-gateway drift`, the admin API).
+    pub interval: Option<String>,
+    /// Upstream page reads per second while a run pages. Default 2.
+    pub max_rate: Option<f64>,
+    /// Resources per page (`count`). Default 100.
+    pub page_size: Option<usize>,
+    /// A run stops (failed) after this long. Default `"1h"`.
+    pub max_duration: Option<String>,
+}

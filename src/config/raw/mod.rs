@@ -27,7 +27,9 @@ mod upstream;
 pub(crate) use auth::{GrantSection, IntrospectionSection, JwtSection, MtlsSection, TokenSection};
 pub(crate) use client_identity::ProxyProtocolSection;
 pub(crate) use endpoints::{HealthSection, OutlierSection};
-pub(crate) use events::{AuditSection, EventsSection, TenantAuditSection, TenantEventsSection};
+pub(crate) use events::{
+    AuditSection, EventsSection, TenantAuditSection, TenantDriftSection, TenantEventsSection,
+};
 pub(crate) use shared_redis::{RedisAuthSection, RedisSentinelSection, RedisTlsSection};
 pub(crate) use telemetry::TelemetrySection;
 pub(crate) use tenant::{

@@ -49,6 +49,9 @@ pub struct TenantSection {
     pub events: Option<TenantEventsSection>,
     /// What the tenant's audit records keep.
     pub audit: Option<TenantAuditSection>,
+    /// Drift reports: digests of what the gateway wrote, compared with the
+    /// upstream by a run.
+    pub drift: Option<super::TenantDriftSection>,
     /// Okta Event Hooks received at `/tenants/{id}/hooks/okta` (or
     /// `/hooks/okta` on the tenant's hosts).
     pub okta_hook: Option<crate::events::okta_hook::OktaHookConfig>,

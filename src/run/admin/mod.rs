@@ -2,7 +2,8 @@
 //! (`telemetry::admin`), the admin API under `/admin/v1/` ([`api`],
 //! [`stats`]) and the web console at `/admin/` ([`console`]).
 //!
-//! The API answers JSON and only reads, except `POST /admin/v1/drain` and
+//! The API answers JSON and only reads, except `POST /admin/v1/drain`,
+//! `POST /admin/v1/tenants/{id}/drift` (starts a drift run: [`drift`]) and
 //! the guardrail's release and drop ([`guardrail`]).
 //! With `[admin] token_hash` set, every API request needs
 //! `Authorization: Bearer <token>` (compared as SHA-256 digests in
@@ -15,6 +16,7 @@
 //! the live config, the pipeline's state, the audit journal.
 mod api;
 mod console;
+mod drift;
 mod guardrail;
 mod prom_text;
 mod stats;
@@ -88,6 +90,12 @@ impl AdminState {
                 HeaderValue::from_static("Bearer realm=\"scim-gateway admin\""),
             );
             return r;
+        }
+        if let Some(tenant) = route
+            .strip_prefix("/tenants/")
+            .and_then(|r| r.strip_suffix("/drift"))
+        {
+            return drift::answer(self, req.method(), tenant);
         }
         let read = matches!(*req.method(), Method::GET | Method::HEAD);
         let answer = match (route, read) {
@@ -192,6 +200,8 @@ fn index() -> Value {
             "GET /admin/v1/tenants/{id}/guardrail/{held id}",
             "POST /admin/v1/tenants/{id}/guardrail/{held id}/release?by=NAME",
             "POST /admin/v1/tenants/{id}/guardrail/{held id}/drop?by=NAME",
+            "GET /admin/v1/tenants/{id}/drift",
+            "POST /admin/v1/tenants/{id}/drift",
             "GET /admin/v1/upstreams",
             "GET /admin/v1/events",
             "GET /admin/v1/audit",
