@@ -162,7 +162,7 @@ async fn a_refused_batch_dead_letters_each_event_and_later_batches_flow() {
     // One dead letter per event, in order, each naming the refusal.
     let subjects: Vec<&str> = letters
         .iter()
-        .map(|l| l.event["subject"].as_str().unwrap())
+        .map(|l| l.event.subject().unwrap())
         .collect();
     assert_eq!(
         subjects,

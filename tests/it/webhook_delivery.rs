@@ -131,8 +131,10 @@ async fn a_receiver_down_then_up_gets_every_event_also_past_what_memory_keeps() 
     let receiver = WebhookReceiver::spawn(&[&key]);
     receiver.down();
     // The default window (events of different users may overtake each
-    // other; each user has one event).
-    let gw = spawn(&receiver, &key, "down", "");
+    // other; each user has one event). Enough tries that no event is
+    // dead-lettered while the writes go on (each in-flight event retries
+    // on its own, at most 200 ms apart).
+    let gw = spawn(&receiver, &key, "down", "max_attempts = 100000\n");
     // About 6 MiB of events: more than the dispatcher keeps in memory
     // (4 MiB), so the oldest are read back from the outbox file.
     create_users(&gw, "down-", 100, 64 * 1024).await;
