@@ -21,7 +21,8 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
     json: bytes::Bytes,
-    head: Head,
+    /// Boxed: an event moves through queues and enums, its head stays put.
+    head: Box<Head>,
 }
 
 /// The top-level attributes read from an event's JSON (string values
@@ -84,7 +85,7 @@ impl Event {
         };
         Event {
             json: json.into(),
-            head,
+            head: Box::new(head),
         }
     }
 
@@ -99,7 +100,7 @@ impl Event {
         let head = read_head(json)?;
         Ok(Event {
             json: bytes::Bytes::copy_from_slice(json),
-            head,
+            head: Box::new(head),
         })
     }
 
@@ -132,7 +133,7 @@ impl Event {
         json.push(b'}');
         Event {
             json: json.into(),
-            head: Head {
+            head: Box::new(Head {
                 object: true,
                 members: attributes.len() + 1,
                 id: Some(input.id.to_string()),
@@ -141,7 +142,7 @@ impl Event {
                 time: Some(input.time.to_string()),
                 resourcetype: Some(resource_type.to_string()),
                 ..Head::default()
-            },
+            }),
         }
     }
 
