@@ -27,11 +27,18 @@ fn input<'a>(resource_id: &'a str, tenant: &'a str) -> ChangeInput<'a> {
 /// when [`Created::read`] takes them, else from the tree.
 fn both(body: &[u8], tenant: &str) -> Option<(Value, Value)> {
     let tree: Value = serde_json::from_slice(body).ok()?;
-    let id = tree.as_object().and_then(|a| get_ci(a, "id")).and_then(Value::as_str)?;
+    let id = tree
+        .as_object()
+        .and_then(|a| get_ci(a, "id"))
+        .and_then(Value::as_str)?;
     let old = build_event_owned(&input(id, tenant), Some(tree.clone()));
     let created = Created::read(body)?;
     assert_eq!(created.id, id);
-    let new = Event::created(&input(&created.id, tenant), "scim.user.created", created.data);
+    let new = Event::created(
+        &input(&created.id, tenant),
+        "scim.user.created",
+        created.data,
+    );
     assert!(!new.json().contains(&b'\n'));
     Some((old, serde_json::from_slice(new.json()).unwrap()))
 }
@@ -108,7 +115,14 @@ fn render(members: &[(String, Value)], gaps: &[&str]) -> String {
         if i > 0 {
             out.push(',');
         }
-        out.push_str(&format!("{}{}{}:{}{}", gap(i + 1), json!(k), gap(i + 2), gap(i), v));
+        out.push_str(&format!(
+            "{}{}{}:{}{}",
+            gap(i + 1),
+            json!(k),
+            gap(i + 2),
+            gap(i),
+            v
+        ));
     }
     out.push_str(&format!("{}}}{}", gap(3), gap(1)));
     out

@@ -17,7 +17,15 @@ fn cases() -> Vec<Value> {
 }
 
 /// The head as the tree gives it, for comparison.
-fn tree_head(v: &Value) -> (String, Option<&str>, Option<&str>, Option<&str>, Option<&str>) {
+fn tree_head(
+    v: &Value,
+) -> (
+    String,
+    Option<&str>,
+    Option<&str>,
+    Option<&str>,
+    Option<&str>,
+) {
     let text = |n: &str| v.get(n).and_then(Value::as_str);
     (
         text("id").unwrap_or("").to_string(),
@@ -71,7 +79,10 @@ fn by_tree(value: &Value, name: &str, text: &str) -> Vec<u8> {
 fn appended_attributes_are_byte_for_byte_the_trees() {
     for value in cases() {
         let mut e = Event::from_value(&value);
-        assert_eq!(e.delivered(42), by_tree(&value, "sequence", "00000000000000000042"));
+        assert_eq!(
+            e.delivered(42),
+            by_tree(&value, "sequence", "00000000000000000042")
+        );
         e.set_resource_version("0000000000000000000\"9");
         let stamped = by_tree(&value, "resourceversion", "0000000000000000000\"9");
         assert_eq!(e.json(), stamped.as_slice(), "{value}");
@@ -99,7 +110,11 @@ fn serialized_as_its_json() {
         seq: u64,
         event: Event,
     }
-    let ours = serde_json::to_string(&Line { seq: 1, event: e.clone() }).unwrap();
+    let ours = serde_json::to_string(&Line {
+        seq: 1,
+        event: e.clone(),
+    })
+    .unwrap();
     assert_eq!(ours, line);
     let back: Line = serde_json::from_str(&ours).unwrap();
     assert_eq!(back.event, e);

@@ -8,8 +8,8 @@
 //! *older* segment (the writer crashed, then started a new segment) is
 //! abandoned: the reader moves on once a newer segment exists.
 use crate::events::cloudevent::set_sequence;
-use crate::events::event::Event;
 use crate::events::cursor::{outbox_dir, sync_dir};
+use crate::events::event::Event;
 use serde::Deserialize;
 use serde_json::Value;
 use std::fs;

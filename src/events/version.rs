@@ -22,11 +22,11 @@
 //!   agree; the fallback is logged and counted.
 //! - The value is a string of 20 digits (CloudEvents integers are 32-bit;
 //!   zero-padded it orders as a string and as a number).
+use crate::events::Event;
 use crate::limit::redis::RedisRates;
 use crate::redis_conn::Ask;
 use crate::telemetry::emit::EventVersionFallback;
 use redis::Script;
-use crate::events::Event;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;

@@ -17,8 +17,8 @@ use crate::audit::{
 };
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
-use crate::events::created::Created;
 use crate::events::cloudevent::build_event_owned;
+use crate::events::created::Created;
 use crate::events::{
     build_event, event_type, new_event_id, ChangeInput, Event, EventData, WriteMethod,
 };
@@ -326,30 +326,28 @@ fn single_entry(
     let segment = route.first_segment();
     record.resource_type = segment.map(|s| resource_type_name(ctx.tenant, s));
     // The id decoded: the record names the resource, not its spelling.
-    record.resource_id = route.id_decoded().map(String::from).or_else(|| match &answer {
-        Answer::Given(answer) => answer
-            .as_ref()
-            .and_then(Value::as_object)
-            .and_then(|a| get_ci(a, "id"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-        Answer::Created(created) => Some(created.id.clone()),
-        Answer::Lent(_) => None,
-    });
+    record.resource_id = route
+        .id_decoded()
+        .map(String::from)
+        .or_else(|| match &answer {
+            Answer::Given(answer) => answer
+                .as_ref()
+                .and_then(Value::as_object)
+                .and_then(|a| get_ci(a, "id"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Answer::Created(created) => Some(created.id.clone()),
+            Answer::Lent(_) => None,
+        });
     match names {
         // No allow-listed values: `values` stays empty, as it would.
         Some(names) => record.attributes = names,
         None => fill_attributes(ctx, &mut record, method.as_str(), request),
     }
     let event = match (WriteMethod::parse(method.as_str()), segment) {
-        (Some(m), Some(s)) if (200..300).contains(&status) => ctx.event(
-            &new_event_id(),
-            &record,
-            m,
-            s,
-            request,
-            answer,
-        ),
+        (Some(m), Some(s)) if (200..300).contains(&status) => {
+            ctx.event(&new_event_id(), &record, m, s, request, answer)
+        }
         _ => None,
     };
     (record, event)

@@ -56,7 +56,10 @@ async fn create_user(gw: &TestGateway, name: &str) -> String {
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"],
         "userName": name,
     });
-    send(gw, "/Users", user).await["id"].as_str().unwrap().to_string()
+    send(gw, "/Users", user).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// One Bulk request of title replacements, `(user id, title)` in order:

@@ -13,13 +13,13 @@ use crate::events::outbox::{OutboxReader, OutboxRecord};
 use crate::events::recent::{RecentEvent, RecentEvents};
 use crate::events::retry::RetryPolicy;
 use crate::events::Sink;
-use tries::{Step, Tries};
 use crate::scim::datetime::DateTime;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tries::{Step, Tries};
 
 /// How one event's delivery ended.
 enum Outcome {
