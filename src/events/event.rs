@@ -106,7 +106,7 @@ impl Event {
 
     /// The event of a created resource whose `data` is the upstream's
     /// answer as it came (`data`: a JSON object that needs nothing taken
-    /// out or added: see `crate::stack` for the checks), with the same
+    /// out or added: see `created::Created::read` for the checks), with the same
     /// attributes, in the same order, as [`cloudevent::build_event`].
     pub(crate) fn created(input: &ChangeInput<'_>, kind: &str, data: &[u8]) -> Event {
         let resource_type = cloudevent::canonical_type_name(input.resource_type);
