@@ -63,7 +63,7 @@ fn append(c: &mut Criterion) {
                 rt.block_on(async {
                     for it in 0..iters {
                         let acks: Vec<_> = (0..in_flight)
-                            .map(|i| j.append(record(it * in_flight + i), Some(event(i))))
+                            .map(|i| j.append(record(it * in_flight + i), Some(event(i).into())))
                             .collect();
                         for ack in acks {
                             let _ = ack.await;

@@ -14,7 +14,7 @@ use super::metrics::{self, FileKind};
 use super::record::AuditRecord;
 use super::settings::{AuditSettings, FsyncPolicy};
 use super::writer::{Entry, Receipt, Writer};
-use crate::events::{OutboxRecord, RecentEvent, RecentEvents};
+use crate::events::{Event, OutboxRecord, RecentEvent, RecentEvents};
 use std::fmt;
 use std::future::Future;
 use std::net::IpAddr;
@@ -81,13 +81,8 @@ enum ErrorKind {
 }
 
 enum Command {
-    /// The entry, the event it serialized (kept for the dispatcher) and
-    /// where to answer.
-    Append(
-        Entry,
-        Option<serde_json::Value>,
-        oneshot::Sender<Result<Receipt, JournalError>>,
-    ),
+    /// The entry (its event kept for the dispatcher) and where to answer.
+    Append(Entry, oneshot::Sender<Result<Receipt, JournalError>>),
     Shutdown(oneshot::Sender<Result<(), JournalError>>),
 }
 
@@ -140,24 +135,21 @@ impl Journal {
 
     /// Queues `record` (and `event`, for the outbox, in the same batch and
     /// the same fsync). See [`Ack`] for when it resolves.
-    pub fn append(&self, record: AuditRecord, event: Option<serde_json::Value>) -> Ack {
+    pub fn append(&self, record: AuditRecord, event: Option<Event>) -> Ack {
         let auth_failure = record.kind == super::record::AuditKind::AuthFailure;
-        let serialized = serde_json::to_vec(&record).and_then(|r| {
-            let e = event.as_ref().map(serde_json::to_vec).transpose()?;
-            Ok((r, e))
-        });
-        let Ok((record, json)) = serialized else {
+        let Ok(record) = serde_json::to_vec(&record) else {
             return Ack::ready(Err(JournalError::new(ErrorKind::Serialize)));
         };
+        // The event is already its JSON; the same bytes go on to the
+        // dispatcher (`RecentEvents`), so a caught-up sink neither reads
+        // nor parses it back.
         let entry = Entry {
             record,
-            event: json,
+            event,
             auth_failure,
         };
-        // The event goes on to the dispatcher as built (`RecentEvents`),
-        // so a caught-up sink neither reads nor parses it back.
         let (reply, answer) = oneshot::channel();
-        match self.tx.try_send(Command::Append(entry, event, reply)) {
+        match self.tx.try_send(Command::Append(entry, reply)) {
             Ok(()) => Ack {
                 state: AckState::Queued(answer),
             },
@@ -393,14 +385,12 @@ async fn run(
         };
         let Some(first) = first else { break };
         let mut entries = Vec::new();
-        let mut values = Vec::new();
         let mut replies = Vec::new();
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {
-                Command::Append(entry, value, reply) => {
+                Command::Append(entry, reply) => {
                     entries.push(entry);
-                    values.push(value);
                     replies.push(reply);
                 }
                 Command::Shutdown(reply) => {
@@ -439,7 +429,7 @@ async fn run(
                     .unwrap_or_else(std::sync::PoisonError::into_inner) = w.head().clone();
                 writer = Some(w);
                 // Before the durable seq that wakes the sinks moves.
-                recent.push(recent_events(entries, values, &receipts));
+                recent.push(recent_events(entries, &receipts));
                 if per_record {
                     publish(&writer, &watch_tx);
                 } else if sync_due.is_none() {
@@ -493,20 +483,17 @@ async fn run(
 /// The written events of a batch, for [`RecentEvents`].
 fn recent_events(
     entries: Vec<Entry>,
-    values: Vec<Option<serde_json::Value>>,
     receipts: &[Receipt],
 ) -> impl Iterator<Item = RecentEvent> + '_ {
     entries
         .into_iter()
-        .zip(values)
         .zip(receipts)
-        .filter_map(|((entry, value), receipt)| {
+        .filter_map(|(entry, receipt)| {
             Some(RecentEvent {
                 record: OutboxRecord {
                     seq: receipt.outbox_seq?,
-                    event: value?,
+                    event: entry.event?,
                 },
-                json: bytes::Bytes::from(entry.event?),
             })
         })
 }

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 pub(super) struct Entry {
     /// The record's JSON object.
     pub record: Vec<u8>,
-    /// The event's JSON object, for the outbox.
-    pub event: Option<Vec<u8>>,
+    /// The event, for the outbox (its JSON written as it is).
+    pub event: Option<crate::events::Event>,
     /// Counted as an auth failure rather than a write.
     pub auth_failure: bool,
 }
@@ -138,6 +138,7 @@ impl Writer {
             let outbox_seq = match &entry.event {
                 Some(event) => {
                     let oseq = self.outbox_seq + 1;
+                    let event = event.json();
                     let line_len = event.len() as u64 + 40;
                     if self.needs_rotation(
                         FileKind::Outbox,

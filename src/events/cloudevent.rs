@@ -191,18 +191,6 @@ pub(crate) fn set_sequence(event: &mut Value, seq: u64) {
     }
 }
 
-/// The CloudEvents Distributed Tracing extension: the request's trace
-/// context (`traceparent`, and `tracestate` if the caller sent one), which
-/// the sinks carry as headers so that a consumer continues the trace.
-pub(crate) fn set_trace_context(event: &mut Value, traceparent: &str, tracestate: Option<&str>) {
-    if let Value::Object(map) = event {
-        map.insert("traceparent".into(), traceparent.into());
-        if let Some(state) = tracestate {
-            map.insert("tracestate".into(), state.into());
-        }
-    }
-}
-
 /// An event's trace context attributes (`traceparent`, `tracestate`), for
 /// the headers of its delivery.
 pub(crate) fn trace_context(event: &Value) -> (Option<&str>, Option<&str>) {
@@ -257,7 +245,7 @@ fn type_noun(resource_type: &str) -> String {
 }
 
 /// `Users` → `User`, `Groups` → `Group`, anything else as given.
-fn canonical_type_name(resource_type: &str) -> &str {
+pub(crate) fn canonical_type_name(resource_type: &str) -> &str {
     if resource_type.eq_ignore_ascii_case("Users") || resource_type.eq_ignore_ascii_case("User") {
         "User"
     } else if resource_type.eq_ignore_ascii_case("Groups")

@@ -9,9 +9,8 @@
 //! a sink instead, for tools that hold one.
 use crate::events::cursor::{sync_dir, write_atomic};
 use crate::events::outbox::OutboxRecord;
-use crate::events::Sink;
+use crate::events::{Event, Sink};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -30,8 +29,8 @@ pub struct DeadLetter {
     /// RFC 3339 time it was dead-lettered.
     pub dead_lettered_at: String,
     pub last_error: String,
-    /// The CloudEvent (as stored in the outbox).
-    pub event: Value,
+    /// The CloudEvent (its JSON as stored in the outbox).
+    pub event: Event,
 }
 
 /// What a requeue did for one sink.
@@ -255,7 +254,7 @@ mod tests {
             first_attempt: "2026-01-01T00:00:00.000Z".into(),
             dead_lettered_at: "2026-01-01T00:00:01.000Z".into(),
             last_error: "HTTP 400".into(),
-            event: json!({"id": format!("e{seq}"), "tenant": tenant}),
+            event: json!({"id": format!("e{seq}"), "tenant": tenant}).into(),
         }
     }
 

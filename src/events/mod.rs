@@ -27,9 +27,11 @@ pub mod admin;
 pub(crate) mod bulk;
 pub(crate) mod changes;
 pub(crate) mod cloudevent;
+pub(crate) mod created;
 pub mod cursor;
 pub mod deadletter;
 pub(crate) mod dispatch;
+pub mod event;
 pub mod kafka;
 pub(crate) mod metrics;
 pub(crate) mod okta_hook;
@@ -41,6 +43,7 @@ pub mod webhook;
 
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};
 pub use dispatch::{Dispatcher, DispatcherSettings};
+pub use event::Event;
 pub use outbox::{OutboxReader, OutboxRecord};
 pub use recent::{RecentEvent, RecentEvents};
 pub(crate) use retry::RetryPolicy;
@@ -60,7 +63,10 @@ pub(crate) type DeliveryFuture<'a> =
 /// The dispatcher calls `deliver` (or `deliver_batch`, for a sink that
 /// takes batches) for one event (one batch) at a time, in outbox sequence
 /// order, and never calls it again before the previous call returned: a
-/// sink needs no ordering logic of its own. `Ok` means the
+/// sink needs no ordering logic of its own. A sink whose
+/// [`Sink::max_in_flight`] is above 1 has up to that many `deliver` calls
+/// running at once, never two for one resource (tenant and `subject`),
+/// started in outbox order. `Ok` means the
 /// destination has durably accepted the event; the cursor then moves past
 /// it. An `Err` is retried (when `retryable`) with the sink's
 /// [`retry::RetryPolicy`] or dead-lettered.
@@ -78,10 +84,14 @@ pub trait Sink: Send + Sync {
     /// Delivers one event (the outbox record: `seq` and the CloudEvent).
     fn deliver<'a>(&'a self, record: &'a OutboxRecord) -> DeliveryFuture<'a>;
     /// Delivers one event the journal handed over in memory: the same
-    /// event as `event.record`, with its serialization (`event.json`) to
-    /// reuse. A sink that has no use for it keeps this default.
+    /// event as `event.record`. A sink that has no use for it keeps this default.
     fn deliver_recent<'a>(&'a self, event: &'a RecentEvent) -> DeliveryFuture<'a> {
         self.deliver(&event.record)
+    }
+    /// How many events may be in flight at once (one-event deliveries
+    /// only; batches go one at a time). 1, the default: one at a time.
+    fn max_in_flight(&self) -> usize {
+        1
     }
     /// `Some`: the sink takes several events per delivery, through
     /// [`Sink::deliver_batch`] only (requeued dead letters too, as batches

@@ -7,8 +7,9 @@
 //! is only read once its terminating `\n` is there. A torn tail of an
 //! *older* segment (the writer crashed, then started a new segment) is
 //! abandoned: the reader moves on once a newer segment exists.
-use crate::events::cloudevent::{event_tenant, set_sequence};
+use crate::events::cloudevent::set_sequence;
 use crate::events::cursor::{outbox_dir, sync_dir};
+use crate::events::event::Event;
 use serde::Deserialize;
 use serde_json::Value;
 use std::fs;
@@ -19,8 +20,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct OutboxRecord {
     pub seq: u64,
-    /// The CloudEvent.
-    pub event: Value,
+    /// The CloudEvent (its JSON as the line holds it, never parsed whole).
+    pub event: Event,
 }
 
 /// A segment file: its first sequence number and path.
@@ -44,38 +45,47 @@ pub struct OutboxReader {
 // === impl OutboxRecord ===
 
 impl OutboxRecord {
+    /// A record of `event` (a tree: tests, dead letters).
+    pub fn new(seq: u64, event: impl Into<Event>) -> OutboxRecord {
+        OutboxRecord {
+            seq,
+            event: event.into(),
+        }
+    }
+
     /// The event's `tenant` attribute.
     pub fn tenant(&self) -> Option<&str> {
-        event_tenant(&self.event)
+        self.event.tenant()
     }
 
     /// The event's `id`.
     pub fn id(&self) -> &str {
-        self.event.get("id").and_then(Value::as_str).unwrap_or("")
+        self.event.id()
     }
 
     /// The event's `subject` (the resource id): with the tenant, the key
     /// that keeps one resource's events together (e.g. a Kafka key).
     pub fn subject(&self) -> Option<&str> {
-        self.event.get("subject").and_then(Value::as_str)
+        self.event.subject()
     }
 
     /// The event's `time`.
     pub fn time(&self) -> Option<&str> {
-        self.event.get("time").and_then(Value::as_str)
+        self.event.time()
     }
 
     /// The event as delivered: with `sequence` set to this record's `seq`
     /// (deterministic, so every retry sends the same bytes).
     pub fn delivered_event(&self) -> Value {
-        let mut event = self.event.clone();
+        let mut event = self.event.to_value();
         set_sequence(&mut event, self.seq);
         event
     }
 
-    /// [`Self::delivered_event`] serialized.
+    /// [`Self::delivered_event`] serialized: the event's bytes with
+    /// `sequence` appended ([`Event::delivered`]).
     pub fn body(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.delivered_event()).unwrap_or_default()
+        self.event.delivered(self.seq)
     }
 }
 
@@ -210,7 +220,7 @@ impl OutboxReader {
                 offset += n as u64;
                 continue;
             }
-            let record: OutboxRecord = match serde_json::from_slice(&line) {
+            let record = match read_line(&line) {
                 Ok(r) => r,
                 Err(e) => {
                     tracing::error!(
@@ -359,6 +369,22 @@ fn leading_seq(line: &[u8]) -> Option<u64> {
         return None;
     }
     std::str::from_utf8(digits.get(..end)?).ok()?.parse().ok()
+}
+
+/// A line as a record: its event's JSON borrowed, then copied once into
+/// the [`Event`] (its head read, `data` only checked).
+fn read_line(line: &[u8]) -> Result<OutboxRecord, serde_json::Error> {
+    #[derive(Deserialize)]
+    struct Line<'a> {
+        seq: u64,
+        #[serde(borrow)]
+        event: &'a serde_json::value::RawValue,
+    }
+    let line: Line<'_> = serde_json::from_slice(line)?;
+    Ok(OutboxRecord {
+        seq: line.seq,
+        event: Event::from_json(line.event.get().as_bytes())?,
+    })
 }
 
 #[derive(Deserialize)]

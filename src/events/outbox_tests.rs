@@ -125,7 +125,7 @@ fn highest_seq_ignores_a_torn_tail_and_reads_long_files() {
 fn the_delivered_event_carries_its_sequence() {
     let r = OutboxRecord {
         seq: 9,
-        event: json!({"id": "e9", "tenant": "acme", "time": "t"}),
+        event: json!({"id": "e9", "tenant": "acme", "time": "t"}).into(),
     };
     assert_eq!(r.delivered_event()["sequence"], "00000000000000000009");
     assert_eq!(r.tenant(), Some("acme"));

@@ -1,12 +1,9 @@
 //! The newest outbox events, handed from the journal to the dispatcher in
-//! memory: the event as built (its `serde_json::Value`) and as the journal
-//! serialized it into the outbox line.
+//! memory: the event as the journal wrote it into the outbox line.
 //!
 //! Without it, a sink that is caught up reads every event back from the
-//! segment file it was just written to and parses it again, and the
-//! webhook sink then clones and re-serializes it to sign it: about as much
-//! work as the request that wrote it. With it, a caught-up sink takes the
-//! event from here and the webhook body is the journal's bytes with
+//! segment file it was just written to. With it, a caught-up sink takes
+//! the event from here and the webhook body is the journal's bytes with
 //! `sequence` appended ([`RecentEvent::delivered_body`]).
 //!
 //! It changes nothing about what is delivered or when: the journal pushes
@@ -16,7 +13,6 @@
 //! restart) is read from the outbox file as before. Bounded by count and by
 //! serialized bytes; the oldest events leave first.
 use crate::events::outbox::OutboxRecord;
-use bytes::Bytes;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -28,10 +24,9 @@ const MAX_BYTES: usize = 4 * 1024 * 1024;
 /// One event as the journal wrote it.
 #[derive(Debug)]
 pub struct RecentEvent {
-    /// The outbox record (`seq` and the CloudEvent without `sequence`).
+    /// The outbox record (`seq` and the CloudEvent without `sequence`,
+    /// its JSON the bytes of the outbox line).
     pub record: OutboxRecord,
-    /// `serde_json::to_vec(&record.event)`: the `event` of the outbox line.
-    pub json: Bytes,
 }
 
 /// The newest events in outbox order (see the module docs).
@@ -50,29 +45,13 @@ struct Ring {
 
 impl RecentEvent {
     /// The bytes [`OutboxRecord::body`] gives (the event with `sequence`
-    /// set), built from the journal's serialization instead of cloning and
-    /// serializing the event again. Byte for byte the same: `sequence` is
-    /// a new member, which a `serde_json` map (insertion-ordered) appends
-    /// last. An event that has a `sequence` already, or is not a non-empty
-    /// object, takes the general path.
+    /// set): the journal's bytes with `sequence` appended.
     pub fn delivered_body(&self) -> Vec<u8> {
-        let json = self.json.as_ref();
-        let spliceable = self.record.event.get("sequence").is_none()
-            && self.record.event.as_object().is_some_and(|m| !m.is_empty())
-            && json.last() == Some(&b'}');
-        let Some(head) = json
-            .split_last()
-            .map(|(_, head)| head)
-            .filter(|_| spliceable)
-        else {
-            return self.record.body();
-        };
-        let mut body = Vec::with_capacity(json.len() + 36);
-        body.extend_from_slice(head);
-        body.extend_from_slice(b",\"sequence\":\"");
-        body.extend_from_slice(format!("{:020}", self.record.seq).as_bytes());
-        body.extend_from_slice(b"\"}");
-        body
+        self.record.body()
+    }
+
+    fn size(&self) -> usize {
+        self.record.event.json().len()
     }
 }
 
@@ -97,13 +76,13 @@ impl RecentEvents {
                 ring.events.clear();
                 ring.bytes = 0;
             }
-            ring.bytes += event.json.len();
+            ring.bytes += event.size();
             ring.events.push_back(Arc::new(event));
             while ring.events.len() > MAX_EVENTS
                 || (ring.bytes > MAX_BYTES && ring.events.len() > 1)
             {
                 if let Some(old) = ring.events.pop_front() {
-                    ring.bytes = ring.bytes.saturating_sub(old.json.len());
+                    ring.bytes = ring.bytes.saturating_sub(old.size());
                 }
             }
         }

@@ -22,11 +22,11 @@
 //!   agree; the fallback is logged and counted.
 //! - The value is a string of 20 digits (CloudEvents integers are 32-bit;
 //!   zero-padded it orders as a string and as a number).
+use crate::events::Event;
 use crate::limit::redis::RedisRates;
 use crate::redis_conn::Ask;
 use crate::telemetry::emit::EventVersionFallback;
 use redis::Script;
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::LazyLock;
@@ -83,27 +83,24 @@ fn observe(version: u64) {
 
 /// The Redis key of an event's resource: per tenant, the client-chosen id
 /// hashed (no key can be forged or grow with it).
-fn key(prefix: &str, tenant: &str, event: &Value) -> String {
-    let text = |name: &str| event.get(name).and_then(Value::as_str).unwrap_or("");
+fn key(prefix: &str, tenant: &str, event: &Event) -> String {
     let mut h = Sha256::new();
-    h.update(text("resourcetype").as_bytes());
+    h.update(event.resource_type().unwrap_or("").as_bytes());
     h.update([0]);
-    h.update(text("subject").as_bytes());
+    h.update(event.subject().unwrap_or("").as_bytes());
     let digest = h.finalize();
     let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
     format!("{prefix}:ver:{tenant}:{hex}")
 }
 
-fn set(event: &mut Value, version: u64) {
-    if let Value::Object(map) = event {
-        map.insert(ATTRIBUTE.into(), format!("{version:020}").into());
-    }
+fn set(event: &mut Event, version: u64) {
+    event.set_resource_version(&format!("{version:020}"));
 }
 
 /// Gives each of `events` (all of `tenant`, in the order of their writes)
 /// its `resourceversion`: from Redis when there is one, else (or when it
 /// does not answer in time) from the process's clock.
-pub(crate) async fn stamp(redis: Option<&RedisRates>, tenant: &str, events: &mut [&mut Value]) {
+pub(crate) async fn stamp(redis: Option<&RedisRates>, tenant: &str, events: &mut [&mut Event]) {
     if events.is_empty() {
         return;
     }
@@ -134,7 +131,7 @@ pub(crate) async fn stamp(redis: Option<&RedisRates>, tenant: &str, events: &mut
 async fn shared(
     redis: &RedisRates,
     tenant: &str,
-    events: &[&mut Value],
+    events: &[&mut Event],
 ) -> Result<Vec<u64>, String> {
     let settings = redis.settings();
     let mut invocation = NEXT_SCRIPT.prepare_invoke();
@@ -174,9 +171,10 @@ mod tests {
 
     #[tokio::test]
     async fn without_redis_each_event_gets_a_padded_growing_version() {
-        let mut one = json!({"subject": "u1", "resourcetype": "User"});
-        let mut two = json!({"subject": "u1", "resourcetype": "User"});
+        let mut one = Event::from(json!({"subject": "u1", "resourcetype": "User"}));
+        let mut two = Event::from(json!({"subject": "u1", "resourcetype": "User"}));
         stamp(None, "acme", &mut [&mut one, &mut two]).await;
+        let (one, two) = (one.to_value(), two.to_value());
         let (v1, v2) = (
             one[ATTRIBUTE].as_str().unwrap().to_string(),
             two[ATTRIBUTE].as_str().unwrap().to_string(),
@@ -187,8 +185,8 @@ mod tests {
 
     #[test]
     fn keys_are_per_tenant_and_resource_and_hide_the_id() {
-        let e = json!({"subject": "bjensen@example.com", "resourcetype": "User"});
-        let g = json!({"subject": "bjensen@example.com", "resourcetype": "Group"});
+        let e = Event::from(json!({"subject": "bjensen@example.com", "resourcetype": "User"}));
+        let g = Event::from(json!({"subject": "bjensen@example.com", "resourcetype": "Group"}));
         let k = key("gw", "acme", &e);
         assert!(k.starts_with("gw:ver:acme:"));
         assert!(!k.contains("bjensen"));

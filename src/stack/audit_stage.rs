@@ -18,7 +18,10 @@ use crate::audit::{
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
 use crate::events::cloudevent::build_event_owned;
-use crate::events::{build_event, new_event_id, ChangeInput, EventData, WriteMethod};
+use crate::events::created::Created;
+use crate::events::{
+    build_event, event_type, new_event_id, ChangeInput, Event, EventData, WriteMethod,
+};
 use crate::limit::redis::RedisRates;
 use crate::scim::json::get_ci;
 use crate::scim::route::{Route, RouteKind};
@@ -115,16 +118,26 @@ pub(super) async fn journal(
     // Events and Bulk need whole bodies; a plain record needs the names
     // of the request's attributes, the allow-listed values and, for a
     // create, the id the upstream assigned: parsed only that deep.
+    // The usual created resource's event carries the answer's bytes as
+    // its `data`: checked, never parsed into a tree (`created`).
     let whole = tenant.journal.events || bulk;
+    let created = match parts.status.is_success() && !bulk && *method == Method::POST {
+        true if tenant.journal.events && tenant.journal.data == EventData::Resource => {
+            Created::read(&body)
+        }
+        _ => None,
+    };
     let answer: Option<Value> = match parts.status.is_success() {
+        _ if created.is_some() => None,
         true if whole => serde_json::from_slice(&body).ok(),
         true if *method == Method::POST => created_id(&body),
         _ => None,
     };
+    let event_from_answer = created.is_some() || answer.as_ref().is_some_and(Value::is_object);
     // A POST or PUT whose record keeps no values needs only the names of
     // the body's members: read from its bytes, no tree built.
     let mut names = None;
-    let request = if whole_request(tenant, method, bulk, answer.as_ref()) {
+    let request = if whole_request(tenant, method, bulk, event_from_answer) {
         serde_json::from_slice(&write.body).ok()
     } else if tenant.journal.audit_values.is_empty()
         && (*method == Method::POST || *method == Method::PUT)
@@ -147,14 +160,17 @@ pub(super) async fn journal(
                 body: request.as_ref(),
                 names,
             },
-            answer,
+            match created {
+                Some(created) => Answer::Created(created),
+                None => Answer::Given(answer),
+            },
             status,
         ));
     }
     // Each event's resourceversion, taken while the write's turn (and its
     // lease across replicas) is still held: versions follow the order in
     // which the upstream applied the writes.
-    let mut events: Vec<&mut Value> = entries.iter_mut().filter_map(|(_, e)| e.as_mut()).collect();
+    let mut events: Vec<&mut Event> = entries.iter_mut().filter_map(|(_, e)| e.as_mut()).collect();
     crate::events::version::stamp(to.versions, tenant.id.as_str(), &mut events).await;
     // Traces on: each event carries the request's trace to its consumer.
     if let Some(spans) = &trace.spans {
@@ -163,7 +179,7 @@ pub(super) async fn journal(
         let state = state.and_then(|s| s.to_str().ok());
         for event in &mut events {
             if let Some(parent) = parent {
-                crate::events::cloudevent::set_trace_context(event, parent, state);
+                event.set_trace_context(parent, state);
             }
         }
     }
@@ -207,11 +223,10 @@ pub(super) async fn journal(
 /// for Bulk and PATCH (the operations), and for an event, except a
 /// create's whose data is the created resource the upstream answered
 /// (its type is `created` whatever the request said).
-fn whole_request(tenant: &Tenant, method: &Method, bulk: bool, answer: Option<&Value>) -> bool {
+fn whole_request(tenant: &Tenant, method: &Method, bulk: bool, answer_is_object: bool) -> bool {
     let journal = &tenant.journal;
-    let event_from_answer = *method == Method::POST
-        && journal.data == EventData::Resource
-        && answer.is_some_and(Value::is_object);
+    let event_from_answer =
+        *method == Method::POST && journal.data == EventData::Resource && answer_is_object;
     bulk || *method == Method::PATCH || (journal.events && !event_from_answer)
 }
 
@@ -247,7 +262,7 @@ impl Context<'_, '_> {
         resource_type: &str,
         request: Option<&Value>,
         response: Answer<'_>,
-    ) -> Option<Value> {
+    ) -> Option<Event> {
         let journal = &self.tenant.journal;
         if !journal.events {
             return None;
@@ -265,21 +280,27 @@ impl Context<'_, '_> {
             data: journal.data,
         };
         Some(match response {
-            Answer::Lent(response) => build_event(&ChangeInput {
+            Answer::Lent(response) => Event::from_value(&build_event(&ChangeInput {
                 response_body: response.filter(|r| r.is_object()),
                 ..input
-            }),
-            Answer::Given(response) => build_event_owned(&input, response),
+            })),
+            Answer::Given(response) => Event::from_value(&build_event_owned(&input, response)),
+            Answer::Created(created) => {
+                let kind = event_type(method, resource_type, None, None);
+                Event::created(&input, &kind, created.data)
+            }
         })
     }
 }
 
 /// The upstream's answer for an event: lent (a Bulk operation's, part of
 /// the whole answer) or given (a plain write's: it may become the event's
-/// `data` without a copy).
+/// `data` without a copy), or a created resource's, as it came (its bytes
+/// become the event's `data`).
 enum Answer<'a> {
     Lent(Option<&'a Value>),
     Given(Option<Value>),
+    Created(Created<'a>),
 }
 
 /// What a plain write's record and event take of its request: the body
@@ -296,9 +317,9 @@ fn single_entry(
     method: &Method,
     route: &Route,
     request: Request<'_>,
-    answer: Option<Value>,
+    answer: Answer<'_>,
     status: u16,
-) -> (AuditRecord, Option<Value>) {
+) -> (AuditRecord, Option<Event>) {
     let Request {
         body: request,
         names,
@@ -307,14 +328,19 @@ fn single_entry(
     let segment = route.first_segment();
     record.resource_type = segment.map(|s| resource_type_name(ctx.tenant, s));
     // The id decoded: the record names the resource, not its spelling.
-    record.resource_id = route.id_decoded().map(String::from).or_else(|| {
-        answer
-            .as_ref()
-            .and_then(Value::as_object)
-            .and_then(|a| get_ci(a, "id"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-    });
+    record.resource_id = route
+        .id_decoded()
+        .map(String::from)
+        .or_else(|| match &answer {
+            Answer::Given(answer) => answer
+                .as_ref()
+                .and_then(Value::as_object)
+                .and_then(|a| get_ci(a, "id"))
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            Answer::Created(created) => Some(created.id.clone()),
+            Answer::Lent(_) => None,
+        });
     match names {
         // No allow-listed values: `values` stays empty, as it would.
         Some(names) => record.attributes = names,
@@ -324,14 +350,7 @@ fn single_entry(
     // replay) changed nothing: no event.
     let changed = (200..300).contains(&status) && ctx.trace.create.is_none();
     let event = match (WriteMethod::parse(method.as_str()), segment) {
-        (Some(m), Some(s)) if changed => ctx.event(
-            &new_event_id(),
-            &record,
-            m,
-            s,
-            request,
-            Answer::Given(answer),
-        ),
+        (Some(m), Some(s)) if changed => ctx.event(&new_event_id(), &record, m, s, request, answer),
         _ => None,
     };
     (record, event)
@@ -343,7 +362,7 @@ fn bulk_entries(
     ctx: &Context<'_, '_>,
     request: Option<&Value>,
     answer: &Value,
-) -> Vec<(AuditRecord, Option<Value>)> {
+) -> Vec<(AuditRecord, Option<Event>)> {
     let Some(request) = request else {
         return Vec::new();
     };
@@ -410,11 +429,11 @@ fn shallow_request(body: &[u8], allow: &[String]) -> Option<Value> {
 /// `{"id": ...}` of a created resource, the rest of the answer skipped.
 fn created_id(body: &[u8]) -> Option<Value> {
     #[derive(serde::Deserialize)]
-    struct Created<'a> {
+    struct IdOnly<'a> {
         #[serde(borrow, default)]
         id: Option<std::borrow::Cow<'a, str>>,
     }
-    let created: Created<'_> = serde_json::from_slice(body).ok()?;
+    let created: IdOnly<'_> = serde_json::from_slice(body).ok()?;
     Some(serde_json::json!({ "id": created.id? }))
 }
 

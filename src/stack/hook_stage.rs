@@ -128,7 +128,10 @@ where
             .and_then(Value::as_str)
             .map(str::to_string);
         record.outcome.status = 200;
-        let event = tenant.journal.events.then_some(event);
+        let event = tenant
+            .journal
+            .events
+            .then(|| crate::events::Event::from_value(&event));
         acks.push(journal.append(record, event));
     }
     for ack in acks {

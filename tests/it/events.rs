@@ -25,6 +25,8 @@ fn sink(
 ) -> Arc<WebhookSink> {
     let secret_file = dir.join(format!("{tenant}-{name}.secret"));
     std::fs::write(&secret_file, secret).unwrap();
+    // One event at a time: these tests hold the sink to strict outbox
+    // order (the window of several in flight: webhook_window.rs).
     let settings: WebhookSettings = toml::from_str(&format!(
         r#"
         name = "{name}"
@@ -36,6 +38,7 @@ fn sink(
         max_backoff = "100ms"
         max_attempts = 100000
         max_age = "1m"
+        max_in_flight = 1
         "#,
         receiver.url(),
         secret_file.display()

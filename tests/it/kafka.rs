@@ -295,13 +295,18 @@ async fn the_dispatcher_sink_keys_events_by_their_tenant_and_subject() {
     for seq in 0..3u64 {
         let mut e = event("u7", seq as usize);
         e["tenant"] = json!("acme");
-        sink.deliver(&OutboxRecord { seq, event: e }).await.unwrap();
+        sink.deliver(&OutboxRecord {
+            seq,
+            event: e.into(),
+        })
+        .await
+        .unwrap();
     }
     // No tenant attribute: nowhere to key it, and retrying cannot help.
     let err = sink
         .deliver(&OutboxRecord {
             seq: 9,
-            event: event("u7", 9),
+            event: event("u7", 9).into(),
         })
         .await
         .unwrap_err();

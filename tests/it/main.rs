@@ -66,4 +66,5 @@ mod traces;
 mod traces_auth;
 mod webhook_batch;
 mod webhook_delivery;
+mod webhook_window;
 mod write_order;

@@ -160,10 +160,7 @@ async fn a_refused_batch_dead_letters_each_event_and_later_batches_flow() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     // One dead letter per event, in order, each naming the refusal.
-    let subjects: Vec<&str> = letters
-        .iter()
-        .map(|l| l.event["subject"].as_str().unwrap())
-        .collect();
+    let subjects: Vec<&str> = letters.iter().map(|l| l.event.subject().unwrap()).collect();
     assert_eq!(
         subjects,
         refused.iter().map(String::as_str).collect::<Vec<_>>()

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn spawn(receiver: &WebhookReceiver, key: &str, name: &str) -> TestGateway {
+fn spawn(receiver: &WebhookReceiver, key: &str, name: &str, extra: &str) -> TestGateway {
     let dir = std::env::temp_dir().join(format!(
         "scimgw-webhook-delivery-{name}-{}-{}",
         std::process::id(),
@@ -29,7 +29,7 @@ fn spawn(receiver: &WebhookReceiver, key: &str, name: &str) -> TestGateway {
             &["hooked.localhost"],
             "store",
             &format!(
-                "[[tenants.webhooks]]\nname = \"main\"\nurl = \"{}\"\nsecret_file = [\"{}\"]\ninitial_backoff = \"50ms\"\nmax_backoff = \"200ms\"\n",
+                "[[tenants.webhooks]]\nname = \"main\"\nurl = \"{}\"\nsecret_file = [\"{}\"]\ninitial_backoff = \"50ms\"\nmax_backoff = \"200ms\"\n{extra}",
                 receiver.url(),
                 secret_file.display(),
             ),
@@ -79,9 +79,9 @@ fn seq_of(r: &Received) -> u64 {
     r.body["sequence"].as_str().unwrap().parse().unwrap()
 }
 
-/// Every event of the outbox arrived, the first arrivals in seq order,
-/// each the stored event with its `sequence` (and signed: the receiver
-/// only keeps deliveries whose signature it verified).
+/// Every event of the outbox arrived, each the stored event with its
+/// `sequence` (and signed: the receiver only keeps deliveries whose
+/// signature it verified).
 fn assert_delivered_as_stored(received: &[Received], stored: &BTreeMap<u64, Value>) {
     let mut first: Vec<&Received> = Vec::new();
     for r in received {
@@ -89,7 +89,8 @@ fn assert_delivered_as_stored(received: &[Received], stored: &BTreeMap<u64, Valu
             first.push(r);
         }
     }
-    let seqs: Vec<u64> = first.iter().map(|r| seq_of(r)).collect();
+    let mut seqs: Vec<u64> = first.iter().map(|r| seq_of(r)).collect();
+    seqs.sort_unstable();
     assert_eq!(seqs, stored.keys().copied().collect::<Vec<_>>());
     for r in first {
         let seq = seq_of(r);
@@ -105,7 +106,8 @@ fn assert_delivered_as_stored(received: &[Received], stored: &BTreeMap<u64, Valu
 async fn many_events_reach_one_receiver_in_order_over_one_connection() {
     let key = secret(11);
     let receiver = WebhookReceiver::spawn(&[&key]);
-    let gw = spawn(&receiver, &key, "one");
+    // One at a time: strict outbox order, one connection.
+    let gw = spawn(&receiver, &key, "one", "max_in_flight = 1\n");
     create_users(&gw, "one-", 60, 0).await;
     let received = receiver.wait_for_distinct(60, WAIT).await;
     let stored = outbox_events(&gw);
@@ -128,7 +130,11 @@ async fn a_receiver_down_then_up_gets_every_event_also_past_what_memory_keeps() 
     let key = secret(12);
     let receiver = WebhookReceiver::spawn(&[&key]);
     receiver.down();
-    let gw = spawn(&receiver, &key, "down");
+    // The default window (events of different users may overtake each
+    // other; each user has one event). Enough tries that no event is
+    // dead-lettered while the writes go on (each in-flight event retries
+    // on its own, at most 200 ms apart).
+    let gw = spawn(&receiver, &key, "down", "max_attempts = 100000\n");
     // About 6 MiB of events: more than the dispatcher keeps in memory
     // (4 MiB), so the oldest are read back from the outbox file.
     create_users(&gw, "down-", 100, 64 * 1024).await;

@@ -23,6 +23,8 @@ pub enum Mode {
     Fail(u16),
     /// No answer for this long, then 503.
     Hang(Duration),
+    /// No answer for this long, then as `Accept`.
+    Slow(Duration),
 }
 
 /// One accepted delivery.
@@ -46,6 +48,14 @@ struct State {
     bad_signatures: usize,
     /// TCP connections accepted.
     connections: usize,
+    /// The `subject` of each event being answered right now.
+    in_flight: Vec<String>,
+    /// The most requests answered at once.
+    most_in_flight: usize,
+    /// Requests for a subject that had a request in flight already.
+    overlaps: usize,
+    /// Events of this subject are answered 503 this many more times.
+    fail_subject: Option<(String, usize)>,
 }
 
 pub struct WebhookReceiver {
@@ -96,6 +106,10 @@ impl WebhookReceiver {
             tried: Vec::new(),
             bad_signatures: 0,
             connections: 0,
+            in_flight: Vec::new(),
+            most_in_flight: 0,
+            overlaps: 0,
+            fail_subject: None,
         }));
         let shared = state.clone();
         let (up, mut up_rx) = tokio::sync::watch::channel(true);
@@ -188,6 +202,23 @@ impl WebhookReceiver {
         self.state.lock().unwrap().bad_signatures
     }
 
+    /// The most requests answered at once so far.
+    pub fn most_in_flight(&self) -> usize {
+        self.state.lock().unwrap().most_in_flight
+    }
+
+    /// Requests that arrived while one for the same `subject` was being
+    /// answered.
+    pub fn overlaps(&self) -> usize {
+        self.state.lock().unwrap().overlaps
+    }
+
+    /// Answers the next `times` requests for events of `subject` with 503
+    /// (whatever the mode).
+    pub fn fail_subject(&self, subject: &str, times: usize) {
+        self.state.lock().unwrap().fail_subject = Some((subject.to_string(), times));
+    }
+
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
         self.state.lock().unwrap().connections
@@ -255,13 +286,40 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) {
                 .await
                 .map(|c| c.to_bytes())
                 .unwrap_or_default();
+            let subject = serde_json::from_slice::<Value>(&body)
+                .ok()
+                .and_then(|b| b["subject"].as_str().map(str::to_string))
+                .unwrap_or_default();
+            let failing = {
+                let mut s = state.lock().unwrap();
+                if s.in_flight.contains(&subject) {
+                    s.overlaps += 1;
+                }
+                s.in_flight.push(subject.clone());
+                s.most_in_flight = s.most_in_flight.max(s.in_flight.len());
+                match &mut s.fail_subject {
+                    Some((failing, left)) if *failing == subject && *left > 0 => {
+                        *left -= 1;
+                        true
+                    }
+                    _ => false,
+                }
+            };
+            let mode = match mode {
+                _ if failing => Mode::Fail(503),
+                Mode::Slow(d) => {
+                    tokio::time::sleep(d).await;
+                    Mode::Accept
+                }
+                other => other,
+            };
             let status = match mode {
                 Mode::Fail(status) => status,
                 Mode::Hang(d) => {
                     tokio::time::sleep(d).await;
                     503
                 }
-                Mode::Accept => {
+                Mode::Slow(_) | Mode::Accept => {
                     let mut s = state.lock().unwrap();
                     let now = SystemTime::now()
                         .duration_since(UNIX_EPOCH)
@@ -289,6 +347,12 @@ async fn serve(stream: tokio::net::TcpStream, state: Arc<Mutex<State>>) {
                     }
                 }
             };
+            {
+                let mut s = state.lock().unwrap();
+                if let Some(i) = s.in_flight.iter().position(|x| *x == subject) {
+                    s.in_flight.remove(i);
+                }
+            }
             let mut resp = hyper::Response::new(Full::new(Bytes::new()));
             *resp.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
             Ok::<_, Infallible>(resp)

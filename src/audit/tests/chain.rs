@@ -110,3 +110,18 @@ fn an_interval_sync_beside_the_writer_makes_durable_only_what_came_before_it() {
     assert_eq!(w.durable_outbox_seq(), 3);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn line_hashes_are_plain_sha256() {
+    // FIPS 180-2's test vectors: `audit verify` of files written by any
+    // version holds as long as this does.
+    assert_eq!(
+        hex(&line_hash(b"abc")),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+    let long = b"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    assert_eq!(
+        hex(&line_hash(long)),
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
+    );
+}

@@ -12,7 +12,7 @@ async fn run_journal(policy: FsyncPolicy) {
     let acks: Vec<_> = (0..50)
         .map(|i| {
             let r = AuditRecord::write(&format!("r{i}"), "PATCH", [10, 0, 0, 1].into());
-            journal.append(r, Some(serde_json::json!({"id": i})))
+            journal.append(r, Some(serde_json::json!({"id": i}).into()))
         })
         .collect();
     let mut seqs = Vec::new();
@@ -47,7 +47,7 @@ async fn run_journal(policy: FsyncPolicy) {
     assert_eq!(*journal.outbox_watch().borrow(), 50);
     let r = AuditRecord::write("again", "DELETE", [10, 0, 0, 1].into());
     let receipt = journal
-        .append(r, Some(serde_json::json!({"id": "x"})))
+        .append(r, Some(serde_json::json!({"id": "x"}).into()))
         .await
         .unwrap();
     assert_eq!((receipt.seq, receipt.outbox_seq), (52, Some(51)));

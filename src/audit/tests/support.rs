@@ -28,7 +28,7 @@ pub(super) fn entry(i: u64, event: bool) -> Entry {
     let record = AuditRecord::write(&format!("req-{i}"), "POST", [127, 0, 0, 1].into());
     Entry {
         record: serde_json::to_vec(&record).unwrap(),
-        event: event.then(|| format!("{{\"id\":\"ev-{i}\"}}").into_bytes()),
+        event: event.then(|| serde_json::json!({ "id": format!("ev-{i}") }).into()),
         auth_failure: false,
     }
 }

@@ -2,21 +2,24 @@
 //! the sink's cursor, each retried until delivered, dead-lettered or
 //! stopped; the cursor follows acknowledgements (see [`CursorState`]).
 mod batched;
+mod tries;
+mod window;
 
 use super::{blocking, unix_ms, Shared, IDLE};
 use crate::events::cursor::{read_cursor, write_cursor};
 use crate::events::deadletter::{self, DeadLetter};
-use crate::events::metrics::{self, DeliveryFailed, EventDeadLettered, EventDelivered};
+use crate::events::metrics;
 use crate::events::outbox::{OutboxReader, OutboxRecord};
 use crate::events::recent::{RecentEvent, RecentEvents};
-use crate::events::retry::{jitter, RetryPolicy};
-use crate::events::{BatchEvent, Sink};
+use crate::events::retry::RetryPolicy;
+use crate::events::Sink;
 use crate::scim::datetime::DateTime;
 use std::io;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
+use tries::{Step, Tries};
 
 /// How one event's delivery ended.
 enum Outcome {
@@ -171,6 +174,13 @@ impl SinkTask {
                 }
                 continue;
             }
+            let window = self.sink.max_in_flight();
+            if window > 1 {
+                if !self.deliver_window(&batch, window).await? {
+                    return self.flush_cursor().await;
+                }
+                continue;
+            }
             for pending in &batch {
                 let record = pending.record();
                 if self.wants(record) {
@@ -252,87 +262,25 @@ impl SinkTask {
         redelivery: bool,
     ) -> Outcome {
         let name = self.sink.name().to_string();
-        let written = record.time().and_then(DateTime::parse);
-        // Formatted only for a dead letter (most events never need it).
-        let started_at = DateTime::now();
-        let started = Instant::now();
-        self.working_on(unix_ms(written.unwrap_or_else(DateTime::now)));
-        // A sink that takes batches takes every event as one (of one here).
-        let alone = self.sink.batch_limits().map(|_| {
-            [BatchEvent {
-                record,
-                body: recent.map_or_else(|| record.body(), RecentEvent::delivered_body),
-            }]
-        });
-        let mut attempts = 0u32;
+        let mut tries = Tries::new(self.sink.as_ref(), record, recent, redelivery);
+        tries.prior_attempts = prior_attempts;
+        tries.first_attempt = first_attempt;
+        self.working_on(tries.written_ms());
         loop {
-            attempts = attempts.saturating_add(1);
-            metrics::set_oldest_age(&name, age(written));
-            let sink = self.sink.clone();
-            let delivery = match (&alone, recent) {
-                (Some(one), _) => sink.deliver_batch(one),
-                (None, Some(event)) => sink.deliver_recent(event),
-                (None, None) => sink.deliver(record),
-            };
-            let result = tokio::select! {
-                r = delivery => r,
-                _ = self.stop.wait_for(|s| *s) => return Outcome::Stopped,
-            };
-            let error = match result {
-                Ok(()) => {
-                    EventDelivered {
-                        sink: &name,
-                        seq: record.seq,
-                        id: record.id(),
-                        attempts,
-                        latency: written.map(|w| age(Some(w))),
-                        redelivery,
+            let step = tries
+                .attempt(&self.sink, &self.policy, &name, &mut self.stop)
+                .await;
+            match step {
+                Step::Done(outcome) => return outcome,
+                Step::Wait(wait) => {
+                    // Progress so far survives a crash during a long outage.
+                    if let Err(e) = self.flush_cursor().await {
+                        tracing::warn!(sink = %name, error = %e, "cannot write the cursor");
                     }
-                    .emit();
-                    return Outcome::Delivered;
+                    if self.pause(wait).await {
+                        return Outcome::Stopped;
+                    }
                 }
-                Err(e) => e,
-            };
-            let give_up = !error.retryable || self.policy.exhausted(attempts, started.elapsed());
-            let wait =
-                (!give_up).then(|| self.policy.next_wait(attempts, jitter(), error.retry_after));
-            DeliveryFailed {
-                sink: &name,
-                seq: record.seq,
-                id: record.id(),
-                attempts,
-                retryable: error.retryable,
-                detail: &error.detail,
-                next_try_in: wait,
-            }
-            .emit();
-            let Some(wait) = wait else {
-                let total = prior_attempts.saturating_add(attempts);
-                EventDeadLettered {
-                    sink: &name,
-                    seq: record.seq,
-                    id: record.id(),
-                    attempts: total,
-                    detail: &error.detail,
-                }
-                .emit();
-                return Outcome::DeadLettered(Box::new(DeadLetter {
-                    seq: record.seq,
-                    sink: name,
-                    tenant: record.tenant().map(str::to_string),
-                    attempts: total,
-                    first_attempt: first_attempt.unwrap_or_else(|| started_at.to_rfc3339()),
-                    dead_lettered_at: DateTime::now().to_rfc3339(),
-                    last_error: error.detail,
-                    event: record.event.clone(),
-                }));
-            };
-            // Progress so far survives a crash during a long outage.
-            if let Err(e) = self.flush_cursor().await {
-                tracing::warn!(sink = %name, error = %e, "cannot write the cursor");
-            }
-            if self.pause(wait).await {
-                return Outcome::Stopped;
             }
         }
     }

@@ -64,7 +64,7 @@ impl WebhookSink {
         let client = crate::http_client::build_http_client(
             config.ca_file.as_deref(),
             config.connect_timeout,
-            4,
+            config.max_in_flight.max(4),
         )?;
         Ok(WebhookSink { config, client })
     }
@@ -232,6 +232,10 @@ impl Sink for WebhookSink {
         self.config.batch
     }
 
+    fn max_in_flight(&self) -> usize {
+        self.config.max_in_flight
+    }
+
     fn deliver_batch<'a>(&'a self, events: &'a [BatchEvent<'a>]) -> DeliveryFuture<'a> {
         Box::pin(self.post_batch(events))
     }
@@ -240,8 +244,8 @@ impl Sink for WebhookSink {
 /// The outcome of an answer with `status`.
 /// The event's trace context, as header values (an attribute that is not
 /// a valid header value is left out).
-fn trace_headers(event: &serde_json::Value) -> (Option<HeaderValue>, Option<HeaderValue>) {
-    let (parent, state) = crate::events::cloudevent::trace_context(event);
+fn trace_headers(event: &crate::events::Event) -> (Option<HeaderValue>, Option<HeaderValue>) {
+    let (parent, state) = event.trace_context();
     let value = |v: Option<&str>| v.and_then(|v| HeaderValue::from_str(v).ok());
     (value(parent), value(state))
 }

@@ -58,6 +58,11 @@ pub struct WebhookSettings {
     /// With `max_batch` above 1: the most bytes of events per POST (one
     /// larger event still goes alone). Default 1048576 (1 MiB).
     pub max_batch_bytes: Option<usize>,
+    /// One event per POST: how many POSTs may be in flight at once, never
+    /// two for one resource (so each resource's events still arrive in
+    /// write order). Default 4; 1 sends one event at a time, in outbox
+    /// order. Batches (`max_batch` above 1) go one at a time.
+    pub max_in_flight: Option<usize>,
 }
 
 /// Validated settings with secrets loaded.
@@ -76,10 +81,15 @@ pub struct WebhookConfig {
     pub ca_file: Option<PathBuf>,
     /// `Some` when `max_batch` is above 1.
     pub batch: Option<BatchLimits>,
+    /// Events in flight at once (one event per POST only).
+    pub max_in_flight: usize,
 }
 
 /// The most events a batch may be configured for.
 const MAX_BATCH: usize = 10_000;
+/// `max_in_flight` by default, and its most.
+const DEFAULT_IN_FLIGHT: usize = 4;
+const MAX_IN_FLIGHT: usize = 64;
 /// `max_batch_bytes` by default.
 const DEFAULT_BATCH_BYTES: usize = 1024 * 1024;
 
@@ -184,6 +194,13 @@ impl WebhookSettings {
         if max_bytes == 0 {
             problems.push(format!("{}: must be at least 1", at("max_batch_bytes")));
         }
+        let max_in_flight = self.max_in_flight.unwrap_or(DEFAULT_IN_FLIGHT);
+        if !(1..=MAX_IN_FLIGHT).contains(&max_in_flight) {
+            problems.push(format!(
+                "{}: must be 1 to {MAX_IN_FLIGHT}",
+                at("max_in_flight")
+            ));
+        }
         let batch = (max_batch > 1).then_some(BatchLimits {
             max_events: max_batch,
             max_bytes,
@@ -200,6 +217,7 @@ impl WebhookSettings {
                 policy,
                 ca_file: self.ca_file.as_ref().map(PathBuf::from),
                 batch,
+                max_in_flight,
             }),
             _ => Err(problems),
         }
