@@ -208,12 +208,12 @@ fn table(list: &Value) -> String {
         return out;
     }
     out.push_str(&format!(
-        "{:<32}  {:<9}  {:<22}  {:<6}  {:<40}  {:<20}  {}\n",
+        "{:<32}  {:<9}  {:<22}  {:<6}  {:<44}  {:<24}  {}\n",
         "ID", "STATE", "KIND", "METHOD", "PATH", "HELD AT", "ASKED BY"
     ));
     for o in held {
         out.push_str(&format!(
-            "{:<32}  {:<9}  {:<22}  {:<6}  {:<40}  {:<20}  {}\n",
+            "{:<32}  {:<9}  {:<22}  {:<6}  {:<44}  {:<24}  {}\n",
             o["id"].as_str().unwrap_or(""),
             o["state"].as_str().unwrap_or(""),
             format!("{} x{}", o["kind"].as_str().unwrap_or(""), o["weight"]),
