@@ -109,6 +109,11 @@ pub(super) struct HeldStore {
     dir: PathBuf,
     /// By tenant, then id.
     ops: BTreeMap<String, BTreeMap<String, HeldOp>>,
+    /// Each tenant's pending operations, counted as entries change: the
+    /// guardrail asks at every deprovision, and a mass deactivation may
+    /// hold many thousands (a count over them each time would be
+    /// quadratic, under the lock).
+    pending: BTreeMap<String, usize>,
 }
 
 impl HeldStore {
@@ -152,9 +157,14 @@ impl HeldStore {
                     .insert(op.id.clone(), op);
             }
         }
+        let pending = ops
+            .iter()
+            .map(|(t, m)| (t.clone(), m.values().filter(|o| o.state.pending()).count()))
+            .collect();
         Ok(HeldStore {
             dir: dir.to_path_buf(),
             ops,
+            pending,
         })
     }
 
@@ -173,16 +183,29 @@ impl HeldStore {
 
     /// Keeps `op` in memory only (its file is written by [`persist`]).
     pub(super) fn remember(&mut self, op: HeldOp) {
-        self.ops
-            .entry(op.tenant.clone())
+        let now = op.state.pending();
+        let tenant = op.tenant.clone();
+        let before = self
+            .ops
+            .entry(tenant.clone())
             .or_default()
-            .insert(op.id.clone(), op);
+            .insert(op.id.clone(), op)
+            .is_some_and(|old| old.state.pending());
+        let count = self.pending.entry(tenant).or_default();
+        match (before, now) {
+            (false, true) => *count += 1,
+            (true, false) => *count = count.saturating_sub(1),
+            _ => {}
+        }
     }
 
     /// Forgets `id` (its file was never written).
     pub(super) fn forget(&mut self, tenant: &str, id: &str) {
-        if let Some(m) = self.ops.get_mut(tenant) {
-            m.remove(id);
+        let removed = self.ops.get_mut(tenant).and_then(|m| m.remove(id));
+        if removed.is_some_and(|o| o.state.pending()) {
+            if let Some(count) = self.pending.get_mut(tenant) {
+                *count = count.saturating_sub(1);
+            }
         }
     }
 
@@ -205,9 +228,7 @@ impl HeldStore {
 
     /// A tenant's operations still waiting.
     pub(super) fn pending(&self, tenant: &str) -> usize {
-        self.ops
-            .get(tenant)
-            .map_or(0, |m| m.values().filter(|o| o.state.pending()).count())
+        self.pending.get(tenant).copied().unwrap_or(0)
     }
 
     /// Writes `op` (new or changed) durably, then keeps it.
@@ -342,6 +363,29 @@ mod tests {
         let mode = std::fs::metadata(&file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         assert!(!dir.join("acme").join(format!("{}.tmp", a.id)).exists());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_pending_count_follows_every_change() {
+        let dir = scratch("count");
+        let mut store = HeldStore::open(&dir).unwrap();
+        let (a, b) = (op("acme", "/Users/1"), op("acme", "/Users/2"));
+        store.remember(a.clone());
+        store.remember(a.clone());
+        store.put(b.clone()).unwrap();
+        assert_eq!(store.pending("acme"), 2);
+        let mut released = b.clone();
+        released.state = State::Released;
+        store.put(released).unwrap();
+        assert_eq!(store.pending("acme"), 1);
+        store.forget("acme", &a.id);
+        assert_eq!(store.pending("acme"), 0);
+        assert_eq!(store.pending("globex"), 0);
+        let mut again = b;
+        again.state = State::Held;
+        store.put(again).unwrap();
+        assert_eq!(HeldStore::open(&dir).unwrap().pending("acme"), 1);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
