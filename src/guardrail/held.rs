@@ -226,6 +226,34 @@ impl HeldStore {
         self.ops.keys().map(String::as_str)
     }
 
+    /// Removes every decided entry of `tenant` (memory and files), however
+    /// recent: what a full store gives up first (the decided entries only
+    /// let an IdP's retry of a decided operation be recognized); gives how
+    /// many went.
+    pub(super) fn prune(&mut self, tenant: &str) -> usize {
+        let Some(m) = self.ops.get_mut(tenant) else {
+            return 0;
+        };
+        let old: Vec<String> = m
+            .values()
+            .filter(|o| !o.state.pending())
+            .map(|o| o.id.clone())
+            .collect();
+        let Ok(dir) = tenant_dir(&self.dir, tenant) else {
+            return 0;
+        };
+        for id in &old {
+            m.remove(id);
+            let _ = std::fs::remove_file(dir.join(format!("{id}.json")));
+        }
+        old.len()
+    }
+
+    /// A tenant's entries, pending or decided.
+    pub(super) fn entries(&self, tenant: &str) -> usize {
+        self.ops.get(tenant).map_or(0, BTreeMap::len)
+    }
+
     /// A tenant's operations still waiting.
     pub(super) fn pending(&self, tenant: &str) -> usize {
         self.pending.get(tenant).copied().unwrap_or(0)
@@ -399,6 +427,15 @@ mod tests {
         store.put(old.clone()).unwrap();
         let store2 = HeldStore::open(&dir).unwrap();
         assert!(store2.get("acme", &old.id).is_none());
+        // At run time too (when a tenant's store is full): every decided
+        // one goes, the pending stay.
+        let mut store2 = store2;
+        store2.remember(old.clone());
+        persist(&dir, &old).unwrap();
+        store2.put(op("acme", "/Users/10")).unwrap();
+        assert_eq!(store2.prune("acme"), 1);
+        assert_eq!(store2.entries("acme"), 1);
+        assert!(!dir.join("acme").join(format!("{}.json", old.id)).exists());
         let mut store = store2;
         let mut bad = op("../etc", "/Users/1");
         assert!(store.put(bad.clone()).is_err());

@@ -33,6 +33,10 @@ use std::sync::Mutex;
 use std::time::{Instant, SystemTime};
 use window::Window;
 
+/// The most entries (pending and recently decided) a tenant keeps: a
+/// bound on the disk and memory a flood of distinct deprovisions can take.
+pub const MAX_HELD_PER_TENANT: usize = 100_000;
+
 /// The guardrail's state for every tenant.
 #[derive(Debug)]
 pub struct Guardrail {
@@ -79,6 +83,9 @@ pub enum Verdict {
     Dropped { id: String },
     /// Dry run: it would have been held; on its way.
     WouldHold,
+    /// To be held, but the tenant already has [`MAX_HELD_PER_TENANT`]
+    /// entries: refused like a hold, and not kept.
+    Full,
 }
 
 /// Why an operator's action was refused.
@@ -163,6 +170,14 @@ impl Guardrail {
                 metrics::counter!(names::GUARDRAIL_WOULD_HOLD_TOTAL, "tenant" => asked.tenant.to_string())
                     .increment(1);
                 return Ok(Verdict::WouldHold);
+            }
+            if store.entries(asked.tenant) >= MAX_HELD_PER_TENANT
+                && (store.prune(asked.tenant) == 0
+                    || store.entries(asked.tenant) >= MAX_HELD_PER_TENANT)
+            {
+                // Kept nowhere: the IdP's retry may be held once an
+                // operator has decided on some.
+                return Ok(Verdict::Full);
             }
             let op = HeldOp {
                 id: id.clone(),

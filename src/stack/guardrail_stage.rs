@@ -328,6 +328,19 @@ pub(super) async fn check(
                 settings.retry_after.as_secs(),
             ))
         }
+        Verdict::Full => {
+            trace.guardrail = Some(note("held", None, None));
+            tracing::error!(
+                tenant = tenant.id.as_str(),
+                "guardrail: the tenant holds the most operations kept; this deprovision is refused, not kept"
+            );
+            Err(GatewayError::unavailable(
+                "deprovisioning is held by this tenant's guardrail, which holds the most operations it keeps; \
+                 an operator must decide on the held ones first",
+                Reason::GuardrailHeld,
+                settings.retry_after.as_secs(),
+            ))
+        }
         Verdict::Dropped { id } => {
             trace.guardrail = Some(note("dropped", Some(&id), None));
             Err(GatewayError::client_reason(
