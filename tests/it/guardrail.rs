@@ -94,6 +94,18 @@ async fn call(
     .await
 }
 
+/// Creates users `{prefix}{i}` of `tenant` through the gateway; their ids.
+async fn create_users(gw: SocketAddr, tenant: &str, prefix: &str, count: usize) -> Vec<String> {
+    let mut ids = Vec::new();
+    for i in 0..count {
+        let body = user(&format!("{prefix}{i}"));
+        let a = call(gw, tenant, Method::POST, "/Users", Some(&body)).await;
+        assert_eq!(a.status, 201, "{}", a.body);
+        ids.push(a.body["id"].as_str().unwrap().to_string());
+    }
+    ids
+}
+
 fn deactivate() -> Value {
     // Entra ID's form: the value as a string (the tenant's dialect).
     patch_op(json!([{"op": "Replace", "path": "active", "value": "False"}]))
@@ -148,19 +160,7 @@ async fn a_mass_deactivation_is_held_survives_a_restart_and_is_released_by_an_op
 
     // Seven users, created through the gateway (creates are no
     // deprovisions: never counted).
-    let mut ids = Vec::new();
-    for i in 0..7 {
-        let a = call(
-            gw.public,
-            "acme",
-            Method::POST,
-            "/Users",
-            Some(&user(&format!("user{i}"))),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", a.body);
-        ids.push(a.body["id"].as_str().unwrap().to_string());
-    }
+    let ids = create_users(gw.public, "acme", "user", 7).await;
 
     // The IdP deactivates everyone: three pass, the rest are held.
     for (i, id) in ids.iter().enumerate().take(6) {
@@ -458,19 +458,7 @@ async fn a_dry_run_holds_nothing_and_an_ambiguous_body_is_refused() {
     let store = TestStore::spawn();
     let dir = temp_dir("guardrail-dry");
     let gw = GatewayProcess::spawn(&config(&dir, &store.base_url()));
-    let mut ids = Vec::new();
-    for i in 0..3 {
-        let a = call(
-            gw.public,
-            "beta",
-            Method::POST,
-            "/Users",
-            Some(&user(&format!("b{i}"))),
-        )
-        .await;
-        assert_eq!(a.status, 201, "{}", a.body);
-        ids.push(a.body["id"].as_str().unwrap().to_string());
-    }
+    let ids = create_users(gw.public, "beta", "b", 3).await;
     for id in &ids {
         let a = call(
             gw.public,

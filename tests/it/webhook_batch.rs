@@ -8,36 +8,15 @@
 //! And the create's audit record, whose attribute names are read from the
 //! body's bytes when the tenant keeps no values.
 use crate::support::gateway::{token_for, TestGateway};
-use crate::support::webhook::{secret, Mode, Received, WebhookReceiver};
+use crate::support::webhook::{gateway_for, secret, Mode, Received, WebhookReceiver};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const WAIT: Duration = Duration::from_secs(60);
 const SINK: &str = "webhook.batched.main";
 
-fn spawn(receiver: &WebhookReceiver, key: &str, name: &str) -> TestGateway {
-    let dir = std::env::temp_dir().join(format!(
-        "scimgw-webhook-batch-{name}-{}-{}",
-        std::process::id(),
-        receiver.addr.port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let secret_file = dir.join("hook.secret");
-    std::fs::write(&secret_file, key).unwrap();
-    TestGateway::builder()
-        .builtin("store")
-        .raw_upstream("[events]\npoll_interval = \"20ms\"\n")
-        .tenant_with(
-            "batched",
-            &["batched.localhost"],
-            "store",
-            &format!(
-                "[[tenants.webhooks]]\nname = \"main\"\nurl = \"{}\"\nsecret_file = [\"{}\"]\ninitial_backoff = \"50ms\"\nmax_backoff = \"200ms\"\nmax_batch = 4\n",
-                receiver.url(),
-                secret_file.display(),
-            ),
-        )
-        .spawn()
+fn spawn(receiver: &WebhookReceiver, key: &str) -> TestGateway {
+    gateway_for(receiver, key, "batched", "max_batch = 4\n")
 }
 
 /// Creates users `{prefix}{i}` one after the other; their ids in order.
@@ -115,7 +94,7 @@ async fn batches_are_signed_arrays_in_write_order_and_a_failed_one_is_retried_wh
     let key = secret(21);
     let receiver = WebhookReceiver::spawn(&[&key]);
     receiver.set_mode(Mode::Fail(503));
-    let gw = spawn(&receiver, &key, "order");
+    let gw = spawn(&receiver, &key);
     create_users(&gw, "b-", 10).await;
     // The first batch failed at least twice; then the receiver takes it.
     let deadline = Instant::now() + WAIT;
@@ -147,7 +126,7 @@ async fn a_refused_batch_dead_letters_each_event_and_later_batches_flow() {
     let key = secret(22);
     let receiver = WebhookReceiver::spawn(&[&key]);
     receiver.set_mode(Mode::Fail(422));
-    let gw = spawn(&receiver, &key, "refused");
+    let gw = spawn(&receiver, &key);
     let audit = gw.dir.join("audit");
     let refused = create_users(&gw, "r-", 3).await;
     let deadline = Instant::now() + WAIT;
@@ -178,7 +157,7 @@ async fn a_refused_batch_dead_letters_each_event_and_later_batches_flow() {
 async fn a_create_records_the_names_it_changes_read_from_its_bytes() {
     let key = secret(23);
     let receiver = WebhookReceiver::spawn(&[&key]);
-    let gw = spawn(&receiver, &key, "names");
+    let gw = spawn(&receiver, &key);
     let enterprise = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
     let user = json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", enterprise],

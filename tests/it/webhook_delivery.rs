@@ -5,36 +5,15 @@
 //! back, also those that no longer fit in memory and are read from the
 //! outbox file.
 use crate::support::gateway::{token_for, TestGateway};
-use crate::support::webhook::{secret, Received, WebhookReceiver};
+use crate::support::webhook::{gateway_for, secret, Received, WebhookReceiver};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(60);
 
-fn spawn(receiver: &WebhookReceiver, key: &str, name: &str, extra: &str) -> TestGateway {
-    let dir = std::env::temp_dir().join(format!(
-        "scimgw-webhook-delivery-{name}-{}-{}",
-        std::process::id(),
-        receiver.addr.port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let secret_file = dir.join("hook.secret");
-    std::fs::write(&secret_file, key).unwrap();
-    TestGateway::builder()
-        .builtin("store")
-        .raw_upstream("[events]\npoll_interval = \"20ms\"\n")
-        .tenant_with(
-            "hooked",
-            &["hooked.localhost"],
-            "store",
-            &format!(
-                "[[tenants.webhooks]]\nname = \"main\"\nurl = \"{}\"\nsecret_file = [\"{}\"]\ninitial_backoff = \"50ms\"\nmax_backoff = \"200ms\"\n{extra}",
-                receiver.url(),
-                secret_file.display(),
-            ),
-        )
-        .spawn()
+fn spawn(receiver: &WebhookReceiver, key: &str, extra: &str) -> TestGateway {
+    gateway_for(receiver, key, "hooked", extra)
 }
 
 /// Creates `count` users named `{prefix}{i}`, each with `padding` bytes
@@ -107,7 +86,7 @@ async fn many_events_reach_one_receiver_in_order_over_one_connection() {
     let key = secret(11);
     let receiver = WebhookReceiver::spawn(&[&key]);
     // One at a time: strict outbox order, one connection.
-    let gw = spawn(&receiver, &key, "one", "max_in_flight = 1\n");
+    let gw = spawn(&receiver, &key, "max_in_flight = 1\n");
     create_users(&gw, "one-", 60, 0).await;
     let received = receiver.wait_for_distinct(60, WAIT).await;
     let stored = outbox_events(&gw);
@@ -134,7 +113,7 @@ async fn a_receiver_down_then_up_gets_every_event_also_past_what_memory_keeps() 
     // other; each user has one event). Enough tries that no event is
     // dead-lettered while the writes go on (each in-flight event retries
     // on its own, at most 200 ms apart).
-    let gw = spawn(&receiver, &key, "down", "max_attempts = 100000\n");
+    let gw = spawn(&receiver, &key, "max_attempts = 100000\n");
     // About 6 MiB of events: more than the dispatcher keeps in memory
     // (4 MiB), so the oldest are read back from the outbox file.
     create_users(&gw, "down-", 100, 64 * 1024).await;

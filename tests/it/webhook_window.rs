@@ -4,7 +4,7 @@
 //! whose event keeps failing holds back only its own later events while
 //! other resources' events go past it; the cursor ends past every event.
 use crate::support::gateway::{token_for, TestGateway};
-use crate::support::webhook::{secret, Mode, Received, WebhookReceiver};
+use crate::support::webhook::{gateway_for, secret, Mode, Received, WebhookReceiver};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -12,29 +12,8 @@ use std::time::{Duration, Instant};
 const WAIT: Duration = Duration::from_secs(60);
 const HOST: &str = "windowed.localhost";
 
-fn spawn(receiver: &WebhookReceiver, key: &str, name: &str) -> TestGateway {
-    let dir = std::env::temp_dir().join(format!(
-        "scimgw-webhook-window-{name}-{}-{}",
-        std::process::id(),
-        receiver.addr.port()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let secret_file = dir.join("hook.secret");
-    std::fs::write(&secret_file, key).unwrap();
-    TestGateway::builder()
-        .builtin("store")
-        .raw_upstream("[events]\npoll_interval = \"20ms\"\n")
-        .tenant_with(
-            "windowed",
-            &[HOST],
-            "store",
-            &format!(
-                "[[tenants.webhooks]]\nname = \"main\"\nurl = \"{}\"\nsecret_file = [\"{}\"]\ninitial_backoff = \"50ms\"\nmax_backoff = \"200ms\"\nmax_in_flight = 4\n",
-                receiver.url(),
-                secret_file.display(),
-            ),
-        )
-        .spawn()
+fn spawn(receiver: &WebhookReceiver, key: &str) -> TestGateway {
+    gateway_for(receiver, key, "windowed", "max_in_flight = 4\n")
 }
 
 async fn send(gw: &TestGateway, path: &str, body: Value) -> Value {
@@ -127,7 +106,7 @@ async fn cursor_reaches(gw: &TestGateway, seq: u64) {
 async fn a_slow_receiver_gets_several_at_once_each_resource_in_order() {
     let key = secret(21);
     let receiver = WebhookReceiver::spawn(&[&key]);
-    let gw = spawn(&receiver, &key, "slow");
+    let gw = spawn(&receiver, &key);
     let mut ids = Vec::new();
     for i in 0..4 {
         ids.push(create_user(&gw, &format!("slow-{i}")).await);
@@ -169,7 +148,7 @@ async fn a_slow_receiver_gets_several_at_once_each_resource_in_order() {
 async fn a_failing_resource_holds_back_only_its_own_events() {
     let key = secret(22);
     let receiver = WebhookReceiver::spawn(&[&key]);
-    let gw = spawn(&receiver, &key, "fail");
+    let gw = spawn(&receiver, &key);
     let a = create_user(&gw, "fail-a").await;
     let b = create_user(&gw, "fail-b").await;
     receiver.wait_for_distinct(2, WAIT).await;

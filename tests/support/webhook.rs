@@ -373,3 +373,37 @@ impl Drop for WebhookReceiver {
         }
     }
 }
+
+/// A gateway whose tenant `tenant` (host `{tenant}.localhost`, in front
+/// of the built-in store) sends its change events to `receiver`, signed
+/// with `key` (read from a secret file), polling and retrying fast; `extra`
+/// adds keys to the webhook's table (`max_batch = 4\n`, ...).
+pub fn gateway_for(
+    receiver: &WebhookReceiver,
+    key: &str,
+    tenant: &str,
+    extra: &str,
+) -> super::gateway::TestGateway {
+    let dir = std::env::temp_dir().join(format!(
+        "scimgw-webhook-{tenant}-{}-{}",
+        std::process::id(),
+        receiver.addr.port()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret_file = dir.join("hook.secret");
+    std::fs::write(&secret_file, key).unwrap();
+    super::gateway::TestGateway::builder()
+        .builtin("store")
+        .raw_upstream("[events]\npoll_interval = \"20ms\"\n")
+        .tenant_with(
+            tenant,
+            &[&format!("{tenant}.localhost")],
+            "store",
+            &format!(
+                "[[tenants.webhooks]]\nname = \"main\"\nurl = \"{}\"\nsecret_file = [\"{}\"]\ninitial_backoff = \"50ms\"\nmax_backoff = \"200ms\"\n{extra}",
+                receiver.url(),
+                secret_file.display(),
+            ),
+        )
+        .spawn()
+}
