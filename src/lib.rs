@@ -33,6 +33,7 @@ pub mod scim;
 pub mod scim11;
 pub(crate) mod secret;
 pub(crate) mod server;
+pub mod shadow;
 /// The HTTP/1 server's parsers as the fuzz target drives them.
 #[doc(hidden)]
 pub use server::h1::fuzz as server_h1;

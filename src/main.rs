@@ -194,6 +194,13 @@ enum Command {
         #[command(subcommand)]
         command: scim_gateway::run::guardrail_cli::GuardrailCommand,
     },
+    /// A tenant's shadow upstream on a running gateway: the comparison
+    /// summary, or a backfill (through the admin API). `status` exits 3
+    /// when answers differed.
+    Shadow {
+        #[command(subcommand)]
+        command: scim_gateway::run::shadow_cli::ShadowCommand,
+    },
     /// Change events: replay dead letters, show delivery progress.
     Events {
         #[command(subcommand)]
@@ -304,6 +311,11 @@ fn main() -> ExitCode {
     if let Command::Drift(args) = cli.command {
         // Its own exit statuses (3: drift found).
         let code = runtime.block_on(scim_gateway::run::drift_cli::command(args));
+        return ExitCode::from(u8::try_from(code).unwrap_or(1));
+    }
+    if let Command::Shadow { command } = cli.command {
+        // Its own exit statuses (3: answers differed).
+        let code = runtime.block_on(scim_gateway::run::shadow_cli::command(command));
         return ExitCode::from(u8::try_from(code).unwrap_or(1));
     }
     exit(runtime.block_on(run(cli.command)))
@@ -541,7 +553,8 @@ async fn run(command: Command) -> Result<(), Failed> {
         | Command::Man { .. }
         | Command::ConfigSchema
         | Command::Audit { .. }
-        | Command::Drift(_) => Ok(()),
+        | Command::Drift(_)
+        | Command::Shadow { .. } => Ok(()),
         Command::Guardrail { command } => scim_gateway::run::guardrail_cli::main(command)
             .await
             .map_err(Failed::from),

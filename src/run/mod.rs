@@ -22,6 +22,7 @@ pub(crate) mod delivery;
 pub mod drift_cli;
 pub mod guardrail_cli;
 mod schedule;
+pub mod shadow_cli;
 
 /// The addresses the gateway listens on (useful with port 0).
 #[derive(Debug, Clone, Copy)]

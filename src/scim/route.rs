@@ -268,6 +268,30 @@ impl Route {
         })
     }
 
+    /// This resource route with another id (`decoded`, encoded here):
+    /// the same resource as another upstream names it. `None` for another
+    /// kind of route, or an id that is no path segment (empty, `.`, `..`).
+    pub fn with_id(&self, decoded: &str) -> Option<Route> {
+        if self.kind != RouteKind::Resource
+            || decoded.is_empty()
+            || decoded == "."
+            || decoded == ".."
+        {
+            return None;
+        }
+        let id = self.id.clone()?;
+        let mut path = self.path[..id.start].to_string();
+        encode_segment(decoded, &mut path);
+        let end = path.len();
+        Some(Route {
+            path,
+            kind: self.kind,
+            resource: self.resource.clone(),
+            known: self.known,
+            id: Some(id.start..end),
+        })
+    }
+
     /// The first segment of the canonical path (`Users`, `Bulk`, `.search`).
     pub fn first_segment(&self) -> Option<&str> {
         let rest = self.path.strip_prefix('/')?;

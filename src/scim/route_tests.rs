@@ -228,3 +228,18 @@ fn segments_split_like_split() {
         assert_eq!(ours, std, "{rest:?}");
     }
 }
+
+#[test]
+fn another_upstreams_id_is_a_canonical_segment_of_the_same_route() {
+    let r = ok("/users/abc");
+    let other = r.with_id("x y;..é").unwrap();
+    assert_eq!(other.path(), "/Users/x%20y%3B..%C3%A9");
+    assert_eq!(other.id_decoded().as_deref(), Some("x y;..é"));
+    assert_eq!(r.with_id("a/b").unwrap().path(), "/Users/a%2Fb");
+    assert_eq!(other.resource(), Some("Users"));
+    assert_eq!(other, ok(other.path()), "as parsing its path would give");
+    for bad in ["", ".", ".."] {
+        assert!(r.with_id(bad).is_none());
+    }
+    assert!(ok("/Users").with_id("a").is_none());
+}

@@ -54,6 +54,8 @@ mod hook_stage;
 mod limit_stage;
 mod schema_stage;
 mod scim11_stage;
+pub(crate) mod shadow_run;
+mod shadow_stage;
 mod spans;
 mod trace;
 mod upstream_stage;
@@ -85,6 +87,10 @@ pub struct Pipeline {
     tracer: Option<Arc<Tracer>>,
     /// Drift digests and runs (`None`: no audit journal to keep them by).
     drift: Option<Arc<crate::drift::Drift>>,
+    /// Shadow upstreams' id maps and reports (kept beside the journal).
+    shadow: Arc<crate::shadow::Shadow>,
+    /// The shadowed tenants' copies waiting for their workers.
+    shadow_queues: shadow_stage::Queues,
 }
 
 /// What a stage that may answer the request itself gives the pipeline.
@@ -118,6 +124,7 @@ impl Pipeline {
         let snapshot = config.load();
         let cache_max_bytes = snapshot.server.cache_max_bytes;
         let guardrail_dir = snapshot.audit.as_ref().map(|a| a.dir.join("guardrail"));
+        let shadow_dir = snapshot.audit.as_ref().map(|a| a.dir.join("shadow"));
         Pipeline {
             config,
             damper: FailureDamper::new(),
@@ -129,6 +136,8 @@ impl Pipeline {
             guardrail: Guardrail::new(guardrail_dir),
             tracer: None,
             drift: None,
+            shadow: Arc::new(crate::shadow::Shadow::new(shadow_dir)),
+            shadow_queues: shadow_stage::Queues::default(),
         }
     }
 
@@ -265,7 +274,7 @@ impl Pipeline {
 /// The stages, in order.
 #[allow(clippy::too_many_arguments)] // the request's parts, each once
 async fn pipeline<'s, B>(
-    snapshot: &'s Snapshot,
+    snapshot: &'s Arc<Snapshot>,
     shared: &Pipeline,
     req: Request<B>,
     conn: &ConnInfo,
@@ -364,6 +373,15 @@ where
         .map(|_| (query.clone(), body.clone()));
     // A create the tenant makes idempotent keeps its body as sent.
     let create = create_stage::plan(tenant, &parts.method, route, &body);
+    // A shadowed tenant's copy of the request as sent, and the ids the
+    // primary holds under other names (after a cutover) translated.
+    let copy = shadow_stage::plan(tenant, &parts.method, route, query.as_deref(), &body);
+    let shadow_route = tenant.shadow.as_ref().map(|_| route.clone());
+    let (primary_route, body) = match shadow_stage::to_primary(&shared.shadow, tenant, route, &body)
+    {
+        Some((route, body)) => (Some(route), body),
+        None => (None, body),
+    };
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;
@@ -421,7 +439,7 @@ where
     let bulk_body = trace.write.as_ref().map(|w| &w.body);
     let digest = drift_stage::pending(drift, tenant, &parts.method, &routed.route, bulk_body);
     let started = Instant::now();
-    let (route, host) = (routed.route, routed.host);
+    let (route, host) = (primary_route.unwrap_or(routed.route), routed.host);
     let request = upstream_stage::request(
         parts,
         route,
@@ -468,6 +486,18 @@ where
     let s = spans.start("map response");
     let response = schema_stage::outbound_bounded(&tenant.schema, &inbound, response).await;
     spans.end(s);
+    // A shadowed tenant: the primary's ids back to the IdP's, and the
+    // copy queued for the shadow (never awaited).
+    let response = match &shadow_route {
+        Some(r) => shadow_stage::from_primary(&shared.shadow, tenant, r, response),
+        None => response,
+    };
+    if let Some(copy) = copy {
+        let (queues, state) = (&shared.shadow_queues, &shared.shadow);
+        shadow_stage::mirror(
+            queues, state, snapshot, tenant, copy, request_id, base, &response,
+        );
+    }
     // What the IdP was answered, digested (the tenant's view).
     drift_stage::record(drift, tenant, digest, &response);
     cache_stage::store(cache, store, &response);

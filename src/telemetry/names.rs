@@ -37,6 +37,12 @@ pub(crate) const GUARDRAIL_HELD_TOTAL: &str = "scim_gateway_guardrail_held_total
 pub(crate) const GUARDRAIL_PENDING: &str = "scim_gateway_guardrail_pending";
 /// Deprovisions a dry-run guardrail would have held, by `tenant`.
 pub(crate) const GUARDRAIL_WOULD_HOLD_TOTAL: &str = "scim_gateway_guardrail_would_hold_total";
+/// Requests mirrored to a tenant's shadow upstream, by `tenant`,
+/// `outcome` (`match`, `differ`, `failed`, `dropped`, `skipped`).
+pub(crate) const SHADOW_REQUESTS_TOTAL: &str = "scim_gateway_shadow_requests_total";
+/// Attribute paths that differed between the primary's and the shadow's
+/// answers, by `tenant`.
+pub(crate) const SHADOW_DIFFERENCES_TOTAL: &str = "scim_gateway_shadow_differences_total";
 /// Operations of Bulk requests, by outcome.
 pub(crate) const BULK_OPERATIONS_TOTAL: &str = "scim_gateway_bulk_operations_total";
 /// 429 answers received from upstreams (retried or passed on).
@@ -158,6 +164,14 @@ pub(crate) fn describe() {
     describe_counter!(
         GUARDRAIL_WOULD_HOLD_TOTAL,
         "Deprovisions a dry-run guardrail would have held."
+    );
+    describe_counter!(
+        SHADOW_REQUESTS_TOTAL,
+        "Requests mirrored to a shadow upstream, by outcome."
+    );
+    describe_counter!(
+        SHADOW_DIFFERENCES_TOTAL,
+        "Attribute paths that differed between primary and shadow answers."
     );
     describe_counter!(
         BULK_OPERATIONS_TOTAL,

@@ -43,12 +43,24 @@ pub struct Tenant {
     pub guardrail: Option<crate::guardrail::GuardrailSettings>,
     /// Idempotent creates (off by default).
     pub creates: crate::creates::CreateSettings,
+    /// The shadow upstream (`[tenants.shadow]`), when on.
+    pub shadow: Option<Arc<ShadowTarget>>,
     /// The tenant-facing schemas, validation and mapping.
     pub schema: Arc<schema::TenantSchema>,
     /// What the tenant's audit records keep and where its events go.
     pub journal: TenantJournal,
     /// Request metric handles (filled on first use).
     pub metrics: crate::telemetry::handles::TenantMetrics,
+}
+
+/// Where a shadowed tenant's copies go: the shadow upstream with the
+/// schema (and mapping) it is spoken to in, as a tenant of its own that
+/// shares the tenant's id and nothing else (no credentials, limits,
+/// cache, guardrail or events: a copy is not the IdP's request).
+#[derive(Debug)]
+pub struct ShadowTarget {
+    pub settings: crate::shadow::ShadowSettings,
+    pub tenant: Tenant,
 }
 
 /// A tenant's audit and change-event settings.
@@ -92,6 +104,7 @@ impl Tenant {
             dialect: None,
             guardrail: None,
             creates: Default::default(),
+            shadow: None,
             schema: schema::TenantSchema::shared_standard(),
             journal: Default::default(),
             metrics: Default::default(),

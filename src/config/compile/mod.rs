@@ -33,6 +33,7 @@ mod limits;
 mod replicas;
 mod schema;
 mod server;
+mod shadow;
 mod shared_redis;
 mod telemetry;
 mod tenant;
@@ -279,6 +280,22 @@ fn compile_with(
                 schema,
                 journal,
                 ..tenant
+            };
+            let tenant = match &t.shadow {
+                None => tenant,
+                Some(s) => {
+                    let cx = shadow::Context {
+                        base_dir: &base_dir,
+                        standard: &standard,
+                        limits: (max_body, max_patch),
+                        upstreams: &upstreams,
+                        audit_on,
+                    };
+                    match shadow::attach(tenant, t, s, &cx, &mut fitted, &mut p, &loc) {
+                        Some(tenant) => tenant,
+                        None => continue,
+                    }
+                }
             };
             if !tenants.insert(Arc::new(tenant)) {
                 p.add(

@@ -158,6 +158,7 @@ pub(super) fn compile_tenant(
             None => None,
             Some(d) => Some(dialect(d, p, &format!("{loc}.dialect"))?),
         },
+        shadow: None,
         guardrail: match &t.guardrail {
             None => None,
             Some(g) => Some(guardrail(g, p, &format!("{loc}.guardrail"))?),

@@ -33,7 +33,8 @@ pub(crate) use events::{
 pub(crate) use shared_redis::{RedisAuthSection, RedisSentinelSection, RedisTlsSection};
 pub(crate) use telemetry::TelemetrySection;
 pub(crate) use tenant::{
-    CacheSection, CreatesSection, DialectSection, GuardrailSection, SchemaSection, TenantSection,
+    CacheSection, CreatesSection, DialectSection, GuardrailSection, SchemaSection, ShadowSection,
+    TenantSection,
 };
 pub(crate) use upstream::{
     CapabilitiesSection, ResilienceSection, Toggle, UpstreamAuthSection, UpstreamSection,

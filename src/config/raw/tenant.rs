@@ -58,6 +58,34 @@ pub struct TenantSection {
     /// At most so many deprovisions per window; past it they are held
     /// for an operator (docs/safety.md). Needs the audit journal.
     pub guardrail: Option<GuardrailSection>,
+    /// A second upstream that gets a copy of every write (and optionally
+    /// read) after the primary answered; the answers are compared
+    /// (docs/safety.md). Needs the audit journal.
+    pub shadow: Option<ShadowSection>,
+}
+
+/// `[tenants.shadow]`
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShadowSection {
+    /// The `[upstreams.NAME]` that gets the copies.
+    pub upstream: String,
+    /// The mapping table the shadow is spoken to in: absent, the tenant's
+    /// own (`[tenants.schema] mapping`); `"none"`, no mapping; else a
+    /// table file.
+    pub mapping: Option<String>,
+    /// Also mirror reads (GET, searches). Default false.
+    pub reads: Option<bool>,
+    /// Copies waiting at most (1 to 1000000); past it a copy is dropped
+    /// and counted. Default 10000.
+    pub queue: Option<usize>,
+    /// Attribute paths never compared (`"meta.created"`, `"title"`),
+    /// beside the volatile ones.
+    #[serde(default)]
+    pub ignore: Vec<String>,
+    /// The roles swapped: the IdP is answered by this upstream, and the
+    /// tenant's `upstream` gets the copies. Default false.
+    pub cutover: Option<bool>,
 }
 
 /// `[tenants.guardrail]`

@@ -4,7 +4,8 @@
 //!
 //! The API answers JSON and only reads, except `POST /admin/v1/drain`,
 //! `POST /admin/v1/tenants/{id}/drift` (starts a drift run: [`drift`]) and
-//! the guardrail's release and drop ([`guardrail`]).
+//! the guardrail's release and drop ([`guardrail`]) and a shadow backfill
+//! (`POST /admin/v1/tenants/{id}/shadow/backfill`: [`shadow`]).
 //! With `[admin] token_hash` set, every API request needs
 //! `Authorization: Bearer <token>` (compared as SHA-256 digests in
 //! constant time, like tenant tokens); the config refuses a listener off
@@ -19,6 +20,7 @@ mod console;
 mod drift;
 mod guardrail;
 mod prom_text;
+mod shadow;
 mod stats;
 mod verify;
 
@@ -96,6 +98,14 @@ impl AdminState {
             .and_then(|r| r.strip_suffix("/drift"))
         {
             return drift::answer(self, req.method(), tenant);
+        }
+        if let Some(rest) = route.strip_prefix("/tenants/") {
+            if let Some(tenant) = rest.strip_suffix("/shadow") {
+                return shadow::answer(self, req.method(), tenant, false);
+            }
+            if let Some(tenant) = rest.strip_suffix("/shadow/backfill") {
+                return shadow::answer(self, req.method(), tenant, true);
+            }
         }
         let read = matches!(*req.method(), Method::GET | Method::HEAD);
         let answer = match (route, read) {
@@ -202,6 +212,9 @@ fn index() -> Value {
             "POST /admin/v1/tenants/{id}/guardrail/{held id}/drop?by=NAME",
             "GET /admin/v1/tenants/{id}/drift",
             "POST /admin/v1/tenants/{id}/drift",
+            "GET /admin/v1/tenants/{id}/shadow",
+            "GET /admin/v1/tenants/{id}/shadow/backfill",
+            "POST /admin/v1/tenants/{id}/shadow/backfill",
             "GET /admin/v1/upstreams",
             "GET /admin/v1/events",
             "GET /admin/v1/audit",

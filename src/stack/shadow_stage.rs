@@ -1,0 +1,506 @@
+//! The shadow stage (docs/safety.md, "Shadow upstream"), for a tenant
+//! with `[tenants.shadow]`:
+//!
+//! - **Before the schema stage** ([`plan`]): the request as the tenant
+//!   sent it (after the dialect) is kept for its copy, and ([`to_primary`])
+//!   the ids it names are translated to the primary's, where they differ
+//!   (after a cutover: resources created before it).
+//! - **After the answer is mapped back** ([`from_primary`]): the
+//!   primary's ids in it translated back to keys, then ([`mirror`]) the
+//!   copy queued for the tenant's worker: never awaited, never delaying
+//!   the IdP; a full queue drops the copy and counts it.
+//! - **The worker** ([`copy`]), one per tenant, in the order the primary
+//!   answered: the copy's ids translated to the shadow's, validated and
+//!   mapped with the shadow's schema, sent through the one door to its
+//!   upstream (its credentials, pool, breaker, emulations), mapped back,
+//!   its ids translated to keys, and compared with the primary's answer
+//!   (`shadow::compare`). A create both made records the two ids; a
+//!   delete forgets them.
+//!
+//! Imports: `shadow` (settings, id map, translation, comparison, the
+//! report), the schema stage's way in and back, the upstream door.
+use super::schema_stage::{self, Stage};
+use super::upstream_stage;
+use crate::request_id::RequestId;
+use crate::scim::json::get_ci;
+use crate::scim::route::{Route, RouteKind};
+use crate::shadow::translate::{self, Way};
+use crate::shadow::{compare, ids, now, Difference, Outcome, Shadow, TenantShadow};
+use crate::snapshot::Snapshot;
+use crate::tenant::{ShadowTarget, Tenant};
+use crate::upstream::{Deadline, UpstreamRequest, UpstreamTarget};
+use bytes::Bytes;
+use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use http::{HeaderMap, Method, Response, StatusCode};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use tokio::sync::mpsc;
+
+/// The request kept for its copy (the tenant's view, after the dialect).
+#[derive(Debug)]
+pub(super) struct Pending {
+    method: Method,
+    route: Route,
+    query: Option<String>,
+    body: Bytes,
+}
+
+/// A copy: the request in the tenant's view (ids as keys) and the
+/// primary's answer to it (the tenant's view, ids as keys).
+#[derive(Debug)]
+pub(super) struct Copy {
+    pub method: Method,
+    pub route: Route,
+    pub query: Option<String>,
+    pub body: Bytes,
+    pub primary_status: StatusCode,
+    pub primary_body: Bytes,
+}
+
+/// One copy waiting for the tenant's worker.
+#[derive(Debug)]
+struct Job {
+    snapshot: Arc<Snapshot>,
+    tenant: String,
+    request_id: RequestId,
+    public_base: String,
+    copy: Copy,
+}
+
+/// The tenants' queues (kept across reloads).
+#[derive(Debug, Default)]
+pub(crate) struct Queues {
+    senders: Mutex<HashMap<String, mpsc::Sender<Job>>>,
+}
+
+/// `Some` for a request of a shadowed tenant that its shadow gets a copy
+/// of: a write (POST, PUT, PATCH, DELETE of a resource or collection,
+/// Bulk), or with `reads` a GET of a resource or a list, or a search.
+pub(super) fn plan(
+    tenant: &Tenant,
+    method: &Method,
+    route: &Route,
+    query: Option<&str>,
+    body: &Bytes,
+) -> Option<Pending> {
+    let shadow = tenant.shadow.as_ref()?;
+    let kind = route.kind();
+    let copied = match kind {
+        RouteKind::Resource | RouteKind::Collection | RouteKind::Bulk => {
+            route.is_write(method) || (shadow.settings.reads && *method == Method::GET)
+        }
+        RouteKind::Search | RouteKind::RootSearch => {
+            shadow.settings.reads && route.is_search(method)
+        }
+        _ => false,
+    };
+    copied.then(|| Pending {
+        method: method.clone(),
+        route: route.clone(),
+        query: query.map(str::to_string),
+        body: body.clone(),
+    })
+}
+
+/// The route and body the primary gets: ids it holds under other names
+/// translated (after a cutover); `None` when nothing changes.
+pub(super) fn to_primary(
+    state: &Shadow,
+    tenant: &Tenant,
+    route: &Route,
+    body: &Bytes,
+) -> Option<(Route, Bytes)> {
+    tenant.shadow.as_ref()?;
+    let primary = tenant.upstream.name.as_str();
+    let ts = state.tenant(tenant.id.as_str(), primary).ok()?;
+    let map = ts.ids();
+    if !translate::needed(&map, primary) {
+        return None;
+    }
+    let way = Way::ToUpstream(primary);
+    let endpoint = route.first_segment()?.to_string();
+    let mut changed = false;
+    let mut new_route = route.clone();
+    if let Some(id) = route.id_decoded() {
+        if let Some(new) = way.id(&map, &ids::kind(&endpoint), &id) {
+            new_route = route.with_id(&new)?;
+            changed = true;
+        }
+    }
+    let mut new_body = body.clone();
+    if !body.is_empty() {
+        if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
+            if translate::request(&map, way, &endpoint, &mut v) {
+                new_body = Bytes::from(serde_json::to_vec(&v).ok()?);
+                changed = true;
+            }
+        }
+    }
+    changed.then_some((new_route, new_body))
+}
+
+/// The primary's answer with its ids translated back to keys (where the
+/// primary holds resources under other names).
+pub(super) fn from_primary(
+    state: &Shadow,
+    tenant: &Tenant,
+    route: &Route,
+    response: Response<Bytes>,
+) -> Response<Bytes> {
+    if tenant.shadow.is_none() {
+        return response;
+    }
+    let primary = tenant.upstream.name.as_str();
+    let Ok(ts) = state.tenant(tenant.id.as_str(), primary) else {
+        return response;
+    };
+    let map = ts.ids();
+    if !translate::needed(&map, primary) {
+        return response;
+    }
+    let Some(endpoint) = route.first_segment() else {
+        return response;
+    };
+    back_to_keys(&map, Way::ToKey(primary), endpoint, response)
+}
+
+/// An answer's ids translated to keys (`way` is `ToKey`).
+pub(super) fn back_to_keys(
+    map: &ids::IdMap,
+    way: Way<'_>,
+    endpoint: &str,
+    response: Response<Bytes>,
+) -> Response<Bytes> {
+    let (mut parts, body) = response.into_parts();
+    if let Some(loc) = parts.headers.get(LOCATION).and_then(|v| v.to_str().ok()) {
+        if let Some(new) = translate::location(map, way, endpoint, loc) {
+            if let Ok(v) = HeaderValue::from_str(&new) {
+                parts.headers.insert(LOCATION, v);
+            }
+        }
+    }
+    let mut body = body;
+    if let Ok(mut v) = serde_json::from_slice::<Value>(&body) {
+        if translate::answer(map, way, endpoint, &mut v) {
+            if let Ok(b) = serde_json::to_vec(&v) {
+                parts
+                    .headers
+                    .insert(CONTENT_LENGTH, HeaderValue::from(b.len()));
+                body = Bytes::from(b);
+            }
+        }
+    }
+    Response::from_parts(parts, body)
+}
+
+/// Queues the copy of an answered request (never waits).
+#[allow(clippy::too_many_arguments)] // the request's pieces, each once
+pub(super) fn mirror(
+    queues: &Queues,
+    state: &Arc<Shadow>,
+    snapshot: &Arc<Snapshot>,
+    tenant: &Tenant,
+    pending: Pending,
+    request_id: &RequestId,
+    public_base: &str,
+    response: &Response<Bytes>,
+) {
+    let Some(shadow) = &tenant.shadow else {
+        return;
+    };
+    let job = Job {
+        snapshot: snapshot.clone(),
+        tenant: tenant.id.as_str().to_string(),
+        request_id: request_id.clone(),
+        public_base: public_base.to_string(),
+        copy: Copy {
+            method: pending.method,
+            route: pending.route,
+            query: pending.query,
+            body: pending.body,
+            primary_status: response.status(),
+            primary_body: response.body().clone(),
+        },
+    };
+    let mut senders = queues
+        .senders
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let sender = senders
+        .entry(job.tenant.clone())
+        .or_insert_with(|| spawn(state.clone(), shadow.settings.queue));
+    if sender.is_closed() {
+        *sender = spawn(state.clone(), shadow.settings.queue);
+    }
+    if let Err(e) = sender.try_send(job) {
+        let job = match e {
+            mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => j,
+        };
+        if let Ok(ts) = state.tenant(&job.tenant, &shadow.settings.upstream) {
+            let why = Some("the shadow's queue is full".into());
+            ts.record(
+                difference(&job.copy, &job.request_id, None, Vec::new(), why),
+                Outcome::Dropped,
+            );
+        }
+    }
+}
+
+fn spawn(state: Arc<Shadow>, capacity: usize) -> mpsc::Sender<Job> {
+    let (tx, mut rx) = mpsc::channel::<Job>(capacity);
+    tokio::spawn(async move {
+        while let Some(job) = rx.recv().await {
+            copy(&state, job).await;
+        }
+    });
+    tx
+}
+
+fn difference(
+    copy: &Copy,
+    request_id: &RequestId,
+    shadow_status: Option<u16>,
+    paths: Vec<String>,
+    error: Option<String>,
+) -> Difference {
+    Difference {
+        at: now(),
+        request_id: request_id.as_str().to_string(),
+        method: copy.method.as_str().to_string(),
+        path: copy.route.path().to_string(),
+        primary_status: copy.primary_status.as_u16(),
+        shadow_status,
+        outcome: "",
+        paths,
+        error,
+    }
+}
+
+/// One copy of the worker's queue.
+async fn copy(state: &Shadow, job: Job) {
+    let Some(tenant) = job.snapshot.tenant(&job.tenant) else {
+        return;
+    };
+    let Some(target) = tenant.shadow.as_ref() else {
+        return;
+    };
+    let Ok(ts) = state.tenant(&job.tenant, &target.settings.upstream) else {
+        return;
+    };
+    let (rid, base) = (&job.request_id, job.public_base.as_str());
+    if job.copy.route.kind() == RouteKind::Bulk {
+        let why = Some("Bulk requests are not mirrored".into());
+        ts.record(
+            difference(&job.copy, rid, None, Vec::new(), why),
+            Outcome::Skipped,
+        );
+        return;
+    }
+    // Recorded inside; a failure is counted there too.
+    let _ = send_copy(&ts, target, &job.snapshot, rid, base, &job.copy).await;
+}
+
+/// A copy sent to the shadow and its answer compared with the primary's
+/// (counted and, when they differ, logged): the shadow's status and the
+/// outcome.
+pub(super) async fn send_copy(
+    ts: &TenantShadow,
+    target: &ShadowTarget,
+    snapshot: &Snapshot,
+    rid: &RequestId,
+    base: &str,
+    copy: &Copy,
+) -> Result<(StatusCode, Outcome), String> {
+    match send(ts, target, snapshot, rid, base, copy).await {
+        Err(e) => {
+            let d = difference(copy, rid, None, Vec::new(), Some(e.clone()));
+            ts.record(d, Outcome::Failed);
+            Err(e)
+        }
+        Ok((status, value)) => {
+            let paths = judge(copy, status, value.as_ref(), &target.settings.ignore);
+            let outcome = if paths.is_empty() {
+                Outcome::Match
+            } else {
+                Outcome::Differ
+            };
+            ts.record(
+                difference(copy, rid, Some(status.as_u16()), paths, None),
+                outcome,
+            );
+            Ok((status, outcome))
+        }
+    }
+}
+
+/// The shadow's answer: status and body (ids as keys); the id map kept
+/// for a create or delete.
+async fn send(
+    ts: &TenantShadow,
+    target: &ShadowTarget,
+    snapshot: &Snapshot,
+    rid: &RequestId,
+    base: &str,
+    p: &Copy,
+) -> Result<(StatusCode, Option<Value>), String> {
+    let mirror = &target.tenant;
+    let side = mirror.upstream.name.as_str();
+    let endpoint = p.route.first_segment().unwrap_or("").to_string();
+    let kind = ids::kind(&endpoint);
+    // The copy in the shadow's ids.
+    let (route, body) = {
+        let map = ts.ids();
+        let way = Way::ToUpstream(side);
+        let mut route = p.route.clone();
+        if let Some(id) = p.route.id_decoded() {
+            if let Some(new) = way.id(&map, &kind, &id) {
+                route = p
+                    .route
+                    .with_id(&new)
+                    .ok_or("the shadow's id of the resource is not a path segment")?;
+            }
+        }
+        let mut body = p.body.clone();
+        if !body.is_empty() {
+            if let Ok(mut v) = serde_json::from_slice::<Value>(&body) {
+                if translate::request(&map, way, &endpoint, &mut v) {
+                    body = Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?);
+                }
+            }
+        }
+        (route, body)
+    };
+    let response = call(
+        mirror,
+        snapshot,
+        &p.method,
+        route,
+        p.query.clone(),
+        body,
+        rid,
+        base,
+    )
+    .await?;
+    let status = response.status();
+    // The ids: a create both made is recorded, a delete both made forgotten.
+    let mut map = ts.ids();
+    if p.method == Method::POST && p.route.kind() == RouteKind::Collection {
+        let id_of = |b: &[u8]| {
+            serde_json::from_slice::<Value>(b)
+                .ok()
+                .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string))
+        };
+        let (primary_id, shadow_id) = (id_of(&p.primary_body), id_of(response.body()));
+        if let (true, true, Some(key), Some(id)) = (
+            p.primary_status.is_success(),
+            status.is_success(),
+            primary_id,
+            shadow_id,
+        ) {
+            map.put(&kind, &key, side, &id)
+                .map_err(|e| format!("the id map could not be written: {e}"))?;
+        }
+    }
+    if p.method == Method::DELETE && p.primary_status.is_success() {
+        if let Some(key) = p.route.id_decoded() {
+            map.remove(&kind, &key)
+                .map_err(|e| format!("the id map could not be written: {e}"))?;
+        }
+    }
+    let response = back_to_keys(&map, Way::ToKey(side), &endpoint, response);
+    drop(map);
+    let value = serde_json::from_slice::<Value>(response.body()).ok();
+    Ok((status, value))
+}
+
+/// One request to `target`'s upstream in its schema, as the pipeline
+/// sends the IdP's (the one door: credentials, pool, breaker,
+/// emulations), its answer rebased and mapped back to the tenant's view.
+#[allow(clippy::too_many_arguments)] // the request's pieces, each once
+pub(super) async fn call(
+    target: &Tenant,
+    snapshot: &Snapshot,
+    method: &Method,
+    route: Route,
+    query: Option<String>,
+    body: Bytes,
+    request_id: &RequestId,
+    base: &str,
+) -> Result<Response<Bytes>, String> {
+    let mut headers = HeaderMap::new();
+    if !body.is_empty() {
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("application/scim+json"),
+        );
+    }
+    let stage = schema_stage::inbound(&target.schema, method, &headers, &route, query, body, base)
+        .map_err(|e| format!("the schema refused the request: {}", e.detail()))?;
+    let Stage::Forward(mut inbound) = stage else {
+        return Err("the schema answered the request itself".into());
+    };
+    let mut outgoing = upstream_stage::outgoing(target, None, &route, &mut inbound);
+    let within = snapshot.server.request_timeout;
+    let deadline = Deadline {
+        at: tokio::time::Instant::now() + within,
+        within,
+    };
+    let upstream = &target.upstream;
+    let request = UpstreamRequest {
+        method: method.clone(),
+        path: route.into_path(),
+        query: outgoing.query.take(),
+        headers,
+        body: std::mem::take(&mut outgoing.body),
+        request_id: request_id.clone(),
+        client_ip: std::net::Ipv4Addr::LOCALHOST.into(),
+        forwarded_for: None,
+        client_proto: "https",
+        client_host: "shadow.invalid".into(),
+        public_base: match upstream.target {
+            UpstreamTarget::Builtin(_) => Some(base.to_string()),
+            UpstreamTarget::Http(_) => None,
+        },
+        filtered_upsert: outgoing.filtered_upsert,
+    };
+    let max = snapshot.server.max_response_body_bytes;
+    let emulated = inbound.emulated.as_deref();
+    let view = outgoing.patch_view;
+    let response = upstream_stage::forward(upstream, emulated, request, max, deadline, view)
+        .await
+        .map_err(|e| format!("the upstream failed: {}", e.reason().as_str()))?;
+    let response = upstream_stage::rebase(response, upstream, base);
+    Ok(schema_stage::outbound(&inbound, response))
+}
+
+/// What differs between the primary's answer and the shadow's.
+fn judge(
+    copy: &Copy,
+    status: StatusCode,
+    shadow: Option<&Value>,
+    ignore: &[String],
+) -> Vec<String> {
+    let primary = serde_json::from_slice::<Value>(&copy.primary_body).ok();
+    let (a, b) = (copy.primary_status, status);
+    if a.is_success() != b.is_success() || (!a.is_success() && a != b) {
+        return vec!["status".into()];
+    }
+    if !a.is_success() {
+        let scim_type = |v: Option<&Value>| {
+            v.and_then(Value::as_object)
+                .and_then(|o| get_ci(o, "scimType"))
+                .and_then(Value::as_str)
+                .map(str::to_ascii_lowercase)
+        };
+        if scim_type(primary.as_ref()) != scim_type(shadow) {
+            return vec!["scimType".into()];
+        }
+        return Vec::new();
+    }
+    match (primary.as_ref(), shadow) {
+        (Some(x), Some(y)) => compare::differences(x, y, ignore),
+        // A 204 on one side: nothing to compare but the status class.
+        _ => Vec::new(),
+    }
+}
