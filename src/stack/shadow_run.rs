@@ -18,7 +18,7 @@ use crate::request_id::RequestId;
 use crate::scim::json::get_ci;
 use crate::scim::route::Route;
 use crate::shadow::translate::Way;
-use crate::shadow::{ids, now, Backfill, Outcome, TenantShadow};
+use crate::shadow::{ids, now, Backfill, TenantShadow};
 use crate::snapshot::Snapshot;
 use crate::tenant::Tenant;
 use http::{Method, StatusCode};
@@ -231,13 +231,8 @@ async fn one(
         primary_status: StatusCode::CREATED,
         primary_body: bytes::Bytes::from(primary),
     };
-    match shadow_stage::send_copy(ts, target, snapshot, &rid, BASE, &copy).await {
-        Ok((status, outcome)) if status.is_success() => {
-            b.created += 1;
-            if outcome == Outcome::Differ {
-                b.failed += 0;
-            }
-        }
+    match shadow_stage::send(ts, target, snapshot, &rid, BASE, &copy).await {
+        Ok((status, _)) if status.is_success() => b.created += 1,
         Ok((StatusCode::CONFLICT, _)) => match link(snapshot, tenant, ts, route, &item, &key).await
         {
             Ok(()) => b.linked += 1,

@@ -335,8 +335,9 @@ pub(super) async fn send_copy(
 }
 
 /// The shadow's answer: status and body (ids as keys); the id map kept
-/// for a create or delete.
-async fn send(
+/// for a create or delete. Not counted (the backfill's creates are not
+/// copies of the IdP's requests).
+pub(super) async fn send(
     ts: &TenantShadow,
     target: &ShadowTarget,
     snapshot: &Snapshot,

@@ -56,6 +56,7 @@ mod resilience;
 mod reuse_port;
 mod scim11;
 mod security;
+mod shadow;
 mod shared_limits;
 mod shipped_configs;
 mod slis;
