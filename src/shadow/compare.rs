@@ -40,7 +40,9 @@ pub fn differences(a: &Value, b: &Value, ignore: &[String]) -> Vec<String> {
 
 fn ignored(path: &str, ignore: &[String]) -> bool {
     let shown = shown(path);
-    VOLATILE.contains(&shown.as_str()) || ignore.contains(&shown)
+    // A ListResponse's resources are compared like resources.
+    let own = shown.strip_prefix("resources.").unwrap_or(&shown);
+    VOLATILE.contains(&own) || ignore.iter().any(|i| i == own)
 }
 
 /// A path as it is shown and configured (the URN marker as `:`).

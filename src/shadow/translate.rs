@@ -5,10 +5,13 @@
 //! the answer's `id`, `meta.location`, `members` and `groups` (`value`
 //! and `$ref`), in a resource or a ListResponse's `Resources`.
 //!
-//! What is not translated is documented (docs/safety.md): ids inside
-//! filters other than those paths, and Bulk requests (mirrored one
-//! operation at a time instead).
+//! Filters too (a list's `filter` query parameter, a search's body):
+//! `id`, `members.value`, `members[value ...]` and `groups.value`
+//! compared with `eq` or `ne` to a string. Bulk requests are mirrored one
+//! operation at a time (`stack::shadow_stage`), each translated as here.
 use super::ids::{kind, IdMap};
+use crate::scim::filter::{CompValue, CompareOp, Filter};
+use crate::scim::path::AttrPath;
 use serde_json::{Map, Value};
 
 /// Which way.
@@ -78,11 +81,100 @@ pub fn request(map: &IdMap, way: Way<'_>, endpoint: &str, body: &mut Value) -> b
         }
         return changed;
     }
-    let _ = endpoint;
+    // A search's filter.
+    if let Some(Value::String(f)) = get_mut(o, "filter") {
+        if let Some(new) = filter(map, way, endpoint, f) {
+            *f = new;
+            changed = true;
+        }
+    }
     if let Some(m) = get_mut(o, "members") {
         changed |= members(map, way, m);
     }
     changed
+}
+
+/// A raw query string with its `filter` translated (`None`: unchanged).
+/// Other parameters are kept as they were written.
+pub fn query(map: &IdMap, way: Way<'_>, endpoint: &str, q: &str) -> Option<String> {
+    let mut changed = false;
+    let parts: Vec<String> = q
+        .split('&')
+        .map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            if !crate::scim::query::decode(k).eq_ignore_ascii_case("filter") {
+                return pair.to_string();
+            }
+            match filter(map, way, endpoint, &crate::scim::query::decode(v)) {
+                Some(new) => {
+                    changed = true;
+                    format!("{k}={}", crate::scim::query::encode_component(&new))
+                }
+                None => pair.to_string(),
+            }
+        })
+        .collect();
+    changed.then(|| parts.join("&"))
+}
+
+/// A filter's ids translated (`None`: unchanged, or not a filter).
+pub fn filter(map: &IdMap, way: Way<'_>, endpoint: &str, text: &str) -> Option<String> {
+    let mut f = Filter::parse(text).ok()?;
+    walk_filter(map, way, &kind(endpoint), &mut f, None).then(|| f.to_string())
+}
+
+/// `inside`: the multi-valued attribute a value path's inner filter is
+/// about (`members`), whose `value` is an id.
+fn walk_filter(
+    map: &IdMap,
+    way: Way<'_>,
+    kind: &str,
+    f: &mut Filter,
+    inside: Option<&str>,
+) -> bool {
+    match f {
+        Filter::And(a, b) | Filter::Or(a, b) => {
+            let x = walk_filter(map, way, kind, a, inside);
+            walk_filter(map, way, kind, b, inside) | x
+        }
+        Filter::Not(a) => walk_filter(map, way, kind, a, inside),
+        Filter::Present(_) => false,
+        Filter::ValuePath { path, filter } => {
+            let outer = plain(path).to_ascii_lowercase();
+            walk_filter(map, way, kind, filter, Some(&outer))
+        }
+        Filter::Compare {
+            path,
+            op: CompareOp::Eq | CompareOp::Ne,
+            value: CompValue::String(s),
+        } => {
+            let attr = plain(path).to_ascii_lowercase();
+            let sub = path.sub_attr.as_deref().map(str::to_ascii_lowercase);
+            let new = match (inside, attr.as_str(), sub.as_deref()) {
+                (None, "id", None) => way.id(map, kind, s),
+                (None, "members", Some("value")) | (Some("members"), "value", None) => {
+                    way.member(map, None, s)
+                }
+                (None, "groups", Some("value")) | (Some("groups"), "value", None) => {
+                    way.id(map, "groups", s)
+                }
+                _ => None,
+            };
+            match new {
+                Some(new) => {
+                    *s = new;
+                    true
+                }
+                None => false,
+            }
+        }
+        Filter::Compare { .. } => false,
+    }
+}
+
+/// A path's attribute name, without its schema URN.
+fn plain(path: &AttrPath) -> &str {
+    path.attr.as_str()
 }
 
 /// An answer from (or for) `endpoint`, translated in place; `true` when
@@ -319,6 +411,27 @@ mod tests {
             location(&m, back, "Users", "https://gw/Users/U-1").as_deref(),
             Some("https://gw/Users/u1")
         );
+        assert_eq!(
+            query(&m, Way::ToUpstream("new"), "Groups", "filter=id+eq+%22g1%22+and+members%5Bvalue+eq+%22u1%22%5D&count=5&attributes=id").as_deref(),
+            Some("filter=id%20eq%20%22G-1%22%20and%20members%5Bvalue%20eq%20%22U-1%22%5D&count=5&attributes=id")
+        );
+        assert_eq!(
+            filter(
+                &m,
+                Way::ToUpstream("new"),
+                "Users",
+                "userName eq \"u1\" or id ne \"u1\""
+            )
+            .as_deref(),
+            Some("userName eq \"u1\" or id ne \"U-1\"")
+        );
+        assert!(query(
+            &m,
+            Way::ToUpstream("new"),
+            "Users",
+            "filter=userName%20eq%20%22u1%22"
+        )
+        .is_none());
         // Ids of the other upstream are not this one's.
         let mut u = json!({"id": "U-1"});
         assert!(!answer(&m, Way::ToKey("old"), "Users", &mut u));

@@ -377,11 +377,9 @@ where
     // primary holds under other names (after a cutover) translated.
     let copy = shadow_stage::plan(tenant, &parts.method, route, query.as_deref(), &body);
     let shadow_route = tenant.shadow.as_ref().map(|_| route.clone());
-    let (primary_route, body) = match shadow_stage::to_primary(&shared.shadow, tenant, route, &body)
-    {
-        Some((route, body)) => (Some(route), body),
-        None => (None, body),
-    };
+    let (mut query, mut body) = (query, body);
+    let primary_route =
+        shadow_stage::to_primary(&shared.shadow, tenant, route, &mut query, &mut body);
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;

@@ -230,6 +230,7 @@ async fn one(
         body: bytes::Bytes::from(bytes),
         primary_status: StatusCode::CREATED,
         primary_body: bytes::Bytes::from(primary),
+        created: None,
     };
     match shadow_stage::send(ts, target, snapshot, &rid, BASE, &copy).await {
         Ok((status, _)) if status.is_success() => b.created += 1,

@@ -56,6 +56,9 @@ pub(super) struct Copy {
     pub body: Bytes,
     pub primary_status: StatusCode,
     pub primary_body: Bytes,
+    /// The key of a resource the primary created, when its answer has no
+    /// body to read it from (a Bulk operation's `location`).
+    pub created: Option<String>,
 }
 
 /// One copy waiting for the tenant's worker.
@@ -103,14 +106,16 @@ pub(super) fn plan(
     })
 }
 
-/// The route and body the primary gets: ids it holds under other names
-/// translated (after a cutover); `None` when nothing changes.
+/// The request the primary gets: the ids it holds under other names
+/// (after a cutover) translated in the query and body (in place); the
+/// route to send, when its id is one of them.
 pub(super) fn to_primary(
     state: &Shadow,
     tenant: &Tenant,
     route: &Route,
-    body: &Bytes,
-) -> Option<(Route, Bytes)> {
+    query: &mut Option<String>,
+    body: &mut Bytes,
+) -> Option<Route> {
     tenant.shadow.as_ref()?;
     let primary = tenant.upstream.name.as_str();
     let ts = state.tenant(tenant.id.as_str(), primary).ok()?;
@@ -118,26 +123,36 @@ pub(super) fn to_primary(
     if !translate::needed(&map, primary) {
         return None;
     }
-    let way = Way::ToUpstream(primary);
-    let endpoint = route.first_segment()?.to_string();
-    let mut changed = false;
-    let mut new_route = route.clone();
-    if let Some(id) = route.id_decoded() {
-        if let Some(new) = way.id(&map, &ids::kind(&endpoint), &id) {
-            new_route = route.with_id(&new)?;
-            changed = true;
+    translated(&map, Way::ToUpstream(primary), route, query, body)
+}
+
+/// A request's ids translated `way` (query and body in place); the route
+/// when its id changes.
+fn translated(
+    map: &ids::IdMap,
+    way: Way<'_>,
+    route: &Route,
+    query: &mut Option<String>,
+    body: &mut Bytes,
+) -> Option<Route> {
+    let endpoint = route.first_segment()?;
+    if let Some(q) = query.as_deref() {
+        if let Some(new) = translate::query(map, way, endpoint, q) {
+            *query = Some(new);
         }
     }
-    let mut new_body = body.clone();
     if !body.is_empty() {
         if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
-            if translate::request(&map, way, &endpoint, &mut v) {
-                new_body = Bytes::from(serde_json::to_vec(&v).ok()?);
-                changed = true;
+            if translate::request(map, way, endpoint, &mut v) {
+                if let Ok(b) = serde_json::to_vec(&v) {
+                    *body = Bytes::from(b);
+                }
             }
         }
     }
-    changed.then_some((new_route, new_body))
+    let id = route.id_decoded()?;
+    let new = way.id(map, &ids::kind(endpoint), &id)?;
+    route.with_id(&new)
 }
 
 /// The primary's answer with its ids translated back to keys (where the
@@ -221,6 +236,7 @@ pub(super) fn mirror(
             body: pending.body,
             primary_status: response.status(),
             primary_body: response.body().clone(),
+            created: None,
         },
     };
     let mut senders = queues
@@ -290,15 +306,158 @@ async fn copy(state: &Shadow, job: Job) {
     };
     let (rid, base) = (&job.request_id, job.public_base.as_str());
     if job.copy.route.kind() == RouteKind::Bulk {
-        let why = Some("Bulk requests are not mirrored".into());
-        ts.record(
-            difference(&job.copy, rid, None, Vec::new(), why),
-            Outcome::Skipped,
-        );
+        for copy in bulk_copies(tenant, &job.copy) {
+            match copy {
+                Ok(copy) => {
+                    let _ = send_copy(&ts, target, &job.snapshot, rid, base, &copy).await;
+                }
+                Err(skipped) => ts.record(*skipped, Outcome::Skipped),
+            }
+        }
         return;
     }
     // Recorded inside; a failure is counted there too.
     let _ = send_copy(&ts, target, &job.snapshot, rid, base, &job.copy).await;
+}
+
+/// A Bulk request's operations as copies of their own, in order, each
+/// with the primary's answer to it: `bulkId:` references replaced by the
+/// keys the primary's answer gives them (the shadow gets each operation
+/// as a request of its own, so it needs no Bulk). An operation the
+/// primary did not answer (it stopped at `failOnErrors`), or one that
+/// cannot be read, is skipped.
+fn bulk_copies(tenant: &Tenant, bulk: &Copy) -> Vec<Result<Copy, Box<Difference>>> {
+    let rid = RequestId::generate();
+    let skipped = |why: &str, method: &str, path: &str| {
+        let mut d = difference(bulk, &rid, None, Vec::new(), Some(why.to_string()));
+        d.method = method.to_string();
+        d.path = path.to_string();
+        Err(Box::new(d))
+    };
+    if !bulk.primary_status.is_success() {
+        return vec![skipped(
+            "the primary refused the Bulk request",
+            "POST",
+            "/Bulk",
+        )];
+    }
+    let request: Value = serde_json::from_slice(&bulk.body).unwrap_or(Value::Null);
+    let answer: Value = serde_json::from_slice(&bulk.primary_body).unwrap_or(Value::Null);
+    let list = |v: &Value| {
+        v.as_object()
+            .and_then(|o| get_ci(o, "Operations"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (ops, answered) = (list(&request), list(&answer));
+    let field = |v: &Value, name: &str| {
+        v.as_object()
+            .and_then(|o| get_ci(o, name))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    // bulkId → the key the primary gave the resource.
+    let mut keys: HashMap<String, String> = HashMap::new();
+    for a in &answered {
+        if let (Some(bulk_id), Some(location)) = (field(a, "bulkId"), field(a, "location")) {
+            let last = location.rsplit('/').next().unwrap_or("");
+            if let Ok(key) = crate::scim::route::decode_segment(last) {
+                keys.insert(bulk_id, key.into_owned());
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for (i, op) in ops.iter().enumerate() {
+        let method = field(op, "method").unwrap_or_default().to_ascii_uppercase();
+        let raw_path = field(op, "path").unwrap_or_default();
+        // The operation's answer: by bulkId, else by place.
+        let bulk_id = field(op, "bulkId");
+        let a = match &bulk_id {
+            Some(b) => answered
+                .iter()
+                .find(|a| field(a, "bulkId").as_ref() == Some(b)),
+            None => answered.get(i).filter(|a| field(a, "bulkId").is_none()),
+        };
+        let Some(a) = a else {
+            out.push(skipped(
+                "the primary did not answer the operation",
+                &method,
+                &raw_path,
+            ));
+            continue;
+        };
+        let status = a
+            .as_object()
+            .and_then(|o| get_ci(o, "status"))
+            .and_then(|s| match s {
+                Value::String(s) => s.parse::<u16>().ok(),
+                Value::Number(n) => n.as_u64().and_then(|n| u16::try_from(n).ok()),
+                _ => None,
+            })
+            .and_then(|s| StatusCode::from_u16(s).ok());
+        let path = with_keys(&Value::String(raw_path.clone()), &keys);
+        let route = path
+            .as_str()
+            .and_then(|p| Route::parse(p, &tenant.schema.registry).ok());
+        let m = Method::from_bytes(method.as_bytes()).ok();
+        let (Some(status), Some(route), Some(m)) = (status, route, m) else {
+            out.push(skipped(
+                "the operation could not be read",
+                &method,
+                &raw_path,
+            ));
+            continue;
+        };
+        let data = op
+            .as_object()
+            .and_then(|o| get_ci(o, "data"))
+            .map(|d| with_keys(d, &keys));
+        let body = data
+            .and_then(|d| serde_json::to_vec(&d).ok())
+            .map(Bytes::from)
+            .unwrap_or_default();
+        let response = a.as_object().and_then(|o| get_ci(o, "response"));
+        out.push(Ok(Copy {
+            method: m,
+            route,
+            query: None,
+            body,
+            primary_status: status,
+            primary_body: response
+                .filter(|_| status.is_success())
+                .and_then(|r| serde_json::to_vec(r).ok())
+                .map(Bytes::from)
+                .unwrap_or_default(),
+            created: bulk_id.and_then(|b| keys.get(&b).cloned()),
+        }));
+    }
+    out
+}
+
+/// `bulkId:NAME` references (whole strings, or a path's last segment)
+/// replaced by the keys the primary gave.
+fn with_keys(v: &Value, keys: &HashMap<String, String>) -> Value {
+    match v {
+        Value::String(s) => {
+            if let Some(k) = s.strip_prefix("bulkId:").and_then(|name| keys.get(name)) {
+                return Value::String(k.clone());
+            }
+            if let Some((head, last)) = s.rsplit_once("/bulkId:") {
+                if let Some(k) = keys.get(last) {
+                    return Value::String(format!("{head}/{}", translate::encode(k)));
+                }
+            }
+            v.clone()
+        }
+        Value::Array(a) => Value::Array(a.iter().map(|x| with_keys(x, keys)).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| (k.clone(), with_keys(x, keys)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// A copy sent to the shadow and its answer compared with the primary's
@@ -350,39 +509,23 @@ pub(super) async fn send(
     let endpoint = p.route.first_segment().unwrap_or("").to_string();
     let kind = ids::kind(&endpoint);
     // The copy in the shadow's ids.
-    let (route, body) = {
+    let (mut query, mut body) = (p.query.clone(), p.body.clone());
+    let route = {
         let map = ts.ids();
         let way = Way::ToUpstream(side);
-        let mut route = p.route.clone();
-        if let Some(id) = p.route.id_decoded() {
-            if let Some(new) = way.id(&map, &kind, &id) {
-                route = p
-                    .route
-                    .with_id(&new)
-                    .ok_or("the shadow's id of the resource is not a path segment")?;
+        let moved = translated(&map, way, &p.route, &mut query, &mut body);
+        let id = p.route.id_decoded();
+        match moved {
+            Some(route) => route,
+            // An id the shadow has under another name, which cannot be a
+            // path segment: not sent under the primary's.
+            None if id.is_some_and(|id| way.id(&map, &kind, &id).is_some()) => {
+                return Err("the shadow's id of the resource is not a path segment".into());
             }
+            None => p.route.clone(),
         }
-        let mut body = p.body.clone();
-        if !body.is_empty() {
-            if let Ok(mut v) = serde_json::from_slice::<Value>(&body) {
-                if translate::request(&map, way, &endpoint, &mut v) {
-                    body = Bytes::from(serde_json::to_vec(&v).map_err(|e| e.to_string())?);
-                }
-            }
-        }
-        (route, body)
     };
-    let response = call(
-        mirror,
-        snapshot,
-        &p.method,
-        route,
-        p.query.clone(),
-        body,
-        rid,
-        base,
-    )
-    .await?;
+    let response = call(mirror, snapshot, &p.method, route, query, body, rid, base).await?;
     let status = response.status();
     // The ids: a create both made is recorded, a delete both made forgotten.
     let mut map = ts.ids();
@@ -392,7 +535,8 @@ pub(super) async fn send(
                 .ok()
                 .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string))
         };
-        let (primary_id, shadow_id) = (id_of(&p.primary_body), id_of(response.body()));
+        let primary_id = p.created.clone().or_else(|| id_of(&p.primary_body));
+        let shadow_id = id_of(response.body());
         if let (true, true, Some(key), Some(id)) = (
             p.primary_status.is_success(),
             status.is_success(),

@@ -493,3 +493,96 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     assert_eq!(status, 404, "deleted at the new backend too, in its id");
     println!("{}", serde_json::to_string_pretty(&r).unwrap());
 }
+
+#[tokio::test]
+async fn bulk_operations_and_reads_reach_the_shadow_one_by_one_in_its_ids() {
+    let primary = TestStore::spawn();
+    let shadow = TestStore::spawn();
+    let gw = TestGateway::builder()
+        .http("primary", &primary.base_url(), "")
+        .http("shadow", &shadow.base_url(), "")
+        .tenant_with(
+            "acme",
+            &["acme.localhost"],
+            "primary",
+            "[tenants.shadow]\nupstream = \"shadow\"\nreads = true\n",
+        )
+        .spawn();
+    let bulk = json!({
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [
+            {"method": "POST", "path": "/Users", "bulkId": "u1",
+             "data": {"schemas": [USER], "userName": "bulk.one@example.com"}},
+            {"method": "POST", "path": "/Groups", "bulkId": "g1",
+             "data": {"schemas": [GROUP], "displayName": "Bulk", "members": [{"value": "bulkId:u1"}]}},
+            {"method": "PATCH", "path": "/Users/bulkId:u1",
+             "data": {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Lead"}]}},
+        ]
+    });
+    let (status, answer) = send(&gw, "acme", reqwest::Method::POST, "/Bulk", Some(bulk)).await;
+    assert_eq!(status, 200, "{answer}");
+    let r = settled(&gw, "acme", 3).await;
+    assert_eq!(r["matched"], 3, "{r}");
+    assert_eq!(r["id_map_entries"], 2, "{r}");
+    let (_, groups) = direct(&shadow.base_url(), reqwest::Method::GET, "/Groups", None).await;
+    let member = groups["Resources"][0]["members"][0]["value"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (_, copy) = direct(
+        &shadow.base_url(),
+        reqwest::Method::GET,
+        &format!("/Users/{member}"),
+        None,
+    )
+    .await;
+    assert_eq!(copy["userName"], "bulk.one@example.com");
+    assert_eq!(copy["title"], "Lead", "the PATCH reached the shadow's id");
+    let u1 = answer["Operations"][0]["location"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    assert_ne!(u1, member);
+
+    // Reads: a resource, a list by filter (on its id too), a search.
+    let (status, _) = send(
+        &gw,
+        "acme",
+        reqwest::Method::GET,
+        &format!("/Users/{u1}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let (status, _) = send(
+        &gw,
+        "acme",
+        reqwest::Method::GET,
+        &format!("/Users?filter=id%20eq%20%22{u1}%22"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let search = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+        "filter": format!("members[value eq \"{u1}\"]")});
+    let (status, found) = send(
+        &gw,
+        "acme",
+        reqwest::Method::POST,
+        "/Groups/.search",
+        Some(search),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(found["totalResults"], 1, "{found}");
+    let r = settled(&gw, "acme", 6).await;
+    assert_eq!(r["matched"], 6, "{r}");
+    assert_eq!(
+        r["by_method"],
+        json!({"GET": 2, "PATCH": 1, "POST": 3}),
+        "{r}"
+    );
+}
