@@ -100,7 +100,7 @@ pub(crate) fn start(pipeline: &Arc<Pipeline>, tenant: &str) -> Result<Backfill, 
 
 async fn run(
     pipeline: &Pipeline,
-    ts: &TenantShadow,
+    ts: &Arc<TenantShadow>,
     tenant_id: &str,
     b: &mut Backfill,
 ) -> Result<(), String> {
@@ -143,7 +143,7 @@ fn endpoint_route(tenant: &Tenant, endpoint: &str) -> Option<Route> {
 async fn page(
     snapshot: &Arc<Snapshot>,
     tenant: &Tenant,
-    ts: &TenantShadow,
+    ts: &Arc<TenantShadow>,
     route: &Route,
     start: usize,
 ) -> Result<(Vec<Value>, usize), String> {
@@ -190,7 +190,7 @@ async fn page(
 async fn one(
     snapshot: &Arc<Snapshot>,
     tenant: &Tenant,
-    ts: &TenantShadow,
+    ts: &Arc<TenantShadow>,
     route: &Route,
     item: Value,
     b: &mut Backfill,
@@ -273,7 +273,7 @@ async fn one(
 async fn link(
     snapshot: &Arc<Snapshot>,
     tenant: &Tenant,
-    ts: &TenantShadow,
+    ts: &Arc<TenantShadow>,
     route: &Route,
     item: &Value,
     key: &str,

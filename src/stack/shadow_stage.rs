@@ -48,7 +48,7 @@ pub(super) struct Pending {
 
 /// A copy: the request in the tenant's view (ids as keys) and the
 /// primary's answer to it (the tenant's view, ids as keys).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct Copy {
     pub method: Method,
     pub route: Route,
@@ -464,7 +464,7 @@ fn with_keys(v: &Value, keys: &HashMap<String, String>) -> Value {
 /// (counted and, when they differ, logged): the shadow's status and the
 /// outcome.
 pub(super) async fn send_copy(
-    ts: &TenantShadow,
+    ts: &Arc<TenantShadow>,
     target: &ShadowTarget,
     snapshot: &Snapshot,
     rid: &RequestId,
@@ -478,7 +478,16 @@ pub(super) async fn send_copy(
             Err(e)
         }
         Ok((status, value)) => {
-            let paths = judge(copy, status, value.as_ref(), &target.settings.ignore);
+            let ignore = &target.settings.ignore;
+            let paths = if crate::offload::worth_it(copy.primary_body.len()) {
+                let (copy, ignore) = (copy.clone(), ignore.clone());
+                let work = move || judge(&copy, status, value.as_ref(), &ignore);
+                crate::offload::blocking(work)
+                    .await
+                    .unwrap_or_else(|_| vec!["(not compared)".into()])
+            } else {
+                judge(copy, status, value.as_ref(), ignore)
+            };
             let outcome = if paths.is_empty() {
                 Outcome::Match
             } else {
@@ -497,7 +506,7 @@ pub(super) async fn send_copy(
 /// for a create or delete. Not counted (the backfill's creates are not
 /// copies of the IdP's requests).
 pub(super) async fn send(
-    ts: &TenantShadow,
+    ts: &Arc<TenantShadow>,
     target: &ShadowTarget,
     snapshot: &Snapshot,
     rid: &RequestId,
@@ -506,28 +515,63 @@ pub(super) async fn send(
 ) -> Result<(StatusCode, Option<Value>), String> {
     let mirror = &target.tenant;
     let side = mirror.upstream.name.as_str();
-    let endpoint = p.route.first_segment().unwrap_or("").to_string();
-    let kind = ids::kind(&endpoint);
-    // The copy in the shadow's ids.
-    let (mut query, mut body) = (p.query.clone(), p.body.clone());
-    let route = {
-        let map = ts.ids();
-        let way = Way::ToUpstream(side);
-        let moved = translated(&map, way, &p.route, &mut query, &mut body);
-        let id = p.route.id_decoded();
-        match moved {
-            Some(route) => route,
-            // An id the shadow has under another name, which cannot be a
-            // path segment: not sent under the primary's.
-            None if id.is_some_and(|id| way.id(&map, &kind, &id).is_some()) => {
-                return Err("the shadow's id of the resource is not a path segment".into());
-            }
-            None => p.route.clone(),
-        }
+    // The copy in the shadow's ids (a large body off the reactor).
+    let (ts2, side2, p2) = (ts.clone(), side.to_string(), p.clone());
+    let work = move || to_shadow(&ts2, &side2, &p2);
+    let (route, query, body) = if crate::offload::worth_it(p.body.len()) {
+        crate::offload::blocking(work)
+            .await
+            .map_err(|e| e.detail().to_string())??
+    } else {
+        work()?
     };
     let response = call(mirror, snapshot, &p.method, route, query, body, rid, base).await?;
+    // Large answers are read off the reactor (a 100,000-member group must
+    // not stall other tenants' requests on this thread).
+    if !crate::offload::worth_it(response.body().len() + p.primary_body.len()) {
+        return settle(ts, side, p, response);
+    }
+    let (ts, side, p) = (ts.clone(), side.to_string(), p.clone());
+    crate::offload::blocking(move || settle(&ts, &side, &p, response))
+        .await
+        .map_err(|e| e.detail().to_string())?
+}
+
+/// The copy's route, query and body in the shadow's ids.
+fn to_shadow(
+    ts: &TenantShadow,
+    side: &str,
+    p: &Copy,
+) -> Result<(Route, Option<String>, Bytes), String> {
+    let kind = ids::kind(p.route.first_segment().unwrap_or(""));
+    let (mut query, mut body) = (p.query.clone(), p.body.clone());
+    let map = ts.ids();
+    let way = Way::ToUpstream(side);
+    let moved = translated(&map, way, &p.route, &mut query, &mut body);
+    let id = p.route.id_decoded();
+    let route = match moved {
+        Some(route) => route,
+        // An id the shadow has under another name, which cannot be a
+        // path segment: not sent under the primary's.
+        None if id.is_some_and(|id| way.id(&map, &kind, &id).is_some()) => {
+            return Err("the shadow's id of the resource is not a path segment".into());
+        }
+        None => p.route.clone(),
+    };
+    Ok((route, query, body))
+}
+
+/// The shadow's answer read: the id map kept (a create both made
+/// recorded, a delete forgotten), its ids translated to keys, parsed.
+fn settle(
+    ts: &TenantShadow,
+    side: &str,
+    p: &Copy,
+    response: Response<Bytes>,
+) -> Result<(StatusCode, Option<Value>), String> {
+    let endpoint = p.route.first_segment().unwrap_or("").to_string();
+    let kind = ids::kind(&endpoint);
     let status = response.status();
-    // The ids: a create both made is recorded, a delete both made forgotten.
     let mut map = ts.ids();
     if p.method == Method::POST && p.route.kind() == RouteKind::Collection {
         let id_of = |b: &[u8]| {
