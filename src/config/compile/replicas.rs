@@ -37,6 +37,16 @@ pub(super) fn check(raw: &FileConfig, p: &mut Problems) {
             ),
         );
     }
+    for (i, t) in raw.tenants.iter().enumerate() {
+        if t.shadow.is_some() {
+            p.add(
+                format!("tenants[{i}] (id \"{}\").shadow", t.id),
+                format!(
+                    "a shadow upstream keeps its id map in the gateway process: with replicas = {replicas} each replica would map only the resources it created, and the copies of the others' would go to the wrong ids; shadow the tenant from one gateway"
+                ),
+            );
+        }
+    }
     if limits.backend == "redis" {
         return;
     }

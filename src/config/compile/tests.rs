@@ -366,3 +366,72 @@ async fn drift_reports_need_the_audit_journal_and_sane_settings() {
         assert!(errors.contains(key), "{key}: {errors}");
     }
 }
+
+#[tokio::test]
+async fn a_shadow_compiles_and_a_cutover_swaps_the_two_roles() {
+    let shadowed = format!(
+        "{}[tenants.shadow]\nupstream = \"legacy\"\nignore = [\"Title\"]\n",
+        good()
+    );
+    let s = compile(&toml(&shadowed), Path::new("/etc/gw/test.toml"), None).unwrap();
+    let t = s.tenant("acme").unwrap();
+    let shadow = t.shadow.as_ref().unwrap();
+    assert_eq!(t.upstream.name, "store");
+    assert_eq!(shadow.tenant.upstream.name, "legacy");
+    assert_eq!(shadow.settings.upstream, "legacy");
+    assert_eq!(shadow.settings.ignore, vec!["title".to_string()]);
+    assert!(!shadow.settings.reads && !shadow.settings.cutover);
+    assert_eq!(shadow.settings.queue, 10_000);
+    let cut = shadowed.replace(
+        "upstream = \"legacy\"\n",
+        "upstream = \"legacy\"\ncutover = true\n",
+    );
+    let s = compile(&toml(&cut), Path::new("/etc/gw/test.toml"), None).unwrap();
+    let t = s.tenant("acme").unwrap();
+    assert_eq!(
+        t.upstream.name, "legacy",
+        "the IdP is answered by the shadow"
+    );
+    let shadow = t.shadow.as_ref().unwrap();
+    assert_eq!(shadow.tenant.upstream.name, "store");
+    assert_eq!(shadow.settings.upstream, "store");
+
+    for (bad, expected) in [
+        ("upstream = \"nope\"\n", "no upstream named \"nope\""),
+        (
+            "upstream = \"store\"\n",
+            "another upstream than the tenant's own",
+        ),
+        (
+            "upstream = \"legacy\"\nqueue = 0\n",
+            "between 1 and 1000000",
+        ),
+        (
+            "upstream = \"legacy\"\nignore = [\"a b\"]\n",
+            "is not an attribute path",
+        ),
+        (
+            "upstream = \"legacy\"\nmapping = \"missing.toml\"\n",
+            "shadow.schema.mapping",
+        ),
+    ] {
+        let text = format!("{}[tenants.shadow]\n{bad}", good());
+        let e = compile(&toml(&text), Path::new("t.toml"), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(expected), "{bad}: {e}");
+    }
+    let off = format!("[audit]\nenabled = false\n{shadowed}");
+    let e = compile(&toml(&off), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs the audit journal"), "{e}");
+    let replicas = shadowed.replace(
+        "[[tenants]]",
+        "[limits]\nbackend = \"local\"\nreplicas = 2\n\n[[tenants]]",
+    );
+    let e = compile(&toml(&replicas), Path::new("t.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("shadow the tenant from one gateway"), "{e}");
+}
