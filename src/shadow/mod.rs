@@ -41,6 +41,8 @@ pub struct ShadowSettings {
     /// The roles swapped: the IdP is answered by the shadow's upstream,
     /// and the former primary gets the copies.
     pub cutover: bool,
+    /// Copies are sent (else only the id map is used).
+    pub mirror: bool,
 }
 
 /// The most distinct paths a tenant's counters keep.

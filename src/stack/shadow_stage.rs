@@ -87,7 +87,7 @@ pub(super) fn plan(
     query: Option<&str>,
     body: &Bytes,
 ) -> Option<Pending> {
-    let shadow = tenant.shadow.as_ref()?;
+    let shadow = tenant.shadow.as_ref().filter(|s| s.settings.mirror)?;
     let kind = route.kind();
     let copied = match kind {
         RouteKind::Resource | RouteKind::Collection | RouteKind::Bulk => {

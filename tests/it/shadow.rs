@@ -492,6 +492,35 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     .await;
     assert_eq!(status, 404, "deleted at the new backend too, in its id");
     println!("{}", serde_json::to_string_pretty(&r).unwrap());
+
+    // The old backend retired: no copies, the IdP's old ids still served.
+    let retired = shadowed.replace(
+        "upstream = \"new\"\n",
+        "upstream = \"new\"\ncutover = true\nmirror = false\n",
+    );
+    std::fs::write(&path, retired).unwrap();
+    gw.config.reload().unwrap();
+    let op = json!({"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "title", "value": "Retired"}]});
+    let (status, got) = send(
+        &gw,
+        "acme",
+        reqwest::Method::PATCH,
+        &format!("/Users/{u1}"),
+        Some(op),
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got["id"], u1.as_str());
+    let (_, at_old) = direct(
+        &old.base_url(),
+        reqwest::Method::GET,
+        &format!("/Users/{u1}"),
+        None,
+    )
+    .await;
+    assert_eq!(at_old["title"], "Guide", "no copy: {at_old}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(report(&gw, "acme").await["mirrored"], 4);
 }
 
 #[tokio::test]

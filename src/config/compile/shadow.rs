@@ -125,6 +125,7 @@ pub(super) fn attach(
         queue,
         ignore,
         cutover,
+        mirror: s.mirror.unwrap_or(true),
     };
     tenant.shadow = Some(Arc::new(ShadowTarget {
         settings,

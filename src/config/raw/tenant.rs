@@ -86,6 +86,9 @@ pub struct ShadowSection {
     /// The roles swapped: the IdP is answered by this upstream, and the
     /// tenant's `upstream` gets the copies. Default false.
     pub cutover: Option<bool>,
+    /// Send the copies. Default true; false keeps only the id map in use
+    /// (after a cutover, once the former backend is retired).
+    pub mirror: Option<bool>,
 }
 
 /// `[tenants.guardrail]`
