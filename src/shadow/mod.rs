@@ -172,8 +172,13 @@ impl Shadow {
             return Ok(t.clone());
         }
         let ids = match &self.dir {
-            Some(dir) => IdMap::open(&dir.join(tenant))
-                .map_err(|e| format!("the id map of tenant {tenant} could not be read: {e}"))?,
+            Some(dir) => IdMap::open(&dir.join(tenant)).map_err(|e| {
+                // Without its map the tenant's ids cannot be translated:
+                // copies are not sent, and after a cutover the IdP's old
+                // ids reach the new backend untranslated (404s).
+                tracing::error!(tenant, error = %e, "the shadow's id map could not be read");
+                format!("the id map of tenant {tenant} could not be read: {e}")
+            })?,
             None => IdMap::in_memory(),
         };
         let report = Report {

@@ -116,9 +116,11 @@ pub(super) fn to_primary(
     query: &mut Option<String>,
     body: &mut Bytes,
 ) -> Option<Route> {
-    tenant.shadow.as_ref()?;
+    let shadow = tenant.shadow.as_ref()?;
     let primary = tenant.upstream.name.as_str();
-    let ts = state.tenant(tenant.id.as_str(), primary).ok()?;
+    let ts = state
+        .tenant(tenant.id.as_str(), &shadow.settings.upstream)
+        .ok()?;
     let map = ts.ids();
     if !translate::needed(&map, primary) {
         return None;
@@ -163,11 +165,11 @@ pub(super) fn from_primary(
     route: &Route,
     response: Response<Bytes>,
 ) -> Response<Bytes> {
-    if tenant.shadow.is_none() {
+    let Some(shadow) = &tenant.shadow else {
         return response;
-    }
+    };
     let primary = tenant.upstream.name.as_str();
-    let Ok(ts) = state.tenant(tenant.id.as_str(), primary) else {
+    let Ok(ts) = state.tenant(tenant.id.as_str(), &shadow.settings.upstream) else {
         return response;
     };
     let map = ts.ids();
