@@ -34,6 +34,7 @@ use http::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
 use http::{HeaderMap, Method, Response, StatusCode};
 use serde_json::Value;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
@@ -71,10 +72,21 @@ struct Job {
     copy: Copy,
 }
 
+/// The bytes of requests and answers a tenant's waiting copies may hold
+/// (beside `queue`, their number): past it a copy is dropped and counted.
+pub(crate) const MAX_QUEUED_BYTES: usize = 64 * 1024 * 1024;
+
 /// The tenants' queues (kept across reloads).
 #[derive(Debug, Default)]
 pub(crate) struct Queues {
-    senders: Mutex<HashMap<String, mpsc::Sender<Job>>>,
+    lanes: Mutex<HashMap<String, Lane>>,
+}
+
+/// One tenant's queue and the bytes its waiting copies hold.
+#[derive(Debug)]
+struct Lane {
+    tx: mpsc::Sender<Job>,
+    bytes: Arc<AtomicUsize>,
 }
 
 /// `Some` for a request of a shadowed tenant that its shadow gets a copy
@@ -241,38 +253,56 @@ pub(super) fn mirror(
             created: None,
         },
     };
-    let mut senders = queues
-        .senders
+    let size = job.copy.body.len() + job.copy.primary_body.len();
+    let mut lanes = queues
+        .lanes
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let sender = senders
+    let lane = lanes
         .entry(job.tenant.clone())
         .or_insert_with(|| spawn(state.clone(), shadow.settings.queue));
-    if sender.is_closed() {
-        *sender = spawn(state.clone(), shadow.settings.queue);
+    if lane.tx.is_closed() {
+        *lane = spawn(state.clone(), shadow.settings.queue);
     }
-    if let Err(e) = sender.try_send(job) {
-        let job = match e {
-            mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j) => j,
-        };
+    let why = if lane.bytes.load(Ordering::Relaxed) + size > MAX_QUEUED_BYTES {
+        Some((job, "the shadow's queue holds too many bytes"))
+    } else {
+        lane.bytes.fetch_add(size, Ordering::Relaxed);
+        match lane.tx.try_send(job) {
+            Ok(()) => None,
+            Err(mpsc::error::TrySendError::Full(j) | mpsc::error::TrySendError::Closed(j)) => {
+                lane.bytes.fetch_sub(size, Ordering::Relaxed);
+                Some((j, "the shadow's queue is full"))
+            }
+        }
+    };
+    drop(lanes);
+    if let Some((job, why)) = why {
         if let Ok(ts) = state.tenant(&job.tenant, &shadow.settings.upstream) {
-            let why = Some("the shadow's queue is full".into());
-            ts.record(
-                difference(&job.copy, &job.request_id, None, Vec::new(), why),
-                Outcome::Dropped,
+            let d = difference(
+                &job.copy,
+                &job.request_id,
+                None,
+                Vec::new(),
+                Some(why.into()),
             );
+            ts.record(d, Outcome::Dropped);
         }
     }
 }
 
-fn spawn(state: Arc<Shadow>, capacity: usize) -> mpsc::Sender<Job> {
+fn spawn(state: Arc<Shadow>, capacity: usize) -> Lane {
     let (tx, mut rx) = mpsc::channel::<Job>(capacity);
+    let bytes = Arc::new(AtomicUsize::new(0));
+    let held = bytes.clone();
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
+            let size = job.copy.body.len() + job.copy.primary_body.len();
             copy(&state, job).await;
+            held.fetch_sub(size, Ordering::Relaxed);
         }
     });
-    tx
+    Lane { tx, bytes }
 }
 
 fn difference(

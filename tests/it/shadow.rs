@@ -615,3 +615,40 @@ async fn bulk_operations_and_reads_reach_the_shadow_one_by_one_in_its_ids() {
         "{r}"
     );
 }
+
+#[tokio::test]
+async fn a_slow_shadow_never_delays_the_idp_and_a_full_queue_drops_and_counts() {
+    let primary = TestStore::spawn();
+    let shadow = QuirkyStore::spawn(Quirks {
+        slow_create: Some(Duration::from_secs(3)),
+        ..Quirks::default()
+    });
+    let gw = TestGateway::builder()
+        .http("primary", &primary.base_url(), "")
+        .http("shadow", &shadow.url(), "request_timeout = \"10s\"\n")
+        .tenant_with(
+            "acme",
+            &["acme.localhost"],
+            "primary",
+            "[tenants.shadow]\nupstream = \"shadow\"\nqueue = 1\n",
+        )
+        .spawn();
+    let started = Instant::now();
+    for n in 0..4 {
+        create_user(&gw, "acme", &format!("slow.{n}@example.com")).await;
+    }
+    // Four creates answered while the shadow still works on its first
+    // copy (3 s each): the IdP never waited for it.
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    let r = report(&gw, "acme").await;
+    // One copy at the shadow, one waiting, the others dropped.
+    assert_eq!(r["dropped"], 2, "{r}");
+    let r = settled(&gw, "acme", 2).await;
+    assert_eq!(r["matched"], 2, "{r}");
+    assert_eq!(r["recent"][0]["outcome"], "dropped", "{r}");
+    assert_eq!(r["recent"][0]["error"], "the shadow's queue is full", "{r}");
+}
