@@ -652,3 +652,74 @@ async fn a_slow_shadow_never_delays_the_idp_and_a_full_queue_drops_and_counts() 
     assert_eq!(r["recent"][0]["outcome"], "dropped", "{r}");
     assert_eq!(r["recent"][0]["error"], "the shadow's queue is full", "{r}");
 }
+
+/// The legacy backend of `mapped_patch` (no PATCH, its own extension).
+fn legacy_backend() -> crate::support::recorder::RecordingStore {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping");
+    let mut registry = scim_gateway::scim::schema::SchemaRegistry::builtin();
+    registry.load_schema_dir(&fixtures).unwrap();
+    registry
+        .extend_resource_type("User", "urn:example:legacy:2.0:User", false)
+        .unwrap();
+    let config = scim_gateway::store::StoreConfig {
+        patch: false,
+        ..Default::default()
+    };
+    crate::support::recorder::RecordingStore::spawn_with(config, registry)
+}
+
+#[tokio::test]
+async fn a_mapped_legacy_backend_and_its_unmapped_replacement_compare_in_the_tenants_view() {
+    let legacy = legacy_backend();
+    let modern = TestStore::spawn();
+    let table = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/mapping/store-legacy.toml");
+    let extra = format!(
+        "[tenants.schema]\nmapping = \"{}\"\n[tenants.dialect]\nprofile = \"entra\"\n[tenants.shadow]\nupstream = \"modern\"\nmapping = \"none\"\n",
+        table.display()
+    );
+    let gw = TestGateway::builder()
+        .http("legacy", &legacy.url(), "")
+        .http("modern", &modern.base_url(), "")
+        .tenant_with("acme", &["acme.localhost"], "legacy", &extra)
+        .spawn();
+    let user = json!({"schemas": [USER, "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
+        "userName": "lee@example.com", "title": "Engineer", "active": true,
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": "R&D"}});
+    let (status, created) = send(&gw, "acme", reqwest::Method::POST, "/Users", Some(user)).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    // Entra's PATCH (a "False" string, a path-less value): emulated in
+    // front of the legacy backend (GET and PUT in its names), native at
+    // the modern one.
+    let op = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Replace", "path": "title", "value": "Lead"},
+        {"op": "Replace", "value": {"active": "False"}}]});
+    let (status, patched) = send(
+        &gw,
+        "acme",
+        reqwest::Method::PATCH,
+        &format!("/Users/{id}"),
+        Some(op),
+    )
+    .await;
+    assert_eq!(status, 200, "{patched}");
+    let r = settled(&gw, "acme", 2).await;
+    assert_eq!(r["matched"], 2, "the same in the tenant's view: {r}");
+    // The legacy backend holds its own names, the modern one the standard.
+    let recorded = legacy.take();
+    assert!(
+        recorded
+            .iter()
+            .any(|r| r.body.to_string().contains("jobTitle")),
+        "legacy names upstream"
+    );
+    let (_, users) = direct(&modern.base_url(), reqwest::Method::GET, "/Users", None).await;
+    let copy = &users["Resources"][0];
+    assert_eq!(copy["title"], "Lead", "{copy}");
+    assert_eq!(copy["active"], false, "{copy}");
+    assert_eq!(
+        copy["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"]["department"],
+        "R&D"
+    );
+}
