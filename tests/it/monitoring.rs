@@ -317,7 +317,13 @@ async fn drive_a_gateway() -> String {
             "[tenants.limits]\nrate = 1\nburst = 1\n",
         )
         .tenant("flaky", &["flaky.localhost"], "faulty")
-        .tenant("pair", &["pair.localhost"], "pair");
+        // Drift reports, and a shadow (the store the other tenants use).
+        .tenant_with(
+            "pair",
+            &["pair.localhost"],
+            "pair",
+            "[tenants.drift]\nmax_rate = 50\n[tenants.shadow]\nupstream = \"store\"\n",
+        );
     let config = dir.join("gateway.toml");
     std::fs::write(&config, builder.config_text(&dir)).unwrap();
     let gw = GatewayProcess::spawn(&config);
@@ -414,6 +420,19 @@ async fn drive_a_gateway() -> String {
             .status(),
         200
     );
+    // Copies to pair's shadow: one matches, one differs (the shadow has
+    // acme's "ann" already: 409 there); then a drift run.
+    for name in ["eve", "ann"] {
+        let created = send("pair", reqwest::Method::POST, "/Users", Some(user(name))).await;
+        assert_eq!(created.status(), 201);
+    }
+    let admin = gw.admin.unwrap();
+    let started = client
+        .post(format!("http://{admin}/admin/v1/tenants/pair/drift"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 202);
     // One client IP holding more connections than it may: closed at accept.
     let mut held = Vec::new();
     for _ in 0..10 {
@@ -423,7 +442,6 @@ async fn drive_a_gateway() -> String {
     gw.signal("-HUP");
 
     // Until the events are delivered, dead-lettered and the reload counted.
-    let admin = gw.admin.unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let page = client
@@ -442,6 +460,8 @@ async fn drive_a_gateway() -> String {
             "scim_gateway_upstream_throttled_total",
             "scim_gateway_connections_refused_total",
             "scim_gateway_metrics_upkeep_total",
+            "scim_gateway_shadow_differences_total",
+            "scim_gateway_drift_resources",
         ]
         .iter()
         .all(|n| page.contains(&format!("{n}{{")) || page.contains(&format!("{n} ")));
