@@ -7,8 +7,8 @@
 //!
 //! Filters too (a list's `filter` query parameter, a search's body):
 //! `id`, `members.value`, `members[value ...]` and `groups.value`
-//! compared with `eq` or `ne` to a string. Bulk requests are mirrored one
-//! operation at a time (`stack::shadow_stage`), each translated as here.
+//! compared with `eq` or `ne` to a string; a Bulk request's operations
+//! (path and data) and a Bulk response's (`location` and `response`).
 use super::ids::{kind, IdMap};
 use crate::scim::filter::{CompValue, CompareOp, Filter};
 use crate::scim::path::AttrPath;
@@ -58,6 +58,30 @@ pub fn request(map: &IdMap, way: Way<'_>, endpoint: &str, body: &mut Value) -> b
         return false;
     };
     let mut changed = false;
+    // A BulkRequest: each operation's path and data.
+    if endpoint.eq_ignore_ascii_case("Bulk") {
+        if let Some(Value::Array(ops)) = get_mut(o, "Operations") {
+            for op in ops.iter_mut().filter_map(Value::as_object_mut) {
+                let path = get(op, "path").and_then(Value::as_str).map(str::to_string);
+                let Some(path) = path else { continue };
+                let target = path.trim_start_matches('/');
+                let (ty, id) = target.split_once('/').unwrap_or((target, ""));
+                let ty = ty.to_string();
+                if !id.is_empty() && !id.starts_with("bulkId:") {
+                    if let Ok(decoded) = crate::scim::route::decode_segment(id) {
+                        if let Some(new) = way.id(map, &kind(&ty), &decoded) {
+                            set(op, "path", Value::String(format!("/{ty}/{}", encode(&new))));
+                            changed = true;
+                        }
+                    }
+                }
+                if let Some(data) = get_mut(op, "data") {
+                    changed |= request(map, way, &ty, data);
+                }
+            }
+        }
+        return changed;
+    }
     // A PatchOp.
     if let Some(Value::Array(ops)) = get_mut(o, "Operations") {
         for op in ops.iter_mut().filter_map(Value::as_object_mut) {
@@ -187,6 +211,27 @@ pub fn answer(map: &IdMap, way: Way<'_>, endpoint: &str, body: &mut Value) -> bo
         let mut changed = false;
         for item in items.iter_mut() {
             changed |= resource(map, way, &kind(endpoint), item);
+        }
+        return changed;
+    }
+    // A BulkResponse: each operation's location and response.
+    if endpoint.eq_ignore_ascii_case("Bulk") {
+        let mut changed = false;
+        if let Some(Value::Array(ops)) = get_mut(o, "Operations") {
+            for op in ops.iter_mut().filter_map(Value::as_object_mut) {
+                let loc = get(op, "location")
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                let Some(mut loc) = loc else { continue };
+                let ty = loc.rsplit('/').nth(1).unwrap_or_default().to_string();
+                if last_segment(map, way, &kind(&ty), &mut loc) {
+                    set(op, "location", Value::String(loc));
+                    changed = true;
+                }
+                if let Some(r) = get_mut(op, "response") {
+                    changed |= resource(map, way, &kind(&ty), r);
+                }
+            }
         }
         return changed;
     }
@@ -432,6 +477,33 @@ mod tests {
             "filter=userName%20eq%20%22u1%22"
         )
         .is_none());
+        // A Bulk request and its answer.
+        let mut bulk = json!({"Operations": [
+            {"method": "PATCH", "path": "/Groups/g1", "data": {"Operations": [
+                {"op": "add", "path": "members", "value": [{"value": "u1"}]}]}},
+            {"method": "POST", "path": "/Users", "bulkId": "x", "data": {"userName": "u1"}},
+            {"method": "DELETE", "path": "/Users/bulkId:x"},
+        ]});
+        assert!(request(&m, Way::ToUpstream("new"), "Bulk", &mut bulk));
+        assert_eq!(bulk["Operations"][0]["path"], "/Groups/G-1");
+        assert_eq!(
+            bulk["Operations"][0]["data"]["Operations"][0]["value"][0]["value"],
+            "U-1"
+        );
+        assert_eq!(bulk["Operations"][1]["data"]["userName"], "u1", "not an id");
+        assert_eq!(bulk["Operations"][2]["path"], "/Users/bulkId:x");
+        let mut answered = json!({"Operations": [
+            {"method": "PATCH", "location": "https://gw/Groups/G-1", "status": "200",
+             "response": {"id": "G-1", "members": [{"value": "U-1"}]}}]});
+        assert!(answer(&m, back, "Bulk", &mut answered));
+        assert_eq!(
+            answered["Operations"][0]["location"],
+            "https://gw/Groups/g1"
+        );
+        assert_eq!(
+            answered["Operations"][0]["response"]["members"][0]["value"],
+            "u1"
+        );
         // Ids of the other upstream are not this one's.
         let mut u = json!({"id": "U-1"});
         assert!(!answer(&m, Way::ToKey("old"), "Users", &mut u));

@@ -420,6 +420,23 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     )
     .await;
     assert_eq!(got["nickName"], "New", "{got}");
+    // A Bulk request naming the IdP's id: the new backend's resource.
+    let bulk = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
+        "Operations": [{"method": "PATCH", "path": format!("/Users/{u1}"),
+            "data": {"schemas": [PATCH_OP], "Operations": [{"op": "replace", "path": "displayName", "value": "One"}]}}]});
+    let (status, answer) = send(&gw, "acme", reqwest::Method::POST, "/Bulk", Some(bulk)).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["Operations"][0]["status"], "200", "{answer}");
+    let location = answer["Operations"][0]["location"].as_str().unwrap();
+    assert!(location.ends_with(&format!("/Users/{u1}")), "{location}");
+    let (_, at_new) = direct(
+        &new.base_url(),
+        reqwest::Method::GET,
+        &format!("/Users/{new_u1}"),
+        None,
+    )
+    .await;
+    assert_eq!(at_new["displayName"], "One", "{at_new}");
     // A user created after the cutover, added to the group in its id; the
     // old backend (now the shadow) gets both in its own ids.
     let u3 = create_user(&gw, "acme", "three@example.com").await;
@@ -433,7 +450,7 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     )
     .await;
     assert!(status == 200 || status == 204, "{status}");
-    let r = settled(&gw, "acme", 3).await;
+    let r = settled(&gw, "acme", 4).await;
     assert_eq!(r["shadow_upstream"], "old");
     let (_, og) = direct(
         &old.base_url(),
@@ -481,7 +498,7 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     )
     .await;
     assert_eq!(status, 204);
-    let r = settled(&gw, "acme", 4).await;
+    let r = settled(&gw, "acme", 5).await;
     assert_eq!(r["failed"], 0, "{r}");
     let (status, _) = direct(
         &new.base_url(),
@@ -520,7 +537,7 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     .await;
     assert_eq!(at_old["title"], "Guide", "no copy: {at_old}");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(report(&gw, "acme").await["mirrored"], 4);
+    assert_eq!(report(&gw, "acme").await["mirrored"], 5);
 }
 
 #[tokio::test]
