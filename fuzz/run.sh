@@ -33,7 +33,7 @@ set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
-targets_all=(filter patch path route json_scan validate bulk scim11 mapping jwt h1 h1_server config proxy_header forwarded)
+targets_all=(filter patch path route json_scan validate bulk scim11 mapping jwt h1 h1_server config proxy_header forwarded shadow)
 
 time_s=60
 runs=""

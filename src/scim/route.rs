@@ -270,7 +270,8 @@ impl Route {
 
     /// This resource route with another id (`decoded`, encoded here):
     /// the same resource as another upstream names it. `None` for another
-    /// kind of route, or an id that is no path segment (empty, `.`, `..`).
+    /// kind of route, or an id that is no path segment (empty, `.`, `..`,
+    /// one with a character the path check refuses).
     pub fn with_id(&self, decoded: &str) -> Option<Route> {
         if self.kind != RouteKind::Resource
             || decoded.is_empty()
@@ -280,8 +281,15 @@ impl Route {
             return None;
         }
         let id = self.id.clone()?;
+        let mut segment = String::with_capacity(decoded.len());
+        encode_segment(decoded, &mut segment);
+        // Only an id a client could have sent: one the path check takes
+        // back as it is (no control characters, nothing it refuses).
+        if decode_segment(&segment).ok().as_deref() != Some(decoded) {
+            return None;
+        }
         let mut path = self.path[..id.start].to_string();
-        encode_segment(decoded, &mut path);
+        path.push_str(&segment);
         let end = path.len();
         Some(Route {
             path,
