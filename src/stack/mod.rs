@@ -71,7 +71,7 @@ pub struct Pipeline {
     /// Failed authentications per tenant and client (kept across reloads).
     damper: FailureDamper,
     /// Rate and concurrency state (kept across reloads).
-    limiter: Limiter,
+    limiter: Arc<Limiter>,
     /// Cached GET answers (per tenant keys; kept across reloads).
     cache: ResponseCache,
     /// One write at a time per resource.
@@ -128,7 +128,7 @@ impl Pipeline {
         Pipeline {
             config,
             damper: FailureDamper::new(),
-            limiter: Limiter::new(),
+            limiter: Arc::new(Limiter::new()),
             cache: ResponseCache::new(cache_max_bytes),
             write_order: WriteOrder::new(),
             creates: ReplayWindow::new(),
@@ -347,7 +347,7 @@ where
     // The tenant's limits, and its principal's: after authentication, so
     // that a limit counts who is calling. (Held until the answer.)
     let mut admitted = Admitted::default();
-    let limiter = &shared.limiter;
+    let limiter: &Limiter = &shared.limiter;
     let s = spans.start("limits tenant");
     let admit = limit_stage::admit_tenant(limiter, snapshot, tenant, &credential, &mut admitted);
     spans.close(s, admit.await)?;
@@ -491,7 +491,7 @@ where
         None => response,
     };
     if let Some(copy) = copy {
-        let (queues, state) = (&shared.shadow_queues, &shared.shadow);
+        let (queues, state) = (&shared.shadow_queues, (&shared.shadow, &shared.limiter));
         shadow_stage::mirror(
             queues, state, snapshot, tenant, copy, request_id, base, &response,
         );

@@ -14,6 +14,7 @@
 //! pipeline for its shared state.
 use super::shadow_stage::{self, call};
 use super::Pipeline;
+use crate::limit::Limiter;
 use crate::request_id::RequestId;
 use crate::scim::json::get_ci;
 use crate::scim::route::Route;
@@ -116,12 +117,13 @@ async fn run(
             let Some(route) = endpoint_route(tenant, endpoint) else {
                 break;
             };
-            let (items, total) = page(&snapshot, tenant, ts, &route, start).await?;
+            let limiter = pipeline.limiter();
+            let (items, total) = page(&snapshot, limiter, tenant, ts, &route, start).await?;
             let n = items.len();
             for item in items {
                 tokio::time::sleep(gap).await;
                 b.read += 1;
-                one(&snapshot, tenant, ts, &route, item, b).await;
+                one(&snapshot, limiter, tenant, ts, &route, item, b).await;
                 ts.backfill(b.clone());
             }
             if n == 0 || start + n > total {
@@ -142,6 +144,7 @@ fn endpoint_route(tenant: &Tenant, endpoint: &str) -> Option<Route> {
 /// One page of the primary, ids as keys.
 async fn page(
     snapshot: &Arc<Snapshot>,
+    limiter: &Limiter,
     tenant: &Tenant,
     ts: &Arc<TenantShadow>,
     route: &Route,
@@ -151,6 +154,7 @@ async fn page(
     let rid = RequestId::generate();
     let answer = call(
         tenant,
+        limiter,
         snapshot,
         &Method::GET,
         route.clone(),
@@ -187,8 +191,10 @@ async fn page(
 }
 
 /// One resource of the primary: created at the shadow (or linked).
+#[allow(clippy::too_many_arguments)] // the run's pieces, each once
 async fn one(
     snapshot: &Arc<Snapshot>,
+    limiter: &Limiter,
     tenant: &Tenant,
     ts: &Arc<TenantShadow>,
     route: &Route,
@@ -232,21 +238,22 @@ async fn one(
         primary_body: bytes::Bytes::from(primary),
         created: None,
     };
-    match shadow_stage::send(ts, target, snapshot, &rid, BASE, &copy).await {
+    match shadow_stage::send(ts, target, limiter, snapshot, &rid, BASE, &copy).await {
         Ok((status, _)) if status.is_success() => b.created += 1,
-        Ok((StatusCode::CONFLICT, _)) => match link(snapshot, tenant, ts, route, &item, &key).await
-        {
-            Ok(()) => b.linked += 1,
-            Err(e) => {
-                b.failed += 1;
-                tracing::warn!(
-                    tenant = tenant.id.as_str(),
-                    id = key.as_str(),
-                    error = e.as_str(),
-                    "shadow backfill: not linked"
-                );
+        Ok((StatusCode::CONFLICT, _)) => {
+            match link(snapshot, limiter, tenant, ts, route, &item, &key).await {
+                Ok(()) => b.linked += 1,
+                Err(e) => {
+                    b.failed += 1;
+                    tracing::warn!(
+                        tenant = tenant.id.as_str(),
+                        id = key.as_str(),
+                        error = e.as_str(),
+                        "shadow backfill: not linked"
+                    );
+                }
             }
-        },
+        }
         Ok((status, _)) => {
             b.failed += 1;
             tracing::warn!(
@@ -272,6 +279,7 @@ async fn one(
 /// `userName` (a Group: `displayName`).
 async fn link(
     snapshot: &Arc<Snapshot>,
+    limiter: &Limiter,
     tenant: &Tenant,
     ts: &Arc<TenantShadow>,
     route: &Route,
@@ -298,6 +306,7 @@ async fn link(
     let rid = RequestId::generate();
     let answer = call(
         &target.tenant,
+        limiter,
         snapshot,
         &Method::GET,
         route.clone(),

@@ -21,6 +21,7 @@
 //! report), the schema stage's way in and back, the upstream door.
 use super::schema_stage::{self, Stage};
 use super::upstream_stage;
+use crate::limit::{Admitted, Limiter};
 use crate::request_id::RequestId;
 use crate::scim::json::get_ci;
 use crate::scim::route::{Route, RouteKind};
@@ -36,6 +37,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// The request kept for its copy (the tenant's view, after the dialect).
@@ -227,7 +229,7 @@ pub(super) fn back_to_keys(
 #[allow(clippy::too_many_arguments)] // the request's pieces, each once
 pub(super) fn mirror(
     queues: &Queues,
-    state: &Arc<Shadow>,
+    (state, limiter): (&Arc<Shadow>, &Arc<Limiter>),
     snapshot: &Arc<Snapshot>,
     tenant: &Tenant,
     pending: Pending,
@@ -260,9 +262,9 @@ pub(super) fn mirror(
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let lane = lanes
         .entry(job.tenant.clone())
-        .or_insert_with(|| spawn(state.clone(), shadow.settings.queue));
+        .or_insert_with(|| spawn(state.clone(), limiter.clone(), shadow.settings.queue));
     if lane.tx.is_closed() {
-        *lane = spawn(state.clone(), shadow.settings.queue);
+        *lane = spawn(state.clone(), limiter.clone(), shadow.settings.queue);
     }
     let why = if lane.bytes.load(Ordering::Relaxed) + size > MAX_QUEUED_BYTES {
         Some((job, "the shadow's queue holds too many bytes"))
@@ -291,14 +293,14 @@ pub(super) fn mirror(
     }
 }
 
-fn spawn(state: Arc<Shadow>, capacity: usize) -> Lane {
+fn spawn(state: Arc<Shadow>, limiter: Arc<Limiter>, capacity: usize) -> Lane {
     let (tx, mut rx) = mpsc::channel::<Job>(capacity);
     let bytes = Arc::new(AtomicUsize::new(0));
     let held = bytes.clone();
     tokio::spawn(async move {
         while let Some(job) = rx.recv().await {
             let size = job.copy.body.len() + job.copy.primary_body.len();
-            copy(&state, job).await;
+            copy(&state, &limiter, job).await;
             held.fetch_sub(size, Ordering::Relaxed);
         }
     });
@@ -326,7 +328,7 @@ fn difference(
 }
 
 /// One copy of the worker's queue.
-async fn copy(state: &Shadow, job: Job) {
+async fn copy(state: &Shadow, limiter: &Limiter, job: Job) {
     let Some(tenant) = job.snapshot.tenant(&job.tenant) else {
         return;
     };
@@ -341,7 +343,7 @@ async fn copy(state: &Shadow, job: Job) {
         for copy in bulk_copies(tenant, &job.copy) {
             match copy {
                 Ok(copy) => {
-                    let _ = send_copy(&ts, target, &job.snapshot, rid, base, &copy).await;
+                    let _ = send_copy(&ts, target, limiter, &job.snapshot, rid, base, &copy).await;
                 }
                 Err(skipped) => ts.record(*skipped, Outcome::Skipped),
             }
@@ -349,7 +351,7 @@ async fn copy(state: &Shadow, job: Job) {
         return;
     }
     // Recorded inside; a failure is counted there too.
-    let _ = send_copy(&ts, target, &job.snapshot, rid, base, &job.copy).await;
+    let _ = send_copy(&ts, target, limiter, &job.snapshot, rid, base, &job.copy).await;
 }
 
 /// A Bulk request's operations as copies of their own, in order, each
@@ -498,12 +500,13 @@ fn with_keys(v: &Value, keys: &HashMap<String, String>) -> Value {
 pub(super) async fn send_copy(
     ts: &Arc<TenantShadow>,
     target: &ShadowTarget,
+    limiter: &Limiter,
     snapshot: &Snapshot,
     rid: &RequestId,
     base: &str,
     copy: &Copy,
 ) -> Result<(StatusCode, Outcome), String> {
-    match send(ts, target, snapshot, rid, base, copy).await {
+    match send(ts, target, limiter, snapshot, rid, base, copy).await {
         Err(e) => {
             let d = difference(copy, rid, None, Vec::new(), Some(e.clone()));
             ts.record(d, Outcome::Failed);
@@ -540,6 +543,7 @@ pub(super) async fn send_copy(
 pub(super) async fn send(
     ts: &Arc<TenantShadow>,
     target: &ShadowTarget,
+    limiter: &Limiter,
     snapshot: &Snapshot,
     rid: &RequestId,
     base: &str,
@@ -557,7 +561,10 @@ pub(super) async fn send(
     } else {
         work()?
     };
-    let response = call(mirror, snapshot, &p.method, route, query, body, rid, base).await?;
+    let response = call(
+        mirror, limiter, snapshot, &p.method, route, query, body, rid, base,
+    )
+    .await?;
     // Large answers are read off the reactor (a 100,000-member group must
     // not stall other tenants' requests on this thread).
     if !crate::offload::worth_it(response.body().len() + p.primary_body.len()) {
@@ -641,6 +648,7 @@ fn settle(
 #[allow(clippy::too_many_arguments)] // the request's pieces, each once
 pub(super) async fn call(
     target: &Tenant,
+    limiter: &Limiter,
     snapshot: &Snapshot,
     method: &Method,
     route: Route,
@@ -668,6 +676,28 @@ pub(super) async fn call(
         within,
     };
     let upstream = &target.upstream;
+    // The upstream's limits protect a backend others may share: a copy
+    // (or a backfill's request) waits its turn within the deadline. The
+    // tenant's limits are the IdP's, not counted here.
+    let mut admitted = Admitted::default();
+    loop {
+        let shared = snapshot.shared_limits.as_deref();
+        let limits = &upstream.limits;
+        let refused = match limiter
+            .admit_upstream(shared, &upstream.name, limits, &mut admitted)
+            .await
+        {
+            Ok(()) => break,
+            Err(r) => r,
+        };
+        let wait = refused
+            .retry_after
+            .clamp(Duration::from_millis(10), Duration::from_secs(10));
+        if tokio::time::Instant::now() + wait > deadline.at {
+            return Err("the upstream's limits did not admit it within the request timeout".into());
+        }
+        tokio::time::sleep(wait).await;
+    }
     let request = UpstreamRequest {
         method: method.clone(),
         path: route.into_path(),
@@ -691,6 +721,7 @@ pub(super) async fn call(
     let response = upstream_stage::forward(upstream, emulated, request, max, deadline, view)
         .await
         .map_err(|e| format!("the upstream failed: {}", e.reason().as_str()))?;
+    drop(admitted);
     let response = upstream_stage::rebase(response, upstream, base);
     Ok(schema_stage::outbound(&inbound, response))
 }

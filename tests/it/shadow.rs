@@ -740,3 +740,38 @@ async fn a_mapped_legacy_backend_and_its_unmapped_replacement_compare_in_the_ten
         "R&D"
     );
 }
+
+#[tokio::test]
+async fn copies_wait_for_the_shadows_upstream_limits_and_never_count_against_the_tenants() {
+    let primary = TestStore::spawn();
+    let shadow = TestStore::spawn();
+    let gw = TestGateway::builder()
+        .http("primary", &primary.base_url(), "")
+        .http(
+            "shadow",
+            &shadow.base_url(),
+            "[upstreams.shadow.limits]\nrate = 4\nburst = 1\n",
+        )
+        .tenant_with(
+            "acme",
+            &["acme.localhost"],
+            "primary",
+            // The tenant's own limit: one request per second after a burst
+            // of six; the copies must not take from it.
+            "[tenants.limits]\nrate = 1\nburst = 6\n[tenants.shadow]\nupstream = \"shadow\"\n",
+        )
+        .spawn();
+    let started = Instant::now();
+    for n in 0..6 {
+        create_user(&gw, "acme", &format!("limited.{n}@example.com")).await;
+    }
+    let r = settled(&gw, "acme", 6).await;
+    assert_eq!(r["matched"], 6, "{r}");
+    // Four a second at the shadow, one at once: the sixth copy went at
+    // least 1.25 s after the first.
+    assert!(
+        started.elapsed() >= Duration::from_millis(1250),
+        "{:?}",
+        started.elapsed()
+    );
+}
