@@ -128,6 +128,16 @@ pub async fn run(
             .open_now()
             .map_err(std::io::Error::other)?;
     }
+    // Shadowed tenants' id maps, read now: after a cutover the IdP's ids
+    // depend on them, so an unreadable map stops the start.
+    for t in snapshot.tenants.values() {
+        if let Some(shadow) = &t.shadow {
+            pipeline
+                .shadow()
+                .tenant(t.id.as_str(), &shadow.settings.upstream)
+                .map_err(std::io::Error::other)?;
+        }
+    }
     if drift.is_some() {
         tokio::spawn(schedule::drift_runs(pipeline.clone(), drain.closing()));
     }

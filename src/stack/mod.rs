@@ -178,6 +178,11 @@ impl Pipeline {
         &self.guardrail
     }
 
+    /// The shadow upstreams' id maps and reports.
+    pub(crate) fn shadow(&self) -> &Arc<crate::shadow::Shadow> {
+        &self.shadow
+    }
+
     /// The audit journal, when on.
     pub(crate) fn journal(&self) -> Option<&Journal> {
         self.journal.as_ref()
@@ -376,10 +381,19 @@ where
     // A shadowed tenant's copy of the request as sent, and the ids the
     // primary holds under other names (after a cutover) translated.
     let copy = shadow_stage::plan(tenant, &parts.method, route, query.as_deref(), &body);
-    let shadow_route = tenant.shadow.as_ref().map(|_| route.clone());
     let (mut query, mut body) = (query, body);
-    let primary_route =
-        shadow_stage::to_primary(&shared.shadow, tenant, route, &mut query, &mut body);
+    let mut shadowed = None;
+    let mut primary_route = None;
+    if tenant.shadow.is_some() {
+        // (Boxed: only a shadowed tenant's request holds this state.)
+        shadowed = Box::pin(shadow_stage::opened(&shared.shadow, tenant))
+            .await
+            .map(|ts| (ts, route.clone()));
+        if let Some((ts, _)) = &shadowed {
+            let translated = shadow_stage::to_primary(ts, tenant, route, &mut query, &mut body);
+            primary_route = Box::pin(translated).await;
+        }
+    }
     // The tenant's schema: writes and searches validated and mapped to the
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;
@@ -486,8 +500,8 @@ where
     spans.end(s);
     // A shadowed tenant: the primary's ids back to the IdP's, and the
     // copy queued for the shadow (never awaited).
-    let response = match &shadow_route {
-        Some(r) => shadow_stage::from_primary(&shared.shadow, tenant, r, response),
+    let response = match &shadowed {
+        Some((ts, r)) => Box::pin(shadow_stage::from_primary(ts, tenant, r, response)).await,
         None => response,
     };
     if let Some(copy) = copy {

@@ -120,26 +120,60 @@ pub(super) fn plan(
     })
 }
 
+/// The tenant's shadow state, its id map read from disk on first use
+/// (off the reactor: a large map takes a while); `None` without a
+/// shadow, or when the map cannot be read (logged).
+pub(super) async fn opened(state: &Arc<Shadow>, tenant: &Tenant) -> Option<Arc<TenantShadow>> {
+    let shadow = tenant.shadow.as_ref()?;
+    if let Some(ts) = state.opened(tenant.id.as_str()) {
+        return Some(ts);
+    }
+    let (state, id) = (state.clone(), tenant.id.as_str().to_string());
+    let upstream = shadow.settings.upstream.clone();
+    crate::offload::blocking(move || state.tenant(&id, &upstream).ok())
+        .await
+        .ok()
+        .flatten()
+}
+
 /// The request the primary gets: the ids it holds under other names
-/// (after a cutover) translated in the query and body (in place); the
-/// route to send, when its id is one of them.
-pub(super) fn to_primary(
-    state: &Shadow,
+/// (after a cutover) translated in the query and body (in place; a large
+/// body off the reactor); the route to send, when its id is one of them.
+pub(super) async fn to_primary(
+    ts: &Arc<TenantShadow>,
     tenant: &Tenant,
     route: &Route,
     query: &mut Option<String>,
     body: &mut Bytes,
 ) -> Option<Route> {
-    let shadow = tenant.shadow.as_ref()?;
-    let primary = tenant.upstream.name.as_str();
-    let ts = state
-        .tenant(tenant.id.as_str(), &shadow.settings.upstream)
-        .ok()?;
-    let map = ts.ids();
-    if !translate::needed(&map, primary) {
+    let primary = tenant.upstream.name.clone();
+    if !translate::needed(&ts.ids(), &primary) {
         return None;
     }
-    translated(&map, Way::ToUpstream(primary), route, query, body)
+    if !crate::offload::worth_it(body.len()) {
+        let map = ts.ids();
+        return translated(&map, Way::ToUpstream(&primary), route, query, body);
+    }
+    let (ts, route) = (ts.clone(), route.clone());
+    let (mut q, mut b) = (query.clone(), body.clone());
+    let work = move || {
+        let map = ts.ids();
+        let r = translated(&map, Way::ToUpstream(&primary), &route, &mut q, &mut b);
+        (r, q, b)
+    };
+    match crate::offload::blocking(work).await {
+        Ok((r, q, b)) => {
+            (*query, *body) = (q, b);
+            r
+        }
+        Err(_) => {
+            tracing::error!(
+                tenant = tenant.id.as_str(),
+                "a request's ids could not be translated for the primary"
+            );
+            None
+        }
+    }
 }
 
 /// A request's ids translated `way` (query and body in place); the route
@@ -172,28 +206,42 @@ fn translated(
 }
 
 /// The primary's answer with its ids translated back to keys (where the
-/// primary holds resources under other names).
-pub(super) fn from_primary(
-    state: &Shadow,
+/// primary holds resources under other names; a large answer off the
+/// reactor).
+pub(super) async fn from_primary(
+    ts: &Arc<TenantShadow>,
     tenant: &Tenant,
     route: &Route,
     response: Response<Bytes>,
 ) -> Response<Bytes> {
-    let Some(shadow) = &tenant.shadow else {
-        return response;
-    };
-    let primary = tenant.upstream.name.as_str();
-    let Ok(ts) = state.tenant(tenant.id.as_str(), &shadow.settings.upstream) else {
-        return response;
-    };
-    let map = ts.ids();
-    if !translate::needed(&map, primary) {
+    let primary = tenant.upstream.name.clone();
+    if !translate::needed(&ts.ids(), &primary) {
         return response;
     }
-    let Some(endpoint) = route.first_segment() else {
+    let Some(endpoint) = route.first_segment().map(str::to_string) else {
         return response;
     };
-    back_to_keys(&map, Way::ToKey(primary), endpoint, response)
+    if !crate::offload::worth_it(response.body().len()) {
+        let map = ts.ids();
+        return back_to_keys(&map, Way::ToKey(&primary), &endpoint, response);
+    }
+    let (parts, body) = response.into_parts();
+    let kept = Response::from_parts(parts.clone(), body.clone());
+    let ts = ts.clone();
+    let work = move || {
+        let map = ts.ids();
+        back_to_keys(&map, Way::ToKey(&primary), &endpoint, kept)
+    };
+    match crate::offload::blocking(work).await {
+        Ok(r) => r,
+        Err(_) => {
+            tracing::error!(
+                tenant = tenant.id.as_str(),
+                "an answer's ids could not be translated back"
+            );
+            Response::from_parts(parts, body)
+        }
+    }
 }
 
 /// An answer's ids translated to keys (`way` is `ToKey`).
