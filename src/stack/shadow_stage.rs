@@ -186,12 +186,18 @@ fn translated(
     body: &mut Bytes,
 ) -> Option<Route> {
     let endpoint = route.first_segment()?;
+    if !translate::needed(map, side_of(way)) {
+        return None;
+    }
     if let Some(q) = query.as_deref() {
         if let Some(new) = translate::query(map, way, endpoint, q) {
             *query = Some(new);
         }
     }
-    if !body.is_empty() {
+    // A User's body (written, not searched) holds no id translated here.
+    let user_write = endpoint.eq_ignore_ascii_case("Users")
+        && matches!(route.kind(), RouteKind::Resource | RouteKind::Collection);
+    if !body.is_empty() && !user_write {
         if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
             if translate::request(map, way, endpoint, &mut v) {
                 if let Ok(b) = serde_json::to_vec(&v) {
@@ -624,6 +630,13 @@ pub(super) async fn send(
         .map_err(|e| e.detail().to_string())?
 }
 
+/// The upstream a way translates for.
+fn side_of<'a>(way: Way<'a>) -> &'a str {
+    match way {
+        Way::ToUpstream(u) | Way::ToKey(u) => u,
+    }
+}
+
 /// The copy's route, query and body in the shadow's ids.
 fn to_shadow(
     ts: &TenantShadow,
@@ -656,18 +669,21 @@ fn settle(
     p: &Copy,
     response: Response<Bytes>,
 ) -> Result<(StatusCode, Option<Value>), String> {
-    let endpoint = p.route.first_segment().unwrap_or("").to_string();
-    let kind = ids::kind(&endpoint);
+    let endpoint = p.route.first_segment().unwrap_or("");
+    let kind = ids::kind(endpoint);
     let status = response.status();
+    // The answer read once: its id taken, then its ids made keys in place.
+    let mut value = serde_json::from_slice::<Value>(response.body()).ok();
     let mut map = ts.ids();
     if p.method == Method::POST && p.route.kind() == RouteKind::Collection {
-        let id_of = |b: &[u8]| {
-            serde_json::from_slice::<Value>(b)
+        let id_of = |v: &Value| v.get("id").and_then(Value::as_str).map(str::to_string);
+        let primary_id = p.created.clone().or_else(|| {
+            // Only the id: a scan, not a tree.
+            serde_json::from_slice::<IdOnly>(&p.primary_body)
                 .ok()
-                .and_then(|v| v.get("id").and_then(Value::as_str).map(str::to_string))
-        };
-        let primary_id = p.created.clone().or_else(|| id_of(&p.primary_body));
-        let shadow_id = id_of(response.body());
+                .and_then(|o| o.id)
+        });
+        let shadow_id = value.as_ref().and_then(id_of);
         if let (true, true, Some(key), Some(id)) = (
             p.primary_status.is_success(),
             status.is_success(),
@@ -684,10 +700,18 @@ fn settle(
                 .map_err(|e| format!("the id map could not be written: {e}"))?;
         }
     }
-    let response = back_to_keys(&map, Way::ToKey(side), &endpoint, response);
-    drop(map);
-    let value = serde_json::from_slice::<Value>(response.body()).ok();
+    if let Some(v) = value.as_mut() {
+        if translate::needed(&map, side) {
+            translate::answer(&map, Way::ToKey(side), endpoint, v);
+        }
+    }
     Ok((status, value))
+}
+
+/// A resource's `id`, read without building the rest.
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    id: Option<String>,
 }
 
 /// One request to `target`'s upstream in its schema, as the pipeline
