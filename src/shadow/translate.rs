@@ -93,12 +93,19 @@ pub fn request(map: &IdMap, way: Way<'_>, endpoint: &str, body: &mut Value) -> b
                 }
             }
             let on_members = path.as_deref().map(is_members_path);
-            match (on_members, get_mut(op, "value")) {
-                (Some(true), Some(v)) => changed |= members(map, way, v),
-                (None, Some(Value::Object(v))) => {
-                    if let Some(m) = get_mut(v, "members") {
-                        changed |= members(map, way, m);
+            let on_manager = path.as_deref().and_then(manager_path);
+            match (on_members, on_manager, get_mut(op, "value")) {
+                (Some(true), _, Some(v)) => changed |= members(map, way, v),
+                // `...:manager` with `{"value": id}` or the id itself;
+                // `...:manager.value` with the id.
+                (_, Some(whole), Some(v)) => changed |= manager_value(map, way, v, whole),
+                (None, _, Some(v @ Value::Object(_))) => {
+                    if let Some(Value::Object(o)) = Some(&mut *v) {
+                        if let Some(m) = get_mut(o, "members") {
+                            changed |= members(map, way, m);
+                        }
                     }
+                    changed |= manager(map, way, v);
                 }
                 _ => {}
             }
@@ -115,7 +122,66 @@ pub fn request(map: &IdMap, way: Way<'_>, endpoint: &str, body: &mut Value) -> b
     if let Some(m) = get_mut(o, "members") {
         changed |= members(map, way, m);
     }
+    changed |= manager(map, way, body);
     changed
+}
+
+/// The enterprise extension's schema URN.
+const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+
+/// A User's `manager` (in the enterprise extension's object, or written
+/// fully qualified at the top), whose `value` is a User's id and `$ref`
+/// its location.
+fn manager(map: &IdMap, way: Way<'_>, body: &mut Value) -> bool {
+    let Some(o) = body.as_object_mut() else {
+        return false;
+    };
+    let mut changed = false;
+    if let Some(Value::Object(ext)) = get_mut(o, ENTERPRISE) {
+        if let Some(Value::Object(m)) = get_mut(ext, "manager") {
+            changed |= reference(map, way, "users", m);
+        }
+    }
+    let qualified = format!("{ENTERPRISE}:manager");
+    if let Some(Value::Object(m)) = get_mut(o, &qualified) {
+        changed |= reference(map, way, "users", m);
+    }
+    changed
+}
+
+/// `Some(true)` for a PATCH path naming the manager (`manager`, fully
+/// qualified or not), `Some(false)` for its `value`.
+fn manager_path(path: &str) -> Option<bool> {
+    let p = path.trim();
+    let p = match p.get(..ENTERPRISE.len()) {
+        Some(head) if head.eq_ignore_ascii_case(ENTERPRISE) => {
+            p.get(ENTERPRISE.len()..)?.strip_prefix(':')?
+        }
+        _ => p,
+    };
+    if p.eq_ignore_ascii_case("manager") {
+        Some(true)
+    } else if p.eq_ignore_ascii_case("manager.value") {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// A PATCH value for the manager: the id itself, or (`whole`) an object
+/// with it as `value`.
+fn manager_value(map: &IdMap, way: Way<'_>, v: &mut Value, whole: bool) -> bool {
+    match v {
+        Value::String(id) => match way.id(map, "users", id) {
+            Some(new) => {
+                *id = new;
+                true
+            }
+            None => false,
+        },
+        Value::Object(m) if whole => reference(map, way, "users", m),
+        _ => false,
+    }
 }
 
 /// A raw query string with its `filter` translated (`None`: unchanged).
@@ -262,6 +328,7 @@ fn resource(map: &IdMap, way: Way<'_>, kind: &str, body: &mut Value) -> bool {
             changed |= reference(map, way, "groups", g);
         }
     }
+    changed |= manager(map, way, body);
     changed
 }
 
@@ -477,6 +544,34 @@ mod tests {
             "filter=userName%20eq%20%22u1%22"
         )
         .is_none());
+        // A manager, in a body, a PATCH and an answer.
+        let mut u = json!({"userName": "x", ENTERPRISE: {"manager": {"value": "u1", "$ref": "https://gw/Users/u1"}}});
+        assert!(request(&m, Way::ToUpstream("new"), "Users", &mut u));
+        assert_eq!(u[ENTERPRISE]["manager"]["value"], "U-1");
+        assert_eq!(u[ENTERPRISE]["manager"]["$ref"], "https://gw/Users/U-1");
+        let mut p = json!({"Operations": [
+            {"op": "Add", "path": format!("{ENTERPRISE}:manager"), "value": "u1"},
+            {"op": "replace", "path": "manager.value", "value": "u1"},
+            {"op": "replace", "path": format!("{ENTERPRISE}:manager"), "value": {"value": "u1"}},
+            {"op": "replace", "value": {ENTERPRISE: {"manager": {"value": "u1"}}}},
+        ]});
+        assert!(request(&m, Way::ToUpstream("new"), "Users", &mut p));
+        assert_eq!(p["Operations"][0]["value"], "U-1");
+        assert_eq!(p["Operations"][1]["value"], "U-1");
+        assert_eq!(p["Operations"][2]["value"]["value"], "U-1");
+        assert_eq!(
+            p["Operations"][3]["value"][ENTERPRISE]["manager"]["value"],
+            "U-1"
+        );
+        assert!(answer(&m, back, "Users", &mut u));
+        assert_eq!(u[ENTERPRISE]["manager"]["value"], "u1");
+        for path in [
+            "managerx",
+            "é".repeat(40).as_str(),
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Usermanager",
+        ] {
+            assert_eq!(manager_path(path), None, "{path}");
+        }
         // A Bulk request and its answer.
         let mut bulk = json!({"Operations": [
             {"method": "PATCH", "path": "/Groups/g1", "data": {"Operations": [

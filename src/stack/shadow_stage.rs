@@ -194,10 +194,7 @@ fn translated(
             *query = Some(new);
         }
     }
-    // A User's body (written, not searched) holds no id translated here.
-    let user_write = endpoint.eq_ignore_ascii_case("Users")
-        && matches!(route.kind(), RouteKind::Resource | RouteKind::Collection);
-    if !body.is_empty() && !user_write {
+    if !body.is_empty() {
         if let Ok(mut v) = serde_json::from_slice::<Value>(body) {
             if translate::request(map, way, endpoint, &mut v) {
                 if let Ok(b) = serde_json::to_vec(&v) {

@@ -450,7 +450,30 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     )
     .await;
     assert!(status == 200 || status == 204, "{status}");
-    let r = settled(&gw, "acme", 4).await;
+    // The IdP sets u3's manager to u1 (its id of u1): the new backend gets
+    // its own id of u1, the IdP reads back its own.
+    let ent = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+    let mgr = json!({"schemas": [PATCH_OP], "Operations": [
+        {"op": "Add", "path": format!("{ent}:manager"), "value": {"value": u1}}]});
+    let (status, got) = send(
+        &gw,
+        "acme",
+        reqwest::Method::PATCH,
+        &format!("/Users/{u3}"),
+        Some(mgr),
+    )
+    .await;
+    assert_eq!(status, 200, "{got}");
+    assert_eq!(got[ent]["manager"]["value"], u1.as_str(), "{got}");
+    let (_, at_new) = direct(
+        &new.base_url(),
+        reqwest::Method::GET,
+        &format!("/Users/{u3}"),
+        None,
+    )
+    .await;
+    assert_eq!(at_new[ent]["manager"]["value"], new_u1.as_str(), "{at_new}");
+    let r = settled(&gw, "acme", 5).await;
     assert_eq!(r["shadow_upstream"], "old");
     let (_, og) = direct(
         &old.base_url(),
@@ -498,7 +521,7 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     )
     .await;
     assert_eq!(status, 204);
-    let r = settled(&gw, "acme", 5).await;
+    let r = settled(&gw, "acme", 6).await;
     assert_eq!(r["failed"], 0, "{r}");
     let (status, _) = direct(
         &new.base_url(),
@@ -537,7 +560,7 @@ async fn a_backfill_then_a_cutover_and_back_by_config_the_idp_keeping_its_ids() 
     .await;
     assert_eq!(at_old["title"], "Guide", "no copy: {at_old}");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(report(&gw, "acme").await["mirrored"], 5);
+    assert_eq!(report(&gw, "acme").await["mirrored"], 6);
 }
 
 #[tokio::test]
