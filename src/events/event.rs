@@ -262,8 +262,7 @@ fn push_member(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 fn push_string(out: &mut Vec<u8>, s: &str) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    crate::scim::json_scan::write_str(out, s);
 }
 
 impl Serialize for Event {

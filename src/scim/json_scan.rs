@@ -120,6 +120,21 @@ pub fn is_plain(s: &str) -> bool {
     next_special(s.as_bytes(), 0).is_none()
 }
 
+/// Appends `s` as a JSON string, byte for byte as serde_json writes it:
+/// a plain string (most) copied as it is, eight bytes checked at a time,
+/// anything else escaped by serde_json.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    if is_plain(s) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
+}
+
 #[derive(Debug)]
 pub struct Scanner<'a> {
     text: &'a str,

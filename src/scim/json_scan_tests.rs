@@ -291,3 +291,34 @@ fn operations_len_counts_the_top_level_array() {
     assert_eq!(operations_len("[1]"), None);
     assert_eq!(operations_len(r#"{"Operations":[1,]}"#), None);
 }
+
+#[test]
+fn strings_are_written_as_serde_json_writes_them() {
+    let mut every = String::new();
+    for c in (0u32..0x300).chain([0x2028, 0x2029, 0xfeff, 0x1f600]) {
+        every.extend(char::from_u32(c));
+    }
+    for s in [
+        "",
+        "plain",
+        "a\"b",
+        "back\\slash",
+        "tab\there",
+        "\u{7f}",
+        "é",
+        &every,
+    ] {
+        let mut out = b"x".to_vec();
+        write_str(&mut out, s);
+        assert_eq!(out[1..], serde_json::to_vec(s).unwrap()[..], "{s:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_string_is_written_as_serde_json_writes_it(s in any::<String>()) {
+        let mut out = Vec::new();
+        write_str(&mut out, &s);
+        prop_assert_eq!(out, serde_json::to_vec(&s).unwrap());
+    }
+}
