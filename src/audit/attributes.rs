@@ -220,6 +220,15 @@ fn scrubbed(value: &Value) -> Value {
     }
 }
 
+/// [`truncated`] of a name already built.
+fn truncated_owned(s: String) -> String {
+    if s.len() <= MAX_NAME_CHARS {
+        s
+    } else {
+        truncated(&s)
+    }
+}
+
 fn truncated(s: &str) -> String {
     // No more bytes than the limit: no more characters either.
     if s.len() <= MAX_NAME_CHARS {

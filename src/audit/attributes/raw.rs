@@ -3,7 +3,7 @@
 //! extension object's members, with every value skipped rather than built
 //! into a `serde_json::Value` tree. The same names in the same order
 //! (tested against the tree-based reading).
-use super::{is_urn, truncated, Names};
+use super::{is_urn, truncated, truncated_owned, Names};
 use crate::scim::json_scan::{Kind, Scanner};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
@@ -28,7 +28,11 @@ pub(crate) fn resource_names_raw(body: &[u8]) -> Option<Vec<String>> {
             // RFC 7644 §3.3: an extension's attributes, named `urn:attr`.
             Some(subs) => {
                 for sub in subs {
-                    names.push(truncated(&format!("{key}:{sub}")));
+                    let mut full = String::with_capacity(key.len() + 1 + sub.len());
+                    full.push_str(key);
+                    full.push(':');
+                    full.push_str(sub);
+                    names.push(truncated_owned(full));
                 }
             }
             None => names.push(truncated(key)),
