@@ -10,7 +10,7 @@
 //! `emails[type eq "work"].value`) names its top-level attribute.
 mod raw;
 
-pub(crate) use raw::resource_names_raw;
+pub(crate) use raw::{resource_names_raw, resource_names_scanned};
 
 use crate::scim::json::get_ci;
 use crate::scim::patch::PatchPath;

@@ -370,6 +370,7 @@ where
     let s = spans.start("validate and map");
     let schema = schema_stage::step(&tenant.schema, &parts, route, query, body, base).await;
     let mut inbound = next!(spans.close(s, schema)?);
+    trace.scanned(inbound.scanned.take());
     // The deprovisioning guardrail: after the schema stage (a refused
     // request deprovisions nothing), before the cache and the upstream (a
     // held one reaches neither).

@@ -5,6 +5,7 @@
 //! (tested against the tree-based reading).
 use super::{is_urn, truncated, truncated_owned, Names};
 use crate::scim::json_scan::{Kind, Scanner};
+use crate::scim::validate_raw::Scanned as ScannedBody;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::fmt;
@@ -16,8 +17,44 @@ pub(crate) fn resource_names_raw(body: &[u8]) -> Option<Vec<String>> {
         Some(members) => members,
         None => serde_json::from_slice::<Members<'_>>(body).ok()?.0,
     };
+    Some(names_of(&members))
+}
+
+/// [`resource_names_raw`] of the body the schema stage's scan accepted,
+/// from the members that scan found (`validate_raw::Scanned`): the body
+/// is not read again, only an extension's object for its members' names.
+/// Its keys are plain and differ, and so do an extension object's, so
+/// nothing here decodes or merges them. `None` (never for what the scan
+/// accepted): read the body.
+pub(crate) fn resource_names_scanned(scanned: &ScannedBody) -> Option<Vec<String>> {
+    let found = scanned.members()?;
+    let mut members: Vec<Member<'_>> = Vec::with_capacity(found.len());
+    for (key, value) in found {
+        let subs = match value.first() {
+            Some(b'{') if is_urn(key) => {
+                let mut s = Scanner::new(std::str::from_utf8(value).ok()?);
+                s.begin_object()?;
+                let mut keys: Vec<Cow<'_, str>> = Vec::new();
+                let mut first = true;
+                while let Some(sub) = s.key(first)? {
+                    first = false;
+                    s.skip()?;
+                    keys.push(Cow::Borrowed(sub.plain()?));
+                }
+                s.end()?;
+                Some(keys)
+            }
+            _ => None,
+        };
+        members.push((Cow::Borrowed(key), subs));
+    }
+    Some(names_of(&members))
+}
+
+/// The names of a body's members (see [`resource_names_raw`]).
+fn names_of(members: &[Member<'_>]) -> Vec<String> {
     let mut names = Names::default();
-    for (key, subs) in &members {
+    for (key, subs) in members {
         if ["schemas", "id", "meta"]
             .iter()
             .any(|k| key.eq_ignore_ascii_case(k))
@@ -38,7 +75,7 @@ pub(crate) fn resource_names_raw(body: &[u8]) -> Option<Vec<String>> {
             None => names.push(truncated(key)),
         }
     }
-    Some(names.0)
+    names.0
 }
 
 /// The members as [`Members`] reads them, read with the strict scanner
@@ -336,5 +373,39 @@ mod tests {
                 prop_assert!(same_reading(&changed), "{}", String::from_utf8_lossy(&changed));
             }
         }
+    }
+
+    /// The names from the schema stage's scan are the names read from the
+    /// body, for bodies the scan accepts (and bodies edited around them).
+    #[test]
+    fn names_from_the_schema_scan_are_the_names_read_from_the_body() {
+        use crate::scim::schema::SchemaRegistry;
+        use crate::scim::validate_raw::verbatim_scanned;
+        let registry = SchemaRegistry::builtin();
+        let rt = registry.resource_type("User").unwrap();
+        let user = include_str!("../../../benches/load/user.json");
+        let full = include_str!("../../../tests/fixtures/user_full.json");
+        let mut taken = 0;
+        for body in [
+            user.to_string(),
+            full.to_string(),
+            user.replace(r#""active":true,"#, r#""groups":[{"value":"g1"}],"active":true,"#),
+            user.replace(r#""employeeNumber":"701984","#, ""),
+            user.replace(r#"{"resourceType":"User","#, r#"{"#),
+            r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"a"}"#.to_string(),
+            r#" { "userName" : "a" , "schemas" : [ "urn:ietf:params:scim:schemas:core:2.0:User" ] } "#.to_string(),
+        ] {
+            let bytes = bytes::Bytes::from(body.clone());
+            let Some((_, scanned)) = verbatim_scanned(&registry, rt, &bytes) else {
+                continue;
+            };
+            taken += 1;
+            assert_eq!(
+                resource_names_scanned(&scanned),
+                resource_names_raw(body.as_bytes()),
+                "{body}"
+            );
+        }
+        assert!(taken >= 5, "{taken} bodies taken by the scan");
     }
 }

@@ -33,6 +33,7 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::patch::PatchRequest;
 use crate::scim::query::ListQuery;
 use crate::scim::route::{Route, RouteKind};
+use crate::scim::validate_raw::Scanned;
 use crate::tenant::schema::TenantSchema;
 use body::{deactivates_patch, deactivates_put, json_body, patch_body, resource_body};
 use bytes::Bytes;
@@ -133,6 +134,10 @@ pub(super) struct Inbound<'t> {
     /// parsed once here (when the tenant validates or maps): what an
     /// emulated PATCH applies in the tenant's schema ([`emulated_patch`]).
     pub tenant_patch: TenantPatch,
+    /// A POST or PUT body's members as the validation's scan found them
+    /// (its fast path): what the audit record names, without reading the
+    /// body again.
+    pub scanned: Option<Scanned>,
 }
 
 /// A tenant's PATCHes as the client sent them (after the dialect).
@@ -214,6 +219,7 @@ pub(super) fn inbound<'t>(
             bulk: false,
             emulated: None,
             tenant_patch: TenantPatch::None,
+            scanned: None,
         }));
     }
     if kind == RouteKind::Me {
@@ -254,6 +260,7 @@ pub(super) fn inbound<'t>(
         bulk: false,
         emulated: None,
         tenant_patch: TenantPatch::None,
+        scanned: None,
     };
     match kind {
         RouteKind::Collection if *method == Method::GET => {
@@ -268,7 +275,7 @@ pub(super) fn inbound<'t>(
             }
         }
         RouteKind::Collection if *method == Method::POST => {
-            out.body = resource_body(schema, rt, mapping, headers, &out.body)?;
+            (out.body, out.scanned) = resource_body(schema, rt, mapping, headers, &out.body)?;
         }
         RouteKind::Search => {
             let plan = match mapping.filter(|m| m.emulates()) {
@@ -290,7 +297,7 @@ pub(super) fn inbound<'t>(
             Method::GET => out.query = resource_query(mapping, out.query.take())?,
             Method::PUT => {
                 out.deprovision = is_user && deactivates_put(&out.body);
-                out.body = resource_body(schema, rt, mapping, headers, &out.body)?;
+                (out.body, out.scanned) = resource_body(schema, rt, mapping, headers, &out.body)?;
                 out.query = resource_query(mapping, out.query.take())?;
             }
             Method::PATCH => {
@@ -319,6 +326,7 @@ fn forward<'t>(query: Option<String>, body: Bytes) -> Stage<'t> {
         bulk: false,
         emulated: None,
         tenant_patch: TenantPatch::None,
+        scanned: None,
     })
 }
 

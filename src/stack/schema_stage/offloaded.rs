@@ -29,6 +29,7 @@ enum Detached {
         deprovision: bool,
         bulk: bool,
         tenant_patch: super::TenantPatch,
+        scanned: Option<crate::scim::validate_raw::Scanned>,
     },
     /// A list the gateway filters itself: its plan borrows the schema, so
     /// it is planned again in the request's task (a search body is rarely
@@ -73,6 +74,7 @@ pub(crate) async fn inbound_bounded<'t>(
             deprovision,
             bulk,
             tenant_patch,
+            scanned,
         } => Stage::Forward(Inbound {
             query,
             body,
@@ -83,6 +85,7 @@ pub(crate) async fn inbound_bounded<'t>(
             bulk,
             emulated: None,
             tenant_patch,
+            scanned,
         }),
         Detached::Emulated => {
             return inbound(schema, method, headers, route, query, body, public_base)
@@ -105,6 +108,7 @@ fn detach(schema: &TenantSchema, stage: Stage<'_>) -> Detached {
         deprovision: inbound.deprovision,
         bulk: inbound.bulk,
         tenant_patch: inbound.tenant_patch,
+        scanned: inbound.scanned,
     }
 }
 
@@ -144,6 +148,7 @@ pub(crate) async fn outbound_bounded(
             bulk: false,
             emulated: None,
             tenant_patch: super::TenantPatch::None,
+            scanned: None,
         };
         outbound(&inbound, response)
     }))
