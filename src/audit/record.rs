@@ -132,7 +132,7 @@ impl AuditRecord {
             kind: AuditKind::Write,
             tenant: None,
             principal: None,
-            client_ip: client_ip.to_string(),
+            client_ip: ip_text(client_ip),
             request_id: request_id.to_string(),
             method: method.to_string(),
             resource_type: None,
@@ -269,6 +269,28 @@ impl AuditKind {
     }
 }
 
+/// An address as `Display` writes it; an IPv4 one digit by digit (a
+/// record per write carries one; the formatter cost ten times as much).
+fn ip_text(ip: IpAddr) -> String {
+    let IpAddr::V4(v4) = ip else {
+        return ip.to_string();
+    };
+    let mut out = String::with_capacity(15);
+    for (i, octet) in v4.octets().into_iter().enumerate() {
+        if i > 0 {
+            out.push('.');
+        }
+        if octet >= 100 {
+            out.push(char::from(b'0' + octet / 100));
+        }
+        if octet >= 10 {
+            out.push(char::from(b'0' + octet / 10 % 10));
+        }
+        out.push(char::from(b'0' + octet % 10));
+    }
+    out
+}
+
 /// A string, or `null`.
 fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     match s {
@@ -395,6 +417,13 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn addresses_are_written_as_display_writes_them(v4 in any::<[u8; 4]>(), v6 in any::<[u8; 16]>()) {
+            for ip in [IpAddr::from(v4), IpAddr::from(v6)] {
+                prop_assert_eq!(ip_text(ip), ip.to_string());
+            }
+        }
+
         #[test]
         fn records_are_written_as_serde_json_writes_them(record in record()) {
             prop_assert_eq!(
