@@ -322,3 +322,22 @@ proptest! {
         prop_assert_eq!(out, serde_json::to_vec(&s).unwrap());
     }
 }
+
+#[test]
+fn a_special_byte_is_found_at_any_place_of_any_length() {
+    for len in 0..40 {
+        let plain = "é".repeat(len / 2) + &"x".repeat(len % 2);
+        assert!(is_plain(&plain), "{plain:?}");
+        for at in 0..plain.len() {
+            if !plain.is_char_boundary(at) {
+                continue;
+            }
+            for special in ['"', '\\', '\n', '\u{0}', '\u{1f}'] {
+                let mut s = plain.clone();
+                s.insert(at, special);
+                assert!(!is_plain(&s), "{s:?}");
+            }
+        }
+    }
+    assert!(is_plain("\u{7f}ÿ~ "));
+}
