@@ -51,6 +51,9 @@ fn scanned(data: &[u8]) -> Option<Option<String>> {
     let mut names: Vec<Cow<'_, str>> = Vec::with_capacity(32);
     let mut id: Option<Option<String>> = None;
     let mut spliceable = true;
+    // The lengths (mod 64) of the names kept: a name of another length
+    // repeats none of them (equal ignoring case means equally long).
+    let mut lengths = 0u64;
     let mut first = true;
     while let Some(key) = s.key(first)? {
         first = false;
@@ -70,9 +73,11 @@ fn scanned(data: &[u8]) -> Option<Option<String>> {
             }
             s.skip()?;
         }
-        if repeated(&names, &name) {
+        let length = 1u64 << (name.len() % 64);
+        if (lengths & length != 0 || names.len() >= MAX_NAMES) && repeated(&names, &name) {
             spliceable = false;
         } else {
+            lengths |= length;
             names.push(name);
         }
     }

@@ -75,7 +75,7 @@ fn names_of(members: &[Member<'_>]) -> Vec<String> {
             None => names.push(truncated(key)),
         }
     }
-    names.0
+    names.list
 }
 
 /// The members as [`Members`] reads them, read with the strict scanner
