@@ -46,7 +46,7 @@ pub(super) struct WriteTrace {
     pub body: Bytes,
     /// The same body's members as the schema stage's scan found them
     /// (a POST or PUT that took its fast path).
-    pub scanned: Option<Scanned>,
+    pub scanned: Option<Box<Scanned>>,
 }
 
 /// 503 for a write while the journal is stopped (fail closed: nothing
@@ -147,7 +147,7 @@ pub(super) async fn journal(
         && (*method == Method::POST || *method == Method::PUT)
     {
         // Read from the schema stage's scan when there was one.
-        let scanned = write.scanned.as_ref().and_then(resource_names_scanned);
+        let scanned = write.scanned.as_deref().and_then(resource_names_scanned);
         names = Some(
             scanned
                 .or_else(|| resource_names_raw(&write.body))

@@ -368,7 +368,9 @@ where
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;
     let s = spans.start("validate and map");
-    let schema = schema_stage::step(&tenant.schema, &parts, route, query, body, base).await;
+    let audited = trace.write.is_some();
+    let schema = schema_stage::step(&tenant.schema, &parts, route, query, body, base, audited);
+    let schema = schema.await;
     let mut inbound = next!(spans.close(s, schema)?);
     trace.scanned(inbound.scanned.take());
     // The deprovisioning guardrail: after the schema stage (a refused

@@ -92,7 +92,7 @@ impl Trace<'_> {
 
     /// The write's body as the schema stage's scan found it (for its
     /// record's names); dropped when no write is audited.
-    pub(super) fn scanned(&mut self, scanned: Option<Scanned>) {
+    pub(super) fn scanned(&mut self, scanned: Option<Box<Scanned>>) {
         if let Some(write) = &mut self.write {
             write.scanned = scanned;
         }
