@@ -372,7 +372,9 @@ where
     let schema = schema_stage::step(&tenant.schema, &parts, route, query, body, base, audited);
     let schema = schema.await;
     let mut inbound = next!(spans.close(s, schema)?);
-    trace.scanned(inbound.scanned.take());
+    if let Some(scanned) = inbound.scanned.take() {
+        trace.scanned(scanned);
+    }
     // The deprovisioning guardrail: after the schema stage (a refused
     // request deprovisions nothing), before the cache and the upstream (a
     // held one reaches neither).

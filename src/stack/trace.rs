@@ -92,9 +92,9 @@ impl Trace<'_> {
 
     /// The write's body as the schema stage's scan found it (for its
     /// record's names); dropped when no write is audited.
-    pub(super) fn scanned(&mut self, scanned: Option<Box<Scanned>>) {
+    pub(super) fn scanned(&mut self, scanned: Box<Scanned>) {
         if let Some(write) = &mut self.write {
-            write.scanned = scanned;
+            write.scanned = Some(scanned);
         }
     }
 
