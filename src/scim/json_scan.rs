@@ -102,13 +102,17 @@ fn first_special(word: u64) -> Option<usize> {
 /// eight bytes at a time, byte by byte only in the last few.
 #[inline]
 fn next_special(bytes: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if let Some(at) = first_special(u64::from_le_bytes(word)) {
-            return Some(i + at);
+    // Bounded by the last word's start, so that `i + 8` neither
+    // overflows nor passes the end (one test per word).
+    if let Some(last) = bytes.len().checked_sub(8) {
+        while i <= last {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(bytes.get(i..i + 8)?);
+            if let Some(at) = first_special(u64::from_le_bytes(word)) {
+                return Some(i + at);
+            }
+            i += 8;
         }
-        i += 8;
     }
     let special = |b: &u8| *b == b'"' || *b == b'\\' || *b < 0x20;
     Some(i + bytes.get(i..)?.iter().position(special)?)
