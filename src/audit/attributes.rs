@@ -10,7 +10,7 @@
 //! `emails[type eq "work"].value`) names its top-level attribute.
 mod raw;
 
-pub(crate) use raw::resource_names_raw;
+pub(crate) use raw::{resource_names_raw, resource_names_scanned};
 
 use crate::scim::json::get_ci;
 use crate::scim::patch::PatchPath;
@@ -34,7 +34,7 @@ const NEVER_RECORDED: &str = "password";
 pub(crate) fn changed_attributes(method: &str, body: Option<&Value>) -> Vec<String> {
     let mut names = Names::default();
     let Some(Value::Object(obj)) = body else {
-        return names.0;
+        return names.list;
     };
     if method.eq_ignore_ascii_case("POST") || method.eq_ignore_ascii_case("PUT") {
         resource_names(obj, &mut names);
@@ -50,7 +50,7 @@ pub(crate) fn changed_attributes(method: &str, body: Option<&Value>) -> Vec<Stri
             }
         }
     }
-    names.0
+    names.list
 }
 
 /// The values of the changed attributes that are on `allow_list`
@@ -124,12 +124,21 @@ pub(crate) fn allowed_values(
 
 /// Names collected once each, case-insensitively, bounded in number.
 #[derive(Default)]
-struct Names(Vec<String>);
+struct Names {
+    list: Vec<String>,
+    /// The lengths (mod 64) of the names listed: a name of another length
+    /// equals none of them, ignoring case or not.
+    lengths: u64,
+}
 
 impl Names {
     fn push(&mut self, name: String) {
-        if self.0.len() < MAX_NAMES && !self.0.iter().any(|n| n.eq_ignore_ascii_case(&name)) {
-            self.0.push(name);
+        let length = 1u64 << (name.len() % 64);
+        let seen =
+            self.lengths & length != 0 && self.list.iter().any(|n| n.eq_ignore_ascii_case(&name));
+        if self.list.len() < MAX_NAMES && !seen {
+            self.lengths |= length;
+            self.list.push(name);
         }
     }
 }
@@ -217,6 +226,15 @@ fn scrubbed(value: &Value) -> Value {
         ),
         Value::Array(items) => Value::Array(items.iter().map(scrubbed).collect()),
         other => other.clone(),
+    }
+}
+
+/// [`truncated`] of a name already built.
+fn truncated_owned(s: String) -> String {
+    if s.len() <= MAX_NAME_CHARS {
+        s
+    } else {
+        truncated(&s)
     }
 }
 

@@ -61,12 +61,13 @@ pub(crate) fn line_hash(line: &[u8]) -> [u8; 32] {
 /// Lowercase hex.
 pub(crate) fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
+    let mut out = Vec::with_capacity(bytes.len() * 2);
     for b in bytes {
-        s.push(char::from(DIGITS[usize::from(b >> 4)]));
-        s.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        out.push(DIGITS[usize::from(b >> 4)]);
+        out.push(DIGITS[usize::from(b & 0x0f)]);
     }
-    s
+    // Hex digits are ASCII.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// Appends to `out` the line for `object` (a serialized JSON object, as
@@ -89,7 +90,20 @@ pub(crate) fn push_line(
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b"\":");
         match value {
-            FieldValue::U64(n) => out.extend_from_slice(n.to_string().as_bytes()),
+            FieldValue::U64(n) => {
+                let mut digits = [0u8; 20];
+                let mut at = digits.len();
+                let mut n = *n;
+                loop {
+                    at -= 1;
+                    digits[at] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                out.extend_from_slice(&digits[at..]);
+            }
             FieldValue::Str(s) => {
                 out.push(b'"');
                 out.extend_from_slice(s.as_bytes());

@@ -76,8 +76,6 @@ enum ErrorKind {
     Closed,
     /// A write or fsync failed; the journal stopped (fail closed).
     Failed(FileKind),
-    /// The record or event could not be serialized.
-    Serialize,
 }
 
 enum Command {
@@ -137,9 +135,7 @@ impl Journal {
     /// the same fsync). See [`Ack`] for when it resolves.
     pub fn append(&self, record: AuditRecord, event: Option<Event>) -> Ack {
         let auth_failure = record.kind == super::record::AuditKind::AuthFailure;
-        let Ok(record) = serde_json::to_vec(&record) else {
-            return Ack::ready(Err(JournalError::new(ErrorKind::Serialize)));
-        };
+        let record = record.to_json();
         // The event is already its JSON; the same bytes go on to the
         // dispatcher (`RecentEvents`), so a caught-up sink neither reads
         // nor parses it back.
@@ -302,7 +298,6 @@ impl fmt::Display for JournalError {
                 "the audit journal stopped after an I/O failure on the {} file",
                 kind.as_str()
             ),
-            ErrorKind::Serialize => f.write_str("the audit record could not be serialized"),
         }
     }
 }

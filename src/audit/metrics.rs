@@ -3,8 +3,29 @@
 //! docs/audit.md). Labels are bounded: `kind` is `write` or
 //! `auth_failure`, `file` is `audit` or `outbox`.
 use crate::telemetry::names::audit::*;
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+use std::sync::OnceLock;
 use std::time::Duration;
+
+/// A series recorded on every group commit, its handle taken once (the
+/// registry's lookup of a name and labels cost more than the batch's
+/// other bookkeeping), on first use as before: a series appears when it
+/// is first recorded. The recorder is installed first, as for the
+/// tenants' handles (`telemetry::handles`).
+fn cached<T>(cell: &'static OnceLock<T>, make: impl FnOnce() -> T) -> &'static T {
+    cell.get_or_init(|| {
+        crate::telemetry::metrics_handle();
+        make()
+    })
+}
+
+static WRITES: OnceLock<Counter> = OnceLock::new();
+static AUTH_FAILURES: OnceLock<Counter> = OnceLock::new();
+static AUDIT_BYTES: OnceLock<Counter> = OnceLock::new();
+static EVENTS: OnceLock<Counter> = OnceLock::new();
+static OUTBOX_BYTES: OnceLock<Counter> = OnceLock::new();
+static BATCH_SIZE: OnceLock<Histogram> = OnceLock::new();
+static QUEUE_DEPTH: OnceLock<Gauge> = OnceLock::new();
 
 /// Which file a figure is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,16 +51,28 @@ pub(crate) fn batch_written(
     audit_bytes: u64,
     outbox_bytes: u64,
 ) {
-    counter!(AUDIT_RECORDS_TOTAL, "kind" => "write").increment(writes);
+    cached(&WRITES, || counter!(AUDIT_RECORDS_TOTAL, "kind" => "write")).increment(writes);
     if auth_failures > 0 {
-        counter!(AUDIT_RECORDS_TOTAL, "kind" => "auth_failure").increment(auth_failures);
+        cached(
+            &AUTH_FAILURES,
+            || counter!(AUDIT_RECORDS_TOTAL, "kind" => "auth_failure"),
+        )
+        .increment(auth_failures);
     }
-    counter!(AUDIT_BYTES_TOTAL, "file" => "audit").increment(audit_bytes);
+    cached(
+        &AUDIT_BYTES,
+        || counter!(AUDIT_BYTES_TOTAL, "file" => "audit"),
+    )
+    .increment(audit_bytes);
     if events > 0 {
-        counter!(OUTBOX_EVENTS_TOTAL).increment(events);
-        counter!(AUDIT_BYTES_TOTAL, "file" => "outbox").increment(outbox_bytes);
+        cached(&EVENTS, || counter!(OUTBOX_EVENTS_TOTAL)).increment(events);
+        cached(
+            &OUTBOX_BYTES,
+            || counter!(AUDIT_BYTES_TOTAL, "file" => "outbox"),
+        )
+        .increment(outbox_bytes);
     }
-    histogram!(AUDIT_BATCH_SIZE).record((writes + auth_failures) as f64);
+    cached(&BATCH_SIZE, || histogram!(AUDIT_BATCH_SIZE)).record((writes + auth_failures) as f64);
 }
 
 /// One fsync done.
@@ -54,7 +87,7 @@ pub(crate) fn unacknowledged(tenant: &str) {
 
 /// The queue's depth, sampled by the writer.
 pub(crate) fn queue_depth(depth: usize) {
-    gauge!(AUDIT_QUEUE_DEPTH).set(depth as f64);
+    cached(&QUEUE_DEPTH, || gauge!(AUDIT_QUEUE_DEPTH)).set(depth as f64);
 }
 
 /// The outbox is durable up to `seq`.

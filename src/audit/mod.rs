@@ -20,7 +20,9 @@ pub(crate) mod settings;
 pub(crate) mod verify;
 mod writer;
 
-pub(crate) use attributes::{allowed_values, changed_attributes, resource_names_raw};
+pub(crate) use attributes::{
+    allowed_values, changed_attributes, resource_names_raw, resource_names_scanned,
+};
 pub use journal::{Ack, Journal, JournalError, MAX_BATCH};
 pub use record::{AuditKind, AuditOutcome, AuditPrincipal, AuditRecord, GuardrailNote};
 pub use settings::{AuditSettings, FsyncPolicy};

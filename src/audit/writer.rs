@@ -111,8 +111,16 @@ impl Writer {
         sync: bool,
     ) -> Result<Vec<Receipt>, (FileKind, io::Error)> {
         let mut receipts = Vec::with_capacity(entries.len());
-        let mut audit_buf: Vec<u8> = Vec::with_capacity(entries.len() * 512);
-        let mut outbox_buf: Vec<u8> = Vec::new();
+        // Each buffer sized for the batch's lines at once (a line is its
+        // object and under 100 bytes of `seq`, `prev` and framing), not
+        // grown as they are pushed.
+        let (mut audit_len, mut outbox_len) = (0, 0);
+        for entry in entries {
+            audit_len += entry.record.len() + 100;
+            outbox_len += entry.event.as_ref().map_or(0, |e| e.json().len() + 40);
+        }
+        let mut audit_buf: Vec<u8> = Vec::with_capacity(audit_len);
+        let mut outbox_buf: Vec<u8> = Vec::with_capacity(outbox_len);
         let (mut written_audit, mut written_outbox) = (0u64, 0u64);
         let (mut events, mut auth_failures) = (0u64, 0u64);
         let now = DateTime::now().secs;

@@ -121,7 +121,12 @@ pub fn event_type(
             _ => "updated",
         },
     };
-    format!("scim.{noun}.{verb}")
+    let mut kind = String::with_capacity(6 + noun.len() + verb.len());
+    kind.push_str("scim.");
+    kind.push_str(&noun);
+    kind.push('.');
+    kind.push_str(verb);
+    kind
 }
 
 /// Builds the CloudEvent (without `sequence`, which the outbox assigns:

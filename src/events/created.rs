@@ -8,6 +8,7 @@
 //! tree path takes it out), no member name twice (a tree keeps the last
 //! value; the bytes would keep both), and no line break (the outbox holds
 //! one event per line). Anything else takes the tree path.
+use crate::scim::json_scan::{Kind, Scanner};
 use serde::de::{self, IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use std::borrow::Cow;
@@ -25,14 +26,83 @@ impl<'a> Created<'a> {
     /// The answer, if it can be spliced in as it is (see the module docs).
     pub(crate) fn read(body: &'a [u8]) -> Option<Created<'a>> {
         let data = body.trim_ascii();
-        if data.first() != Some(&b'{') || data.iter().any(|b| matches!(b, b'\n' | b'\r')) {
+        if data.first() != Some(&b'{') || memchr::memchr2(b'\n', b'\r', data).is_some() {
             return None;
         }
-        let mut de = serde_json::Deserializer::from_slice(data);
-        let id = (&mut de).deserialize_map(Members).ok()??;
-        de.end().ok()?;
+        let id = match scanned(data) {
+            Some(decided) => decided?,
+            None => parsed(data)?,
+        };
         Some(Created { data, id })
     }
+}
+
+/// The checks read with the strict scanner (`scim::json_scan`: no
+/// allocation but the names' list, values skipped, not decoded):
+/// `Some(Some(id))` spliceable, `Some(None)` not; `None` when the scanner
+/// declines the document (a `\u` escape, an exponent, deep nesting, or
+/// not JSON at all), which [`parsed`] then decides. Whatever the scanner
+/// accepts, serde_json accepts too, and the names are compared decoded
+/// as serde_json decodes them, so both readings agree (tested).
+fn scanned(data: &[u8]) -> Option<Option<String>> {
+    let text = std::str::from_utf8(data).ok()?;
+    let mut s = Scanner::new(text);
+    s.begin_object()?;
+    let mut names: Vec<Cow<'_, str>> = Vec::with_capacity(32);
+    let mut id: Option<Option<String>> = None;
+    let mut spliceable = true;
+    // The lengths (mod 64) of the names kept: a name of another length
+    // repeats none of them (equal ignoring case means equally long).
+    let mut lengths = 0u64;
+    let mut first = true;
+    while let Some(key) = s.key(first)? {
+        first = false;
+        let name = key.value();
+        if name.eq_ignore_ascii_case("id") {
+            // A second `id` (any case) is a repeat, caught below.
+            id = Some(match s.peek()? {
+                Kind::String => Some(s.string()?.value().into_owned()),
+                _ => {
+                    s.skip()?;
+                    None
+                }
+            });
+        } else {
+            if name.eq_ignore_ascii_case("password") {
+                spliceable = false;
+            }
+            s.skip()?;
+        }
+        let length = 1u64 << (name.len() % 64);
+        if (lengths & length != 0 || names.len() >= MAX_NAMES) && repeated(&names, &name) {
+            spliceable = false;
+        } else {
+            lengths |= length;
+            names.push(name);
+        }
+    }
+    s.end()?;
+    Some(match id {
+        Some(Some(id)) if spliceable => Some(id),
+        _ => None,
+    })
+}
+
+/// The checks read by serde_json, for what the scanner declines.
+fn parsed(data: &[u8]) -> Option<String> {
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let id = (&mut de).deserialize_map(Members).ok()??;
+    de.end().ok()?;
+    Some(id)
+}
+
+/// Whether `name` repeats one of `names`: exactly, or as a second `id` in
+/// another case (past [`MAX_NAMES`], no check: the tree path takes it).
+fn repeated(names: &[Cow<'_, str>], name: &str) -> bool {
+    names.len() >= MAX_NAMES
+        || names
+            .iter()
+            .any(|n| n.eq_ignore_ascii_case(name) && (n == name || n.eq_ignore_ascii_case("id")))
 }
 
 /// The most members checked for repeats (a SCIM resource has a few
@@ -97,13 +167,7 @@ impl<'de> Visitor<'de> for Members {
                 }
                 map.next_value::<IgnoredAny>()?;
             }
-            // A repeated name: exact, or a second `id` in another case.
-            // (Past a bound, no check: the tree path takes it.)
-            let repeated = names.len() >= MAX_NAMES
-                || names.iter().any(|n| {
-                    n.eq_ignore_ascii_case(&name) && (n == &name || n.eq_ignore_ascii_case("id"))
-                });
-            if repeated {
+            if repeated(&names, &name) {
                 spliceable = false;
             } else {
                 names.push(name);

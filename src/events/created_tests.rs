@@ -155,3 +155,78 @@ proptest! {
         }
     }
 }
+
+/// The scanner's reading of an answer, where it does not decline it, is
+/// serde_json's (the path it replaced, kept for what it declines).
+fn same_reading(body: &[u8]) -> bool {
+    let data = body.trim_ascii();
+    scanned(data).is_none_or(|decided| decided == parsed(data))
+}
+
+#[test]
+fn the_scanner_reads_the_answers_as_serde_json_does() {
+    let body = br#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"id":"2819c223","userName":"b\"n","meta":{"location":"https://x/Users/2819c223"},"n":1.5}"#;
+    assert_eq!(scanned(body), Some(Some("2819c223".to_string())));
+    assert_eq!(scanned(br#"{"i\u0064":"1"}"#), None, "declined: \\u");
+    assert_eq!(
+        scanned(br#"{"id":"1","n":1e3}"#),
+        None,
+        "declined: exponent"
+    );
+    for (body, id) in [
+        (&br#"{"i\/d":"1","id":"a\/b\\c"}"#[..], Some("a/b\\c")),
+        (br#"{"id":"1","pass\/word":1}"#, Some("1")),
+        (br#"{"id":"1","pass\u0077ord":1}"#, None),
+        (br#"{"id":"1","Password":{"a":[1,2]}}"#, None),
+        (br#"{"id":"1","x":1,"x":1}"#, None),
+        (br#"{"Id":"1","iD":"1"}"#, None),
+        (br#"{"id":null}"#, None),
+        (br#"{"id":"1",}"#, None),
+        (br#"{"id":"1"}}"#, None),
+        (br#"{"id":"1" "a":2}"#, None),
+        (br#"{"id":"\u00e9"}"#, Some("é")),
+    ] {
+        assert!(same_reading(body), "{}", String::from_utf8_lossy(body));
+        let data = body.trim_ascii();
+        assert_eq!(
+            scanned(data).unwrap_or_else(|| parsed(data)).as_deref(),
+            id,
+            "{}",
+            String::from_utf8_lossy(body)
+        );
+    }
+    // The usual answer: an upstream's created User.
+    let user = include_bytes!("../../benches/load/user.json");
+    assert!(scanned(user.trim_ascii()).is_some_and(|id| id.is_some()));
+}
+
+proptest! {
+    #[test]
+    fn scanned_and_parsed_readings_agree(
+        members in prop::collection::vec((name(), value()), 0..8),
+        id in prop_oneof![
+            "[a-z0-9\"\\\\-]{1,12}".prop_map(Value::from),
+            Just(Value::Null),
+            Just(json!(7)),
+        ],
+        gaps in prop::collection::vec(prop_oneof![Just(""), Just(" "), Just("\t")], 1..4),
+        cut in 0usize..400,
+        flip in any::<prop::sample::Index>(),
+    ) {
+        let mut members = members;
+        members.insert(0, ("id".to_string(), id));
+        let body = render(&members, &gaps);
+        prop_assert!(same_reading(body.as_bytes()), "{}", body);
+        // Broken: cut short, or one byte changed.
+        let bytes = body.as_bytes();
+        prop_assert!(same_reading(&bytes[..cut.min(bytes.len())]));
+        if !bytes.is_empty() {
+            let mut changed = bytes.to_vec();
+            let at = flip.index(changed.len());
+            for b in [b'"', b'}', b',', b':', b'\\', b'x', b'1', b'{', b']'] {
+                changed[at] = b;
+                prop_assert!(same_reading(&changed), "{}", String::from_utf8_lossy(&changed));
+            }
+        }
+    }
+}

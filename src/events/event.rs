@@ -214,9 +214,16 @@ impl Event {
     /// new member goes last); that general path is taken when the event
     /// has a `sequence` already or is not a non-empty object.
     pub fn delivered(&self, seq: u64) -> Vec<u8> {
-        let digits = format!("{seq:020}");
         if self.spliceable(self.head.appended.sequence) {
-            return spliced(&self.json, "sequence", &digits);
+            let mut digits = [b'0'; 20];
+            let mut n = seq;
+            for place in digits.iter_mut().rev() {
+                *place = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            // Twenty ASCII digits (u64::MAX has twenty).
+            let digits = std::str::from_utf8(&digits).unwrap_or_default();
+            return spliced(&self.json, "sequence", digits);
         }
         let mut value = self.to_value();
         cloudevent::set_sequence(&mut value, seq);
@@ -262,8 +269,7 @@ fn push_member(out: &mut Vec<u8>, name: &str, value: &str) {
 }
 
 fn push_string(out: &mut Vec<u8>, s: &str) {
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, s);
+    crate::scim::json_scan::write_str(out, s);
 }
 
 impl Serialize for Event {

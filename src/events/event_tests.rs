@@ -119,3 +119,18 @@ fn serialized_as_its_json() {
     let back: Line = serde_json::from_str(&ours).unwrap();
     assert_eq!(back.event, e);
 }
+
+#[test]
+fn the_delivered_sequence_is_twenty_digits_as_format_wrote_them() {
+    for value in cases() {
+        let e = Event::from_value(&value);
+        for seq in [0, 7, 42, 1_000_000_007, u64::MAX / 3, u64::MAX] {
+            let digits = format!("{seq:020}");
+            assert_eq!(
+                e.delivered(seq),
+                by_tree(&value, "sequence", &digits),
+                "{value} {seq}"
+            );
+        }
+    }
+}

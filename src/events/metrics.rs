@@ -4,8 +4,45 @@
 //! in `telemetry::names::events`. The `sink` label is a configured sink
 //! name (bounded); event ids and resource ids go to logs only.
 use crate::telemetry::names::events::*;
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, gauge, histogram, Counter, Gauge, Histogram};
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
+
+/// One sink's series that every delivery records, each handle taken on
+/// first use (a series appears when it is first recorded, as before):
+/// the registry's lookup of a name and its `sink` label, and the label's
+/// copy, cost more per event than the rest of its bookkeeping.
+#[derive(Default)]
+struct SinkHandles {
+    delivered: OnceLock<Counter>,
+    redelivered: OnceLock<Counter>,
+    latency: OnceLock<Histogram>,
+    oldest_age: OnceLock<Gauge>,
+}
+
+/// Runs `record` with the handles of `sink` (by name: a reload's new sink
+/// of the same name records the same series).
+fn with_sink(sink: &str, record: impl FnOnce(&SinkHandles)) {
+    static SINKS: OnceLock<Mutex<HashMap<Box<str>, SinkHandles>>> = OnceLock::new();
+    let mut sinks = SINKS
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    match sinks.get(sink) {
+        Some(handles) => record(handles),
+        None => record(sinks.entry(sink.into()).or_default()),
+    }
+}
+
+/// A handle, taken once (the recorder installed first, as for the
+/// tenants' handles in `telemetry::handles`).
+fn cached<T>(cell: &OnceLock<T>, make: impl FnOnce() -> T) -> &T {
+    cell.get_or_init(|| {
+        crate::telemetry::metrics_handle();
+        make()
+    })
+}
 
 /// A sink acknowledged an event.
 #[derive(Debug)]
@@ -55,14 +92,28 @@ impl EventDelivered<'_> {
             redelivery = self.redelivery,
             "event delivered"
         );
-        let sink = self.sink.to_string();
-        counter!(DELIVERED_TOTAL, "sink" => sink.clone()).increment(1);
-        if self.redelivery {
-            counter!(REDELIVERED_TOTAL, "sink" => sink.clone()).increment(1);
-        }
-        if let Some(latency) = self.latency {
-            histogram!(DELIVERY_LATENCY_SECONDS, "sink" => sink).record(latency.as_secs_f64());
-        }
+        let sink = self.sink;
+        with_sink(sink, |h| {
+            cached(
+                &h.delivered,
+                || counter!(DELIVERED_TOTAL, "sink" => sink.to_string()),
+            )
+            .increment(1);
+            if self.redelivery {
+                cached(
+                    &h.redelivered,
+                    || counter!(REDELIVERED_TOTAL, "sink" => sink.to_string()),
+                )
+                .increment(1);
+            }
+            if let Some(latency) = self.latency {
+                cached(
+                    &h.latency,
+                    || histogram!(DELIVERY_LATENCY_SECONDS, "sink" => sink.to_string()),
+                )
+                .record(latency.as_secs_f64());
+            }
+        });
     }
 }
 
@@ -109,7 +160,13 @@ impl EventDeadLettered<'_> {
 
 /// Sets a sink's oldest-undelivered age.
 pub(crate) fn set_oldest_age(sink: &str, age: Duration) {
-    gauge!(OLDEST_UNDELIVERED_AGE_SECONDS, "sink" => sink.to_string()).set(age.as_secs_f64());
+    with_sink(sink, |h| {
+        cached(
+            &h.oldest_age,
+            || gauge!(OLDEST_UNDELIVERED_AGE_SECONDS, "sink" => sink.to_string()),
+        )
+        .set(age.as_secs_f64());
+    });
 }
 
 /// Sets the outbox depth.

@@ -106,17 +106,42 @@ impl DateTime {
     }
 
     /// Formats as UTC with millisecond precision: `2011-05-13T04:42:34.123Z`.
+    /// Digit by digit for years 0 to 9999 (an audit record and an event
+    /// each carry one; `format!`'s padding cost ten times as much), else
+    /// through `format!` (the same text, tested).
     pub fn to_rfc3339(&self) -> String {
         let days = self.secs.div_euclid(86_400);
         let rem = self.secs.rem_euclid(86_400);
         let (y, m, d) = civil_from_days(days);
-        format!(
-            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-            rem / 3600,
-            (rem % 3600) / 60,
-            rem % 60,
-            self.nanos / 1_000_000
-        )
+        let (hh, mm, ss) = (rem / 3600, (rem % 3600) / 60, rem % 60);
+        let millis = i64::from(self.nanos / 1_000_000);
+        if !(0..=9999).contains(&y) || millis > 999 {
+            return format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}.{millis:03}Z");
+        }
+        let mut out = [0u8; 24];
+        let fields = [
+            (y, 4),
+            (m, 2),
+            (d, 2),
+            (hh, 2),
+            (mm, 2),
+            (ss, 2),
+            (millis, 3),
+        ];
+        let mut at = 0;
+        for (i, (mut value, width)) in fields.into_iter().enumerate() {
+            for place in (at..at + width).rev() {
+                // Each value is within its width here, so one digit per place.
+                out[place] = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+            at += width;
+            if let Some(sep) = b"--T::.Z".get(i) {
+                out[at] = *sep;
+                at += 1;
+            }
+        }
+        out.iter().map(|&b| char::from(b)).collect()
     }
 }
 
@@ -223,5 +248,47 @@ mod tests {
             assert_eq!(DateTime::parse(&d.to_rfc3339()), Some(d));
         }
         assert!(DateTime::now().secs > 1_700_000_000);
+    }
+
+    /// The text `format!` wrote before the digit-by-digit writing.
+    fn formatted(d: &DateTime) -> String {
+        let days = d.secs.div_euclid(86_400);
+        let rem = d.secs.rem_euclid(86_400);
+        let (y, m, dd) = civil_from_days(days);
+        format!(
+            "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
+            rem / 3600,
+            (rem % 3600) / 60,
+            rem % 60,
+            d.nanos / 1_000_000
+        )
+    }
+
+    #[test]
+    fn digits_are_written_as_format_wrote_them() {
+        let mut secs = vec![
+            0i64,
+            -1,
+            59,
+            86_399,
+            86_400,
+            253_402_300_799,
+            253_402_300_800,
+        ];
+        secs.extend([-62_167_219_200, -62_167_219_201, i64::from(i32::MAX) * 40]);
+        secs.extend((0..2000).map(|i| i * 987_654_321 - 1_000_000_000_000));
+        for s in secs {
+            for nanos in [
+                0,
+                999_999,
+                1_000_000,
+                123_456_789,
+                999_999_999,
+                1_500_000_000,
+            ] {
+                let d = DateTime { secs: s, nanos };
+                assert_eq!(d.to_rfc3339(), formatted(&d), "{s} {nanos}");
+            }
+        }
     }
 }

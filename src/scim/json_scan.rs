@@ -102,13 +102,17 @@ fn first_special(word: u64) -> Option<usize> {
 /// eight bytes at a time, byte by byte only in the last few.
 #[inline]
 fn next_special(bytes: &[u8], mut i: usize) -> Option<usize> {
-    while let Some(chunk) = bytes.get(i..i + 8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        if let Some(at) = first_special(u64::from_le_bytes(word)) {
-            return Some(i + at);
+    // Bounded by the last word's start, so that `i + 8` neither
+    // overflows nor passes the end (one test per word).
+    if let Some(last) = bytes.len().checked_sub(8) {
+        while i <= last {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(bytes.get(i..i + 8)?);
+            if let Some(at) = first_special(u64::from_le_bytes(word)) {
+                return Some(i + at);
+            }
+            i += 8;
         }
-        i += 8;
     }
     let special = |b: &u8| *b == b'"' || *b == b'\\' || *b < 0x20;
     Some(i + bytes.get(i..)?.iter().position(special)?)
@@ -116,8 +120,39 @@ fn next_special(bytes: &[u8], mut i: usize) -> Option<usize> {
 
 /// True when `s` can be written as a JSON string between quotes as it is
 /// (no `"`, `\\` or control character: what serde_json would escape).
+/// Eight bytes at a time to the end: a short string is tested as one word
+/// padded with a plain byte, a longer one's last word overlaps the word
+/// before it (bytes already found plain), so no byte is tested alone.
 pub fn is_plain(s: &str) -> bool {
-    next_special(s.as_bytes(), 0).is_none()
+    let bytes = s.as_bytes();
+    let word = |chunk: &[u8]| {
+        let mut word = [b'a'; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        first_special(u64::from_le_bytes(word)).is_none()
+    };
+    if bytes.len() <= 8 {
+        return word(bytes);
+    }
+    let mut chunks = bytes.chunks_exact(8);
+    if !chunks.all(word) {
+        return false;
+    }
+    chunks.remainder().is_empty() || word(&bytes[bytes.len() - 8..])
+}
+
+/// Appends `s` as a JSON string, byte for byte as serde_json writes it:
+/// a plain string (most) copied as it is, eight bytes checked at a time,
+/// anything else escaped by serde_json.
+pub fn write_str(out: &mut Vec<u8>, s: &str) {
+    if is_plain(s) {
+        out.reserve(s.len() + 2);
+        out.push(b'"');
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+    } else {
+        // Writing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, s);
+    }
 }
 
 #[derive(Debug)]

@@ -291,3 +291,53 @@ fn operations_len_counts_the_top_level_array() {
     assert_eq!(operations_len("[1]"), None);
     assert_eq!(operations_len(r#"{"Operations":[1,]}"#), None);
 }
+
+#[test]
+fn strings_are_written_as_serde_json_writes_them() {
+    let mut every = String::new();
+    for c in (0u32..0x300).chain([0x2028, 0x2029, 0xfeff, 0x1f600]) {
+        every.extend(char::from_u32(c));
+    }
+    for s in [
+        "",
+        "plain",
+        "a\"b",
+        "back\\slash",
+        "tab\there",
+        "\u{7f}",
+        "é",
+        &every,
+    ] {
+        let mut out = b"x".to_vec();
+        write_str(&mut out, s);
+        assert_eq!(out[1..], serde_json::to_vec(s).unwrap()[..], "{s:?}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn any_string_is_written_as_serde_json_writes_it(s in any::<String>()) {
+        let mut out = Vec::new();
+        write_str(&mut out, &s);
+        prop_assert_eq!(out, serde_json::to_vec(&s).unwrap());
+    }
+}
+
+#[test]
+fn a_special_byte_is_found_at_any_place_of_any_length() {
+    for len in 0..40 {
+        let plain = "é".repeat(len / 2) + &"x".repeat(len % 2);
+        assert!(is_plain(&plain), "{plain:?}");
+        for at in 0..plain.len() {
+            if !plain.is_char_boundary(at) {
+                continue;
+            }
+            for special in ['"', '\\', '\n', '\u{0}', '\u{1f}'] {
+                let mut s = plain.clone();
+                s.insert(at, special);
+                assert!(!is_plain(&s), "{s:?}");
+            }
+        }
+    }
+    assert!(is_plain("\u{7f}ÿ~ "));
+}

@@ -12,8 +12,8 @@
 //! refused before they reach an upstream ([`refuse_unaudited`]).
 use super::Trace;
 use crate::audit::{
-    allowed_values, changed_attributes, resource_names_raw, Ack, AuditPrincipal, AuditRecord,
-    Journal, Receipt,
+    allowed_values, changed_attributes, resource_names_raw, resource_names_scanned, Ack,
+    AuditPrincipal, AuditRecord, Journal, Receipt,
 };
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
@@ -25,6 +25,7 @@ use crate::events::{
 use crate::limit::redis::RedisRates;
 use crate::scim::json::get_ci;
 use crate::scim::route::{Route, RouteKind};
+use crate::scim::validate_raw::Scanned;
 use crate::tenant::Tenant;
 use bytes::Bytes;
 use http::{Method, Response};
@@ -43,6 +44,9 @@ pub(super) struct WriteTrace {
     pub route: Route,
     /// The body as the tenant sent it (after dialect normalization).
     pub body: Bytes,
+    /// The same body's members as the schema stage's scan found them
+    /// (a POST or PUT that took its fast path).
+    pub scanned: Option<Box<Scanned>>,
 }
 
 /// 503 for a write while the journal is stopped (fail closed: nothing
@@ -142,7 +146,13 @@ pub(super) async fn journal(
     } else if tenant.journal.audit_values.is_empty()
         && (*method == Method::POST || *method == Method::PUT)
     {
-        names = Some(resource_names_raw(&write.body).unwrap_or_default());
+        // Read from the schema stage's scan when there was one.
+        let scanned = write.scanned.as_deref().and_then(resource_names_scanned);
+        names = Some(
+            scanned
+                .or_else(|| resource_names_raw(&write.body))
+                .unwrap_or_default(),
+        );
         None
     } else {
         shallow_request(&write.body, &tenant.journal.audit_values)

@@ -140,16 +140,14 @@ async fn page(
     let base = format!("https://drift.invalid/tenants/{tenant_id}");
     let query = format!("startIndex={start}&count={count}");
     let headers = HeaderMap::new();
-    let stage = schema_stage::inbound(
-        &tenant.schema,
-        &Method::GET,
-        &headers,
-        &route,
-        Some(query),
-        Bytes::new(),
-        &base,
-    )
-    .map_err(|e| format!("the page query was refused: {}", e.detail()))?;
+    let request = schema_stage::Request {
+        method: &Method::GET,
+        headers: &headers,
+        route: &route,
+        audited: false,
+    };
+    let stage = schema_stage::inbound(&tenant.schema, request, Some(query), Bytes::new(), &base)
+        .map_err(|e| format!("the page query was refused: {}", e.detail()))?;
     let Stage::Forward(mut inbound) = stage else {
         return Ok(None);
     };

@@ -398,8 +398,13 @@ where
     // upstream's schema; discovery answered here, from the tenant's view.
     let base = &routed.public_base;
     let s = spans.start("validate and map");
-    let schema = schema_stage::step(&tenant.schema, &parts, route, query, body, base).await;
+    let audited = trace.write.is_some();
+    let schema = schema_stage::step(&tenant.schema, &parts, route, query, body, base, audited);
+    let schema = schema.await;
     let mut inbound = next!(spans.close(s, schema)?);
+    if let Some(scanned) = inbound.scanned.take() {
+        trace.scanned(scanned);
+    }
     // The deprovisioning guardrail: after the schema stage (a refused
     // request deprovisions nothing), before the cache and the upstream (a
     // held one reaches neither).

@@ -9,6 +9,7 @@ use super::schema_stage::{self, Inbound};
 use crate::authn::Principal;
 use crate::limit::ordering::Turn;
 use crate::scim::route::{Route, RouteKind};
+use crate::scim::validate_raw::Scanned;
 use crate::telemetry::names::resource_type_label;
 use crate::tenant::Tenant;
 use crate::traces::RequestTrace;
@@ -76,6 +77,7 @@ impl Trace<'_> {
             self.write = Some(WriteTrace {
                 route: route.clone(),
                 body: Bytes::new(),
+                scanned: None,
             });
         }
     }
@@ -85,6 +87,14 @@ impl Trace<'_> {
     pub(super) fn body(&mut self, body: &Bytes) {
         if let Some(write) = &mut self.write {
             write.body = body.clone();
+        }
+    }
+
+    /// The write's body as the schema stage's scan found it (for its
+    /// record's names); dropped when no write is audited.
+    pub(super) fn scanned(&mut self, scanned: Box<Scanned>) {
+        if let Some(write) = &mut self.write {
+            write.scanned = Some(scanned);
         }
     }
 

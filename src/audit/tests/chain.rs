@@ -125,3 +125,16 @@ fn line_hashes_are_plain_sha256() {
         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"
     );
 }
+
+#[test]
+fn hex_and_seq_digits_are_the_formatters() {
+    use crate::audit::chain::{push_line, FieldValue};
+    let bytes: Vec<u8> = (0..=255).collect();
+    let formatted: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex(&bytes), formatted);
+    for n in [0, 7, 10, 99, 1_000_000, u64::MAX] {
+        let mut out = Vec::new();
+        push_line(&mut out, &[("seq", FieldValue::U64(n))], b"{\"a\":1}");
+        assert_eq!(out, format!("{{\"seq\":{n},\"a\":1}}\n").into_bytes());
+    }
+}

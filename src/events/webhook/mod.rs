@@ -28,7 +28,7 @@ use crate::events::{BatchEvent, BatchLimits, DeliveryError, DeliveryFuture, Sink
 use crate::http_client::HttpClient;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, RETRY_AFTER, USER_AGENT};
-use http::{HeaderValue, Request};
+use http::{HeaderName, HeaderValue, Request};
 use http_body_util::{BodyExt, Full, Limited};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,6 +38,16 @@ pub(crate) const CLOUDEVENTS_JSON: &str = "application/cloudevents+json";
 pub(crate) const CLOUDEVENTS_BATCH_JSON: &str = "application/cloudevents-batch+json";
 /// The most of a response body read (and then dropped).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
+
+// The request's header names and fixed values, made once (a name given as
+// text is parsed and checked on every request).
+const WEBHOOK_ID: HeaderName = HeaderName::from_static("webhook-id");
+const WEBHOOK_TIMESTAMP: HeaderName = HeaderName::from_static("webhook-timestamp");
+const WEBHOOK_SIGNATURE: HeaderName = HeaderName::from_static("webhook-signature");
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+const AGENT: HeaderValue =
+    HeaderValue::from_static(concat!("scim-gateway/", env!("CARGO_PKG_VERSION")));
 
 /// One tenant's webhook endpoint.
 pub struct WebhookSink {
@@ -157,20 +167,17 @@ impl WebhookSink {
         let signature = HeaderValue::from_str(&signature)
             .map_err(|_| DeliveryError::permanent("signature is not a valid header value"))?;
         let request = Request::post(self.config.url.clone())
-            .header(CONTENT_TYPE, content_type)
-            .header(
-                USER_AGENT,
-                concat!("scim-gateway/", env!("CARGO_PKG_VERSION")),
-            )
-            .header("webhook-id", id_header)
-            .header("webhook-timestamp", timestamp)
-            .header("webhook-signature", signature);
+            .header(CONTENT_TYPE, HeaderValue::from_static(content_type))
+            .header(USER_AGENT, AGENT)
+            .header(WEBHOOK_ID, id_header)
+            .header(WEBHOOK_TIMESTAMP, timestamp)
+            .header(WEBHOOK_SIGNATURE, signature);
         // The request's trace goes on to the receiver (W3C Trace Context).
         let request = match trace {
             (Some(parent), state) => {
-                let request = request.header("traceparent", parent);
+                let request = request.header(TRACEPARENT, parent);
                 match state {
-                    Some(state) => request.header("tracestate", state),
+                    Some(state) => request.header(TRACESTATE, state),
                     None => request,
                 }
             }

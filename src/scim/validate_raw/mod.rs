@@ -41,6 +41,57 @@ pub fn verbatim(registry: &SchemaRegistry, rt: &ResourceType, body: &Bytes) -> O
     cut(body, &members).map(Bytes::from)
 }
 
+/// [`verbatim`], and the body's top-level members as its scan found them
+/// ([`Scanned`]): what the audit record names, read from this one scan
+/// instead of the body read again.
+pub fn verbatim_scanned(
+    registry: &SchemaRegistry,
+    rt: &ResourceType,
+    body: &Bytes,
+) -> Option<(Bytes, Scanned)> {
+    let (_, members) = scan(registry, rt, body)?;
+    let forwarded = if members.iter().all(|m| !m.cut) {
+        body.clone()
+    } else {
+        Bytes::from(cut(body, &members)?)
+    };
+    let scanned = Scanned {
+        body: body.clone(),
+        members,
+    };
+    Some((forwarded, scanned))
+}
+
+/// The top-level members of a body that [`verbatim_scanned`] accepted,
+/// the cut ones too: where each key and value sits in the body (kept
+/// with them, a reference count). Their keys are plain (no escapes) and
+/// differ; the members of an extension's object are plain and differ
+/// too.
+#[derive(Debug, Clone)]
+pub struct Scanned {
+    body: Bytes,
+    members: Vec<Member>,
+}
+
+impl Scanned {
+    /// Each member's key and its value's bytes (the JSON text), in the
+    /// body's order.
+    pub fn members(&self) -> Option<Vec<(&str, &[u8])>> {
+        let body: &[u8] = &self.body;
+        let close = body.iter().rposition(|b| !b.is_ascii_whitespace())?;
+        let mut out = Vec::with_capacity(self.members.len());
+        for (i, m) in self.members.iter().enumerate() {
+            let (_, end) = member_span(body, &self.members, i, close)?;
+            let key = body.get(m.key_start + 1..m.key_start + 1 + m.key_len)?;
+            out.push((
+                std::str::from_utf8(key).ok()?,
+                body.get(m.value_start..end)?,
+            ));
+        }
+        Some(out)
+    }
+}
+
 /// What [`verbatim`] would forward, as its top-level members in the
 /// body's order, each as its key and its value's text (both borrowed from
 /// `body`; keys are written without escapes): for a mapped tenant, whose
@@ -87,6 +138,7 @@ fn scan<'b>(
 /// One top-level member: where its key starts (the opening quote), the
 /// key's length (it has no escapes), where its value starts, and whether
 /// it is cut.
+#[derive(Debug, Clone)]
 struct Member {
     key_start: usize,
     key_len: usize,

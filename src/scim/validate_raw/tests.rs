@@ -36,6 +36,7 @@ fn agrees(kind: &str, body: &str) -> bool {
     let r = SchemaRegistry::builtin();
     let members = verbatim_members(&r, r.resource_type(kind).unwrap(), body.as_bytes());
     assert_eq!(out.is_some(), members.is_some(), "{body}");
+    scanned_agrees(kind, body, out.as_deref());
     match out {
         None => true,
         Some(out) => {
@@ -53,6 +54,31 @@ fn agrees(kind: &str, body: &str) -> bool {
             let expected = full(kind, body).expect("the full path accepts it too");
             sorted_schemas(forwarded) == sorted_schemas(expected)
         }
+    }
+}
+
+/// [`verbatim_scanned`] forwards what [`verbatim`] forwards, and its
+/// members are the body's, every one (the cut ones too), in order, each
+/// key with its value's text.
+fn scanned_agrees(kind: &str, body: &str, forwarded: Option<&str>) {
+    let r = SchemaRegistry::builtin();
+    let rt = r.resource_type(kind).unwrap();
+    let scanned = verbatim_scanned(&r, rt, &Bytes::copy_from_slice(body.as_bytes()));
+    let bytes = scanned.as_ref().map(|(b, _)| b.to_vec());
+    assert_eq!(bytes.as_deref(), forwarded.map(str::as_bytes), "{body}");
+    let Some((_, scanned)) = scanned else { return };
+    let members = scanned.members().expect("the members of a scanned body");
+    let parsed: Value = serde_json::from_str(body).unwrap();
+    let parsed = parsed.as_object().unwrap();
+    let keys: Vec<&str> = members.iter().map(|(k, _)| *k).collect();
+    assert_eq!(
+        keys,
+        parsed.keys().map(String::as_str).collect::<Vec<_>>(),
+        "{body}"
+    );
+    for (key, value) in members {
+        let value: Value = serde_json::from_slice(value).expect("a member's value");
+        assert_eq!(Some(&value), parsed.get(key), "{body}");
     }
 }
 

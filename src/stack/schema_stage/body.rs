@@ -9,7 +9,7 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::patch::{check_operation_count, check_patch, operation_count, PatchRequest};
 use crate::scim::schema::ResourceType;
 use crate::scim::validate::validate_resource_owned;
-use crate::scim::validate_raw::{verbatim, verbatim_members};
+use crate::scim::validate_raw::{verbatim, verbatim_members, verbatim_scanned, Scanned};
 use crate::tenant::schema::TenantSchema;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -58,16 +58,20 @@ pub(super) fn to_bytes(v: &Value) -> Bytes {
     Bytes::from(serde_json::to_vec(v).unwrap_or_default())
 }
 
-/// POST and PUT bodies: validated, normalized, mapped.
+/// POST and PUT bodies: validated, normalized, mapped. With the body
+/// that goes upstream and `keep_scan` (the write is audited), the members
+/// the validation's scan found, when it took the fast path (the audit
+/// record's names are read from them).
 pub(super) fn resource_body(
     schema: &TenantSchema,
     rt: &ResourceType,
     mapping: Option<&ResourceMapping>,
     headers: &HeaderMap,
     body: &Bytes,
-) -> ScimResult<Bytes> {
+    keep_scan: bool,
+) -> ScimResult<(Bytes, Option<Box<Scanned>>)> {
     if !schema.validate && mapping.is_none() {
-        return Ok(body.clone());
+        return Ok((body.clone(), None));
     }
     check_media_type(headers)?;
     if let Some(m) = mapping {
@@ -79,14 +83,18 @@ pub(super) fn resource_body(
             scan_members(body)
         };
         if let Some(mapped) = members.and_then(|ms| m.members_to_upstream(&ms, schema.validate)) {
-            return mapped.map(Bytes::from);
+            return mapped.map(|b| (Bytes::from(b), None));
         }
     }
     if mapping.is_none() {
         // Most bodies need no normalization: checked without building
         // values and forwarded as written, readOnly members cut.
-        if let Some(bytes) = verbatim(&schema.registry, rt, body) {
-            return Ok(bytes);
+        if keep_scan {
+            if let Some((bytes, scanned)) = verbatim_scanned(&schema.registry, rt, body) {
+                return Ok((bytes, Some(Box::new(scanned))));
+            }
+        } else if let Some(bytes) = verbatim(&schema.registry, rt, body) {
+            return Ok((bytes, None));
         }
     }
     let value = parse_body(body)?;
@@ -99,7 +107,7 @@ pub(super) fn resource_body(
         Some(m) => m.into_upstream(value)?,
         None => value,
     };
-    Ok(to_bytes(&value))
+    Ok((to_bytes(&value), None))
 }
 
 /// PATCH bodies: checked, then mapped (paths, filters, values). The

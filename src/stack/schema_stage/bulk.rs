@@ -82,6 +82,7 @@ pub(super) fn bulk<'t>(
         } else {
             TenantPatch::None
         },
+        scanned: None,
     }))
 }
 

@@ -33,6 +33,7 @@ use crate::scim::error::{ScimError, ScimResult};
 use crate::scim::patch::PatchRequest;
 use crate::scim::query::ListQuery;
 use crate::scim::route::{Route, RouteKind};
+use crate::scim::validate_raw::Scanned;
 use crate::tenant::schema::TenantSchema;
 use body::{deactivates_patch, deactivates_put, json_body, patch_body, resource_body};
 use bytes::Bytes;
@@ -59,7 +60,8 @@ pub(super) use offloaded::{inbound_bounded, outbound_bounded};
 pub(super) use outbound::outbound;
 
 /// The pipeline's call: [`inbound_bounded`] on the request's parts; an
-/// answer of the stage's own (discovery) ends the pipeline.
+/// answer of the stage's own (discovery) ends the pipeline. `audited`:
+/// the write's record will name its attributes ([`Inbound::scanned`]).
 pub(super) async fn step<'t>(
     schema: &'t Arc<TenantSchema>,
     parts: &http::request::Parts,
@@ -67,10 +69,17 @@ pub(super) async fn step<'t>(
     query: Option<String>,
     body: Bytes,
     public_base: &str,
+    audited: bool,
 ) -> Result<Step<Inbound<'t>>, GatewayError> {
     let (method, headers) = (&parts.method, &parts.headers);
+    let request = Request {
+        method,
+        headers,
+        route,
+        audited,
+    };
     // Off the reactor when the body is large: `crate::offload`.
-    let stage = inbound_bounded(schema, method, headers, route, query, body, public_base)
+    let stage = inbound_bounded(schema, request, query, body, public_base)
         .await
         .map_err(|e| GatewayError::client_reason(e, Reason::Schema))?;
     Ok(match stage {
@@ -133,6 +142,22 @@ pub(super) struct Inbound<'t> {
     /// parsed once here (when the tenant validates or maps): what an
     /// emulated PATCH applies in the tenant's schema ([`emulated_patch`]).
     pub tenant_patch: TenantPatch,
+    /// An audited POST or PUT body's members as the validation's scan
+    /// found them (its fast path): what the audit record names, without
+    /// reading the body again.
+    pub scanned: Option<Box<Scanned>>,
+}
+
+/// What the stage reads of a request besides its query and body.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Request<'r> {
+    pub method: &'r Method,
+    pub headers: &'r HeaderMap,
+    /// Its one parsed target below the tenant's base (`/Users/123`).
+    pub route: &'r Route,
+    /// A write the audit records: a POST or PUT body's scan is kept
+    /// ([`Inbound::scanned`]).
+    pub audited: bool,
 }
 
 /// A tenant's PATCHes as the client sent them (after the dialect).
@@ -156,18 +181,21 @@ pub(super) enum Stage<'t> {
     Answer(Response<Bytes>),
 }
 
-/// Validates and maps one request. `route` is the request's one parsed
-/// target below the tenant's base (`/Users/123`); `public_base` is the
-/// tenant's public base URL (for discovery locations).
+/// Validates and maps one request; `public_base` is the tenant's public
+/// base URL (for discovery locations).
 pub(super) fn inbound<'t>(
     schema: &'t TenantSchema,
-    method: &Method,
-    headers: &HeaderMap,
-    route: &Route,
+    request: Request<'_>,
     query: Option<String>,
     body: Bytes,
     public_base: &str,
 ) -> ScimResult<Stage<'t>> {
+    let Request {
+        method,
+        headers,
+        route,
+        audited,
+    } = request;
     let kind = route.kind();
     if matches!(kind, RouteKind::Search | RouteKind::RootSearch) && *method != Method::POST {
         // RFC 7644 §3.4.3: a search is POSTed.
@@ -214,6 +242,7 @@ pub(super) fn inbound<'t>(
             bulk: false,
             emulated: None,
             tenant_patch: TenantPatch::None,
+            scanned: None,
         }));
     }
     if kind == RouteKind::Me {
@@ -254,6 +283,7 @@ pub(super) fn inbound<'t>(
         bulk: false,
         emulated: None,
         tenant_patch: TenantPatch::None,
+        scanned: None,
     };
     match kind {
         RouteKind::Collection if *method == Method::GET => {
@@ -268,7 +298,8 @@ pub(super) fn inbound<'t>(
             }
         }
         RouteKind::Collection if *method == Method::POST => {
-            out.body = resource_body(schema, rt, mapping, headers, &out.body)?;
+            (out.body, out.scanned) =
+                resource_body(schema, rt, mapping, headers, &out.body, audited)?;
         }
         RouteKind::Search => {
             let plan = match mapping.filter(|m| m.emulates()) {
@@ -290,7 +321,8 @@ pub(super) fn inbound<'t>(
             Method::GET => out.query = resource_query(mapping, out.query.take())?,
             Method::PUT => {
                 out.deprovision = is_user && deactivates_put(&out.body);
-                out.body = resource_body(schema, rt, mapping, headers, &out.body)?;
+                (out.body, out.scanned) =
+                    resource_body(schema, rt, mapping, headers, &out.body, audited)?;
                 out.query = resource_query(mapping, out.query.take())?;
             }
             Method::PATCH => {
@@ -319,6 +351,7 @@ fn forward<'t>(query: Option<String>, body: Bytes) -> Stage<'t> {
         bulk: false,
         emulated: None,
         tenant_patch: TenantPatch::None,
+        scanned: None,
     })
 }
 

@@ -7,13 +7,12 @@
 //! owned [`Detached`] result: which mapping, by its place in the table.
 //! The request's side finds the same mapping in its own borrow of the same
 //! schema.
-use super::{inbound, outbound, Inbound, Shape, Stage};
+use super::{inbound, outbound, Inbound, Request, Shape, Stage};
 use crate::offload;
 use crate::scim::error::ScimResult;
-use crate::scim::route::Route;
 use crate::tenant::schema::TenantSchema;
 use bytes::Bytes;
-use http::{HeaderMap, Method, Response};
+use http::Response;
 use std::sync::Arc;
 
 /// A [`Stage`] without borrows.
@@ -29,6 +28,7 @@ enum Detached {
         deprovision: bool,
         bulk: bool,
         tenant_patch: super::TenantPatch,
+        scanned: Option<Box<crate::scim::validate_raw::Scanned>>,
     },
     /// A list the gateway filters itself: its plan borrows the schema, so
     /// it is planned again in the request's task (a search body is rarely
@@ -39,26 +39,35 @@ enum Detached {
 /// [`inbound`], off the reactor when the body is large.
 pub(crate) async fn inbound_bounded<'t>(
     schema: &'t Arc<TenantSchema>,
-    method: &Method,
-    headers: &HeaderMap,
-    route: &Route,
+    request: Request<'_>,
     query: Option<String>,
     body: Bytes,
     public_base: &str,
 ) -> ScimResult<Stage<'t>> {
     if !offload::worth_it(body.len()) {
-        return inbound(schema, method, headers, route, query, body, public_base);
+        return inbound(schema, request, query, body, public_base);
     }
-    let (shared, m, h) = (schema.clone(), method.clone(), headers.clone());
+    let (shared, m, h) = (
+        schema.clone(),
+        request.method.clone(),
+        request.headers.clone(),
+    );
     let (route_owned, base, q, b) = (
-        route.clone(),
+        request.route.clone(),
         public_base.to_string(),
         query.clone(),
         body.clone(),
     );
+    let audited = request.audited;
     // Boxed: the pipeline's future does not carry the handoff's state.
     let detached = Box::pin(offload::blocking(move || {
-        inbound(&shared, &m, &h, &route_owned, q, b, &base).map(|stage| detach(&shared, stage))
+        let request = Request {
+            method: &m,
+            headers: &h,
+            route: &route_owned,
+            audited,
+        };
+        inbound(&shared, request, q, b, &base).map(|stage| detach(&shared, stage))
     }))
     .await??;
     let table = schema.mapping.as_ref();
@@ -73,6 +82,7 @@ pub(crate) async fn inbound_bounded<'t>(
             deprovision,
             bulk,
             tenant_patch,
+            scanned,
         } => Stage::Forward(Inbound {
             query,
             body,
@@ -83,10 +93,9 @@ pub(crate) async fn inbound_bounded<'t>(
             bulk,
             emulated: None,
             tenant_patch,
+            scanned,
         }),
-        Detached::Emulated => {
-            return inbound(schema, method, headers, route, query, body, public_base)
-        }
+        Detached::Emulated => return inbound(schema, request, query, body, public_base),
     })
 }
 
@@ -105,6 +114,7 @@ fn detach(schema: &TenantSchema, stage: Stage<'_>) -> Detached {
         deprovision: inbound.deprovision,
         bulk: inbound.bulk,
         tenant_patch: inbound.tenant_patch,
+        scanned: inbound.scanned,
     }
 }
 
@@ -144,6 +154,7 @@ pub(crate) async fn outbound_bounded(
             bulk: false,
             emulated: None,
             tenant_patch: super::TenantPatch::None,
+            scanned: None,
         };
         outbound(&inbound, response)
     }))

@@ -37,15 +37,24 @@ fn run<'t>(
         to_bytes(&body)
     };
     let route = Route::parse(path, &schema.registry)?;
+    let headers = json_headers();
     inbound(
         schema,
-        &method,
-        &json_headers(),
-        &route,
+        request(&method, &headers, &route),
         query.map(str::to_string),
         bytes,
         BASE,
     )
+}
+
+/// A request the audit does not record.
+fn request<'r>(method: &'r Method, headers: &'r HeaderMap, route: &'r Route) -> Request<'r> {
+    Request {
+        method,
+        headers,
+        route,
+        audited: false,
+    }
 }
 
 fn users() -> Route {
@@ -145,11 +154,10 @@ fn syntax_media_type_and_unknown_endpoints() {
     let schema = TenantSchema::standard(1 << 20);
     let mut headers = HeaderMap::new();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    let users = users();
     let e = inbound(
         &schema,
-        &Method::POST,
-        &headers,
-        &users(),
+        request(&Method::POST, &headers, &users),
         None,
         Bytes::from_static(b"{}"),
         BASE,
@@ -158,9 +166,7 @@ fn syntax_media_type_and_unknown_endpoints() {
     assert_eq!(e.status(), 415);
     let e = inbound(
         &schema,
-        &Method::POST,
-        &json_headers(),
-        &users(),
+        request(&Method::POST, &json_headers(), &users),
         None,
         Bytes::from_static(b"{\"userName\":"),
         BASE,
@@ -537,14 +543,12 @@ async fn large_bodies_are_staged_off_the_reactor_with_the_same_result() {
         let path = &route;
         let inline = forwarded(inbound(
             &schema,
-            &method,
-            &h,
-            path,
+            request(&method, &h, path),
             None,
             bytes.clone(),
             BASE,
         ));
-        let staged = inbound_bounded(&schema, &method, &h, path, None, bytes, BASE).await;
+        let staged = inbound_bounded(&schema, request(&method, &h, path), None, bytes, BASE).await;
         let staged = forwarded(staged);
         assert_eq!(staged.body, inline.body);
         assert_eq!(staged.shape, inline.shape);
@@ -574,11 +578,10 @@ async fn large_bodies_are_staged_off_the_reactor_with_the_same_result() {
         .collect();
     let body =
         json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops});
+    let one = Route::parse("/Users/1", &schema.registry).unwrap();
     let refused = inbound_bounded(
         &schema,
-        &Method::PATCH,
-        &json_headers(),
-        &Route::parse("/Users/1", &schema.registry).unwrap(),
+        request(&Method::PATCH, &json_headers(), &one),
         None,
         to_bytes(&body),
         BASE,
@@ -586,4 +589,28 @@ async fn large_bodies_are_staged_off_the_reactor_with_the_same_result() {
     .await;
     let e = refused.err().unwrap();
     assert_eq!(e.scim_type(), Some(ScimType::TooMany));
+}
+
+/// An audited POST or PUT keeps the validation's scan for its record's
+/// names; any other request does not.
+#[test]
+fn an_audited_write_keeps_its_scan() {
+    let schema = TenantSchema::standard(1 << 20);
+    let body = Bytes::from_static(include_bytes!("../../../benches/load/user.json"));
+    let headers = json_headers();
+    let one = Route::parse("/Users/1", &schema.registry).unwrap();
+    for (method, route) in [(Method::POST, users()), (Method::PUT, one)] {
+        for audited in [true, false] {
+            let asked = Request {
+                audited,
+                ..request(&method, &headers, &route)
+            };
+            let inbound = forwarded(inbound(&schema, asked, None, body.clone(), BASE));
+            assert_eq!(inbound.scanned.is_some(), audited, "{method} {audited}");
+            if let Some(scanned) = inbound.scanned {
+                let names = crate::audit::resource_names_scanned(&scanned);
+                assert_eq!(names, crate::audit::resource_names_raw(&body));
+            }
+        }
+    }
 }
