@@ -733,7 +733,14 @@ pub(super) async fn call(
             HeaderValue::from_static("application/scim+json"),
         );
     }
-    let stage = schema_stage::inbound(&target.schema, method, &headers, &route, query, body, base)
+    let request = schema_stage::Request {
+        method,
+        headers: &headers,
+        route: &route,
+        // A copy is not audited: nothing to keep for a record.
+        audited: false,
+    };
+    let stage = schema_stage::inbound(&target.schema, request, query, body, base)
         .map_err(|e| format!("the schema refused the request: {}", e.detail()))?;
     let Stage::Forward(mut inbound) = stage else {
         return Err("the schema answered the request itself".into());
