@@ -114,6 +114,19 @@ impl AdminTarget {
         })
     }
 
+    /// `GET /admin/v1{path}`: the answer's JSON when 200, else the API's
+    /// `error` with the status.
+    pub async fn get(&self, path: &str) -> Result<Value, String> {
+        let (status, answer) = self.call(Method::GET, path, None).await?;
+        if status != 200 {
+            return Err(format!(
+                "{status}: {}",
+                answer["error"].as_str().unwrap_or("the admin API refused")
+            ));
+        }
+        Ok(answer)
+    }
+
     /// One call: `method` on `/admin/v1{path}`, with `body` as JSON.
     /// Gives the status and the answer's JSON (`null` for an empty one).
     pub async fn call(
@@ -182,6 +195,11 @@ fn reachable(addr: SocketAddr) -> SocketAddr {
         }
         _ => addr,
     }
+}
+
+/// A path segment of the admin API, percent-encoded.
+pub fn segment(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `scim-gateway guardrail list|show|release|drop`: the deprovisioning
 //! guardrail's held operations on a running gateway, through its admin
 //! API ([`super::admin_client`]; docs/safety.md).
-use super::admin_client::{AdminArgs, AdminTarget};
+use super::admin_client::{segment as seg, AdminArgs, AdminTarget};
 use http::Method;
 use serde_json::Value;
 
@@ -71,7 +71,9 @@ pub async fn main(command: GuardrailCommand) -> Result<(), String> {
             admin,
         } => {
             let target = AdminTarget::from_args(&admin)?;
-            let list = get(&target, &format!("/tenants/{}/guardrail", seg(&tenant))).await?;
+            let list = target
+                .get(&format!("/tenants/{}/guardrail", seg(&tenant)))
+                .await?;
             if json {
                 println!(
                     "{}",
@@ -84,11 +86,9 @@ pub async fn main(command: GuardrailCommand) -> Result<(), String> {
         }
         GuardrailCommand::Show { tenant, id, admin } => {
             let target = AdminTarget::from_args(&admin)?;
-            let one = get(
-                &target,
-                &format!("/tenants/{}/guardrail/{}", seg(&tenant), seg(&id)),
-            )
-            .await?;
+            let one = target
+                .get(&format!("/tenants/{}/guardrail/{}", seg(&tenant), seg(&id)))
+                .await?;
             println!("{}", serde_json::to_string_pretty(&one).unwrap_or_default());
             Ok(())
         }
@@ -123,7 +123,9 @@ async fn decide(
         .filter(|b| !b.trim().is_empty())
         .ok_or("name who decides: --by NAME")?;
     let ids = if all {
-        let list = get(&target, &format!("/tenants/{}/guardrail", seg(tenant))).await?;
+        let list = target
+            .get(&format!("/tenants/{}/guardrail", seg(tenant)))
+            .await?;
         pending_ids(&list)
     } else {
         ids
@@ -166,17 +168,6 @@ async fn decide(
     Ok(())
 }
 
-async fn get(target: &AdminTarget, path: &str) -> Result<Value, String> {
-    let (status, answer) = target.call(Method::GET, path, None).await?;
-    if status != 200 {
-        return Err(format!(
-            "{status}: {}",
-            answer["error"].as_str().unwrap_or("the admin API refused")
-        ));
-    }
-    Ok(answer)
-}
-
 /// The ids of the pending operations of a list, oldest first.
 fn pending_ids(list: &Value) -> Vec<String> {
     list["held"]
@@ -186,11 +177,6 @@ fn pending_ids(list: &Value) -> Vec<String> {
         .filter(|o| matches!(o["state"].as_str(), Some("held" | "releasing")))
         .filter_map(|o| o["id"].as_str().map(str::to_string))
         .collect()
-}
-
-/// A path segment, percent-encoded.
-fn seg(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The list as a table.

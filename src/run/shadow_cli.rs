@@ -4,7 +4,7 @@
 //! summary (exit status 3 when answers differed or copies failed);
 //! `backfill` copies the resources the shadow lacks, and with `--wait`
 //! prints how it went.
-use super::admin_client::{AdminArgs, AdminTarget};
+use super::admin_client::{segment as seg, AdminArgs, AdminTarget};
 use http::Method;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -60,7 +60,9 @@ async fn run(command: ShadowCommand) -> Result<i32, String> {
             admin,
         } => {
             let target = AdminTarget::from_args(&admin)?;
-            let report = get(&target, &format!("/tenants/{}/shadow", seg(&tenant))).await?;
+            let report = target
+                .get(&format!("/tenants/{}/shadow", seg(&tenant)))
+                .await?;
             if json {
                 println!(
                     "{}",
@@ -100,7 +102,7 @@ async fn run(command: ShadowCommand) -> Result<i32, String> {
             let until = Instant::now() + wait_timeout;
             let b = loop {
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                let answer = get(&target, &path).await?;
+                let answer = target.get(&path).await?;
                 let b = &answer["backfill"];
                 if b["state"] != "running" {
                     break b.clone();
@@ -128,21 +130,6 @@ async fn run(command: ShadowCommand) -> Result<i32, String> {
             })
         }
     }
-}
-
-async fn get(target: &AdminTarget, path: &str) -> Result<Value, String> {
-    let (status, answer) = target.call(Method::GET, path, None).await?;
-    if status != 200 {
-        return Err(format!(
-            "{status}: {}",
-            answer["error"].as_str().unwrap_or("the admin API refused")
-        ));
-    }
-    Ok(answer)
-}
-
-fn seg(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// The summary as text.

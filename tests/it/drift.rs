@@ -6,9 +6,10 @@
 //! unverified, the rest as clean; the report names no attribute value; a
 //! second tenant's run never shows the first's resources; a mapped tenant
 //! compares in its own view; the digests survive a restart.
-use crate::support::gateway::{token_for, TestGateway};
+use crate::support::gateway::TestGateway;
 use crate::support::quirky::{Quirks, QuirkyStore};
 use crate::support::store::TestStore;
+use crate::support::tenant_http::{direct, send};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,48 +18,11 @@ const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const ENTERPRISE: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-async fn send(
-    gw: &TestGateway,
-    tenant: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = format!("{}{path}", gw.base(&format!("{tenant}.localhost")));
-    let mut req = gw
-        .client()
-        .request(method, url)
-        .bearer_auth(token_for(tenant));
-    if let Some(b) = body {
-        req = req.header("content-type", "application/scim+json").json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
 async fn create(gw: &TestGateway, tenant: &str, user_name: &str) -> String {
     let body = json!({"schemas": [USER], "userName": user_name, "displayName": "Person"});
     let (status, body) = send(gw, tenant, reqwest::Method::POST, "/Users", Some(body)).await;
     assert_eq!(status, 201, "{body}");
     body["id"].as_str().unwrap().to_string()
-}
-
-/// Sends straight to a store, bypassing the gateway.
-async fn direct(
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
-    if let Some(b) = body {
-        req = req.header("content-type", "application/scim+json").json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
 }
 
 /// Starts a run (202) and waits for its report.

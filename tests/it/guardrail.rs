@@ -512,26 +512,10 @@ async fn a_dry_run_holds_nothing_and_an_ambiguous_body_is_refused() {
     assert_eq!(active_in_store(&store, &id).await, Some(true));
 }
 
-/// The legacy backend of `mapped_patch` (no PATCH, its own extension),
-/// recording what it receives.
-fn legacy_backend() -> crate::support::recorder::RecordingStore {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping");
-    let mut registry = scim_gateway::scim::schema::SchemaRegistry::builtin();
-    registry.load_schema_dir(&fixtures).unwrap();
-    registry
-        .extend_resource_type("User", "urn:example:legacy:2.0:User", false)
-        .unwrap();
-    let config = scim_gateway::store::StoreConfig {
-        patch: false,
-        ..Default::default()
-    };
-    crate::support::recorder::RecordingStore::spawn_with(config, registry)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_mapping_and_emulated_patch_a_held_deactivation_is_released_in_the_backends_names() {
     use crate::support::gateway::TestGateway;
-    let backend = legacy_backend();
+    let backend = crate::support::recorder::legacy_backend();
     let table = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/mapping/store-legacy.toml");
     let extra = format!(

@@ -6,52 +6,16 @@
 //! what differs is counted by attribute path without any value; a
 //! backfill copies what the shadow lacks; a cutover is a config change
 //! (the IdP keeps its ids), and so is the way back.
-use crate::support::gateway::{token_for, TestGateway};
+use crate::support::gateway::TestGateway;
 use crate::support::quirky::{Quirks, QuirkyStore};
 use crate::support::store::TestStore;
+use crate::support::tenant_http::{direct, send};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PATCH_OP: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-
-async fn send(
-    gw: &TestGateway,
-    tenant: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let url = format!("{}{path}", gw.base(&format!("{tenant}.localhost")));
-    let mut req = gw
-        .client()
-        .request(method, url)
-        .bearer_auth(token_for(tenant));
-    if let Some(b) = body {
-        req = req.header("content-type", "application/scim+json").json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Straight to a store, bypassing the gateway.
-async fn direct(
-    base: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> (u16, Value) {
-    let mut req = reqwest::Client::new().request(method, format!("{base}{path}"));
-    if let Some(b) = body {
-        req = req.header("content-type", "application/scim+json").json(&b);
-    }
-    let resp = req.send().await.unwrap();
-    let status = resp.status().as_u16();
-    (status, resp.json().await.unwrap_or(Value::Null))
-}
 
 async fn create_user(gw: &TestGateway, tenant: &str, user_name: &str) -> String {
     let body = json!({"schemas": [USER], "userName": user_name, "title": "Tour Guide"});
@@ -693,24 +657,9 @@ async fn a_slow_shadow_never_delays_the_idp_and_a_full_queue_drops_and_counts() 
     assert_eq!(r["recent"][0]["error"], "the shadow's queue is full", "{r}");
 }
 
-/// The legacy backend of `mapped_patch` (no PATCH, its own extension).
-fn legacy_backend() -> crate::support::recorder::RecordingStore {
-    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping");
-    let mut registry = scim_gateway::scim::schema::SchemaRegistry::builtin();
-    registry.load_schema_dir(&fixtures).unwrap();
-    registry
-        .extend_resource_type("User", "urn:example:legacy:2.0:User", false)
-        .unwrap();
-    let config = scim_gateway::store::StoreConfig {
-        patch: false,
-        ..Default::default()
-    };
-    crate::support::recorder::RecordingStore::spawn_with(config, registry)
-}
-
 #[tokio::test]
 async fn a_mapped_legacy_backend_and_its_unmapped_replacement_compare_in_the_tenants_view() {
-    let legacy = legacy_backend();
+    let legacy = crate::support::recorder::legacy_backend();
     let modern = TestStore::spawn();
     let table = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures/mapping/store-legacy.toml");

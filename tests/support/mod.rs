@@ -31,6 +31,7 @@ pub mod redis;
 pub mod scim11;
 pub mod store;
 pub mod tansu;
+pub mod tenant_http;
 pub mod webhook;
 pub mod write_stream;
 pub mod writes;

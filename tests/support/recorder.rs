@@ -116,3 +116,20 @@ impl Drop for RecordingStore {
         }
     }
 }
+
+/// The legacy backend of the mapped tests (`tests/fixtures/mapping`): the
+/// built-in store without PATCH and with its own User extension,
+/// recording what it receives.
+pub fn legacy_backend() -> RecordingStore {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/mapping");
+    let mut registry = SchemaRegistry::builtin();
+    registry.load_schema_dir(&fixtures).unwrap();
+    registry
+        .extend_resource_type("User", "urn:example:legacy:2.0:User", false)
+        .unwrap();
+    let config = StoreConfig {
+        patch: false,
+        ..Default::default()
+    };
+    RecordingStore::spawn_with(config, registry)
+}
