@@ -59,7 +59,26 @@ pub(super) struct Writer {
     outbox_seq: u64,
     /// The last outbox seq fsynced.
     durable_outbox_seq: u64,
+    /// The batch's lines before their write, kept between batches (a
+    /// batch of a few KB allocated and freed each time cost more than
+    /// its own serialization); released above [`KEPT_BUFFER_BYTES`].
+    audit_buf: Vec<u8>,
+    outbox_buf: Vec<u8>,
 }
+
+/// What [`Writer::write_lines`] wrote.
+struct Written {
+    receipts: Vec<Receipt>,
+    /// Bytes written to the audit file.
+    audit: u64,
+    /// Bytes written to the outbox.
+    outbox: u64,
+    events: u64,
+    auth_failures: u64,
+}
+
+/// The most capacity a line buffer keeps between batches.
+const KEPT_BUFFER_BYTES: usize = 256 * 1024;
 
 // === impl Writer ===
 
@@ -87,6 +106,8 @@ impl Writer {
             outbox,
             outbox_seq,
             durable_outbox_seq: outbox_seq,
+            audit_buf: Vec::new(),
+            outbox_buf: Vec::new(),
         })
     }
 
@@ -110,7 +131,6 @@ impl Writer {
         entries: &[Entry],
         sync: bool,
     ) -> Result<Vec<Receipt>, (FileKind, io::Error)> {
-        let mut receipts = Vec::with_capacity(entries.len());
         // Each buffer sized for the batch's lines at once (a line is its
         // object and under 100 bytes of `seq`, `prev` and framing), not
         // grown as they are pushed.
@@ -119,8 +139,42 @@ impl Writer {
             audit_len += entry.record.len() + 100;
             outbox_len += entry.event.as_ref().map_or(0, |e| e.json().len() + 40);
         }
-        let mut audit_buf: Vec<u8> = Vec::with_capacity(audit_len);
-        let mut outbox_buf: Vec<u8> = Vec::with_capacity(outbox_len);
+        let mut audit_buf = std::mem::take(&mut self.audit_buf);
+        let mut outbox_buf = std::mem::take(&mut self.outbox_buf);
+        audit_buf.clear();
+        outbox_buf.clear();
+        audit_buf.reserve(audit_len);
+        outbox_buf.reserve(outbox_len);
+        let result = self.write_lines(entries, &mut audit_buf, &mut outbox_buf);
+        for (kept, mut buf) in [
+            (&mut self.audit_buf, audit_buf),
+            (&mut self.outbox_buf, outbox_buf),
+        ] {
+            if buf.capacity() <= KEPT_BUFFER_BYTES {
+                buf.clear();
+                *kept = buf;
+            }
+        }
+        let w = result?;
+        let receipts = w.receipts;
+        let writes = entries.len() as u64 - w.auth_failures;
+        metrics::batch_written(writes, w.auth_failures, w.events, w.audit, w.outbox);
+        if sync {
+            self.sync()?;
+        }
+        Ok(receipts)
+    }
+
+    /// [`Writer::write_batch`]'s lines, built into the two buffers and
+    /// written: the receipts, the bytes written to each file, the events
+    /// and the authentication failures.
+    fn write_lines(
+        &mut self,
+        entries: &[Entry],
+        audit_buf: &mut Vec<u8>,
+        outbox_buf: &mut Vec<u8>,
+    ) -> Result<Written, (FileKind, io::Error)> {
+        let mut receipts = Vec::with_capacity(entries.len());
         let (mut written_audit, mut written_outbox) = (0u64, 0u64);
         let (mut events, mut auth_failures) = (0u64, 0u64);
         let now = DateTime::now().secs;
@@ -129,12 +183,12 @@ impl Writer {
             let line_len = entry.record.len() as u64 + 100;
             if self.needs_rotation(FileKind::Audit, audit_buf.len() as u64 + line_len, now) {
                 written_audit +=
-                    flush(self.audit.as_mut(), &mut audit_buf).map_err(|e| (FileKind::Audit, e))?;
+                    flush(self.audit.as_mut(), audit_buf).map_err(|e| (FileKind::Audit, e))?;
                 self.rotate_audit(seq).map_err(|e| (FileKind::Audit, e))?;
             }
             let prev = self.head.hash_hex();
             let range = push_line(
-                &mut audit_buf,
+                audit_buf,
                 &[
                     ("seq", FieldValue::U64(seq)),
                     ("prev", FieldValue::Str(&prev)),
@@ -153,13 +207,13 @@ impl Writer {
                         outbox_buf.len() as u64 + line_len,
                         now,
                     ) {
-                        written_outbox += flush(self.outbox.as_mut(), &mut outbox_buf)
+                        written_outbox += flush(self.outbox.as_mut(), outbox_buf)
                             .map_err(|e| (FileKind::Outbox, e))?;
                         self.rotate_outbox(oseq)
                             .map_err(|e| (FileKind::Outbox, e))?;
                     }
                     push_line(
-                        &mut outbox_buf,
+                        outbox_buf,
                         &[
                             ("seq", FieldValue::U64(oseq)),
                             ("event", FieldValue::Raw(event)),
@@ -175,15 +229,16 @@ impl Writer {
             receipts.push(Receipt { seq, outbox_seq });
         }
         written_audit +=
-            flush(self.audit.as_mut(), &mut audit_buf).map_err(|e| (FileKind::Audit, e))?;
+            flush(self.audit.as_mut(), audit_buf).map_err(|e| (FileKind::Audit, e))?;
         written_outbox +=
-            flush(self.outbox.as_mut(), &mut outbox_buf).map_err(|e| (FileKind::Outbox, e))?;
-        let writes = entries.len() as u64 - auth_failures;
-        metrics::batch_written(writes, auth_failures, events, written_audit, written_outbox);
-        if sync {
-            self.sync()?;
-        }
-        Ok(receipts)
+            flush(self.outbox.as_mut(), outbox_buf).map_err(|e| (FileKind::Outbox, e))?;
+        Ok(Written {
+            receipts,
+            audit: written_audit,
+            outbox: written_outbox,
+            events,
+            auth_failures,
+        })
     }
 
     /// fsyncs (fdatasync) whatever was written since the last sync: the

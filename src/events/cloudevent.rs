@@ -210,11 +210,13 @@ pub(crate) fn event_tenant(event: &Value) -> Option<&str> {
 
 /// A fresh event id: `evt_` and 32 hex digits from the system CSPRNG (a
 /// request id alone is not unique: clients may choose it).
+///
+/// The bytes come from a per-thread buffer filled by one call to the OS
+/// CSPRNG for every [`ID_BYTES_PER_FILL`] / 16 ids; each byte is handed
+/// out once, so ids are as unpredictable as before, without a `getrandom`
+/// system call per event.
 pub fn new_event_id() -> String {
-    use ring::rand::SecureRandom;
-    let mut bytes = [0u8; 16];
-    let rng = ring::rand::SystemRandom::new();
-    if rng.fill(&mut bytes).is_err() {
+    let Some(bytes) = random_16() else {
         // The OS CSPRNG failing is not recoverable in any useful way; fall
         // back to time + a counter, still unique within this process.
         static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -223,7 +225,7 @@ pub fn new_event_id() -> String {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         return format!("evt_{t:024x}{n:08x}");
-    }
+    };
     let mut id = String::with_capacity(36);
     id.push_str("evt_");
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -233,6 +235,33 @@ pub fn new_event_id() -> String {
         }
     }
     id
+}
+
+/// How many CSPRNG bytes one refill of an id buffer takes.
+const ID_BYTES_PER_FILL: usize = 1024;
+
+/// The next 16 unused bytes of this thread's CSPRNG buffer (`None` when
+/// the OS CSPRNG fails; nothing is handed out twice either way).
+fn random_16() -> Option<[u8; 16]> {
+    use ring::rand::SecureRandom;
+    use std::cell::RefCell;
+    thread_local! {
+        static BUF: RefCell<([u8; ID_BYTES_PER_FILL], usize)> =
+            const { RefCell::new(([0; ID_BYTES_PER_FILL], ID_BYTES_PER_FILL)) };
+    }
+    BUF.with(|cell| {
+        let (buf, used) = &mut *cell.borrow_mut();
+        if *used + 16 > buf.len() {
+            ring::rand::SystemRandom::new().fill(buf).ok()?;
+            *used = 0;
+        }
+        let mut out = [0u8; 16];
+        out.copy_from_slice(&buf[*used..*used + 16]);
+        // Wiped as it is taken: the buffer never holds a byte already used.
+        buf[*used..*used + 16].fill(0);
+        *used += 16;
+        Some(out)
+    })
 }
 
 /// `user`, `group`, or the lowercased type name (`[a-z0-9_]` only).

@@ -266,6 +266,22 @@ fn event_ids_are_fresh_and_safe_for_signing() {
 }
 
 #[test]
+fn event_ids_stay_unique_across_buffer_refills_and_threads() {
+    // Several refills of the per-thread buffer on each of four threads.
+    let per_thread = 4 * super::ID_BYTES_PER_FILL / 16 + 7;
+    let ids: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| s.spawn(|| (0..per_thread).map(|_| new_event_id()).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
+    let unique: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(unique.len(), ids.len(), "an id was handed out twice");
+    // No id is made of the wiped (zeroed) bytes of a used slot.
+    assert!(ids.iter().all(|id| id != "evt_00000000000000000000000000000000"));
+}
+
+#[test]
 fn write_methods_parse_in_any_case() {
     assert_eq!(WriteMethod::parse("patch"), Some(WriteMethod::Patch));
     assert_eq!(WriteMethod::parse("GET"), None);

@@ -17,9 +17,18 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// The most events kept.
-const MAX_EVENTS: usize = 1024;
-/// The most serialized bytes kept (one larger event is still kept alone).
-const MAX_BYTES: usize = 4 * 1024 * 1024;
+///
+/// A sink takes events only once they are durable, and with the default
+/// interval fsync they become durable a group at a time: every event
+/// written in the last 100 ms at once (about 2,000 at 20,000 audited
+/// writes per second). The ring has to hold such a group, with room for
+/// the sink's own delivery time, or a caught-up sink reads most of every
+/// group back from the file (measured: 1,024 events made the sink read
+/// the file, 6 % of an audited gateway's CPU under load).
+const MAX_EVENTS: usize = 16 * 1024;
+/// The most serialized bytes kept (one larger event is still kept alone):
+/// about 10,000 events of a typical User.
+const MAX_BYTES: usize = 16 * 1024 * 1024;
 
 /// One event as the journal wrote it.
 #[derive(Debug)]
