@@ -73,11 +73,16 @@ CONF
     wait_port "$ORIGIN_PORT"
 }
 
-start_nginx_proxy() {
-    cat >"$work/proxy.conf" <<CONF
+# nginx_proxy_conf PORT [MAIN-DIRECTIVES]: the config of the nginx TLS
+# proxy under comparison (one worker, proxy_pass with upstream keep-alive
+# to the origin), listening on PORT; MAIN-DIRECTIVES go in its main
+# context (instructions.sh adds `master_process off;`).
+nginx_proxy_conf() {
+    cat <<CONF
 worker_processes 1;
 daemon off;
-pid $work/proxy.pid;
+${2:-}
+pid $work/proxy-$1.pid;
 error_log $work/proxy-error.log warn;
 events { worker_connections 4096; }
 http {
@@ -85,7 +90,7 @@ http {
     keepalive_requests 1000000;
     upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 64; }
     server {
-        listen 127.0.0.1:$NGINX_PORT ssl http2;
+        listen 127.0.0.1:$1 ssl http2;
         ssl_certificate $work/certs/server.crt;
         ssl_certificate_key $work/certs/server.key;
         ssl_protocols TLSv1.2 TLSv1.3;
@@ -99,10 +104,14 @@ http {
     }
 }
 CONF
+}
+
+start_nginx_proxy() {
+    nginx_proxy_conf "$NGINX_PORT" >"$work/proxy.conf"
     taskset -c "$PROXY_CPU" "$NGINX" -p "$work" -c "$work/proxy.conf" &
     pids+=($!)
     wait_port "$NGINX_PORT"
-    NGINX_WORKER="$(pgrep -P "$(cat "$work/proxy.pid")" | head -1)"
+    NGINX_WORKER="$(pgrep -P "$(cat "$work/proxy-$NGINX_PORT.pid")" | head -1)"
 }
 
 # The head of a gateway config: the listener on port $1 with the dev

@@ -5,6 +5,7 @@
 # instructions per request shows where ab.sh's microseconds drown in noise.
 #
 #   benches/load/instructions.sh OLD_BINARY NEW_BINARY [get|post]
+#   benches/load/instructions.sh nginx NEW_BINARY [get|post]   # against nginx
 #   N=2000 benches/load/instructions.sh ...
 #   TENANT=mapped benches/load/instructions.sh ...   # default|mapped|audited|audited-batch
 #   NEW_CONFIG='[telemetry.traces]
@@ -25,6 +26,9 @@
 # counters are zeroed, curl sends N more over one keep-alive TLS connection,
 # and the counters are dumped: instructions per request are the dump's
 # total over N (the gateway's own work only; curl and nginx are outside).
+# "nginx" in place of a binary counts run.sh's nginx TLS proxy the same
+# way (one process: `master_process off`), in front of the same origin;
+# TENANT does not apply to it.
 # Needs nginx (Debian's package), valgrind and curl.
 set -euo pipefail
 
@@ -46,7 +50,9 @@ command -v valgrind >/dev/null || apt-get install -y -q valgrind >/dev/null
 command -v curl >/dev/null || apt-get install -y -q curl >/dev/null
 
 ORIGIN_PORT="$(free_port)"
-"$OLD" dev-certs "$work/certs" --host localhost >/dev/null
+gateway_bin="$NEW"
+[[ "$NEW" == nginx ]] && gateway_bin="$OLD"
+"$gateway_bin" dev-certs "$work/certs" --host localhost >/dev/null
 start_origin
 
 url="https://localhost:PORT/scim/v2/Users"
@@ -89,18 +95,25 @@ tenant_config() {
 count() {
     local port hash pid out ir
     port="$(free_port)"
-    hash="$(printf '%s' "$TOKEN" | "$2" hash-token)"
-    {
-        gateway_head "$port"
-        tenant_config "$1" "$hash"
-        if [[ "$1" == new && -n "${NEW_CONFIG:-}" ]]; then
-            printf '%s\n' "${NEW_CONFIG//ORIGIN_PORT/$ORIGIN_PORT}"
-        fi
-    } >"$work/$1.toml"
     out="$work/$1.callgrind"
-    RUST_LOG=warn taskset -c "$PROXY_CPU" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
-        "$2" run --worker-threads 1 --config "$work/$1.toml" >"$work/$1.log" 2>&1 &
-    pid=$!
+    if [[ "$2" == nginx ]]; then
+        nginx_proxy_conf "$port" "master_process off;" >"$work/$1.conf"
+        taskset -c "$PROXY_CPU" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
+            "$NGINX" -p "$work" -c "$work/$1.conf" >"$work/$1.log" 2>&1 &
+        pid=$!
+    else
+        hash="$(printf '%s' "$TOKEN" | "$2" hash-token)"
+        {
+            gateway_head "$port"
+            tenant_config "$1" "$hash"
+            if [[ "$1" == new && -n "${NEW_CONFIG:-}" ]]; then
+                printf '%s\n' "${NEW_CONFIG//ORIGIN_PORT/$ORIGIN_PORT}"
+            fi
+        } >"$work/$1.toml"
+        RUST_LOG=warn taskset -c "$PROXY_CPU" valgrind --tool=callgrind --callgrind-out-file="$out.%p" \
+            "$2" run --worker-threads 1 --config "$work/$1.toml" >"$work/$1.log" 2>&1 &
+        pid=$!
+    fi
     pids+=("$pid")
     for _ in $(seq 1 600); do
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break

@@ -214,7 +214,7 @@ main() {
         return
     fi
     start_nginx_proxy
-    realtime "$(cat "$work/proxy.pid")"
+    realtime "$(cat "$work/proxy-$NGINX_PORT.pid")"
     start_gateway
     [[ " $TARGETS " == *" audited "* ]] && start_audited_gateway
 

@@ -25,10 +25,10 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// the sink's own delivery time, or a caught-up sink reads most of every
 /// group back from the file (measured: 1,024 events made the sink read
 /// the file, 6 % of an audited gateway's CPU under load).
-const MAX_EVENTS: usize = 16 * 1024;
+const MAX_EVENTS: usize = 8 * 1024;
 /// The most serialized bytes kept (one larger event is still kept alone):
-/// about 10,000 events of a typical User.
-const MAX_BYTES: usize = 16 * 1024 * 1024;
+/// about 5,000 events of a typical User.
+const MAX_BYTES: usize = 8 * 1024 * 1024;
 
 /// One event as the journal wrote it.
 #[derive(Debug)]
