@@ -159,7 +159,7 @@ to_us() {
 drain() {
     local name=$1 dir="$work/$1" started=$SECONDS events cursor
     [[ "$name" == audited* ]] || { echo 0; return; }
-    events="$(cat "$dir"/audit-*.jsonl | wc -l)"
+    events="$(cat "$dir"/audit-*.jsonl 2>/dev/null | wc -l)"
     while ((SECONDS - started < 120)); do
         cursor="$(cat "$dir"/outbox/cursors/* 2>/dev/null || echo 0)"
         ((cursor >= events)) && break
