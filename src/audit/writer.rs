@@ -228,8 +228,7 @@ impl Writer {
             };
             receipts.push(Receipt { seq, outbox_seq });
         }
-        written_audit +=
-            flush(self.audit.as_mut(), audit_buf).map_err(|e| (FileKind::Audit, e))?;
+        written_audit += flush(self.audit.as_mut(), audit_buf).map_err(|e| (FileKind::Audit, e))?;
         written_outbox +=
             flush(self.outbox.as_mut(), outbox_buf).map_err(|e| (FileKind::Outbox, e))?;
         Ok(Written {

@@ -273,12 +273,17 @@ fn event_ids_stay_unique_across_buffer_refills_and_threads() {
         let handles: Vec<_> = (0..4)
             .map(|_| s.spawn(|| (0..per_thread).map(|_| new_event_id()).collect::<Vec<_>>()))
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let unique: std::collections::HashSet<&String> = ids.iter().collect();
     assert_eq!(unique.len(), ids.len(), "an id was handed out twice");
     // No id is made of the wiped (zeroed) bytes of a used slot.
-    assert!(ids.iter().all(|id| id != "evt_00000000000000000000000000000000"));
+    assert!(ids
+        .iter()
+        .all(|id| id != "evt_00000000000000000000000000000000"));
 }
 
 #[test]

@@ -27,7 +27,13 @@
 //! (bytes read past one request are the next one's). `Expect:
 //! 100-continue` is answered when the handler first reads the body. A
 //! body the handler left unread is drained up to 64 KB, or the connection
-//! closes. Timeouts: `header_read_timeout` for a head (from its first
+//! closes. A connection closed while request bytes may still be coming (a
+//! refused head, a body left unread, pipelined bytes after a `close`) is
+//! closed lingering (RFC 9112 §9.6): the write side is shut, then what
+//! arrives is read and dropped until the client closes, at most
+//! [`LINGER_TIME`] and [`LINGER_BYTES`], so the client reads the answer
+//! (say a 413 to a body it is still sending) instead of a reset that
+//! would destroy it. Timeouts: `header_read_timeout` for a head (from its first
 //! byte; for the first request, from the connection's start),
 //! `idle_timeout` for the wait between requests and for each write.
 mod body;
@@ -59,6 +65,12 @@ use tokio::time::{timeout, timeout_at, Instant};
 
 /// The most of an unread body drained to keep the connection.
 const DRAIN: u64 = 64 * 1024;
+/// The longest a lingering close reads what the client still sends.
+const LINGER_TIME: Duration = Duration::from_secs(5);
+/// The longest a lingering close waits for the client's next bytes.
+const LINGER_QUIET: Duration = Duration::from_secs(1);
+/// The most a lingering close reads (and drops).
+const LINGER_BYTES: usize = 16 * 1024 * 1024;
 /// What a read takes from the socket at most.
 const SCRATCH: usize = 16 * 1024;
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -86,6 +98,8 @@ pub(crate) async fn serve<IO, H>(
     H: Respond,
 {
     let mut first = true;
+    // Whether the connection ends while request bytes may still come.
+    let mut linger = false;
     loop {
         // The wait for a request: no buffer is held until bytes arrive.
         if buf.is_empty() {
@@ -119,7 +133,7 @@ pub(crate) async fn serve<IO, H>(
                 Ok(None) => {}
                 Err(refusal) => {
                     let out = write::refusal(&refusal, false);
-                    write_all(&mut io, &out, settings.idle_timeout).await;
+                    linger = write_all(&mut io, &out, settings.idle_timeout).await;
                     break None;
                 }
             }
@@ -133,15 +147,58 @@ pub(crate) async fn serve<IO, H>(
         // Boxed: a request's state (its head, the handler's future, the
         // response) is allocated while it is in hand, not carried by an
         // idle connection's task.
-        let keep = Box::pin(exchange(
+        let after = Box::pin(exchange(
             &mut io, &mut buf, parsed, &info, &settings, &*handler, stop,
         ))
         .await;
-        if !keep {
-            break;
+        match after {
+            After::Next => {}
+            After::Close => break,
+            After::Linger => {
+                linger = true;
+                break;
+            }
         }
     }
-    let _ = timeout(settings.idle_timeout, io.shutdown()).await;
+    let shut = matches!(
+        timeout(settings.idle_timeout, io.shutdown()).await,
+        Ok(Ok(()))
+    );
+    if linger && shut {
+        tokio::select! {
+            biased;
+            () = stopped(stop) => {}
+            () = linger_close(&mut io) => {}
+        }
+    }
+}
+
+/// How a connection goes on after a request.
+#[derive(Debug, PartialEq, Eq)]
+enum After {
+    /// Ready for the next request.
+    Next,
+    /// Closed: nothing more is coming, or the connection failed.
+    Close,
+    /// Closed while request bytes may still be coming: lingering.
+    Linger,
+}
+
+/// Reads and drops what the client still sends after the answer and the
+/// shut write side, until it closes, goes quiet for [`LINGER_QUIET`], or
+/// [`LINGER_TIME`] or [`LINGER_BYTES`] run out.
+async fn linger_close<IO: AsyncRead + Unpin>(io: &mut IO) {
+    let until = Instant::now() + LINGER_TIME;
+    let mut read = 0usize;
+    let mut dropped = BytesMut::new();
+    while read < LINGER_BYTES {
+        let quiet = (Instant::now() + LINGER_QUIET).min(until);
+        match timeout_at(quiet, read_some(io, &mut dropped)).await {
+            Ok(Ok(n)) if n > 0 => read += n,
+            _ => return,
+        }
+        dropped.clear();
+    }
 }
 
 /// One request answered; whether the connection may serve another.
@@ -153,7 +210,7 @@ async fn exchange<IO, H>(
     settings: &Settings,
     handler: &H,
     stop: &watch::Receiver<bool>,
-) -> bool
+) -> After
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send,
     H: Respond,
@@ -239,14 +296,28 @@ where
         written = write_all(io, &bytes, settings.idle_timeout).await;
     }
     drop(bytes);
-    if !written || close {
-        return false;
+    if !written {
+        return After::Close;
+    }
+    let unread = feeding.as_ref().is_some_and(|f| !f.ended);
+    if close {
+        // A body left unread, or bytes past this request (pipelined
+        // after a `close`), may still be arriving.
+        return if unread || !buf.is_empty() {
+            After::Linger
+        } else {
+            After::Close
+        };
     }
     match feeding {
         Some(feeding) if !feeding.ended => {
-            drain(io, buf, feeding.decoder, settings.header_read_timeout).await
+            if drain(io, buf, feeding.decoder, settings.header_read_timeout).await {
+                After::Next
+            } else {
+                After::Linger
+            }
         }
-        _ => true,
+        _ => After::Next,
     }
 }
 

@@ -542,6 +542,102 @@ async fn slow_heads_and_idle_connections_are_cut_and_stop_closes_idle_ones() {
         .unwrap();
 }
 
+/// After a refusal, what the client still sends is read and dropped
+/// (lingering close), but a client that never stops cannot hold the
+/// connection: a trickle ends at `LINGER_TIME`, a flood at `LINGER_BYTES`.
+#[tokio::test]
+async fn a_lingering_close_is_bounded_in_time_and_bytes() {
+    let refused = b"POST /a HTTP/1.1\r\nContent-Length: 5, 6\r\n\r\n";
+    // A trickle: a byte every 100 ms, never quiet for LINGER_QUIET.
+    let (client, echo, _stop, task) = connect(SETTINGS);
+    let (mut rx, mut tx) = tokio::io::split(client);
+    tx.write_all(refused).await.unwrap();
+    let started = Instant::now();
+    let trickle = async {
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if tx.write_all(b"x").await.is_err() {
+                break;
+            }
+        }
+    };
+    let mut got = Vec::new();
+    let reading = async {
+        let _ = rx.read_to_end(&mut got).await;
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        _ = task => {}
+        () = trickle => {}
+        () = reading => {}
+        () = tokio::time::sleep(LINGER_TIME * 3) => panic!("a trickle holds a lingering close"),
+    }
+    let took = started.elapsed();
+    assert!(took >= LINGER_TIME, "cut before LINGER_TIME: {took:?}");
+    assert!(String::from_utf8_lossy(&got).starts_with("HTTP/1.1 400 "));
+    assert!(echo.seen.lock().unwrap().is_empty());
+
+    // A flood: ends once LINGER_BYTES are read, long before LINGER_TIME.
+    let (client, _echo, _stop, task) = connect(SETTINGS);
+    let (mut rx, mut tx) = tokio::io::split(client);
+    tx.write_all(refused).await.unwrap();
+    let started = Instant::now();
+    let flood = async {
+        let chunk = vec![b'x'; 64 * 1024];
+        let mut sent = 0usize;
+        while tx.write_all(&chunk).await.is_ok() {
+            sent += chunk.len();
+        }
+        sent
+    };
+    let reading = async {
+        let mut got = Vec::new();
+        let _ = rx.read_to_end(&mut got).await;
+        std::future::pending::<()>().await
+    };
+    let mut sent = 0;
+    tokio::select! {
+        _ = task => {}
+        n = flood => sent = n,
+        () = reading => {}
+        () = tokio::time::sleep(LINGER_TIME * 3) => panic!("a flood holds a lingering close"),
+    }
+    assert!(started.elapsed() < LINGER_TIME, "{:?}", started.elapsed());
+    // What the flood got in (if it noticed the close) is about the bound.
+    assert!(sent == 0 || sent <= LINGER_BYTES + 512 * 1024, "{sent}");
+}
+
+/// A body the handler left unread and too long to drain: the answer is
+/// written, then the rest is read and dropped until the client is done,
+/// so a client that writes its whole body before reading gets it.
+#[tokio::test]
+async fn an_unread_long_body_is_read_and_dropped_after_the_answer() {
+    let (client, _echo, _stop, task) = connect(SETTINGS);
+    let (mut rx, mut tx) = tokio::io::split(client);
+    let body = 4 * 1024 * 1024;
+    let mut wire = format!("POST /unread HTTP/1.1\r\nContent-Length: {body}\r\n\r\n").into_bytes();
+    wire.resize(wire.len() + body, b'y');
+    // The duplex holds 256 KB: without the lingering reads, this write
+    // would wait forever (or fail once the server end is dropped).
+    tokio::time::timeout(Duration::from_secs(10), tx.write_all(&wire))
+        .await
+        .expect("the server reads what the client sends")
+        .unwrap();
+    drop(tx);
+    let mut got = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), rx.read_to_end(&mut got))
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text}");
+    assert!(text.ends_with("unread"), "{text}");
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .unwrap()
+        .unwrap();
+}
+
 #[test]
 fn an_idle_connection_holds_no_buffer_and_its_future_is_small() {
     let (_client, server) = tokio::io::duplex(1024);

@@ -337,6 +337,80 @@ async fn continue_only_for_a_request_the_gateway_reads() {
     assert_eq!(echo.hits(), 1);
 }
 
+/// A client that sends its whole request before it reads (as many HTTP
+/// libraries do) gets the refusal of a request the gateway did not read
+/// to its end: a body over the limit, a body sent without valid
+/// credentials, a malformed head with more bytes behind it. Closing a
+/// socket with unread bytes makes the kernel answer with a reset, which
+/// fails the client's write and can destroy the answer before the client
+/// reads it; the gateway closes lingering instead (RFC 9112 §9.6).
+async fn a_refusal_reaches_a_client_that_sends_everything_first(plaintext: bool) {
+    let echo = EchoUpstream::spawn();
+    let gw = gateway(&echo, plaintext);
+    let big = 8 * 1024 * 1024;
+    let cases = [
+        (
+            "a body over the limit",
+            head("POST", "Users", &format!("content-length: {big}\r\n")),
+            big,
+            413,
+        ),
+        (
+            "a body without valid credentials",
+            format!(
+                "POST /scim/v2/Users HTTP/1.1\r\nhost: {HOST}\r\nauthorization: Bearer wrong\r\n\
+                 content-type: application/scim+json\r\ncontent-length: {}\r\n\r\n",
+                1024 * 1024
+            ),
+            1024 * 1024,
+            401,
+        ),
+        (
+            "a malformed head with bytes behind it",
+            format!("POST /scim/v2/Users HTTP/1.1\r\nhost: {HOST}\r\nbad header\r\n\r\n"),
+            1024 * 1024,
+            400,
+        ),
+    ];
+    for (case, head, body_len, status) in cases {
+        let mut stream = connect(&gw, plaintext).await;
+        let mut wire = head.into_bytes();
+        wire.resize(wire.len() + body_len, b'x');
+        let sent = tokio::time::timeout(Duration::from_secs(20), async {
+            stream.write_all(&wire).await?;
+            stream.flush().await
+        })
+        .await
+        .expect("the write ended");
+        assert!(sent.is_ok(), "{case}: the client's write failed: {sent:?}");
+        let mut got = Vec::new();
+        let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut got))
+            .await
+            .expect("closed after the refusal");
+        let text = String::from_utf8_lossy(&got);
+        assert!(read.is_ok(), "{case}: {read:?} after {text:?}");
+        assert!(
+            text.starts_with(&format!("HTTP/1.1 {status} ")),
+            "{case}: {text}"
+        );
+        assert!(
+            text.to_ascii_lowercase().contains("connection: close"),
+            "{case}: {text}"
+        );
+    }
+    assert_eq!(echo.hits(), 0, "nothing reached the upstream");
+}
+
+#[tokio::test]
+async fn a_refusal_reaches_a_client_that_sends_everything_first_over_tcp() {
+    a_refusal_reaches_a_client_that_sends_everything_first(true).await;
+}
+
+#[tokio::test]
+async fn a_refusal_reaches_a_client_that_sends_everything_first_over_tls() {
+    a_refusal_reaches_a_client_that_sends_everything_first(false).await;
+}
+
 /// A client that names HTTP/1.0 by ALPN (and only it) is served by the
 /// HTTP/1 server: answered in HTTP/1.0's terms (no keep-alive asked for,
 /// so the connection closes after the answer), not refused in the
