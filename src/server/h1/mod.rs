@@ -33,8 +33,8 @@
 //! arrives is read and dropped until the client closes, at most
 //! [`LINGER_TIME`] and [`LINGER_BYTES`], so the client reads the answer
 //! (say a 413 to a body it is still sending) instead of a reset that
-//! would destroy it. Timeouts: `header_read_timeout` for a head (from its first
-//! byte; for the first request, from the connection's start),
+//! would destroy it. Timeouts: `header_read_timeout` for a head (from its
+//! first byte; for the first request, from the connection's start),
 //! `idle_timeout` for the wait between requests and for each write.
 mod body;
 pub(crate) mod decode;
