@@ -127,6 +127,23 @@ impl AdminTarget {
         Ok(answer)
     }
 
+    /// GETs `path` and prints it: pretty JSON with `json`, else as
+    /// `table` renders it. Returns what it got, for the caller's verdict.
+    pub async fn show(
+        &self,
+        path: &str,
+        json: bool,
+        table: impl Fn(&Value) -> String,
+    ) -> Result<Value, String> {
+        let got = self.get(path).await?;
+        if json {
+            println!("{}", serde_json::to_string_pretty(&got).unwrap_or_default());
+        } else {
+            print!("{}", table(&got));
+        }
+        Ok(got)
+    }
+
     /// One call: `method` on `/admin/v1{path}`, with `body` as JSON.
     /// Gives the status and the answer's JSON (`null` for an empty one).
     pub async fn call(

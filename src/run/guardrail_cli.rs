@@ -71,17 +71,9 @@ pub async fn main(command: GuardrailCommand) -> Result<(), String> {
             admin,
         } => {
             let target = AdminTarget::from_args(&admin)?;
-            let list = target
-                .get(&format!("/tenants/{}/guardrail", seg(&tenant)))
+            target
+                .show(&format!("/tenants/{}/guardrail", seg(&tenant)), json, table)
                 .await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&list).unwrap_or_default()
-                );
-            } else {
-                print!("{}", table(&list));
-            }
             Ok(())
         }
         GuardrailCommand::Show { tenant, id, admin } => {

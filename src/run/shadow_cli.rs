@@ -61,16 +61,8 @@ async fn run(command: ShadowCommand) -> Result<i32, String> {
         } => {
             let target = AdminTarget::from_args(&admin)?;
             let report = target
-                .get(&format!("/tenants/{}/shadow", seg(&tenant)))
+                .show(&format!("/tenants/{}/shadow", seg(&tenant)), json, table)
                 .await?;
-            if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&report).unwrap_or_default()
-                );
-            } else {
-                print!("{}", table(&report));
-            }
             let bad = report["differed"].as_u64().unwrap_or(0)
                 + report["failed"].as_u64().unwrap_or(0)
                 + report["dropped"].as_u64().unwrap_or(0);

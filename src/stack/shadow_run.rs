@@ -141,18 +141,17 @@ fn endpoint_route(tenant: &Tenant, endpoint: &str) -> Option<Route> {
     Route::parse(&rt.endpoint, registry).ok()
 }
 
-/// One page of the primary, ids as keys.
-async fn page(
-    snapshot: &Arc<Snapshot>,
-    limiter: &Limiter,
+/// A GET of `route` with `query` at `tenant`'s upstream (a request id of
+/// its own, the backfill's base).
+async fn get(
     tenant: &Tenant,
-    ts: &Arc<TenantShadow>,
+    limiter: &Limiter,
+    snapshot: &Snapshot,
     route: &Route,
-    start: usize,
-) -> Result<(Vec<Value>, usize), String> {
-    let query = format!("startIndex={start}&count={PAGE}");
+    query: String,
+) -> Result<http::Response<bytes::Bytes>, String> {
     let rid = RequestId::generate();
-    let answer = call(
+    call(
         tenant,
         limiter,
         snapshot,
@@ -164,7 +163,21 @@ async fn page(
         BASE,
     )
     .await
-    .map_err(|e| format!("a page of the primary's {}: {e}", route.path()))?;
+}
+
+/// One page of the primary, ids as keys.
+async fn page(
+    snapshot: &Arc<Snapshot>,
+    limiter: &Limiter,
+    tenant: &Tenant,
+    ts: &Arc<TenantShadow>,
+    route: &Route,
+    start: usize,
+) -> Result<(Vec<Value>, usize), String> {
+    let query = format!("startIndex={start}&count={PAGE}");
+    let answer = get(tenant, limiter, snapshot, route, query)
+        .await
+        .map_err(|e| format!("a page of the primary's {}: {e}", route.path()))?;
     if !answer.status().is_success() {
         return Err(format!(
             "the primary answered {} to a page of {}",
@@ -303,19 +316,7 @@ async fn link(
         serde_json::to_string(value).map_err(|e| e.to_string())?
     );
     let query = format!("filter={}", crate::scim::query::encode_component(&filter));
-    let rid = RequestId::generate();
-    let answer = call(
-        &target.tenant,
-        limiter,
-        snapshot,
-        &Method::GET,
-        route.clone(),
-        Some(query),
-        bytes::Bytes::new(),
-        &rid,
-        BASE,
-    )
-    .await?;
+    let answer = get(&target.tenant, limiter, snapshot, route, query).await?;
     let list: Value =
         serde_json::from_slice(answer.body()).map_err(|_| "the lookup's answer was not JSON")?;
     let found: Vec<&str> = list
