@@ -19,7 +19,7 @@ use std::sync::Arc;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// `--version`: the crate version, the git commit and the build date
-/// (from build.rs; "unknown" outside a git checkout).
+/// (from src/build.rs; "unknown" outside a git checkout).
 const VERSION: &str = concat!(
     env!("CARGO_PKG_VERSION"),
     " (commit ",

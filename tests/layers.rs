@@ -152,8 +152,11 @@ fn top_level_modules(src: &Path) -> BTreeSet<String> {
         let path = entry.expect("src/ entry").path();
         let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
         let is_module = path.is_dir() || path.extension().is_some_and(|e| e == "rs");
-        // `src/x_tests.rs` files are `#[cfg(test)]` children of `x`.
-        if is_module && name != "lib" && name != "main" && !name.contains("test") {
+        // `src/x_tests.rs` files are `#[cfg(test)]` children of `x`; the
+        // library's, the binary's and the build script's roots are no
+        // modules.
+        let root = ["lib", "main", "build"].contains(&name);
+        if is_module && !root && !name.contains("test") {
             modules.insert(name.to_string());
         }
     }
