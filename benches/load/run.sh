@@ -23,6 +23,7 @@
 #
 #   benches/load/run.sh            # REPS=3 DURATION=10 CONNECTIONS=32
 #   TARGETS="gateway nginx" SCENARIOS=post benches/load/run.sh   # a subset
+#   BIN=$(benches/pgo/build.sh) benches/load/run.sh   # that binary, no build
 #   RESULTS_OUT=/tmp/run1 benches/load/run.sh   # keep the raw results; then
 #   python3 benches/load/report.py /tmp/run1 /tmp/run2 /tmp/run3   # several runs
 #
@@ -200,10 +201,13 @@ measure() {
 
 main() {
     ensure_tools
-    log "building the release binary"
-    (cd "$repo" && cargo build --release -q)
-    BIN="$repo/target/release/scim-gateway"
-    [[ -n "${CARGO_TARGET_DIR:-}" ]] && BIN="$CARGO_TARGET_DIR/release/scim-gateway"
+    if [[ -z "${BIN:-}" ]]; then
+        log "building the release binary"
+        (cd "$repo" && cargo build --release -q)
+        BIN="$repo/target/release/scim-gateway"
+        [[ -n "${CARGO_TARGET_DIR:-}" ]] && BIN="$CARGO_TARGET_DIR/release/scim-gateway"
+    fi
+    log "measuring $BIN"
     "$BIN" dev-certs "$work/certs" --host localhost >/dev/null
 
     ORIGIN_PORT="$(free_port)"
