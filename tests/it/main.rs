@@ -41,6 +41,7 @@ mod no_loss;
 mod no_loss_hangup;
 mod oauth;
 mod peers_selftest;
+mod pgo;
 mod probe;
 mod race;
 mod readme;
