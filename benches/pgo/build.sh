@@ -213,9 +213,15 @@ profiles=("$raw"/*.profraw)
 [[ -e "${profiles[0]}" ]] || { log "the training run wrote no profile"; exit 1; }
 "$profdata" merge -o "$out/merged.profdata" "${profiles[@]}"
 log "merged ${#profiles[@]} profiles"
+# Named by its content: cargo fingerprints the flags, not the file they
+# name, so a new profile under the old name would leave every dependency
+# built with the old one.
+sum="$(sha256sum "$out/merged.profdata" | cut -c1-16)"
+rm -f "$out"/profile-*.profdata
+mv "$out/merged.profdata" "$out/profile-$sum.profdata"
 
 log "optimized build"
-final="$(build "$out/use" "-Cprofile-use=$out/merged.profdata -Cllvm-args=-pgo-warn-missing-function=false")"
+final="$(build "$out/use" "-Cprofile-use=$out/profile-$sum.profdata -Cllvm-args=-pgo-warn-missing-function=false")"
 install -m 0755 "$final" "$out/scim-gateway"
 log "built $out/scim-gateway"
 printf '%s\n' "$out/scim-gateway"
