@@ -1,4 +1,4 @@
-# Shared by run.sh and ab.sh (sourced, not run): tools, ports, the work
+# Shared by the load scripts and benches/pgo/build.sh (sourced, not run): tools, ports, the work
 # directory and its cleanup, the nginx origin and the nginx proxy under
 # comparison, and the head of the gateway's config. Expects `here`,
 # `LOAD_CPU` and `PROXY_CPU`; the starters expect `ORIGIN_PORT` and

@@ -38,34 +38,12 @@ target="${CARGO_TARGET_DIR:-$repo/target}"
 out="$target/pgo"
 ROUNDS="${ROUNDS:-40}"
 CONNECTIONS="${CONNECTIONS:-8}"
+# The work directory, its cleanup, free_port and wait_port.
+# shellcheck source=benches/load/common.sh
+. "$repo/benches/load/common.sh"
 log() { printf 'pgo: %s\n' "$*" >&2; }
 command -v curl >/dev/null || { log "curl is required"; exit 1; }
 command -v python3 >/dev/null || { log "python3 is required"; exit 1; }
-
-work="$(mktemp -d /tmp/scimgw-pgo.XXXXXX)"
-pids=()
-cleanup() {
-    local p
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    rm -rf "$work"
-}
-trap cleanup EXIT
-
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
-}
-
-wait_port() {
-    local i
-    for i in $(seq 1 200); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    log "nothing listens on $1; logs:"
-    tail -n 20 "$work"/*.log >&2
-    return 1
-}
 
 # stop PID: SIGTERM and wait, so that the process writes its profile.
 stop() {
@@ -159,7 +137,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_foreve
     pids+=("$audited_pid")
     local p
     for p in "$store_port" "$legacy_port" "$hook_port" "$plain_port" "$audited_port"; do
-        wait_port "$p"
+        wait_port "$p" || { tail -n 20 "$work"/*.log >&2; return 1; }
     done
 
     log "training ($CONNECTIONS connections per tenant, $ROUNDS rounds each)"
