@@ -13,7 +13,7 @@ fn record(i: u64) -> AuditRecord {
     r.tenant = Some("acme".into());
     r.resource_type = Some("User".into());
     r.resource_id = Some(format!("user-{i}"));
-    r.attributes = vec!["active".into(), "emails".into()];
+    r.attributes = vec!["active", "emails"].into();
     r.outcome.status = 200;
     r.outcome.upstream_status = Some(200);
     r

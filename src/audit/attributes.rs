@@ -12,6 +12,8 @@ mod raw;
 
 pub(crate) use raw::{resource_names_raw, resource_names_scanned};
 
+use super::names::AttributeNames;
+
 use crate::scim::json::get_ci;
 use crate::scim::patch::PatchPath;
 use serde_json::{Map, Value};
@@ -31,7 +33,7 @@ const NEVER_RECORDED: &str = "password";
 /// - PATCH (RFC 7644 §3.5.2): each operation's `path` (its top-level
 ///   attribute), or for a path-less operation the keys of its `value`;
 /// - DELETE and anything else: none.
-pub(crate) fn changed_attributes(method: &str, body: Option<&Value>) -> Vec<String> {
+pub(crate) fn changed_attributes(method: &str, body: Option<&Value>) -> AttributeNames {
     let mut names = Names::default();
     let Some(Value::Object(obj)) = body else {
         return names.list;
@@ -41,7 +43,7 @@ pub(crate) fn changed_attributes(method: &str, body: Option<&Value>) -> Vec<Stri
     } else if method.eq_ignore_ascii_case("PATCH") {
         for op in operations(obj) {
             match op_path(op) {
-                Some(path) => names.push(path_name(path)),
+                Some(path) => names.push(&path_name(path)),
                 None => {
                     if let Some(Value::Object(value)) = get_ci(op, "value") {
                         resource_names(value, &mut names);
@@ -122,20 +124,32 @@ pub(crate) fn allowed_values(
     (!out.is_empty()).then_some(out)
 }
 
-/// Names collected once each, case-insensitively, bounded in number.
+/// Names collected once each, case-insensitively, bounded in number and
+/// in length.
 #[derive(Default)]
 struct Names {
-    list: Vec<String>,
+    list: AttributeNames,
     /// The lengths (mod 64) of the names listed: a name of another length
     /// equals none of them, ignoring case or not.
     lengths: u64,
 }
 
 impl Names {
-    fn push(&mut self, name: String) {
+    /// Room for `names` names of `bytes` bytes in all.
+    fn with_capacity(names: usize, bytes: usize) -> Names {
+        Names {
+            list: AttributeNames::with_capacity(names, bytes),
+            lengths: 0,
+        }
+    }
+
+    /// Lists `name` ([`truncated`]), unless it is listed already or the
+    /// list is full.
+    fn push(&mut self, name: &str) {
+        let name = truncated_str(name);
         let length = 1u64 << (name.len() % 64);
         let seen =
-            self.lengths & length != 0 && self.list.iter().any(|n| n.eq_ignore_ascii_case(&name));
+            self.lengths & length != 0 && self.list.iter().any(|n| n.eq_ignore_ascii_case(name));
         if self.list.len() < MAX_NAMES && !seen {
             self.lengths |= length;
             self.list.push(name);
@@ -146,7 +160,7 @@ impl Names {
 /// The top-level names of a resource body (or a path-less PATCH value).
 fn resource_names(obj: &Map<String, Value>, names: &mut Names) {
     for (name, _) in resource_values(obj) {
-        names.push(name);
+        names.push(&name);
     }
 }
 
@@ -229,22 +243,19 @@ fn scrubbed(value: &Value) -> Value {
     }
 }
 
-/// [`truncated`] of a name already built.
-fn truncated_owned(s: String) -> String {
-    if s.len() <= MAX_NAME_CHARS {
-        s
-    } else {
-        truncated(&s)
-    }
+/// `s`, cut to its first [`MAX_NAME_CHARS`] characters.
+fn truncated(s: &str) -> String {
+    truncated_str(s).to_string()
 }
 
-fn truncated(s: &str) -> String {
+/// [`truncated`], borrowed.
+fn truncated_str(s: &str) -> &str {
     // No more bytes than the limit: no more characters either.
     if s.len() <= MAX_NAME_CHARS {
-        return s.to_string();
+        return s;
     }
     match s.char_indices().nth(MAX_NAME_CHARS) {
-        Some((i, _)) => s.get(..i).unwrap_or(s).to_string(),
-        None => s.to_string(),
+        Some((i, _)) => s.get(..i).unwrap_or(s),
+        None => s,
     }
 }

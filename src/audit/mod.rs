@@ -15,6 +15,7 @@ pub(crate) mod chain;
 pub(crate) mod files;
 mod journal;
 pub(crate) mod metrics;
+mod names;
 mod record;
 pub(crate) mod settings;
 pub(crate) mod verify;
@@ -24,6 +25,7 @@ pub(crate) use attributes::{
     allowed_values, changed_attributes, resource_names_raw, resource_names_scanned,
 };
 pub use journal::{Ack, Journal, JournalError, MAX_BATCH};
+pub use names::AttributeNames;
 pub use record::{AuditKind, AuditOutcome, AuditPrincipal, AuditRecord, GuardrailNote};
 pub use settings::{AuditSettings, FsyncPolicy};
 pub use verify::{verify_paths, Problem, VerifyFailure, VerifyOptions, VerifyReport};

@@ -2,6 +2,7 @@
 //! that changed (or tried to change) identity data, or one failed
 //! authentication. Field names are a stable format (docs/audit.md); add
 //! fields, never rename them.
+use super::AttributeNames;
 use crate::authn::Principal;
 use crate::scim::datetime::DateTime;
 use crate::scim::json_scan::write_str;
@@ -39,7 +40,7 @@ pub struct AuditRecord {
     pub resource_id: Option<String>,
     /// The names of the attributes the request changed (see
     /// [`super::changed_attributes`]); never their values.
-    pub attributes: Vec<String>,
+    pub attributes: AttributeNames,
     /// Values of changed attributes on the tenant's allow-list only (see
     /// [`super::allowed_values`]); absent when none are allowed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -137,7 +138,7 @@ impl AuditRecord {
             method: method.to_string(),
             resource_type: None,
             resource_id: None,
-            attributes: Vec::new(),
+            attributes: AttributeNames::new(),
             values: None,
             outcome: AuditOutcome {
                 status: 0,
@@ -178,7 +179,7 @@ impl AuditRecord {
     /// and stores these bytes, and most of serde's cost here was escaping
     /// strings that need no escapes, one byte at a time.
     pub(crate) fn to_json(&self) -> Vec<u8> {
-        let names: usize = self.attributes.iter().map(|a| a.len() + 3).sum();
+        let names = self.attributes.text_len() + 3 * self.attributes.len();
         let mut out = Vec::with_capacity(448 + names);
         out.extend_from_slice(b"{\"time\":");
         write_str(&mut out, &self.time);
@@ -393,7 +394,7 @@ mod tests {
                 method: strings[3].clone(),
                 resource_type: resource.0,
                 resource_id: resource.1,
-                attributes,
+                attributes: attributes.into(),
                 values,
                 outcome: AuditOutcome {
                     status: outcome.0,
@@ -411,7 +412,7 @@ mod tests {
     fn a_usual_record_is_written_as_serde_json_writes_it() {
         let mut record = AuditRecord::write("a62d3bf6", "POST", [127, 0, 0, 1].into());
         record.tenant = Some("audited".into());
-        record.attributes = vec!["userName".into(), "urn:x:User:department".into()];
+        record.attributes = vec!["userName", "urn:x:User:department"].into();
         record.set_latency(Duration::from_micros(306));
         assert_eq!(record.to_json(), serde_json::to_vec(&record).unwrap());
     }

@@ -13,7 +13,7 @@
 use super::Trace;
 use crate::audit::{
     allowed_values, changed_attributes, resource_names_raw, resource_names_scanned, Ack,
-    AuditPrincipal, AuditRecord, Journal, Receipt,
+    AttributeNames, AuditPrincipal, AuditRecord, Journal, Receipt,
 };
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
@@ -318,7 +318,7 @@ enum Answer<'a> {
 /// values need it, only the names of the attributes it changes.
 struct Request<'a> {
     body: Option<&'a Value>,
-    names: Option<Vec<String>>,
+    names: Option<AttributeNames>,
 }
 
 /// One record (and event) for a plain write.

@@ -3,7 +3,7 @@
 //! extension object's members, with every value skipped rather than built
 //! into a `serde_json::Value` tree. The same names in the same order
 //! (tested against the tree-based reading).
-use super::{is_urn, truncated, truncated_owned, Names};
+use super::{is_urn, AttributeNames, Names};
 use crate::scim::json_scan::{Kind, Scanner};
 use crate::scim::validate_raw::Scanned as ScannedBody;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -12,7 +12,7 @@ use std::fmt;
 
 /// The names `changed_attributes("POST", Some(&body))` gives for `body`
 /// parsed; `None` when it is not a JSON object (no names either way).
-pub(crate) fn resource_names_raw(body: &[u8]) -> Option<Vec<String>> {
+pub(crate) fn resource_names_raw(body: &[u8]) -> Option<AttributeNames> {
     let members = match scanned(body) {
         Some(members) => members,
         None => serde_json::from_slice::<Members<'_>>(body).ok()?.0,
@@ -24,55 +24,76 @@ pub(crate) fn resource_names_raw(body: &[u8]) -> Option<Vec<String>> {
 /// from the members that scan found (`validate_raw::Scanned`): the body
 /// is not read again, only an extension's object for its members' names.
 /// Its keys are plain and differ, and so do an extension object's, so
-/// nothing here decodes or merges them. `None` (never for what the scan
-/// accepted): read the body.
-pub(crate) fn resource_names_scanned(scanned: &ScannedBody) -> Option<Vec<String>> {
+/// nothing here decodes or merges them, and the names go straight into
+/// the list. `None` (never for what the scan accepted): read the body.
+pub(crate) fn resource_names_scanned(scanned: &ScannedBody) -> Option<AttributeNames> {
     let found = scanned.members()?;
-    let mut members: Vec<Member<'_>> = Vec::with_capacity(found.len());
+    // Room for the usual body: an extension's names repeat its URN.
+    let bytes: usize = found
+        .iter()
+        .map(|(key, value)| match value.first() {
+            Some(b'{') if is_urn(key) => 8 * (key.len() + 1) + value.len(),
+            _ => key.len(),
+        })
+        .sum();
+    let mut names = Names::with_capacity(found.len() + 8, bytes);
+    let mut full = String::new();
     for (key, value) in found {
-        let subs = match value.first() {
+        if is_resource_meta(key) {
+            continue;
+        }
+        match value.first() {
+            // RFC 7644 §3.3: an extension's attributes, named `urn:attr`.
             Some(b'{') if is_urn(key) => {
                 let mut s = Scanner::new(std::str::from_utf8(value).ok()?);
                 s.begin_object()?;
-                let mut keys: Vec<Cow<'_, str>> = Vec::new();
                 let mut first = true;
                 while let Some(sub) = s.key(first)? {
                     first = false;
                     s.skip()?;
-                    keys.push(Cow::Borrowed(sub.plain()?));
+                    names.push(extension_name(&mut full, key, sub.plain()?));
                 }
                 s.end()?;
-                Some(keys)
             }
-            _ => None,
-        };
-        members.push((Cow::Borrowed(key), subs));
+            _ => names.push(key),
+        }
     }
-    Some(names_of(&members))
+    Some(names.list)
+}
+
+/// `schemas`, `id` and `meta`: a resource's, never an attribute a write
+/// changes.
+fn is_resource_meta(key: &str) -> bool {
+    ["schemas", "id", "meta"]
+        .iter()
+        .any(|k| key.eq_ignore_ascii_case(k))
+}
+
+/// `urn:sub`, written into `full` (reused from name to name).
+fn extension_name<'a>(full: &'a mut String, urn: &str, sub: &str) -> &'a str {
+    full.clear();
+    full.push_str(urn);
+    full.push(':');
+    full.push_str(sub);
+    full
 }
 
 /// The names of a body's members (see [`resource_names_raw`]).
-fn names_of(members: &[Member<'_>]) -> Vec<String> {
-    let mut names = Names::default();
+fn names_of(members: &[Member<'_>]) -> AttributeNames {
+    let mut names = Names::with_capacity(members.len(), 0);
+    let mut full = String::new();
     for (key, subs) in members {
-        if ["schemas", "id", "meta"]
-            .iter()
-            .any(|k| key.eq_ignore_ascii_case(k))
-        {
+        if is_resource_meta(key) {
             continue;
         }
         match subs {
             // RFC 7644 §3.3: an extension's attributes, named `urn:attr`.
             Some(subs) => {
                 for sub in subs {
-                    let mut full = String::with_capacity(key.len() + 1 + sub.len());
-                    full.push_str(key);
-                    full.push(':');
-                    full.push_str(sub);
-                    names.push(truncated_owned(full));
+                    names.push(extension_name(&mut full, key, sub));
                 }
             }
-            None => names.push(truncated(key)),
+            None => names.push(key),
         }
     }
     names.list

@@ -171,6 +171,7 @@ impl Dispatcher {
                     written: 0,
                     last_flush: std::time::Instant::now(),
                 },
+                requeue_listed: None,
             };
             tasks.spawn(ctx.run());
         }

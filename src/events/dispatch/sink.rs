@@ -39,6 +39,11 @@ pub(super) struct SinkTask {
     pub(super) recent: Option<Arc<RecentEvents>>,
     pub(super) stop: watch::Receiver<bool>,
     pub(super) cursor: CursorState,
+    /// When the retry queue was last listed (`None`: list it next turn).
+    /// Listed at most once per `poll_interval`, busy or idle: under a
+    /// stream of writes, a listing per batch would cost a blocking-pool
+    /// hand-off and a directory read each.
+    pub(super) requeue_listed: Option<Instant>,
 }
 
 /// An event to deliver: read from the outbox file, or handed over in
@@ -121,10 +126,11 @@ impl SinkTask {
             last_flush: Instant::now(),
         };
         self.publish(start);
+        self.requeue_listed = None;
         let mut reader = Some(OutboxReader::new(&dir, start));
         loop {
             let stopped = *self.stop.borrow();
-            if stopped || !self.drain_requeued().await? {
+            if stopped || !self.drain_requeued_due().await? {
                 return self.flush_cursor().await;
             }
             let durable = self.durable.as_ref().map(|d| *d.borrow());
@@ -212,6 +218,17 @@ impl SinkTask {
             Some(tenant) => record.tenant() == Some(tenant),
             None => true,
         }
+    }
+
+    /// [`Self::drain_requeued`] when the queue was last listed
+    /// `poll_interval` ago (or never); `true` otherwise.
+    async fn drain_requeued_due(&mut self) -> io::Result<bool> {
+        let poll = self.shared.settings.poll_interval;
+        if self.requeue_listed.is_some_and(|at| at.elapsed() < poll) {
+            return Ok(true);
+        }
+        self.requeue_listed = Some(Instant::now());
+        self.drain_requeued().await
     }
 
     /// Delivers the requeued dead letters; `false` when stopped.
