@@ -34,16 +34,77 @@ struct Head {
     object: bool,
     /// How many members (counting a repeated name each time).
     members: usize,
-    id: Option<String>,
-    tenant: Option<String>,
-    subject: Option<String>,
-    time: Option<String>,
-    resourcetype: Option<String>,
-    traceparent: Option<String>,
-    tracestate: Option<String>,
+    /// `id`, `tenant`, `subject`, `time`, `resourcetype`, `traceparent`
+    /// and `tracestate`.
+    fields: Fields,
     /// Which of the attributes the gateway appends are there already
     /// (whatever their values): appending would then repeat a name.
     appended: Appended,
+}
+
+/// The attributes a [`Head`] keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Id,
+    Tenant,
+    Subject,
+    Time,
+    ResourceType,
+    TraceParent,
+    TraceState,
+}
+
+/// A head's string attributes in one buffer (one allocation per event on
+/// the request path, not one per attribute).
+#[derive(Debug, Clone, Default)]
+struct Fields {
+    text: String,
+    /// Where each [`Field`]'s value is in `text`, by its discriminant.
+    spans: [Option<(usize, usize)>; 7],
+}
+
+impl Fields {
+    fn with_capacity(bytes: usize) -> Fields {
+        Fields {
+            text: String::with_capacity(bytes),
+            spans: [None; 7],
+        }
+    }
+
+    fn get(&self, field: Field) -> Option<&str> {
+        let (start, end) = (*self.spans.get(field as usize)?)?;
+        self.text.get(start..end)
+    }
+
+    /// Sets (or, with `None`, clears) a value; a value set again leaves
+    /// its old text unused in the buffer.
+    fn set(&mut self, field: Field, value: Option<&str>) {
+        let span = value.map(|value| {
+            let start = self.text.len();
+            self.text.push_str(value);
+            (start, self.text.len())
+        });
+        if let Some(slot) = self.spans.get_mut(field as usize) {
+            *slot = span;
+        }
+    }
+}
+
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        use Field::*;
+        [
+            Id,
+            Tenant,
+            Subject,
+            Time,
+            ResourceType,
+            TraceParent,
+            TraceState,
+        ]
+        .into_iter()
+        .all(|field| self.get(field) == other.get(field))
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -62,17 +123,22 @@ impl Event {
         let json = serde_json::to_vec(value).unwrap_or_else(|_| b"null".to_vec());
         let head = match value {
             Value::Object(map) => {
-                let text = |name: &str| map.get(name).and_then(Value::as_str).map(String::from);
+                let mut fields = Fields::default();
+                for (field, name) in [
+                    (Field::Id, "id"),
+                    (Field::Tenant, "tenant"),
+                    (Field::Subject, "subject"),
+                    (Field::Time, "time"),
+                    (Field::ResourceType, "resourcetype"),
+                    (Field::TraceParent, "traceparent"),
+                    (Field::TraceState, "tracestate"),
+                ] {
+                    fields.set(field, map.get(name).and_then(Value::as_str));
+                }
                 Head {
                     object: true,
                     members: map.len(),
-                    id: text("id"),
-                    tenant: text("tenant"),
-                    subject: text("subject"),
-                    time: text("time"),
-                    resourcetype: text("resourcetype"),
-                    traceparent: text("traceparent"),
-                    tracestate: text("tracestate"),
+                    fields,
                     appended: Appended {
                         sequence: map.contains_key("sequence"),
                         resourceversion: map.contains_key(crate::events::version::ATTRIBUTE),
@@ -111,8 +177,6 @@ impl Event {
     pub(crate) fn created(input: &ChangeInput<'_>, kind: &str, data: &[u8]) -> Event {
         let resource_type = cloudevent::canonical_type_name(input.resource_type);
         let source = format!("/tenants/{}", input.tenant);
-        let mut json = Vec::with_capacity(data.len() + 320);
-        json.push(b'{');
         let attributes = [
             ("specversion", SPEC_VERSION),
             ("id", input.id),
@@ -124,6 +188,11 @@ impl Event {
             ("tenant", input.tenant),
             ("resourcetype", resource_type),
         ];
+        // Room for the members the gateway appends next (`set`:
+        // `resourceversion`, the trace context), in place.
+        let envelope: usize = attributes.iter().map(|(n, v)| n.len() + v.len() + 6).sum();
+        let mut json = Vec::with_capacity(data.len() + envelope + 160);
+        json.push(b'{');
         for (name, value) in attributes {
             push_member(&mut json, name, value);
             json.push(b',');
@@ -131,16 +200,25 @@ impl Event {
         json.extend_from_slice(b"\"data\":");
         json.extend_from_slice(data);
         json.push(b'}');
+        let values = [
+            (Field::Id, input.id),
+            (Field::Tenant, input.tenant),
+            (Field::Subject, input.resource_id),
+            (Field::Time, input.time),
+            (Field::ResourceType, resource_type),
+        ];
+        // Room for the trace context too (set later when traces are on).
+        let bytes: usize = values.iter().map(|(_, v)| v.len()).sum();
+        let mut fields = Fields::with_capacity(bytes + 64);
+        for (field, value) in values {
+            fields.set(field, Some(value));
+        }
         Event {
             json: json.into(),
             head: Box::new(Head {
                 object: true,
                 members: attributes.len() + 1,
-                id: Some(input.id.to_string()),
-                tenant: Some(input.tenant.to_string()),
-                subject: Some(input.resource_id.to_string()),
-                time: Some(input.time.to_string()),
-                resourcetype: Some(resource_type.to_string()),
+                fields,
                 ..Head::default()
             }),
         }
@@ -163,30 +241,30 @@ impl Event {
 
     /// `id` (empty when it has none).
     pub fn id(&self) -> &str {
-        self.head.id.as_deref().unwrap_or("")
+        self.head.fields.get(Field::Id).unwrap_or("")
     }
 
     pub fn tenant(&self) -> Option<&str> {
-        self.head.tenant.as_deref()
+        self.head.fields.get(Field::Tenant)
     }
 
     pub fn subject(&self) -> Option<&str> {
-        self.head.subject.as_deref()
+        self.head.fields.get(Field::Subject)
     }
 
     pub fn time(&self) -> Option<&str> {
-        self.head.time.as_deref()
+        self.head.fields.get(Field::Time)
     }
 
     pub fn resource_type(&self) -> Option<&str> {
-        self.head.resourcetype.as_deref()
+        self.head.fields.get(Field::ResourceType)
     }
 
     /// `traceparent` and `tracestate` (the Distributed Tracing extension).
     pub fn trace_context(&self) -> (Option<&str>, Option<&str>) {
         (
-            self.head.traceparent.as_deref(),
-            self.head.tracestate.as_deref(),
+            self.head.fields.get(Field::TraceParent),
+            self.head.fields.get(Field::TraceState),
         )
     }
 
@@ -201,11 +279,11 @@ impl Event {
     pub(crate) fn set_trace_context(&mut self, traceparent: &str, tracestate: Option<&str>) {
         self.set("traceparent", traceparent, self.head.appended.traceparent);
         self.head.appended.traceparent = true;
-        self.head.traceparent = Some(traceparent.to_string());
+        self.head.fields.set(Field::TraceParent, Some(traceparent));
         if let Some(state) = tracestate {
             self.set("tracestate", state, self.head.appended.tracestate);
             self.head.appended.tracestate = true;
-            self.head.tracestate = Some(state.to_string());
+            self.head.fields.set(Field::TraceState, Some(state));
         }
     }
 
@@ -239,7 +317,21 @@ impl Event {
     /// tree (where the existing member keeps its place).
     fn set(&mut self, name: &str, value: &str, present: bool) {
         if self.spliceable(present) {
-            self.json = spliced(&self.json, name, value).into();
+            let json = std::mem::take(&mut self.json);
+            self.json = match json.try_into_mut() {
+                // Held by no one else (as on the request path): appended
+                // in place, within the room `Event::created` left.
+                Ok(mut unique) => {
+                    let mut member = Vec::with_capacity(name.len() + value.len() + 8);
+                    member.push(b',');
+                    push_member(&mut member, name, value);
+                    member.push(b'}');
+                    unique.truncate(unique.len().saturating_sub(1));
+                    unique.extend_from_slice(&member);
+                    unique.freeze()
+                }
+                Err(shared) => spliced(&shared, name, value).into(),
+            };
             self.head.members += 1;
             return;
         }
@@ -378,19 +470,19 @@ impl<'de> Visitor<'de> for HeadVisitor {
         };
         while let Some(name) = map.next_key::<Name>()? {
             head.members += 1;
-            let slot = match name {
-                Name::Id => &mut head.id,
-                Name::Tenant => &mut head.tenant,
-                Name::Subject => &mut head.subject,
-                Name::Time => &mut head.time,
-                Name::ResourceType => &mut head.resourcetype,
+            let field = match name {
+                Name::Id => Field::Id,
+                Name::Tenant => Field::Tenant,
+                Name::Subject => Field::Subject,
+                Name::Time => Field::Time,
+                Name::ResourceType => Field::ResourceType,
                 Name::TraceParent => {
                     head.appended.traceparent = true;
-                    &mut head.traceparent
+                    Field::TraceParent
                 }
                 Name::TraceState => {
                     head.appended.tracestate = true;
-                    &mut head.tracestate
+                    Field::TraceState
                 }
                 Name::Sequence | Name::ResourceVersion | Name::Other => {
                     match name {
@@ -402,7 +494,8 @@ impl<'de> Visitor<'de> for HeadVisitor {
                     continue;
                 }
             };
-            *slot = map.next_value::<Text>()?.0;
+            let value = map.next_value::<Text>()?.0;
+            head.fields.set(field, value.as_deref());
         }
         Ok(head)
     }

@@ -102,6 +102,20 @@ fn appended_attributes_are_byte_for_byte_the_trees() {
 }
 
 #[test]
+fn a_member_set_on_shared_bytes_leaves_the_other_holder_as_it_was() {
+    let value = serde_json::json!({"id": "e1", "data": {"a": 1}});
+    let mut e = Event::from_value(&value);
+    let held = e.bytes();
+    e.set_resource_version("7");
+    assert_eq!(e.json(), by_tree(&value, "resourceversion", "7").as_slice());
+    assert_eq!(held.as_ref(), serde_json::to_vec(&value).unwrap().as_slice());
+    // Held by no one else: appended in place, the same bytes.
+    let mut alone = Event::from_value(&value);
+    alone.set_resource_version("7");
+    assert_eq!(alone, e);
+}
+
+#[test]
 fn serialized_as_its_json() {
     let e = Event::from_value(&json!({"id": "a", "data": {"b": [1, 2]}}));
     let line = serde_json::to_string(&json!({"seq": 1, "event": e.to_value()})).unwrap();

@@ -449,7 +449,11 @@ pub fn meta_version(text: &str) -> Option<std::borrow::Cow<'_, str>> {
     if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return None;
     }
-    memchr::memmem::find_iter(bytes, b"\"meta\"").find_map(|at| top_level_meta(text, at))
+    // Built once: a searcher's set-up costs more than most searches.
+    static META: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\"meta\""));
+    META.find_iter(bytes)
+        .find_map(|at| top_level_meta(text, at))
 }
 
 /// The version of the `meta` member whose key starts at `at`, if that is
