@@ -108,7 +108,10 @@ fn a_member_set_on_shared_bytes_leaves_the_other_holder_as_it_was() {
     let held = e.bytes();
     e.set_resource_version("7");
     assert_eq!(e.json(), by_tree(&value, "resourceversion", "7").as_slice());
-    assert_eq!(held.as_ref(), serde_json::to_vec(&value).unwrap().as_slice());
+    assert_eq!(
+        held.as_ref(),
+        serde_json::to_vec(&value).unwrap().as_slice()
+    );
     // Held by no one else: appended in place, the same bytes.
     let mut alone = Event::from_value(&value);
     alone.set_resource_version("7");
