@@ -54,20 +54,33 @@ enum Field {
     TraceState,
 }
 
+impl Field {
+    /// Every field, with its attribute's name in the event.
+    const ALL: [(Field, &'static str); 7] = [
+        (Field::Id, "id"),
+        (Field::Tenant, "tenant"),
+        (Field::Subject, "subject"),
+        (Field::Time, "time"),
+        (Field::ResourceType, "resourcetype"),
+        (Field::TraceParent, "traceparent"),
+        (Field::TraceState, "tracestate"),
+    ];
+}
+
 /// A head's string attributes in one buffer (one allocation per event on
 /// the request path, not one per attribute).
 #[derive(Debug, Clone, Default)]
 struct Fields {
     text: String,
     /// Where each [`Field`]'s value is in `text`, by its discriminant.
-    spans: [Option<(usize, usize)>; 7],
+    spans: [Option<(usize, usize)>; Field::ALL.len()],
 }
 
 impl Fields {
     fn with_capacity(bytes: usize) -> Fields {
         Fields {
             text: String::with_capacity(bytes),
-            spans: [None; 7],
+            spans: [None; Field::ALL.len()],
         }
     }
 
@@ -92,18 +105,9 @@ impl Fields {
 
 impl PartialEq for Fields {
     fn eq(&self, other: &Fields) -> bool {
-        use Field::*;
-        [
-            Id,
-            Tenant,
-            Subject,
-            Time,
-            ResourceType,
-            TraceParent,
-            TraceState,
-        ]
-        .into_iter()
-        .all(|field| self.get(field) == other.get(field))
+        Field::ALL
+            .iter()
+            .all(|&(field, _)| self.get(field) == other.get(field))
     }
 }
 
@@ -124,15 +128,7 @@ impl Event {
         let head = match value {
             Value::Object(map) => {
                 let mut fields = Fields::default();
-                for (field, name) in [
-                    (Field::Id, "id"),
-                    (Field::Tenant, "tenant"),
-                    (Field::Subject, "subject"),
-                    (Field::Time, "time"),
-                    (Field::ResourceType, "resourcetype"),
-                    (Field::TraceParent, "traceparent"),
-                    (Field::TraceState, "tracestate"),
-                ] {
+                for (field, name) in Field::ALL {
                     fields.set(field, map.get(name).and_then(Value::as_str));
                 }
                 Head {
