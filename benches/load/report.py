@@ -2,11 +2,20 @@
 
     python3 report.py RESULTS            # one run: its table and ratios
     python3 report.py RUN1 RUN2 RUN3     # several full runs: each run's
-                                         # ratios, then their medians
+                                         # ratios, then their medians, then
+                                         # the pooled estimate
 
 Issue 21's targets are judged on same-run ratios (the machine is shared
 and noisy; only figures measured side by side compare), so with several
 runs each run's ratio is computed first and the medians are of those.
+
+The pooled estimate, printed last, is for reading the figures, not for
+judging: each target's median over every repetition of every run, and
+their ratio, with the spread of the per-repetition ratios (a repetition
+measures each target once, minutes apart at most). With three runs of
+three repetitions it rests on nine measurements of each target instead of
+three, so one run whose baseline happened to measure low or high moves
+it less than it moves that run's own ratio.
 """
 import statistics
 import sys
@@ -120,6 +129,31 @@ def main(paths):
         if t and t[0] is not None and judged(scenario, t[1], t[2]):
             met = sum(1 for v in per_run if k_in(v, scenario, what) and v[(scenario, what)] <= t[0])
             print(f"{scenario}: {what} meets its target in {met} of {len(per_run)} runs")
+    pooled(runs)
+
+
+def pooled(runs):
+    """Each judged ratio from every repetition of every run: the ratio of
+    the pooled medians, and the per-repetition ratios' median and range."""
+    print(f"\npooled over the {len(runs)} runs' repetitions (an estimate, not judged):")
+    for scenario in sorted({s for r in runs for s, _ in r}):
+        for (target, base), limit in TARGETS.items():
+            if not judged(scenario, target, base):
+                continue
+            a = [x[3] for r in runs for x in r.get((scenario, target), [])]
+            b = [x[3] for r in runs for x in r.get((scenario, base), [])]
+            if not a or not b:
+                continue
+            paired = [
+                x[3] / y[3]
+                for r in runs
+                for x, y in zip(r.get((scenario, target), []), r.get((scenario, base), []))
+            ]
+            print(
+                f"{scenario}: {target}/{base} cpu per request {statistics.median(a) / statistics.median(b):.2f}x"
+                f" ({len(a)} and {len(b)} repetitions; per repetition {statistics.median(paired):.2f}x,"
+                f" {min(paired):.2f}-{max(paired):.2f}; target <= {limit:.2f})"
+            )
 
 
 def k_in(values, scenario, what):
