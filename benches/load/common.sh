@@ -46,10 +46,20 @@ cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
+# start_origin: the origin on $ORIGIN_PORT, nginx answering any request
+# from its own config: a POST (a create) with 201, a fresh id (nginx's
+# $request_id, 32 hex digits) in the User's `id` and `meta.location` and
+# that location as `Location`, as a SCIM server answers one (RFC 7644
+# §3.3); anything else with 200 and the User of user.json as it is (the
+# GET by id). Fresh ids matter beyond realism: the events of one resource
+# are delivered in order, one in flight at a time, so creates that all
+# named the same id would make a per-event webhook sink deliver one
+# round trip after another, a case no provisioning run produces.
 start_origin() {
     sed "s/ORIGIN_PORT/$ORIGIN_PORT/" "$here/user.json" >"$work/user.json"
-    local body
+    local body created id=2819c223-7f76-453a-919d-413861904646
     body="$(sed 's/\\/\\\\/g; s/'"'"'/\\'"'"'/g' "$work/user.json")"
+    created="${body//$id/\$request_id}"
     cat >"$work/origin.conf" <<CONF
 worker_processes 1;
 daemon off;
@@ -63,6 +73,10 @@ http {
         listen 127.0.0.1:$ORIGIN_PORT reuseport;
         location / {
             default_type application/scim+json;
+            if (\$request_method = POST) {
+                add_header Location "http://127.0.0.1:$ORIGIN_PORT/scim/v2/Users/\$request_id" always;
+                return 201 '$created';
+            }
             return 200 '$body';
         }
     }
@@ -154,7 +168,7 @@ MAPPING_TABLE="$here/../../tests/fixtures/mapping/store-legacy.toml"
 # audited_tenant HASH AUDIT_DIR [MAX_BATCH]: after gateway_head, the
 # "audited" target's tenant: the audit log in AUDIT_DIR, the tenant on
 # localhost with the token hash HASH, and its change events delivered to a
-# webhook on the origin (which answers 200), one event per POST, or with
+# webhook on the origin (which answers 201), one event per POST, or with
 # MAX_BATCH (the "audited-batch" target) as CloudEvents batches of up to
 # that many. Writes the webhook's secret into $work.
 audited_tenant() {

@@ -14,11 +14,11 @@
 # TENANT: the tenant both gateways serve, as run.sh's targets: "default"
 # (validating, audit off), "mapped" (the same behind run.sh's mapping
 # table) or "audited" (the audit log on and the tenant's change events
-# delivered to a webhook on the origin, which answers 200).
+# delivered to a webhook on the origin, which answers 201).
 # HTTP: 1.1 (the default, what wrk speaks in run.sh) or 2.
 # KEEP_DIR: where to keep the callgrind dumps (for callgrind_annotate).
 # NEW_CONFIG: TOML appended to the new gateway's config only (ORIGIN_PORT
-# is replaced by the origin's port; the origin answers any POST with 200,
+# is replaced by the origin's port; the origin answers any POST with 201,
 # so it serves as a trace receiver that costs the gateway nothing more).
 #
 # Each gateway (the default tenant of ab.sh, one worker thread) runs under

@@ -15,8 +15,9 @@
 #   audited-batch  the same as audited in a third process, its webhook
 #            taking opt-in CloudEvents batches (`max_batch`, common.sh)
 #   nginx    wrk → nginx (TLS, proxy_pass, keepalive) → origin
-# The origin is nginx answering `return 200` with a ~1 KB SCIM User, so
-# only the proxies differ. Fair on a 2-core machine: load generator and
+# The origin is nginx answering from its config with a ~1 KB SCIM User
+# (a POST with 201, a fresh id and its Location, common.sh), so only the
+# proxies differ. Fair on a 2-core machine: load generator and
 # origin pinned to CPU 0, the proxy under test alone on CPU 1, the gateway
 # with one tokio worker against nginx's one worker. Targets interleaved
 # over REPS repetitions after a warm-up; medians with min–max.
