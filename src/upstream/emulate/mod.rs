@@ -178,110 +178,124 @@ impl Context<'_> {
 
 /// Sends `req` upstream through `send`, emulating what the upstream
 /// lacks. The one entry point: [`super::forward`] calls it.
-pub(crate) async fn forward<S, F>(
-    ctx: &Context<'_>,
+///
+/// A plain `fn` returning an `async move` block rather than an `async fn`
+/// (as [`single`]): an `async fn` keeps each parameter in its future
+/// twice, as the argument and as the body's local, and `req` (368 bytes)
+/// rides in every request's future through each layer of the call.
+#[allow(clippy::manual_async_fn)] // the point: see the doc above
+pub(crate) fn forward<'a, 'c, S, F>(
+    ctx: &'a Context<'c>,
     req: UpstreamRequest,
-    send: &S,
-) -> Result<Response<Bytes>, GatewayError>
+    send: &'a S,
+) -> impl Future<Output = Result<Response<Bytes>, GatewayError>> + use<'a, 'c, S, F>
 where
     S: Fn(UpstreamRequest) -> F,
     F: Future<Output = Result<Response<Bytes>, GatewayError>>,
 {
-    let segments = segments(&req.path);
-    let is = |s: Option<&&str>, name: &str| s.is_some_and(|s| s.eq_ignore_ascii_case(name));
-    match (&req.method, segments.as_slice()) {
-        (&Method::POST, [s]) if s.eq_ignore_ascii_case("Bulk") => {
-            // A native Bulk runs its PATCH operations natively too: where
-            // the upstream lacks PATCH, the gateway runs the Bulk itself so
-            // that each PATCH operation is emulated.
-            if Box::pin(ctx.supports(Capability::Bulk, &req, send)).await
-                && (!has_patch_operation(&req.body)
-                    || Box::pin(ctx.supports(Capability::Patch, &req, send)).await)
-            {
-                return send(req).await;
+    async move {
+        let segments = segments(&req.path);
+        let is = |s: Option<&&str>, name: &str| s.is_some_and(|s| s.eq_ignore_ascii_case(name));
+        match (&req.method, segments.as_slice()) {
+            (&Method::POST, [s]) if s.eq_ignore_ascii_case("Bulk") => {
+                // A native Bulk runs its PATCH operations natively too: where
+                // the upstream lacks PATCH, the gateway runs the Bulk itself so
+                // that each PATCH operation is emulated.
+                if Box::pin(ctx.supports(Capability::Bulk, &req, send)).await
+                    && (!has_patch_operation(&req.body)
+                        || Box::pin(ctx.supports(Capability::Patch, &req, send)).await)
+                {
+                    return send(req).await;
+                }
+                ctx.emulated(Capability::Bulk);
+                Box::pin(bulk::run(ctx, req, send)).await
             }
-            ctx.emulated(Capability::Bulk);
-            Box::pin(bulk::run(ctx, req, send)).await
+            // The emulations are boxed: their state is large, and a request
+            // that needs none (most) should not carry it.
+            (&Method::GET, [s]) if s.eq_ignore_ascii_case("ServiceProviderConfig") => {
+                Box::pin(discover::serve_config(ctx, req, send)).await
+            }
+            (&Method::GET, [kind]) if !is_discovery(kind) && has_filter(req.query.as_deref()) => {
+                Box::pin(filter::list(ctx, req, send)).await
+            }
+            (&Method::POST, [kind, s]) if is(Some(s), ".search") && !is_discovery(kind) => {
+                Box::pin(filter::list(ctx, req, send)).await
+            }
+            _ => single(ctx, req, send).await,
         }
-        // The emulations are boxed: their state is large, and a request
-        // that needs none (most) should not carry it.
-        (&Method::GET, [s]) if s.eq_ignore_ascii_case("ServiceProviderConfig") => {
-            Box::pin(discover::serve_config(ctx, req, send)).await
-        }
-        (&Method::GET, [kind]) if !is_discovery(kind) && has_filter(req.query.as_deref()) => {
-            Box::pin(filter::list(ctx, req, send)).await
-        }
-        (&Method::POST, [kind, s]) if is(Some(s), ".search") && !is_discovery(kind) => {
-            Box::pin(filter::list(ctx, req, send)).await
-        }
-        _ => single(ctx, req, send).await,
     }
 }
 
 /// A request on one resource (or anything else that needs no Bulk or list
 /// emulation): PATCH and ETag emulation. Bulk operations come here too.
-pub(crate) async fn single<S, F>(
-    ctx: &Context<'_>,
+///
+/// A plain `fn` returning an `async move` block: see [`forward`].
+#[allow(clippy::manual_async_fn)] // the point: see the doc above
+pub(crate) fn single<'a, 'c, S, F>(
+    ctx: &'a Context<'c>,
     req: UpstreamRequest,
-    send: &S,
-) -> Result<Response<Bytes>, GatewayError>
+    send: &'a S,
+) -> impl Future<Output = Result<Response<Bytes>, GatewayError>> + use<'a, 'c, S, F>
 where
     S: Fn(UpstreamRequest) -> F,
     F: Future<Output = Result<Response<Bytes>, GatewayError>>,
 {
-    let segments = segments(&req.path);
-    let resource = matches!(segments.as_slice(), [kind, _] if !is_discovery(kind));
-    let conditional = req.headers.contains_key(IF_MATCH) || req.headers.contains_key(IF_NONE_MATCH);
-    if req.method == Method::PATCH && resource {
-        // `"auto"` with nothing discovered yet: the PATCH itself is the
-        // cheapest question (a 405 or 501 answers it), so no extra call.
-        let patch_known = match ctx.emulation.settings.patch {
-            Support::Yes => Some(true),
-            Support::No => Some(false),
-            Support::Auto if ctx.builtin => Some(true),
-            Support::Auto => ctx.emulation.discovery.peek().map(|s| s.patch),
-        };
-        if patch_known == Some(false) {
+    async move {
+        let segments = segments(&req.path);
+        let resource = matches!(segments.as_slice(), [kind, _] if !is_discovery(kind));
+        let conditional =
+            req.headers.contains_key(IF_MATCH) || req.headers.contains_key(IF_NONE_MATCH);
+        if req.method == Method::PATCH && resource {
+            // `"auto"` with nothing discovered yet: the PATCH itself is the
+            // cheapest question (a 405 or 501 answers it), so no extra call.
+            let patch_known = match ctx.emulation.settings.patch {
+                Support::Yes => Some(true),
+                Support::No => Some(false),
+                Support::Auto if ctx.builtin => Some(true),
+                Support::Auto => ctx.emulation.discovery.peek().map(|s| s.patch),
+            };
+            if patch_known == Some(false) {
+                ctx.emulated(Capability::Patch);
+                return Box::pin(patch::run(ctx, req, send)).await;
+            }
+            if conditional && !Box::pin(ctx.supports(Capability::Etag, &req, send)).await {
+                ctx.emulated(Capability::Etag);
+                return Box::pin(etag::conditional(ctx, req, send)).await;
+            }
+            // An upstream that claims PATCH and then refuses the method is
+            // emulated all the same (and remembered). Entra's upserts on
+            // filtered paths are resolved against the resource first.
+            let resolver = match &ctx.patch_view {
+                // The client's PatchOp, in its view (a mapped tenant's).
+                Some(patch::Views::One(view)) if req.filtered_upsert => view
+                    .has_upsert_candidates()
+                    .then(|| upsert::Resolver::View(view.clone())),
+                _ => upsert::candidates(&req)
+                    .await
+                    .map(upsert::Resolver::Upstream),
+            };
+            let response = match resolver {
+                Some(r) => Box::pin(upsert::native(ctx, req.clone_request(), r, send)).await?,
+                None => send(req.clone_request()).await?,
+            };
+            if !matches!(response.status().as_u16(), 405 | 501) {
+                return Ok(etag::derive(ctx, response, true));
+            }
+            ctx.emulation
+                .discovery
+                .learn_unsupported(Capability::Patch, ctx.emulation.settings.discovery_ttl);
             ctx.emulated(Capability::Patch);
             return Box::pin(patch::run(ctx, req, send)).await;
         }
-        if conditional && !Box::pin(ctx.supports(Capability::Etag, &req, send)).await {
+        if resource && conditional && !Box::pin(ctx.supports(Capability::Etag, &req, send)).await {
             ctx.emulated(Capability::Etag);
             return Box::pin(etag::conditional(ctx, req, send)).await;
         }
-        // An upstream that claims PATCH and then refuses the method is
-        // emulated all the same (and remembered). Entra's upserts on
-        // filtered paths are resolved against the resource first.
-        let resolver = match &ctx.patch_view {
-            // The client's PatchOp, in its view (a mapped tenant's).
-            Some(patch::Views::One(view)) if req.filtered_upsert => view
-                .has_upsert_candidates()
-                .then(|| upsert::Resolver::View(view.clone())),
-            _ => upsert::candidates(&req)
-                .await
-                .map(upsert::Resolver::Upstream),
-        };
-        let response = match resolver {
-            Some(r) => Box::pin(upsert::native(ctx, req.clone_request(), r, send)).await?,
-            None => send(req.clone_request()).await?,
-        };
-        if !matches!(response.status().as_u16(), 405 | 501) {
-            return Ok(etag::derive(ctx, response, true));
-        }
-        ctx.emulation
-            .discovery
-            .learn_unsupported(Capability::Patch, ctx.emulation.settings.discovery_ttl);
-        ctx.emulated(Capability::Patch);
-        return Box::pin(patch::run(ctx, req, send)).await;
+        let single_resource = resource
+            || (req.method == Method::POST && segments.len() == 1 && !is_special(&segments));
+        let response = send(req).await?;
+        Ok(etag::derive(ctx, response, single_resource))
     }
-    if resource && conditional && !Box::pin(ctx.supports(Capability::Etag, &req, send)).await {
-        ctx.emulated(Capability::Etag);
-        return Box::pin(etag::conditional(ctx, req, send)).await;
-    }
-    let single_resource =
-        resource || (req.method == Method::POST && segments.len() == 1 && !is_special(&segments));
-    let response = send(req).await?;
-    Ok(etag::derive(ctx, response, single_resource))
 }
 
 // === helpers shared by the emulations ===
