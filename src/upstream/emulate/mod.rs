@@ -180,9 +180,9 @@ impl Context<'_> {
 /// lacks. The one entry point: [`super::forward`] calls it.
 ///
 /// A plain `fn` returning an `async move` block rather than an `async fn`
-/// (as [`single`]): an `async fn` keeps each parameter in its future
-/// twice, as the argument and as the body's local, and `req` (368 bytes)
-/// rides in every request's future through each layer of the call.
+/// (as [`single`]): as an `async fn` it kept `req` (368 bytes) in its
+/// future twice, as the argument and as the body's local
+/// (`-Zprint-type-sizes`), and this future rides in every request's.
 #[allow(clippy::manual_async_fn)] // the point: see the doc above
 pub(crate) fn forward<'a, 'c, S, F>(
     ctx: &'a Context<'c>,
