@@ -60,6 +60,11 @@ start_origin() {
     local body created id=2819c223-7f76-453a-919d-413861904646
     body="$(sed 's/\\/\\\\/g; s/'"'"'/\\'"'"'/g' "$work/user.json")"
     created="${body//$id/\$request_id}"
+    # user.json must name that id, or every create would again answer one.
+    if [[ "$created" == "$body" ]]; then
+        log "user.json does not hold the id $id that creates replace"
+        exit 2
+    fi
     cat >"$work/origin.conf" <<CONF
 worker_processes 1;
 daemon off;

@@ -144,15 +144,20 @@ def pooled(runs):
             b = [x[3] for r in runs for x in r.get((scenario, base), [])]
             if not a or not b:
                 continue
+            per_rep = ""
             paired = [
                 x[3] / y[3]
                 for r in runs
                 for x, y in zip(r.get((scenario, target), []), r.get((scenario, base), []))
             ]
+            if paired:
+                per_rep = (
+                    f"; per repetition {statistics.median(paired):.2f}x,"
+                    f" {min(paired):.2f}-{max(paired):.2f}"
+                )
             print(
                 f"{scenario}: {target}/{base} cpu per request {statistics.median(a) / statistics.median(b):.2f}x"
-                f" ({len(a)} and {len(b)} repetitions; per repetition {statistics.median(paired):.2f}x,"
-                f" {min(paired):.2f}-{max(paired):.2f}; target <= {limit:.2f})"
+                f" ({len(a)} and {len(b)} repetitions{per_rep}; target <= {limit:.2f})"
             )
 
 
