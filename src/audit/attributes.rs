@@ -19,9 +19,9 @@ use crate::scim::patch::PatchPath;
 use serde_json::{Map, Value};
 
 /// Longest attribute name kept: names come from client input.
-const MAX_NAME_CHARS: usize = 256;
+pub(super) const MAX_NAME_CHARS: usize = 256;
 /// Most names kept from one request.
-const MAX_NAMES: usize = 512;
+pub(super) const MAX_NAMES: usize = 512;
 /// Never recorded, even when allow-listed (RFC 7643 §4.1.1: `password` is
 /// write-only and never returned; it must not be kept either).
 const NEVER_RECORDED: &str = "password";

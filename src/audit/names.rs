@@ -34,6 +34,14 @@ impl AttributeNames {
         self.ends.push(self.text.len());
     }
 
+    /// Appends the name written in `parts` (`urn`, `:`, `attr`).
+    pub fn push_parts(&mut self, parts: &[&str]) {
+        for part in parts {
+            self.text.push_str(part);
+        }
+        self.ends.push(self.text.len());
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }

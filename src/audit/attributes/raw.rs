@@ -3,7 +3,7 @@
 //! extension object's members, with every value skipped rather than built
 //! into a `serde_json::Value` tree. The same names in the same order
 //! (tested against the tree-based reading).
-use super::{is_urn, AttributeNames, Names};
+use super::{is_urn, AttributeNames, Names, MAX_NAMES, MAX_NAME_CHARS};
 use crate::scim::json_scan::{Kind, Scanner};
 use crate::scim::validate_raw::Scanned as ScannedBody;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
@@ -21,44 +21,42 @@ pub(crate) fn resource_names_raw(body: &[u8]) -> Option<AttributeNames> {
 }
 
 /// [`resource_names_raw`] of the body the schema stage's scan accepted,
-/// from the members that scan found (`validate_raw::Scanned`): the body
-/// is not read again, only an extension's object for its members' names.
-/// Its keys are plain and differ, and so do an extension object's, so
-/// nothing here decodes or merges them, and the names go straight into
-/// the list. `None` (never for what the scan accepted): read the body.
+/// from the keys that scan found (`validate_raw::Scanned::each_key`): no byte
+/// of the body is read again. Its keys are plain and differ, and so do
+/// an extension object's, so nothing here decodes or merges them: the
+/// names go straight into the list, unless one is longer than a record
+/// keeps (cut names could then repeat: [`Names`] decides). `None` (never
+/// for what the scan accepted): read the body.
 pub(crate) fn resource_names_scanned(scanned: &ScannedBody) -> Option<AttributeNames> {
-    let found = scanned.members()?;
-    // Room for the usual body: an extension's names repeat its URN.
-    let bytes: usize = found
-        .iter()
-        .map(|(key, value)| match value.first() {
-            Some(b'{') if is_urn(key) => 8 * (key.len() + 1) + value.len(),
-            _ => key.len(),
-        })
-        .sum();
-    let mut names = Names::with_capacity(found.len() + 8, bytes);
-    let mut full = String::new();
-    for (key, value) in found {
-        if is_resource_meta(key) {
-            continue;
+    let (count, bytes) = scanned.key_sizes();
+    let mut names = AttributeNames::with_capacity(count, bytes);
+    let (mut long, mut urns) = (false, true);
+    scanned.each_key(|key, sub| match sub {
+        Some(sub) => {
+            // An extension's object whose name is no URN: not what
+            // `resource_names_raw` reads.
+            urns &= is_urn(key);
+            long |= key.len() + 1 + sub.len() > MAX_NAME_CHARS;
+            names.push_parts(&[key, ":", sub]);
         }
-        match value.first() {
-            // RFC 7644 §3.3: an extension's attributes, named `urn:attr`.
-            Some(b'{') if is_urn(key) => {
-                let mut s = Scanner::new(std::str::from_utf8(value).ok()?);
-                s.begin_object()?;
-                let mut first = true;
-                while let Some(sub) = s.key(first)? {
-                    first = false;
-                    s.skip()?;
-                    names.push(extension_name(&mut full, key, sub.plain()?));
-                }
-                s.end()?;
-            }
-            _ => names.push(key),
+        None if is_resource_meta(key) => {}
+        None => {
+            long |= key.len() > MAX_NAME_CHARS;
+            names.push(key);
         }
+    })?;
+    if !urns {
+        return None;
     }
-    Some(names.list)
+    if long || names.len() > MAX_NAMES {
+        // Cut to the longest name a record keeps, names may repeat.
+        let mut kept = Names::with_capacity(names.len(), bytes);
+        for name in &names {
+            kept.push(name);
+        }
+        return Some(kept.list);
+    }
+    Some(names)
 }
 
 /// `schemas`, `id` and `meta`: a resource's, never an attribute a write

@@ -34,7 +34,7 @@ use plan::{Names, TypePlan};
 /// `rt`, when they need no normalization beyond cutting readOnly members;
 /// `None` when the full validator must decide.
 pub fn verbatim(registry: &SchemaRegistry, rt: &ResourceType, body: &Bytes) -> Option<Bytes> {
-    let (_, members) = scan(registry, rt, body)?;
+    let (_, members) = scan(registry, rt, body, None)?;
     if members.iter().all(|m| !m.cut) {
         return Some(body.clone());
     }
@@ -49,7 +49,8 @@ pub fn verbatim_scanned(
     rt: &ResourceType,
     body: &Bytes,
 ) -> Option<(Bytes, Scanned)> {
-    let (_, members) = scan(registry, rt, body)?;
+    let mut sub_keys = Vec::new();
+    let (_, members) = scan(registry, rt, body, Some(&mut sub_keys))?;
     let forwarded = if members.iter().all(|m| !m.cut) {
         body.clone()
     } else {
@@ -58,6 +59,7 @@ pub fn verbatim_scanned(
     let scanned = Scanned {
         body: body.clone(),
         members,
+        sub_keys,
     };
     Some((forwarded, scanned))
 }
@@ -71,9 +73,53 @@ pub fn verbatim_scanned(
 pub struct Scanned {
     body: Bytes,
     members: Vec<Member>,
+    /// The keys of the extensions' members, each extension's in order
+    /// (`Member::subs` says which are whose): where each starts in the
+    /// body (after its quote) and its length.
+    sub_keys: Vec<(usize, usize)>,
 }
 
 impl Scanned {
+    /// Each member's key in the body's order, to `each`: `(key, None)`
+    /// for an attribute, and `(urn, Some(name))` for each member of an
+    /// extension's object, in its order. No value is read again: the
+    /// keys are where the scan found them. `None` (never for a scanned
+    /// body) when they are not.
+    /// How many keys [`Self::each_key`] gives, and their bytes in all
+    /// (an extension member's as `urn:name`), from the spans alone.
+    pub fn key_sizes(&self) -> (usize, usize) {
+        let (mut count, mut bytes) = (0, 0);
+        for m in &self.members {
+            let subs = self.sub_keys.get(m.subs.0..m.subs.1).unwrap_or_default();
+            if subs.is_empty() {
+                count += 1;
+                bytes += m.key_len;
+            }
+            for &(_, len) in subs {
+                count += 1;
+                bytes += m.key_len + 1 + len;
+            }
+        }
+        (count, bytes)
+    }
+
+    pub fn each_key(&self, mut each: impl FnMut(&str, Option<&str>)) -> Option<()> {
+        // Checked whole once (the scan did too): every key sits between
+        // quotes, so slicing it cannot split a character.
+        let text = std::str::from_utf8(&self.body).ok()?;
+        for m in &self.members {
+            let key = text.get(m.key_start + 1..m.key_start + 1 + m.key_len)?;
+            if m.subs.0 == m.subs.1 {
+                each(key, None);
+                continue;
+            }
+            for &(start, len) in self.sub_keys.get(m.subs.0..m.subs.1)? {
+                each(key, Some(text.get(start..start + len)?));
+            }
+        }
+        Some(())
+    }
+
     /// Each member's key and its value's bytes (the JSON text), in the
     /// body's order.
     pub fn members(&self) -> Option<Vec<(&str, &[u8])>> {
@@ -103,7 +149,7 @@ pub fn verbatim_members<'b>(
     rt: &ResourceType,
     body: &'b [u8],
 ) -> Option<Vec<(&'b str, &'b str)>> {
-    let (text, members) = scan(registry, rt, body)?;
+    let (text, members) = scan(registry, rt, body, None)?;
     let close = body.iter().rposition(|b| !b.is_ascii_whitespace())?;
     let mut out = Vec::with_capacity(members.len());
     for (i, m) in members.iter().enumerate() {
@@ -117,11 +163,13 @@ pub fn verbatim_members<'b>(
     Some(out)
 }
 
-/// The body checked against the schema: its text and top-level members.
+/// The body checked against the schema: its text and top-level members
+/// (and, with `sub_keys`, where the keys of the extensions' members are).
 fn scan<'b>(
     registry: &SchemaRegistry,
     rt: &ResourceType,
     body: &'b [u8],
+    sub_keys: Option<&mut Vec<(usize, usize)>>,
 ) -> Option<(&'b str, Vec<Member>)> {
     let plan = registry.raw_plans().for_type(registry, rt)?;
     let core = &registry.schemas()[plan.core];
@@ -130,20 +178,23 @@ fn scan<'b>(
     // cheaper than one per string.
     let text = std::str::from_utf8(body).ok()?;
     let mut s = Scanner::new(text);
-    let members = top(&mut s, registry, rt, core, plan)?;
+    let members = top(&mut s, registry, rt, core, plan, sub_keys)?;
     s.end()?;
     Some((text, members))
 }
 
 /// One top-level member: where its key starts (the opening quote), the
-/// key's length (it has no escapes), where its value starts, and whether
-/// it is cut.
+/// key's length (it has no escapes), where its value starts, whether it
+/// is cut, and for an extension's object, which of the scan's sub-keys
+/// are its members' (a range; empty for any other member, or when the
+/// sub-keys were not kept).
 #[derive(Debug, Clone)]
 struct Member {
     key_start: usize,
     key_len: usize,
     value_start: usize,
     cut: bool,
+    subs: (usize, usize),
 }
 
 /// The body without its cut members: `{` + the kept members' text joined
@@ -228,6 +279,7 @@ fn top(
     rt: &ResourceType,
     core: &Schema,
     plan: &TypePlan,
+    mut sub_keys: Option<&mut Vec<(usize, usize)>>,
 ) -> Option<Vec<Member>> {
     s.begin_object()?;
     let common = registry.common_attributes();
@@ -243,6 +295,7 @@ fn top(
         s.peek()?;
         let value_start = s.pos();
         let mut cut = false;
+        let mut subs = (0, 0);
         if name == "schemas" {
             if listed.is_some() {
                 return None;
@@ -285,13 +338,17 @@ fn top(
             {
                 return None;
             }
-            check_object(s, &registry.schemas()[*at].attributes, names)?;
+            let keys = sub_keys.as_deref_mut();
+            let from = keys.as_ref().map_or(0, |k| k.len());
+            check_object(s, &registry.schemas()[*at].attributes, names, keys)?;
+            subs = (from, sub_keys.as_ref().map_or(0, |k| k.len()));
         }
         members.push(Member {
             key_start: key.start,
             key_len: name.len(),
             value_start,
             cut,
+            subs,
         });
     }
     if listed != Some(seen_ext) {
@@ -340,8 +397,14 @@ fn schemas(s: &mut Scanner<'_>, rt: &ResourceType) -> Option<u64> {
 /// The members of an object against `attrs` (an extension's attributes or
 /// a complex attribute's sub-attributes, indexed by `names`): none
 /// readOnly, at least one, the required ones present. Returns whether its
-/// `primary` is true.
-fn check_object(s: &mut Scanner<'_>, attrs: &[Attribute], names: &Names) -> Option<bool> {
+/// `primary` is true. With `keys`, where each member's key is (after
+/// its quote, and its length) is appended to it.
+fn check_object(
+    s: &mut Scanner<'_>,
+    attrs: &[Attribute],
+    names: &Names,
+    mut keys: Option<&mut Vec<(usize, usize)>>,
+) -> Option<bool> {
     if attrs.len() > 64 {
         return None;
     }
@@ -352,7 +415,11 @@ fn check_object(s: &mut Scanner<'_>, attrs: &[Attribute], names: &Names) -> Opti
         first = false;
         // Spelled as in the schema, and no earlier attribute that the full
         // path's case-blind lookup would find first.
-        let i = names.find(key.plain()?)?;
+        let plain = key.plain()?;
+        let i = names.find(plain)?;
+        if let Some(keys) = keys.as_deref_mut() {
+            keys.push((key.start + 1, plain.len()));
+        }
         let attr = &attrs[i];
         if attr.mutability == Mutability::ReadOnly || !first_time(&mut seen, i) {
             return None;
@@ -392,7 +459,7 @@ fn check(s: &mut Scanner<'_>, attr: &Attribute, subs: &Names, whole: bool) -> Op
         return None;
     }
     match (kind, attr.attr_type) {
-        (Kind::Object, AttrType::Complex) => check_object(s, &attr.sub_attributes, subs),
+        (Kind::Object, AttrType::Complex) => check_object(s, &attr.sub_attributes, subs, None),
         (Kind::String, AttrType::String | AttrType::Reference) => s.string().map(|_| false),
         (Kind::String, AttrType::DateTime) => DateTime::parse(s.string()?.plain()?).map(|_| false),
         (Kind::String, AttrType::Binary) => is_base64(s.string()?.plain()?).then_some(false),

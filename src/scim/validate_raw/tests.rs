@@ -80,6 +80,22 @@ fn scanned_agrees(kind: &str, body: &str, forwarded: Option<&str>) {
         let value: Value = serde_json::from_slice(value).expect("a member's value");
         assert_eq!(Some(&value), parsed.get(key), "{body}");
     }
+    // The keys: each member's, and an extension's object's members' after
+    // its URN, as the parsed body has them.
+    let mut expected: Vec<(String, Option<String>)> = Vec::new();
+    for (key, value) in parsed {
+        match value.as_object() {
+            Some(ext) if rt.extensions.iter().any(|e| &e.schema == key) => {
+                expected.extend(ext.keys().map(|sub| (key.clone(), Some(sub.clone()))));
+            }
+            _ => expected.push((key.clone(), None)),
+        }
+    }
+    let mut keys: Vec<(String, Option<String>)> = Vec::new();
+    scanned
+        .each_key(|k, sub| keys.push((k.to_string(), sub.map(str::to_string))))
+        .expect("the keys of a scanned body");
+    assert_eq!(keys, expected, "{body}");
 }
 
 const CANONICAL: &str = r#"{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],"externalId":"701984","userName":"bjensen@example.com","name":{"formatted":"Ms. Barbara J Jensen, III","familyName":"Jensen","givenName":"Barbara"},"emails":[{"value":"bjensen@example.com","type":"work","primary":true},{"value":"babs@jensen.org","type":"home"}],"active":true,"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"employeeNumber":"701984","manager":{"value":"m1"}}}"#;
