@@ -399,8 +399,9 @@ async fn run(
             }
             queued = now;
         }
-        let mut entries = Vec::new();
-        let mut replies = Vec::new();
+        let room = (queued + 1).min(MAX_BATCH);
+        let mut entries = Vec::with_capacity(room);
+        let mut replies = Vec::with_capacity(room);
         let mut next = Some(first);
         while let Some(command) = next.take() {
             match command {

@@ -214,7 +214,7 @@ pub async fn resend(dir: &Path, sink: &dyn Sink, tenant: Option<&str>) -> io::Re
             Some(_) => {
                 let one = [crate::events::BatchEvent {
                     record: &record,
-                    body: record.body(),
+                    body: record.delivered_body(),
                 }];
                 sink.deliver_batch(&one).await
             }

@@ -172,7 +172,13 @@ impl Event {
     /// attributes, in the same order, as [`cloudevent::build_event`].
     pub(crate) fn created(input: &ChangeInput<'_>, kind: &str, data: &[u8]) -> Event {
         let resource_type = cloudevent::canonical_type_name(input.resource_type);
-        let source = format!("/tenants/{}", input.tenant);
+        // `source` is `/tenants/<tenant>`: written in place below when the
+        // tenant's id needs no escapes (always, for a configured id).
+        let plain = crate::scim::json_scan::is_plain(input.tenant);
+        let source = match plain {
+            true => String::new(),
+            false => format!("/tenants/{}", input.tenant),
+        };
         let attributes = [
             ("specversion", SPEC_VERSION),
             ("id", input.id),
@@ -186,10 +192,21 @@ impl Event {
         ];
         // Room for the members the gateway appends next (`set`:
         // `resourceversion`, the trace context), in place.
-        let envelope: usize = attributes.iter().map(|(n, v)| n.len() + v.len() + 6).sum();
+        let envelope: usize = attributes
+            .iter()
+            .map(|(n, v)| n.len() + v.len() + 6)
+            .sum::<usize>()
+            + 9
+            + input.tenant.len();
         let mut json = Vec::with_capacity(data.len() + envelope + 160);
         json.push(b'{');
         for (name, value) in attributes {
+            if name == "source" && plain {
+                json.extend_from_slice(b"\"source\":\"/tenants/");
+                json.extend_from_slice(input.tenant.as_bytes());
+                json.extend_from_slice(b"\",");
+                continue;
+            }
             push_member(&mut json, name, value);
             json.push(b',');
         }
@@ -288,6 +305,13 @@ impl Event {
     /// new member goes last); that general path is taken when the event
     /// has a `sequence` already or is not a non-empty object.
     pub fn delivered(&self, seq: u64) -> Vec<u8> {
+        self.delivered_body(seq).to_vec()
+    }
+
+    /// [`Event::delivered`] without the copy: the event's bytes and the
+    /// member appended, written out where the body goes (a batch's
+    /// array) or copied once ([`DeliveredBody::to_vec`]).
+    pub fn delivered_body(&self, seq: u64) -> DeliveredBody<'_> {
         if self.spliceable(self.head.appended.sequence) {
             let mut digits = [b'0'; 20];
             let mut n = seq;
@@ -295,13 +319,17 @@ impl Event {
                 *place = b'0' + (n % 10) as u8;
                 n /= 10;
             }
-            // Twenty ASCII digits (u64::MAX has twenty).
-            let digits = std::str::from_utf8(&digits).unwrap_or_default();
-            return spliced(&self.json, "sequence", digits);
+            let head = self
+                .json
+                .split_last()
+                .map_or(&self.json[..], |(_, head)| head);
+            return DeliveredBody(Delivered::Spliced { head, digits });
         }
         let mut value = self.to_value();
         cloudevent::set_sequence(&mut value, seq);
-        serde_json::to_vec(&value).unwrap_or_default()
+        DeliveredBody(Delivered::Written(
+            serde_json::to_vec(&value).unwrap_or_default(),
+        ))
     }
 
     /// Whether a member can be appended to the bytes as they are.
@@ -334,6 +362,61 @@ impl Event {
         if let Value::Object(mut map) = self.to_value() {
             map.insert(name.to_string(), value.into());
             *self = Event::from_value(&Value::Object(map));
+        }
+    }
+}
+
+/// An event as a sink delivers it ([`Event::delivered_body`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveredBody<'a>(Delivered<'a>);
+
+#[derive(Debug, Clone, PartialEq)]
+enum Delivered<'a> {
+    /// The event's bytes but its closing `}`, then `,"sequence":"<digits>"}`.
+    Spliced { head: &'a [u8], digits: [u8; 20] },
+    /// Written whole (the general path).
+    Written(Vec<u8>),
+}
+
+impl DeliveredBody<'_> {
+    const SEQUENCE: &'static [u8] = b",\"sequence\":\"";
+
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            Delivered::Spliced { head, digits } => {
+                head.len() + Self::SEQUENCE.len() + digits.len() + 2
+            }
+            Delivered::Written(bytes) => bytes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the bytes to `out`.
+    pub fn write_to(&self, out: &mut Vec<u8>) {
+        match &self.0 {
+            Delivered::Spliced { head, digits } => {
+                out.extend_from_slice(head);
+                out.extend_from_slice(Self::SEQUENCE);
+                out.extend_from_slice(digits);
+                out.extend_from_slice(b"\"}");
+            }
+            Delivered::Written(bytes) => out.extend_from_slice(bytes),
+        }
+    }
+
+    /// The bytes, in a buffer of their own.
+    pub fn to_vec(&self) -> Vec<u8> {
+        match &self.0 {
+            Delivered::Written(bytes) => bytes.clone(),
+            Delivered::Spliced { .. } => {
+                let mut out = Vec::with_capacity(self.len());
+                self.write_to(&mut out);
+                out
+            }
         }
     }
 }

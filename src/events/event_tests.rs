@@ -148,6 +148,13 @@ fn the_delivered_sequence_is_twenty_digits_as_format_wrote_them() {
                 by_tree(&value, "sequence", &digits),
                 "{value} {seq}"
             );
+            // Borrowed, it says its length and writes the same bytes
+            // after what a batch's body holds already.
+            let body = e.delivered_body(seq);
+            assert_eq!(body.len(), e.delivered(seq).len(), "{value} {seq}");
+            let mut out = b"[".to_vec();
+            body.write_to(&mut out);
+            assert_eq!(out[1..], e.delivered(seq)[..], "{value} {seq}");
         }
     }
 }

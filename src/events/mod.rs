@@ -43,7 +43,7 @@ pub mod webhook;
 
 pub use cloudevent::{build_event, event_type, new_event_id, ChangeInput, EventData, WriteMethod};
 pub use dispatch::{Dispatcher, DispatcherSettings};
-pub use event::Event;
+pub use event::{DeliveredBody, Event};
 pub use outbox::{OutboxReader, OutboxRecord};
 pub use recent::{RecentEvent, RecentEvents};
 pub(crate) use retry::RetryPolicy;
@@ -129,7 +129,9 @@ pub struct BatchLimits {
 #[derive(Debug)]
 pub struct BatchEvent<'a> {
     pub record: &'a OutboxRecord,
-    pub body: Vec<u8>,
+    /// Borrowed from the event: written into the batch's body, not copied
+    /// alone first.
+    pub body: DeliveredBody<'a>,
 }
 
 /// Why a delivery failed, and whether trying again may help.

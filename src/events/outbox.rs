@@ -9,7 +9,7 @@
 //! abandoned: the reader moves on once a newer segment exists.
 use crate::events::cloudevent::set_sequence;
 use crate::events::cursor::{outbox_dir, sync_dir};
-use crate::events::event::Event;
+use crate::events::event::{DeliveredBody, Event};
 use serde::Deserialize;
 use serde_json::Value;
 use std::fs;
@@ -86,6 +86,11 @@ impl OutboxRecord {
     /// `sequence` appended ([`Event::delivered`]).
     pub fn body(&self) -> Vec<u8> {
         self.event.delivered(self.seq)
+    }
+
+    /// [`Self::body`], borrowed ([`Event::delivered_body`]).
+    pub fn delivered_body(&self) -> DeliveredBody<'_> {
+        self.event.delivered_body(self.seq)
     }
 }
 

@@ -13,6 +13,7 @@
 //! restart) is read from the outbox file as before. Bounded by count and by
 //! serialized bytes; the oldest events leave first.
 use crate::events::outbox::OutboxRecord;
+use crate::events::DeliveredBody;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -57,6 +58,11 @@ impl RecentEvent {
     /// set): the journal's bytes with `sequence` appended.
     pub fn delivered_body(&self) -> Vec<u8> {
         self.record.body()
+    }
+
+    /// [`Self::delivered_body`], borrowed.
+    pub fn delivered(&self) -> DeliveredBody<'_> {
+        self.record.delivered_body()
     }
 
     fn size(&self) -> usize {

@@ -141,7 +141,10 @@ impl DateTime {
                 at += 1;
             }
         }
-        out.iter().map(|&b| char::from(b)).collect()
+        // ASCII digits and separators: one exact allocation.
+        let mut text = String::with_capacity(out.len());
+        text.extend(out.iter().map(|&b| char::from(b)));
+        text
     }
 }
 

@@ -161,8 +161,9 @@ pub(super) async fn journal(
         Some(answer) if bulk => bulk_entries(&ctx, request.as_ref(), answer),
         _ => Vec::new(),
     };
-    if entries.is_empty() {
-        entries.push(single_entry(
+    // The usual write: one record (and event), kept out of any list.
+    let mut one = entries.is_empty().then(|| {
+        single_entry(
             &ctx,
             method,
             &write.route,
@@ -175,34 +176,53 @@ pub(super) async fn journal(
                 None => Answer::Given(answer),
             },
             status,
-        ));
-    }
+        )
+    });
+    let all = match one.as_mut() {
+        Some(one) => std::slice::from_mut(one),
+        None => entries.as_mut_slice(),
+    };
     // Each event's resourceversion, taken while the write's turn (and its
     // lease across replicas) is still held: versions follow the order in
     // which the upstream applied the writes.
-    let mut events: Vec<&mut Event> = entries.iter_mut().filter_map(|(_, e)| e.as_mut()).collect();
-    crate::events::version::stamp(to.versions, tenant.id.as_str(), &mut events).await;
+    match &mut *all {
+        [(_, Some(event))] => {
+            crate::events::version::stamp(to.versions, tenant.id.as_str(), &mut [event]).await;
+        }
+        several => {
+            let mut events: Vec<&mut Event> =
+                several.iter_mut().filter_map(|(_, e)| e.as_mut()).collect();
+            crate::events::version::stamp(to.versions, tenant.id.as_str(), &mut events).await;
+        }
+    }
     // Traces on: each event carries the request's trace to its consumer.
     if let Some(spans) = &trace.spans {
         let parent = spans.traceparent(&spans.root);
         let (parent, state) = (parent.to_str().ok(), spans.tracestate.as_ref());
         let state = state.and_then(|s| s.to_str().ok());
-        for event in &mut events {
-            if let Some(parent) = parent {
+        if let Some(parent) = parent {
+            for event in all.iter_mut().filter_map(|(_, e)| e.as_mut()) {
                 event.set_trace_context(parent, state);
             }
         }
     }
-    let mut acks = Vec::with_capacity(entries.len());
-    let mut changed = false;
-    for (record, event) in entries {
-        changed |= record.outcome.status < 300 && record.outcome.status >= 200;
-        acks.push(to.journal.append(record, event));
-    }
     let mut failure = None;
-    for ack in acks {
-        if let Err(e) = wait(ack).await {
+    let mut changed = false;
+    if let Some((record, event)) = one.take() {
+        changed = (200..300).contains(&record.outcome.status);
+        if let Err(e) = wait(to.journal.append(record, event)).await {
             failure = Some(e);
+        }
+    } else {
+        let mut acks = Vec::with_capacity(entries.len());
+        for (record, event) in entries {
+            changed |= (200..300).contains(&record.outcome.status);
+            acks.push(to.journal.append(record, event));
+        }
+        for ack in acks {
+            if let Err(e) = wait(ack).await {
+                failure = Some(e);
+            }
         }
     }
     match failure {

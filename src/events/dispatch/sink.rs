@@ -12,7 +12,7 @@ use crate::events::metrics;
 use crate::events::outbox::{OutboxReader, OutboxRecord};
 use crate::events::recent::{RecentEvent, RecentEvents};
 use crate::events::retry::RetryPolicy;
-use crate::events::Sink;
+use crate::events::{DeliveredBody, Sink};
 use crate::scim::datetime::DateTime;
 use std::io;
 use std::sync::atomic::Ordering;
@@ -68,11 +68,11 @@ impl Pending {
         }
     }
 
-    /// The event as delivered alone ([`OutboxRecord::body`]).
-    fn body(&self) -> Vec<u8> {
+    /// The event as delivered alone ([`OutboxRecord::body`]), borrowed.
+    fn body(&self) -> DeliveredBody<'_> {
         match self {
-            Pending::File(record) => record.body(),
-            Pending::Memory(event) => event.delivered_body(),
+            Pending::File(record) => record.delivered_body(),
+            Pending::Memory(event) => event.delivered(),
         }
     }
 }

@@ -294,7 +294,7 @@ impl Sink for BatchSink {
             self.attempts.lock().unwrap().push(seqs);
             for e in events {
                 // The body is the event as delivered alone.
-                let body: serde_json::Value = serde_json::from_slice(&e.body).unwrap();
+                let body: serde_json::Value = serde_json::from_slice(&e.body.to_vec()).unwrap();
                 assert_eq!(body["sequence"], format!("{:020}", e.record.seq));
             }
             self.script.lock().unwrap().pop_front().unwrap_or(Ok(()))

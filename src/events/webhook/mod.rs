@@ -132,7 +132,7 @@ impl WebhookSink {
             if i > 0 {
                 body.push(b',');
             }
-            body.extend_from_slice(&event.body);
+            event.body.write_to(&mut body);
         }
         body.push(b']');
         self.send(

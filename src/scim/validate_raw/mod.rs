@@ -49,7 +49,8 @@ pub fn verbatim_scanned(
     rt: &ResourceType,
     body: &Bytes,
 ) -> Option<(Bytes, Scanned)> {
-    let mut sub_keys = Vec::new();
+    // Room for the usual extension's members (the enterprise User's).
+    let mut sub_keys = Vec::with_capacity(8);
     let (_, members) = scan(registry, rt, body, Some(&mut sub_keys))?;
     let forwarded = if members.iter().all(|m| !m.cut) {
         body.clone()

@@ -49,7 +49,7 @@ impl<'a> Tries<'a> {
         let alone = sink.batch_limits().map(|_| {
             [BatchEvent {
                 record,
-                body: recent.map_or_else(|| record.body(), RecentEvent::delivered_body),
+                body: recent.map_or_else(|| record.delivered_body(), RecentEvent::delivered),
             }]
         });
         Tries {
