@@ -139,7 +139,17 @@ impl Journal {
     /// the same fsync). See [`Ack`] for when it resolves.
     pub fn append(&self, record: AuditRecord, event: Option<Event>) -> Ack {
         let auth_failure = record.kind == super::record::AuditKind::AuthFailure;
-        let record = record.to_json();
+        self.append_json(record.to_json(), auth_failure, event)
+    }
+
+    /// [`Self::append`] of a record already written as JSON
+    /// ([`RecordRef::to_json`](super::record::RecordRef::to_json)).
+    pub(crate) fn append_json(
+        &self,
+        record: Vec<u8>,
+        auth_failure: bool,
+        event: Option<Event>,
+    ) -> Ack {
         // The event is already its JSON; the same bytes go on to the
         // dispatcher (`RecentEvents`), so a caught-up sink neither reads
         // nor parses it back.

@@ -26,6 +26,7 @@ pub(crate) use attributes::{
 };
 pub use journal::{Ack, Journal, JournalError, MAX_BATCH};
 pub use names::AttributeNames;
+pub(crate) use record::{latency_ms, ClientIp, RecordRef};
 pub use record::{AuditKind, AuditOutcome, AuditPrincipal, AuditRecord, GuardrailNote};
 pub use settings::{AuditSettings, FsyncPolicy};
 pub use verify::{verify_paths, Problem, VerifyFailure, VerifyOptions, VerifyReport};

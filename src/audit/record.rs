@@ -171,45 +171,129 @@ impl AuditRecord {
 
     /// Sets `latency_ms` from a duration (microsecond precision).
     pub fn set_latency(&mut self, latency: Duration) {
-        self.latency_ms = (latency.as_micros() as f64) / 1000.0;
+        self.latency_ms = latency_ms(latency);
     }
 
     /// The record's JSON object, byte for byte what `serde_json::to_vec`
-    /// writes for it (tested), written field by field: the journal hashes
-    /// and stores these bytes, and most of serde's cost here was escaping
-    /// strings that need no escapes, one byte at a time.
+    /// writes for it (tested), written field by field ([`RecordRef`]).
+    pub(crate) fn to_json(&self) -> Vec<u8> {
+        self.borrowed().to_json()
+    }
+
+    /// The record's fields, borrowed.
+    pub(crate) fn borrowed(&self) -> RecordRef<'_> {
+        RecordRef {
+            time: &self.time,
+            kind: self.kind,
+            tenant: self.tenant.as_deref(),
+            principal: self.principal.as_ref().map(|p| {
+                (
+                    p.auth_method.as_str(),
+                    p.credential.as_str(),
+                    p.subject.as_str(),
+                )
+            }),
+            client_ip: ClientIp::Text(&self.client_ip),
+            request_id: &self.request_id,
+            method: &self.method,
+            resource_type: self.resource_type.as_deref(),
+            resource_id: self.resource_id.as_deref(),
+            attributes: &self.attributes,
+            values: self.values.as_ref(),
+            status: self.outcome.status,
+            upstream_status: self.outcome.upstream_status,
+            error: self.outcome.error.as_deref(),
+            create: self.outcome.create.as_deref(),
+            latency_ms: self.latency_ms,
+            guardrail: self.guardrail.as_ref(),
+        }
+    }
+}
+
+/// A duration as a record's `latency_ms` (microsecond precision).
+pub(crate) fn latency_ms(latency: Duration) -> f64 {
+    (latency.as_micros() as f64) / 1000.0
+}
+
+/// A record's fields borrowed from wherever they are kept: what
+/// [`AuditRecord::to_json`] writes, for a caller that has the parts (the
+/// request path's own strings) and no use for an owned record (one
+/// allocation for the JSON instead of one per field).
+#[derive(Debug, Clone)]
+pub(crate) struct RecordRef<'a> {
+    pub time: &'a str,
+    pub kind: AuditKind,
+    pub tenant: Option<&'a str>,
+    /// `auth_method`, `credential`, `subject`.
+    pub principal: Option<(&'a str, &'a str, &'a str)>,
+    pub client_ip: ClientIp<'a>,
+    pub request_id: &'a str,
+    pub method: &'a str,
+    pub resource_type: Option<&'a str>,
+    pub resource_id: Option<&'a str>,
+    pub attributes: &'a AttributeNames,
+    pub values: Option<&'a Map<String, Value>>,
+    pub status: u16,
+    pub upstream_status: Option<u16>,
+    pub error: Option<&'a str>,
+    pub create: Option<&'a str>,
+    pub latency_ms: f64,
+    pub guardrail: Option<&'a GuardrailNote>,
+}
+
+/// The client's address: as a record keeps it, or the address itself
+/// (written as `Display` writes it, as [`AuditRecord::write`] keeps it).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum ClientIp<'a> {
+    Text(&'a str),
+    Addr(IpAddr),
+}
+
+impl RecordRef<'_> {
+    /// The JSON object, byte for byte what `serde_json::to_vec` writes for
+    /// the same [`AuditRecord`] (tested), written field by field: the
+    /// journal hashes and stores these bytes, and most of serde's cost
+    /// here was escaping strings that need no escapes, one byte at a time.
     pub(crate) fn to_json(&self) -> Vec<u8> {
         let names = self.attributes.text_len() + 3 * self.attributes.len();
         let mut out = Vec::with_capacity(448 + names);
         out.extend_from_slice(b"{\"time\":");
-        write_str(&mut out, &self.time);
+        write_str(&mut out, self.time);
         out.extend_from_slice(b",\"kind\":\"");
         out.extend_from_slice(self.kind.as_str().as_bytes());
         out.extend_from_slice(b"\",\"tenant\":");
-        write_opt_str(&mut out, self.tenant.as_deref());
+        write_opt_str(&mut out, self.tenant);
         out.extend_from_slice(b",\"principal\":");
-        match &self.principal {
+        match self.principal {
             None => out.extend_from_slice(b"null"),
-            Some(p) => {
+            Some((auth_method, credential, subject)) => {
                 out.extend_from_slice(b"{\"auth_method\":");
-                write_str(&mut out, &p.auth_method);
+                write_str(&mut out, auth_method);
                 out.extend_from_slice(b",\"credential\":");
-                write_str(&mut out, &p.credential);
+                write_str(&mut out, credential);
                 out.extend_from_slice(b",\"subject\":");
-                write_str(&mut out, &p.subject);
+                write_str(&mut out, subject);
                 out.push(b'}');
             }
         }
         out.extend_from_slice(b",\"client_ip\":");
-        write_str(&mut out, &self.client_ip);
+        match self.client_ip {
+            ClientIp::Text(ip) => write_str(&mut out, ip),
+            ClientIp::Addr(IpAddr::V4(v4)) => {
+                out.push(b'"');
+                push_v4(&mut out, v4);
+                out.push(b'"');
+            }
+            ClientIp::Addr(ip) => write_str(&mut out, &ip_text(ip)),
+        }
         out.extend_from_slice(b",\"request_id\":");
-        write_str(&mut out, &self.request_id);
+        write_str(&mut out, self.request_id);
         out.extend_from_slice(b",\"method\":");
-        write_str(&mut out, &self.method);
+        write_str(&mut out, self.method);
         out.extend_from_slice(b",\"resource_type\":");
-        write_opt_str(&mut out, self.resource_type.as_deref());
+        write_opt_str(&mut out, self.resource_type);
         out.extend_from_slice(b",\"resource_id\":");
-        write_opt_str(&mut out, self.resource_id.as_deref());
+        write_opt_str(&mut out, self.resource_id);
         out.extend_from_slice(b",\"attributes\":[");
         for (i, name) in self.attributes.iter().enumerate() {
             if i > 0 {
@@ -218,27 +302,26 @@ impl AuditRecord {
             write_str(&mut out, name);
         }
         out.push(b']');
-        if let Some(values) = &self.values {
+        if let Some(values) = self.values {
             out.extend_from_slice(b",\"values\":");
             write_json(&mut out, values);
         }
-        let outcome = &self.outcome;
         out.extend_from_slice(b",\"outcome\":{\"status\":");
-        write_u64(&mut out, u64::from(outcome.status));
+        write_u64(&mut out, u64::from(self.status));
         out.extend_from_slice(b",\"upstream_status\":");
-        match outcome.upstream_status {
+        match self.upstream_status {
             Some(status) => write_u64(&mut out, u64::from(status)),
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b",\"error\":");
-        write_opt_str(&mut out, outcome.error.as_deref());
-        if let Some(create) = &outcome.create {
+        write_opt_str(&mut out, self.error);
+        if let Some(create) = self.create {
             out.extend_from_slice(b",\"create\":");
             write_str(&mut out, create);
         }
         out.extend_from_slice(b"},\"latency_ms\":");
         write_json(&mut out, &self.latency_ms);
-        if let Some(g) = &self.guardrail {
+        if let Some(g) = self.guardrail {
             out.extend_from_slice(b",\"guardrail\":{\"action\":");
             write_str(&mut out, &g.action);
             if let Some(id) = &g.id {
@@ -276,20 +359,25 @@ fn ip_text(ip: IpAddr) -> String {
     let IpAddr::V4(v4) = ip else {
         return ip.to_string();
     };
-    let mut out = String::with_capacity(15);
+    let mut out = Vec::with_capacity(15);
+    push_v4(&mut out, v4);
+    String::from_utf8(out).unwrap_or_default()
+}
+
+/// An IPv4 address as `Display` writes it, digit by digit.
+fn push_v4(out: &mut Vec<u8>, v4: std::net::Ipv4Addr) {
     for (i, octet) in v4.octets().into_iter().enumerate() {
         if i > 0 {
-            out.push('.');
+            out.push(b'.');
         }
         if octet >= 100 {
-            out.push(char::from(b'0' + octet / 100));
+            out.push(b'0' + octet / 100);
         }
         if octet >= 10 {
-            out.push(char::from(b'0' + octet / 10 % 10));
+            out.push(b'0' + octet / 10 % 10);
         }
-        out.push(char::from(b'0' + octet % 10));
+        out.push(b'0' + octet % 10);
     }
-    out
 }
 
 /// A string, or `null`.
@@ -431,6 +519,18 @@ mod tests {
                 String::from_utf8(record.to_json()).unwrap(),
                 String::from_utf8(serde_json::to_vec(&record).unwrap()).unwrap()
             );
+        }
+
+        /// A record borrowed with the client's address itself (as the
+        /// request path writes one) is the record that keeps its text.
+        #[test]
+        fn an_address_is_written_as_the_record_keeps_it(v4 in any::<[u8; 4]>(), v6 in any::<[u8; 16]>()) {
+            for ip in [IpAddr::from(v4), IpAddr::from(v6)] {
+                let record = AuditRecord::write("r", "PUT", ip);
+                let mut borrowed = record.borrowed();
+                borrowed.client_ip = ClientIp::Addr(ip);
+                prop_assert_eq!(borrowed.to_json(), record.to_json());
+            }
         }
     }
 }

@@ -12,8 +12,9 @@
 //! refused before they reach an upstream ([`refuse_unaudited`]).
 use super::Trace;
 use crate::audit::{
-    allowed_values, changed_attributes, resource_names_raw, resource_names_scanned, Ack,
-    AttributeNames, AuditPrincipal, AuditRecord, Journal, Receipt,
+    allowed_values, changed_attributes, latency_ms, resource_names_raw, resource_names_scanned,
+    Ack, AttributeNames, AuditKind, AuditPrincipal, AuditRecord, ClientIp, Journal, Receipt,
+    RecordRef,
 };
 use crate::error::{ErrorInfo, GatewayError, Reason};
 use crate::events::bulk::bulk_operations;
@@ -23,6 +24,7 @@ use crate::events::{
     build_event, event_type, new_event_id, ChangeInput, Event, EventData, WriteMethod,
 };
 use crate::limit::redis::RedisRates;
+use crate::scim::datetime::DateTime;
 use crate::scim::json::get_ci;
 use crate::scim::route::{Route, RouteKind};
 use crate::scim::validate_raw::Scanned;
@@ -31,6 +33,7 @@ use bytes::Bytes;
 use http::{Method, Response};
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
+use std::borrow::Cow;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -178,20 +181,19 @@ pub(super) async fn journal(
             status,
         )
     });
-    let all = match one.as_mut() {
-        Some(one) => std::slice::from_mut(one),
-        None => entries.as_mut_slice(),
-    };
     // Each event's resourceversion, taken while the write's turn (and its
     // lease across replicas) is still held: versions follow the order in
     // which the upstream applied the writes.
-    match &mut *all {
-        [(_, Some(event))] => {
+    match one.as_mut() {
+        Some(Single {
+            event: Some(event), ..
+        }) => {
             crate::events::version::stamp(to.versions, tenant.id.as_str(), &mut [event]).await;
         }
-        several => {
+        Some(_) => {}
+        None => {
             let mut events: Vec<&mut Event> =
-                several.iter_mut().filter_map(|(_, e)| e.as_mut()).collect();
+                entries.iter_mut().filter_map(|(_, e)| e.as_mut()).collect();
             crate::events::version::stamp(to.versions, tenant.id.as_str(), &mut events).await;
         }
     }
@@ -201,16 +203,19 @@ pub(super) async fn journal(
         let (parent, state) = (parent.to_str().ok(), spans.tracestate.as_ref());
         let state = state.and_then(|s| s.to_str().ok());
         if let Some(parent) = parent {
-            for event in all.iter_mut().filter_map(|(_, e)| e.as_mut()) {
+            let single = one.iter_mut().filter_map(|one| one.event.as_mut());
+            let several = entries.iter_mut().filter_map(|(_, e)| e.as_mut());
+            for event in single.chain(several) {
                 event.set_trace_context(parent, state);
             }
         }
     }
     let mut failure = None;
     let mut changed = false;
-    if let Some((record, event)) = one.take() {
-        changed = (200..300).contains(&record.outcome.status);
-        if let Err(e) = wait(to.journal.append(record, event)).await {
+    if let Some(one) = one.take() {
+        changed = (200..300).contains(&status);
+        let ack = to.journal.append_json(one.record, false, one.event);
+        if let Err(e) = wait(ack).await {
             failure = Some(e);
         }
     } else {
@@ -284,10 +289,12 @@ impl Context<'_, '_> {
         record
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn event(
         &self,
         id: &str,
-        record: &AuditRecord,
+        time: &str,
+        resource_id: Option<&str>,
         method: WriteMethod,
         resource_type: &str,
         request: Option<&Value>,
@@ -297,10 +304,10 @@ impl Context<'_, '_> {
         if !journal.events {
             return None;
         }
-        let resource_id = record.resource_id.as_deref()?;
+        let resource_id = resource_id?;
         let input = ChangeInput {
             id,
-            time: &record.time,
+            time,
             tenant: self.tenant.id.as_str(),
             method,
             resource_type,
@@ -341,7 +348,15 @@ struct Request<'a> {
     names: Option<AttributeNames>,
 }
 
-/// One record (and event) for a plain write.
+/// A plain write's record, as JSON already, and its event.
+struct Single {
+    record: Vec<u8>,
+    event: Option<Event>,
+}
+
+/// One record (and event) for a plain write: the record written straight
+/// from the request's parts ([`RecordRef`]), no owned record built first
+/// (what [`Context::record`] fills in for a Bulk operation's).
 fn single_entry(
     ctx: &Context<'_, '_>,
     method: &Method,
@@ -349,41 +364,70 @@ fn single_entry(
     request: Request<'_>,
     answer: Answer<'_>,
     status: u16,
-) -> (AuditRecord, Option<Event>) {
+) -> Single {
     let Request {
         body: request,
         names,
     } = request;
-    let mut record = ctx.record(method.as_str(), status);
+    let time = DateTime::now().to_rfc3339();
     let segment = route.first_segment();
-    record.resource_type = segment.map(|s| resource_type_name(ctx.tenant, s));
     // The id decoded: the record names the resource, not its spelling.
-    record.resource_id = route
-        .id_decoded()
-        .map(String::from)
-        .or_else(|| match &answer {
-            Answer::Given(answer) => answer
-                .as_ref()
-                .and_then(Value::as_object)
-                .and_then(|a| get_ci(a, "id"))
-                .and_then(Value::as_str)
-                .map(str::to_string),
-            Answer::Created(created) => Some(created.id.clone()),
-            Answer::Lent(_) => None,
-        });
-    match names {
+    // Else the id the upstream answered (kept: the answer moves on into
+    // the event).
+    let resource_id = route.id_decoded().or_else(|| match &answer {
+        Answer::Given(answer) => answer
+            .as_ref()
+            .and_then(Value::as_object)
+            .and_then(|a| get_ci(a, "id"))
+            .and_then(Value::as_str)
+            .map(|id| Cow::Owned(id.to_string())),
+        Answer::Created(created) => Some(Cow::Owned(created.id.clone())),
+        Answer::Lent(_) => None,
+    });
+    let resource_id = resource_id.as_deref();
+    let (attributes, values) = match names {
         // No allow-listed values: `values` stays empty, as it would.
-        Some(names) => record.attributes = names,
-        None => fill_attributes(ctx, &mut record, method.as_str(), request),
+        Some(names) => (names, None),
+        None => (
+            changed_attributes(method.as_str(), request),
+            allowed_values(method.as_str(), request, &ctx.tenant.journal.audit_values),
+        ),
+    };
+    let trace = ctx.trace;
+    let record = RecordRef {
+        time: &time,
+        kind: AuditKind::Write,
+        tenant: Some(ctx.tenant.id.as_str()),
+        principal: trace
+            .principal
+            .as_ref()
+            .map(|p| (p.method.as_str(), p.credential.as_str(), p.subject.as_str())),
+        client_ip: ClientIp::Addr(ctx.ip),
+        request_id: ctx.request_id,
+        method: method.as_str(),
+        resource_type: segment.map(|s| resource_type_str(ctx.tenant, s)),
+        resource_id,
+        attributes: &attributes,
+        values: values.as_ref(),
+        status,
+        upstream_status: trace.upstream_status,
+        error: ctx.reason.map(Reason::as_str),
+        create: trace.create,
+        latency_ms: latency_ms(ctx.latency),
+        guardrail: trace.guardrail.as_ref(),
     }
+    .to_json();
     // A create the upstream did not make (an existing resource, a
     // replay) changed nothing: no event.
-    let changed = (200..300).contains(&status) && ctx.trace.create.is_none();
+    let changed = (200..300).contains(&status) && trace.create.is_none();
     let event = match (WriteMethod::parse(method.as_str()), segment) {
-        (Some(m), Some(s)) if changed => ctx.event(&new_event_id(), &record, m, s, request, answer),
+        (Some(m), Some(s)) if changed => {
+            let id = new_event_id();
+            ctx.event(&id, &time, resource_id, m, s, request, answer)
+        }
         _ => None,
     };
-    (record, event)
+    Single { record, event }
 }
 
 /// One record per answered operation of a Bulk request; one event per
@@ -413,7 +457,8 @@ fn bulk_entries(
             let event = match &op.resource_type {
                 Some(segment) if (200..300).contains(&status) => ctx.event(
                     &format!("{base}-{}", op.index),
-                    &record,
+                    &record.time,
+                    record.resource_id.as_deref(),
                     op.method,
                     segment,
                     op.request.as_ref(),
@@ -514,11 +559,16 @@ pub(super) async fn wait(ack: Ack) -> Result<Receipt, String> {
 
 /// `Users` → `User` (the tenant's resource type name), else the segment.
 fn resource_type_name(tenant: &Tenant, segment: &str) -> String {
+    resource_type_str(tenant, segment).to_string()
+}
+
+/// [`resource_type_name`], borrowed.
+fn resource_type_str<'a>(tenant: &'a Tenant, segment: &'a str) -> &'a str {
     tenant
         .schema
         .registry
         .resource_type_by_endpoint(segment)
-        .map_or_else(|| segment.to_string(), |rt| rt.name.clone())
+        .map_or(segment, |rt| rt.name.as_str())
 }
 
 #[cfg(test)]
