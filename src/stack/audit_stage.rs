@@ -289,7 +289,7 @@ impl Context<'_, '_> {
         record
     }
 
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments)] // an event's facts, from a record or a plain write's parts
     fn event(
         &self,
         id: &str,
