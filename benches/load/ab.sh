@@ -55,13 +55,7 @@ start_gateway old "$OLD" "$OLD_PORT"
 start_gateway new "$NEW" "$NEW_PORT"
 
 export BODY_FILE="$work/user.json"
-path=/scim/v2/Users
-args=()
-if [[ "$MODE" == post ]]; then
-    args=(-s "$here/post.lua")
-else
-    path="$path/2819c223-7f76-453a-919d-413861904646"
-fi
+request_target "$MODE"
 
 ticks() {
     case "$SPLIT" in

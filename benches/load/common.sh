@@ -201,3 +201,29 @@ CONF
 
 # The batch size of the "audited-batch" targets.
 AUDITED_MAX_BATCH=256
+
+# webhook_caught_up AUDIT_DIR: waits (at most 120 s) until the webhook's
+# cursor in AUDIT_DIR reaches the last event written (every audited POST
+# writes one), so that a measure counts the deliveries the sink had not
+# made when wrk stopped.
+webhook_caught_up() {
+    local dir=$1 started=$SECONDS events cursor
+    events="$(cat "$dir"/audit-*.jsonl 2>/dev/null | wc -l)"
+    while ((SECONDS - started < 120)); do
+        cursor="$(cat "$dir"/outbox/cursors/* 2>/dev/null || echo 0)"
+        ((cursor >= events)) && return 0
+        sleep 0.2
+    done
+}
+
+# request_target MODE: sets `path` and `args` (wrk's) for MODE, `get` (the
+# fixed User by id) or `post` (creates from $BODY_FILE through post.lua).
+request_target() {
+    path=/scim/v2/Users
+    args=()
+    if [[ "$1" == post ]]; then
+        args=(-s "$here/post.lua")
+    else
+        path="$path/2819c223-7f76-453a-919d-413861904646"
+    fi
+}

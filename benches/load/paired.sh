@@ -76,25 +76,13 @@ start a "$BIN_A" "$A"
 start b "$BIN_B" "$B"
 
 export BODY_FILE="$work/user.json"
-path=/scim/v2/Users
-args=()
-if [[ "$MODE" == post ]]; then
-    args=(-s "$here/post.lua")
-else
-    path="$path/2819c223-7f76-453a-919d-413861904646"
-fi
+request_target "$MODE"
 
-# caught_up SIDE: waits (at most 120 s) until an audited side's webhook
-# cursor reaches the last event written.
+# caught_up SIDE: an audited side's webhook caught up (a side without an
+# audit directory has nothing to wait for).
 caught_up() {
-    local dir="$work/$1" started=$SECONDS events cursor
-    [[ -d "$dir" ]] || return 0
-    events="$(cat "$dir"/audit-*.jsonl 2>/dev/null | wc -l)"
-    while ((SECONDS - started < 120)); do
-        cursor="$(cat "$dir"/outbox/cursors/* 2>/dev/null || echo 0)"
-        ((cursor >= events)) && return 0
-        sleep 0.2
-    done
+    [[ -d "$work/$1" ]] || return 0
+    webhook_caught_up "$work/$1"
 }
 
 # load SIDE SECONDS: wrk against one side, its output in $work/SIDE.wrk.

@@ -159,14 +159,9 @@ to_us() {
 # sink had not made when wrk stopped are counted too; prints the seconds
 # it took.
 drain() {
-    local name=$1 dir="$work/$1" started=$SECONDS events cursor
-    [[ "$name" == audited* ]] || { echo 0; return; }
-    events="$(cat "$dir"/audit-*.jsonl 2>/dev/null | wc -l)"
-    while ((SECONDS - started < 120)); do
-        cursor="$(cat "$dir"/outbox/cursors/* 2>/dev/null || echo 0)"
-        ((cursor >= events)) && break
-        sleep 0.2
-    done
+    local started=$SECONDS
+    [[ "$1" == audited* ]] || { echo 0; return; }
+    webhook_caught_up "$work/$1"
     echo $((SECONDS - started))
 }
 
