@@ -5,14 +5,15 @@
 //! Group commit: the task takes everything queued (up to [`MAX_BATCH`]),
 //! writes it with one write(2) per file and, under `fsync = "per_record"`,
 //! one fsync per file, then resolves the batch's acks. The file work runs
-//! on tokio's blocking pool, so a slow disk never stalls a request thread;
-//! entries queued meanwhile form the next batch. Under `fsync = "interval"`
+//! on the journal's own thread ([`WriteThread`]), so a slow disk never
+//! stalls a request thread; entries queued meanwhile form the next batch. Under `fsync = "interval"`
 //! the periodic fsync runs beside the loop on descriptors of its own
 //! (`Writer::begin_sync`): batches go on being written while it runs, and
 //! only what was written before it began is published as durable.
 use super::metrics::{self, FileKind};
 use super::record::AuditRecord;
 use super::settings::{AuditSettings, FsyncPolicy};
+use super::thread::WriteThread;
 use super::writer::{Entry, Receipt, Writer};
 use crate::events::{Event, OutboxRecord, RecentEvent, RecentEvents};
 use std::fmt;
@@ -104,6 +105,8 @@ impl Journal {
         crate::telemetry::names::audit::describe();
         let lock = lock_dir(&settings.dir)?;
         let writer = Writer::open(&settings)?;
+        let thread = WriteThread::start("audit-journal")
+            .map_err(|e| format!("cannot start the audit journal's thread: {e}"))?;
         let durable = writer.durable_outbox_seq();
         metrics::outbox_durable(durable);
         tracing::info!(
@@ -124,6 +127,7 @@ impl Journal {
             head: head.clone(),
             lock,
             recent: recent.clone(),
+            thread,
         };
         runtime.spawn(run(rx, writer, settings, watch_tx, stopped, task));
         Ok(Journal {
@@ -345,14 +349,16 @@ fn lock_dir(dir: &std::path::Path) -> Result<std::fs::File, String> {
 }
 
 /// What the journal's task keeps besides the writer: where it publishes
-/// the chain's head, and the directory's lock (held while it runs).
+/// the chain's head, the directory's lock (held while it runs), and the
+/// thread its batches are written on.
 struct Task {
     head: Arc<std::sync::Mutex<super::chain::ChainHead>>,
     lock: std::fs::File,
     recent: Arc<RecentEvents>,
+    thread: WriteThread,
 }
 
-/// The writer moves into the blocking pool for each batch and comes back.
+/// The writer moves to the journal's thread for each batch and comes back.
 async fn run(
     mut rx: mpsc::Receiver<Command>,
     writer: Writer,
@@ -361,7 +367,12 @@ async fn run(
     stopped: Arc<AtomicBool>,
     task: Task,
 ) {
-    let Task { head, lock, recent } = task;
+    let Task {
+        head,
+        lock,
+        recent,
+        thread,
+    } = task;
     let per_record = settings.fsync == FsyncPolicy::PerRecord;
     let mut writer = Some(writer);
     let mut failed: Option<JournalError> = None;
@@ -398,7 +409,7 @@ async fn run(
         // woken on this worker, and those the I/O driver wakes next, run
         // first and queue their entries, so they join this batch instead
         // of waiting for the next one (fewer, larger batches: each costs
-        // a hand-off to the blocking pool and back, and a write(2) per
+        // a hand-off to the journal's thread and back, and a write(2) per
         // file). Alone, an entry waits for one turn of the scheduler.
         let mut queued = rx.len();
         for _ in 0..YIELDS {
@@ -440,12 +451,14 @@ async fn run(
             continue;
         }
         let result = match writer.take() {
-            Some(mut w) => tokio::task::spawn_blocking(move || {
-                let r = w.write_batch(&entries, per_record);
-                (w, r, entries)
-            })
-            .await
-            .ok(),
+            Some(mut w) => {
+                thread
+                    .run(move || {
+                        let r = w.write_batch(&entries, per_record);
+                        (w, r, entries)
+                    })
+                    .await
+            }
             None => None,
         };
         match result {
@@ -484,7 +497,8 @@ async fn run(
     if let Some(pending) = syncing.take() {
         end_sync(pending.await, &mut writer, &mut failed, &watch_tx);
     }
-    sync(&mut writer, &mut failed, &watch_tx).await;
+    sync(&thread, &mut writer, &mut failed, &watch_tx).await;
+    drop(thread);
     stopped.store(true, Ordering::Release);
     // Released before anyone hears of the shutdown, so the directory can
     // be opened again at once.
@@ -585,8 +599,9 @@ fn end_sync(
     }
 }
 
-/// fsyncs on the blocking pool and publishes the durable outbox seq.
+/// fsyncs on the journal's thread and publishes the durable outbox seq.
 async fn sync(
+    thread: &WriteThread,
     writer: &mut Option<Writer>,
     failed: &mut Option<JournalError>,
     watch_tx: &watch::Sender<u64>,
@@ -595,18 +610,19 @@ async fn sync(
         return;
     }
     let Some(mut w) = writer.take() else { return };
-    let result = tokio::task::spawn_blocking(move || {
-        let r = w.sync();
-        (w, r)
-    })
-    .await;
+    let result = thread
+        .run(move || {
+            let r = w.sync();
+            (w, r)
+        })
+        .await;
     match result {
-        Ok((w, Ok(_))) => {
+        Some((w, Ok(_))) => {
             *writer = Some(w);
             publish(writer, watch_tx);
         }
-        Ok((_, Err((kind, e)))) => fail(failed, kind, &e),
-        Err(_) => fail(
+        Some((_, Err((kind, e)))) => fail(failed, kind, &e),
+        None => fail(
             failed,
             FileKind::Audit,
             &std::io::Error::other("the journal writer panicked"),

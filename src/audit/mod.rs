@@ -18,6 +18,7 @@ pub(crate) mod metrics;
 mod names;
 mod record;
 pub(crate) mod settings;
+mod thread;
 pub(crate) mod verify;
 mod writer;
 

@@ -1,6 +1,6 @@
 //! The synchronous half of the journal: owns the current audit file and
 //! outbox segment, turns queued entries into chained lines, rotates, and
-//! fsyncs. Only the journal task calls it (on the blocking pool); nothing
+//! fsyncs. Only the journal task calls it (on the journal's thread); nothing
 //! here is shared.
 use super::chain::{push_line, ChainHead, FieldValue};
 use super::files::{self, Tail};
