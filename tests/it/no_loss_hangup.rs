@@ -3,7 +3,8 @@
 //! audit.md: "one audit record for every request that changes (or tries
 //! to change) identity data") and, once the upstream answers 2xx, its
 //! event kept for delivery, whatever the client did.
-//! (Writes run in a task of their own: `stack::Gateway`.)
+//! (A write the connection lets go of goes on in a task of its own:
+//! `stack::Gateway`.)
 use crate::support::audit_log::read_records;
 use crate::support::audited::{temp_dir, AuditedConfig};
 use crate::support::gateway::token_for;
