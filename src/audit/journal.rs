@@ -6,8 +6,9 @@
 //! writes it with one write(2) per file and, under `fsync = "per_record"`,
 //! one fsync per file, then resolves the batch's acks. The file work runs
 //! on the journal's own thread ([`WriteThread`]), so a slow disk never
-//! stalls a request thread; entries queued meanwhile form the next batch. Under `fsync = "interval"`
-//! the periodic fsync runs beside the loop on descriptors of its own
+//! stalls a request thread; entries queued meanwhile form the next batch.
+//! Under `fsync = "interval"` the periodic fsync runs beside the loop, on
+//! tokio's blocking pool and on descriptors of its own
 //! (`Writer::begin_sync`): batches go on being written while it runs, and
 //! only what was written before it began is published as durable.
 use super::metrics::{self, FileKind};
