@@ -10,6 +10,7 @@
 #![warn(unreachable_pub)]
 pub mod audit;
 pub mod authn;
+pub(crate) mod boxed;
 pub(crate) mod cache;
 pub mod client_addr;
 pub mod config;

@@ -48,15 +48,17 @@ pub(super) fn journaled<'a>(
     {
         return None;
     }
-    Some(Box::pin(audit_stage::journal(
-        to,
-        trace,
-        request_id.as_str(),
-        method,
-        client.ip,
-        started,
-        std::mem::take(response),
-    )))
+    Some(crate::boxed::pinned(|| {
+        audit_stage::journal(
+            to,
+            trace,
+            request_id.as_str(),
+            method,
+            client.ip,
+            started,
+            std::mem::take(response),
+        )
+    }))
 }
 
 /// Finishes a request once journaled: the resource's write turn given

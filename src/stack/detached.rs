@@ -127,12 +127,12 @@ impl Respond for Gateway {
             && !may_be_bulk(req.uri().path())
             && !self.pipeline.config.load().tenants.replays_creates();
         if read || lone_create {
-            return Box::pin(self.pipeline.handle(req, conn));
+            return crate::boxed::pinned(|| self.pipeline.handle(req, conn));
         }
         let pipeline = self.pipeline.clone();
         self.writes.count.fetch_add(1, Ordering::AcqRel);
         let running = Running(self.writes.clone());
-        Box::pin(Detachable::new(Box::pin(async move {
+        Box::pin(Detachable::new(crate::boxed::pinned(|| async move {
             let _running = running;
             pipeline.handle(req, conn).await
         })))

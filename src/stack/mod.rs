@@ -240,8 +240,8 @@ impl Pipeline {
         // local holding it, would put its state in this future too (which
         // the server boxes and copies per request), traces on or off.
         let outcome = match spans.clone() {
-            None => Box::pin(run!()).await,
-            Some(t) => Box::pin(crate::traces::scope(t, run!())).await,
+            None => crate::boxed::pinned(|| run!()).await,
+            Some(t) => crate::boxed::pinned(|| crate::traces::scope(t, run!())).await,
         };
         let mut response = outcome.unwrap_or_else(GatewayError::into_response);
         // The answer waits until the journal has the write's record.
@@ -528,6 +528,6 @@ impl Respond for Pipeline {
         req: Request<RequestBody>,
         conn: Arc<ConnInfo>,
     ) -> Pin<Box<dyn Future<Output = Response<Full<Bytes>>> + Send + 'a>> {
-        Box::pin(self.handle(req, conn))
+        crate::boxed::pinned(|| self.handle(req, conn))
     }
 }

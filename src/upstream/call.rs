@@ -97,14 +97,8 @@ pub(crate) async fn send(
         // Boxed once here so that the large state of the exchange is not
         // moved through every enclosing future.
         UpstreamTarget::Http(http) => {
-            Box::pin(forward_http(
-                upstream,
-                http,
-                req,
-                max_response_body,
-                deadline,
-            ))
-            .await
+            crate::boxed::pinned(|| forward_http(upstream, http, req, max_response_body, deadline))
+                .await
         }
     }
 }

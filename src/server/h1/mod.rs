@@ -100,6 +100,12 @@ pub(crate) async fn serve<IO, H>(
     let mut first = true;
     // Whether the connection ends while request bytes may still come.
     let mut linger = false;
+    // The wait between requests: one timer for the connection, moved
+    // forward for each wait (a compare-and-swap, the new deadline being
+    // later) rather than a timer made, registered and cancelled per
+    // request (the timer driver's lock and wheel, twice).
+    let waiting = tokio::time::sleep_until(opened + settings.header_read_timeout);
+    tokio::pin!(waiting);
     loop {
         // The wait for a request: no buffer is held until bytes arrive.
         if buf.is_empty() {
@@ -107,25 +113,26 @@ pub(crate) async fn serve<IO, H>(
             if *stop.borrow() {
                 break;
             }
-            let until = if first {
-                opened + settings.header_read_timeout
-            } else {
-                Instant::now() + settings.idle_timeout
-            };
+            if !first {
+                waiting
+                    .as_mut()
+                    .reset(Instant::now() + settings.idle_timeout);
+            }
             let arrived = tokio::select! {
                 biased;
-                read = timeout_at(until, read_some(&mut io, &mut buf)) => matches!(read, Ok(Ok(n)) if n > 0),
+                read = read_some(&mut io, &mut buf) => matches!(read, Ok(n) if n > 0),
+                () = &mut waiting => false,
                 () = stopped(stop) => false,
             };
             if !arrived {
                 break;
             }
         }
-        let deadline = if first {
-            opened + settings.header_read_timeout
-        } else {
-            Instant::now() + settings.header_read_timeout
-        };
+        // The head's deadline: the first request's counts from the
+        // connection's start; a later one's from its first bytes, read
+        // from the clock only if the head needs another read (it rarely
+        // does: a head comes whole).
+        let mut deadline = first.then_some(opened + settings.header_read_timeout);
         first = false;
         let head = loop {
             match head::parse_split(&mut buf, settings.max_header_bytes) {
@@ -138,7 +145,9 @@ pub(crate) async fn serve<IO, H>(
                 }
             }
             // A slow head (one byte a second) ends at the deadline.
-            match timeout_at(deadline, read_some(&mut io, &mut buf)).await {
+            let until =
+                *deadline.get_or_insert_with(|| Instant::now() + settings.header_read_timeout);
+            match timeout_at(until, read_some(&mut io, &mut buf)).await {
                 Ok(Ok(n)) if n > 0 => {}
                 _ => break None,
             }
@@ -147,9 +156,9 @@ pub(crate) async fn serve<IO, H>(
         // Boxed: a request's state (its head, the handler's future, the
         // response) is allocated while it is in hand, not carried by an
         // idle connection's task.
-        let after = Box::pin(exchange(
-            &mut io, &mut buf, parsed, &info, &settings, &*handler, stop,
-        ))
+        let after = crate::boxed::pinned(|| {
+            exchange(&mut io, &mut buf, parsed, &info, &settings, &*handler, stop)
+        })
         .await;
         match after {
             After::Next => {}
@@ -419,12 +428,25 @@ fn whole(full: &mut Full<Bytes>) -> Bytes {
 async fn write_all<IO: AsyncWrite + Unpin>(io: &mut IO, out: &[u8], within: Duration) -> bool {
     let mut at = 0;
     while at < out.len() {
-        match timeout(within, io.write(&out[at..])).await {
-            Ok(Ok(n)) if n > 0 => at += n,
+        match unless_ready(within, io.write(&out[at..])).await {
+            Some(Ok(n)) if n > 0 => at += n,
             _ => return false,
         }
     }
-    matches!(timeout(within, io.flush()).await, Ok(Ok(())))
+    matches!(unless_ready(within, io.flush()).await, Some(Ok(())))
+}
+
+/// `future`'s output, or `None` when it is not ready within `within` of
+/// its first poll. The clock is read and a timer made only when that poll
+/// finds it pending: a response's write (into TLS's buffer) and its flush
+/// (into the socket's buffer) are ready at once, and a timeout made for
+/// each cost two clock reads and two timers per response.
+async fn unless_ready<F: std::future::Future>(within: Duration, future: F) -> Option<F::Output> {
+    let mut future = std::pin::pin!(future);
+    if let Poll::Ready(out) = poll_fn(|cx| Poll::Ready(future.as_mut().poll(cx))).await {
+        return Some(out);
+    }
+    timeout(within, future).await.ok()
 }
 
 /// Resolves once `stop` is set (or its sender is gone).

@@ -653,10 +653,11 @@ fn an_idle_connection_holds_no_buffer_and_its_future_is_small() {
     );
     let size = std::mem::size_of_val(&fut);
     // The state across the idle wait: the stream, a few words of
-    // settings and handles, the empty buffer; no read or write buffer.
+    // settings and handles, the empty buffer, the connection's wait timer
+    // (about 120 bytes); no read or write buffer.
     println!("the HTTP/1 connection future: {size} bytes");
     assert!(
-        size < 1024 + std::mem::size_of::<DuplexStream>(),
+        size < 1152 + std::mem::size_of::<DuplexStream>(),
         "{size} bytes"
     );
 }
@@ -751,4 +752,28 @@ async fn a_large_answer_is_written_whole_after_its_head() {
         &text[..200]
     );
     task.await.unwrap();
+}
+
+/// A write that is ready at once is answered; one that stays pending
+/// still ends at its timeout; one that becomes ready in time is answered.
+#[tokio::test]
+async fn unless_ready_times_only_what_waits() {
+    let within = Duration::from_millis(200);
+    assert_eq!(unless_ready(within, async { 7 }).await, Some(7));
+    // Never ready: `None`, once `within` has passed.
+    let started = tokio::time::Instant::now();
+    assert_eq!(
+        unless_ready(within, std::future::pending::<()>()).await,
+        None
+    );
+    assert!(started.elapsed() >= within);
+    // Pending at first, ready before the timeout.
+    let late = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        "late"
+    };
+    assert_eq!(unless_ready(within, late).await, Some("late"));
+    // A client that never reads: `write_all` gives up at the timeout.
+    let (mut stuck, _reader) = tokio::io::duplex(16);
+    assert!(!super::write_all(&mut stuck, &[0u8; 64], within).await);
 }
