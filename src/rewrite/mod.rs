@@ -51,12 +51,17 @@ fn strip_base<'v>(value: &'v str, from: &Base<'_>) -> Option<&'v str> {
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    let v = split(&format!("{scheme}://{authority}"))?.port.to_string();
+    // The authority's host and port as `split` reads them (a default
+    // port is no port), without building the base URL again.
     let host_end = match authority.rfind(':') {
         Some(i) if !authority[i..].contains(']') => i,
         _ => authority.len(),
     };
-    if !authority[..host_end].eq_ignore_ascii_case(from.host) || v != from.port {
+    let (host, port) = authority.split_at(host_end);
+    let default = (scheme.eq_ignore_ascii_case("http") && port == ":80")
+        || (scheme.eq_ignore_ascii_case("https") && port == ":443");
+    let port = if default { "" } else { port };
+    if !host.eq_ignore_ascii_case(from.host) || port != from.port {
         return None;
     }
     let after = tail.strip_prefix(from.path)?;
@@ -72,7 +77,17 @@ pub(crate) fn rewrite_location_header(
 ) -> Option<String> {
     let from = split(from_base)?;
     let after = strip_base(value, &from)?;
-    Some(format!("{}{after}", to_base.trim_end_matches('/')))
+    Some(joined(to_base, after))
+}
+
+/// `to_base` without its trailing `/`, then `after`: allocated once, at
+/// its length.
+fn joined(to_base: &str, after: &str) -> String {
+    let to = to_base.trim_end_matches('/');
+    let mut out = String::with_capacity(to.len() + after.len());
+    out.push_str(to);
+    out.push_str(after);
+    out
 }
 
 /// Rewrites every location in a JSON value; `true` when something changed.
@@ -168,7 +183,7 @@ impl Rebase {
     /// when it does not point under this base.
     pub fn location(&self, value: &str, to_base: &str) -> Option<String> {
         let after = strip_base(value, &self.base())?;
-        Some(format!("{}{after}", to_base.trim_end_matches('/')))
+        Some(joined(to_base, after))
     }
 
     /// Rewrites the locations in a JSON body; `None` when nothing changed.
