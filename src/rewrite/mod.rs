@@ -29,18 +29,26 @@ fn split(base: &str) -> Option<Base<'_>> {
         Some(i) => (&rest[..i], rest[i..].trim_end_matches('/')),
         None => (rest, ""),
     };
+    let (host, port) = host_port(scheme, authority);
+    Some(Base {
+        scheme,
+        host,
+        port,
+        path,
+    })
+}
+
+/// An authority's host and `:port`, the port empty when absent or the
+/// scheme's default (`:80` for http, `:443` for https). The colons of an
+/// IPv6 literal stay in the host.
+fn host_port<'a>(scheme: &str, authority: &'a str) -> (&'a str, &'a str) {
     let (host, port) = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => (&authority[..i], &authority[i..]),
+        Some(i) if !authority[i..].contains(']') => authority.split_at(i),
         _ => (authority, ""),
     };
     let default = (scheme.eq_ignore_ascii_case("http") && port == ":80")
         || (scheme.eq_ignore_ascii_case("https") && port == ":443");
-    Some(Base {
-        scheme,
-        host,
-        port: if default { "" } else { port },
-        path,
-    })
+    (host, if default { "" } else { port })
 }
 
 /// If `value` is `from` or below it, the part after `from`'s path.
@@ -51,16 +59,7 @@ fn strip_base<'v>(value: &'v str, from: &Base<'_>) -> Option<&'v str> {
     }
     let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(end);
-    // The authority's host and port as `split` reads them (a default
-    // port is no port), without building the base URL again.
-    let host_end = match authority.rfind(':') {
-        Some(i) if !authority[i..].contains(']') => i,
-        _ => authority.len(),
-    };
-    let (host, port) = authority.split_at(host_end);
-    let default = (scheme.eq_ignore_ascii_case("http") && port == ":80")
-        || (scheme.eq_ignore_ascii_case("https") && port == ":443");
-    let port = if default { "" } else { port };
+    let (host, port) = host_port(scheme, authority);
     if !host.eq_ignore_ascii_case(from.host) || port != from.port {
         return None;
     }
